@@ -1,0 +1,1 @@
+"""Push campaign engine: the domain package shared by every function (deployed as a layer)."""
