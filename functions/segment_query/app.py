@@ -1,1 +1,28 @@
-def lambda_handler(event, context): ...
+"""Segment query function: Scheduler fires a wave here; the audience queue brings (zone, shard) tasks."""
+
+import json
+from functools import cache
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from pushengine.delivery import segment
+from pushengine.observability import logger, metrics, tracer
+
+processor = BatchProcessor(event_type=EventType.SQS)
+deps = cache(segment.default_deps)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    if "Records" not in event:  # an EventBridge Scheduler invocation: the schedule's input is the event
+        segment.handle(deps(), event, context.get_remaining_time_in_millis)
+        return {"fired": event.get("wave_id") or event.get("kind")}
+
+    def record_handler(record: SQSRecord) -> None:
+        segment.handle(deps(), json.loads(record.body), context.get_remaining_time_in_millis)
+
+    return process_partial_response(event, record_handler, processor, context)

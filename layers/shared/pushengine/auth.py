@@ -1,0 +1,72 @@
+"""API keys: made once, stored only as hashes, compared in constant time.
+
+Key format `<kind>.<app_id>.<secret>` lets a request find its app with one read; the secret
+part is 256 random bits, so a plain SHA-256 is the right hash (no password stretching needed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pushengine.errors import Forbidden, Unauthorized
+
+Kind = Literal["admin", "server", "client"]
+_PREFIX: dict[str, Kind] = {"pes": "server", "pec": "client"}
+_KIND_PREFIX = {kind: prefix for prefix, kind in _PREFIX.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    kind: Kind
+    app_id: str | None = None
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_key(kind: Kind, app_id: str) -> str:
+    return f"{_KIND_PREFIX[kind]}.{app_id}.{secrets.token_urlsafe(32)}"
+
+
+def bearer(headers: Mapping[str, str] | None) -> str | None:
+    value = (headers or {}).get("authorization") or (headers or {}).get("Authorization") or ""
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def authenticate(
+    key: str | None,
+    *,
+    admin_key_hash: str,
+    load_app: Callable[[str], Mapping[str, Any] | None],
+) -> Principal:
+    """Who is calling. Raises Unauthorized for a missing or wrong key (never says which part)."""
+    if not key:
+        raise Unauthorized("missing bearer key")
+    digest = hash_key(key)
+    if admin_key_hash and hmac.compare_digest(digest, admin_key_hash):
+        return Principal("admin")
+    prefix, _, rest = key.partition(".")
+    app_id, _, secret = rest.partition(".")
+    kind = _PREFIX.get(prefix)
+    app = load_app(app_id) if kind and app_id and secret else None
+    stored = (app or {}).get(f"{kind}_key_hash", "")
+    # Compare even when the app is unknown so timing does not reveal which apps exist.
+    if not hmac.compare_digest(digest, stored or "0" * 64) or kind is None or app is None:
+        raise Unauthorized("invalid key")
+    return Principal(kind, app_id)
+
+
+def require(principal: Principal, *kinds: Kind, app_id: str | None = None) -> Principal:
+    """The caller must hold one of these kinds of key, and (when given) belong to this app."""
+    if principal.kind not in kinds:
+        raise Forbidden(f"this route needs a {' or '.join(kinds)} key")
+    if app_id is not None and principal.app_id != app_id:
+        raise Forbidden("key belongs to another app")
+    return principal

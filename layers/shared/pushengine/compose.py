@@ -1,0 +1,432 @@
+"""Composition of each device's message: Liquid templates compiled once per campaign, rendered per device.
+
+Everything here is pure (no I/O) and sits on the send hot path, so the per-device work is a dict
+look-up for the locale, a small context dict and at most three template renders.
+
+Locale fallback (RFC 4647 "lookup"): the device's tag is matched case-insensitively against the
+campaign's localizations, then shortened one subtag at a time (zh-Hant-TW -> zh-Hant -> zh), then the
+default message is used. Sibling regions are never guessed (pt-BR does not take pt-PT, zh-Hant does
+not take zh-Hans): the top-level title/body is the author's explicit fallback.
+
+Worst-case size rule (check_sizes, at campaign creation): a template's rendered text is estimated as
+its own source text with every output statement `{{ ... }}` counted as max(64, its own source bytes),
+so a literal default longer than 64 bytes counts in full; tags `{% ... %}` count as their source text,
+which covers every if/else branch at once. Loops are counted once; the render-time output limit of the
+Environment bounds what they can add per device.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from liquid import BoundTemplate, Environment
+from liquid.exceptions import LiquidError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    model_validator,
+)
+
+from pushengine.errors import InvalidInput
+
+__all__ = [
+    "MAX_PAYLOAD",
+    "WEBPUSH_MAX_PLAINTEXT",
+    "CompiledMessage",
+    "LocalizedText",
+    "Message",
+    "PayloadTooLarge",
+    "RenderError",
+    "RenderedMessage",
+    "TemplateError",
+    "apns_payload",
+    "check_sizes",
+    "collapse_id",
+    "fcm_message",
+    "payload_size",
+    "pick_locale",
+    "webpush_payload",
+]
+
+MAX_PAYLOAD = 4096  # APNs alert push and FCM message limit, bytes
+# aes128gcm record: 86-byte header (salt 16, rs 4, idlen 1, keyid 65) + 16-byte tag + 1 padding delimiter
+WEBPUSH_MAX_PLAINTEXT = MAX_PAYLOAD - 86 - 16 - 1
+VARIABLE_ESTIMATE = 64  # bytes assumed for each {{ ... }} output when estimating the worst case
+
+# Template context: only these device fields, so a template can never print a token or subscription.
+CONTEXT_FIELDS = ("attributes", "tags", "locale", "country", "timezone", "platform", "user_id")
+# FCM reserves these data keys (or we fill them ourselves), so a campaign may not set them.
+_RESERVED_DATA_KEYS = frozenset(
+    {"campaign_id", "url", "from", "notification", "message_type", "collapse_key"}
+)
+_RESERVED_DATA_PREFIXES = ("google.", "gcm.")
+# Schemes that would run code or leave the secure web when a browser or app opens the link.
+_FORBIDDEN_SCHEMES = frozenset({"http", "javascript", "data", "file", "vbscript", "blob", "about", "ftp"})
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://\S")
+_LOCALE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|\d{3}))?(-[A-Za-z0-9]{5,8})*$")
+_OUTPUT = re.compile(r"\{\{.*?\}\}", re.DOTALL)
+_LOCALE_CACHE_MAX = 512  # distinct device locales remembered per compiled message
+
+
+# ---------- errors ----------
+class TemplateError(InvalidInput):
+    """A message template does not parse: a 400 naming the field, e.g. message.localizations.de.title."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason, field=field)
+
+
+class PayloadTooLarge(InvalidInput):
+    """The worst-case payload for a platform exceeds its limit: refused at campaign creation."""
+
+    def __init__(self, platform: str, size: int, limit: int, *, field: str = "message") -> None:
+        super().__init__(
+            f"{platform} payload would be up to {size} bytes, over the {limit}-byte limit", field=field
+        )
+        self.platform = platform
+        self.size = size
+        self.limit = limit
+
+
+class RenderError(ValueError):
+    """A device's data broke a template (e.g. divided_by: 0): that device fails, not the batch."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+# ---------- the campaign message contract ----------
+def _locale(value: str) -> str:
+    if not _LOCALE.match(value):
+        raise ValueError(f"{value!r} is not a BCP 47 language tag (e.g. de, pt-BR, es-419, zh-Hant-TW)")
+    return value
+
+
+def _https(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.netloc or any(c.isspace() for c in value):
+        raise ValueError("must be an https URL")
+    return value
+
+
+def _deep_link(value: str) -> str:
+    match = _SCHEME.match(value)
+    scheme = match.group(1).lower() if match else ""
+    if not match or (scheme == "https" and not urlsplit(value).netloc):
+        raise ValueError("must be an https URL or an app link like myapp://path")
+    if scheme in _FORBIDDEN_SCHEMES:
+        raise ValueError(f"the {scheme}: scheme is not allowed; use https or an app scheme")
+    return value
+
+
+def _data_key(value: str) -> str:
+    if value in _RESERVED_DATA_KEYS or value.startswith(_RESERVED_DATA_PREFIXES):
+        raise ValueError(f"{value!r} is reserved")
+    return value
+
+
+Title = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+Body = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+DataKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$"), AfterValidator(_data_key)]
+# bool before int: smart-mode unions keep the exact type, and strictness stops "1" becoming 1.
+DataValue = (
+    Annotated[str, StringConstraints(max_length=1024)]
+    | StrictBool
+    | StrictInt
+    | Annotated[float, Field(strict=True, allow_inf_nan=False)]
+)
+Locale = Annotated[str, AfterValidator(_locale)]
+
+
+class LocalizedText(BaseModel):
+    """A translation; a field left out falls back to the default message's."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    title: Title | None = None
+    body: Body | None = None
+
+
+class Message(BaseModel):
+    """What a campaign sends. title, body, url and localizations are Liquid templates over the device."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    title: Title
+    body: Body
+    image_url: Annotated[str, StringConstraints(max_length=2048), AfterValidator(_https)] | None = None
+    url: Annotated[str, StringConstraints(max_length=2048), AfterValidator(_deep_link)] | None = None
+    data: Annotated[dict[DataKey, DataValue], Field(max_length=50)] | None = None
+    badge: Annotated[StrictInt, Field(ge=0)] | None = None
+    sound: Annotated[str, StringConstraints(max_length=256, pattern=r"^[A-Za-z0-9_.\- ]+$")] | None = None
+    localizations: Annotated[dict[Locale, LocalizedText], Field(max_length=200)] | None = None
+
+    @model_validator(mode="after")
+    def _distinct_locales(self) -> Message:
+        seen: set[str] = set()
+        for locale, text in (self.localizations or {}).items():
+            if locale.lower() in seen:
+                raise ValueError(f"localizations: {locale!r} is given twice (locales ignore case)")
+            seen.add(locale.lower())
+            if text.title is None and text.body is None:
+                raise ValueError(f"localizations.{locale}: give a title, a body or both")
+        return self
+
+
+# ---------- templates ----------
+class _Env(Environment):
+    # Bound per-device work: a template cannot loop or print without limit.
+    loop_iteration_limit = 1000
+    output_stream_limit = 16 * 1024
+    local_namespace_limit = 16 * 1024
+
+
+ENV = _Env()
+# No loader: partials would fail per device at render, so refuse them at parse time instead.
+for _tag in ("include", "render"):
+    ENV.tags.pop(_tag, None)
+
+Template = str | BoundTemplate  # a str has no Liquid markup and is used as is
+
+
+def _describe(exc: LiquidError) -> str:
+    where = exc.context()
+    return f"{exc.message} (line {where[0]}, column {where[1]})" if where else str(exc.message)
+
+
+def _parse(source: str, field: str) -> Template:
+    if "{{" not in source and "{%" not in source:
+        return source
+    try:
+        template = ENV.from_string(source)
+        unknown = sorted(set(template.filter_names(include_partials=False)) - ENV.filters.keys())
+    except LiquidError as exc:
+        raise TemplateError(field, _describe(exc)) from exc
+    if unknown:
+        raise TemplateError(field, f"unknown filter {unknown[0]!r}")
+    return template
+
+
+def _render(template: Template, context: Mapping[str, Any], field: str) -> str:
+    if isinstance(template, str):
+        return template
+    try:
+        return template.render(context).strip()
+    except LiquidError as exc:
+        raise RenderError(field, _describe(exc)) from exc
+
+
+def _lookup(device_locale: str | None, by_lower: Mapping[str, str]) -> str | None:
+    if not device_locale or not by_lower:
+        return None
+    subtags = device_locale.replace("_", "-").lower().split("-")
+    while subtags:
+        found = by_lower.get("-".join(subtags))
+        if found is not None:
+            return found
+        subtags.pop()
+        while subtags and len(subtags[-1]) == 1:  # drop a dangling extension singleton, as RFC 4647 does
+            subtags.pop()
+    return None
+
+
+def pick_locale(device_locale: str | None, available: Iterable[str]) -> str | None:
+    """The localization key to use (as spelled in `available`), or None for the default message."""
+    return _lookup(device_locale, {key.lower(): key for key in available})
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedMessage:
+    title: str
+    body: str
+    url: str | None = None
+    image_url: str | None = None
+    data: Mapping[str, str | bool | int | float] | None = None
+    badge: int | None = None
+    sound: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Variant:
+    title: Template
+    body: Template
+    title_field: str
+    body_field: str
+
+
+class CompiledMessage:
+    """A campaign message with every template parsed once; render() runs per device."""
+
+    __slots__ = ("_by_locale", "_by_lower", "_default", "_url", "_variants", "campaign_id", "message")
+
+    def __init__(
+        self,
+        message: Message,
+        campaign_id: str,
+        default: _Variant,
+        url: Template | None,
+        variants: dict[str, _Variant],
+    ) -> None:
+        self.message = message
+        self.campaign_id = campaign_id
+        self._default = default
+        self._url = url
+        self._variants = variants
+        self._by_lower = {key.lower(): key for key in variants}
+        self._by_locale: dict[str | None, _Variant] = {}
+
+    @classmethod
+    def compile(cls, message: Message, campaign_id: str, *, prefix: str = "message") -> CompiledMessage:
+        """Parse every template once; TemplateError names the first field that does not parse."""
+        title = _parse(message.title, f"{prefix}.title")
+        body = _parse(message.body, f"{prefix}.body")
+        default = _Variant(title, body, f"{prefix}.title", f"{prefix}.body")
+        url = _parse(message.url, f"{prefix}.url") if message.url else None
+        variants: dict[str, _Variant] = {}
+        for locale, text in (message.localizations or {}).items():
+            field = f"{prefix}.localizations.{locale}"
+            variants[locale] = _Variant(
+                _parse(text.title, f"{field}.title") if text.title else title,
+                _parse(text.body, f"{field}.body") if text.body else body,
+                f"{field}.title" if text.title else default.title_field,
+                f"{field}.body" if text.body else default.body_field,
+            )
+        return cls(message, campaign_id, default, url, variants)
+
+    def _variant(self, device_locale: str | None) -> _Variant:
+        variant = self._by_locale.get(device_locale)
+        if variant is None:
+            key = _lookup(device_locale, self._by_lower)
+            variant = self._variants[key] if key is not None else self._default
+            if len(self._by_locale) < _LOCALE_CACHE_MAX:
+                self._by_locale[device_locale] = variant
+        return variant
+
+    def render(self, device: Mapping[str, Any]) -> RenderedMessage:
+        """The message for one device; raises RenderError when the device's data breaks a template."""
+        variant = self._variant(device.get("locale"))
+        context = {key: device[key] for key in CONTEXT_FIELDS if key in device}
+        url = None if self._url is None else _render(self._url, context, "message.url") or None
+        message = self.message
+        return RenderedMessage(
+            title=_render(variant.title, context, variant.title_field),
+            body=_render(variant.body, context, variant.body_field),
+            url=url,
+            image_url=message.image_url,
+            data=message.data,
+            badge=message.badge,
+            sound=message.sound,
+        )
+
+
+# ---------- what a device receives ----------
+def apns_payload(r: RenderedMessage, campaign_id: str) -> dict[str, Any]:
+    aps: dict[str, Any] = {"alert": {"title": r.title, "body": r.body}}
+    if r.badge is not None:
+        aps["badge"] = r.badge
+    if r.sound is not None:
+        aps["sound"] = r.sound
+    if r.image_url is not None:
+        aps["mutable-content"] = 1  # lets the Notification Service Extension fetch and attach the image
+    payload: dict[str, Any] = {"aps": aps, "campaign_id": campaign_id}
+    if r.url is not None:
+        payload["url"] = r.url
+    if r.image_url is not None:
+        payload["image_url"] = r.image_url
+    if r.data:
+        payload["data"] = dict(r.data)
+    return payload
+
+
+def _fcm_string(value: str | bool | int | float) -> str:
+    # JSON spelling (true, 1.5), so apps parse the same text on every platform.
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def fcm_message(r: RenderedMessage, campaign_id: str) -> dict[str, Any]:
+    """The FCM v1 `message` object without token; the FCM adapter adds token, android.ttl, collapse_key."""
+    notification: dict[str, Any] = {"title": r.title, "body": r.body}
+    if r.image_url is not None:
+        notification["image"] = r.image_url
+    data = {key: _fcm_string(value) for key, value in (r.data or {}).items()}
+    data["campaign_id"] = campaign_id
+    if r.url is not None:
+        data["url"] = r.url
+    message: dict[str, Any] = {"notification": notification, "data": data}
+    android: dict[str, Any] = {}
+    if r.sound is not None:
+        android["sound"] = r.sound
+    if r.badge is not None:
+        android["notification_count"] = r.badge
+    if android:
+        message["android"] = {"notification": android}
+    return message
+
+
+def webpush_payload(r: RenderedMessage, campaign_id: str, collapse_id: str) -> dict[str, Any]:
+    """The JSON the service worker receives; `tag` makes a repeat replace the shown notification."""
+    payload: dict[str, Any] = {"title": r.title, "body": r.body}
+    if r.image_url is not None:
+        payload["image"] = r.image_url
+    if r.url is not None:
+        payload["url"] = r.url
+    if r.data:
+        payload["data"] = dict(r.data)
+    payload["campaign_id"] = campaign_id
+    payload["tag"] = collapse_id
+    return payload
+
+
+def payload_size(payload: Mapping[str, Any]) -> int:
+    """Bytes on the wire: compact UTF-8 JSON, as the provider adapters send it."""
+    return len(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def collapse_id(campaign_id: str) -> str:
+    """32 base64url chars: fits apns-collapse-id (64 bytes), FCM collapse_key and the Web Push Topic (32)."""
+    digest = hashlib.sha256(campaign_id.encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:32]
+
+
+# ---------- size check at campaign creation ----------
+def _worst_case(source: str) -> str:
+    return _OUTPUT.sub(lambda m: "x" * max(VARIABLE_ESTIMATE, len(m.group().encode())), source)
+
+
+def check_sizes(message: Message, campaign_id: str, *, prefix: str = "message") -> None:
+    """Raise PayloadTooLarge when any locale's worst-case payload exceeds a platform's limit."""
+    texts = [(prefix, message.title, message.body)] + [
+        (f"{prefix}.localizations.{locale}", text.title or message.title, text.body or message.body)
+        for locale, text in (message.localizations or {}).items()
+    ]
+    url = _worst_case(message.url) if message.url else None
+    tag = collapse_id(campaign_id)
+    for field, title, body in texts:
+        r = RenderedMessage(
+            _worst_case(title),
+            _worst_case(body),
+            url,
+            message.image_url,
+            message.data,
+            message.badge,
+            message.sound,
+        )
+        for platform, size, limit in (
+            ("apns", payload_size(apns_payload(r, campaign_id)), MAX_PAYLOAD),
+            ("fcm", payload_size({"message": fcm_message(r, campaign_id)}), MAX_PAYLOAD),
+            ("webpush", payload_size(webpush_payload(r, campaign_id, tag)), WEBPUSH_MAX_PLAINTEXT),
+        ):
+            if size > limit:
+                raise PayloadTooLarge(platform, size, limit, field=field)

@@ -1,0 +1,53 @@
+"""Settings from the environment, validated once per container (cold start)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, Field
+
+
+class Settings(BaseModel):
+    apps_table: str = "apps"
+    devices_table: str = "devices"
+    zones_table: str = "zones"
+    campaigns_table: str = "campaigns"
+    checkpoints_table: str = "checkpoints"
+    audience_queue_url: str = ""
+    send_queue_url: str = ""
+    schedule_group: str = "default"
+    scheduler_role_arn: str = ""
+    segment_query_function_arn: str = ""
+    secrets_prefix: str = "push-engine"
+    admin_key_hash: str = ""
+    shard_count: int = Field(default=16, ge=1, le=1024)
+    send_batch_size: int = Field(default=250, ge=1, le=1000)
+    webpush_allowed_hosts: str = ""
+    apns_endpoint: str = ""
+    fcm_endpoint: str = "https://fcm.googleapis.com"
+    # Segment query: pages read per invocation before it hands its continuation back to the queue.
+    audience_page_size: int = Field(default=500, ge=1, le=1000)
+    audience_pages_per_task: int = Field(default=20, ge=1)
+    # Sender: requests in flight per batch and retries inside one invocation before SQS redelivery.
+    send_concurrency: int = Field(default=200, ge=1)
+    send_attempts: int = Field(default=3, ge=1)
+    max_inline_retry_wait: float = Field(default=5.0, ge=0)
+    checkpoint_every: int = Field(default=100, ge=1)
+
+    @property
+    def allowed_webpush_hosts(self) -> list[str]:
+        from pushengine.webpush_keys import DEFAULT_WEBPUSH_HOSTS
+
+        hosts = [h.strip() for h in self.webpush_allowed_hosts.split(",") if h.strip()]
+        return hosts or list(DEFAULT_WEBPUSH_HOSTS)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        values = {name: os.environ[name.upper()] for name in cls.model_fields if name.upper() in os.environ}
+        return cls.model_validate(values)
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings.from_env()

@@ -1,0 +1,100 @@
+"""Apps (tenants), their hashed keys and where their provider credentials live."""
+
+from __future__ import annotations
+
+import json
+import secrets as _secrets
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from pushengine.auth import hash_key, new_key
+from pushengine.dal import aws
+from pushengine.errors import NotFound
+
+_APP_CACHE_SECONDS = 30.0  # keys and credentials are re-read at most this stale
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class AppsRepository:
+    def __init__(self, table_name: str, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._table = aws.table(table_name)
+        self._clock = clock
+        self._cache: dict[str, tuple[float, dict[str, Any] | None]] = {}
+
+    def create(self, name: str) -> tuple[dict[str, Any], str, str]:
+        app_id = "app_" + _secrets.token_hex(8)
+        client_key, server_key = new_key("client", app_id), new_key("server", app_id)
+        item = {
+            "app_id": app_id,
+            "name": name,
+            "created_at": now_iso(),
+            "client_key_hash": hash_key(client_key),
+            "server_key_hash": hash_key(server_key),
+            "providers": {},
+        }
+        self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(app_id)")
+        return item, client_key, server_key
+
+    def get(self, app_id: str) -> dict[str, Any] | None:
+        hit = self._cache.get(app_id)
+        if hit and self._clock() - hit[0] < _APP_CACHE_SECONDS:
+            return hit[1]
+        item = self._table.get_item(Key={"app_id": app_id}).get("Item")
+        self._cache[app_id] = (self._clock(), item)
+        return item
+
+    def set_provider(self, app_id: str, provider: str, meta: dict[str, Any]) -> None:
+        try:
+            self._table.update_item(
+                Key={"app_id": app_id},
+                UpdateExpression="SET providers.#p = :m",
+                ExpressionAttributeNames={"#p": provider},
+                ExpressionAttributeValues={":m": {**meta, "updated_at": now_iso()}},
+                ConditionExpression="attribute_exists(app_id)",
+            )
+        except ClientError as exc:
+            if aws.is_condition_failure(exc):
+                raise NotFound("app not found", field="app_id") from exc
+            raise
+        self._cache.pop(app_id, None)
+
+
+class SecretsStore:
+    """Provider credentials in Secrets Manager; read once per version per container."""
+
+    def __init__(self, prefix: str) -> None:
+        self._prefix = prefix
+        self._cache: dict[str, dict[str, Any]] = {}
+
+    def put(self, name: str, value: dict[str, Any]) -> str:
+        client = aws.client("secretsmanager")
+        secret_id = f"{self._prefix}/{name}"
+        body = json.dumps(value)
+        try:
+            arn: str = client.put_secret_value(SecretId=secret_id, SecretString=body)["ARN"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+            arn = client.create_secret(Name=secret_id, SecretString=body)["ARN"]
+        return arn
+
+    def get(self, arn: str, version: str = "") -> dict[str, Any]:
+        key = f"{arn}@{version}"
+        if key not in self._cache:
+            raw = aws.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
+            self._cache[key] = json.loads(raw)
+        return self._cache[key]
+
+
+def require_app(apps: AppsRepository, app_id: str) -> dict[str, Any]:
+    app = apps.get(app_id)
+    if app is None:
+        raise NotFound("app not found", field="app_id")
+    return app

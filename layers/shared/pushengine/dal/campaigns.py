@@ -1,0 +1,226 @@
+"""Campaigns, their progress counters and stats.
+
+Counters make completion exact under redelivery: a wave adds its audience tasks, a task adds
+its send batches, a batch adds its stats; each of those writes is guarded by a ledger item so a
+redelivered message never counts twice. The campaign completes when nothing is pending.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from pushengine.dal import aws
+from pushengine.dal.apps import now_iso
+
+STAT_KEYS = (
+    "targeted", "sent", "failed", "pruned", "deferred",
+    "suppressed_quiet_hours", "suppressed_frequency_cap", "suppressed_opted_out", "suppressed_holdout",
+    "opened", "clicked", "converted", "revenue",
+)  # fmt: skip
+LEDGER_DAYS = 14
+
+
+def zero_stats() -> dict[str, int]:
+    return dict.fromkeys(STAT_KEYS, 0)
+
+
+def _expires() -> int:
+    return int(time.time()) + LEDGER_DAYS * 86400
+
+
+class CampaignsRepository:
+    def __init__(self, campaigns_table: str, checkpoints_table: str) -> None:
+        self._table = aws.table(campaigns_table)
+        self._checkpoints = aws.table(checkpoints_table)
+        self._campaigns_name = campaigns_table
+        self._checkpoints_name = checkpoints_table
+
+    # ---- campaign items ----
+    def create(self, item: dict[str, Any]) -> None:
+        self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(campaign_id)")
+
+    def get(self, app_id: str, campaign_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
+        key = {"app_id": app_id, "campaign_id": campaign_id}
+        return self._table.get_item(Key=key, ConsistentRead=consistent).get("Item")
+
+    def list(self, app_id: str, *, limit: int, next_token: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("app_id").eq(app_id),
+            "ScanIndexForward": False,  # ids sort by creation time: newest first
+            "Limit": limit,
+        }
+        if next_token:
+            kwargs["ExclusiveStartKey"] = {"app_id": app_id, "campaign_id": _decode_token(next_token)}
+        page = self._table.query(**kwargs)
+        last = page.get("LastEvaluatedKey")
+        return page["Items"], (_encode_token(last["campaign_id"]) if last else None)
+
+    def set_status(self, app_id: str, campaign_id: str, status: str, *, allowed_from: tuple[str, ...]) -> bool:
+        try:
+            self._table.update_item(
+                Key={"app_id": app_id, "campaign_id": campaign_id},
+                UpdateExpression="SET #s = :s, updated_at = :t",
+                ConditionExpression="#s IN (" + ", ".join(f":f{i}" for i in range(len(allowed_from))) + ")",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":s": status, ":t": now_iso(), **{f":f{i}": v for i, v in enumerate(allowed_from)}
+                },
+            )
+            return True
+        except ClientError as exc:
+            if aws.is_condition_failure(exc):
+                return False
+            raise
+
+    def mark_wave_fired(self, app_id: str, campaign_id: str, wave_id: str, tasks: int) -> bool:
+        """Count a fired wave's audience tasks, once per wave; False if cancelled or already counted."""
+        try:
+            self._table.update_item(
+                Key={"app_id": app_id, "campaign_id": campaign_id},
+                UpdateExpression="SET #s = :sending ADD fired_waves :w, tasks_pending :n, waves_pending :minus",
+                ConditionExpression="#s IN (:scheduled, :sending) AND NOT contains(fired_waves, :wid)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":sending": "sending", ":scheduled": "scheduled", ":w": {wave_id}, ":wid": wave_id,
+                    ":n": tasks, ":minus": -1,
+                },
+            )
+            return True
+        except ClientError as exc:
+            if aws.is_condition_failure(exc):
+                return False
+            raise
+
+    def record(
+        self,
+        app_id: str,
+        campaign_id: str,
+        ledger_key: str,
+        *,
+        stats: Mapping[str, int | float] | None = None,
+        variant_stats: Mapping[str, Mapping[str, int | float]] | None = None,
+        counters: Mapping[str, int] | None = None,
+        ledger: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Add stats and counters in one transaction guarded by a ledger item; False if already recorded."""
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        adds: list[str] = []
+        for i, (key, delta) in enumerate((stats or {}).items()):
+            if delta:
+                adds.append(f"stats.{key} :s{i}")
+                values[f":s{i}"] = delta
+        for j, (variant, deltas) in enumerate((variant_stats or {}).items()):
+            names[f"#v{j}"] = variant
+            for i, (key, delta) in enumerate(deltas.items()):
+                if delta:
+                    adds.append(f"vstats.#v{j}.{key} :v{j}_{i}")
+                    values[f":v{j}_{i}"] = delta
+        for i, (key, delta) in enumerate((counters or {}).items()):
+            if delta:
+                adds.append(f"{key} :c{i}")
+                values[f":c{i}"] = delta
+        ledger_item = {"pk": ledger_key, "done": True, "expires_at": _expires(), **(ledger or {})}
+        items: list[dict[str, Any]] = [{
+            "Put": {
+                "TableName": self._checkpoints_name,
+                "Item": _serialize(ledger_item),
+                "ConditionExpression": "attribute_not_exists(done)",
+            }
+        }]  # fmt: skip
+        if adds:
+            update: dict[str, Any] = {
+                "TableName": self._campaigns_name,
+                "Key": _serialize({"app_id": app_id, "campaign_id": campaign_id}),
+                "UpdateExpression": "ADD " + ", ".join(adds),
+                "ExpressionAttributeValues": _serialize(values),
+            }
+            if names:
+                update["ExpressionAttributeNames"] = names
+            items.append({"Update": update})
+        try:
+            aws.client("dynamodb").transact_write_items(TransactItems=items)
+            return True
+        except ClientError as exc:
+            if aws.is_condition_failure(exc):
+                return False
+            raise
+
+    def try_complete(self, app_id: str, campaign_id: str) -> bool:
+        """Move to `completed` when no wave, audience task or batch is pending."""
+        try:
+            self._table.update_item(
+                Key={"app_id": app_id, "campaign_id": campaign_id},
+                UpdateExpression="SET #s = :done, completed_at = :t",
+                ConditionExpression=(
+                    "#s = :sending AND waves_pending = :zero AND tasks_pending = :zero AND batches_pending = :zero"
+                ),
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":done": "completed", ":sending": "sending", ":zero": 0, ":t": now_iso()},
+            )
+            return True
+        except ClientError as exc:
+            if aws.is_condition_failure(exc):
+                return False
+            raise
+
+    # ---- checkpoints ----
+    def checkpoint(self, key: str) -> dict[str, Any] | None:
+        return self._checkpoints.get_item(Key={"pk": key}, ConsistentRead=True).get("Item")
+
+    def save_checkpoint(self, key: str, fields: dict[str, Any]) -> None:
+        self._checkpoints.put_item(
+            Item={"pk": key, "expires_at": _expires(), **fields},
+            ConditionExpression="attribute_not_exists(done)",
+        )
+
+    def store_deferred(self, key: str, batch: dict[str, Any]) -> None:
+        self._checkpoints.put_item(
+            Item={"pk": key, "batch": json.dumps(batch, separators=(",", ":")), "expires_at": _expires()}
+        )
+
+    def load_deferred(self, key: str) -> dict[str, Any] | None:
+        item = self._checkpoints.get_item(Key={"pk": key}, ConsistentRead=True).get("Item")
+        return json.loads(item["batch"]) if item else None
+
+    def claim_once(self, key: str) -> bool:
+        """True the first time a key is claimed (unique opens/clicks per device and campaign)."""
+        try:
+            self._checkpoints.put_item(
+                Item={"pk": key, "expires_at": _expires()}, ConditionExpression="attribute_not_exists(pk)"
+            )
+            return True
+        except ClientError as exc:
+            if aws.is_condition_failure(exc):
+                return False
+            raise
+
+
+def _serialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    from boto3.dynamodb.types import TypeSerializer
+
+    from pushengine.dal.numbers import to_dynamo
+
+    ser = TypeSerializer()
+    return {k: ser.serialize(to_dynamo(v)) for k, v in item.items()}
+
+
+def _encode_token(campaign_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"c": campaign_id}).encode()).decode().rstrip("=")
+
+
+def _decode_token(token: str) -> str:
+    from pushengine.errors import InvalidInput
+
+    try:
+        value = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        return str(value["c"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidInput("malformed pagination token", field="next_token") from exc

@@ -1,0 +1,136 @@
+"""Devices, laid out for the audience query: one GSI partition per (app, zone, shard).
+
+A device is one item; its `aud` key names its partition, so moving zones is one write that
+takes it out of the old partition and into the new one at once. Invalid devices drop `aud`
+and so leave the (sparse) index. The zone registry lists the zones each app has devices in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from pushengine.dal import aws
+from pushengine.dal.apps import now_iso
+from pushengine.errors import Conflict
+
+AUDIENCE_INDEX = "audience"
+
+
+def shard_of(device_id: str, shard_count: int) -> int:
+    return int.from_bytes(hashlib.blake2b(device_id.encode(), digest_size=4).digest(), "big") % shard_count
+
+
+def partition_key(app_id: str, zone: str, shard: int) -> str:
+    return f"{app_id}#{zone}#{shard}"
+
+
+def _pk(app_id: str, device_id: str) -> str:
+    return f"{app_id}#{device_id}"
+
+
+def public_view(item: dict[str, Any]) -> dict[str, Any]:
+    hidden = {"pk", "aud", "app_id", "version"}
+    return {k: v for k, v in item.items() if k not in hidden}
+
+
+class DevicesRepository:
+    def __init__(self, devices_table: str, zones_table: str, shard_count: int) -> None:
+        self._table = aws.table(devices_table)
+        self._zones = aws.table(zones_table)
+        self._shards = shard_count
+
+    def get(self, app_id: str, device_id: str) -> dict[str, Any] | None:
+        return self._table.get_item(Key={"pk": _pk(app_id, device_id)}, ConsistentRead=True).get("Item")
+
+    def put(self, app_id: str, device_id: str, fields: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """Register or update; returns (item, created). Optimistic on `version` so racing updates retry."""
+        for _ in range(5):
+            current = self.get(app_id, device_id)
+            stamp = now_iso()
+            item = {
+                **fields,
+                "pk": _pk(app_id, device_id),
+                "app_id": app_id,
+                "device_id": device_id,
+                "aud": partition_key(app_id, fields["timezone"], shard_of(device_id, self._shards)),
+                "status": "active",
+                "created_at": current["created_at"] if current else stamp,
+                "updated_at": stamp,
+                "last_seen": stamp,
+                "version": (current or {}).get("version", 0) + 1,
+            }
+            if current is None or current.get("timezone") != fields["timezone"]:
+                self._register_zone(app_id, fields["timezone"])  # before the device, so no wave misses it
+            try:
+                if current is None:
+                    self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+                else:
+                    self._table.put_item(
+                        Item=item, ConditionExpression="version = :v",
+                        ExpressionAttributeValues={":v": current.get("version", 0)},
+                    )
+                return item, current is None
+            except ClientError as exc:
+                if not aws.is_condition_failure(exc):
+                    raise
+        raise Conflict("device is being updated concurrently; retry", field="device_id")
+
+    def delete(self, app_id: str, device_id: str) -> bool:
+        try:
+            self._table.delete_item(Key={"pk": _pk(app_id, device_id)}, ConditionExpression="attribute_exists(pk)")
+            return True
+        except ClientError as exc:
+            if aws.is_condition_failure(exc):
+                return False
+            raise
+
+    def mark_invalid(self, app_id: str, device_ids: Iterable[str], reason: str = "") -> None:
+        """The provider said this token is gone: it leaves the audience index at once."""
+        for device_id in device_ids:
+            try:
+                self._table.update_item(
+                    Key={"pk": _pk(app_id, device_id)},
+                    UpdateExpression="SET #s = :inv, invalid_reason = :r, updated_at = :t REMOVE aud",
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={":inv": "invalid", ":r": reason, ":t": now_iso()},
+                )
+            except ClientError as exc:
+                if not aws.is_condition_failure(exc):  # already deleted by its owner: nothing to do
+                    raise
+
+    def _register_zone(self, app_id: str, zone: str) -> None:
+        self._zones.update_item(
+            Key={"app_id": app_id, "zone": zone},
+            UpdateExpression="SET first_seen = if_not_exists(first_seen, :t)",
+            ExpressionAttributeValues={":t": now_iso()},
+        )
+
+    def zones(self, app_id: str) -> list[str]:
+        zones: list[str] = []
+        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("app_id").eq(app_id)}
+        while True:
+            page = self._zones.query(**kwargs)
+            zones.extend(item["zone"] for item in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return zones
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def partition_page(
+        self, app_id: str, zone: str, shard: int, *, limit: int, start: dict[str, Any] | None = None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One page of one audience partition, and where the next page starts (None at the end)."""
+        kwargs: dict[str, Any] = {
+            "IndexName": AUDIENCE_INDEX,
+            "KeyConditionExpression": Key("aud").eq(partition_key(app_id, zone, shard)),
+            "Limit": limit,
+        }
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        page = self._table.query(**kwargs)
+        return page["Items"], page.get("LastEvaluatedKey")

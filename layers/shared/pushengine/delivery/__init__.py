@@ -1,0 +1,1 @@
+"""From a fired wave to notifications on devices: segment query (fan-out) and sending."""

@@ -1,0 +1,63 @@
+"""One warm provider client per (app, channel): JWTs, OAuth tokens and HTTP/2 connections live here
+and are reused across batches and invocations of the same container."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from pushengine.config import Settings
+from pushengine.dal.apps import AppsRepository, SecretsStore
+from pushengine.providers.apns import ApnsCredentials, ApnsProvider
+from pushengine.providers.base import PushProvider
+from pushengine.providers.fcm import FcmProvider, parse_service_account
+from pushengine.providers.webpush import WebPushProvider
+
+CHANNEL = {"ios": "apns", "android": "fcm", "web": "webpush"}
+_RECHECK_SECONDS = 30.0  # credentials changed through the API are picked up within this
+
+
+def build_provider(channel: str, secret: dict[str, Any], settings: Settings) -> PushProvider:
+    if channel == "apns":
+        return ApnsProvider(ApnsCredentials(**secret), endpoint=settings.apns_endpoint or None)
+    if channel == "fcm":
+        return FcmProvider(parse_service_account(secret), endpoint=settings.fcm_endpoint)
+    return WebPushProvider(secret["private_key"], secret["subject"])
+
+
+class ProviderPool:
+    def __init__(self, settings: Settings, apps: AppsRepository, secrets: SecretsStore) -> None:
+        self._settings, self._apps, self._secrets = settings, apps, secrets
+        self._by_version: dict[tuple[str, str, str], PushProvider] = {}
+        self._recent: dict[tuple[str, str], tuple[float, PushProvider | None]] = {}
+        self._lock = asyncio.Lock()
+
+    async def get(self, app_id: str, platform: str) -> PushProvider | None:
+        """The app's client for this platform's channel, or None when the app has no credentials for it."""
+        hit = self._recent.get((app_id, platform))
+        if hit and time.monotonic() - hit[0] < _RECHECK_SECONDS:
+            return hit[1]
+        async with self._lock:  # one build per app and channel, however many sends ask at once
+            hit = self._recent.get((app_id, platform))
+            if hit and time.monotonic() - hit[0] < _RECHECK_SECONDS:
+                return hit[1]
+            provider = await asyncio.to_thread(self._resolve, app_id, CHANNEL[platform])
+            self._recent[(app_id, platform)] = (time.monotonic(), provider)
+            return provider
+
+    def _resolve(self, app_id: str, channel: str) -> PushProvider | None:
+        meta = ((self._apps.get(app_id) or {}).get("providers") or {}).get(channel)
+        if not meta:
+            return None
+        key = (app_id, channel, str(meta.get("updated_at", "")))
+        if key not in self._by_version:
+            secret = self._secrets.get(meta["secret_arn"], key[2])
+            self._by_version[key] = build_provider(channel, secret, self._settings)
+        return self._by_version[key]
+
+    async def aclose(self) -> None:
+        for provider in self._by_version.values():
+            await provider.aclose()
+        self._by_version.clear()
+        self._recent.clear()

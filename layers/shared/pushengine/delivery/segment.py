@@ -1,0 +1,183 @@
+"""Segment query: a fired wave fans out one audience task per (zone, shard); each task reads its
+partition page by page and writes send batches carrying everything the sender needs.
+
+Work per invocation is bounded: a task reads at most `audience_pages_per_task` pages (and stops
+early when its time runs short), then hands its continuation back to the audience queue.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pushengine.config import Settings
+from pushengine.dal.campaigns import CampaignsRepository
+from pushengine.dal.devices import DevicesRepository
+from pushengine.dal.numbers import from_dynamo
+from pushengine.dal.queues import send_json
+from pushengine.dal.scheduler import WaveScheduler
+from pushengine.observability import logger
+from pushengine.targeting import Targeting
+
+ACTIVE = ("scheduled", "sending")
+MIN_TASK_MILLIS = 15_000  # leave this much of the invocation for writing batches and the ledger
+
+
+@dataclass
+class SegmentDeps:
+    settings: Settings
+    campaigns: CampaignsRepository
+    devices: DevicesRepository
+    scheduler: WaveScheduler
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+def fire_wave(deps: SegmentDeps, app_id: str, campaign_id: str, wave_id: str) -> int:
+    """Queue one audience task per (zone, shard) of the wave; returns how many."""
+    campaign = deps.campaigns.get(app_id, campaign_id, consistent=True)
+    if campaign is None or campaign["status"] not in ACTIVE:
+        logger.info("wave skipped", extra={"campaign_id": campaign_id, "wave_id": wave_id})
+        return 0
+    wave = next(w for w in campaign["waves"] if w["wave_id"] == wave_id)
+    registry = deps.devices.zones(app_id)  # read now, so zones that gained devices since creation count
+    zones = sorted(set(wave["zones"]) & set(registry)) if wave["zones"] else sorted(registry)
+    tasks = [
+        {"kind": "task", "app_id": app_id, "campaign_id": campaign_id, "wave_id": wave_id,
+         "zone": zone, "shard": shard, "seq": 0}
+        for zone in zones for shard in range(deps.settings.shard_count)
+    ]  # fmt: skip
+    # Tasks first, then the count: a retry re-queues (deduplicated by the task ledger) but counts once.
+    send_json(deps.settings.audience_queue_url, tasks)
+    if deps.campaigns.mark_wave_fired(app_id, campaign_id, wave_id, len(tasks)) and not tasks:
+        deps.campaigns.try_complete(app_id, campaign_id)
+    logger.info("wave fired", extra={"campaign_id": campaign_id, "wave_id": wave_id, "tasks": len(tasks)})
+    return len(tasks)
+
+
+def device_entry(item: Mapping[str, Any], variant: str) -> dict[str, Any]:
+    """What sending needs about one device, so the sender reads no device records."""
+    d = from_dynamo(dict(item))
+    entry: dict[str, Any] = {"id": d["device_id"], "p": d["platform"], "v": variant}
+    if d["platform"] == "web":
+        entry["s"] = d["subscription"]
+    else:
+        entry["t"] = d["token"]
+    entry["c"] = {k: d[k] for k in ("locale", "country", "timezone", "platform", "user_id", "tags", "attributes")
+                  if k in d}  # fmt: skip
+    return entry
+
+
+def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable[[], int]) -> None:
+    s = deps.settings
+    app_id, campaign_id = task["app_id"], task["campaign_id"]
+    ledger = f"task#{campaign_id}#{task['wave_id']}#{task['zone']}#{task['shard']}#{task['seq']}"
+    campaign = deps.campaigns.get(app_id, campaign_id)
+    if campaign is None or campaign["status"] not in ACTIVE:
+        deps.campaigns.record(app_id, campaign_id, ledger, counters={"tasks_pending": -1})
+        return
+    now = deps.clock()
+    targeting = Targeting(campaign_id, from_dynamo(campaign["spec"]))
+    to_send: list[dict[str, Any]] = []
+    deferred: dict[datetime, list[dict[str, Any]]] = defaultdict(list)
+    stats: Counter[str] = Counter()
+    vstats: dict[str, Counter[str]] = defaultdict(Counter)
+    cursor = task.get("cursor")
+    for _ in range(s.audience_pages_per_task):
+        items, cursor = deps.devices.partition_page(
+            app_id, task["zone"], task["shard"], limit=s.audience_page_size, start=cursor
+        )
+        for item in items:
+            if not targeting.selects(item, now):
+                continue
+            decision = targeting.decide(item, now)
+            stats["targeted"] += 1
+            vstats[decision.variant]["targeted"] += 1
+            if decision.outcome == "send":
+                to_send.append(device_entry(item, decision.variant))
+            elif decision.outcome == "defer" and decision.release_at is not None:
+                deferred[_minute_ceiling(decision.release_at)].append(device_entry(item, decision.variant))
+                stats["deferred"] += 1
+            else:
+                stats[decision.outcome] += 1
+                vstats[decision.variant][decision.outcome] += 1
+        if cursor is None or remaining_millis() < MIN_TASK_MILLIS:
+            break
+    prefix = f"{task['wave_id']}.{task['zone']}.{task['shard']}.{task['seq']}"
+    batches = _batches(app_id, campaign_id, prefix, to_send, s.send_batch_size)
+    send_json(s.send_queue_url, batches)
+    held = _defer(deps, app_id, campaign_id, prefix, deferred)
+    counters = {"batches_pending": len(batches) + held, "tasks_pending": 0 if cursor else -1}
+    recorded = deps.campaigns.record(
+        app_id, campaign_id, ledger, stats=stats, variant_stats=vstats, counters=counters
+    )
+    if cursor:  # after the ledger: a redelivery re-queues the continuation but never re-counts
+        send_json(s.audience_queue_url, [{**task, "seq": task["seq"] + 1, "cursor": cursor}])
+    elif recorded:
+        deps.campaigns.try_complete(app_id, campaign_id)
+
+
+def _batches(
+    app_id: str, campaign_id: str, prefix: str, entries: list[dict[str, Any]], size: int
+) -> list[dict[str, Any]]:
+    return [
+        {"app_id": app_id, "campaign_id": campaign_id, "batch_id": f"{prefix}.{i // size}",
+         "devices": entries[i : i + size]}
+        for i in range(0, len(entries), size)
+    ]  # fmt: skip
+
+
+def _minute_ceiling(at: datetime) -> datetime:
+    return (at + timedelta(seconds=59)).replace(second=0, microsecond=0)
+
+
+def _defer(
+    deps: SegmentDeps, app_id: str, campaign_id: str, prefix: str, groups: dict[datetime, list[dict[str, Any]]]
+) -> int:
+    """Hold quiet-hours devices until their quiet hours end: store the batch, schedule its release."""
+    count = 0
+    for release_at, entries in sorted(groups.items()):
+        for batch in _batches(app_id, campaign_id, f"{prefix}.d{release_at:%H%M}", entries,
+                              deps.settings.send_batch_size):  # fmt: skip
+            key = f"defer#{campaign_id}#{batch['batch_id']}"
+            deps.campaigns.store_deferred(key, batch)
+            name = "d-" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+            deps.scheduler.create(
+                name, release_at, {"kind": "release", "app_id": app_id, "campaign_id": campaign_id, "key": key}
+            )
+            count += 1
+    return count
+
+
+def release(deps: SegmentDeps, key: str) -> None:
+    """A deferred batch's quiet hours are over: it joins the send queue like any other batch."""
+    batch = deps.campaigns.load_deferred(key)
+    if batch is not None:
+        send_json(deps.settings.send_queue_url, [batch])
+
+
+def handle(deps: SegmentDeps, message: dict[str, Any], remaining_millis: Callable[[], int]) -> None:
+    kind = message.get("kind", "wave")
+    if kind == "wave":
+        fire_wave(deps, message["app_id"], message["campaign_id"], message["wave_id"])
+    elif kind == "task":
+        run_task(deps, message, remaining_millis)
+    elif kind == "release":
+        release(deps, message["key"])
+    else:
+        raise ValueError(f"unknown audience message kind {kind!r}")
+
+
+def default_deps() -> SegmentDeps:
+    from pushengine.config import settings
+
+    s = settings()
+    return SegmentDeps(
+        settings=s,
+        campaigns=CampaignsRepository(s.campaigns_table, s.checkpoints_table),
+        devices=DevicesRepository(s.devices_table, s.zones_table, s.shard_count),
+        scheduler=WaveScheduler(s.schedule_group, s.scheduler_role_arn, s.segment_query_function_arn),
+    )

@@ -1,0 +1,201 @@
+"""Per-shard sending: one send batch to its devices, concurrently, resuming from its checkpoint.
+
+A batch is delivered at least once and shown at most once: progress is checkpointed every
+`checkpoint_every` results, a redelivered batch skips what its checkpoint says is done, and
+every notification of a campaign carries the campaign's collapse identifier, so the few sent
+between the last checkpoint and a crash replace themselves on the device instead of showing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import random
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pushengine import compose
+from pushengine.config import Settings
+from pushengine.dal.campaigns import CampaignsRepository
+from pushengine.dal.devices import DevicesRepository
+from pushengine.dal.numbers import from_dynamo
+from pushengine.delivery.providers import ProviderPool
+from pushengine.providers.base import Notification, Outcome, PushProvider, SendResult
+
+STAT_OF = {Outcome.SENT: "sent", Outcome.FAILED: "failed", Outcome.PRUNED: "pruned"}
+
+
+class RetryLater(Exception):
+    """Some devices of the batch hit transient errors: SQS redelivers it (after `retry_after` if known)."""
+
+    def __init__(self, remaining: int, retry_after: float | None) -> None:
+        super().__init__(f"{remaining} notifications to retry")
+        self.remaining, self.retry_after = remaining, retry_after
+
+
+@dataclass
+class SenderDeps:
+    settings: Settings
+    campaigns: CampaignsRepository
+    devices: DevicesRepository
+    providers: ProviderPool
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    composers: dict[str, Composer] = field(default_factory=dict)
+
+
+def backoff(attempt: int) -> float:
+    return min(4.0, 0.25 * 2**attempt) * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not crypto
+
+
+async def deliver(
+    provider: PushProvider, n: Notification, *, attempts: int, max_wait: float,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> SendResult:  # fmt: skip
+    """Send with retries for retryable answers only, honouring Retry-After up to `max_wait` seconds."""
+    result = SendResult(Outcome.RETRY)
+    for attempt in range(attempts):
+        result = await provider.send(n)
+        if result.outcome is not Outcome.RETRY:
+            return result
+        wait = result.retry_after if result.retry_after is not None else backoff(attempt)
+        if wait > max_wait or attempt == attempts - 1:
+            return result  # longer than is worth holding a Lambda for: SQS redelivers the rest
+        await sleep(wait)
+    return result
+
+
+class Composer:
+    """A campaign's compiled messages, one per variant, kept warm across batches."""
+
+    def __init__(self, campaign_id: str, spec: Mapping[str, Any]) -> None:
+        self.campaign_id = campaign_id
+        self.collapse_id = compose.collapse_id(campaign_id)
+        self.ttl = int(spec.get("ttl_seconds", 86400))
+        self.priority = "high" if spec.get("category") == "transactional" else "normal"
+        base = compose.Message.model_validate(spec["message"])
+        self.messages = {"default": compose.CompiledMessage.compile(base, campaign_id)}
+        for v in spec.get("variants") or []:
+            message = compose.Message.model_validate(v["message"])
+            self.messages[v["name"]] = compose.CompiledMessage.compile(message, campaign_id)
+
+    def notification(self, entry: Mapping[str, Any]) -> Notification:
+        rendered = self.messages.get(entry.get("v", "default"), self.messages["default"]).render(entry.get("c", {}))
+        platform = entry["p"]
+        if platform == "ios":
+            payload = compose.apns_payload(rendered, self.campaign_id)
+        elif platform == "android":
+            payload = compose.fcm_message(rendered, self.campaign_id)
+        else:
+            payload = compose.webpush_payload(rendered, self.campaign_id, self.collapse_id)
+        return Notification(
+            payload=payload, collapse_id=self.collapse_id, ttl_seconds=self.ttl, priority=self.priority,  # type: ignore[arg-type]
+            token=entry.get("t"), subscription=entry.get("s"),
+        )  # fmt: skip
+
+
+def encode_done(done: set[int]) -> str:
+    bits = bytearray((max(done) // 8 + 1) if done else 0)
+    for i in done:
+        bits[i // 8] |= 1 << (i % 8)
+    return base64.b64encode(bytes(bits)).decode()
+
+
+def decode_done(text: str | None) -> set[int]:
+    raw = base64.b64decode(text or "")
+    return {i * 8 + b for i, byte in enumerate(raw) for b in range(8) if byte >> b & 1}
+
+
+async def send_batch(deps: SenderDeps, batch: dict[str, Any]) -> dict[str, int]:
+    """Deliver one batch; returns this invocation's counts. Raises RetryLater to leave the rest to SQS."""
+    s = deps.settings
+    app_id, campaign_id = batch["app_id"], batch["campaign_id"]
+    key = f"batch#{campaign_id}#{batch['batch_id']}"
+    campaign = await asyncio.to_thread(deps.campaigns.get, app_id, campaign_id, consistent=True)
+    if campaign is None or campaign["status"] == "cancelled":  # cancel stops batches already queued
+        await asyncio.to_thread(deps.campaigns.record, app_id, campaign_id, key, counters={"batches_pending": -1})
+        return {}
+    checkpoint = await asyncio.to_thread(deps.campaigns.checkpoint, key) or {}
+    if checkpoint.get("done"):
+        return {}
+    done = decode_done(checkpoint.get("done_idx"))
+    counts: Counter[str] = Counter(from_dynamo(checkpoint.get("counts", {})))
+    vcounts: dict[str, Counter[str]] = defaultdict(Counter)
+    for variant, c in from_dynamo(checkpoint.get("vcounts", {})).items():
+        vcounts[variant].update(c)
+    composer = deps.composers.get(campaign_id)
+    if composer is None:
+        composer = deps.composers[campaign_id] = Composer(campaign_id, from_dynamo(campaign["spec"]))
+
+    devices = batch["devices"]
+    pruned: list[tuple[str, str]] = []
+    retry_after: list[float] = []
+    since_checkpoint = 0
+    gate = asyncio.Semaphore(s.send_concurrency)
+    lock = asyncio.Lock()
+
+    async def save() -> None:
+        fields = {"done_idx": encode_done(done), "counts": dict(counts),
+                  "vcounts": {k: dict(v) for k, v in vcounts.items()}}  # fmt: skip
+        await asyncio.to_thread(deps.campaigns.save_checkpoint, key, fields)
+
+    async def one(index: int, entry: dict[str, Any]) -> None:
+        nonlocal since_checkpoint
+        async with gate:
+            provider = await deps.providers.get(app_id, entry["p"])
+            if provider is None:
+                result = SendResult(Outcome.FAILED, reason=f"no {entry['p']} credentials configured")
+            else:
+                result = await deliver(
+                    provider, composer.notification(entry), attempts=s.send_attempts,
+                    max_wait=s.max_inline_retry_wait, sleep=deps.sleep,
+                )  # fmt: skip
+        if result.outcome is Outcome.RETRY:
+            retry_after.append(result.retry_after or 0.0)
+            return
+        if result.outcome is Outcome.PRUNED:
+            pruned.append((entry["id"], result.reason))
+        stat = STAT_OF[result.outcome]
+        async with lock:
+            done.add(index)
+            counts[stat] += 1
+            vcounts[entry.get("v", "default")][stat] += 1
+            since_checkpoint += 1
+            if since_checkpoint >= s.checkpoint_every:
+                since_checkpoint = 0
+                await _prune(deps, app_id, pruned)
+                await save()
+
+    await asyncio.gather(*(one(i, e) for i, e in enumerate(devices) if i not in done))
+    await _prune(deps, app_id, pruned)
+    if retry_after:
+        await save()
+        raise RetryLater(len(retry_after), max(retry_after) or None)
+    recorded = await asyncio.to_thread(
+        deps.campaigns.record, app_id, campaign_id, key,
+        stats=counts, variant_stats=vcounts, counters={"batches_pending": -1},
+    )  # fmt: skip
+    if recorded:
+        await asyncio.to_thread(deps.campaigns.try_complete, app_id, campaign_id)
+    return dict(counts)
+
+
+async def _prune(deps: SenderDeps, app_id: str, pruned: list[tuple[str, str]]) -> None:
+    """Provider truth: a rejected token leaves the audience at once and is never sent to again."""
+    while pruned:
+        device_id, reason = pruned.pop()
+        await asyncio.to_thread(deps.devices.mark_invalid, app_id, [device_id], reason)
+
+
+def default_deps() -> SenderDeps:
+    from pushengine.config import settings
+    from pushengine.dal.apps import AppsRepository, SecretsStore
+
+    s = settings()
+    return SenderDeps(
+        settings=s,
+        campaigns=CampaignsRepository(s.campaigns_table, s.checkpoints_table),
+        devices=DevicesRepository(s.devices_table, s.zones_table, s.shard_count),
+        providers=ProviderPool(s, AppsRepository(s.apps_table), SecretsStore(s.secrets_prefix)),
+    )

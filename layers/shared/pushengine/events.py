@@ -1,0 +1,49 @@
+"""What apps report back: opens, clicks, conversions and revenue, attributed to campaign and variant."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from pushengine.dal.campaigns import CampaignsRepository
+from pushengine.dal.devices import DevicesRepository
+from pushengine.dal.numbers import from_dynamo
+from pushengine.errors import NotFound
+from pushengine.models import EventIn
+from pushengine.targeting import assign
+
+# Event names apps send, and the campaign stat each one counts towards.
+STAT_FOR = {
+    "opened": "opened", "open": "opened", "notification_opened": "opened",
+    "clicked": "clicked", "click": "clicked", "notification_clicked": "clicked",
+    "converted": "converted", "conversion": "converted", "purchase": "converted",
+}  # fmt: skip
+
+
+@dataclass
+class EventDeps:
+    campaigns: CampaignsRepository
+    devices: DevicesRepository
+
+
+def record_event(deps: EventDeps, app_id: str, event: EventIn) -> dict[str, object]:
+    if deps.devices.get(app_id, event.device_id) is None:
+        raise NotFound("device not found", field="body.device_id")
+    stat = STAT_FOR.get(event.name)
+    if event.campaign_id is None or stat is None:
+        return {"accepted": True, "counted": False}
+    campaign = deps.campaigns.get(app_id, event.campaign_id)
+    if campaign is None:
+        raise NotFound("campaign not found", field="body.campaign_id")
+    variant = assign(from_dynamo(campaign["spec"]), event.campaign_id, event.device_id)
+    # Each device counts once per stat; every conversion's value adds to revenue.
+    first = deps.campaigns.claim_once(f"evt#{event.campaign_id}#{event.device_id}#{stat}")
+    delta: dict[str, int | float] = {stat: 1} if first else {}
+    if stat == "converted" and event.value:
+        delta["revenue"] = event.value
+    if delta:
+        deps.campaigns.record(
+            app_id, event.campaign_id, f"rev#{event.campaign_id}#{secrets.token_hex(8)}",
+            stats=delta, variant_stats={variant: delta},
+        )  # fmt: skip
+    return {"accepted": True, "counted": bool(delta), "variant": variant}

@@ -1,0 +1,309 @@
+"""API bodies and answers: every body is a pydantic model, so bad input is a 4xx naming the field."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from importlib import resources
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from pushengine import webpush_keys
+from pushengine.audience import FilterError, validate_filter
+from pushengine.compose import Message
+from pushengine.config import settings
+from pushengine.waves import is_valid_zone
+
+Strict = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+DeviceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:@-]{1,128}$")]
+HHMM = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+TagKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+Scalar = Annotated[str, StringConstraints(max_length=1024)] | bool | int | float
+_LOCALE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|\d{3}))?(-[A-Za-z0-9]{5,8})*$")
+
+
+@lru_cache(maxsize=1)
+def iso_countries() -> frozenset[str]:
+    text = resources.files("tzdata").joinpath("zoneinfo/iso3166.tab").read_text()
+    return frozenset(line.split("\t")[0] for line in text.splitlines() if line and not line.startswith("#"))
+
+
+def _zone(value: str) -> str:
+    if not is_valid_zone(value):
+        raise ValueError("not an IANA time zone")
+    return value
+
+
+def _locale(value: str) -> str:
+    if not _LOCALE.match(value):
+        raise ValueError("not a BCP 47 language tag (e.g. en, pt-BR, zh-Hant-TW)")
+    return value
+
+
+def _country(value: str) -> str:
+    if value.upper() not in iso_countries():
+        raise ValueError("not an ISO 3166-1 alpha-2 country code")
+    return value.upper()
+
+
+def _filter(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    try:
+        return validate_filter(value)
+    except FilterError as exc:
+        raise ValueError(f"{exc.path}: {exc.reason}") from exc
+
+
+Zone = Annotated[str, AfterValidator(_zone)]
+AudienceFilter = Annotated[dict[str, Any] | None, AfterValidator(_filter)]
+Locale = Annotated[str, AfterValidator(_locale)]
+Country = Annotated[str, AfterValidator(_country)]
+
+
+# ---------- apps and providers ----------
+class AppIn(BaseModel):
+    model_config = Strict
+    name: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class AppCreated(BaseModel):
+    app_id: str
+    name: str
+    client_key: str
+    server_key: str
+
+
+class ApnsIn(BaseModel):
+    model_config = Strict
+    team_id: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{10}$")]
+    key_id: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{10}$")]
+    private_key: Annotated[str, StringConstraints(min_length=1, max_length=4096)] = Field(repr=False)
+    bundle_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.-]{1,155}$")]
+    environment: Literal["production", "sandbox"] = "production"
+
+
+class FcmIn(BaseModel):
+    model_config = Strict
+    service_account: dict[str, Any] | str = Field(repr=False)
+
+
+class WebPushIn(BaseModel):
+    model_config = Strict
+    subject: Annotated[str, StringConstraints(pattern=r"^(mailto:[^@\s]+@[^@\s]+|https://\S+)$")]
+    private_key: str | None = Field(default=None, repr=False)
+
+
+class ProviderOut(BaseModel):
+    provider: str
+    configured: bool = True
+    public_key: str | None = None
+
+
+# ---------- devices ----------
+class Subscription(BaseModel):
+    model_config = Strict
+
+    class Keys(BaseModel):
+        model_config = Strict
+        p256dh: Annotated[str, StringConstraints(max_length=128)]
+        auth: Annotated[str, StringConstraints(max_length=64)]
+
+        @field_validator("p256dh")
+        @classmethod
+        def _p256dh(cls, v: str) -> str:
+            webpush_keys.validate_p256dh(v)
+            return v
+
+        @field_validator("auth")
+        @classmethod
+        def _auth(cls, v: str) -> str:
+            webpush_keys.validate_auth(v)
+            return v
+
+    endpoint: Annotated[str, StringConstraints(max_length=2048)]
+    keys: Keys
+    expirationTime: int | None = None  # noqa: N815 - the browser's PushSubscription.toJSON() field name
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, v: str) -> str:
+        webpush_keys.check_endpoint(v, settings().allowed_webpush_hosts)
+        return v
+
+
+class QuietHours(BaseModel):
+    model_config = Strict
+    start: HHMM
+    end: HHMM
+
+
+class DeviceIn(BaseModel):
+    model_config = Strict
+    platform: Literal["ios", "android", "web"]
+    token: Annotated[str, StringConstraints(max_length=4096)] | None = None
+    subscription: Subscription | None = None
+    timezone: Zone = "UTC"
+    locale: Locale = "en"
+    country: Country | None = None
+    user_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    tags: Annotated[dict[TagKey, Scalar], Field(max_length=50)] = {}
+    attributes: Annotated[dict[TagKey, Scalar | None], Field(max_length=50)] = {}
+    quiet_hours: QuietHours | None = None
+    opted_in: bool = True
+
+    @model_validator(mode="after")
+    def _address(self) -> DeviceIn:
+        if self.platform == "web":
+            if self.subscription is None:
+                raise ValueError("subscription: required for platform web")
+            if self.token is not None:
+                raise ValueError("token: web devices use subscription, not token")
+        else:
+            if self.subscription is not None:
+                raise ValueError(f"subscription: only for platform web, not {self.platform}")
+            if not self.token:
+                raise ValueError(f"token: required for platform {self.platform}")
+            if self.platform == "ios" and not re.fullmatch(r"(?:[0-9a-fA-F]{2}){32,100}", self.token):
+                raise ValueError("token: an APNs device token is hex (64+ characters)")
+            if self.platform == "android" and not re.fullmatch(r"[A-Za-z0-9_:\-]{32,4096}", self.token):
+                raise ValueError("token: not an FCM registration token")
+        return self
+
+
+class DeviceOut(BaseModel):
+    device_id: str
+    platform: str
+    status: Literal["active", "invalid"]
+    timezone: str
+    locale: str
+    country: str | None = None
+    user_id: str | None = None
+    tags: dict[str, Any] = {}
+    attributes: dict[str, Any] = {}
+    quiet_hours: QuietHours | None = None
+    opted_in: bool
+    token: str | None = None
+    subscription: dict[str, Any] | None = None
+    created_at: str
+    updated_at: str
+    last_seen: str | None = None
+
+
+# ---------- campaigns ----------
+class NowSchedule(BaseModel):
+    model_config = Strict
+    type: Literal["now"]
+
+
+class AtSchedule(BaseModel):
+    model_config = Strict
+    type: Literal["at"]
+    at: AwareDatetime
+
+    @field_validator("at")
+    @classmethod
+    def _utc(cls, v: datetime) -> datetime:
+        return v.astimezone(UTC)
+
+
+class LocalTimeSchedule(BaseModel):
+    model_config = Strict
+    type: Literal["local_time"]
+    date: date
+    time: HHMM
+    if_passed: Literal["skip", "send_now", "next_day"] = "skip"
+
+
+Schedule = Annotated[NowSchedule | AtSchedule | LocalTimeSchedule, Field(discriminator="type")]
+
+
+class Variant(BaseModel):
+    model_config = Strict
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+    weight: Annotated[float, Field(gt=0, le=100)] = 1
+    message: Message
+
+
+class FrequencyCap(BaseModel):
+    model_config = Strict
+    max: Annotated[int, Field(ge=1, le=1000)]
+    per_hours: Annotated[int, Field(ge=1, le=24 * 90)]
+
+
+class CampaignIn(BaseModel):
+    model_config = Strict
+    name: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    message: Message
+    variants: Annotated[list[Variant], Field(max_length=10)] | None = None
+    holdout_percent: Annotated[float, Field(ge=0, le=50)] = 0
+    audience: AudienceFilter = None
+    schedule: Schedule = NowSchedule(type="now")
+    quiet_hours: Literal["defer", "skip", "ignore"] = "defer"
+    frequency_cap: FrequencyCap | None = None
+    category: Literal["marketing", "transactional"] = "marketing"
+    ttl_seconds: Annotated[int, Field(ge=0, le=28 * 86400)] = 86400
+    max_per_second: Annotated[int, Field(ge=1, le=100_000)] | None = None
+
+    @model_validator(mode="after")
+    def _variants(self) -> CampaignIn:
+        names = [v.name for v in self.variants or []]
+        if len(set(names)) != len(names):
+            raise ValueError("variants: names must be unique")
+        return self
+
+
+class WaveOut(BaseModel):
+    wave_id: str
+    send_at: datetime
+    time_zones: list[str]
+    status: str = "scheduled"
+
+
+class CampaignOut(BaseModel):
+    campaign_id: str
+    name: str
+    status: str
+    created_at: str
+    schedule: dict[str, Any]
+    waves: list[WaveOut]
+    skipped_time_zones: list[str] = []
+    stats: dict[str, Any] = {}
+    variants: dict[str, dict[str, Any]] = {}
+
+
+class CampaignPage(BaseModel):
+    campaigns: list[CampaignOut]
+    next_token: str | None = None
+
+
+class AudienceCountIn(BaseModel):
+    model_config = Strict
+    audience: AudienceFilter = None
+
+
+class AudienceCount(BaseModel):
+    count: int
+    scanned: int
+
+
+# ---------- events ----------
+class EventIn(BaseModel):
+    model_config = Strict
+    device_id: DeviceId
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+    campaign_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = None
+    value: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)] | None = None
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None

@@ -1,0 +1,208 @@
+"""APNs adapter: token-based (JWT ES256) HTTP/2 sends, answers mapped per Apple's response table."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Literal
+
+import httpx
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+from pushengine.providers.base import Notification, Outcome, SendResult
+
+ENDPOINTS = {
+    "production": "https://api.push.apple.com",
+    "sandbox": "https://api.sandbox.push.apple.com",
+}
+MAX_PAYLOAD_BYTES = 4096
+MAX_COLLAPSE_ID_BYTES = 64
+# Apple: refresh the provider token no more than once every 20 minutes, no less than once every 60.
+MIN_TOKEN_TTL, MAX_TOKEN_TTL = 20 * 60.0, 60 * 60.0
+
+_APPLE_ID = re.compile(r"[A-Z0-9]{10}")
+_BUNDLE_ID = re.compile(r"[A-Za-z0-9.\-]+")
+_DEVICE_TOKEN = re.compile(r"[0-9a-fA-F]{64,200}")
+_REFRESH_REASONS = frozenset({"ExpiredProviderToken", "InvalidProviderToken"})
+
+
+@dataclass(frozen=True, slots=True)
+class ApnsCredentials:
+    """An APNs token-auth key (.p8). The key never appears in repr, logs or error messages."""
+
+    team_id: str
+    key_id: str
+    private_key: str = field(repr=False)
+    bundle_id: str
+    environment: Literal["production", "sandbox"] = "production"
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> ec.EllipticCurvePrivateKey:
+        """Check every field; returns the parsed signing key. Raises ValueError naming the bad field."""
+        if not _APPLE_ID.fullmatch(self.team_id or ""):
+            raise ValueError("team_id: must be 10 uppercase letters or digits")
+        if not _APPLE_ID.fullmatch(self.key_id or ""):
+            raise ValueError("key_id: must be 10 uppercase letters or digits")
+        if not _BUNDLE_ID.fullmatch(self.bundle_id or ""):
+            raise ValueError("bundle_id: must be a bundle identifier such as com.example.app")
+        if self.environment not in ENDPOINTS:
+            raise ValueError("environment: must be 'production' or 'sandbox'")
+        return _load_signing_key(self.private_key)
+
+
+def _load_signing_key(pem: str) -> ec.EllipticCurvePrivateKey:
+    try:
+        key = load_pem_private_key(pem.encode() if isinstance(pem, str) else pem, password=None)
+    except (ValueError, TypeError, AttributeError):
+        # `from None`: the parser's own error could quote part of the key.
+        raise ValueError("private_key: not a PEM (.p8) private key") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise ValueError("private_key: must be an EC P-256 private key (.p8)")
+    return key
+
+
+def truncate_collapse_id(collapse_id: str) -> str:
+    """Cut to APNs' 64-byte limit without splitting a UTF-8 character."""
+    return collapse_id.encode()[:MAX_COLLAPSE_ID_BYTES].decode(errors="ignore")
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Retry-After is either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = None
+    if seconds is not None:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+    except (TypeError, ValueError):
+        return None
+
+
+def classify(status: int, reason: str, retry_after: float | None = None) -> SendResult:
+    """Map one APNs answer to an outcome (Apple's "Handling notification responses" table)."""
+    if status == 200:
+        return SendResult(Outcome.SENT, status)
+    if status == 410 or (status == 400 and reason == "BadDeviceToken"):
+        return SendResult(Outcome.PRUNED, status, reason)
+    if status == 429 or status >= 500:
+        return SendResult(Outcome.RETRY, status, reason, retry_after)
+    return SendResult(Outcome.FAILED, status, reason)
+
+
+class ApnsProvider:
+    """Sends over one pooled HTTP/2 client; the provider JWT is shared by all sends until token_ttl."""
+
+    def __init__(
+        self,
+        credentials: ApnsCredentials,
+        *,
+        endpoint: str | None = None,
+        client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+        token_ttl: float = 45 * 60.0,
+    ) -> None:
+        if not MIN_TOKEN_TTL <= token_ttl <= MAX_TOKEN_TTL:
+            raise ValueError("token_ttl: APNs wants provider tokens renewed every 20 to 60 minutes")
+        self._credentials = credentials
+        self._signing_key = credentials.validate()
+        self._base_url = (endpoint or ENDPOINTS[credentials.environment]).rstrip("/")
+        self._owns_client = client is None
+        # HTTP/2 only: over http:// this is prior knowledge (h2c); streams multiplex on few connections.
+        self._client = client or httpx.AsyncClient(
+            http1=False,
+            http2=True,
+            limits=httpx.Limits(max_connections=8, max_keepalive_connections=8, keepalive_expiry=60.0),
+            timeout=httpx.Timeout(10.0, pool=30.0),
+        )
+        self._clock = clock
+        self._token_ttl = token_ttl
+        self._jwt: str | None = None
+        self._jwt_made_at = 0.0
+        self.tokens_issued = 0
+
+    def __repr__(self) -> str:
+        c = self._credentials
+        return f"ApnsProvider(team_id={c.team_id!r}, key_id={c.key_id!r}, endpoint={self._base_url!r})"
+
+    def provider_token(self) -> str:
+        """The current JWT; made anew only when older than token_ttl (no await inside: safe to share)."""
+        now = self._clock()
+        if self._jwt is None or now - self._jwt_made_at >= self._token_ttl:
+            self._jwt = jwt.encode(
+                {"iss": self._credentials.team_id, "iat": int(now)},
+                self._signing_key,
+                algorithm="ES256",
+                headers={"kid": self._credentials.key_id},
+            )
+            self._jwt_made_at = now
+            self.tokens_issued += 1
+        return self._jwt
+
+    def _renew_token(self, stale: str) -> str:
+        # Only the first send to see the stale token renews it; the rest reuse that renewal.
+        if self._jwt == stale:
+            self._jwt = None
+        return self.provider_token()
+
+    def headers(self, notification: Notification, bearer: str) -> dict[str, str]:
+        now = self._clock()
+        ttl = notification.ttl_seconds
+        headers = {
+            "authorization": f"bearer {bearer}",
+            "apns-topic": self._credentials.bundle_id,
+            "apns-push-type": "alert",
+            "apns-priority": "10" if notification.priority == "high" else "5",
+            "apns-expiration": str(int(now) + ttl if ttl > 0 else 0),
+        }
+        collapse_id = truncate_collapse_id(notification.collapse_id)
+        if collapse_id:
+            headers["apns-collapse-id"] = collapse_id
+        return headers
+
+    async def send(self, notification: Notification) -> SendResult:
+        token = notification.token
+        if not token:
+            return SendResult(Outcome.FAILED, 0, "MissingDeviceToken")
+        if not _DEVICE_TOKEN.fullmatch(token):
+            # What APNs itself would answer; also keeps arbitrary text out of the request path.
+            return SendResult(Outcome.PRUNED, 0, "BadDeviceToken")
+        body = json.dumps(notification.payload, separators=(",", ":"), ensure_ascii=False).encode()
+        if len(body) > MAX_PAYLOAD_BYTES:
+            return SendResult(Outcome.FAILED, 0, "PayloadTooLarge")
+        url = f"{self._base_url}/3/device/{token}"
+        bearer = self.provider_token()
+        result = await self._post(url, body, notification, bearer)
+        if result.status == 403 and result.reason in _REFRESH_REASONS:
+            result = await self._post(url, body, notification, self._renew_token(bearer))
+        return result
+
+    async def _post(self, url: str, body: bytes, notification: Notification, bearer: str) -> SendResult:
+        try:
+            response = await self._client.post(url, content=body, headers=self.headers(notification, bearer))
+        except httpx.TransportError as exc:
+            return SendResult(Outcome.RETRY, 0, f"network: {type(exc).__name__}")
+        reason = ""
+        if response.status_code != 200:
+            try:
+                reason = str(response.json().get("reason", ""))
+            except (ValueError, AttributeError):
+                reason = ""
+        retry_after = parse_retry_after(response.headers.get("retry-after"), self._clock())
+        return classify(response.status_code, reason, retry_after)
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()

@@ -1,0 +1,274 @@
+"""FCM HTTP v1 adapter: OAuth 2.0 JWT-bearer grant (RFC 7523) for a service account, one POST per message."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+from pushengine.providers.base import Notification, Outcome, SendResult
+
+FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
+JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+ASSERTION_LIFETIME = 3600  # Google refuses assertions valid for longer than one hour
+TOKEN_REFRESH_MARGIN = 300  # refresh 5 minutes early so no send races the expiry
+QUOTA_MIN_BACKOFF = 60.0  # Google: back off at least 60 s after QUOTA_EXCEEDED
+FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceAccount:
+    project_id: str
+    client_email: str
+    token_uri: str
+    private_key_id: str
+    private_key: RSAPrivateKey = field(repr=False, compare=False)  # never printed
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
+
+
+def parse_service_account(obj: dict[str, Any] | str) -> ServiceAccount:
+    """Validate a service-account JSON (dict or text); ValueError names the bad field, never the key."""
+    if isinstance(obj, str):
+        try:
+            obj = json.loads(obj)
+        except ValueError:
+            raise ValueError("service_account: not valid JSON") from None  # the parse error quotes the text
+    if not isinstance(obj, dict):
+        raise ValueError("service_account: must be a JSON object")
+    if obj.get("type") != "service_account":
+        raise ValueError("type: must be 'service_account'")
+    for name in ("project_id", "client_email", "private_key", "token_uri"):
+        if not isinstance(obj.get(name), str) or not obj[name].strip():
+            raise ValueError(f"{name}: required non-empty string")
+    if "@" not in obj["client_email"]:
+        raise ValueError("client_email: not an email address")
+    url = urlsplit(obj["token_uri"])
+    secure = url.scheme == "https" or (url.scheme == "http" and _is_loopback(url.hostname))
+    if not url.hostname or not secure:
+        raise ValueError("token_uri: must be an https URL (http only for loopback)")
+    try:
+        key = serialization.load_pem_private_key(obj["private_key"].encode(), password=None)
+    except (ValueError, TypeError):
+        raise ValueError("private_key: not a PEM private key") from None  # keep the key out of the chain
+    if not isinstance(key, RSAPrivateKey):
+        raise ValueError("private_key: must be an RSA key")
+    key_id = obj.get("private_key_id", "")
+    if not isinstance(key_id, str):
+        raise ValueError("private_key_id: must be a string")
+    return ServiceAccount(obj["project_id"], obj["client_email"], obj["token_uri"], key_id, key)
+
+
+def assertion_claims(sa: ServiceAccount, now: float) -> dict[str, Any]:
+    iat = int(now)
+    return {"iss": sa.client_email, "scope": FCM_SCOPE, "aud": sa.token_uri, "iat": iat,
+            "exp": iat + ASSERTION_LIFETIME}
+
+
+def sign_assertion(sa: ServiceAccount, now: float) -> str:
+    headers = {"kid": sa.private_key_id} if sa.private_key_id else None
+    return jwt.encode(assertion_claims(sa, now), sa.private_key, algorithm="RS256", headers=headers)
+
+
+def _as_data_value(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def build_message(n: Notification) -> dict[str, Any]:
+    """The v1 `message` for one token: string-only data, per-campaign collapse key, TTL and priority."""
+    message = {k: v for k, v in n.payload.items() if k not in ("token", "topic", "condition")}
+    if isinstance(message.get("data"), dict):
+        message["data"] = {str(k): _as_data_value(v) for k, v in message["data"].items()}
+    message["android"] = {
+        **(message.get("android") or {}),
+        "collapse_key": n.collapse_id,
+        "ttl": f"{n.ttl_seconds}s",
+        "priority": "HIGH" if n.priority == "high" else "NORMAL",
+    }
+    message["token"] = n.token
+    return message
+
+
+def _retry_after_seconds(header: str | None, now: float) -> float | None:
+    if not header:
+        return None
+    try:
+        return max(float(header), 0.0)
+    except ValueError:
+        pass
+    try:
+        return max(parsedate_to_datetime(header).timestamp() - now, 0.0)
+    except (TypeError, ValueError):
+        return None
+
+
+def _error_code(body: Any) -> str:
+    """FcmError.errorCode from the google.rpc details; else the rpc status ("" when the body is not JSON)."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return ""
+    for detail in error.get("details") or []:
+        if isinstance(detail, dict) and detail.get("@type") == FCM_ERROR_TYPE and detail.get("errorCode"):
+            return str(detail["errorCode"])
+    return str(error.get("status") or "")
+
+
+def map_response(status: int, body: Any, retry_after: str | None, now: float = 0.0) -> SendResult:
+    """What an FCM v1 answer means for this message (pure: status, parsed JSON body, Retry-After header)."""
+    if status == 200:
+        return SendResult(Outcome.SENT, 200)
+    code = _error_code(body)
+    wait = _retry_after_seconds(retry_after, now)
+    if status == 404 or code == "UNREGISTERED":
+        return SendResult(Outcome.PRUNED, status, code or "UNREGISTERED")
+    if status == 429 or code == "QUOTA_EXCEEDED":
+        wait = max(wait or 0.0, QUOTA_MIN_BACKOFF)
+        return SendResult(Outcome.RETRY, status, code or "QUOTA_EXCEEDED", wait)
+    if status >= 500 or status == 408 or code in ("UNAVAILABLE", "INTERNAL"):
+        return SendResult(Outcome.RETRY, status, code or f"HTTP {status}", wait)
+    if status == 401 and code != "THIRD_PARTY_AUTH_ERROR":
+        # our access token was refused: transient once a new one is fetched
+        return SendResult(Outcome.RETRY, status, code or "UNAUTHENTICATED", wait)
+    return SendResult(Outcome.FAILED, status, code or f"HTTP {status}")
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+class _GrantFailed(Exception):
+    def __init__(self, result: SendResult) -> None:
+        super().__init__(result.reason)
+        self.result = result
+
+
+class FcmProvider:
+    """PushProvider for FCM HTTP v1: one pooled client, one OAuth token shared by all concurrent sends."""
+
+    def __init__(
+        self,
+        service_account: ServiceAccount,
+        *,
+        endpoint: str = "https://fcm.googleapis.com",
+        client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._sa = service_account
+        self._send_url = f"{endpoint.rstrip('/')}/v1/projects/{service_account.project_id}/messages:send"
+        self._owns_client = client is None
+        # http2=True negotiates HTTP/2 over TLS (ALPN) and stays HTTP/1.1 for plain http stand-ins
+        self._client = client or httpx.AsyncClient(
+            http2=True,
+            timeout=httpx.Timeout(10.0, pool=30.0),
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=200),
+        )
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._token: str | None = None
+        self._token_refresh_at = 0.0
+        self._grant_failure: SendResult | None = None
+        self._grants_finished = 0  # lets a waiter tell whether a grant ended while it queued
+        self.grants_made = 0  # POSTs to token_uri
+        self.requests = 0  # POSTs to messages:send
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def send(self, notification: Notification) -> SendResult:
+        if not notification.token:
+            return SendResult(Outcome.FAILED, 0, "missing registration token")
+        body = {"message": build_message(notification)}
+        try:
+            token = await self._access_token()
+            result = await self._post(token, body)
+            if result.status == 401 and result.reason == "UNAUTHENTICATED":
+                token = await self._access_token(stale=token)
+                result = await self._post(token, body)
+        except _GrantFailed as failed:
+            return failed.result
+        return result
+
+    async def _post(self, token: str, body: dict[str, Any]) -> SendResult:
+        self.requests += 1
+        try:
+            response = await self._client.post(
+                self._send_url, json=body, headers={"Authorization": f"Bearer {token}"}
+            )
+        except httpx.TransportError as exc:
+            return SendResult(Outcome.RETRY, 0, type(exc).__name__)
+        return map_response(
+            response.status_code, _json_or_none(response), response.headers.get("retry-after"), self._clock()
+        )
+
+    def _fresh(self, stale: str | None) -> str | None:
+        token = self._token
+        if token is not None and token != stale and self._clock() < self._token_refresh_at:
+            return token
+        return None
+
+    async def _access_token(self, stale: str | None = None) -> str:
+        """The cached token, or one grant shared by every send waiting for it (stale: a token FCM refused)."""
+        if token := self._fresh(stale):
+            return token
+        finished_seen = self._grants_finished
+        async with self._lock:
+            if token := self._fresh(stale):
+                return token
+            if self._grants_finished != finished_seen and self._grant_failure is not None:
+                # a grant failed while we waited: share its answer instead of hammering token_uri
+                raise _GrantFailed(self._grant_failure)
+            return await self._grant()
+
+    async def _grant(self) -> str:
+        try:
+            return await self._request_token()
+        finally:
+            self._grants_finished += 1
+
+    async def _request_token(self) -> str:
+        self.grants_made += 1
+        self._token = None
+        now = self._clock()
+        form = {"grant_type": JWT_BEARER_GRANT, "assertion": sign_assertion(self._sa, now)}
+        try:
+            response = await self._client.post(self._sa.token_uri, data=form)
+        except httpx.TransportError as exc:
+            self._grant_failure = SendResult(Outcome.RETRY, 0, f"oauth: {type(exc).__name__}")
+            raise _GrantFailed(self._grant_failure) from None
+        body = _json_or_none(response)
+        body = body if isinstance(body, dict) else {}
+        token, expires_in = body.get("access_token"), body.get("expires_in")
+        if response.status_code == 200 and isinstance(token, str) and isinstance(expires_in, int | float):
+            self._grant_failure = None
+            self._token = token
+            # short-lived tokens refresh at half-life so a small expires_in cannot cause a grant per send
+            self._token_refresh_at = now + max(expires_in - TOKEN_REFRESH_MARGIN, expires_in / 2)
+            return token
+        status = response.status_code
+        reason = f"oauth: {body.get('error') or f'HTTP {status}'}"
+        retryable = status >= 500 or status in (408, 429)
+        wait = _retry_after_seconds(response.headers.get("retry-after"), now) if retryable else None
+        self._grant_failure = SendResult(Outcome.RETRY if retryable else Outcome.FAILED, status, reason, wait)
+        raise _GrantFailed(self._grant_failure)

@@ -1,0 +1,86 @@
+"""Apps, provider credentials and devices: the logic behind the registration API."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pushengine import webpush_keys
+from pushengine.dal.apps import AppsRepository, SecretsStore, require_app
+from pushengine.dal.devices import DevicesRepository, public_view
+from pushengine.dal.numbers import from_dynamo, to_dynamo
+from pushengine.errors import InvalidInput, NotFound
+from pushengine.models import ApnsIn, AppCreated, DeviceIn, DeviceOut, FcmIn, ProviderOut, WebPushIn
+from pushengine.providers.apns import ApnsCredentials
+from pushengine.providers.fcm import parse_service_account
+
+
+def create_app(apps: AppsRepository, name: str) -> AppCreated:
+    item, client_key, server_key = apps.create(name)
+    return AppCreated(app_id=item["app_id"], name=name, client_key=client_key, server_key=server_key)
+
+
+def put_provider(
+    apps: AppsRepository, secrets: SecretsStore, app_id: str, provider: str, body: dict[str, Any]
+) -> ProviderOut:
+    """Validate credentials on the way in (a key that does not parse is a 400 naming the field)."""
+    require_app(apps, app_id)
+    secret, meta, out = _credentials(provider, body)
+    meta["secret_arn"] = secrets.put(f"{app_id}/{provider}", secret)
+    apps.set_provider(app_id, provider, meta)
+    return out
+
+
+def _credentials(provider: str, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], ProviderOut]:
+    if provider == "apns":
+        apns = ApnsIn.model_validate(body)
+        try:
+            ApnsCredentials(**apns.model_dump())
+        except ValueError as exc:
+            raise InvalidInput(str(exc), field="body.private_key") from None
+        meta = {"bundle_id": apns.bundle_id, "environment": apns.environment, "team_id": apns.team_id,
+                "key_id": apns.key_id}  # fmt: skip
+        return apns.model_dump(), meta, ProviderOut(provider="apns")
+    if provider == "fcm":
+        fcm = FcmIn.model_validate(body)
+        try:
+            account = parse_service_account(fcm.service_account)
+        except ValueError as exc:
+            raise InvalidInput(str(exc), field="body.service_account") from None
+        sa = fcm.service_account
+        secret = sa if isinstance(sa, dict) else json.loads(sa)
+        return secret, {"project_id": account.project_id}, ProviderOut(provider="fcm")
+    if provider == "webpush":
+        web = WebPushIn.model_validate(body)
+        try:
+            pem, public = (
+                webpush_keys.load_private_key(web.private_key) if web.private_key else webpush_keys.generate()
+            )
+        except ValueError as exc:
+            raise InvalidInput(str(exc), field="body.private_key") from None
+        secret = {"private_key": pem, "subject": web.subject}
+        meta = {"public_key": public, "subject": web.subject}
+        return secret, meta, ProviderOut(provider="webpush", public_key=public)
+    raise NotFound(f"unknown provider {provider!r}: use apns, fcm or webpush", field="provider")
+
+
+def register_device(devices: DevicesRepository, app_id: str, device_id: str, body: DeviceIn) -> tuple[DeviceOut, bool]:
+    fields = to_dynamo(body.model_dump(exclude_none=True, mode="json"))
+    item, created = devices.put(app_id, device_id, fields)
+    return device_out(item), created
+
+
+def get_device(devices: DevicesRepository, app_id: str, device_id: str) -> DeviceOut:
+    item = devices.get(app_id, device_id)
+    if item is None:
+        raise NotFound("device not found", field="device_id")
+    return device_out(item)
+
+
+def delete_device(devices: DevicesRepository, app_id: str, device_id: str) -> None:
+    if not devices.delete(app_id, device_id):
+        raise NotFound("device not found", field="device_id")
+
+
+def device_out(item: dict[str, Any]) -> DeviceOut:
+    return DeviceOut.model_validate(from_dynamo(public_view(item)))

@@ -1,0 +1,1 @@
+"""HTTP routes, one router per function; the API docs function includes them all."""

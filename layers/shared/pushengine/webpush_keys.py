@@ -1,0 +1,216 @@
+"""Web Push key material and endpoint policy: VAPID keys (RFC 8292), subscription keys (RFC 8291).
+
+Pure functions over `cryptography`; every error is a ValueError whose message names the field and the
+reason and never echoes key material.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+# The push services browsers hand out endpoints for (Chrome/Edge via FCM, Firefox, Safari, legacy Edge).
+DEFAULT_WEBPUSH_HOSTS: tuple[str, ...] = (
+    "fcm.googleapis.com",
+    "android.googleapis.com",
+    "updates.push.services.mozilla.com",
+    "push.services.mozilla.com",
+    "*.push.apple.com",
+    "*.notify.windows.com",
+)
+
+AUTH_SECRET_LENGTH = 16
+_POINT_LENGTH = 65
+_SCALAR_LENGTH = 32
+_B64URL = re.compile(r"[A-Za-z0-9_-]*={0,2}")
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def b64url_encode(data: bytes) -> str:
+    """Unpadded base64url, the form browsers use for keys (applicationServerKey, p256dh, auth)."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    """Decode base64url with or without padding; anything outside the URL-safe alphabet is refused."""
+    if not isinstance(text, str) or not _B64URL.fullmatch(text):
+        raise ValueError("not base64url")
+    stripped = text.rstrip("=")
+    try:
+        return base64.urlsafe_b64decode(stripped + "=" * (-len(stripped) % 4))
+    except (binascii.Error, ValueError):
+        raise ValueError("not base64url") from None
+
+
+def public_key_b64(private_key: ec.EllipticCurvePrivateKey) -> str:
+    """The 65-byte uncompressed public point, base64url: what `applicationServerKey` and `k=` take."""
+    raw = private_key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    return b64url_encode(raw)
+
+
+def private_key_pem(private_key: ec.EllipticCurvePrivateKey) -> str:
+    return private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode("ascii")
+
+
+def generate_vapid_keys() -> tuple[str, str]:
+    """A fresh VAPID key pair: (private key PEM, public key base64url for applicationServerKey)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    return private_key_pem(key), public_key_b64(key)
+
+
+def load_private_key(text: str) -> ec.EllipticCurvePrivateKey:
+    """A VAPID private key from PEM (PKCS#8 or SEC1) or the base64url raw 32-byte scalar."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("private key: missing")
+    text = text.strip()
+    if text.startswith("-----BEGIN"):
+        try:
+            key = serialization.load_pem_private_key(text.encode("ascii"), password=None)
+        except (ValueError, TypeError, UnicodeEncodeError):
+            # `from None`: the parser's own message is not ours to vouch for, so it is not chained
+            raise ValueError("private key: not a readable unencrypted PEM private key") from None
+        if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
+            raise ValueError("private key: must be an EC P-256 (prime256v1) key")
+        return key
+    try:
+        raw = b64url_decode(text)
+    except ValueError:
+        raise ValueError("private key: neither PEM nor base64url") from None
+    if len(raw) != _SCALAR_LENGTH:
+        raise ValueError(f"private key: raw key must be {_SCALAR_LENGTH} bytes, got {len(raw)}")
+    try:
+        return ec.derive_private_key(int.from_bytes(raw, "big"), ec.SECP256R1())
+    except ValueError:
+        raise ValueError("private key: scalar out of range for P-256") from None
+
+
+def derive_public_key(private_key_text: str) -> str:
+    """The base64url public key for a stored private key (PEM or raw base64url)."""
+    return public_key_b64(load_private_key(private_key_text))
+
+
+def load_public_point(text: str, field: str = "p256dh") -> ec.EllipticCurvePublicKey:
+    """A P-256 public key from base64url of its 65-byte uncompressed point."""
+    try:
+        raw = b64url_decode(text)
+    except ValueError:
+        raise ValueError(f"{field}: not base64url") from None
+    if len(raw) != _POINT_LENGTH:
+        raise ValueError(f"{field}: must be {_POINT_LENGTH} bytes, got {len(raw)}")
+    if raw[0] != 0x04:
+        raise ValueError(f"{field}: must be an uncompressed point (0x04 prefix)")
+    try:
+        return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)
+    except ValueError:
+        raise ValueError(f"{field}: not a point on P-256") from None
+
+
+def check_subscription_keys(keys: Mapping[str, Any] | None) -> tuple[bytes, bytes]:
+    """Validate a subscription's {p256dh, auth}; returns (p256dh point bytes, auth secret bytes)."""
+    if not isinstance(keys, Mapping):
+        raise ValueError("keys: must be an object with p256dh and auth")
+    p256dh, auth = keys.get("p256dh"), keys.get("auth")
+    if not p256dh:
+        raise ValueError("p256dh: missing")
+    if not auth:
+        raise ValueError("auth: missing")
+    point = load_public_point(p256dh, "p256dh").public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    try:
+        secret = b64url_decode(auth)
+    except ValueError:
+        raise ValueError("auth: not base64url") from None
+    if len(secret) != AUTH_SECRET_LENGTH:
+        raise ValueError(f"auth: must be {AUTH_SECRET_LENGTH} bytes, got {len(secret)}")
+    return point, secret
+
+
+def parse_allowed_hosts(text: str | None) -> list[str]:
+    """WEBPUSH_ALLOWED_HOSTS (comma list) -> entries; unset or blank means the default browser services."""
+    entries = [e.strip().lower() for e in (text or "").split(",") if e.strip()]
+    return entries or list(DEFAULT_WEBPUSH_HOSTS)
+
+
+def _split_host_port(entry: str) -> tuple[str, int | None]:
+    """'host', 'host:port', '[v6]', '[v6]:port' or a bare IPv6 literal -> (host, port or None)."""
+    entry = entry.strip().lower()
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        return host, int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else None
+    if entry.count(":") == 1:
+        host, _, port = entry.partition(":")
+        return host, int(port) if port.isdigit() else None
+    return entry, None
+
+
+def _is_loopback(host: str, ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> bool:
+    return host == "localhost" if ip is None else ip.is_loopback
+
+
+def _host_matches(host: str, pattern: str) -> bool:
+    if pattern.startswith("*."):
+        return host.endswith(pattern[1:]) and len(host) > len(pattern) - 1
+    return host == pattern
+
+
+def _entry_matches(host: str, port: int, default_port: int, entries: Iterable[str], is_ip: bool) -> bool:
+    for entry in entries:
+        pattern, entry_port = _split_host_port(entry)
+        if is_ip and pattern.startswith("*."):
+            continue  # a wildcard names DNS names, never an IP literal
+        # An entry without a port allows only the scheme's default port.
+        if _host_matches(host, pattern) and port == (entry_port if entry_port is not None else default_port):
+            return True
+    return False
+
+
+def check_endpoint(url: str, allowed_hosts: Sequence[str]) -> None:
+    """Refuse (ValueError with the reason) a Web Push endpoint the sender must not call.
+
+    https only, on a host (or host:port) of the allow-list (exact or `*.` suffix); plain http only for a
+    listed loopback host; private, link-local and metadata IP literals are refused even when listed.
+    """
+    if not isinstance(url, str) or not url:
+        raise ValueError("endpoint: missing")
+    if any(ord(c) <= 0x20 or c in "\\\x7f" for c in url):
+        raise ValueError("endpoint: contains whitespace, control characters or backslashes")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ValueError("endpoint: not a valid URL") from None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS:
+        raise ValueError(f"endpoint: scheme {scheme or '(none)'!r} is not allowed, only https")
+    if "@" in parts.netloc:
+        raise ValueError("endpoint: user info is not allowed in the URL")
+    host = (parts.hostname or "").lower()
+    if not host:
+        raise ValueError("endpoint: missing host")
+    try:
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
+    except ValueError:
+        ip = None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:10.0.0.1 is 10.0.0.1
+    loopback = _is_loopback(host, ip)
+    if ip is not None and not loopback and not ip.is_global:
+        raise ValueError(f"endpoint: {host} is a private, link-local or reserved address")
+    default_port = _DEFAULT_PORTS[scheme]
+    if not _entry_matches(host, port or default_port, default_port, allowed_hosts, ip is not None):
+        raise ValueError(f"endpoint: host {parts.netloc.lower()} is not on the Web Push allow-list")
+    if scheme == "http" and not loopback:
+        raise ValueError("endpoint: plain http is only allowed for a listed loopback host")

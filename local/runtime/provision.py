@@ -1,0 +1,193 @@
+"""Create the template's tables, queues, schedule groups and roles on any boto3 endpoint.
+
+Tests call `create_tables(template, dynamodb_client)` so their schema is the deployed schema.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from local.runtime.template import (
+    QUEUE_TYPE,
+    ROLE_TYPE,
+    SCHEDULE_GROUP_TYPE,
+    TABLE_TYPE,
+    Template,
+    TemplateError,
+    load_template,
+)
+
+log = logging.getLogger(__name__)
+
+_GSI_KEYS = ("IndexName", "KeySchema", "Projection", "ProvisionedThroughput", "OnDemandThroughput")
+_LSI_KEYS = ("IndexName", "KeySchema", "Projection")
+_QUEUE_ATTRIBUTES = (
+    "DelaySeconds",
+    "MaximumMessageSize",
+    "MessageRetentionPeriod",
+    "ReceiveMessageWaitTimeSeconds",
+    "VisibilityTimeout",
+    "RedrivePolicy",
+    "RedriveAllowPolicy",
+    "FifoQueue",
+    "ContentBasedDeduplication",
+    "DeduplicationScope",
+    "FifoThroughputLimit",
+    "KmsMasterKeyId",
+    "KmsDataKeyReusePeriodSeconds",
+    "SqsManagedSseEnabled",
+)
+
+
+def _template(template: Template | str | Path) -> Template:
+    return template if isinstance(template, Template) else load_template(template)
+
+
+def table_definition(template: Template, logical_id: str) -> dict[str, Any]:
+    """CreateTable arguments for one AWS::DynamoDB::Table, exactly as the template declares it."""
+    props = template.resolved_properties(logical_id)
+    spec: dict[str, Any] = {
+        "TableName": template.physical_name(logical_id),
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "KeySchema": props["KeySchema"],
+        "BillingMode": props.get("BillingMode", "PROVISIONED"),
+    }
+    if "ProvisionedThroughput" in props:
+        spec["ProvisionedThroughput"] = props["ProvisionedThroughput"]
+    if props.get("GlobalSecondaryIndexes"):
+        spec["GlobalSecondaryIndexes"] = [
+            {k: v for k, v in index.items() if k in _GSI_KEYS} for index in props["GlobalSecondaryIndexes"]
+        ]
+    if props.get("LocalSecondaryIndexes"):
+        spec["LocalSecondaryIndexes"] = [
+            {k: v for k, v in index.items() if k in _LSI_KEYS} for index in props["LocalSecondaryIndexes"]
+        ]
+    if "StreamSpecification" in props:
+        spec["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+    sse = props.get("SSESpecification")
+    if sse:
+        # CloudFormation says SSEEnabled where the DynamoDB API says Enabled.
+        spec["SSESpecification"] = {("Enabled" if k == "SSEEnabled" else k): v for k, v in sse.items()}
+    if props.get("Tags"):
+        spec["Tags"] = props["Tags"]
+    return spec
+
+
+def create_tables(template: Template | str | Path, dynamodb: Any) -> dict[str, str]:
+    """Create every AWS::DynamoDB::Table of the template; returns {logical id: table name}."""
+    template = _template(template)
+    names: dict[str, str] = {}
+    for logical_id in template.of_type(TABLE_TYPE):
+        spec = table_definition(template, logical_id)
+        dynamodb.create_table(**spec)
+        props = template.resolved_properties(logical_id)
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl:
+            dynamodb.update_time_to_live(TableName=spec["TableName"], TimeToLiveSpecification=ttl)
+        pitr = props.get("PointInTimeRecoverySpecification")
+        if pitr:
+            dynamodb.update_continuous_backups(
+                TableName=spec["TableName"],
+                PointInTimeRecoverySpecification={
+                    "PointInTimeRecoveryEnabled": bool(pitr.get("PointInTimeRecoveryEnabled"))
+                },
+            )
+        names[logical_id] = spec["TableName"]
+        log.info("table %s created", spec["TableName"])
+    return names
+
+
+def queue_attributes(template: Template, logical_id: str, visibility_timeout: int | None = None) -> dict[str, str]:
+    props = template.resolved_properties(logical_id)
+    attributes: dict[str, str] = {}
+    for key in _QUEUE_ATTRIBUTES:
+        if key not in props:
+            continue
+        value = props[key]
+        if isinstance(value, dict):
+            value = json.dumps(value)
+        elif isinstance(value, bool):
+            value = "true" if value else "false"
+        attributes[key] = str(value)
+    if visibility_timeout is not None:
+        attributes["VisibilityTimeout"] = str(visibility_timeout)
+    return attributes
+
+
+def create_queues(template: Template | str | Path, sqs: Any, *, visibility_timeout: int | None = None) -> dict[str, str]:
+    """Create every AWS::SQS::Queue, dead-letter targets before the queues that redrive into them.
+
+    visibility_timeout (seconds) replaces every queue's VisibilityTimeout: local runs use it so a
+    failed message comes back in a second instead of minutes.
+    Returns {logical id: queue URL}.
+    """
+    template = _template(template)
+    urls: dict[str, str] = {}
+    for logical_id in _queues_dlq_first(template):
+        tags = {t["Key"]: t["Value"] for t in template.resolved_properties(logical_id).get("Tags") or []}
+        kwargs: dict[str, Any] = {
+            "QueueName": template.physical_name(logical_id),
+            "Attributes": queue_attributes(template, logical_id, visibility_timeout),
+        }
+        if tags:
+            kwargs["tags"] = tags
+        urls[logical_id] = sqs.create_queue(**kwargs)["QueueUrl"]
+        log.info("queue %s created", kwargs["QueueName"])
+    return urls
+
+
+def _queues_dlq_first(template: Template) -> list[str]:
+    queues = template.of_type(QUEUE_TYPE)
+    arns = {template.get_att(q, "Arn"): q for q in queues}
+    ordered: list[str] = []
+
+    def visit(logical_id: str, chain: tuple[str, ...]) -> None:
+        if logical_id in ordered:
+            return
+        if logical_id in chain:
+            raise TemplateError(f"Resources.{logical_id}: RedrivePolicy forms a cycle ({' -> '.join(chain)})")
+        redrive = template.resolved_properties(logical_id).get("RedrivePolicy") or {}
+        target_arn = redrive.get("deadLetterTargetArn")
+        if target_arn:
+            if target_arn not in arns:
+                raise TemplateError(
+                    f"Resources.{logical_id}.Properties.RedrivePolicy: dead-letter queue {target_arn} is not declared"
+                )
+            visit(arns[target_arn], (*chain, logical_id))
+        ordered.append(logical_id)
+
+    for logical_id in queues:
+        visit(logical_id, ())
+    return ordered
+
+
+def create_schedule_groups(template: Template | str | Path, scheduler: Any) -> dict[str, str]:
+    template = _template(template)
+    names: dict[str, str] = {}
+    for logical_id in template.of_type(SCHEDULE_GROUP_TYPE):
+        names[logical_id] = template.physical_name(logical_id)
+        scheduler.create_schedule_group(Name=names[logical_id])
+    return names
+
+
+def create_roles(template: Template | str | Path, iam: Any) -> dict[str, str]:
+    """Create every AWS::IAM::Role with its inline policies, so its ARN resolves; returns {logical id: ARN}."""
+    template = _template(template)
+    arns: dict[str, str] = {}
+    for logical_id in template.of_type(ROLE_TYPE):
+        props = template.resolved_properties(logical_id)
+        name = template.physical_name(logical_id)
+        iam.create_role(
+            RoleName=name,
+            Path=props.get("Path", "/"),
+            AssumeRolePolicyDocument=json.dumps(props.get("AssumeRolePolicyDocument") or {}),
+        )
+        for policy in props.get("Policies") or []:
+            iam.put_role_policy(
+                RoleName=name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"])
+            )
+        arns[logical_id] = template.get_att(logical_id, "Arn")
+    return arns

@@ -1,0 +1,444 @@
+"""A local APNs: real HTTP/2 (h2c) server on 127.0.0.1 that checks what Apple checks and answers like Apple.
+
+In tests: `with ApnsStandIn() as apns: ...` (server thread with its own event loop).
+For benchmarks: `python -m local.standins.apns --port 8443 --latency 0.02`, then
+POST /_standin/keys {team_id, key_id, public_key_pem, topic}; any well-formed device token is accepted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import secrets
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+
+# Apple's "Handling notification responses from APNs" reason table: reason -> HTTP status.
+REASON_STATUS: dict[str, int] = {
+    **dict.fromkeys(
+        [
+            "BadCollapseId", "BadDeviceToken", "BadExpirationDate", "BadMessageId", "BadPriority",
+            "BadTopic", "DeviceTokenNotForTopic", "DuplicateHeaders", "IdleTimeout", "InvalidPushType",
+            "MissingDeviceToken", "MissingTopic", "PayloadEmpty", "TopicDisallowed",
+        ],
+        400,
+    ),
+    **dict.fromkeys(
+        [
+            "BadCertificate", "BadCertificateEnvironment", "ExpiredProviderToken", "Forbidden",
+            "InvalidProviderToken", "MissingProviderToken", "UnrelatedKeyIdInToken",
+            "BadEnvironmentKeyIdInToken",
+        ],
+        403,
+    ),
+    "BadPath": 404,
+    "MethodNotAllowed": 405,
+    "ExpiredToken": 410,
+    "Unregistered": 410,
+    "PayloadTooLarge": 413,
+    "TooManyProviderTokenUpdates": 429,
+    "TooManyRequests": 429,
+    "InternalServerError": 500,
+    "ServiceUnavailable": 503,
+    "Shutdown": 503,
+}
+PUSH_TYPES = frozenset(
+    {"alert", "background", "location", "voip", "complication", "fileprovider", "mdm", "liveactivity",
+     "pushtotalk", "widgets", "controls"}
+)
+PRIORITIES = frozenset({"1", "5", "10"})
+MAX_PAYLOAD_BYTES = 4096
+MAX_JWT_AGE = 3600  # Apple rejects provider tokens older than one hour
+_DEVICE_PATH = re.compile(r"/3/device/([0-9a-fA-F]{64,})")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+Scope = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ApnsRequest:
+    """One request the stand-in answered on the device route."""
+
+    token: str
+    headers: dict[str, str]
+    payload: dict[str, Any] | None
+    claims: dict[str, Any] | None  # verified JWT claims; None when the provider token was refused
+    status: int
+    reason: str
+    http_version: str
+    at: float
+    retry_after: float | None = None  # what the answer's Retry-After header said
+
+
+@dataclass(slots=True)
+class _Failure:
+    reason: str
+    status: int
+    retry_after: float | None
+    remaining: int | None  # None: every request
+
+
+@dataclass(frozen=True, slots=True)
+class _Key:
+    team_id: str
+    public_key: ec.EllipticCurvePublicKey
+
+
+class _Refusal(Exception):
+    def __init__(self, reason: str, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status or REASON_STATUS[reason]
+
+
+class ApnsStandIn:
+    def __init__(self, latency: float = 0.0, *, port: int = 0, accept_any_token: bool = False) -> None:
+        self.latency = latency
+        self.accept_any_token = accept_any_token  # benchmark mode: every well-formed token is a device
+        self._port = port
+        self._lock = threading.Lock()
+        self._keys: dict[str, _Key] = {}
+        self._topics: set[str] = set()
+        self._tokens: dict[str, str | None] = {}  # token -> its topic (None: any allowed topic)
+        self._failures: dict[str, _Failure] = {}
+        self._received: list[ApnsRequest] = []
+        self._jwts: set[str] = set()
+        self._requests = 0
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self.base_url = ""
+
+    # ---- set-up, from the test's thread ----
+    def register_key(self, team_id: str, key_id: str, public_key_pem: str | bytes) -> None:
+        pem = public_key_pem.encode() if isinstance(public_key_pem, str) else public_key_pem
+        public_key = load_pem_public_key(pem)
+        if not isinstance(public_key, ec.EllipticCurvePublicKey):
+            raise ValueError("public_key_pem: must be an EC P-256 public key")
+        with self._lock:
+            self._keys[key_id] = _Key(team_id, public_key)
+
+    def allow_topic(self, bundle_id: str) -> None:
+        with self._lock:
+            self._topics.add(bundle_id)
+
+    def new_token(self, topic: str | None = None) -> str:
+        """A device token APNs knows; bound to `topic` when given (else valid for any allowed topic)."""
+        token = secrets.token_hex(32)
+        with self._lock:
+            self._tokens[token] = topic
+        return token
+
+    def fail(
+        self,
+        token: str,
+        reason: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+        times: int | None = None,
+    ) -> None:
+        """Answer `reason` for this token (the next `times` requests, or always) once a request is valid."""
+        with self._lock:
+            self._failures[token] = _Failure(reason, status or REASON_STATUS[reason], retry_after, times)
+
+    def reset(self) -> None:
+        """Forget what was received and the injected failures; keys, topics and tokens stay."""
+        with self._lock:
+            self._received.clear()
+            self._failures.clear()
+            self._jwts.clear()
+            self._requests = 0
+
+    @property
+    def received(self) -> list[ApnsRequest]:
+        with self._lock:
+            return list(self._received)
+
+    def received_for(self, token: str) -> list[ApnsRequest]:
+        return [r for r in self.received if r.token == token]
+
+    @property
+    def request_count(self) -> int:
+        with self._lock:
+            return self._requests
+
+    @property
+    def jwt_count(self) -> int:
+        """Distinct provider tokens (JWT strings) seen on the device route."""
+        with self._lock:
+            return len(self._jwts)
+
+    # ---- lifecycle ----
+    def start(self) -> ApnsStandIn:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self._port))
+        sock.listen(1024)
+        self._port = sock.getsockname()[1]
+        self.base_url = f"http://127.0.0.1:{self._port}"
+        config = Config()
+        # Hypercorn takes the already-bound socket, so the free port is known before it starts.
+        config.bind = [f"fd://{sock.detach()}"]
+        config.h2_max_concurrent_streams = 1000  # APNs allows about this many per connection
+        config.keep_alive_max_requests = 2**31  # APNs keeps connections for many requests
+        config.accesslog = None
+        config.errorlog = None
+        self._thread = threading.Thread(target=self._run, args=(config,), name="apns-standin", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("APNs stand-in did not start")
+        return self
+
+    def _run(self, config: Config) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._stopping = asyncio.Event()
+        self._loop.run_until_complete(serve(self._app, config, shutdown_trigger=self._stopping.wait))  # type: ignore[arg-type]
+        self._loop.close()
+
+    def stop(self) -> None:
+        if self._thread is None or self._loop is None or self._stopping is None:
+            return
+        self._loop.call_soon_threadsafe(self._stopping.set)
+        self._thread.join(10)
+        self._thread = None
+
+    def __enter__(self) -> ApnsStandIn:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- the server ----
+    async def _app(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                    self._ready.set()
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        if scope["path"].startswith("/_standin/"):
+            status, answer = self._control(scope, body)
+            await _respond(send, status, {}, answer)
+            return
+        record = self._handle(scope, body)
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        headers = {"apns-id": record.headers.get("apns-id") or str(uuid.uuid4())}
+        answer: dict[str, Any] | None = None
+        if record.status != 200:
+            answer = {"reason": record.reason}
+            if record.status == 410:
+                answer["timestamp"] = int(record.at * 1000)  # when APNs learnt the token went invalid
+            if record.retry_after is not None:
+                headers["retry-after"] = str(int(record.retry_after))
+        await _respond(send, record.status, headers, answer)
+
+    def _handle(self, scope: Scope, body: bytes) -> ApnsRequest:
+        now = time.time()
+        names = [k.decode("latin-1").lower() for k, _ in scope["headers"]]
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        match = _DEVICE_PATH.fullmatch(scope["path"])
+        token = match.group(1) if match else ""
+        payload: dict[str, Any] | None = None
+        claims: dict[str, Any] | None = None
+        try:
+            if scope.get("http_version") != "2":
+                # Real APNs only speaks HTTP/2; this reason is the stand-in's own.
+                raise _Refusal("HTTP2Required", 505)
+            if scope["method"] != "POST":
+                raise _Refusal("MethodNotAllowed")
+            if not match:
+                raise _Refusal("BadDeviceToken" if scope["path"].startswith("/3/device/") else "BadPath")
+            counted = Counter(n for n in names if n.startswith("apns-") or n == "authorization")
+            if any(n > 1 for n in counted.values()):
+                raise _Refusal("DuplicateHeaders")
+            bearer = self._bearer(headers)
+            claims = self._verify(bearer, now)
+            topic = headers.get("apns-topic")
+            if not topic:
+                raise _Refusal("MissingTopic")
+            with self._lock:
+                allowed = topic in self._topics
+            if not allowed:
+                raise _Refusal("TopicDisallowed")
+            _check_options(headers)
+            payload = _check_body(body)
+            self._check_device(token, topic)
+        except _Refusal as refusal:
+            return self._record(token, headers, payload, claims, refusal.status, refusal.reason, scope, now)
+        return self._record(token, headers, payload, claims, 200, "", scope, now, injectable=True)
+
+    def _bearer(self, headers: dict[str, str]) -> str:
+        scheme, _, bearer = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not bearer.strip():
+            raise _Refusal("MissingProviderToken")
+        bearer = bearer.strip()
+        with self._lock:
+            self._jwts.add(bearer)
+        return bearer
+
+    def _verify(self, bearer: str, now: float) -> dict[str, Any]:
+        try:
+            header = jwt.get_unverified_header(bearer)
+        except jwt.PyJWTError:
+            raise _Refusal("InvalidProviderToken") from None
+        with self._lock:
+            key = self._keys.get(str(header.get("kid")))
+        if header.get("alg") != "ES256" or key is None:
+            raise _Refusal("InvalidProviderToken")
+        try:
+            # iat is checked below against Apple's rules (age <= 1 h, not in the future).
+            options: Any = {"verify_iat": False, "require": ["iss", "iat"]}
+            claims: dict[str, Any] = jwt.decode(bearer, key.public_key, algorithms=["ES256"], options=options)
+        except jwt.PyJWTError:
+            raise _Refusal("InvalidProviderToken") from None
+        iat = claims["iat"]
+        if claims["iss"] != key.team_id or not isinstance(iat, int) or iat > now + 1:
+            raise _Refusal("InvalidProviderToken")
+        if now - iat > MAX_JWT_AGE:
+            raise _Refusal("ExpiredProviderToken")
+        return claims
+
+    def _check_device(self, token: str, topic: str) -> None:
+        with self._lock:
+            known = token in self._tokens
+            bound_to = self._tokens.get(token)
+        if not known and not self.accept_any_token:
+            raise _Refusal("BadDeviceToken")
+        if bound_to is not None and bound_to != topic:
+            raise _Refusal("DeviceTokenNotForTopic")
+
+    def _record(
+        self,
+        token: str,
+        headers: dict[str, str],
+        payload: dict[str, Any] | None,
+        claims: dict[str, Any] | None,
+        status: int,
+        reason: str,
+        scope: Scope,
+        now: float,
+        *,
+        injectable: bool = False,
+    ) -> ApnsRequest:
+        with self._lock:
+            self._requests += 1
+            failure = self._failures.get(token) if injectable else None
+            retry_after = None
+            if failure is not None and failure.remaining != 0:
+                status, reason, retry_after = failure.status, failure.reason, failure.retry_after
+                if failure.remaining is not None:
+                    failure.remaining -= 1
+            record = ApnsRequest(
+                token, headers, payload, claims, status, reason, scope["http_version"], now, retry_after
+            )
+            self._received.append(record)
+        return record
+
+    def _control(self, scope: Scope, body: bytes) -> tuple[int, dict[str, Any]]:
+        if scope["method"] == "POST" and scope["path"] == "/_standin/keys":
+            try:
+                spec = json.loads(body)
+                self.register_key(spec["team_id"], spec["key_id"], spec["public_key_pem"])
+                if spec.get("topic"):
+                    self.allow_topic(spec["topic"])
+            except (ValueError, KeyError, TypeError) as exc:
+                return 400, {"error": f"bad key registration: {type(exc).__name__}"}
+            return 201, {"key_id": spec["key_id"]}
+        if scope["method"] == "GET" and scope["path"] == "/_standin/stats":
+            received = self.received
+            return 200, {
+                "requests": self.request_count,
+                "jwts": self.jwt_count,
+                "sent": sum(1 for r in received if r.status == 200),
+            }
+        return 404, {"error": "unknown control route"}
+
+
+def _check_options(headers: dict[str, str]) -> None:
+    push_type = headers.get("apns-push-type")
+    if push_type is not None and push_type not in PUSH_TYPES:
+        raise _Refusal("InvalidPushType")
+    priority = headers.get("apns-priority")
+    if priority is not None and priority not in PRIORITIES:
+        raise _Refusal("BadPriority")
+    expiration = headers.get("apns-expiration")
+    if expiration is not None and not expiration.isdigit():
+        raise _Refusal("BadExpirationDate")
+    collapse_id = headers.get("apns-collapse-id")
+    if collapse_id is not None and len(collapse_id.encode("latin-1")) > 64:
+        raise _Refusal("BadCollapseId")
+    apns_id = headers.get("apns-id")
+    if apns_id is not None and not _UUID.fullmatch(apns_id):
+        raise _Refusal("BadMessageId")
+
+
+def _check_body(body: bytes) -> dict[str, Any]:
+    if not body:
+        raise _Refusal("PayloadEmpty")
+    if len(body) > MAX_PAYLOAD_BYTES:
+        raise _Refusal("PayloadTooLarge")
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        raise _Refusal("BadPayload", 400) from None  # the stand-in's own reason: APNs documents none
+    if not isinstance(payload, dict) or not isinstance(payload.get("aps"), dict):
+        raise _Refusal("BadPayload", 400)
+    return payload
+
+
+async def _respond(send: Any, status: int, headers: dict[str, str], answer: dict[str, Any] | None) -> None:
+    body = json.dumps(answer).encode() if answer is not None else b""
+    raw = [(k.encode(), v.encode()) for k, v in headers.items()]
+    if body:
+        raw.append((b"content-type", b"application/json"))
+    raw.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Local APNs stand-in (HTTP/2 cleartext, prior knowledge)")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
+    args = parser.parse_args()
+    standin = ApnsStandIn(args.latency, port=args.port, accept_any_token=True).start()
+    print(f"APNs stand-in {standin.base_url}", flush=True)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    try:
+        done.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        standin.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,392 @@
+"""A local stand-in for Google's OAuth token endpoint and FCM HTTP v1, checking what Google checks.
+
+In-process: `with FcmStandIn() as fcm: sa = fcm.new_service_account(); tok = fcm.new_token()`.
+As a process (benchmarks): `python -m local.standins.fcm --port 8089 --latency 0.02`; it accepts any
+well-formed registration token, and `POST /_standin/service-accounts` returns a fresh service-account JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import re
+import secrets
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
+FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
+JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
+MAX_PAYLOAD_BYTES = 4096
+ACCESS_TOKEN_LIFETIME = 3599
+CLOCK_SKEW = 30  # seconds of iat/exp slack, as Google allows for unsynchronised clocks
+
+SEND_PATH = re.compile(r"^/v1/projects/([^/]+)/messages:send$")
+WELL_FORMED_TOKEN = re.compile(r"^[A-Za-z0-9_:\-]{100,4096}$")
+TTL = re.compile(r"^\d+(\.\d{1,9})?s$")
+RESERVED_DATA_KEYS = ("from", "gcm", "message_type")
+
+# errorCode -> (HTTP status, google.rpc status), as documented for FCM v1
+ERRORS: dict[str, tuple[int, str]] = {
+    "UNSPECIFIED_ERROR": (500, "INTERNAL"),
+    "INVALID_ARGUMENT": (400, "INVALID_ARGUMENT"),
+    "UNREGISTERED": (404, "NOT_FOUND"),
+    "SENDER_ID_MISMATCH": (403, "PERMISSION_DENIED"),
+    "QUOTA_EXCEEDED": (429, "RESOURCE_EXHAUSTED"),
+    "UNAVAILABLE": (503, "UNAVAILABLE"),
+    "INTERNAL": (500, "INTERNAL"),
+    "THIRD_PARTY_AUTH_ERROR": (401, "UNAUTHENTICATED"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    project: str
+    token: str | None  # None when the message targeted a topic or condition
+    message: dict[str, Any]
+    time: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Account:
+    project_id: str
+    private_key_id: str
+    public_key: RSAPublicKey
+    token_uri: str
+
+
+@dataclass(slots=True)
+class _Failure:
+    error_code: str
+    status: int
+    retry_after: float | None
+    times: int | None  # None: every send fails
+
+
+class _Reply(Exception):
+    """Ends a request with this status and JSON body."""
+
+    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        super().__init__(status)
+        self.status, self.body, self.headers = status, body, headers or {}
+
+
+def _rpc_error(status: int, rpc_status: str, message: str, error_code: str | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": status, "message": message, "status": rpc_status}
+    if error_code:
+        error["details"] = [{"@type": FCM_ERROR_TYPE, "errorCode": error_code}]
+    return {"error": error}
+
+
+def _bad_grant(description: str) -> _Reply:
+    return _Reply(400, {"error": "invalid_grant", "error_description": description})
+
+
+def _invalid(message: str) -> _Reply:
+    return _Reply(400, _rpc_error(400, "INVALID_ARGUMENT", message, "INVALID_ARGUMENT"))
+
+
+class FcmStandIn:
+    def __init__(
+        self,
+        latency: float = 0.0,
+        *,
+        port: int = 0,
+        accept_any_token: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.latency = latency
+        self.accept_any_token = accept_any_token
+        self._port = port
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._accounts: dict[str, _Account] = {}  # client_email -> account
+        self._registrations: dict[str, str] = {}  # registration token -> project
+        self._access_tokens: dict[str, tuple[str, float]] = {}  # access token -> (project, expires at)
+        self._failures: dict[str, _Failure] = {}
+        self._received: list[Received] = []
+        self._message_ids = 0
+        self.grants = 0  # access tokens issued
+        self.send_requests = 0  # POSTs to messages:send, whatever their answer
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # lifecycle
+    def start(self) -> FcmStandIn:
+        handler = type("Handler", (_Handler,), {"standin": self})
+        server = _Server(("127.0.0.1", self._port), handler)
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name="fcm-standin", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FcmStandIn:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("FcmStandIn is not started")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    # test controls
+    def new_service_account(self, project_id: str = "demo-project") -> dict[str, Any]:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        key_id = secrets.token_hex(20)
+        email = f"firebase-adminsdk-{secrets.token_hex(3)}@{project_id}.iam.gserviceaccount.com"
+        token_uri = f"{self.base_url}/token"
+        with self._lock:
+            self._accounts[email] = _Account(project_id, key_id, key.public_key(), token_uri)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+        return {
+            "type": "service_account",
+            "project_id": project_id,
+            "private_key_id": key_id,
+            "private_key": pem,
+            "client_email": email,
+            "client_id": str(secrets.randbelow(10**21)).zfill(21),
+            "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+            "token_uri": token_uri,
+            "universe_domain": "googleapis.com",
+        }
+
+    def new_token(self, project_id: str = "demo-project") -> str:
+        """A token shaped like FCM's (<instance id>:APA91b<~140 chars>), registered to project_id."""
+        token = f"{secrets.token_urlsafe(16)[:22]}:APA91b{secrets.token_urlsafe(105)}"
+        with self._lock:
+            self._registrations[token] = project_id
+        return token
+
+    def fail(
+        self,
+        token: str,
+        error_code: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+        times: int | None = None,
+    ) -> None:
+        """Answer sends to token with a documented FCM error (every time, or the next `times` sends)."""
+        if error_code not in ERRORS:
+            raise ValueError(f"unknown FCM error code {error_code!r}")
+        with self._lock:
+            self._failures[token] = _Failure(error_code, status or ERRORS[error_code][0], retry_after, times)
+
+    def expire_access_tokens(self) -> None:
+        with self._lock:
+            self._access_tokens.clear()
+
+    @property
+    def received(self) -> list[Received]:
+        with self._lock:
+            return list(self._received)
+
+    def received_for(self, token: str) -> list[Received]:
+        return [r for r in self.received if r.token == token]
+
+    def reset(self) -> None:
+        """Forget traffic, counters and injected failures; accounts, registrations and access tokens stay."""
+        with self._lock:
+            self._received.clear()
+            self._failures.clear()
+            self.grants = 0
+            self.send_requests = 0
+
+    # what the endpoints do
+    def _grant(self, form: dict[str, list[str]]) -> dict[str, Any]:
+        if form.get("grant_type") != [JWT_BEARER_GRANT]:
+            raise _Reply(400, {"error": "unsupported_grant_type", "error_description": "Invalid grant_type."})
+        assertion = (form.get("assertion") or [""])[0]
+        try:
+            header = jwt.get_unverified_header(assertion)
+            unverified = jwt.decode(assertion, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            raise _bad_grant("Invalid JWT.") from None
+        with self._lock:
+            account = self._accounts.get(str(unverified.get("iss")))
+        if account is None or header.get("alg") != "RS256" or header.get("kid") != account.private_key_id:
+            raise _bad_grant("Invalid JWT Signature.")
+        try:
+            claims = jwt.decode(
+                assertion,
+                account.public_key,
+                algorithms=["RS256"],
+                audience=account.token_uri,
+                options={"require": ["iss", "aud", "iat", "exp", "scope"], "verify_exp": False,
+                         "verify_iat": False, "verify_nbf": False},
+            )
+        except jwt.InvalidSignatureError:
+            raise _bad_grant("Invalid JWT Signature.") from None
+        except jwt.PyJWTError as exc:
+            raise _bad_grant(f"Invalid JWT: {exc}") from None
+        now = self._clock()
+        iat, exp = claims["iat"], claims["exp"]
+        if not isinstance(iat, int | float) or not isinstance(exp, int | float) or exp - iat > 3600:
+            raise _bad_grant("Invalid JWT: lifetime over 1h.")
+        if exp < now - CLOCK_SKEW or iat > now + CLOCK_SKEW:
+            raise _bad_grant("Invalid JWT: Token must be a short-lived token and in a reasonable timeframe.")
+        if FCM_SCOPE not in str(claims["scope"]).split():
+            raise _Reply(400, {"error": "invalid_scope", "error_description": "Missing firebase.messaging."})
+        access_token = f"ya29.{secrets.token_urlsafe(96)}"
+        with self._lock:
+            self._access_tokens[access_token] = (account.project_id, now + ACCESS_TOKEN_LIFETIME)
+            self.grants += 1
+        return {"access_token": access_token, "expires_in": ACCESS_TOKEN_LIFETIME, "token_type": "Bearer"}
+
+    def _send(self, project: str, authorization: str, raw: bytes) -> dict[str, Any]:
+        with self._lock:
+            self.send_requests += 1
+            scheme, _, access_token = authorization.partition(" ")
+            issued = self._access_tokens.get(access_token) if scheme.lower() == "bearer" else None
+        if issued is None or issued[1] <= self._clock():
+            raise _Reply(401, _rpc_error(
+                401, "UNAUTHENTICATED", "Request had invalid authentication credentials. "
+                "Expected OAuth 2 access token, login cookie or other valid authentication credential."))
+        if issued[0] != project:
+            raise _Reply(403, _rpc_error(
+                403, "PERMISSION_DENIED", "Permission 'cloudmessaging.messages.create' denied on resource."))
+        message = self._valid_message(raw)
+        token = message.get("token")
+        if token is not None:
+            self._check_token(project, token)
+        if self.latency:
+            time.sleep(self.latency)
+        with self._lock:
+            self._message_ids += 1
+            self._received.append(Received(project, token, message, time.time()))
+            return {"name": f"projects/{project}/messages/0:{self._message_ids}%{secrets.token_hex(8)}"}
+
+    def _valid_message(self, raw: bytes) -> dict[str, Any]:
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            raise _Reply(400, _rpc_error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")) from None
+        message = body.get("message") if isinstance(body, dict) else None
+        if not isinstance(message, dict):
+            raise _invalid("Invalid JSON payload received. Unknown name or missing field: message")
+        targets = [name for name in ("token", "topic", "condition") if message.get(name) is not None]
+        if len(targets) != 1:
+            raise _invalid("Exactly one of token, topic or condition must be set.")
+        if not isinstance(message[targets[0]], str):
+            raise _invalid(f"Invalid value at 'message.{targets[0]}' (TYPE_STRING)")
+        data = message.get("data", {})
+        if not isinstance(data, dict):
+            raise _invalid("Invalid value at 'message.data' (map)")
+        for i, (key, value) in enumerate(data.items()):
+            if not isinstance(value, str):
+                raise _invalid(f"Invalid value at 'message.data[{i}].value' (TYPE_STRING), {value}")
+            if key in RESERVED_DATA_KEYS or key.startswith("google"):
+                raise _invalid(f"Invalid data key: {key}")
+        android = message.get("android", {})
+        if not isinstance(android, dict):
+            raise _invalid("Invalid value at 'message.android' (type.googleapis.com/AndroidConfig)")
+        if "ttl" in android and not (isinstance(android["ttl"], str) and TTL.match(android["ttl"])):
+            raise _invalid("Invalid value at 'message.android.ttl' (google.protobuf.Duration)")
+        if android.get("priority", "NORMAL") not in ("NORMAL", "HIGH"):
+            raise _invalid("Invalid value at 'message.android.priority' (TYPE_ENUM)")
+        # the limit covers everything the device receives, so measure the message without its target
+        content = {k: v for k, v in message.items() if k not in ("token", "topic", "condition")}
+        if len(json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode()) > MAX_PAYLOAD_BYTES:
+            raise _invalid("Message is too big")
+        return message
+
+    def _check_token(self, project: str, token: str) -> None:
+        with self._lock:
+            failure = self._failures.get(token)
+            if failure is not None and failure.times is not None:
+                failure.times -= 1
+                if failure.times <= 0:
+                    del self._failures[token]
+            registered_to = self._registrations.get(token)
+        if failure is not None:
+            code = failure.error_code
+            headers = {"Retry-After": f"{failure.retry_after:g}"} if failure.retry_after is not None else {}
+            error = _rpc_error(failure.status, ERRORS[code][1], code.replace("_", " ").lower(), code)
+            raise _Reply(failure.status, error, headers)
+        if not WELL_FORMED_TOKEN.match(token):
+            raise _invalid("The registration token is not a valid FCM registration token")
+        if registered_to is None and not self.accept_any_token:
+            raise _Reply(404, _rpc_error(404, "NOT_FOUND", "Requested entity was not found.", "UNREGISTERED"))
+        if registered_to is not None and registered_to != project:
+            raise _Reply(403, _rpc_error(403, "PERMISSION_DENIED", "SenderId mismatch", "SENDER_ID_MISMATCH"))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, so a pooled client reuses connections
+    disable_nagle_algorithm = True  # headers and body go out in two writes; Nagle would stall the second
+    standin: FcmStandIn
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # request lines would carry nothing useful and flood test output
+
+    def do_POST(self) -> None:
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        try:
+            if self.path == "/token":
+                body = self.standin._grant(parse_qs(raw.decode(errors="replace")))
+            elif self.path == "/_standin/service-accounts":
+                request = json.loads(raw or b"{}")
+                body = self.standin.new_service_account(str(request.get("project_id") or "demo-project"))
+            elif match := SEND_PATH.match(self.path):
+                body = self.standin._send(match.group(1), self.headers.get("Authorization", ""), raw)
+            else:
+                raise _Reply(404, _rpc_error(404, "NOT_FOUND", "Not found"))
+        except _Reply as reply:
+            self._answer(reply.status, reply.body, reply.headers)
+        else:
+            self._answer(200, body, {})
+
+    def _answer(self, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=UTF-8")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024  # a burst of pooled connections must not overflow listen()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Local FCM HTTP v1 + Google OAuth stand-in")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds each send takes")
+    args = parser.parse_args()
+    standin = FcmStandIn(args.latency, port=args.port, accept_any_token=True).start()
+    print(f"FCM {standin.base_url}", flush=True)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stopped.wait()
+    standin.stop()
+
+
+if __name__ == "__main__":
+    main()

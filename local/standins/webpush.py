@@ -1,0 +1,323 @@
+"""A local Web Push service: verifies requests like a real one and decrypts what a browser would show.
+
+In-process: `with WebPushStandIn() as push: sub = push.new_subscription(); ...; push.received`.
+As a process (benchmarks): `python -m local.standins.webpush --port N --latency 0.02`, then
+POST /_standin/subscriptions -> subscription JSON, GET /_standin/stats -> counts, POST /_standin/reset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import threading
+import time
+import uuid
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any, Self
+
+import http_ece
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from pushengine.webpush_keys import b64url_encode, load_public_point
+
+from local.standins._server import LocalHTTPServer, StandInHandler
+
+MAX_BODY_BYTES = 4096
+MAX_JWT_LIFETIME = 24 * 3600
+_TOPIC = re.compile(r"[A-Za-z0-9_-]{1,32}")
+_URGENCIES = {"very-low", "low", "normal", "high"}
+_AUTH = re.compile(r"vapid\s+(.*)", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """One message the push service accepted, as the browser's service worker would get it."""
+
+    subscription_id: str
+    payload: Any  # the decrypted body parsed as JSON (the raw text when it is not JSON)
+    ttl: int
+    urgency: str | None
+    topic: str | None
+    claims: dict[str, Any]
+    at: float
+
+
+@dataclass
+class _Subscription:
+    key: ec.EllipticCurvePrivateKey
+    auth: bytes
+    application_server_key: str | None
+    faults: deque[int] = field(default_factory=deque)
+    always: int | None = None
+    retry_after: str | None = None
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+class WebPushStandIn:
+    """A push service on 127.0.0.1 (free port) holding browser-like subscriptions."""
+
+    def __init__(self, latency: float = 0.0, *, port: int = 0, keep: int | None = None) -> None:
+        """keep bounds how many Received records are held (a benchmark process sends millions)."""
+        self._http = LocalHTTPServer(_Handler, self, latency=latency, port=port)
+        self._lock = threading.Lock()
+        self._subs: dict[str, _Subscription] = {}
+        self._received: deque[Received] = deque(maxlen=keep)
+        self.delivered = 0
+        self._tokens: dict[str, dict[str, Any]] = {}  # JWT -> claims, once its signature verified
+        self._seen_tokens: set[str] = set()
+        self.requests = 0
+        self.responses: Counter[int] = Counter()
+
+    # lifecycle
+    def start(self) -> Self:
+        self._http.start()
+        return self
+
+    def stop(self) -> None:
+        self._http.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return self._http.base_url
+
+    @property
+    def allowed_hosts(self) -> list[str]:
+        """The allow-list entry a sender needs for this stand-in's endpoints."""
+        return [f"127.0.0.1:{self._http.port}"]
+
+    @property
+    def latency(self) -> float:
+        return self._http.latency
+
+    @latency.setter
+    def latency(self, seconds: float) -> None:
+        self._http.latency = seconds
+
+    # subscriptions and faults
+    def new_subscription(self, application_server_key: str | None = None) -> dict[str, Any]:
+        """A browser-like subscription; with application_server_key it is restricted (RFC 8292 §4.2)."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        auth = os.urandom(16)
+        sub_id = uuid.uuid4().hex
+        with self._lock:
+            self._subs[sub_id] = _Subscription(key, auth, application_server_key)
+        point = key.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+        return {
+            "endpoint": f"{self.base_url}/push/{sub_id}",
+            "keys": {"p256dh": b64url_encode(point), "auth": b64url_encode(auth)},
+        }
+
+    @staticmethod
+    def subscription_id(endpoint_or_id: str | dict[str, Any]) -> str:
+        text = str(endpoint_or_id["endpoint"]) if isinstance(endpoint_or_id, dict) else endpoint_or_id
+        return text.rstrip("/").rsplit("/", 1)[-1]
+
+    def fail(
+        self,
+        endpoint_or_id: str | dict[str, Any],
+        *statuses: int,
+        retry_after: str | int | None = None,
+        always: int | None = None,
+    ) -> None:
+        """Answer the next requests for this subscription with `statuses` (then normally), or `always`."""
+        sub_id = self.subscription_id(endpoint_or_id)
+        with self._lock:
+            sub = self._subs[sub_id]
+            sub.faults.extend(statuses)
+            sub.always = always
+            sub.retry_after = None if retry_after is None else str(retry_after)
+
+    # what arrived
+    @property
+    def received(self) -> list[Received]:
+        with self._lock:
+            return list(self._received)
+
+    def received_for(self, endpoint_or_id: str | dict[str, Any]) -> list[Received]:
+        sub_id = self.subscription_id(endpoint_or_id)
+        return [r for r in self.received if r.subscription_id == sub_id]
+
+    @property
+    def vapid_tokens(self) -> int:
+        """Distinct VAPID JWTs seen: a sender that caches its token shows one per origin."""
+        with self._lock:
+            return len(self._seen_tokens)
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "requests": self.requests,
+                "delivered": self.delivered,
+                "vapid_tokens": len(self._seen_tokens),
+                "subscriptions": len(self._subs),
+                "responses": {str(k): v for k, v in sorted(self.responses.items())},
+            }
+
+    def reset(self) -> None:
+        """Forget what arrived, the counters and queued faults; subscriptions stay."""
+        with self._lock:
+            self._received.clear()
+            self._seen_tokens.clear()
+            self.requests = self.delivered = 0
+            self.responses.clear()
+            for sub in self._subs.values():
+                sub.faults.clear()
+                sub.always = sub.retry_after = None
+
+    # the push endpoint
+    def handle_push(self, sub_id: str, headers: Any, body: bytes | None) -> tuple[int, dict[str, str], Any]:
+        with self._lock:
+            self.requests += 1
+            sub = self._subs.get(sub_id)
+            fault, retry_after = None, None
+            if sub is not None:
+                fault = sub.faults.popleft() if sub.faults else sub.always
+                retry_after = sub.retry_after
+        try:
+            if sub is None:
+                raise _Refused(404, "NotFound")
+            if fault is not None:
+                extra = {"Retry-After": retry_after} if retry_after is not None else {}
+                return self._count(fault, extra, {"reason": f"injected {fault}"})
+            claims = self._verify_vapid(headers.get("Authorization"), sub)
+            ttl, urgency, topic = self._check_headers(headers)
+            if body is None or len(body) > MAX_BODY_BYTES:
+                raise _Refused(413, "PayloadTooLarge")
+            try:
+                plaintext = http_ece.decrypt(
+                    body, private_key=sub.key, auth_secret=sub.auth, version="aes128gcm"
+                )
+            except (http_ece.ECEException, ValueError) as exc:
+                raise _Refused(400, f"DecryptionFailed: {getattr(exc, 'message', exc)}") from None
+        except _Refused as refused:
+            return self._count(refused.status, {}, {"reason": refused.reason})
+        text = plaintext.decode("utf-8", errors="replace")
+        try:
+            payload: Any = json.loads(text)
+        except ValueError:
+            payload = text
+        record = Received(sub_id, payload, ttl, urgency, topic, claims, time.time())
+        with self._lock:
+            self._received.append(record)
+            self.delivered += 1
+        return self._count(201, {"Location": f"{self.base_url}/message/{uuid.uuid4().hex}"}, None)
+
+    def _count(self, status: int, headers: dict[str, str], body: Any) -> tuple[int, dict[str, str], Any]:
+        with self._lock:
+            self.responses[status] += 1
+        return status, headers, body
+
+    def _verify_vapid(self, authorization: str | None, sub: _Subscription) -> dict[str, Any]:
+        # RFC 8292 §4.2: absent authentication -> 401, invalid authentication -> 403.
+        match = _AUTH.fullmatch((authorization or "").strip())
+        if not match:
+            raise _Refused(401, "MissingVapidAuthorization")
+        params = dict(p.strip().split("=", 1) for p in match.group(1).split(",") if "=" in p)
+        token, k = params.get("t"), params.get("k")
+        if not token or not k:
+            raise _Refused(401, "MissingVapidAuthorization")
+        with self._lock:
+            self._seen_tokens.add(token)
+            claims = self._tokens.get(token + k)
+        if sub.application_server_key is not None and k != sub.application_server_key:
+            raise _Refused(403, "VapidPkHashMismatch")
+        if claims is None:
+            try:
+                public_key = load_public_point(k, "k")
+                # exp and aud are checked below on every request; the signature only once per token
+                claims = jwt.decode(
+                    token, public_key, ["ES256"], options={"verify_aud": False, "verify_exp": False}
+                )
+            except (ValueError, jwt.InvalidTokenError):
+                raise _Refused(403, "BadJwtToken") from None
+            with self._lock:
+                self._tokens[token + k] = claims
+        now = time.time()
+        exp = claims.get("exp")
+        if not isinstance(exp, int | float) or exp <= now:
+            raise _Refused(403, "ExpiredJwtToken")
+        if exp > now + MAX_JWT_LIFETIME + 60:
+            raise _Refused(403, "JwtExpiryTooFar")
+        if claims.get("aud") != self.base_url:
+            raise _Refused(403, "BadJwtAudience")
+        sub_claim = claims.get("sub")
+        if not isinstance(sub_claim, str) or not sub_claim.startswith(("mailto:", "https:")):
+            raise _Refused(403, "BadJwtSubject")
+        return claims
+
+    @staticmethod
+    def _check_headers(headers: Any) -> tuple[int, str | None, str | None]:
+        if (headers.get("Content-Encoding") or "").lower() != "aes128gcm":
+            raise _Refused(400, "UnsupportedContentEncoding")
+        ttl = headers.get("TTL")
+        if ttl is None or not ttl.strip().isdigit():
+            raise _Refused(400, "MissingTTL")
+        urgency = headers.get("Urgency")
+        if urgency is not None and urgency not in _URGENCIES:
+            raise _Refused(400, "BadUrgency")
+        topic = headers.get("Topic")
+        if topic is not None and not _TOPIC.fullmatch(topic):
+            raise _Refused(400, "BadTopic")
+        return int(ttl), urgency, topic
+
+
+class _Handler(StandInHandler):
+    app: WebPushStandIn
+
+    def do_POST(self) -> None:
+        body = self.read_body(limit=MAX_BODY_BYTES * 4)
+        path = self.path.split("?", 1)[0]
+        self.simulate_latency()
+        if path.startswith("/push/"):
+            status, headers, answer = self.app.handle_push(path[len("/push/") :], self.headers, body)
+            self.respond(status, answer, headers)
+        elif path == "/_standin/subscriptions":
+            options = json.loads(body or b"{}")
+            self.respond(201, self.app.new_subscription(options.get("application_server_key")))
+        elif path == "/_standin/reset":
+            self.app.reset()
+            self.respond(204)
+        else:
+            self.respond(404, {"reason": "NotFound"})
+
+    def do_GET(self) -> None:
+        if self.path == "/_standin/stats":
+            self.respond(200, self.app.stats())
+        else:
+            self.respond(404, {"reason": "NotFound"})
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Local Web Push service stand-in")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
+    parser.add_argument("--keep", type=int, default=10000, help="received records held in memory")
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    with WebPushStandIn(args.latency, port=args.port, keep=args.keep) as push:
+        print(push.base_url, flush=True)
+        stop.wait()
+
+
+if __name__ == "__main__":
+    main()
