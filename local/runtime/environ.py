@@ -66,5 +66,5 @@ def install() -> ThreadEnviron:
     """Make os.environ a ThreadEnviron (once per process); it behaves as before until an overlay is set."""
     with _install_lock:
         if not isinstance(os.environ, ThreadEnviron):
-            os.environ = ThreadEnviron(os.environ)
+            os.environ = ThreadEnviron(os.environ)  # noqa: B003 - a view over the same variables
         return os.environ

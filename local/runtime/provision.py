@@ -100,7 +100,9 @@ def create_tables(template: Template | str | Path, dynamodb: Any) -> dict[str, s
     return names
 
 
-def queue_attributes(template: Template, logical_id: str, visibility_timeout: int | None = None) -> dict[str, str]:
+def queue_attributes(
+    template: Template, logical_id: str, visibility_timeout: int | None = None
+) -> dict[str, str]:
     props = template.resolved_properties(logical_id)
     attributes: dict[str, str] = {}
     for key in _QUEUE_ATTRIBUTES:
@@ -117,7 +119,9 @@ def queue_attributes(template: Template, logical_id: str, visibility_timeout: in
     return attributes
 
 
-def create_queues(template: Template | str | Path, sqs: Any, *, visibility_timeout: int | None = None) -> dict[str, str]:
+def create_queues(
+    template: Template | str | Path, sqs: Any, *, visibility_timeout: int | None = None
+) -> dict[str, str]:
     """Create every AWS::SQS::Queue, dead-letter targets before the queues that redrive into them.
 
     visibility_timeout (seconds) replaces every queue's VisibilityTimeout: local runs use it so a
@@ -154,7 +158,7 @@ def _queues_dlq_first(template: Template) -> list[str]:
         if target_arn:
             if target_arn not in arns:
                 raise TemplateError(
-                    f"Resources.{logical_id}.Properties.RedrivePolicy: dead-letter queue {target_arn} is not declared"
+                    f"Resources.{logical_id}.Properties.RedrivePolicy: queue {target_arn} is not declared"
                 )
             visit(arns[target_arn], (*chain, logical_id))
         ordered.append(logical_id)
@@ -174,7 +178,7 @@ def create_schedule_groups(template: Template | str | Path, scheduler: Any) -> d
 
 
 def create_roles(template: Template | str | Path, iam: Any) -> dict[str, str]:
-    """Create every AWS::IAM::Role with its inline policies, so its ARN resolves; returns {logical id: ARN}."""
+    """Create every AWS::IAM::Role with its inline policies, so ARNs resolve; returns {logical id: ARN}."""
     template = _template(template)
     arns: dict[str, str] = {}
     for logical_id in template.of_type(ROLE_TYPE):
@@ -187,7 +191,9 @@ def create_roles(template: Template | str | Path, iam: Any) -> dict[str, str]:
         )
         for policy in props.get("Policies") or []:
             iam.put_role_policy(
-                RoleName=name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"])
+                RoleName=name,
+                PolicyName=policy["PolicyName"],
+                PolicyDocument=json.dumps(policy["PolicyDocument"]),
             )
         arns[logical_id] = template.get_att(logical_id, "Arn")
     return arns

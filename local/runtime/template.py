@@ -83,7 +83,7 @@ _CfnLoader.add_multi_constructor("!", _short_tag)
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
     with open(path, encoding="utf-8") as handle:
-        body = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass with CFN tags only
+        body = yaml.load(handle, Loader=_CfnLoader)
     if not isinstance(body, dict) or not isinstance(body.get("Resources"), dict):
         raise TemplateError(f"{path}: not a CloudFormation template (no Resources)")
     return body
@@ -265,7 +265,9 @@ class Template:
             "AWS::AccountId": self.account_id,
             "AWS::Partition": "aws",
             "AWS::URLSuffix": "amazonaws.com",
-            "AWS::StackId": self.arn("cloudformation", f"stack/{self.stack_name}/{_fake_id(self.stack_name, 36)}"),
+            "AWS::StackId": self.arn(
+                "cloudformation", f"stack/{self.stack_name}/{_fake_id(self.stack_name, 36)}"
+            ),
             "AWS::NotificationARNs": [],
             "AWS::NoValue": NO_VALUE,
         }.get(name)
@@ -282,7 +284,7 @@ class Template:
 
     def _eval_condition(self, expr: Any, where: str) -> bool:
         if isinstance(expr, dict) and len(expr) == 1:
-            (key, arg), = expr.items()
+            ((key, arg),) = expr.items()
             if key == "Condition":
                 return self.condition(arg)
             if key == "Fn::Equals":
@@ -305,7 +307,7 @@ class Template:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref" or key.startswith("Fn::"):
                 return self._intrinsic(key, arg, where)
         resolved = {k: self.resolve(v, f"{where}.{k}") for k, v in value.items()}
@@ -406,10 +408,11 @@ class Template:
 
     def _layer_dirs(self, layer_arns: list[Any]) -> list[Path]:
         by_arn = {
-            self.ref(logical): props.get("ContentUri")
+            self.ref(logical): props["ContentUri"]
             for logical, props in self.of_type("AWS::Serverless::LayerVersion").items()
+            if isinstance(props.get("ContentUri"), str)
         }
-        return [(self.root / by_arn[arn]).resolve() for arn in layer_arns if isinstance(by_arn.get(arn), str)]
+        return [(self.root / by_arn[arn]).resolve() for arn in layer_arns if arn in by_arn]
 
     def queue_for_arn(self, arn: str) -> str | None:
         for logical in self.of_type(QUEUE_TYPE):
@@ -454,7 +457,7 @@ def _references(value: Any, where: str) -> Iterator[tuple[str, str, str]]:
     if not isinstance(value, dict):
         return
     if len(value) == 1:
-        (key, arg), = value.items()
+        ((key, arg),) = value.items()
         if key == "Ref" and isinstance(arg, str):
             yield where, arg, "!Ref"
             return

@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,23 +29,15 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
 # Apple's "Handling notification responses from APNs" reason table: reason -> HTTP status.
+_BAD_REQUEST = ["BadCollapseId", "BadDeviceToken", "BadExpirationDate", "BadMessageId", "BadPriority",
+                "BadTopic", "DeviceTokenNotForTopic", "DuplicateHeaders", "IdleTimeout", "InvalidPushType",
+                "MissingDeviceToken", "MissingTopic", "PayloadEmpty", "TopicDisallowed"]  # fmt: skip
+_FORBIDDEN = ["BadCertificate", "BadCertificateEnvironment", "ExpiredProviderToken", "Forbidden",
+              "InvalidProviderToken", "MissingProviderToken", "UnrelatedKeyIdInToken",
+              "BadEnvironmentKeyIdInToken"]  # fmt: skip
 REASON_STATUS: dict[str, int] = {
-    **dict.fromkeys(
-        [
-            "BadCollapseId", "BadDeviceToken", "BadExpirationDate", "BadMessageId", "BadPriority",
-            "BadTopic", "DeviceTokenNotForTopic", "DuplicateHeaders", "IdleTimeout", "InvalidPushType",
-            "MissingDeviceToken", "MissingTopic", "PayloadEmpty", "TopicDisallowed",
-        ],
-        400,
-    ),
-    **dict.fromkeys(
-        [
-            "BadCertificate", "BadCertificateEnvironment", "ExpiredProviderToken", "Forbidden",
-            "InvalidProviderToken", "MissingProviderToken", "UnrelatedKeyIdInToken",
-            "BadEnvironmentKeyIdInToken",
-        ],
-        403,
-    ),
+    **dict.fromkeys(_BAD_REQUEST, 400),
+    **dict.fromkeys(_FORBIDDEN, 403),
     "BadPath": 404,
     "MethodNotAllowed": 405,
     "ExpiredToken": 410,
@@ -56,10 +49,8 @@ REASON_STATUS: dict[str, int] = {
     "ServiceUnavailable": 503,
     "Shutdown": 503,
 }
-PUSH_TYPES = frozenset(
-    {"alert", "background", "location", "voip", "complication", "fileprovider", "mdm", "liveactivity",
-     "pushtotalk", "widgets", "controls"}
-)
+PUSH_TYPES = frozenset({"alert", "background", "location", "voip", "complication", "fileprovider", "mdm",
+                        "liveactivity", "pushtotalk", "widgets", "controls"})  # fmt: skip
 PRIORITIES = frozenset({"1", "5", "10"})
 MAX_PAYLOAD_BYTES = 4096
 MAX_JWT_AGE = 3600  # Apple rejects provider tokens older than one hour
@@ -106,8 +97,16 @@ class _Refusal(Exception):
 
 
 class ApnsStandIn:
-    def __init__(self, latency: float = 0.0, *, port: int = 0, accept_any_token: bool = False) -> None:
+    def __init__(
+        self,
+        latency: float = 0.0,
+        *,
+        port: int = 0,
+        accept_any_token: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.latency = latency
+        self.clock = clock  # APNs' idea of now, for judging JWT age; tests may move it
         self.accept_any_token = accept_any_token  # benchmark mode: every well-formed token is a device
         self._port = port
         self._lock = threading.Lock()
@@ -117,6 +116,7 @@ class ApnsStandIn:
         self._failures: dict[str, _Failure] = {}
         self._received: list[ApnsRequest] = []
         self._jwts: set[str] = set()
+        self._verified: dict[str, dict[str, Any]] = {}  # a signature is checked once per distinct JWT
         self._requests = 0
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -132,6 +132,7 @@ class ApnsStandIn:
             raise ValueError("public_key_pem: must be an EC P-256 public key")
         with self._lock:
             self._keys[key_id] = _Key(team_id, public_key)
+            self._verified.clear()
 
     def allow_topic(self, bundle_id: str) -> None:
         with self._lock:
@@ -243,13 +244,14 @@ class ApnsStandIn:
             if not message.get("more_body"):
                 break
         if scope["path"].startswith("/_standin/"):
-            status, answer = self._control(scope, body)
-            await _respond(send, status, {}, answer)
+            status, control = self._control(scope, body)
+            await _respond(send, status, {}, control)
             return
         record = self._handle(scope, body)
         if self.latency:
             await asyncio.sleep(self.latency)
-        headers = {"apns-id": record.headers.get("apns-id") or str(uuid.uuid4())}
+        given_id = record.headers.get("apns-id", "")
+        headers = {"apns-id": given_id if _UUID.fullmatch(given_id) else str(uuid.uuid4())}
         answer: dict[str, Any] | None = None
         if record.status != 200:
             answer = {"reason": record.reason}
@@ -260,7 +262,7 @@ class ApnsStandIn:
         await _respond(send, record.status, headers, answer)
 
     def _handle(self, scope: Scope, body: bytes) -> ApnsRequest:
-        now = time.time()
+        now = self.clock()
         names = [k.decode("latin-1").lower() for k, _ in scope["headers"]]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         match = _DEVICE_PATH.fullmatch(scope["path"])
@@ -304,6 +306,19 @@ class ApnsStandIn:
         return bearer
 
     def _verify(self, bearer: str, now: float) -> dict[str, Any]:
+        with self._lock:
+            claims = self._verified.get(bearer)
+        if claims is None:
+            claims = self._verify_signature(bearer)
+            with self._lock:
+                self._verified[bearer] = claims
+        if claims["iat"] > now + 1:
+            raise _Refusal("InvalidProviderToken")  # issued in the future
+        if now - claims["iat"] > MAX_JWT_AGE:
+            raise _Refusal("ExpiredProviderToken")
+        return claims
+
+    def _verify_signature(self, bearer: str) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(bearer)
         except jwt.PyJWTError:
@@ -313,16 +328,14 @@ class ApnsStandIn:
         if header.get("alg") != "ES256" or key is None:
             raise _Refusal("InvalidProviderToken")
         try:
-            # iat is checked below against Apple's rules (age <= 1 h, not in the future).
+            # iat is judged in _verify by Apple's rules (age <= 1 h, not in the future) on every request.
             options: Any = {"verify_iat": False, "require": ["iss", "iat"]}
             claims: dict[str, Any] = jwt.decode(bearer, key.public_key, algorithms=["ES256"], options=options)
         except jwt.PyJWTError:
             raise _Refusal("InvalidProviderToken") from None
         iat = claims["iat"]
-        if claims["iss"] != key.team_id or not isinstance(iat, int) or iat > now + 1:
+        if claims["iss"] != key.team_id or not isinstance(iat, int):
             raise _Refusal("InvalidProviderToken")
-        if now - iat > MAX_JWT_AGE:
-            raise _Refusal("ExpiredProviderToken")
         return claims
 
     def _check_device(self, token: str, topic: str) -> None:

@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections import Counter, deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -23,9 +24,9 @@ import http_ece
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from pushengine.webpush_keys import b64url_encode, load_public_point
 
-from local.standins._server import LocalHTTPServer, StandInHandler
+from local.standins._server import LocalHTTPServer, Request, Response
+from pushengine.webpush_keys import b64url_encode, load_public_point
 
 MAX_BODY_BYTES = 4096
 MAX_JWT_LIFETIME = 24 * 3600
@@ -68,7 +69,7 @@ class WebPushStandIn:
 
     def __init__(self, latency: float = 0.0, *, port: int = 0, keep: int | None = None) -> None:
         """keep bounds how many Received records are held (a benchmark process sends millions)."""
-        self._http = LocalHTTPServer(_Handler, self, latency=latency, port=port)
+        self._http = LocalHTTPServer(self._route, latency=latency, port=port, max_body=MAX_BODY_BYTES * 4)
         self._lock = threading.Lock()
         self._subs: dict[str, _Subscription] = {}
         self._received: deque[Received] = deque(maxlen=keep)
@@ -77,6 +78,8 @@ class WebPushStandIn:
         self._seen_tokens: set[str] = set()
         self.requests = 0
         self.responses: Counter[int] = Counter()
+        # every push request answered: (subscription id, status, time)
+        self.requests_log: deque[tuple[str, int, float]] = deque(maxlen=keep)
 
     # lifecycle
     def start(self) -> Self:
@@ -103,6 +106,7 @@ class WebPushStandIn:
 
     @property
     def latency(self) -> float:
+        """Seconds added before every answer; may be changed while running."""
         return self._http.latency
 
     @latency.setter
@@ -137,10 +141,14 @@ class WebPushStandIn:
         retry_after: str | int | None = None,
         always: int | None = None,
     ) -> None:
-        """Answer the next requests for this subscription with `statuses` (then normally), or `always`."""
+        """Answer the next requests for this subscription with `statuses` (then normally), or `always`.
+
+        With neither, the subscription's faults are cleared."""
         sub_id = self.subscription_id(endpoint_or_id)
         with self._lock:
             sub = self._subs[sub_id]
+            if not statuses and always is None:
+                sub.faults.clear()
             sub.faults.extend(statuses)
             sub.always = always
             sub.retry_after = None if retry_after is None else str(retry_after)
@@ -154,6 +162,10 @@ class WebPushStandIn:
     def received_for(self, endpoint_or_id: str | dict[str, Any]) -> list[Received]:
         sub_id = self.subscription_id(endpoint_or_id)
         return [r for r in self.received if r.subscription_id == sub_id]
+
+    def received_for_all(self, subscriptions: Iterable[str | dict[str, Any]]) -> list[Received]:
+        ids = {self.subscription_id(s) for s in subscriptions}
+        return [r for r in self.received if r.subscription_id in ids]
 
     @property
     def vapid_tokens(self) -> int:
@@ -171,19 +183,39 @@ class WebPushStandIn:
                 "responses": {str(k): v for k, v in sorted(self.responses.items())},
             }
 
-    def reset(self) -> None:
-        """Forget what arrived, the counters and queued faults; subscriptions stay."""
+    def reset_received(self) -> None:
+        """Forget what arrived and the counters; queued faults and subscriptions stay."""
         with self._lock:
             self._received.clear()
+            self.requests_log.clear()
             self._seen_tokens.clear()
             self.requests = self.delivered = 0
             self.responses.clear()
+
+    def reset(self) -> None:
+        """Forget what arrived, the counters and queued faults; subscriptions stay."""
+        self.reset_received()
+        with self._lock:
             for sub in self._subs.values():
                 sub.faults.clear()
                 sub.always = sub.retry_after = None
 
-    # the push endpoint
-    def handle_push(self, sub_id: str, headers: Any, body: bytes | None) -> tuple[int, dict[str, str], Any]:
+    # HTTP
+    def _route(self, request: Request) -> Response:
+        if request.method == "POST" and request.path.startswith("/push/"):
+            return self.handle_push(request.path[len("/push/") :], request.headers, request.body)
+        if request.method == "POST" and request.path == "/_standin/subscriptions":
+            options = json.loads(request.body or b"{}")
+            return Response.json(201, self.new_subscription(options.get("application_server_key")))
+        if request.method == "POST" and request.path == "/_standin/reset":
+            self.reset()
+            return Response(204)
+        if request.method == "GET" and request.path == "/_standin/stats":
+            return Response.json(200, self.stats())
+        return Response.json(404, {"reason": "NotFound"})
+
+    def handle_push(self, sub_id: str, headers: dict[str, str], body: bytes) -> Response:
+        """One push request (header names lower-cased), checked and answered like a push service."""
         with self._lock:
             self.requests += 1
             sub = self._subs.get(sub_id)
@@ -196,10 +228,10 @@ class WebPushStandIn:
                 raise _Refused(404, "NotFound")
             if fault is not None:
                 extra = {"Retry-After": retry_after} if retry_after is not None else {}
-                return self._count(fault, extra, {"reason": f"injected {fault}"})
-            claims = self._verify_vapid(headers.get("Authorization"), sub)
+                return self._answer(sub_id, Response.json(fault, {"reason": f"injected {fault}"}, extra))
+            claims = self._verify_vapid(headers.get("authorization"), sub)
             ttl, urgency, topic = self._check_headers(headers)
-            if body is None or len(body) > MAX_BODY_BYTES:
+            if len(body) > MAX_BODY_BYTES:
                 raise _Refused(413, "PayloadTooLarge")
             try:
                 plaintext = http_ece.decrypt(
@@ -208,7 +240,7 @@ class WebPushStandIn:
             except (http_ece.ECEException, ValueError) as exc:
                 raise _Refused(400, f"DecryptionFailed: {getattr(exc, 'message', exc)}") from None
         except _Refused as refused:
-            return self._count(refused.status, {}, {"reason": refused.reason})
+            return self._answer(sub_id, Response.json(refused.status, {"reason": refused.reason}))
         text = plaintext.decode("utf-8", errors="replace")
         try:
             payload: Any = json.loads(text)
@@ -218,12 +250,14 @@ class WebPushStandIn:
         with self._lock:
             self._received.append(record)
             self.delivered += 1
-        return self._count(201, {"Location": f"{self.base_url}/message/{uuid.uuid4().hex}"}, None)
+        location = {"Location": f"{self.base_url}/message/{uuid.uuid4().hex}"}
+        return self._answer(sub_id, Response(201, b"", location))
 
-    def _count(self, status: int, headers: dict[str, str], body: Any) -> tuple[int, dict[str, str], Any]:
+    def _answer(self, sub_id: str, response: Response) -> Response:
         with self._lock:
-            self.responses[status] += 1
-        return status, headers, body
+            self.responses[response.status] += 1
+            self.requests_log.append((sub_id, response.status, time.time()))
+        return response
 
     def _verify_vapid(self, authorization: str | None, sub: _Subscription) -> dict[str, Any]:
         # RFC 8292 §4.2: absent authentication -> 401, invalid authentication -> 403.
@@ -264,45 +298,19 @@ class WebPushStandIn:
         return claims
 
     @staticmethod
-    def _check_headers(headers: Any) -> tuple[int, str | None, str | None]:
-        if (headers.get("Content-Encoding") or "").lower() != "aes128gcm":
+    def _check_headers(headers: dict[str, str]) -> tuple[int, str | None, str | None]:
+        if headers.get("content-encoding", "").lower() != "aes128gcm":
             raise _Refused(400, "UnsupportedContentEncoding")
-        ttl = headers.get("TTL")
+        ttl = headers.get("ttl")
         if ttl is None or not ttl.strip().isdigit():
             raise _Refused(400, "MissingTTL")
-        urgency = headers.get("Urgency")
+        urgency = headers.get("urgency")
         if urgency is not None and urgency not in _URGENCIES:
             raise _Refused(400, "BadUrgency")
-        topic = headers.get("Topic")
+        topic = headers.get("topic")
         if topic is not None and not _TOPIC.fullmatch(topic):
             raise _Refused(400, "BadTopic")
         return int(ttl), urgency, topic
-
-
-class _Handler(StandInHandler):
-    app: WebPushStandIn
-
-    def do_POST(self) -> None:
-        body = self.read_body(limit=MAX_BODY_BYTES * 4)
-        path = self.path.split("?", 1)[0]
-        self.simulate_latency()
-        if path.startswith("/push/"):
-            status, headers, answer = self.app.handle_push(path[len("/push/") :], self.headers, body)
-            self.respond(status, answer, headers)
-        elif path == "/_standin/subscriptions":
-            options = json.loads(body or b"{}")
-            self.respond(201, self.app.new_subscription(options.get("application_server_key")))
-        elif path == "/_standin/reset":
-            self.app.reset()
-            self.respond(204)
-        else:
-            self.respond(404, {"reason": "NotFound"})
-
-    def do_GET(self) -> None:
-        if self.path == "/_standin/stats":
-            self.respond(200, self.app.stats())
-        else:
-            self.respond(404, {"reason": "NotFound"})
 
 
 def main(argv: list[str] | None = None) -> None:

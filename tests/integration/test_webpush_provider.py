@@ -15,11 +15,11 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+
+from local.standins.webpush import WebPushStandIn
 from pushengine.providers.base import Notification, Outcome, SendResult
 from pushengine.providers.webpush import WebPushProvider, topic_for
 from pushengine.webpush_keys import check_subscription_keys, generate_vapid_keys, load_private_key
-
-from local.standins.webpush import WebPushStandIn
 
 pytestmark = pytest.mark.integration
 
@@ -115,7 +115,8 @@ def test_other_client_errors_fail_with_the_reason(push: WebPushStandIn, status: 
 
 def test_vapid_jwt_is_signed_once_per_origin_across_many_sends() -> None:
     with WebPushStandIn() as one, WebPushStandIn() as two:
-        provider = WebPushProvider(PEM, SUBJECT, allowed_hosts=one.allowed_hosts + two.allowed_hosts)
+        hosts = one.allowed_hosts + two.allowed_hosts
+        provider = WebPushProvider(PEM, SUBJECT, allowed_hosts=hosts, max_in_flight=8)
         subs = [one.new_subscription() for _ in range(20)]
         notes = [_note(subs[i % 20], payload={"i": i}) for i in range(1000)]
         notes += [_note(two.new_subscription(), payload={"i": i}) for i in range(5)]
@@ -147,7 +148,9 @@ def test_stand_in_refuses_expired_or_too_long_jwts(
     assert (result.outcome, result.status, result.reason) == (Outcome.FAILED, 403, reason)
 
 
-def _good_request(push: WebPushStandIn, sub: dict[str, Any], **claims: Any) -> tuple[dict[str, str], bytes]:
+def _good_request(
+    push: WebPushStandIn, sub: dict[str, Any], claims: dict[str, Any]
+) -> tuple[dict[str, str], bytes]:
     provider = _provider(push)
     token_claims = {"aud": push.base_url, "exp": int(time.time()) + 3600, "sub": SUBJECT, **claims}
     token = jwt.encode(token_claims, load_private_key(PEM), "ES256")
@@ -180,7 +183,7 @@ def test_stand_in_verifies_each_request_like_a_push_service(
     push: WebPushStandIn, change: dict[str, Any], status: int, reason: str | None
 ) -> None:
     sub = push.new_subscription()
-    headers, body = _good_request(push, sub, **change.get("claims", {}))
+    headers, body = _good_request(push, sub, change.get("claims", {}))
     headers.update(change.get("headers", {}))
     headers.pop(change.get("drop", ""), None)
     if change.get("key"):  # a JWT signed by one key, presented with another key's k

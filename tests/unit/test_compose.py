@@ -252,12 +252,17 @@ def test_render_error_names_the_field() -> None:
     assert "divide" in caught.value.reason
 
 
-def test_render_work_per_device_is_bounded() -> None:
-    compiled = CompiledMessage.compile(
-        Message(title="t", body="{% for i in (1..100000) %}xx{% endfor %}"), CID
-    )
-    with pytest.raises(RenderError):
-        compiled.render(_device())
+@pytest.mark.parametrize(
+    ("body", "device"),
+    [
+        ("{% for i in (1..100000) %}{% endfor %}", _device()),  # loop limit
+        ("{{ attributes.first_name }}", _device(attributes={"first_name": "x" * 20_000})),  # output limit
+    ],
+)
+def test_render_work_per_device_is_bounded(body: str, device: dict[str, Any]) -> None:
+    with pytest.raises(RenderError) as caught:
+        CompiledMessage.compile(Message(title="t", body=body), CID).render(device)
+    assert caught.value.field == "message.body"
 
 
 # ---------- template errors name the field ----------
@@ -289,6 +294,12 @@ def test_template_error_field_prefix_for_variants() -> None:
     with pytest.raises(TemplateError) as caught:
         CompiledMessage.compile(Message(title="{{", body="b"), CID, prefix="variants.1.message")
     assert caught.value.field == "variants.1.message.title"
+    compiled = CompiledMessage.compile(
+        Message(title="t", body="b", url="myapp://{{ 1 | divided_by: 0 }}"), CID, prefix="variants.1.message"
+    )
+    with pytest.raises(RenderError) as failed:
+        compiled.render(_device())
+    assert failed.value.field == "variants.1.message.url"
 
 
 # ---------- locale fallback ----------

@@ -8,6 +8,7 @@ import os
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+
 from pushengine.webpush_keys import (
     DEFAULT_WEBPUSH_HOSTS,
     b64url_decode,

@@ -14,6 +14,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+
 from pushengine.providers.base import Notification, Outcome
 from pushengine.providers.webpush import (
     JWT_LIFETIME_SECONDS,

@@ -40,20 +40,11 @@ def new_campaign_id(now: datetime) -> str:
 def check_messages(body: CampaignIn, campaign_id: str) -> None:
     """Refuse what could never be sent: a template that does not parse, a payload over 4096 bytes."""
     messages = [("message", body.message)] + [
-        (f"variants[{i}].message", v.message) for i, v in enumerate(body.variants or [])
+        (f"variants.{i}.message", v.message) for i, v in enumerate(body.variants or [])
     ]
-    for path, message in messages:
-        try:
-            compose.CompiledMessage.compile(message, campaign_id)
-            compose.check_sizes(message, campaign_id)
-        except compose.TemplateError as exc:
-            field = exc.field if exc.field.startswith(path) else f"{path}.{exc.field.removeprefix('message.')}"
-            raise InvalidInput(f"template does not parse: {exc.reason}", field=f"body.{field}") from None
-        except compose.PayloadTooLarge as exc:
-            raise InvalidInput(
-                f"the {exc.platform} payload would be {exc.size} bytes; the limit is {exc.limit}",
-                field=f"body.{path}",
-            ) from None
+    for prefix, message in messages:  # both raise InvalidInput naming the field
+        compose.CompiledMessage.compile(message, campaign_id, prefix=f"body.{prefix}")
+        compose.check_sizes(message, campaign_id, prefix=f"body.{prefix}")
 
 
 def plan(body: CampaignIn, now: datetime) -> tuple[list[waves.Wave], list[str]]:

@@ -237,8 +237,6 @@ def _lookup(device_locale: str | None, by_lower: Mapping[str, str]) -> str | Non
         if found is not None:
             return found
         subtags.pop()
-        while subtags and len(subtags[-1]) == 1:  # drop a dangling extension singleton, as RFC 4647 does
-            subtags.pop()
     return None
 
 
@@ -269,7 +267,16 @@ class _Variant:
 class CompiledMessage:
     """A campaign message with every template parsed once; render() runs per device."""
 
-    __slots__ = ("_by_locale", "_by_lower", "_default", "_url", "_variants", "campaign_id", "message")
+    __slots__ = (
+        "_by_locale",
+        "_by_lower",
+        "_default",
+        "_url",
+        "_url_field",
+        "_variants",
+        "campaign_id",
+        "message",
+    )
 
     def __init__(
         self,
@@ -278,11 +285,14 @@ class CompiledMessage:
         default: _Variant,
         url: Template | None,
         variants: dict[str, _Variant],
+        *,
+        url_field: str,
     ) -> None:
         self.message = message
         self.campaign_id = campaign_id
         self._default = default
         self._url = url
+        self._url_field = url_field
         self._variants = variants
         self._by_lower = {key.lower(): key for key in variants}
         self._by_locale: dict[str | None, _Variant] = {}
@@ -303,7 +313,7 @@ class CompiledMessage:
                 f"{field}.title" if text.title else default.title_field,
                 f"{field}.body" if text.body else default.body_field,
             )
-        return cls(message, campaign_id, default, url, variants)
+        return cls(message, campaign_id, default, url, variants, url_field=f"{prefix}.url")
 
     def _variant(self, device_locale: str | None) -> _Variant:
         variant = self._by_locale.get(device_locale)
@@ -318,7 +328,7 @@ class CompiledMessage:
         """The message for one device; raises RenderError when the device's data breaks a template."""
         variant = self._variant(device.get("locale"))
         context = {key: device[key] for key in CONTEXT_FIELDS if key in device}
-        url = None if self._url is None else _render(self._url, context, "message.url") or None
+        url = None if self._url is None else _render(self._url, context, self._url_field) or None
         message = self.message
         return RenderedMessage(
             title=_render(variant.title, context, variant.title_field),

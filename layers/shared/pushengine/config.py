@@ -37,10 +37,9 @@ class Settings(BaseModel):
 
     @property
     def allowed_webpush_hosts(self) -> list[str]:
-        from pushengine.webpush_keys import DEFAULT_WEBPUSH_HOSTS
+        from pushengine.webpush_keys import parse_allowed_hosts
 
-        hosts = [h.strip() for h in self.webpush_allowed_hosts.split(",") if h.strip()]
-        return hosts or list(DEFAULT_WEBPUSH_HOSTS)
+        return parse_allowed_hosts(self.webpush_allowed_hosts)
 
     @classmethod
     def from_env(cls) -> Settings:

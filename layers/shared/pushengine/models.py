@@ -121,17 +121,10 @@ class Subscription(BaseModel):
         p256dh: Annotated[str, StringConstraints(max_length=128)]
         auth: Annotated[str, StringConstraints(max_length=64)]
 
-        @field_validator("p256dh")
-        @classmethod
-        def _p256dh(cls, v: str) -> str:
-            webpush_keys.validate_p256dh(v)
-            return v
-
-        @field_validator("auth")
-        @classmethod
-        def _auth(cls, v: str) -> str:
-            webpush_keys.validate_auth(v)
-            return v
+        @model_validator(mode="after")
+        def _keys(self) -> Subscription.Keys:
+            webpush_keys.check_subscription_keys({"p256dh": self.p256dh, "auth": self.auth})
+            return self
 
     endpoint: Annotated[str, StringConstraints(max_length=2048)]
     keys: Keys

@@ -53,9 +53,11 @@ def _credentials(provider: str, body: dict[str, Any]) -> tuple[dict[str, Any], d
     if provider == "webpush":
         web = WebPushIn.model_validate(body)
         try:
-            pem, public = (
-                webpush_keys.load_private_key(web.private_key) if web.private_key else webpush_keys.generate()
-            )
+            if web.private_key:
+                key = webpush_keys.load_private_key(web.private_key)
+                pem, public = webpush_keys.private_key_pem(key), webpush_keys.public_key_b64(key)
+            else:
+                pem, public = webpush_keys.generate_vapid_keys()
         except ValueError as exc:
             raise InvalidInput(str(exc), field="body.private_key") from None
         secret = {"private_key": pem, "subject": web.subject}

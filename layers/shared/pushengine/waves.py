@@ -10,6 +10,7 @@ import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from typing import Literal, get_args
 
 IfPassed = Literal["skip", "send_now", "next_day"]
@@ -60,7 +61,7 @@ def local_instant(day: date, wall_time: time, zone: str) -> datetime:
     naive = datetime.combine(day, wall_time.replace(tzinfo=None, fold=0))
     # fold=0 is the first occurrence of an ambiguous time; for a nonexistent time it applies the
     # offset in force before the gap, which lands exactly "gap length" later in real local time.
-    return naive.replace(tzinfo=zoneinfo.ZoneInfo(zone)).astimezone(UTC)
+    return naive.replace(tzinfo=_zone(zone)).astimezone(UTC)
 
 
 def plan_local_time(
@@ -147,6 +148,12 @@ def _zone_instant(day: date, wall_time: time, zone: str, now: datetime, if_passe
         # A date so old that tomorrow has passed too is skipped rather than scheduled in the past.
         return tomorrow if tomorrow > now else None
     return None
+
+
+@cache
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    # ZoneInfo keeps few zones alive, so planning across hundreds would re-read tz files each time.
+    return zoneinfo.ZoneInfo(name)
 
 
 def _utc(moment: datetime) -> datetime:

@@ -140,17 +140,22 @@ async def send_batch(deps: SenderDeps, batch: dict[str, Any]) -> dict[str, int]:
                   "vcounts": {k: dict(v) for k, v in vcounts.items()}}  # fmt: skip
         await asyncio.to_thread(deps.campaigns.save_checkpoint, key, fields)
 
+    async def attempt(entry: dict[str, Any]) -> SendResult:
+        try:
+            notification = composer.notification(entry)
+        except compose.RenderError as exc:  # this device's data broke a template: it fails, not the batch
+            return SendResult(Outcome.FAILED, reason=exc.reason)
+        provider = await deps.providers.get(app_id, entry["p"])
+        if provider is None:
+            return SendResult(Outcome.FAILED, reason=f"no {entry['p']} credentials configured")
+        return await deliver(
+            provider, notification, attempts=s.send_attempts, max_wait=s.max_inline_retry_wait, sleep=deps.sleep
+        )
+
     async def one(index: int, entry: dict[str, Any]) -> None:
         nonlocal since_checkpoint
         async with gate:
-            provider = await deps.providers.get(app_id, entry["p"])
-            if provider is None:
-                result = SendResult(Outcome.FAILED, reason=f"no {entry['p']} credentials configured")
-            else:
-                result = await deliver(
-                    provider, composer.notification(entry), attempts=s.send_attempts,
-                    max_wait=s.max_inline_retry_wait, sleep=deps.sleep,
-                )  # fmt: skip
+            result = await attempt(entry)
         if result.outcome is Outcome.RETRY:
             retry_after.append(result.retry_after or 0.0)
             return

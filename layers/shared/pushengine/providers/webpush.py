@@ -6,8 +6,10 @@ pywebpush.WebPusher.encode (which also costs ~360 ms of imports: requests and ai
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import os
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -22,11 +24,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from pushengine.providers.base import Notification, Outcome, SendResult
 from pushengine.webpush_keys import (
-    DEFAULT_WEBPUSH_HOSTS,
     b64url_encode,
     check_endpoint,
     check_subscription_keys,
     load_private_key,
+    parse_allowed_hosts,
     public_key_b64,
 )
 
@@ -105,9 +107,11 @@ class WebPushProvider:
         urgency: str = "normal",
         allowed_hosts: Sequence[str] | None = None,
         timeout: float = 10.0,
+        max_in_flight: int = 100,
     ) -> None:
         """urgency is the Urgency for priority="normal" messages (e.g. "low" for marketing);
-        priority="high" always sends "high". allowed_hosts defaults to DEFAULT_WEBPUSH_HOSTS."""
+        priority="high" always sends "high". allowed_hosts defaults to $WEBPUSH_ALLOWED_HOSTS, else
+        DEFAULT_WEBPUSH_HOSTS: the same list device registration enforces."""
         if not (subject.startswith("mailto:") or subject.startswith("https:")):
             raise ValueError("subject: must be a mailto: or https: URI (RFC 8292 §2.1)")
         if urgency not in URGENCIES:
@@ -117,13 +121,18 @@ class WebPushProvider:
         self.subject = subject
         self._clock = clock
         self._urgency = urgency
-        self._allowed_hosts = list(DEFAULT_WEBPUSH_HOSTS if allowed_hosts is None else allowed_hosts)
+        if allowed_hosts is None:
+            allowed_hosts = parse_allowed_hosts(os.environ.get("WEBPUSH_ALLOWED_HOSTS"))
+        self._allowed_hosts = list(allowed_hosts)
         self._owns_client = client is None
         self._client = client or httpx.AsyncClient(
             http2=True,  # used for https only; plain http stays HTTP/1.1 (no h2c)
             timeout=timeout,
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=200),
+            limits=httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight),
         )
+        # httpcore's pool rescans every queued request on each release (quadratic in queue depth, see
+        # encode/httpcore#1035), so requests wait here instead of in its queue.
+        self._in_flight = asyncio.Semaphore(max_in_flight)
         self._vapid: dict[str, tuple[str, float]] = {}  # origin -> (Authorization value, refresh at)
         self.vapid_tokens_signed = 0
 
@@ -183,12 +192,13 @@ class WebPushProvider:
         authorization = self.authorization_for(origin_of(endpoint))
         body = self.encrypt(plaintext, p256dh, auth)
         try:
-            response = await self._client.post(
-                endpoint,
-                content=body,
-                headers=self._headers(notification, authorization),
-                follow_redirects=False,  # a redirect could point anywhere; the allow-list was for this URL
-            )
+            async with self._in_flight:
+                response = await self._client.post(
+                    endpoint,
+                    content=body,
+                    headers=self._headers(notification, authorization),
+                    follow_redirects=False,  # a redirect could lead anywhere; the allow-list vetted this URL
+                )
         except httpx.TransportError as exc:  # connect/read errors and timeouts: transient
             return SendResult(Outcome.RETRY, status=0, reason=type(exc).__name__)
         return self._result(response, authorization)

@@ -1,0 +1,224 @@
+"""Serve the template's HttpApi/Api routes on 127.0.0.1 with API Gateway payload format 2.0 events."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from local.runtime.functions import LocalFunction
+from local.runtime.template import ACCOUNT_ID
+
+log = logging.getLogger(__name__)
+
+_TEXT_TYPES = re.compile(r"^text/|json|xml|javascript|x-www-form-urlencoded", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str  # upper case, or ANY
+    path: str  # as declared, e.g. /v1/devices/{device_id}; "" for the $default route
+    function: LocalFunction
+    api_id: str
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}" if self.path else "$default"
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        if not self.path:
+            return re.compile(r"/.*")
+        parts = []
+        for segment in self.path.strip("/").split("/"):
+            greedy = re.fullmatch(r"\{(\w+)\+\}", segment)
+            param = re.fullmatch(r"\{(\w+)\}", segment)
+            if greedy:
+                parts.append(f"(?P<{greedy.group(1)}>.+)")
+            elif param:
+                parts.append(f"(?P<{param.group(1)}>[^/]+)")
+            else:
+                parts.append(re.escape(segment))
+        return re.compile("/" + "/".join(parts))
+
+    def precedence(self) -> tuple[int, int, int, int]:
+        """Most specific first, as API Gateway picks: static, parameters, greedy, then $default."""
+        segments = self.path.strip("/").split("/") if self.path else []
+        greedy = sum(s.endswith("+}") for s in segments)
+        params = sum(s.startswith("{") for s in segments) - greedy
+        return (not self.path, greedy, params, self.method == "ANY")
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        if self.method not in ("ANY", method):
+            return None
+        found = self.pattern.fullmatch(path)
+        return None if found is None else {k: unquote(v) for k, v in found.groupdict().items()}
+
+
+def routes_of(functions: list[LocalFunction], api_id_of: dict[str, str]) -> list[Route]:
+    """Every HttpApi/Api event of every function; api_id_of maps an ApiId/RestApiId value to an id."""
+    routes = []
+    for function in functions:
+        for event in function.spec.events.values():
+            if event.get("Type") not in ("HttpApi", "Api"):
+                continue
+            props = event.get("Properties") or {}
+            method = str(props.get("Method", "ANY")).upper()
+            path = str(props.get("Path", ""))
+            api_ref = str(props.get("ApiId") or props.get("RestApiId") or "")
+            routes.append(Route(method, path, function, api_id_of.get(api_ref, "local")))
+    return sorted(routes, key=Route.precedence)
+
+
+def build_event(
+    route: Route, params: dict[str, str], request: BaseHTTPRequestHandler, body: bytes
+) -> dict[str, Any]:
+    raw_path, _, raw_query = request.path.partition("?")
+    headers: dict[str, str] = {}
+    for name, value in request.headers.items():
+        key = name.lower()
+        headers[key] = f"{headers[key]},{value}" if key in headers else value
+    cookie_header = headers.pop("cookie", "")
+    query: dict[str, str] = {}
+    for name, value in parse_qsl(raw_query, keep_blank_values=True):
+        query[name] = f"{query[name]},{value}" if name in query else value
+    now = time.time()
+    host = headers.get("host", "127.0.0.1")
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route.route_key,
+        "rawPath": raw_path,
+        "rawQueryString": raw_query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": ACCOUNT_ID,
+            "apiId": route.api_id,
+            "domainName": host,
+            "domainPrefix": host.split(".", 1)[0],
+            "http": {
+                "method": request.command,
+                "path": unquote(raw_path),
+                "protocol": request.request_version,
+                "sourceIp": request.client_address[0],
+                "userAgent": headers.get("user-agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": route.route_key,
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
+        },
+        "isBase64Encoded": False,
+    }
+    if cookie_header:
+        event["cookies"] = [c.strip() for c in cookie_header.split(";") if c.strip()]
+    if query:
+        event["queryStringParameters"] = query
+    if params:
+        event["pathParameters"] = params
+    if body:
+        content_type = headers.get("content-type", "")
+        try:
+            text = body.decode("utf-8")
+            is_text = not content_type or bool(_TEXT_TYPES.search(content_type))
+        except UnicodeDecodeError:
+            is_text = False
+        if is_text:
+            event["body"] = text
+        else:
+            event["body"] = base64.b64encode(body).decode()
+            event["isBase64Encoded"] = True
+    return event
+
+
+@dataclass
+class Response:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def to_response(result: Any) -> Response:
+    """Turn a handler result into the HTTP response, with API Gateway's rules for a bare result."""
+    if not (isinstance(result, dict) and "statusCode" in result):
+        text = result if isinstance(result, str) else json.dumps(result)
+        return Response(200, [("content-type", "application/json")], text.encode())
+    headers = [(str(k), str(v)) for k, v in (result.get("headers") or {}).items()]
+    headers += [("set-cookie", str(cookie)) for cookie in result.get("cookies") or []]
+    raw = result.get("body")
+    body: bytes
+    if raw is None:
+        body = b""
+    elif result.get("isBase64Encoded"):
+        body = base64.b64decode(raw)
+    else:
+        body = (raw if isinstance(raw, str) else json.dumps(raw)).encode()
+    return Response(int(result["statusCode"]), headers, body)
+
+
+def _json_response(status: int, message: str) -> Response:
+    return Response(status, [("content-type", "application/json")], json.dumps({"message": message}).encode())
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: ApiServer
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        path = self.path.partition("?")[0]
+        response = _json_response(404, "Not Found")
+        for route in self.server.routes:
+            params = route.match(self.command, path)
+            if params is None:
+                continue
+            event = build_event(route, params, self, body)
+            try:
+                response = to_response(route.function.invoke(event))
+            except Exception:
+                log.exception("%s %s: handler %s failed", self.command, path, route.function.name)
+                response = _json_response(500, "Internal Server Error")
+            break
+        self.send_response(response.status)
+        for name, value in response.headers:
+            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(name, value)
+        self.send_header("content-length", str(len(response.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.info("%s %s", self.address_string(), format % args)
+
+
+class ApiServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, routes: list[Route], port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), _RequestHandler)
+        self.routes = routes
+        self._thread = threading.Thread(target=self.serve_forever, name="local-api", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+        self._thread.join(timeout=5)

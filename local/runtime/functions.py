@@ -1,0 +1,138 @@
+"""Lambda functions run in-process: load `CodeUri/` + `Handler`, invoke with a Lambda-like context."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from local.runtime import environ
+from local.runtime.template import FunctionSpec, TemplateError
+
+log = logging.getLogger(__name__)
+
+
+class LambdaContext:
+    """The attributes and method of the Python runtime's context object."""
+
+    def __init__(self, spec: FunctionSpec, invoked_arn: str) -> None:
+        self.function_name = spec.name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = invoked_arn
+        self.memory_limit_in_mb = spec.memory_size
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{spec.name}"
+        self.log_stream_name = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}"
+        self.identity = None
+        self.client_context = None
+        self._deadline = time.monotonic() + spec.timeout
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class LocalFunction:
+    """One function, imported once (its cold start); invocations are serialised like one warm container."""
+
+    def __init__(self, spec: FunctionSpec, env: Mapping[str, str]) -> None:
+        self.spec = spec
+        self.env = {
+            **dict(env),
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_size),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+            "LAMBDA_TASK_ROOT": str(spec.code_dir),
+        }
+        self.module: ModuleType | None = None
+        self.handler: Callable[[Any, LambdaContext], Any] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def check_files(self) -> None:
+        where = f"Resources.{self.spec.logical_id}"
+        if not self.spec.code_dir.is_dir():
+            raise TemplateError(f"{where}.Properties.CodeUri: directory {self.spec.code_dir} does not exist")
+        if not self.spec.handler_file.is_file():
+            raise TemplateError(f"{where}.Properties.Handler: {self.spec.handler_file} does not exist")
+
+    def load(self) -> None:
+        """Import the handler module under a name of its own (every handler file is app.py)."""
+        self.check_files()
+        spec = self.spec
+        where = f"Resources.{spec.logical_id}.Properties.Handler"
+        module_name = f"_local_lambda_{spec.logical_id}"
+        before = set(sys.modules)
+        # Layers stay importable, as /opt/python does in Lambda; the code dir only while importing.
+        sys.path += [str(d) for d in spec.layer_dirs if str(d) not in sys.path]
+        sys.path.insert(0, str(spec.code_dir))
+        try:
+            import_spec = importlib.util.spec_from_file_location(module_name, spec.handler_file)
+            assert import_spec is not None and import_spec.loader is not None
+            module = importlib.util.module_from_spec(import_spec)
+            sys.modules[module_name] = module
+            with environ.install().overlay(self.env):
+                import_spec.loader.exec_module(module)
+        except Exception as exc:
+            sys.modules.pop(module_name, None)
+            raise TemplateError(f"{where}: importing {spec.handler_file} failed: {exc!r}") from exc
+        finally:
+            sys.path.remove(str(spec.code_dir))
+            # Sibling modules of this function (e.g. its own `models.py`) must not shadow another function's.
+            for name in set(sys.modules) - before - {module_name}:
+                file = getattr(sys.modules[name], "__file__", None) or ""
+                if Path(file).resolve().is_relative_to(spec.code_dir):
+                    del sys.modules[name]
+        handler = getattr(module, spec.handler_attr, None)
+        if not callable(handler):
+            raise TemplateError(f"{where}: {spec.handler_file} has no function {spec.handler_attr!r}")
+        self.module, self.handler = module, handler
+
+    def invoke(self, event: Any, invoked_arn: str | None = None) -> Any:
+        """Run the handler once; its exception propagates to the caller (API, poller or scheduler)."""
+        if self.handler is None:
+            raise RuntimeError(f"function {self.name} is not loaded")
+        with self._lock, environ.install().overlay(self.env):
+            context = LambdaContext(self.spec, invoked_arn or self.spec.arn)
+            started = time.monotonic()
+            log.info("invoke %s request %s", self.name, context.aws_request_id)
+            try:
+                return self.handler(event, context)
+            finally:
+                elapsed = time.monotonic() - started
+                if elapsed > self.spec.timeout:
+                    log.warning(
+                        "%s ran %.1fs, over its Timeout of %ss", self.name, elapsed, self.spec.timeout
+                    )
+
+
+class FunctionRegistry:
+    """Functions by logical id, physical name or ARN (a version/alias qualifier is ignored)."""
+
+    def __init__(self, functions: list[LocalFunction]) -> None:
+        self.functions = functions
+        self._index: dict[str, LocalFunction] = {}
+        for function in functions:
+            for key in (function.spec.logical_id, function.name, function.spec.arn):
+                self._index[key] = function
+
+    def get(self, name_or_arn: str) -> LocalFunction:
+        key = name_or_arn
+        if key.startswith("arn:") and key.count(":") > 6:
+            key = key.rsplit(":", 1)[0]
+        if key not in self._index:
+            raise KeyError(f"no local function named {name_or_arn}")
+        return self._index[key]
+
+    def __iter__(self) -> Iterator[LocalFunction]:
+        return iter(self.functions)

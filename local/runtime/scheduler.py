@@ -1,0 +1,243 @@
+"""Fire EventBridge Scheduler schedules stored in moto, on a clock tests can drive.
+
+Expressions: at(yyyy-mm-ddThh:mm:ss), rate(n minutes|hours|days), cron(min hour dom month dow year),
+evaluated in ScheduleExpressionTimezone; StartDate/EndDate bound recurring schedules only (as AWS).
+Each occurrence fires once. Targets: Lambda ARNs (in-process functions) and SQS queue ARNs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from croniter import croniter
+
+log = logging.getLogger(__name__)
+
+MAX_CATCH_UP = 1000  # occurrences fired per schedule in one call; a far clock jump skips the rest
+
+
+class Clock:
+    """Real time by default; `Clock(start)` is frozen and moves only by advance()/set().
+
+    Calling advance() or set() on a real-time clock freezes it at the new reading.
+    """
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._lock = threading.Lock()
+        # (real time it took effect, frozen reading or None for real time)
+        self._history: list[tuple[float, datetime | None]] = [(0.0, _utc(start) if start else None)]
+
+    def now(self) -> datetime:
+        frozen = self._history[-1][1]
+        return frozen if frozen is not None else datetime.now(UTC)
+
+    def set(self, when: datetime) -> None:
+        with self._lock:
+            self._history.append((time.time(), _utc(when)))
+
+    def advance(self, seconds: float) -> datetime:
+        with self._lock:
+            reading = self.now() + timedelta(seconds=seconds)
+            self._history.append((time.time(), reading))
+            return reading
+
+    def at_real(self, real_time: float) -> datetime:
+        """What this clock read at a real (epoch) time, e.g. when moto stamped a CreationDate."""
+        reading = next((r for t, r in reversed(self._history) if t <= real_time), self._history[0][1])
+        return reading if reading is not None else datetime.fromtimestamp(real_time, UTC)
+
+
+def _utc(when: datetime) -> datetime:
+    if when.tzinfo is None:
+        raise ValueError("Clock needs an aware datetime")
+    return when.astimezone(UTC)
+
+
+# ---------- expressions ----------
+
+_AT = re.compile(r"at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)")
+_RATE = re.compile(r"rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)")
+_CRON = re.compile(r"cron\((.+)\)")
+
+
+def at_instant(expression: str, zone: str = "UTC") -> datetime | None:
+    """The UTC instant of an at() expression, or None if it is not one."""
+    found = _AT.fullmatch(expression.strip())
+    if not found:
+        return None
+    return datetime.fromisoformat(found.group(1)).replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+def occurrences(expression: str, zone: str, after: datetime, anchor: datetime) -> Iterator[datetime]:
+    """Occurrences of a rate() or cron() expression strictly after `after`, in UTC, in order.
+
+    anchor is where a rate() schedule starts counting (its StartDate, else its creation).
+    """
+    expression = expression.strip()
+    rate = _RATE.fullmatch(expression)
+    if rate:
+        unit = rate.group(2).rstrip("s")
+        period = timedelta(**{f"{unit}s": int(rate.group(1))})
+        if period <= timedelta(0):
+            raise ValueError(f"{expression}: the rate must be positive")
+        steps = 0 if after < anchor else int((after - anchor) / period) + 1
+        while True:
+            yield anchor + steps * period
+            steps += 1
+    cron = _CRON.fullmatch(expression)
+    if not cron:
+        raise ValueError(f"unsupported schedule expression {expression!r}")
+    iterator = croniter(croniter_expression(cron.group(1)), after.astimezone(ZoneInfo(zone)))
+    while True:
+        yield iterator.get_next(datetime).astimezone(UTC)
+
+
+def croniter_expression(fields_text: str) -> str:
+    """AWS cron (min hour dom month dow year, dow 1-7 = SUN-SAT, `?`) -> croniter's 7 fields."""
+    fields = fields_text.split()
+    if len(fields) != 6:
+        raise ValueError(f"cron({fields_text}): AWS cron has 6 fields")
+    minute, hour, dom, month, dow, year = (f.replace("?", "*") for f in fields)
+    return f"{minute} {hour} {dom} {month} {_aws_dow(dow)} 0 {year}"
+
+
+def _aws_dow(field: str) -> str:
+    def shift(match: re.Match[str]) -> str:
+        return str(int(match.group(0)) - 1)
+
+    parts = []
+    for part in field.split(","):
+        last = re.fullmatch(r"(\d)L", part)
+        if last:
+            parts.append(f"L{int(last.group(1)) - 1}")  # AWS 6L (last Friday) is croniter's L5
+            continue
+        head, slash, step = part.partition("/")
+        head, hash_, nth = head.partition("#")
+        parts.append(re.sub(r"\d+", shift, head) + hash_ + nth + slash + step)
+    return ",".join(parts)
+
+
+# ---------- firing ----------
+
+
+@dataclass(frozen=True)
+class Firing:
+    group: str
+    name: str
+    occurrence: datetime
+    target_arn: str
+
+
+class ScheduleRunner:
+    """Reads the schedules from moto and fires what is due on `clock`."""
+
+    def __init__(self, scheduler: Any, clock: Clock, deliver: Callable[[dict[str, Any]], None]) -> None:
+        self.scheduler = scheduler
+        self.clock = clock
+        self.deliver = deliver  # invokes a schedule's Target
+        self._cursors: dict[tuple[str, float], datetime] = {}  # last instant examined per schedule
+        self._fired_at: set[tuple[str, float]] = set()
+        self._lock = threading.Lock()
+
+    def fire_due(self) -> list[Firing]:
+        with self._lock:
+            now = self.clock.now()
+            due: list[tuple[datetime, dict[str, Any]]] = []
+            for schedule in self._schedules():
+                due += [(when, schedule) for when in self._due(schedule, now)]
+            due.sort(key=lambda item: item[0])
+            fired = []
+            for when, schedule in due:
+                fired.append(self._fire(schedule, when))
+            return fired
+
+    def next_due(self) -> datetime | None:
+        """The earliest occurrence not fired yet across all schedules (None if there is none)."""
+        with self._lock:
+            upcoming = []
+            far = self.clock.now() + timedelta(days=3660)
+            for schedule in self._schedules():
+                first = next(self._due(schedule, far, peek=True), None)
+                if first is not None:
+                    upcoming.append(first)
+            return min(upcoming, default=None)
+
+    def _schedules(self) -> list[dict[str, Any]]:
+        schedules = []
+        paginator = self.scheduler.get_paginator("list_schedules")
+        for page in paginator.paginate(State="ENABLED"):
+            for summary in page.get("Schedules", []):
+                try:
+                    schedules.append(
+                        self.scheduler.get_schedule(Name=summary["Name"], GroupName=summary["GroupName"])
+                    )
+                except self.scheduler.exceptions.ResourceNotFoundException:
+                    continue  # deleted between list and get
+        return [s for s in schedules if s.get("State", "ENABLED") == "ENABLED"]
+
+    def _due(self, schedule: dict[str, Any], now: datetime, peek: bool = False) -> Iterator[datetime]:
+        created = schedule["CreationDate"].timestamp()
+        key = (schedule["Arn"], created)
+        expression = schedule["ScheduleExpression"]
+        zone = schedule.get("ScheduleExpressionTimezone") or "UTC"
+        one_time = at_instant(expression, zone)
+        if one_time is not None:
+            if key not in self._fired_at and one_time <= now:
+                if not peek:
+                    self._fired_at.add(key)
+                yield one_time
+            return
+        start, end = schedule.get("StartDate"), schedule.get("EndDate")
+        created_on_clock = self.clock.at_real(created)
+        anchor = start if start else created_on_clock
+        # Exclusive lower bound: nothing before the schedule existed, nothing before StartDate.
+        after = self._cursors.get(key) or max(created_on_clock, anchor) - timedelta(microseconds=1)
+        if not peek:
+            self._cursors[key] = now
+        for count, when in enumerate(occurrences(expression, zone, after, anchor)):
+            if when > now or (end and when > end):
+                return
+            if count >= MAX_CATCH_UP:
+                log.warning(
+                    "%s: over %d occurrences due at once, the rest skipped", schedule["Name"], MAX_CATCH_UP
+                )
+                return
+            yield when
+
+    def _fire(self, schedule: dict[str, Any], when: datetime) -> Firing:
+        firing = Firing(schedule["GroupName"], schedule["Name"], when, schedule["Target"]["Arn"])
+        log.info("schedule %s/%s fires (%s)", firing.group, firing.name, when.isoformat())
+        try:
+            self.deliver(schedule["Target"])
+        except Exception:
+            # AWS would retry per the RetryPolicy; locally the failure is logged and the occurrence spent.
+            log.exception("schedule %s/%s: target %s failed", firing.group, firing.name, firing.target_arn)
+        if (
+            at_instant(schedule["ScheduleExpression"]) is not None
+            and schedule.get("ActionAfterCompletion") == "DELETE"
+        ):
+            # The target may have deleted it already (e.g. a cancelled campaign).
+            with contextlib.suppress(self.scheduler.exceptions.ResourceNotFoundException):
+                self.scheduler.delete_schedule(Name=firing.name, GroupName=firing.group)
+        return firing
+
+
+def target_event(target: dict[str, Any]) -> Any:
+    """The event a target receives: its Input as JSON when it parses, the raw text otherwise."""
+    raw = target.get("Input")
+    if raw is None:
+        return {}
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw

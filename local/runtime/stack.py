@@ -1,0 +1,401 @@
+"""LocalStack: the whole template on an embedded moto server, with functions run in-process."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import urllib.request
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from local.runtime import environ
+from local.runtime.api import ApiServer, routes_of
+from local.runtime.functions import FunctionRegistry, LocalFunction
+from local.runtime.provision import create_queues, create_roles, create_schedule_groups, create_tables
+from local.runtime.scheduler import Clock, Firing, ScheduleRunner, target_event
+from local.runtime.sqs_poller import SqsEventSource, SqsPoller
+from local.runtime.template import (
+    DEFAULT_STACK,
+    FUNCTION_TYPES,
+    Template,
+    TemplateError,
+)
+
+log = logging.getLogger(__name__)
+
+_DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+# Powertools offline: no X-Ray daemon, no CloudWatch metrics flush.
+_OFFLINE = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"}
+# Removed while the stack runs so no real AWS profile or session leaks into the functions.
+_UNSET = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+
+
+class LocalStack:
+    """Provision `template_path` on an embedded moto server and run its functions in-process.
+
+    visibility_timeout (seconds) overrides every queue's VisibilityTimeout, so a failed message comes
+    back quickly in local runs and tests. background=True runs the SQS pollers in threads;
+    background=False leaves polling to drain(). schedule_interval (seconds) starts a ticker that
+    fires due schedules; without it, call fire_due_schedules() or drain(schedules=True).
+    One LocalStack per process at a time: moto keeps its state per process.
+    """
+
+    def __init__(
+        self,
+        template_path: str | Path = "template.yaml",
+        *,
+        api_port: int = 0,
+        aws_port: int = 0,
+        parameters: Mapping[str, Any] | None = None,
+        env: Mapping[str, str] | None = None,
+        clock: Clock | None = None,
+        visibility_timeout: int | None = None,
+        background: bool = True,
+        stack_name: str = DEFAULT_STACK,
+        schedule_interval: float | None = None,
+        poll_interval: float = 0.05,
+    ) -> None:
+        self.template = Template(template_path, stack_name=stack_name, parameters=parameters)
+        self.clock = clock or Clock()
+        self.api_port, self.aws_port = api_port, aws_port
+        self.extra_env = dict(env or {})
+        self.visibility_timeout = visibility_timeout
+        self.background = background
+        self.schedule_interval = schedule_interval
+        self.poll_interval = poll_interval
+        self.functions = FunctionRegistry([])
+        self.function_env: dict[str, dict[str, str]] = {}
+        self.pollers: list[SqsPoller] = []
+        self._queue_urls: dict[str, str] = {}
+        self._tables: dict[str, str] = {}
+        self._moto: ThreadedMotoServer | None = None
+        self._api: ApiServer | None = None
+        self._runner: ScheduleRunner | None = None
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._saved_env: dict[str, str | None] = {}
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
+        self.aws_url = ""
+        self.api_url = ""
+
+    # ----- lifecycle -----
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.close()
+
+    def start(self) -> LocalStack:
+        self._validate()  # before any server starts: a bad template fails fast
+        try:
+            self._start_aws()
+            self._provision()
+            self._load_functions()
+            self._api = ApiServer(routes_of(list(self.functions), self._api_ids()), self.api_port)
+            self._api.start()
+            self.api_url = self._api.url
+            self.template.api_url = self.api_url
+            self._runner = ScheduleRunner(self.boto3_client("scheduler"), self.clock, self._deliver)
+            self.pollers = [
+                SqsPoller(s, self._new_client("sqs"), self.template.region) for s in self._sources()
+            ]
+            if self.background:
+                for poller in self.pollers:
+                    self._spawn(f"sqs-{poller.source.function.spec.logical_id}", self._poll_loop, poller)
+            if self.schedule_interval:
+                self._spawn("scheduler", self._tick_loop)
+        except BaseException:
+            self.close()
+            raise
+        log.info("local stack up: API %s, AWS %s", self.api_url, self.aws_url)
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self._threads.clear()
+        if self._api:
+            self._api.stop()
+            self._api = None
+        self._clients.clear()
+        if self._moto:
+            self._reset_moto()
+            self._moto.stop()
+            self._moto = None
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env.clear()
+
+    # ----- what others call -----
+
+    def boto3_client(self, service: str) -> Any:
+        """A client for the embedded AWS (cached per service; boto3 clients are thread-safe)."""
+        with self._clients_lock:
+            if service not in self._clients:
+                self._clients[service] = self._new_client(service)
+            return self._clients[service]
+
+    def _new_client(self, service: str) -> Any:
+        return boto3.client(
+            service,  # type: ignore[call-overload]
+            endpoint_url=self.aws_url,
+            region_name=self.template.region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def invoke(self, function_name_or_arn: str, event: Any) -> Any:
+        """Invoke a function by logical id, name or ARN, as a synchronous (RequestResponse) call."""
+        return self.functions.get(function_name_or_arn).invoke(event, _arn_or_none(function_name_or_arn))
+
+    def queue_url(self, logical_id: str) -> str:
+        return self._queue_urls[logical_id]
+
+    def table_name(self, logical_id: str) -> str:
+        return self._tables[logical_id]
+
+    def function_arn(self, logical_id: str) -> str:
+        return self.functions.get(logical_id).spec.arn
+
+    def fire_due_schedules(self) -> list[Firing]:
+        assert self._runner is not None, "start() first"
+        return self._runner.fire_due()
+
+    def next_schedule_due(self) -> datetime | None:
+        assert self._runner is not None, "start() first"
+        return self._runner.next_due()
+
+    def drain(self, timeout: float = 60.0, *, schedules: bool = False) -> None:
+        """Process until every event-source queue is empty and no batch is in flight.
+
+        With schedules=True, due schedules fire on each pass too. Raises TimeoutError naming
+        what is still pending when `timeout` seconds pass.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            activity = self._activity()
+            worked = 0
+            if schedules:
+                worked += len(self.fire_due_schedules())
+            if not self.background:
+                worked += sum(poller.poll_once() for poller in self.pollers)
+            pending = self._pending()
+            if not worked and not pending and activity == self._activity() and not self._in_flight():
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"drain: still pending after {timeout}s: {pending or 'batches in flight'}")
+            if not worked:
+                time.sleep(self.poll_interval)
+
+    run_until_idle = drain
+
+    # ----- start-up -----
+
+    def _validate(self) -> None:
+        problems = self.template.undeclared_references()
+        for logical_id in self.template.of_type(*FUNCTION_TYPES):
+            try:
+                function = LocalFunction(self.template.function(logical_id), {})
+                function.check_files()
+                problems += self._event_source_problems(function)
+            except TemplateError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise TemplateError(f"{self.template.path.name} cannot run locally:\n  " + "\n  ".join(problems))
+
+    def _event_source_problems(self, function: LocalFunction) -> list[str]:
+        problems = []
+        for event_name, event in function.spec.events.items():
+            if event.get("Type") != "SQS":
+                continue
+            queue = (event.get("Properties") or {}).get("Queue")
+            if not isinstance(queue, str) or self.template.queue_for_arn(queue) is None:
+                problems.append(
+                    f"Resources.{function.spec.logical_id}.Properties.Events.{event_name}: "
+                    f"queue {queue} is not declared in the template"
+                )
+        return problems
+
+    def _start_aws(self) -> None:
+        werkzeug = logging.getLogger("werkzeug")
+        if werkzeug.level == logging.NOTSET:
+            werkzeug.setLevel(logging.WARNING)  # moto's request lines: quiet unless asked for
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.aws_port, verbose=False)
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        self.aws_url = f"http://{host}:{port}"
+        self.template.aws_url = self.aws_url
+        self._reset_moto()  # moto's state is per process: start from nothing
+        environ.install()
+        shared = {
+            "AWS_ENDPOINT_URL": self.aws_url,
+            "AWS_DEFAULT_REGION": self.template.region,
+            "AWS_REGION": self.template.region,
+            **_DUMMY_CREDENTIALS,
+            **_OFFLINE,
+        }
+        for key in (*shared, *_UNSET):
+            self._saved_env.setdefault(key, os.environ.get(key))
+        for key in _UNSET:
+            os.environ.pop(key, None)
+        os.environ.update(shared)
+
+    def _reset_moto(self) -> None:
+        request = urllib.request.Request(f"{self.aws_url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            reply.read()
+
+    def _provision(self) -> None:
+        self._tables = create_tables(self.template, self.boto3_client("dynamodb"))
+        self._queue_urls = create_queues(
+            self.template, self.boto3_client("sqs"), visibility_timeout=self.visibility_timeout
+        )
+        create_schedule_groups(self.template, self.boto3_client("scheduler"))
+        create_roles(self.template, self.boto3_client("iam"))
+
+    def _load_functions(self) -> None:
+        runtime_env = {
+            "AWS_ENDPOINT_URL": self.aws_url,
+            "AWS_DEFAULT_REGION": self.template.region,
+            "AWS_REGION": self.template.region,
+            **_DUMMY_CREDENTIALS,
+            **_OFFLINE,
+        }
+        functions = []
+        for logical_id in self.template.of_type(*FUNCTION_TYPES):
+            spec = self.template.function(logical_id)
+            env = {**spec.environment, **self.extra_env, **runtime_env}
+            function = LocalFunction(spec, env)
+            function.load()
+            functions.append(function)
+            self.function_env[logical_id] = dict(function.env)
+        self.functions = FunctionRegistry(functions)
+        self._share_common_env()
+
+    def _share_common_env(self) -> None:
+        """Variables every function agrees on also go into the process env, for threads a handler starts."""
+        envs = list(self.function_env.values())
+        if not envs:
+            return
+        common = {k: v for k, v in envs[0].items() if all(e.get(k) == v for e in envs[1:])}
+        common = {k: v for k, v in common.items() if not k.startswith(("AWS_LAMBDA_", "LAMBDA_"))}
+        for key in common:
+            self._saved_env.setdefault(key, os.environ.get(key))
+        os.environ.update(common)
+
+    def _api_ids(self) -> dict[str, str]:
+        return {
+            self.template.ref(logical): self.template.api_id(logical)
+            for logical in self.template.of_type("AWS::Serverless::HttpApi", "AWS::Serverless::Api")
+        }
+
+    def _sources(self) -> list[SqsEventSource]:
+        sources = []
+        for function in self.functions:
+            for event_name, event in function.spec.events.items():
+                props = event.get("Properties") or {}
+                if event.get("Type") != "SQS" or props.get("Enabled", True) is False:
+                    continue
+                queue = self.template.queue_for_arn(props["Queue"])
+                assert queue is not None  # checked by _validate
+                sources.append(
+                    SqsEventSource(
+                        function=function,
+                        event_name=event_name,
+                        queue_logical_id=queue,
+                        queue_url=self._queue_urls[queue],
+                        queue_arn=props["Queue"],
+                        batch_size=int(props.get("BatchSize", 10)),
+                        report_batch_item_failures="ReportBatchItemFailures"
+                        in (props.get("FunctionResponseTypes") or []),
+                    )
+                )
+        return sources
+
+    # ----- background work -----
+
+    def _spawn(self, name: str, target: Any, *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _poll_loop(self, poller: SqsPoller) -> None:
+        while not self._stop.is_set():
+            try:
+                received = poller.poll_once()
+            except Exception:
+                log.exception("polling %s failed", poller.source.queue_arn)
+                received = 0
+            if not received:
+                self._stop.wait(self.poll_interval)
+
+    def _tick_loop(self) -> None:
+        assert self.schedule_interval is not None
+        while not self._stop.wait(self.schedule_interval):
+            try:
+                self.fire_due_schedules()
+            except Exception:
+                log.exception("firing schedules failed")
+
+    def _deliver(self, target: dict[str, Any]) -> None:
+        arn = str(target["Arn"])
+        if arn.startswith("arn:aws:lambda:"):
+            self.functions.get(arn).invoke(target_event(target), arn)
+        elif arn.startswith("arn:aws:sqs:"):
+            queue = self.template.queue_for_arn(arn)
+            url = (
+                self._queue_urls[queue]
+                if queue
+                else f"{self.aws_url}/{arn.split(':')[4]}/{arn.split(':')[5]}"
+            )
+            extra = {k: v for k, v in (target.get("SqsParameters") or {}).items() if k == "MessageGroupId"}
+            self.boto3_client("sqs").send_message(
+                QueueUrl=url, MessageBody=target.get("Input") or "{}", **extra
+            )
+        else:
+            raise ValueError(f"target {arn}: the local runtime delivers to Lambda and SQS only")
+
+    # ----- idle detection -----
+
+    def _activity(self) -> int:
+        return sum(poller.activity for poller in self.pollers)
+
+    def _in_flight(self) -> int:
+        return sum(poller.in_flight for poller in self.pollers)
+
+    def _pending(self) -> dict[str, int]:
+        sqs = self.boto3_client("sqs")
+        counts = {}
+        for logical in {poller.source.queue_logical_id for poller in self.pollers}:
+            attributes = sqs.get_queue_attributes(QueueUrl=self._queue_urls[logical], AttributeNames=["All"])[
+                "Attributes"
+            ]
+            count = sum(
+                int(attributes.get(name, 0))
+                for name in (
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                    "ApproximateNumberOfMessagesDelayed",
+                )
+            )
+            if count:
+                counts[logical] = count
+        return counts
+
+
+def _arn_or_none(name_or_arn: str) -> str | None:
+    return name_or_arn if name_or_arn.startswith("arn:") else None

@@ -1,0 +1,85 @@
+"""`python -m local.serve`: the whole stack in the foreground, configured by environment.
+
+PORT (3000), AWS_PORT (5005), PUSH_ADMIN_KEY (generated and printed when absent; only its SHA-256
+reaches the functions), APNS_ENDPOINT, FCM_ENDPOINT, WEBPUSH_ALLOWED_HOSTS (override the template
+parameters ApnsEndpoint, FcmEndpoint, WebPushAllowedHosts), LOG_LEVEL (WARNING), TEMPLATE.
+Prints `API http://127.0.0.1:<port>` and `AWS http://127.0.0.1:<port>` once ready; stops on SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import secrets
+import signal
+import sys
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from types import FrameType
+
+from local.runtime import LocalStack, Template
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Environment variable -> the template parameter it overrides (and the function variable it sets).
+OVERRIDES = {
+    "APNS_ENDPOINT": "ApnsEndpoint",
+    "FCM_ENDPOINT": "FcmEndpoint",
+    "WEBPUSH_ALLOWED_HOSTS": "WebPushAllowedHosts",
+}
+
+
+def configuration(
+    environ: Mapping[str, str], template: Path
+) -> tuple[dict[str, str], dict[str, str], str | None]:
+    """(template parameters, function env, generated admin key or None) from the process environment."""
+    admin_key = environ.get("PUSH_ADMIN_KEY") or None
+    generated = None
+    if admin_key is None:
+        admin_key = generated = secrets.token_urlsafe(32)
+    admin_hash = hashlib.sha256(admin_key.encode()).hexdigest()
+    declared = set(Template(template).declared_parameters)
+    parameters = {"AdminKeyHash": admin_hash} if "AdminKeyHash" in declared else {}
+    env = {"ADMIN_KEY_HASH": admin_hash}
+    for variable, parameter in OVERRIDES.items():
+        if variable in environ:
+            env[variable] = environ[variable]
+            if parameter in declared:
+                parameters[parameter] = environ[variable]
+    return parameters, env, generated
+
+
+def main() -> int:
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "WARNING").upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    template = Path(os.environ.get("TEMPLATE", ROOT / "template.yaml"))
+    parameters, env, generated_key = configuration(os.environ, template)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    stack = LocalStack(
+        template,
+        api_port=int(os.environ.get("PORT", "3000")),
+        aws_port=int(os.environ.get("AWS_PORT", "5005")),
+        parameters=parameters,
+        env=env,
+        schedule_interval=1.0,
+    )
+    with stack:
+        if generated_key:
+            print(f"PUSH_ADMIN_KEY {generated_key}")
+        print(f"API {stack.api_url}")
+        print(f"AWS {stack.aws_url}", flush=True)
+        stop.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

