@@ -125,6 +125,14 @@ def new_app(api: Api, standins: Standins, name: str = "shop", *, providers: bool
     return keys
 
 
+def dynamodb(stack: Any) -> Any:
+    """A boto3 DynamoDB resource on the stack's embedded AWS."""
+    import boto3
+
+    return boto3.resource("dynamodb", endpoint_url=stack.aws_url, region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+
+
 @pytest.fixture
 def api(stack: Any) -> Api:
     return Api(stack.api_url)

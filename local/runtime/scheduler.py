@@ -139,12 +139,24 @@ class Firing:
 
 
 class ScheduleRunner:
-    """Reads the schedules from moto and fires what is due on `clock`."""
+    """Reads the schedules of `groups` from moto and fires what is due on `clock`.
 
-    def __init__(self, scheduler: Any, clock: Clock, deliver: Callable[[dict[str, Any]], None]) -> None:
+    Only schedules whose target `owns` accepts are touched: another stack may share moto's state.
+    """
+
+    def __init__(
+        self,
+        scheduler: Any,
+        clock: Clock,
+        deliver: Callable[[dict[str, Any]], None],
+        groups: list[str],
+        owns: Callable[[str], bool],
+    ) -> None:
         self.scheduler = scheduler
         self.clock = clock
         self.deliver = deliver  # invokes a schedule's Target
+        self.groups = groups
+        self.owns = owns
         self._cursors: dict[tuple[str, float], datetime] = {}  # last instant examined per schedule
         self._fired_at: set[tuple[str, float]] = set()
         self._lock = threading.Lock()
@@ -175,14 +187,20 @@ class ScheduleRunner:
     def _schedules(self) -> list[dict[str, Any]]:
         schedules = []
         paginator = self.scheduler.get_paginator("list_schedules")
-        for page in paginator.paginate(State="ENABLED"):
-            for summary in page.get("Schedules", []):
-                try:
-                    schedules.append(
-                        self.scheduler.get_schedule(Name=summary["Name"], GroupName=summary["GroupName"])
-                    )
-                except self.scheduler.exceptions.ResourceNotFoundException:
-                    continue  # deleted between list and get
+        summaries = [
+            summary
+            for group in self.groups
+            for page in paginator.paginate(GroupName=group, State="ENABLED")
+            for summary in page.get("Schedules", [])
+            if self.owns(summary["Target"]["Arn"])
+        ]
+        for summary in summaries:
+            try:
+                schedules.append(
+                    self.scheduler.get_schedule(Name=summary["Name"], GroupName=summary["GroupName"])
+                )
+            except self.scheduler.exceptions.ResourceNotFoundException:
+                continue  # deleted between list and get
         return [s for s in schedules if s.get("State", "ENABLED") == "ENABLED"]
 
     def _due(self, schedule: dict[str, Any], now: datetime, peek: bool = False) -> Iterator[datetime]:

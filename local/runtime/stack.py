@@ -7,13 +7,15 @@ import os
 import threading
 import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 from local.runtime import environ
@@ -30,6 +32,10 @@ from local.runtime.template import (
 )
 
 log = logging.getLogger(__name__)
+
+# moto keeps one state per process, shared by every LocalStack in it.
+_live_lock = threading.Lock()
+_live: set[int] = set()
 
 _DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 # Powertools offline: no X-Ray daemon, no CloudWatch metrics flush.
@@ -76,6 +82,8 @@ class LocalStack:
         self.pollers: list[SqsPoller] = []
         self._queue_urls: dict[str, str] = {}
         self._tables: dict[str, str] = {}
+        self._groups: dict[str, str] = {}
+        self._roles: dict[str, str] = {}
         self._moto: ThreadedMotoServer | None = None
         self._api: ApiServer | None = None
         self._runner: ScheduleRunner | None = None
@@ -105,7 +113,13 @@ class LocalStack:
             self._api.start()
             self.api_url = self._api.url
             self.template.api_url = self.api_url
-            self._runner = ScheduleRunner(self.boto3_client("scheduler"), self.clock, self._deliver)
+            self._runner = ScheduleRunner(
+                self.boto3_client("scheduler"),
+                self.clock,
+                self._deliver,
+                groups=[*self._groups.values(), "default"],
+                owns=self._owns_target,
+            )
             self.pollers = [
                 SqsPoller(s, self._new_client("sqs"), self.template.region) for s in self._sources()
             ]
@@ -130,7 +144,13 @@ class LocalStack:
             self._api = None
         self._clients.clear()
         if self._moto:
-            self._reset_moto()
+            with _live_lock:
+                _live.discard(id(self))
+                last = not _live
+            if last:
+                self._reset_moto()
+            else:
+                self._delete_own_resources()  # another stack in this process still uses moto
             self._moto.stop()
             self._moto = None
         for key, value in self._saved_env.items():
@@ -239,7 +259,11 @@ class LocalStack:
         host, port = self._moto.get_host_and_port()
         self.aws_url = f"http://{host}:{port}"
         self.template.aws_url = self.aws_url
-        self._reset_moto()  # moto's state is per process: start from nothing
+        with _live_lock:
+            alone = not _live
+            _live.add(id(self))
+        if alone:
+            self._reset_moto()  # start from nothing, unless another stack here is using moto
         environ.install()
         shared = {
             "AWS_ENDPOINT_URL": self.aws_url,
@@ -264,8 +288,27 @@ class LocalStack:
         self._queue_urls = create_queues(
             self.template, self.boto3_client("sqs"), visibility_timeout=self.visibility_timeout
         )
-        create_schedule_groups(self.template, self.boto3_client("scheduler"))
-        create_roles(self.template, self.boto3_client("iam"))
+        self._groups = create_schedule_groups(self.template, self.boto3_client("scheduler"))
+        self._roles = create_roles(self.template, self.boto3_client("iam"))
+
+    def _delete_own_resources(self) -> None:
+        dynamodb, sqs = self.boto3_client("dynamodb"), self.boto3_client("sqs")
+        scheduler, iam = self.boto3_client("scheduler"), self.boto3_client("iam")
+        deletions: list[Callable[[], Any]] = [
+            partial(dynamodb.delete_table, TableName=t) for t in self._tables.values()
+        ]
+        deletions += [partial(sqs.delete_queue, QueueUrl=url) for url in self._queue_urls.values()]
+        deletions += [partial(scheduler.delete_schedule_group, Name=g) for g in self._groups.values()]
+        for logical_id in self._roles:
+            role = self.template.physical_name(logical_id)
+            for policy in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+                iam.delete_role_policy(RoleName=role, PolicyName=policy)
+            deletions.append(partial(iam.delete_role, RoleName=role))
+        for delete in deletions:
+            try:
+                delete()
+            except ClientError as exc:
+                log.warning("clean-up: %s", exc)
 
     def _load_functions(self) -> None:
         runtime_env = {
@@ -351,17 +394,21 @@ class LocalStack:
             except Exception:
                 log.exception("firing schedules failed")
 
+    def _owns_target(self, arn: str) -> bool:
+        if arn.startswith("arn:aws:sqs:"):
+            return self.template.queue_for_arn(arn) is not None
+        try:
+            self.functions.get(arn)
+        except KeyError:
+            return False
+        return True
+
     def _deliver(self, target: dict[str, Any]) -> None:
         arn = str(target["Arn"])
         if arn.startswith("arn:aws:lambda:"):
             self.functions.get(arn).invoke(target_event(target), arn)
         elif arn.startswith("arn:aws:sqs:"):
-            queue = self.template.queue_for_arn(arn)
-            url = (
-                self._queue_urls[queue]
-                if queue
-                else f"{self.aws_url}/{arn.split(':')[4]}/{arn.split(':')[5]}"
-            )
+            url = self._queue_urls[str(self.template.queue_for_arn(arn))]
             extra = {k: v for k, v in (target.get("SqsParameters") or {}).items() if k == "MessageGroupId"}
             self.boto3_client("sqs").send_message(
                 QueueUrl=url, MessageBody=target.get("Input") or "{}", **extra

@@ -9,7 +9,7 @@ from boto3.dynamodb.conditions import Key
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import ADMIN_KEY, Api, AppKeys, Standins, new_app
+from tests.conftest import ADMIN_KEY, Api, AppKeys, Standins, dynamodb, new_app
 
 pytestmark = pytest.mark.e2e
 
@@ -28,7 +28,7 @@ def web_device(standins: Standins, **extra: Any) -> dict[str, Any]:
 
 def partition_of(stack: Any, app_id: str, device_id: str) -> list[str]:
     """Which audience partitions (zone#shard) hold this device, read straight from the GSI."""
-    table = stack.boto3_resource("dynamodb").Table(stack.table_name("DevicesTable"))
+    table = dynamodb(stack).Table(stack.table_name("DevicesTable"))
     found = []
     for zone in ("Europe/Berlin", "Asia/Kathmandu", "America/St_Johns", "UTC"):
         for shard in range(4):
@@ -70,7 +70,7 @@ def test_register_read_move_and_delete_devices_of_every_platform(
     moved = shop.client.put("/v1/devices/web-1", {**bodies["web-1"], "timezone": "UTC"})
     assert moved.status_code == 200 and moved.json()["timezone"] == "UTC"
     assert [p.split("#")[0] for p in partition_of(stack, shop.app_id, "web-1")] == ["UTC"]
-    zones = stack.boto3_resource("dynamodb").Table(stack.table_name("ZonesTable"))
+    zones = dynamodb(stack).Table(stack.table_name("ZonesTable"))
     registered = {i["zone"] for i in zones.query(KeyConditionExpression=Key("app_id").eq(shop.app_id))["Items"]}
     assert {"UTC", "Asia/Kathmandu", "America/St_Johns"} <= registered
 
@@ -168,7 +168,7 @@ def test_malformed_json_is_a_400(shop: AppKeys) -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=40),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=40),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
     max_leaves=12,
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -254,6 +255,34 @@ def test_drain_with_schedules_runs_a_rate_schedule_until_nothing_is_due(make_sta
     assert len(fired_events(stack)) == 3  # at 0, 5 and 10 minutes
 
 
+def test_a_schedule_can_target_a_queue_and_schedules_of_other_targets_are_left_alone(
+    make_stack: StackFactory,
+) -> None:
+    clock = Clock(datetime(2030, 2, 1, tzinfo=UTC))
+    stack = make_stack(clock=clock)
+    scheduler = stack.boto3_client("scheduler")
+    for name, arn in (
+        ("to-queue", f"arn:aws:sqs:us-east-1:123456789012:{STACK}-WorkQueue"),
+        ("foreign", "arn:aws:lambda:us-east-1:123456789012:function:another-stack-fn"),
+    ):
+        scheduler.create_schedule(
+            Name=name,
+            ScheduleExpression="at(2030-02-01T00:00:00)",
+            FlexibleTimeWindow={"Mode": "OFF"},
+            Target={
+                "Arn": arn,
+                "RoleArn": "arn:aws:iam::123456789012:role/r",
+                "Input": '{"id": "scheduled"}',
+            },
+        )
+
+    assert [f.name for f in stack.fire_due_schedules()] == ["to-queue"]
+    stack.drain(timeout=30)
+
+    assert [d["id"] for d in deliveries(stack)] == ["scheduled"]
+    assert {s["Name"] for s in scheduler.list_schedules()["Schedules"]} == {"to-queue", "foreign"}
+
+
 # ---------- HTTP API ----------
 
 
@@ -332,6 +361,22 @@ def test_functions_run_concurrently_each_with_its_own_environment(make_stack: St
     assert greetings == {f"hello from {STACK}"}
     seen = deliveries(stack)
     assert len(seen) == 20 and {d["greeting"] for d in seen} == {"-"}
+
+
+def test_two_stacks_in_one_process_share_moto_and_closing_one_keeps_the_other(
+    make_stack: StackFactory,
+) -> None:
+    first = make_stack(stack_name="rt-one")
+    second = make_stack(stack_name="rt-two")
+    dynamodb = first.boto3_client("dynamodb")
+    assert {"rt-one-items", "rt-two-items"} <= set(dynamodb.list_tables()["TableNames"])
+
+    second.close()
+
+    assert "rt-two-items" not in dynamodb.list_tables()["TableNames"]
+    assert first.invoke("ScheduledFunction", {"still": "here"}) == {"ok": True}
+    assert fired_events(first) == [{"still": "here"}]
+    assert os.environ["AWS_ENDPOINT_URL"] == first.aws_url
 
 
 def test_invoke_by_logical_id_name_or_arn(make_stack: StackFactory) -> None:
@@ -440,12 +485,13 @@ def test_tables_created_from_the_real_template_match_its_key_schema_and_indexes(
 
 def test_the_real_template_provisions_on_the_local_stack(make_stack: StackFactory) -> None:
     admin_hash = hashlib.sha256(b"admin").hexdigest()
-    stack = make_stack(REAL_TEMPLATE, stack_name="push-engine", parameters={"AdminKeyHash": admin_hash})
+    # Its own stack name: a session-wide stack on the same template may share this process's moto.
+    stack = make_stack(REAL_TEMPLATE, stack_name="pe-smoke", parameters={"AdminKeyHash": admin_hash})
     body = load_template(REAL_TEMPLATE).body["Resources"]
 
     tables = stack.boto3_client("dynamodb").list_tables()["TableNames"]
-    assert sorted(tables) == sorted(
-        f"push-engine-{k}" for k, v in body.items() if v["Type"] == "AWS::DynamoDB::Table"
+    assert sorted(t for t in tables if t.startswith("pe-smoke-")) == sorted(
+        f"pe-smoke-{k}" for k, v in body.items() if v["Type"] == "AWS::DynamoDB::Table"
     )
 
     sqs = stack.boto3_client("sqs")
@@ -454,16 +500,16 @@ def test_the_real_template_provisions_on_the_local_stack(make_stack: StackFactor
             "Attributes"
         ]
         assert json.loads(attributes["RedrivePolicy"]) == {
-            "deadLetterTargetArn": f"arn:aws:sqs:us-east-1:123456789012:push-engine-{dlq}",
+            "deadLetterTargetArn": f"arn:aws:sqs:us-east-1:123456789012:pe-smoke-{dlq}",
             "maxReceiveCount": 5,
         }
         assert attributes["VisibilityTimeout"] == str(body[queue]["Properties"]["VisibilityTimeout"])
         sqs.get_queue_attributes(QueueUrl=stack.queue_url(dlq), AttributeNames=["QueueArn"])
 
     groups = stack.boto3_client("scheduler").list_schedule_groups()["ScheduleGroups"]
-    assert "push-engine-campaigns" in {g["Name"] for g in groups}
-    role = stack.boto3_client("iam").get_role(RoleName="push-engine-SchedulerRole")["Role"]
-    assert role["Arn"] == "arn:aws:iam::123456789012:role/push-engine-SchedulerRole"
+    assert "pe-smoke-campaigns" in {g["Name"] for g in groups}
+    role = stack.boto3_client("iam").get_role(RoleName="pe-smoke-SchedulerRole")["Role"]
+    assert role["Arn"] == "arn:aws:iam::123456789012:role/pe-smoke-SchedulerRole"
 
     env = stack.function_env["SenderFunction"]
     assert env["ADMIN_KEY_HASH"] == admin_hash and env["SEND_QUEUE_URL"] == stack.queue_url("SendQueue")

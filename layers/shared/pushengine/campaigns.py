@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import secrets
-import time
+import time as clock
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from pushengine import compose, waves
@@ -54,7 +54,8 @@ def plan(body: CampaignIn, now: datetime) -> tuple[list[waves.Wave], list[str]]:
     if schedule.type == "at":
         return waves.plan_at(max(schedule.at, now)), []
     # Every zone in the world is planned, so a device that registers in a new zone later is still reached.
-    result = waves.plan_local_time(schedule.date, schedule.time, waves.ALL_ZONES, now, schedule.if_passed)
+    wall = time.fromisoformat(schedule.time)
+    result = waves.plan_local_time(schedule.date, wall, waves.ALL_ZONES, now, schedule.if_passed)
     return list(result.waves), list(result.skipped)
 
 
@@ -160,7 +161,7 @@ def count_audience(
 ) -> AudienceCount:
     """How many opted-in devices a filter selects now (reads partitions; bounded by a time budget)."""
     matcher = parse_filter(audience) if audience else None
-    now, deadline = datetime.now(UTC), time.monotonic() + budget_seconds
+    now, deadline = datetime.now(UTC), clock.monotonic() + budget_seconds
     count = scanned = 0
     for zone in deps.devices.zones(app_id):
         for shard in range(deps.settings.shard_count):
@@ -173,6 +174,6 @@ def count_audience(
                 )
                 if start is None:
                     break
-                if time.monotonic() > deadline:
+                if clock.monotonic() > deadline:
                     raise InvalidInput("audience too large to count within the time budget", field="body.audience")
     return AudienceCount(count=count, scanned=scanned)

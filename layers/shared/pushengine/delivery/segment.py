@@ -47,7 +47,7 @@ def fire_wave(deps: SegmentDeps, app_id: str, campaign_id: str, wave_id: str) ->
     zones = sorted(set(wave["zones"]) & set(registry)) if wave["zones"] else sorted(registry)
     tasks = [
         {"kind": "task", "app_id": app_id, "campaign_id": campaign_id, "wave_id": wave_id,
-         "zone": zone, "shard": shard, "seq": 0}
+         "at": wave["send_at"], "zone": zone, "shard": shard, "seq": 0}
         for zone in zones for shard in range(deps.settings.shard_count)
     ]  # fmt: skip
     # Tasks first, then the count: a retry re-queues (deduplicated by the task ledger) but counts once.
@@ -79,7 +79,8 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
     if campaign is None or campaign["status"] not in ACTIVE:
         deps.campaigns.record(app_id, campaign_id, ledger, counters={"tasks_pending": -1})
         return
-    now = deps.clock()
+    # Decide as of the wave's instant, or later if it fired late (quiet hours, `within` filters).
+    now = max(deps.clock(), datetime.fromisoformat(task["at"])) if "at" in task else deps.clock()
     targeting = Targeting(campaign_id, from_dynamo(campaign["spec"]))
     to_send: list[dict[str, Any]] = []
     deferred: dict[datetime, list[dict[str, Any]]] = defaultdict(list)
