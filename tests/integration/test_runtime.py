@@ -212,7 +212,7 @@ def test_an_at_schedule_in_a_zone_fires_at_its_utc_instant_and_stays_without_del
     clock.advance(1)
     assert [f.occurrence for f in stack.fire_due_schedules()] == [datetime(2030, 1, 1, 3, 45, tzinfo=UTC)]
     assert stack.fire_due_schedules() == []
-    assert len(stack.boto3_client("scheduler").list_schedules()["Schedules"]) == 1
+    assert len(stack.boto3_client("scheduler").list_schedules(GroupName=f"{STACK}-jobs")["Schedules"]) == 1
 
 
 @pytest.mark.parametrize(
@@ -280,7 +280,10 @@ def test_a_schedule_can_target_a_queue_and_schedules_of_other_targets_are_left_a
     stack.drain(timeout=30)
 
     assert [d["id"] for d in deliveries(stack)] == ["scheduled"]
-    assert {s["Name"] for s in scheduler.list_schedules()["Schedules"]} == {"to-queue", "foreign"}
+    assert {s["Name"] for s in scheduler.list_schedules(GroupName="default")["Schedules"]} == {
+        "to-queue",
+        "foreign",
+    }
 
 
 # ---------- HTTP API ----------

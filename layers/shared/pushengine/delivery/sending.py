@@ -172,7 +172,10 @@ async def send_batch(deps: SenderDeps, batch: dict[str, Any]) -> dict[str, int]:
                 await _prune(deps, app_id, pruned)
                 await save()
 
-    await asyncio.gather(*(one(i, e) for i, e in enumerate(devices) if i not in done))
+    async with asyncio.TaskGroup() as group:  # a crash cancels the rest: nothing runs on into the next batch
+        for i, e in enumerate(devices):
+            if i not in done:
+                group.create_task(one(i, e))
     await _prune(deps, app_id, pruned)
     if retry_after:
         await save()

@@ -1,0 +1,132 @@
+"""AWS list-price arithmetic for one million notifications: pure functions over measured figures.
+
+Everything is per *unit of work* (one send batch for the sender, one audience page for the segment
+query) and scaled to a million notifications, so every input is something the bench measured or
+an assumption printed next to the result.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from typing import Any
+
+SQS_CHUNK_BYTES = 64 * 1024  # SQS bills each 64 KB chunk of a request's payload as one request
+SQS_MAX_BATCH_BYTES = 1024 * 1024  # SendMessageBatch: 10 messages, 1 MiB in total
+DYNAMO_READ_UNIT_BYTES = 4096
+DYNAMO_WRITE_UNIT_BYTES = 1024
+LAMBDA_MB_PER_VCPU = 1769  # Lambda gives one full vCPU at 1769 MB, proportionally less below
+
+
+@dataclass(frozen=True, slots=True)
+class Prices:
+    """US East list prices, USD."""
+
+    lambda_arm_gb_second: float = 0.0000133334
+    lambda_per_request: float = 0.20 / 1e6
+    sqs_per_request: float = 0.40 / 1e6  # standard queue, after the free tier
+    dynamo_per_wru: float = 0.625 / 1e6  # on-demand write request unit
+    dynamo_per_rru: float = 0.125 / 1e6  # on-demand read request unit
+    pinpoint_per_million: float = 1.00
+    sns_mobile_per_million: float = 0.50
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """One unit of work of a pipeline stage and what AWS bills for it."""
+
+    notifications: float  # notifications this unit carries (a send batch: 250)
+    lambda_seconds: float  # billed Lambda duration of the unit
+    memory_mb: int
+    invocations: float  # Lambda invocations per unit (4 send batches per sender invocation: 0.25)
+    sqs_requests: float  # billed SQS requests (64 KB chunks) per unit
+    rru: float  # DynamoDB read request units per unit
+    wru: float  # DynamoDB write request units per unit
+
+
+def vcpu_share(memory_mb: int) -> float:
+    return min(1.0, memory_mb / LAMBDA_MB_PER_VCPU)
+
+
+def billed_seconds(cpu_seconds: float, memory_mb: int) -> float:
+    """A CPU-bound function's duration on Lambda: its CPU time stretched by the fraction of a vCPU it gets."""
+    return cpu_seconds / vcpu_share(memory_mb)
+
+
+def sqs_chunks(payload_bytes: int) -> int:
+    return max(1, math.ceil(payload_bytes / SQS_CHUNK_BYTES))
+
+
+def sqs_send_requests_per_message(message_bytes: int) -> float:
+    """One message's share of a SendMessageBatch: as many as fit (≤ 10, ≤ 1 MiB) share its chunks."""
+    per_batch = max(1, min(10, SQS_MAX_BATCH_BYTES // max(1, message_bytes)))
+    return sqs_chunks(per_batch * message_bytes) / per_batch
+
+
+def sqs_receive_delete_per_message(message_bytes: int, messages_per_receive: int) -> float:
+    """The Lambda poller's ReceiveMessage (payload-sized) and DeleteMessageBatch, shared by the batch."""
+    receive = sqs_chunks(messages_per_receive * message_bytes)
+    return (receive + 1) / messages_per_receive
+
+
+def dynamo_rru(item_bytes: int, *, consistent: bool) -> float:
+    """GetItem/Query read units: 4 KB units, half for eventually consistent reads; a miss still costs one."""
+    units = max(1, math.ceil(item_bytes / DYNAMO_READ_UNIT_BYTES))
+    return float(units) if consistent else units / 2
+
+
+def dynamo_wru(item_bytes: int, *, transactional: bool = False) -> float:
+    """Write units of one put/update (the larger of the item before and after); transactions cost double."""
+    units = max(1, math.ceil(item_bytes / DYNAMO_WRITE_UNIT_BYTES))
+    return float(units * (2 if transactional else 1))
+
+
+def item_size(item: Mapping[str, Any]) -> int:
+    """DynamoDB's size of an item: attribute names plus values, per the documented sizing rules."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def _value_size(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value.encode())
+    if isinstance(value, bool) or value is None:
+        return 1
+    if isinstance(value, int | float | Decimal):
+        digits = len(str(abs(value)).replace(".", "").lstrip("0")) or 1
+        return math.ceil(digits / 2) + 1
+    if isinstance(value, bytes | bytearray):
+        return len(value)
+    if isinstance(value, Mapping):
+        return 3 + sum(1 + len(str(k).encode()) + _value_size(v) for k, v in value.items())
+    if isinstance(value, set | frozenset):
+        return sum(_value_size(v) for v in value)
+    if isinstance(value, list | tuple):
+        return 3 + sum(1 + _value_size(v) for v in value)
+    raise TypeError(f"not a DynamoDB value: {type(value).__name__}")
+
+
+def stage_cost_per_million(stage: Stage, prices: Prices) -> dict[str, float]:
+    """USD per million notifications for one stage, by AWS line item."""
+    units = 1e6 / stage.notifications
+    return {
+        "lambda_compute": units * stage.lambda_seconds * stage.memory_mb / 1024 * prices.lambda_arm_gb_second,
+        "lambda_requests": units * stage.invocations * prices.lambda_per_request,
+        "sqs": units * stage.sqs_requests * prices.sqs_per_request,
+        "dynamodb_reads": units * stage.rru * prices.dynamo_per_rru,
+        "dynamodb_writes": units * stage.wru * prices.dynamo_per_wru,
+    }
+
+
+def total_per_million(stages: Mapping[str, Stage], prices: Prices) -> dict[str, Any]:
+    """Every stage's lines, their sum, and the sum's ratio to Pinpoint's and SNS's prices."""
+    lines = {name: stage_cost_per_million(stage, prices) for name, stage in stages.items()}
+    total = sum(sum(parts.values()) for parts in lines.values())
+    return {
+        "stages": {name: {**parts, "subtotal": sum(parts.values())} for name, parts in lines.items()},
+        "inputs": {name: asdict(stage) for name, stage in stages.items()},
+        "total": total,
+        "vs_pinpoint": total / prices.pinpoint_per_million,
+        "vs_sns": total / prices.sns_mobile_per_million,
+    }
