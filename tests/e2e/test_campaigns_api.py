@@ -130,3 +130,42 @@ def test_listing_is_paginated_newest_first(shop: AppKeys) -> None:
         if not token:
             break
     assert seen.index(ids[2]) < seen.index(ids[1]) < seen.index(ids[0])
+
+
+def test_a_device_registering_in_a_new_zone_after_creation_is_reached(
+    stack: Any, standins: Standins
+) -> None:
+    app = new_app(Api(stack.api_url), standins, "latecomer")
+    first = standins.webpush.new_subscription()
+    assert app.client.put("/v1/devices/early", {"platform": "web", "subscription": first,
+                                                "timezone": "Europe/London"}).status_code == 201  # fmt: skip
+    day = (datetime.now(UTC) + timedelta(days=2)).date()
+    r = app.server.post("/v1/campaigns", {
+        "name": "late", "message": {"title": "Morning", "body": "b"}, "quiet_hours": "ignore",
+        "schedule": {"type": "local_time", "date": day.isoformat(), "time": "09:00"},
+    })  # fmt: skip
+    campaign_id = r.json()["campaign_id"]
+    assert [w["time_zones"] for w in r.json()["waves"]] == [["Europe/London"]]
+    # Kathmandu had no device when the campaign was planned.
+    late = standins.webpush.new_subscription()
+    assert app.client.put("/v1/devices/late", {"platform": "web", "subscription": late,
+                                               "timezone": "Asia/Kathmandu"}).status_code == 201  # fmt: skip
+    standins.webpush.reset_received()
+    kathmandu = datetime(day.year, day.month, day.day, 3, 15, tzinfo=UTC)  # 09:00 at +5:45
+    london = datetime(day.year, day.month, day.day, 9, 0, tzinfo=UTC)
+    for instant in (kathmandu, london):
+        stack.clock.set(instant)
+        stack.fire_due_schedules()
+        stack.drain(timeout=60)
+        got = [m.subscription_id for m in standins.webpush.received]
+        expected = late if instant == kathmandu else first
+        assert got[-1] == standins.webpush.subscription_id(expected)
+    assert len(standins.webpush.received) == 2
+    campaign = app.server.get(f"/v1/campaigns/{campaign_id}").json()
+    assert campaign["stats"]["sent"] == 2
+    # Every other zone of the world has its wave too; the campaign completes when the last one fires.
+    while (due := stack.next_schedule_due()) is not None:
+        stack.clock.set(due)
+        stack.fire_due_schedules()
+    stack.drain(timeout=60)
+    assert app.server.get(f"/v1/campaigns/{campaign_id}").json()["status"] == "completed"
