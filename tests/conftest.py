@@ -95,9 +95,11 @@ def apns_key() -> tuple[str, str]:
     private = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return private, public
 
 
@@ -116,10 +118,14 @@ def new_app(api: Api, standins: Standins, name: str = "shop", *, providers: bool
             "team_id": team, "key_id": key_id, "private_key": private, "bundle_id": bundle,
             "environment": "sandbox"})  # fmt: skip
         assert r.status_code == 200, r.text
-        r = keys.server.put(f"/v1/apps/{keys.app_id}/providers/fcm",
-                            {"service_account": standins.fcm.new_service_account("demo-project")})
+        r = keys.server.put(
+            f"/v1/apps/{keys.app_id}/providers/fcm",
+            {"service_account": standins.fcm.new_service_account("demo-project")},
+        )
         assert r.status_code == 200, r.text
-        r = keys.server.put(f"/v1/apps/{keys.app_id}/providers/webpush", {"subject": "mailto:ops@example.com"})
+        r = keys.server.put(
+            f"/v1/apps/{keys.app_id}/providers/webpush", {"subject": "mailto:ops@example.com"}
+        )
         assert r.status_code == 200, r.text
         keys.vapid_public_key = r.json()["public_key"]
     return keys

@@ -11,4 +11,6 @@ app.enable_swagger(path="/v1/docs", title="Push campaign engine", version="1.0.0
 
 @app.get("/v1/openapi.json", include_in_schema=False)
 def openapi() -> Response[str]:
-    return Response(200, content_types.APPLICATION_JSON, app.get_openapi_json_schema(title="Push campaign engine"))
+    return Response(
+        200, content_types.APPLICATION_JSON, app.get_openapi_json_schema(title="Push campaign engine")
+    )

@@ -25,4 +25,4 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     def record_handler(record: SQSRecord) -> None:
         segment.handle(deps(), json.loads(record.body), context.get_remaining_time_in_millis)
 
-    return process_partial_response(event, record_handler, processor, context)
+    return dict(process_partial_response(event, record_handler, processor, context))

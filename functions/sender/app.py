@@ -38,4 +38,4 @@ def record_handler(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return process_partial_response(event, record_handler, processor, context)
+    return dict(process_partial_response(event, record_handler, processor, context))

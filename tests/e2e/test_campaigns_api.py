@@ -65,7 +65,9 @@ def test_local_time_campaign_creates_one_schedule_per_wave_and_cancel_removes_th
     assert again.status_code == 409
 
 
-def test_at_campaign_fires_when_due_and_moves_to_sending(stack: Any, standins: Standins, shop: AppKeys) -> None:
+def test_at_campaign_fires_when_due_and_moves_to_sending(
+    stack: Any, standins: Standins, shop: AppKeys
+) -> None:
     at = (datetime.now(UTC) + timedelta(seconds=30)).replace(microsecond=0)
     r = shop.server.post("/v1/campaigns", {
         "name": "at", "message": {"title": "Soon", "body": "Now"}, "quiet_hours": "ignore",
@@ -109,8 +111,16 @@ def test_bad_campaigns_are_refused_naming_the_field(shop: AppKeys, patch: dict[s
 
 
 def test_filter_errors_point_inside_the_filter(shop: AppKeys) -> None:
-    body = {"name": "bad", "message": {"title": "t", "body": "b"}, "audience": {
-        "all": [{"attr": "country", "op": "eq", "value": "US"}, {"any": [{"attr": "tags.plan", "op": "like"}]}]}}
+    body = {
+        "name": "bad",
+        "message": {"title": "t", "body": "b"},
+        "audience": {
+            "all": [
+                {"attr": "country", "op": "eq", "value": "US"},
+                {"any": [{"attr": "tags.plan", "op": "like"}]},
+            ]
+        },
+    }
     r = shop.server.post("/v1/campaigns", body)
     assert r.status_code == 400
     assert "all[1].any[0]" in json.dumps(r.json())
@@ -119,12 +129,20 @@ def test_filter_errors_point_inside_the_filter(shop: AppKeys) -> None:
 def test_listing_is_paginated_newest_first(shop: AppKeys) -> None:
     ids = []
     for i in range(3):
-        r = shop.server.post("/v1/campaigns", {"name": f"list-{i}", "message": {"title": "t", "body": "b"},
-                                               "schedule": {"type": "at", "at": "2099-01-01T00:00:00Z"}})
+        r = shop.server.post(
+            "/v1/campaigns",
+            {
+                "name": f"list-{i}",
+                "message": {"title": "t", "body": "b"},
+                "schedule": {"type": "at", "at": "2099-01-01T00:00:00Z"},
+            },
+        )
         ids.append(r.json()["campaign_id"])
     seen, token = [], None
     while True:
-        page = shop.server.get("/v1/campaigns", params={"limit": 2, **({"next_token": token} if token else {})}).json()
+        page = shop.server.get(
+            "/v1/campaigns", params={"limit": 2, **({"next_token": token} if token else {})}
+        ).json()
         seen += [c["campaign_id"] for c in page["campaigns"]]
         token = page["next_token"]
         if not token:
@@ -132,9 +150,7 @@ def test_listing_is_paginated_newest_first(shop: AppKeys) -> None:
     assert seen.index(ids[2]) < seen.index(ids[1]) < seen.index(ids[0])
 
 
-def test_a_device_registering_in_a_new_zone_after_creation_is_reached(
-    stack: Any, standins: Standins
-) -> None:
+def test_a_device_registering_in_a_new_zone_after_creation_is_reached(stack: Any, standins: Standins) -> None:
     app = new_app(Api(stack.api_url), standins, "latecomer")
     first = standins.webpush.new_subscription()
     assert app.client.put("/v1/devices/early", {"platform": "web", "subscription": first,

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Api, AppKeys, Standins, new_app
+from tests.conftest import Api, Standins, new_app
 
 pytestmark = pytest.mark.e2e
 
@@ -31,7 +31,10 @@ def delivered_apns(standins: Standins, token: str) -> list[dict[str, Any]]:
 
 def test_one_campaign_personalised_and_localised_per_platform(stack: Any, standins: Standins) -> None:
     app = new_app(Api(stack.api_url), standins, "channels")
-    ios_de, ios_en = standins.apns.new_token("com.example.channels"), standins.apns.new_token("com.example.channels")
+    ios_de, ios_en = (
+        standins.apns.new_token("com.example.channels"),
+        standins.apns.new_token("com.example.channels"),
+    )
     fcm_pt, fcm_ja = standins.fcm.new_token("demo-project"), standins.fcm.new_token("demo-project")
     web_sub = standins.webpush.new_subscription()
     devices = {
@@ -71,7 +74,10 @@ def test_one_campaign_personalised_and_localised_per_platform(stack: Any, standi
 
     (web,) = standins.webpush.received_for(web_sub)
     assert (web.payload["title"], web.payload["body"]) == ("Hallo Lea", "pro: 20% Rabatt")
-    assert web.payload["image"] == "https://cdn.example.com/sale.png" and web.payload["url"] == "myshop://sale/42"
+    assert (
+        web.payload["image"] == "https://cdn.example.com/sale.png"
+        and web.payload["url"] == "myshop://sale/42"
+    )
     assert web.topic and web.payload["tag"]
 
     stats = app.server.get(f"/v1/campaigns/{campaign_id}").json()
@@ -83,7 +89,10 @@ def test_provider_errors_lead_to_prune_fail_retry_and_refresh(stack: Any, standi
     topic = "com.example.errors"
     t = {name: standins.apns.new_token(topic) for name in
          ("unregistered", "bad", "wrong_topic", "throttled", "expired_jwt", "ok")}  # fmt: skip
-    f = {name: standins.fcm.new_token("demo-project") for name in ("unregistered", "invalid", "unavailable", "ok")}
+    f = {
+        name: standins.fcm.new_token("demo-project")
+        for name in ("unregistered", "invalid", "unavailable", "ok")
+    }
     standins.apns.fail(t["unregistered"], "Unregistered")
     standins.apns.fail(t["bad"], "BadDeviceToken")
     standins.apns.fail(t["wrong_topic"], "DeviceTokenNotForTopic")
@@ -93,9 +102,14 @@ def test_provider_errors_lead_to_prune_fail_retry_and_refresh(stack: Any, standi
     standins.fcm.fail(f["invalid"], "INVALID_ARGUMENT")
     standins.fcm.fail(f["unavailable"], "UNAVAILABLE", times=1)
     for name, token in t.items():
-        assert app.client.put(f"/v1/devices/ios-{name}", {"platform": "ios", "token": token}).status_code == 201
+        assert (
+            app.client.put(f"/v1/devices/ios-{name}", {"platform": "ios", "token": token}).status_code == 201
+        )
     for name, token in f.items():
-        assert app.client.put(f"/v1/devices/and-{name}", {"platform": "android", "token": token}).status_code == 201
+        assert (
+            app.client.put(f"/v1/devices/and-{name}", {"platform": "android", "token": token}).status_code
+            == 201
+        )
     jwts_before = standins.apns.jwt_count
     r = app.server.post("/v1/campaigns", {"name": "errors", "message": {"title": "t", "body": "b"},
                                           "quiet_hours": "ignore"})  # fmt: skip

@@ -94,7 +94,9 @@ def test_provider_faults_prune_retry_and_dead_letter(stack: Any, standins: Stand
     # With four shards these ids land in three different send batches: gone+fine, flaky, broken.
     subs = {name: standins.webpush.new_subscription() for name in ("gone", "flaky", "fine", "broken")}
     for name, sub in subs.items():
-        assert app.client.put(f"/v1/devices/{name}", {"platform": "web", "subscription": sub}).status_code == 201
+        assert (
+            app.client.put(f"/v1/devices/{name}", {"platform": "web", "subscription": sub}).status_code == 201
+        )
     standins.webpush.fail(subs["gone"], always=410)
     standins.webpush.fail(subs["flaky"], 500, 500)
     standins.webpush.fail(subs["broken"], always=503)
@@ -105,7 +107,9 @@ def test_provider_faults_prune_retry_and_dead_letter(stack: Any, standins: Stand
     stack.drain(timeout=120)
     sub_id = {name: standins.webpush.subscription_id(sub) for name, sub in subs.items()}
     statuses = Counter((sid, status) for sid, status, _ in standins.webpush.requests_log)
-    assert statuses[(sub_id["flaky"], 500)] == 2 and statuses[(sub_id["flaky"], 201)] == 1  # delivered on retry
+    assert (
+        statuses[(sub_id["flaky"], 500)] == 2 and statuses[(sub_id["flaky"], 201)] == 1
+    )  # delivered on retry
     assert statuses[(sub_id["fine"], 201)] == 1
     assert statuses[(sub_id["gone"], 410)] == 1  # pruned at once, never retried
     assert statuses[(sub_id["broken"], 503)] == 5 * 3  # three tries per receive, five receives

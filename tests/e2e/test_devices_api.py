@@ -32,7 +32,9 @@ def partition_of(stack: Any, app_id: str, device_id: str) -> list[str]:
     found = []
     for zone in ("Europe/Berlin", "Asia/Kathmandu", "America/St_Johns", "UTC"):
         for shard in range(4):
-            items = table.query(IndexName="audience", KeyConditionExpression=Key("aud").eq(f"{app_id}#{zone}#{shard}"))
+            items = table.query(
+                IndexName="audience", KeyConditionExpression=Key("aud").eq(f"{app_id}#{zone}#{shard}")
+            )
             found += [f"{zone}#{shard}" for i in items["Items"] if i["device_id"] == device_id]
     return found
 
@@ -71,7 +73,9 @@ def test_register_read_move_and_delete_devices_of_every_platform(
     assert moved.status_code == 200 and moved.json()["timezone"] == "UTC"
     assert [p.split("#")[0] for p in partition_of(stack, shop.app_id, "web-1")] == ["UTC"]
     zones = dynamodb(stack).Table(stack.table_name("ZonesTable"))
-    registered = {i["zone"] for i in zones.query(KeyConditionExpression=Key("app_id").eq(shop.app_id))["Items"]}
+    registered = {
+        i["zone"] for i in zones.query(KeyConditionExpression=Key("app_id").eq(shop.app_id))["Items"]
+    }
     assert {"UTC", "Asia/Kathmandu", "America/St_Johns"} <= registered
 
     assert shop.client.delete("/v1/devices/android-1").status_code == 204
@@ -132,7 +136,9 @@ BAD_DEVICES = [
 
 
 @pytest.mark.parametrize(("body", "field"), BAD_DEVICES)
-def test_each_device_validation_answers_400_with_the_field(shop: AppKeys, body: dict[str, Any], field: str) -> None:
+def test_each_device_validation_answers_400_with_the_field(
+    shop: AppKeys, body: dict[str, Any], field: str
+) -> None:
     r = shop.client.put("/v1/devices/bad-device", body)
     assert r.status_code == 400, r.text
     fields = [e["field"] for e in r.json()["errors"]]
@@ -156,7 +162,9 @@ def test_subscriptions_that_would_reach_internal_or_unknown_hosts_are_refused(
     shop: AppKeys, standins: Standins, endpoint: str
 ) -> None:
     sub = standins.webpush.new_subscription()
-    r = shop.client.put("/v1/devices/ssrf", {"platform": "web", "subscription": {**sub, "endpoint": endpoint}})
+    r = shop.client.put(
+        "/v1/devices/ssrf", {"platform": "web", "subscription": {**sub, "endpoint": endpoint}}
+    )
     assert r.status_code == 400, r.text
     assert r.json()["errors"][0]["field"] == "body.subscription.endpoint"
 
@@ -168,26 +176,33 @@ def test_malformed_json_is_a_400(shop: AppKeys) -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=40),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=40),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
     max_leaves=12,
 )
-device_bodies = st.fixed_dictionaries(
-    {},
-    optional={
-        "platform": st.sampled_from(["ios", "android", "web", "x"]) | json_values,
-        "token": st.text(max_size=80) | json_values,
-        "subscription": json_values,
-        "timezone": st.sampled_from(["UTC", "Europe/Paris", "Nope/Zone", ""]) | json_values,
-        "locale": st.sampled_from(["en", "pt-BR", "@@"]) | json_values,
-        "country": st.sampled_from(["US", "XX"]) | json_values,
-        "tags": json_values,
-        "attributes": json_values,
-        "quiet_hours": json_values,
-        "opted_in": json_values,
-        "user_id": json_values,
-    },
-) | json_values
+device_bodies = (
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "platform": st.sampled_from(["ios", "android", "web", "x"]) | json_values,
+            "token": st.text(max_size=80) | json_values,
+            "subscription": json_values,
+            "timezone": st.sampled_from(["UTC", "Europe/Paris", "Nope/Zone", ""]) | json_values,
+            "locale": st.sampled_from(["en", "pt-BR", "@@"]) | json_values,
+            "country": st.sampled_from(["US", "XX"]) | json_values,
+            "tags": json_values,
+            "attributes": json_values,
+            "quiet_hours": json_values,
+            "opted_in": json_values,
+            "user_id": json_values,
+        },
+    )
+    | json_values
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

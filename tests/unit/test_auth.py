@@ -30,7 +30,16 @@ def test_keys_are_stored_hashed_and_resolve_to_their_app_and_kind() -> None:
 
 @pytest.mark.parametrize(
     "key",
-    [None, "", "nonsense", "pes.app_a.wrong", "pec.app_a.wrong", "pes.app_zz.whatever", "xx.app_a.s", "admin"],
+    [
+        None,
+        "",
+        "nonsense",
+        "pes.app_a.wrong",
+        "pec.app_a.wrong",
+        "pes.app_zz.whatever",
+        "xx.app_a.s",
+        "admin",
+    ],
 )
 def test_wrong_or_missing_keys_are_unauthorized(key: str | None) -> None:
     server = new_key("server", "app_a")
@@ -55,8 +64,14 @@ def test_require_checks_kind_and_app() -> None:
 
 @pytest.mark.parametrize(
     ("headers", "expected"),
-    [({"authorization": "Bearer abc"}, "abc"), ({"Authorization": "bearer  xyz "}, "xyz"),
-     ({"authorization": "Basic abc"}, None), ({}, None), (None, None), ({"authorization": "Bearer "}, None)],
+    [
+        ({"authorization": "Bearer abc"}, "abc"),
+        ({"Authorization": "bearer  xyz "}, "xyz"),
+        ({"authorization": "Basic abc"}, None),
+        ({}, None),
+        (None, None),
+        ({"authorization": "Bearer "}, None),
+    ],
 )
 def test_bearer(headers: dict[str, str] | None, expected: str | None) -> None:
     assert bearer(headers) == expected

@@ -7,6 +7,8 @@ import re
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
+
 from pushengine.compose import (
     MAX_PAYLOAD,
     WEBPUSH_MAX_PLAINTEXT,
@@ -25,7 +27,6 @@ from pushengine.compose import (
     webpush_payload,
 )
 from pushengine.errors import InvalidInput
-from pydantic import ValidationError
 
 pytestmark = pytest.mark.unit
 

@@ -5,6 +5,7 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+
 from pushengine.providers.base import Notification
 from pushengine.providers.fcm import (
     FCM_SCOPE,
@@ -24,23 +25,53 @@ TOKEN = "dev:APA91b" + "x" * 140
     [
         (
             {"notification": {"title": "Hi", "body": "B"}, "data": {"campaign_id": "c1"}},
-            "c1", 86400, "high",
-            {"notification": {"title": "Hi", "body": "B"}, "data": {"campaign_id": "c1"},
-             "android": {"collapse_key": "c1", "ttl": "86400s", "priority": "HIGH"}, "token": TOKEN},
+            "c1",
+            86400,
+            "high",
+            {
+                "notification": {"title": "Hi", "body": "B"},
+                "data": {"campaign_id": "c1"},
+                "android": {"collapse_key": "c1", "ttl": "86400s", "priority": "HIGH"},
+                "token": TOKEN,
+            },
         ),
         (  # non-string data values become JSON text; keys become strings
             {"data": {"n": 3, "f": 1.5, "ok": True, "none": None, "obj": {"a": [1, "é"]}, 7: "seven"}},
-            "c2", 60, "normal",
-            {"data": {"n": "3", "f": "1.5", "ok": "true", "none": "null", "obj": '{"a":[1,"é"]}',
-                      "7": "seven"},
-             "android": {"collapse_key": "c2", "ttl": "60s", "priority": "NORMAL"}, "token": TOKEN},
+            "c2",
+            60,
+            "normal",
+            {
+                "data": {
+                    "n": "3",
+                    "f": "1.5",
+                    "ok": "true",
+                    "none": "null",
+                    "obj": '{"a":[1,"é"]}',
+                    "7": "seven",
+                },
+                "android": {"collapse_key": "c2", "ttl": "60s", "priority": "NORMAL"},
+                "token": TOKEN,
+            },
         ),
         (  # other android fields survive; ours win over stale ones; other targets are dropped
-            {"android": {"notification": {"channel_id": "promo"}, "ttl": "5s", "priority": "NORMAL"},
-             "topic": "news", "condition": "'a' in topics", "token": "old"},
-            "c3", 0, "high",
-            {"android": {"notification": {"channel_id": "promo"}, "ttl": "0s", "priority": "HIGH",
-                         "collapse_key": "c3"}, "token": TOKEN},
+            {
+                "android": {"notification": {"channel_id": "promo"}, "ttl": "5s", "priority": "NORMAL"},
+                "topic": "news",
+                "condition": "'a' in topics",
+                "token": "old",
+            },
+            "c3",
+            0,
+            "high",
+            {
+                "android": {
+                    "notification": {"channel_id": "promo"},
+                    "ttl": "0s",
+                    "priority": "HIGH",
+                    "collapse_key": "c3",
+                },
+                "token": TOKEN,
+            },
         ),
     ],
 )
@@ -60,8 +91,13 @@ def test_build_message_leaves_the_payload_alone() -> None:
 @pytest.fixture(scope="module")
 def sa() -> ServiceAccount:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return ServiceAccount("demo-project", "svc@demo-project.iam.gserviceaccount.com",
-                          "https://oauth2.googleapis.com/token", "k" * 40, key)
+    return ServiceAccount(
+        "demo-project",
+        "svc@demo-project.iam.gserviceaccount.com",
+        "https://oauth2.googleapis.com/token",
+        "k" * 40,
+        key,
+    )
 
 
 def test_assertion_claims(sa: ServiceAccount) -> None:
@@ -77,8 +113,13 @@ def test_assertion_claims(sa: ServiceAccount) -> None:
 def test_assertion_is_rs256_signed_with_the_key_id(sa: ServiceAccount) -> None:
     token = sign_assertion(sa, 1_700_000_000)
     assert jwt.get_unverified_header(token) == {"alg": "RS256", "typ": "JWT", "kid": "k" * 40}
-    claims = jwt.decode(token, sa.private_key.public_key(), algorithms=["RS256"],
-                        audience=sa.token_uri, options={"verify_exp": False, "verify_iat": False})
+    claims = jwt.decode(
+        token,
+        sa.private_key.public_key(),
+        algorithms=["RS256"],
+        audience=sa.token_uri,
+        options={"verify_exp": False, "verify_iat": False},
+    )
     assert claims == assertion_claims(sa, 1_700_000_000)
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
     with pytest.raises(jwt.InvalidSignatureError):

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
 from pushengine.providers.fcm import parse_service_account
 
 pytestmark = pytest.mark.unit
@@ -34,7 +35,11 @@ def test_parses_dict_and_json_text(account: dict[str, Any]) -> None:
     for source in (account, json.dumps(account)):
         sa = parse_service_account(source)
         assert (sa.project_id, sa.client_email, sa.token_uri, sa.private_key_id) == (
-            "demo-project", account["client_email"], "https://oauth2.googleapis.com/token", "a" * 40)
+            "demo-project",
+            account["client_email"],
+            "https://oauth2.googleapis.com/token",
+            "a" * 40,
+        )
         assert sa.private_key.key_size == 2048
 
 
@@ -89,6 +94,8 @@ def test_invalid_json_text_is_not_echoed(account: dict[str, Any]) -> None:
     assert "PRIVATE" not in str(caught.value) and caught.value.__suppress_context__
 
 
-@pytest.mark.parametrize("uri", ["http://127.0.0.1:8080/token", "http://localhost/token", "http://[::1]:9/token"])
+@pytest.mark.parametrize(
+    "uri", ["http://127.0.0.1:8080/token", "http://localhost/token", "http://[::1]:9/token"]
+)
 def test_plain_http_only_for_loopback(account: dict[str, Any], uri: str) -> None:
     assert parse_service_account({**account, "token_uri": uri}).token_uri == uri

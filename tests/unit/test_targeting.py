@@ -48,6 +48,9 @@ def test_decisions() -> None:
     transactional = {"quiet_hours": "skip", "category": "transactional"}
     assert Targeting("c", transactional).decide(device, now).outcome == "send"
     assert Targeting("c", {}).decide({**device, "opted_in": False}, now).outcome == "suppressed_opted_out"
-    assert Targeting("c", {"holdout_percent": 50}).decide(device, now).outcome in {"defer", "suppressed_holdout"}
+    assert Targeting("c", {"holdout_percent": 50}).decide(device, now).outcome in {
+        "defer",
+        "suppressed_holdout",
+    }
     audience = {"attr": "platform", "op": "eq", "value": "ios"}
     assert not Targeting("c", {"audience": audience}).selects(device, now)

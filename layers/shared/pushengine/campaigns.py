@@ -18,8 +18,8 @@ from pushengine.dal.numbers import from_dynamo, to_dynamo
 from pushengine.dal.queues import send_json
 from pushengine.dal.scheduler import WaveScheduler, schedule_name
 from pushengine.errors import Conflict, InvalidInput, NotFound
-from pushengine.targeting import DEFAULT_VARIANT, HOLDOUT
 from pushengine.models import AudienceCount, CampaignIn, CampaignOut, CampaignPage, WaveOut
+from pushengine.targeting import DEFAULT_VARIANT, HOLDOUT
 
 IMMEDIATE = timedelta(seconds=2)  # a wave this close is queued now rather than scheduled
 
@@ -59,7 +59,9 @@ def plan(body: CampaignIn, now: datetime) -> tuple[list[waves.Wave], list[str]]:
     return list(result.waves), list(result.skipped)
 
 
-def create_campaign(deps: CampaignDeps, app_id: str, body: CampaignIn, *, now: datetime | None = None) -> CampaignOut:
+def create_campaign(
+    deps: CampaignDeps, app_id: str, body: CampaignIn, *, now: datetime | None = None
+) -> CampaignOut:
     now = now or datetime.now(UTC)
     campaign_id = new_campaign_id(now)
     check_messages(body, campaign_id)
@@ -73,10 +75,14 @@ def create_campaign(deps: CampaignDeps, app_id: str, body: CampaignIn, *, now: d
         "created_at": now_iso(),
         "spec": body.model_dump(mode="json", exclude_none=True),
         "waves": [
-            {"wave_id": w.wave_id, "send_at": w.send_at.isoformat(), "zones": list(w.time_zones),
-             "schedule": schedule_name(campaign_id, w.wave_id)}
+            {
+                "wave_id": w.wave_id,
+                "send_at": w.send_at.isoformat(),
+                "zones": list(w.time_zones),
+                "schedule": schedule_name(campaign_id, w.wave_id),
+            }
             for w in planned
-        ],  # fmt: skip
+        ],
         "skipped_zones": skipped,
         "waves_pending": len(planned),
         "tasks_pending": 0,
@@ -105,7 +111,11 @@ def campaign_out(item: dict[str, Any], *, known_zones: set[str] | None = None) -
         zones = w["zones"] if known_zones is None or not w["zones"] else sorted(set(w["zones"]) & known_zones)
         if w["zones"] and not zones and known_zones is not None:
             continue  # no device lives at this instant yet; the wave is still scheduled for late arrivals
-        status = "fired" if w["wave_id"] in fired else ("cancelled" if item["status"] == "cancelled" else "scheduled")
+        status = (
+            "fired"
+            if w["wave_id"] in fired
+            else ("cancelled" if item["status"] == "cancelled" else "scheduled")
+        )
         wave_list.append(WaveOut(wave_id=w["wave_id"], send_at=w["send_at"], time_zones=zones, status=status))
     return CampaignOut(
         campaign_id=item["campaign_id"],
@@ -170,10 +180,14 @@ def count_audience(
                 items, start = deps.devices.partition_page(app_id, zone, shard, limit=1000, start=start)
                 scanned += len(items)
                 count += sum(
-                    1 for d in items if d.get("opted_in", True) and (matcher is None or matcher.matches(d, now))
+                    1
+                    for d in items
+                    if d.get("opted_in", True) and (matcher is None or matcher.matches(d, now))
                 )
                 if start is None:
                     break
                 if clock.monotonic() > deadline:
-                    raise InvalidInput("audience too large to count within the time budget", field="body.audience")
+                    raise InvalidInput(
+                        "audience too large to count within the time budget", field="body.audience"
+                    )
     return AudienceCount(count=count, scanned=scanned)

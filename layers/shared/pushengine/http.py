@@ -11,7 +11,6 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from pydantic import ValidationError
 
 from pushengine.auth import Principal, authenticate, bearer
@@ -33,7 +32,9 @@ def _field_and_reason(error: dict[str, Any]) -> dict[str, str]:
     elif reason.startswith("Value error, "):
         reason = reason.removeprefix("Value error, ")
     # Literal/union branches add type names to the location; they are noise to a caller.
-    loc = [p for p in loc if not p[:1].isupper() and p not in {"str", "int", "float", "bool", "dict[str,any]"}]
+    loc = [
+        p for p in loc if not p[:1].isupper() and p not in {"str", "int", "float", "bool", "dict[str,any]"}
+    ]
     return {"field": ".".join(loc), "reason": reason}
 
 
@@ -82,7 +83,9 @@ class Caller:
 
     def __call__(self, app: APIGatewayHttpResolver | APIGatewayHttpRouter) -> Principal:
         principal = authenticate(
-            bearer(app.current_event.headers), admin_key_hash=settings().admin_key_hash, load_app=self.apps.get
+            bearer(app.current_event.headers),
+            admin_key_hash=settings().admin_key_hash,
+            load_app=self.apps.get,
         )
         logger.append_keys(app_id=principal.app_id, key_kind=principal.kind)
         return principal

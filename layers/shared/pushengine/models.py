@@ -128,7 +128,7 @@ class Subscription(BaseModel):
 
     endpoint: Annotated[str, StringConstraints(max_length=2048)]
     keys: Keys
-    expirationTime: int | None = None  # noqa: N815 - the browser's PushSubscription.toJSON() field name
+    expirationTime: int | None = None
 
     @field_validator("endpoint")
     @classmethod

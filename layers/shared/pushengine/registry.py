@@ -66,7 +66,9 @@ def _credentials(provider: str, body: dict[str, Any]) -> tuple[dict[str, Any], d
     raise NotFound(f"unknown provider {provider!r}: use apns, fcm or webpush", field="provider")
 
 
-def register_device(devices: DevicesRepository, app_id: str, device_id: str, body: DeviceIn) -> tuple[DeviceOut, bool]:
+def register_device(
+    devices: DevicesRepository, app_id: str, device_id: str, body: DeviceIn
+) -> tuple[DeviceOut, bool]:
     fields = to_dynamo(body.model_dump(exclude_none=True, mode="json"))
     item, created = devices.put(app_id, device_id, fields)
     return device_out(item), created

@@ -19,7 +19,9 @@ def _client(service: str, endpoint: str | None, region: str | None) -> Any:
 
 @lru_cache(maxsize=32)
 def _resource(service: str, endpoint: str | None, region: str | None) -> Any:
-    return boto3.session.Session().resource(service, config=_CONFIG, endpoint_url=endpoint, region_name=region)
+    return boto3.session.Session().resource(
+        service, config=_CONFIG, endpoint_url=endpoint, region_name=region
+    )
 
 
 def client(service: str) -> Any:

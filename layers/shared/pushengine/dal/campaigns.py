@@ -50,7 +50,9 @@ class CampaignsRepository:
         key = {"app_id": app_id, "campaign_id": campaign_id}
         return self._table.get_item(Key=key, ConsistentRead=consistent).get("Item")
 
-    def list(self, app_id: str, *, limit: int, next_token: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    def list(
+        self, app_id: str, *, limit: int, next_token: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": Key("app_id").eq(app_id),
             "ScanIndexForward": False,  # ids sort by creation time: newest first
@@ -62,7 +64,9 @@ class CampaignsRepository:
         last = page.get("LastEvaluatedKey")
         return page["Items"], (_encode_token(last["campaign_id"]) if last else None)
 
-    def set_status(self, app_id: str, campaign_id: str, status: str, *, allowed_from: tuple[str, ...]) -> bool:
+    def set_status(
+        self, app_id: str, campaign_id: str, status: str, *, allowed_from: tuple[str, ...]
+    ) -> bool:
         try:
             self._table.update_item(
                 Key={"app_id": app_id, "campaign_id": campaign_id},
@@ -70,7 +74,9 @@ class CampaignsRepository:
                 ConditionExpression="#s IN (" + ", ".join(f":f{i}" for i in range(len(allowed_from))) + ")",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={
-                    ":s": status, ":t": now_iso(), **{f":f{i}": v for i, v in enumerate(allowed_from)}
+                    ":s": status,
+                    ":t": now_iso(),
+                    **{f":f{i}": v for i, v in enumerate(allowed_from)},
                 },
             )
             return True
@@ -88,8 +94,12 @@ class CampaignsRepository:
                 ConditionExpression="#s IN (:scheduled, :sending) AND NOT contains(fired_waves, :wid)",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={
-                    ":sending": "sending", ":scheduled": "scheduled", ":w": {wave_id}, ":wid": wave_id,
-                    ":n": tasks, ":minus": -1,
+                    ":sending": "sending",
+                    ":scheduled": "scheduled",
+                    ":w": {wave_id},
+                    ":wid": wave_id,
+                    ":n": tasks,
+                    ":minus": -1,
                 },
             )
             return True
@@ -163,7 +173,12 @@ class CampaignsRepository:
                     "#s = :sending AND waves_pending = :zero AND tasks_pending = :zero AND batches_pending = :zero"
                 ),
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":done": "completed", ":sending": "sending", ":zero": 0, ":t": now_iso()},
+                ExpressionAttributeValues={
+                    ":done": "completed",
+                    ":sending": "sending",
+                    ":zero": 0,
+                    ":t": now_iso(),
+                },
             )
             return True
         except ClientError as exc:

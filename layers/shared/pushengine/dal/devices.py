@@ -71,7 +71,8 @@ class DevicesRepository:
                     self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
                 else:
                     self._table.put_item(
-                        Item=item, ConditionExpression="version = :v",
+                        Item=item,
+                        ConditionExpression="version = :v",
                         ExpressionAttributeValues={":v": current.get("version", 0)},
                     )
                 return item, current is None
@@ -82,7 +83,9 @@ class DevicesRepository:
 
     def delete(self, app_id: str, device_id: str) -> bool:
         try:
-            self._table.delete_item(Key={"pk": _pk(app_id, device_id)}, ConditionExpression="attribute_exists(pk)")
+            self._table.delete_item(
+                Key={"pk": _pk(app_id, device_id)}, ConditionExpression="attribute_exists(pk)"
+            )
             return True
         except ClientError as exc:
             if aws.is_condition_failure(exc):

@@ -13,7 +13,11 @@ def send_json(queue_url: str, bodies: Sequence[dict[str, Any]], *, delay_seconds
     client = aws.client("sqs")
     for start in range(0, len(bodies), 10):
         entries = [
-            {"Id": str(i), "MessageBody": json.dumps(body, separators=(",", ":")), "DelaySeconds": delay_seconds}
+            {
+                "Id": str(i),
+                "MessageBody": json.dumps(body, separators=(",", ":")),
+                "DelaySeconds": delay_seconds,
+            }
             for i, body in enumerate(bodies[start : start + 10])
         ]
         for _ in range(5):
@@ -28,7 +32,7 @@ def send_json(queue_url: str, bodies: Sequence[dict[str, Any]], *, delay_seconds
 
 def change_visibility(queue_arn: str, receipt_handle: str, seconds: int) -> None:
     """Ask SQS to hold a message back (e.g. the provider's Retry-After is longer than we wait inline)."""
-    _, _, _, region, account, name = queue_arn.split(":", 5)
+    account, name = queue_arn.split(":")[4:6]
     url = aws.client("sqs").get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
     aws.client("sqs").change_message_visibility(
         QueueUrl=url, ReceiptHandle=receipt_handle, VisibilityTimeout=max(0, min(seconds, 43200))

@@ -23,7 +23,9 @@ def build_provider(channel: str, secret: dict[str, Any], settings: Settings) -> 
         return ApnsProvider(ApnsCredentials(**secret), endpoint=settings.apns_endpoint or None)
     if channel == "fcm":
         return FcmProvider(parse_service_account(secret), endpoint=settings.fcm_endpoint)
-    return WebPushProvider(secret["private_key"], secret["subject"], allowed_hosts=settings.allowed_webpush_hosts)
+    return WebPushProvider(
+        secret["private_key"], secret["subject"], allowed_hosts=settings.allowed_webpush_hosts
+    )
 
 
 class ProviderPool:

@@ -136,7 +136,11 @@ def _minute_ceiling(at: datetime) -> datetime:
 
 
 def _defer(
-    deps: SegmentDeps, app_id: str, campaign_id: str, prefix: str, groups: dict[datetime, list[dict[str, Any]]]
+    deps: SegmentDeps,
+    app_id: str,
+    campaign_id: str,
+    prefix: str,
+    groups: dict[datetime, list[dict[str, Any]]],
 ) -> int:
     """Hold quiet-hours devices until their quiet hours end: store the batch, schedule its release."""
     count = 0
@@ -147,7 +151,9 @@ def _defer(
             deps.campaigns.store_deferred(key, batch)
             name = "d-" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
             deps.scheduler.create(
-                name, release_at, {"kind": "release", "app_id": app_id, "campaign_id": campaign_id, "key": key}
+                name,
+                release_at,
+                {"kind": "release", "app_id": app_id, "campaign_id": campaign_id, "key": key},
             )
             count += 1
     return count

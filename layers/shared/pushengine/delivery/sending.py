@@ -46,7 +46,7 @@ class SenderDeps:
 
 
 def backoff(attempt: int) -> float:
-    return min(4.0, 0.25 * 2**attempt) * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not crypto
+    return min(4.0, 0.25 * 2**attempt) * (0.5 + random.random() / 2)
 
 
 async def deliver(
@@ -81,7 +81,9 @@ class Composer:
             self.messages[v["name"]] = compose.CompiledMessage.compile(message, campaign_id)
 
     def notification(self, entry: Mapping[str, Any]) -> Notification:
-        rendered = self.messages.get(entry.get("v", "default"), self.messages["default"]).render(entry.get("c", {}))
+        rendered = self.messages.get(entry.get("v", "default"), self.messages["default"]).render(
+            entry.get("c", {})
+        )
         platform = entry["p"]
         if platform == "ios":
             payload = compose.apns_payload(rendered, self.campaign_id)
@@ -114,7 +116,9 @@ async def send_batch(deps: SenderDeps, batch: dict[str, Any]) -> dict[str, int]:
     key = f"batch#{campaign_id}#{batch['batch_id']}"
     campaign = await asyncio.to_thread(deps.campaigns.get, app_id, campaign_id, consistent=True)
     if campaign is None or campaign["status"] == "cancelled":  # cancel stops batches already queued
-        await asyncio.to_thread(deps.campaigns.record, app_id, campaign_id, key, counters={"batches_pending": -1})
+        await asyncio.to_thread(
+            deps.campaigns.record, app_id, campaign_id, key, counters={"batches_pending": -1}
+        )
         return {}
     checkpoint = await asyncio.to_thread(deps.campaigns.checkpoint, key) or {}
     if checkpoint.get("done"):
@@ -149,7 +153,11 @@ async def send_batch(deps: SenderDeps, batch: dict[str, Any]) -> dict[str, int]:
         if provider is None:
             return SendResult(Outcome.FAILED, reason=f"no {entry['p']} credentials configured")
         return await deliver(
-            provider, notification, attempts=s.send_attempts, max_wait=s.max_inline_retry_wait, sleep=deps.sleep
+            provider,
+            notification,
+            attempts=s.send_attempts,
+            max_wait=s.max_inline_retry_wait,
+            sleep=deps.sleep,
         )
 
     async def one(index: int, entry: dict[str, Any]) -> None:

@@ -79,8 +79,13 @@ def parse_service_account(obj: dict[str, Any] | str) -> ServiceAccount:
 
 def assertion_claims(sa: ServiceAccount, now: float) -> dict[str, Any]:
     iat = int(now)
-    return {"iss": sa.client_email, "scope": FCM_SCOPE, "aud": sa.token_uri, "iat": iat,
-            "exp": iat + ASSERTION_LIFETIME}
+    return {
+        "iss": sa.client_email,
+        "scope": FCM_SCOPE,
+        "aud": sa.token_uri,
+        "iat": iat,
+        "exp": iat + ASSERTION_LIFETIME,
+    }
 
 
 def sign_assertion(sa: ServiceAccount, now: float) -> str:

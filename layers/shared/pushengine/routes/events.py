@@ -31,7 +31,9 @@ router = APIGatewayHttpRouter()
 caller = Caller()
 
 
-@router.post("/v1/events", summary="Report an open, click or conversion", responses={202: {"description": "ok"}})
+@router.post(
+    "/v1/events", summary="Report an open, click or conversion", responses={202: {"description": "ok"}}
+)
 def post_event(body: EventIn) -> Response[dict]:
     principal = require(caller(router), "client", "server")
     result = events.record_event(deps.events, str(principal.app_id), body)
