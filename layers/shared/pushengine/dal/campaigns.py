@@ -123,19 +123,23 @@ class CampaignsRepository:
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
         adds: list[str] = []
+        # Every name is aliased: stat names such as "deferred" are DynamoDB reserved words.
         for i, (key, delta) in enumerate((stats or {}).items()):
             if delta:
-                adds.append(f"stats.{key} :s{i}")
+                names[f"#s{i}"] = key
+                adds.append(f"stats.#s{i} :s{i}")
                 values[f":s{i}"] = delta
         for j, (variant, deltas) in enumerate((variant_stats or {}).items()):
             names[f"#v{j}"] = variant
             for i, (key, delta) in enumerate(deltas.items()):
                 if delta:
-                    adds.append(f"vstats.#v{j}.{key} :v{j}_{i}")
+                    names[f"#v{j}_{i}"] = key
+                    adds.append(f"vstats.#v{j}.#v{j}_{i} :v{j}_{i}")
                     values[f":v{j}_{i}"] = delta
         for i, (key, delta) in enumerate((counters or {}).items()):
             if delta:
-                adds.append(f"{key} :c{i}")
+                names[f"#c{i}"] = key
+                adds.append(f"#c{i} :c{i}")
                 values[f":c{i}"] = delta
         ledger_item = {"pk": ledger_key, "done": True, "expires_at": _expires(), **(ledger or {})}
         items: list[dict[str, Any]] = [{

@@ -19,6 +19,7 @@ from typing import Any
 from pushengine import compose
 from pushengine.config import Settings
 from pushengine.dal.campaigns import CampaignsRepository
+from pushengine.dal.caps import FrequencyCaps
 from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.numbers import from_dynamo
 from pushengine.delivery.providers import ProviderPool
@@ -41,6 +42,7 @@ class SenderDeps:
     campaigns: CampaignsRepository
     devices: DevicesRepository
     providers: ProviderPool
+    caps: FrequencyCaps | None = None
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     composers: dict[str, Composer] = field(default_factory=dict)
 
@@ -73,7 +75,9 @@ class Composer:
         self.campaign_id = campaign_id
         self.collapse_id = compose.collapse_id(campaign_id)
         self.ttl = int(spec.get("ttl_seconds", 86400))
-        self.priority = "high" if spec.get("category") == "transactional" else "normal"
+        transactional = spec.get("category") == "transactional"
+        self.priority = "high" if transactional else "normal"
+        self.cap = None if transactional else spec.get("frequency_cap")  # transactional ignores caps
         base = compose.Message.model_validate(spec["message"])
         self.messages = {"default": compose.CompiledMessage.compile(base, campaign_id)}
         for v in spec.get("variants") or []:
@@ -144,7 +148,13 @@ async def send_batch(deps: SenderDeps, batch: dict[str, Any]) -> dict[str, int]:
                   "vcounts": {k: dict(v) for k, v in vcounts.items()}}  # fmt: skip
         await asyncio.to_thread(deps.campaigns.save_checkpoint, key, fields)
 
-    async def attempt(entry: dict[str, Any]) -> SendResult:
+    async def attempt(entry: dict[str, Any]) -> SendResult | None:
+        """The provider's answer, or None when the device's frequency cap suppresses this send."""
+        if composer.cap and deps.caps is not None:
+            cap = composer.cap
+            args = (app_id, entry["id"], campaign_id, int(cap["max"]), int(cap["per_hours"]))
+            if not await asyncio.to_thread(deps.caps.allow, *args):
+                return None
         try:
             notification = composer.notification(entry)
         except compose.RenderError as exc:  # this device's data broke a template: it fails, not the batch
@@ -164,12 +174,12 @@ async def send_batch(deps: SenderDeps, batch: dict[str, Any]) -> dict[str, int]:
         nonlocal since_checkpoint
         async with gate:
             result = await attempt(entry)
-        if result.outcome is Outcome.RETRY:
+        if result is not None and result.outcome is Outcome.RETRY:
             retry_after.append(result.retry_after or 0.0)
             return
-        if result.outcome is Outcome.PRUNED:
+        if result is not None and result.outcome is Outcome.PRUNED:
             pruned.append((entry["id"], result.reason))
-        stat = STAT_OF[result.outcome]
+        stat = "suppressed_frequency_cap" if result is None else STAT_OF[result.outcome]
         async with lock:
             done.add(index)
             counts[stat] += 1
@@ -214,4 +224,5 @@ def default_deps() -> SenderDeps:
         campaigns=CampaignsRepository(s.campaigns_table, s.checkpoints_table),
         devices=DevicesRepository(s.devices_table, s.zones_table, s.shard_count),
         providers=ProviderPool(s, AppsRepository(s.apps_table), SecretsStore(s.secrets_prefix)),
+        caps=FrequencyCaps(s.checkpoints_table),
     )

@@ -1,0 +1,45 @@
+"""Frequency caps: the one feature that needs a per-device write on the send path (so only capped
+campaigns pay for it). Each device keeps the recent sends of capped campaigns in one item."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from botocore.exceptions import ClientError
+
+from pushengine.dal import aws
+
+
+class FrequencyCaps:
+    def __init__(self, table_name: str, *, clock: Callable[[], float] = time.time) -> None:
+        self._table = aws.table(table_name)
+        self._clock = clock
+
+    def allow(self, app_id: str, device_id: str, campaign_id: str, limit: int, per_hours: int) -> bool:
+        """Record this campaign's send to the device unless `limit` sends already fall in the window."""
+        key = {"pk": f"cap#{app_id}#{device_id}"}
+        for _ in range(5):
+            now = int(self._clock())
+            item = self._table.get_item(Key=key, ConsistentRead=True).get("Item") or {}
+            recent = [s for s in item.get("sends", []) if int(s.split("@")[1]) > now - per_hours * 3600]
+            if any(s.startswith(f"{campaign_id}@") for s in recent):
+                return True  # a redelivered batch repeats its own send: already counted
+            if len(recent) >= limit:
+                return False
+            try:
+                self._table.put_item(
+                    Item={
+                        **key,
+                        "sends": [*recent, f"{campaign_id}@{now}"],
+                        "version": int(item.get("version", 0)) + 1,
+                        "expires_at": now + per_hours * 3600,
+                    },
+                    ConditionExpression="attribute_not_exists(version) OR version = :v",
+                    ExpressionAttributeValues={":v": item.get("version", 0)},
+                )
+                return True
+            except ClientError as exc:
+                if not aws.is_condition_failure(exc):  # another campaign wrote first: read again
+                    raise
+        return False

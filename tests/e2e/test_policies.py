@@ -1,0 +1,111 @@
+"""Respectful sending: frequency caps, quiet hours (defer and skip), holdout and variants, events."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.conftest import Api, Standins, new_app
+
+pytestmark = pytest.mark.e2e
+
+
+def campaign(app: Any, **extra: Any) -> str:
+    body = {"name": "p", "message": {"title": "Deal", "body": "Today only"}, **extra}
+    r = app.server.post("/v1/campaigns", body)
+    assert r.status_code == 201, r.text
+    return str(r.json()["campaign_id"])
+
+
+def test_frequency_cap_suppresses_marketing_but_not_transactional(stack: Any, standins: Standins) -> None:
+    app = new_app(Api(stack.api_url), standins, "caps")
+    for i in range(3):
+        body = {"platform": "web", "subscription": standins.webpush.new_subscription()}
+        assert app.client.put(f"/v1/devices/cap-{i}", body).status_code == 201
+    cap = {"max": 1, "per_hours": 24}
+    first = campaign(app, frequency_cap=cap, quiet_hours="ignore")
+    stack.drain(timeout=60)
+    second = campaign(app, frequency_cap=cap, quiet_hours="ignore")
+    stack.drain(timeout=60)
+    receipt = campaign(app, frequency_cap=cap, category="transactional")
+    stack.drain(timeout=60)
+    stats = {c: app.server.get(f"/v1/campaigns/{c}").json()["stats"] for c in (first, second, receipt)}
+    assert stats[first]["sent"] == 3
+    assert (stats[second]["sent"], stats[second]["suppressed"]["frequency_cap"]) == (0, 3)
+    assert stats[receipt]["sent"] == 3  # transactional ignores caps
+
+
+def test_quiet_hours_defer_until_they_end_or_skip(stack: Any, standins: Standins) -> None:
+    app = new_app(Api(stack.api_url), standins, "quiet")
+    zone = "Asia/Tokyo"
+    local_now = datetime.now(UTC).astimezone(ZoneInfo(zone))
+    # Quiet hours that started an hour ago and end in two: the device is asleep right now.
+    quiet = {"start": (local_now - timedelta(hours=1)).strftime("%H:%M"),
+             "end": (local_now + timedelta(hours=2)).strftime("%H:%M")}  # fmt: skip
+    sub = standins.webpush.new_subscription()
+    body = {"platform": "web", "subscription": sub, "timezone": zone, "quiet_hours": quiet}
+    assert app.client.put("/v1/devices/sleepy", body).status_code == 201
+    standins.webpush.reset_received()
+
+    skipped = campaign(app, quiet_hours="skip")
+    deferred = campaign(app, quiet_hours="defer")
+    stack.drain(timeout=60)
+    assert standins.webpush.received_for(sub) == []
+    assert app.server.get(f"/v1/campaigns/{skipped}").json()["stats"]["suppressed"]["quiet_hours"] == 1
+    held = app.server.get(f"/v1/campaigns/{deferred}").json()
+    assert held["stats"]["deferred"] == 1 and held["status"] == "sending"
+
+    release = stack.next_schedule_due()
+    assert release is not None
+    end_local = datetime.combine(
+        local_now.date(), datetime.strptime(quiet["end"], "%H:%M").time(), ZoneInfo(zone)
+    )
+    if end_local <= local_now:
+        end_local += timedelta(days=1)
+    assert abs((release - end_local.astimezone(UTC)).total_seconds()) <= 60
+    stack.clock.set(release)
+    stack.fire_due_schedules()
+    stack.drain(timeout=60)
+    (got,) = standins.webpush.received_for(sub)
+    assert got.payload["title"] == "Deal"
+    done = app.server.get(f"/v1/campaigns/{deferred}").json()
+    assert done["status"] == "completed" and done["stats"]["sent"] == 1
+
+
+def test_variants_holdout_and_conversions_are_attributed(stack: Any, standins: Standins) -> None:
+    app = new_app(Api(stack.api_url), standins, "ab")
+    for i in range(60):
+        body = {"platform": "web", "subscription": standins.webpush.new_subscription()}
+        assert app.client.put(f"/v1/devices/ab-{i}", body).status_code == 201
+    standins.webpush.reset_received()
+    cid = campaign(app, quiet_hours="ignore", holdout_percent=20, variants=[
+        {"name": "a", "weight": 1, "message": {"title": "A title", "body": "a"}},
+        {"name": "b", "weight": 1, "message": {"title": "B title", "body": "b"}}])  # fmt: skip
+    stack.drain(timeout=60)
+    out = app.server.get(f"/v1/campaigns/{cid}").json()
+    variants, stats = out["variants"], out["stats"]
+    titles = [m.payload["title"] for m in standins.webpush.received]
+    assert (
+        titles.count("A title") == variants["a"]["sent"] and titles.count("B title") == variants["b"]["sent"]
+    )
+    assert variants["holdout"]["suppressed"]["holdout"] == stats["suppressed"]["holdout"] > 0
+    assert stats["sent"] + stats["suppressed"]["holdout"] == 60
+
+    # Every device reports an open; a few buy. Opens count once per device, revenue adds up.
+    for i in range(60):
+        assert app.client.post("/v1/events", {"device_id": f"ab-{i}", "name": "opened",
+                                              "campaign_id": cid}).status_code == 202  # fmt: skip
+    app.client.post("/v1/events", {"device_id": "ab-1", "name": "opened", "campaign_id": cid})
+    for i in (1, 2, 3):
+        r = app.client.post("/v1/events", {"device_id": f"ab-{i}", "name": "purchase", "campaign_id": cid,
+                                           "value": 10.5, "currency": "EUR"})  # fmt: skip
+        assert r.status_code == 202
+    out = app.server.get(f"/v1/campaigns/{cid}").json()
+    assert out["stats"]["opened"] == 60 and out["stats"]["converted"] == 3
+    assert out["stats"]["revenue"] == pytest.approx(31.5)
+    assert sum(v["opened"] for v in out["variants"].values()) == 60  # holdout opens count for lift
+    bad = app.client.post("/v1/events", {"device_id": "ab-1", "name": "purchase", "value": -1})
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "body.value"
