@@ -1,30 +1,34 @@
 # The Makefile is the interface: CI and people run the same targets.
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 # Lambda runs python3.12: use it for the venv when the machine has it (on PATH or under pyenv).
 PYTHON ?= $(shell for p in python3.12 $$(ls -d $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | tail -n1) python3; do \
 	if $$p -c 'import sys' >/dev/null 2>&1; then echo $$p; break; fi; done)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+# Some machines list local package folders that do not exist; pip warns about each one.
+QUIET_PIP := { grep -v '^WARNING: Location' || true; }
 
 export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo serve test test-unit lint bench build validate deploy clean
+.PHONY: demo serve test test-unit lint bench build validate deploy clean chromium
 
 $(STAMP): requirements-dev.txt layers/shared/requirements.txt
 	@echo "setting up $(VENV) with $(PYTHON)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@$(PIP) --upgrade pip 2>&1 | $(QUIET_PIP)
+	@$(PIP) -r requirements-dev.txt 2>&1 | $(QUIET_PIP)
 	@touch $(STAMP)
 
 $(VENV)/.bench: $(STAMP) requirements-bench.txt
-	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
+	@$(PIP) -r requirements-bench.txt 2>&1 | $(QUIET_PIP)
 	@touch $@
 
 $(VENV)/.lint: $(STAMP) requirements-lint.txt
-	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-lint.txt
+	@$(PIP) -r requirements-lint.txt 2>&1 | $(QUIET_PIP)
 	@touch $@
 
 demo: $(STAMP)  ## the main job end to end on the embedded stack
@@ -33,7 +37,7 @@ demo: $(STAMP)  ## the main job end to end on the embedded stack
 serve: $(STAMP)  ## the stack in the foreground (PORT, AWS_PORT, PUSH_ADMIN_KEY, ...)
 	$(PY) -m local.serve
 
-test: $(STAMP)  ## every test tier
+test: $(STAMP) chromium  ## every test tier
 	$(PY) -m pytest -q
 
 test-unit: $(STAMP)
@@ -54,6 +58,13 @@ build: $(VENV)/.lint
 
 deploy: build
 	$(VENV)/bin/sam deploy --guided
+
+# The demo report is checked in a real headless browser; Debian's chromium when the machine lacks one.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	 { echo "installing chromium (for the demo report test)"; \
+	   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 || \
+	   echo "could not install chromium: the report screenshot test will say so"; }
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache reports
