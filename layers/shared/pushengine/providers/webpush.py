@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -110,7 +109,7 @@ class WebPushProvider:
         max_in_flight: int = 100,
     ) -> None:
         """urgency is the Urgency for priority="normal" messages (e.g. "low" for marketing);
-        priority="high" always sends "high". allowed_hosts defaults to $WEBPUSH_ALLOWED_HOSTS, else
+        priority="high" always sends "high". allowed_hosts defaults to
         DEFAULT_WEBPUSH_HOSTS: the same list device registration enforces."""
         if not (subject.startswith("mailto:") or subject.startswith("https:")):
             raise ValueError("subject: must be a mailto: or https: URI (RFC 8292 §2.1)")
@@ -121,9 +120,7 @@ class WebPushProvider:
         self.subject = subject
         self._clock = clock
         self._urgency = urgency
-        if allowed_hosts is None:
-            allowed_hosts = parse_allowed_hosts(os.environ.get("WEBPUSH_ALLOWED_HOSTS"))
-        self._allowed_hosts = list(allowed_hosts)
+        self._allowed_hosts = list(allowed_hosts) if allowed_hosts is not None else parse_allowed_hosts(None)
         self._owns_client = client is None
         self._client = client or httpx.AsyncClient(
             http2=True,  # used for https only; plain http stays HTTP/1.1 (no h2c)
