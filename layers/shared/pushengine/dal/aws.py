@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 _CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8}, max_pool_connections=50)
 
@@ -35,3 +37,14 @@ def table(name: str) -> Any:
 def is_condition_failure(exc: Exception) -> bool:
     code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
     return code in {"ConditionalCheckFailedException", "TransactionCanceledException"}
+
+
+def conditional(call: Callable[..., Any], /, **kwargs: Any) -> bool:
+    """Run a conditional write, call(**kwargs): True if it was applied, False if its condition did not hold."""
+    try:
+        call(**kwargs)
+        return True
+    except ClientError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise

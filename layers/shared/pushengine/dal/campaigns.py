@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
-from botocore.exceptions import ClientError
 
 from pushengine.dal import aws
 from pushengine.dal.apps import now_iso
@@ -67,8 +66,8 @@ class CampaignsRepository:
     def set_status(
         self, app_id: str, campaign_id: str, status: str, *, allowed_from: tuple[str, ...]
     ) -> bool:
-        try:
-            self._table.update_item(
+        return aws.conditional(
+            lambda: self._table.update_item(
                 Key={"app_id": app_id, "campaign_id": campaign_id},
                 UpdateExpression="SET #s = :s, updated_at = :t",
                 ConditionExpression="#s IN (" + ", ".join(f":f{i}" for i in range(len(allowed_from))) + ")",
@@ -79,16 +78,12 @@ class CampaignsRepository:
                     **{f":f{i}": v for i, v in enumerate(allowed_from)},
                 },
             )
-            return True
-        except ClientError as exc:
-            if aws.is_condition_failure(exc):
-                return False
-            raise
+        )
 
     def mark_wave_fired(self, app_id: str, campaign_id: str, wave_id: str, tasks: int) -> bool:
         """Count a fired wave's audience tasks, once per wave; False if cancelled or already counted."""
-        try:
-            self._table.update_item(
+        return aws.conditional(
+            lambda: self._table.update_item(
                 Key={"app_id": app_id, "campaign_id": campaign_id},
                 UpdateExpression="SET #s = :sending ADD fired_waves :w, tasks_pending :n, waves_pending :minus",
                 ConditionExpression="#s IN (:scheduled, :sending) AND NOT contains(fired_waves, :wid)",
@@ -102,11 +97,7 @@ class CampaignsRepository:
                     ":minus": -1,
                 },
             )
-            return True
-        except ClientError as exc:
-            if aws.is_condition_failure(exc):
-                return False
-            raise
+        )
 
     def record(
         self,
@@ -159,18 +150,12 @@ class CampaignsRepository:
             if names:
                 update["ExpressionAttributeNames"] = names
             items.append({"Update": update})
-        try:
-            aws.client("dynamodb").transact_write_items(TransactItems=items)
-            return True
-        except ClientError as exc:
-            if aws.is_condition_failure(exc):
-                return False
-            raise
+        return aws.conditional(lambda: aws.client("dynamodb").transact_write_items(TransactItems=items))
 
     def try_complete(self, app_id: str, campaign_id: str) -> bool:
         """Move to `completed` when no wave, audience task or batch is pending."""
-        try:
-            self._table.update_item(
+        return aws.conditional(
+            lambda: self._table.update_item(
                 Key={"app_id": app_id, "campaign_id": campaign_id},
                 UpdateExpression="SET #s = :done, completed_at = :t",
                 ConditionExpression=(
@@ -184,11 +169,7 @@ class CampaignsRepository:
                     ":t": now_iso(),
                 },
             )
-            return True
-        except ClientError as exc:
-            if aws.is_condition_failure(exc):
-                return False
-            raise
+        )
 
     # ---- checkpoints ----
     def checkpoint(self, key: str) -> dict[str, Any] | None:
@@ -211,15 +192,11 @@ class CampaignsRepository:
 
     def claim_once(self, key: str) -> bool:
         """True the first time a key is claimed (unique opens/clicks per device and campaign)."""
-        try:
-            self._checkpoints.put_item(
+        return aws.conditional(
+            lambda: self._checkpoints.put_item(
                 Item={"pk": key, "expires_at": _expires()}, ConditionExpression="attribute_not_exists(pk)"
             )
-            return True
-        except ClientError as exc:
-            if aws.is_condition_failure(exc):
-                return False
-            raise
+        )
 
 
 def _serialize(item: Mapping[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
-from botocore.exceptions import ClientError
 
 from pushengine.dal import aws
 from pushengine.dal.apps import now_iso
@@ -66,46 +65,33 @@ class DevicesRepository:
             }
             if current is None or current.get("timezone") != fields["timezone"]:
                 self._register_zone(app_id, fields["timezone"])  # before the device, so no wave misses it
-            try:
-                if current is None:
-                    self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
-                else:
-                    self._table.put_item(
-                        Item=item,
-                        ConditionExpression="version = :v",
-                        ExpressionAttributeValues={":v": current.get("version", 0)},
-                    )
+            # Optimistic: the write applies only if nobody changed the device since we read it.
+            guard = {"ConditionExpression": "attribute_not_exists(pk)"} if current is None else {
+                "ConditionExpression": "version = :v",
+                "ExpressionAttributeValues": {":v": current.get("version", 0)},
+            }  # fmt: skip
+            if aws.conditional(self._table.put_item, Item=item, **guard):
                 return item, current is None
-            except ClientError as exc:
-                if not aws.is_condition_failure(exc):
-                    raise
         raise Conflict("device is being updated concurrently; retry", field="device_id")
 
     def delete(self, app_id: str, device_id: str) -> bool:
-        try:
-            self._table.delete_item(
-                Key={"pk": _pk(app_id, device_id)}, ConditionExpression="attribute_exists(pk)"
-            )
-            return True
-        except ClientError as exc:
-            if aws.is_condition_failure(exc):
-                return False
-            raise
+        key = {"pk": _pk(app_id, device_id)}
+        return aws.conditional(
+            lambda: self._table.delete_item(Key=key, ConditionExpression="attribute_exists(pk)")
+        )
 
     def mark_invalid(self, app_id: str, device_ids: Iterable[str], reason: str = "") -> None:
         """The provider said this token is gone: it leaves the audience index at once."""
         for device_id in device_ids:
-            try:
-                self._table.update_item(
-                    Key={"pk": _pk(app_id, device_id)},
-                    UpdateExpression="SET #s = :inv, invalid_reason = :r, updated_at = :t REMOVE aud",
-                    ConditionExpression="attribute_exists(pk)",
-                    ExpressionAttributeNames={"#s": "status"},
-                    ExpressionAttributeValues={":inv": "invalid", ":r": reason, ":t": now_iso()},
-                )
-            except ClientError as exc:
-                if not aws.is_condition_failure(exc):  # already deleted by its owner: nothing to do
-                    raise
+            # A device its owner already deleted has nothing to mark: the condition just fails.
+            aws.conditional(
+                self._table.update_item,
+                Key={"pk": _pk(app_id, device_id)},
+                UpdateExpression="SET #s = :inv, invalid_reason = :r, updated_at = :t REMOVE aud",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":inv": "invalid", ":r": reason, ":t": now_iso()},
+            )
 
     def _register_zone(self, app_id: str, zone: str) -> None:
         self._zones.update_item(
