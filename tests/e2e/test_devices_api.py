@@ -216,6 +216,8 @@ def test_authorization_matrix(stack: Any, standins: Standins, shop: AppKeys) -> 
     api = Api(stack.api_url)
     other = new_app(api, standins, "other", providers=False)
     shop.client.put("/v1/devices/matrix-dev", web_device(standins))
+    campaign_id = shop.server.post("/v1/campaigns", {"name": "m", "message": {"title": "t", "body": "b"},
+                                   "schedule": {"type": "at", "at": "2099-01-01T00:00:00Z"}}).json()["campaign_id"]
     keys = {
         "none": None, "wrong": "pes." + shop.app_id + ".not-the-secret", "client": shop.client.key,
         "server": shop.server.key, "admin": ADMIN_KEY, "other": other.server.key,
@@ -234,6 +236,16 @@ def test_authorization_matrix(stack: Any, standins: Standins, shop: AppKeys) -> 
                                         "admin": 403, "other": 200}),
         ("POST", "/v1/events", {"device_id": "matrix-dev", "name": "opened"},
          {"none": 401, "wrong": 401, "client": 202, "server": 202, "admin": 403, "other": 404}),
+        ("GET", f"/v1/campaigns/{campaign_id}", None,
+         {"none": 401, "wrong": 401, "client": 403, "server": 200, "admin": 403, "other": 404}),
+        ("POST", "/v1/audience/count", {"audience": {"attr": "platform", "op": "eq", "value": "web"}},
+         {"none": 401, "wrong": 401, "client": 403, "server": 200, "admin": 403, "other": 200}),
+        ("PUT", "/v1/devices/matrix-2", web_device(standins),
+         {"none": 401, "wrong": 401, "client": 201, "server": 200, "admin": 403, "other": 201}),
+        ("DELETE", "/v1/devices/matrix-2", None,
+         {"none": 401, "wrong": 401, "client": 204, "server": 404, "admin": 403, "other": 204}),
+        ("POST", f"/v1/campaigns/{campaign_id}/cancel", None,
+         {"none": 401, "wrong": 401, "client": 403, "server": 200, "admin": 403, "other": 404}),
     ]  # fmt: skip
     for method, path, body, expected in routes:
         for who, key in keys.items():
