@@ -71,7 +71,8 @@ h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px}
 .fact{background:#fff;border:1px solid #e5e7eb;border-radius:8px;padding:6px 10px}
 .fact b{display:block;font-size:16px}
 table{border-collapse:collapse;background:#fff;margin:6px 0 4px;font-variant-numeric:tabular-nums}
-th,td{border:1px solid #e5e7eb;padding:4px 8px;text-align:right}th{background:#f1f5f9}
+th,td{border:1px solid #e5e7eb;padding:4px 8px;text-align:right;white-space:nowrap}th{background:#f1f5f9}
+td.text{text-align:left;white-space:normal}th{white-space:normal}
 td:first-child,th:first-child{text-align:left}caption{text-align:left;font-weight:600;padding:4px 0}
 tr.total td{font-weight:600;background:#f8fafc}.note{color:#6b7280;font-size:12px;margin:0 0 12px}
 .chart{background:#fff;border:1px solid #e5e7eb;border-radius:8px;padding:8px}
@@ -156,7 +157,9 @@ def chart(steps: list[Step], width: int = 1140, height: int = 340) -> str:
                            f"height='{y(base) - y(base + n):.1f}' fill='{COLOURS[platform]}'>"
                            f"<title>{escape(tip)} — {PLATFORM_NAMES[platform]} {n}</title></rect>")  # fmt: skip
                 base += n
-        if step.label.startswith("quiet"):  # deferred releases are marked, so they are not taken for waves
+        if (
+            "quiet-hours" in step.label and "wave" not in step.label
+        ):  # deferred releases are marked, so they are not taken for waves
             out.append(f"<text x='{x(step.at):.1f}' y='{y(base) - 4:.1f}' text-anchor='middle' "
                        f"fill='#b45309'>q</text>")  # fmt: skip
     out.append(f"<text x='{left}' y='{height - 8}' fill='#374151'>UTC hour</text>")
@@ -174,7 +177,11 @@ def _table(table: Table) -> str:
     rows = []
     for row in table.rows:
         css = " class='total'" if str(row[0]).lower().startswith(("all", "total", "campaign")) else ""
-        rows.append(f"<tr{css}>" + "".join(f"<td>{escape(_cell(c))}</td>" for c in row) + "</tr>")
+        cells = "".join(
+            f"<td class='text'>{escape(c)}</td>" if isinstance(c, str) else f"<td>{escape(_cell(c))}</td>"
+            for c in row
+        )
+        rows.append(f"<tr{css}>{cells}</tr>")
     note = f"<p class='note'>{escape(table.note)}</p>" if table.note else ""
     return (f"<h2>{escape(table.caption)}</h2><table><thead><tr>{head}</tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>{note}")  # fmt: skip

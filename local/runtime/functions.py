@@ -109,6 +109,11 @@ class LocalFunction:
             try:
                 return self.handler(event, context)
             finally:
+                # Metrics are disabled offline, and then Powertools never flushes them: clear them
+                # per call, as a flush would in Lambda, so warm handlers do not pile them up.
+                metrics = getattr(self.module, "metrics", None)
+                if callable(getattr(metrics, "clear_metrics", None)):
+                    metrics.clear_metrics()  # type: ignore[union-attr]
                 elapsed = time.monotonic() - started
                 if elapsed > self.spec.timeout:
                     log.warning(

@@ -27,7 +27,9 @@ def find_chromium() -> str:
         path = shutil.which(name)
         if path:
             return path
-    pytest.fail("no Chromium on PATH: install it (Debian: `apt-get install -y chromium`) to render the report")
+    pytest.fail(
+        "no Chromium on PATH: install it (Debian: `apt-get install -y chromium`) to render the report"
+    )
 
 
 def png_rows(data: bytes, limit: int) -> list[list[tuple[int, int, int]]]:

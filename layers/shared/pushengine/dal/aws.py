@@ -16,12 +16,12 @@ _CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8}, max_pool_conne
 
 @lru_cache(maxsize=32)
 def _client(service: str, endpoint: str | None, region: str | None) -> Any:
-    return boto3.session.Session().client(service, config=_CONFIG, endpoint_url=endpoint, region_name=region)
+    return boto3.session.Session().client(service, config=_CONFIG, endpoint_url=endpoint, region_name=region)  # type: ignore[call-overload]
 
 
 @lru_cache(maxsize=32)
 def _resource(service: str, endpoint: str | None, region: str | None) -> Any:
-    return boto3.session.Session().resource(
+    return boto3.session.Session().resource(  # type: ignore[call-overload]
         service, config=_CONFIG, endpoint_url=endpoint, region_name=region
     )
 

@@ -3,6 +3,10 @@
 Counters make completion exact under redelivery: a wave adds its audience tasks, a task adds
 its send batches, a batch adds its stats; each of those writes is guarded by a ledger item so a
 redelivered message never counts twice. The campaign completes when nothing is pending.
+
+A campaign is two items: its definition (name, spec, waves: written once, can be many KB) in the
+campaigns table, and its progress (status, counters, stats: small) in the checkpoints table.
+DynamoDB bills a write by the size of the whole item, so the per-batch writes touch only the small one.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ STAT_KEYS = (
     "opened", "clicked", "converted", "revenue",
 )  # fmt: skip
 LEDGER_DAYS = 14
+PROGRESS_FIELDS = ("status", "waves_pending", "tasks_pending", "batches_pending", "stats", "vstats")
 
 
 def zero_stats() -> dict[str, int]:
@@ -40,14 +45,48 @@ class CampaignsRepository:
         self._checkpoints = aws.table(checkpoints_table)
         self._campaigns_name = campaigns_table
         self._checkpoints_name = checkpoints_table
+        self._definitions: dict[tuple[str, str], dict[str, Any]] = {}
 
     # ---- campaign items ----
+    def _progress_key(self, app_id: str, campaign_id: str) -> dict[str, str]:
+        return {"pk": f"progress#{app_id}#{campaign_id}"}
+
     def create(self, item: dict[str, Any]) -> None:
-        self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(campaign_id)")
+        """Write the definition and its progress item together (fields as in PROGRESS_FIELDS)."""
+        progress = {k: item[k] for k in PROGRESS_FIELDS if k in item}
+        definition = {k: v for k, v in item.items() if k not in PROGRESS_FIELDS}
+        progress.update(self._progress_key(item["app_id"], item["campaign_id"]))
+        aws.client("dynamodb").transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": self._campaigns_name, "Item": _serialize(definition),
+                         "ConditionExpression": "attribute_not_exists(campaign_id)"}},
+                {"Put": {"TableName": self._checkpoints_name, "Item": _serialize(progress)}},
+            ]
+        )  # fmt: skip
 
     def get(self, app_id: str, campaign_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
-        key = {"app_id": app_id, "campaign_id": campaign_id}
-        return self._table.get_item(Key=key, ConsistentRead=consistent).get("Item")
+        """The definition merged with its progress (progress is always read consistently)."""
+        definition = self.definition(app_id, campaign_id, consistent=consistent)
+        return {**definition, **(self.progress(app_id, campaign_id) or {})} if definition else None
+
+    def definition(self, app_id: str, campaign_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
+        """A campaign's definition never changes after creation: each container reads it once."""
+        key = (app_id, campaign_id)
+        if key not in self._definitions:
+            found = self._table.get_item(
+                Key={"app_id": app_id, "campaign_id": campaign_id}, ConsistentRead=consistent
+            ).get("Item")
+            if found is None:
+                return None
+            if len(self._definitions) >= 256:
+                self._definitions.pop(next(iter(self._definitions)))
+            self._definitions[key] = found
+        return self._definitions[key]
+
+    def progress(self, app_id: str, campaign_id: str) -> dict[str, Any] | None:
+        key = self._progress_key(app_id, campaign_id)
+        item = self._checkpoints.get_item(Key=key, ConsistentRead=True).get("Item")
+        return {k: v for k, v in item.items() if k != "pk"} if item else None
 
     def list(
         self, app_id: str, *, limit: int, next_token: str | None
@@ -61,14 +100,22 @@ class CampaignsRepository:
             kwargs["ExclusiveStartKey"] = {"app_id": app_id, "campaign_id": _decode_token(next_token)}
         page = self._table.query(**kwargs)
         last = page.get("LastEvaluatedKey")
-        return page["Items"], (_encode_token(last["campaign_id"]) if last else None)
+        keys = [self._progress_key(app_id, i["campaign_id"]) for i in page["Items"]]
+        found = {}
+        if keys:
+            got = aws.client("dynamodb").batch_get_item(
+                RequestItems={self._checkpoints_name: {"Keys": [_serialize(k) for k in keys]}}
+            )
+            found = {p["pk"]: p for p in map(_deserialize, got["Responses"][self._checkpoints_name])}
+        items = [{**i, **found.get(k["pk"], {})} for i, k in zip(page["Items"], keys, strict=True)]
+        return items, (_encode_token(last["campaign_id"]) if last else None)
 
     def set_status(
         self, app_id: str, campaign_id: str, status: str, *, allowed_from: tuple[str, ...]
     ) -> bool:
         return aws.conditional(
-            lambda: self._table.update_item(
-                Key={"app_id": app_id, "campaign_id": campaign_id},
+            lambda: self._checkpoints.update_item(
+                Key=self._progress_key(app_id, campaign_id),
                 UpdateExpression="SET #s = :s, updated_at = :t",
                 ConditionExpression="#s IN (" + ", ".join(f":f{i}" for i in range(len(allowed_from))) + ")",
                 ExpressionAttributeNames={"#s": "status"},
@@ -83,8 +130,8 @@ class CampaignsRepository:
     def mark_wave_fired(self, app_id: str, campaign_id: str, wave_id: str, tasks: int) -> bool:
         """Count a fired wave's audience tasks, once per wave; False if cancelled or already counted."""
         return aws.conditional(
-            lambda: self._table.update_item(
-                Key={"app_id": app_id, "campaign_id": campaign_id},
+            lambda: self._checkpoints.update_item(
+                Key=self._progress_key(app_id, campaign_id),
                 UpdateExpression="SET #s = :sending ADD fired_waves :w, tasks_pending :n, waves_pending :minus",
                 ConditionExpression="#s IN (:scheduled, :sending) AND NOT contains(fired_waves, :wid)",
                 ExpressionAttributeNames={"#s": "status"},
@@ -142,8 +189,8 @@ class CampaignsRepository:
         }]  # fmt: skip
         if adds:
             update: dict[str, Any] = {
-                "TableName": self._campaigns_name,
-                "Key": _serialize({"app_id": app_id, "campaign_id": campaign_id}),
+                "TableName": self._checkpoints_name,
+                "Key": _serialize(self._progress_key(app_id, campaign_id)),
                 "UpdateExpression": "ADD " + ", ".join(adds),
                 "ExpressionAttributeValues": _serialize(values),
             }
@@ -155,8 +202,8 @@ class CampaignsRepository:
     def try_complete(self, app_id: str, campaign_id: str) -> bool:
         """Move to `completed` when no wave, audience task or batch is pending."""
         return aws.conditional(
-            lambda: self._table.update_item(
-                Key={"app_id": app_id, "campaign_id": campaign_id},
+            lambda: self._checkpoints.update_item(
+                Key=self._progress_key(app_id, campaign_id),
                 UpdateExpression="SET #s = :done, completed_at = :t",
                 ConditionExpression=(
                     "#s = :sending AND waves_pending = :zero AND tasks_pending = :zero AND batches_pending = :zero"
@@ -206,6 +253,13 @@ def _serialize(item: Mapping[str, Any]) -> dict[str, Any]:
 
     ser = TypeSerializer()
     return {k: ser.serialize(to_dynamo(v)) for k, v in item.items()}
+
+
+def _deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    de = TypeDeserializer()
+    return {k: de.deserialize(v) for k, v in item.items()}
 
 
 def _encode_token(campaign_id: str) -> str:

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from pushengine.providers.base import Notification, Outcome, SendResult
+from pushengine.providers.transport import KeepAliveTransport
 
 FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -178,15 +179,15 @@ class FcmProvider:
         endpoint: str = "https://fcm.googleapis.com",
         client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
+        max_in_flight: int = 200,
     ) -> None:
         self._sa = service_account
         self._send_url = f"{endpoint.rstrip('/')}/v1/projects/{service_account.project_id}/messages:send"
         self._owns_client = client is None
-        # http2=True negotiates HTTP/2 over TLS (ALPN) and stays HTTP/1.1 for plain http stand-ins
+        # HTTP/1.1 keep-alive on our own pool: httpcore's scans every connection per request
+        # (encode/httpcore#1035), which cost 3-5 ms of CPU per message at 200 in flight
         self._client = client or httpx.AsyncClient(
-            http2=True,
-            timeout=httpx.Timeout(10.0, pool=30.0),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=200),
+            transport=KeepAliveTransport(max_per_origin=max_in_flight), timeout=httpx.Timeout(10.0, pool=30.0)
         )
         self._clock = clock
         self._lock = asyncio.Lock()

@@ -6,7 +6,6 @@ pywebpush.WebPusher.encode (which also costs ~360 ms of imports: requests and ai
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import re
@@ -22,6 +21,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from pushengine.providers.base import Notification, Outcome, SendResult
+from pushengine.providers.transport import KeepAliveTransport
 from pushengine.webpush_keys import (
     b64url_encode,
     check_endpoint,
@@ -122,14 +122,11 @@ class WebPushProvider:
         self._urgency = urgency
         self._allowed_hosts = list(allowed_hosts) if allowed_hosts is not None else parse_allowed_hosts(None)
         self._owns_client = client is None
+        # push services answer HTTP/1.1 well; our own pool (not httpcore's, which scans every connection
+        # per request: encode/httpcore#1035) bounds connections per origin and queues the rest in O(1)
         self._client = client or httpx.AsyncClient(
-            http2=True,  # used for https only; plain http stays HTTP/1.1 (no h2c)
-            timeout=timeout,
-            limits=httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight),
+            transport=KeepAliveTransport(max_per_origin=max_in_flight), timeout=timeout
         )
-        # httpcore's pool rescans every queued request on each release (quadratic in queue depth, see
-        # encode/httpcore#1035), so requests wait here instead of in its queue.
-        self._in_flight = asyncio.Semaphore(max_in_flight)
         self._vapid: dict[str, tuple[str, float]] = {}  # origin -> (Authorization value, refresh at)
         self.vapid_tokens_signed = 0
 
@@ -189,13 +186,12 @@ class WebPushProvider:
         authorization = self.authorization_for(origin_of(endpoint))
         body = self.encrypt(plaintext, p256dh, auth)
         try:
-            async with self._in_flight:
-                response = await self._client.post(
-                    endpoint,
-                    content=body,
-                    headers=self._headers(notification, authorization),
-                    follow_redirects=False,  # a redirect could lead anywhere; the allow-list vetted this URL
-                )
+            response = await self._client.post(
+                endpoint,
+                content=body,
+                headers=self._headers(notification, authorization),
+                follow_redirects=False,  # a redirect could lead anywhere; the allow-list vetted this URL
+            )
         except httpx.TransportError as exc:  # connect/read errors and timeouts: transient
             return SendResult(Outcome.RETRY, status=0, reason=type(exc).__name__)
         return self._result(response, authorization)
