@@ -15,7 +15,7 @@ from typing import Any
 
 from bench.cost import dynamo_rru, dynamo_wru, item_size
 from pushengine.campaigns import plan
-from pushengine.dal.campaigns import LEDGER_DAYS, zero_stats
+from pushengine.dal.campaigns import LEDGER_DAYS, PROGRESS_FIELDS, zero_stats
 from pushengine.dal.numbers import to_dynamo
 from pushengine.dal.scheduler import schedule_name
 from pushengine.models import CampaignIn
@@ -74,10 +74,20 @@ class CampaignsPort:
         self.meter = meter
         self.checkpoints: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
+        self._definition_read = False
+
+    def _progress_size(self) -> int:
+        """The repository keeps status, counters and stats in a small item of their own."""
+        fields = (*PROGRESS_FIELDS, "fired_waves")
+        return item_size({"pk": f"progress#{self.item['app_id']}#{self.item['campaign_id']}",
+                          **{k: self.item[k] for k in fields if k in self.item}})  # fmt: skip
 
     def get(self, app_id: str, campaign_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
         with self._lock:
-            self.meter.read("GetItem campaign", item_size(self.item), consistent=consistent)
+            if not self._definition_read:  # the definition is read once per container, then cached
+                self.meter.read("GetItem campaign definition", item_size(self.item), consistent=consistent)
+                self._definition_read = True
+            self.meter.read("GetItem campaign progress", self._progress_size(), consistent=True)
             return dict(self.item)
 
     def checkpoint(self, key: str) -> dict[str, Any] | None:
@@ -104,12 +114,12 @@ class CampaignsPort:
         with self._lock:
             old = self.checkpoints.get(ledger_key) or {}
             entry = to_dynamo({"pk": ledger_key, "done": True, "expires_at": _expires(), **(ledger or {})})
-            before = item_size(self.item)
+            before = self._progress_size()
             if not old.get("done"):
                 self._add(stats, variant_stats, counters)
             sizes = [max(item_size(old), item_size(entry))]
             if stats or variant_stats or counters:
-                sizes.append(max(before, item_size(self.item)))
+                sizes.append(max(before, self._progress_size()))
             self.meter.write("TransactWriteItems ledger+campaign", *sizes, transactional=True)
             if old.get("done"):
                 return False
@@ -119,7 +129,7 @@ class CampaignsPort:
     def try_complete(self, app_id: str, campaign_id: str) -> bool:
         with self._lock:
             # a failed condition still bills the write, sized by the existing item
-            self.meter.write("UpdateItem try_complete", item_size(self.item))
+            self.meter.write("UpdateItem try_complete", self._progress_size())
             item = self.item
             if item["status"] != "sending" or any(
                 item.get(k) != 0 for k in ("waves_pending", "tasks_pending", "batches_pending")
