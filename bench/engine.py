@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from bench.cost import item_size
 from bench.ports import CampaignsPort, DevicesPort, DynamoMeter, ProvidersPort, campaign_item
 from bench.setup import Fixture
 from pushengine.config import Settings
@@ -127,16 +128,10 @@ def run_engine(fixture: Fixture, n: int, settings: Settings) -> Measurement:
             "wru_per_batch": (after["wru"] - before["wru"]) / batches,
         }  # fmt: skip
         return Measurement(
-            f"engine {fixture.channel}", n, wall, cpu, dict(outcomes),
+            f"engine ({fixture.channel})", n, wall, cpu, dict(outcomes),
             standin_busy=(fixture.standin.cpu_seconds() - standin_cpu) / wall,
             extra={"batches": batches, "batch_bytes": sum(map(len, bodies)) / batches, "dynamodb": dynamo,
-                   "campaign_item_bytes": campaigns_item_bytes(campaigns)},
+                   "campaign_item_bytes": item_size(campaigns.item)},
         )  # fmt: skip
 
     return asyncio.run(main())
-
-
-def campaigns_item_bytes(campaigns: CampaignsPort) -> int:
-    from bench.cost import item_size
-
-    return item_size(campaigns.item)

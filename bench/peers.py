@@ -144,7 +144,9 @@ def firebase_send_each(fixture: Fixture, n: int, batch: int = 500) -> Measuremen
     if FCM_SCOPE not in credentials._scopes:
         credentials._scopes.append(FCM_SCOPE)
 
-    app = firebase_admin.initialize_app(credentials.Certificate(fixture.secret), name=f"bench-{time.time_ns()}")
+    app = firebase_admin.initialize_app(
+        credentials.Certificate(fixture.secret), name=f"bench-{time.time_ns()}"
+    )
     try:
         service = messaging._get_messaging_service(app)
         # keep traffic on loopback: google-auth would look up a regional access boundary at iamcredentials
@@ -170,7 +172,9 @@ def firebase_send_each(fixture: Fixture, n: int, batch: int = 500) -> Measuremen
         def send(count: int) -> Counter[str]:
             outcomes: Counter[str] = Counter()
             for start in range(0, count, batch):
-                answer = messaging.send_each([message(i) for i in range(start, min(count, start + batch))], app=app)
+                answer = messaging.send_each(
+                    [message(i) for i in range(start, min(count, start + batch))], app=app
+                )
                 outcomes["sent"] += answer.success_count
                 outcomes["failed"] += answer.failure_count
             return outcomes

@@ -72,7 +72,9 @@ def fcm_fixture(standin: StandIn, n: int) -> Fixture:
         answer.raise_for_status()
         account = dict(answer.json())
     # the stand-in accepts any well-formed token in process mode; shaped like FCM's
-    tokens = [f"{secrets.token_urlsafe(16)[:22]}:APA91b{secrets.token_urlsafe(105)}" for _ in range(min(n, 5000))]
+    tokens = [
+        f"{secrets.token_urlsafe(16)[:22]}:APA91b{secrets.token_urlsafe(105)}" for _ in range(min(n, 5000))
+    ]
     return Fixture("fcm", standin, tokens, account)
 
 
@@ -81,9 +83,11 @@ def apns_fixture(standin: StandIn, n: int) -> Fixture:
     private_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
-    public_pem = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     secret = {"team_id": "BENCHTEAM1", "key_id": "BENCHKEY01", "private_key": private_pem}
     with httpx.Client(base_url=standin.base_url, timeout=30) as client:
         answer = client.post("/_standin/keys", json={

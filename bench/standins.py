@@ -60,7 +60,7 @@ class StandIns:
         cmd = [sys.executable, "-m", MODULES[name], "--port", "0", "--latency", str(self.latency)]
         process = subprocess.Popen(
             cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-            preexec_fn=pin(self.cpus),  # noqa: PLW1509 - no threads yet in the parent; only sets affinity
+            preexec_fn=pin(self.cpus),
         )  # fmt: skip
         self.running[name] = standin = StandIn(name, process, "")
         standin.base_url = _first_url(process.stdout, name)

@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -26,6 +25,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
+from local.standins._server import LocalHTTPServer, Request, Response
+
 FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
@@ -33,6 +34,7 @@ MAX_PAYLOAD_BYTES = 4096
 ACCESS_TOKEN_LIFETIME = 3599
 CLOCK_SKEW = 30  # seconds of iat/exp slack, as Google allows for unsynchronised clocks
 
+_JSON = {"Content-Type": "application/json; charset=UTF-8"}
 SEND_PATH = re.compile(r"^/v1/projects/([^/]+)/messages:send$")
 WELL_FORMED_TOKEN = re.compile(r"^[A-Za-z0-9_:\-]{100,4096}$")
 TTL = re.compile(r"^\d+(\.\d{1,9})?s$")
@@ -107,9 +109,9 @@ class FcmStandIn:
         accept_any_token: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.latency = latency
+        # one asyncio loop serves every keep-alive connection (a thread per connection fell over under load)
+        self._http = LocalHTTPServer(self._route, latency=latency, port=port)
         self.accept_any_token = accept_any_token
-        self._port = port
         self._clock = clock
         self._lock = threading.Lock()
         self._accounts: dict[str, _Account] = {}  # client_email -> account
@@ -120,23 +122,14 @@ class FcmStandIn:
         self._message_ids = 0
         self.grants = 0  # access tokens issued
         self.send_requests = 0  # POSTs to messages:send, whatever their answer
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # lifecycle
     def start(self) -> FcmStandIn:
-        handler = type("Handler", (_Handler,), {"standin": self})
-        server = _Server(("127.0.0.1", self._port), handler)
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="fcm-standin", daemon=True)
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        self._http.stop()
 
     def __enter__(self) -> FcmStandIn:
         return self.start()
@@ -146,9 +139,16 @@ class FcmStandIn:
 
     @property
     def base_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("FcmStandIn is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._http.base_url  # RuntimeError until started
+
+    @property
+    def latency(self) -> float:
+        """Seconds added before every answer; may be changed while running."""
+        return self._http.latency
+
+    @latency.setter
+    def latency(self, seconds: float) -> None:
+        self._http.latency = seconds
 
     # test controls
     def new_service_account(self, project_id: str = "demo-project") -> dict[str, Any]:
@@ -271,8 +271,6 @@ class FcmStandIn:
         token = message.get("token")
         if token is not None:
             self._check_token(project, token)
-        if self.latency:
-            time.sleep(self.latency)
         with self._lock:
             self._message_ids += 1
             self._received.append(Received(project, token, message, time.time()))
@@ -312,6 +310,24 @@ class FcmStandIn:
             raise _invalid("Message is too big")
         return message
 
+    # HTTP
+    def _route(self, request: Request) -> Response:
+        try:
+            if request.method != "POST":
+                raise _Reply(404, _rpc_error(404, "NOT_FOUND", "Not found"))
+            if request.path == "/token":
+                body = self._grant(parse_qs(request.body.decode(errors="replace")))
+            elif request.path == "/_standin/service-accounts":
+                options = json.loads(request.body or b"{}")
+                body = self.new_service_account(str(options.get("project_id") or "demo-project"))
+            elif match := SEND_PATH.match(request.path):
+                body = self._send(match.group(1), request.headers.get("authorization", ""), request.body)
+            else:
+                raise _Reply(404, _rpc_error(404, "NOT_FOUND", "Not found"))
+        except _Reply as reply:
+            return Response(reply.status, json.dumps(reply.body).encode(), {**_JSON, **reply.headers})
+        return Response(200, json.dumps(body).encode(), _JSON)
+
     def _check_token(self, project: str, token: str) -> None:
         with self._lock:
             failure = self._failures.get(token)
@@ -331,47 +347,6 @@ class FcmStandIn:
             raise _Reply(404, _rpc_error(404, "NOT_FOUND", "Requested entity was not found.", "UNREGISTERED"))
         if registered_to is not None and registered_to != project:
             raise _Reply(403, _rpc_error(403, "PERMISSION_DENIED", "SenderId mismatch", "SENDER_ID_MISMATCH"))
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, so a pooled client reuses connections
-    disable_nagle_algorithm = True  # headers and body go out in two writes; Nagle would stall the second
-    standin: FcmStandIn
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # request lines would carry nothing useful and flood test output
-
-    def do_POST(self) -> None:
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        try:
-            if self.path == "/token":
-                body = self.standin._grant(parse_qs(raw.decode(errors="replace")))
-            elif self.path == "/_standin/service-accounts":
-                request = json.loads(raw or b"{}")
-                body = self.standin.new_service_account(str(request.get("project_id") or "demo-project"))
-            elif match := SEND_PATH.match(self.path):
-                body = self.standin._send(match.group(1), self.headers.get("Authorization", ""), raw)
-            else:
-                raise _Reply(404, _rpc_error(404, "NOT_FOUND", "Not found"))
-        except _Reply as reply:
-            self._answer(reply.status, reply.body, reply.headers)
-        else:
-            self._answer(200, body, {})
-
-    def _answer(self, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=UTF-8")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 1024  # a burst of pooled connections must not overflow listen()
 
 
 def main() -> None:

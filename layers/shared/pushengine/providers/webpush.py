@@ -1,32 +1,37 @@
 """Web Push adapter: RFC 8030 delivery, RFC 8291 aes128gcm payload encryption, RFC 8292 VAPID.
 
-Encryption uses http_ece directly: measured 127 us per message against 194 us for
-pywebpush.WebPusher.encode (which also costs ~360 ms of imports: requests and aiohttp).
+Encryption is RFC 8291 written out over `cryptography`: ~90 us per message against ~125 us for
+http_ece.encrypt and 194 us for pywebpush.WebPusher.encode (which also costs ~360 ms of imports).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import http_ece
 import httpx
 import jwt
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from pushengine.providers.base import Notification, Outcome, SendResult
 from pushengine.providers.transport import KeepAliveTransport
 from pushengine.webpush_keys import (
+    AUTH_SECRET_LENGTH,
+    b64url_decode,
     b64url_encode,
     check_endpoint,
-    check_subscription_keys,
     load_private_key,
+    load_public_point,
     parse_allowed_hosts,
     public_key_b64,
 )
@@ -39,6 +44,10 @@ JWT_LIFETIME_SECONDS = 12 * 3600  # RFC 8292 allows at most 24 h
 JWT_REFRESH_MARGIN_SECONDS = 3600  # a fresh token an hour before expiry, so clock skew never bites
 _TOPIC = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _MAX_CACHED_ORIGINS = 1024
+_X962, _UNCOMPRESSED = serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+_INFO = b"WebPush: info\x00"
+_RECORD_SIZE = (4096).to_bytes(4, "big")  # rs: one record always holds a whole Web Push payload
+_UNSAFE = re.compile(r"[\x00-\x20\\\x7f]")  # what check_endpoint refuses anywhere in a URL
 
 
 def topic_for(collapse_id: str) -> str | None:
@@ -77,6 +86,25 @@ def origin_of(endpoint: str) -> str:
     return f"{scheme}://{host}" if port in (None, default) else f"{scheme}://{host}:{port}"
 
 
+def _subscription_keys(keys: Any) -> tuple[ec.EllipticCurvePublicKey, bytes]:
+    """check_subscription_keys, keeping the decoded key object for the encryption (same errors)."""
+    if not isinstance(keys, Mapping):
+        raise ValueError("keys: must be an object with p256dh and auth")
+    p256dh, auth = keys.get("p256dh"), keys.get("auth")
+    if not p256dh:
+        raise ValueError("p256dh: missing")
+    if not auth:
+        raise ValueError("auth: missing")
+    point = load_public_point(p256dh, "p256dh")
+    try:
+        secret = b64url_decode(auth)
+    except ValueError:
+        raise ValueError("auth: not base64url") from None
+    if len(secret) != AUTH_SECRET_LENGTH:
+        raise ValueError(f"auth: must be {AUTH_SECRET_LENGTH} bytes, got {len(secret)}")
+    return point, secret
+
+
 def _reason_from(response: httpx.Response, redact: str) -> str:
     """A short reason from the service's answer (Apple `reason`, Mozilla `message`, else text)."""
     text = response.text.strip()
@@ -101,7 +129,7 @@ class WebPushProvider:
         private_key_pem: str,
         subject: str,
         *,
-        client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.time,
         urgency: str = "normal",
         allowed_hosts: Sequence[str] | None = None,
@@ -121,12 +149,16 @@ class WebPushProvider:
         self._clock = clock
         self._urgency = urgency
         self._allowed_hosts = list(allowed_hosts) if allowed_hosts is not None else parse_allowed_hosts(None)
-        self._owns_client = client is None
-        # push services answer HTTP/1.1 well; our own pool (not httpcore's, which scans every connection
-        # per request: encode/httpcore#1035) bounds connections per origin and queues the rest in O(1)
-        self._client = client or httpx.AsyncClient(
-            transport=KeepAliveTransport(max_per_origin=max_in_flight), timeout=timeout
-        )
+        self._owns_transport = transport is None
+        # Requests go straight to an httpx transport: AsyncClient's cookie, auth, redirect and URL-merging
+        # steps cost ~60-80 us per message and none applies (no cookies, VAPID per request, no redirects).
+        # The default is our HTTP/1.1 keep-alive pool: httpcore's scans every connection per request
+        # (encode/httpcore#1035), which cost 4-7 ms of CPU per message at 100 in flight.
+        self._transport = transport or KeepAliveTransport(max_per_origin=max_in_flight)
+        self._timeout = {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
+        self._checked: dict[
+            str, str
+        ] = {}  # endpoint prefix (scheme://netloc) that passed check_endpoint -> origin
         self._vapid: dict[str, tuple[str, float]] = {}  # origin -> (Authorization value, refresh at)
         self.vapid_tokens_signed = 0
 
@@ -148,26 +180,64 @@ class WebPushProvider:
         self._vapid[origin] = (value, exp - JWT_REFRESH_MARGIN_SECONDS)
         return value
 
-    def encrypt(self, plaintext: bytes, p256dh: bytes, auth: bytes) -> bytes:
-        """RFC 8291 aes128gcm with a fresh ephemeral ECDH key and salt per message."""
-        ephemeral = ec.generate_private_key(ec.SECP256R1())
-        body: bytes = http_ece.encrypt(
-            plaintext, private_key=ephemeral, dh=p256dh, auth_secret=auth, version="aes128gcm"
-        )
-        return body
+    def encrypt(self, plaintext: bytes, p256dh: bytes | ec.EllipticCurvePublicKey, auth: bytes) -> bytes:
+        """RFC 8291 aes128gcm with a fresh ephemeral ECDH key and salt per message, in one record.
 
-    def _headers(self, n: Notification, authorization: str) -> dict[str, str]:
-        headers = {
-            "Authorization": authorization,
-            "TTL": str(max(0, int(n.ttl_seconds))),
-            "Urgency": "high" if n.priority == "high" else self._urgency,
-            "Content-Encoding": "aes128gcm",
-            "Content-Type": "application/octet-stream",
-        }
+        Written out (HKDF as its RFC 5869 HMACs) rather than through http_ece.encrypt, which builds
+        HKDF and Cipher objects and decodes the point again per call: ~30% less CPU, and the ECDH
+        itself is most of what is left. Tests decrypt the result with http_ece."""
+        if len(plaintext) > MAX_PLAINTEXT_BYTES:
+            raise ValueError(f"plaintext: {len(plaintext)} bytes, one record holds {MAX_PLAINTEXT_BYTES}")
+        if isinstance(p256dh, ec.EllipticCurvePublicKey):
+            receiver, ua_public = p256dh, p256dh.public_bytes(_X962, _UNCOMPRESSED)
+        else:
+            receiver, ua_public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), p256dh), p256dh
+        ephemeral = ec.generate_private_key(ec.SECP256R1())
+        as_public = ephemeral.public_key().public_bytes(_X962, _UNCOMPRESSED)
+        shared = ephemeral.exchange(ec.ECDH(), receiver)
+        # §3.3: IKM = HKDF(salt=auth, ikm=ECDH secret, info="WebPush: info" 0x00 ua_public as_public, L=32)
+        ikm = hmac.digest(
+            hmac.digest(auth, shared, "sha256"), _INFO + ua_public + as_public + b"\x01", "sha256"
+        )
+        salt = os.urandom(16)
+        prk = hmac.digest(salt, ikm, "sha256")  # RFC 8188 §2.2/2.3: key and nonce from (salt, IKM)
+        cek = hmac.digest(prk, b"Content-Encoding: aes128gcm\x00\x01", "sha256")[:16]
+        nonce = hmac.digest(prk, b"Content-Encoding: nonce\x00\x01", "sha256")[:12]
+        # header: salt, rs, idlen, keyid (our public point); the last record ends with the 0x02 delimiter
+        ciphertext = AESGCM(cek).encrypt(nonce, plaintext + b"\x02", None)
+        return salt + _RECORD_SIZE + bytes([len(as_public)]) + as_public + ciphertext
+
+    def _headers(self, n: Notification, authorization: str) -> list[tuple[str, str]]:
+        headers = [
+            ("Authorization", authorization),
+            ("TTL", str(max(0, int(n.ttl_seconds)))),
+            ("Urgency", "high" if n.priority == "high" else self._urgency),
+            ("Content-Encoding", "aes128gcm"),
+            ("Content-Type", "application/octet-stream"),
+        ]
         topic = topic_for(n.collapse_id)
         if topic:
-            headers["Topic"] = topic
+            headers.append(("Topic", topic))
         return headers
+
+    def _origin(self, endpoint: str) -> str:
+        """The endpoint's JWT audience once check_endpoint accepts it (ValueError with the reason if not).
+
+        The verdict depends only on the text before the path and on the characters of the rest, so it is
+        kept per prefix: every subscription of a push service shares one (~15 us saved per message)."""
+        cut = endpoint.find("/", endpoint.find("//") + 2) if "//" in endpoint else -1
+        prefix = endpoint[:cut] if cut > 0 else None
+        if prefix is not None and not _UNSAFE.search(endpoint, cut):
+            origin = self._checked.get(prefix)
+            if origin is not None:
+                return origin
+        check_endpoint(endpoint, self._allowed_hosts)  # defence in depth: never call internal addresses
+        origin = origin_of(endpoint)
+        if prefix is not None:
+            if len(self._checked) >= _MAX_CACHED_ORIGINS:
+                self._checked.clear()
+            self._checked[prefix] = origin
+        return origin
 
     async def send(self, notification: Notification) -> SendResult:
         subscription = notification.subscription
@@ -175,23 +245,24 @@ class WebPushProvider:
             return SendResult(Outcome.FAILED, reason="subscription: missing endpoint")
         endpoint: str = subscription["endpoint"]
         try:
-            check_endpoint(endpoint, self._allowed_hosts)  # defence in depth: never call internal addresses
-            p256dh, auth = check_subscription_keys(subscription.get("keys"))
+            origin = self._origin(endpoint)
+            p256dh, auth = _subscription_keys(subscription.get("keys"))
         except ValueError as exc:
             return SendResult(Outcome.FAILED, reason=str(exc))
         plaintext = json.dumps(notification.payload, separators=(",", ":")).encode("utf-8")
         if len(plaintext) > MAX_PLAINTEXT_BYTES:
             reason = f"payload: {len(plaintext)} bytes, Web Push allows {MAX_PLAINTEXT_BYTES}"
             return SendResult(Outcome.FAILED, reason=reason)
-        authorization = self.authorization_for(origin_of(endpoint))
+        authorization = self.authorization_for(origin)
         body = self.encrypt(plaintext, p256dh, auth)
+        # a transport never follows redirects: one could lead anywhere, and the allow-list vetted this URL
+        request = httpx.Request(
+            "POST", endpoint, content=body, headers=self._headers(notification, authorization),
+            extensions={"timeout": self._timeout},
+        )  # fmt: skip
         try:
-            response = await self._client.post(
-                endpoint,
-                content=body,
-                headers=self._headers(notification, authorization),
-                follow_redirects=False,  # a redirect could lead anywhere; the allow-list vetted this URL
-            )
+            response = await self._transport.handle_async_request(request)
+            await response.aread()
         except httpx.TransportError as exc:  # connect/read errors and timeouts: transient
             return SendResult(Outcome.RETRY, status=0, reason=type(exc).__name__)
         return self._result(response, authorization)
@@ -210,5 +281,5 @@ class WebPushProvider:
         return SendResult(Outcome.FAILED, status=status, reason=reason)
 
     async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
+        if self._owns_transport:
+            await self._transport.aclose()

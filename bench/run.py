@@ -1,0 +1,278 @@
+"""`make bench`: notifications per second of our sender and of the peers on the same stand-ins, and the
+AWS list-price cost per million notifications from the measured figures.
+
+python -m bench.run [--n 5000] [--latency 0.02] [--json reports/bench.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from bench import cost
+from bench.engine import Measurement, run_engine
+from bench.setup import Fixture, apns_fixture, fcm_fixture, webpush_fixture
+from bench.standins import ROOT, StandIns, cores
+from pushengine.config import Settings
+
+SQS_MESSAGES_PER_SENDER_INVOCATION = 4  # template.yaml: SenderFunction SQS BatchSize
+AUDIENCE_TASKS_PER_INVOCATION = 5  # template.yaml: SegmentQueryFunction SQS BatchSize
+SENDER_MEMORY_MB = 1024  # template.yaml: SenderFunction MemorySize
+SEGMENT_MEMORY_MB = 512  # template.yaml: Globals MemorySize
+DYNAMO_ROUND_TRIP_S = 0.008  # assumed in-region DynamoDB latency the sender waits on
+SEGMENT_WAIT_S = 0.060  # assumed per page: Query round trip + SendMessageBatch + transact write + update
+
+
+def progress(text: str) -> None:
+    print(f"· {text}", file=sys.stderr, flush=True)
+
+
+def attempt(name: str, run: Callable[[], Measurement]) -> Measurement:
+    """A peer that cannot run here is reported n/a with its reason instead of stopping the bench."""
+    progress(f"{name} ...")
+    try:
+        result = run()
+    except Exception as exc:
+        progress(f"{name}: n/a ({type(exc).__name__}: {exc})")
+        return Measurement(name, 0, 0.0, 0.0, note=f"n/a: {type(exc).__name__}: {exc}")
+    progress(f"{name}: {result.rate:,.0f}/s, {result.cpu_us_per_message:,.0f} µs CPU per message")
+    return result
+
+
+def measure(n: int, n_sequential: int, latency: float, settings: Settings) -> dict[str, list[Measurement]]:
+    from bench import peers
+
+    measure_core, standin_cores = cores()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, measure_core)
+    progress(f"measuring on CPU {sorted(measure_core)}, stand-ins on CPU {sorted(standin_cores)}")
+    results: dict[str, list[Measurement]] = {}
+    with StandIns(latency, standin_cores) as standins:
+        web = webpush_fixture(standins.start("webpush"), n)
+        progress(f"web push stand-in {web.standin.base_url}, {len(web.targets)} subscriptions")
+        results["web"] = [
+            attempt("engine web", lambda: run_engine(web, n, settings)),
+            attempt("encryption only", lambda: peers.encryption_ceiling(web, n)),
+            attempt("pywebpush loop", lambda: peers.pywebpush_sequential(web, n_sequential)),
+            attempt("pywebpush aiohttp", lambda: peers.pywebpush_aiohttp(web, n)),
+        ]
+        fcm = fcm_fixture(standins.start("fcm"), n)
+        progress(f"FCM stand-in {fcm.standin.base_url}")
+        results["android"] = [
+            attempt("engine android", lambda: run_engine(fcm, n, settings)),
+            attempt("firebase-admin", lambda: peers.firebase_send_each(fcm, n)),
+        ]
+        apns = apns_fixture(standins.start("apns"), n)
+        progress(f"APNs stand-in {apns.standin.base_url}")
+        results["ios"] = [
+            attempt("engine ios", lambda: run_engine(apns, n, settings)),
+            attempt("aioapns", lambda: peers.aioapns_send(apns, n)),
+        ]
+        results["_segment"] = [segment_measurement(web, settings)]
+    return results
+
+
+def segment_measurement(web: Fixture, settings: Settings) -> Measurement:
+    from bench.segment import measure_page
+
+    page = measure_page(web.targets, settings.audience_page_size, settings.send_batch_size)
+    return Measurement("segment query page", int(page["sent_per_page"]), 0.0, page["cpu_seconds_per_page"],
+                       extra=page)  # fmt: skip
+
+
+def stages(
+    engine: Measurement, segment: Measurement, latency: float, settings: Settings
+) -> dict[str, cost.Stage]:
+    """The measured sender batch and audience page as billable units of work."""
+    size = settings.send_batch_size
+    dynamo = engine.extra["dynamodb"]
+    batch_bytes = int(engine.extra["batch_bytes"])
+    calls = sum(dynamo["requests_per_batch"].values())
+    # the sender waits on DynamoDB before and after its sends, and on the last provider answers
+    idle = (calls - dynamo["requests_per_batch"].get("PutItem checkpoint", 0)) * DYNAMO_ROUND_TRIP_S + latency
+    sender = cost.Stage(
+        notifications=size,
+        lambda_seconds=cost.billed_seconds(engine.cpu_seconds / engine.notifications * size, SENDER_MEMORY_MB)
+        + idle,
+        memory_mb=SENDER_MEMORY_MB,
+        invocations=1 / SQS_MESSAGES_PER_SENDER_INVOCATION,
+        sqs_requests=cost.sqs_send_requests_per_message(batch_bytes)
+        + cost.sqs_receive_delete_per_message(batch_bytes, SQS_MESSAGES_PER_SENDER_INVOCATION),
+        rru=dynamo["rru_per_batch"],
+        wru=dynamo["wru_per_batch"],
+    )
+    page_devices = settings.audience_page_size
+    campaign_bytes = int(engine.extra["campaign_item_bytes"])
+    device_bytes = int(segment.extra["device_item_bytes"])
+    audience_task_bytes = 300
+    segment_stage = cost.Stage(
+        notifications=page_devices,
+        lambda_seconds=cost.billed_seconds(segment.cpu_seconds, SEGMENT_MEMORY_MB) + SEGMENT_WAIT_S,
+        memory_mb=SEGMENT_MEMORY_MB,
+        invocations=1 / AUDIENCE_TASKS_PER_INVOCATION,
+        sqs_requests=cost.sqs_send_requests_per_message(audience_task_bytes)
+        + cost.sqs_receive_delete_per_message(audience_task_bytes, AUDIENCE_TASKS_PER_INVOCATION),
+        rru=cost.dynamo_rru(campaign_bytes, consistent=False)
+        + cost.dynamo_rru(page_devices * device_bytes, consistent=False),
+        wru=cost.dynamo_wru(200, transactional=True)
+        + cost.dynamo_wru(campaign_bytes, transactional=True)
+        + cost.dynamo_wru(campaign_bytes),  # ledger + campaign counters (transaction), then try_complete
+    )
+    return {"sender": sender, "segment_query": segment_stage}
+
+
+ASSUMPTIONS = [
+    "Prices: US East list prices; Lambda arm64 $0.0000133334 per GB-s and $0.20 per million requests; SQS "
+    "standard $0.40 per million requests, each 64 KB payload chunk billed as one; DynamoDB on-demand $0.625 per "
+    "million WRU and $0.125 per million RRU; transactional writes cost 2 WRU per KB per item; a failed "
+    "conditional write is still billed. Free tiers ignored.",
+    f"Sender: {SENDER_MEMORY_MB} MB gets {SENDER_MEMORY_MB}/{cost.LAMBDA_MB_PER_VCPU} of a vCPU, so a "
+    "CPU-bound batch is billed its measured CPU time / that share (the measuring core is taken as fast as a "
+    "Graviton core: not verified); plus waits: each non-overlapped DynamoDB call "
+    f"{DYNAMO_ROUND_TRIP_S * 1000:.0f} ms and one provider round trip for the batch's last answers.",
+    f"Sender: one invocation per {SQS_MESSAGES_PER_SENDER_INVOCATION} SQS messages of one send batch each; SQS per "
+    "batch = its share of the segment query's SendMessageBatch (up to 10 per request, 1 MiB) + its share of the "
+    "poller's ReceiveMessage (payload-sized) + DeleteMessageBatch; empty long polls are not per notification.",
+    "Sender DynamoDB: counted by the in-memory port per request from the stored item sizes (campaign GetItem "
+    "strongly consistent, checkpoint GetItem/PutItems, ledger+campaign TransactWriteItems, try_complete "
+    "UpdateItem). No device is pruned in the bench, so no per-device writes.",
+    f"Segment query: one audience task per partition page of {Settings().audience_page_size} devices (worst "
+    f"case: a task usually reads up to {Settings().audience_pages_per_task} pages), {SEGMENT_MEMORY_MB} MB, "
+    f"{AUDIENCE_TASKS_PER_INVOCATION} tasks per invocation; per page: a campaign GetItem and the Query "
+    "(eventually consistent, GSI projects ALL, measured device item size), one ledger+campaign transaction, one "
+    f"try_complete; CPU measured (parse, target, build entries, serialise), {SEGMENT_WAIT_S * 1000:.0f} ms of "
+    "network waits assumed. Wave firing (one per zone wave, not per device) is left out.",
+    "boto3's own CPU per DynamoDB/SQS call in the sender is not in the measured CPU (the ports are in memory): "
+    "about 1-2 ms per call, 6 calls per 250 notifications, i.e. roughly +25-50 µs per notification.",
+]
+
+
+def rows(results: dict[str, list[Measurement]]) -> list[dict[str, Any]]:
+    table = []
+    for channel, measured in results.items():
+        if channel.startswith("_"):
+            continue
+        engine = measured[0]
+        for m in measured:
+            ratio = m.rate / engine.rate if engine.rate and m.rate else None
+            table.append({"channel": channel, **m.as_dict(), "rate_vs_engine": ratio})
+    return table
+
+
+def print_table(table: list[dict[str, Any]], latency: float) -> None:
+    print(f"\nThroughput on one core, stand-ins in separate processes, {latency * 1000:.0f} ms latency")
+    header = (
+        f"{'channel':8} {'contender':48} {'notif/s':>9} {'CPU µs/msg':>11} {'÷ engine':>9} {'stand-in':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in table:
+        if r["notifications"] == 0:
+            print(f"{r['channel']:8} {r['name']:48} {'n/a':>9}  {r['note']}")
+            continue
+        ratio = f"{r['rate_vs_engine']:.2f}x" if r["rate_vs_engine"] else "-"
+        busy = f"{r['standin_busy'] * 100:.0f}%" if r["standin_busy"] else "-"
+        outcome = "" if set(r["outcomes"]) <= {"sent", "encrypted"} else f"  {r['outcomes']}"
+        print(f"{r['channel']:8} {r['name']:48} {r['rate_per_second']:9,.0f} {r['cpu_us_per_message']:11,.0f} "
+              f"{ratio:>9} {busy:>9}{outcome}")  # fmt: skip
+    print("stand-in: its process's CPU / wall time during the phase (near 100% = the stand-in was the limit)")
+
+
+def print_cost(breakdown: dict[str, Any], simple: float, prices: cost.Prices) -> None:
+    print("\nAWS list price per million notifications (web push batch figures)")
+    for stage, lines in breakdown["stages"].items():
+        parts = ", ".join(f"{k} ${v:.4f}" for k, v in lines.items() if k != "subtotal")
+        print(f"  {stage:14} ${lines['subtotal']:.4f}  ({parts})")
+    print(f"  {'total':14} ${breakdown['total']:.4f}   = {breakdown['vs_pinpoint']:.3f}x Pinpoint "
+          f"(${prices.pinpoint_per_million:.2f}), {breakdown['vs_sns']:.3f}x SNS mobile push "
+          f"(${prices.sns_mobile_per_million:.2f})")  # fmt: skip
+    print(f"  (sender Lambda at CPU time x 1 GB, no vCPU share and no waits: ${simple:.4f})")
+    print("Assumptions:")
+    for line in ASSUMPTIONS:
+        print(f"  - {line}")
+
+
+def targets(results: dict[str, list[Measurement]], total: float) -> dict[str, dict[str, Any]]:
+    engine = results["web"][0]
+    aiohttp_rate = next((m.rate for m in results["web"] if "aiohttp" in m.name), 0.0)
+    ceiling_rate = next((m.rate for m in results["web"] if "encryption" in m.name), 0.0)
+    return {
+        "web >= 2x pywebpush aiohttp": {"value": engine.rate / aiohttp_rate if aiohttp_rate else None,
+                                        "goal": 2.0},
+        "web >= 0.5x encryption-only ceiling": {"value": engine.rate / ceiling_rate if ceiling_rate else None,
+                                                "goal": 0.5},
+        "cost < $0.05 per million": {"value": total, "goal": 0.05, "lower_is_better": True},
+    }  # fmt: skip
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", type=int, default=5000, help="notifications per phase (default 5000)")
+    parser.add_argument("--n-sequential", type=int, default=None,
+                        help="notifications for the sequential pywebpush loop (default n/5)")  # fmt: skip
+    parser.add_argument("--latency", type=float, default=0.02, help="stand-in answer latency in s (0.02)")
+    parser.add_argument("--json", type=Path, default=ROOT / "reports" / "bench.json")
+    args = parser.parse_args(argv)
+    n_sequential = args.n_sequential or max(50, args.n // 5)
+    for signum in (signal.SIGTERM, signal.SIGINT):  # unwind through StandIns' cleanup, even when started in
+        signal.signal(signum, _stop)  # the background (where SIGINT comes in ignored)
+    settings = Settings()
+    started = time.monotonic()
+    results = measure(args.n, n_sequential, args.latency, settings)
+    engine_web, segment = results["web"][0], results["_segment"][0]
+    if engine_web.notifications == 0:
+        print("engine web failed: no cost figures", file=sys.stderr)
+        return 1
+    prices = cost.Prices()
+    breakdown = cost.total_per_million(stages(engine_web, segment, args.latency, settings), prices)
+    simple = engine_web.cpu_seconds / engine_web.notifications * 1e6 * prices.lambda_arm_gb_second
+    table = rows(results)
+    print_table(table, args.latency)
+    print_cost(breakdown, simple, prices)
+    goals = targets(results, breakdown["total"])
+    print("\nTargets")
+    for name, goal in goals.items():
+        value = goal["value"]
+        met = value is not None and (
+            value < goal["goal"] if goal.get("lower_is_better") else value >= goal["goal"]
+        )
+        shown = "n/a" if value is None else (f"${value:.4f}" if name.startswith("cost") else f"{value:.2f}x")
+        print(f"  {'MET ' if met else 'MISS'} {name}: {shown}")
+        goal["met"] = met
+    report = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine(),
+                    "cores": os.cpu_count()},
+        "settings": {"n": args.n, "n_sequential": n_sequential, "latency_s": args.latency,
+                     "send_batch_size": settings.send_batch_size, "send_concurrency": settings.send_concurrency},
+        "throughput": table,
+        "segment_query_page": segment.as_dict(),
+        "cost_per_million": {**breakdown, "sender_cpu_only_simple": simple},
+        "prices": asdict(prices),
+        "assumptions": ASSUMPTIONS,
+        "targets": goals,
+        "run_seconds": time.monotonic() - started,
+    }  # fmt: skip
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2, default=str))
+    print(f"\nwrote {args.json} ({report['run_seconds']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

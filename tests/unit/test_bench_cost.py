@@ -1,0 +1,113 @@
+"""The bench's cost arithmetic: measured figures in, dollars per million out (tables worked by hand)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from bench import cost
+
+PRICES = cost.Prices()
+# 1 ms of CPU per notification, 250 per batch, at a full vCPU and 1024 MB: 0.25 s of 1 GB per batch.
+BASE = cost.Stage(notifications=250, lambda_seconds=0.25, memory_mb=1024, invocations=0.25,
+                  sqs_requests=3.5, rru=2, wru=10)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("stage", "expected"),
+    [
+        # 4000 batches x 0.25 GB-s x $0.0000133334 = $0.0133334
+        (BASE, {"lambda_compute": 0.0133334, "lambda_requests": 0.0002, "sqs": 0.0056,
+                "dynamodb_reads": 0.001, "dynamodb_writes": 0.025}),
+        # 512 MB halves compute; 500 per unit halves every line
+        (cost.Stage(500, 0.25, 512, 0.25, 3.5, 2, 10),
+         {"lambda_compute": 0.00333335, "lambda_requests": 0.0001, "sqs": 0.0028,
+          "dynamodb_reads": 0.0005, "dynamodb_writes": 0.0125}),
+        (cost.Stage(250, 0.0, 1024, 0.0, 0.0, 0.0, 0.0),
+         {"lambda_compute": 0.0, "lambda_requests": 0.0, "sqs": 0.0, "dynamodb_reads": 0.0,
+          "dynamodb_writes": 0.0}),
+    ],
+)  # fmt: skip
+def test_stage_cost_per_million(stage: cost.Stage, expected: dict[str, float]) -> None:
+    got = cost.stage_cost_per_million(stage, PRICES)
+    assert got == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_total_sums_stages_and_compares_with_pinpoint_and_sns() -> None:
+    result = cost.total_per_million({"sender": BASE, "again": BASE}, PRICES)
+    one = 0.0133334 + 0.0002 + 0.0056 + 0.001 + 0.025
+    assert result["stages"]["sender"]["subtotal"] == pytest.approx(one)
+    assert result["total"] == pytest.approx(2 * one)
+    assert result["vs_pinpoint"] == pytest.approx(2 * one / 1.00)
+    assert result["vs_sns"] == pytest.approx(2 * one / 0.50)
+
+
+@pytest.mark.parametrize(
+    ("cpu_seconds", "memory_mb", "billed"),
+    [(1.0, 1769, 1.0), (1.0, 3008, 1.0), (1.0, 1024, 1769 / 1024), (0.5, 512, 0.5 * 1769 / 512)],
+)
+def test_billed_seconds_stretch_cpu_by_the_vcpu_share(
+    cpu_seconds: float, memory_mb: int, billed: float
+) -> None:
+    assert cost.billed_seconds(cpu_seconds, memory_mb) == pytest.approx(billed)
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [(100, 1), (65536, 1), (65537, 2), (256 * 1024, 4), (0, 1)],
+)
+def test_sqs_bills_64kb_chunks(size: int, expected: int) -> None:
+    assert cost.sqs_chunks(size) == expected
+
+
+@pytest.mark.parametrize(
+    ("message_bytes", "expected"),
+    [
+        (300, 0.1),  # ten small messages share one request
+        (100_000, 16 / 10),  # ten fit in 1 MiB: 1,000,000 bytes = 16 chunks
+        (200_000, 16 / 5),  # five fit in 1 MiB: 1,000,000 bytes = 16 chunks
+    ],
+)
+def test_sqs_send_share(message_bytes: int, expected: float) -> None:
+    assert cost.sqs_send_requests_per_message(message_bytes) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("message_bytes", "per_receive", "expected"),
+    [(100_000, 4, (7 + 1) / 4), (300, 5, (1 + 1) / 5)],
+)
+def test_sqs_receive_and_delete_share(message_bytes: int, per_receive: int, expected: float) -> None:
+    assert cost.sqs_receive_delete_per_message(message_bytes, per_receive) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("size", "consistent", "expected"),
+    [(0, True, 1.0), (4096, True, 1.0), (4097, True, 2.0), (4097, False, 1.0), (300_000, False, 37.0)],
+)
+def test_read_units(size: int, consistent: bool, expected: float) -> None:
+    assert cost.dynamo_rru(size, consistent=consistent) == expected
+
+
+@pytest.mark.parametrize(
+    ("size", "transactional", "expected"),
+    [(0, False, 1.0), (1024, False, 1.0), (1025, False, 2.0), (1283, True, 4.0), (200, True, 2.0)],
+)
+def test_write_units(size: int, transactional: bool, expected: float) -> None:
+    assert cost.dynamo_wru(size, transactional=transactional) == expected
+
+
+@pytest.mark.parametrize(
+    ("item", "expected"),
+    [
+        ({"pk": "abc"}, 2 + 3),
+        ({"n": Decimal(12345)}, 1 + 3 + 1),  # 5 significant digits: ceil(5/2) + 1
+        ({"ok": True, "none": None}, 2 + 1 + 4 + 1),
+        ({"m": {"a": "xy"}}, 1 + 3 + (1 + 1 + 2)),
+        ({"l": ["a", "bc"]}, 1 + 3 + (1 + 1) + (1 + 2)),
+        ({"s": {"ab", "c"}}, 1 + 3),
+    ],
+)
+def test_item_size(item: dict[str, Any], expected: int) -> None:
+    assert cost.item_size(item) == expected
