@@ -131,7 +131,8 @@ def run_engine(fixture: Fixture, n: int, settings: Settings) -> Measurement:
             f"engine ({fixture.channel})", n, wall, cpu, dict(outcomes),
             standin_busy=(fixture.standin.cpu_seconds() - standin_cpu) / wall,
             extra={"batches": batches, "batch_bytes": sum(map(len, bodies)) / batches, "dynamodb": dynamo,
-                   "campaign_item_bytes": item_size(campaigns.item)},
+                   "campaign_item_bytes": item_size(campaigns.item),
+                   "progress_item_bytes": campaigns.progress_size()},
         )  # fmt: skip
 
     return asyncio.run(main())

@@ -76,7 +76,7 @@ class CampaignsPort:
         self._lock = threading.Lock()
         self._definition_read = False
 
-    def _progress_size(self) -> int:
+    def progress_size(self) -> int:
         """The repository keeps status, counters and stats in a small item of their own."""
         fields = (*PROGRESS_FIELDS, "fired_waves")
         return item_size({"pk": f"progress#{self.item['app_id']}#{self.item['campaign_id']}",
@@ -87,7 +87,7 @@ class CampaignsPort:
             if not self._definition_read:  # the definition is read once per container, then cached
                 self.meter.read("GetItem campaign definition", item_size(self.item), consistent=consistent)
                 self._definition_read = True
-            self.meter.read("GetItem campaign progress", self._progress_size(), consistent=True)
+            self.meter.read("GetItem campaign progress", self.progress_size(), consistent=True)
             return dict(self.item)
 
     def checkpoint(self, key: str) -> dict[str, Any] | None:
@@ -114,12 +114,12 @@ class CampaignsPort:
         with self._lock:
             old = self.checkpoints.get(ledger_key) or {}
             entry = to_dynamo({"pk": ledger_key, "done": True, "expires_at": _expires(), **(ledger or {})})
-            before = self._progress_size()
+            before = self.progress_size()
             if not old.get("done"):
                 self._add(stats, variant_stats, counters)
             sizes = [max(item_size(old), item_size(entry))]
             if stats or variant_stats or counters:
-                sizes.append(max(before, self._progress_size()))
+                sizes.append(max(before, self.progress_size()))
             self.meter.write("TransactWriteItems ledger+campaign", *sizes, transactional=True)
             if old.get("done"):
                 return False
@@ -128,13 +128,14 @@ class CampaignsPort:
 
     def try_complete(self, app_id: str, campaign_id: str) -> bool:
         with self._lock:
-            # a failed condition still bills the write, sized by the existing item
-            self.meter.write("UpdateItem try_complete", self._progress_size())
+            # the repository reads the progress item first and writes only when nothing is pending
+            self.meter.read("GetItem progress (try_complete)", self.progress_size(), consistent=True)
             item = self.item
             if item["status"] != "sending" or any(
                 item.get(k) != 0 for k in ("waves_pending", "tasks_pending", "batches_pending")
             ):
                 return False
+            self.meter.write("UpdateItem try_complete", self.progress_size())
             item["status"] = "completed"
             return True
 

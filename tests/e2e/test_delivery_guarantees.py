@@ -36,6 +36,7 @@ def test_a_sender_that_dies_mid_batch_loses_nothing_and_repeats_replace_themselv
     # Sequential sends and a checkpoint every 10 results make the crash point exact.
     monkeypatch.setattr(settings(), "send_concurrency", 1)
     monkeypatch.setattr(settings(), "checkpoint_every", 10)
+    monkeypatch.setattr(settings(), "checkpoint_seconds", 0)
     real_deliver, calls = sending.deliver, Counter()
 
     async def dies_after_25(*args: Any, **kwargs: Any) -> Any:
@@ -98,4 +99,6 @@ def test_hot_path_makes_no_per_device_dynamodb_writes(stack: Any, standins: Stan
     shards = Counter(shard_of(d, 4) for d in devices)
     tasks, batches = 4, sum(math.ceil(n / 50) for n in shards.values())
     assert len(writes) <= 2 * (tasks + batches) + 1, Counter(c[0] for c in writes)
-    assert len(calls) / stats["sent"] <= 0.25, Counter(c[0] for c in calls)
+    # Reads too: per task or batch the progress item, the checkpoint or page, try_complete's read; a wave's
+    # own reads; each function's one read of the (cached) campaign definition.
+    assert len(calls) <= 4 * (tasks + batches) + 8, Counter(c[0] for c in calls)  # + wave, completion

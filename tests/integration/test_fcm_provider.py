@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pushengine.providers.base import Notification, Outcome, SendResult
-from pushengine.providers.fcm import FcmProvider, parse_service_account
 
 from local.standins.fcm import FcmStandIn
+from pushengine.providers.base import Notification, Outcome, SendResult
+from pushengine.providers.fcm import FcmProvider, parse_service_account
 
 pytestmark = pytest.mark.integration
 

@@ -33,7 +33,10 @@ class Settings(BaseModel):
     send_concurrency: int = Field(default=200, ge=1)
     send_attempts: int = Field(default=3, ge=1)
     max_inline_retry_wait: float = Field(default=5.0, ge=0)
+    # A batch checkpoints after this many results, but not more often than every checkpoint_seconds:
+    # a batch that finishes quickly writes no checkpoint at all (a crash then repeats it, invisibly).
     checkpoint_every: int = Field(default=100, ge=1)
+    checkpoint_seconds: float = Field(default=2.0, ge=0)
 
     @property
     def allowed_webpush_hosts(self) -> list[str]:

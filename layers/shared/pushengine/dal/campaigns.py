@@ -201,6 +201,11 @@ class CampaignsRepository:
 
     def try_complete(self, app_id: str, campaign_id: str) -> bool:
         """Move to `completed` when no wave, audience task or batch is pending."""
+        # A read is a fifth of a write's price, and almost every batch finds work still pending.
+        progress = self.progress(app_id, campaign_id) or {}
+        pending = ("waves_pending", "tasks_pending", "batches_pending")
+        if progress.get("status") != "sending" or any(progress.get(k) != 0 for k in pending):
+            return False
         return aws.conditional(
             lambda: self._checkpoints.update_item(
                 Key=self._progress_key(app_id, campaign_id),

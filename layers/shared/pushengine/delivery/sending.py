@@ -140,6 +140,8 @@ async def send_batch(deps: SenderDeps, batch: dict[str, Any]) -> dict[str, int]:
     pruned: list[tuple[str, str]] = []
     retry_after: list[float] = []
     since_checkpoint = 0
+    clock = asyncio.get_running_loop().time
+    last_save = clock()
     gate = asyncio.Semaphore(s.send_concurrency)
     lock = asyncio.Lock()
 
@@ -171,7 +173,7 @@ async def send_batch(deps: SenderDeps, batch: dict[str, Any]) -> dict[str, int]:
         )
 
     async def one(index: int, entry: dict[str, Any]) -> None:
-        nonlocal since_checkpoint
+        nonlocal since_checkpoint, last_save
         async with gate:
             result = await attempt(entry)
         if result is not None and result.outcome is Outcome.RETRY:
@@ -185,8 +187,8 @@ async def send_batch(deps: SenderDeps, batch: dict[str, Any]) -> dict[str, int]:
             counts[stat] += 1
             vcounts[entry.get("v", "default")][stat] += 1
             since_checkpoint += 1
-            if since_checkpoint >= s.checkpoint_every:
-                since_checkpoint = 0
+            if since_checkpoint >= s.checkpoint_every and clock() - last_save >= s.checkpoint_seconds:
+                since_checkpoint, last_save = 0, clock()
                 await _prune(deps, app_id, pruned)
                 await save()
 
