@@ -205,3 +205,35 @@ class _Connection(asyncio.Protocol):
             self.close()
         elif self.buffer:
             self._next()
+
+
+class ServedStandIn:
+    """Lifecycle shared by stand-ins served by a LocalHTTPServer (set as `self._http`)."""
+
+    _http: LocalHTTPServer
+
+    def start(self) -> Self:
+        self._http.start()
+        return self
+
+    def stop(self) -> None:
+        self._http.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return self._http.base_url  # RuntimeError until started
+
+    @property
+    def latency(self) -> float:
+        """Seconds added before every answer; may be changed while running."""
+        return self._http.latency
+
+    @latency.setter
+    def latency(self, seconds: float) -> None:
+        self._http.latency = seconds

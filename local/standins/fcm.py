@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
-from local.standins._server import LocalHTTPServer, Request, Response
+from local.standins._server import LocalHTTPServer, Request, Response, ServedStandIn
 
 FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -100,7 +100,7 @@ def _invalid(message: str) -> _Reply:
     return _Reply(400, _rpc_error(400, "INVALID_ARGUMENT", message, "INVALID_ARGUMENT"))
 
 
-class FcmStandIn:
+class FcmStandIn(ServedStandIn):
     def __init__(
         self,
         latency: float = 0.0,
@@ -122,33 +122,6 @@ class FcmStandIn:
         self._message_ids = 0
         self.grants = 0  # access tokens issued
         self.send_requests = 0  # POSTs to messages:send, whatever their answer
-
-    # lifecycle
-    def start(self) -> FcmStandIn:
-        self._http.start()
-        return self
-
-    def stop(self) -> None:
-        self._http.stop()
-
-    def __enter__(self) -> FcmStandIn:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        return self._http.base_url  # RuntimeError until started
-
-    @property
-    def latency(self) -> float:
-        """Seconds added before every answer; may be changed while running."""
-        return self._http.latency
-
-    @latency.setter
-    def latency(self, seconds: float) -> None:
-        self._http.latency = seconds
 
     # test controls
     def new_service_account(self, project_id: str = "demo-project") -> dict[str, Any]:
@@ -234,8 +207,12 @@ class FcmStandIn:
                 account.public_key,
                 algorithms=["RS256"],
                 audience=account.token_uri,
-                options={"require": ["iss", "aud", "iat", "exp", "scope"], "verify_exp": False,
-                         "verify_iat": False, "verify_nbf": False},
+                options={
+                    "require": ["iss", "aud", "iat", "exp", "scope"],
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
             )
         except jwt.InvalidSignatureError:
             raise _bad_grant("Invalid JWT Signature.") from None
@@ -261,12 +238,24 @@ class FcmStandIn:
             scheme, _, access_token = authorization.partition(" ")
             issued = self._access_tokens.get(access_token) if scheme.lower() == "bearer" else None
         if issued is None or issued[1] <= self._clock():
-            raise _Reply(401, _rpc_error(
-                401, "UNAUTHENTICATED", "Request had invalid authentication credentials. "
-                "Expected OAuth 2 access token, login cookie or other valid authentication credential."))
+            raise _Reply(
+                401,
+                _rpc_error(
+                    401,
+                    "UNAUTHENTICATED",
+                    "Request had invalid authentication credentials. "
+                    "Expected OAuth 2 access token, login cookie or other valid authentication credential.",
+                ),
+            )
         if issued[0] != project:
-            raise _Reply(403, _rpc_error(
-                403, "PERMISSION_DENIED", "Permission 'cloudmessaging.messages.create' denied on resource."))
+            raise _Reply(
+                403,
+                _rpc_error(
+                    403,
+                    "PERMISSION_DENIED",
+                    "Permission 'cloudmessaging.messages.create' denied on resource.",
+                ),
+            )
         message = self._valid_message(raw)
         token = message.get("token")
         if token is not None:

@@ -18,14 +18,14 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any
 
 import http_ece
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from local.standins._server import LocalHTTPServer, Request, Response
+from local.standins._server import LocalHTTPServer, Request, Response, ServedStandIn
 from pushengine.webpush_keys import b64url_encode, load_public_point
 
 MAX_BODY_BYTES = 4096
@@ -64,7 +64,7 @@ class _Refused(Exception):
         self.status, self.reason = status, reason
 
 
-class WebPushStandIn:
+class WebPushStandIn(ServedStandIn):
     """A push service on 127.0.0.1 (free port) holding browser-like subscriptions."""
 
     def __init__(self, latency: float = 0.0, *, port: int = 0, keep: int | None = None) -> None:
@@ -81,37 +81,10 @@ class WebPushStandIn:
         # every push request answered: (subscription id, status, time)
         self.requests_log: deque[tuple[str, int, float]] = deque(maxlen=keep)
 
-    # lifecycle
-    def start(self) -> Self:
-        self._http.start()
-        return self
-
-    def stop(self) -> None:
-        self._http.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        return self._http.base_url
-
     @property
     def allowed_hosts(self) -> list[str]:
         """The allow-list entry a sender needs for this stand-in's endpoints."""
         return [f"127.0.0.1:{self._http.port}"]
-
-    @property
-    def latency(self) -> float:
-        """Seconds added before every answer; may be changed while running."""
-        return self._http.latency
-
-    @latency.setter
-    def latency(self, seconds: float) -> None:
-        self._http.latency = seconds
 
     # subscriptions and faults
     def new_subscription(self, application_server_key: str | None = None) -> dict[str, Any]:

@@ -117,8 +117,8 @@ def load_public_point(text: str, field: str = "p256dh") -> ec.EllipticCurvePubli
         raise ValueError(f"{field}: not a point on P-256") from None
 
 
-def check_subscription_keys(keys: Mapping[str, Any] | None) -> tuple[bytes, bytes]:
-    """Validate a subscription's {p256dh, auth}; returns (p256dh point bytes, auth secret bytes)."""
+def subscription_keys(keys: Mapping[str, Any] | None) -> tuple[ec.EllipticCurvePublicKey, bytes]:
+    """Validate a subscription's {p256dh, auth}; returns (p256dh public key, auth secret bytes)."""
     if not isinstance(keys, Mapping):
         raise ValueError("keys: must be an object with p256dh and auth")
     p256dh, auth = keys.get("p256dh"), keys.get("auth")
@@ -126,9 +126,7 @@ def check_subscription_keys(keys: Mapping[str, Any] | None) -> tuple[bytes, byte
         raise ValueError("p256dh: missing")
     if not auth:
         raise ValueError("auth: missing")
-    point = load_public_point(p256dh, "p256dh").public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-    )
+    point = load_public_point(p256dh, "p256dh")
     try:
         secret = b64url_decode(auth)
     except ValueError:
@@ -136,6 +134,12 @@ def check_subscription_keys(keys: Mapping[str, Any] | None) -> tuple[bytes, byte
     if len(secret) != AUTH_SECRET_LENGTH:
         raise ValueError(f"auth: must be {AUTH_SECRET_LENGTH} bytes, got {len(secret)}")
     return point, secret
+
+
+def check_subscription_keys(keys: Mapping[str, Any] | None) -> tuple[bytes, bytes]:
+    """Validate a subscription's {p256dh, auth}; returns (p256dh point bytes, auth secret bytes)."""
+    point, secret = subscription_keys(keys)
+    return point.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint), secret
 
 
 def parse_allowed_hosts(text: str | None) -> list[str]:

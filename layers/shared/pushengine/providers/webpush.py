@@ -12,7 +12,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,14 +26,12 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pushengine.providers.base import Notification, Outcome, SendResult
 from pushengine.providers.transport import KeepAliveTransport
 from pushengine.webpush_keys import (
-    AUTH_SECRET_LENGTH,
-    b64url_decode,
     b64url_encode,
     check_endpoint,
     load_private_key,
-    load_public_point,
     parse_allowed_hosts,
     public_key_b64,
+    subscription_keys,
 )
 
 MAX_BODY_BYTES = 4096  # RFC 8030 §7.2: push services must accept at least this much
@@ -84,25 +82,6 @@ def origin_of(endpoint: str) -> str:
     port = parts.port
     default = 443 if scheme == "https" else 80
     return f"{scheme}://{host}" if port in (None, default) else f"{scheme}://{host}:{port}"
-
-
-def _subscription_keys(keys: Any) -> tuple[ec.EllipticCurvePublicKey, bytes]:
-    """check_subscription_keys, keeping the decoded key object for the encryption (same errors)."""
-    if not isinstance(keys, Mapping):
-        raise ValueError("keys: must be an object with p256dh and auth")
-    p256dh, auth = keys.get("p256dh"), keys.get("auth")
-    if not p256dh:
-        raise ValueError("p256dh: missing")
-    if not auth:
-        raise ValueError("auth: missing")
-    point = load_public_point(p256dh, "p256dh")
-    try:
-        secret = b64url_decode(auth)
-    except ValueError:
-        raise ValueError("auth: not base64url") from None
-    if len(secret) != AUTH_SECRET_LENGTH:
-        raise ValueError(f"auth: must be {AUTH_SECRET_LENGTH} bytes, got {len(secret)}")
-    return point, secret
 
 
 def _reason_from(response: httpx.Response, redact: str) -> str:
@@ -246,7 +225,7 @@ class WebPushProvider:
         endpoint: str = subscription["endpoint"]
         try:
             origin = self._origin(endpoint)
-            p256dh, auth = _subscription_keys(subscription.get("keys"))
+            p256dh, auth = subscription_keys(subscription.get("keys"))
         except ValueError as exc:
             return SendResult(Outcome.FAILED, reason=str(exc))
         plaintext = json.dumps(notification.payload, separators=(",", ":")).encode("utf-8")
