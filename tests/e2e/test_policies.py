@@ -109,3 +109,23 @@ def test_variants_holdout_and_conversions_are_attributed(stack: Any, standins: S
     assert sum(v["opened"] for v in out["variants"].values()) == 60  # holdout opens count for lift
     bad = app.client.post("/v1/events", {"device_id": "ab-1", "name": "purchase", "value": -1})
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "body.value"
+
+
+def test_max_per_second_paces_a_campaign_across_its_batches(stack: Any, standins: Standins) -> None:
+    app = new_app(Api(stack.api_url), standins, "paced")
+    subs = [standins.webpush.new_subscription() for _ in range(8)]
+    for i, sub in enumerate(subs):  # eight devices over the stack's four shards: several batches
+        assert (
+            app.client.put(f"/v1/devices/paced-{i}", {"platform": "web", "subscription": sub}).status_code
+            == 201
+        )
+    standins.webpush.reset_received()
+    cid = campaign(app, quiet_hours="ignore", max_per_second=4)
+    stack.drain(timeout=60)
+    times = sorted(m.at for m in standins.webpush.received_for_all(subs))
+    assert len(times) == 8
+    # 8 sends at 4 per second span about 1.75 s; unpaced they would arrive within a few milliseconds.
+    assert times[-1] - times[0] >= 1.5
+    for i in range(4, 8):  # never more than 4 in any one-second window
+        assert times[i] - times[i - 4] >= 0.9
+    assert app.server.get(f"/v1/campaigns/{cid}").json()["stats"]["sent"] == 8

@@ -89,6 +89,7 @@ def create_campaign(
         "batches_pending": 0,
         "stats": zero_stats(),
         "vstats": {name: zero_stats() for name in [*variant_names, HOLDOUT]},
+        "paced": {},  # send slots handed out per wave, when max_per_second paces the campaign
     }
     deps.campaigns.create(to_dynamo(item))
     immediate = []

@@ -139,7 +139,9 @@ def subscription_keys(keys: Mapping[str, Any] | None) -> tuple[ec.EllipticCurveP
 def check_subscription_keys(keys: Mapping[str, Any] | None) -> tuple[bytes, bytes]:
     """Validate a subscription's {p256dh, auth}; returns (p256dh point bytes, auth secret bytes)."""
     point, secret = subscription_keys(keys)
-    return point.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint), secret
+    return point.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    ), secret
 
 
 def parse_allowed_hosts(text: str | None) -> list[str]:

@@ -28,7 +28,7 @@ STAT_KEYS = (
     "opened", "clicked", "converted", "revenue",
 )  # fmt: skip
 LEDGER_DAYS = 14
-PROGRESS_FIELDS = ("status", "waves_pending", "tasks_pending", "batches_pending", "stats", "vstats")
+PROGRESS_FIELDS = ("status", "waves_pending", "tasks_pending", "batches_pending", "stats", "vstats", "paced")
 
 
 def zero_stats() -> dict[str, int]:
@@ -198,6 +198,17 @@ class CampaignsRepository:
                 update["ExpressionAttributeNames"] = names
             items.append({"Update": update})
         return aws.conditional(lambda: aws.client("dynamodb").transact_write_items(TransactItems=items))
+
+    def reserve_slots(self, app_id: str, campaign_id: str, wave_id: str, count: int) -> int:
+        """The first of `count` consecutive send slots of this wave (for max_per_second pacing)."""
+        got = self._checkpoints.update_item(
+            Key=self._progress_key(app_id, campaign_id),
+            UpdateExpression="ADD paced.#w :n",
+            ExpressionAttributeNames={"#w": wave_id},
+            ExpressionAttributeValues={":n": count},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(got["Attributes"]["paced"][wave_id]) - count
 
     def try_complete(self, app_id: str, campaign_id: str) -> bool:
         """Move to `completed` when no wave, audience task or batch is pending."""

@@ -9,14 +9,17 @@ from typing import Any
 from pushengine.dal import aws
 
 
-def send_json(queue_url: str, bodies: Sequence[dict[str, Any]], *, delay_seconds: int = 0) -> None:
+def send_json(
+    queue_url: str, bodies: Sequence[dict[str, Any]], *, delays: Sequence[int] | None = None
+) -> None:
+    """Queue JSON bodies; `delays` (seconds, ≤ 900) holds each message back individually."""
     client = aws.client("sqs")
     for start in range(0, len(bodies), 10):
         entries = [
             {
                 "Id": str(i),
                 "MessageBody": json.dumps(body, separators=(",", ":")),
-                "DelaySeconds": delay_seconds,
+                "DelaySeconds": delays[start + i] if delays else 0,
             }
             for i, body in enumerate(bodies[start : start + 10])
         ]

@@ -8,6 +8,7 @@ early when its time runs short), then hands its continuation back to the audienc
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -109,7 +110,9 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
             break
     prefix = f"{task['wave_id']}.{task['zone']}.{task['shard']}.{task['seq']}"
     batches = _batches(app_id, campaign_id, prefix, to_send, s.send_batch_size)
-    send_json(s.send_queue_url, batches)
+    rate = targeting.spec.get("max_per_second")
+    delays = _pace(deps, task, batches, float(rate)) if rate and batches else None
+    send_json(s.send_queue_url, batches, delays=delays)
     held = _defer(deps, app_id, campaign_id, prefix, deferred)
     counters = {"batches_pending": len(batches) + held, "tasks_pending": 0 if cursor else -1}
     recorded = deps.campaigns.record(
@@ -129,6 +132,23 @@ def _batches(
          "devices": entries[i : i + size]}
         for i in range(0, len(entries), size)
     ]  # fmt: skip
+
+
+def _pace(deps: SegmentDeps, task: dict[str, Any], batches: list[dict[str, Any]], rate: float) -> list[int]:
+    """max_per_second across all of a wave's tasks: each device takes the next slot of the wave, and
+    slot k is due k/rate seconds after the wave's tasks start. A batch carries when it is due and its
+    rate (the sender spaces its devices); SQS holds it back until then (at most 15 minutes: the
+    sender postpones anything later). A redelivered task takes new slots: slower, never faster."""
+    first = deps.campaigns.reserve_slots(
+        task["app_id"], task["campaign_id"], task["wave_id"], sum(len(b["devices"]) for b in batches)
+    )
+    start = time.time()  # the wall clock the sender will compare with, whatever the wave's instant
+    delays, slot = [], first
+    for batch in batches:
+        batch["not_before"], batch["rate"] = start + slot / rate, rate
+        slot += len(batch["devices"])
+        delays.append(int(min(900, batch["not_before"] - start)))
+    return delays
 
 
 def _minute_ceiling(at: datetime) -> datetime:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import random
+import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -124,6 +125,9 @@ async def send_batch(deps: SenderDeps, batch: dict[str, Any]) -> dict[str, int]:
             deps.campaigns.record, app_id, campaign_id, key, counters={"batches_pending": -1}
         )
         return {}
+    not_before, rate = float(batch.get("not_before", 0)), float(batch.get("rate", 0))
+    if not_before - time.time() > s.max_inline_retry_wait:  # paced for later: SQS holds it until then
+        raise RetryLater(len(batch["devices"]), not_before - time.time())
     checkpoint = await asyncio.to_thread(deps.campaigns.checkpoint, key) or {}
     if checkpoint.get("done"):
         return {}
@@ -175,6 +179,8 @@ async def send_batch(deps: SenderDeps, batch: dict[str, Any]) -> dict[str, int]:
     async def one(index: int, entry: dict[str, Any]) -> None:
         nonlocal since_checkpoint, last_save
         async with gate:
+            if rate and (wait := not_before + index / rate - time.time()) > 0:  # max_per_second
+                await asyncio.sleep(wait)
             result = await attempt(entry)
         if result is not None and result.outcome is Outcome.RETRY:
             retry_after.append(result.retry_after or 0.0)
