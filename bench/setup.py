@@ -9,10 +9,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from bench.standins import StandIn
+from local.standins.apns import new_signing_key
 from pushengine.providers.apns import ApnsCredentials, ApnsProvider
 from pushengine.providers.base import PushProvider
 from pushengine.providers.fcm import FcmProvider, parse_service_account
@@ -79,15 +78,7 @@ def fcm_fixture(standin: StandIn, n: int) -> Fixture:
 
 
 def apns_fixture(standin: StandIn, n: int) -> Fixture:
-    key = ec.generate_private_key(ec.SECP256R1())
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public_pem = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
+    private_pem, public_pem = new_signing_key()
     secret = {"team_id": "BENCHTEAM1", "key_id": "BENCHKEY01", "private_key": private_pem}
     with httpx.Client(base_url=standin.base_url, timeout=30) as client:
         answer = client.post("/_standin/keys", json={

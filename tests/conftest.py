@@ -10,8 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_KEY = "test-admin-key-" + "x" * 32
@@ -91,16 +89,9 @@ class AppKeys:
 
 
 def apns_key() -> tuple[str, str]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
+    from local.standins.apns import new_signing_key
+
+    return new_signing_key()
 
 
 def new_app(api: Api, standins: Standins, name: str = "shop", *, providers: bool = True) -> AppKeys:

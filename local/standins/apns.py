@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from hypercorn.asyncio import serve
@@ -392,6 +393,20 @@ class ApnsStandIn:
                 "sent": sum(1 for r in received if r.status == 200),
             }
         return 404, {"error": "unknown control route"}
+
+
+def new_signing_key() -> tuple[str, str]:
+    """A fresh .p8-style APNs signing key: (private PKCS#8 PEM for the sender, public PEM for register_key)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public
 
 
 def _check_options(headers: dict[str, str]) -> None:
