@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from bench import cost
+from bench.engine import SQS_MESSAGES_PER_INVOCATION as SQS_MESSAGES_PER_SENDER_INVOCATION
 from bench.engine import Measurement, run_engine
 from bench.setup import Fixture, apns_fixture, fcm_fixture, webpush_fixture
 from bench.standins import ROOT, StandIns, cores
 from pushengine.config import Settings
 
-SQS_MESSAGES_PER_SENDER_INVOCATION = 4  # template.yaml: SenderFunction SQS BatchSize
 CAMPAIGN_DEVICES = 1_000_000  # the campaign the per-million figures describe
 CAMPAIGN_ZONES = 40  # distinct zones with devices (the demo's audience spans 24)
 AUDIENCE_TASKS_PER_INVOCATION = 5  # template.yaml: SegmentQueryFunction SQS BatchSize

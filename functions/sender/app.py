@@ -1,11 +1,19 @@
-"""Sender function: per-shard sending of send-queue batches to APNs, FCM and Web Push."""
+"""Sender function: per-shard sending of send-queue batches to APNs, FCM and Web Push.
+
+The records of one invocation are sent concurrently (one shared in-flight limit), so the CPU keeps
+encrypting for the next batch while the last answers of another are still on the wire.
+"""
 
 import asyncio
 import json
 import math
 import threading
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import (
+    AsyncBatchProcessor,
+    EventType,
+    async_process_partial_response,
+)
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -13,7 +21,6 @@ from pushengine.dal.queues import change_visibility
 from pushengine.delivery import sending
 from pushengine.observability import logger, metrics, tracer
 
-processor = BatchProcessor(event_type=EventType.SQS)
 _local = threading.local()  # one event loop per thread, kept: warm connections and tokens are bound to it
 
 
@@ -23,14 +30,28 @@ def _runtime() -> tuple[asyncio.AbstractEventLoop, sending.SenderDeps]:
     return _local.loop, _local.deps
 
 
-def record_handler(record: SQSRecord) -> None:
-    loop, deps = _runtime()
+class _WarmLoopProcessor(AsyncBatchProcessor):
+    """AsyncBatchProcessor on this thread's long-lived loop (Powertools' own would be new per call
+    outside Lambda, dropping the connections and tokens kept on the old one)."""
+
+    def async_process(self) -> list[tuple]:
+        loop, _ = _runtime()
+        return loop.run_until_complete(asyncio.gather(*(self._async_process_record(r) for r in self.records)))
+
+
+processor = _WarmLoopProcessor(event_type=EventType.SQS)
+
+
+async def record_handler(record: SQSRecord) -> None:
+    _, deps = _runtime()
     try:
-        counts = loop.run_until_complete(sending.send_batch(deps, json.loads(record.body)))
+        counts = await sending.send_batch(deps, json.loads(record.body))
         metrics.add_metric(name="Sent", unit="Count", value=counts.get("sent", 0))
     except sending.RetryLater as exc:
         if exc.retry_after:  # the provider asked for longer than we wait inline
-            change_visibility(record.event_source_arn, record.receipt_handle, math.ceil(exc.retry_after))
+            await asyncio.to_thread(
+                change_visibility, record.event_source_arn, record.receipt_handle, math.ceil(exc.retry_after)
+            )
         raise
 
 
@@ -38,4 +59,4 @@ def record_handler(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return dict(process_partial_response(event, record_handler, processor, context))
+    return dict(async_process_partial_response(event, record_handler, processor, context))

@@ -7,6 +7,8 @@ import re
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from pushengine.compose import (
@@ -500,3 +502,102 @@ def test_rendered_payload_matches_json_the_adapters_send() -> None:
     assert payload_size(payload) == len(
         json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
     )
+
+
+# ---------- render keys: memoised rendering must never change what a device sees ----------
+NAMED = 'Hi {{ attributes.first_name | default: "there" }}'
+
+
+def _key(title: str, device: dict[str, Any], **message: Any) -> Any:
+    return CompiledMessage.compile(Message(title=title, body="b", **message), CID).render_key(device)
+
+
+def test_devices_reading_the_same_values_share_a_render_key() -> None:
+    compiled = CompiledMessage.compile(Message(title=NAMED, body="{{ tags.plan }}"), CID)
+    a = _device(user_id="u-1", tags={"plan": "pro", "visits": 1})
+    b = _device(user_id="u-2", tags={"plan": "pro", "visits": 99}, token="ef" * 32)
+    assert compiled.render_key(a) == compiled.render_key(b) is not None  # user_id, visits, token not read
+    assert compiled.render(a) == compiled.render(b)
+
+
+@pytest.mark.parametrize(
+    ("title", "other"),
+    [
+        (NAMED, _device(attributes={"first_name": "Bea"})),
+        (NAMED, _device(attributes={})),  # missing -> "there"
+        ("{{ tags.visits }}", _device(tags={"plan": "pro", "visits": 3.0})),  # 3 vs 3.0 print differently
+        ("{{ tags.flag }}", _device(tags={"plan": "pro", "flag": 1})),  # vs True below
+        (
+            "{{ attributes.first_name.size }}",
+            _device(attributes={"first_name": "Bobby"}),
+        ),  # .size of a string
+        ("{{ locale }}", _device(locale="en-GB")),
+    ],
+)
+def test_devices_that_render_differently_get_different_keys(title: str, other: dict[str, Any]) -> None:
+    compiled = CompiledMessage.compile(Message(title=title, body="b"), CID)
+    first = _device(tags={"plan": "pro", "visits": 3, "flag": True})
+    assert compiled.render(first) != compiled.render(other)
+    assert compiled.render_key(first) != compiled.render_key(other)
+
+
+def test_locale_variant_is_part_of_the_key() -> None:
+    message = Message(
+        title=NAMED, body="b", localizations={"de": {"title": "Hallo {{ attributes.first_name }}"}}
+    )
+    compiled = CompiledMessage.compile(message, CID)
+    austrian = compiled.render_key(_device(locale="de-AT"))
+    assert austrian != compiled.render_key(_device(locale="en-US"))
+    assert austrian == compiled.render_key(_device(locale="de"))
+
+
+@pytest.mark.parametrize(
+    ("title", "device"),
+    [
+        ('{{ "now" | date: "%Y-%m-%d %H:%M:%S" }}', _device()),  # depends on the clock
+        ("{{ attributes.size }} attributes", _device()),  # the whole mapping decides
+        ("{{ tags.list | join: ',' }}", _device(tags={"list": ["a", "b"]})),  # a list decides
+        ("{{ attributes[tags.key] }}", _device(tags={"key": "first_name"})),  # a computed key
+    ],
+)
+def test_no_render_key_when_more_than_plain_values_decide(title: str, device: dict[str, Any]) -> None:
+    assert _key(title, device) is None
+
+
+_SNIPPETS = [
+    NAMED, "{{ attributes.first_name | upcase }}", "{{ attributes.first_name.size }}", "{{ tags.visits | plus: 1 }}",
+    "{% if tags.plan == 'pro' %}P{% else %}F{% endif %}", "{{ tags.flag }}", "{{ locale }}-{{ country }}",
+    "{{ attributes.size }}", "{{ tags.list.first }}", "{{ attributes.nick | default: attributes.first_name }}",
+    "{% for t in tags.list %}{{ t }}{% endfor %}", "{{ tags.plan.size }}", "{{ attributes.first_name.first }}",
+]  # fmt: skip
+_VALUES = st.sampled_from(["", "Ana", "Bob", "ana", 0, 1, 1.0, True, False, None, ["x"], {"k": 1}])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(_SNIPPETS), min_size=1, max_size=3),
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "locale": st.sampled_from(["en", "de-AT", "de"]),
+                "country": st.sampled_from(["US", "AT"]),
+                "tags": st.dictionaries(
+                    st.sampled_from(["plan", "visits", "flag", "list"]), _VALUES, max_size=4
+                ),
+                "attributes": st.dictionaries(st.sampled_from(["first_name", "nick"]), _VALUES, max_size=2),
+            }
+        ),
+        min_size=2,
+        max_size=8,
+    ),
+)
+def test_equal_render_keys_always_render_the_same(snippets: list[str], devices: list[dict[str, Any]]) -> None:
+    message = Message(
+        title=" ".join(snippets), body=snippets[-1], localizations={"de": {"title": snippets[0]}}
+    )
+    compiled = CompiledMessage.compile(message, CID)
+    seen: dict[Any, RenderedMessage] = {}
+    for device in devices:
+        key, rendered = compiled.render_key(device), compiled.render(device)
+        if key is not None:
+            assert seen.setdefault(key, rendered) == rendered, (key, device)

@@ -7,15 +7,16 @@ import json
 import os
 import re
 from email.utils import formatdate
+from http import HTTPStatus
 
 import http_ece
-import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from pushengine.providers.base import Notification, Outcome
+from pushengine.providers.transport import RawResponse
 from pushengine.providers.webpush import (
     JWT_LIFETIME_SECONDS,
     MAX_PLAINTEXT_BYTES,
@@ -252,4 +253,5 @@ def test_largest_allowed_payload_encrypts_to_exactly_4096_bytes() -> None:
     ],
 )
 def test_failure_reason_is_a_short_snippet_without_our_token(status: int, body: str, reason: str) -> None:
-    assert _reason_from(httpx.Response(status, text=body), "SECRET.JWT.VALUE") == reason
+    phrase = HTTPStatus(status).phrase.encode()
+    assert _reason_from(RawResponse(status, phrase, [], body.encode()), "SECRET.JWT.VALUE") == reason

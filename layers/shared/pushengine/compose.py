@@ -262,6 +262,52 @@ class _Variant:
     body: Template
     title_field: str
     body_field: str
+    reads: tuple[tuple[str | int, ...], ...] | None = ()  # see _reads; None: not memoisable
+
+
+_MISSING = object()
+_SPECIAL_PROPERTIES = frozenset({"size", "first", "last"})  # Liquid reads these off a container itself
+_CLOCK_FILTERS = frozenset({"date"})  # output that depends on when it renders ("now" | date)
+
+
+def _reads(*templates: Template | None) -> tuple[tuple[str | int, ...], ...] | None:
+    """The device paths these templates read (literal prefixes), or None when their output may depend on
+    more than the device (the clock). Two devices equal on every path render the same text."""
+    paths: set[tuple[str | int, ...]] = set()
+    for template in templates:
+        if template is None or isinstance(template, str):
+            continue
+        if _CLOCK_FILTERS & set(template.filter_names(include_partials=False)):
+            return None
+        for segments in template.variable_segments(include_partials=False):
+            literal: list[str | int] = []
+            for segment in segments:
+                if not isinstance(segment, str | int) or isinstance(segment, bool):
+                    break  # attributes[tags.key]: the key is a variable; the walk stops at `attributes`
+                literal.append(segment)
+            paths.add(tuple(literal))
+    return tuple(sorted(paths, key=repr))
+
+
+def _value_at(context: Mapping[str, Any], path: tuple[str | int, ...]) -> Any:
+    """What a template sees at `path`, or the value where Liquid would stop walking (a string's .size
+    depends on the string; a missing key on nothing more; a container's special property on it)."""
+    if not path or path[0] not in CONTEXT_FIELDS:
+        return _MISSING  # render() passes only the profile fields to templates
+    value: Any = context
+    for segment in path:
+        if isinstance(value, Mapping) and isinstance(segment, str):
+            if segment in value:
+                value = value[segment]
+            elif segment in _SPECIAL_PROPERTIES:
+                return value  # attributes.size is len(attributes): the whole mapping decides
+            else:
+                return _MISSING
+        elif isinstance(value, list) and isinstance(segment, int) and -len(value) <= segment < len(value):
+            value = value[segment]
+        else:
+            return value
+    return value
 
 
 class CompiledMessage:
@@ -302,17 +348,19 @@ class CompiledMessage:
         """Parse every template once; TemplateError names the first field that does not parse."""
         title = _parse(message.title, f"{prefix}.title")
         body = _parse(message.body, f"{prefix}.body")
-        default = _Variant(title, body, f"{prefix}.title", f"{prefix}.body")
         url = _parse(message.url, f"{prefix}.url") if message.url else None
+        default = _Variant(title, body, f"{prefix}.title", f"{prefix}.body", _reads(title, body, url))
         variants: dict[str, _Variant] = {}
         for locale, text in (message.localizations or {}).items():
             field = f"{prefix}.localizations.{locale}"
+            local_title = _parse(text.title, f"{field}.title") if text.title else title
+            local_body = _parse(text.body, f"{field}.body") if text.body else body
             variants[locale] = _Variant(
-                _parse(text.title, f"{field}.title") if text.title else title,
-                _parse(text.body, f"{field}.body") if text.body else body,
+                local_title, local_body,
                 f"{field}.title" if text.title else default.title_field,
                 f"{field}.body" if text.body else default.body_field,
-            )
+                _reads(local_title, local_body, url),
+            )  # fmt: skip
         return cls(message, campaign_id, default, url, variants, url_field=f"{prefix}.url")
 
     def _variant(self, device_locale: str | None) -> _Variant:
@@ -323,6 +371,25 @@ class CompiledMessage:
             if len(self._by_locale) < _LOCALE_CACHE_MAX:
                 self._by_locale[device_locale] = variant
         return variant
+
+    def render_key(self, device: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """A key equal for two devices only if they render the same message; None when there is none.
+
+        It holds the locale's variant and the type and value of every path the templates read, so a
+        campaign personalised on a first name renders once per distinct name and locale."""
+        variant = self._variant(device.get("locale"))
+        if variant.reads is None:
+            return None
+        key: list[Any] = [id(variant)]
+        for path in variant.reads:
+            value = _value_at(device, path)
+            key.append(value.__class__)  # True, 1 and 1.0 are equal keys but print differently
+            key.append(value)
+        try:
+            hash(key_tuple := tuple(key))
+        except TypeError:  # a list or mapping decides the output: render it
+            return None
+        return key_tuple
 
     def render(self, device: Mapping[str, Any]) -> RenderedMessage:
         """The message for one device; raises RenderError when the device's data breaks a template."""

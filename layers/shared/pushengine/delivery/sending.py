@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import random
 import time
 from collections import Counter, defaultdict
@@ -46,6 +47,11 @@ class SenderDeps:
     caps: FrequencyCaps | None = None
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     composers: dict[str, Composer] = field(default_factory=dict)
+    # sends in flight across every batch this container is working on (an invocation's batches run at once)
+    gate: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.gate = asyncio.Semaphore(self.settings.send_concurrency)
 
 
 def backoff(attempt: int) -> float:
@@ -69,8 +75,14 @@ async def deliver(
     return result
 
 
+_MEMO_MAX = 20_000  # distinct rendered payloads kept per campaign and container
+
+
 class Composer:
-    """A campaign's compiled messages, one per variant, kept warm across batches."""
+    """A campaign's compiled messages, one per variant, kept warm across batches.
+
+    Payloads are memoised per render key (CompiledMessage.render_key) and platform: devices that read
+    the same values render once, and Web Push/APNs reuse the serialised JSON too."""
 
     def __init__(self, campaign_id: str, spec: Mapping[str, Any]) -> None:
         self.campaign_id = campaign_id
@@ -84,21 +96,34 @@ class Composer:
         for v in spec.get("variants") or []:
             message = compose.Message.model_validate(v["message"])
             self.messages[v["name"]] = compose.CompiledMessage.compile(message, campaign_id)
+        self._memo: dict[tuple[Any, ...], tuple[dict[str, Any], bytes | None]] = {}
 
-    def notification(self, entry: Mapping[str, Any]) -> Notification:
-        rendered = self.messages.get(entry.get("v", "default"), self.messages["default"]).render(
-            entry.get("c", {})
-        )
-        platform = entry["p"]
+    def _payload(
+        self, rendered: compose.RenderedMessage, platform: str
+    ) -> tuple[dict[str, Any], bytes | None]:
         if platform == "ios":
             payload = compose.apns_payload(rendered, self.campaign_id)
         elif platform == "android":
-            payload = compose.fcm_message(rendered, self.campaign_id)
+            return compose.fcm_message(rendered, self.campaign_id), None  # FCM's body also holds the token
         else:
             payload = compose.webpush_payload(rendered, self.campaign_id, self.collapse_id)
+        return payload, json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def notification(self, entry: Mapping[str, Any]) -> Notification:
+        message = self.messages.get(entry.get("v", "default"), self.messages["default"])
+        context, platform = entry.get("c", {}), entry["p"]
+        key = message.render_key(context)
+        memo = None if key is None else (platform, key)
+        hit = None if memo is None else self._memo.get(memo)
+        if hit is None:
+            hit = self._payload(message.render(context), platform)
+            if memo is not None:
+                if len(self._memo) >= _MEMO_MAX:
+                    self._memo.clear()
+                self._memo[memo] = hit
         return Notification(
-            payload=payload, collapse_id=self.collapse_id, ttl_seconds=self.ttl, priority=self.priority,  # type: ignore[arg-type]
-            token=entry.get("t"), subscription=entry.get("s"),
+            payload=hit[0], collapse_id=self.collapse_id, ttl_seconds=self.ttl, priority=self.priority,  # type: ignore[arg-type]
+            token=entry.get("t"), subscription=entry.get("s"), encoded=hit[1],
         )  # fmt: skip
 
 
@@ -146,8 +171,8 @@ async def send_batch(deps: SenderDeps, batch: dict[str, Any]) -> dict[str, int]:
     since_checkpoint = 0
     clock = asyncio.get_running_loop().time
     last_save = clock()
-    gate = asyncio.Semaphore(s.send_concurrency)
-    lock = asyncio.Lock()
+    gate = deps.gate
+    saving = asyncio.Lock()  # one checkpoint write at a time, so an older one never lands after a newer
 
     async def save() -> None:
         fields = {"done_idx": encode_done(done), "counts": dict(counts),
@@ -188,13 +213,13 @@ async def send_batch(deps: SenderDeps, batch: dict[str, Any]) -> dict[str, int]:
         if result is not None and result.outcome is Outcome.PRUNED:
             pruned.append((entry["id"], result.reason))
         stat = "suppressed_frequency_cap" if result is None else STAT_OF[result.outcome]
-        async with lock:
-            done.add(index)
-            counts[stat] += 1
-            vcounts[entry.get("v", "default")][stat] += 1
-            since_checkpoint += 1
-            if since_checkpoint >= s.checkpoint_every and clock() - last_save >= s.checkpoint_seconds:
-                since_checkpoint, last_save = 0, clock()
+        done.add(index)
+        counts[stat] += 1
+        vcounts[entry.get("v", "default")][stat] += 1
+        since_checkpoint += 1
+        if since_checkpoint >= s.checkpoint_every and clock() - last_save >= s.checkpoint_seconds:
+            since_checkpoint, last_save = 0, clock()
+            async with saving:  # a checkpoint never claims a device whose prune is not written yet
                 await _prune(deps, app_id, pruned)
                 await save()
 

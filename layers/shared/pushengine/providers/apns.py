@@ -179,7 +179,10 @@ class ApnsProvider:
         if not _DEVICE_TOKEN.fullmatch(token):
             # What APNs itself would answer; also keeps arbitrary text out of the request path.
             return SendResult(Outcome.PRUNED, 0, "BadDeviceToken")
-        body = json.dumps(notification.payload, separators=(",", ":"), ensure_ascii=False).encode()
+        body = (
+            notification.encoded
+            or json.dumps(notification.payload, separators=(",", ":"), ensure_ascii=False).encode()
+        )
         if len(body) > MAX_PAYLOAD_BYTES:
             return SendResult(Outcome.FAILED, 0, "PayloadTooLarge")
         url = f"{self._base_url}/3/device/{token}"

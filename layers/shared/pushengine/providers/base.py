@@ -36,6 +36,7 @@ class Notification:
     priority: Literal["high", "normal"] = "high"
     token: str | None = None  # APNs (hex) / FCM registration token
     subscription: dict[str, Any] | None = field(default=None)  # Web Push {endpoint, keys: {p256dh, auth}}
+    encoded: bytes | None = None  # payload as compact UTF-8 JSON when the composer has it (shared, read-only)
 
 
 class PushProvider(Protocol):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -126,58 +126,107 @@ class _Origin:
         self.idle: list[_Connection] = []
 
 
+class RawResponse(NamedTuple):
+    """An answer as bytes: what adapters on the hot path read instead of an httpx.Response."""
+
+    status: int
+    reason: bytes
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        """The first value of a header (case-insensitive), decoded as latin-1."""
+        wanted = name.encode("latin-1").lower()
+        return next((v.decode("latin-1") for k, v in self.headers if k.lower() == wanted), None)
+
+
+Target = tuple[str, str, int]  # (scheme, host, port): one pool of connections per target
+
+
+def target_of(url: httpx.URL) -> Target:
+    return url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80)
+
+
+def request_head(method: bytes, path: bytes, headers: bytes, length: int) -> bytes:
+    """An HTTP/1.1 request head; `headers` is the `Name: value\r\n` block (Host included)."""
+    return b"%s %s HTTP/1.1\r\n%sContent-Length: %d\r\n\r\n" % (method, path, headers, length)
+
+
 class KeepAliveTransport(httpx.AsyncBaseTransport):
-    """HTTP/1.1 with keep-alive, at most `max_per_origin` connections per scheme://host:port."""
+    """HTTP/1.1 with keep-alive, at most `max_per_origin` connections per scheme://host:port.
+
+    `exchange()` is the byte-level call the Web Push adapter uses (no Request/Response objects, ~40 us
+    less per message); `handle_async_request` is the same exchange behind httpx's transport interface.
+    """
 
     def __init__(self, *, max_per_origin: int = 100, ssl_context: ssl.SSLContext | None = None) -> None:
         self._limit = max_per_origin
         self._ssl = ssl_context
-        self._origins: dict[tuple[bytes, bytes, int | None], _Origin] = {}
+        self._origins: dict[Target, _Origin] = {}
         self._open: set[_Connection] = set()
         self.connections_opened = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
-        key = (url.raw_scheme, url.raw_host, url.port)
-        origin = self._origins.get(key)
-        if origin is None:
-            origin = self._origins[key] = _Origin(self._limit)
         timeouts: dict[str, Any] = request.extensions.get("timeout", {})
-        method = request.method.encode()
-        head = b"".join([method, b" ", url.raw_path, b" HTTP/1.1\r\n",
-                         *(b"%s: %s\r\n" % kv for kv in request.headers.raw), b"\r\n"])  # fmt: skip
+        headers = b"".join(
+            b"%s: %s\r\n" % kv for kv in request.headers.raw if kv[0].lower() != b"content-length"
+        )
         body = await request.aread()
+        method = request.method.encode()
+        try:
+            raw = await self.exchange(
+                target_of(url), request_head(method, url.raw_path, headers, len(body)), body,
+                connect=timeouts.get("connect"), read=timeouts.get("read"), pool=timeouts.get("pool"),
+                method=method,
+            )  # fmt: skip
+        except httpx.TransportError as exc:
+            exc.request = request
+            raise
+        return httpx.Response(raw.status, headers=raw.headers, content=raw.body, request=request,
+                              extensions={"http_version": b"HTTP/1.1", "reason_phrase": raw.reason})  # fmt: skip
+
+    async def exchange(
+        self, target: Target, head: bytes, body: bytes, *, connect: float | None = None,
+        read: float | None = None, pool: float | None = None, method: bytes = b"POST",
+    ) -> RawResponse:  # fmt: skip
+        """Send one request (head from `request_head`) on a kept-alive connection to `target`.
+
+        Raises httpx.TransportError subclasses: PoolTimeout, ConnectError/ConnectTimeout, ReadTimeout,
+        RemoteProtocolError. A kept-alive socket the server closed before answering is retried once on
+        a new connection (the request never reached the server); nothing else is retried here."""
+        origin = self._origins.get(target)
+        if origin is None:
+            origin = self._origins[target] = _Origin(self._limit)
         if origin.gate.locked():
             try:
-                async with asyncio.timeout(timeouts.get("pool")):
+                async with asyncio.timeout(pool):
                     await origin.gate.acquire()
             except TimeoutError:
-                raise httpx.PoolTimeout("no free connection in time", request=request) from None
+                raise httpx.PoolTimeout("no free connection in time") from None
         else:
             await origin.gate.acquire()
         try:
             for fresh in (False, True):
-                conn = self._idle(origin) if not fresh else None
+                conn = None if fresh else self._idle(origin)
                 reused = conn is not None
                 if conn is None:
-                    conn = await self._connect(request, timeouts.get("connect"))
+                    conn = await self._connect(target, connect)
                 try:
-                    async with asyncio.timeout(timeouts.get("read")):
+                    async with asyncio.timeout(read):
                         assert conn.transport is not None
                         conn.answered = False
                         conn.transport.write(head + body)
                         status, reason, headers, content, reusable = await conn.response(method)
                 except httpx.RemoteProtocolError as exc:
-                    # a kept-alive socket the server closed before answering: the request never
-                    # reached it, so one retry on a new connection is safe; anything else is the caller's
                     untouched = reused and not conn.answered
                     self._discard(conn)
                     if untouched and not fresh:
                         continue
-                    raise httpx.RemoteProtocolError(str(exc), request=request) from None
+                    raise httpx.RemoteProtocolError(str(exc)) from None
                 except TimeoutError:
                     self._discard(conn)
-                    raise httpx.ReadTimeout("no answer in time", request=request) from None
+                    raise httpx.ReadTimeout("no answer in time") from None
                 except BaseException:  # cancelled mid-exchange: the socket's state is unknown
                     self._discard(conn)
                     raise
@@ -185,8 +234,7 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
                     origin.idle.append(conn)
                 else:
                     self._discard(conn)
-                return httpx.Response(status, headers=headers, content=content, request=request,
-                                      extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason})  # fmt: skip
+                return RawResponse(status, reason, headers, content)
             raise AssertionError("unreachable")
         finally:
             origin.gate.release()
@@ -199,22 +247,25 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
             self._discard(conn)
         return None
 
-    async def _connect(self, request: httpx.Request, timeout: float | None) -> _Connection:
-        url = request.url
-        tls = url.scheme == "https"
+    async def _connect(self, target: Target, timeout: float | None) -> _Connection:
+        scheme, host, port = target
+        tls = scheme == "https"
         if tls and self._ssl is None:
             self._ssl = ssl.create_default_context()
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout):
                 _, conn = await loop.create_connection(
-                    _Connection, url.host, url.port or (443 if tls else 80),
-                    ssl=self._ssl if tls else None, server_hostname=url.host if tls else None,
-                )  # fmt: skip
+                    _Connection,
+                    host,
+                    port,
+                    ssl=self._ssl if tls else None,
+                    server_hostname=host if tls else None,
+                )
         except TimeoutError:
-            raise httpx.ConnectTimeout("connect timed out", request=request) from None
+            raise httpx.ConnectTimeout("connect timed out") from None
         except OSError as exc:
-            raise httpx.ConnectError(f"{type(exc).__name__}: {exc}", request=request) from None
+            raise httpx.ConnectError(f"{type(exc).__name__}: {exc}") from None
         self._open.add(conn)
         self.connections_opened += 1
         return conn
