@@ -98,7 +98,9 @@ async def _send_all(deps: SenderDeps, bodies: list[str]) -> Counter[str]:
     outcomes: Counter[str] = Counter()
     for i in range(0, len(bodies), SQS_MESSAGES_PER_INVOCATION):
         invocation = bodies[i : i + SQS_MESSAGES_PER_INVOCATION]
-        for counts in await asyncio.gather(*(send_batch(deps, json.loads(body)) for body in invocation)):
+        share = max(1, deps.settings.send_concurrency // len(invocation))
+        sends = (send_batch(deps, json.loads(body), concurrency=share) for body in invocation)
+        for counts in await asyncio.gather(*sends):
             outcomes.update(counts)
     return outcomes
 

@@ -1,7 +1,7 @@
 """Sender function: per-shard sending of send-queue batches to APNs, FCM and Web Push.
 
-The records of one invocation are sent concurrently (one shared in-flight limit), so the CPU keeps
-encrypting for the next batch while the last answers of another are still on the wire.
+The records of one invocation are sent concurrently, each with its share of the in-flight limit, so the
+CPU keeps encrypting for one batch while the last answers of another are still on the wire.
 """
 
 import asyncio
@@ -35,7 +35,8 @@ class _WarmLoopProcessor(AsyncBatchProcessor):
     outside Lambda, dropping the connections and tokens kept on the old one)."""
 
     def async_process(self) -> list[tuple]:
-        loop, _ = _runtime()
+        loop, deps = _runtime()
+        _local.share = max(1, deps.settings.send_concurrency // max(1, len(self.records)))
         return loop.run_until_complete(asyncio.gather(*(self._async_process_record(r) for r in self.records)))
 
 
@@ -45,7 +46,7 @@ processor = _WarmLoopProcessor(event_type=EventType.SQS)
 async def record_handler(record: SQSRecord) -> None:
     _, deps = _runtime()
     try:
-        counts = await sending.send_batch(deps, json.loads(record.body))
+        counts = await sending.send_batch(deps, json.loads(record.body), concurrency=_local.share)
         metrics.add_metric(name="Sent", unit="Count", value=counts.get("sent", 0))
     except sending.RetryLater as exc:
         if exc.retry_after:  # the provider asked for longer than we wait inline

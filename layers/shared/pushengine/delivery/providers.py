@@ -21,11 +21,13 @@ _RECHECK_SECONDS = 30.0  # credentials changed through the API are picked up wit
 def build_provider(channel: str, secret: dict[str, Any], settings: Settings) -> PushProvider:
     if channel == "apns":
         return ApnsProvider(ApnsCredentials(**secret), endpoint=settings.apns_endpoint or None)
+    in_flight = settings.send_concurrency  # connections per push service: as many as sends in flight
     if channel == "fcm":
-        return FcmProvider(parse_service_account(secret), endpoint=settings.fcm_endpoint)
+        return FcmProvider(parse_service_account(secret), endpoint=settings.fcm_endpoint, max_in_flight=in_flight)
     return WebPushProvider(
-        secret["private_key"], secret["subject"], allowed_hosts=settings.allowed_webpush_hosts
-    )
+        secret["private_key"], secret["subject"], allowed_hosts=settings.allowed_webpush_hosts,
+        max_in_flight=in_flight,
+    )  # fmt: skip
 
 
 class ProviderPool:

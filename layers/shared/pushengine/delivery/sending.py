@@ -47,11 +47,6 @@ class SenderDeps:
     caps: FrequencyCaps | None = None
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     composers: dict[str, Composer] = field(default_factory=dict)
-    # sends in flight across every batch this container is working on (an invocation's batches run at once)
-    gate: asyncio.Semaphore = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.gate = asyncio.Semaphore(self.settings.send_concurrency)
 
 
 def backoff(attempt: int) -> float:
@@ -139,8 +134,13 @@ def decode_done(text: str | None) -> set[int]:
     return {i * 8 + b for i, byte in enumerate(raw) for b in range(8) if byte >> b & 1}
 
 
-async def send_batch(deps: SenderDeps, batch: dict[str, Any]) -> dict[str, int]:
-    """Deliver one batch; returns this invocation's counts. Raises RetryLater to leave the rest to SQS."""
+async def send_batch(
+    deps: SenderDeps, batch: dict[str, Any], *, concurrency: int | None = None
+) -> dict[str, int]:
+    """Deliver one batch; returns this invocation's counts. Raises RetryLater to leave the rest to SQS.
+
+    `concurrency` sends are in flight at once (default Settings.send_concurrency): an invocation sending
+    several batches at once gives each its share. Each of that many workers takes the next device."""
     s = deps.settings
     app_id, campaign_id = batch["app_id"], batch["campaign_id"]
     key = f"batch#{campaign_id}#{batch['batch_id']}"
@@ -171,7 +171,7 @@ async def send_batch(deps: SenderDeps, batch: dict[str, Any]) -> dict[str, int]:
     since_checkpoint = 0
     clock = asyncio.get_running_loop().time
     last_save = clock()
-    gate = deps.gate
+    providers: dict[str, PushProvider | None] = {}  # per platform, looked up once per batch
     saving = asyncio.Lock()  # one checkpoint write at a time, so an older one never lands after a newer
 
     async def save() -> None:
@@ -190,7 +190,10 @@ async def send_batch(deps: SenderDeps, batch: dict[str, Any]) -> dict[str, int]:
             notification = composer.notification(entry)
         except compose.RenderError as exc:  # this device's data broke a template: it fails, not the batch
             return SendResult(Outcome.FAILED, reason=exc.reason)
-        provider = await deps.providers.get(app_id, entry["p"])
+        platform = entry["p"]
+        if platform not in providers:
+            providers[platform] = await deps.providers.get(app_id, platform)
+        provider = providers[platform]
         if provider is None:
             return SendResult(Outcome.FAILED, reason=f"no {entry['p']} credentials configured")
         return await deliver(
@@ -203,10 +206,9 @@ async def send_batch(deps: SenderDeps, batch: dict[str, Any]) -> dict[str, int]:
 
     async def one(index: int, entry: dict[str, Any]) -> None:
         nonlocal since_checkpoint, last_save
-        async with gate:
-            if rate and (wait := not_before + index / rate - time.time()) > 0:  # max_per_second
-                await asyncio.sleep(wait)
-            result = await attempt(entry)
+        if rate and (wait := not_before + index / rate - time.time()) > 0:  # max_per_second
+            await asyncio.sleep(wait)
+        result = await attempt(entry)
         if result is not None and result.outcome is Outcome.RETRY:
             retry_after.append(result.retry_after or 0.0)
             return
@@ -223,10 +225,17 @@ async def send_batch(deps: SenderDeps, batch: dict[str, Any]) -> dict[str, int]:
                 await _prune(deps, app_id, pruned)
                 await save()
 
+    todo = [(i, e) for i, e in enumerate(devices) if i not in done]
+    queue = iter(todo)  # shared by the workers, so devices go out in order
+
+    async def worker() -> None:
+        for index, entry in queue:
+            await one(index, entry)
+
+    workers = min(len(todo), concurrency or s.send_concurrency)
     async with asyncio.TaskGroup() as group:  # a crash cancels the rest: nothing runs on into the next batch
-        for i, e in enumerate(devices):
-            if i not in done:
-                group.create_task(one(i, e))
+        for _ in range(workers):
+            group.create_task(worker())
     await _prune(deps, app_id, pruned)
     if retry_after:
         await save()

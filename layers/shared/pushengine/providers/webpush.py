@@ -120,7 +120,7 @@ class WebPushProvider:
         urgency: str = "normal",
         allowed_hosts: Sequence[str] | None = None,
         timeout: float = 10.0,
-        max_in_flight: int = 100,
+        max_in_flight: int = 200,
     ) -> None:
         """urgency is the Urgency for priority="normal" messages (e.g. "low" for marketing);
         priority="high" always sends "high". allowed_hosts defaults to
