@@ -130,6 +130,24 @@ def encryption_ceiling(fixture: Fixture, n: int) -> Measurement:
     return _measure("http_ece encryption only (ceiling)", fixture, n, send)
 
 
+def engine_encryption(fixture: Fixture, n: int) -> Measurement:
+    """The engine's own RFC 8291 encryption alone (WebPushProvider.encrypt), for scale: not a peer."""
+    from bench.setup import VAPID_SUBJECT
+    from pushengine.providers.webpush import WebPushProvider
+
+    provider = WebPushProvider(fixture.secret["private_key"], VAPID_SUBJECT)
+    keys = [(b64url_decode(s["keys"]["p256dh"]), b64url_decode(s["keys"]["auth"])) for s in fixture.targets]
+    plaintext = json.dumps(payload(0), separators=(",", ":")).encode()
+
+    def send(count: int) -> Counter[str]:
+        for i in range(count):
+            p256dh, auth = keys[i % len(keys)]
+            provider.encrypt(plaintext, p256dh, auth)
+        return Counter(encrypted=count)
+
+    return _measure("engine's RFC 8291 encryption only (for scale)", fixture, n, send)
+
+
 def firebase_send_each(fixture: Fixture, n: int, batch: int = 500) -> Measurement:
     """(c) firebase-admin `messaging.send_each`, 500 messages per call, as its docs suggest."""
     import firebase_admin

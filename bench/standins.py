@@ -12,7 +12,9 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Self
+from typing import IO, Any, Self
+
+import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = {"webpush": "local.standins.webpush", "fcm": "local.standins.fcm", "apns": "local.standins.apns"}
@@ -39,6 +41,12 @@ class StandIn:
     def __init__(self, name: str, process: subprocess.Popen[str], base_url: str) -> None:
         self.name, self.process, self.base_url = name, process, base_url
 
+    def stats(self) -> dict[str, Any]:
+        """What the stand-in counted (GET /_standin/stats); the Web Push one decrypts what is pending first."""
+        answer = httpx.get(f"{self.base_url}/_standin/stats", timeout=120)
+        answer.raise_for_status()
+        return dict(answer.json())
+
     def cpu_seconds(self) -> float:
         """user+system CPU of the stand-in process so far (from /proc; 0 where there is none)."""
         try:
@@ -55,9 +63,9 @@ class StandIns:
         self.latency, self.cpus = latency, cpus
         self.running: dict[str, StandIn] = {}
 
-    def start(self, name: str) -> StandIn:
+    def start(self, name: str, *options: str) -> StandIn:
         env = {**os.environ, "PYTHONPATH": f"{ROOT / 'layers' / 'shared'}{os.pathsep}{ROOT}"}
-        cmd = [sys.executable, "-m", MODULES[name], "--port", "0", "--latency", str(self.latency)]
+        cmd = [sys.executable, "-m", MODULES[name], "--port", "0", "--latency", str(self.latency), *options]
         process = subprocess.Popen(
             cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
             preexec_fn=pin(self.cpus),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import hmac
+import itertools
 import json
 import os
 import re
@@ -22,8 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives import serialization
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -111,6 +112,14 @@ def _hmac(key: bytes, data: bytes) -> bytes:
     return hmac.digest(key, data, "sha256")
 
 
+def _parse(plaintext: bytes) -> Any:
+    text = plaintext.decode("utf-8", errors="replace")
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
 class _Refused(Exception):
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
@@ -120,14 +129,30 @@ class _Refused(Exception):
 class WebPushStandIn(ServedStandIn):
     """A push service on 127.0.0.1 (free port) holding browser-like subscriptions."""
 
-    def __init__(self, latency: float = 0.0, *, port: int = 0, keep: int | None = None) -> None:
-        """keep bounds how many Received records are held (a benchmark process sends millions)."""
+    def __init__(
+        self, latency: float = 0.0, *, port: int = 0, keep: int | None = None, defer_decryption: bool = False
+    ) -> None:
+        """keep bounds how many Received records are held (a benchmark process sends millions).
+
+        defer_decryption answers like a real push service, which never decrypts: VAPID, headers and size
+        are checked before the answer, and every accepted body is decrypted as the browser would, when
+        what arrived is next read (`received`, `stats()`); a body that does not decrypt is counted in
+        `undecryptable` instead of being answered 400. Benchmarks use it so the stand-in's ECDH does
+        not compete with the sender they measure."""
         self._http = LocalHTTPServer(self._route, latency=latency, port=port, max_body=MAX_BODY_BYTES * 4)
         self._lock = threading.Lock()
         self._subs: dict[str, _Subscription] = {}
         self._received: deque[Received] = deque(maxlen=keep)
+        self._defer = defer_decryption
+        self._undelivered: deque[
+            tuple[str, _Subscription, bytes, int, str | None, str | None, dict[str, Any], float]
+        ]
+        self._undelivered = deque()
+        self.undecryptable: list[tuple[str, str]] = []  # (subscription id, reason), deferred mode only
+        self._message_ids = itertools.count(1)
         self.delivered = 0
         self._tokens: dict[str, dict[str, Any]] = {}  # JWT -> claims, once its signature verified
+        self._authorizations: dict[str, tuple[str, str]] = {}  # Authorization header -> (t, k)
         self._seen_tokens: set[str] = set()
         self.requests = 0
         self.responses: Counter[int] = Counter()
@@ -180,8 +205,29 @@ class WebPushStandIn(ServedStandIn):
     # what arrived
     @property
     def received(self) -> list[Received]:
+        self._deliver_deferred()
         with self._lock:
             return list(self._received)
+
+    def _deliver_deferred(self) -> None:
+        """The browser's side of deferred mode: decrypt what the push service accepted, in order."""
+        while True:
+            with self._lock:
+                if not self._undelivered:
+                    return
+                sub_id, sub, body, ttl, urgency, topic, claims, at = self._undelivered.popleft()
+            try:
+                plaintext = decrypt(body, sub.key, sub.public, sub.auth)
+            except DecryptionError as exc:
+                with self._lock:
+                    self.undecryptable.append((sub_id, str(exc)))
+                continue
+            self._deliver(Received(sub_id, _parse(plaintext), ttl, urgency, topic, claims, at))
+
+    def _deliver(self, record: Received) -> None:
+        with self._lock:
+            self._received.append(record)
+            self.delivered += 1
 
     def received_for(self, endpoint_or_id: str | dict[str, Any]) -> list[Received]:
         sub_id = self.subscription_id(endpoint_or_id)
@@ -198,10 +244,12 @@ class WebPushStandIn(ServedStandIn):
             return len(self._seen_tokens)
 
     def stats(self) -> dict[str, Any]:
+        self._deliver_deferred()
         with self._lock:
             return {
                 "requests": self.requests,
                 "delivered": self.delivered,
+                "undecryptable": len(self.undecryptable),
                 "vapid_tokens": len(self._seen_tokens),
                 "subscriptions": len(self._subs),
                 "responses": {str(k): v for k, v in sorted(self.responses.items())},
@@ -215,6 +263,8 @@ class WebPushStandIn(ServedStandIn):
             self._seen_tokens.clear()
             self.requests = self.delivered = 0
             self.responses.clear()
+            self._undelivered.clear()
+            self.undecryptable.clear()
 
     def reset(self) -> None:
         """Forget what arrived, the counters and queued faults; subscriptions stay."""
@@ -257,22 +307,18 @@ class WebPushStandIn(ServedStandIn):
             ttl, urgency, topic = self._check_headers(headers)
             if len(body) > MAX_BODY_BYTES:
                 raise _Refused(413, "PayloadTooLarge")
-            try:
-                plaintext = decrypt(body, sub.key, sub.public, sub.auth)
-            except DecryptionError as exc:
-                raise _Refused(400, f"DecryptionFailed: {exc}") from None
+            if self._defer:
+                with self._lock:
+                    self._undelivered.append((sub_id, sub, body, ttl, urgency, topic, claims, time.time()))
+            else:
+                try:
+                    plaintext = decrypt(body, sub.key, sub.public, sub.auth)
+                except DecryptionError as exc:
+                    raise _Refused(400, f"DecryptionFailed: {exc}") from None
+                self._deliver(Received(sub_id, _parse(plaintext), ttl, urgency, topic, claims, time.time()))
         except _Refused as refused:
             return self._answer(sub_id, Response.json(refused.status, {"reason": refused.reason}))
-        text = plaintext.decode("utf-8", errors="replace")
-        try:
-            payload: Any = json.loads(text)
-        except ValueError:
-            payload = text
-        record = Received(sub_id, payload, ttl, urgency, topic, claims, time.time())
-        with self._lock:
-            self._received.append(record)
-            self.delivered += 1
-        location = {"Location": f"{self.base_url}/message/{uuid.uuid4().hex}"}
+        location = {"Location": f"{self.base_url}/message/{next(self._message_ids)}"}
         return self._answer(sub_id, Response(201, b"", location))
 
     def _answer(self, sub_id: str, response: Response) -> Response:
@@ -283,13 +329,18 @@ class WebPushStandIn(ServedStandIn):
 
     def _verify_vapid(self, authorization: str | None, sub: _Subscription) -> dict[str, Any]:
         # RFC 8292 §4.2: absent authentication -> 401, invalid authentication -> 403.
-        match = _AUTH.fullmatch((authorization or "").strip())
-        if not match:
-            raise _Refused(401, "MissingVapidAuthorization")
-        params = dict(p.strip().split("=", 1) for p in match.group(1).split(",") if "=" in p)
-        token, k = params.get("t"), params.get("k")
-        if not token or not k:
-            raise _Refused(401, "MissingVapidAuthorization")
+        parsed = self._authorizations.get(authorization or "")
+        if parsed is None:
+            match = _AUTH.fullmatch((authorization or "").strip())
+            if not match:
+                raise _Refused(401, "MissingVapidAuthorization")
+            params = dict(p.strip().split("=", 1) for p in match.group(1).split(",") if "=" in p)
+            token, k = params.get("t"), params.get("k")
+            if not token or not k:
+                raise _Refused(401, "MissingVapidAuthorization")
+            with self._lock:
+                self._authorizations[authorization or ""] = parsed = (token, k)
+        token, k = parsed
         with self._lock:
             self._seen_tokens.add(token)
             claims = self._tokens.get(token + k)
@@ -340,11 +391,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
     parser.add_argument("--keep", type=int, default=10000, help="received records held in memory")
+    parser.add_argument("--defer-decryption", action="store_true",
+                        help="decrypt as the browser would, when stats are read, not before answering")  # fmt: skip
     args = parser.parse_args(argv)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    with WebPushStandIn(args.latency, port=args.port, keep=args.keep) as push:
+    with WebPushStandIn(
+        args.latency, port=args.port, keep=args.keep, defer_decryption=args.defer_decryption
+    ) as push:
         print(push.base_url, flush=True)
         stop.wait()
 

@@ -160,6 +160,21 @@ def _good_request(
     return headers, body
 
 
+def test_deferred_decryption_answers_like_a_push_service_and_decrypts_like_the_browser() -> None:
+    with WebPushStandIn(defer_decryption=True) as push:
+        good, bad = push.new_subscription(), push.new_subscription()
+        headers, body = _good_request(push, good, {})
+        assert httpx.post(good["endpoint"], headers=headers, content=body, timeout=5).status_code == 201
+        refused = {**headers, "TTL": "x"}  # still checked before answering
+        assert httpx.post(good["endpoint"], headers=refused, content=body, timeout=5).status_code == 400
+        # a push service cannot tell a body that will not decrypt: accepted, then the browser fails on it
+        garbage = httpx.post(bad["endpoint"], headers=headers, content=b"\x00" * 200, timeout=5)
+        assert garbage.status_code == 201
+        assert push.stats()["delivered"] == 1 and push.stats()["undecryptable"] == 1
+        assert [r.payload for r in push.received] == [{"t": 1}]
+        assert push.undecryptable[0][0] == push.subscription_id(bad)
+
+
 @pytest.mark.parametrize(
     ("change", "status", "reason"),
     [
