@@ -11,7 +11,7 @@ import binascii
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
@@ -101,8 +101,7 @@ def derive_public_key(private_key_text: str) -> str:
     return public_key_b64(load_private_key(private_key_text))
 
 
-def load_public_point(text: str, field: str = "p256dh") -> ec.EllipticCurvePublicKey:
-    """A P-256 public key from base64url of its 65-byte uncompressed point."""
+def _point(text: str, field: str) -> bytes:
     try:
         raw = b64url_decode(text)
     except ValueError:
@@ -111,14 +110,29 @@ def load_public_point(text: str, field: str = "p256dh") -> ec.EllipticCurvePubli
         raise ValueError(f"{field}: must be {_POINT_LENGTH} bytes, got {len(raw)}")
     if raw[0] != 0x04:
         raise ValueError(f"{field}: must be an uncompressed point (0x04 prefix)")
+    return raw
+
+
+def _public_key(raw: bytes, field: str) -> ec.EllipticCurvePublicKey:
     try:
         return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)
     except ValueError:
         raise ValueError(f"{field}: not a point on P-256") from None
 
 
-def subscription_keys(keys: Mapping[str, Any] | None) -> tuple[ec.EllipticCurvePublicKey, bytes]:
-    """Validate a subscription's {p256dh, auth}; returns (p256dh public key, auth secret bytes)."""
+def load_public_point(text: str, field: str = "p256dh") -> ec.EllipticCurvePublicKey:
+    """A P-256 public key from base64url of its 65-byte uncompressed point."""
+    return _public_key(_point(text, field), field)
+
+
+class SubscriptionKeys(NamedTuple):
+    public_key: ec.EllipticCurvePublicKey  # p256dh, checked to be on P-256
+    point: bytes  # p256dh as its 65 bytes
+    auth: bytes  # the 16-byte auth secret
+
+
+def subscription_keys(keys: Mapping[str, Any] | None) -> SubscriptionKeys:
+    """Validate a subscription's {p256dh, auth}."""
     if not isinstance(keys, Mapping):
         raise ValueError("keys: must be an object with p256dh and auth")
     p256dh, auth = keys.get("p256dh"), keys.get("auth")
@@ -126,22 +140,21 @@ def subscription_keys(keys: Mapping[str, Any] | None) -> tuple[ec.EllipticCurveP
         raise ValueError("p256dh: missing")
     if not auth:
         raise ValueError("auth: missing")
-    point = load_public_point(p256dh, "p256dh")
+    point = _point(p256dh, "p256dh")
+    public_key = _public_key(point, "p256dh")
     try:
         secret = b64url_decode(auth)
     except ValueError:
         raise ValueError("auth: not base64url") from None
     if len(secret) != AUTH_SECRET_LENGTH:
         raise ValueError(f"auth: must be {AUTH_SECRET_LENGTH} bytes, got {len(secret)}")
-    return point, secret
+    return SubscriptionKeys(public_key, point, secret)
 
 
 def check_subscription_keys(keys: Mapping[str, Any] | None) -> tuple[bytes, bytes]:
     """Validate a subscription's {p256dh, auth}; returns (p256dh point bytes, auth secret bytes)."""
-    point, secret = subscription_keys(keys)
-    return point.public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-    ), secret
+    checked = subscription_keys(keys)
+    return checked.point, checked.auth
 
 
 def parse_allowed_hosts(text: str | None) -> list[str]:
