@@ -173,3 +173,28 @@ def test_refused_connection_and_slow_answer_are_transport_errors() -> None:
             await transport.aclose()
 
     asyncio.run(main())
+
+
+def test_pool_timeout_and_cancelled_waiters_never_leak_a_connection_slot() -> None:
+    server = Server(ok)
+
+    async def test(base: str) -> None:
+        transport = KeepAliveTransport(max_per_origin=1)
+        first = asyncio.create_task(_post(transport, f"{base}/a"))
+        await asyncio.sleep(0)  # it takes the only slot
+        with pytest.raises(httpx.PoolTimeout):  # the server holds each answer ~5 ms
+            await transport.handle_async_request(
+                httpx.Request("POST", f"{base}/b", content=b"x", extensions={"timeout": {"pool": 0.001}})
+            )
+        waiter = asyncio.create_task(_post(transport, f"{base}/c"))
+        await asyncio.sleep(0)
+        waiter.cancel()  # gives up while queued
+        assert (await first).status_code == 201
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        answers = await asyncio.gather(*(_post(transport, f"{base}/d{i}") for i in range(5)))
+        assert [a.status_code for a in answers] == [201] * 5  # the slot came back each time
+        await transport.aclose()
+
+    _run(server, test)
+    assert server.most_open == 1 and server.requests == 6
