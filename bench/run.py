@@ -287,8 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-sequential", type=int, default=None,
                         help="notifications for the sequential pywebpush loop (default n/5)")  # fmt: skip
     parser.add_argument("--latency", type=float, default=0.02, help="stand-in answer latency in s (0.02)")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="interleaved rounds per channel; medians are reported (default 3)")  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="interleaved rounds per channel; medians are reported (default 5)")  # fmt: skip
     parser.add_argument("--json", type=Path, default=ROOT / "reports" / "bench.json")
     args = parser.parse_args(argv)
     n_sequential = args.n_sequential or max(50, args.n // 5)

@@ -37,7 +37,11 @@ class _WarmLoopProcessor(AsyncBatchProcessor):
     def async_process(self) -> list[tuple]:
         loop, deps = _runtime()
         _local.share = max(1, deps.settings.send_concurrency // max(1, len(self.records)))
-        return loop.run_until_complete(asyncio.gather(*(self._async_process_record(r) for r in self.records)))
+
+        async def every_record() -> list[tuple]:
+            return list(await asyncio.gather(*(self._async_process_record(r) for r in self.records)))
+
+        return loop.run_until_complete(every_record())
 
 
 processor = _WarmLoopProcessor(event_type=EventType.SQS)
