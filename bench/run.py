@@ -285,13 +285,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--n", type=int, default=5000, help="notifications per phase (default 5000)")
     parser.add_argument("--n-sequential", type=int, default=None,
-                        help="notifications for the sequential pywebpush loop (default n/5)")  # fmt: skip
+                        help="notifications for the sequential pywebpush loop (default n/10)")  # fmt: skip
     parser.add_argument("--latency", type=float, default=0.02, help="stand-in answer latency in s (0.02)")
     parser.add_argument("--rounds", type=int, default=5,
                         help="interleaved rounds per channel; medians are reported (default 5)")  # fmt: skip
     parser.add_argument("--json", type=Path, default=ROOT / "reports" / "bench.json")
     args = parser.parse_args(argv)
-    n_sequential = args.n_sequential or max(50, args.n // 5)
+    n_sequential = args.n_sequential or max(50, args.n // 10)
     for signum in (signal.SIGTERM, signal.SIGINT):  # unwind through StandIns' cleanup, even when started in
         signal.signal(signum, _stop)  # the background (where SIGINT comes in ignored)
     settings = Settings()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -46,6 +47,7 @@ class CampaignsRepository:
         self._campaigns_name = campaigns_table
         self._checkpoints_name = checkpoints_table
         self._definitions: dict[tuple[str, str], dict[str, Any]] = {}
+        self._reading = threading.Lock()
 
     # ---- campaign items ----
     def _progress_key(self, app_id: str, campaign_id: str) -> dict[str, str]:
@@ -72,7 +74,11 @@ class CampaignsRepository:
     def definition(self, app_id: str, campaign_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
         """A campaign's definition never changes after creation: each container reads it once."""
         key = (app_id, campaign_id)
-        if key not in self._definitions:
+        if key in self._definitions:
+            return self._definitions[key]
+        with self._reading:  # the batches of one invocation ask at once: one read serves them all
+            if key in self._definitions:
+                return self._definitions[key]
             found = self._table.get_item(
                 Key={"app_id": app_id, "campaign_id": campaign_id}, ConsistentRead=consistent
             ).get("Item")
@@ -81,7 +87,7 @@ class CampaignsRepository:
             if len(self._definitions) >= 256:
                 self._definitions.pop(next(iter(self._definitions)))
             self._definitions[key] = found
-        return self._definitions[key]
+            return found
 
     def progress(self, app_id: str, campaign_id: str) -> dict[str, Any] | None:
         key = self._progress_key(app_id, campaign_id)

@@ -134,6 +134,9 @@ def _batches(
     ]  # fmt: skip
 
 
+PACING_LEAD_SECONDS = 1.0
+
+
 def _pace(deps: SegmentDeps, task: dict[str, Any], batches: list[dict[str, Any]], rate: float) -> list[int]:
     """max_per_second across all of a wave's tasks: each device takes the next slot of the wave, and
     slot k is due k/rate seconds after the wave's tasks start. A batch carries when it is due and its
@@ -142,7 +145,9 @@ def _pace(deps: SegmentDeps, task: dict[str, Any], batches: list[dict[str, Any]]
     first = deps.campaigns.reserve_slots(
         task["app_id"], task["campaign_id"], task["wave_id"], sum(len(b["devices"]) for b in batches)
     )
-    start = time.time()  # the wall clock the sender will compare with, whatever the wave's instant
+    # the wall clock the sender will compare with, whatever the wave's instant; a second ahead, so the
+    # first slots are not already past when their batches come off the queue (late slots bunch up)
+    start = time.time() + PACING_LEAD_SECONDS
     delays, slot = [], first
     for batch in batches:
         batch["not_before"], batch["rate"] = start + slot / rate, rate

@@ -47,6 +47,9 @@ class SenderDeps:
     caps: FrequencyCaps | None = None
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     composers: dict[str, Composer] = field(default_factory=dict)
+    # max_per_second: the earliest time this container may send the campaign's next paced message, so
+    # batches that arrive together (or late) are still spaced 1/rate apart
+    paced: dict[str, float] = field(default_factory=dict)
 
 
 def backoff(attempt: int) -> float:
@@ -171,7 +174,8 @@ async def send_batch(
     since_checkpoint = 0
     clock = asyncio.get_running_loop().time
     last_save = clock()
-    providers: dict[str, PushProvider | None] = {}  # per platform, looked up once per batch
+    # each platform's client, ready before the first (possibly paced) send
+    providers = {p: await deps.providers.get(app_id, p) for p in {e["p"] for e in batch["devices"]}}
     saving = asyncio.Lock()  # one checkpoint write at a time, so an older one never lands after a newer
 
     async def save() -> None:
@@ -190,10 +194,7 @@ async def send_batch(
             notification = composer.notification(entry)
         except compose.RenderError as exc:  # this device's data broke a template: it fails, not the batch
             return SendResult(Outcome.FAILED, reason=exc.reason)
-        platform = entry["p"]
-        if platform not in providers:
-            providers[platform] = await deps.providers.get(app_id, platform)
-        provider = providers[platform]
+        provider = providers[entry["p"]]
         if provider is None:
             return SendResult(Outcome.FAILED, reason=f"no {entry['p']} credentials configured")
         return await deliver(
@@ -206,8 +207,13 @@ async def send_batch(
 
     async def one(index: int, entry: dict[str, Any]) -> None:
         nonlocal since_checkpoint, last_save
-        if rate and (wait := not_before + index / rate - time.time()) > 0:  # max_per_second
-            await asyncio.sleep(wait)
+        if rate:  # max_per_second: the device's slot, and never sooner than 1/rate after the last
+            due = max(not_before + index / rate, deps.paced.get(campaign_id, 0.0))
+            if len(deps.paced) >= 1024:
+                deps.paced.clear()
+            deps.paced[campaign_id] = due + 1 / rate
+            if (wait := due - time.time()) > 0:
+                await asyncio.sleep(wait)
         result = await attempt(entry)
         if result is not None and result.outcome is Outcome.RETRY:
             retry_after.append(result.retry_after or 0.0)
