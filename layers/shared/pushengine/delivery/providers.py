@@ -23,7 +23,9 @@ def build_provider(channel: str, secret: dict[str, Any], settings: Settings) -> 
         return ApnsProvider(ApnsCredentials(**secret), endpoint=settings.apns_endpoint or None)
     in_flight = settings.send_concurrency  # connections per push service: as many as sends in flight
     if channel == "fcm":
-        return FcmProvider(parse_service_account(secret), endpoint=settings.fcm_endpoint, max_in_flight=in_flight)
+        return FcmProvider(
+            parse_service_account(secret), endpoint=settings.fcm_endpoint, max_in_flight=in_flight
+        )
     return WebPushProvider(
         secret["private_key"], secret["subject"], allowed_hosts=settings.allowed_webpush_hosts,
         max_in_flight=in_flight,
