@@ -90,7 +90,7 @@ def batch_bodies(fixture: Fixture, n: int, size: int, prefix: str) -> list[str]:
     ]  # fmt: skip
 
 
-SQS_MESSAGES_PER_INVOCATION = 4  # template.yaml: SenderFunction SQS BatchSize
+SQS_MESSAGES_PER_INVOCATION = 10  # template.yaml: SenderFunction SQS BatchSize
 
 
 async def _send_all(deps: SenderDeps, bodies: list[str]) -> Counter[str]:

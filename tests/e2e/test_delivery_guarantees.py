@@ -101,4 +101,6 @@ def test_hot_path_makes_no_per_device_dynamodb_writes(stack: Any, standins: Stan
     assert len(writes) <= 2 * (tasks + batches) + 1, Counter(c[0] for c in writes)
     # Reads too: per task or batch the progress item, the checkpoint or page, try_complete's read; a wave's
     # own reads; each function's one read of the (cached) campaign definition.
-    assert len(calls) <= 4 * (tasks + batches) + 8, Counter(c[0] for c in calls)  # + wave, completion
+    # An invocation sends its batches at once, so the last few may each see nothing pending and try the
+    # completion (a read and a conditional update): at most once each, bounded by the slack below.
+    assert len(calls) <= 4 * (tasks + batches) + 12, Counter(c[0] for c in calls)  # + wave, completion

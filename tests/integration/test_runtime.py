@@ -523,4 +523,4 @@ def test_the_real_template_provisions_on_the_local_stack(make_stack: StackFactor
         (p.source.function.spec.logical_id, p.source.queue_logical_id, p.source.batch_size)
         for p in stack.pollers
     }
-    assert sources == {("SegmentQueryFunction", "AudienceQueue", 5), ("SenderFunction", "SendQueue", 4)}
+    assert sources == {("SegmentQueryFunction", "AudienceQueue", 5), ("SenderFunction", "SendQueue", 10)}
