@@ -16,7 +16,7 @@ from pushengine.config import Settings
 from pushengine.dal.campaigns import CampaignsRepository
 from pushengine.dal.devices import DevicesRepository
 from pushengine.delivery.providers import ProviderPool
-from pushengine.delivery.sending import SenderDeps, send_batch
+from pushengine.delivery.sending import SenderDeps, concurrency_share, send_batch
 
 APP_ID = "app_bench"
 CAMPAIGN_ID = "cmp_bench000000000001"
@@ -98,7 +98,7 @@ async def _send_all(deps: SenderDeps, bodies: list[str]) -> Counter[str]:
     outcomes: Counter[str] = Counter()
     for i in range(0, len(bodies), SQS_MESSAGES_PER_INVOCATION):
         invocation = bodies[i : i + SQS_MESSAGES_PER_INVOCATION]
-        share = max(1, deps.settings.send_concurrency // len(invocation))
+        share = concurrency_share(deps.settings, len(invocation))
         sends = (send_batch(deps, json.loads(body), concurrency=share) for body in invocation)
         for counts in await asyncio.gather(*sends):
             outcomes.update(counts)

@@ -132,7 +132,6 @@ def encryption_ceiling(fixture: Fixture, n: int) -> Measurement:
 
 def engine_encryption(fixture: Fixture, n: int) -> Measurement:
     """The engine's own RFC 8291 encryption alone (WebPushProvider.encrypt), for scale: not a peer."""
-    from bench.setup import VAPID_SUBJECT
     from pushengine.providers.webpush import WebPushProvider
 
     provider = WebPushProvider(fixture.secret["private_key"], VAPID_SUBJECT)

@@ -106,18 +106,17 @@ def measure(
         ], rounds)  # fmt: skip
         sequential = delivered(web, lambda: peers.pywebpush_sequential(web, n_sequential))
         results["web"].insert(3, attempt("pywebpush loop", sequential))  # ~40/s: once is enough
-        fcm = fcm_fixture(standins.start("fcm"), n)
-        progress(f"FCM stand-in {fcm.standin.base_url}")
-        results["android"] = interleaved([
-            ("engine android", lambda: run_engine(fcm, n, settings)),
-            ("firebase-admin", lambda: peers.firebase_send_each(fcm, n)),
-        ], rounds)  # fmt: skip
-        apns = apns_fixture(standins.start("apns"), n)
-        progress(f"APNs stand-in {apns.standin.base_url}")
-        results["ios"] = interleaved([
-            ("engine ios", lambda: run_engine(apns, n, settings)),
-            ("aioapns", lambda: peers.aioapns_send(apns, n)),
-        ], rounds)  # fmt: skip
+        native = (
+            ("android", "fcm", fcm_fixture, "firebase-admin", peers.firebase_send_each),
+            ("ios", "apns", apns_fixture, "aioapns", peers.aioapns_send),
+        )
+        for channel, standin, make_fixture, peer_name, peer in native:
+            fixture = make_fixture(standins.start(standin), n)
+            progress(f"{standin} stand-in {fixture.standin.base_url}")
+            results[channel] = interleaved([
+                (f"engine {channel}", lambda f=fixture: run_engine(f, n, settings)),
+                (peer_name, lambda f=fixture, run=peer: run(f, n)),
+            ], rounds)  # fmt: skip
         results["_segment"] = [segment_measurement(web, settings)]
     return results
 

@@ -35,8 +35,7 @@ class _WarmLoopProcessor(AsyncBatchProcessor):
     outside Lambda, dropping the connections and tokens kept on the old one)."""
 
     def async_process(self) -> list[tuple]:
-        loop, deps = _runtime()
-        _local.share = max(1, deps.settings.send_concurrency // max(1, len(self.records)))
+        loop, _ = _runtime()
 
         async def every_record() -> list[tuple]:
             return list(await asyncio.gather(*(self._async_process_record(r) for r in self.records)))
@@ -50,7 +49,8 @@ processor = _WarmLoopProcessor(event_type=EventType.SQS)
 async def record_handler(record: SQSRecord) -> None:
     _, deps = _runtime()
     try:
-        counts = await sending.send_batch(deps, json.loads(record.body), concurrency=_local.share)
+        share = sending.concurrency_share(deps.settings, len(processor.records))
+        counts = await sending.send_batch(deps, json.loads(record.body), concurrency=share)
         metrics.add_metric(name="Sent", unit="Count", value=counts.get("sent", 0))
     except sending.RetryLater as exc:
         if exc.retry_after:  # the provider asked for longer than we wait inline

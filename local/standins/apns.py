@@ -238,12 +238,7 @@ class ApnsStandIn:
                     return
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         if scope["path"].startswith("/_standin/"):
             status, control = self._control(scope, body)
             await _respond(send, status, {}, control)
@@ -439,6 +434,16 @@ def _check_body(body: bytes) -> dict[str, Any]:
     if not isinstance(payload, dict) or not isinstance(payload.get("aps"), dict):
         raise _Refusal("BadPayload", 400)
     return payload
+
+
+async def read_body(receive: Any) -> bytes:
+    """An ASGI request's whole body."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
 
 
 async def _respond(send: Any, status: int, headers: dict[str, str], answer: dict[str, Any] | None) -> None:

@@ -120,6 +120,27 @@ def _parse(plaintext: bytes) -> Any:
         return text
 
 
+@dataclass(frozen=True, slots=True)
+class _Accepted:
+    """A push request the service accepted, before the browser has decrypted it."""
+
+    sub_id: str
+    sub: _Subscription
+    body: bytes
+    ttl: int
+    urgency: str | None
+    topic: str | None
+    claims: dict[str, Any]
+    at: float
+
+    def open(self) -> Received:
+        """What the service worker gets; DecryptionError when the body does not decrypt."""
+        plaintext = decrypt(self.body, self.sub.key, self.sub.public, self.sub.auth)
+        return Received(
+            self.sub_id, _parse(plaintext), self.ttl, self.urgency, self.topic, self.claims, self.at
+        )
+
+
 class _Refused(Exception):
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
@@ -144,10 +165,7 @@ class WebPushStandIn(ServedStandIn):
         self._subs: dict[str, _Subscription] = {}
         self._received: deque[Received] = deque(maxlen=keep)
         self._defer = defer_decryption
-        self._undelivered: deque[
-            tuple[str, _Subscription, bytes, int, str | None, str | None, dict[str, Any], float]
-        ]
-        self._undelivered = deque()
+        self._undelivered: deque[_Accepted] = deque()
         self.undecryptable: list[tuple[str, str]] = []  # (subscription id, reason), deferred mode only
         self._message_ids = itertools.count(1)
         self.delivered = 0
@@ -215,14 +233,12 @@ class WebPushStandIn(ServedStandIn):
             with self._lock:
                 if not self._undelivered:
                     return
-                sub_id, sub, body, ttl, urgency, topic, claims, at = self._undelivered.popleft()
+                accepted = self._undelivered.popleft()
             try:
-                plaintext = decrypt(body, sub.key, sub.public, sub.auth)
+                self._deliver(accepted.open())
             except DecryptionError as exc:
                 with self._lock:
-                    self.undecryptable.append((sub_id, str(exc)))
-                continue
-            self._deliver(Received(sub_id, _parse(plaintext), ttl, urgency, topic, claims, at))
+                    self.undecryptable.append((accepted.sub_id, str(exc)))
 
     def _deliver(self, record: Received) -> None:
         with self._lock:
@@ -307,15 +323,15 @@ class WebPushStandIn(ServedStandIn):
             ttl, urgency, topic = self._check_headers(headers)
             if len(body) > MAX_BODY_BYTES:
                 raise _Refused(413, "PayloadTooLarge")
+            accepted = _Accepted(sub_id, sub, body, ttl, urgency, topic, claims, time.time())
             if self._defer:
                 with self._lock:
-                    self._undelivered.append((sub_id, sub, body, ttl, urgency, topic, claims, time.time()))
+                    self._undelivered.append(accepted)
             else:
                 try:
-                    plaintext = decrypt(body, sub.key, sub.public, sub.auth)
+                    self._deliver(accepted.open())
                 except DecryptionError as exc:
                     raise _Refused(400, f"DecryptionFailed: {exc}") from None
-                self._deliver(Received(sub_id, _parse(plaintext), ttl, urgency, topic, claims, time.time()))
         except _Refused as refused:
             return self._answer(sub_id, Response.json(refused.status, {"reason": refused.reason}))
         location = {"Location": f"{self.base_url}/message/{next(self._message_ids)}"}

@@ -27,6 +27,7 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config
 from hyperframe.frame import GoAwayFrame
 
+from local.standins.apns import read_body
 from pushengine.providers.h2transport import H2Transport
 
 pytestmark = pytest.mark.integration
@@ -56,12 +57,7 @@ class Counting:
         self.requests += 1
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         await asyncio.sleep(0.02)  # long enough for many streams to overlap
         self.in_flight -= 1
         answer = f"{len(body)} {hashlib.sha256(body).hexdigest()}".encode()

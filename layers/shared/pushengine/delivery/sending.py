@@ -52,6 +52,11 @@ class SenderDeps:
     paced: dict[str, float] = field(default_factory=dict)
 
 
+def concurrency_share(settings: Settings, batches: int) -> int:
+    """In-flight sends for each of `batches` batches sent at once (one invocation's SQS records)."""
+    return max(1, settings.send_concurrency // max(1, batches))
+
+
 def backoff(attempt: int) -> float:
     return min(4.0, 0.25 * 2**attempt) * (0.5 + random.random() / 2)
 
@@ -175,7 +180,7 @@ async def send_batch(
     clock = asyncio.get_running_loop().time
     last_save = clock()
     # each platform's client, ready before the first (possibly paced) send
-    providers = {p: await deps.providers.get(app_id, p) for p in {e["p"] for e in batch["devices"]}}
+    providers = {p: await deps.providers.get(app_id, p) for p in {e["p"] for e in devices}}
     saving = asyncio.Lock()  # one checkpoint write at a time, so an older one never lands after a newer
 
     async def save() -> None:

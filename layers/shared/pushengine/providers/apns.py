@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import Literal
 
 import httpx
@@ -16,7 +14,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from pushengine.providers.base import Notification, Outcome, SendResult
+from pushengine.providers.base import Notification, Outcome, SendResult, parse_retry_after
 from pushengine.providers.h2transport import H2Transport
 
 ENDPOINTS = {
@@ -74,22 +72,6 @@ def _load_signing_key(pem: str) -> ec.EllipticCurvePrivateKey:
 def truncate_collapse_id(collapse_id: str) -> str:
     """Cut to APNs' 64-byte limit without splitting a UTF-8 character."""
     return collapse_id.encode()[:MAX_COLLAPSE_ID_BYTES].decode(errors="ignore")
-
-
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Retry-After is either delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = None
-    if seconds is not None:
-        return max(0.0, seconds) if math.isfinite(seconds) else None
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
-    except (TypeError, ValueError):
-        return None
 
 
 def classify(status: int, reason: str, retry_after: float | None = None) -> SendResult:

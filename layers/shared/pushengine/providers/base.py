@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Any, Literal, Protocol
 
@@ -43,3 +45,20 @@ class PushProvider(Protocol):
     async def send(self, notification: Notification) -> SendResult: ...
 
     async def aclose(self) -> None: ...
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Retry-After as delta-seconds (decimals accepted, negatives count as 0) or an HTTP date -> seconds from
+    now. Web Push keeps RFC 9110's stricter reading (digits only), which its tests pin down."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = None
+    if seconds is not None:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+    except (TypeError, ValueError):
+        return None

@@ -8,7 +8,6 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,7 +16,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
-from pushengine.providers.base import Notification, Outcome, SendResult
+from pushengine.providers.base import Notification, Outcome, SendResult, parse_retry_after
 from pushengine.providers.transport import KeepAliveTransport
 
 FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
@@ -113,19 +112,6 @@ def build_message(n: Notification) -> dict[str, Any]:
     return message
 
 
-def _retry_after_seconds(header: str | None, now: float) -> float | None:
-    if not header:
-        return None
-    try:
-        return max(float(header), 0.0)
-    except ValueError:
-        pass
-    try:
-        return max(parsedate_to_datetime(header).timestamp() - now, 0.0)
-    except (TypeError, ValueError):
-        return None
-
-
 def _error_code(body: Any) -> str:
     """FcmError.errorCode from the google.rpc details; else the rpc status ("" when the body is not JSON)."""
     error = body.get("error") if isinstance(body, dict) else None
@@ -142,7 +128,7 @@ def map_response(status: int, body: Any, retry_after: str | None, now: float = 0
     if status == 200:
         return SendResult(Outcome.SENT, 200)
     code = _error_code(body)
-    wait = _retry_after_seconds(retry_after, now)
+    wait = parse_retry_after(retry_after, now)
     if status == 404 or code == "UNREGISTERED":
         return SendResult(Outcome.PRUNED, status, code or "UNREGISTERED")
     if status == 429 or code == "QUOTA_EXCEEDED":
@@ -283,6 +269,6 @@ class FcmProvider:
         status = response.status_code
         reason = f"oauth: {body.get('error') or f'HTTP {status}'}"
         retryable = status >= 500 or status in (408, 429)
-        wait = _retry_after_seconds(response.headers.get("retry-after"), now) if retryable else None
+        wait = parse_retry_after(response.headers.get("retry-after"), now) if retryable else None
         self._grant_failure = SendResult(Outcome.RETRY if retryable else Outcome.FAILED, status, reason, wait)
         raise _GrantFailed(self._grant_failure)

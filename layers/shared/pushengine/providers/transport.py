@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import sys
 from collections import deque
 from typing import Any, NamedTuple
 
@@ -156,14 +155,18 @@ class _Origin:
         try:
             async with asyncio.timeout(timeout):
                 await slot
+        except TimeoutError:
+            self._give_up(slot)
+            raise httpx.PoolTimeout("no free connection in time") from None
         except BaseException:
-            if slot.done() and not slot.cancelled():
-                self.release()  # handed a slot just as we gave up: pass it on
-            else:
-                slot.cancel()
-            if isinstance(sys.exc_info()[1], TimeoutError):
-                raise httpx.PoolTimeout("no free connection in time") from None
+            self._give_up(slot)
             raise
+
+    def _give_up(self, slot: asyncio.Future[None]) -> None:
+        if slot.done() and not slot.cancelled():
+            self.release()  # handed a slot just as we gave up: pass it on
+        else:
+            slot.cancel()
 
     def release(self) -> None:
         while self.waiters:
