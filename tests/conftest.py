@@ -48,6 +48,7 @@ def stack(standins: Standins) -> Iterator[Any]:
             "FcmEndpoint": standins.fcm.base_url,
         },
         visibility_timeout=1,
+        env={"REDELIVERY_BACKOFF_SECONDS": "0.2"},  # failed sends come back in about a second
         background=False,
     ) as local:
         yield local

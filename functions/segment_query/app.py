@@ -23,6 +23,8 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         return {"fired": event.get("wave_id") or event.get("kind")}
 
     def record_handler(record: SQSRecord) -> None:
-        segment.handle(deps(), json.loads(record.body), context.get_remaining_time_in_millis)
+        receives = int(record.attributes.approximate_receive_count or 1)
+        final = receives >= deps().settings.max_receive_count  # the next failure dead-letters it
+        segment.handle(deps(), json.loads(record.body), context.get_remaining_time_in_millis, final=final)
 
     return dict(process_partial_response(event, record_handler, processor, context))

@@ -48,15 +48,23 @@ processor = _WarmLoopProcessor(event_type=EventType.SQS)
 
 async def record_handler(record: SQSRecord) -> None:
     _, deps = _runtime()
+    batch = json.loads(record.body)
+    receives = int(record.attributes.approximate_receive_count or 1)
+    final = receives >= deps.settings.max_receive_count  # the next failure moves it to the dead-letter queue
     try:
         share = sending.concurrency_share(deps.settings, len(processor.records))
-        counts = await sending.send_batch(deps, json.loads(record.body), concurrency=share)
+        counts = await sending.send_batch(deps, batch, concurrency=share, final=final)
         metrics.add_metric(name="Sent", unit="Count", value=counts.get("sent", 0))
     except sending.RetryLater as exc:
-        if exc.retry_after:  # the provider asked for longer than we wait inline
+        if not exc.dead_lettered:  # come back after the provider's Retry-After, or a short backoff
+            wait = exc.retry_after if exc.retry_after else sending.redelivery_backoff(deps.settings, receives)
             await asyncio.to_thread(
-                change_visibility, record.event_source_arn, record.receipt_handle, math.ceil(exc.retry_after)
+                change_visibility, record.event_source_arn, record.receipt_handle, math.ceil(wait)
             )
+        raise
+    except Exception as exc:
+        if final:  # counted on its campaign before it dead-letters, so the campaign still completes
+            await asyncio.to_thread(sending.dead_letter, deps, batch, type(exc).__name__)
         raise
 
 

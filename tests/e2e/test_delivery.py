@@ -120,11 +120,22 @@ def test_provider_faults_prune_retry_and_dead_letter(stack: Any, standins: Stand
     dlq = sqs.receive_message(QueueUrl=stack.queue_url("SendDLQ"), MaxNumberOfMessages=10).get("Messages", [])
     assert any(first in m["Body"] and '"broken"' in m["Body"] for m in dlq)
     campaign = app.server.get(f"/v1/campaigns/{first}").json()
-    assert (campaign["stats"]["sent"], campaign["stats"]["pruned"], campaign["stats"]["failed"]) == (2, 1, 0)
-    assert campaign["status"] == "sending"  # a dead-lettered batch keeps it open: nothing is silently lost
+    # Counted on its last receive: the campaign completes, with the failure and its reason shown.
+    assert (campaign["stats"]["sent"], campaign["stats"]["pruned"], campaign["stats"]["failed"]) == (2, 1, 1)
+    assert campaign["status"] == "completed"
+    assert [(reason.startswith("dead-lettered: "), n) for reason, n in campaign["errors"].items()] == [(True, 1)]
+
+    # Redrive (what SQS's StartMessageMoveTask does) once the service is back: the rest is sent and the
+    # counts are corrected, once.
+    standins.webpush.fail(subs["broken"])
+    for message in dlq:
+        sqs.send_message(QueueUrl=stack.queue_url("SendQueue"), MessageBody=message["Body"])
+        sqs.delete_message(QueueUrl=stack.queue_url("SendDLQ"), ReceiptHandle=message["ReceiptHandle"])
+    stack.drain(timeout=60)
+    campaign = app.server.get(f"/v1/campaigns/{first}").json()
+    assert (campaign["stats"]["sent"], campaign["stats"]["failed"], campaign["status"]) == (3, 0, "completed")
 
     # A pruned device is never sent to again: it has left the audience.
-    standins.webpush.fail(subs["broken"])  # the service recovers
     standins.webpush.reset_received()
     second = app.server.post("/v1/campaigns", body).json()["campaign_id"]
     stack.drain(timeout=120)

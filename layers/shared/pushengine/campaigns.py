@@ -90,6 +90,7 @@ def create_campaign(
         "stats": zero_stats(),
         "vstats": {name: zero_stats() for name in [*variant_names, HOLDOUT]},
         "paced": {},  # send slots handed out per wave, when max_per_second paces the campaign
+        "errors": {},  # reason -> sends that failed for good (dead-lettered batches and tasks)
     }
     deps.campaigns.create(to_dynamo(item))
     immediate = []
@@ -100,7 +101,7 @@ def create_campaign(
         else:
             deps.scheduler.create(schedule_name(campaign_id, wave.wave_id), wave.send_at, payload)
     if immediate:
-        send_json(deps.settings.audience_queue_url, immediate)
+        send_json(deps.settings.audience_queue_url, immediate, max_message=deps.settings.max_message_bytes)
     return campaign_out(item, known_zones=set(deps.devices.zones(app_id)))
 
 
@@ -128,6 +129,7 @@ def campaign_out(item: dict[str, Any], *, known_zones: set[str] | None = None) -
         skipped_time_zones=item.get("skipped_zones", []),
         stats=stats_view(item.get("stats", {})),
         variants={name: stats_view(v) for name, v in item.get("vstats", {}).items()},
+        errors=item.get("errors", {}),
     )
 
 

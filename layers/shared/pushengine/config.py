@@ -23,6 +23,10 @@ class Settings(BaseModel):
     admin_key_hash: str = ""
     shard_count: int = Field(default=16, ge=1, le=1024)
     send_batch_size: int = Field(default=250, ge=1, le=1000)
+    # The queues' MaximumMessageSize and maxReceiveCount, set once in the template: a send batch is split
+    # to fit the one, and the last receive of the other accounts for what would otherwise dead-letter.
+    max_message_bytes: int = Field(default=262_144, ge=1024, le=1_048_576)
+    max_receive_count: int = Field(default=5, ge=1)
     webpush_allowed_hosts: str = ""
     apns_endpoint: str = ""
     fcm_endpoint: str = "https://fcm.googleapis.com"
@@ -33,6 +37,8 @@ class Settings(BaseModel):
     send_concurrency: int = Field(default=200, ge=1)
     send_attempts: int = Field(default=3, ge=1)
     max_inline_retry_wait: float = Field(default=5.0, ge=0)
+    # A batch whose sends failed without Retry-After comes back after this, doubling per receive.
+    redelivery_backoff_seconds: float = Field(default=5.0, gt=0)
     # A batch checkpoints after this many results, but not more often than every checkpoint_seconds:
     # a batch that finishes quickly writes no checkpoint at all (a crash then repeats it, invisibly).
     checkpoint_every: int = Field(default=100, ge=1)

@@ -36,14 +36,21 @@ def record_event(deps: EventDeps, app_id: str, event: EventIn) -> dict[str, obje
     if campaign is None:
         raise NotFound("campaign not found", field="body.campaign_id")
     variant = assign(from_dynamo(campaign["spec"]), event.campaign_id, event.device_id)
-    # Each device counts once per stat; every conversion's value adds to revenue.
-    first = deps.campaigns.claim_once(f"evt#{event.campaign_id}#{event.device_id}#{stat}")
-    delta: dict[str, int | float] = {stat: 1} if first else {}
-    if stat == "converted" and event.value:
-        delta["revenue"] = event.value
-    if delta:
+    # Each device counts once per stat: the claim is the ledger of the transaction that adds the count,
+    # so a failed write leaves no claim behind and the event counts when it is posted again.
+    claim = f"evt#{event.campaign_id}#{event.device_id}#{stat}"
+    delta: dict[str, int | float] = {stat: 1}
+    revenue: dict[str, int | float] = {"revenue": event.value} if stat == "converted" and event.value else {}
+    first = deps.campaigns.record(
+        app_id,
+        event.campaign_id,
+        claim,
+        stats={**delta, **revenue},
+        variant_stats={variant: {**delta, **revenue}},
+    )
+    if not first and revenue:  # every conversion's value adds to revenue, not only the first
         deps.campaigns.record(
             app_id, event.campaign_id, f"rev#{event.campaign_id}#{secrets.token_hex(8)}",
-            stats=delta, variant_stats={variant: delta},
+            stats=revenue, variant_stats={variant: revenue},
         )  # fmt: skip
-    return {"accepted": True, "counted": bool(delta), "variant": variant}
+    return {"accepted": True, "counted": first or bool(revenue), "variant": variant}

@@ -275,6 +275,8 @@ class CampaignOut(BaseModel):
     skipped_time_zones: list[str] = []
     stats: dict[str, Any] = {}
     variants: dict[str, dict[str, Any]] = {}
+    # sends that failed for good after every retry (dead-lettered), by reason
+    errors: dict[str, int] = {}
 
 
 class CampaignPage(BaseModel):

@@ -1,9 +1,23 @@
-"""boto3 clients, made once per container (boto3 reads AWS_ENDPOINT_URL, which the local stack sets)."""
+"""boto3 clients, made once per container (boto3 reads AWS_ENDPOINT_URL, which the local stack sets), and
+the one place that decides what a refused DynamoDB write means.
+
+DynamoDB refuses a write for three different reasons, and only one of them means "already done":
+- the write's own condition did not hold (ConditionalCheckFailed): the answer the caller asked for;
+- another write or transaction on the same item was in flight (TransactionConflict), or the table or a
+  partition is over its throughput (throttling): nothing was written, so the write is tried again;
+- anything else (validation, a condition of another item of a transaction): a defect, raised.
+A transaction reports one reason per item in `CancellationReasons`, in the order of its TransactItems.
+botocore retries plain throttled writes itself, but never a cancelled transaction nor a plain write that
+met a transaction (TransactionConflictException), so those are retried here, with jittered backoff, and
+raised as `Contended` past the bound so SQS redelivers the message (the ledger keeps it exactly once).
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import random
+import time
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -12,6 +26,18 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 _CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8}, max_pool_connections=50)
+
+# Cancellation reasons (per item of a transaction) and error codes (of a plain write) worth another try.
+RETRYABLE_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded",
+                               "RequestLimitExceeded"})  # fmt: skip
+RETRYABLE_CODES = frozenset({"TransactionConflictException", "ThrottlingException",
+                             "ProvisionedThroughputExceededException", "RequestLimitExceeded",
+                             "InternalServerError"})  # fmt: skip
+WRITE_ATTEMPTS = 6
+
+
+class Contended(Exception):
+    """A write kept meeting conflicts or throttling: let the message come back later."""
 
 
 @lru_cache(maxsize=32)
@@ -34,17 +60,87 @@ def table(name: str) -> Any:
     return _resource("dynamodb", os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_REGION")).Table(name)
 
 
+def error_code(exc: BaseException) -> str:
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+
+
+def cancellation_reasons(exc: BaseException) -> list[str]:
+    """One code per item of a cancelled transaction ("None" where that item was fine)."""
+    reasons = getattr(exc, "response", {}).get("CancellationReasons") or []
+    return [str((r or {}).get("Code") or "None") for r in reasons]
+
+
+def _verdict(exc: ClientError, guard: int | None) -> str:
+    """'condition' (the guarded condition failed), 'retry' or 'raise'."""
+    code = error_code(exc)
+    if code == "ConditionalCheckFailedException":
+        return "condition"
+    if code in RETRYABLE_CODES:
+        return "retry"
+    if code == "TransactionCanceledException":
+        reasons = cancellation_reasons(exc)
+        if guard is not None and len(reasons) > guard and reasons[guard] == "ConditionalCheckFailed":
+            return "condition"  # our own guard: whatever else happened, this was done before
+        if any(r in RETRYABLE_REASONS for r in reasons):
+            return "retry"
+    return "raise"
+
+
+def backoff(attempt: int) -> float:
+    """Full jitter over 25 ms·2^attempt (AWS's recommendation for contended items), capped at 1 s."""
+    return random.uniform(0, min(1.0, 0.025 * 2**attempt))
+
+
+def conditional(
+    call: Callable[..., Any],
+    /,
+    *,
+    guard: int | None = None,
+    attempts: int = WRITE_ATTEMPTS,
+    sleep: Callable[[float], None] = time.sleep,
+    **kwargs: Any,
+) -> bool:
+    """Run a conditional write or transaction, call(**kwargs): True if it was applied, False if its own
+    condition did not hold (for a transaction: the item at index `guard`; a transaction without a guard
+    never answers False). Conflicts and throttling are retried; past `attempts`, Contended is raised."""
+    applied, _ = _run(call, guard, attempts, sleep, kwargs)
+    return applied
+
+
+def retried(call: Callable[..., Any], /, **kwargs: Any) -> Any:
+    """An unconditional write, call(**kwargs), retried through conflicts and throttling; its response."""
+    _, response = _run(call, None, WRITE_ATTEMPTS, time.sleep, kwargs)
+    return response
+
+
+def _run(
+    call: Callable[..., Any], guard: int | None, attempts: int, sleep: Callable[[float], None],
+    kwargs: dict[str, Any],
+) -> tuple[bool, Any]:  # fmt: skip
+    for attempt in range(attempts):
+        try:
+            return True, call(**kwargs)
+        except ClientError as exc:
+            verdict = _verdict(exc, guard)
+            if verdict == "condition":
+                return False, None
+            if verdict == "raise":
+                raise
+            if attempt == attempts - 1:
+                raise Contended(
+                    f"write still contended after {attempts} attempts: {error_code(exc)}"
+                ) from exc
+            sleep(backoff(attempt))
+    raise AssertionError("unreachable")
+
+
+def transact(items: Sequence[dict[str, Any]], *, guard: int | None = None, **kwargs: Any) -> bool:
+    """TransactWriteItems through `conditional` (see there)."""
+    return conditional(
+        lambda: client("dynamodb").transact_write_items(TransactItems=list(items)), guard=guard, **kwargs
+    )
+
+
 def is_condition_failure(exc: Exception) -> bool:
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
-    return code in {"ConditionalCheckFailedException", "TransactionCanceledException"}
-
-
-def conditional(call: Callable[..., Any], /, **kwargs: Any) -> bool:
-    """Run a conditional write, call(**kwargs): True if it was applied, False if its condition did not hold."""
-    try:
-        call(**kwargs)
-        return True
-    except ClientError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
+    """A plain conditional write whose condition did not hold."""
+    return error_code(exc) == "ConditionalCheckFailedException"

@@ -26,10 +26,21 @@ from pushengine.dal.apps import now_iso
 STAT_KEYS = (
     "targeted", "sent", "failed", "pruned", "deferred",
     "suppressed_quiet_hours", "suppressed_frequency_cap", "suppressed_opted_out", "suppressed_holdout",
-    "opened", "clicked", "converted", "revenue",
+    "suppressed_unregistered", "opened", "clicked", "converted", "revenue",
 )  # fmt: skip
 LEDGER_DAYS = 14
-PROGRESS_FIELDS = ("status", "waves_pending", "tasks_pending", "batches_pending", "stats", "vstats", "paced")
+PROGRESS_FIELDS = ("status", "waves_pending", "tasks_pending", "batches_pending", "stats", "vstats", "paced",
+                   "errors")  # fmt: skip
+
+
+def batch_key(campaign_id: str, batch_id: str) -> str:
+    """A send batch's ledger and checkpoint item."""
+    return f"batch#{campaign_id}#{batch_id}"
+
+
+def task_key(task: Mapping[str, Any]) -> str:
+    """An audience task's ledger item."""
+    return f"task#{task['campaign_id']}#{task['wave_id']}#{task['zone']}#{task['shard']}#{task['seq']}"
 
 
 def zero_stats() -> dict[str, int]:
@@ -58,13 +69,11 @@ class CampaignsRepository:
         progress = {k: item[k] for k in PROGRESS_FIELDS if k in item}
         definition = {k: v for k, v in item.items() if k not in PROGRESS_FIELDS}
         progress.update(self._progress_key(item["app_id"], item["campaign_id"]))
-        aws.client("dynamodb").transact_write_items(
-            TransactItems=[
-                {"Put": {"TableName": self._campaigns_name, "Item": _serialize(definition),
-                         "ConditionExpression": "attribute_not_exists(campaign_id)"}},
-                {"Put": {"TableName": self._checkpoints_name, "Item": _serialize(progress)}},
-            ]
-        )  # fmt: skip
+        aws.transact([
+            {"Put": {"TableName": self._campaigns_name, "Item": _serialize(definition),
+                     "ConditionExpression": "attribute_not_exists(campaign_id)"}},
+            {"Put": {"TableName": self._checkpoints_name, "Item": _serialize(progress)}},
+        ])  # fmt: skip
 
     def get(self, app_id: str, campaign_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
         """The definition merged with its progress (progress is always read consistently)."""
@@ -107,14 +116,22 @@ class CampaignsRepository:
         page = self._table.query(**kwargs)
         last = page.get("LastEvaluatedKey")
         keys = [self._progress_key(app_id, i["campaign_id"]) for i in page["Items"]]
-        found = {}
-        if keys:
-            got = aws.client("dynamodb").batch_get_item(
-                RequestItems={self._checkpoints_name: {"Keys": [_serialize(k) for k in keys]}}
-            )
-            found = {p["pk"]: p for p in map(_deserialize, got["Responses"][self._checkpoints_name])}
+        found = {p["pk"]: p for p in self._batch_get([_serialize(k) for k in keys])}
         items = [{**i, **found.get(k["pk"], {})} for i, k in zip(page["Items"], keys, strict=True)]
         return items, (_encode_token(last["campaign_id"]) if last else None)
+
+    def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """BatchGetItem until nothing is left unprocessed (throttled keys come back in UnprocessedKeys)."""
+        items: list[dict[str, Any]] = []
+        attempt = 0
+        while keys:
+            got = aws.client("dynamodb").batch_get_item(RequestItems={self._checkpoints_name: {"Keys": keys}})
+            items += map(_deserialize, got["Responses"].get(self._checkpoints_name, []))
+            keys = got.get("UnprocessedKeys", {}).get(self._checkpoints_name, {}).get("Keys", [])
+            if keys:
+                time.sleep(aws.backoff(attempt))
+                attempt += 1
+        return items
 
     def set_status(
         self, app_id: str, campaign_id: str, status: str, *, allowed_from: tuple[str, ...]
@@ -162,6 +179,7 @@ class CampaignsRepository:
         variant_stats: Mapping[str, Mapping[str, int | float]] | None = None,
         counters: Mapping[str, int] | None = None,
         ledger: Mapping[str, Any] | None = None,
+        errors: Mapping[str, int] | None = None,
     ) -> bool:
         """Add stats and counters in one transaction guarded by a ledger item; False if already recorded."""
         names: dict[str, str] = {}
@@ -180,6 +198,10 @@ class CampaignsRepository:
                     names[f"#v{j}_{i}"] = key
                     adds.append(f"vstats.#v{j}.#v{j}_{i} :v{j}_{i}")
                     values[f":v{j}_{i}"] = delta
+        for i, (reason, n) in enumerate((errors or {}).items()):  # why sends failed for good, counted
+            names[f"#e{i}"] = reason[:200]
+            adds.append(f"errors.#e{i} :e{i}")
+            values[f":e{i}"] = n
         for i, (key, delta) in enumerate((counters or {}).items()):
             if delta:
                 names[f"#c{i}"] = key
@@ -203,11 +225,13 @@ class CampaignsRepository:
             if names:
                 update["ExpressionAttributeNames"] = names
             items.append({"Update": update})
-        return aws.conditional(lambda: aws.client("dynamodb").transact_write_items(TransactItems=items))
+        # Only the ledger's own condition (item 0) means "already recorded"; conflicts are retried.
+        return aws.transact(items, guard=0)
 
     def reserve_slots(self, app_id: str, campaign_id: str, wave_id: str, count: int) -> int:
         """The first of `count` consecutive send slots of this wave (for max_per_second pacing)."""
-        got = self._checkpoints.update_item(
+        got = aws.retried(
+            self._checkpoints.update_item,
             Key=self._progress_key(app_id, campaign_id),
             UpdateExpression="ADD paced.#w :n",
             ExpressionAttributeNames={"#w": wave_id},
@@ -245,27 +269,21 @@ class CampaignsRepository:
         return self._checkpoints.get_item(Key={"pk": key}, ConsistentRead=True).get("Item")
 
     def save_checkpoint(self, key: str, fields: dict[str, Any]) -> None:
-        self._checkpoints.put_item(
+        aws.conditional(  # a batch already recorded keeps its ledger: nothing to save
+            self._checkpoints.put_item,
             Item={"pk": key, "expires_at": _expires(), **fields},
             ConditionExpression="attribute_not_exists(done)",
         )
 
     def store_deferred(self, key: str, batch: dict[str, Any]) -> None:
-        self._checkpoints.put_item(
-            Item={"pk": key, "batch": json.dumps(batch, separators=(",", ":")), "expires_at": _expires()}
+        aws.retried(
+            self._checkpoints.put_item,
+            Item={"pk": key, "batch": json.dumps(batch, separators=(",", ":")), "expires_at": _expires()},
         )
 
     def load_deferred(self, key: str) -> dict[str, Any] | None:
         item = self._checkpoints.get_item(Key={"pk": key}, ConsistentRead=True).get("Item")
         return json.loads(item["batch"]) if item else None
-
-    def claim_once(self, key: str) -> bool:
-        """True the first time a key is claimed (unique opens/clicks per device and campaign)."""
-        return aws.conditional(
-            lambda: self._checkpoints.put_item(
-                Item={"pk": key, "expires_at": _expires()}, ConditionExpression="attribute_not_exists(pk)"
-            )
-        )
 
 
 def _serialize(item: Mapping[str, Any]) -> dict[str, Any]:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from botocore.exceptions import ClientError
-
 from pushengine.dal import aws
 
 
@@ -27,19 +25,17 @@ class FrequencyCaps:
                 return True  # a redelivered batch repeats its own send: already counted
             if len(recent) >= limit:
                 return False
-            try:
-                self._table.put_item(
-                    Item={
-                        **key,
-                        "sends": [*recent, f"{campaign_id}@{now}"],
-                        "version": int(item.get("version", 0)) + 1,
-                        "expires_at": now + per_hours * 3600,
-                    },
-                    ConditionExpression="attribute_not_exists(version) OR version = :v",
-                    ExpressionAttributeValues={":v": item.get("version", 0)},
-                )
+            written = aws.conditional(  # False: another campaign wrote first, so read again
+                self._table.put_item,
+                Item={
+                    **key,
+                    "sends": [*recent, f"{campaign_id}@{now}"],
+                    "version": int(item.get("version", 0)) + 1,
+                    "expires_at": now + per_hours * 3600,
+                },
+                ConditionExpression="attribute_not_exists(version) OR version = :v",
+                ExpressionAttributeValues={":v": item.get("version", 0)},
+            )
+            if written:
                 return True
-            except ClientError as exc:
-                if not aws.is_condition_failure(exc):  # another campaign wrote first: read again
-                    raise
         return False

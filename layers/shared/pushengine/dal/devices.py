@@ -8,6 +8,7 @@ and so leave the (sparse) index. The zone registry lists the zones each app has 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -45,6 +46,25 @@ class DevicesRepository:
 
     def get(self, app_id: str, device_id: str) -> dict[str, Any] | None:
         return self._table.get_item(Key={"pk": _pk(app_id, device_id)}, ConsistentRead=True).get("Item")
+
+    def get_many(self, app_id: str, device_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Devices by id (absent ones left out), 100 keys per BatchGetItem, unprocessed keys read again."""
+        found: dict[str, dict[str, Any]] = {}
+        resource = self._table.meta.client
+        for start in range(0, len(device_ids), 100):
+            keys = [{"pk": _pk(app_id, d)} for d in dict.fromkeys(device_ids[start : start + 100])]
+            attempt = 0
+            while keys:
+                got = resource.batch_get_item(
+                    RequestItems={self._table.name: {"Keys": keys, "ConsistentRead": True}}
+                )
+                for item in got["Responses"].get(self._table.name, []):
+                    found[item["device_id"]] = item
+                keys = got.get("UnprocessedKeys", {}).get(self._table.name, {}).get("Keys", [])
+                if keys:
+                    time.sleep(aws.backoff(attempt))
+                    attempt += 1
+        return found
 
     def put(self, app_id: str, device_id: str, fields: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """Register or update; returns (item, created). Optimistic on `version` so racing updates retry."""

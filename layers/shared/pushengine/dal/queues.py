@@ -1,36 +1,84 @@
-"""SQS fan-out: JSON bodies in batches of ten, failed entries retried."""
+"""SQS fan-out: JSON bodies packed into SendMessageBatch calls within SQS's limits, failed entries retried.
+
+SQS limits (Amazon SQS quotas): at most 10 entries per SendMessageBatch and 1 MiB (1,048,576 bytes) for
+the whole call (BatchRequestTooLong); each message at most the queue's MaximumMessageSize, which the
+template sets explicitly and hands to every function as MAX_MESSAGE_BYTES (InvalidParameterValue).
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from pushengine.dal import aws
 
+BATCH_ENTRIES = 10
+BATCH_BYTES = 1_048_576
+ENTRY_ATTEMPTS = 5
+
+
+class MessageTooLarge(ValueError):
+    """A body over the queue's MaximumMessageSize: the caller must split it (never truncate)."""
+
+
+def encode(body: dict[str, Any]) -> str:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+def size_of(body: dict[str, Any]) -> int:
+    """Bytes SQS counts for a message without attributes: its body, UTF-8."""
+    return len(encode(body).encode())
+
+
+def pack(sizes: Sequence[int], *, max_message: int, max_batch: int = BATCH_BYTES) -> Iterator[list[int]]:
+    """Indexes of messages, grouped into SendMessageBatch calls in order (≤ 10 entries, ≤ max_batch bytes)."""
+    group: list[int] = []
+    total = 0
+    for i, size in enumerate(sizes):
+        if size > max_message:
+            raise MessageTooLarge(f"message {i} is {size} bytes; the queue takes at most {max_message}")
+        if group and (len(group) == BATCH_ENTRIES or total + size > max_batch):
+            yield group
+            group, total = [], 0
+        group.append(i)
+        total += size
+    if group:
+        yield group
+
 
 def send_json(
-    queue_url: str, bodies: Sequence[dict[str, Any]], *, delays: Sequence[int] | None = None
-) -> None:
-    """Queue JSON bodies; `delays` (seconds, ≤ 900) holds each message back individually."""
+    queue_url: str,
+    bodies: Sequence[dict[str, Any]],
+    *,
+    delays: Sequence[int] | None = None,
+    max_message: int = 262_144,
+) -> int:
+    """Queue JSON bodies; `delays` (seconds, ≤ 900) holds each message back individually. Returns the
+    number of SendMessageBatch calls made."""
     client = aws.client("sqs")
-    for start in range(0, len(bodies), 10):
+    encoded = [encode(b) for b in bodies]
+    calls = 0
+    for group in pack([len(e.encode()) for e in encoded], max_message=max_message):
         entries = [
-            {
-                "Id": str(i),
-                "MessageBody": json.dumps(body, separators=(",", ":")),
-                "DelaySeconds": delays[start + i] if delays else 0,
-            }
-            for i, body in enumerate(bodies[start : start + 10])
+            {"Id": str(i), "MessageBody": encoded[i], "DelaySeconds": min(900, delays[i]) if delays else 0}
+            for i in group
         ]
-        for _ in range(5):
+        for attempt in range(ENTRY_ATTEMPTS):
+            calls += 1
             failed = client.send_message_batch(QueueUrl=queue_url, Entries=entries).get("Failed", [])
             if not failed:
                 break
+            refused = [f for f in failed if f.get("SenderFault")]
+            if refused:  # our request was wrong: retrying cannot help
+                raise RuntimeError(f"SQS refused {len(refused)} messages: {refused[0].get('Code')}")
             ids = {f["Id"] for f in failed}
             entries = [e for e in entries if e["Id"] in ids]
+            time.sleep(aws.backoff(attempt))
         else:
-            raise RuntimeError(f"SQS refused {len(entries)} messages after retries")
+            raise aws.Contended(f"SQS did not take {len(entries)} messages after {ENTRY_ATTEMPTS} attempts")
+    return calls
 
 
 def change_visibility(queue_arn: str, receipt_handle: str, seconds: int) -> None:

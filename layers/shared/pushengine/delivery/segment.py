@@ -16,10 +16,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pushengine.config import Settings
-from pushengine.dal.campaigns import CampaignsRepository
+from pushengine.dal.campaigns import CampaignsRepository, batch_key, task_key
 from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.numbers import from_dynamo
-from pushengine.dal.queues import send_json
+from pushengine.dal.queues import MessageTooLarge, send_json, size_of
 from pushengine.dal.scheduler import WaveScheduler
 from pushengine.observability import logger
 from pushengine.targeting import Targeting
@@ -52,7 +52,7 @@ def fire_wave(deps: SegmentDeps, app_id: str, campaign_id: str, wave_id: str) ->
         for zone in zones for shard in range(deps.settings.shard_count)
     ]  # fmt: skip
     # Tasks first, then the count: a retry re-queues (deduplicated by the task ledger) but counts once.
-    send_json(deps.settings.audience_queue_url, tasks)
+    send_json(deps.settings.audience_queue_url, tasks, max_message=deps.settings.max_message_bytes)
     if deps.campaigns.mark_wave_fired(app_id, campaign_id, wave_id, len(tasks)) and not tasks:
         deps.campaigns.try_complete(app_id, campaign_id)
     logger.info("wave fired", extra={"campaign_id": campaign_id, "wave_id": wave_id, "tasks": len(tasks)})
@@ -75,7 +75,7 @@ def device_entry(item: Mapping[str, Any], variant: str) -> dict[str, Any]:
 def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable[[], int]) -> None:
     s = deps.settings
     app_id, campaign_id = task["app_id"], task["campaign_id"]
-    ledger = f"task#{campaign_id}#{task['wave_id']}#{task['zone']}#{task['shard']}#{task['seq']}"
+    ledger = task_key(task)
     campaign = deps.campaigns.get(app_id, campaign_id)
     if campaign is None or campaign["status"] not in ACTIVE:
         deps.campaigns.record(app_id, campaign_id, ledger, counters={"tasks_pending": -1})
@@ -109,29 +109,50 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
         if cursor is None or remaining_millis() < MIN_TASK_MILLIS:
             break
     prefix = f"{task['wave_id']}.{task['zone']}.{task['shard']}.{task['seq']}"
-    batches = _batches(app_id, campaign_id, prefix, to_send, s.send_batch_size)
+    batches = _batches(app_id, campaign_id, prefix, to_send, s.send_batch_size, s.max_message_bytes)
     rate = targeting.spec.get("max_per_second")
     delays = _pace(deps, task, batches, float(rate)) if rate and batches else None
-    send_json(s.send_queue_url, batches, delays=delays)
+    send_json(s.send_queue_url, batches, delays=delays, max_message=s.max_message_bytes)
     held = _defer(deps, app_id, campaign_id, prefix, deferred)
     counters = {"batches_pending": len(batches) + held, "tasks_pending": 0 if cursor else -1}
     recorded = deps.campaigns.record(
         app_id, campaign_id, ledger, stats=stats, variant_stats=vstats, counters=counters
     )
     if cursor:  # after the ledger: a redelivery re-queues the continuation but never re-counts
-        send_json(s.audience_queue_url, [{**task, "seq": task["seq"] + 1, "cursor": cursor}])
+        send_json(s.audience_queue_url, [{**task, "seq": task["seq"] + 1, "cursor": cursor}],
+                  max_message=s.max_message_bytes)  # fmt: skip
     elif recorded:
         deps.campaigns.try_complete(app_id, campaign_id)
 
 
 def _batches(
-    app_id: str, campaign_id: str, prefix: str, entries: list[dict[str, Any]], size: int
+    app_id: str, campaign_id: str, prefix: str, entries: list[dict[str, Any]], size: int, max_bytes: int
 ) -> list[dict[str, Any]]:
+    """Send batches of at most `size` devices, each split in halves until it fits one SQS message
+    (`max_bytes`): Web Push subscriptions make a device ~600 bytes, so 250 of them can pass 150 KB."""
+    out: list[dict[str, Any]] = []
+    for i in range(0, len(entries), size):
+        out += split_to_fit(
+            {"app_id": app_id, "campaign_id": campaign_id, "batch_id": f"{prefix}.{i // size}",
+             "devices": entries[i : i + size]},
+            max_bytes,
+        )  # fmt: skip
+    return out
+
+
+def split_to_fit(batch: dict[str, Any], max_bytes: int) -> list[dict[str, Any]]:
+    """The batch, or its halves (ids suffixed .a/.b, so a redelivered task makes the same ids), until each
+    fits in `max_bytes`. A single device that cannot fit is a defect in what the device holds."""
+    if size_of(batch) <= max_bytes:
+        return [batch]
+    devices = batch["devices"]
+    if len(devices) < 2:
+        raise MessageTooLarge(f"device {devices[0]['id'] if devices else '?'} does not fit one SQS message")
+    half = len(devices) // 2
     return [
-        {"app_id": app_id, "campaign_id": campaign_id, "batch_id": f"{prefix}.{i // size}",
-         "devices": entries[i : i + size]}
-        for i in range(0, len(entries), size)
-    ]  # fmt: skip
+        *split_to_fit({**batch, "batch_id": f"{batch['batch_id']}.a", "devices": devices[:half]}, max_bytes),
+        *split_to_fit({**batch, "batch_id": f"{batch['batch_id']}.b", "devices": devices[half:]}, max_bytes),
+    ]
 
 
 PACING_LEAD_SECONDS = 1.0
@@ -171,7 +192,7 @@ def _defer(
     count = 0
     for release_at, entries in sorted(groups.items()):
         for batch in _batches(app_id, campaign_id, f"{prefix}.d{release_at:%H%M}", entries,
-                              deps.settings.send_batch_size):  # fmt: skip
+                              deps.settings.send_batch_size, deps.settings.max_message_bytes):  # fmt: skip
             key = f"defer#{campaign_id}#{batch['batch_id']}"
             deps.campaigns.store_deferred(key, batch)
             name = "d-" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
@@ -185,22 +206,84 @@ def _defer(
 
 
 def release(deps: SegmentDeps, key: str) -> None:
-    """A deferred batch's quiet hours are over: it joins the send queue like any other batch."""
+    """A deferred batch's quiet hours are over: it joins the send queue like any other batch, with its
+    devices read again: one deleted, pruned or opted out while it waited is dropped and counted."""
     batch = deps.campaigns.load_deferred(key)
-    if batch is not None:
-        send_json(deps.settings.send_queue_url, [batch])
+    if batch is None:
+        return
+    app_id, campaign_id = batch["app_id"], batch["campaign_id"]
+    current = deps.devices.get_many(app_id, [e["id"] for e in batch["devices"]])
+    kept: list[dict[str, Any]] = []
+    stats: Counter[str] = Counter()
+    vstats: dict[str, Counter[str]] = defaultdict(Counter)
+    for entry in batch["devices"]:
+        item = current.get(entry["id"])
+        if item is None or item.get("status", "active") != "active":
+            outcome = "suppressed_unregistered"
+        elif not item.get("opted_in", True):
+            outcome = "suppressed_opted_out"
+        else:
+            kept.append(device_entry(item, entry.get("v", "default")))  # its token and fields as of now
+            continue
+        stats[outcome] += 1
+        vstats[entry.get("v", "default")][outcome] += 1
+    if stats:
+        deps.campaigns.record(app_id, campaign_id, f"release#{key}", stats=stats, variant_stats=vstats)
+    if kept:
+        send_json(deps.settings.send_queue_url, [{**batch, "devices": kept}],
+                  max_message=deps.settings.max_message_bytes)  # fmt: skip
+    elif deps.campaigns.record(
+        app_id, campaign_id, batch_key(campaign_id, batch["batch_id"]), counters={"batches_pending": -1}
+    ):  # nobody left to send to: the batch is done here
+        deps.campaigns.try_complete(app_id, campaign_id)
 
 
-def handle(deps: SegmentDeps, message: dict[str, Any], remaining_millis: Callable[[], int]) -> None:
+def handle(
+    deps: SegmentDeps, message: dict[str, Any], remaining_millis: Callable[[], int], *, final: bool = False
+) -> None:
+    """Run one audience-queue message (or a Scheduler event). `final`: its last receive before the
+    dead-letter queue, so a failure is counted on the campaign first and the campaign still completes."""
     kind = message.get("kind", "wave")
-    if kind == "wave":
-        fire_wave(deps, message["app_id"], message["campaign_id"], message["wave_id"])
-    elif kind == "task":
-        run_task(deps, message, remaining_millis)
-    elif kind == "release":
-        release(deps, message["key"])
-    else:
-        raise ValueError(f"unknown audience message kind {kind!r}")
+    try:
+        if kind == "wave":
+            fire_wave(deps, message["app_id"], message["campaign_id"], message["wave_id"])
+        elif kind == "task":
+            run_task(deps, message, remaining_millis)
+        elif kind == "release":
+            release(deps, message["key"])
+        else:
+            raise ValueError(f"unknown audience message kind {kind!r}")
+    except Exception as exc:
+        if final:
+            dead_letter(deps, message, f"dead-lettered: {kind} failed: {type(exc).__name__}")
+        raise
+
+
+def dead_letter(deps: SegmentDeps, message: dict[str, Any], reason: str) -> None:
+    """Account for an audience message about to dead-letter: a task stops being pending (its devices
+    were never read: the reason says so), a released batch fails its devices."""
+    app_id, campaign_id = message.get("app_id"), message.get("campaign_id")
+    if not app_id or not campaign_id:
+        return
+    recorded = False
+    if message.get("kind") == "task":
+        done = {"counters": {"tasks_pending": -1}, "errors": {reason: 1}}
+        # a task that recorded itself failed while queueing its continuation: the continuation is lost
+        recorded = deps.campaigns.record(
+            app_id, campaign_id, task_key(message), **done
+        ) or deps.campaigns.record(
+            app_id, campaign_id, task_key({**message, "seq": message["seq"] + 1}), **done
+        )
+    elif message.get("kind") == "release":
+        batch = deps.campaigns.load_deferred(message["key"])
+        if batch is not None:
+            failed = len(batch["devices"])
+            recorded = deps.campaigns.record(
+                app_id, campaign_id, batch_key(campaign_id, batch["batch_id"]), stats={"failed": failed},
+                counters={"batches_pending": -1}, errors={reason: failed},
+            )  # fmt: skip
+    if recorded:
+        deps.campaigns.try_complete(app_id, campaign_id)
 
 
 def default_deps() -> SegmentDeps:

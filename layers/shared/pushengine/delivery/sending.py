@@ -20,7 +20,7 @@ from typing import Any
 
 from pushengine import compose
 from pushengine.config import Settings
-from pushengine.dal.campaigns import CampaignsRepository
+from pushengine.dal.campaigns import CampaignsRepository, batch_key
 from pushengine.dal.caps import FrequencyCaps
 from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.numbers import from_dynamo
@@ -33,9 +33,9 @@ STAT_OF = {Outcome.SENT: "sent", Outcome.FAILED: "failed", Outcome.PRUNED: "prun
 class RetryLater(Exception):
     """Some devices of the batch hit transient errors: SQS redelivers it (after `retry_after` if known)."""
 
-    def __init__(self, remaining: int, retry_after: float | None) -> None:
+    def __init__(self, remaining: int, retry_after: float | None, *, dead_lettered: bool = False) -> None:
         super().__init__(f"{remaining} notifications to retry")
-        self.remaining, self.retry_after = remaining, retry_after
+        self.remaining, self.retry_after, self.dead_lettered = remaining, retry_after, dead_lettered
 
 
 @dataclass
@@ -59,6 +59,12 @@ def concurrency_share(settings: Settings, batches: int) -> int:
 
 def backoff(attempt: int) -> float:
     return min(4.0, 0.25 * 2**attempt) * (0.5 + random.random() / 2)
+
+
+def redelivery_backoff(settings: Settings, receives: int) -> float:
+    """Seconds before SQS brings back a batch whose sends failed without a Retry-After: 5, 10, 20... ±20%
+    (by default), instead of the queue's whole visibility timeout."""
+    return min(300.0, settings.redelivery_backoff_seconds * 2 ** max(0, receives - 1)) * random.uniform(0.8, 1.2)
 
 
 async def deliver(
@@ -143,15 +149,18 @@ def decode_done(text: str | None) -> set[int]:
 
 
 async def send_batch(
-    deps: SenderDeps, batch: dict[str, Any], *, concurrency: int | None = None
+    deps: SenderDeps, batch: dict[str, Any], *, concurrency: int | None = None, final: bool = False
 ) -> dict[str, int]:
     """Deliver one batch; returns this invocation's counts. Raises RetryLater to leave the rest to SQS.
 
     `concurrency` sends are in flight at once (default Settings.send_concurrency): an invocation sending
-    several batches at once gives each its share. Each of that many workers takes the next device."""
+    several batches at once gives each its share. Each of that many workers takes the next device.
+    `final` is the message's last receive before the dead-letter queue: what is still undelivered is then
+    counted as failed (with its reason) so the campaign completes; the message still dead-letters, and a
+    redrive sends the rest and corrects the counts (see `_dead_letter`)."""
     s = deps.settings
     app_id, campaign_id = batch["app_id"], batch["campaign_id"]
-    key = f"batch#{campaign_id}#{batch['batch_id']}"
+    key = batch_key(campaign_id, batch["batch_id"])
     campaign = await asyncio.to_thread(deps.campaigns.get, app_id, campaign_id, consistent=True)
     if campaign is None or campaign["status"] == "cancelled":  # cancel stops batches already queued
         await asyncio.to_thread(
@@ -162,7 +171,7 @@ async def send_batch(
     if not_before - time.time() > s.max_inline_retry_wait:  # paced for later: SQS holds it until then
         raise RetryLater(len(batch["devices"]), not_before - time.time())
     checkpoint = await asyncio.to_thread(deps.campaigns.checkpoint, key) or {}
-    if checkpoint.get("done"):
+    if checkpoint.get("done") and not checkpoint.get("dead_lettered"):
         return {}
     done = decode_done(checkpoint.get("done_idx"))
     counts: Counter[str] = Counter(from_dynamo(checkpoint.get("counts", {})))
@@ -176,6 +185,7 @@ async def send_batch(
     devices = batch["devices"]
     pruned: list[tuple[str, str]] = []
     retry_after: list[float] = []
+    retry_reasons: Counter[str] = Counter()
     since_checkpoint = 0
     clock = asyncio.get_running_loop().time
     last_save = clock()
@@ -222,6 +232,7 @@ async def send_batch(
         result = await attempt(entry)
         if result is not None and result.outcome is Outcome.RETRY:
             retry_after.append(result.retry_after or 0.0)
+            retry_reasons[result.reason or (f"HTTP {result.status}" if result.status else "no answer")] += 1
             return
         if result is not None and result.outcome is Outcome.PRUNED:
             pruned.append((entry["id"], result.reason))
@@ -250,14 +261,65 @@ async def send_batch(
     await _prune(deps, app_id, pruned)
     if retry_after:
         await save()
+        if final:
+            await asyncio.to_thread(dead_letter, deps, batch, dict(retry_reasons))
+            raise RetryLater(len(retry_after), None, dead_lettered=True)
         raise RetryLater(len(retry_after), max(retry_after) or None)
-    recorded = await asyncio.to_thread(
-        deps.campaigns.record, app_id, campaign_id, key,
-        stats=counts, variant_stats=vcounts, counters={"batches_pending": -1},
-    )  # fmt: skip
+    if checkpoint.get("dead_lettered"):  # a redriven batch: correct what was counted when it dead-lettered
+        recorded_v = from_dynamo(checkpoint.get("vrecorded", {}))
+        vdelta = {v: _difference(vcounts.get(v, {}), recorded_v.get(v, {})) for v in {*vcounts, *recorded_v}}
+        await asyncio.to_thread(
+            deps.campaigns.record, app_id, campaign_id, f"{key}#redrive",
+            stats=_difference(counts, from_dynamo(checkpoint.get("recorded", {}))), variant_stats=vdelta,
+        )  # fmt: skip
+        return dict(counts)
+    try:
+        recorded = await asyncio.to_thread(
+            deps.campaigns.record, app_id, campaign_id, key,
+            stats=counts, variant_stats=vcounts, counters={"batches_pending": -1},
+        )  # fmt: skip
+    except Exception:
+        await save()  # what was sent stays sent when SQS brings the batch back
+        raise
     if recorded:
         await asyncio.to_thread(deps.campaigns.try_complete, app_id, campaign_id)
     return dict(counts)
+
+
+def dead_letter(deps: SenderDeps, batch: Mapping[str, Any], reasons: str | Mapping[str, int]) -> bool:
+    """The batch's last receive failed: what its checkpoint does not show as done fails now, with the
+    reasons, so the campaign completes. The ledger keeps the checkpoint, so a redrive from the dead-letter
+    queue resumes where it stopped and corrects the counts. False if the batch was already recorded."""
+    app_id, campaign_id = batch["app_id"], batch["campaign_id"]
+    key = batch_key(campaign_id, batch["batch_id"])
+    checkpoint = deps.campaigns.checkpoint(key) or {}
+    if checkpoint.get("done"):
+        return False
+    done = decode_done(checkpoint.get("done_idx"))
+    counts: Counter[str] = Counter(from_dynamo(checkpoint.get("counts", {})))
+    vcounts: dict[str, Counter[str]] = defaultdict(Counter)
+    for variant, c in from_dynamo(checkpoint.get("vcounts", {})).items():
+        vcounts[variant].update(c)
+    ledger: dict[str, Any] = {"dead_lettered": True, "done_idx": checkpoint.get("done_idx", ""),
+                              "counts": dict(counts), "vcounts": {k: dict(v) for k, v in vcounts.items()}}  # fmt: skip
+    undelivered = [entry for i, entry in enumerate(batch["devices"]) if i not in done]
+    for entry in undelivered:
+        counts["failed"] += 1
+        vcounts[entry.get("v", "default")]["failed"] += 1
+    if isinstance(reasons, str):  # the batch itself failed (not its sends): every undelivered device
+        reasons = {reasons: len(undelivered)}
+    ledger["recorded"], ledger["vrecorded"] = dict(counts), {k: dict(v) for k, v in vcounts.items()}
+    recorded = deps.campaigns.record(
+        app_id, campaign_id, key, stats=counts, variant_stats=vcounts, counters={"batches_pending": -1},
+        ledger=ledger, errors={f"dead-lettered: {reason}": n for reason, n in reasons.items()},
+    )  # fmt: skip
+    if recorded:
+        deps.campaigns.try_complete(app_id, campaign_id)
+    return recorded
+
+
+def _difference(now: Mapping[str, int], before: Mapping[str, int]) -> dict[str, int]:
+    return {k: int(now.get(k, 0)) - int(before.get(k, 0)) for k in {*now, *before}}
 
 
 async def _prune(deps: SenderDeps, app_id: str, pruned: list[tuple[str, str]]) -> None:
