@@ -123,7 +123,9 @@ def test_provider_faults_prune_retry_and_dead_letter(stack: Any, standins: Stand
     # Counted on its last receive: the campaign completes, with the failure and its reason shown.
     assert (campaign["stats"]["sent"], campaign["stats"]["pruned"], campaign["stats"]["failed"]) == (2, 1, 1)
     assert campaign["status"] == "completed"
-    assert [(reason.startswith("dead-lettered: "), n) for reason, n in campaign["errors"].items()] == [(True, 1)]
+    assert [(reason.startswith("dead-lettered: "), n) for reason, n in campaign["errors"].items()] == [
+        (True, 1)
+    ]
 
     # Redrive (what SQS's StartMessageMoveTask does) once the service is back: the rest is sent and the
     # counts are corrected, once.

@@ -64,7 +64,9 @@ def backoff(attempt: int) -> float:
 def redelivery_backoff(settings: Settings, receives: int) -> float:
     """Seconds before SQS brings back a batch whose sends failed without a Retry-After: 5, 10, 20... ±20%
     (by default), instead of the queue's whole visibility timeout."""
-    return min(300.0, settings.redelivery_backoff_seconds * 2 ** max(0, receives - 1)) * random.uniform(0.8, 1.2)
+    return min(300.0, settings.redelivery_backoff_seconds * 2 ** max(0, receives - 1)) * random.uniform(
+        0.8, 1.2
+    )
 
 
 async def deliver(
