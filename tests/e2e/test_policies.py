@@ -48,15 +48,22 @@ def test_quiet_hours_defer_until_they_end_or_skip(stack: Any, standins: Standins
     sub = standins.webpush.new_subscription()
     body = {"platform": "web", "subscription": sub, "timezone": zone, "quiet_hours": quiet}
     assert app.client.put("/v1/devices/sleepy", body).status_code == 201
+    others = {name: standins.webpush.new_subscription() for name in ("sleepy-gone", "sleepy-out")}
+    for name, other in others.items():
+        assert app.client.put(f"/v1/devices/{name}", {**body, "subscription": other}).status_code == 201
     standins.webpush.reset_received()
 
     skipped = campaign(app, quiet_hours="skip")
     deferred = campaign(app, quiet_hours="defer")
     stack.drain(timeout=60)
     assert standins.webpush.received_for(sub) == []
-    assert app.server.get(f"/v1/campaigns/{skipped}").json()["stats"]["suppressed"]["quiet_hours"] == 1
+    assert app.server.get(f"/v1/campaigns/{skipped}").json()["stats"]["suppressed"]["quiet_hours"] == 3
     held = app.server.get(f"/v1/campaigns/{deferred}").json()
-    assert held["stats"]["deferred"] == 1 and held["status"] == "sending"
+    assert held["stats"]["deferred"] == 3 and held["status"] == "sending"
+    # While they wait, one device is unregistered and one opts out: released batches read devices again.
+    assert app.client.delete("/v1/devices/sleepy-gone").status_code == 204
+    opted_out = {**body, "subscription": others["sleepy-out"], "opted_in": False}
+    assert app.client.put("/v1/devices/sleepy-out", opted_out).status_code == 200
 
     release = stack.next_schedule_due()
     assert release is not None
@@ -71,8 +78,10 @@ def test_quiet_hours_defer_until_they_end_or_skip(stack: Any, standins: Standins
     stack.drain(timeout=60)
     (got,) = standins.webpush.received_for(sub)
     assert got.payload["title"] == "Deal"
+    assert [standins.webpush.received_for(other) for other in others.values()] == [[], []]
     done = app.server.get(f"/v1/campaigns/{deferred}").json()
     assert done["status"] == "completed" and done["stats"]["sent"] == 1
+    assert (done["stats"]["suppressed"]["unregistered"], done["stats"]["suppressed"]["opted_out"]) == (1, 1)
 
 
 def test_variants_holdout_and_conversions_are_attributed(stack: Any, standins: Standins) -> None:
