@@ -257,3 +257,21 @@ def test_data_only_message_reaches_the_page_and_shows_nothing(
     assert browser.page.locator("#messages li").inner_text() == '{"cart":"refresh","items":3}'
     assert browser.notifications() == before
     assert stats(app, campaign_id)["delivered"] == 0  # nothing was shown
+
+
+def test_renewed_subscription_is_registered_and_unsubscribe_removes_the_device(
+    browser: Browser, standins: Standins, app: AppKeys
+) -> None:
+    device_id = browser.page.evaluate("window.push.deviceId")
+    browser.page.evaluate("window.push.refresh({tags: {plan: 'pro'}})")  # the page tags its device
+    assert app.server.get(f"/v1/devices/{device_id}").json()["tags"] == {"plan": "pro"}
+    renewed = standins.webpush.new_subscription(app.vapid_public_key)
+    # what the worker does on pushsubscriptionchange, with the browser's new subscription
+    browser.worker().evaluate("(sub) => self.pushEngine.handleSubscriptionChange({newSubscription: sub})", renewed)
+    device = app.server.get(f"/v1/devices/{device_id}").json()
+    assert device["subscription"]["endpoint"] == renewed["endpoint"]
+    assert device["tags"] == {"plan": "pro"} and device["timezone"] == "Europe/Berlin"  # kept, not replaced
+
+    browser.page.locator("#unsubscribe").click()
+    browser.page.wait_for_function("document.getElementById('status').textContent === 'Unsubscribed.'")
+    assert app.server.get(f"/v1/devices/{device_id}").status_code == 404
