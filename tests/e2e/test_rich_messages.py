@@ -35,7 +35,9 @@ def send(stack: Any, app: AppKeys, message: dict[str, Any]) -> str:
     return str(r.json()["campaign_id"])
 
 
-def test_rich_campaign_reaches_every_platform_as_each_expects(stack: Any, standins: Standins, app: AppKeys) -> None:
+def test_rich_campaign_reaches_every_platform_as_each_expects(
+    stack: Any, standins: Standins, app: AppKeys
+) -> None:
     to = devices(app, standins, "rich")
     campaign_id = send(stack, app, {
         "title": "Flash sale", "body": "40% off", "url": "myshop://sale",
@@ -52,7 +54,9 @@ def test_rich_campaign_reaches_every_platform_as_each_expects(stack: Any, standi
         "alert": {"title": "Flash sale", "subtitle": "Today only", "body": "40% off"}, "mutable-content": 1,
         "category": "pe.buy.later", "thread-id": "sales", "interruption-level": "time-sensitive",
         "relevance-score": 0.9}  # fmt: skip
-    (fcm,) = [r for r in standins.fcm.received_for(to["android"]) if r.message["data"]["campaign_id"] == campaign_id]
+    (fcm,) = [
+        r for r in standins.fcm.received_for(to["android"]) if r.message["data"]["campaign_id"] == campaign_id
+    ]
     assert fcm.message["android"]["priority"] == "HIGH"  # the message's own, over marketing's NORMAL
     assert fcm.message["android"]["notification"] == {"channel_id": "sales", "color": "#FF5722",
                                                       "icon": "ic_sale", "tag": "sale", "sticky": True}  # fmt: skip
@@ -60,7 +64,9 @@ def test_rich_campaign_reaches_every_platform_as_each_expects(stack: Any, standi
                                                           {"id": "later", "title": "Later"}]  # fmt: skip
     (web,) = [r for r in standins.webpush.received_for(to["web"]) if r.payload["campaign_id"] == campaign_id]
     assert web.payload["actions"] == [{"id": "buy", "title": "Buy"}, {"id": "later", "title": "Later"}]
-    assert web.payload["icon"] == "https://cdn.example.com/i.png" and web.payload["require_interaction"] is True
+    assert (
+        web.payload["icon"] == "https://cdn.example.com/i.png" and web.payload["require_interaction"] is True
+    )
     r = app.server.get(f"/v1/campaigns/{campaign_id}")
     assert r.json()["stats"]["failed"] == 0
 
@@ -73,10 +79,18 @@ def test_data_only_campaign_is_a_background_push_and_a_data_message(
     (apns,) = [r for r in standins.apns.received_for(to["ios"]) if r.payload["campaign_id"] == campaign_id]
     assert apns.status == 200  # the stand-in refuses a background push with an alert or at priority 10
     assert (apns.headers["apns-push-type"], apns.headers["apns-priority"]) == ("background", "5")
-    assert apns.payload == {"aps": {"content-available": 1}, "campaign_id": campaign_id, "data": {"sync": "cart"}}
-    (fcm,) = [r for r in standins.fcm.received_for(to["android"]) if r.message["data"]["campaign_id"] == campaign_id]
+    assert apns.payload == {
+        "aps": {"content-available": 1},
+        "campaign_id": campaign_id,
+        "data": {"sync": "cart"},
+    }
+    (fcm,) = [
+        r for r in standins.fcm.received_for(to["android"]) if r.message["data"]["campaign_id"] == campaign_id
+    ]
     assert "notification" not in fcm.message and fcm.message["data"]["sync"] == "cart"
-    (web,) = [r for r in standins.webpush.received_for(to["web"]) if r.payload.get("campaign_id") == campaign_id]
+    (web,) = [
+        r for r in standins.webpush.received_for(to["web"]) if r.payload.get("campaign_id") == campaign_id
+    ]
     assert web.payload == {"data_only": True, "data": {"sync": "cart"}, "campaign_id": campaign_id}
 
 
@@ -91,13 +105,17 @@ def test_data_only_campaign_is_a_background_push_and_a_data_message(
         ({"body": "b"}, "body.message.title"),
     ],
 )  # fmt: skip
-def test_bad_rich_fields_are_refused_naming_the_field(app: AppKeys, message: dict[str, Any], field: str) -> None:
+def test_bad_rich_fields_are_refused_naming_the_field(
+    app: AppKeys, message: dict[str, Any], field: str
+) -> None:
     r = app.server.post("/v1/campaigns", {"name": "bad", "message": message})
     assert r.status_code == 400, r.text
     assert field in [e["field"] for e in r.json()["errors"]], r.json()
 
 
-def test_events_count_delivered_once_and_only_known_buttons(stack: Any, standins: Standins, app: AppKeys) -> None:
+def test_events_count_delivered_once_and_only_known_buttons(
+    stack: Any, standins: Standins, app: AppKeys
+) -> None:
     devices(app, standins, "events")
     campaign_id = send(stack, app, {"title": "t", "body": "b", "actions": [{"id": "buy", "title": "Buy"}]})
     for name, properties in (("delivered", None), ("delivered", None), ("clicked", {"action_id": "buy"}),
@@ -117,7 +135,11 @@ def test_the_api_answers_a_browsers_cors_preflight(stack: Any) -> None:
     assert preflight.status_code == 204
     assert preflight.headers["access-control-allow-origin"] == "*"  # CorsAllowOrigins' default
     assert "POST" in preflight.headers["access-control-allow-methods"].split(",")
-    assert {"authorization", "content-type"} <= set(preflight.headers["access-control-allow-headers"].split(","))
+    assert {"authorization", "content-type"} <= set(
+        preflight.headers["access-control-allow-headers"].split(",")
+    )
     answer = httpx.get(f"{stack.api_url}/v1/campaigns", headers={"origin": origin})  # the function's answer
     assert answer.status_code == 401 and answer.headers["access-control-allow-origin"] == "*"
-    assert "access-control-allow-origin" not in httpx.get(f"{stack.api_url}/v1/campaigns").headers  # no Origin
+    assert (
+        "access-control-allow-origin" not in httpx.get(f"{stack.api_url}/v1/campaigns").headers
+    )  # no Origin

@@ -267,7 +267,9 @@ def test_renewed_subscription_is_registered_and_unsubscribe_removes_the_device(
     assert app.server.get(f"/v1/devices/{device_id}").json()["tags"] == {"plan": "pro"}
     renewed = standins.webpush.new_subscription(app.vapid_public_key)
     # what the worker does on pushsubscriptionchange, with the browser's new subscription
-    browser.worker().evaluate("(sub) => self.pushEngine.handleSubscriptionChange({newSubscription: sub})", renewed)
+    browser.worker().evaluate(
+        "(sub) => self.pushEngine.handleSubscriptionChange({newSubscription: sub})", renewed
+    )
     device = app.server.get(f"/v1/devices/{device_id}").json()
     assert device["subscription"]["endpoint"] == renewed["endpoint"]
     assert device["tags"] == {"plan": "pro"} and device["timezone"] == "Europe/Berlin"  # kept, not replaced

@@ -238,8 +238,16 @@ BACKGROUND = json.dumps({"aps": {"content-available": 1}, "campaign_id": "c1"}).
         (BACKGROUND, {"apns_priority": "5"}, (200, "")),
         (BACKGROUND, {"apns_priority": "10"}, (400, "BadPriority")),  # Apple: 10 is an error for it
         (BACKGROUND, {}, (400, "BadPriority")),  # no apns-priority means 10
-        (b'{"aps":{"content-available":1,"alert":{"title":"t"}}}', {"apns_priority": "5"}, (400, "InvalidPushType")),
-        (b'{"aps":{"content-available":1,"sound":"default"}}', {"apns_priority": "5"}, (400, "InvalidPushType")),
+        (
+            b'{"aps":{"content-available":1,"alert":{"title":"t"}}}',
+            {"apns_priority": "5"},
+            (400, "InvalidPushType"),
+        ),
+        (
+            b'{"aps":{"content-available":1,"sound":"default"}}',
+            {"apns_priority": "5"},
+            (400, "InvalidPushType"),
+        ),
         (b'{"aps":{"content-available":1,"badge":2}}', {"apns_priority": "5"}, (400, "InvalidPushType")),
         (b'{"aps":{},"data":{"k":1}}', {"apns_priority": "5"}, (400, "InvalidPushType")),
     ],

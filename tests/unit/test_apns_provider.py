@@ -245,4 +245,7 @@ def test_a_background_push_goes_as_background_at_priority_5_even_when_transactio
     assert (headers["apns-push-type"], headers["apns-priority"]) == ("background", "5")
     alert = Notification({"aps": {"alert": {"title": "t"}, "content-available": 1}}, collapse_id="c",
                          priority="high", token=DEVICE)  # fmt: skip
-    assert (apns.headers(alert, "J")["apns-push-type"], apns.headers(alert, "J")["apns-priority"]) == ("alert", "10")
+    assert (apns.headers(alert, "J")["apns-push-type"], apns.headers(alert, "J")["apns-priority"]) == (
+        "alert",
+        "10",
+    )
