@@ -121,6 +121,12 @@ export function keyBytes(base64url) {
   return Uint8Array.from(text, (c) => c.charCodeAt(0));
 }
 
+function sameKey(buffer, bytes) {
+  if (!buffer) return true; // the browser does not say: keep the subscription
+  const given = new Uint8Array(buffer);
+  return given.length === bytes.length && given.every((b, i) => b === bytes[i]);
+}
+
 export class PushClient {
   /**
    * apiUrl: the engine's API (https://push.example.com); clientKey: the app's client key;
@@ -160,9 +166,14 @@ export class PushClient {
     const permission = await Notification.requestPermission();
     if (permission !== "granted") return null;
     const registration = await this.registration();
-    const subscription = (await registration.pushManager.getSubscription()) ||
-      (await registration.pushManager.subscribe({ userVisibleOnly: true,
-        applicationServerKey: keyBytes(this.vapidPublicKey) }));
+    const key = keyBytes(this.vapidPublicKey);
+    let subscription = await registration.pushManager.getSubscription();
+    if (subscription && !sameKey(subscription.options && subscription.options.applicationServerKey, key)) {
+      await subscription.unsubscribe(); // made with another VAPID key: the push service would refuse our sends
+      subscription = null;
+    }
+    subscription = subscription ||
+      (await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key }));
     return this.api.registerDevice(this.deviceId, subscription, profile);
   }
 

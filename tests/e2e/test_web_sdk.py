@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from pushengine.compose import collapse_id
 from tests.conftest import ROOT, Api, AppKeys, Standins, new_app
 
 pytestmark = pytest.mark.e2e
@@ -220,7 +221,8 @@ def test_rich_push_is_shown_replaced_by_tag_and_reported(
     assert shown["image"] == IMAGE and shown["icon"] == "https://cdn.example.com/icon.png"
     assert shown["badge"] == "https://cdn.example.com/badge.png" and shown["requireInteraction"] is True
     assert shown["actions"] == [{"action": "buy", "title": "Buy now"}, {"action": "later", "title": "Later"}]
-    assert shown["tag"] == payload["tag"] and shown["data"]["campaign_id"] == campaign_id
+    assert shown["tag"] == payload["tag"] == collapse_id(campaign_id)  # the campaign's collapse id
+    assert shown["data"]["campaign_id"] == campaign_id
 
     browser.deliver(site, {**payload, "title": "Flash sale, last hours"})  # a repeat: same tag
     eventually(lambda: [n["title"] for n in browser.notifications()] == ["Flash sale, last hours"],
