@@ -59,7 +59,8 @@ build: $(VENV)/.lint
 deploy: build
 	$(VENV)/bin/sam deploy --guided
 
-# The demo report is checked in a real headless browser; Debian's chromium when the machine lacks one.
+# The demo report and the web SDK (tests/e2e/test_web_sdk.py, through Playwright's executable_path) are
+# checked in a real headless browser; Debian's chromium when the machine lacks one.
 chromium:
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
 	 { echo "installing chromium (for the demo report test)"; \

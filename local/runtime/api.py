@@ -63,6 +63,65 @@ class Route:
         return None if found is None else {k: unquote(v) for k, v in found.groupdict().items()}
 
 
+@dataclass(frozen=True)
+class Cors:
+    """An HttpApi's CorsConfiguration, applied as API Gateway does: it answers the browser's preflight
+    (OPTIONS with Access-Control-Request-Method) itself, without calling a function, and sets the CORS
+    headers on every answer to an allowed origin, replacing any the function set."""
+
+    allow_origins: tuple[str, ...]
+    allow_methods: tuple[str, ...] = ()
+    allow_headers: tuple[str, ...] = ()
+    expose_headers: tuple[str, ...] = ()
+    max_age: int | None = None
+    allow_credentials: bool = False
+
+    @classmethod
+    def from_config(cls, config: Any) -> Cors | None:
+        if not isinstance(config, dict):  # absent, or `true` (a REST API's shorthand): nothing to apply
+            return None
+
+        def items(name: str) -> tuple[str, ...]:
+            value = config.get(name) or ()
+            return tuple(
+                str(v).strip() for v in ([value] if isinstance(value, str) else value) if str(v).strip()
+            )
+
+        max_age = config.get("MaxAge")
+        return cls(
+            items("AllowOrigins"), tuple(m.upper() for m in items("AllowMethods")),
+            tuple(h.lower() for h in items("AllowHeaders")), tuple(h.lower() for h in items("ExposeHeaders")),
+            None if max_age is None else int(max_age), bool(config.get("AllowCredentials")),
+        )  # fmt: skip
+
+    def allowed_origin(self, origin: str | None) -> str | None:
+        if not origin:
+            return None
+        if "*" in self.allow_origins and not self.allow_credentials:
+            return "*"
+        return origin if origin in self.allow_origins else None
+
+    def headers(self, origin: str | None, *, preflight: bool) -> list[tuple[str, str]]:
+        allowed = self.allowed_origin(origin)
+        if allowed is None:
+            return []
+        out = [("access-control-allow-origin", allowed)]
+        if allowed != "*":
+            out.append(("vary", "origin"))
+        if self.allow_credentials:
+            out.append(("access-control-allow-credentials", "true"))
+        if preflight:
+            if self.allow_methods:
+                out.append(("access-control-allow-methods", ",".join(self.allow_methods)))
+            if self.allow_headers:
+                out.append(("access-control-allow-headers", ",".join(self.allow_headers)))
+            if self.max_age is not None:
+                out.append(("access-control-max-age", str(self.max_age)))
+        elif self.expose_headers:
+            out.append(("access-control-expose-headers", ",".join(self.expose_headers)))
+        return out
+
+
 def routes_of(functions: list[LocalFunction], api_id_of: dict[str, str]) -> list[Route]:
     """Every HttpApi/Api event of every function; api_id_of maps an ApiId/RestApiId value to an id."""
     routes = []
@@ -177,6 +236,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         path = self.path.partition("?")[0]
         response = _json_response(404, "Not Found")
+        origin = self.headers.get("origin")
+        cors = self.server.cors_for(path)
+        preflight = self.command == "OPTIONS" and "access-control-request-method" in self.headers
+        if cors is not None and preflight:
+            self._send(Response(204, cors.headers(origin, preflight=True), b""))
+            return
         for route in self.server.routes:
             params = route.match(self.command, path)
             if params is None:
@@ -188,6 +253,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 log.exception("%s %s: handler %s failed", self.command, path, route.function.name)
                 response = _json_response(500, "Internal Server Error")
             break
+        if cors is not None:
+            kept = [(k, v) for k, v in response.headers if not k.lower().startswith("access-control-")]
+            response.headers = kept + cors.headers(origin, preflight=False)
+        self._send(response)
+
+    def _send(self, response: Response) -> None:
         self.send_response(response.status)
         for name, value in response.headers:
             if name.lower() not in ("content-length", "connection", "transfer-encoding"):
@@ -206,10 +277,18 @@ class _RequestHandler(BaseHTTPRequestHandler):
 class ApiServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, routes: list[Route], port: int = 0) -> None:
+    def __init__(self, routes: list[Route], port: int = 0, cors: dict[str, Cors] | None = None) -> None:
         super().__init__(("127.0.0.1", port), _RequestHandler)
         self.routes = routes
+        self.cors = cors or {}  # api id -> its CorsConfiguration
         self._thread = threading.Thread(target=self.serve_forever, name="local-api", daemon=True)
+
+    def cors_for(self, path: str) -> Cors | None:
+        """The CORS rules of the API that serves this path (any method), if it has any."""
+        for route in self.routes:
+            if route.pattern.fullmatch(path):
+                return self.cors.get(route.api_id)
+        return None
 
     @property
     def url(self) -> str:

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 from local.runtime import environ
-from local.runtime.api import ApiServer, routes_of
+from local.runtime.api import ApiServer, Cors, routes_of
 from local.runtime.functions import FunctionRegistry, LocalFunction
 from local.runtime.provision import create_queues, create_roles, create_schedule_groups, create_tables
 from local.runtime.scheduler import Clock, Firing, ScheduleRunner, target_event
@@ -109,7 +109,9 @@ class LocalStack:
             self._start_aws()
             self._provision()
             self._load_functions()
-            self._api = ApiServer(routes_of(list(self.functions), self._api_ids()), self.api_port)
+            self._api = ApiServer(
+                routes_of(list(self.functions), self._api_ids()), self.api_port, cors=self._api_cors()
+            )
             self._api.start()
             self.api_url = self._api.url
             self.template.api_url = self.api_url
@@ -345,6 +347,15 @@ class LocalStack:
             self.template.ref(logical): self.template.api_id(logical)
             for logical in self.template.of_type("AWS::Serverless::HttpApi", "AWS::Serverless::Api")
         }
+
+    def _api_cors(self) -> dict[str, Cors]:
+        """Each HttpApi's CorsConfiguration, by api id."""
+        rules: dict[str, Cors] = {}
+        for logical in self.template.of_type("AWS::Serverless::HttpApi"):
+            cors = Cors.from_config(self.template.resolved_properties(logical).get("CorsConfiguration"))
+            if cors is not None:
+                rules[self.template.api_id(logical)] = cors
+        return rules
 
     def _sources(self) -> list[SqsEventSource]:
         sources = []

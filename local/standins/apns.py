@@ -287,6 +287,7 @@ class ApnsStandIn:
                 raise _Refusal("TopicDisallowed")
             _check_options(headers)
             payload = _check_body(body)
+            _check_push_type(headers, payload)
             self._check_device(token, topic)
         except _Refusal as refusal:
             return self._record(token, headers, payload, claims, refusal.status, refusal.reason, scope, now)
@@ -434,6 +435,19 @@ def _check_body(body: bytes) -> dict[str, Any]:
     if not isinstance(payload, dict) or not isinstance(payload.get("aps"), dict):
         raise _Refusal("BadPayload", 400)
     return payload
+
+
+def _check_push_type(headers: dict[str, str], payload: dict[str, Any]) -> None:
+    """Apple's rules for a background push ("Pushing background updates to your app"): apns-priority 5,
+    `content-available: 1`, and no alert, sound or badge. Apple names the priority error (BadPriority) but
+    documents no reason for a payload that breaks the push type: InvalidPushType is the stand-in's."""
+    if headers.get("apns-push-type") != "background":
+        return
+    if headers.get("apns-priority", "10") == "10":  # APNs takes a missing apns-priority as 10
+        raise _Refusal("BadPriority")
+    aps = payload["aps"]
+    if aps.get("content-available") != 1 or {"alert", "sound", "badge"} & aps.keys():
+        raise _Refusal("InvalidPushType")
 
 
 async def read_body(receive: Any) -> bytes:

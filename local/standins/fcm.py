@@ -53,6 +53,54 @@ ERRORS: dict[str, tuple[int, str]] = {
 }
 
 
+# google.firebase.fcm.v1 Notification and AndroidNotification fields (JSON takes snake_case or lowerCamelCase)
+NOTIFICATION_FIELDS = frozenset({"title", "body", "image"})
+ANDROID_FIELDS = frozenset({
+    "title", "body", "icon", "color", "sound", "tag", "click_action", "body_loc_key", "body_loc_args",
+    "title_loc_key", "title_loc_args", "channel_id", "ticker", "sticky", "event_time", "local_only",
+    "notification_priority", "default_sound", "default_vibrate_timings", "default_light_settings",
+    "vibrate_timings", "visibility", "notification_count", "light_settings", "image",
+    "bypass_proxy_notification", "proxy",
+})  # fmt: skip
+_BOOLEANS = frozenset({"sticky", "local_only", "default_sound", "default_vibrate_timings",
+                       "default_light_settings", "bypass_proxy_notification"})  # fmt: skip
+_ENUMS = {
+    "notification_priority": {"PRIORITY_UNSPECIFIED", "PRIORITY_MIN", "PRIORITY_LOW", "PRIORITY_DEFAULT",
+                              "PRIORITY_HIGH", "PRIORITY_MAX"},
+    "visibility": {"VISIBILITY_UNSPECIFIED", "PRIVATE", "PUBLIC", "SECRET"},
+    "proxy": {"PROXY_UNSPECIFIED", "ALLOW", "DENY", "IF_PRIORITY_LOWERED"},
+}  # fmt: skip
+_STRINGS = frozenset(
+    {"title", "body", "icon", "sound", "tag", "click_action", "channel_id", "image", "ticker"}
+)
+COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def _check_notification(notification: Any, where: str, known: frozenset[str]) -> None:
+    """What FCM refuses in a notification block: unknown names, wrong types, bad enums, a color not #rrggbb."""
+    if not isinstance(notification, dict):
+        raise _invalid(
+            f"Invalid value at '{where}' (type.googleapis.com/google.firebase.fcm.v1.Notification)"
+        )
+    for name, value in notification.items():
+        field = _CAMEL.sub("_", name).lower()
+        if field not in known:
+            raise _invalid(
+                f"Invalid JSON payload received. Unknown name \"{name}\" at '{where}': Cannot find field."
+            )
+        if field in _BOOLEANS and not isinstance(value, bool):
+            raise _invalid(f"Invalid value at '{where}.{field}' (TYPE_BOOL), {value}")
+        elif field in _ENUMS and value not in _ENUMS[field]:
+            raise _invalid(f"Invalid value at '{where}.{field}' (TYPE_ENUM), {value}")
+        elif field == "notification_count" and (not isinstance(value, int) or isinstance(value, bool)):
+            raise _invalid(f"Invalid value at '{where}.{field}' (TYPE_INT32), {value}")
+        elif field == "color" and not (isinstance(value, str) and COLOR.match(value)):
+            raise _invalid(f"Invalid color: {value}. Expected format: #rrggbb ('{where}.color').")
+        elif field in _STRINGS and not isinstance(value, str):
+            raise _invalid(f"Invalid value at '{where}.{field}' (TYPE_STRING), {value}")
+
+
 @dataclass(frozen=True, slots=True)
 class Received:
     project: str
@@ -293,6 +341,8 @@ class FcmStandIn(ServedStandIn):
             raise _invalid("Invalid value at 'message.android.ttl' (google.protobuf.Duration)")
         if android.get("priority", "NORMAL") not in ("NORMAL", "HIGH"):
             raise _invalid("Invalid value at 'message.android.priority' (TYPE_ENUM)")
+        _check_notification(message.get("notification", {}), "message.notification", NOTIFICATION_FIELDS)
+        _check_notification(android.get("notification", {}), "message.android.notification", ANDROID_FIELDS)
         # the limit covers everything the device receives, so measure the message without its target
         content = {k: v for k, v in message.items() if k not in ("token", "topic", "condition")}
         if len(json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode()) > MAX_PAYLOAD_BYTES:

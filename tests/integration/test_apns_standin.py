@@ -227,3 +227,33 @@ def test_runs_as_its_own_process_with_keys_registered_over_http(tmp_path: Path) 
         process.terminate()
         process.wait(10)
     assert process.returncode == 0
+
+
+BACKGROUND = json.dumps({"aps": {"content-available": 1}, "campaign_id": "c1"}).encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "expected"),
+    [
+        (BACKGROUND, {"apns_priority": "5"}, (200, "")),
+        (BACKGROUND, {"apns_priority": "10"}, (400, "BadPriority")),  # Apple: 10 is an error for it
+        (BACKGROUND, {}, (400, "BadPriority")),  # no apns-priority means 10
+        (
+            b'{"aps":{"content-available":1,"alert":{"title":"t"}}}',
+            {"apns_priority": "5"},
+            (400, "InvalidPushType"),
+        ),
+        (
+            b'{"aps":{"content-available":1,"sound":"default"}}',
+            {"apns_priority": "5"},
+            (400, "InvalidPushType"),
+        ),
+        (b'{"aps":{"content-available":1,"badge":2}}', {"apns_priority": "5"}, (400, "InvalidPushType")),
+        (b'{"aps":{},"data":{"k":1}}', {"apns_priority": "5"}, (400, "InvalidPushType")),
+    ],
+)
+def test_a_background_push_is_refused_unless_it_is_silent_at_priority_5(
+    apns: ApnsStandIn, h2: httpx.Client, body: bytes, headers: dict[str, str], expected: tuple[int, str]
+) -> None:
+    token = apns.new_token(BUNDLE)
+    assert reason(push(h2, apns, token, body=body, apns_push_type="background", **headers)) == expected

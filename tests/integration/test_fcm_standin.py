@@ -177,3 +177,38 @@ def test_runs_as_its_own_process() -> None:
     finally:
         proc.terminate()
         assert proc.wait(timeout=10) == 0
+
+
+@pytest.mark.parametrize(
+    ("android", "notification", "refused"),
+    [
+        ({"notification": {"channel_id": "sales", "color": "#FF5722", "icon": "ic_sale", "tag": "t",
+                           "sticky": True, "click_action": "OPEN_SALE", "notification_count": 2}}, None, False),
+        ({"notification": {"channelId": "sales", "notificationPriority": "PRIORITY_HIGH"}}, None, False),
+        ({"priority": "HIGH"}, None, False),  # data-only: no notification at all
+        ({"notification": {"color": "red"}}, None, True),
+        ({"notification": {"color": "#FF572"}}, None, True),
+        ({"notification": {"color": "#GG5722"}}, None, True),
+        ({"notification": {"sticky": "yes"}}, None, True),
+        ({"notification": {"notification_priority": "URGENT"}}, None, True),
+        ({"notification": {"notification_count": "2"}}, None, True),
+        ({"notification": {"channel_id": 7}}, None, True),
+        ({"notification": {"subtitle": "x"}}, None, True),  # no such field
+        ({"notification": "loud"}, None, True),
+        (None, {"title": "t", "subtitle": "x"}, True),
+    ],
+)
+def test_android_notification_fields_are_checked(
+    fcm: FcmStandIn, sa: dict[str, Any], android: Any, notification: Any, refused: bool
+) -> None:
+    access = grant(fcm, sign(sa))[1]["access_token"]
+    message: dict[str, Any] = {"token": fcm.new_token(), "data": {"campaign_id": "c1"}}
+    if android is not None:
+        message["android"] = android
+    if notification is not None:
+        message["notification"] = notification
+    status, body, _ = send(fcm, access, {"message": message})
+    if refused:
+        assert (status, body["error"]["status"], fcm_error(body)) == (400, "INVALID_ARGUMENT", "INVALID_ARGUMENT")
+    else:
+        assert status == 200, body

@@ -235,3 +235,17 @@ def test_bad_input_is_answered_before_any_io(notification: Notification, expecte
 
     # Had a request gone out, port 9 would have answered with a network error (RETRY) instead.
     assert asyncio.run(send()) == (expected, 0)
+
+
+def test_a_background_push_goes_as_background_at_priority_5_even_when_transactional() -> None:
+    apns = provider()
+    background = Notification({"aps": {"content-available": 1}, "campaign_id": "c"}, collapse_id="c",
+                              priority="high", token=DEVICE)  # fmt: skip
+    headers = apns.headers(background, "J")
+    assert (headers["apns-push-type"], headers["apns-priority"]) == ("background", "5")
+    alert = Notification({"aps": {"alert": {"title": "t"}, "content-available": 1}}, collapse_id="c",
+                         priority="high", token=DEVICE)  # fmt: skip
+    assert (apns.headers(alert, "J")["apns-push-type"], apns.headers(alert, "J")["apns-priority"]) == (
+        "alert",
+        "10",
+    )

@@ -53,7 +53,7 @@ TOKEN = "dev:APA91b" + "x" * 140
                 "token": TOKEN,
             },
         ),
-        (  # other android fields survive; ours win over stale ones; other targets are dropped
+        (  # android fields survive (the message's own priority wins); ttl is ours; other targets are dropped
             {
                 "android": {"notification": {"channel_id": "promo"}, "ttl": "5s", "priority": "NORMAL"},
                 "topic": "news",
@@ -67,7 +67,7 @@ TOKEN = "dev:APA91b" + "x" * 140
                 "android": {
                     "notification": {"channel_id": "promo"},
                     "ttl": "0s",
-                    "priority": "HIGH",
+                    "priority": "NORMAL",
                     "collapse_key": "c3",
                 },
                 "token": TOKEN,

@@ -12,7 +12,7 @@ from pushengine import compose, waves
 from pushengine.audience import parse_filter
 from pushengine.config import Settings
 from pushengine.dal.apps import now_iso
-from pushengine.dal.campaigns import CampaignsRepository, zero_stats
+from pushengine.dal.campaigns import ACTION_STAT_PREFIX, CampaignsRepository, zero_stats
 from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.numbers import from_dynamo, to_dynamo
 from pushengine.dal.queues import send_json
@@ -134,10 +134,12 @@ def campaign_out(item: dict[str, Any], *, known_zones: set[str] | None = None) -
 
 
 def stats_view(flat: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"suppressed": {}}
+    out: dict[str, Any] = {"suppressed": {}, "clicked_actions": {}}
     for key, value in flat.items():
         if key.startswith("suppressed_"):
             out["suppressed"][key.removeprefix("suppressed_")] = value
+        elif key.startswith(ACTION_STAT_PREFIX):
+            out["clicked_actions"][key.removeprefix(ACTION_STAT_PREFIX)] = value
         else:
             out[key] = value
     return out

@@ -23,7 +23,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from liquid import BoundTemplate, Environment
@@ -42,15 +42,21 @@ from pydantic import (
 from pushengine.errors import InvalidInput
 
 __all__ = [
+    "MAX_ACTIONS",
     "MAX_PAYLOAD",
     "WEBPUSH_MAX_PLAINTEXT",
+    "Action",
+    "AndroidOptions",
     "CompiledMessage",
+    "IosOptions",
     "LocalizedText",
     "Message",
     "PayloadTooLarge",
     "RenderError",
     "RenderedMessage",
     "TemplateError",
+    "WebOptions",
+    "actions_category",
     "apns_payload",
     "check_sizes",
     "collapse_id",
@@ -63,13 +69,14 @@ __all__ = [
 MAX_PAYLOAD = 4096  # APNs alert push and FCM message limit, bytes
 # aes128gcm record: 86-byte header (salt 16, rs 4, idlen 1, keyid 65) + 16-byte tag + 1 padding delimiter
 WEBPUSH_MAX_PLAINTEXT = MAX_PAYLOAD - 86 - 16 - 1
+MAX_ACTIONS = 3  # buttons a notification shows: Chrome shows 2, Android 3, iOS up to 4 in its long look
 VARIABLE_ESTIMATE = 64  # bytes assumed for each {{ ... }} output when estimating the worst case
 
 # Template context: only these device fields, so a template can never print a token or subscription.
 CONTEXT_FIELDS = ("attributes", "tags", "locale", "country", "timezone", "platform", "user_id")
 # FCM reserves these data keys (or we fill them ourselves), so a campaign may not set them.
 _RESERVED_DATA_KEYS = frozenset(
-    {"campaign_id", "url", "from", "notification", "message_type", "collapse_key"}
+    {"campaign_id", "url", "actions", "from", "notification", "message_type", "collapse_key"}
 )
 _RESERVED_DATA_PREFIXES = ("google.", "gcm.")
 # Schemes that would run code or leave the secure web when a browser or app opens the link.
@@ -152,6 +159,56 @@ DataValue = (
 Locale = Annotated[str, AfterValidator(_locale)]
 
 
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+HttpsUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_https)]
+DeepLink = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_deep_link)]
+
+
+class Action(BaseModel):
+    """A button. Its id is what the app reports as `clicked` (with `action_id`) when it is tapped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+    title: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    url: DeepLink | None = None
+
+
+class IosOptions(BaseModel):
+    """APNs `aps` keys (Apple, "Generating a remote notification"): category, thread-id, interruption-level,
+    relevance-score and the alert's subtitle."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    category: Identifier | None = None  # a UNNotificationCategory identifier the app registers
+    thread_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    interruption_level: Literal["passive", "active", "time-sensitive", "critical"] | None = None
+    relevance_score: Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)] | None = None
+    subtitle: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
+
+
+class AndroidOptions(BaseModel):
+    """FCM v1 `android` (priority) and `android.notification` fields."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    channel_id: Identifier | None = None  # a NotificationChannel the app creates
+    priority: Literal["high", "normal"] | None = None  # delivery priority (android.priority)
+    color: Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")] | None = None  # #rrggbb
+    icon: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")] | None = None  # a drawable
+    tag: Identifier | None = None  # a later notification with the same tag replaces this one
+    sticky: StrictBool | None = None  # stays when tapped
+    click_action: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.]{1,128}$")] | None = None
+
+
+class WebOptions(BaseModel):
+    """Notification options a service worker passes to showNotification()."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    icon: HttpsUrl | None = None
+    badge: HttpsUrl | None = None  # the small monochrome image on Android's status bar
+    require_interaction: StrictBool | None = None
+    renotify: StrictBool | None = None
+    silent: StrictBool | None = None
+
+
 class LocalizedText(BaseModel):
     """A translation; a field left out falls back to the default message's."""
 
@@ -164,17 +221,46 @@ class Message(BaseModel):
     """What a campaign sends. title, body, url and localizations are Liquid templates over the device."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    title: Title
-    body: Body
-    image_url: Annotated[str, StringConstraints(max_length=2048), AfterValidator(_https)] | None = None
-    url: Annotated[str, StringConstraints(max_length=2048), AfterValidator(_deep_link)] | None = None
+    title: Title | None = None  # required unless content_available
+    body: Body | None = None  # required unless content_available
+    image_url: HttpsUrl | None = None
+    url: DeepLink | None = None
     data: Annotated[dict[DataKey, DataValue], Field(max_length=50)] | None = None
     badge: Annotated[StrictInt, Field(ge=0)] | None = None
     sound: Annotated[str, StringConstraints(max_length=256, pattern=r"^[A-Za-z0-9_.\- ]+$")] | None = None
     localizations: Annotated[dict[Locale, LocalizedText], Field(max_length=200)] | None = None
+    actions: Annotated[list[Action], Field(min_length=1, max_length=MAX_ACTIONS)] | None = None
+    ios: IosOptions | None = None
+    android: AndroidOptions | None = None
+    web: WebOptions | None = None
+    # data-only: wakes the app (APNs background push, FCM data message, Web Push handled by the service
+    # worker) and shows nothing, so nothing visible may be given
+    content_available: StrictBool = False
 
     @model_validator(mode="after")
-    def _distinct_locales(self) -> Message:
+    def _shape(self) -> Message:
+        if self.content_available:
+            visible = {"title": self.title, "body": self.body, "image_url": self.image_url, "url": self.url,
+                       "badge": self.badge, "sound": self.sound, "localizations": self.localizations,
+                       "actions": self.actions, "ios": self.ios, "web": self.web}  # fmt: skip
+            if self.android is not None:
+                visible |= {
+                    f"android.{k}": v for k, v in self.android.model_dump(exclude={"priority"}).items()
+                }
+            for field, value in visible.items():
+                if value is not None:
+                    raise ValueError(
+                        f"{field}: a data-only message (content_available) shows nothing; leave it out"
+                    )
+            return self
+        for field in ("title", "body"):
+            if getattr(self, field) is None:
+                raise ValueError(
+                    f"{field}: required (or send a data-only message with content_available: true)"
+                )
+        ids = [action.id for action in self.actions or []]
+        if len(set(ids)) != len(ids):
+            raise ValueError("actions: each action needs its own id")
         seen: set[str] = set()
         for locale, text in (self.localizations or {}).items():
             if locale.lower() in seen:
@@ -254,6 +340,20 @@ class RenderedMessage:
     data: Mapping[str, str | bool | int | float] | None = None
     badge: int | None = None
     sound: str | None = None
+    actions: tuple[Action, ...] = ()
+    ios: IosOptions | None = None
+    android: AndroidOptions | None = None
+    web: WebOptions | None = None
+    content_available: bool = False  # data-only: nothing shown, only `data` reaches the app
+
+
+def _static_fields(message: Message) -> dict[str, Any]:
+    """What a rendered message takes from its Message as is (no templates)."""
+    return {
+        "image_url": message.image_url, "data": message.data, "badge": message.badge, "sound": message.sound,
+        "actions": tuple(message.actions or ()), "ios": message.ios, "android": message.android,
+        "web": message.web, "content_available": message.content_available,
+    }  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,6 +417,7 @@ class CompiledMessage:
         "_by_locale",
         "_by_lower",
         "_default",
+        "_static",
         "_url",
         "_url_field",
         "_variants",
@@ -342,12 +443,13 @@ class CompiledMessage:
         self._variants = variants
         self._by_lower = {key.lower(): key for key in variants}
         self._by_locale: dict[str | None, _Variant] = {}
+        self._static = _static_fields(message)
 
     @classmethod
     def compile(cls, message: Message, campaign_id: str, *, prefix: str = "message") -> CompiledMessage:
         """Parse every template once; TemplateError names the first field that does not parse."""
-        title = _parse(message.title, f"{prefix}.title")
-        body = _parse(message.body, f"{prefix}.body")
+        title = _parse(message.title or "", f"{prefix}.title")  # "": a data-only message shows no text
+        body = _parse(message.body or "", f"{prefix}.body")
         url = _parse(message.url, f"{prefix}.url") if message.url else None
         default = _Variant(title, body, f"{prefix}.title", f"{prefix}.body", _reads(title, body, url))
         variants: dict[str, _Variant] = {}
@@ -396,32 +498,64 @@ class CompiledMessage:
         variant = self._variant(device.get("locale"))
         context = {key: device[key] for key in CONTEXT_FIELDS if key in device}
         url = None if self._url is None else _render(self._url, context, self._url_field) or None
-        message = self.message
         return RenderedMessage(
             title=_render(variant.title, context, variant.title_field),
             body=_render(variant.body, context, variant.body_field),
             url=url,
-            image_url=message.image_url,
-            data=message.data,
-            badge=message.badge,
-            sound=message.sound,
+            **self._static,
         )
 
 
 # ---------- what a device receives ----------
+def actions_category(actions: Iterable[Action]) -> str:
+    """The APNs category for a message's buttons when it names none: "pe." and the action ids, so the app
+    (or its Notification Service Extension, from the payload's "actions") registers one category per set."""
+    return "pe." + ".".join(action.id for action in actions)
+
+
+def _action(action: Action) -> dict[str, str]:
+    out = {"id": action.id, "title": action.title}
+    if action.url is not None:
+        out["url"] = action.url
+    return out
+
+
 def apns_payload(r: RenderedMessage, campaign_id: str) -> dict[str, Any]:
-    aps: dict[str, Any] = {"alert": {"title": r.title, "body": r.body}}
+    """The APNs JSON body. A data-only message is a background push: `content-available` and nothing shown
+    (the adapter sends it with apns-push-type: background and apns-priority: 5)."""
+    if r.content_available:
+        payload: dict[str, Any] = {"aps": {"content-available": 1}, "campaign_id": campaign_id}
+        if r.data:
+            payload["data"] = dict(r.data)
+        return payload
+    ios = r.ios or IosOptions()
+    alert: dict[str, Any] = {"title": r.title}
+    if ios.subtitle is not None:
+        alert["subtitle"] = ios.subtitle
+    alert["body"] = r.body
+    aps: dict[str, Any] = {"alert": alert}
     if r.badge is not None:
         aps["badge"] = r.badge
     if r.sound is not None:
         aps["sound"] = r.sound
-    if r.image_url is not None:
-        aps["mutable-content"] = 1  # lets the Notification Service Extension fetch and attach the image
-    payload: dict[str, Any] = {"aps": aps, "campaign_id": campaign_id}
+    if r.image_url is not None or (r.actions and ios.category is None):
+        # the Notification Service Extension attaches the image / registers the payload's buttons
+        aps["mutable-content"] = 1
+    if ios.category is not None or r.actions:
+        aps["category"] = ios.category if ios.category is not None else actions_category(r.actions)
+    if ios.thread_id is not None:
+        aps["thread-id"] = ios.thread_id
+    if ios.interruption_level is not None:
+        aps["interruption-level"] = ios.interruption_level
+    if ios.relevance_score is not None:
+        aps["relevance-score"] = ios.relevance_score
+    payload = {"aps": aps, "campaign_id": campaign_id}
     if r.url is not None:
         payload["url"] = r.url
     if r.image_url is not None:
         payload["image_url"] = r.image_url
+    if r.actions:
+        payload["actions"] = [_action(a) for a in r.actions]
     if r.data:
         payload["data"] = dict(r.data)
     return payload
@@ -433,36 +567,75 @@ def _fcm_string(value: str | bool | int | float) -> str:
 
 
 def fcm_message(r: RenderedMessage, campaign_id: str) -> dict[str, Any]:
-    """The FCM v1 `message` object without token; the FCM adapter adds token, android.ttl, collapse_key."""
+    """The FCM v1 `message` object without token; the FCM adapter adds token, android.ttl, collapse_key.
+
+    A data-only message has no `notification`: the app's FirebaseMessagingService gets onMessageReceived.
+    Buttons travel in data["actions"] (JSON), since FCM's own notification has none: the app builds them."""
+    data = {key: _fcm_string(value) for key, value in (r.data or {}).items()}
+    data["campaign_id"] = campaign_id
+    options = r.android or AndroidOptions()
+    android: dict[str, Any] = {}
+    if options.priority is not None:
+        android["priority"] = options.priority.upper()
+    if r.content_available:
+        message: dict[str, Any] = {"data": data}
+        if android:
+            message["android"] = android
+        return message
     notification: dict[str, Any] = {"title": r.title, "body": r.body}
     if r.image_url is not None:
         notification["image"] = r.image_url
-    data = {key: _fcm_string(value) for key, value in (r.data or {}).items()}
-    data["campaign_id"] = campaign_id
     if r.url is not None:
         data["url"] = r.url
-    message: dict[str, Any] = {"notification": notification, "data": data}
-    android: dict[str, Any] = {}
+    if r.actions:
+        data["actions"] = json.dumps(
+            [_action(a) for a in r.actions], separators=(",", ":"), ensure_ascii=False
+        )
+    shown: dict[str, Any] = {}
+    for key in ("channel_id", "color", "icon", "tag", "sticky", "click_action"):
+        if (value := getattr(options, key)) is not None:
+            shown[key] = value
     if r.sound is not None:
-        android["sound"] = r.sound
+        shown["sound"] = r.sound
     if r.badge is not None:
-        android["notification_count"] = r.badge
+        shown["notification_count"] = r.badge
+    if shown:
+        android["notification"] = shown
+    message = {"notification": notification, "data": data}
     if android:
-        message["android"] = {"notification": android}
+        message["android"] = android
     return message
 
 
 def webpush_payload(r: RenderedMessage, campaign_id: str, collapse_id: str) -> dict[str, Any]:
-    """The JSON the service worker receives; `tag` makes a repeat replace the shown notification."""
+    """The JSON the service worker (sdk/web/push-sw.js) receives; `tag` makes a repeat replace the shown
+    notification. A data-only message is `{"data_only": true, data?, campaign_id}`: the worker shows nothing
+    and posts it to the site's open pages."""
+    if r.content_available:
+        data_only: dict[str, Any] = {"data_only": True}
+        if r.data:
+            data_only["data"] = dict(r.data)
+        data_only["campaign_id"] = campaign_id
+        return data_only
+    web = r.web or WebOptions()
     payload: dict[str, Any] = {"title": r.title, "body": r.body}
+    if web.icon is not None:
+        payload["icon"] = web.icon
     if r.image_url is not None:
         payload["image"] = r.image_url
+    if web.badge is not None:
+        payload["badge"] = web.badge
     if r.url is not None:
         payload["url"] = r.url
     if r.data:
         payload["data"] = dict(r.data)
+    if r.actions:
+        payload["actions"] = [_action(a) for a in r.actions]
     payload["campaign_id"] = campaign_id
     payload["tag"] = collapse_id
+    for key in ("require_interaction", "renotify", "silent"):
+        if (value := getattr(web, key)) is not None:
+            payload[key] = value
     return payload
 
 
@@ -484,22 +657,18 @@ def _worst_case(source: str) -> str:
 
 def check_sizes(message: Message, campaign_id: str, *, prefix: str = "message") -> None:
     """Raise PayloadTooLarge when any locale's worst-case payload exceeds a platform's limit."""
-    texts = [(prefix, message.title, message.body)] + [
-        (f"{prefix}.localizations.{locale}", text.title or message.title, text.body or message.body)
+    texts = [(prefix, message.title or "", message.body or "")] + [
+        (
+            f"{prefix}.localizations.{locale}",
+            text.title or message.title or "",
+            text.body or message.body or "",
+        )
         for locale, text in (message.localizations or {}).items()
     ]
     url = _worst_case(message.url) if message.url else None
     tag = collapse_id(campaign_id)
     for field, title, body in texts:
-        r = RenderedMessage(
-            _worst_case(title),
-            _worst_case(body),
-            url,
-            message.image_url,
-            message.data,
-            message.badge,
-            message.sound,
-        )
+        r = RenderedMessage(_worst_case(title), _worst_case(body), url, **_static_fields(message))
         for platform, size, limit in (
             ("apns", payload_size(apns_payload(r, campaign_id)), MAX_PAYLOAD),
             ("fcm", payload_size({"message": fcm_message(r, campaign_id)}), MAX_PAYLOAD),

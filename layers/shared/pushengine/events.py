@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
-from pushengine.dal.campaigns import CampaignsRepository
+from pushengine.dal.campaigns import ACTION_STAT_PREFIX, CampaignsRepository
 from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.numbers import from_dynamo
 from pushengine.errors import NotFound
@@ -14,10 +15,17 @@ from pushengine.targeting import assign
 
 # Event names apps send, and the campaign stat each one counts towards.
 STAT_FOR = {
+    "delivered": "delivered", "notification_delivered": "delivered",
     "opened": "opened", "open": "opened", "notification_opened": "opened",
     "clicked": "clicked", "click": "clicked", "notification_clicked": "clicked",
     "converted": "converted", "conversion": "converted", "purchase": "converted",
 }  # fmt: skip
+
+
+def action_ids(spec: dict[str, Any]) -> set[str]:
+    """Every button id the campaign's messages (default and variants) define."""
+    messages = [spec.get("message") or {}, *[v.get("message") or {} for v in spec.get("variants") or []]]
+    return {str(a.get("id")) for m in messages for a in m.get("actions") or []}
 
 
 @dataclass
@@ -35,7 +43,8 @@ def record_event(deps: EventDeps, app_id: str, event: EventIn) -> dict[str, obje
     campaign = deps.campaigns.get(app_id, event.campaign_id)
     if campaign is None:
         raise NotFound("campaign not found", field="body.campaign_id")
-    variant = assign(from_dynamo(campaign["spec"]), event.campaign_id, event.device_id)
+    spec = from_dynamo(campaign["spec"])
+    variant = assign(spec, event.campaign_id, event.device_id)
     # Each device counts once per stat: the claim is the ledger of the transaction that adds the count,
     # so a failed write leaves no claim behind and the event counts when it is posted again.
     claim = f"evt#{event.campaign_id}#{event.device_id}#{stat}"
@@ -48,6 +57,13 @@ def record_event(deps: EventDeps, app_id: str, event: EventIn) -> dict[str, obje
         stats={**delta, **revenue},
         variant_stats={variant: {**delta, **revenue}},
     )
+    action = (event.properties or {}).get("action_id")
+    # a button's taps, once per device; only the campaign's own action ids, so the stats item stays bounded
+    if stat == "clicked" and isinstance(action, str) and action in action_ids(spec):
+        tap = {f"{ACTION_STAT_PREFIX}{action}": 1}
+        deps.campaigns.record(
+            app_id, event.campaign_id, f"{claim}#{action}", stats=tap, variant_stats={variant: tap}
+        )
     if not first and revenue:  # every conversion's value adds to revenue, not only the first
         deps.campaigns.record(
             app_id, event.campaign_id, f"rev#{event.campaign_id}#{secrets.token_hex(8)}",

@@ -302,3 +302,5 @@ class EventIn(BaseModel):
     campaign_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = None
     value: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)] | None = None
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
+    # e.g. {"action_id": "buy"} on `clicked`: the notification button that was tapped
+    properties: Annotated[dict[TagKey, Scalar], Field(max_length=50)] | None = None

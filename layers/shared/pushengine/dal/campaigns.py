@@ -26,8 +26,9 @@ from pushengine.dal.apps import now_iso
 STAT_KEYS = (
     "targeted", "sent", "failed", "pruned", "deferred",
     "suppressed_quiet_hours", "suppressed_frequency_cap", "suppressed_opted_out", "suppressed_holdout",
-    "suppressed_unregistered", "opened", "clicked", "converted", "revenue",
+    "suppressed_unregistered", "delivered", "opened", "clicked", "converted", "revenue",
 )  # fmt: skip
+ACTION_STAT_PREFIX = "clicked_action_"  # + action id: taps on one button, read back as clicked_actions
 LEDGER_DAYS = 14
 PROGRESS_FIELDS = ("status", "waves_pending", "tasks_pending", "batches_pending", "stats", "vstats", "paced",
                    "errors")  # fmt: skip

@@ -7,7 +7,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 import jwt
@@ -30,6 +30,7 @@ _APPLE_ID = re.compile(r"[A-Z0-9]{10}")
 _BUNDLE_ID = re.compile(r"[A-Za-z0-9.\-]+")
 _DEVICE_TOKEN = re.compile(r"[0-9a-fA-F]{64,200}")
 _REFRESH_REASONS = frozenset({"ExpiredProviderToken", "InvalidProviderToken"})
+_SHOWN = frozenset({"alert", "badge", "sound"})  # aps keys a background push may not carry
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,14 @@ def _load_signing_key(pem: str) -> ec.EllipticCurvePrivateKey:
 def truncate_collapse_id(collapse_id: str) -> str:
     """Cut to APNs' 64-byte limit without splitting a UTF-8 character."""
     return collapse_id.encode()[:MAX_COLLAPSE_ID_BYTES].decode(errors="ignore")
+
+
+def push_type(payload: dict[str, Any]) -> Literal["alert", "background"]:
+    """apns-push-type from the body: `content-available` with nothing to show is a background push."""
+    aps = payload.get("aps")
+    if isinstance(aps, dict) and aps.get("content-available") == 1 and not _SHOWN.intersection(aps):
+        return "background"
+    return "alert"
 
 
 def classify(status: int, reason: str, retry_after: float | None = None) -> SendResult:
@@ -142,11 +151,14 @@ class ApnsProvider:
     def headers(self, notification: Notification, bearer: str) -> dict[str, str]:
         now = self._clock()
         ttl = notification.ttl_seconds
+        kind = push_type(notification.payload)
+        # Apple: a background push must be sent with priority 5 (10 is an error for it)
+        high = notification.priority == "high" and kind == "alert"
         headers = {
             "authorization": f"bearer {bearer}",
             "apns-topic": self._credentials.bundle_id,
-            "apns-push-type": "alert",
-            "apns-priority": "10" if notification.priority == "high" else "5",
+            "apns-push-type": kind,
+            "apns-priority": "10" if high else "5",
             "apns-expiration": str(int(now) + ttl if ttl > 0 else 0),
         }
         collapse_id = truncate_collapse_id(notification.collapse_id)

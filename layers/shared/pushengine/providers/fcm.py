@@ -102,11 +102,13 @@ def build_message(n: Notification) -> dict[str, Any]:
     message = {k: v for k, v in n.payload.items() if k not in ("token", "topic", "condition")}
     if isinstance(message.get("data"), dict):
         message["data"] = {str(k): _as_data_value(v) for k, v in message["data"].items()}
+    android = message.get("android") or {}
     message["android"] = {
-        **(message.get("android") or {}),
+        **android,
         "collapse_key": n.collapse_id,
         "ttl": f"{n.ttl_seconds}s",
-        "priority": "HIGH" if n.priority == "high" else "NORMAL",
+        # the message's own android.priority wins over the campaign category's
+        "priority": android.get("priority") or ("HIGH" if n.priority == "high" else "NORMAL"),
     }
     message["token"] = n.token
     return message

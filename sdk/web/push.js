@@ -1,0 +1,204 @@
+// Push campaign engine: web SDK, page helper (plain ES module, no build step).
+//
+//   import { PushClient } from "/push.js";
+//   const push = new PushClient({ apiUrl, clientKey, vapidPublicKey });
+//   button.onclick = () => push.subscribe({ tags: { plan: "pro" } });  // on a user gesture
+//   push.onData((data, message) => ...);                               // data-only messages
+//
+// The service worker (push-sw.js) imports the API helpers below, so both speak to the engine alike.
+
+const DEVICE_FIELDS = ["platform", "token", "subscription", "timezone", "locale", "country", "user_id",
+  "tags", "attributes", "quiet_hours", "opted_in"];
+const STORAGE_KEY = "pushengine.device_id";
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The zone and language this browser runs in, as the engine's device body names them. */
+export function environment(nav = globalThis.navigator) {
+  return {
+    timezone: Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC",
+    locale: (nav && nav.language) || "en",
+  };
+}
+
+/** The API with the app's client key: JSON bodies, retries with exponential backoff and jitter on network
+ * errors, 429 and 5xx (honouring Retry-After), never on other 4xx (the body is wrong: retrying won't help). */
+export class EngineApi {
+  constructor({ apiUrl, clientKey, attempts = 5, baseDelayMs = 500, maxDelayMs = 30000, fetch: f } = {}) {
+    if (!apiUrl || !clientKey) throw new TypeError("apiUrl and clientKey are required");
+    this.apiUrl = apiUrl.replace(/\/+$/, "");
+    this.clientKey = clientKey;
+    this.attempts = attempts;
+    this.baseDelayMs = baseDelayMs;
+    this.maxDelayMs = maxDelayMs;
+    this.fetch = f || globalThis.fetch.bind(globalThis);
+  }
+
+  delay(attempt, retryAfter) {
+    const seconds = Number(retryAfter);
+    if (retryAfter && Number.isFinite(seconds)) return Math.min(this.maxDelayMs, Math.max(0, seconds * 1000));
+    const ceiling = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** attempt);
+    return ceiling / 2 + Math.random() * (ceiling / 2);
+  }
+
+  async request(method, path, body) {
+    let last;
+    for (let attempt = 0; attempt < this.attempts; attempt++) {
+      let retryAfter = null;
+      try {
+        const response = await this.fetch(this.apiUrl + path, {
+          method,
+          headers: { authorization: `Bearer ${this.clientKey}`, ...(body ? { "content-type": "application/json" } : {}) },
+          body: body ? JSON.stringify(body) : undefined,
+          keepalive: true,
+        });
+        if (response.status < 500 && response.status !== 429) {
+          const text = await response.text();
+          const json = text ? JSON.parse(text) : null;
+          if (!response.ok && response.status !== 404) {
+            const error = new Error(`${method} ${path}: ${response.status} ${json && json.message}`);
+            error.status = response.status;
+            error.body = json;
+            throw error;
+          }
+          return { status: response.status, body: json };
+        }
+        retryAfter = response.headers.get("retry-after");
+        last = new Error(`${method} ${path}: ${response.status}`);
+      } catch (error) {
+        if (error.status) throw error; // a 4xx: the request itself is wrong
+        last = error; // network error (offline, DNS, CORS refused): try again
+      }
+      if (attempt < this.attempts - 1) await sleep(this.delay(attempt, retryAfter));
+    }
+    throw last;
+  }
+
+  /** Register or update the web device; keeps what the engine already holds (tags, user_id...) unless
+   * `profile` says otherwise, since PUT replaces the device. */
+  async registerDevice(deviceId, subscription, profile = {}, nav = globalThis.navigator) {
+    const path = `/v1/devices/${encodeURIComponent(deviceId)}`;
+    const current = await this.request("GET", path);
+    const kept = {};
+    if (current.status === 200 && current.body) {
+      for (const field of DEFAULT_KEPT) if (current.body[field] !== undefined) kept[field] = current.body[field];
+    }
+    const json = typeof subscription.toJSON === "function" ? subscription.toJSON() : subscription;
+    const body = { ...kept, ...environment(nav), ...profile, platform: "web",
+      subscription: { endpoint: json.endpoint, keys: { p256dh: json.keys.p256dh, auth: json.keys.auth } } };
+    for (const field of Object.keys(body)) if (!DEVICE_FIELDS.includes(field)) delete body[field];
+    return (await this.request("PUT", path, body)).body;
+  }
+
+  unregisterDevice(deviceId) {
+    return this.request("DELETE", `/v1/devices/${encodeURIComponent(deviceId)}`);
+  }
+
+  /** POST /v1/events: delivered, opened, clicked (properties.action_id: the button tapped). */
+  postEvent(deviceId, name, campaignId, properties) {
+    const event = { device_id: deviceId, name };
+    if (campaignId) event.campaign_id = campaignId;
+    if (properties) event.properties = properties;
+    return this.request("POST", "/v1/events", event);
+  }
+}
+
+// what a re-registration carries over from the engine's copy of the device
+const DEFAULT_KEPT = ["country", "user_id", "tags", "attributes", "quiet_hours", "opted_in"];
+
+/** The service worker's script URL, carrying what it needs to report (it has no page storage). */
+export function workerUrl(script, { apiUrl, clientKey, deviceId }) {
+  const url = new URL(script, globalThis.location.href);
+  url.searchParams.set("api", apiUrl);
+  url.searchParams.set("key", clientKey);
+  url.searchParams.set("device", deviceId);
+  return url.href;
+}
+
+/** base64url (the engine's VAPID public key) -> bytes for applicationServerKey. */
+export function keyBytes(base64url) {
+  const text = atob(base64url.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((base64url.length + 3) % 4));
+  return Uint8Array.from(text, (c) => c.charCodeAt(0));
+}
+
+function sameKey(buffer, bytes) {
+  if (!buffer) return true; // the browser does not say: keep the subscription
+  const given = new Uint8Array(buffer);
+  return given.length === bytes.length && given.every((b, i) => b === bytes[i]);
+}
+
+export class PushClient {
+  /**
+   * apiUrl: the engine's API (https://push.example.com); clientKey: the app's client key;
+   * vapidPublicKey: what PUT /v1/apps/{id}/providers/webpush answered; serviceWorker: where the site serves
+   * push-sw.js (its scope must cover the pages); deviceId: kept in localStorage unless given.
+   */
+  constructor({ apiUrl, clientKey, vapidPublicKey, serviceWorker = "/push-sw.js", scope = "/", deviceId,
+    storage = globalThis.localStorage, attempts } = {}) {
+    this.api = new EngineApi({ apiUrl, clientKey, attempts });
+    this.vapidPublicKey = vapidPublicKey;
+    this.serviceWorker = serviceWorker;
+    this.scope = scope;
+    this.storage = storage;
+    this.deviceId = deviceId || (storage && storage.getItem(STORAGE_KEY)) || crypto.randomUUID();
+    if (storage) storage.setItem(STORAGE_KEY, this.deviceId);
+    this._registration = null;
+  }
+
+  static supported() {
+    return "serviceWorker" in navigator && "PushManager" in globalThis && "Notification" in globalThis;
+  }
+
+  /** The service worker registration (registers it on first use). */
+  async registration() {
+    if (!this._registration) {
+      const url = workerUrl(this.serviceWorker, { apiUrl: this.api.apiUrl, clientKey: this.api.clientKey,
+        deviceId: this.deviceId });
+      await navigator.serviceWorker.register(url, { type: "module", scope: this.scope });
+      this._registration = await navigator.serviceWorker.ready;
+    }
+    return this._registration;
+  }
+
+  /** Call from a click handler: browsers only ask for permission on a user gesture. Resolves to the
+   * registered device, or null when the person said no. */
+  async subscribe(profile = {}) {
+    const permission = await Notification.requestPermission();
+    if (permission !== "granted") return null;
+    const registration = await this.registration();
+    const key = keyBytes(this.vapidPublicKey);
+    let subscription = await registration.pushManager.getSubscription();
+    if (subscription && !sameKey(subscription.options && subscription.options.applicationServerKey, key)) {
+      await subscription.unsubscribe(); // made with another VAPID key: the push service would refuse our sends
+      subscription = null;
+    }
+    subscription = subscription ||
+      (await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key }));
+    return this.api.registerDevice(this.deviceId, subscription, profile);
+  }
+
+  /** On every page load: re-registers when the browser's subscription changed while no worker ran. */
+  async refresh(profile = {}) {
+    if (Notification.permission !== "granted") return null;
+    const registration = await this.registration();
+    const subscription = await registration.pushManager.getSubscription();
+    return subscription ? this.api.registerDevice(this.deviceId, subscription, profile) : null;
+  }
+
+  /** Stop pushes: the browser's subscription and the engine's device both go. */
+  async unsubscribe() {
+    const registration = await this.registration();
+    const subscription = await registration.pushManager.getSubscription();
+    if (subscription) await subscription.unsubscribe();
+    await this.api.unregisterDevice(this.deviceId);
+  }
+
+  /** Data-only messages (content_available): the worker shows nothing and posts them here. */
+  onData(callback) {
+    const listener = (event) => {
+      if (event.data && event.data.type === "pushengine:data") callback(event.data.data, event.data.message);
+    };
+    navigator.serviceWorker.addEventListener("message", listener);
+    return () => navigator.serviceWorker.removeEventListener("message", listener);
+  }
+}

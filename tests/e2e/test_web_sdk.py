@@ -1,0 +1,281 @@
+"""The web SDK in headless Chromium: the engine's real Web Push payload shown by the SDK's service worker.
+
+One browser session for the module. The site (sdk/web served as is) is on one 127.0.0.1 port, the engine's
+API on another, so every call the SDK makes is a real cross-origin request through the API's CORS.
+
+Chromium's own push service is out of reach here, so the Web Push stand-in plays its part: the page's
+PushManager hands out a stand-in subscription, the engine encrypts to it, the stand-in decrypts what a
+browser would, and DevTools' ServiceWorker.deliverPushMessage hands that text to the service worker.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from pushengine.compose import collapse_id
+from tests.conftest import ROOT, Api, AppKeys, Standins, new_app
+
+pytestmark = pytest.mark.e2e
+
+SDK = ROOT / "sdk" / "web"
+REPORTS = ROOT / "reports"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+IMAGE = "https://cdn.example.com/sale.png"
+
+
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert found, "chromium is missing: `make chromium` installs Debian's"
+    return found
+
+
+def eventually(check: Callable[[], Any], timeout: float = 15, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}; last value {value!r}")
+        time.sleep(0.1)
+
+
+class _Site(http.server.SimpleHTTPRequestHandler):
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, ".js": "text/javascript"}
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Site, directory=str(SDK)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+class Browser:
+    """The page, its DevTools session and what DevTools said about service worker registrations."""
+
+    def __init__(self, page: Any, cdp: Any, context: Any, registrations: list[dict[str, Any]]) -> None:
+        self.page, self.cdp, self.context, self.registrations = page, cdp, context, registrations
+
+    def registration_id(self) -> str:
+        live = eventually(lambda: [r for r in self.registrations if not r.get("isDeleted")], what="a worker")
+        return str(live[-1]["registrationId"])
+
+    def deliver(self, origin: str, payload: Any) -> None:
+        """What the browser does when its push service hands it a message: DevTools' own push delivery."""
+        self.cdp.send("ServiceWorker.deliverPushMessage", {
+            "origin": origin, "registrationId": self.registration_id(), "data": json.dumps(payload)})  # fmt: skip
+
+    def notifications(self) -> list[dict[str, Any]]:
+        return self.page.evaluate("""async () => {
+            const registration = await navigator.serviceWorker.ready;
+            return (await registration.getNotifications()).map((n) => ({
+                title: n.title, body: n.body, tag: n.tag, image: n.image, icon: n.icon, badge: n.badge,
+                actions: n.actions.map((a) => ({action: a.action, title: a.title})),
+                requireInteraction: n.requireInteraction, data: n.data}));
+        }""")
+
+    def worker(self) -> Any:
+        return eventually(lambda: self.context.service_workers, what="the service worker")[0]
+
+
+@pytest.fixture(scope="module")
+def app(stack: Any, standins: Standins) -> AppKeys:
+    return new_app(Api(stack.api_url), standins, "websdk")
+
+
+@pytest.fixture(scope="module")
+def subscription(standins: Standins, app: AppKeys) -> dict[str, Any]:
+    """The subscription the page's PushManager hands out: the stand-in's, restricted to the app's VAPID key."""
+    return standins.webpush.new_subscription(app.vapid_public_key)
+
+
+@pytest.fixture(scope="module")
+def browser(site: str, stack: Any, app: AppKeys, subscription: dict[str, Any]) -> Iterator[Browser]:
+    from playwright.sync_api import sync_playwright
+
+    # Chromium's push service is unreachable: PushManager answers with the stand-in's subscription instead.
+    stand_in_push_manager = """(() => {
+        const sub = SUBSCRIPTION;
+        let current = null;
+        const make = () => ({endpoint: sub.endpoint, expirationTime: null, options: {userVisibleOnly: true},
+            keys: sub.keys, toJSON() { return {endpoint: sub.endpoint, expirationTime: null, keys: sub.keys}; },
+            unsubscribe: async () => { current = null; return true; }});
+        PushManager.prototype.subscribe = async function (options) {
+            if (!options || !options.applicationServerKey) throw new Error("no applicationServerKey");
+            window.subscribedWithKey = Array.from(new Uint8Array(options.applicationServerKey));
+            current = make();
+            return current;
+        };
+        PushManager.prototype.getSubscription = async function () { return current; };
+    })();""".replace("SUBSCRIPTION", json.dumps(subscription))
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+        context = launched.new_context(locale="de-DE", timezone_id="Europe/Berlin",
+                                       viewport={"width": 900, "height": 700})  # fmt: skip
+        context.grant_permissions(["notifications"], origin=site)
+        context.add_init_script(stand_in_push_manager)
+        page = context.new_page()
+        cdp = context.new_cdp_session(page)
+        registrations: list[dict[str, Any]] = []
+        cdp.on("ServiceWorker.workerRegistrationUpdated", lambda e: registrations.extend(e["registrations"]))
+        cdp.send("ServiceWorker.enable")
+        query = f"api={stack.api_url}&key={app.client.key}&vapid={app.vapid_public_key}"
+        page.goto(f"{site}/demo.html?{query}")
+        page.wait_for_selector("body[data-ready=true]", timeout=15_000)
+        yield Browser(page, cdp, context, registrations)
+        launched.close()
+
+
+def drain(stack: Any) -> None:
+    """stack.drain() on its own thread: Playwright's sync API keeps an event loop running on this one, and
+    the sender's handler runs its own."""
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            stack.drain(timeout=120)
+        except BaseException as exc:  # re-raised on the test's thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if failed:
+        raise failed[0]
+
+
+def campaign(app: AppKeys, message: dict[str, Any]) -> str:
+    r = app.server.post("/v1/campaigns", {"name": "web sdk", "message": message, "quiet_hours": "ignore"})
+    assert r.status_code == 201, r.text
+    return str(r.json()["campaign_id"])
+
+
+def stats(app: AppKeys, campaign_id: str) -> dict[str, Any]:
+    r = app.server.get(f"/v1/campaigns/{campaign_id}")
+    assert r.status_code == 200, r.text
+    return dict(r.json()["stats"])
+
+
+def pushed(standins: Standins, subscription: dict[str, Any], campaign_id: str) -> Any:
+    """What the engine sent for this campaign, decrypted by the stand-in as the browser would."""
+    (received,) = [
+        r for r in standins.webpush.received_for(subscription) if r.payload.get("campaign_id") == campaign_id
+    ]
+    return received.payload
+
+
+def test_demo_page_subscribes_and_registers_the_device(
+    browser: Browser, app: AppKeys, subscription: dict[str, Any]
+) -> None:
+    page = browser.page
+    button = page.locator("#subscribe")
+    assert button.is_visible() and button.inner_text() == "Subscribe to notifications"
+    REPORTS.mkdir(exist_ok=True)
+    shot = REPORTS / "web-sdk-demo.png"
+    png = page.screenshot(path=str(shot), full_page=True)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5_000 and shot.stat().st_size == len(png)
+
+    button.click()
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('Subscribed')")
+    device_id = page.evaluate("window.push.deviceId")
+    device = app.server.get(f"/v1/devices/{device_id}").json()
+    assert device["platform"] == "web" and device["subscription"]["endpoint"] == subscription["endpoint"]
+    assert (device["timezone"], device["locale"]) == ("Europe/Berlin", "de-DE")  # Intl and navigator.language
+    key = bytes(page.evaluate("window.subscribedWithKey"))
+    assert len(key) == 65 and key[0] == 4  # the app's VAPID public key, decoded from base64url
+
+
+def test_rich_push_is_shown_replaced_by_tag_and_reported(
+    browser: Browser, site: str, stack: Any, standins: Standins, app: AppKeys, subscription: dict[str, Any]
+) -> None:
+    campaign_id = campaign(app, {
+        "title": "Flash sale", "body": "{{ attributes.first_name | default: 'Hi' }}, 40% off today",
+        "image_url": IMAGE, "url": "https://shop.example.com/sale",
+        "actions": [{"id": "buy", "title": "Buy now", "url": "https://shop.example.com/cart"},
+                    {"id": "later", "title": "Later"}],
+        "web": {"icon": "https://cdn.example.com/icon.png", "badge": "https://cdn.example.com/badge.png",
+                "require_interaction": True},
+    })  # fmt: skip
+    drain(stack)
+    payload = pushed(standins, subscription, campaign_id)
+    browser.deliver(site, payload)
+    (shown,) = eventually(browser.notifications, what="the notification")
+    assert (shown["title"], shown["body"]) == ("Flash sale", "Hi, 40% off today")
+    assert shown["image"] == IMAGE and shown["icon"] == "https://cdn.example.com/icon.png"
+    assert shown["badge"] == "https://cdn.example.com/badge.png" and shown["requireInteraction"] is True
+    assert shown["actions"] == [{"action": "buy", "title": "Buy now"}, {"action": "later", "title": "Later"}]
+    assert shown["tag"] == payload["tag"] == collapse_id(campaign_id)  # the campaign's collapse id
+    assert shown["data"]["campaign_id"] == campaign_id
+
+    browser.deliver(site, {**payload, "title": "Flash sale, last hours"})  # a repeat: same tag
+    eventually(lambda: [n["title"] for n in browser.notifications()] == ["Flash sale, last hours"],
+               what="the second push to replace the first")  # fmt: skip
+
+    # shown twice, counted once: `delivered` went from the worker to the engine's API, cross-origin
+    eventually(lambda: stats(app, campaign_id)["delivered"] == 1, what="delivered to be counted")
+    time.sleep(0.5)
+    assert stats(app, campaign_id)["delivered"] == 1
+
+    # a tap on the "buy" button, through the worker's own click handler
+    result = browser.worker().evaluate("""async () => {
+        const [n] = await self.registration.getNotifications();
+        return self.pushEngine.handleClick(n, "buy");
+    }""")
+    assert result["url"] == "https://shop.example.com/cart"  # the button's url, not the message's
+    assert result["reported"] == {"opened": True, "clicked": True, "action_id": "buy"}
+    after = stats(app, campaign_id)
+    assert (after["opened"], after["clicked"], after["clicked_actions"]) == (1, 1, {"buy": 1})
+    assert browser.notifications() == []  # a tapped notification closes
+
+
+def test_data_only_message_reaches_the_page_and_shows_nothing(
+    browser: Browser, site: str, stack: Any, standins: Standins, app: AppKeys, subscription: dict[str, Any]
+) -> None:
+    campaign_id = campaign(app, {"content_available": True, "data": {"cart": "refresh", "items": 3}})
+    drain(stack)
+    payload = pushed(standins, subscription, campaign_id)
+    assert payload == {"data_only": True, "data": {"cart": "refresh", "items": 3}, "campaign_id": campaign_id}
+    before = browser.notifications()
+    browser.deliver(site, payload)
+    got = eventually(lambda: browser.page.evaluate("window.pushData"), what="the page to get the data")
+    assert got == [{"cart": "refresh", "items": 3}]
+    assert browser.page.locator("#messages li").inner_text() == '{"cart":"refresh","items":3}'
+    assert browser.notifications() == before
+    assert stats(app, campaign_id)["delivered"] == 0  # nothing was shown
+
+
+def test_renewed_subscription_is_registered_and_unsubscribe_removes_the_device(
+    browser: Browser, standins: Standins, app: AppKeys
+) -> None:
+    device_id = browser.page.evaluate("window.push.deviceId")
+    browser.page.evaluate("window.push.refresh({tags: {plan: 'pro'}})")  # the page tags its device
+    assert app.server.get(f"/v1/devices/{device_id}").json()["tags"] == {"plan": "pro"}
+    renewed = standins.webpush.new_subscription(app.vapid_public_key)
+    # what the worker does on pushsubscriptionchange, with the browser's new subscription
+    browser.worker().evaluate(
+        "(sub) => self.pushEngine.handleSubscriptionChange({newSubscription: sub})", renewed
+    )
+    device = app.server.get(f"/v1/devices/{device_id}").json()
+    assert device["subscription"]["endpoint"] == renewed["endpoint"]
+    assert device["tags"] == {"plan": "pro"} and device["timezone"] == "Europe/Berlin"  # kept, not replaced
+
+    browser.page.locator("#unsubscribe").click()
+    browser.page.wait_for_function("document.getElementById('status').textContent === 'Unsubscribed.'")
+    assert app.server.get(f"/v1/devices/{device_id}").status_code == 404
