@@ -133,8 +133,18 @@ def test_a_segment_edited_before_the_wave_changes_who_is_reached(shop: Shop) -> 
     stack, server = shop.stack, shop.app.server
     for device_id, plan in (("seg-pro", "pro"), ("seg-free", "free")):
         shop.device(device_id, tags={"cohort": "segment", "plan": plan})
-    r = server.post("/v1/segments", {"name": "plan", "filter": {"all": [
-        {"attr": "tags.cohort", "op": "eq", "value": "segment"}, {"attr": "tags.plan", "op": "eq", "value": "pro"}]}})
+    r = server.post(
+        "/v1/segments",
+        {
+            "name": "plan",
+            "filter": {
+                "all": [
+                    {"attr": "tags.cohort", "op": "eq", "value": "segment"},
+                    {"attr": "tags.plan", "op": "eq", "value": "pro"},
+                ]
+            },
+        },
+    )
     assert r.status_code == 201, r.text
     segment_id = r.json()["segment_id"]
     got = server.get(f"/v1/segments/{segment_id}").json()
@@ -204,7 +214,9 @@ def test_a_batch_lands_its_good_events_and_answers_each_bad_one(shop: Shop) -> N
     assert results[2]["errors"][0]["field"] == "body.events[2].device_id"
     assert results[3]["errors"][0]["field"] == "body.events[3].timestamp"
     assert shop.app.client.get("/v1/devices/batcher").json()["events"]["viewed"]["count"] == 2
-    too_many = shop.app.client.post("/v1/events/batch", {"events": [{"device_id": "batcher", "name": "x"}] * 101})
+    too_many = shop.app.client.post(
+        "/v1/events/batch", {"events": [{"device_id": "batcher", "name": "x"}] * 101}
+    )
     assert too_many.status_code == 400 and too_many.json()["errors"][0]["field"] == "body.events"
 
 
@@ -218,23 +230,30 @@ def test_bad_input_is_a_400_naming_the_field(stack: Any, standins: Standins) -> 
         return str(r.json()["errors"][0]["field"])
 
     client = shop.app.client
-    assert field_of(client.put("/v1/devices/x", {"platform": "web", "subscription": sub, "region": "US-XX"})) == (
-        "body.region"
-    )
+    assert field_of(
+        client.put("/v1/devices/x", {"platform": "web", "subscription": sub, "region": "US-XX"})
+    ) == ("body.region")
     assert field_of(client.put("/v1/devices/x", {"platform": "web", "subscription": sub, "region": "US-CA",
                                                  "country": "FR"})) == "body.region"  # fmt: skip
     assert field_of(client.put("/v1/devices/x", {"platform": "web", "subscription": sub,
                                                  "location": {"lat": 91, "lon": 0}})) == "body.location.lat"  # fmt: skip
     big = {f"k{i}": "v" * 100 for i in range(30)}
-    assert field_of(client.post("/v1/events", {"device_id": "d", "name": "e", "properties": big})) == "body.properties"
+    assert (
+        field_of(client.post("/v1/events", {"device_id": "d", "name": "e", "properties": big}))
+        == "body.properties"
+    )
     assert field_of(client.post("/v1/events", {"name": "e"})) == "body.device_id"
     both = {"device_id": "d", "user_id": "u", "name": "e"}
     assert field_of(client.post("/v1/events", both)) == "body.device_id"
 
     near = {"attr": "location", "op": "near", "value": {"lat": 1, "lon": 2, "radius_km": 0}}
-    r = shop.app.server.post("/v1/campaigns", {"name": "n", "message": {"title": "t", "body": "b"}, "audience": near})
+    r = shop.app.server.post(
+        "/v1/campaigns", {"name": "n", "message": {"title": "t", "body": "b"}, "audience": near}
+    )
     assert field_of(r).startswith("body.audience") and "radius_km" in r.text
-    r = shop.app.server.post("/v1/audience/count", {"audience": {"attr": "region", "op": "eq", "value": "XX-YY"}})
+    r = shop.app.server.post(
+        "/v1/audience/count", {"audience": {"attr": "region", "op": "eq", "value": "XX-YY"}}
+    )
     assert field_of(r).startswith("body.audience") and "ISO 3166-2" in r.text
 
     # At most 100 distinct event names per app: the 101st is refused, known names still land.
