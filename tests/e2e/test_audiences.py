@@ -32,10 +32,10 @@ class Shop:
         self.app: AppKeys = new_app(Api(stack.api_url), standins, name)
         self.subscription_ids: dict[str, str] = {}
 
-    def device(self, device_id: str, **body: Any) -> None:
+    def device(self, device_id: str, *, created: bool = True, **body: Any) -> None:
         sub = self.standins.webpush.new_subscription()
         r = self.app.client.put(f"/v1/devices/{device_id}", {"platform": "web", "subscription": sub, **body})
-        assert r.status_code == 201, r.text
+        assert r.status_code == (201 if created else 200), r.text
         self.subscription_ids[self.standins.webpush.subscription_id(sub)] = device_id
 
     def event(self, name: str, at: datetime, **body: Any) -> dict[str, Any]:
@@ -82,6 +82,7 @@ def test_lapsed_users_are_the_devices_whose_last_app_open_is_older_than_two_week
     shop.event("app_open", NOW - timedelta(days=30), device_id="opened-3d")  # a late, older event
     shop.event("app_open", NOW - timedelta(days=13), device_id="opened-13d")
 
+    shop.device("opened-3d", created=False, tags={"cohort": "lapse"})  # re-registered: its behaviour stays
     profile = shop.app.client.get("/v1/devices/opened-3d").json()["events"]["app_open"]
     assert profile["count"] == 2
     assert profile["last"].startswith(iso(NOW - timedelta(days=3))[:19])  # the late event did not move it
