@@ -391,18 +391,18 @@ class EventBatchIn(BaseModel):
 MAX_SEGMENT_FILTER_BYTES = 16_384
 
 
-def _segment_filter(value: dict[str, Any] | None) -> dict[str, Any]:
-    if value is None:
-        raise ValueError("required")
+def _segment_filter(value: dict[str, Any]) -> dict[str, Any]:
     if len(json.dumps(value, separators=(",", ":"))) > MAX_SEGMENT_FILTER_BYTES:
         raise ValueError(f"larger than {MAX_SEGMENT_FILTER_BYTES} bytes as JSON")
-    return value
+    canonical = _filter(value)
+    assert canonical is not None  # only None validates to None
+    return canonical
 
 
 class SegmentIn(BaseModel):
     model_config = Strict
     name: Annotated[str, StringConstraints(min_length=1, max_length=128)]
-    filter: Annotated[AudienceFilter, AfterValidator(_segment_filter)]
+    filter: Annotated[dict[str, Any], AfterValidator(_segment_filter)]
 
 
 class SegmentOut(BaseModel):

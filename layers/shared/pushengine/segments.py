@@ -51,7 +51,7 @@ def _out(segment: dict[str, Any], size: Any = None) -> SegmentOut:
 
 
 def create_segment(repo: SegmentsRepository, app_id: str, body: SegmentIn) -> SegmentOut:
-    if len(repo.list(app_id)) >= MAX_SEGMENTS:
+    if len(repo.all(app_id)) >= MAX_SEGMENTS:
         raise Conflict(f"this app already has {MAX_SEGMENTS} segments; delete one first")
     expand(repo, app_id, body.filter, "body.filter")
     segment_id = f"seg_{secrets.token_hex(8)}"
@@ -79,7 +79,7 @@ def get_segment(
 
 
 def list_segments(repo: SegmentsRepository, app_id: str) -> SegmentPage:
-    found = sorted(repo.list(app_id), key=lambda s: (s["created_at"], s["segment_id"]))
+    found = sorted(repo.all(app_id), key=lambda s: (s["created_at"], s["segment_id"]))
     return SegmentPage(segments=[_out(s) for s in found])
 
 
@@ -94,7 +94,7 @@ def delete_segment(
     segment = repo.get(app_id, segment_id)
     if segment is None:
         raise NotFound("segment not found", field="segment_id")
-    users = [s["segment_id"] for s in repo.list(app_id) if segment_id in segment_ids(s["filter"])]
+    users = [s["segment_id"] for s in repo.all(app_id) if segment_id in segment_ids(s["filter"])]
     if users:
         raise Conflict(f"segment is used by segment {', '.join(sorted(users))}", field="segment_id")
     now = now or datetime.now(UTC)

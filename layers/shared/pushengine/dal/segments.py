@@ -65,7 +65,7 @@ class SegmentsRepository:
         item = self._table.get_item(Key=_segment_key(app_id, segment_id), ConsistentRead=True).get("Item")
         return _view(item) if item else None
 
-    def list(self, app_id: str) -> list[dict[str, Any]]:
+    def all(self, app_id: str) -> list[dict[str, Any]]:
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": Key("app_id").eq(app_id) & Key("key").begins_with(SEGMENT_PREFIX),
         }
