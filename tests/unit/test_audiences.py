@@ -211,6 +211,13 @@ def test_expansion_is_bounded_in_leaves() -> None:
         expand_segments({"all": [{"segment": "wide"}] * 5 + [leaf("platform", "eq", "ios")]}, store.get)
 
 
+def test_expansion_is_bounded_in_bytes() -> None:
+    long_list = {"long": leaf("tags.sku", "in", [f"sku-{i:05d}" for i in range(1400)])}  # ~15 KB
+    expand_segments({"all": [{"segment": "long"}] * 7}, long_list.get)
+    with pytest.raises(FilterError, match="bytes with its segments expanded"):
+        expand_segments({"all": [{"segment": "long"}] * 10}, long_list.get)
+
+
 def test_an_unexpanded_segment_never_matches_silently() -> None:
     with pytest.raises(RuntimeError, match="expand_segments"):
         parse_filter({"segment": "pro"}).matches({}, NOW)

@@ -14,6 +14,7 @@ at the wave's firing, so an edit of a segment reaches every wave not yet fired.
 from __future__ import annotations
 
 import copy
+import json
 import operator
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -30,6 +31,7 @@ MAX_LEAVES = 100
 MAX_SEGMENT_DEPTH = 4
 EXPANDED_DEPTH = MAX_DEPTH * (MAX_SEGMENT_DEPTH + 1)
 EXPANDED_LEAVES = 500
+EXPANDED_BYTES = 128 * 1024  # as JSON; a wave stores its expanded filter in one DynamoDB item (400 KB)
 FIELDS = frozenset(
     {"platform", "country", "locale", "timezone", "opted_in", "last_seen", "user_id", "created_at", "region"}
 )
@@ -114,7 +116,8 @@ def expand_segments(obj: Any, load: SegmentLoader, path: str = "audience") -> di
     """`obj` with every {"segment": id} replaced by that segment's filter, recursively.
 
     Raises FilterError at the segment leaf for a segment that does not exist, a cycle, segments
-    nested deeper than MAX_SEGMENT_DEPTH, or an expansion over EXPANDED_LEAVES conditions.
+    nested deeper than MAX_SEGMENT_DEPTH, or an expansion over EXPANDED_LEAVES conditions or
+    EXPANDED_BYTES of JSON.
     """
     if obj is None:
         return None
@@ -145,7 +148,10 @@ def expand_segments(obj: Any, load: SegmentLoader, path: str = "audience") -> di
             raise FilterError(where, f"more than {EXPANDED_LEAVES} conditions with its segments expanded")
         return node
 
-    return walk(obj, path, ())
+    expanded = walk(obj, path, ())
+    if len(json.dumps(expanded, separators=(",", ":"))) > EXPANDED_BYTES:
+        raise FilterError(path, f"larger than {EXPANDED_BYTES} bytes with its segments expanded")
+    return expanded
 
 
 def validate_filter(obj: Any) -> dict[str, Any]:
