@@ -7,6 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from pushengine import geo, profiles
@@ -279,3 +281,30 @@ def test_event_bodies() -> None:
     ]  # fmt: skip
     for body, reason in bad:
         assert any(reason in msg for _, msg in errors_of(EventIn, body)), (body, errors_of(EventIn, body))
+
+
+# Matching never raises, whatever a stored device holds where a profile, region or location should be.
+odd = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.sampled_from([10**400, "", "not a date", "2026-05-01T00:00:00Z"]),
+    st.floats(allow_nan=True, allow_infinity=True), st.decimals(allow_nan=True, allow_infinity=True),
+    st.text(max_size=4), st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.sampled_from(["lat", "lon", "x"]),
+                    st.one_of(st.floats(allow_nan=True), st.decimals(allow_nan=True), st.text(max_size=2),
+                              st.integers(min_value=-(10**400), max_value=10**400)), max_size=3),
+)  # fmt: skip
+odd_devices = st.fixed_dictionaries(
+    {}, optional={"region": odd, "location": odd, **{profiles.attr("buy", f): odd for f in profiles.FIELDS}}
+)
+NEW_LEAVES = [
+    near(10, 20, 500), leaf("region", "in", ["US-CA"]), leaf("region", "ne", "US-CA"),
+    leaf("events.buy.last", "within", "P7D"), leaf("events.buy.first", "gt", "2026-01-01"),
+    leaf("events.buy.count", "gt", 1), leaf("events.buy.sum", "eq", 2.5), leaf("events.buy.sum", "exists"),
+]  # fmt: skip
+
+
+@given(device=odd_devices)
+def test_new_leaves_never_raise_and_not_is_their_complement(device: dict[str, Any]) -> None:
+    for spec in NEW_LEAVES:
+        matched = parse_filter(spec).matches(device, NOW)
+        assert matched in (True, False)
+        assert parse_filter({"not": spec}).matches(device, NOW) is not matched
