@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Api, AppKeys, Standins, new_app
+from tests.conftest import Api, AppKeys, Standins, dynamodb, new_app
 
 pytestmark = pytest.mark.e2e
 
@@ -61,6 +61,10 @@ class Shop:
         campaign = self.app.server.get(f"/v1/campaigns/{campaign_id}").json()
         assert campaign["status"] == "completed" and campaign["stats"]["sent"] == len(got)
         return set(got)
+
+    def later(self, hours: float) -> datetime:
+        """A wave instant ahead of both real time and the stack's clock (other tests may have moved it)."""
+        return (max(datetime.now(UTC), self.stack.clock.now()) + timedelta(hours=hours)).replace(microsecond=0)
 
     def count(self, audience: dict[str, Any]) -> int:
         r = self.app.server.post("/v1/audience/count", {"audience": audience})
@@ -151,7 +155,7 @@ def test_a_segment_edited_before_the_wave_changes_who_is_reached(shop: Shop) -> 
     got = server.get(f"/v1/segments/{segment_id}").json()
     assert got["size"]["count"] == 1 and got["name"] == "plan"
 
-    at = (datetime.now(UTC) + timedelta(hours=1)).replace(microsecond=0)
+    at = shop.later(hours=1)
     campaign_id = shop.campaign({"segment": segment_id}, schedule={"type": "at", "at": iso(at)})
     edited = {"all": [{"attr": "tags.cohort", "op": "eq", "value": "segment"},
                       {"attr": "tags.plan", "op": "eq", "value": "free"}]}  # fmt: skip
@@ -263,3 +267,19 @@ def test_bad_input_is_a_400_naming_the_field(stack: Any, standins: Standins) -> 
     assert {x["status"] for x in results} == {202}
     assert field_of(client.post("/v1/events", {"device_id": "d", "name": "event_100"})) == "body.name"
     assert client.post("/v1/events", {"device_id": "d", "name": "event_007"}).status_code == 202
+
+
+def test_a_wave_whose_segment_vanished_reaches_nobody_and_completes(shop: Shop) -> None:
+    server = shop.app.server
+    shop.device("vanish", tags={"cohort": "vanish"})
+    segment_id = server.post("/v1/segments", {"name": "v", "filter": {
+        "attr": "tags.cohort", "op": "eq", "value": "vanish"}}).json()["segment_id"]  # fmt: skip
+    at = shop.later(hours=2)
+    campaign_id = shop.campaign({"not": {"segment": segment_id}}, schedule={"type": "at", "at": iso(at)})
+    # Gone behind the API's back (the API refuses while the campaign is active): fail closed, not "not nobody".
+    table = dynamodb(shop.stack).Table(shop.stack.table_name("AudienceTable"))
+    table.delete_item(Key={"app_id": shop.app.app_id, "key": f"segment#{segment_id}"})
+    shop.stack.clock.set(at + timedelta(seconds=1))
+    assert len(shop.stack.fire_due_schedules()) == 1
+    assert shop.reached(campaign_id) == set()
+    assert server.get(f"/v1/campaigns/{campaign_id}").json()["stats"]["targeted"] == 0
