@@ -21,7 +21,7 @@ from pushengine.models import (
     UserOut,
     WebPushIn,
 )
-from pushengine.profiles import MAX_USER_DEVICES, profile_attrs, profile_view
+from pushengine.profiles import MAX_USER_DEVICES, PREFIX, profile_view
 from pushengine.providers.apns import ApnsCredentials
 from pushengine.providers.fcm import parse_service_account
 
@@ -103,7 +103,7 @@ def device_out(item: dict[str, Any]) -> DeviceOut:
 
 def _view(item: dict[str, Any]) -> dict[str, Any]:
     """A device item as the API shows it: its behaviour profile grouped under `events`."""
-    plain = {k: v for k, v in public_view(item).items() if k not in profile_attrs(item)}
+    plain = {k: v for k, v in public_view(item).items() if not k.startswith(PREFIX)}
     return from_dynamo({**plain, "events": profile_view(item)})
 
 

@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from pushengine import campaigns, segments
 from pushengine.auth import require
+from pushengine.dal.segments import SegmentsRepository
 from pushengine.http import Caller
 from pushengine.models import AudienceCount, SegmentIn, SegmentOut, SegmentPage
 from pushengine.routes.campaigns import deps
@@ -24,7 +25,7 @@ def _app_id() -> str:
     return str(require(caller(router), "server").app_id)
 
 
-def _repo() -> Any:
+def _repo() -> SegmentsRepository:
     assert deps.campaign.segments is not None
     return deps.campaign.segments
 
