@@ -64,7 +64,8 @@ class Shop:
 
     def later(self, hours: float) -> datetime:
         """A wave instant ahead of both real time and the stack's clock (other tests may have moved it)."""
-        return (max(datetime.now(UTC), self.stack.clock.now()) + timedelta(hours=hours)).replace(microsecond=0)
+        ahead = max(datetime.now(UTC), self.stack.clock.now()) + timedelta(hours=hours)
+        return ahead.replace(microsecond=0)
 
     def count(self, audience: dict[str, Any]) -> int:
         r = self.app.server.post("/v1/audience/count", {"audience": audience})
