@@ -8,6 +8,7 @@ and so leave the (sparse) index. The zone registry lists the zones each app has 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -132,7 +133,11 @@ class DevicesRepository:
         keys = [{"pk": item["pk"]} for item in page["Items"]]
         found: list[dict[str, Any]] = []
         client, name = self._table.meta.client, self._table.name
-        while keys:  # BatchGetItem takes 100 keys and may hand some back unprocessed
+        for attempt in range(8):  # BatchGetItem takes 100 keys and may hand some back unprocessed
+            if not keys:
+                break
+            if attempt:
+                time.sleep(0.05 * 2**attempt)  # throttled: back off before asking again
             got = client.batch_get_item(RequestItems={name: {"Keys": keys[:100], "ConsistentRead": True}})
             found.extend(got["Responses"].get(name, []))
             keys = keys[100:] + got.get("UnprocessedKeys", {}).get(name, {}).get("Keys", [])
