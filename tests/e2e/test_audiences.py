@@ -203,6 +203,17 @@ def test_a_user_event_updates_the_profile_of_each_of_their_devices(shop: Shop) -
     assert shop.app.client.get("/v1/users/u-three").status_code == 403  # a server-key route
     assert shop.app.server.get("/v1/users/nobody").status_code == 404
 
+    # Attribution of a user's event: once, for the user, though it updates every device's profile.
+    campaign_id = shop.campaign({"attr": "user_id", "op": "eq", "value": "u-three"})
+    assert shop.reached(campaign_id) == {"user-dev-0", "user-dev-1", "user-dev-2"}
+    for _ in range(2):
+        reply = shop.event(
+            "purchase", datetime.now(UTC), user_id="u-three", campaign_id=campaign_id, value=30
+        )
+        assert reply["variant"] == "default"
+    stats = shop.app.server.get(f"/v1/campaigns/{campaign_id}").json()["stats"]
+    assert (stats["converted"], stats["revenue"]) == (1, 60)
+
 
 def test_a_batch_lands_its_good_events_and_answers_each_bad_one(shop: Shop) -> None:
     shop.device("batcher")
