@@ -3,9 +3,11 @@
 from aws_lambda_powertools.event_handler import Response, content_types
 
 from pushengine.http import api_handler
-from pushengine.routes import campaigns, devices, events
+from pushengine.routes import campaigns, devices, events, segments, users
 
-app, lambda_handler = api_handler(devices.router, campaigns.router, events.router)
+app, lambda_handler = api_handler(
+    devices.router, campaigns.router, events.router, segments.router, users.router
+)
 app.enable_swagger(path="/v1/docs", title="Push campaign engine", version="1.0.0")
 
 

@@ -1,6 +1,6 @@
-"""Campaigns function (HTTP API): routes in pushengine.routes.campaigns."""
+"""Campaigns function (HTTP API): routes in pushengine.routes.campaigns and pushengine.routes.segments."""
 
 from pushengine.http import api_handler
-from pushengine.routes.campaigns import router
+from pushengine.routes import campaigns, segments
 
-app, lambda_handler = api_handler(router)
+app, lambda_handler = api_handler(campaigns.router, segments.router)

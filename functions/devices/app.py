@@ -1,6 +1,6 @@
-"""Devices function (HTTP API): routes in pushengine.routes.devices."""
+"""Devices function (HTTP API): routes in pushengine.routes.devices and pushengine.routes.users."""
 
 from pushengine.http import api_handler
-from pushengine.routes.devices import router
+from pushengine.routes import devices, users
 
-app, lambda_handler = api_handler(router)
+app, lambda_handler = api_handler(devices.router, users.router)

@@ -216,8 +216,14 @@ def test_authorization_matrix(stack: Any, standins: Standins, shop: AppKeys) -> 
     api = Api(stack.api_url)
     other = new_app(api, standins, "other", providers=False)
     shop.client.put("/v1/devices/matrix-dev", web_device(standins))
-    campaign_id = shop.server.post("/v1/campaigns", {"name": "m", "message": {"title": "t", "body": "b"},
-                                   "schedule": {"type": "at", "at": "2099-01-01T00:00:00Z"}}).json()["campaign_id"]
+    campaign_id = shop.server.post(
+        "/v1/campaigns",
+        {
+            "name": "m",
+            "message": {"title": "t", "body": "b"},
+            "schedule": {"type": "at", "at": "2099-01-01T00:00:00Z"},
+        },
+    ).json()["campaign_id"]
     keys = {
         "none": None, "wrong": "pes." + shop.app_id + ".not-the-secret", "client": shop.client.key,
         "server": shop.server.key, "admin": ADMIN_KEY, "other": other.server.key,

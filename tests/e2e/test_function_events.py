@@ -76,4 +76,3 @@ def test_every_function_handles_its_sample_event(stack: Any, standins: Standins)
     purchase = http_event("events_post_purchase.json", str(app.client.key), **ids)
     assert stack.invoke("EventsFunction", purchase)["statusCode"] == 202
     stack.drain(timeout=60)  # leave no queued work for the next test
-

@@ -103,10 +103,17 @@ def test_error_codes_map_to_outcomes(
 def test_real_rejections_without_injection(fcm: FcmStandIn) -> None:
     other_project = fcm.new_token(project_id="someone-else")
     unknown = "u" * 40 + ":APA91b" + "x" * 120
-    results = asyncio.run(send_all(provider_for(fcm), [
-        notification(unknown), notification("too-short"), notification(other_project),
-        notification(fcm.new_token(), payload={"data": {"blob": "x" * 5000}}),
-    ]))
+    results = asyncio.run(
+        send_all(
+            provider_for(fcm),
+            [
+                notification(unknown),
+                notification("too-short"),
+                notification(other_project),
+                notification(fcm.new_token(), payload={"data": {"blob": "x" * 5000}}),
+            ],
+        )
+    )
     assert [(r.outcome, r.status, r.reason) for r in results] == [
         (Outcome.PRUNED, 404, "UNREGISTERED"),
         (Outcome.FAILED, 400, "INVALID_ARGUMENT"),

@@ -41,8 +41,14 @@ def grant(fcm: FcmStandIn, assertion: str, grant_type: str = JWT_BEARER_GRANT) -
 
 def sign(sa: dict[str, Any], key_pem: str | None = None, kid: str | None = None, **claims: Any) -> str:
     now = int(time.time())
-    payload = {"iss": sa["client_email"], "scope": FCM_SCOPE, "aud": sa["token_uri"], "iat": now,
-               "exp": now + 3600, **claims}
+    payload = {
+        "iss": sa["client_email"],
+        "scope": FCM_SCOPE,
+        "aud": sa["token_uri"],
+        "iat": now,
+        "exp": now + 3600,
+        **claims,
+    }
     key = serialization.load_pem_private_key((key_pem or sa["private_key"]).encode(), password=None)
     return jwt.encode(payload, key, algorithm="RS256", headers={"kid": kid or sa["private_key_id"]})
 
@@ -65,7 +71,8 @@ def test_service_account_shape(sa: dict[str, Any], fcm: FcmStandIn) -> None:
     assert sa["client_email"].endswith("@demo-project.iam.gserviceaccount.com")
     token = fcm.new_token()
     assert len(token) >= 150 and set(token) <= set(
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-:")
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-:"
+    )
 
 
 def test_valid_assertion_gets_an_access_token(fcm: FcmStandIn, sa: dict[str, Any]) -> None:
@@ -96,19 +103,30 @@ def test_invalid_assertions_are_refused(fcm: FcmStandIn, sa: dict[str, Any]) -> 
         assert status == 400, name
         assert body["error"] in ("invalid_grant", "invalid_scope"), name
     assert grant(fcm, sign(sa), grant_type="client_credentials") == (
-        400, {"error": "unsupported_grant_type", "error_description": "Invalid grant_type."})
+        400,
+        {"error": "unsupported_grant_type", "error_description": "Invalid grant_type."},
+    )
     assert fcm.grants == before
 
 
 def send(fcm: FcmStandIn, access: str, body: Any, project: str = "demo-project") -> tuple[int, Any, Any]:
-    return post(f"{fcm.base_url}/v1/projects/{project}/messages:send", json.dumps(body).encode(),
-                {"Authorization": f"Bearer {access}", "Content-Type": "application/json"})
+    return post(
+        f"{fcm.base_url}/v1/projects/{project}/messages:send",
+        json.dumps(body).encode(),
+        {"Authorization": f"Bearer {access}", "Content-Type": "application/json"},
+    )
 
 
 def fcm_error(body: Any) -> str:
     details = body["error"].get("details", [])
-    return next((d["errorCode"] for d in details
-                 if d["@type"] == "type.googleapis.com/google.firebase.fcm.v1.FcmError"), "")
+    return next(
+        (
+            d["errorCode"]
+            for d in details
+            if d["@type"] == "type.googleapis.com/google.firebase.fcm.v1.FcmError"
+        ),
+        "",
+    )
 
 
 def test_send_checks(fcm: FcmStandIn, sa: dict[str, Any]) -> None:
@@ -129,14 +147,22 @@ def test_send_checks(fcm: FcmStandIn, sa: dict[str, Any]) -> None:
         ({"message": {**ok, "data": {"k": "x" * 4100}}}, 400, "INVALID_ARGUMENT", "INVALID_ARGUMENT"),
         ({"message": {**ok, "token": "short"}}, 400, "INVALID_ARGUMENT", "INVALID_ARGUMENT"),
         ({"message": {**ok, "token": "a" * 20 + ":APA91b" + "z" * 130}}, 404, "NOT_FOUND", "UNREGISTERED"),
-        ({"message": {**ok, "token": fcm.new_token("other")}}, 403, "PERMISSION_DENIED",
-         "SENDER_ID_MISMATCH"),
+        (
+            {"message": {**ok, "token": fcm.new_token("other")}},
+            403,
+            "PERMISSION_DENIED",
+            "SENDER_ID_MISMATCH",
+        ),
         ({"nomessage": ok}, 400, "INVALID_ARGUMENT", "INVALID_ARGUMENT"),
     ]
     for i, (request, code, rpc_status, error_code) in enumerate(bad):
         status, body, _ = send(fcm, access if i else "ya29.forged", request)
         assert (status, body["error"]["code"], body["error"]["status"], fcm_error(body)) == (
-            code, code, rpc_status, error_code), request
+            code,
+            code,
+            rpc_status,
+            error_code,
+        ), request
     status, body, _ = send(fcm, access, {"message": ok}, project="another-project")
     assert (status, body["error"]["status"]) == (403, "PERMISSION_DENIED")
     assert [r.message for r in fcm.received] == [ok]
@@ -152,7 +178,11 @@ def test_injected_failures(fcm: FcmStandIn, sa: dict[str, Any]) -> None:
     for _ in range(2):
         status, body, headers = send(fcm, access, message)
         assert (status, body["error"]["status"], fcm_error(body), headers["Retry-After"]) == (
-            429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED", "10")
+            429,
+            "RESOURCE_EXHAUSTED",
+            "QUOTA_EXCEEDED",
+            "10",
+        )
     assert send(fcm, access, message)[0] == 200
     with pytest.raises(ValueError, match="unknown FCM error code"):
         fcm.fail(token, "NOPE")
@@ -160,8 +190,13 @@ def test_injected_failures(fcm: FcmStandIn, sa: dict[str, Any]) -> None:
 
 def test_runs_as_its_own_process() -> None:
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'layers' / 'shared'}{os.pathsep}{ROOT}"}
-    proc = subprocess.Popen([sys.executable, "-m", "local.standins.fcm", "--port", "0", "--latency", "0.01"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "local.standins.fcm", "--port", "0", "--latency", "0.01"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         base = proc.stdout.readline().split()[1]
@@ -171,8 +206,9 @@ def test_runs_as_its_own_process() -> None:
         access = post(f"{base}/token", form)[1]["access_token"]
         any_token = "b" * 22 + ":APA91b" + "c" * 140  # unregistered: this mode accepts any well-formed one
         request = json.dumps({"message": {"token": any_token}}).encode()
-        status, body, _ = post(f"{base}/v1/projects/bench/messages:send", request,
-                               {"Authorization": f"Bearer {access}"})
+        status, body, _ = post(
+            f"{base}/v1/projects/bench/messages:send", request, {"Authorization": f"Bearer {access}"}
+        )
         assert status == 200 and body["name"].startswith("projects/bench/messages/")
     finally:
         proc.terminate()

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from pushengine import compose, waves
-from pushengine.audience import parse_filter
+from pushengine import compose, segments, waves
+from pushengine.audience import parse_filter, segment_ids
 from pushengine.config import Settings
 from pushengine.dal.apps import now_iso
 from pushengine.dal.campaigns import ACTION_STAT_PREFIX, CampaignsRepository, zero_stats
@@ -17,6 +17,7 @@ from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.numbers import from_dynamo, to_dynamo
 from pushengine.dal.queues import send_json
 from pushengine.dal.scheduler import WaveScheduler, schedule_name
+from pushengine.dal.segments import SegmentsRepository
 from pushengine.errors import Conflict, InvalidInput, NotFound
 from pushengine.models import AudienceCount, CampaignIn, CampaignOut, CampaignPage, WaveOut
 from pushengine.targeting import DEFAULT_VARIANT, HOLDOUT
@@ -30,6 +31,7 @@ class CampaignDeps:
     campaigns: CampaignsRepository
     devices: DevicesRepository
     scheduler: WaveScheduler
+    segments: SegmentsRepository | None = None
 
 
 def new_campaign_id(now: datetime) -> str:
@@ -92,7 +94,14 @@ def create_campaign(
         "paced": {},  # send slots handed out per wave, when max_per_second paces the campaign
         "errors": {},  # reason -> sends that failed for good (dead-lettered batches and tasks)
     }
-    deps.campaigns.create(to_dynamo(item))
+    # Noted on each segment before the campaign exists, so a segment cannot be deleted from under it.
+    named = segments.referenced(deps.segments, app_id, body.audience, campaign_id)
+    try:
+        deps.campaigns.create(to_dynamo(item))
+    except Exception:
+        if deps.segments is not None and named:
+            deps.segments.unreference(app_id, named, campaign_id)
+        raise
     immediate = []
     for wave in planned:
         payload = {"kind": "wave", "app_id": app_id, "campaign_id": campaign_id, "wave_id": wave.wave_id}
@@ -175,7 +184,11 @@ def count_audience(
     deps: CampaignDeps, app_id: str, audience: dict[str, Any] | None, *, budget_seconds: float = 20.0
 ) -> AudienceCount:
     """How many opted-in devices a filter selects now (reads partitions; bounded by a time budget)."""
-    matcher = parse_filter(audience) if audience else None
+    if segment_ids(audience):
+        if deps.segments is None:
+            raise InvalidInput("saved segments are not available here", field="body.audience")
+        audience = segments.expand(deps.segments, app_id, audience, "body.audience")
+    matcher = parse_filter(audience, expanded=True) if audience else None
     now, deadline = datetime.now(UTC), clock.monotonic() + budget_seconds
     count = scanned = 0
     for zone in deps.devices.zones(app_id):

@@ -14,6 +14,7 @@ class Settings(BaseModel):
     zones_table: str = "zones"
     campaigns_table: str = "campaigns"
     checkpoints_table: str = "checkpoints"
+    audience_table: str = "audience"
     audience_queue_url: str = ""
     send_queue_url: str = ""
     schedule_group: str = "default"

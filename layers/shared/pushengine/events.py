@@ -1,9 +1,14 @@
-"""What apps report back: opens, clicks, conversions and revenue, attributed to campaign and variant."""
+"""What apps report back: opens, clicks, conversions and revenue, attributed to campaign and variant.
+
+Every event also adds to the behaviour profile of its device (or of each of its user's devices):
+that part lives in pushengine.profiles, called first so an unknown device is a 404 with no read.
+"""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from pushengine.dal.campaigns import ACTION_STAT_PREFIX, CampaignsRepository
@@ -11,6 +16,7 @@ from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.numbers import from_dynamo
 from pushengine.errors import NotFound
 from pushengine.models import EventIn
+from pushengine.profiles import ProfileStore, record_behaviour
 from pushengine.targeting import assign
 
 # Event names apps send, and the campaign stat each one counts towards.
@@ -32,11 +38,12 @@ def action_ids(spec: dict[str, Any]) -> set[str]:
 class EventDeps:
     campaigns: CampaignsRepository
     devices: DevicesRepository
+    profiles: ProfileStore | None = None
 
 
 def record_event(deps: EventDeps, app_id: str, event: EventIn) -> dict[str, object]:
-    if deps.devices.get(app_id, event.device_id) is None:
-        raise NotFound("device not found", field="body.device_id")
+    event = update_profiles(deps, app_id, event)
+    assert event.device_id is not None  # update_profiles names the device a user's event counts for
     stat = STAT_FOR.get(event.name)
     if event.campaign_id is None or stat is None:
         return {"accepted": True, "counted": False}
@@ -70,3 +77,17 @@ def record_event(deps: EventDeps, app_id: str, event: EventIn) -> dict[str, obje
             stats=revenue, variant_stats={variant: revenue},
         )  # fmt: skip
     return {"accepted": True, "counted": first or bool(revenue), "variant": variant}
+
+
+def update_profiles(deps: EventDeps, app_id: str, event: EventIn) -> EventIn:
+    """Add the event to its devices' behaviour profiles; returns it as attribution sees it: with the
+    device it counts for (a user's event counts once, for the first of their devices)."""
+    if deps.profiles is None:  # attribution only
+        if event.device_id is None or deps.devices.get(app_id, event.device_id) is None:
+            raise NotFound("device not found", field="body.device_id")
+        return event
+    updated = record_behaviour(
+        deps.profiles, app_id, name=event.name, device_id=event.device_id, user_id=event.user_id,
+        at=event.timestamp or datetime.now(UTC), value=event.value,
+    )  # fmt: skip
+    return event if event.device_id else event.model_copy(update={"device_id": min(updated)})

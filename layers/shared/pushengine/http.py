@@ -38,6 +38,11 @@ def _field_and_reason(error: dict[str, Any]) -> dict[str, str]:
     return {"field": ".".join(loc), "reason": reason}
 
 
+def field_errors(exc: ValidationError, *prefix: str) -> list[dict[str, str]]:
+    """A pydantic error as the API's [{field, reason}], located under `prefix` (e.g. "body", "events[3]")."""
+    return [_field_and_reason({**e, "loc": (*prefix, *e["loc"])}) for e in exc.errors()]
+
+
 def error_response(status: int, message: str, errors: Iterable[dict[str, str]] = ()) -> Response:
     return Response(
         status_code=status,

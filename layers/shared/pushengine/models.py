@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from importlib import resources
 from typing import Annotated, Any, Literal
@@ -19,10 +20,11 @@ from pydantic import (
     model_validator,
 )
 
-from pushengine import webpush_keys
+from pushengine import geo, webpush_keys
 from pushengine.audience import FilterError, validate_filter
 from pushengine.compose import Message
 from pushengine.config import settings
+from pushengine.profiles import EVENT_NAME
 from pushengine.waves import is_valid_zone
 
 Strict = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -67,10 +69,18 @@ def _filter(value: dict[str, Any] | None) -> dict[str, Any] | None:
         raise ValueError(f"{exc.path}: {exc.reason}") from exc
 
 
+def _region(value: str) -> str:
+    if not geo.is_region(value):
+        raise ValueError("not an ISO 3166-2 subdivision code (e.g. US-CA, GB-ENG)")
+    return value.upper()
+
+
 Zone = Annotated[str, AfterValidator(_zone)]
 AudienceFilter = Annotated[dict[str, Any] | None, AfterValidator(_filter)]
 Locale = Annotated[str, AfterValidator(_locale)]
 Country = Annotated[str, AfterValidator(_country)]
+Region = Annotated[str, StringConstraints(max_length=8), AfterValidator(_region)]
+UserId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
 # ---------- apps and providers ----------
@@ -143,6 +153,14 @@ class QuietHours(BaseModel):
     end: HHMM
 
 
+class Location(BaseModel):
+    """Coarse position; the app chooses the precision it sends."""
+
+    model_config = Strict
+    lat: Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+    lon: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+
+
 class DeviceIn(BaseModel):
     model_config = Strict
     platform: Literal["ios", "android", "web"]
@@ -151,11 +169,23 @@ class DeviceIn(BaseModel):
     timezone: Zone = "UTC"
     locale: Locale = "en"
     country: Country | None = None
-    user_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    user_id: UserId | None = None
     tags: Annotated[dict[TagKey, Scalar], Field(max_length=50)] = {}
     attributes: Annotated[dict[TagKey, Scalar | None], Field(max_length=50)] = {}
     quiet_hours: QuietHours | None = None
     opted_in: bool = True
+    region: Region | None = None
+    location: Location | None = None
+
+    @model_validator(mode="after")
+    def _geography(self) -> DeviceIn:
+        if self.region is None:
+            return self
+        if self.country is None:
+            self.country = geo.country_of(self.region)  # a region names its country
+        elif geo.country_of(self.region) != self.country:
+            raise ValueError(f"region: {self.region} is not in country {self.country}")
+        return self
 
     @model_validator(mode="after")
     def _address(self) -> DeviceIn:
@@ -176,7 +206,9 @@ class DeviceIn(BaseModel):
         return self
 
 
-class DeviceOut(BaseModel):
+class UserDevice(BaseModel):
+    """A device as its user's listing shows it: everything but the push address."""
+
     device_id: str
     platform: str
     status: Literal["active", "invalid"]
@@ -188,11 +220,22 @@ class DeviceOut(BaseModel):
     attributes: dict[str, Any] = {}
     quiet_hours: QuietHours | None = None
     opted_in: bool
-    token: str | None = None
-    subscription: dict[str, Any] | None = None
+    region: str | None = None
+    location: Location | None = None
+    events: dict[str, dict[str, Any]] = {}  # behaviour profile: {name: {first, last, count, sum}}
     created_at: str
     updated_at: str
     last_seen: str | None = None
+
+
+class DeviceOut(UserDevice):
+    token: str | None = None
+    subscription: dict[str, Any] | None = None
+
+
+class UserOut(BaseModel):
+    user_id: str
+    devices: list[UserDevice]
 
 
 # ---------- campaigns ----------
@@ -295,12 +338,84 @@ class AudienceCount(BaseModel):
 
 
 # ---------- events ----------
+MAX_PROPERTIES_BYTES = 2048
+MAX_PROPERTIES_KEYS = 32
+EVENT_FUTURE_SLACK = timedelta(minutes=5)  # clocks on phones drift; more than this ahead is wrong
+EVENT_MAX_AGE = timedelta(days=5 * 365)
+
+
+def _properties(value: dict[str, Any]) -> dict[str, Any]:
+    if len(value) > MAX_PROPERTIES_KEYS:
+        raise ValueError(f"at most {MAX_PROPERTIES_KEYS} keys")
+    size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > MAX_PROPERTIES_BYTES:
+        raise ValueError(f"{size} bytes as JSON; at most {MAX_PROPERTIES_BYTES}")
+    return value
+
+
+def _event_time(value: datetime) -> datetime:
+    now = datetime.now(UTC)
+    if value > now + EVENT_FUTURE_SLACK:
+        raise ValueError("is in the future")
+    if value < now - EVENT_MAX_AGE:
+        raise ValueError("is more than 5 years ago")
+    return value.astimezone(UTC)
+
+
 class EventIn(BaseModel):
     model_config = Strict
-    device_id: DeviceId
-    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+    device_id: DeviceId | None = None
+    user_id: UserId | None = None
+    name: Annotated[str, StringConstraints(pattern=EVENT_NAME)]
     campaign_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = None
     value: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)] | None = None
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
     # e.g. {"action_id": "buy"} on `clicked`: the notification button that was tapped
-    properties: Annotated[dict[TagKey, Scalar], Field(max_length=50)] | None = None
+    properties: Annotated[dict[str, Any], AfterValidator(_properties)] | None = None
+    timestamp: Annotated[AwareDatetime, AfterValidator(_event_time)] | None = None
+
+    @model_validator(mode="after")
+    def _subject(self) -> EventIn:
+        if (self.device_id is None) == (self.user_id is None):
+            raise ValueError("device_id: give exactly one of device_id or user_id")
+        return self
+
+
+MAX_BATCH_EVENTS = 100
+
+
+class EventBatchIn(BaseModel):
+    model_config = Strict
+    # Each event is validated on its own, so one bad event does not refuse the others.
+    events: Annotated[list[dict[str, Any]], Field(min_length=1, max_length=MAX_BATCH_EVENTS)]
+
+
+# ---------- segments and users ----------
+MAX_SEGMENT_FILTER_BYTES = 16_384
+
+
+def _segment_filter(value: dict[str, Any]) -> dict[str, Any]:
+    if len(json.dumps(value, separators=(",", ":"))) > MAX_SEGMENT_FILTER_BYTES:
+        raise ValueError(f"larger than {MAX_SEGMENT_FILTER_BYTES} bytes as JSON")
+    canonical = _filter(value)
+    assert canonical is not None  # only None validates to None
+    return canonical
+
+
+class SegmentIn(BaseModel):
+    model_config = Strict
+    name: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    filter: Annotated[dict[str, Any], AfterValidator(_segment_filter)]
+
+
+class SegmentOut(BaseModel):
+    segment_id: str
+    name: str
+    filter: dict[str, Any]
+    created_at: str
+    updated_at: str
+    size: AudienceCount | None = None  # GET of one segment: how many opted-in devices it selects now
+
+
+class SegmentPage(BaseModel):
+    segments: list[SegmentOut]

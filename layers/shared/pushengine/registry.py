@@ -10,7 +10,18 @@ from pushengine.dal.apps import AppsRepository, SecretsStore, require_app
 from pushengine.dal.devices import DevicesRepository, public_view
 from pushengine.dal.numbers import from_dynamo, to_dynamo
 from pushengine.errors import InvalidInput, NotFound
-from pushengine.models import ApnsIn, AppCreated, DeviceIn, DeviceOut, FcmIn, ProviderOut, WebPushIn
+from pushengine.models import (
+    ApnsIn,
+    AppCreated,
+    DeviceIn,
+    DeviceOut,
+    FcmIn,
+    ProviderOut,
+    UserDevice,
+    UserOut,
+    WebPushIn,
+)
+from pushengine.profiles import MAX_USER_DEVICES, PREFIX, profile_view
 from pushengine.providers.apns import ApnsCredentials
 from pushengine.providers.fcm import parse_service_account
 
@@ -87,4 +98,18 @@ def delete_device(devices: DevicesRepository, app_id: str, device_id: str) -> No
 
 
 def device_out(item: dict[str, Any]) -> DeviceOut:
-    return DeviceOut.model_validate(from_dynamo(public_view(item)))
+    return DeviceOut.model_validate(_view(item))
+
+
+def _view(item: dict[str, Any]) -> dict[str, Any]:
+    """A device item as the API shows it: its behaviour profile grouped under `events`."""
+    plain = {k: v for k, v in public_view(item).items() if not k.startswith(PREFIX)}
+    return from_dynamo({**plain, "events": profile_view(item)})
+
+
+def get_user(devices: DevicesRepository, app_id: str, user_id: str) -> UserOut:
+    found = devices.of_user(app_id, user_id, limit=MAX_USER_DEVICES)
+    if not found:
+        raise NotFound("no device of this user found", field="user_id")
+    # UserDevice has no token or subscription: a user's listing never shows push addresses.
+    return UserOut(user_id=user_id, devices=[UserDevice.model_validate(_view(d)) for d in found])

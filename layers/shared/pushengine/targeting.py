@@ -18,6 +18,7 @@ from pushengine.audience import Filter, parse_filter
 
 HOLDOUT = "holdout"
 DEFAULT_VARIANT = "default"
+_SPEC: Any = object()  # Targeting's audience defaults to the spec's own
 
 
 def bucket(campaign_id: str, device_id: str, salt: str = "") -> float:
@@ -71,11 +72,13 @@ class Decision:
 class Targeting:
     """A campaign's compiled per-device rules, built once per audience task."""
 
-    def __init__(self, campaign_id: str, spec: Mapping[str, Any]) -> None:
+    def __init__(self, campaign_id: str, spec: Mapping[str, Any], *, audience: Any = _SPEC) -> None:
+        """`audience`: the filter with its saved segments expanded, when the spec names segments."""
         self.campaign_id = campaign_id
         self.spec = spec
-        audience = spec.get("audience")
-        self.filter: Filter | None = parse_filter(audience) if audience else None
+        if audience is _SPEC:
+            audience = spec.get("audience")
+        self.filter: Filter | None = parse_filter(audience, expanded=True) if audience else None
         transactional = spec.get("category") == "transactional"
         self.quiet_policy = "ignore" if transactional else spec.get("quiet_hours", "defer")
 

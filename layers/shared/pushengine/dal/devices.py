@@ -17,8 +17,10 @@ from boto3.dynamodb.conditions import Key
 from pushengine.dal import aws
 from pushengine.dal.apps import now_iso
 from pushengine.errors import Conflict
+from pushengine.profiles import profile_attrs
 
 AUDIENCE_INDEX = "audience"
+USER_INDEX = "user"  # sparse: only devices with a user_id carry `user_key`
 
 
 def shard_of(device_id: str, shard_count: int) -> int:
@@ -33,8 +35,15 @@ def _pk(app_id: str, device_id: str) -> str:
     return f"{app_id}#{device_id}"
 
 
+device_pk = _pk
+
+
+def user_key(app_id: str, user_id: str) -> str:
+    return f"{app_id}#{user_id}"
+
+
 def public_view(item: dict[str, Any]) -> dict[str, Any]:
-    hidden = {"pk", "aud", "app_id", "version"}
+    hidden = {"pk", "aud", "app_id", "version", "user_key"}
     return {k: v for k, v in item.items() if k not in hidden}
 
 
@@ -82,7 +91,10 @@ class DevicesRepository:
                 "updated_at": stamp,
                 "last_seen": stamp,
                 "version": (current or {}).get("version", 0) + 1,
+                **profile_attrs(current or {}),  # behaviour is the events', not the registration's
             }
+            if fields.get("user_id"):
+                item["user_key"] = user_key(app_id, fields["user_id"])
             if current is None or current.get("timezone") != fields["timezone"]:
                 self._register_zone(app_id, fields["timezone"])  # before the device, so no wave misses it
             # Optimistic: the write applies only if nobody changed the device since we read it.
@@ -129,6 +141,26 @@ class DevicesRepository:
             if "LastEvaluatedKey" not in page:
                 return zones
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def of_user(self, app_id: str, user_id: str, *, limit: int) -> list[dict[str, Any]]:
+        """A user's devices (at most `limit`), found through the sparse user index, read in one batch."""
+        page = self._table.query(
+            IndexName=USER_INDEX,
+            KeyConditionExpression=Key("user_key").eq(user_key(app_id, user_id)),
+            Limit=limit,
+        )
+        keys = [{"pk": item["pk"]} for item in page["Items"]]
+        found: list[dict[str, Any]] = []
+        client, name = self._table.meta.client, self._table.name
+        for attempt in range(8):  # BatchGetItem takes 100 keys and may hand some back unprocessed
+            if not keys:
+                break
+            if attempt:
+                time.sleep(0.05 * 2**attempt)  # throttled: back off before asking again
+            got = client.batch_get_item(RequestItems={name: {"Keys": keys[:100], "ConsistentRead": True}})
+            found.extend(got["Responses"].get(name, []))
+            keys = keys[100:] + got.get("UnprocessedKeys", {}).get(name, {}).get("Keys", [])
+        return sorted(found, key=lambda item: str(item["device_id"]))
 
     def partition_page(
         self, app_id: str, zone: str, shard: int, *, limit: int, start: dict[str, Any] | None = None

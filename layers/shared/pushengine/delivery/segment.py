@@ -15,12 +15,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pushengine import segments
+from pushengine.audience import FilterError, expand_segments, segment_ids
 from pushengine.config import Settings
 from pushengine.dal.campaigns import CampaignsRepository, batch_key, task_key
 from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.numbers import from_dynamo
 from pushengine.dal.queues import MessageTooLarge, send_json, size_of
 from pushengine.dal.scheduler import WaveScheduler
+from pushengine.dal.segments import SegmentsRepository
 from pushengine.observability import logger
 from pushengine.targeting import Targeting
 
@@ -35,6 +38,7 @@ class SegmentDeps:
     devices: DevicesRepository
     scheduler: WaveScheduler
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    segments: SegmentsRepository | None = None
 
 
 def fire_wave(deps: SegmentDeps, app_id: str, campaign_id: str, wave_id: str) -> int:
@@ -44,6 +48,10 @@ def fire_wave(deps: SegmentDeps, app_id: str, campaign_id: str, wave_id: str) ->
         logger.info("wave skipped", extra={"campaign_id": campaign_id, "wave_id": wave_id})
         return 0
     wave = next(w for w in campaign["waves"] if w["wave_id"] == wave_id)
+    if not _fix_audience(deps, app_id, campaign_id, wave_id, from_dynamo(campaign["spec"]).get("audience")):
+        deps.campaigns.mark_wave_fired(app_id, campaign_id, wave_id, 0)
+        deps.campaigns.try_complete(app_id, campaign_id)
+        return 0
     registry = deps.devices.zones(app_id)  # read now, so zones that gained devices since creation count
     zones = sorted(set(wave["zones"]) & set(registry)) if wave["zones"] else sorted(registry)
     tasks = [
@@ -57,6 +65,38 @@ def fire_wave(deps: SegmentDeps, app_id: str, campaign_id: str, wave_id: str) ->
         deps.campaigns.try_complete(app_id, campaign_id)
     logger.info("wave fired", extra={"campaign_id": campaign_id, "wave_id": wave_id, "tasks": len(tasks)})
     return len(tasks)
+
+
+def _fix_audience(deps: SegmentDeps, app_id: str, campaign_id: str, wave_id: str, audience: Any) -> bool:
+    """Expand the campaign's saved segments as they are now, once for the whole wave; False if they
+    no longer resolve (the wave then reaches nobody rather than a guess)."""
+    if not segment_ids(audience):
+        return True
+    try:
+        if deps.segments is None:
+            raise FilterError("audience", "saved segments are not available here")
+        expanded = expand_segments(audience, segments.loader(deps.segments, app_id))
+    except FilterError as exc:
+        where = {"campaign_id": campaign_id, "wave_id": wave_id, "field": exc.path, "reason": exc.reason}
+        logger.error("wave audience does not resolve; nobody reached", extra=where)
+        return False
+    deps.segments.save_wave_audience(app_id, campaign_id, wave_id, expanded or {})
+    return True
+
+
+def _wave_audience(deps: SegmentDeps, task: Mapping[str, Any], spec: Mapping[str, Any]) -> Any:
+    """The audience a task matches: the spec's, or with segments, what its wave fixed when it fired."""
+    audience = spec.get("audience")
+    if not segment_ids(audience):
+        return audience
+    fixed = (
+        deps.segments.wave_audience(task["app_id"], task["campaign_id"], task["wave_id"])
+        if deps.segments
+        else None
+    )
+    if fixed is None:
+        raise RuntimeError(f"wave {task['wave_id']} of {task['campaign_id']} has no fixed audience")
+    return fixed
 
 
 def device_entry(item: Mapping[str, Any], variant: str) -> dict[str, Any]:
@@ -82,7 +122,8 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
         return
     # Decide as of the wave's instant, or later if it fired late (quiet hours, `within` filters).
     now = max(deps.clock(), datetime.fromisoformat(task["at"])) if "at" in task else deps.clock()
-    targeting = Targeting(campaign_id, from_dynamo(campaign["spec"]))
+    spec = from_dynamo(campaign["spec"])
+    targeting = Targeting(campaign_id, spec, audience=_wave_audience(deps, task, spec))
     to_send: list[dict[str, Any]] = []
     deferred: dict[datetime, list[dict[str, Any]]] = defaultdict(list)
     stats: Counter[str] = Counter()
@@ -295,4 +336,5 @@ def default_deps() -> SegmentDeps:
         campaigns=CampaignsRepository(s.campaigns_table, s.checkpoints_table),
         devices=DevicesRepository(s.devices_table, s.zones_table, s.shard_count),
         scheduler=WaveScheduler(s.schedule_group, s.scheduler_role_arn, s.segment_query_function_arn),
+        segments=SegmentsRepository(s.audience_table),
     )

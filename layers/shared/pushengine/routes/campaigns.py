@@ -15,6 +15,7 @@ from pushengine.config import settings
 from pushengine.dal.campaigns import CampaignsRepository
 from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.scheduler import WaveScheduler
+from pushengine.dal.segments import SegmentsRepository
 from pushengine.http import Caller
 from pushengine.models import AudienceCount, AudienceCountIn, CampaignIn, CampaignOut, CampaignPage
 
@@ -30,6 +31,7 @@ class Deps:
             campaigns=CampaignsRepository(s.campaigns_table, s.checkpoints_table),
             devices=DevicesRepository(s.devices_table, s.zones_table, s.shard_count),
             scheduler=WaveScheduler(s.schedule_group, s.scheduler_role_arn, s.segment_query_function_arn),
+            segments=SegmentsRepository(s.audience_table),
         )
 
 

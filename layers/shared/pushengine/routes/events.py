@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from pydantic import ValidationError
 
 from pushengine import events
 from pushengine.auth import require
 from pushengine.config import settings
 from pushengine.dal.campaigns import CampaignsRepository
 from pushengine.dal.devices import DevicesRepository
-from pushengine.http import Caller
-from pushengine.models import EventIn
+from pushengine.dal.profiles import ProfilesRepository
+from pushengine.errors import DomainError
+from pushengine.http import Caller, field_errors
+from pushengine.models import EventBatchIn, EventIn
 
 
 class Deps:
@@ -23,6 +27,7 @@ class Deps:
         return events.EventDeps(
             campaigns=CampaignsRepository(s.campaigns_table, s.checkpoints_table),
             devices=DevicesRepository(s.devices_table, s.zones_table, s.shard_count),
+            profiles=ProfilesRepository(s.devices_table, s.audience_table),
         )
 
 
@@ -32,9 +37,39 @@ caller = Caller()
 
 
 @router.post(
-    "/v1/events", summary="Report an open, click or conversion", responses={202: {"description": "ok"}}
+    "/v1/events",
+    summary="Report an event: behaviour, and opens, clicks, conversions",
+    responses={202: {"description": "ok"}},
 )
 def post_event(body: EventIn) -> Response[dict]:
     principal = require(caller(router), "client", "server")
     result = events.record_event(deps.events, str(principal.app_id), body)
     return Response(202, content_types.APPLICATION_JSON, result)
+
+
+@router.post(
+    "/v1/events/batch",
+    summary="Report up to 100 events; a result per event",
+    responses={202: {"description": "each event's own status in `results`"}},
+)
+def post_events(body: EventBatchIn) -> Response[dict]:
+    app_id = str(require(caller(router), "client", "server").app_id)
+    results = [_one(app_id, i, raw) for i, raw in enumerate(body.events)]
+    return Response(202, content_types.APPLICATION_JSON, {"results": results})
+
+
+def _one(app_id: str, index: int, raw: dict[str, Any]) -> dict[str, Any]:
+    """One event of a batch: a bad one gets its own 4xx result (fields under body.events[i]), the others land."""
+    where = f"body.events[{index}]"
+    try:
+        return {
+            "index": index,
+            "status": 202,
+            **events.record_event(deps.events, app_id, EventIn.model_validate(raw)),
+        }
+    except ValidationError as exc:
+        return {"index": index, "status": 400, "message": "invalid event", "errors": field_errors(exc, where)}
+    except DomainError as exc:
+        field = exc.field.replace("body", where, 1) if exc.field else where
+        return {"index": index, "status": exc.status, "message": exc.reason,
+                "errors": [{"field": field, "reason": exc.reason}]}  # fmt: skip

@@ -1,0 +1,74 @@
+"""Routes of saved segments (server key), served by the campaigns function."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from pushengine import campaigns, segments
+from pushengine.auth import require
+from pushengine.dal.segments import SegmentsRepository
+from pushengine.http import Caller
+from pushengine.models import AudienceCount, SegmentIn, SegmentOut, SegmentPage
+from pushengine.routes.campaigns import deps
+
+SegmentId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+router = APIGatewayHttpRouter()
+caller = Caller()
+
+
+def _app_id() -> str:
+    return str(require(caller(router), "server").app_id)
+
+
+def _repo() -> SegmentsRepository:
+    assert deps.campaign.segments is not None
+    return deps.campaign.segments
+
+
+@router.post(
+    "/v1/segments", summary="Save a segment {name, filter}", responses={201: {"description": "created"}}
+)
+def create_segment(body: SegmentIn) -> Response[dict]:
+    out = segments.create_segment(_repo(), _app_id(), body)
+    return Response(201, content_types.APPLICATION_JSON, out.model_dump(mode="json", exclude_none=True))
+
+
+@router.get("/v1/segments", summary="Every saved segment of the app")
+def list_segments() -> SegmentPage:
+    return segments.list_segments(_repo(), _app_id())
+
+
+@router.get("/v1/segments/<segment_id>", summary="One segment, with how many opted-in devices it selects now")
+def get_segment(segment_id: SegmentId) -> SegmentOut:
+    app_id = _app_id()
+
+    def count(audience: dict[str, Any]) -> AudienceCount:
+        return campaigns.count_audience(deps.campaign, app_id, audience)
+
+    return segments.get_segment(_repo(), app_id, segment_id, count)
+
+
+@router.put(
+    "/v1/segments/<segment_id>", summary="Replace a segment's name and filter; waves not yet fired see it"
+)
+def put_segment(segment_id: SegmentId, body: SegmentIn) -> SegmentOut:
+    return segments.update_segment(_repo(), _app_id(), segment_id, body)
+
+
+@router.delete(
+    "/v1/segments/<segment_id>", summary="Delete a segment no active campaign or segment uses (else 409)"
+)
+def delete_segment(segment_id: SegmentId) -> Response[None]:
+    app_id = _app_id()
+
+    def status(campaign_id: str) -> str | None:
+        progress = deps.campaign.campaigns.progress(app_id, campaign_id)
+        return str(progress["status"]) if progress else None
+
+    segments.delete_segment(_repo(), app_id, segment_id, status)
+    return Response(status_code=204)
