@@ -15,8 +15,11 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from pushengine.limits import number_problem
+
 MAX_DEPTH = 10
 MAX_LEAVES = 100
+MAX_IN_VALUES = 1000  # values of one `in` list (a larger audience belongs in a tag, not a filter)
 FIELDS = frozenset(
     {"platform", "country", "locale", "timezone", "opted_in", "last_seen", "user_id", "created_at"}
 )
@@ -133,6 +136,8 @@ class _Compiler:
         if op == "in":
             if not isinstance(value, list) or not value:
                 raise FilterError(value_path, "must be a non-empty list")
+            if len(value) > MAX_IN_VALUES:
+                raise FilterError(value_path, f"more than {MAX_IN_VALUES} values")
             value = [_scalar(attr, v, f"{value_path}[{i}]") for i, v in enumerate(value)]
             return _in(get, frozenset(_key(v) for v in value)), {"attr": attr, "op": op, "value": value}
         if op == "within":
@@ -176,8 +181,16 @@ def _scalar(attr: str, value: Any, path: str) -> str | int | float | bool:
         # Devices store ISO 3166 codes upper-cased, so "us" in a filter must still match.
         return value.upper() if attr == "country" else value
     if isinstance(value, bool) or _number(value) is not None:
-        return value  # type: ignore[no-any-return]
+        return _storable(value, path)
     raise FilterError(path, "must be a string, a finite number or a boolean")
+
+
+def _storable(value: Any, path: str) -> Any:
+    """The filter is stored with its campaign: a number DynamoDB cannot hold is refused here."""
+    problem = number_problem(value)
+    if problem:
+        raise FilterError(path, problem)
+    return value
 
 
 def _duration(value: Any, path: str) -> timedelta:
@@ -197,6 +210,7 @@ def _duration(value: Any, path: str) -> timedelta:
 def _ordered(attr: str, get: Getter, compare: Callable[[Any, Any], bool], value: Any, path: str) -> Matcher:
     bound_number = None if attr in DATE_FIELDS else _number(value)
     if bound_number is not None:
+        _storable(value, path)
         return _compare_by(_number, get, compare, bound_number)
     bound_instant = _instant(value) if isinstance(value, str) else None
     if bound_instant is not None:

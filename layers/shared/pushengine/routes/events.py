@@ -5,14 +5,12 @@ from __future__ import annotations
 from functools import cached_property
 
 from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from pushengine import events
-from pushengine.auth import require
 from pushengine.config import settings
 from pushengine.dal.campaigns import CampaignsRepository
 from pushengine.dal.devices import DevicesRepository
-from pushengine.http import Caller
+from pushengine.http import ApiRouter, caller
 from pushengine.models import EventIn
 
 
@@ -27,14 +25,13 @@ class Deps:
 
 
 deps = Deps()
-router = APIGatewayHttpRouter()
-caller = Caller()
+router = ApiRouter()
 
 
-@router.post(
-    "/v1/events", summary="Report an open, click or conversion", responses={202: {"description": "ok"}}
-)
+@router.api(
+    "POST", "/v1/events", keys=("client", "server"), status=202, answers=[404],
+    summary="Report an open, click or conversion",
+)  # fmt: skip
 def post_event(body: EventIn) -> Response[dict]:
-    principal = require(caller(router), "client", "server")
-    result = events.record_event(deps.events, str(principal.app_id), body)
+    result = events.record_event(deps.events, str(caller().app_id), body)
     return Response(202, content_types.APPLICATION_JSON, result)
