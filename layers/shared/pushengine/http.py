@@ -240,8 +240,9 @@ def _field_and_reason(error: dict[str, Any]) -> dict[str, str]:
     reason = str(error.get("msg", "invalid"))
     match = _FIELD_PREFIX.match(reason)
     if match and error.get("type") == "value_error":  # model-level checks name their field in the message
-        named = match.group(1)
-        loc, reason = (loc if loc and loc[-1] == named else [*loc, named]), match.group(2)
+        named, reason = match.group(1), match.group(2)
+        inside = bool(loc) and (named == loc[-1] or named.startswith((f"{loc[-1]}.", f"{loc[-1]}[")))
+        loc = [*loc[:-1], named] if inside else [*loc, named]  # audience + audience.all[1].op: said once
     elif reason.startswith("Value error, "):
         reason = reason.removeprefix("Value error, ")
     # Literal/union branches add type names to the location; they are noise to a caller.
