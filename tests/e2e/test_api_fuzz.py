@@ -70,6 +70,7 @@ def test_generated_requests_get_documented_answers_and_never_a_5xx(
     assert not [a for a in answers if a[1] >= 500]
     if who == "none":
         assert {status for _, status in answers} == {401}
-    else:  # the key gets some requests through authorization and validation into the logic
-        assert any(200 <= status < 300 for _, status in answers), answers
+    else:  # the key's own routes get past authorization, and (admin, server) into the logic
+        past = {status for _, status in answers if status not in (401, 403)}
+        assert past and (who == "client" or any(200 <= status < 300 for status in past)), answers
     stack.drain(timeout=60)  # campaigns the fuzzer created leave no queued work behind
