@@ -136,9 +136,15 @@ def caller() -> Principal:
 class Edge:
     """Admits a request (authorization, then the body's envelope) or raises the DomainError to answer."""
 
-    def __init__(self, access: Mapping[str, Access], apps: AppsRepository | None = None) -> None:
+    def __init__(
+        self,
+        access: Mapping[str, Access],
+        apps: AppsRepository | None = None,
+        admin_key_hash: str | None = None,
+    ) -> None:
         self.access = dict(access)
         self._apps = apps
+        self._admin_key_hash = admin_key_hash
 
     @property
     def apps(self) -> AppsRepository:
@@ -152,8 +158,9 @@ class Edge:
             raise NotFound("no such route")
         principal = None
         if access.kinds:
+            admin = settings().admin_key_hash if self._admin_key_hash is None else self._admin_key_hash
             principal = authenticate(
-                bearer(event.get("headers")), admin_key_hash=settings().admin_key_hash, load_app=self.apps.get
+                bearer(event.get("headers")), admin_key_hash=admin, load_app=self.apps.get
             )
             logger.append_keys(app_id=principal.app_id, key_kind=principal.kind)
             app_id = None

@@ -14,7 +14,9 @@ from typing import Any, TypeVar
 
 from pydantic import AfterValidator
 
-MAX_BODY_BYTES = 512 * 1024  # a request body; larger answers 413 (above the 400 KB item, so the item check can speak)
+MAX_BODY_BYTES = (
+    512 * 1024
+)  # a request body; larger answers 413 (above the 400 KB item, so the item check can speak)
 MAX_JSON_DEPTH = 32  # nesting of a request body (a 10-level audience filter needs about 22)
 DYNAMO_MAX_ITEM_BYTES = 400 * 1024
 DYNAMO_MAX_DIGITS = 38
