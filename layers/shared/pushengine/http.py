@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, SecurityScheme
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -65,7 +65,7 @@ class Access:
 
 
 PUBLIC = Access(())
-SECURITY = {"bearer": HTTPBearer()}  # OpenAPI security scheme every keyed route names
+SECURITY: dict[str, SecurityScheme] = {"bearer": HTTPBearer()}  # the scheme every keyed route names
 
 
 def route_key(method: str, path: str) -> str:

@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from pushengine import campaigns
+from pushengine.auth import Kind
 from pushengine.config import settings
 from pushengine.dal.campaigns import CampaignsRepository
 from pushengine.dal.devices import DevicesRepository
@@ -33,7 +34,7 @@ class Deps:
 
 deps = Deps()
 router = ApiRouter()
-SERVER = ("server",)
+SERVER: tuple[Kind, ...] = ("server",)
 
 
 def _app_id() -> str:
@@ -43,7 +44,7 @@ def _app_id() -> str:
 @router.api("POST", "/v1/campaigns", keys=SERVER, status=201, summary="Create a campaign")
 def create_campaign(body: CampaignIn) -> Response[CampaignOut]:
     out = campaigns.create_campaign(deps.campaign, _app_id(), body)
-    return Response(201, content_types.APPLICATION_JSON, out.model_dump(mode="json"))
+    return Response(201, content_types.APPLICATION_JSON, out)
 
 
 @router.api("GET", "/v1/campaigns", keys=SERVER, summary="List campaigns, newest first")

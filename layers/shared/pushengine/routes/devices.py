@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
 from pushengine import registry
+from pushengine.auth import Kind
 from pushengine.config import settings
 from pushengine.dal.apps import AppsRepository, SecretsStore
 from pushengine.dal.devices import DevicesRepository
@@ -37,7 +38,7 @@ deps = Deps()
 router = ApiRouter()
 
 
-DEVICE_KEYS = ("client", "server")
+DEVICE_KEYS: tuple[Kind, ...] = ("client", "server")
 
 
 def _json(status: int, body: Any) -> Response:
