@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,11 +55,56 @@ def stack(standins: Standins) -> Iterator[Any]:
         yield local
 
 
+class DocumentedAnswers:
+    """Every answer the e2e tier sees through Api must be one the OpenAPI document lists for its operation,
+    and every error body must be the documented {message, errors}."""
+
+    def __init__(self) -> None:
+        self._operations: dict[str, list[tuple[re.Pattern[str], str, str, dict[str, Any]]]] = {}
+        self.seen: set[tuple[str, str, int]] = set()  # (method, path template, status)
+
+    def operations(self, base_url: str) -> list[tuple[re.Pattern[str], str, str, dict[str, Any]]]:
+        if base_url not in self._operations:
+            document = httpx.get(f"{base_url}/v1/openapi.json", timeout=30).json()
+            self._operations[base_url] = [
+                (
+                    re.compile("^" + re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(path)) + "$"),
+                    method.upper(),
+                    path,
+                    op,
+                )
+                for path, methods in document["paths"].items()
+                for method, op in methods.items()
+            ]
+        return self._operations[base_url]
+
+    def check(self, response: httpx.Response) -> None:
+        request = response.request
+        base = f"{request.url.scheme}://{request.url.netloc.decode()}"
+        for pattern, method, path, operation in self.operations(base):
+            if method != request.method or not pattern.match(request.url.path):
+                continue
+            status = response.status_code
+            assert str(status) in operation["responses"], (
+                f"{method} {path} answered {status}; its OpenAPI operation lists {sorted(operation['responses'])}"
+            )
+            if status >= 400:
+                response.read()
+                body = response.json()
+                assert set(body) == {"message", "errors"}, (method, path, body)
+                assert all(set(e) == {"field", "reason"} for e in body["errors"]), (method, path, body)
+            self.seen.add((method, path, status))
+            return
+
+
+ANSWERS = DocumentedAnswers()
+
+
 class Api:
-    """A small client for the HTTP API with a bearer key."""
+    """A small client for the HTTP API with a bearer key; every answer is checked against the OpenAPI document."""
 
     def __init__(self, base_url: str, key: str | None = None) -> None:
-        self.http = httpx.Client(base_url=base_url, timeout=30)
+        self.http = httpx.Client(base_url=base_url, timeout=30, event_hooks={"response": [ANSWERS.check]})
         self.key = key
 
     def as_key(self, key: str | None) -> Api:

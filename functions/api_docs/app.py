@@ -2,17 +2,21 @@
 
 from aws_lambda_powertools.event_handler import Response, content_types
 
-from pushengine.http import api_handler
+from pushengine.http import SECURITY, api_handler, openapi_document
 from pushengine.routes import campaigns, devices, events, segments, users
 
+TITLE, VERSION = "Push campaign engine", "1.0.0"
 app, lambda_handler = api_handler(
-    devices.router, campaigns.router, events.router, segments.router, users.router
+    devices.router,
+    campaigns.router,
+    events.router,
+    segments.router,
+    users.router,
+    public=("GET /v1/openapi.json", "GET /v1/docs"),
 )
-app.enable_swagger(path="/v1/docs", title="Push campaign engine", version="1.0.0")
+app.enable_swagger(path="/v1/docs", title=TITLE, version=VERSION, security_schemes=SECURITY)
 
 
 @app.get("/v1/openapi.json", include_in_schema=False)
-def openapi() -> Response[str]:
-    return Response(
-        200, content_types.APPLICATION_JSON, app.get_openapi_json_schema(title="Push campaign engine")
-    )
+def openapi() -> Response[dict]:
+    return Response(200, content_types.APPLICATION_JSON, openapi_document(app, title=TITLE, version=VERSION))

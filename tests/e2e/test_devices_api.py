@@ -112,8 +112,27 @@ def test_credentials_that_do_not_parse_are_a_400_naming_the_field(
 ) -> None:
     r = shop.server.put(f"/v1/apps/{shop.app_id}/providers/{provider}", body)
     assert r.status_code == 400, r.text
-    assert field in [e["field"] for e in r.json()["errors"]], r.text
+    assert any(f.startswith(field) for f in [e["field"] for e in r.json()["errors"]]), r.text
     assert "not a key" not in r.text and "bm90IGEga2V5" not in r.text
+
+
+@pytest.mark.parametrize(
+    "token_uri",
+    ["http://127.0.0.1:1/token", "https://169.254.169.254/latest/meta-data/iam", "https://10.0.0.1/token",
+     "http://[::1]:80/token", "https://attacker.example/token"],
+)  # fmt: skip
+def test_fcm_credentials_whose_token_uri_is_internal_or_foreign_are_refused(
+    shop: AppKeys, standins: Standins, token_uri: str
+) -> None:
+    account = {**standins.fcm.new_service_account("demo-project"), "token_uri": token_uri}
+    r = shop.server.put(f"/v1/apps/{shop.app_id}/providers/fcm", {"service_account": account})
+    assert r.status_code == 400, r.text
+    assert r.json()["errors"][0]["field"] == "body.service_account.token_uri", r.text
+    # the stand-in's own token_uri (on FCM_ENDPOINT's origin) is the one that is accepted
+    good = standins.fcm.new_service_account("demo-project")
+    assert (
+        shop.server.put(f"/v1/apps/{shop.app_id}/providers/fcm", {"service_account": good}).status_code == 200
+    )
 
 
 BAD_DEVICES = [

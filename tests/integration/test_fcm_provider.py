@@ -218,8 +218,33 @@ def test_wrong_key_is_refused_and_waiters_share_the_failure(fcm: FcmStandIn) -> 
 def test_network_errors_are_retried_with_status_0(fcm: FcmStandIn) -> None:
     token = fcm.new_token()
     dead = f"http://127.0.0.1:{free_port()}"
-    [send_down] = asyncio.run(send_all(provider_for(fcm, endpoint=dead), [notification(token)]))
+    going_down = FcmStandIn()  # token_uri must share the endpoint's origin: take the whole service down
+    with going_down:
+        token_down = going_down.new_token()
+        provider = provider_for(going_down)
+
+        async def send_before_and_after_it_stops() -> tuple[SendResult, SendResult]:
+            try:
+                first = await provider.send(notification(token_down))
+                going_down.stop()
+                return first, await provider.send(notification(token_down))
+            finally:
+                await provider.aclose()
+
+        sent, send_down = asyncio.run(send_before_and_after_it_stops())
+    assert sent.outcome == Outcome.SENT
     assert (send_down.outcome, send_down.status, send_down.reason) == (Outcome.RETRY, 0, "ConnectError")
     no_oauth = {**fcm.new_service_account(), "token_uri": f"{dead}/token"}
-    [grant_down] = asyncio.run(send_all(provider_for(fcm, no_oauth), [notification(token)]))
+    [grant_down] = asyncio.run(send_all(provider_for(fcm, no_oauth, endpoint=dead), [notification(token)]))
     assert grant_down == SendResult(Outcome.RETRY, 0, "oauth: ConnectError")
+
+
+@pytest.mark.parametrize(
+    "token_uri", ["https://169.254.169.254/token", "https://10.0.0.1/token", "http://127.0.0.1:9/token"]
+)
+def test_a_stored_token_uri_off_the_allowed_origins_is_never_called(fcm: FcmStandIn, token_uri: str) -> None:
+    """Checked again at send time: a credential saved before the policy (or written around the API)."""
+    provider = provider_for(fcm, {**fcm.new_service_account(), "token_uri": token_uri})
+    [result] = asyncio.run(send_all(provider, [notification(fcm.new_token())]))
+    assert result.outcome == Outcome.FAILED and result.reason.startswith("oauth: token_uri: "), result
+    assert (provider.grants_made, provider.requests, fcm.grants) == (0, 0, 0)

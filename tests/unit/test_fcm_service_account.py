@@ -7,7 +7,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from pushengine.providers.fcm import parse_service_account
+from pushengine.providers.fcm import GOOGLE_TOKEN_URI, check_token_uri, parse_service_account
 
 pytestmark = pytest.mark.unit
 
@@ -56,10 +56,7 @@ def test_repr_never_shows_the_key(account: dict[str, Any]) -> None:
         ({"project_id": ""}, "project_id"),
         ({"client_email": None}, "client_email"),
         ({"client_email": "not-an-email"}, "client_email"),
-        ({"token_uri": "http://oauth2.googleapis.com/token"}, "token_uri"),
-        ({"token_uri": "http://10.0.0.8/token"}, "token_uri"),
-        ({"token_uri": "ftp://127.0.0.1/token"}, "token_uri"),
-        ({"token_uri": "token"}, "token_uri"),
+        ({"token_uri": 7}, "token_uri"),
         ({"private_key_id": 7}, "private_key_id"),
     ],
 )
@@ -94,8 +91,43 @@ def test_invalid_json_text_is_not_echoed(account: dict[str, Any]) -> None:
     assert "PRIVATE" not in str(caught.value) and caught.value.__suppress_context__
 
 
+STANDIN = "http://127.0.0.1:8080"  # an FCM_ENDPOINT pointing at a local stand-in
+
+
 @pytest.mark.parametrize(
-    "uri", ["http://127.0.0.1:8080/token", "http://localhost/token", "http://[::1]:9/token"]
+    ("uri", "endpoint"),
+    [
+        (GOOGLE_TOKEN_URI, "https://fcm.googleapis.com"),
+        (GOOGLE_TOKEN_URI, STANDIN),
+        ("http://127.0.0.1:8080/token", STANDIN),
+        ("http://127.0.0.1:8080/other/path", STANDIN),
+        ("https://fcm.example.net/token", "https://fcm.example.net"),
+    ],
 )
-def test_plain_http_only_for_loopback(account: dict[str, Any], uri: str) -> None:
-    assert parse_service_account({**account, "token_uri": uri}).token_uri == uri
+def test_token_uri_is_google_or_on_the_fcm_endpoint_origin(uri: str, endpoint: str) -> None:
+    check_token_uri(uri, endpoint)
+
+
+@pytest.mark.parametrize(
+    ("uri", "endpoint", "reason"),
+    [
+        ("http://127.0.0.1:9/token", "https://fcm.googleapis.com", "not on Google's OAuth host"),
+        ("http://127.0.0.1:9/token", STANDIN, "not on Google's OAuth host"),  # loopback, other port
+        ("https://127.0.0.1:8080/token", STANDIN, "FCM endpoint's origin"),  # same host:port, other scheme
+        ("http://localhost:8080/token", STANDIN, "not on Google's OAuth host"),
+        ("https://169.254.169.254/latest/meta-data", "https://fcm.googleapis.com", "link-local"),
+        ("https://10.0.0.1/token", "https://fcm.googleapis.com", "private"),
+        ("https://[fd00:ec2::254]/token", "https://fcm.googleapis.com", "private"),
+        ("https://metadata.google.internal/token", "https://fcm.googleapis.com", "not on Google's OAuth host"),
+        ("http://oauth2.googleapis.com/token", "https://fcm.googleapis.com", "plain http"),
+        ("https://oauth2.googleapis.com/other", "https://fcm.googleapis.com", "must be https://oauth2"),
+        ("https://oauth2.googleapis.com@10.0.0.1/token", "https://fcm.googleapis.com", "user info"),
+        ("https://attacker.example/token", "https://fcm.googleapis.com", "not on Google's OAuth host"),
+        ("ftp://oauth2.googleapis.com/token", "https://fcm.googleapis.com", "scheme 'ftp'"),
+        ("token", "https://fcm.googleapis.com", "scheme '(none)'"),
+    ],
+)  # fmt: skip
+def test_token_uri_elsewhere_is_refused(uri: str, endpoint: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=r"^token_uri: ") as caught:
+        check_token_uri(uri, endpoint)
+    assert reason in str(caught.value)

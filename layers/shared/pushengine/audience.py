@@ -23,9 +23,11 @@ from decimal import Decimal
 from typing import Any
 
 from pushengine import geo, profiles
+from pushengine.limits import number_problem
 
 MAX_DEPTH = 10
 MAX_LEAVES = 100
+MAX_IN_VALUES = 1000  # values of one `in` list (a larger audience belongs in a tag, not a filter)
 # A filter with its segments expanded: segments nest at most MAX_SEGMENT_DEPTH deep, and the
 # whole expanded tree is still bounded, because every device of a wave is matched against it.
 MAX_SEGMENT_DEPTH = 4
@@ -240,6 +242,8 @@ class _Compiler:
         if op == "in":
             if not isinstance(value, list) or not value:
                 raise FilterError(value_path, "must be a non-empty list")
+            if len(value) > MAX_IN_VALUES:
+                raise FilterError(value_path, f"more than {MAX_IN_VALUES} values")
             value = [_scalar(attr, v, f"{value_path}[{i}]") for i, v in enumerate(value)]
             return _in(get, frozenset(_key(v) for v in value)), {"attr": attr, "op": op, "value": value}
         if op == "within":
@@ -320,7 +324,7 @@ def _scalar(attr: str, value: Any, path: str) -> str | int | float | bool:
         # Devices store ISO 3166 codes upper-cased, so "us" in a filter must still match.
         return value.upper() if attr in UPPER_CASE_FIELDS else value
     if isinstance(value, bool) or _number(value) is not None:
-        return value  # type: ignore[no-any-return]
+        return _storable(value, path)
     raise FilterError(path, "must be a string, a finite number or a boolean")
 
 
@@ -345,6 +349,14 @@ def _circle(value: Any, path: str) -> tuple[float, float, float]:
     return out[0], out[1], out[2]
 
 
+def _storable(value: Any, path: str) -> Any:
+    """The filter is stored with its campaign: a number DynamoDB cannot hold is refused here."""
+    problem = number_problem(value)
+    if problem:
+        raise FilterError(path, problem)
+    return value
+
+
 def _duration(value: Any, path: str) -> timedelta:
     found = _DURATION.fullmatch(value) if isinstance(value, str) else None
     if found is None or not any(found.groups()):
@@ -363,6 +375,7 @@ def _ordered(attr: str, get: Getter, compare: Callable[[Any, Any], bool], value:
     is_time = _is_time(attr)
     bound_number = None if is_time else _number(value)
     if bound_number is not None:
+        _storable(value, path)
         return _compare_by(_number, get, compare, bound_number)
     if profiles.parse_attr(attr) is not None and not is_time:
         raise FilterError(path, "must be a finite number")

@@ -12,13 +12,14 @@ from pushengine import compose, segments, waves
 from pushengine.audience import parse_filter, segment_ids
 from pushengine.config import Settings
 from pushengine.dal.apps import now_iso
-from pushengine.dal.campaigns import ACTION_STAT_PREFIX, CampaignsRepository, zero_stats
+from pushengine.dal.campaigns import ACTION_STAT_PREFIX, PROGRESS_FIELDS, CampaignsRepository, zero_stats
 from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.numbers import from_dynamo, to_dynamo
 from pushengine.dal.queues import send_json
 from pushengine.dal.scheduler import WaveScheduler, schedule_name
 from pushengine.dal.segments import SegmentsRepository
 from pushengine.errors import Conflict, InvalidInput, NotFound
+from pushengine.limits import DYNAMO_MAX_ITEM_BYTES, heaviest_part, item_size
 from pushengine.models import AudienceCount, CampaignIn, CampaignOut, CampaignPage, WaveOut
 from pushengine.targeting import DEFAULT_VARIANT, HOLDOUT
 
@@ -47,6 +48,19 @@ def check_messages(body: CampaignIn, campaign_id: str) -> None:
     for prefix, message in messages:  # both raise InvalidInput naming the field
         compose.CompiledMessage.compile(message, campaign_id, prefix=f"body.{prefix}")
         compose.check_sizes(message, campaign_id, prefix=f"body.{prefix}")
+
+
+def check_stored_size(item: dict[str, Any]) -> None:
+    """DynamoDB refuses an item over 400 KB: refuse the campaign first, naming the part to shorten."""
+    definition = {k: v for k, v in item.items() if k not in PROGRESS_FIELDS}  # progress is its own item
+    size = item_size(definition)
+    if size > DYNAMO_MAX_ITEM_BYTES:
+        field, part = heaviest_part(item["spec"], "body")
+        raise InvalidInput(
+            f"the campaign would be stored as {size} bytes, over DynamoDB's {DYNAMO_MAX_ITEM_BYTES}-byte item "
+            f"limit; shorten {field} ({part} bytes)",
+            field=field,
+        )
 
 
 def plan(body: CampaignIn, now: datetime) -> tuple[list[waves.Wave], list[str]]:
@@ -95,6 +109,7 @@ def create_campaign(
         "errors": {},  # reason -> sends that failed for good (dead-lettered batches and tasks)
     }
     # Noted on each segment before the campaign exists, so a segment cannot be deleted from under it.
+    check_stored_size(item)
     named = segments.referenced(deps.segments, app_id, body.audience, campaign_id)
     try:
         deps.campaigns.create(to_dynamo(item))

@@ -40,6 +40,7 @@ from pydantic import (
 )
 
 from pushengine.errors import InvalidInput
+from pushengine.limits import Storable
 
 __all__ = [
     "MAX_ACTIONS",
@@ -150,12 +151,13 @@ Title = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Body = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
 DataKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$"), AfterValidator(_data_key)]
 # bool before int: smart-mode unions keep the exact type, and strictness stops "1" becoming 1.
-DataValue = (
+DataValue = Annotated[
     Annotated[str, StringConstraints(max_length=1024)]
     | StrictBool
     | StrictInt
-    | Annotated[float, Field(strict=True, allow_inf_nan=False)]
-)
+    | Annotated[float, Field(strict=True, allow_inf_nan=False)],
+    Storable,
+]
 Locale = Annotated[str, AfterValidator(_locale)]
 
 
@@ -226,7 +228,7 @@ class Message(BaseModel):
     image_url: HttpsUrl | None = None
     url: DeepLink | None = None
     data: Annotated[dict[DataKey, DataValue], Field(max_length=50)] | None = None
-    badge: Annotated[StrictInt, Field(ge=0)] | None = None
+    badge: Annotated[StrictInt, Field(ge=0), Storable] | None = None
     sound: Annotated[str, StringConstraints(max_length=256, pattern=r"^[A-Za-z0-9_.\- ]+$")] | None = None
     localizations: Annotated[dict[Locale, LocalizedText], Field(max_length=200)] | None = None
     actions: Annotated[list[Action], Field(min_length=1, max_length=MAX_ACTIONS)] | None = None

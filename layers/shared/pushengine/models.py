@@ -24,15 +24,25 @@ from pushengine import geo, webpush_keys
 from pushengine.audience import FilterError, validate_filter
 from pushengine.compose import Message
 from pushengine.config import settings
+from pushengine.limits import Storable
 from pushengine.profiles import EVENT_NAME
 from pushengine.waves import is_valid_zone
 
 Strict = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-DeviceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:@-]{1,128}$")]
+
+def _not_a_dot_segment(value: str) -> str:
+    if value in (".", ".."):
+        raise ValueError("'.' and '..' are path segments, not device ids")
+    return value
+
+
+DeviceId = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9._:@-]{1,128}$"), AfterValidator(_not_a_dot_segment)
+]
 HHMM = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 TagKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
-Scalar = Annotated[str, StringConstraints(max_length=1024)] | bool | int | float
+Scalar = Annotated[Annotated[str, StringConstraints(max_length=1024)] | bool | int | float, Storable]
 _LOCALE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|\d{3}))?(-[A-Za-z0-9]{5,8})*$")
 
 
@@ -81,6 +91,19 @@ Locale = Annotated[str, AfterValidator(_locale)]
 Country = Annotated[str, AfterValidator(_country)]
 Region = Annotated[str, StringConstraints(max_length=8), AfterValidator(_region)]
 UserId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+# ---------- errors ----------
+class FieldError(BaseModel):
+    field: str
+    reason: str
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx answer: what went wrong, and per field why."""
+
+    message: str
+    errors: list[FieldError] = []
 
 
 # ---------- apps and providers ----------
@@ -138,7 +161,7 @@ class Subscription(BaseModel):
 
     endpoint: Annotated[str, StringConstraints(max_length=2048)]
     keys: Keys
-    expirationTime: int | None = None
+    expirationTime: Annotated[int, Storable] | None = None
 
     @field_validator("endpoint")
     @classmethod
@@ -206,6 +229,12 @@ class DeviceIn(BaseModel):
         return self
 
 
+class SubscriptionOut(BaseModel):
+    """Only the endpoint: the subscription's keys (auth, p256dh) are secrets the sender alone needs."""
+
+    endpoint: str
+
+
 class UserDevice(BaseModel):
     """A device as its user's listing shows it: everything but the push address."""
 
@@ -230,7 +259,7 @@ class UserDevice(BaseModel):
 
 class DeviceOut(UserDevice):
     token: str | None = None
-    subscription: dict[str, Any] | None = None
+    subscription: SubscriptionOut | None = None
 
 
 class UserOut(BaseModel):
@@ -269,7 +298,7 @@ Schedule = Annotated[NowSchedule | AtSchedule | LocalTimeSchedule, Field(discrim
 class Variant(BaseModel):
     model_config = Strict
     name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
-    weight: Annotated[float, Field(gt=0, le=100)] = 1
+    weight: Annotated[float, Field(gt=0, le=100), Storable] = 1
     message: Message
 
 
@@ -284,7 +313,7 @@ class CampaignIn(BaseModel):
     name: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     message: Message
     variants: Annotated[list[Variant], Field(max_length=10)] | None = None
-    holdout_percent: Annotated[float, Field(ge=0, le=50)] = 0
+    holdout_percent: Annotated[float, Field(ge=0, le=50), Storable] = 0
     audience: AudienceFilter = None
     schedule: Schedule = NowSchedule(type="now")
     quiet_hours: Literal["defer", "skip", "ignore"] = "defer"
@@ -368,7 +397,7 @@ class EventIn(BaseModel):
     user_id: UserId | None = None
     name: Annotated[str, StringConstraints(pattern=EVENT_NAME)]
     campaign_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = None
-    value: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)] | None = None
+    value: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False), Storable] | None = None
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
     # e.g. {"action_id": "buy"} on `clicked`: the notification button that was tapped
     properties: Annotated[dict[str, Any], AfterValidator(_properties)] | None = None

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from pushengine import webpush_keys
+from pushengine.config import settings
 from pushengine.dal.apps import AppsRepository, SecretsStore, require_app
 from pushengine.dal.devices import DevicesRepository, public_view
 from pushengine.dal.numbers import from_dynamo, to_dynamo
@@ -23,7 +24,7 @@ from pushengine.models import (
 )
 from pushengine.profiles import MAX_USER_DEVICES, PREFIX, profile_view
 from pushengine.providers.apns import ApnsCredentials
-from pushengine.providers.fcm import parse_service_account
+from pushengine.providers.fcm import check_token_uri, parse_service_account
 
 
 def create_app(apps: AppsRepository, name: str) -> AppCreated:
@@ -56,8 +57,11 @@ def _credentials(provider: str, body: dict[str, Any]) -> tuple[dict[str, Any], d
         fcm = FcmIn.model_validate(body)
         try:
             account = parse_service_account(fcm.service_account)
+            check_token_uri(account.token_uri, settings().fcm_endpoint)
         except ValueError as exc:
-            raise InvalidInput(str(exc), field="body.service_account") from None
+            name, _, reason = str(exc).partition(": ")
+            inner = "" if name == "service_account" or not reason else f".{name}"
+            raise InvalidInput(reason or str(exc), field=f"body.service_account{inner}") from None
         sa = fcm.service_account
         secret = sa if isinstance(sa, dict) else json.loads(sa)
         return secret, {"project_id": account.project_id}, ProviderOut(provider="fcm")

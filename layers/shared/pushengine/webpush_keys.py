@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+
+from pushengine.outbound import check_url
 
 # The push services browsers hand out endpoints for (Chrome/Edge via FCM, Firefox, Safari, legacy Edge).
 DEFAULT_WEBPUSH_HOSTS: tuple[str, ...] = (
@@ -31,7 +31,6 @@ AUTH_SECRET_LENGTH = 16
 _POINT_LENGTH = 65
 _SCALAR_LENGTH = 32
 _B64URL = re.compile(r"[A-Za-z0-9_-]*={0,2}")
-_DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 def b64url_encode(data: bytes) -> str:
@@ -163,73 +162,6 @@ def parse_allowed_hosts(text: str | None) -> list[str]:
     return entries or list(DEFAULT_WEBPUSH_HOSTS)
 
 
-def _split_host_port(entry: str) -> tuple[str, int | None]:
-    """'host', 'host:port', '[v6]', '[v6]:port' or a bare IPv6 literal -> (host, port or None)."""
-    entry = entry.strip().lower()
-    if entry.startswith("["):
-        host, _, rest = entry[1:].partition("]")
-        return host, int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else None
-    if entry.count(":") == 1:
-        host, _, port = entry.partition(":")
-        return host, int(port) if port.isdigit() else None
-    return entry, None
-
-
-def _is_loopback(host: str, ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> bool:
-    return host == "localhost" if ip is None else ip.is_loopback
-
-
-def _host_matches(host: str, pattern: str) -> bool:
-    if pattern.startswith("*."):
-        return host.endswith(pattern[1:]) and len(host) > len(pattern) - 1
-    return host == pattern
-
-
-def _entry_matches(host: str, port: int, default_port: int, entries: Iterable[str], is_ip: bool) -> bool:
-    for entry in entries:
-        pattern, entry_port = _split_host_port(entry)
-        if is_ip and pattern.startswith("*."):
-            continue  # a wildcard names DNS names, never an IP literal
-        # An entry without a port allows only the scheme's default port.
-        if _host_matches(host, pattern) and port == (entry_port if entry_port is not None else default_port):
-            return True
-    return False
-
-
 def check_endpoint(url: str, allowed_hosts: Sequence[str]) -> None:
-    """Refuse (ValueError with the reason) a Web Push endpoint the sender must not call.
-
-    https only, on a host (or host:port) of the allow-list (exact or `*.` suffix); plain http only for a
-    listed loopback host; private, link-local and metadata IP literals are refused even when listed.
-    """
-    if not isinstance(url, str) or not url:
-        raise ValueError("endpoint: missing")
-    if any(ord(c) <= 0x20 or c in "\\\x7f" for c in url):
-        raise ValueError("endpoint: contains whitespace, control characters or backslashes")
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise ValueError("endpoint: not a valid URL") from None
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS:
-        raise ValueError(f"endpoint: scheme {scheme or '(none)'!r} is not allowed, only https")
-    if "@" in parts.netloc:
-        raise ValueError("endpoint: user info is not allowed in the URL")
-    host = (parts.hostname or "").lower()
-    if not host:
-        raise ValueError("endpoint: missing host")
-    try:
-        ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
-    except ValueError:
-        ip = None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:10.0.0.1 is 10.0.0.1
-    loopback = _is_loopback(host, ip)
-    if ip is not None and not loopback and not ip.is_global:
-        raise ValueError(f"endpoint: {host} is a private, link-local or reserved address")
-    default_port = _DEFAULT_PORTS[scheme]
-    if not _entry_matches(host, port or default_port, default_port, allowed_hosts, ip is not None):
-        raise ValueError(f"endpoint: host {parts.netloc.lower()} is not on the Web Push allow-list")
-    if scheme == "http" and not loopback:
-        raise ValueError("endpoint: plain http is only allowed for a listed loopback host")
+    """Refuse (ValueError with the reason) a Web Push endpoint the sender must not call (see outbound)."""
+    check_url(url, allowed_hosts, field="endpoint", allow_list="the Web Push allow-list")

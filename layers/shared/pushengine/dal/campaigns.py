@@ -104,6 +104,19 @@ class CampaignsRepository:
         item = self._checkpoints.get_item(Key=key, ConsistentRead=True).get("Item")
         return {k: v for k, v in item.items() if k != "pk"} if item else None
 
+    def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """BatchGetItem until nothing is left unprocessed (throttled keys come back in UnprocessedKeys)."""
+        items: list[dict[str, Any]] = []
+        attempt = 0
+        while keys:
+            got = aws.client("dynamodb").batch_get_item(RequestItems={self._checkpoints_name: {"Keys": keys}})
+            items += map(_deserialize, got["Responses"].get(self._checkpoints_name, []))
+            keys = got.get("UnprocessedKeys", {}).get(self._checkpoints_name, {}).get("Keys", [])
+            if keys:
+                time.sleep(aws.backoff(attempt))
+                attempt += 1
+        return items
+
     def list(
         self, app_id: str, *, limit: int, next_token: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
@@ -120,19 +133,6 @@ class CampaignsRepository:
         found = {p["pk"]: p for p in self._batch_get([_serialize(k) for k in keys])}
         items = [{**i, **found.get(k["pk"], {})} for i, k in zip(page["Items"], keys, strict=True)]
         return items, (_encode_token(last["campaign_id"]) if last else None)
-
-    def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """BatchGetItem until nothing is left unprocessed (throttled keys come back in UnprocessedKeys)."""
-        items: list[dict[str, Any]] = []
-        attempt = 0
-        while keys:
-            got = aws.client("dynamodb").batch_get_item(RequestItems={self._checkpoints_name: {"Keys": keys}})
-            items += map(_deserialize, got["Responses"].get(self._checkpoints_name, []))
-            keys = got.get("UnprocessedKeys", {}).get(self._checkpoints_name, {}).get("Keys", [])
-            if keys:
-                time.sleep(aws.backoff(attempt))
-                attempt += 1
-        return items
 
     def set_status(
         self, app_id: str, campaign_id: str, status: str, *, allowed_from: tuple[str, ...]

@@ -308,13 +308,13 @@ def dead_letter(deps: SegmentDeps, message: dict[str, Any], reason: str) -> None
         return
     recorded = False
     if message.get("kind") == "task":
-        done = {"counters": {"tasks_pending": -1}, "errors": {reason: 1}}
         # a task that recorded itself failed while queueing its continuation: the continuation is lost
-        recorded = deps.campaigns.record(
-            app_id, campaign_id, task_key(message), **done
-        ) or deps.campaigns.record(
-            app_id, campaign_id, task_key({**message, "seq": message["seq"] + 1}), **done
-        )
+        for ledger in (task_key(message), task_key({**message, "seq": message["seq"] + 1})):
+            recorded = deps.campaigns.record(
+                app_id, campaign_id, ledger, counters={"tasks_pending": -1}, errors={reason: 1}
+            )
+            if recorded:
+                break
     elif message.get("kind") == "release":
         batch = deps.campaigns.load_deferred(message["key"])
         if batch is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import time
 from collections.abc import Callable
@@ -16,6 +15,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
+from pushengine.outbound import check_url
 from pushengine.providers.base import Notification, Outcome, SendResult, parse_retry_after
 from pushengine.providers.transport import KeepAliveTransport
 
@@ -25,6 +25,8 @@ ASSERTION_LIFETIME = 3600  # Google refuses assertions valid for longer than one
 TOKEN_REFRESH_MARGIN = 300  # refresh 5 minutes early so no send races the expiry
 QUOTA_MIN_BACKOFF = 60.0  # Google: back off at least 60 s after QUOTA_EXCEEDED
 FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
+DEFAULT_ENDPOINT = "https://fcm.googleapis.com"
+GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,17 +38,25 @@ class ServiceAccount:
     private_key: RSAPrivateKey = field(repr=False, compare=False)  # never printed
 
 
-def _is_loopback(host: str | None) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host or "").is_loopback
-    except ValueError:
-        return False
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or {"https": 443, "http": 80}.get(scheme)
+
+
+def check_token_uri(token_uri: str, fcm_endpoint: str = DEFAULT_ENDPOINT) -> None:
+    """The OAuth endpoint a service account may send its signed assertion to: Google's, or one on the
+    origin of the configured FCM endpoint (how a private FCM stand-in is reached). ValueError otherwise:
+    a service account is user input, and the sender would POST to whatever it names."""
+    allowed = [urlsplit(GOOGLE_TOKEN_URI).netloc, urlsplit(fcm_endpoint).netloc]
+    check_url(token_uri, allowed, field="token_uri", allow_list="Google's OAuth host or the FCM endpoint's")
+    if token_uri != GOOGLE_TOKEN_URI and _origin(token_uri) != _origin(fcm_endpoint):
+        raise ValueError(f"token_uri: must be {GOOGLE_TOKEN_URI} or on the FCM endpoint's origin")
 
 
 def parse_service_account(obj: dict[str, Any] | str) -> ServiceAccount:
-    """Validate a service-account JSON (dict or text); ValueError names the bad field, never the key."""
+    """Validate a service-account JSON (dict or text); ValueError names the bad field, never the key.
+    Where token_uri may point is check_token_uri's to say (it needs the configured FCM endpoint)."""
     if isinstance(obj, str):
         try:
             obj = json.loads(obj)
@@ -61,10 +71,6 @@ def parse_service_account(obj: dict[str, Any] | str) -> ServiceAccount:
             raise ValueError(f"{name}: required non-empty string")
     if "@" not in obj["client_email"]:
         raise ValueError("client_email: not an email address")
-    url = urlsplit(obj["token_uri"])
-    secure = url.scheme == "https" or (url.scheme == "http" and _is_loopback(url.hostname))
-    if not url.hostname or not secure:
-        raise ValueError("token_uri: must be an https URL (http only for loopback)")
     try:
         key = serialization.load_pem_private_key(obj["private_key"].encode(), password=None)
     except (ValueError, TypeError):
@@ -164,13 +170,14 @@ class FcmProvider:
         self,
         service_account: ServiceAccount,
         *,
-        endpoint: str = "https://fcm.googleapis.com",
+        endpoint: str = DEFAULT_ENDPOINT,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.time,
         max_in_flight: int = 200,
         timeout: float = 10.0,
     ) -> None:
         self._sa = service_account
+        self._endpoint = endpoint
         self._send_url = httpx.URL(
             f"{endpoint.rstrip('/')}/v1/projects/{service_account.project_id}/messages:send"
         )  # parsed once: every send goes to this one URL
@@ -250,9 +257,14 @@ class FcmProvider:
             self._grants_finished += 1
 
     async def _request_token(self) -> str:
-        self.grants_made += 1
         self._token = None
         now = self._clock()
+        try:  # checked again at send time: a credential stored before a policy change is not trusted
+            check_token_uri(self._sa.token_uri, self._endpoint)
+        except ValueError as exc:
+            self._grant_failure = SendResult(Outcome.FAILED, 0, f"oauth: {exc}")
+            raise _GrantFailed(self._grant_failure) from None
+        self.grants_made += 1
         form = {"grant_type": JWT_BEARER_GRANT, "assertion": sign_assertion(self._sa, now)}
         try:
             response = await self._call(httpx.Request("POST", self._sa.token_uri, data=form))

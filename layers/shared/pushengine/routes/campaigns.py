@@ -7,16 +7,15 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from pushengine import campaigns
-from pushengine.auth import require
+from pushengine.auth import Kind
 from pushengine.config import settings
 from pushengine.dal.campaigns import CampaignsRepository
 from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.scheduler import WaveScheduler
 from pushengine.dal.segments import SegmentsRepository
-from pushengine.http import Caller
+from pushengine.http import ApiRouter, caller
 from pushengine.models import AudienceCount, AudienceCountIn, CampaignIn, CampaignOut, CampaignPage
 
 CampaignId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
@@ -36,21 +35,21 @@ class Deps:
 
 
 deps = Deps()
-router = APIGatewayHttpRouter()
-caller = Caller()
+router = ApiRouter()
+SERVER: tuple[Kind, ...] = ("server",)
 
 
 def _app_id() -> str:
-    return str(require(caller(router), "server").app_id)
+    return str(caller().app_id)
 
 
-@router.post("/v1/campaigns", summary="Create a campaign", responses={201: {"description": "created"}})
-def create_campaign(body: CampaignIn) -> Response[dict]:
+@router.api("POST", "/v1/campaigns", keys=SERVER, status=201, summary="Create a campaign")
+def create_campaign(body: CampaignIn) -> Response[CampaignOut]:
     out = campaigns.create_campaign(deps.campaign, _app_id(), body)
-    return Response(201, content_types.APPLICATION_JSON, out.model_dump(mode="json"))
+    return Response(201, content_types.APPLICATION_JSON, out)
 
 
-@router.get("/v1/campaigns", summary="List campaigns, newest first")
+@router.api("GET", "/v1/campaigns", keys=SERVER, summary="List campaigns, newest first")
 def list_campaigns(
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
     next_token: Annotated[str | None, Query(max_length=512)] = None,
@@ -58,16 +57,24 @@ def list_campaigns(
     return campaigns.list_campaigns(deps.campaign, _app_id(), limit=limit, next_token=next_token)
 
 
-@router.get("/v1/campaigns/<campaign_id>", summary="One campaign with its status, waves and stats")
+@router.api(
+    "GET", "/v1/campaigns/<campaign_id>", keys=SERVER, answers=[404],
+    summary="One campaign with its status, waves and stats",
+)  # fmt: skip
 def get_campaign(campaign_id: CampaignId) -> CampaignOut:
     return campaigns.get_campaign(deps.campaign, _app_id(), campaign_id)
 
 
-@router.post("/v1/campaigns/<campaign_id>/cancel", summary="Stop a campaign; waves not yet fired are deleted")
+@router.api(
+    "POST", "/v1/campaigns/<campaign_id>/cancel", keys=SERVER, answers=[404, 409],
+    summary="Stop a campaign; waves not yet fired are deleted",
+)  # fmt: skip
 def cancel_campaign(campaign_id: CampaignId) -> CampaignOut:
     return campaigns.cancel_campaign(deps.campaign, _app_id(), campaign_id)
 
 
-@router.post("/v1/audience/count", summary="How many opted-in devices a filter selects now")
+@router.api(
+    "POST", "/v1/audience/count", keys=SERVER, summary="How many opted-in devices a filter selects now"
+)
 def count_audience(body: AudienceCountIn) -> AudienceCount:
     return campaigns.count_audience(deps.campaign, _app_id(), body.audience)

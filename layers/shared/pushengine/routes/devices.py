@@ -7,14 +7,13 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
-from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from pushengine import registry
-from pushengine.auth import require
+from pushengine.auth import Kind
 from pushengine.config import settings
 from pushengine.dal.apps import AppsRepository, SecretsStore
 from pushengine.dal.devices import DevicesRepository
-from pushengine.http import Caller
+from pushengine.http import ApiRouter, caller
 from pushengine.models import AppCreated, AppIn, DeviceId, DeviceIn, DeviceOut, ProviderOut
 
 
@@ -36,45 +35,53 @@ class Deps:
 
 
 deps = Deps()
-router = APIGatewayHttpRouter()
-caller = Caller()
+router = ApiRouter()
+
+
+DEVICE_KEYS: tuple[Kind, ...] = ("client", "server")
 
 
 def _json(status: int, body: Any) -> Response:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 
-@router.post("/v1/apps", summary="Create an app (admin key)", responses={201: {"description": "created"}})
+@router.api("POST", "/v1/apps", keys=["admin"], status=201, summary="Create an app (admin key)")
 def create_app(body: AppIn) -> Response[AppCreated]:
-    require(caller(router), "admin")
     return _json(201, registry.create_app(deps.apps, body.name).model_dump())
 
 
-@router.put("/v1/apps/<app_id>/providers/<provider>", summary="Store provider credentials (server key)")
+@router.api(
+    "PUT", "/v1/apps/<app_id>/providers/<provider>", keys=["server"], app_param="app_id", answers=[404],
+    summary="Store provider credentials (server key of this app)",
+)  # fmt: skip
 def put_provider(
     app_id: Annotated[str, Path(pattern=r"^app_[0-9a-f]{16}$")],
     provider: Annotated[str, Path(pattern=r"^(apns|fcm|webpush)$")],
     body: Annotated[dict[str, Any], Body()],
 ) -> ProviderOut:
-    require(caller(router), "server", app_id=app_id)
     return registry.put_provider(deps.apps, deps.secrets, app_id, provider, body)
 
 
-@router.put("/v1/devices/<device_id>", summary="Register or update a device (client key)")
+@router.api(
+    "PUT", "/v1/devices/<device_id>", keys=DEVICE_KEYS, status=(200, 201), answers=[409],
+    summary="Register (201) or update (200) a device (client key)",
+)  # fmt: skip
 def put_device(device_id: Annotated[DeviceId, Path()], body: DeviceIn) -> Response[DeviceOut]:
-    principal = require(caller(router), "client", "server")
-    out, created = registry.register_device(deps.devices, str(principal.app_id), device_id, body)
+    out, created = registry.register_device(deps.devices, str(caller().app_id), device_id, body)
     return _json(201 if created else 200, out.model_dump(mode="json", exclude_none=True))
 
 
-@router.get("/v1/devices/<device_id>", summary="Read a device (client key)")
+@router.api(
+    "GET", "/v1/devices/<device_id>", keys=DEVICE_KEYS, answers=[404], summary="Read a device (client key)"
+)
 def get_device(device_id: Annotated[DeviceId, Path()]) -> DeviceOut:
-    principal = require(caller(router), "client", "server")
-    return registry.get_device(deps.devices, str(principal.app_id), device_id)
+    return registry.get_device(deps.devices, str(caller().app_id), device_id)
 
 
-@router.delete("/v1/devices/<device_id>", summary="Unregister a device (client key)")
+@router.api(
+    "DELETE", "/v1/devices/<device_id>", keys=DEVICE_KEYS, status=204, answers=[404],
+    summary="Unregister a device (client key)",
+)  # fmt: skip
 def delete_device(device_id: Annotated[DeviceId, Path()]) -> Response[None]:
-    principal = require(caller(router), "client", "server")
-    registry.delete_device(deps.devices, str(principal.app_id), device_id)
+    registry.delete_device(deps.devices, str(caller().app_id), device_id)
     return Response(status_code=204)

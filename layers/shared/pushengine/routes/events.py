@@ -6,17 +6,15 @@ from functools import cached_property
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import ValidationError
 
 from pushengine import events
-from pushengine.auth import require
 from pushengine.config import settings
 from pushengine.dal.campaigns import CampaignsRepository
 from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.profiles import ProfilesRepository
 from pushengine.errors import DomainError
-from pushengine.http import Caller, field_errors
+from pushengine.http import ApiRouter, caller, field_errors
 from pushengine.models import EventBatchIn, EventIn
 
 
@@ -32,28 +30,24 @@ class Deps:
 
 
 deps = Deps()
-router = APIGatewayHttpRouter()
-caller = Caller()
+router = ApiRouter()
 
 
-@router.post(
-    "/v1/events",
+@router.api(
+    "POST", "/v1/events", keys=("client", "server"), status=202, answers=[404],
     summary="Report an event: behaviour, and opens, clicks, conversions",
-    responses={202: {"description": "ok"}},
-)
+)  # fmt: skip
 def post_event(body: EventIn) -> Response[dict]:
-    principal = require(caller(router), "client", "server")
-    result = events.record_event(deps.events, str(principal.app_id), body)
+    result = events.record_event(deps.events, str(caller().app_id), body)
     return Response(202, content_types.APPLICATION_JSON, result)
 
 
-@router.post(
-    "/v1/events/batch",
-    summary="Report up to 100 events; a result per event",
-    responses={202: {"description": "each event's own status in `results`"}},
-)
+@router.api(
+    "POST", "/v1/events/batch", keys=("client", "server"), status=202,
+    summary="Report up to 100 events; each event's own status in `results`",
+)  # fmt: skip
 def post_events(body: EventBatchIn) -> Response[dict]:
-    app_id = str(require(caller(router), "client", "server").app_id)
+    app_id = str(caller().app_id)
     results = [_one(app_id, i, raw) for i, raw in enumerate(body.events)]
     return Response(202, content_types.APPLICATION_JSON, {"results": results})
 

@@ -6,23 +6,22 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path
-from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from pushengine import campaigns, segments
-from pushengine.auth import require
+from pushengine.auth import Kind
 from pushengine.dal.segments import SegmentsRepository
-from pushengine.http import Caller
+from pushengine.http import ApiRouter, caller
 from pushengine.models import AudienceCount, SegmentIn, SegmentOut, SegmentPage
 from pushengine.routes.campaigns import deps
 
 SegmentId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
-router = APIGatewayHttpRouter()
-caller = Caller()
+router = ApiRouter()
+SERVER: tuple[Kind, ...] = ("server",)
 
 
 def _app_id() -> str:
-    return str(require(caller(router), "server").app_id)
+    return str(caller().app_id)
 
 
 def _repo() -> SegmentsRepository:
@@ -30,20 +29,23 @@ def _repo() -> SegmentsRepository:
     return deps.campaign.segments
 
 
-@router.post(
-    "/v1/segments", summary="Save a segment {name, filter}", responses={201: {"description": "created"}}
+@router.api(
+    "POST", "/v1/segments", keys=SERVER, status=201, answers=[409], summary="Save a segment {name, filter}"
 )
 def create_segment(body: SegmentIn) -> Response[dict]:
     out = segments.create_segment(_repo(), _app_id(), body)
     return Response(201, content_types.APPLICATION_JSON, out.model_dump(mode="json", exclude_none=True))
 
 
-@router.get("/v1/segments", summary="Every saved segment of the app")
+@router.api("GET", "/v1/segments", keys=SERVER, summary="Every saved segment of the app")
 def list_segments() -> SegmentPage:
     return segments.list_segments(_repo(), _app_id())
 
 
-@router.get("/v1/segments/<segment_id>", summary="One segment, with how many opted-in devices it selects now")
+@router.api(
+    "GET", "/v1/segments/<segment_id>", keys=SERVER, answers=[404],
+    summary="One segment, with how many opted-in devices it selects now",
+)  # fmt: skip
 def get_segment(segment_id: SegmentId) -> SegmentOut:
     app_id = _app_id()
 
@@ -53,16 +55,18 @@ def get_segment(segment_id: SegmentId) -> SegmentOut:
     return segments.get_segment(_repo(), app_id, segment_id, count)
 
 
-@router.put(
-    "/v1/segments/<segment_id>", summary="Replace a segment's name and filter; waves not yet fired see it"
-)
+@router.api(
+    "PUT", "/v1/segments/<segment_id>", keys=SERVER, answers=[404, 409],
+    summary="Replace a segment's name and filter; waves not yet fired see it",
+)  # fmt: skip
 def put_segment(segment_id: SegmentId, body: SegmentIn) -> SegmentOut:
     return segments.update_segment(_repo(), _app_id(), segment_id, body)
 
 
-@router.delete(
-    "/v1/segments/<segment_id>", summary="Delete a segment no active campaign or segment uses (else 409)"
-)
+@router.api(
+    "DELETE", "/v1/segments/<segment_id>", keys=SERVER, status=204, answers=[404, 409],
+    summary="Delete a segment no active campaign or segment uses (else 409)",
+)  # fmt: skip
 def delete_segment(segment_id: SegmentId) -> Response[None]:
     app_id = _app_id()
 
