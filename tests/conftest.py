@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,6 +12,16 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, settings
+
+# One Hypothesis profile for every property test: the same examples on every run (CI runs on a cold,
+# shared 2-core machine), no per-example deadline and no health check that depends on the machine's
+# speed (the first draw pays for cold caches). HYPOTHESIS_PROFILE=explore draws new examples locally.
+settings.register_profile(
+    "ci", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.register_profile("explore", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_KEY = "test-admin-key-" + "x" * 32

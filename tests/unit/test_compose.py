@@ -25,7 +25,6 @@ from pushengine.compose import (
     collapse_id,
     fcm_message,
     payload_size,
-    pick_locale,
     webpush_payload,
 )
 from pushengine.errors import InvalidInput
@@ -328,12 +327,15 @@ AVAILABLE = ["pt", "en", "zh-Hant", "zh", "es-419", "DE-at"]
         (None, None),
     ],
 )
-def test_pick_locale(device_locale: str | None, expected: str | None) -> None:
-    assert pick_locale(device_locale, AVAILABLE) == expected
+def test_locale_fallback(device_locale: str | None, expected: str | None) -> None:
+    message = Message(title="default", body="b", localizations={k: {"title": k} for k in AVAILABLE})
+    rendered = CompiledMessage.compile(message, CID).render(_device(locale=device_locale))
+    assert rendered.title == (expected or "default")
 
 
-def test_pick_locale_without_localizations() -> None:
-    assert pick_locale("pt-BR", []) is None
+def test_locale_fallback_without_localizations() -> None:
+    rendered = CompiledMessage.compile(Message(title="default", body="b"), CID).render(_device(locale="pt-BR"))
+    assert rendered.title == "default"
 
 
 def test_render_uses_locale_fallback_and_default() -> None:

@@ -63,7 +63,6 @@ __all__ = [
     "collapse_id",
     "fcm_message",
     "payload_size",
-    "pick_locale",
     "webpush_payload",
 ]
 
@@ -326,11 +325,6 @@ def _lookup(device_locale: str | None, by_lower: Mapping[str, str]) -> str | Non
             return found
         subtags.pop()
     return None
-
-
-def pick_locale(device_locale: str | None, available: Iterable[str]) -> str | None:
-    """The localization key to use (as spelled in `available`), or None for the default message."""
-    return _lookup(device_locale, {key.lower(): key for key in available})
 
 
 @dataclass(frozen=True, slots=True)

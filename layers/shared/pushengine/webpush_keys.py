@@ -95,11 +95,6 @@ def load_private_key(text: str) -> ec.EllipticCurvePrivateKey:
         raise ValueError("private key: scalar out of range for P-256") from None
 
 
-def derive_public_key(private_key_text: str) -> str:
-    """The base64url public key for a stored private key (PEM or raw base64url)."""
-    return public_key_b64(load_private_key(private_key_text))
-
-
 def _point(text: str, field: str) -> bytes:
     try:
         raw = b64url_decode(text)

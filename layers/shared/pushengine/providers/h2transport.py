@@ -180,7 +180,6 @@ class H2Transport(httpx.AsyncBaseTransport):
         if ssl_context is not None:
             ssl_context.set_alpn_protocols(["h2"])  # without it a TLS server would pick HTTP/1.1
         self._origins: dict[tuple[bytes, bytes, int | None], _Origin] = {}
-        self.connections_opened = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
@@ -265,7 +264,6 @@ class H2Transport(httpx.AsyncBaseTransport):
             if isinstance(exc, OSError):
                 raise httpx.ConnectError(f"{type(exc).__name__}: {exc}", request=request) from None
             raise
-        self.connections_opened += 1
 
     async def aclose(self) -> None:
         for origin in self._origins.values():

@@ -215,7 +215,6 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
         self._ssl = ssl_context
         self._origins: dict[Target, _Origin] = {}
         self._open: set[_Connection] = set()
-        self.connections_opened = 0
         self._sweep: asyncio.TimerHandle | None = None
         self._sweep_loop: asyncio.AbstractEventLoop | None = None
 
@@ -332,7 +331,6 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
         except OSError as exc:
             raise httpx.ConnectError(f"{type(exc).__name__}: {exc}") from None
         self._open.add(conn)
-        self.connections_opened += 1
         return conn
 
     def _discard(self, conn: _Connection) -> None:
