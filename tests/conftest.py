@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,13 @@ def standins() -> Iterator[Standins]:
 
 @pytest.fixture(scope="session")
 def stack(standins: Standins) -> Iterator[Any]:
+    """The template on the embedded AWS in strict mode: AWS's limits enforced.
+
+    Injected faults are off unless STRICT_AWS_FAULTS says otherwise ("transaction_conflict=0.2,...");
+    a test turns them on for itself with the `aws_faults` fixture.
+    """
     from local.runtime import LocalStack
+    from local.runtime.strict import parse_faults
 
     web_host = standins.webpush.base_url.split("//", 1)[1]
     with LocalStack(
@@ -49,8 +56,22 @@ def stack(standins: Standins) -> Iterator[Any]:
         },
         visibility_timeout=1,
         background=False,
+        strict=True,
+        faults=parse_faults(os.environ.get("STRICT_AWS_FAULTS")),
+        fault_seed=int(os.environ.get("STRICT_AWS_SEED", "0")),
     ) as local:
         yield local
+
+
+@pytest.fixture
+def aws_faults(stack: Any) -> Iterator[Any]:
+    """The stack's fault rates (`local.runtime.strict.Faults`), put back as they were after the test.
+
+        aws_faults.update(transaction_conflict=0.2, throttle=0.05); ...; aws_faults.injected()
+    """
+    before = stack.faults.rates
+    yield stack.faults
+    stack.faults.set(before)
 
 
 class Api:
