@@ -67,7 +67,7 @@ def stack(standins: Standins) -> Iterator[Any]:
 def aws_faults(stack: Any) -> Iterator[Any]:
     """The stack's fault rates (`local.runtime.strict.Faults`), put back as they were after the test.
 
-        aws_faults.update(transaction_conflict=0.2, throttle=0.05); ...; aws_faults.injected()
+    aws_faults.update(transaction_conflict=0.2, throttle=0.05); ...; aws_faults.injected()
     """
     before = stack.faults.rates
     yield stack.faults
