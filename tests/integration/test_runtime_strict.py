@@ -395,3 +395,20 @@ def test_a_record_the_handler_backed_off_returns_after_its_own_visibility(stack:
     times = sorted(float(i["at"]["N"]) for i in items if i["id"]["S"] == "later")
     assert len(times) == 2
     assert 0.9 <= times[1] - times[0] < 10
+
+
+# ---------- the runtime's log ----------
+
+
+def test_the_runtime_log_keeps_what_a_failing_handler_logged(stack: LocalStack) -> None:
+    stack.log.clear()
+    stack.boto3_client("sqs").send_message(
+        QueueUrl=stack.queue_url("WorkQueue"),
+        MessageBody=json.dumps({"id": "boom", "behaviour": "raise_once"}),
+    )
+
+    stack.drain(timeout=30)
+
+    (traceback,) = stack.log.tracebacks()
+    assert "WorkerFunction" in traceback or "worker" in traceback
+    assert "RuntimeError: the whole batch fails" in traceback
