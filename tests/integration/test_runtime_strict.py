@@ -412,3 +412,56 @@ def test_the_runtime_log_keeps_what_a_failing_handler_logged(stack: LocalStack) 
     (traceback,) = stack.log.tracebacks()
     assert "WorkerFunction" in traceback or "worker" in traceback
     assert "RuntimeError: the whole batch fails" in traceback
+
+
+# ---------- an existing AWS endpoint ----------
+
+
+def test_an_existing_endpoint_gets_the_templates_resources_and_keeps_its_own() -> None:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    try:
+        mine = {"endpoint_url": url, "region_name": "us-east-1", "aws_access_key_id": "testing",
+                "aws_secret_access_key": "testing"}  # fmt: skip
+        dynamodb, sqs = boto3.client("dynamodb", **mine), boto3.client("sqs", **mine)
+        dynamodb.create_table(
+            TableName="someone-elses",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        dynamodb.put_item(TableName="someone-elses", Item={"pk": {"S": "keep me"}})
+        sqs.create_queue(QueueName="someone-elses")
+        scheduler = boto3.client("scheduler", **mine)
+        before = (
+            set(dynamodb.list_tables()["TableNames"]),
+            set(sqs.list_queues()["QueueUrls"]),
+            {g["Name"] for g in scheduler.list_schedule_groups()["ScheduleGroups"]},
+        )
+
+        with LocalStack(TEMPLATE, stack_name="ext-test", aws_endpoint_url=url, background=True) as stack:
+            assert stack.aws_url == url
+            assert "ext-test-items" in dynamodb.list_tables()["TableNames"]
+            sqs.send_message(QueueUrl=stack.queue_url("WorkQueue"), MessageBody='{"id": "outside"}')
+            stack.drain(timeout=30)
+            got = dynamodb.get_item(TableName="ext-test-items", Key={"pk": {"S": "delivery#outside#1"}})
+            assert got["Item"]["source"]["S"].endswith(":ext-test-WorkQueue")
+
+        after = (
+            set(dynamodb.list_tables()["TableNames"]),
+            set(sqs.list_queues()["QueueUrls"]),
+            {g["Name"] for g in scheduler.list_schedule_groups()["ScheduleGroups"]},
+        )
+        assert after == before and "someone-elses" in after[0]
+        assert dynamodb.get_item(TableName="someone-elses", Key={"pk": {"S": "keep me"}})["Item"]
+    finally:
+        server.stop()
+
+
+def test_strict_mode_needs_the_embedded_aws() -> None:
+    with pytest.raises(ValueError, match="embedded AWS"):
+        LocalStack(TEMPLATE, strict=True, aws_endpoint_url="http://127.0.0.1:9")
