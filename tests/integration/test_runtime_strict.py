@@ -465,3 +465,38 @@ def test_an_existing_endpoint_gets_the_templates_resources_and_keeps_its_own() -
 def test_strict_mode_needs_the_embedded_aws() -> None:
     with pytest.raises(ValueError, match="embedded AWS"):
         LocalStack(TEMPLATE, strict=True, aws_endpoint_url="http://127.0.0.1:9")
+
+
+# ---------- long-polling pollers ----------
+
+
+def test_background_pollers_long_poll_idle_cheaply_and_stop_promptly() -> None:
+    import resource
+    import time
+
+    def cpu_seconds() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    stack = LocalStack(TEMPLATE, stack_name="idle-test", background=True, long_poll_seconds=1).start()
+    try:
+        time.sleep(1)
+        before, started = cpu_seconds(), time.monotonic()
+        time.sleep(3)
+        idle_share = (cpu_seconds() - before) / (time.monotonic() - started)
+        assert idle_share < 0.05, idle_share  # short polls: ~9% kept alive, ~17% a connection each
+
+        sent = time.monotonic()
+        stack.boto3_client("sqs").send_message(
+            QueueUrl=stack.queue_url("WorkQueue"), MessageBody='{"id": "wake"}'
+        )
+        table = stack.table_name("ItemsTable")
+        while "Item" not in stack.boto3_client("dynamodb").get_item(
+            TableName=table, Key={"pk": {"S": "delivery#wake#1"}}
+        ):
+            assert time.monotonic() - sent < 3, "a waiting long poll should take the message at once"
+            time.sleep(0.05)
+    finally:
+        closing = time.monotonic()
+        stack.close()
+    assert time.monotonic() - closing < 3
