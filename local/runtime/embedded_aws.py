@@ -32,8 +32,7 @@ class EmbeddedAws:
     @property
     def url(self) -> str:
         assert self._server is not None, "start() first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self._server.server_port}"
 
     def start(self) -> None:
         # AWS takes 100 items per TransactGetItems (moto still has the old 25); 100+ is refused by the door.
@@ -41,7 +40,8 @@ class EmbeddedAws:
         self._server = make_server(
             "127.0.0.1", self.port, self.front_door, threaded=True, request_handler=_KeepAliveHandler
         )
-        self._server.daemon_threads = True  # a kept-alive connection must not hold the process open
+        # A kept-alive connection's thread must not hold the process open (ThreadingMixIn's switch).
+        self._server.daemon_threads = True  # type: ignore[attr-defined]
         self._thread = threading.Thread(target=self._server.serve_forever, name="embedded-aws", daemon=True)
         self._thread.start()
 
