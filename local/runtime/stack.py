@@ -57,11 +57,12 @@ class LocalStack:
     long-polling `long_poll_seconds` (also how long close() may wait for them); background=False
     leaves polling to drain(). schedule_interval (seconds) starts a ticker that fires due schedules;
     without it, call fire_due_schedules() or drain(schedules=True).
-    strict=True enforces AWS's limits on the embedded AWS; `faults` (rates by kind, or
-    "kind=rate,..."), seeded by fault_seed, are injected whatever `strict` says and can be changed
-    while running through `stack.faults` (see strict.py). aws_endpoint_url uses that existing
-    AWS-compatible endpoint instead of starting one; only this stack's resources are created there
-    and deleted on close. `stack.log` keeps what was logged at WARNING and above while it ran.
+    strict=True enforces AWS's limits on the embedded AWS; `faults` (a Faults, or rates by kind),
+    seeded by fault_seed, are injected whatever `strict` says and can be changed while running
+    through `stack.faults` (see strict.py). aws_endpoint_url uses that existing AWS-compatible
+    endpoint instead of starting one (with strict or faults, behind a local proxy that applies them);
+    only this stack's resources are created there and deleted on close. `stack.log` keeps what was
+    logged at WARNING and above while it ran.
     One LocalStack per process at a time: moto keeps its state per process.
     """
 
@@ -85,8 +86,6 @@ class LocalStack:
         fault_seed: int = 0,
         aws_endpoint_url: str | None = None,
     ) -> None:
-        if aws_endpoint_url and (strict or faults):
-            raise ValueError("strict mode and faults need the embedded AWS: unset aws_endpoint_url")
         self.template = Template(template_path, stack_name=stack_name, parameters=parameters)
         self.clock = clock or Clock()
         self.api_port, self.aws_port = api_port, aws_port
@@ -108,6 +107,7 @@ class LocalStack:
         self._groups: dict[str, str] = {}
         self._roles: dict[str, str] = {}
         self._moto: EmbeddedAws | None = None
+        self._proxy: EmbeddedAws | None = None
         self._api: ApiServer | None = None
         self._runner: ScheduleRunner | None = None
         self._stop = threading.Event()
@@ -182,6 +182,9 @@ class LocalStack:
         elif self.external_aws and self.aws_url:
             self._delete_own_resources()  # someone else's endpoint: leave everything else as it was
             self.aws_url = ""
+        if self._proxy:
+            self._proxy.stop()
+            self._proxy = None
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -282,7 +285,14 @@ class LocalStack:
         return problems
 
     def _start_aws(self) -> None:
-        if self.external_aws:
+        if self.external_aws and (self.strict or any(self.faults.rates.values())):
+            # Strict mode in front of someone else's endpoint: the door on a forwarding proxy to it.
+            self._proxy = EmbeddedAws(
+                self.aws_port, limits=self.strict, faults=self.faults, upstream=self.external_aws
+            )
+            self._proxy.start()
+            self.aws_url = self._proxy.url
+        elif self.external_aws:
             self.aws_url = self.external_aws
         else:
             werkzeug = logging.getLogger("werkzeug")

@@ -4,10 +4,10 @@ moto accepts what AWS refuses and never conflicts or throttles, so code that pas
 work on a real account. `AwsFrontDoor` is a WSGI middleware around moto's app (or any AWS-compatible
 app) that reads each request before moto does and
 
-- always: serialises DynamoDB calls (moto's tables are plain dicts: concurrent transactions raise
-  `dictionary changed size during iteration`) and rewrites exponent-form numbers that moto cannot
-  add (`ADD :v` with `1E+2` is a 500 in moto, a plain number on AWS, which also answers numbers in
-  this normalised form);
+- always: serialises DynamoDB and Scheduler calls (moto's tables and schedule groups are plain
+  dicts: concurrent transactions raise `dictionary changed size during iteration`) and rewrites
+  exponent-form numbers that moto cannot add (`ADD :v` with `1E+2` is a 500 in moto, a plain number
+  on AWS, which also answers numbers in this normalised form);
 - with `limits=True`: refuses what AWS refuses, with AWS's error code and status — SQS batches over
   10 entries or 1 MiB, messages over the queue's `MaximumMessageSize` (body and attributes, in UTF-8
   bytes), DynamoDB transactions over 100 items or 4 MB, BatchWriteItem over 25 requests, numbers
@@ -340,6 +340,7 @@ class AwsFrontDoor:
         self.limits = limits
         self.faults = faults or Faults()
         self._dynamodb_lock = threading.RLock()
+        self._scheduler_lock = threading.RLock()
         self._max_sizes: dict[str, int] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -501,7 +502,8 @@ class AwsFrontDoor:
                 ("x-amzn-ErrorType", "InternalServerException"),
             ], payload))  # fmt: skip
         _set_body(environ, body)
-        return self.app(environ, start_response)
+        with self._scheduler_lock:  # moto lists a group's schedules from a dict a create may grow
+            return _buffered(self.app, environ, start_response)
 
     def _inject(self, kind: str, service: str, operation: str, code: str) -> None:
         self.faults.record(Injection(kind, service, operation, code))

@@ -462,9 +462,34 @@ def test_an_existing_endpoint_gets_the_templates_resources_and_keeps_its_own() -
         server.stop()
 
 
-def test_strict_mode_needs_the_embedded_aws() -> None:
-    with pytest.raises(ValueError, match="embedded AWS"):
-        LocalStack(TEMPLATE, strict=True, aws_endpoint_url="http://127.0.0.1:9")
+def test_strict_mode_in_front_of_an_existing_endpoint() -> None:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    upstream = f"http://{host}:{port}"
+    try:
+        with LocalStack(TEMPLATE, stack_name="ext-strict", aws_endpoint_url=upstream, strict=True) as stack:
+            assert stack.aws_url != upstream  # a local proxy that applies the limits and faults
+            queue = stack.queue_url("WorkQueue")
+            entries = [{"Id": str(i), "MessageBody": "é" * 60_000} for i in range(10)]
+            status, response = error(client(stack, "sqs").send_message_batch, QueueUrl=queue, Entries=entries)
+            assert status == 400 and response["Error"]["Code"] == "AWS.SimpleQueueService.BatchRequestTooLong"
+
+            client(stack, "sqs").send_message(QueueUrl=queue, MessageBody='{"id": "proxied"}')
+            stack.drain(timeout=30)
+            direct = boto3.client("dynamodb", endpoint_url=upstream, region_name="us-east-1",
+                                  aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+            got = direct.get_item(TableName="ext-strict-items", Key={"pk": {"S": "delivery#proxied#1"}})
+            assert got["Item"]["id"] == {"S": "proxied"}
+
+            with stack.faults.raised(sqs_5xx=1.0):
+                status, response = error(client(stack, "sqs").send_message, QueueUrl=queue, MessageBody="x")
+            assert status in (500, 503) and stack.faults.injected() == {"sqs_5xx": 1}
+        assert "ext-strict-items" not in direct.list_tables()["TableNames"]
+    finally:
+        server.stop()
 
 
 # ---------- long-polling pollers ----------
