@@ -4,9 +4,10 @@ PORT (3000), AWS_PORT (5005), PUSH_ADMIN_KEY (generated and printed when absent;
 reaches the functions), APNS_ENDPOINT, FCM_ENDPOINT, WEBPUSH_ALLOWED_HOSTS (override the template
 parameters ApnsEndpoint, FcmEndpoint, WebPushAllowedHosts), LOG_LEVEL (WARNING), TEMPLATE.
 AWS_ENDPOINT_URL: use that AWS-compatible endpoint (a moto server, LocalStack) instead of the embedded
-one (with STRICT_AWS=1, behind a local strict proxy on AWS_PORT; otherwise AWS_PORT is unused). STRICT_AWS=1: AWS's limits enforced, faults injected at the rates of
-STRICT_AWS_FAULTS ("transaction_conflict=0.2,throttle=0.05,sqs_5xx=0.01,scheduler_5xx=0.01"; when
-unset, strict.DEFAULT_SERVE_FAULTS; "none" for limits only), seeded by STRICT_AWS_SEED (0).
+one (with STRICT_AWS=1, behind a local strict proxy on AWS_PORT; otherwise AWS_PORT is unused).
+STRICT_AWS=1: AWS's limits enforced, faults injected at the rates of STRICT_AWS_FAULTS
+("transaction_conflict=0.2,throttle=0.05,sqs_5xx=0.01,scheduler_5xx=0.01"; when unset,
+strict.DEFAULT_SERVE_FAULTS; "none" for limits only), seeded by STRICT_AWS_SEED (0).
 Prints `API http://127.0.0.1:<port>` and `AWS http://127.0.0.1:<port>` once ready; stops on SIGINT/SIGTERM.
 """
 
