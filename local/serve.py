@@ -3,6 +3,11 @@
 PORT (3000), AWS_PORT (5005), PUSH_ADMIN_KEY (generated and printed when absent; only its SHA-256
 reaches the functions), APNS_ENDPOINT, FCM_ENDPOINT, WEBPUSH_ALLOWED_HOSTS (override the template
 parameters ApnsEndpoint, FcmEndpoint, WebPushAllowedHosts), LOG_LEVEL (WARNING), TEMPLATE.
+AWS_ENDPOINT_URL: use that AWS-compatible endpoint (a moto server, LocalStack) instead of the embedded
+one (with STRICT_AWS=1, behind a local strict proxy on AWS_PORT; otherwise AWS_PORT is unused).
+STRICT_AWS=1: AWS's limits enforced, faults injected at the rates of STRICT_AWS_FAULTS
+("transaction_conflict=0.2,throttle=0.05,sqs_5xx=0.01,scheduler_5xx=0.01"; when unset,
+strict.DEFAULT_SERVE_FAULTS; "none" for limits only), seeded by STRICT_AWS_SEED (0).
 Prints `API http://127.0.0.1:<port>` and `AWS http://127.0.0.1:<port>` once ready; stops on SIGINT/SIGTERM.
 """
 
@@ -20,6 +25,7 @@ from pathlib import Path
 from types import FrameType
 
 from local.runtime import LocalStack, Template
+from local.runtime.strict import DEFAULT_SERVE_FAULTS, parse_faults
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,6 +57,22 @@ def configuration(
     return parameters, env, generated
 
 
+def strict_options(environ: Mapping[str, str]) -> dict[str, object]:
+    """LocalStack's strict, faults, fault_seed and aws_endpoint_url from the process environment."""
+    endpoint = environ.get("AWS_ENDPOINT_URL") or None
+    strict = environ.get("STRICT_AWS", "").strip().lower() in ("1", "true", "yes", "on")
+    faults: dict[str, float] = {}
+    if strict:
+        text = environ.get("STRICT_AWS_FAULTS")
+        faults = dict(DEFAULT_SERVE_FAULTS) if text is None else parse_faults("" if text == "none" else text)
+    return {
+        "strict": strict,
+        "faults": faults,
+        "fault_seed": int(environ.get("STRICT_AWS_SEED", "0")),
+        "aws_endpoint_url": endpoint,
+    }
+
+
 def main() -> int:
     logging.basicConfig(
         level=os.environ.get("LOG_LEVEL", "WARNING").upper(), format="%(levelname)s %(name)s: %(message)s"
@@ -71,6 +93,7 @@ def main() -> int:
         parameters=parameters,
         env=env,
         schedule_interval=1.0,
+        **strict_options(os.environ),  # type: ignore[arg-type]
     )
     with stack:
         if generated_key:

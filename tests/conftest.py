@@ -46,7 +46,13 @@ def standins() -> Iterator[Standins]:
 
 @pytest.fixture(scope="session")
 def stack(standins: Standins) -> Iterator[Any]:
+    """The template on the embedded AWS in strict mode: AWS's limits enforced.
+
+    Injected faults are off unless STRICT_AWS_FAULTS says otherwise ("transaction_conflict=0.2,...");
+    a test turns them on for itself with the `aws_faults` fixture.
+    """
     from local.runtime import LocalStack
+    from local.runtime.strict import parse_faults
 
     web_host = standins.webpush.base_url.split("//", 1)[1]
     with LocalStack(
@@ -62,6 +68,9 @@ def stack(standins: Standins) -> Iterator[Any]:
         visibility_timeout=1,
         env={"REDELIVERY_BACKOFF_SECONDS": "0.2"},  # failed sends come back in about a second
         background=False,
+        strict=True,
+        faults=parse_faults(os.environ.get("STRICT_AWS_FAULTS")),
+        fault_seed=int(os.environ.get("STRICT_AWS_SEED", "0")),
     ) as local:
         yield local
 
@@ -109,6 +118,17 @@ class DocumentedAnswers:
 
 
 ANSWERS = DocumentedAnswers()
+
+
+@pytest.fixture
+def aws_faults(stack: Any) -> Iterator[Any]:
+    """The stack's fault rates (`local.runtime.strict.Faults`), put back as they were after the test.
+
+    aws_faults.update(transaction_conflict=0.2, throttle=0.05); ...; aws_faults.injected()
+    """
+    before = stack.faults.rates
+    yield stack.faults
+    stack.faults.set(before)
 
 
 class Api:

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import partial
 from pathlib import Path
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from local.runtime.template import (
     QUEUE_TYPE,
@@ -76,13 +79,21 @@ def table_definition(template: Template, logical_id: str) -> dict[str, Any]:
     return spec
 
 
-def create_tables(template: Template | str | Path, dynamodb: Any) -> dict[str, str]:
-    """Create every AWS::DynamoDB::Table of the template; returns {logical id: table name}."""
+def create_tables(
+    template: Template | str | Path, dynamodb: Any, *, exist_ok: bool = False
+) -> dict[str, str]:
+    """Create every AWS::DynamoDB::Table of the template; returns {logical id: table name}.
+
+    exist_ok: a table of that name already there is kept (and its TTL/PITR settings applied again).
+    """
     template = _template(template)
     names: dict[str, str] = {}
     for logical_id in template.of_type(TABLE_TYPE):
         spec = table_definition(template, logical_id)
-        dynamodb.create_table(**spec)
+        names[logical_id] = spec["TableName"]
+        if not _created(partial(dynamodb.create_table, **spec), exist_ok, "ResourceInUseException"):
+            log.info("table %s already there: kept", spec["TableName"])
+            continue
         props = template.resolved_properties(logical_id)
         ttl = props.get("TimeToLiveSpecification")
         if ttl:
@@ -95,7 +106,6 @@ def create_tables(template: Template | str | Path, dynamodb: Any) -> dict[str, s
                     "PointInTimeRecoveryEnabled": bool(pitr.get("PointInTimeRecoveryEnabled"))
                 },
             )
-        names[logical_id] = spec["TableName"]
         log.info("table %s created", spec["TableName"])
     return names
 
@@ -143,6 +153,17 @@ def create_queues(
     return urls
 
 
+def _created(create: Any, exist_ok: bool, exists_code: str) -> bool:
+    """Run `create`; False when exist_ok and AWS answered that it already exists."""
+    try:
+        create()
+    except ClientError as exc:
+        if exist_ok and exc.response.get("Error", {}).get("Code") == exists_code:
+            return False
+        raise
+    return True
+
+
 def _queues_dlq_first(template: Template) -> list[str]:
     queues = template.of_type(QUEUE_TYPE)
     arns = {template.get_att(q, "Arn"): q for q in queues}
@@ -168,27 +189,29 @@ def _queues_dlq_first(template: Template) -> list[str]:
     return ordered
 
 
-def create_schedule_groups(template: Template | str | Path, scheduler: Any) -> dict[str, str]:
+def create_schedule_groups(
+    template: Template | str | Path, scheduler: Any, *, exist_ok: bool = False
+) -> dict[str, str]:
     template = _template(template)
     names: dict[str, str] = {}
     for logical_id in template.of_type(SCHEDULE_GROUP_TYPE):
-        names[logical_id] = template.physical_name(logical_id)
-        scheduler.create_schedule_group(Name=names[logical_id])
+        names[logical_id] = name = template.physical_name(logical_id)
+        _created(partial(scheduler.create_schedule_group, Name=name), exist_ok, "ConflictException")
     return names
 
 
-def create_roles(template: Template | str | Path, iam: Any) -> dict[str, str]:
+def create_roles(template: Template | str | Path, iam: Any, *, exist_ok: bool = False) -> dict[str, str]:
     """Create every AWS::IAM::Role with its inline policies, so ARNs resolve; returns {logical id: ARN}."""
     template = _template(template)
     arns: dict[str, str] = {}
     for logical_id in template.of_type(ROLE_TYPE):
         props = template.resolved_properties(logical_id)
         name = template.physical_name(logical_id)
-        iam.create_role(
-            RoleName=name,
-            Path=props.get("Path", "/"),
-            AssumeRolePolicyDocument=json.dumps(props.get("AssumeRolePolicyDocument") or {}),
+        document = json.dumps(props.get("AssumeRolePolicyDocument") or {})
+        create = partial(
+            iam.create_role, RoleName=name, Path=props.get("Path", "/"), AssumeRolePolicyDocument=document
         )
+        _created(create, exist_ok, "EntityAlreadyExists")
         for policy in props.get("Policies") or []:
             iam.put_role_policy(
                 RoleName=name,

@@ -34,6 +34,7 @@ class SqsPoller:
         self.sqs = sqs
         self.region = region
         self.in_flight = 0
+        self.wait_seconds = 0  # the first receive of a poll waits this long for a message (long polling)
         self.activity = 0  # rises whenever a batch starts or ends, so an idle check can spot a race
         self._lock = threading.Lock()
 
@@ -61,7 +62,7 @@ class SqsPoller:
                 MaxNumberOfMessages=min(10, self.source.batch_size - len(messages)),
                 MessageSystemAttributeNames=["All"],
                 MessageAttributeNames=["All"],
-                WaitTimeSeconds=0,
+                WaitTimeSeconds=0 if messages else self.wait_seconds,
             )
             got = reply.get("Messages", [])
             messages += got

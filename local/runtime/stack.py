@@ -15,15 +15,18 @@ from types import TracebackType
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError
-from moto.server import ThreadedMotoServer
 
 from local.runtime import environ
 from local.runtime.api import ApiServer, Cors, routes_of
+from local.runtime.embedded_aws import EmbeddedAws
 from local.runtime.functions import FunctionRegistry, LocalFunction
 from local.runtime.provision import create_queues, create_roles, create_schedule_groups, create_tables
+from local.runtime.runtime_log import RuntimeLog
 from local.runtime.scheduler import Clock, Firing, ScheduleRunner, target_event
 from local.runtime.sqs_poller import SqsEventSource, SqsPoller
+from local.runtime.strict import RUNTIME_AGENT, Faults
 from local.runtime.template import (
     DEFAULT_STACK,
     FUNCTION_TYPES,
@@ -42,15 +45,24 @@ _DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "
 _OFFLINE = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"}
 # Removed while the stack runs so no real AWS profile or session leaks into the functions.
 _UNSET = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+# The runtime's own clients (pollers, scheduler, inspection): strict mode never faults them.
+_RUNTIME_CONFIG = Config(user_agent_extra=RUNTIME_AGENT)
 
 
 class LocalStack:
     """Provision `template_path` on an embedded moto server and run its functions in-process.
 
     visibility_timeout (seconds) overrides every queue's VisibilityTimeout, so a failed message comes
-    back quickly in local runs and tests. background=True runs the SQS pollers in threads;
-    background=False leaves polling to drain(). schedule_interval (seconds) starts a ticker that
-    fires due schedules; without it, call fire_due_schedules() or drain(schedules=True).
+    back quickly in local runs and tests. background=True runs the SQS pollers in threads, each
+    long-polling `long_poll_seconds` (also how long close() may wait for them); background=False
+    leaves polling to drain(). schedule_interval (seconds) starts a ticker that fires due schedules;
+    without it, call fire_due_schedules() or drain(schedules=True).
+    strict=True enforces AWS's limits on the embedded AWS; `faults` (a Faults, or rates by kind),
+    seeded by fault_seed, are injected whatever `strict` says and can be changed while running
+    through `stack.faults` (see strict.py). aws_endpoint_url uses that existing AWS-compatible
+    endpoint instead of starting one (with strict or faults, behind a local proxy that applies them);
+    only this stack's resources are created there and deleted on close. `stack.log` keeps what was
+    logged at WARNING and above while it ran.
     One LocalStack per process at a time: moto keeps its state per process.
     """
 
@@ -68,6 +80,11 @@ class LocalStack:
         stack_name: str = DEFAULT_STACK,
         schedule_interval: float | None = None,
         poll_interval: float = 0.05,
+        long_poll_seconds: int = 1,
+        strict: bool = False,
+        faults: Faults | Mapping[str, float] | None = None,
+        fault_seed: int = 0,
+        aws_endpoint_url: str | None = None,
     ) -> None:
         self.template = Template(template_path, stack_name=stack_name, parameters=parameters)
         self.clock = clock or Clock()
@@ -77,6 +94,11 @@ class LocalStack:
         self.background = background
         self.schedule_interval = schedule_interval
         self.poll_interval = poll_interval
+        self.long_poll_seconds = long_poll_seconds
+        self.strict = strict
+        self.faults = faults if isinstance(faults, Faults) else Faults(faults, seed=fault_seed)
+        self.external_aws = aws_endpoint_url.rstrip("/") if aws_endpoint_url else None
+        self.log = RuntimeLog()
         self.functions = FunctionRegistry([])
         self.function_env: dict[str, dict[str, str]] = {}
         self.pollers: list[SqsPoller] = []
@@ -84,7 +106,8 @@ class LocalStack:
         self._tables: dict[str, str] = {}
         self._groups: dict[str, str] = {}
         self._roles: dict[str, str] = {}
-        self._moto: ThreadedMotoServer | None = None
+        self._moto: EmbeddedAws | None = None
+        self._proxy: EmbeddedAws | None = None
         self._api: ApiServer | None = None
         self._runner: ScheduleRunner | None = None
         self._stop = threading.Event()
@@ -105,10 +128,12 @@ class LocalStack:
 
     def start(self) -> LocalStack:
         self._validate()  # before any server starts: a bad template fails fast
+        self.log.attach()
         try:
             self._start_aws()
             self._provision()
             self._load_functions()
+            self.log.attach()  # again: the functions' own loggers (Powertools) exist now
             self._api = ApiServer(
                 routes_of(list(self.functions), self._api_ids()), self.api_port, cors=self._api_cors()
             )
@@ -127,6 +152,7 @@ class LocalStack:
             ]
             if self.background:
                 for poller in self.pollers:
+                    poller.wait_seconds = self.long_poll_seconds
                     self._spawn(f"sqs-{poller.source.function.spec.logical_id}", self._poll_loop, poller)
             if self.schedule_interval:
                 self._spawn("scheduler", self._tick_loop)
@@ -155,12 +181,19 @@ class LocalStack:
                 self._delete_own_resources()  # another stack in this process still uses moto
             self._moto.stop()
             self._moto = None
+        elif self.external_aws and self.aws_url:
+            self._delete_own_resources()  # someone else's endpoint: leave everything else as it was
+            self.aws_url = ""
+        if self._proxy:
+            self._proxy.stop()
+            self._proxy = None
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
         self._saved_env.clear()
+        self.log.detach()
 
     # ----- what others call -----
 
@@ -178,6 +211,7 @@ class LocalStack:
             region_name=self.template.region,
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
+            config=_RUNTIME_CONFIG,
         )
 
     def invoke(self, function_name_or_arn: str, event: Any) -> Any:
@@ -253,19 +287,28 @@ class LocalStack:
         return problems
 
     def _start_aws(self) -> None:
-        werkzeug = logging.getLogger("werkzeug")
-        if werkzeug.level == logging.NOTSET:
-            werkzeug.setLevel(logging.WARNING)  # moto's request lines: quiet unless asked for
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.aws_port, verbose=False)
-        self._moto.start()
-        host, port = self._moto.get_host_and_port()
-        self.aws_url = f"http://{host}:{port}"
+        if self.external_aws and (self.strict or any(self.faults.rates.values())):
+            # Strict mode in front of someone else's endpoint: the door on a forwarding proxy to it.
+            self._proxy = EmbeddedAws(
+                self.aws_port, limits=self.strict, faults=self.faults, upstream=self.external_aws
+            )
+            self._proxy.start()
+            self.aws_url = self._proxy.url
+        elif self.external_aws:
+            self.aws_url = self.external_aws
+        else:
+            werkzeug = logging.getLogger("werkzeug")
+            if werkzeug.level == logging.NOTSET:
+                werkzeug.setLevel(logging.WARNING)  # moto's request lines: quiet unless asked for
+            self._moto = EmbeddedAws(self.aws_port, limits=self.strict, faults=self.faults)
+            self._moto.start()
+            self.aws_url = self._moto.url
+            with _live_lock:
+                alone = not _live
+                _live.add(id(self))
+            if alone:
+                self._reset_moto()  # start from nothing, unless another stack here is using moto
         self.template.aws_url = self.aws_url
-        with _live_lock:
-            alone = not _live
-            _live.add(id(self))
-        if alone:
-            self._reset_moto()  # start from nothing, unless another stack here is using moto
         environ.install()
         shared = {
             "AWS_ENDPOINT_URL": self.aws_url,
@@ -286,12 +329,14 @@ class LocalStack:
             reply.read()
 
     def _provision(self) -> None:
-        self._tables = create_tables(self.template, self.boto3_client("dynamodb"))
+        # Deleted on close whether created or found: on an external endpoint, a crashed run's leftovers.
+        reuse = bool(self.external_aws)
+        self._tables = create_tables(self.template, self.boto3_client("dynamodb"), exist_ok=reuse)
         self._queue_urls = create_queues(
             self.template, self.boto3_client("sqs"), visibility_timeout=self.visibility_timeout
         )
-        self._groups = create_schedule_groups(self.template, self.boto3_client("scheduler"))
-        self._roles = create_roles(self.template, self.boto3_client("iam"))
+        self._groups = create_schedule_groups(self.template, self.boto3_client("scheduler"), exist_ok=reuse)
+        self._roles = create_roles(self.template, self.boto3_client("iam"), exist_ok=reuse)
 
     def _delete_own_resources(self) -> None:
         dynamodb, sqs = self.boto3_client("dynamodb"), self.boto3_client("sqs")
@@ -388,13 +433,16 @@ class LocalStack:
         self._threads.append(thread)
 
     def _poll_loop(self, poller: SqsPoller) -> None:
+        # Long polls (poller.wait_seconds) keep an idle stack idle; the short wait lets close() finish soon.
         while not self._stop.is_set():
             try:
                 received = poller.poll_once()
             except Exception:
+                if self._stop.is_set():
+                    return  # the endpoint went away under a poll in progress: closing anyway
                 log.exception("polling %s failed", poller.source.queue_arn)
                 received = 0
-            if not received:
+            if not received and not poller.wait_seconds:
                 self._stop.wait(self.poll_interval)
 
     def _tick_loop(self) -> None:

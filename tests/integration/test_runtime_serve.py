@@ -9,11 +9,15 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import boto3
 import httpx
 import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
 
 pytestmark = pytest.mark.integration
 
@@ -29,6 +33,12 @@ def free_port() -> int:
 
 @pytest.fixture
 def serve() -> Iterator[tuple[subprocess.Popen[str], dict[str, str]]]:
+    with serving({}) as started:
+        yield started
+
+
+@contextmanager
+def serving(extra: dict[str, str]) -> Iterator[tuple[subprocess.Popen[str], dict[str, str]]]:
     env = {
         **os.environ,
         "PYTHONPATH": f"{ROOT / 'layers' / 'shared'}{os.pathsep}{ROOT}",
@@ -39,6 +49,7 @@ def serve() -> Iterator[tuple[subprocess.Popen[str], dict[str, str]]]:
         "WEBPUSH_ALLOWED_HOSTS": "127.0.0.1:8443,*.push.example",
     }
     env.pop("PUSH_ADMIN_KEY", None)
+    env.update(extra)
     process = subprocess.Popen(
         [sys.executable, "-m", "local.serve"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
     )
@@ -80,3 +91,47 @@ def test_serve_prints_its_urls_wires_the_environment_and_stops_on_sigterm(
 
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=20) == 0
+
+
+def aws_client(service: str, url: str) -> Any:
+    return boto3.client(
+        service,  # type: ignore[call-overload]
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
+    )
+
+
+def test_serve_with_strict_aws_enforces_sqs_byte_limits() -> None:
+    with serving({"STRICT_AWS": "1", "STRICT_AWS_FAULTS": "none"}) as (process, env):
+        assert process.stdout is not None
+        lines = [process.stdout.readline().strip() for _ in range(3)]
+        assert lines[2] == f"AWS http://127.0.0.1:{env['AWS_PORT']}"
+        sqs = aws_client("sqs", f"http://127.0.0.1:{env['AWS_PORT']}")
+        url = sqs.get_queue_url(QueueName="push-engine-WorkQueue")["QueueUrl"]
+        entries = [{"Id": str(i), "MessageBody": "é" * 60_000} for i in range(10)]  # 1.2 MB of UTF-8
+        with pytest.raises(ClientError) as refused:
+            sqs.send_message_batch(QueueUrl=url, Entries=entries)
+        assert refused.value.response["Error"]["Code"] == "AWS.SimpleQueueService.BatchRequestTooLong"
+
+
+def test_serve_with_aws_endpoint_url_provisions_there() -> None:
+    from moto.server import ThreadedMotoServer
+
+    outside = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    outside.start()
+    host, port = outside.get_host_and_port()
+    try:
+        with serving({"AWS_ENDPOINT_URL": f"http://{host}:{port}"}) as (process, _env):
+            assert process.stdout is not None
+            lines = [process.stdout.readline().strip() for _ in range(3)]
+            assert lines[2] == f"AWS http://{host}:{port}"
+            queues = aws_client("sqs", f"http://{host}:{port}").list_queues()["QueueUrls"]
+            assert {q.rsplit("/", 1)[1] for q in queues} >= {"push-engine-WorkQueue", "push-engine-WorkDLQ"}
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=20) == 0
+            assert aws_client("sqs", f"http://{host}:{port}").list_queues().get("QueueUrls", []) == []
+    finally:
+        outside.stop()
