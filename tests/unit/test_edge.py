@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import pytest
@@ -164,10 +165,10 @@ def test_the_document_lists_real_answers_and_no_422() -> None:
         for path, methods in doc["paths"].items()
         for method, op in methods.items()
     }
-    assert answers[("PUT", "/v1/devices/{device_id}")] == {200, 201, 400, 401, 403, 409, 413, 415}
-    assert answers[("DELETE", "/v1/devices/{device_id}")] == {204, 400, 401, 403, 404}
-    assert answers[("POST", "/v1/campaigns")] == {201, 400, 401, 403, 413, 415}
-    assert answers[("POST", "/v1/events")] == {202, 400, 401, 403, 404, 413, 415}
+    assert answers[("PUT", "/v1/devices/{device_id}")] == {200, 201, 400, 401, 403, 409, 413, 415, 503}
+    assert answers[("DELETE", "/v1/devices/{device_id}")] == {204, 400, 401, 403, 404, 503}
+    assert answers[("POST", "/v1/campaigns")] == {201, 400, 401, 403, 413, 415, 503}
+    assert answers[("POST", "/v1/events")] == {202, 400, 401, 403, 404, 413, 415, 503}
     assert all(422 not in statuses for statuses in answers.values())
     error = doc["paths"]["/v1/campaigns"]["post"]["responses"]["400"]["content"]["application/json"]["schema"]
     assert error == {"$ref": "#/components/schemas/ErrorOut"}
@@ -207,3 +208,23 @@ def test_dot_segments_are_not_device_ids(device_id: str) -> None:
     with pytest.raises(ValidationError, match="path segments"):
         EventIn.model_validate({"device_id": device_id, "name": "opened"})
     assert EventIn.model_validate({"device_id": "...", "name": "opened"}).device_id == "..."
+
+
+def test_a_contended_store_answers_503_with_retry_after() -> None:
+    from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+    from pushengine.dal.aws import Contended
+
+    router = APIGatewayHttpRouter()
+
+    @router.get("/v1/busy")
+    def busy() -> dict:
+        raise Contended("write still contended after 6 attempts: TransactionConflict")
+
+    app = make_resolver(router)
+    event = {"version": "2.0", "routeKey": "GET /v1/busy", "rawPath": "/v1/busy", "rawQueryString": "",
+             "headers": {}, "requestContext": {"http": {"method": "GET", "path": "/v1/busy"}, "stage": "$default"},
+             "isBase64Encoded": False}  # fmt: skip
+    out = app.resolve(event, None)
+    assert out["statusCode"] == 503 and out["headers"]["Retry-After"] == "1"
+    assert json.loads(out["body"]) == {"message": "busy, please retry", "errors": []}

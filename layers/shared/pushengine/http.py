@@ -32,6 +32,7 @@ from pydantic import ValidationError
 from pushengine.auth import Kind, Principal, authenticate, bearer, require
 from pushengine.config import settings
 from pushengine.dal.apps import AppsRepository
+from pushengine.dal.aws import Contended
 from pushengine.errors import BodyTooLarge, DomainError, InvalidInput, NotFound, UnsupportedMediaType
 from pushengine.limits import MAX_BODY_BYTES, MAX_JSON_DEPTH
 from pushengine.models import ErrorOut
@@ -51,7 +52,9 @@ ERROR_STATUSES = {
     409: "conflict with the current state; `message` says which",
     413: f"request body over {MAX_BODY_BYTES} bytes",
     415: "request body is not application/json",
+    503: "the store is busy (contended or throttled): nothing was changed; retry after `Retry-After` seconds",
 }
+RETRY_AFTER_SECONDS = 1
 _SUCCESS = {200: "ok", 201: "created", 202: "accepted", 204: "done, no content"}
 
 
@@ -98,7 +101,7 @@ class ApiRouter(APIGatewayHttpRouter):
             params = inspect.signature(func).parameters
             access = Access(tuple(keys), app_param, "body" in params)
             self.access[route_key(method, path)] = access
-            errors = set(answers) | ({400} if params else set())
+            errors = set(answers) | ({400} if params else set()) | {503}
             errors |= {401, 403} if access.kinds else set()
             errors |= {413, 415} if access.body else set()
             return self.route(
@@ -264,11 +267,14 @@ def field_errors(exc: ValidationError, *prefix: str) -> list[dict[str, str]]:
     return [_field_and_reason({**e, "loc": (*prefix, *e["loc"])}) for e in exc.errors()]
 
 
-def error_response(status: int, message: str, errors: Iterable[dict[str, str]] = ()) -> Response:
+def error_response(
+    status: int, message: str, errors: Iterable[dict[str, str]] = (), headers: dict[str, str] | None = None
+) -> Response:
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
         body={"message": message, "errors": list(errors)},
+        headers=headers,
     )
 
 
@@ -286,6 +292,11 @@ def make_resolver(*routers: APIGatewayHttpRouter) -> APIGatewayHttpResolver:
     def _invalid_body(exc: ValidationError) -> Response:  # bodies validated after routing (per provider)
         errors = [_field_and_reason({**e, "loc": ("body", *e["loc"])}) for e in exc.errors()]
         return error_response(400, "invalid request", errors)
+
+    @app.exception_handler(Contended)
+    def _busy(exc: Contended) -> Response:  # writes kept meeting conflicts or throttling: try again shortly
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        return error_response(503, "busy, please retry", headers=headers)
 
     @app.exception_handler(DomainError)
     def _domain(exc: DomainError) -> Response:
