@@ -8,14 +8,18 @@ See local/runtime/README.md.
 """
 
 from local.runtime.provision import create_queues, create_roles, create_schedule_groups, create_tables
+from local.runtime.runtime_log import RuntimeLog
 from local.runtime.scheduler import Clock, Firing
 from local.runtime.stack import LocalStack
+from local.runtime.strict import Faults, parse_faults
 from local.runtime.template import Template, TemplateError, load_template
 
 __all__ = [
     "Clock",
+    "Faults",
     "Firing",
     "LocalStack",
+    "RuntimeLog",
     "Template",
     "TemplateError",
     "create_queues",
@@ -23,4 +27,5 @@ __all__ = [
     "create_schedule_groups",
     "create_tables",
     "load_template",
+    "parse_faults",
 ]

@@ -9,7 +9,9 @@ instead of moto, so strict mode also works in front of someone else's moto serve
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -24,6 +26,15 @@ from local.runtime.strict import AwsFrontDoor, Faults
 
 class _KeepAliveHandler(MotoRequestHandler):
     protocol_version = "HTTP/1.1"
+    timeout = 60  # an idle kept-alive connection (and its thread) ends after a minute; long polls are 20 s
+
+    def setup(self) -> None:
+        super().setup()
+        getattr(self.server, "open_connections", set()).add(self.connection)
+
+    def finish(self) -> None:
+        getattr(self.server, "open_connections", set()).discard(self.connection)
+        super().finish()
 
 
 # Hop-by-hop headers (RFC 9110 7.6.1) and the ones the proxy sets itself.
@@ -105,6 +116,7 @@ class EmbeddedAws:
         )
         # A kept-alive connection's thread must not hold the process open (ThreadingMixIn's switch).
         self._server.daemon_threads = True  # type: ignore[attr-defined]
+        self._server.open_connections = set()  # type: ignore[attr-defined]  # closed on stop
         self._thread = threading.Thread(target=self._server.serve_forever, name="embedded-aws", daemon=True)
         self._thread.start()
 
@@ -112,6 +124,9 @@ class EmbeddedAws:
         if self._server:
             self._server.shutdown()
             self._server.server_close()
+            for connection in list(getattr(self._server, "open_connections", ())):
+                with contextlib.suppress(OSError):  # wakes each kept-alive connection's thread, which ends
+                    connection.shutdown(socket.SHUT_RDWR)
             self._server = None
         if self._thread:
             self._thread.join(timeout=10)

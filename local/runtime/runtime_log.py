@@ -23,6 +23,11 @@ class RuntimeLog(logging.Handler):
         self._attached: list[logging.Logger] = []
         self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
 
+    def filter(self, record: logging.LogRecord) -> bool:
+        # Powertools adds a SuppressFilter for its service to every root handler (to avoid printing
+        # its records twice): this handler must still see them.
+        return True
+
     def emit(self, record: logging.LogRecord) -> None:
         with self._guard:
             self.records.append(record)

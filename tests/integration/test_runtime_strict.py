@@ -525,3 +525,17 @@ def test_background_pollers_long_poll_idle_cheaply_and_stop_promptly() -> None:
         closing = time.monotonic()
         stack.close()
     assert time.monotonic() - closing < 3
+
+
+def test_the_runtime_log_keeps_what_a_powertools_logger_logged(stack: LocalStack) -> None:
+    from aws_lambda_powertools import Logger
+
+    stack.log.clear()
+    logger = Logger(service="strict-probe")  # as a function's module does: it filters root handlers
+    try:
+        raise ValueError("probe")
+    except ValueError:
+        logger.exception("a function failed")
+
+    (traceback,) = stack.log.tracebacks()
+    assert "ValueError: probe" in traceback
