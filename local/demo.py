@@ -441,6 +441,7 @@ def main(argv: list[str] | None = None) -> int:
             clock=Clock(datetime.now(UTC).replace(microsecond=0)),
             visibility_timeout=1,
             background=False,
+            strict=True,  # AWS's limits enforced, as on a real account
         ))  # fmt: skip
         http = stack_of.enter_context(httpx.Client(base_url=stack.api_url, timeout=60,
                                                    limits=httpx.Limits(max_connections=32)))  # fmt: skip

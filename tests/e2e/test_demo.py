@@ -74,6 +74,7 @@ def test_demo_runs_clean_and_its_report_renders(tmp_path: Path) -> None:
     )  # fmt: skip
     assert run.returncode == 0, f"demo exited {run.returncode}\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}"
     assert "MISMATCH" not in run.stdout
+    assert "Traceback" not in run.stdout + run.stderr, run.stderr[-4000:]  # a clean run logs no traceback
     html = REPORT.read_text(encoding="utf-8")
     assert "<svg" in html and "Cross-checks" in html and "<script" not in html
 
