@@ -110,6 +110,8 @@ class CampaignsPort:
         variant_stats: Mapping[str, Mapping[str, int | float]] | None = None,
         counters: Mapping[str, int] | None = None,
         ledger: Mapping[str, Any] | None = None,
+        errors: Mapping[str, int] | None = None,
+        shard: int | None = None,
     ) -> bool:  # fmt: skip
         with self._lock:
             old = self.checkpoints.get(ledger_key) or {}
@@ -120,16 +122,16 @@ class CampaignsPort:
             sizes = [max(item_size(old), item_size(entry))]
             if stats or variant_stats or counters:
                 sizes.append(max(before, self.progress_size()))
-            self.meter.write("TransactWriteItems ledger+campaign", *sizes, transactional=True)
+            self.meter.write("TransactWriteItems ledger+counter shard", *sizes, transactional=True)
             if old.get("done"):
                 return False
             self.checkpoints[ledger_key] = entry
             return True
 
-    def try_complete(self, app_id: str, campaign_id: str) -> bool:
+    def try_complete(self, app_id: str, campaign_id: str, *, shard: int | None = None) -> bool:
         with self._lock:
-            # the repository reads the progress item first and writes only when nothing is pending
-            self.meter.read("GetItem progress (try_complete)", self.progress_size(), consistent=True)
+            # the repository reads the batch's counter shard first and goes on only when it reads 0
+            self.meter.read("GetItem counter shard (try_complete)", self.progress_size(), consistent=True)
             item = self.item
             if item["status"] != "sending" or any(
                 item.get(k) != 0 for k in ("waves_pending", "tasks_pending", "batches_pending")

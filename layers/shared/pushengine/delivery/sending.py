@@ -166,7 +166,12 @@ async def send_batch(
     campaign = await asyncio.to_thread(deps.campaigns.get, app_id, campaign_id, consistent=True)
     if campaign is None or campaign["status"] == "cancelled":  # cancel stops batches already queued
         await asyncio.to_thread(
-            deps.campaigns.record, app_id, campaign_id, key, counters={"batches_pending": -1}
+            deps.campaigns.record,
+            app_id,
+            campaign_id,
+            key,
+            counters={"batches_pending": -1},
+            shard=batch.get("cs"),
         )
         return {}
     not_before, rate = float(batch.get("not_before", 0)), float(batch.get("rate", 0))
@@ -278,13 +283,13 @@ async def send_batch(
     try:
         recorded = await asyncio.to_thread(
             deps.campaigns.record, app_id, campaign_id, key,
-            stats=counts, variant_stats=vcounts, counters={"batches_pending": -1},
+            stats=counts, variant_stats=vcounts, counters={"batches_pending": -1}, shard=batch.get("cs"),
         )  # fmt: skip
     except Exception:
         await save()  # what was sent stays sent when SQS brings the batch back
         raise
     if recorded:
-        await asyncio.to_thread(deps.campaigns.try_complete, app_id, campaign_id)
+        await asyncio.to_thread(deps.campaigns.try_complete, app_id, campaign_id, shard=batch.get("cs"))
     return dict(counts)
 
 
@@ -314,9 +319,10 @@ def dead_letter(deps: SenderDeps, batch: Mapping[str, Any], reasons: str | Mappi
     recorded = deps.campaigns.record(
         app_id, campaign_id, key, stats=counts, variant_stats=vcounts, counters={"batches_pending": -1},
         ledger=ledger, errors={f"dead-lettered: {reason}": n for reason, n in reasons.items()},
+        shard=batch.get("cs"),
     )  # fmt: skip
     if recorded:
-        deps.campaigns.try_complete(app_id, campaign_id)
+        deps.campaigns.try_complete(app_id, campaign_id, shard=batch.get("cs"))
     return recorded
 
 
