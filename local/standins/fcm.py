@@ -8,6 +8,7 @@ well-formed registration token, and `POST /_standin/service-accounts` returns a 
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import json
 import re
@@ -156,6 +157,7 @@ class FcmStandIn(ServedStandIn):
         port: int = 0,
         accept_any_token: bool = False,
         clock: Callable[[], float] = time.time,
+        quota_per_minute: int | None = None,
     ) -> None:
         # one asyncio loop serves every keep-alive connection (a thread per connection fell over under load)
         self._http = LocalHTTPServer(self._route, latency=latency, port=port)
@@ -170,6 +172,10 @@ class FcmStandIn(ServedStandIn):
         self._message_ids = 0
         self.grants = 0  # access tokens issued
         self.send_requests = 0  # POSTs to messages:send, whatever their answer
+        # FCM's per-project quota over any sliding minute: past it, 429 QUOTA_EXCEEDED (Retry-After 60)
+        self.quota_per_minute = quota_per_minute
+        self.quota_refusals = 0
+        self._accepted: dict[str, collections.deque[float]] = {}
 
     # test controls
     def new_service_account(self, project_id: str = "demo-project") -> dict[str, Any]:
@@ -308,10 +314,25 @@ class FcmStandIn(ServedStandIn):
         token = message.get("token")
         if token is not None:
             self._check_token(project, token)
+        self._check_quota(project)
         with self._lock:
             self._message_ids += 1
             self._received.append(Received(project, token, message, time.time()))
             return {"name": f"projects/{project}/messages/0:{self._message_ids}%{secrets.token_hex(8)}"}
+
+    def _check_quota(self, project: str) -> None:
+        if self.quota_per_minute is None:
+            return
+        now = self._clock()
+        with self._lock:
+            accepted = self._accepted.setdefault(project, collections.deque())
+            while accepted and accepted[0] <= now - 60:
+                accepted.popleft()
+            if len(accepted) >= self.quota_per_minute:
+                self.quota_refusals += 1
+                error = _rpc_error(429, "RESOURCE_EXHAUSTED", "quota exceeded", "QUOTA_EXCEEDED")
+                raise _Reply(429, error, {"Retry-After": "60"})
+            accepted.append(now)
 
     def _valid_message(self, raw: bytes) -> dict[str, Any]:
         try:

@@ -217,5 +217,7 @@ def count_audience(
             if start is None:
                 break
             if clock.monotonic() > deadline:
-                raise InvalidInput("audience too large to count within the time budget", field="body.audience")
+                raise InvalidInput(
+                    "audience too large to count within the time budget", field="body.audience"
+                )
     return AudienceCount(count=count, scanned=scanned)
