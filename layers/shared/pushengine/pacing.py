@@ -8,7 +8,8 @@ publish no number, so they are paced only when an app sets one) or the app's ove
 have the rest as their own lane, so a campaign's backlog never delays them.
 
 Time is cut into one-second windows; a window admits rate/60 notifications per lane, spread evenly over the
-second, so no sliding minute ever sees more than the quota. A batch claims its devices in a window with one
+second, so no sliding minute ever sees more than the quota (a window admits a 61st of a minute's
+share: a sliding minute overlaps at most 61 windows). A batch claims its devices in a window with one
 counter write (`dal.quota.QuotaLedger`): the counter's value before the add is its place, and its place
 says when it may send. A window already full sends the batch on to the window its place falls in (demand
 queues in order), so a backlog costs each batch a few writes, not one per second waited. A window with
@@ -36,7 +37,8 @@ class Lane:
 
     @property
     def per_second(self) -> float:
-        return self.per_minute / 60
+        """A 61st of the minute's share: any sliding minute overlaps at most 61 one-second windows."""
+        return self.per_minute / 61
 
     @property
     def shards(self) -> int:
