@@ -372,6 +372,11 @@ class FcmStandIn(ServedStandIn):
 
     # HTTP
     def _route(self, request: Request) -> Response:
+        if request.method == "GET" and request.path == "/_standin/stats":  # benchmarks, in process mode
+            with self._lock:
+                counts = {"accepted": len(self._received), "send_requests": self.send_requests,
+                          "quota_refusals": self.quota_refusals, "bytes_received": self._http.bytes_received}  # fmt: skip
+            return Response(200, json.dumps(counts).encode(), _JSON)
         try:
             if request.method != "POST":
                 raise _Reply(404, _rpc_error(404, "NOT_FOUND", "Not found"))
@@ -413,8 +418,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Local FCM HTTP v1 + Google OAuth stand-in")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds each send takes")
+    parser.add_argument("--quota-per-minute", type=int, default=None, help="refuse past this, per project")
     args = parser.parse_args()
-    standin = FcmStandIn(args.latency, port=args.port, accept_any_token=True).start()
+    standin = FcmStandIn(
+        args.latency, port=args.port, accept_any_token=True, quota_per_minute=args.quota_per_minute
+    ).start()
     print(f"FCM {standin.base_url}", flush=True)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
