@@ -82,7 +82,9 @@ class CampaignsPort:
         return item_size({"pk": f"progress#{self.item['app_id']}#{self.item['campaign_id']}",
                           **{k: self.item[k] for k in fields if k in self.item}})  # fmt: skip
 
-    def get(self, app_id: str, campaign_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
+    def get(
+        self, app_id: str, campaign_id: str, *, consistent: bool = False, summed: bool = True
+    ) -> dict[str, Any] | None:
         with self._lock:
             if not self._definition_read:  # the definition is read once per container, then cached
                 self.meter.read("GetItem campaign definition", item_size(self.item), consistent=consistent)

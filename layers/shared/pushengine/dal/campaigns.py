@@ -88,10 +88,19 @@ class CampaignsRepository:
             *shards,
         ])  # fmt: skip
 
-    def get(self, app_id: str, campaign_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
-        """The definition merged with its progress (progress is always read consistently)."""
+    def get(
+        self, app_id: str, campaign_id: str, *, consistent: bool = False, summed: bool = True
+    ) -> dict[str, Any] | None:
+        """The definition merged with its progress (progress is always read consistently). `summed=False`:
+        the progress item alone (status, waves and tasks pending: one read), without the counter shards'
+        stats, for the hot path that only asks whether to go on."""
         definition = self.definition(app_id, campaign_id, consistent=consistent)
-        return {**definition, **(self.progress(app_id, campaign_id) or {})} if definition else None
+        if not definition:
+            return None
+        if summed:
+            return {**definition, **(self.progress(app_id, campaign_id) or {})}
+        main = self._checkpoints.get_item(Key=self._progress_key(app_id, campaign_id), ConsistentRead=True)
+        return {**definition, **{k: v for k, v in main.get("Item", {}).items() if k != "pk"}}
 
     def definition(self, app_id: str, campaign_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
         """A campaign's definition never changes after creation: each container reads it once."""

@@ -47,7 +47,7 @@ class SegmentDeps:
 
 def fire_wave(deps: SegmentDeps, app_id: str, campaign_id: str, wave_id: str) -> int:
     """Queue one plan per zone of the wave (each sizes and fans out its zone's reads); returns how many."""
-    campaign = deps.campaigns.get(app_id, campaign_id, consistent=True)
+    campaign = deps.campaigns.get(app_id, campaign_id, consistent=True, summed=False)
     if campaign is None or campaign["status"] not in ACTIVE:
         logger.info("wave skipped", extra={"campaign_id": campaign_id, "wave_id": wave_id})
         return 0
@@ -159,7 +159,7 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
     s = deps.settings
     app_id, campaign_id = task["app_id"], task["campaign_id"]
     ledger = task_key(task)
-    campaign = deps.campaigns.get(app_id, campaign_id)
+    campaign = deps.campaigns.get(app_id, campaign_id, summed=False)
     if campaign is None or campaign["status"] not in ACTIVE:
         deps.campaigns.record(app_id, campaign_id, ledger, counters={"tasks_pending": -1})
         return

@@ -168,7 +168,7 @@ async def send_batch(
     s = deps.settings
     app_id, campaign_id = batch["app_id"], batch["campaign_id"]
     key = batch_key(campaign_id, batch["batch_id"])
-    campaign = await asyncio.to_thread(deps.campaigns.get, app_id, campaign_id, consistent=True)
+    campaign = await asyncio.to_thread(deps.campaigns.get, app_id, campaign_id, consistent=True, summed=False)
     if campaign is None or campaign["status"] == "cancelled":  # cancel stops batches already queued
         await asyncio.to_thread(
             deps.campaigns.record,
