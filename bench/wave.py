@@ -21,7 +21,7 @@ import signal
 import sys
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -60,8 +60,9 @@ class Meter:
             tuple[str, dict[str, Any], float]
         ] = []  # (table, key, multiplier): sized at the end
         self.invocations: Counter[str] = Counter()
-        self.cpu: Counter[str] = Counter()  # per function: seconds of CPU in handlers and their boto3 calls
-        self.wall: Counter[str] = Counter()
+        # per function: seconds of CPU in handlers and their boto3 calls, and wall time
+        self.cpu: defaultdict[str, float] = defaultdict(float)
+        self.wall: defaultdict[str, float] = defaultdict(float)
         self.active = False
 
     def call(self, operation: str, params: dict[str, Any], response: dict[str, Any], service: str) -> None:
