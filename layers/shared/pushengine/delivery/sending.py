@@ -237,7 +237,7 @@ async def send_batch(
         nonlocal since_checkpoint, last_save
         due = quota_due.get(index, 0.0)  # its place in the provider project's quota
         if rate:  # max_per_second: the device's slot, and never sooner than 1/rate after the last
-            due = max(due, not_before + index / rate, deps.paced.get(campaign_id, 0.0))
+            due = max(due, paced_from + index / rate, deps.paced.get(campaign_id, 0.0))
             if len(deps.paced) >= 1024:
                 deps.paced.clear()
             deps.paced[campaign_id] = due + 1 / rate
@@ -262,6 +262,9 @@ async def send_batch(
                 await save()
 
     todo = [(i, e) for i, e in enumerate(devices) if i not in done]
+    # a batch that came off the queue after its first slot keeps its spacing from now: late slots would
+    # otherwise all be due at once
+    paced_from = max(not_before, time.time()) if rate else not_before
     quota_due, later, grants = await asyncio.to_thread(
         place_in_quotas, deps, batch, todo, transactional=composer.transactional
     )
