@@ -130,3 +130,42 @@ def total_per_million(stages: Mapping[str, Stage], prices: Prices) -> dict[str, 
         "vs_pinpoint": total / prices.pinpoint_per_million,
         "vs_sns": total / prices.sns_mobile_per_million,
     }
+
+
+EGRESS_PER_GB = 0.09  # data transfer out to the internet, US East, first 10 TB a month
+TLS_RECORD_OVERHEAD = 29  # bytes per TLS 1.3 record (header, AEAD tag, content type): one record a request
+TCP_IP_OVERHEAD = 52  # IPv4 + TCP headers with timestamps, per segment: one segment a request
+ROUND_TRIP_SECONDS = 0.008  # in-region DynamoDB/SQS round trip a function waits on (assumed, not overlapped)
+
+
+def measured_per_million(
+    per_million: Mapping[str, Any], memory_mb: Mapping[str, int], prices: Prices
+) -> dict[str, Any]:
+    """USD per million notifications from a measured run's per-million counts (bench/wave.py), by AWS line;
+    egress (bytes on the wire to the push services) apart, beside the AWS-side total."""
+    cpu = per_million["lambda_cpu_seconds"]
+    invocations = per_million["lambda_invocations"]
+    requests = per_million["requests"]
+    # every DynamoDB/SQS call a function makes is taken as waited for in full (upper bound: the sender
+    # overlaps its batches' calls); the event source's own receives and deletes are not the function's
+    calls = {k: v for k, v in requests.items()
+             if k.startswith("dynamodb.") or k in ("sqs.SendMessageBatch", "sqs.SendMessage")}  # fmt: skip
+    waited = sum(calls.values()) * ROUND_TRIP_SECONDS
+    gb_seconds = sum(billed_seconds(s, memory_mb[f]) * memory_mb[f] / 1024 for f, s in cpu.items())
+    gb_seconds += waited * max(memory_mb.values()) / 1024
+    lines = {
+        "lambda_compute": gb_seconds * prices.lambda_arm_gb_second,
+        "lambda_requests": sum(invocations.values()) * prices.lambda_per_request,
+        "sqs": per_million["sqs_requests"] * prices.sqs_per_request,
+        "dynamodb_reads": per_million["dynamodb_rru"] * prices.dynamo_per_rru,
+        "dynamodb_writes": per_million["dynamodb_wru"] * prices.dynamo_per_wru,
+    }
+    aws_total = sum(lines.values())
+    wire = per_million["wire_bytes"] + 1e6 * (TLS_RECORD_OVERHEAD + TCP_IP_OVERHEAD)
+    egress = wire / 1e9 * EGRESS_PER_GB
+    return {
+        "lines": lines, "aws_total": aws_total, "lambda_gb_seconds": gb_seconds,
+        "egress": {"bytes_per_notification": wire / 1e6, "usd": egress},
+        "total_with_egress": aws_total + egress,
+        "vs_pinpoint": aws_total / prices.pinpoint_per_million, "vs_sns": aws_total / prices.sns_mobile_per_million,
+    }  # fmt: skip

@@ -82,7 +82,9 @@ class CampaignsPort:
         return item_size({"pk": f"progress#{self.item['app_id']}#{self.item['campaign_id']}",
                           **{k: self.item[k] for k in fields if k in self.item}})  # fmt: skip
 
-    def get(self, app_id: str, campaign_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
+    def get(
+        self, app_id: str, campaign_id: str, *, consistent: bool = False, summed: bool = True
+    ) -> dict[str, Any] | None:
         with self._lock:
             if not self._definition_read:  # the definition is read once per container, then cached
                 self.meter.read("GetItem campaign definition", item_size(self.item), consistent=consistent)
@@ -110,6 +112,8 @@ class CampaignsPort:
         variant_stats: Mapping[str, Mapping[str, int | float]] | None = None,
         counters: Mapping[str, int] | None = None,
         ledger: Mapping[str, Any] | None = None,
+        errors: Mapping[str, int] | None = None,
+        shard: int | None = None,
     ) -> bool:  # fmt: skip
         with self._lock:
             old = self.checkpoints.get(ledger_key) or {}
@@ -120,16 +124,16 @@ class CampaignsPort:
             sizes = [max(item_size(old), item_size(entry))]
             if stats or variant_stats or counters:
                 sizes.append(max(before, self.progress_size()))
-            self.meter.write("TransactWriteItems ledger+campaign", *sizes, transactional=True)
+            self.meter.write("TransactWriteItems ledger+counter shard", *sizes, transactional=True)
             if old.get("done"):
                 return False
             self.checkpoints[ledger_key] = entry
             return True
 
-    def try_complete(self, app_id: str, campaign_id: str) -> bool:
+    def try_complete(self, app_id: str, campaign_id: str, *, shard: int | None = None) -> bool:
         with self._lock:
-            # the repository reads the progress item first and writes only when nothing is pending
-            self.meter.read("GetItem progress (try_complete)", self.progress_size(), consistent=True)
+            # the repository reads the batch's counter shard first and goes on only when it reads 0
+            self.meter.read("GetItem counter shard (try_complete)", self.progress_size(), consistent=True)
             item = self.item
             if item["status"] != "sending" or any(
                 item.get(k) != 0 for k in ("waves_pending", "tasks_pending", "batches_pending")

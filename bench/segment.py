@@ -17,7 +17,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from bench.cost import item_size
 from bench.engine import APP_ID, CAMPAIGN_ID, SPEC
-from pushengine.dal.devices import partition_key
+from pushengine.dal.devices import partition_key, range_key
 from pushengine.dal.numbers import to_dynamo
 from pushengine.delivery.segment import device_entry
 from pushengine.targeting import Targeting
@@ -28,7 +28,7 @@ def device_item(i: int, subscription: dict[str, Any]) -> dict[str, Any]:
     stamp = datetime.now(UTC).isoformat()
     item = {
         "pk": f"{APP_ID}#dev-{i:08d}", "app_id": APP_ID, "device_id": f"dev-{i:08d}",
-        "aud": partition_key(APP_ID, "Europe/Paris", i % 16), "status": "active",
+        "aud": partition_key(APP_ID, "Europe/Paris"), "ark": range_key(f"dev-{i:08d}"), "status": "active",
         "created_at": stamp, "updated_at": stamp, "last_seen": stamp, "version": 1,
         "platform": "web", "subscription": subscription, "timezone": "Europe/Paris", "locale": "en-US",
         "country": "FR", "user_id": f"user-{i}", "opted_in": True,

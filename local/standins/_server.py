@@ -68,6 +68,7 @@ class LocalHTTPServer:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._connections: set[_Connection] = set()
+        self.bytes_received = 0  # request bytes as they arrived on the socket (headers and bodies)
 
     @property
     def port(self) -> int:
@@ -149,6 +150,7 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
     def data_received(self, data: bytes) -> None:
+        self.server.bytes_received += len(data)
         self.buffer += data
         if not self.busy:
             self._next()

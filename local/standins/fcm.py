@@ -8,6 +8,7 @@ well-formed registration token, and `POST /_standin/service-accounts` returns a 
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import json
 import re
@@ -156,6 +157,7 @@ class FcmStandIn(ServedStandIn):
         port: int = 0,
         accept_any_token: bool = False,
         clock: Callable[[], float] = time.time,
+        quota_per_minute: int | None = None,
     ) -> None:
         # one asyncio loop serves every keep-alive connection (a thread per connection fell over under load)
         self._http = LocalHTTPServer(self._route, latency=latency, port=port)
@@ -170,6 +172,10 @@ class FcmStandIn(ServedStandIn):
         self._message_ids = 0
         self.grants = 0  # access tokens issued
         self.send_requests = 0  # POSTs to messages:send, whatever their answer
+        # FCM's per-project quota over any sliding minute: past it, 429 QUOTA_EXCEEDED (Retry-After 60)
+        self.quota_per_minute = quota_per_minute
+        self.quota_refusals = 0
+        self._accepted: dict[str, collections.deque[float]] = {}
 
     # test controls
     def new_service_account(self, project_id: str = "demo-project") -> dict[str, Any]:
@@ -308,10 +314,25 @@ class FcmStandIn(ServedStandIn):
         token = message.get("token")
         if token is not None:
             self._check_token(project, token)
+        self._check_quota(project)
         with self._lock:
             self._message_ids += 1
             self._received.append(Received(project, token, message, time.time()))
             return {"name": f"projects/{project}/messages/0:{self._message_ids}%{secrets.token_hex(8)}"}
+
+    def _check_quota(self, project: str) -> None:
+        if self.quota_per_minute is None:
+            return
+        now = self._clock()
+        with self._lock:
+            accepted = self._accepted.setdefault(project, collections.deque())
+            while accepted and accepted[0] <= now - 60:
+                accepted.popleft()
+            if len(accepted) >= self.quota_per_minute:
+                self.quota_refusals += 1
+                error = _rpc_error(429, "RESOURCE_EXHAUSTED", "quota exceeded", "QUOTA_EXCEEDED")
+                raise _Reply(429, error, {"Retry-After": "60"})
+            accepted.append(now)
 
     def _valid_message(self, raw: bytes) -> dict[str, Any]:
         try:
@@ -351,6 +372,11 @@ class FcmStandIn(ServedStandIn):
 
     # HTTP
     def _route(self, request: Request) -> Response:
+        if request.method == "GET" and request.path == "/_standin/stats":  # benchmarks, in process mode
+            with self._lock:
+                counts = {"accepted": len(self._received), "send_requests": self.send_requests,
+                          "quota_refusals": self.quota_refusals, "bytes_received": self._http.bytes_received}  # fmt: skip
+            return Response(200, json.dumps(counts).encode(), _JSON)
         try:
             if request.method != "POST":
                 raise _Reply(404, _rpc_error(404, "NOT_FOUND", "Not found"))
@@ -392,8 +418,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Local FCM HTTP v1 + Google OAuth stand-in")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds each send takes")
+    parser.add_argument("--quota-per-minute", type=int, default=None, help="refuse past this, per project")
     args = parser.parse_args()
-    standin = FcmStandIn(args.latency, port=args.port, accept_any_token=True).start()
+    standin = FcmStandIn(
+        args.latency, port=args.port, accept_any_token=True, quota_per_minute=args.quota_per_minute
+    ).start()
     print(f"FCM {standin.base_url}", flush=True)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())

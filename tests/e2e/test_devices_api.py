@@ -27,15 +27,12 @@ def web_device(standins: Standins, **extra: Any) -> dict[str, Any]:
 
 
 def partition_of(stack: Any, app_id: str, device_id: str) -> list[str]:
-    """Which audience partitions (zone#shard) hold this device, read straight from the GSI."""
+    """Which audience partitions (one per zone) hold this device, read straight from the GSI."""
     table = dynamodb(stack).Table(stack.table_name("DevicesTable"))
     found = []
     for zone in ("Europe/Berlin", "Asia/Kathmandu", "America/St_Johns", "UTC"):
-        for shard in range(4):
-            items = table.query(
-                IndexName="audience", KeyConditionExpression=Key("aud").eq(f"{app_id}#{zone}#{shard}")
-            )
-            found += [f"{zone}#{shard}" for i in items["Items"] if i["device_id"] == device_id]
+        items = table.query(IndexName="audience", KeyConditionExpression=Key("aud").eq(f"{app_id}#{zone}"))
+        found += [zone for i in items["Items"] if i["device_id"] == device_id]
     return found
 
 

@@ -207,20 +207,17 @@ def count_audience(
     now, deadline = datetime.now(UTC), clock.monotonic() + budget_seconds
     count = scanned = 0
     for zone in deps.devices.zones(app_id):
-        for shard in range(deps.settings.shard_count):
-            start: dict[str, Any] | None = None
-            while True:
-                items, start = deps.devices.partition_page(app_id, zone, shard, limit=1000, start=start)
-                scanned += len(items)
-                count += sum(
-                    1
-                    for d in items
-                    if d.get("opted_in", True) and (matcher is None or matcher.matches(d, now))
+        start: dict[str, Any] | None = None
+        while True:
+            items, start = deps.devices.partition_page(app_id, zone, limit=1000, start=start)
+            scanned += len(items)
+            count += sum(
+                1 for d in items if d.get("opted_in", True) and (matcher is None or matcher.matches(d, now))
+            )
+            if start is None:
+                break
+            if clock.monotonic() > deadline:
+                raise InvalidInput(
+                    "audience too large to count within the time budget", field="body.audience"
                 )
-                if start is None:
-                    break
-                if clock.monotonic() > deadline:
-                    raise InvalidInput(
-                        "audience too large to count within the time budget", field="body.audience"
-                    )
     return AudienceCount(count=count, scanned=scanned)

@@ -38,6 +38,9 @@ class Settings(BaseModel):
     send_concurrency: int = Field(default=200, ge=1)
     send_attempts: int = Field(default=3, ge=1)
     max_inline_retry_wait: float = Field(default=5.0, ge=0)
+    # A batch whose place in its provider quota is further off than this is queued again to come back
+    # then (SQS holds it for free) rather than holding an invocation asleep (billed by the GB-second).
+    quota_inline_wait: float = Field(default=1.0, ge=0)
     # A batch whose sends failed without Retry-After comes back after this, doubling per receive.
     redelivery_backoff_seconds: float = Field(default=5.0, gt=0)
     # A batch checkpoints after this many results, but not more often than every checkpoint_seconds:

@@ -47,7 +47,7 @@ def record_event(deps: EventDeps, app_id: str, event: EventIn) -> dict[str, obje
     stat = STAT_FOR.get(event.name)
     if event.campaign_id is None or stat is None:
         return {"accepted": True, "counted": False}
-    campaign = deps.campaigns.get(app_id, event.campaign_id)
+    campaign = deps.campaigns.get(app_id, event.campaign_id, summed=False)
     if campaign is None:
         raise NotFound("campaign not found", field="body.campaign_id")
     spec = from_dynamo(campaign["spec"])

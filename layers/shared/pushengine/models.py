@@ -119,6 +119,10 @@ class AppCreated(BaseModel):
     server_key: str
 
 
+# Sends a minute this provider project accepts (pushengine/pacing.py): overrides the provider's default.
+QuotaPerMinute = Annotated[int, Field(ge=600, le=1_000_000_000)]
+
+
 class ApnsIn(BaseModel):
     model_config = Strict
     team_id: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{10}$")]
@@ -126,17 +130,20 @@ class ApnsIn(BaseModel):
     private_key: Annotated[str, StringConstraints(min_length=1, max_length=4096)] = Field(repr=False)
     bundle_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.-]{1,155}$")]
     environment: Literal["production", "sandbox"] = "production"
+    quota_per_minute: QuotaPerMinute | None = None
 
 
 class FcmIn(BaseModel):
     model_config = Strict
     service_account: dict[str, Any] | str = Field(repr=False)
+    quota_per_minute: QuotaPerMinute | None = None
 
 
 class WebPushIn(BaseModel):
     model_config = Strict
     subject: Annotated[str, StringConstraints(pattern=r"^(mailto:[^@\s]+@[^@\s]+|https://\S+)$")]
     private_key: str | None = Field(default=None, repr=False)
+    quota_per_minute: QuotaPerMinute | None = None
 
 
 class ProviderOut(BaseModel):

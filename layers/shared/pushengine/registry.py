@@ -38,6 +38,8 @@ def put_provider(
     """Validate credentials on the way in (a key that does not parse is a 400 naming the field)."""
     require_app(apps, app_id)
     secret, meta, out = _credentials(provider, body)
+    if body.get("quota_per_minute"):  # validated with the credentials' model
+        meta["quota_per_minute"] = int(body["quota_per_minute"])
     meta["secret_arn"] = secrets.put(f"{app_id}/{provider}", secret)
     apps.set_provider(app_id, provider, meta)
     return out
@@ -47,12 +49,12 @@ def _credentials(provider: str, body: dict[str, Any]) -> tuple[dict[str, Any], d
     if provider == "apns":
         apns = ApnsIn.model_validate(body)
         try:
-            ApnsCredentials(**apns.model_dump())
+            ApnsCredentials(**apns.model_dump(exclude={"quota_per_minute"}))
         except ValueError as exc:
             raise InvalidInput(str(exc), field="body.private_key") from None
         meta = {"bundle_id": apns.bundle_id, "environment": apns.environment, "team_id": apns.team_id,
                 "key_id": apns.key_id}  # fmt: skip
-        return apns.model_dump(), meta, ProviderOut(provider="apns")
+        return apns.model_dump(exclude={"quota_per_minute"}), meta, ProviderOut(provider="apns")
     if provider == "fcm":
         fcm = FcmIn.model_validate(body)
         try:

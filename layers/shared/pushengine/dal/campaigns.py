@@ -7,6 +7,7 @@ redelivered message never counts twice. The campaign completes when nothing is p
 A campaign is two items: its definition (name, spec, waves: written once, can be many KB) in the
 campaigns table, and its progress (status, counters, stats: small) in the checkpoints table.
 DynamoDB bills a write by the size of the whole item, so the per-batch writes touch only the small one.
+Stats and pending batches are spread over `sharded.SHARDS` shard items beside it (see dal/counters.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from pushengine.dal import aws
+from pushengine.dal import counters as sharded
 from pushengine.dal.apps import now_iso
 
 STAT_KEYS = (
@@ -70,16 +72,35 @@ class CampaignsRepository:
         progress = {k: item[k] for k in PROGRESS_FIELDS if k in item}
         definition = {k: v for k, v in item.items() if k not in PROGRESS_FIELDS}
         progress.update(self._progress_key(item["app_id"], item["campaign_id"]))
+        # each shard starts with the maps its ADDs write into (DynamoDB adds to a nested path only under
+        # an existing map)
+        shard = {name: progress[name] for name in sharded.SUMMED if name in progress}
+        shards = [
+            {"Put": {"TableName": self._checkpoints_name,
+                     "Item": _serialize({"pk": sharded.shard_key(progress["pk"], i), "batches_pending": 0,
+                                         **shard})}}
+            for i in range(sharded.SHARDS)
+        ]  # fmt: skip
         aws.transact([
             {"Put": {"TableName": self._campaigns_name, "Item": _serialize(definition),
                      "ConditionExpression": "attribute_not_exists(campaign_id)"}},
             {"Put": {"TableName": self._checkpoints_name, "Item": _serialize(progress)}},
+            *shards,
         ])  # fmt: skip
 
-    def get(self, app_id: str, campaign_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
-        """The definition merged with its progress (progress is always read consistently)."""
+    def get(
+        self, app_id: str, campaign_id: str, *, consistent: bool = False, summed: bool = True
+    ) -> dict[str, Any] | None:
+        """The definition merged with its progress (progress is always read consistently). `summed=False`:
+        the progress item alone (status, waves and tasks pending: one read), without the counter shards'
+        stats, for the hot path that only asks whether to go on."""
         definition = self.definition(app_id, campaign_id, consistent=consistent)
-        return {**definition, **(self.progress(app_id, campaign_id) or {})} if definition else None
+        if not definition:
+            return None
+        if summed:
+            return {**definition, **(self.progress(app_id, campaign_id) or {})}
+        main = self._checkpoints.get_item(Key=self._progress_key(app_id, campaign_id), ConsistentRead=True)
+        return {**definition, **{k: v for k, v in main.get("Item", {}).items() if k != "pk"}}
 
     def definition(self, app_id: str, campaign_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
         """A campaign's definition never changes after creation: each container reads it once."""
@@ -100,16 +121,31 @@ class CampaignsRepository:
             return found
 
     def progress(self, app_id: str, campaign_id: str) -> dict[str, Any] | None:
-        key = self._progress_key(app_id, campaign_id)
-        item = self._checkpoints.get_item(Key=key, ConsistentRead=True).get("Item")
-        return {k: v for k, v in item.items() if k != "pk"} if item else None
+        """Status and counters, with the counter shards summed in (all read consistently)."""
+        pk = self._progress_key(app_id, campaign_id)["pk"]
+        found = self._progress_of([pk])
+        return found.get(pk)
 
-    def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _progress_of(self, pks: list[str]) -> dict[str, dict[str, Any]]:
+        """Progress items by key, each summed with its shards (BatchGetItem, 100 keys a call)."""
+        keys = [k for pk in pks for k in (pk, *(sharded.shard_key(pk, i) for i in range(sharded.SHARDS)))]
+        items = {i["pk"]: i for start in range(0, len(keys), 100)
+                 for i in self._batch_get([_serialize({"pk": k}) for k in keys[start : start + 100]])}  # fmt: skip
+        out = {}
+        for pk in pks:
+            if pk in items:
+                shards = (items.get(sharded.shard_key(pk, i), {}) for i in range(sharded.SHARDS))
+                out[pk] = {k: v for k, v in sharded.summed(items[pk], shards).items() if k != "pk"}
+        return out
+
+    def _batch_get(self, keys: list[dict[str, Any]], *, consistent: bool = True) -> list[dict[str, Any]]:
         """BatchGetItem until nothing is left unprocessed (throttled keys come back in UnprocessedKeys)."""
         items: list[dict[str, Any]] = []
         attempt = 0
         while keys:
-            got = aws.client("dynamodb").batch_get_item(RequestItems={self._checkpoints_name: {"Keys": keys}})
+            got = aws.client("dynamodb").batch_get_item(
+                RequestItems={self._checkpoints_name: {"Keys": keys, "ConsistentRead": consistent}}
+            )
             items += map(_deserialize, got["Responses"].get(self._checkpoints_name, []))
             keys = got.get("UnprocessedKeys", {}).get(self._checkpoints_name, {}).get("Keys", [])
             if keys:
@@ -130,7 +166,7 @@ class CampaignsRepository:
         page = self._table.query(**kwargs)
         last = page.get("LastEvaluatedKey")
         keys = [self._progress_key(app_id, i["campaign_id"]) for i in page["Items"]]
-        found = {p["pk"]: p for p in self._batch_get([_serialize(k) for k in keys])}
+        found = self._progress_of([k["pk"] for k in keys])
         items = [{**i, **found.get(k["pk"], {})} for i, k in zip(page["Items"], keys, strict=True)]
         return items, (_encode_token(last["campaign_id"]) if last else None)
 
@@ -181,11 +217,18 @@ class CampaignsRepository:
         counters: Mapping[str, int] | None = None,
         ledger: Mapping[str, Any] | None = None,
         errors: Mapping[str, int] | None = None,
+        shard: int | None = None,
     ) -> bool:
-        """Add stats and counters in one transaction guarded by a ledger item; False if already recorded."""
+        """Add stats and counters in one transaction guarded by a ledger item; False if already recorded.
+
+        Waves and tasks pending go to the progress item; everything else to counter shard `shard` (by
+        default the ledger key's): a send batch names the shard its task counted it on."""
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
         adds: list[str] = []
+        main: list[tuple[str, int]] = [
+            (k, d) for k, d in (counters or {}).items() if d and k in sharded.MAIN_COUNTERS
+        ]
         # Every name is aliased: stat names such as "deferred" are DynamoDB reserved words.
         for i, (key, delta) in enumerate((stats or {}).items()):
             if delta:
@@ -204,10 +247,11 @@ class CampaignsRepository:
             adds.append(f"errors.#e{i} :e{i}")
             values[f":e{i}"] = n
         for i, (key, delta) in enumerate((counters or {}).items()):
-            if delta:
+            if delta and key not in sharded.MAIN_COUNTERS:
                 names[f"#c{i}"] = key
                 adds.append(f"#c{i} :c{i}")
                 values[f":c{i}"] = delta
+        progress_pk = self._progress_key(app_id, campaign_id)["pk"]
         ledger_item = {"pk": ledger_key, "done": True, "expires_at": _expires(), **(ledger or {})}
         items: list[dict[str, Any]] = [{
             "Put": {
@@ -217,15 +261,24 @@ class CampaignsRepository:
             }
         }]  # fmt: skip
         if adds:
+            where = sharded.shard_of(ledger_key) if shard is None else int(shard)
             update: dict[str, Any] = {
                 "TableName": self._checkpoints_name,
-                "Key": _serialize(self._progress_key(app_id, campaign_id)),
+                "Key": _serialize({"pk": sharded.shard_key(progress_pk, where)}),
                 "UpdateExpression": "ADD " + ", ".join(adds),
                 "ExpressionAttributeValues": _serialize(values),
             }
             if names:
                 update["ExpressionAttributeNames"] = names
             items.append({"Update": update})
+        if main:
+            items.append({"Update": {
+                "TableName": self._checkpoints_name,
+                "Key": _serialize({"pk": progress_pk}),
+                "UpdateExpression": "ADD " + ", ".join(f"#m{i} :m{i}" for i in range(len(main))),
+                "ExpressionAttributeNames": {f"#m{i}": k for i, (k, _) in enumerate(main)},
+                "ExpressionAttributeValues": _serialize({f":m{i}": d for i, (_, d) in enumerate(main)}),
+            }})  # fmt: skip
         # Only the ledger's own condition (item 0) means "already recorded"; conflicts are retried.
         return aws.transact(items, guard=0)
 
@@ -241,20 +294,41 @@ class CampaignsRepository:
         )
         return int(got["Attributes"]["paced"][wave_id]) - count
 
-    def try_complete(self, app_id: str, campaign_id: str) -> bool:
-        """Move to `completed` when no wave, audience task or batch is pending."""
+    def fix_plan(self, key: str, cursors: int) -> int:
+        """A zone's read plan, fixed by its first writer: a redelivered plan reads the same ranges."""
+        aws.conditional(
+            self._checkpoints.put_item,
+            Item={"pk": key, "cursors": cursors, "expires_at": _expires()},
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+        item = self._checkpoints.get_item(Key={"pk": key}, ConsistentRead=True)["Item"]
+        return int(item["cursors"])
+
+    def try_complete(self, app_id: str, campaign_id: str, *, shard: int | None = None) -> bool:
+        """Move to `completed` when no wave, audience task or batch is pending. `shard`: the counter shard
+        just counted down; while it still has batches pending, nothing more is read."""
         # A read is a fifth of a write's price, and almost every batch finds work still pending.
+        pk = self._progress_key(app_id, campaign_id)["pk"]
+        if shard is not None:
+            own = self._checkpoints.get_item(Key={"pk": sharded.shard_key(pk, shard)}, ConsistentRead=True)
+            if own.get("Item", {}).get("batches_pending", 0) != 0:
+                return False
+        main = self._checkpoints.get_item(Key={"pk": pk}, ConsistentRead=True).get("Item") or {}
+        if (
+            main.get("status") != "sending"
+            or main.get("waves_pending") != 0
+            or main.get("tasks_pending") != 0
+        ):
+            return False
+        # no task is pending, so every batch is counted: every shard must read 0
         progress = self.progress(app_id, campaign_id) or {}
-        pending = ("waves_pending", "tasks_pending", "batches_pending")
-        if progress.get("status") != "sending" or any(progress.get(k) != 0 for k in pending):
+        if progress.get("status") != "sending" or progress.get("batches_pending") != 0:
             return False
         return aws.conditional(
             lambda: self._checkpoints.update_item(
                 Key=self._progress_key(app_id, campaign_id),
                 UpdateExpression="SET #s = :done, completed_at = :t",
-                ConditionExpression=(
-                    "#s = :sending AND waves_pending = :zero AND tasks_pending = :zero AND batches_pending = :zero"
-                ),
+                ConditionExpression="#s = :sending AND waves_pending = :zero AND tasks_pending = :zero",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={
                     ":done": "completed",

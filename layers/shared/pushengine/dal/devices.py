@@ -1,8 +1,10 @@
-"""Devices, laid out for the audience query: one GSI partition per (app, zone, shard).
+"""Devices, laid out for the audience query: one GSI partition key per (app, zone), sorted by a hash.
 
-A device is one item; its `aud` key names its partition, so moving zones is one write that
-takes it out of the old partition and into the new one at once. Invalid devices drop `aud`
-and so leave the (sparse) index. The zone registry lists the zones each app has devices in.
+A device is one item; its `aud` key names its zone's partition and `ark` (a 16-bit hash of the device id,
+then the id) its place in it, so a zone of any size splits into as many independent key ranges as its
+reads need (`pushengine.readplan`), and moving zones is one write. Invalid devices drop `aud` and so
+leave the (sparse) index. The zone registry lists the zones each app has devices in, with a device
+count per zone that sizes a wave's reads (approximate: it is a plan's input, never a stat).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pushengine.dal import aws
 from pushengine.dal.apps import now_iso
 from pushengine.errors import Conflict
 from pushengine.profiles import profile_attrs
+from pushengine.readplan import HASH_SPACE, KeyRange
 
 AUDIENCE_INDEX = "audience"
 USER_INDEX = "user"  # sparse: only devices with a user_id carry `user_key`
@@ -27,8 +30,13 @@ def shard_of(device_id: str, shard_count: int) -> int:
     return int.from_bytes(hashlib.blake2b(device_id.encode(), digest_size=4).digest(), "big") % shard_count
 
 
-def partition_key(app_id: str, zone: str, shard: int) -> str:
-    return f"{app_id}#{zone}#{shard}"
+def partition_key(app_id: str, zone: str) -> str:
+    return f"{app_id}#{zone}"
+
+
+def range_key(device_id: str) -> str:
+    """The device's place in its zone's partition: 4 hex digits of its hash (`readplan.HASH_SPACE`), the id."""
+    return f"{shard_of(device_id, HASH_SPACE):04x}#{device_id}"
 
 
 def _pk(app_id: str, device_id: str) -> str:
@@ -85,7 +93,8 @@ class DevicesRepository:
                 "pk": _pk(app_id, device_id),
                 "app_id": app_id,
                 "device_id": device_id,
-                "aud": partition_key(app_id, fields["timezone"], shard_of(device_id, self._shards)),
+                "aud": partition_key(app_id, fields["timezone"]),
+                "ark": range_key(device_id),
                 "status": "active",
                 "created_at": current["created_at"] if current else stamp,
                 "updated_at": stamp,
@@ -95,7 +104,8 @@ class DevicesRepository:
             }
             if fields.get("user_id"):
                 item["user_key"] = user_key(app_id, fields["user_id"])
-            if current is None or current.get("timezone") != fields["timezone"]:
+            moved = current is None or current.get("timezone") != fields["timezone"]
+            if moved:
                 self._register_zone(app_id, fields["timezone"])  # before the device, so no wave misses it
             # Optimistic: the write applies only if nobody changed the device since we read it.
             guard = {"ConditionExpression": "attribute_not_exists(pk)"} if current is None else {
@@ -103,27 +113,61 @@ class DevicesRepository:
                 "ExpressionAttributeValues": {":v": current.get("version", 0)},
             }  # fmt: skip
             if aws.conditional(self._table.put_item, Item=item, **guard):
+                if moved:
+                    self.count_zone(app_id, fields["timezone"], 1)
+                    if current is not None and current.get("aud"):
+                        self.count_zone(app_id, str(current["timezone"]), -1)
                 return item, current is None
         raise Conflict("device is being updated concurrently; retry", field="device_id")
 
     def delete(self, app_id: str, device_id: str) -> bool:
         key = {"pk": _pk(app_id, device_id)}
-        return aws.conditional(
-            lambda: self._table.delete_item(Key=key, ConditionExpression="attribute_exists(pk)")
-        )
+        old: dict[str, Any] = {}
+
+        def remove() -> None:
+            got = self._table.delete_item(
+                Key=key, ConditionExpression="attribute_exists(pk)", ReturnValues="ALL_OLD"
+            )
+            old.update(got.get("Attributes") or {})
+
+        deleted = aws.conditional(remove)
+        if deleted and old.get("aud"):
+            self.count_zone(app_id, str(old["timezone"]), -1)
+        return deleted
 
     def mark_invalid(self, app_id: str, device_ids: Iterable[str], reason: str = "") -> None:
         """The provider said this token is gone: it leaves the audience index at once."""
         for device_id in device_ids:
-            # A device its owner already deleted has nothing to mark: the condition just fails.
-            aws.conditional(
-                self._table.update_item,
-                Key={"pk": _pk(app_id, device_id)},
-                UpdateExpression="SET #s = :inv, invalid_reason = :r, updated_at = :t REMOVE aud",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":inv": "invalid", ":r": reason, ":t": now_iso()},
-            )
+            # A device its owner already deleted (or already pruned) has nothing to mark: the condition fails.
+            old: dict[str, Any] = {}
+
+            def mark(device_id: str = device_id, old: dict[str, Any] = old) -> None:
+                got = self._table.update_item(
+                    Key={"pk": _pk(app_id, device_id)},
+                    UpdateExpression="SET #s = :inv, invalid_reason = :r, updated_at = :t REMOVE aud",
+                    ConditionExpression="attribute_exists(aud)",
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={":inv": "invalid", ":r": reason, ":t": now_iso()},
+                    ReturnValues="ALL_OLD",
+                )
+                old.update(got.get("Attributes") or {})
+
+            if aws.conditional(mark) and old.get("timezone"):
+                self.count_zone(app_id, str(old["timezone"]), -1)
+
+    def count_zone(self, app_id: str, zone: str, delta: int) -> None:
+        """A zone's device count moves with registrations, moves, deletions and prunes (one small write)."""
+        aws.retried(
+            self._zones.update_item,
+            Key={"app_id": app_id, "zone": zone},
+            UpdateExpression="ADD devices :d",
+            ExpressionAttributeValues={":d": delta},
+        )
+
+    def zone_size(self, app_id: str, zone: str) -> int:
+        """How many devices the zone's partition holds, as counted (never below zero)."""
+        item = self._zones.get_item(Key={"app_id": app_id, "zone": zone}).get("Item") or {}
+        return max(0, int(item.get("devices", 0)))
 
     def _register_zone(self, app_id: str, zone: str) -> None:
         self._zones.update_item(
@@ -163,12 +207,17 @@ class DevicesRepository:
         return sorted(found, key=lambda item: str(item["device_id"]))
 
     def partition_page(
-        self, app_id: str, zone: str, shard: int, *, limit: int, start: dict[str, Any] | None = None
-    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """One page of one audience partition, and where the next page starts (None at the end)."""
+        self, app_id: str, zone: str, key_range: KeyRange | None = None, *, limit: int,
+        start: dict[str, Any] | None = None,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:  # fmt: skip
+        """One page of a zone's partition (of one key range of it, or all), and where the next page
+        starts (None at the end)."""
+        condition = Key("aud").eq(partition_key(app_id, zone))
+        if key_range is not None and not key_range.whole:
+            condition = condition & Key("ark").between(*key_range.bounds())
         kwargs: dict[str, Any] = {
             "IndexName": AUDIENCE_INDEX,
-            "KeyConditionExpression": Key("aud").eq(partition_key(app_id, zone, shard)),
+            "KeyConditionExpression": condition,
             "Limit": limit,
         }
         if start:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
+from pushengine import pacing
 from pushengine.config import Settings
 from pushengine.dal.apps import AppsRepository, SecretsStore
 from pushengine.providers.apns import ApnsCredentials, ApnsProvider
@@ -37,6 +39,7 @@ class ProviderPool:
         self._settings, self._apps, self._secrets = settings, apps, secrets
         self._by_version: dict[tuple[str, str, str], PushProvider] = {}
         self._recent: dict[tuple[str, str], tuple[float, PushProvider | None]] = {}
+        self._meta: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = asyncio.Lock()
 
     async def get(self, app_id: str, platform: str) -> PushProvider | None:
@@ -56,11 +59,29 @@ class ProviderPool:
         meta = ((self._apps.get(app_id) or {}).get("providers") or {}).get(channel)
         if not meta:
             return None
+        self._meta[(app_id, channel)] = meta
         key = (app_id, channel, str(meta.get("updated_at", "")))
         if key not in self._by_version:
             secret = self._secrets.get(meta["secret_arn"], key[2])
             self._by_version[key] = build_provider(channel, secret, self._settings)
         return self._by_version[key]
+
+    def lane(self, app_id: str, entry: dict[str, Any], *, transactional: bool) -> pacing.Lane | None:
+        """The quota lane a device's send takes (after `get` resolved the app's credentials): its FCM
+        project, APNs topic or Web Push origin, at the app's `quota_per_minute` or the provider's default."""
+        channel = CHANNEL[entry["p"]]
+        meta = self._meta.get((app_id, channel))
+        if not meta:
+            return None
+        if channel == "fcm":
+            scope = f"fcm:{meta.get('project_id', app_id)}"
+        elif channel == "apns":
+            scope = f"apns:{meta.get('bundle_id', app_id)}"
+        else:
+            endpoint = urlsplit(str((entry.get("s") or {}).get("endpoint", "")))
+            scope = f"webpush:{app_id}:{endpoint.scheme}://{endpoint.netloc}"
+        quota = pacing.quota_of(channel, meta.get("quota_per_minute"))
+        return pacing.lane_for(scope, quota, transactional)
 
     async def aclose(self) -> None:
         for provider in self._by_version.values():

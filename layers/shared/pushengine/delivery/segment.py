@@ -1,8 +1,11 @@
-"""Segment query: a fired wave fans out one audience task per (zone, shard); each task reads its
-partition page by page and writes send batches carrying everything the sender needs.
+"""Segment query: a fired wave queues one plan per zone; a plan splits its zone into as many key ranges
+as the zone's device count needs (`pushengine.readplan`) and fans them out as a tree of slices, each
+queueing at most FAN_OUT messages; each cursor task reads its range page by page and writes send batches
+carrying everything the sender needs.
 
 Work per invocation is bounded: a task reads at most `audience_pages_per_task` pages (and stops
-early when its time runs short), then hands its continuation back to the audience queue.
+early when its time runs short), then hands its continuation back to the audience queue; a plan or a
+slice queues at most FAN_OUT messages.
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pushengine import segments
+from pushengine import readplan, segments
 from pushengine.audience import FilterError, expand_segments, segment_ids
 from pushengine.config import Settings
 from pushengine.dal.campaigns import CampaignsRepository, batch_key, task_key
+from pushengine.dal.counters import shard_of
 from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.numbers import from_dynamo
 from pushengine.dal.queues import MessageTooLarge, send_json, size_of
@@ -42,8 +46,8 @@ class SegmentDeps:
 
 
 def fire_wave(deps: SegmentDeps, app_id: str, campaign_id: str, wave_id: str) -> int:
-    """Queue one audience task per (zone, shard) of the wave; returns how many."""
-    campaign = deps.campaigns.get(app_id, campaign_id, consistent=True)
+    """Queue one plan per zone of the wave (each sizes and fans out its zone's reads); returns how many."""
+    campaign = deps.campaigns.get(app_id, campaign_id, consistent=True, summed=False)
     if campaign is None or campaign["status"] not in ACTIVE:
         logger.info("wave skipped", extra={"campaign_id": campaign_id, "wave_id": wave_id})
         return 0
@@ -55,9 +59,9 @@ def fire_wave(deps: SegmentDeps, app_id: str, campaign_id: str, wave_id: str) ->
     registry = deps.devices.zones(app_id)  # read now, so zones that gained devices since creation count
     zones = sorted(set(wave["zones"]) & set(registry)) if wave["zones"] else sorted(registry)
     tasks = [
-        {"kind": "task", "app_id": app_id, "campaign_id": campaign_id, "wave_id": wave_id,
-         "at": wave["send_at"], "zone": zone, "shard": shard, "seq": 0}
-        for zone in zones for shard in range(deps.settings.shard_count)
+        {"kind": "zone", "app_id": app_id, "campaign_id": campaign_id, "wave_id": wave_id,
+         "at": wave["send_at"], "zone": zone}
+        for zone in zones
     ]  # fmt: skip
     # Tasks first, then the count: a retry re-queues (deduplicated by the task ledger) but counts once.
     send_json(deps.settings.audience_queue_url, tasks, max_message=deps.settings.max_message_bytes)
@@ -99,6 +103,45 @@ def _wave_audience(deps: SegmentDeps, task: Mapping[str, Any], spec: Mapping[str
     return fixed
 
 
+def plan_zone(deps: SegmentDeps, message: dict[str, Any]) -> None:
+    """Size the zone's reads once (a redelivery finds the same plan), then fan out all its cursors."""
+    s, app_id = deps.settings, message["app_id"]
+    wanted = readplan.cursors_for(
+        deps.devices.zone_size(app_id, message["zone"]), s.audience_page_size, s.audience_pages_per_task
+    )
+    cursors = deps.campaigns.fix_plan(plan_key(message), wanted)
+    fan_out(deps, {**message, "kind": "slice", "cursors": cursors, "lo": 0, "hi": cursors})
+
+
+def fan_out(deps: SegmentDeps, message: dict[str, Any]) -> None:
+    """Queue a slice's children: its cursor tasks, or (for a wide slice) sub-slices that fan out in turn.
+    Counted before queued, so no child can finish before it counts; a redelivery queues them again
+    (each child's ledger keeps it counted once)."""
+    s = deps.settings
+    app_id, campaign_id = message["app_id"], message["campaign_id"]
+    lo, hi = int(message["lo"]), int(message["hi"])
+    base = {
+        k: message[k] for k in ("app_id", "campaign_id", "wave_id", "at", "zone", "cursors") if k in message
+    }
+    parts = readplan.fan(lo, hi)
+    if hi - lo <= readplan.FAN_OUT:
+        children = [{**base, "kind": "task", "shard": a, "seq": 0} for a, _ in parts]
+    else:
+        children = [{**base, "kind": "slice", "lo": a, "hi": b} for a, b in parts]
+    deps.campaigns.record(
+        app_id, campaign_id, slice_key(message), counters={"tasks_pending": len(children) - 1}
+    )
+    send_json(s.audience_queue_url, children, max_message=s.max_message_bytes)
+
+
+def plan_key(message: Mapping[str, Any]) -> str:
+    return f"plan#{message['campaign_id']}#{message['wave_id']}#{message['zone']}"
+
+
+def slice_key(message: Mapping[str, Any]) -> str:
+    return f"slice#{message['campaign_id']}#{message['wave_id']}#{message['zone']}#{message['lo']}#{message['hi']}"
+
+
 def device_entry(item: Mapping[str, Any], variant: str) -> dict[str, Any]:
     """What sending needs about one device, so the sender reads no device records."""
     d = from_dynamo(dict(item))
@@ -116,7 +159,7 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
     s = deps.settings
     app_id, campaign_id = task["app_id"], task["campaign_id"]
     ledger = task_key(task)
-    campaign = deps.campaigns.get(app_id, campaign_id)
+    campaign = deps.campaigns.get(app_id, campaign_id, summed=False)
     if campaign is None or campaign["status"] not in ACTIVE:
         deps.campaigns.record(app_id, campaign_id, ledger, counters={"tasks_pending": -1})
         return
@@ -131,8 +174,9 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
     cursor = task.get("cursor")
     for _ in range(s.audience_pages_per_task):
         items, cursor = deps.devices.partition_page(
-            app_id, task["zone"], task["shard"], limit=s.audience_page_size, start=cursor
-        )
+            app_id, task["zone"], readplan.key_range(int(task["shard"]), int(task.get("cursors", 1))),
+            limit=s.audience_page_size, start=cursor,
+        )  # fmt: skip
         for item in items:
             if not targeting.selects(item, now):
                 continue
@@ -150,14 +194,15 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
         if cursor is None or remaining_millis() < MIN_TASK_MILLIS:
             break
     prefix = f"{task['wave_id']}.{task['zone']}.{task['shard']}.{task['seq']}"
-    batches = _batches(app_id, campaign_id, prefix, to_send, s.send_batch_size, s.max_message_bytes)
+    cs = shard_of(ledger)  # the counter shard this task counts its batches on; each batch counts down there
+    batches = _batches(app_id, campaign_id, prefix, to_send, s.send_batch_size, s.max_message_bytes, cs)
     rate = targeting.spec.get("max_per_second")
     delays = _pace(deps, task, batches, float(rate)) if rate and batches else None
     send_json(s.send_queue_url, batches, delays=delays, max_message=s.max_message_bytes)
-    held = _defer(deps, app_id, campaign_id, prefix, deferred)
+    held = _defer(deps, app_id, campaign_id, prefix, deferred, cs)
     counters = {"batches_pending": len(batches) + held, "tasks_pending": 0 if cursor else -1}
     recorded = deps.campaigns.record(
-        app_id, campaign_id, ledger, stats=stats, variant_stats=vstats, counters=counters
+        app_id, campaign_id, ledger, stats=stats, variant_stats=vstats, counters=counters, shard=cs
     )
     if cursor:  # after the ledger: a redelivery re-queues the continuation but never re-counts
         send_json(s.audience_queue_url, [{**task, "seq": task["seq"] + 1, "cursor": cursor}],
@@ -167,14 +212,15 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
 
 
 def _batches(
-    app_id: str, campaign_id: str, prefix: str, entries: list[dict[str, Any]], size: int, max_bytes: int
-) -> list[dict[str, Any]]:
+    app_id: str, campaign_id: str, prefix: str, entries: list[dict[str, Any]], size: int, max_bytes: int,
+    cs: int,
+) -> list[dict[str, Any]]:  # fmt: skip
     """Send batches of at most `size` devices, each split in halves until it fits one SQS message
     (`max_bytes`): Web Push subscriptions make a device ~600 bytes, so 250 of them can pass 150 KB."""
     out: list[dict[str, Any]] = []
     for i in range(0, len(entries), size):
         out += split_to_fit(
-            {"app_id": app_id, "campaign_id": campaign_id, "batch_id": f"{prefix}.{i // size}",
+            {"app_id": app_id, "campaign_id": campaign_id, "batch_id": f"{prefix}.{i // size}", "cs": cs,
              "devices": entries[i : i + size]},
             max_bytes,
         )  # fmt: skip
@@ -228,12 +274,13 @@ def _defer(
     campaign_id: str,
     prefix: str,
     groups: dict[datetime, list[dict[str, Any]]],
+    cs: int,
 ) -> int:
     """Hold quiet-hours devices until their quiet hours end: store the batch, schedule its release."""
     count = 0
     for release_at, entries in sorted(groups.items()):
         for batch in _batches(app_id, campaign_id, f"{prefix}.d{release_at:%H%M}", entries,
-                              deps.settings.send_batch_size, deps.settings.max_message_bytes):  # fmt: skip
+                              deps.settings.send_batch_size, deps.settings.max_message_bytes, cs):  # fmt: skip
             key = f"defer#{campaign_id}#{batch['batch_id']}"
             deps.campaigns.store_deferred(key, batch)
             name = "d-" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
@@ -274,9 +321,13 @@ def release(deps: SegmentDeps, key: str) -> None:
         send_json(deps.settings.send_queue_url, [{**batch, "devices": kept}],
                   max_message=deps.settings.max_message_bytes)  # fmt: skip
     elif deps.campaigns.record(
-        app_id, campaign_id, batch_key(campaign_id, batch["batch_id"]), counters={"batches_pending": -1}
+        app_id,
+        campaign_id,
+        batch_key(campaign_id, batch["batch_id"]),
+        counters={"batches_pending": -1},
+        shard=batch.get("cs"),
     ):  # nobody left to send to: the batch is done here
-        deps.campaigns.try_complete(app_id, campaign_id)
+        deps.campaigns.try_complete(app_id, campaign_id, shard=batch.get("cs"))  # fmt: skip
 
 
 def handle(
@@ -288,6 +339,10 @@ def handle(
     try:
         if kind == "wave":
             fire_wave(deps, message["app_id"], message["campaign_id"], message["wave_id"])
+        elif kind == "zone":
+            plan_zone(deps, message)
+        elif kind == "slice":
+            fan_out(deps, message)
         elif kind == "task":
             run_task(deps, message, remaining_millis)
         elif kind == "release":
@@ -315,13 +370,24 @@ def dead_letter(deps: SegmentDeps, message: dict[str, Any], reason: str) -> None
             )
             if recorded:
                 break
+    elif message.get("kind") in ("zone", "slice"):
+        # a plan or slice that could not queue its children: if it never counted them, it stops being
+        # pending here; if it did, the children it queued finish on their own (see README: redrive).
+        # A zone whose plan was never fixed is fixed at no cursors, so a redrive reads nothing twice.
+        if message.get("kind") == "zone":
+            cursors = deps.campaigns.fix_plan(plan_key(message), 0)
+            message = {**message, "lo": 0, "hi": cursors}
+        ledger = slice_key(message)
+        recorded = deps.campaigns.record(
+            app_id, campaign_id, ledger, counters={"tasks_pending": -1}, errors={reason: 1}
+        )
     elif message.get("kind") == "release":
         batch = deps.campaigns.load_deferred(message["key"])
         if batch is not None:
             failed = len(batch["devices"])
             recorded = deps.campaigns.record(
                 app_id, campaign_id, batch_key(campaign_id, batch["batch_id"]), stats={"failed": failed},
-                counters={"batches_pending": -1}, errors={reason: failed},
+                counters={"batches_pending": -1}, errors={reason: failed}, shard=batch.get("cs"),
             )  # fmt: skip
     if recorded:
         deps.campaigns.try_complete(app_id, campaign_id)

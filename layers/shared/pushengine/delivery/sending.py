@@ -11,19 +11,23 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import math
 import random
 import time
+import zlib
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pushengine import compose
+from pushengine import compose, pacing
 from pushengine.config import Settings
 from pushengine.dal.campaigns import CampaignsRepository, batch_key
 from pushengine.dal.caps import FrequencyCaps
 from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.numbers import from_dynamo
+from pushengine.dal.queues import send_json
+from pushengine.dal.quota import QuotaLedger
 from pushengine.delivery.providers import ProviderPool
 from pushengine.providers.base import Notification, Outcome, PushProvider, SendResult
 
@@ -45,6 +49,7 @@ class SenderDeps:
     devices: DevicesRepository
     providers: ProviderPool
     caps: FrequencyCaps | None = None
+    quotas: QuotaLedger | None = None  # provider-quota pacing (pushengine/pacing.py); None: unpaced
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     composers: dict[str, Composer] = field(default_factory=dict)
     # max_per_second: the earliest time this container may send the campaign's next paced message, so
@@ -99,7 +104,7 @@ class Composer:
         self.campaign_id = campaign_id
         self.collapse_id = compose.collapse_id(campaign_id)
         self.ttl = int(spec.get("ttl_seconds", 86400))
-        transactional = spec.get("category") == "transactional"
+        self.transactional = transactional = spec.get("category") == "transactional"
         self.priority = "high" if transactional else "normal"
         self.cap = None if transactional else spec.get("frequency_cap")  # transactional ignores caps
         base = compose.Message.model_validate(spec["message"])
@@ -163,15 +168,21 @@ async def send_batch(
     s = deps.settings
     app_id, campaign_id = batch["app_id"], batch["campaign_id"]
     key = batch_key(campaign_id, batch["batch_id"])
-    campaign = await asyncio.to_thread(deps.campaigns.get, app_id, campaign_id, consistent=True)
+    campaign = await asyncio.to_thread(deps.campaigns.get, app_id, campaign_id, consistent=True, summed=False)
     if campaign is None or campaign["status"] == "cancelled":  # cancel stops batches already queued
         await asyncio.to_thread(
-            deps.campaigns.record, app_id, campaign_id, key, counters={"batches_pending": -1}
+            deps.campaigns.record,
+            app_id,
+            campaign_id,
+            key,
+            counters={"batches_pending": -1},
+            shard=batch.get("cs"),
         )
         return {}
     not_before, rate = float(batch.get("not_before", 0)), float(batch.get("rate", 0))
-    if not_before - time.time() > s.max_inline_retry_wait:  # paced for later: SQS holds it until then
-        raise RetryLater(len(batch["devices"]), not_before - time.time())
+    if not_before - time.time() > s.max_inline_retry_wait:  # paced for later: queued again until then
+        await asyncio.to_thread(requeue, deps, batch, not_before)
+        return {}
     checkpoint = await asyncio.to_thread(deps.campaigns.checkpoint, key) or {}
     if checkpoint.get("done") and not checkpoint.get("dead_lettered"):
         return {}
@@ -224,13 +235,14 @@ async def send_batch(
 
     async def one(index: int, entry: dict[str, Any]) -> None:
         nonlocal since_checkpoint, last_save
+        due = quota_due.get(index, 0.0)  # its place in the provider project's quota
         if rate:  # max_per_second: the device's slot, and never sooner than 1/rate after the last
-            due = max(not_before + index / rate, deps.paced.get(campaign_id, 0.0))
+            due = max(due, paced_from + index / rate, deps.paced.get(campaign_id, 0.0))
             if len(deps.paced) >= 1024:
                 deps.paced.clear()
             deps.paced[campaign_id] = due + 1 / rate
-            if (wait := due - time.time()) > 0:
-                await asyncio.sleep(wait)
+        if (wait := due - time.time()) > 0:
+            await asyncio.sleep(wait)
         result = await attempt(entry)
         if result is not None and result.outcome is Outcome.RETRY:
             retry_after.append(result.retry_after or 0.0)
@@ -250,6 +262,14 @@ async def send_batch(
                 await save()
 
     todo = [(i, e) for i, e in enumerate(devices) if i not in done]
+    # a batch that came off the queue after its first slot keeps its spacing from now: late slots would
+    # otherwise all be due at once
+    paced_from = max(not_before, time.time()) if rate else not_before
+    quota_due, later, grants = await asyncio.to_thread(
+        place_in_quotas, deps, batch, todo, transactional=composer.transactional
+    )
+    if later is not None:  # past what this invocation waits for: they go in the batch's next delivery
+        todo = [(i, e) for i, e in todo if i in quota_due]
     queue = iter(todo)  # shared by the workers, so devices go out in order
 
     async def worker() -> None:
@@ -261,6 +281,10 @@ async def send_batch(
         for _ in range(workers):
             group.create_task(worker())
     await _prune(deps, app_id, pruned)
+    if later is not None:  # the rest waits for its quota: queued again (a new message: no receive spent)
+        await save()
+        await asyncio.to_thread(requeue, deps, batch, later, grants)
+        return dict(counts)
     if retry_after:
         await save()
         if final:
@@ -278,14 +302,71 @@ async def send_batch(
     try:
         recorded = await asyncio.to_thread(
             deps.campaigns.record, app_id, campaign_id, key,
-            stats=counts, variant_stats=vcounts, counters={"batches_pending": -1},
+            stats=counts, variant_stats=vcounts, counters={"batches_pending": -1}, shard=batch.get("cs"),
         )  # fmt: skip
     except Exception:
         await save()  # what was sent stays sent when SQS brings the batch back
         raise
     if recorded:
-        await asyncio.to_thread(deps.campaigns.try_complete, app_id, campaign_id)
+        await asyncio.to_thread(deps.campaigns.try_complete, app_id, campaign_id, shard=batch.get("cs"))
     return dict(counts)
+
+
+def place_in_quotas(
+    deps: SenderDeps, batch: Mapping[str, Any], todo: list[tuple[int, dict[str, Any]]], *, transactional: bool
+) -> tuple[dict[int, float], float | None, dict[str, dict[str, float]]]:
+    """Each device's instant in its provider project's quota lane: ({index: due}, when the devices left
+    out may come back (None: none left out), the claim already granted to the first of them)."""
+    if deps.quotas is None:
+        return {}, None, {}
+    now, app_id = time.time(), batch["app_id"]
+    lanes: dict[pacing.Lane, list[int]] = {}
+    for index, entry in todo:
+        lane = deps.providers.lane(app_id, entry, transactional=transactional)
+        if lane is not None:
+            lanes.setdefault(lane, []).append(index)
+    due: dict[int, float] = {i: 0.0 for i, _ in todo}
+    later: float | None = None
+    grants: dict[str, dict[str, float]] = {}
+    carried = batch.get("grants") or {}
+    hint = zlib.crc32(str(batch["batch_id"]).encode())
+    for lane, indices in lanes.items():
+        name = f"{lane.scope}#{lane.lane}"
+        for i in indices:
+            del due[i]
+        placed, start = 0, now
+        grant = carried.get(name)
+        if grant and grant["at"] >= now - 1:  # granted before the batch was queued again: used first
+            # (a grant come back late is dropped: used now, it would bunch up with the window's own sends)
+            placed = min(int(grant["count"]), len(indices))
+            due.update({indices[k]: grant["at"] + k / grant["rate"] for k in range(placed)})
+            start = grant["at"]
+        chunk = max(1, int(lane.per_window))  # a claim never holds more than one window admits
+        while placed < len(indices):
+            n = min(chunk, len(indices) - placed)
+            claim = deps.quotas.claim(lane, n, now=now, start=start, shard_hint=hint)
+            if claim.at - now > deps.settings.quota_inline_wait:
+                later = claim.at if later is None else min(later, claim.at)
+                if claim.granted:
+                    grants[name] = {"at": claim.at, "count": n, "rate": claim.rate}
+                break
+            due.update({indices[placed + k]: claim.at + k / claim.rate for k in range(n)})
+            placed, start = placed + n, claim.at
+    return due, later, grants
+
+
+def requeue(
+    deps: SenderDeps, batch: Mapping[str, Any], at: float, grants: Mapping[str, Any] | None = None
+) -> None:
+    """The batch again, held back by SQS until `at` (at most 15 minutes; later than that, it comes back and
+    is queued again): a fresh message, so waiting for a quota or a pace never spends its receives."""
+    body = {**batch, "not_before": at} if grants is None else {**batch, "not_before": at, "grants": grants}
+    if "rate" not in batch:  # not_before without a rate is only when to come back
+        body["rate"] = 0
+    delay = max(0, math.ceil(at - time.time()))
+    send_json(
+        deps.settings.send_queue_url, [body], delays=[delay], max_message=deps.settings.max_message_bytes
+    )
 
 
 def dead_letter(deps: SenderDeps, batch: Mapping[str, Any], reasons: str | Mapping[str, int]) -> bool:
@@ -314,9 +395,10 @@ def dead_letter(deps: SenderDeps, batch: Mapping[str, Any], reasons: str | Mappi
     recorded = deps.campaigns.record(
         app_id, campaign_id, key, stats=counts, variant_stats=vcounts, counters={"batches_pending": -1},
         ledger=ledger, errors={f"dead-lettered: {reason}": n for reason, n in reasons.items()},
+        shard=batch.get("cs"),
     )  # fmt: skip
     if recorded:
-        deps.campaigns.try_complete(app_id, campaign_id)
+        deps.campaigns.try_complete(app_id, campaign_id, shard=batch.get("cs"))
     return recorded
 
 
@@ -342,4 +424,5 @@ def default_deps() -> SenderDeps:
         devices=DevicesRepository(s.devices_table, s.zones_table, s.shard_count),
         providers=ProviderPool(s, AppsRepository(s.apps_table), SecretsStore(s.secrets_prefix)),
         caps=FrequencyCaps(s.checkpoints_table),
+        quotas=QuotaLedger(s.checkpoints_table),
     )

@@ -1,0 +1,339 @@
+"""One campaign to a big zone through the whole local stack, every AWS request counted.
+
+The real template on the embedded AWS emulator, the real handlers invoked by the runtime's SQS pollers,
+the FCM stand-in in its own process. Devices are written in bulk (BatchWriteItem, items shaped as
+DevicesRepository.put writes them). Every boto3 call is metered where botocore makes it (operation,
+payload and response sizes, item sizes for capacity units), and every handler invocation's CPU (its own
+thread, plus the boto3 calls it hands to worker threads). Figures are per million notifications.
+
+python -m bench.wave [--devices 100000] [--latency 0.02]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextvars
+import hashlib
+import json
+import math
+import os
+import signal
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import botocore.client
+import httpx
+from boto3.dynamodb.types import TypeDeserializer
+
+from bench import cost
+from bench.standins import ROOT, StandIns, cores
+from pushengine.dal.devices import partition_key, range_key
+
+ADMIN_KEY = "bench-admin-key-" + "x" * 32
+ZONE = "America/New_York"
+PROJECT = "bench-wave"
+SQS_CHUNK = 64 * 1024
+_in_function: contextvars.ContextVar[str | None] = contextvars.ContextVar("in_function", default=None)
+_deserializer = TypeDeserializer()
+
+
+def progress(text: str) -> None:
+    print(f"· {text}", file=sys.stderr, flush=True)
+
+
+class Meter:
+    """AWS requests as AWS bills them: DynamoDB capacity units from item sizes, SQS 64 KB chunks."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.requests: Counter[str] = Counter()
+        self.rru = 0.0
+        self.wru = 0.0
+        self.sqs_billed = 0
+        self.sqs_bytes = 0
+        self.updates: list[
+            tuple[str, dict[str, Any], float]
+        ] = []  # (table, key, multiplier): sized at the end
+        self.invocations: Counter[str] = Counter()
+        # per function: seconds of CPU in handlers and their boto3 calls, and wall time
+        self.cpu: defaultdict[str, float] = defaultdict(float)
+        self.wall: defaultdict[str, float] = defaultdict(float)
+        self.active = False
+
+    def call(self, operation: str, params: dict[str, Any], response: dict[str, Any], service: str) -> None:
+        if not self.active:
+            return
+        if service == "sqs" and operation in ("GetQueueAttributes", "ListQueues", "GetQueueUrl"):
+            return  # the runtime's own bookkeeping, not the function's or the event source's
+        if service == "scheduler" and _in_function.get() is None:
+            return  # the local scheduler's polling
+        with self.lock:
+            self.requests[f"{service}.{operation}"] += 1
+            if service == "dynamodb":
+                self._dynamo(operation, params, response)
+            elif service == "sqs":
+                self._sqs(operation, params, response)
+
+    def _dynamo(self, op: str, params: dict[str, Any], response: dict[str, Any]) -> None:
+        if op == "GetItem":
+            size = cost.item_size(_plain(response.get("Item", {})))
+            self.rru += cost.dynamo_rru(size, consistent=bool(params.get("ConsistentRead")))
+        elif op == "BatchGetItem":
+            for table, items in response.get("Responses", {}).items():
+                consistent = bool(params["RequestItems"][table].get("ConsistentRead"))
+                self.rru += sum(
+                    cost.dynamo_rru(cost.item_size(_plain(i)), consistent=consistent) for i in items
+                )
+        elif op == "Query":
+            size = sum(cost.item_size(_plain(i)) for i in response.get("Items", []))
+            self.rru += max(1, math.ceil(size / 4096)) * (1 if params.get("ConsistentRead") else 0.5)
+        elif op == "PutItem":
+            self.wru += cost.dynamo_wru(cost.item_size(_plain(params["Item"])))
+        elif op == "BatchWriteItem":
+            for requests in params["RequestItems"].values():
+                self.wru += sum(cost.dynamo_wru(cost.item_size(_plain(r["PutRequest"]["Item"])))
+                                for r in requests if "PutRequest" in r)  # fmt: skip
+        elif op in ("UpdateItem", "DeleteItem"):
+            self.updates.append((params["TableName"], params["Key"], 1.0))
+        elif op == "TransactWriteItems":
+            for item in params["TransactItems"]:
+                if "Put" in item:
+                    self.wru += cost.dynamo_wru(
+                        cost.item_size(_plain(item["Put"]["Item"])), transactional=True
+                    )
+                else:
+                    kind = next(iter(item))
+                    self.updates.append((item[kind]["TableName"], item[kind]["Key"], 2.0))
+
+    def _sqs(self, op: str, params: dict[str, Any], response: dict[str, Any]) -> None:
+        if op == "SendMessageBatch":
+            size = sum(len(e["MessageBody"].encode()) for e in params["Entries"])
+            self.sqs_bytes += size
+            self.sqs_billed += max(1, math.ceil(size / SQS_CHUNK))
+        elif op == "SendMessage":
+            size = len(params["MessageBody"].encode())
+            self.sqs_bytes += size
+            self.sqs_billed += max(1, math.ceil(size / SQS_CHUNK))
+        elif op == "ReceiveMessage":
+            if not response.get("Messages"):  # an idle poll: pollers' cost per hour, not per notification
+                self.requests["sqs.ReceiveMessage (empty)"] += 1
+                self.requests["sqs.ReceiveMessage"] -= 1
+                return
+            size = sum(len(m.get("Body", "").encode()) for m in response.get("Messages", []))
+            self.sqs_billed += max(1, math.ceil(size / SQS_CHUNK))
+        else:
+            self.sqs_billed += 1
+
+    def size_updates(self, resource: Any) -> None:
+        """Updates are billed on the larger of the item before and after: sized here by the item as it
+        ended (counters only grow), so never under-counted."""
+        sizes: dict[tuple[str, str], int] = {}
+        for table, key, multiplier in self.updates:
+            plain = _plain(key)
+            ident = (table, json.dumps(plain, sort_keys=True, default=str))
+            if ident not in sizes:
+                item = resource.Table(table).get_item(Key=plain).get("Item") or {}
+                sizes[ident] = cost.item_size(item) if item else 1
+            self.wru += cost.dynamo_wru(sizes[ident]) * multiplier
+        self.updates.clear()
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    """A wire-format item ({"S": ...}) as Python values; resource-level items pass through."""
+    if item and all(isinstance(v, dict) and len(v) == 1 and next(iter(v)) in _TYPES for v in item.values()):
+        return {k: _deserializer.deserialize(v) for k, v in item.items()}
+    return item
+
+
+_TYPES = {"S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"}
+
+
+def install(meter: Meter) -> None:
+    """Meter every boto3 call in this process (clients and resources both end in _make_api_call)."""
+    original = botocore.client.BaseClient._make_api_call
+    own = threading.local()
+
+    def metered(self: Any, operation: str, params: dict[str, Any]) -> Any:
+        cpu = time.thread_time()
+        response = original(self, operation, params)
+        function = _in_function.get()
+        if function is not None and getattr(own, "function", None) != function:  # a worker thread's call
+            with meter.lock:
+                meter.cpu[function] += time.thread_time() - cpu
+        meter.call(operation, params, response, self.meta.service_model.service_name)
+        return response
+
+    botocore.client.BaseClient._make_api_call = metered  # type: ignore[method-assign]
+
+    def wrap(function: Any) -> None:
+        invoke = function.invoke
+        name = function.spec.logical_id
+
+        def timed(event: Any, invoked_arn: str | None = None) -> Any:
+            token = _in_function.set(name)
+            own.function = name
+            cpu, wall = time.thread_time(), time.perf_counter()
+            try:
+                return invoke(event, invoked_arn)
+            finally:
+                with meter.lock:
+                    if meter.active:
+                        meter.invocations[name] += 1
+                        meter.cpu[name] += time.thread_time() - cpu
+                        meter.wall[name] += time.perf_counter() - wall
+                own.function = None
+                _in_function.reset(token)
+
+        function.invoke = timed
+
+    install.wrap = wrap  # type: ignore[attr-defined]
+
+
+def device_item(app_id: str, i: int) -> dict[str, Any]:
+    device_id = f"dev-{i:08d}"
+    stamp = "2026-11-30T12:00:00+00:00"
+    token = hashlib.sha256(device_id.encode()).hexdigest()[:22] + ":APA91b" + "x" * 120
+    return {
+        "pk": f"{app_id}#{device_id}", "app_id": app_id, "device_id": device_id,
+        "aud": partition_key(app_id, ZONE), "ark": range_key(device_id), "status": "active",
+        "created_at": stamp, "updated_at": stamp, "last_seen": stamp, "version": 1, "platform": "android",
+        "token": token, "timezone": ZONE, "locale": "en-US", "country": "US", "user_id": f"user-{i}",
+        "opted_in": True, "tags": {"plan": "pro" if i % 3 else "free", "visits": i % 40},
+        "attributes": {"first_name": ("Ada", "Grace", "Linus", "Ken")[i % 4]},
+    }  # fmt: skip
+
+
+def dynamodb(stack: Any) -> Any:
+    import boto3
+
+    return boto3.resource("dynamodb", endpoint_url=stack.aws_url, region_name=stack.template.region,
+                          aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+
+
+def write_devices(stack: Any, app_id: str, n: int) -> float:
+    """BatchWriteItem, 25 items a call, on a few threads; the zone's count set as registration keeps it."""
+    started = time.perf_counter()
+    table = dynamodb(stack).Table(stack.table_name("DevicesTable"))
+
+    def chunk(start: int) -> None:
+        with table.batch_writer() as writer:
+            for i in range(start, min(n, start + 5000)):
+                writer.put_item(Item=device_item(app_id, i))
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(chunk, range(0, n, 5000)))
+    zones = dynamodb(stack).Table(stack.table_name("ZonesTable"))
+    zones.put_item(
+        Item={"app_id": app_id, "zone": ZONE, "first_seen": "2026-11-30T12:00:00+00:00", "devices": n}
+    )
+    return time.perf_counter() - started
+
+
+def run_wave(n: int, latency: float) -> dict[str, Any]:
+    from local.runtime import LocalStack
+    from pushengine.dal import aws
+
+    meter = Meter()
+    install(meter)
+    _, standin_cores = cores()
+    with StandIns(latency, standin_cores) as standins:
+        fcm = standins.start("fcm")
+        parameters = {
+            "AdminKeyHash": hashlib.sha256(ADMIN_KEY.encode()).hexdigest(),
+            "FcmEndpoint": fcm.base_url,
+        }
+        with LocalStack(ROOT / "template.yaml", parameters=parameters, background=False) as stack:
+            for function in stack.functions:
+                install.wrap(function)  # type: ignore[attr-defined]
+            api = httpx.Client(base_url=stack.api_url, timeout=60)
+            created = api.post(
+                "/v1/apps", json={"name": "wave"}, headers={"authorization": f"Bearer {ADMIN_KEY}"}
+            )
+            created.raise_for_status()
+            app = created.json()
+            server = {"authorization": f"Bearer {app['server_key']}"}
+            account = httpx.post(
+                f"{fcm.base_url}/_standin/service-accounts", json={"project_id": PROJECT}
+            ).json()
+            r = api.put(
+                f"/v1/apps/{app['app_id']}/providers/fcm", json={"service_account": account}, headers=server
+            )
+            r.raise_for_status()
+            progress(f"writing {n:,} devices in bulk")
+            write_seconds = write_devices(stack, app["app_id"], n)
+            progress(f"{n:,} devices written in {write_seconds:.0f} s; sending one campaign")
+            before = httpx.get(f"{fcm.base_url}/_standin/stats").json()
+            standin_cpu = fcm.cpu_seconds()
+            meter.active = True
+            started = time.perf_counter()
+            body = {"name": "wave", "quiet_hours": "ignore",
+                    "message": {"title": "{{ attributes.first_name | default: 'there' }}, your picks are ready",
+                                "body": "Three new arrivals we think you will like.",
+                                "url": "https://shop.example.com/picks"}}  # fmt: skip
+            r = api.post("/v1/campaigns", json=body, headers=server)
+            r.raise_for_status()
+            campaign_id = r.json()["campaign_id"]
+            while True:
+                stack.drain(timeout=3600)
+                campaign = api.get(f"/v1/campaigns/{campaign_id}", headers=server).json()
+                if campaign["status"] == "completed":
+                    break
+                time.sleep(0.2)
+            wall = time.perf_counter() - started
+            meter.active = False
+            aws._client.cache_clear()
+            meter.size_updates(dynamodb(stack))
+            after = httpx.get(f"{fcm.base_url}/_standin/stats").json()
+            standin_busy = (fcm.cpu_seconds() - standin_cpu) / wall
+    stats = campaign["stats"]
+    suppressed = sum(v for k, v in stats.items() if k.startswith("suppressed_"))
+    accepted = after["accepted"] - before["accepted"]
+    exact = stats["sent"] + stats["failed"] + stats["pruned"] + suppressed == stats["targeted"] == n
+    per_million = 1e6 / max(1, stats["sent"])
+    return {
+        "devices": n, "zone": ZONE, "latency_s": latency, "wall_seconds": wall,
+        "notifications_per_second": stats["sent"] / wall, "device_write_seconds": write_seconds,
+        "stats": stats, "errors": campaign.get("errors", {}), "standin_accepted": accepted,
+        "stats_exact": exact and accepted == stats["sent"], "standin_busy": standin_busy,
+        "requests": dict(meter.requests),
+        "per_million": {
+            "dynamodb_rru": meter.rru * per_million, "dynamodb_wru": meter.wru * per_million,
+            "sqs_requests": meter.sqs_billed * per_million, "sqs_bytes": meter.sqs_bytes * per_million,
+            "lambda_invocations": {k: v * per_million for k, v in meter.invocations.items()},
+            "lambda_cpu_seconds": {k: v * per_million for k, v in meter.cpu.items()},
+            "lambda_wall_seconds_local": {k: v * per_million for k, v in meter.wall.items()},
+            "wire_bytes": (after["bytes_received"] - before["bytes_received"]) * per_million,
+            "requests": {k: v * per_million for k, v in meter.requests.items()},
+        },
+    }  # fmt: skip
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--devices", type=int, default=100_000)
+    parser.add_argument("--latency", type=float, default=0.02)
+    parser.add_argument("--json", type=Path, default=ROOT / "reports" / "bench_wave.json")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    for signum in (signal.SIGTERM, signal.SIGINT):  # unwind through StandIns' and the stack's cleanup
+        signal.signal(signum, _stop)
+    result = run_wave(args.devices, args.latency)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2, default=str))
+    print(json.dumps({k: v for k, v in result.items() if k != "requests"}, indent=2, default=str))
+    return 0 if result["stats_exact"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,132 @@
+"""The data layer at scale, against moto with tables from template.yaml: zone counts and key ranges, counter
+shards and completion, provider-quota lanes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local.runtime import create_tables, load_template
+from pushengine import pacing, readplan
+from pushengine.dal import aws
+from pushengine.dal.campaigns import CampaignsRepository, zero_stats
+from pushengine.dal.devices import DevicesRepository
+from pushengine.dal.quota import QuotaLedger
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+
+
+@pytest.fixture
+def names(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    for key, value in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_REGION": "us-east-1",
+                       "AWS_DEFAULT_REGION": "us-east-1"}.items():  # fmt: skip
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    aws._client.cache_clear()
+    aws._resource.cache_clear()
+    with mock_aws():
+        yield create_tables(load_template(TEMPLATE), boto3.client("dynamodb", region_name="us-east-1"))
+    aws._client.cache_clear()
+    aws._resource.cache_clear()
+
+
+def device(zone: str = "Europe/Paris") -> dict[str, Any]:
+    return {"platform": "android", "token": "t" * 120, "timezone": zone, "opted_in": True}
+
+
+def test_a_zone_counts_its_devices_and_its_key_ranges_read_each_exactly_once(names: dict[str, str]) -> None:
+    devices = DevicesRepository(names["DevicesTable"], names["ZonesTable"], 16)
+    for i in range(60):
+        devices.put("app", f"d{i}", device())
+    devices.put("app", "d0", device())  # an update: still one device
+    devices.put("app", "d1", device("Asia/Tokyo"))  # moved out of Paris
+    devices.delete("app", "d2")
+    devices.mark_invalid("app", ["d3"], "UNREGISTERED")
+    devices.mark_invalid("app", ["d3"], "UNREGISTERED")  # pruned twice: counted down once
+    assert devices.zone_size("app", "Europe/Paris") == 57
+    assert devices.zone_size("app", "Asia/Tokyo") == 1
+
+    def read(key_range: readplan.KeyRange | None) -> list[str]:
+        out, start = [], None
+        while True:
+            items, start = devices.partition_page("app", "Europe/Paris", key_range, limit=7, start=start)
+            out += [i["device_id"] for i in items]
+            if start is None:
+                return out
+
+    whole = read(None)
+    assert sorted(whole) == sorted(f"d{i}" for i in range(60) if i not in (1, 2, 3))
+    parts = [read(readplan.key_range(i, 5)) for i in range(5)]
+    assert sorted(d for part in parts for d in part) == sorted(whole)  # disjoint ranges that cover the zone
+    assert all(parts)  # 57 devices over 5 ranges: none empty
+
+
+def campaign(repo: CampaignsRepository, campaign_id: str) -> None:
+    repo.create({
+        "app_id": "app", "campaign_id": campaign_id, "name": "c", "spec": {}, "waves": [],
+        "status": "sending", "waves_pending": 0, "tasks_pending": 1, "batches_pending": 0,
+        "stats": zero_stats(), "vstats": {"default": zero_stats()}, "paced": {}, "errors": {},
+    })  # fmt: skip
+
+
+def test_counters_spread_over_shards_sum_on_read_and_complete_when_every_shard_is_done(
+    names: dict[str, str],
+) -> None:
+    repo = CampaignsRepository(names["CampaignsTable"], names["CheckpointsTable"])
+    campaign(repo, "c1")
+    # one task counts 3 batches on shard 5, another... the task itself is the one pending task
+    assert repo.record("app", "c1", "task#1", stats={"targeted": 3}, counters={"batches_pending": 3,
+                       "tasks_pending": -1}, shard=5)  # fmt: skip
+    for n in range(3):
+        assert repo.record("app", "c1", f"batch#{n}", stats={"sent": 1}, variant_stats={"default": {"sent": 1}},
+                           counters={"batches_pending": -1}, shard=5)  # fmt: skip
+        done = repo.try_complete("app", "c1", shard=5)
+        assert done is (n == 2)
+    assert not repo.record("app", "c1", "batch#0", stats={"sent": 1}, shard=5)  # a redelivery counts nothing
+    progress = repo.progress("app", "c1")
+    assert progress is not None and progress["status"] == "completed"
+    assert progress["stats"]["sent"] == 3 and progress["stats"]["targeted"] == 3
+    assert progress["vstats"]["default"]["sent"] == 3
+    table = boto3.resource("dynamodb", region_name="us-east-1").Table(names["CheckpointsTable"])
+    main = table.get_item(Key={"pk": "progress#app#c1"})["Item"]
+    assert main["stats"]["sent"] == 0  # nothing was written to the campaign's own item per batch
+    # stats of other writers (events) land on shards chosen by their ledger keys, and are summed too
+    repo.record("app", "c1", "evt#a", stats={"opened": 1})
+    repo.record("app", "c1", "evt#b", stats={"opened": 1})
+    assert repo.progress("app", "c1")["stats"]["opened"] == 2  # type: ignore[index]
+
+
+def test_a_campaign_is_not_complete_while_another_shard_has_batches(names: dict[str, str]) -> None:
+    repo = CampaignsRepository(names["CampaignsTable"], names["CheckpointsTable"])
+    campaign(repo, "c2")
+    repo.record("app", "c2", "task#1", counters={"batches_pending": 1, "tasks_pending": -1}, shard=1)
+    repo.record("app", "c2", "task#2", counters={"batches_pending": 1}, shard=2)  # the same task's 2nd part
+    repo.record("app", "c2", "batch#1", counters={"batches_pending": -1}, shard=1)
+    assert not repo.try_complete("app", "c2", shard=1)  # its own shard is done, shard 2 is not
+    repo.record("app", "c2", "batch#2", counters={"batches_pending": -1}, shard=2)
+    assert repo.try_complete("app", "c2", shard=2)
+
+
+def test_a_campaign_backlog_never_delays_the_transactional_lane(names: dict[str, str]) -> None:
+    ledger = QuotaLedger(names["CheckpointsTable"])
+    now = float(int(time.time()))
+    campaign_lane = pacing.lane_for("fcm:p", 600, transactional=False)
+    receipt_lane = pacing.lane_for("fcm:p", 600, transactional=True)
+    assert campaign_lane is not None and receipt_lane is not None
+    chunk = int(campaign_lane.per_window)
+    start = now
+    for _ in range(20):  # a campaign's batches take the next 20 seconds of its lane
+        claim = ledger.claim(campaign_lane, chunk, now=now, start=start)
+        assert claim.granted
+        start = claim.at
+    assert start >= now + 19
+    late = ledger.claim(campaign_lane, chunk, now=now)
+    assert late.at >= now + 4  # another campaign batch waits its turn (or comes back to try)
+    receipt = ledger.claim(receipt_lane, 1, now=now)
+    assert receipt.granted and receipt.at == now  # the receipt goes at once
