@@ -12,14 +12,14 @@ import pytest
 from local.runtime.template import read_yaml
 from pushengine.http import Access
 from pushengine.limits import MAX_BODY_BYTES
-from pushengine.routes import campaigns, devices, events, segments, users
+from pushengine.routes import analytics, campaigns, devices, events, segments, users
 from tests.conftest import ADMIN_KEY, ANSWERS, ROOT, Api, AppKeys, Standins, new_app
 
 pytestmark = pytest.mark.e2e
 
 ROUTES: dict[str, Access] = {
     **devices.router.access, **campaigns.router.access, **events.router.access, **segments.router.access,
-    **users.router.access,
+    **users.router.access, **analytics.router.access,
 }  # fmt: skip
 # Routes with nothing to make invalid (any user id is a valid one): the right key gets its answer.
 NO_INPUT = {"GET /v1/segments": 200, "GET /v1/users/{user_id}": 404}

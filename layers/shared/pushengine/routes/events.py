@@ -9,7 +9,9 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from pydantic import ValidationError
 
 from pushengine import events
+from pushengine.attribution import RecentCampaigns
 from pushengine.config import settings
+from pushengine.dal.apps import AppsRepository
 from pushengine.dal.campaigns import CampaignsRepository
 from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.profiles import ProfilesRepository
@@ -22,10 +24,13 @@ class Deps:
     @cached_property
     def events(self) -> events.EventDeps:
         s = settings()
+        campaigns = CampaignsRepository(s.campaigns_table, s.checkpoints_table)
         return events.EventDeps(
-            campaigns=CampaignsRepository(s.campaigns_table, s.checkpoints_table),
+            campaigns=campaigns,
             devices=DevicesRepository(s.devices_table, s.zones_table, s.shard_count),
             profiles=ProfilesRepository(s.devices_table, s.audience_table),
+            apps=AppsRepository(s.apps_table),
+            recent=RecentCampaigns(campaigns),
         )
 
 
