@@ -18,7 +18,7 @@ import boto3
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
-from local.runtime import environ
+from local.runtime import atomic_dynamodb, environ
 from local.runtime.api import ApiServer, Cors, routes_of
 from local.runtime.functions import FunctionRegistry, LocalFunction
 from local.runtime.provision import create_queues, create_roles, create_schedule_groups, create_tables
@@ -256,6 +256,7 @@ class LocalStack:
         werkzeug = logging.getLogger("werkzeug")
         if werkzeug.level == logging.NOTSET:
             werkzeug.setLevel(logging.WARNING)  # moto's request lines: quiet unless asked for
+        atomic_dynamodb.install()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.aws_port, verbose=False)
         self._moto.start()
         host, port = self._moto.get_host_and_port()
