@@ -21,7 +21,13 @@ from moto.server import ThreadedMotoServer
 from local.runtime import atomic_dynamodb, environ
 from local.runtime.api import ApiServer, Cors, routes_of
 from local.runtime.functions import FunctionRegistry, LocalFunction
-from local.runtime.provision import create_queues, create_roles, create_schedule_groups, create_tables
+from local.runtime.provision import (
+    create_buckets,
+    create_queues,
+    create_roles,
+    create_schedule_groups,
+    create_tables,
+)
 from local.runtime.scheduler import Clock, Firing, ScheduleRunner, target_event
 from local.runtime.sqs_poller import SqsEventSource, SqsPoller
 from local.runtime.template import (
@@ -82,6 +88,7 @@ class LocalStack:
         self.pollers: list[SqsPoller] = []
         self._queue_urls: dict[str, str] = {}
         self._tables: dict[str, str] = {}
+        self.buckets: dict[str, str] = {}  # logical id -> name
         self._groups: dict[str, str] = {}
         self._roles: dict[str, str] = {}
         self._moto: ThreadedMotoServer | None = None
@@ -288,6 +295,7 @@ class LocalStack:
 
     def _provision(self) -> None:
         self._tables = create_tables(self.template, self.boto3_client("dynamodb"))
+        self.buckets = create_buckets(self.template, self.boto3_client("s3"))
         self._queue_urls = create_queues(
             self.template, self.boto3_client("sqs"), visibility_timeout=self.visibility_timeout
         )
