@@ -97,8 +97,8 @@ def plan_waves(body: CampaignIn, now: datetime) -> tuple[list[dict[str, Any]], l
     """The campaign's waves as stored, `variants` naming who a send-time experiment's wave reaches."""
     groups = variant_times(body)
     if not groups:
-        planned, skipped = plan(body, now)
-        return [{"wave": w} for w in planned], skipped
+        planned, passed = plan(body, now)
+        return [{"wave": w} for w in planned], passed
     assert body.schedule.type == "local_time"  # variant_times holds only for local_time
     out: list[dict[str, Any]] = []
     skipped: set[str] = set()

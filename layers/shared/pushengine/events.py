@@ -59,14 +59,10 @@ def record_event(deps: EventDeps, app_id: str, event: EventIn) -> dict[str, obje
             return {"accepted": True, "counted": False}
         device = deps.devices.get(app_id, event.device_id) or {}
         found = exposures(device, deps.recent.of(app_id), at, window) if device else []
-        counted = [
-            e.campaign_id
-            for e in found
-            if count(deps, app_id, e.campaign_id, e.variant, event, stat, at, currency)
-        ]
+        added = [count(deps, app_id, e.campaign_id, e.variant, event, stat, at, currency) for e in found]
         return {
             "accepted": True,
-            "counted": bool(counted),
+            "counted": any(added),
             "attributed": {e.campaign_id: e.variant for e in found},
         }
     campaign = deps.campaigns.get(app_id, event.campaign_id)
