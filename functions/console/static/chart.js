@@ -39,10 +39,19 @@ export function lineChart(series, labels, { width = 720, height = 260 } = {}) {
     svg("text", { x: x(i), y: height - pad.bottom + 18, "text-anchor": "middle", class: "tick" }, root)
       .textContent = label;
   });
+  if (labels.length === 1) { // one bucket: a line has no length, so each series is a bar
+    const bar = Math.min(40, w / (series.length * 2));
+    series.forEach((s, i) => {
+      const v = s.values[0] || 0;
+      svg("rect", { x: x(0) - (series.length * bar) / 2 + i * bar, y: y(v), width: bar - 4,
+        height: Math.max(0, y(0) - y(v)), fill: s.color, "data-bar": s.name }, root);
+    });
+  }
   for (const s of series) {
     const points = s.values.map((v, i) => `${x(i)},${y(v)}`).join(" ");
     svg("polyline", { points, fill: "none", stroke: s.color, "stroke-width": 2,
       "data-series": s.name, "data-points": s.values.length }, root);
+    if (labels.length === 1) continue; // drawn as a bar above
     s.values.forEach((v, i) => {
       svg("circle", { cx: x(i), cy: y(v), r: 3, fill: s.color }, root)
         .appendChild(svg("title")).textContent = `${s.name} ${labels[i]}: ${v}`;
