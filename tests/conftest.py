@@ -64,6 +64,7 @@ def stack(standins: Standins) -> Iterator[Any]:
             "WebPushAllowedHosts": web_host,
             "ApnsEndpoint": standins.apns.base_url,
             "FcmEndpoint": standins.fcm.base_url,
+            "EventExport": "s3",  # the export's local emulation: JSON-lines objects in the embedded S3
         },
         visibility_timeout=1,
         env={"REDELIVERY_BACKOFF_SECONDS": "0.2"},  # failed sends come back in about a second

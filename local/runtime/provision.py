@@ -14,6 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from local.runtime.template import (
+    BUCKET_TYPE,
     QUEUE_TYPE,
     ROLE_TYPE,
     SCHEDULE_GROUP_TYPE,
@@ -107,6 +108,24 @@ def create_tables(
                 },
             )
         log.info("table %s created", spec["TableName"])
+    return names
+
+
+def create_buckets(template: Template | str | Path, s3: Any, *, exist_ok: bool = False) -> dict[str, str]:
+    """Create every AWS::S3::Bucket of the template (the event export's, when it is on)."""
+    template = _template(template)
+    names: dict[str, str] = {}
+    for logical_id in template.of_type(BUCKET_TYPE):
+        names[logical_id] = template.physical_name(logical_id)
+        try:
+            s3.create_bucket(Bucket=names[logical_id])
+        except ClientError as exc:
+            if not exist_ok or exc.response["Error"]["Code"] not in (
+                "BucketAlreadyOwnedByYou",
+                "BucketAlreadyExists",
+            ):
+                raise
+        log.info("bucket %s created", names[logical_id])
     return names
 
 

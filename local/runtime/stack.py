@@ -18,11 +18,17 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from local.runtime import environ
+from local.runtime import atomic_dynamodb, environ
 from local.runtime.api import ApiServer, Cors, routes_of
 from local.runtime.embedded_aws import EmbeddedAws
 from local.runtime.functions import FunctionRegistry, LocalFunction
-from local.runtime.provision import create_queues, create_roles, create_schedule_groups, create_tables
+from local.runtime.provision import (
+    create_buckets,
+    create_queues,
+    create_roles,
+    create_schedule_groups,
+    create_tables,
+)
 from local.runtime.runtime_log import RuntimeLog
 from local.runtime.scheduler import Clock, Firing, ScheduleRunner, target_event
 from local.runtime.sqs_poller import SqsEventSource, SqsPoller
@@ -104,6 +110,7 @@ class LocalStack:
         self.pollers: list[SqsPoller] = []
         self._queue_urls: dict[str, str] = {}
         self._tables: dict[str, str] = {}
+        self.buckets: dict[str, str] = {}  # logical id -> name
         self._groups: dict[str, str] = {}
         self._roles: dict[str, str] = {}
         self._moto: EmbeddedAws | None = None
@@ -300,6 +307,7 @@ class LocalStack:
             werkzeug = logging.getLogger("werkzeug")
             if werkzeug.level == logging.NOTSET:
                 werkzeug.setLevel(logging.WARNING)  # moto's request lines: quiet unless asked for
+            atomic_dynamodb.install()
             self._moto = EmbeddedAws(self.aws_port, limits=self.strict, faults=self.faults)
             self._moto.start()
             self.aws_url = self._moto.url
@@ -332,6 +340,7 @@ class LocalStack:
         # Deleted on close whether created or found: on an external endpoint, a crashed run's leftovers.
         reuse = bool(self.external_aws)
         self._tables = create_tables(self.template, self.boto3_client("dynamodb"), exist_ok=reuse)
+        self.buckets = create_buckets(self.template, self.boto3_client("s3"), exist_ok=reuse)
         self._queue_urls = create_queues(
             self.template, self.boto3_client("sqs"), visibility_timeout=self.visibility_timeout
         )

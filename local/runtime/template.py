@@ -25,11 +25,13 @@ DEFAULT_STACK = "push-engine"
 FUNCTION_TYPES = ("AWS::Serverless::Function",)
 QUEUE_TYPE = "AWS::SQS::Queue"
 TABLE_TYPE = "AWS::DynamoDB::Table"
+BUCKET_TYPE = "AWS::S3::Bucket"
 SCHEDULE_GROUP_TYPE = "AWS::Scheduler::ScheduleGroup"
 ROLE_TYPE = "AWS::IAM::Role"
 
 # The property that carries a resource's own name, when the template chooses it.
 _NAME_PROPERTY = {
+    BUCKET_TYPE: "BucketName",
     TABLE_TYPE: "TableName",
     QUEUE_TYPE: "QueueName",
     SCHEDULE_GROUP_TYPE: "Name",
@@ -193,6 +195,8 @@ class Template:
         name = f"{self.stack_name}-{logical_id}"
         if rtype == QUEUE_TYPE and _truthy(self.properties(logical_id).get("FifoQueue")):
             name += ".fifo"
+        if rtype == BUCKET_TYPE:
+            name = name.lower()  # S3 bucket names are lower case
         return name
 
     def arn(self, service: str, resource: str) -> str:

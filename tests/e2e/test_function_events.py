@@ -52,6 +52,11 @@ def test_every_function_handles_its_sample_event(stack: Any, standins: Standins)
 
     listed = stack.invoke("CampaignsFunction", http_event("campaigns_list.json", str(app.server.key)))
     assert listed["statusCode"] == 200 and json.loads(listed["body"])["campaigns"]
+    series = stack.invoke("CampaignsFunction", http_event("campaigns_timeseries.json", str(app.server.key),
+                                                          campaign_id=campaign["campaign_id"]))  # fmt: skip
+    assert series["statusCode"] == 200 and json.loads(series["body"])["granularity"] == "day", series["body"]
+    module = stack.invoke("ConsoleFunction", load("console_get_file.json"))
+    assert module["statusCode"] == 200 and module["headers"]["content-type"].startswith("text/javascript")
     docs = stack.invoke("ApiDocsFunction", http_event("api_docs_openapi.json", "none"))
     assert docs["statusCode"] == 200 and "paths" in json.loads(docs["body"])
 

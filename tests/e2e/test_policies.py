@@ -114,7 +114,10 @@ def test_variants_holdout_and_conversions_are_attributed(stack: Any, standins: S
         assert r.status_code == 202
     out = app.server.get(f"/v1/campaigns/{cid}").json()
     assert out["stats"]["opened"] == 60 and out["stats"]["converted"] == 3
-    assert out["stats"]["revenue"] == pytest.approx(31.5)
+    assert out["stats"]["revenue_by_currency"] == pytest.approx({"EUR": 31.5})
+    assert (
+        out["stats"]["revenue"] == 0
+    )  # `revenue` is the app's default currency's (USD): euros are not dollars
     assert sum(v["opened"] for v in out["variants"].values()) == 60  # holdout opens count for lift
     bad = app.client.post("/v1/events", {"device_id": "ab-1", "name": "purchase", "value": -1})
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "body.value"

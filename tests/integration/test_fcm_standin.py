@@ -218,8 +218,21 @@ def test_runs_as_its_own_process() -> None:
 @pytest.mark.parametrize(
     ("android", "notification", "refused"),
     [
-        ({"notification": {"channel_id": "sales", "color": "#FF5722", "icon": "ic_sale", "tag": "t",
-                           "sticky": True, "click_action": "OPEN_SALE", "notification_count": 2}}, None, False),
+        (
+            {
+                "notification": {
+                    "channel_id": "sales",
+                    "color": "#FF5722",
+                    "icon": "ic_sale",
+                    "tag": "t",
+                    "sticky": True,
+                    "click_action": "OPEN_SALE",
+                    "notification_count": 2,
+                }
+            },
+            None,
+            False,
+        ),
         ({"notification": {"channelId": "sales", "notificationPriority": "PRIORITY_HIGH"}}, None, False),
         ({"priority": "HIGH"}, None, False),  # data-only: no notification at all
         ({"notification": {"color": "red"}}, None, True),
@@ -245,6 +258,10 @@ def test_android_notification_fields_are_checked(
         message["notification"] = notification
     status, body, _ = send(fcm, access, {"message": message})
     if refused:
-        assert (status, body["error"]["status"], fcm_error(body)) == (400, "INVALID_ARGUMENT", "INVALID_ARGUMENT")
+        assert (status, body["error"]["status"], fcm_error(body)) == (
+            400,
+            "INVALID_ARGUMENT",
+            "INVALID_ARGUMENT",
+        )
     else:
         assert status == 200, body

@@ -334,7 +334,9 @@ def test_locale_fallback(device_locale: str | None, expected: str | None) -> Non
 
 
 def test_locale_fallback_without_localizations() -> None:
-    rendered = CompiledMessage.compile(Message(title="default", body="b"), CID).render(_device(locale="pt-BR"))
+    rendered = CompiledMessage.compile(Message(title="default", body="b"), CID).render(
+        _device(locale="pt-BR")
+    )
     assert rendered.title == "default"
 
 

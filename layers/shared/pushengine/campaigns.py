@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import secrets
 import time as clock
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from pushengine import compose, segments, waves
+from pushengine import compose, lift, segments, waves
+from pushengine.analytics import DEFAULT_CURRENCY, app_defaults, currency_of, revenue_view
 from pushengine.audience import parse_filter, segment_ids
 from pushengine.config import Settings
-from pushengine.dal.apps import now_iso
+from pushengine.dal.apps import AppsRepository, now_iso
 from pushengine.dal.campaigns import ACTION_STAT_PREFIX, PROGRESS_FIELDS, CampaignsRepository, zero_stats
 from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.numbers import from_dynamo, to_dynamo
@@ -33,6 +34,10 @@ class CampaignDeps:
     devices: DevicesRepository
     scheduler: WaveScheduler
     segments: SegmentsRepository | None = None
+    apps: AppsRepository | None = None  # the app's default currency, for revenue
+
+    def currency(self, app_id: str) -> str:
+        return app_defaults(self.apps.get(app_id) if self.apps else None)[0]
 
 
 def new_campaign_id(now: datetime) -> str:
@@ -75,13 +80,47 @@ def plan(body: CampaignIn, now: datetime) -> tuple[list[waves.Wave], list[str]]:
     return list(result.waves), list(result.skipped)
 
 
+def variant_times(body: CampaignIn) -> dict[str, list[str]]:
+    """A send-time experiment's groups: wall time -> the variants sent at it (the holdout goes with the
+    schedule's own time, else the earliest); empty when no variant has its own time."""
+    schedule = body.schedule
+    if schedule.type != "local_time" or not any(v.time for v in body.variants or []):
+        return {}
+    groups: dict[str, list[str]] = {}
+    for v in body.variants or []:
+        groups.setdefault(v.time or schedule.time, []).append(v.name)
+    groups.setdefault(schedule.time if schedule.time in groups else min(groups), []).append(HOLDOUT)
+    return dict(sorted(groups.items()))
+
+
+def plan_waves(body: CampaignIn, now: datetime) -> tuple[list[dict[str, Any]], list[str]]:
+    """The campaign's waves as stored, `variants` naming who a send-time experiment's wave reaches."""
+    groups = variant_times(body)
+    if not groups:
+        planned, passed = plan(body, now)
+        return [{"wave": w} for w in planned], passed
+    assert body.schedule.type == "local_time"  # variant_times holds only for local_time
+    out: list[dict[str, Any]] = []
+    skipped: set[str] = set()
+    for wall, names in groups.items():
+        result = waves.plan_local_time(
+            body.schedule.date, time.fromisoformat(wall), waves.ALL_ZONES, now, body.schedule.if_passed
+        )
+        skipped.update(result.skipped)
+        suffix = "-t" + wall.replace(":", "")  # two times can share an instant in different zones
+        out += [{"wave": replace(w, wave_id=w.wave_id + suffix), "variants": names} for w in result.waves]
+    out.sort(key=lambda p: (p["wave"].send_at, p["wave"].wave_id))
+    return out, sorted(skipped)
+
+
 def create_campaign(
     deps: CampaignDeps, app_id: str, body: CampaignIn, *, now: datetime | None = None
 ) -> CampaignOut:
     now = now or datetime.now(UTC)
     campaign_id = new_campaign_id(now)
     check_messages(body, campaign_id)
-    planned, skipped = plan(body, now)
+    plan_items, skipped = plan_waves(body, now)
+    planned = [p["wave"] for p in plan_items]
     variant_names = [v.name for v in body.variants or []] or [DEFAULT_VARIANT]
     item = {
         "app_id": app_id,
@@ -96,8 +135,10 @@ def create_campaign(
                 "send_at": w.send_at.isoformat(),
                 "zones": list(w.time_zones),
                 "schedule": schedule_name(campaign_id, w.wave_id),
+                **({"variants": p["variants"]} if "variants" in p else {}),
             }
-            for w in planned
+            for p in plan_items
+            for w in [p["wave"]]
         ],
         "skipped_zones": skipped,
         "waves_pending": len(planned),
@@ -129,7 +170,9 @@ def create_campaign(
     return campaign_out(item, known_zones=set(deps.devices.zones(app_id)))
 
 
-def campaign_out(item: dict[str, Any], *, known_zones: set[str] | None = None) -> CampaignOut:
+def campaign_out(
+    item: dict[str, Any], *, known_zones: set[str] | None = None, currency: str = DEFAULT_CURRENCY
+) -> CampaignOut:
     item = from_dynamo(item)
     fired = set(item.get("fired_waves") or [])
     wave_list = []
@@ -142,7 +185,8 @@ def campaign_out(item: dict[str, Any], *, known_zones: set[str] | None = None) -
             if w["wave_id"] in fired
             else ("cancelled" if item["status"] == "cancelled" else "scheduled")
         )
-        wave_list.append(WaveOut(wave_id=w["wave_id"], send_at=w["send_at"], time_zones=zones, status=status))
+        wave_list.append(WaveOut(wave_id=w["wave_id"], send_at=w["send_at"], time_zones=zones, status=status,
+                                 variants=w.get("variants")))  # fmt: skip
     return CampaignOut(
         campaign_id=item["campaign_id"],
         name=item["name"],
@@ -151,15 +195,22 @@ def campaign_out(item: dict[str, Any], *, known_zones: set[str] | None = None) -
         schedule=item["spec"].get("schedule", {"type": "now"}),
         waves=wave_list,
         skipped_time_zones=item.get("skipped_zones", []),
-        stats=stats_view(item.get("stats", {})),
-        variants={name: stats_view(v) for name, v in item.get("vstats", {}).items()},
+        stats=stats_view(item.get("stats", {}), currency),
+        variants={name: stats_view(v, currency) for name, v in item.get("vstats", {}).items()},
+        lift=lift.lift(item.get("vstats", {}), HOLDOUT) if item["spec"].get("holdout_percent") else None,
         errors=item.get("errors", {}),
     )
 
 
-def stats_view(flat: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"suppressed": {}, "clicked_actions": {}}
+def stats_view(flat: dict[str, Any], currency: str = DEFAULT_CURRENCY) -> dict[str, Any]:
+    """Flat stored stats as the API answers them: `revenue` in the app's default currency (a number, as
+    it always was) beside `revenue_by_currency`, suppressions and button taps grouped."""
+    revenue, by_currency = revenue_view(flat, currency)
+    out: dict[str, Any] = {"suppressed": {}, "clicked_actions": {}, "revenue": revenue,
+                           "revenue_by_currency": by_currency, "currency": currency}  # fmt: skip
     for key, value in flat.items():
+        if key == "revenue" or currency_of(key) is not None:
+            continue
         if key.startswith("suppressed_"):
             out["suppressed"][key.removeprefix("suppressed_")] = value
         elif key.startswith(ACTION_STAT_PREFIX):
@@ -173,12 +224,13 @@ def get_campaign(deps: CampaignDeps, app_id: str, campaign_id: str) -> CampaignO
     item = deps.campaigns.get(app_id, campaign_id, consistent=True)
     if item is None:
         raise NotFound("campaign not found", field="campaign_id")
-    return campaign_out(item, known_zones=set(deps.devices.zones(app_id)))
+    return campaign_out(item, known_zones=set(deps.devices.zones(app_id)), currency=deps.currency(app_id))
 
 
 def list_campaigns(deps: CampaignDeps, app_id: str, *, limit: int, next_token: str | None) -> CampaignPage:
     items, token = deps.campaigns.list(app_id, limit=limit, next_token=next_token)
-    return CampaignPage(campaigns=[campaign_out(i) for i in items], next_token=token)
+    currency = deps.currency(app_id)
+    return CampaignPage(campaigns=[campaign_out(i, currency=currency) for i in items], next_token=token)
 
 
 def cancel_campaign(deps: CampaignDeps, app_id: str, campaign_id: str) -> CampaignOut:

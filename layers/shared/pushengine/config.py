@@ -15,6 +15,8 @@ class Settings(BaseModel):
     campaigns_table: str = "campaigns"
     checkpoints_table: str = "checkpoints"
     audience_table: str = "audience"
+    analytics_table: str = ""  # the time series; empty: not kept (unit tests of other parts)
+    event_export: str = ""  # firehose:<stream> | eventbridge:<bus> | s3:<bucket> | empty: off
     audience_queue_url: str = ""
     send_queue_url: str = ""
     schedule_group: str = "default"

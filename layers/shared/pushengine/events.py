@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pushengine.analytics import app_defaults, hour_of, revenue_key
+from pushengine.attribution import RecentCampaigns, exposures
+from pushengine.dal.apps import AppsRepository
 from pushengine.dal.campaigns import ACTION_STAT_PREFIX, CampaignsRepository
 from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.numbers import from_dynamo
@@ -39,44 +42,71 @@ class EventDeps:
     campaigns: CampaignsRepository
     devices: DevicesRepository
     profiles: ProfileStore | None = None
+    apps: AppsRepository | None = None  # the app's default currency and attribution window
+    recent: RecentCampaigns | None = None  # attribution of conversions posted without campaign_id
 
 
 def record_event(deps: EventDeps, app_id: str, event: EventIn) -> dict[str, object]:
     event = update_profiles(deps, app_id, event)
     assert event.device_id is not None  # update_profiles names the device a user's event counts for
     stat = STAT_FOR.get(event.name)
-    if event.campaign_id is None or stat is None:
+    if stat is None:
         return {"accepted": True, "counted": False}
+    at = event.timestamp or datetime.now(UTC)
+    currency, window = app_defaults(deps.apps.get(app_id) if deps.apps else None)
+    if event.campaign_id is None:
+        if stat != "converted" or deps.recent is None:
+            return {"accepted": True, "counted": False}
+        device = deps.devices.get(app_id, event.device_id) or {}
+        found = exposures(device, deps.recent.of(app_id), at, window) if device else []
+        added = [count(deps, app_id, e.campaign_id, e.variant, event, stat, at, currency) for e in found]
+        return {
+            "accepted": True,
+            "counted": any(added),
+            "attributed": {e.campaign_id: e.variant for e in found},
+        }
     campaign = deps.campaigns.get(app_id, event.campaign_id, summed=False)
     if campaign is None:
         raise NotFound("campaign not found", field="body.campaign_id")
     spec = from_dynamo(campaign["spec"])
     variant = assign(spec, event.campaign_id, event.device_id)
+    counted = count(deps, app_id, event.campaign_id, variant, event, stat, at, currency, spec=spec)
+    return {"accepted": True, "counted": counted, "variant": variant}
+
+
+def count(
+    deps: EventDeps, app_id: str, campaign_id: str, variant: str, event: EventIn, stat: str, at: datetime,
+    default_currency: str, *, spec: dict[str, Any] | None = None,
+) -> bool:  # fmt: skip
+    """Add one event to a campaign's stats, its variant's and its hour; True if anything was added."""
+    assert event.device_id is not None
+    hour = hour_of(at)
     # Each device counts once per stat: the claim is the ledger of the transaction that adds the count,
     # so a failed write leaves no claim behind and the event counts when it is posted again.
-    claim = f"evt#{event.campaign_id}#{event.device_id}#{stat}"
+    claim = f"evt#{campaign_id}#{event.device_id}#{stat}"
     delta: dict[str, int | float] = {stat: 1}
-    revenue: dict[str, int | float] = {"revenue": event.value} if stat == "converted" and event.value else {}
-    first = deps.campaigns.record(
-        app_id,
-        event.campaign_id,
-        claim,
-        stats={**delta, **revenue},
-        variant_stats={variant: {**delta, **revenue}},
+    revenue: dict[str, int | float] = (
+        {revenue_key(event.currency or default_currency): event.value}
+        if stat == "converted" and event.value
+        else {}
     )
+    first = deps.campaigns.record(
+        app_id, campaign_id, claim, stats={**delta, **revenue}, variant_stats={variant: {**delta, **revenue}},
+        hour=hour,
+    )  # fmt: skip
     action = (event.properties or {}).get("action_id")
     # a button's taps, once per device; only the campaign's own action ids, so the stats item stays bounded
-    if stat == "clicked" and isinstance(action, str) and action in action_ids(spec):
+    if stat == "clicked" and isinstance(action, str) and spec is not None and action in action_ids(spec):
         tap = {f"{ACTION_STAT_PREFIX}{action}": 1}
         deps.campaigns.record(
-            app_id, event.campaign_id, f"{claim}#{action}", stats=tap, variant_stats={variant: tap}
+            app_id, campaign_id, f"{claim}#{action}", stats=tap, variant_stats={variant: tap}
         )
     if not first and revenue:  # every conversion's value adds to revenue, not only the first
         deps.campaigns.record(
-            app_id, event.campaign_id, f"rev#{event.campaign_id}#{secrets.token_hex(8)}",
-            stats=revenue, variant_stats={variant: revenue},
+            app_id, campaign_id, f"rev#{campaign_id}#{secrets.token_hex(8)}",
+            stats=revenue, variant_stats={variant: revenue}, hour=hour,
         )  # fmt: skip
-    return {"accepted": True, "counted": first or bool(revenue), "variant": variant}
+    return first or bool(revenue)
 
 
 def update_profiles(deps: EventDeps, app_id: str, event: EventIn) -> EventIn:

@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from pushengine import geo, webpush_keys
+from pushengine.analytics import check_currency
 from pushengine.audience import FilterError, validate_filter
 from pushengine.compose import Message
 from pushengine.config import settings
@@ -302,11 +303,17 @@ class LocalTimeSchedule(BaseModel):
 Schedule = Annotated[NowSchedule | AtSchedule | LocalTimeSchedule, Field(discriminator="type")]
 
 
+Weekday = Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
+
+
 class Variant(BaseModel):
     model_config = Strict
     name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
     weight: Annotated[float, Field(gt=0, le=100), Storable] = 1
     message: Message
+    # send-time experiments: this variant's own wall time (and, for recurring schedules, weekdays)
+    time: HHMM | None = None
+    days: Annotated[list[Weekday], Field(min_length=1, max_length=7)] | None = None
 
 
 class FrequencyCap(BaseModel):
@@ -334,6 +341,11 @@ class CampaignIn(BaseModel):
         names = [v.name for v in self.variants or []]
         if len(set(names)) != len(names):
             raise ValueError("variants: names must be unique")
+        for i, v in enumerate(self.variants or []):
+            if v.time is not None and self.schedule.type not in ("local_time", "recurring"):
+                raise ValueError(f"variants.{i}.time: only for local_time or recurring schedules")
+            if v.days is not None and self.schedule.type != "recurring":
+                raise ValueError(f"variants.{i}.days: only for recurring schedules")
         return self
 
 
@@ -342,6 +354,7 @@ class WaveOut(BaseModel):
     send_at: datetime
     time_zones: list[str]
     status: str = "scheduled"
+    variants: list[str] | None = None  # a send-time experiment's wave: the variants (and holdout) it reaches
 
 
 class CampaignOut(BaseModel):
@@ -354,6 +367,8 @@ class CampaignOut(BaseModel):
     skipped_time_zones: list[str] = []
     stats: dict[str, Any] = {}
     variants: dict[str, dict[str, Any]] = {}
+    # with a holdout: per variant, its conversion rate against the holdout's (pushengine.lift)
+    lift: dict[str, dict[str, Any]] | None = None
     # sends that failed for good after every retry (dead-lettered), by reason
     errors: dict[str, int] = {}
 
@@ -405,7 +420,9 @@ class EventIn(BaseModel):
     name: Annotated[str, StringConstraints(pattern=EVENT_NAME)]
     campaign_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = None
     value: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False), Storable] | None = None
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
+    currency: (
+        Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(check_currency)] | None
+    ) = None
     # e.g. {"action_id": "buy"} on `clicked`: the notification button that was tapped
     properties: Annotated[dict[str, Any], AfterValidator(_properties)] | None = None
     timestamp: Annotated[AwareDatetime, AfterValidator(_event_time)] | None = None

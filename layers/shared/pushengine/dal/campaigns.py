@@ -21,9 +21,11 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
+from pushengine.analytics import series_deltas
 from pushengine.dal import aws
 from pushengine.dal import counters as sharded
 from pushengine.dal.apps import now_iso
+from pushengine.dal.timeseries import TimeseriesRepository
 
 STAT_KEYS = (
     "targeted", "sent", "failed", "pruned", "deferred",
@@ -55,7 +57,14 @@ def _expires() -> int:
 
 
 class CampaignsRepository:
-    def __init__(self, campaigns_table: str, checkpoints_table: str) -> None:
+    def __init__(
+        self, campaigns_table: str, checkpoints_table: str, timeseries: TimeseriesRepository | None = None
+    ) -> None:
+        if timeseries is None:
+            from pushengine.config import settings
+
+            timeseries = TimeseriesRepository(settings().analytics_table)
+        self.timeseries = timeseries
         self._table = aws.table(campaigns_table)
         self._checkpoints = aws.table(checkpoints_table)
         self._campaigns_name = campaigns_table
@@ -218,11 +227,13 @@ class CampaignsRepository:
         ledger: Mapping[str, Any] | None = None,
         errors: Mapping[str, int] | None = None,
         shard: int | None = None,
+        hour: str | None = None,
     ) -> bool:
         """Add stats and counters in one transaction guarded by a ledger item; False if already recorded.
 
         Waves and tasks pending go to the progress item; everything else to counter shard `shard` (by
-        default the ledger key's): a send batch names the shard its task counted it on."""
+        default the ledger key's): a send batch names the shard its task counted it on. With `hour`
+        (analytics.hour_of), the funnel part of the stats also joins that hour's time series."""
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
         adds: list[str] = []
@@ -279,6 +290,13 @@ class CampaignsRepository:
                 "ExpressionAttributeNames": {f"#m{i}": k for i, (k, _) in enumerate(main)},
                 "ExpressionAttributeValues": _serialize({f":m{i}": d for i, (_, d) in enumerate(main)}),
             }})  # fmt: skip
+        if hour is not None:
+            series = self.timeseries.bucket_update(
+                app_id, campaign_id, hour, series_deltas(stats or {}),
+                {v: series_deltas(d) for v, d in (variant_stats or {}).items()},
+            )  # fmt: skip
+            if series is not None:
+                items.append(series)
         # Only the ledger's own condition (item 0) means "already recorded"; conflicts are retried.
         return aws.transact(items, guard=0)
 

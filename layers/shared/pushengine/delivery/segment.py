@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pushengine import readplan, segments
+from pushengine.analytics import hour_of
 from pushengine.audience import FilterError, expand_segments, segment_ids
 from pushengine.config import Settings
 from pushengine.dal.campaigns import CampaignsRepository, batch_key, task_key
@@ -29,7 +30,7 @@ from pushengine.dal.queues import MessageTooLarge, send_json, size_of
 from pushengine.dal.scheduler import WaveScheduler
 from pushengine.dal.segments import SegmentsRepository
 from pushengine.observability import logger
-from pushengine.targeting import Targeting
+from pushengine.targeting import Targeting, assign
 
 ACTIVE = ("scheduled", "sending")
 MIN_TASK_MILLIS = 15_000  # leave this much of the invocation for writing batches and the ledger
@@ -167,6 +168,8 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
     now = max(deps.clock(), datetime.fromisoformat(task["at"])) if "at" in task else deps.clock()
     spec = from_dynamo(campaign["spec"])
     targeting = Targeting(campaign_id, spec, audience=_wave_audience(deps, task, spec))
+    # a send-time experiment's wave reaches only its variants' devices; the others have their own wave
+    reaches = next((w.get("variants") for w in campaign["waves"] if w["wave_id"] == task["wave_id"]), None)
     to_send: list[dict[str, Any]] = []
     deferred: dict[datetime, list[dict[str, Any]]] = defaultdict(list)
     stats: Counter[str] = Counter()
@@ -179,6 +182,8 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
         )  # fmt: skip
         for item in items:
             if not targeting.selects(item, now):
+                continue
+            if reaches and assign(spec, campaign_id, str(item["device_id"])) not in reaches:
                 continue
             decision = targeting.decide(item, now)
             stats["targeted"] += 1
@@ -195,14 +200,24 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
             break
     prefix = f"{task['wave_id']}.{task['zone']}.{task['shard']}.{task['seq']}"
     cs = shard_of(ledger)  # the counter shard this task counts its batches on; each batch counts down there
-    batches = _batches(app_id, campaign_id, prefix, to_send, s.send_batch_size, s.max_message_bytes, cs)
+    # each batch names the hour its sends count in, unless they go out later still
+    batches = _batches(
+        app_id, campaign_id, prefix, to_send, s.send_batch_size, s.max_message_bytes, cs, hour_of(now)
+    )
     rate = targeting.spec.get("max_per_second")
     delays = _pace(deps, task, batches, float(rate)) if rate and batches else None
     send_json(s.send_queue_url, batches, delays=delays, max_message=s.max_message_bytes)
     held = _defer(deps, app_id, campaign_id, prefix, deferred, cs)
     counters = {"batches_pending": len(batches) + held, "tasks_pending": 0 if cursor else -1}
     recorded = deps.campaigns.record(
-        app_id, campaign_id, ledger, stats=stats, variant_stats=vstats, counters=counters, shard=cs
+        app_id,
+        campaign_id,
+        ledger,
+        stats=stats,
+        variant_stats=vstats,
+        counters=counters,
+        shard=cs,
+        hour=hour_of(now),
     )
     if cursor:  # after the ledger: a redelivery re-queues the continuation but never re-counts
         send_json(s.audience_queue_url, [{**task, "seq": task["seq"] + 1, "cursor": cursor}],
@@ -213,7 +228,7 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
 
 def _batches(
     app_id: str, campaign_id: str, prefix: str, entries: list[dict[str, Any]], size: int, max_bytes: int,
-    cs: int,
+    cs: int, hour: str | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Send batches of at most `size` devices, each split in halves until it fits one SQS message
     (`max_bytes`): Web Push subscriptions make a device ~600 bytes, so 250 of them can pass 150 KB."""
@@ -221,7 +236,7 @@ def _batches(
     for i in range(0, len(entries), size):
         out += split_to_fit(
             {"app_id": app_id, "campaign_id": campaign_id, "batch_id": f"{prefix}.{i // size}", "cs": cs,
-             "devices": entries[i : i + size]},
+             "devices": entries[i : i + size], **({"h": hour} if hour else {})},
             max_bytes,
         )  # fmt: skip
     return out

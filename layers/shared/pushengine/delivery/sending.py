@@ -18,17 +18,21 @@ import zlib
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from pushengine import compose, pacing
+from pushengine.analytics import hour_of
 from pushengine.config import Settings
 from pushengine.dal.campaigns import CampaignsRepository, batch_key
 from pushengine.dal.caps import FrequencyCaps
 from pushengine.dal.devices import DevicesRepository
+from pushengine.dal.export import EventExport
 from pushengine.dal.numbers import from_dynamo
 from pushengine.dal.queues import send_json
 from pushengine.dal.quota import QuotaLedger
 from pushengine.delivery.providers import ProviderPool
+from pushengine.export import send_records
 from pushengine.providers.base import Notification, Outcome, PushProvider, SendResult
 
 STAT_OF = {Outcome.SENT: "sent", Outcome.FAILED: "failed", Outcome.PRUNED: "pruned"}
@@ -50,6 +54,7 @@ class SenderDeps:
     providers: ProviderPool
     caps: FrequencyCaps | None = None
     quotas: QuotaLedger | None = None  # provider-quota pacing (pushengine/pacing.py); None: unpaced
+    export: EventExport | None = None  # every send outcome streamed out, when the template turns it on
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     composers: dict[str, Composer] = field(default_factory=dict)
     # max_per_second: the earliest time this container may send the campaign's next paced message, so
@@ -150,6 +155,20 @@ def encode_done(done: set[int]) -> str:
     return base64.b64encode(bytes(bits)).decode()
 
 
+_OUTCOME_CODES = {"sent": "s", "failed": "f", "pruned": "p", "suppressed_frequency_cap": "c"}
+_OUTCOME_NAMES = {v: k for k, v in _OUTCOME_CODES.items()}
+
+
+def encode_outcomes(outcome_of: Mapping[int, str]) -> str:
+    """One character per device index ('.' not settled): at most 1,000 bytes for a batch."""
+    width = max(outcome_of) + 1 if outcome_of else 0
+    return "".join(_OUTCOME_CODES.get(outcome_of.get(i, ""), ".") for i in range(width))
+
+
+def decode_outcomes(text: str | None) -> dict[int, str]:
+    return {i: _OUTCOME_NAMES[c] for i, c in enumerate(text or "") if c in _OUTCOME_NAMES}
+
+
 def decode_done(text: str | None) -> set[int]:
     raw = base64.b64decode(text or "")
     return {i * 8 + b for i, byte in enumerate(raw) for b in range(8) if byte >> b & 1}
@@ -187,6 +206,7 @@ async def send_batch(
     if checkpoint.get("done") and not checkpoint.get("dead_lettered"):
         return {}
     done = decode_done(checkpoint.get("done_idx"))
+    outcome_of = decode_outcomes(checkpoint.get("outcomes"))  # for the export, across redeliveries
     counts: Counter[str] = Counter(from_dynamo(checkpoint.get("counts", {})))
     vcounts: dict[str, Counter[str]] = defaultdict(Counter)
     for variant, c in from_dynamo(checkpoint.get("vcounts", {})).items():
@@ -209,6 +229,8 @@ async def send_batch(
     async def save() -> None:
         fields = {"done_idx": encode_done(done), "counts": dict(counts),
                   "vcounts": {k: dict(v) for k, v in vcounts.items()}}  # fmt: skip
+        if deps.export is not None and deps.export.enabled:
+            fields["outcomes"] = encode_outcomes(outcome_of)
         await asyncio.to_thread(deps.campaigns.save_checkpoint, key, fields)
 
     async def attempt(entry: dict[str, Any]) -> SendResult | None:
@@ -252,6 +274,7 @@ async def send_batch(
             pruned.append((entry["id"], result.reason))
         stat = "suppressed_frequency_cap" if result is None else STAT_OF[result.outcome]
         done.add(index)
+        outcome_of[index] = stat
         counts[stat] += 1
         vcounts[entry.get("v", "default")][stat] += 1
         since_checkpoint += 1
@@ -297,17 +320,22 @@ async def send_batch(
         await asyncio.to_thread(
             deps.campaigns.record, app_id, campaign_id, f"{key}#redrive",
             stats=_difference(counts, from_dynamo(checkpoint.get("recorded", {}))), variant_stats=vdelta,
+            hour=send_hour(batch),
         )  # fmt: skip
         return dict(counts)
     try:
         recorded = await asyncio.to_thread(
             deps.campaigns.record, app_id, campaign_id, key,
             stats=counts, variant_stats=vcounts, counters={"batches_pending": -1}, shard=batch.get("cs"),
+            hour=send_hour(batch),
         )  # fmt: skip
     except Exception:
         await save()  # what was sent stays sent when SQS brings the batch back
         raise
     if recorded:
+        if deps.export is not None and deps.export.enabled:
+            settled = [(devices[i], outcome) for i, outcome in sorted(outcome_of.items())]
+            await asyncio.to_thread(deps.export.put, send_records(batch, settled))
         await asyncio.to_thread(deps.campaigns.try_complete, app_id, campaign_id, shard=batch.get("cs"))
     return dict(counts)
 
@@ -396,10 +424,17 @@ def dead_letter(deps: SenderDeps, batch: Mapping[str, Any], reasons: str | Mappi
         app_id, campaign_id, key, stats=counts, variant_stats=vcounts, counters={"batches_pending": -1},
         ledger=ledger, errors={f"dead-lettered: {reason}": n for reason, n in reasons.items()},
         shard=batch.get("cs"),
+        hour=send_hour(batch),
     )  # fmt: skip
     if recorded:
         deps.campaigns.try_complete(app_id, campaign_id, shard=batch.get("cs"))
     return recorded
+
+
+def send_hour(batch: Mapping[str, Any]) -> str:
+    """The time-series hour a batch's sends count in: now, or the hour its wave planned if that is later
+    (a wave fired ahead of its instant, as the local stack's driven clock does)."""
+    return max(hour_of(datetime.now(UTC)), str(batch.get("h", "")))
 
 
 def _difference(now: Mapping[str, int], before: Mapping[str, int]) -> dict[str, int]:
@@ -425,4 +460,5 @@ def default_deps() -> SenderDeps:
         providers=ProviderPool(s, AppsRepository(s.apps_table), SecretsStore(s.secrets_prefix)),
         caps=FrequencyCaps(s.checkpoints_table),
         quotas=QuotaLedger(s.checkpoints_table),
+        export=EventExport(s.event_export),
     )

@@ -8,10 +8,13 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response, content_types
 from pydantic import ValidationError
 
-from pushengine import events
+from pushengine import events, export
+from pushengine.attribution import RecentCampaigns
 from pushengine.config import settings
+from pushengine.dal.apps import AppsRepository
 from pushengine.dal.campaigns import CampaignsRepository
 from pushengine.dal.devices import DevicesRepository
+from pushengine.dal.export import EventExport
 from pushengine.dal.profiles import ProfilesRepository
 from pushengine.errors import DomainError
 from pushengine.http import ApiRouter, caller, field_errors
@@ -22,11 +25,18 @@ class Deps:
     @cached_property
     def events(self) -> events.EventDeps:
         s = settings()
+        campaigns = CampaignsRepository(s.campaigns_table, s.checkpoints_table)
         return events.EventDeps(
-            campaigns=CampaignsRepository(s.campaigns_table, s.checkpoints_table),
+            campaigns=campaigns,
             devices=DevicesRepository(s.devices_table, s.zones_table, s.shard_count),
             profiles=ProfilesRepository(s.devices_table, s.audience_table),
+            apps=AppsRepository(s.apps_table),
+            recent=RecentCampaigns(campaigns),
         )
+
+    @cached_property
+    def export(self) -> EventExport:
+        return EventExport(settings().event_export)
 
 
 deps = Deps()
@@ -38,7 +48,9 @@ router = ApiRouter()
     summary="Report an event: behaviour, and opens, clicks, conversions",
 )  # fmt: skip
 def post_event(body: EventIn) -> Response[dict]:
-    result = events.record_event(deps.events, str(caller().app_id), body)
+    app_id = str(caller().app_id)
+    result = events.record_event(deps.events, app_id, body)
+    deps.export.put([export.event_record(app_id, body, result)])
     return Response(202, content_types.APPLICATION_JSON, result)
 
 
@@ -48,19 +60,20 @@ def post_event(body: EventIn) -> Response[dict]:
 )  # fmt: skip
 def post_events(body: EventBatchIn) -> Response[dict]:
     app_id = str(caller().app_id)
-    results = [_one(app_id, i, raw) for i, raw in enumerate(body.events)]
+    accepted: list[dict[str, Any]] = []
+    results = [_one(app_id, i, raw, accepted) for i, raw in enumerate(body.events)]
+    deps.export.put(accepted)  # one call for the request's accepted events
     return Response(202, content_types.APPLICATION_JSON, {"results": results})
 
 
-def _one(app_id: str, index: int, raw: dict[str, Any]) -> dict[str, Any]:
+def _one(app_id: str, index: int, raw: dict[str, Any], accepted: list[dict[str, Any]]) -> dict[str, Any]:
     """One event of a batch: a bad one gets its own 4xx result (fields under body.events[i]), the others land."""
     where = f"body.events[{index}]"
     try:
-        return {
-            "index": index,
-            "status": 202,
-            **events.record_event(deps.events, app_id, EventIn.model_validate(raw)),
-        }
+        event = EventIn.model_validate(raw)
+        result = events.record_event(deps.events, app_id, event)
+        accepted.append(export.event_record(app_id, event, result))
+        return {"index": index, "status": 202, **result}
     except ValidationError as exc:
         return {"index": index, "status": 400, "message": "invalid event", "errors": field_errors(exc, where)}
     except DomainError as exc:

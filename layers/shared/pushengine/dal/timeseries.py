@@ -1,0 +1,85 @@
+"""A campaign's stats per UTC hour, in the analytics table: one item per (campaign, hour).
+
+The item's counters are top-level attributes (`s:<stat>` overall, `v:<variant>:<stat>` per variant), so
+one ADD creates or bumps them without a parent map that would first have to exist. The writers do not
+write here themselves: `bucket_update` builds the Update that joins the ledger-guarded transaction which
+adds the campaign's stats (one per send batch, audience task or event, never one per message), so the
+series counts exactly what the stats count. Items are apart from the campaign's progress item, so they
+do not depend on how that item is laid out or sharded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+
+from pushengine.dal import aws
+from pushengine.dal.numbers import from_dynamo, to_dynamo
+
+
+def series_key(app_id: str, campaign_id: str) -> str:
+    return f"{app_id}#{campaign_id}"
+
+
+class TimeseriesRepository:
+    def __init__(self, table_name: str) -> None:
+        self._name = table_name
+        self._table = aws.table(table_name) if table_name else None
+
+    def bucket_update(
+        self,
+        app_id: str,
+        campaign_id: str,
+        hour: str,
+        stats: Mapping[str, int | float],
+        variant_stats: Mapping[str, Mapping[str, int | float]],
+    ) -> dict[str, Any] | None:
+        """A TransactWriteItems Update adding these deltas to the hour's item; None when nothing to add."""
+        from boto3.dynamodb.types import TypeSerializer
+
+        if not self._name:
+            return None
+        adds: dict[str, int | float] = {f"s:{k}": v for k, v in stats.items() if v}
+        for variant, deltas in variant_stats.items():
+            adds.update({f"v:{variant}:{k}": v for k, v in deltas.items() if v})
+        if not adds:
+            return None
+        ser = TypeSerializer()
+        names = {f"#a{i}": name for i, name in enumerate(adds)}
+        values = {f":a{i}": ser.serialize(to_dynamo(v)) for i, v in enumerate(adds.values())}
+        return {
+            "Update": {
+                "TableName": self._name,
+                "Key": {"series": {"S": series_key(app_id, campaign_id)}, "hour": {"S": hour}},
+                "UpdateExpression": "ADD " + ", ".join(f"#a{i} :a{i}" for i in range(len(adds))),
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
+        }
+
+    def hours(self, app_id: str, campaign_id: str) -> Iterator[dict[str, Any]]:
+        """Every hour item of the campaign, oldest first, as {"hour", "stats", "vstats"}."""
+        if self._table is None:
+            return
+        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("series").eq(series_key(app_id, campaign_id))}
+        while True:
+            page = self._table.query(**kwargs)
+            for item in page["Items"]:
+                yield _parse(from_dynamo(item))
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _parse(item: Mapping[str, Any]) -> dict[str, Any]:
+    stats: dict[str, Any] = {}
+    vstats: dict[str, dict[str, Any]] = {}
+    for name, value in item.items():
+        if name.startswith("s:"):
+            stats[name[2:]] = value
+        elif name.startswith("v:"):
+            variant, _, stat = name[2:].rpartition(":")
+            vstats.setdefault(variant, {})[stat] = value
+    return {"hour": item["hour"], "stats": stats, "vstats": vstats}

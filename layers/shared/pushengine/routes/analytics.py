@@ -1,0 +1,42 @@
+"""Routes of measurement (campaigns function, server key): a campaign's time series."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from pushengine import analytics
+from pushengine.config import settings
+from pushengine.dal.campaigns import CampaignsRepository
+from pushengine.dal.timeseries import TimeseriesRepository
+from pushengine.http import ApiRouter, caller
+from pushengine.routes.campaigns import SERVER, CampaignId
+
+
+class Deps:
+    @cached_property
+    def campaigns(self) -> CampaignsRepository:
+        s = settings()
+        return CampaignsRepository(s.campaigns_table, s.checkpoints_table)
+
+    @cached_property
+    def timeseries(self) -> TimeseriesRepository:
+        return TimeseriesRepository(settings().analytics_table)
+
+
+deps = Deps()
+router = ApiRouter()
+
+
+@router.api(
+    "GET", "/v1/campaigns/<campaign_id>/timeseries", keys=SERVER, answers=[404],
+    summary="A campaign's funnel and revenue per UTC hour or day, overall and per variant",
+)  # fmt: skip
+def campaign_timeseries(
+    campaign_id: CampaignId, granularity: Annotated[Literal["hour", "day"], Query()] = "hour"
+) -> dict[str, Any]:
+    app_id = str(caller().app_id)
+    definition = deps.campaigns.definition(app_id, campaign_id)
+    return analytics.campaign_timeseries(definition, deps.timeseries.hours(app_id, campaign_id), granularity)
