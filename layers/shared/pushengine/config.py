@@ -15,6 +15,8 @@ class Settings(BaseModel):
     campaigns_table: str = "campaigns"
     checkpoints_table: str = "checkpoints"
     audience_table: str = "audience"
+    idempotency_table: str = "idempotency"
+    exports_bucket: str = ""
     audience_queue_url: str = ""
     send_queue_url: str = ""
     schedule_group: str = "default"

@@ -46,3 +46,8 @@ class BodyTooLarge(DomainError):
 class UnsupportedMediaType(DomainError):
     status = 415
     code = "unsupported_media_type"
+
+
+class Unprocessable(DomainError):
+    status = 422
+    code = "unprocessable"

@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response, content_types
 from pydantic import ValidationError
 
-from pushengine import events
+from pushengine import events, idempotency
 from pushengine.config import settings
 from pushengine.dal.campaigns import CampaignsRepository
 from pushengine.dal.devices import DevicesRepository
@@ -43,13 +43,17 @@ def post_event(body: EventIn) -> Response[dict]:
 
 
 @router.api(
-    "POST", "/v1/events/batch", keys=("client", "server"), status=202,
-    summary="Report up to 100 events; each event's own status in `results`",
+    "POST", "/v1/events/batch", keys=("client", "server"), status=202, answers=[409, 422],
+    summary="Report up to 100 events; each event's own status in `results` (Idempotency-Key honoured)",
 )  # fmt: skip
 def post_events(body: EventBatchIn) -> Response[dict]:
     app_id = str(caller().app_id)
-    results = [_one(app_id, i, raw) for i, raw in enumerate(body.events)]
-    return Response(202, content_types.APPLICATION_JSON, {"results": results})
+
+    def make() -> tuple[int, dict]:
+        return 202, {"results": [_one(app_id, i, raw) for i, raw in enumerate(body.events)]}
+
+    key = idempotency.key_of(router.current_event.headers)
+    return idempotency.once(key, f"{app_id}#POST /v1/events/batch", body.model_dump(mode="json"), make)
 
 
 def _one(app_id: str, index: int, raw: dict[str, Any]) -> dict[str, Any]:
