@@ -12,7 +12,17 @@ import pytest
 from local.runtime.template import read_yaml
 from pushengine.http import Access
 from pushengine.limits import MAX_BODY_BYTES
-from pushengine.routes import campaigns, devices, events, keys, lifecycle, messages, segments, templates, users
+from pushengine.routes import (
+    campaigns,
+    devices,
+    events,
+    keys,
+    lifecycle,
+    messages,
+    segments,
+    templates,
+    users,
+)
 from tests.conftest import ADMIN_KEY, ANSWERS, ROOT, Api, AppKeys, Standins, new_app
 
 pytestmark = pytest.mark.e2e

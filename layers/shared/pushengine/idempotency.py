@@ -18,9 +18,11 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyValidationError,
 )
+from pydantic import BaseModel
 
 from pushengine.config import settings
 from pushengine.errors import Conflict, InvalidInput, Unprocessable
+from pushengine.http import caller
 
 HEADER = "idempotency-key"
 WINDOW_SECONDS = 24 * 3600
@@ -32,21 +34,23 @@ def _perform(request: dict[str, Any]) -> dict[str, Any]:
     return _work.get()()
 
 
+_config = IdempotencyConfig(
+    event_key_jmespath="key",
+    payload_validation_jmespath="body",
+    expires_after_seconds=WINDOW_SECONDS,
+    raise_on_no_idempotency_key=True,
+)
+
+
 @cache
 def _idempotent() -> Callable[..., dict[str, Any]]:
     from pushengine.dal.idempotency import persistence
 
-    config = IdempotencyConfig(
-        event_key_jmespath="key",
-        payload_validation_jmespath="body",
-        expires_after_seconds=WINDOW_SECONDS,
-        raise_on_no_idempotency_key=True,
-    )
     return idempotent_function(  # type: ignore[no-any-return]
         _perform,
         data_keyword_argument="request",
         persistence_store=persistence(settings().idempotency_table),
-        config=config,
+        config=_config,
     )
 
 
@@ -58,6 +62,13 @@ def key_of(headers: Mapping[str, str] | None) -> str | None:
     if not _KEY.match(value):
         raise InvalidInput("1 to 255 visible ASCII characters", field="idempotency-key")
     return value
+
+
+def answer(router: Any, route: str, body: BaseModel, make: Callable[[], tuple[int, Any]]) -> Response[Any]:
+    """The route's answer under the request's Idempotency-Key (if any), scoped to the caller's app."""
+    _config.register_lambda_context(router.lambda_context)  # an in-progress record expires with the call
+    scope = f"{caller().app_id}#{route}"
+    return once(key_of(router.current_event.headers), scope, body.model_dump(mode="json"), make)
 
 
 def once(key: str | None, scope: str, body: Any, make: Callable[[], tuple[int, Any]]) -> Response[Any]:

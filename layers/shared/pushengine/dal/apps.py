@@ -16,6 +16,7 @@ from pushengine.dal import aws
 from pushengine.errors import NotFound
 
 _APP_CACHE_SECONDS = 30.0  # keys and credentials are re-read at most this stale
+_APP_CACHES: dict[str, dict[str, tuple[float, dict[str, Any] | None]]] = {}
 
 
 def now_iso() -> str:
@@ -26,7 +27,9 @@ class AppsRepository:
     def __init__(self, table_name: str, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._table = aws.table(table_name)
         self._clock = clock
-        self._cache: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        # one cache per table and container, shared by every repository on it: a key revoked or a
+        # provider set here is seen at once by this container's edge too
+        self._cache = _APP_CACHES.setdefault(table_name, {})
 
     def create(self, name: str) -> tuple[dict[str, Any], str, str]:
         app_id = "app_" + _secrets.token_hex(8)

@@ -58,8 +58,7 @@ def create_campaign(body: CampaignIn) -> Response[CampaignOut]:
             resolved = body.model_copy(update={"message": Message.model_validate(message)})
         return 201, campaigns.create_campaign(deps.campaign, app_id, resolved).model_dump(mode="json")
 
-    key = idempotency.key_of(router.current_event.headers)
-    return idempotency.once(key, f"{app_id}#POST /v1/campaigns", body.model_dump(mode="json"), make)
+    return idempotency.answer(router, "POST /v1/campaigns", body, make)
 
 
 @router.api("GET", "/v1/campaigns", keys=SERVER, summary="List campaigns, newest first")

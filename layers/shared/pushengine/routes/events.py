@@ -52,8 +52,7 @@ def post_events(body: EventBatchIn) -> Response[dict]:
     def make() -> tuple[int, dict]:
         return 202, {"results": [_one(app_id, i, raw) for i, raw in enumerate(body.events)]}
 
-    key = idempotency.key_of(router.current_event.headers)
-    return idempotency.once(key, f"{app_id}#POST /v1/events/batch", body.model_dump(mode="json"), make)
+    return idempotency.answer(router, "POST /v1/events/batch", body, make)
 
 
 def _one(app_id: str, index: int, raw: dict[str, Any]) -> dict[str, Any]:

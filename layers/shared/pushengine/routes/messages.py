@@ -40,8 +40,7 @@ def send_message(body: messages.MessageIn) -> Response[messages.MessageAccepted]
     def make() -> tuple[int, dict]:
         return 202, messages.send(deps.messages, app_id, body).model_dump(mode="json")
 
-    key = idempotency.key_of(router.current_event.headers)
-    return idempotency.once(key, f"{app_id}#POST /v1/messages", body.model_dump(mode="json"), make)
+    return idempotency.answer(router, "POST /v1/messages", body, make)
 
 
 @router.api(

@@ -44,8 +44,7 @@ def create_segment(body: SegmentIn) -> Response[dict]:
         out = segments.create_segment(_repo(), app_id, body)
         return 201, out.model_dump(mode="json", exclude_none=True)
 
-    key = idempotency.key_of(router.current_event.headers)
-    return idempotency.once(key, f"{app_id}#POST /v1/segments", body.model_dump(mode="json"), make)
+    return idempotency.answer(router, "POST /v1/segments", body, make)
 
 
 @router.api("GET", "/v1/segments", keys=SERVER, summary="Every saved segment of the app")

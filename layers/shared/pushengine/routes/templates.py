@@ -35,8 +35,7 @@ def create_template(body: templates.TemplateIn) -> Response[templates.TemplateOu
     def make() -> tuple[int, dict]:
         return 201, templates.create(_store(), app_id, body).model_dump(mode="json")
 
-    key = idempotency.key_of(router.current_event.headers)
-    return idempotency.once(key, f"{app_id}#POST /v1/templates", body.model_dump(mode="json"), make)
+    return idempotency.answer(router, "POST /v1/templates", body, make)
 
 
 @router.api("GET", "/v1/templates", keys=["server"], summary="Every template of the app")
