@@ -45,9 +45,9 @@ def resume(deps: CampaignDeps, app_id: str, campaign_id: str, *, now: datetime |
         raise Conflict(f"campaign is {item['status']}; only a paused campaign can be resumed")
     schedule = item["spec"].get("schedule") or {}
     skip = schedule.get("type") == "local_time" and schedule.get("if_passed", "skip") == "skip"
-    due = [
-        w for w in item["waves"] if w["wave_id"] not in fired and datetime.fromisoformat(w["send_at"]) <= now
-    ]
+    # due: its schedule fired (or it was queued at once) while paused, so fire_wave held it
+    due = [w for w in item["waves"] if w["wave_id"] not in fired
+           and (datetime.fromisoformat(w["send_at"]) <= now or not deps.scheduler.exists(w["schedule"]))]  # fmt: skip
     if skip:  # the wall time passed while paused: those zones are skipped, as at creation
         for wave in due:
             deps.campaigns.mark_wave_fired(app_id, campaign_id, wave["wave_id"], 0)

@@ -59,9 +59,9 @@ class ErasureStore:
                 f":i{n}": json.dumps({"id": d}, separators=(",", ":"))[1:-1] for n, d in enumerate(chunk)
             }
             condition = (
-                "begins_with(pk, :defer) AND (" + " OR ".join(f"contains(batch, {k})" for k in names) + ")"
+                "begins_with(pk, :defer) AND (" + " OR ".join(f"contains(#b, {k})" for k in names) + ")"
             )
-            kwargs: dict[str, Any] = {"FilterExpression": condition,
+            kwargs: dict[str, Any] = {"FilterExpression": condition, "ExpressionAttributeNames": {"#b": "batch"},
                                       "ExpressionAttributeValues": {":defer": "defer#", **names}}  # fmt: skip
             while True:
                 page = aws.retried(self._table.scan, **kwargs)
