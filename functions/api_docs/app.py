@@ -7,6 +7,7 @@ from pushengine.routes import (
     campaigns,
     devices,
     events,
+    imports,
     keys,
     lifecycle,
     messages,
@@ -26,6 +27,7 @@ app, lambda_handler = api_handler(
     lifecycle.router,
     templates.router,
     messages.router,
+    imports.router,
     public=("GET /v1/openapi.json", "GET /v1/docs"),
 )
 app.enable_swagger(path="/v1/docs", title=TITLE, version=VERSION, security_schemes=SECURITY)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from local.runtime.template import (
+    BUCKET_TYPE,
     QUEUE_TYPE,
     ROLE_TYPE,
     SCHEDULE_GROUP_TYPE,
@@ -117,6 +118,17 @@ def queue_attributes(
     if visibility_timeout is not None:
         attributes["VisibilityTimeout"] = str(visibility_timeout)
     return attributes
+
+
+def create_buckets(template: Template | str | Path, s3: Any) -> dict[str, str]:
+    """Create every AWS::S3::Bucket of the template; returns {logical id: bucket name}."""
+    template = _template(template)
+    names: dict[str, str] = {}
+    for logical_id in template.of_type(BUCKET_TYPE):
+        names[logical_id] = template.physical_name(logical_id)
+        s3.create_bucket(Bucket=names[logical_id])
+        log.info("bucket %s created", names[logical_id])
+    return names
 
 
 def create_queues(

@@ -21,7 +21,13 @@ from moto.server import ThreadedMotoServer
 from local.runtime import environ
 from local.runtime.api import ApiServer, Cors, routes_of
 from local.runtime.functions import FunctionRegistry, LocalFunction
-from local.runtime.provision import create_queues, create_roles, create_schedule_groups, create_tables
+from local.runtime.provision import (
+    create_buckets,
+    create_queues,
+    create_roles,
+    create_schedule_groups,
+    create_tables,
+)
 from local.runtime.scheduler import Clock, Firing, ScheduleRunner, target_event
 from local.runtime.sqs_poller import SqsEventSource, SqsPoller
 from local.runtime.template import (
@@ -84,6 +90,7 @@ class LocalStack:
         self._tables: dict[str, str] = {}
         self._groups: dict[str, str] = {}
         self._roles: dict[str, str] = {}
+        self._buckets: dict[str, str] = {}
         self._moto: ThreadedMotoServer | None = None
         self._api: ApiServer | None = None
         self._runner: ScheduleRunner | None = None
@@ -190,6 +197,9 @@ class LocalStack:
     def table_name(self, logical_id: str) -> str:
         return self._tables[logical_id]
 
+    def bucket_name(self, logical_id: str) -> str:
+        return self._buckets[logical_id]
+
     def function_arn(self, logical_id: str) -> str:
         return self.functions.get(logical_id).spec.arn
 
@@ -292,6 +302,7 @@ class LocalStack:
         )
         self._groups = create_schedule_groups(self.template, self.boto3_client("scheduler"))
         self._roles = create_roles(self.template, self.boto3_client("iam"))
+        self._buckets = create_buckets(self.template, self.boto3_client("s3"))
 
     def _delete_own_resources(self) -> None:
         dynamodb, sqs = self.boto3_client("dynamodb"), self.boto3_client("sqs")

@@ -27,6 +27,7 @@ QUEUE_TYPE = "AWS::SQS::Queue"
 TABLE_TYPE = "AWS::DynamoDB::Table"
 SCHEDULE_GROUP_TYPE = "AWS::Scheduler::ScheduleGroup"
 ROLE_TYPE = "AWS::IAM::Role"
+BUCKET_TYPE = "AWS::S3::Bucket"
 
 # The property that carries a resource's own name, when the template chooses it.
 _NAME_PROPERTY = {
@@ -34,6 +35,7 @@ _NAME_PROPERTY = {
     QUEUE_TYPE: "QueueName",
     SCHEDULE_GROUP_TYPE: "Name",
     ROLE_TYPE: "RoleName",
+    BUCKET_TYPE: "BucketName",
     "AWS::Serverless::Function": "FunctionName",
     "AWS::Lambda::Function": "FunctionName",
     "AWS::Logs::LogGroup": "LogGroupName",
@@ -193,6 +195,8 @@ class Template:
         name = f"{self.stack_name}-{logical_id}"
         if rtype == QUEUE_TYPE and _truthy(self.properties(logical_id).get("FifoQueue")):
             name += ".fifo"
+        if rtype == BUCKET_TYPE:  # S3 names are lower case, 3-63 characters
+            name = name.lower()[:63]
         return name
 
     def arn(self, service: str, resource: str) -> str:
@@ -239,6 +243,8 @@ class Template:
             values = {"Arn": self.function_arn(name)}
         elif rtype == SCHEDULE_GROUP_TYPE:
             values = {"Arn": self.arn("scheduler", f"schedule-group/{name}")}
+        elif rtype == BUCKET_TYPE:
+            values = {"Arn": self.arn("s3", name), "DomainName": f"{name}.s3.amazonaws.com"}
         elif rtype == "AWS::Logs::LogGroup":
             values = {"Arn": self.arn("logs", f"log-group:{name}:*")}
         elif rtype in _API_TYPES:

@@ -64,11 +64,14 @@ def key_of(headers: Mapping[str, str] | None) -> str | None:
     return value
 
 
-def answer(router: Any, route: str, body: BaseModel, make: Callable[[], tuple[int, Any]]) -> Response[Any]:
+def answer(
+    router: Any, route: str, body: BaseModel | dict[str, Any], make: Callable[[], tuple[int, Any]]
+) -> Response[Any]:
     """The route's answer under the request's Idempotency-Key (if any), scoped to the caller's app."""
     _config.register_lambda_context(router.lambda_context)  # an in-progress record expires with the call
     scope = f"{caller().app_id}#{route}"
-    return once(key_of(router.current_event.headers), scope, body.model_dump(mode="json"), make)
+    payload = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
+    return once(key_of(router.current_event.headers), scope, payload, make)
 
 
 def once(key: str | None, scope: str, body: Any, make: Callable[[], tuple[int, Any]]) -> Response[Any]:
