@@ -25,6 +25,7 @@ from pushengine.dal.jobs import JobsRepository
 from pushengine.dal.numbers import from_dynamo, to_dynamo
 from pushengine.dal.queues import send_json
 from pushengine.errors import InvalidInput, NotFound
+from pushengine.http import field_errors
 from pushengine.models import DeviceId, DeviceIn
 
 MEDIA_FORMATS = {"application/x-ndjson": "jsonl", "application/jsonl": "jsonl", "text/csv": "csv"}
@@ -140,9 +141,8 @@ def parse_line(fmt: str, text: str, header: list[str] | None) -> tuple[str, dict
     try:
         device = DeviceIn.model_validate(record)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"] if not str(p)[:1].isupper()) or "line"
-        raise LineProblem(field, str(first["msg"]).removeprefix("Value error, ")) from None
+        first = field_errors(exc)[0]  # the API's own naming of a field and its reason
+        raise LineProblem(first["field"] or "line", first["reason"]) from None
     return device_id, to_dynamo(device.model_dump(exclude_none=True, mode="json"))
 
 

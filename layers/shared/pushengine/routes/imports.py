@@ -24,7 +24,7 @@ deps = cache(imports.default_deps)
 
 
 @router.api(
-    "POST", "/v1/devices/import", keys=["server"], status=202, answers=[409, 413, 415, 422],
+    "POST", "/v1/devices/import", keys=["server"], status=202, answers=[400, 409, 413, 415, 422],
     summary="Import devices as a job: a JSONL or CSV body, or JSON {s3_uri, format} (Idempotency-Key honoured)",
 )  # fmt: skip
 def import_devices() -> Response[imports.ImportOut]:
