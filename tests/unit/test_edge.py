@@ -170,7 +170,9 @@ def test_the_document_lists_real_answers_and_422_only_where_an_idempotency_key_i
     assert answers[("POST", "/v1/events")] == {202, 400, 401, 403, 404, 413, 415}
     idempotent = {("POST", "/v1/campaigns"), ("POST", "/v1/events/batch")}
     assert all(422 not in statuses for route, statuses in answers.items() if route not in idempotent)
-    assert doc["paths"]["/v1/campaigns"]["post"]["responses"]["422"]["description"].startswith("this Idempotency")
+    assert doc["paths"]["/v1/campaigns"]["post"]["responses"]["422"]["description"].startswith(
+        "this Idempotency"
+    )
     error = doc["paths"]["/v1/campaigns"]["post"]["responses"]["400"]["content"]["application/json"]["schema"]
     assert error == {"$ref": "#/components/schemas/ErrorOut"}
     assert set(doc["components"]["schemas"]["ErrorOut"]["properties"]) == {"message", "errors"}

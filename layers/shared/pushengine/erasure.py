@@ -48,10 +48,10 @@ def erase_user(deps: ErasureDeps, app_id: str, user_id: str) -> ErasureOut:
     caps = deps.store.forget_caps(app_id, owned)
     touched = 0
     gone = set(owned)
-    for key, batch in deps.store.deferred_holding(owned):
-        if batch.get("app_id") != app_id:
+    for key, held in deps.store.deferred_holding(owned):
+        if held.get("app_id") != app_id:
             continue
-        kept = [e for e in batch["devices"] if e["id"] not in gone]
-        deps.campaigns.store_deferred(key, {**batch, "devices": kept})  # released later, to the others
+        kept = [e for e in held["devices"] if e["id"] not in gone]
+        deps.campaigns.store_deferred(key, {**held, "devices": kept})  # released later, to the others
         touched += 1
     return ErasureOut(user_id=user_id, devices=len(owned), frequency_caps=caps, deferred_batches=touched)

@@ -86,6 +86,7 @@ class AppsRepository:
             raise NotFound("app not found", field="app_id")
         first = [f"{kind}_key_hash" for kind in ("client", "server")
                  if app.get(f"{kind}_key_hash") and key_id(str(app[f"{kind}_key_hash"])) == ident]  # fmt: skip
+        update: dict[str, Any]
         if first:
             update = {"UpdateExpression": "REMOVE #f", "ExpressionAttributeNames": {"#f": first[0]},
                       "ConditionExpression": "attribute_exists(#f)"}  # fmt: skip

@@ -12,6 +12,7 @@ DynamoDB bills a write by the size of the whole item, so the per-batch writes to
 from __future__ import annotations
 
 import base64
+import builtins
 import json
 import threading
 import time
@@ -294,7 +295,7 @@ class CampaignsRepository:
     def checkpoint(self, key: str) -> dict[str, Any] | None:
         return self._checkpoints.get_item(Key={"pk": key}, ConsistentRead=True).get("Item")
 
-    def checkpoints(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+    def checkpoints(self, keys: builtins.list[str]) -> dict[str, dict[str, Any]]:
         """Checkpoint and ledger items by key (absent ones left out), 100 keys per BatchGetItem."""
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(keys), 100):

@@ -69,7 +69,7 @@ def get_import(import_id: JobId) -> imports.ImportOut:
             summary="Export the app's devices as JSONL to S3 (a job; its GET answers a presigned URL)")  # fmt: skip
 def export_devices() -> Response[imports.ExportOut]:
     out = imports.start_export(deps(), str(caller().app_id))
-    return Response(202, "application/json", out.model_dump(mode="json"))
+    return Response(202, "application/json", out)
 
 
 @router.api("GET", "/v1/devices/export/<export_id>", keys=["server"], answers=[404],

@@ -37,7 +37,7 @@ class KeyOut(BaseModel):
 def issue_key(app_id: AppId, body: KeyIn) -> Response[KeyOut]:
     key_id, key, created_at = deps.apps.add_key(app_id, body.kind)
     out = KeyOut(key_id=key_id, kind=body.kind, key=key, created_at=created_at)
-    return Response(201, content_types.APPLICATION_JSON, out.model_dump())
+    return Response(201, content_types.APPLICATION_JSON, out)
 
 
 @router.api(
