@@ -105,4 +105,6 @@ def test_hot_path_makes_no_per_device_dynamodb_writes(stack: Any, standins: Stan
     # completion (a read and a conditional update): at most once each, bounded by the slack below.
     # Each send batch also reads the app's erasure mark (one small item: a batch queued before the app's last
     # erasure re-reads its devices, so an erased device is never sent to).
-    assert len(calls) <= 4 * (tasks + batches) + batches + 12, Counter(c[0] for c in calls)  # + wave, completion
+    assert len(calls) <= 4 * (tasks + batches) + batches + 12, Counter(
+        c[0] for c in calls
+    )  # + wave, completion
