@@ -14,7 +14,7 @@ QUIET_PIP := { grep -v '^WARNING: Location' || true; }
 export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo serve test test-unit lint bench build validate deploy clean chromium
+.PHONY: demo serve invoke test test-unit lint bench build validate deploy clean chromium
 
 $(STAMP): requirements-dev.txt layers/shared/requirements.txt
 	@echo "setting up $(VENV) with $(PYTHON)"
@@ -36,6 +36,9 @@ demo: $(STAMP)  ## the main job end to end on the embedded stack
 
 serve: $(STAMP)  ## the stack in the foreground (PORT, AWS_PORT, PUSH_ADMIN_KEY, ...)
 	$(PY) -m local.serve
+
+invoke: $(STAMP)  ## one function, one sample event, on the local stack: FUNCTION=<logical id> EVENT=events/<file>.json
+	$(PY) -m local.invoke $(EVENT) $(FUNCTION)
 
 test: $(STAMP) chromium  ## every test tier
 	$(PY) -m pytest -q

@@ -3,7 +3,19 @@
 from aws_lambda_powertools.event_handler import Response, content_types
 
 from pushengine.http import SECURITY, api_handler, openapi_document
-from pushengine.routes import analytics, campaigns, devices, events, segments, users
+from pushengine.routes import (
+    analytics,
+    campaigns,
+    devices,
+    events,
+    imports,
+    keys,
+    lifecycle,
+    messages,
+    segments,
+    templates,
+    users,
+)
 
 TITLE, VERSION = "Push campaign engine", "1.0.0"
 app, lambda_handler = api_handler(
@@ -13,6 +25,11 @@ app, lambda_handler = api_handler(
     segments.router,
     users.router,
     analytics.router,
+    keys.router,
+    lifecycle.router,
+    templates.router,
+    messages.router,
+    imports.router,
     public=("GET /v1/openapi.json", "GET /v1/docs"),
 )
 app.enable_swagger(path="/v1/docs", title=TITLE, version=VERSION, security_schemes=SECURITY)

@@ -1,6 +1,9 @@
-"""Campaigns function (HTTP API): routes in pushengine.routes.campaigns and pushengine.routes.segments."""
+"""Campaigns function (HTTP API): campaigns, their lifecycle, saved segments, templates and direct sends
+(routes in pushengine.routes)."""
 
 from pushengine.http import api_handler
-from pushengine.routes import analytics, campaigns, segments
+from pushengine.routes import analytics, campaigns, lifecycle, messages, segments, templates
 
-app, lambda_handler = api_handler(campaigns.router, segments.router, analytics.router)
+app, lambda_handler = api_handler(
+    campaigns.router, lifecycle.router, segments.router, templates.router, messages.router, analytics.router
+)

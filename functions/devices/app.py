@@ -1,6 +1,6 @@
-"""Devices function (HTTP API): routes in pushengine.routes.devices and pushengine.routes.users."""
+"""Devices function (HTTP API): apps and their keys, providers, devices, users (routes in pushengine.routes)."""
 
 from pushengine.http import api_handler
-from pushengine.routes import devices, users
+from pushengine.routes import devices, imports, keys, users
 
-app, lambda_handler = api_handler(devices.router, users.router)
+app, lambda_handler = api_handler(imports.router, devices.router, keys.router, users.router)

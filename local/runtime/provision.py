@@ -112,7 +112,7 @@ def create_tables(
 
 
 def create_buckets(template: Template | str | Path, s3: Any, *, exist_ok: bool = False) -> dict[str, str]:
-    """Create every AWS::S3::Bucket of the template (the event export's, when it is on)."""
+    """Create every AWS::S3::Bucket of the template; returns {logical id: bucket name}."""
     template = _template(template)
     names: dict[str, str] = {}
     for logical_id in template.of_type(BUCKET_TYPE):

@@ -231,6 +231,9 @@ class LocalStack:
     def table_name(self, logical_id: str) -> str:
         return self._tables[logical_id]
 
+    def bucket_name(self, logical_id: str) -> str:
+        return self.buckets[logical_id]
+
     def function_arn(self, logical_id: str) -> str:
         return self.functions.get(logical_id).spec.arn
 

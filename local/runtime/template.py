@@ -195,8 +195,8 @@ class Template:
         name = f"{self.stack_name}-{logical_id}"
         if rtype == QUEUE_TYPE and _truthy(self.properties(logical_id).get("FifoQueue")):
             name += ".fifo"
-        if rtype == BUCKET_TYPE:
-            name = name.lower()  # S3 bucket names are lower case
+        if rtype == BUCKET_TYPE:  # S3 names are lower case, 3-63 characters
+            name = name.lower()[:63]
         return name
 
     def arn(self, service: str, resource: str) -> str:
@@ -243,6 +243,8 @@ class Template:
             values = {"Arn": self.function_arn(name)}
         elif rtype == SCHEDULE_GROUP_TYPE:
             values = {"Arn": self.arn("scheduler", f"schedule-group/{name}")}
+        elif rtype == BUCKET_TYPE:
+            values = {"Arn": self.arn("s3", name), "DomainName": f"{name}.s3.amazonaws.com"}
         elif rtype == "AWS::Logs::LogGroup":
             values = {"Arn": self.arn("logs", f"log-group:{name}:*")}
         elif rtype in _API_TYPES:

@@ -12,17 +12,31 @@ import pytest
 from local.runtime.template import read_yaml
 from pushengine.http import Access
 from pushengine.limits import MAX_BODY_BYTES
-from pushengine.routes import analytics, campaigns, devices, events, segments, users
+from pushengine.routes import (
+    analytics,
+    campaigns,
+    devices,
+    events,
+    imports,
+    keys,
+    lifecycle,
+    messages,
+    segments,
+    templates,
+    users,
+)
 from tests.conftest import ADMIN_KEY, ANSWERS, ROOT, Api, AppKeys, Standins, new_app
 
 pytestmark = pytest.mark.e2e
 
 ROUTES: dict[str, Access] = {
     **devices.router.access, **campaigns.router.access, **events.router.access, **segments.router.access,
-    **users.router.access, **analytics.router.access,
+    **users.router.access, **analytics.router.access, **keys.router.access, **lifecycle.router.access,
+    **templates.router.access, **messages.router.access, **imports.router.access,
 }  # fmt: skip
 # Routes with nothing to make invalid (any user id is a valid one): the right key gets its answer.
-NO_INPUT = {"GET /v1/segments": 200, "GET /v1/users/{user_id}": 404}
+NO_INPUT = {"GET /v1/segments": 200, "GET /v1/users/{user_id}": 404, "GET /v1/templates": 200,
+            "DELETE /v1/users/{user_id}": 404, "POST /v1/devices/export": 202}  # fmt: skip
 INVALID_BODIES = {"schema": json.dumps({"unexpected": True, "name": 7}).encode(), "bytes": b"\xff\xfe{"}
 
 
@@ -68,7 +82,8 @@ def test_authorization_comes_before_validation_on_every_route(
             "other-app": other.server.key, "right": kinds[access.kinds[0]]}  # fmt: skip
     # Every path parameter and the query are invalid too, except the app id when the key's app is tested.
     path = template.replace("{app_id}", shop.app_id if who in ("other-app", "right") else "not-an-app")
-    for name in ("provider", "device_id", "campaign_id", "segment_id", "user_id"):
+    for name in ("provider", "device_id", "campaign_id", "segment_id", "user_id", "message_id", "template_id",
+                 "key_id", "import_id", "export_id"):  # fmt: skip
         path = path.replace(f"{{{name}}}", "bad!value")
     r = send(Api(stack.api_url), keys[who], method, path + "?limit=0", INVALID_BODIES[body])
     assert r.status_code == expected, (route, who, r.text)

@@ -481,7 +481,8 @@ def test_tables_created_from_the_real_template_match_its_key_schema_and_indexes(
             assert got == want
             ttl = client.describe_time_to_live(TableName=names[logical_id])["TimeToLiveDescription"]
             if "TimeToLiveSpecification" in props:
-                assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
+                want_ttl = props["TimeToLiveSpecification"]["AttributeName"]  # Powertools' table: expiration
+                assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": want_ttl}
             else:
                 assert ttl["TimeToLiveStatus"] == "DISABLED"
 
@@ -523,4 +524,5 @@ def test_the_real_template_provisions_on_the_local_stack(make_stack: StackFactor
         (p.source.function.spec.logical_id, p.source.queue_logical_id, p.source.batch_size)
         for p in stack.pollers
     }
-    assert sources == {("SegmentQueryFunction", "AudienceQueue", 5), ("SenderFunction", "SendQueue", 10)}
+    assert sources == {("SegmentQueryFunction", "AudienceQueue", 5), ("SenderFunction", "SendQueue", 10),
+                       ("JobsFunction", "JobsQueue", 1)}  # fmt: skip

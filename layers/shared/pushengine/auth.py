@@ -56,11 +56,26 @@ def authenticate(
     app_id, _, secret = rest.partition(".")
     kind = _PREFIX.get(prefix)
     app = load_app(app_id) if kind and app_id and secret else None
-    stored = (app or {}).get(f"{kind}_key_hash", "")
-    # Compare even when the app is unknown so timing does not reveal which apps exist.
-    if not hmac.compare_digest(digest, stored or "0" * 64) or kind is None or app is None:
+    # Compare even when the app is unknown so timing does not reveal which apps exist; every stored key
+    # of the kind is compared (several are valid at once while keys rotate).
+    matched = False
+    for stored in key_hashes(app or {}, kind) or ["0" * 64]:
+        matched |= hmac.compare_digest(digest, stored)
+    if not matched or kind is None or app is None:
         raise Unauthorized("invalid key")
     return Principal(kind, app_id)
+
+
+def key_hashes(app: Mapping[str, Any], kind: str | None) -> list[str]:
+    """The hashes of an app's valid keys of this kind: the ones made with the app, and those issued since."""
+    first = app.get(f"{kind}_key_hash")
+    issued = [str(k["hash"]) for k in (app.get("keys") or {}).values() if k.get("kind") == kind]
+    return ([str(first)] if first else []) + issued
+
+
+def key_id(key_hash: str) -> str:
+    """A key's public name (for revoking it): derived from its hash, so the first keys have one too."""
+    return "key_" + hashlib.sha256(("id:" + key_hash).encode()).hexdigest()[:16]
 
 
 def require(principal: Principal, *kinds: Kind, app_id: str | None = None) -> Principal:

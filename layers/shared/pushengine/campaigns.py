@@ -51,6 +51,7 @@ def check_messages(body: CampaignIn, campaign_id: str) -> None:
         (f"variants.{i}.message", v.message) for i, v in enumerate(body.variants or [])
     ]
     for prefix, message in messages:  # both raise InvalidInput naming the field
+        assert message is not None  # a template_id is resolved into `message` before creation
         compose.CompiledMessage.compile(message, campaign_id, prefix=f"body.{prefix}")
         compose.check_sizes(message, campaign_id, prefix=f"body.{prefix}")
 

@@ -73,7 +73,7 @@ MAX_ACTIONS = 3  # buttons a notification shows: Chrome shows 2, Android 3, iOS 
 VARIABLE_ESTIMATE = 64  # bytes assumed for each {{ ... }} output when estimating the worst case
 
 # Template context: only these device fields, so a template can never print a token or subscription.
-CONTEXT_FIELDS = ("attributes", "tags", "locale", "country", "timezone", "platform", "user_id")
+CONTEXT_FIELDS = ("attributes", "tags", "locale", "country", "timezone", "platform", "user_id", "data")
 # FCM reserves these data keys (or we fill them ourselves), so a campaign may not set them.
 _RESERVED_DATA_KEYS = frozenset(
     {"campaign_id", "url", "actions", "from", "notification", "message_type", "collapse_key"}

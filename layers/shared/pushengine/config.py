@@ -17,6 +17,9 @@ class Settings(BaseModel):
     audience_table: str = "audience"
     analytics_table: str = ""  # the time series; empty: not kept (unit tests of other parts)
     event_export: str = ""  # firehose:<stream> | eventbridge:<bus> | s3:<bucket> | empty: off
+    idempotency_table: str = "idempotency"
+    data_bucket: str = ""
+    jobs_queue_url: str = ""
     audience_queue_url: str = ""
     send_queue_url: str = ""
     schedule_group: str = "default"

@@ -38,3 +38,7 @@ class BodyTooLarge(DomainError):
 
 class UnsupportedMediaType(DomainError):
     status = 415
+
+
+class Unprocessable(DomainError):
+    status = 422

@@ -52,6 +52,7 @@ ERROR_STATUSES = {
     409: "conflict with the current state; `message` says which",
     413: f"request body over {MAX_BODY_BYTES} bytes",
     415: "request body is not application/json",
+    422: "this Idempotency-Key was used with another body in the last 24 hours",
     503: "the store is busy (contended or throttled): nothing was changed; retry after `Retry-After` seconds",
 }
 RETRY_AFTER_SECONDS = 1
@@ -338,7 +339,8 @@ def openapi_document(app: APIGatewayHttpResolver, *, title: str, version: str) -
     for operations in doc.get("paths", {}).values():
         for operation in operations.values():
             responses = operation.get("responses", {})
-            responses.pop("422", None)
+            if responses.get("422", {}).get("description") != ERROR_STATUSES[422]:
+                responses.pop("422", None)  # Powertools' own, never answered; an idempotent route's stays
             for response in responses.values():
                 if response.get("content") == {}:  # 204: no body at all
                     del response["content"]

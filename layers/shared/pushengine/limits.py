@@ -109,3 +109,8 @@ def heaviest_part(value: Any, path: str) -> tuple[str, int]:
         if 2 * value_size(child) >= size:
             return heaviest_part(child, name)
     return path, size
+
+
+# An inline device import (JSONL or CSV): under Lambda's 6 MB synchronous payload once base64-encoded by
+# API Gateway; larger files go through S3 (`{"s3_uri"}`).
+MAX_IMPORT_BODY_BYTES = 4 * 1024 * 1024

@@ -325,7 +325,8 @@ class FrequencyCap(BaseModel):
 class CampaignIn(BaseModel):
     model_config = Strict
     name: Annotated[str, StringConstraints(min_length=1, max_length=256)]
-    message: Message
+    message: Message | None = None  # or template_id: the template's message, copied at creation
+    template_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = None
     variants: Annotated[list[Variant], Field(max_length=10)] | None = None
     holdout_percent: Annotated[float, Field(ge=0, le=50), Storable] = 0
     audience: AudienceFilter = None
@@ -346,6 +347,8 @@ class CampaignIn(BaseModel):
                 raise ValueError(f"variants.{i}.time: only for local_time or recurring schedules")
             if v.days is not None and self.schedule.type != "recurring":
                 raise ValueError(f"variants.{i}.days: only for recurring schedules")
+        if (self.message is None) == (self.template_id is None):
+            raise ValueError("message: give exactly one of message and template_id")
         return self
 
 

@@ -11,11 +11,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pushengine.auth import hash_key, new_key
+from pushengine.auth import hash_key, key_id, new_key
 from pushengine.dal import aws
 from pushengine.errors import NotFound
 
 _APP_CACHE_SECONDS = 30.0  # keys and credentials are re-read at most this stale
+_APP_CACHES: dict[str, dict[str, tuple[float, dict[str, Any] | None]]] = {}
 
 
 def now_iso() -> str:
@@ -26,7 +27,9 @@ class AppsRepository:
     def __init__(self, table_name: str, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._table = aws.table(table_name)
         self._clock = clock
-        self._cache: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        # one cache per table and container, shared by every repository on it: a key revoked or a
+        # provider set here is seen at once by this container's edge too
+        self._cache = _APP_CACHES.setdefault(table_name, {})
 
     def create(self, name: str) -> tuple[dict[str, Any], str, str]:
         app_id = "app_" + _secrets.token_hex(8)
@@ -49,6 +52,50 @@ class AppsRepository:
         item = self._table.get_item(Key={"app_id": app_id}).get("Item")
         self._cache[app_id] = (self._clock(), item)
         return item
+
+    def add_key(self, app_id: str, kind: str) -> tuple[str, str, str]:
+        """Issue another key of this kind (client or server); returns (key_id, key, created_at)."""
+        key = new_key(kind, app_id)  # type: ignore[arg-type]
+        digest, stamp = hash_key(key), now_iso()
+        ident = key_id(digest)
+        try:
+            self._table.update_item(
+                Key={"app_id": app_id},
+                UpdateExpression="SET #k = if_not_exists(#k, :empty)",
+                ConditionExpression="attribute_exists(app_id)",
+                ExpressionAttributeNames={"#k": "keys"},
+                ExpressionAttributeValues={":empty": {}},
+            )
+        except ClientError as exc:
+            if aws.is_condition_failure(exc):
+                raise NotFound("app not found", field="app_id") from exc
+            raise
+        self._table.update_item(
+            Key={"app_id": app_id},
+            UpdateExpression="SET #k.#id = :key",
+            ExpressionAttributeNames={"#k": "keys", "#id": ident},
+            ExpressionAttributeValues={":key": {"kind": kind, "hash": digest, "created_at": stamp}},
+        )
+        self._cache.pop(app_id, None)
+        return ident, key, stamp
+
+    def revoke_key(self, app_id: str, ident: str) -> bool:
+        """Revoke one key by id (an issued one, or one of the app's first two); False if no such key."""
+        app = self._table.get_item(Key={"app_id": app_id}, ConsistentRead=True).get("Item")
+        if app is None:
+            raise NotFound("app not found", field="app_id")
+        first = [f"{kind}_key_hash" for kind in ("client", "server")
+                 if app.get(f"{kind}_key_hash") and key_id(str(app[f"{kind}_key_hash"])) == ident]  # fmt: skip
+        update: dict[str, Any]
+        if first:
+            update = {"UpdateExpression": "REMOVE #f", "ExpressionAttributeNames": {"#f": first[0]},
+                      "ConditionExpression": "attribute_exists(#f)"}  # fmt: skip
+        else:
+            update = {"UpdateExpression": "REMOVE #k.#id", "ExpressionAttributeNames": {"#k": "keys", "#id": ident},
+                      "ConditionExpression": "attribute_exists(#k.#id)"}  # fmt: skip
+        done = aws.conditional(self._table.update_item, Key={"app_id": app_id}, **update)
+        self._cache.pop(app_id, None)
+        return done
 
     def set_provider(self, app_id: str, provider: str, meta: dict[str, Any]) -> None:
         try:

@@ -13,6 +13,7 @@ Stats and pending batches are spread over `sharded.SHARDS` shard items beside it
 from __future__ import annotations
 
 import base64
+import builtins
 import json
 import threading
 import time
@@ -166,7 +167,8 @@ class CampaignsRepository:
         self, app_id: str, *, limit: int, next_token: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
         kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("app_id").eq(app_id),
+            # direct messages (msg_...) share the table and sort after every campaign id: left out
+            "KeyConditionExpression": Key("app_id").eq(app_id) & Key("campaign_id").lt("msg_"),
             "ScanIndexForward": False,  # ids sort by creation time: newest first
             "Limit": limit,
         }
@@ -195,6 +197,30 @@ class CampaignsRepository:
                 },
             )
         )
+
+    def replan(self, app_id: str, campaign_id: str, waves: int) -> bool:
+        """An edited campaign's new wave count; False once any wave has fired (or it left scheduled/paused)."""
+        return aws.conditional(
+            lambda: self._checkpoints.update_item(
+                Key=self._progress_key(app_id, campaign_id),
+                UpdateExpression="SET waves_pending = :n, updated_at = :t",
+                ConditionExpression="#s IN (:scheduled, :paused) AND attribute_not_exists(fired_waves)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":n": waves,
+                    ":t": now_iso(),
+                    ":scheduled": "scheduled",
+                    ":paused": "paused",
+                },
+            )
+        )
+
+    def replace_definition(self, definition: dict[str, Any]) -> None:
+        """An edit before any wave fired: the only time a definition changes (this container forgets it)."""
+        aws.retried(
+            self._table.put_item, Item=definition, ConditionExpression="attribute_exists(campaign_id)"
+        )
+        self._definitions.pop((definition["app_id"], definition["campaign_id"]), None)
 
     def mark_wave_fired(self, app_id: str, campaign_id: str, wave_id: str, tasks: int) -> bool:
         """Count a fired wave's audience tasks, once per wave; False if cancelled or already counted."""
@@ -360,6 +386,14 @@ class CampaignsRepository:
     # ---- checkpoints ----
     def checkpoint(self, key: str) -> dict[str, Any] | None:
         return self._checkpoints.get_item(Key={"pk": key}, ConsistentRead=True).get("Item")
+
+    def checkpoints(self, keys: builtins.list[str]) -> dict[str, dict[str, Any]]:
+        """Checkpoint and ledger items by key (absent ones left out), 100 keys per BatchGetItem."""
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(keys), 100):
+            chunk = [_serialize({"pk": k}) for k in dict.fromkeys(keys[start : start + 100])]
+            found |= {str(item["pk"]): item for item in self._batch_get(chunk)}
+        return found
 
     def save_checkpoint(self, key: str, fields: dict[str, Any]) -> None:
         aws.conditional(  # a batch already recorded keeps its ledger: nothing to save

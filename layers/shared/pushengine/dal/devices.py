@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -87,23 +88,7 @@ class DevicesRepository:
         """Register or update; returns (item, created). Optimistic on `version` so racing updates retry."""
         for _ in range(5):
             current = self.get(app_id, device_id)
-            stamp = now_iso()
-            item = {
-                **fields,
-                "pk": _pk(app_id, device_id),
-                "app_id": app_id,
-                "device_id": device_id,
-                "aud": partition_key(app_id, fields["timezone"]),
-                "ark": range_key(device_id),
-                "status": "active",
-                "created_at": current["created_at"] if current else stamp,
-                "updated_at": stamp,
-                "last_seen": stamp,
-                "version": (current or {}).get("version", 0) + 1,
-                **profile_attrs(current or {}),  # behaviour is the events', not the registration's
-            }
-            if fields.get("user_id"):
-                item["user_key"] = user_key(app_id, fields["user_id"])
+            item = self.item(app_id, device_id, fields, current)
             moved = current is None or current.get("timezone") != fields["timezone"]
             if moved:
                 self._register_zone(app_id, fields["timezone"])  # before the device, so no wave misses it
@@ -119,6 +104,62 @@ class DevicesRepository:
                         self.count_zone(app_id, str(current["timezone"]), -1)
                 return item, current is None
         raise Conflict("device is being updated concurrently; retry", field="device_id")
+
+    def item(
+        self, app_id: str, device_id: str, fields: dict[str, Any], current: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """The stored item of a registration, over the device's current item (if any)."""
+        stamp = now_iso()
+        item = {
+            **fields,
+            "pk": _pk(app_id, device_id),
+            "app_id": app_id,
+            "device_id": device_id,
+            "aud": partition_key(app_id, fields["timezone"]),
+            "ark": range_key(device_id),
+            "status": "active",
+            "created_at": current["created_at"] if current else stamp,
+            "updated_at": stamp,
+            "last_seen": stamp,
+            "version": (current or {}).get("version", 0) + 1,
+            **profile_attrs(current or {}),  # behaviour is the events', not the registration's
+        }
+        if fields.get("user_id"):
+            item["user_key"] = user_key(app_id, fields["user_id"])
+        return item
+
+    def put_many(self, app_id: str, registrations: dict[str, dict[str, Any]]) -> None:
+        """Register or update many devices at once (an import): 25 per BatchWriteItem, each over its
+        current item (read 100 per BatchGetItem). Last writer wins against a concurrent single update."""
+        current = self.get_many(app_id, list(registrations))
+        zones = {
+            f["timezone"]
+            for d, f in registrations.items()
+            if current.get(d, {}).get("timezone") != f["timezone"]
+        }
+        for zone in sorted(zones):  # before the devices, so no wave misses them
+            self._register_zone(app_id, zone)
+        items = [self.item(app_id, d, f, current.get(d)) for d, f in registrations.items()]
+        client, name = self._table.meta.client, self._table.name
+        for start in range(0, len(items), 25):
+            requests = [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]
+            attempt = 0
+            while requests:
+                got = aws.retried(client.batch_write_item, RequestItems={name: requests})
+                requests = got.get("UnprocessedItems", {}).get(name, [])
+                if requests:
+                    time.sleep(aws.backoff(attempt))
+                    attempt += 1
+        moves: Counter[str] = Counter()  # zone counts, as single registrations keep them
+        for device_id, fields in registrations.items():
+            before = current.get(device_id)
+            if before is None or before.get("timezone") != fields["timezone"]:
+                moves[fields["timezone"]] += 1
+                if before is not None and before.get("aud"):
+                    moves[str(before["timezone"])] -= 1
+        for zone, delta in moves.items():
+            if delta:
+                self.count_zone(app_id, zone, delta)
 
     def delete(self, app_id: str, device_id: str) -> bool:
         key = {"pk": _pk(app_id, device_id)}

@@ -48,3 +48,13 @@ class WaveScheduler:
             if exc.response["Error"]["Code"] == "ResourceNotFoundException":  # fired already
                 return False
             raise
+
+    def exists(self, name: str) -> bool:
+        """Whether a schedule is still waiting (an at() schedule is deleted once it fires)."""
+        try:
+            aws.client("scheduler").get_schedule(Name=name, GroupName=self._group)
+            return True
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+                return False
+            raise

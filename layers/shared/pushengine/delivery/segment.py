@@ -29,6 +29,7 @@ from pushengine.dal.numbers import from_dynamo
 from pushengine.dal.queues import MessageTooLarge, send_json, size_of
 from pushengine.dal.scheduler import WaveScheduler
 from pushengine.dal.segments import SegmentsRepository
+from pushengine.delivery import lifecycle
 from pushengine.observability import logger
 from pushengine.targeting import Targeting, assign
 
@@ -49,6 +50,9 @@ class SegmentDeps:
 def fire_wave(deps: SegmentDeps, app_id: str, campaign_id: str, wave_id: str) -> int:
     """Queue one plan per zone of the wave (each sizes and fans out its zone's reads); returns how many."""
     campaign = deps.campaigns.get(app_id, campaign_id, consistent=True, summed=False)
+    if campaign is not None and campaign["status"] == "paused":  # resume fires it (or skips it: if_passed)
+        logger.info("wave held: campaign paused", extra={"campaign_id": campaign_id, "wave_id": wave_id})
+        return 0
     if campaign is None or campaign["status"] not in ACTIVE:
         logger.info("wave skipped", extra={"campaign_id": campaign_id, "wave_id": wave_id})
         return 0
@@ -161,6 +165,9 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
     app_id, campaign_id = task["app_id"], task["campaign_id"]
     ledger = task_key(task)
     campaign = deps.campaigns.get(app_id, campaign_id, summed=False)
+    if campaign is not None and campaign["status"] == "paused":
+        lifecycle.hold_paused(deps.settings, task, audience=True)
+        return
     if campaign is None or campaign["status"] not in ACTIVE:
         deps.campaigns.record(app_id, campaign_id, ledger, counters={"tasks_pending": -1})
         return
@@ -236,7 +243,7 @@ def _batches(
     for i in range(0, len(entries), size):
         out += split_to_fit(
             {"app_id": app_id, "campaign_id": campaign_id, "batch_id": f"{prefix}.{i // size}", "cs": cs,
-             "devices": entries[i : i + size], **({"h": hour} if hour else {})},
+             "devices": entries[i : i + size], "queued_at": time.time(), **({"h": hour} if hour else {})},
             max_bytes,
         )  # fmt: skip
     return out

@@ -27,10 +27,12 @@ from pushengine.config import Settings
 from pushengine.dal.campaigns import CampaignsRepository, batch_key
 from pushengine.dal.caps import FrequencyCaps
 from pushengine.dal.devices import DevicesRepository
+from pushengine.dal.erasures import ErasureMarks
 from pushengine.dal.export import EventExport
 from pushengine.dal.numbers import from_dynamo
 from pushengine.dal.queues import send_json
 from pushengine.dal.quota import QuotaLedger
+from pushengine.delivery import erasure, lifecycle
 from pushengine.delivery.providers import ProviderPool
 from pushengine.export import send_records
 from pushengine.providers.base import Notification, Outcome, PushProvider, SendResult
@@ -55,6 +57,7 @@ class SenderDeps:
     caps: FrequencyCaps | None = None
     quotas: QuotaLedger | None = None  # provider-quota pacing (pushengine/pacing.py); None: unpaced
     export: EventExport | None = None  # every send outcome streamed out, when the template turns it on
+    erasures: ErasureMarks | None = None  # when an app last erased a user (batches queued before re-check)
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     composers: dict[str, Composer] = field(default_factory=dict)
     # max_per_second: the earliest time this container may send the campaign's next paced message, so
@@ -107,7 +110,8 @@ class Composer:
 
     def __init__(self, campaign_id: str, spec: Mapping[str, Any]) -> None:
         self.campaign_id = campaign_id
-        self.collapse_id = compose.collapse_id(campaign_id)
+        self.collapse_id = spec.get("collapse_id") or compose.collapse_id(campaign_id)
+        self.data = spec.get("data")  # a direct send's data: Liquid reads it as data.*
         self.ttl = int(spec.get("ttl_seconds", 86400))
         self.transactional = transactional = spec.get("category") == "transactional"
         self.priority = "high" if transactional else "normal"
@@ -133,6 +137,8 @@ class Composer:
     def notification(self, entry: Mapping[str, Any]) -> Notification:
         message = self.messages.get(entry.get("v", "default"), self.messages["default"])
         context, platform = entry.get("c", {}), entry["p"]
+        if self.data:
+            context = {**context, "data": self.data}
         key = message.render_key(context)
         memo = None if key is None else (platform, key)
         hit = None if memo is None else self._memo.get(memo)
@@ -198,6 +204,9 @@ async def send_batch(
             shard=batch.get("cs"),
         )
         return {}
+    if campaign["status"] == "paused":  # waits on the queue, re-sent with a delay: never dead-lettered
+        await asyncio.to_thread(lifecycle.hold_paused, deps.settings, batch)
+        return {}
     not_before, rate = float(batch.get("not_before", 0)), float(batch.get("rate", 0))
     if not_before - time.time() > s.max_inline_retry_wait:  # paced for later: queued again until then
         await asyncio.to_thread(requeue, deps, batch, not_before)
@@ -216,6 +225,8 @@ async def send_batch(
         composer = deps.composers[campaign_id] = Composer(campaign_id, from_dynamo(campaign["spec"]))
 
     devices = batch["devices"]
+    erased = await asyncio.to_thread(erasure.erased_from, deps.erasures, deps.devices, batch)
+    results: dict[str, list[Any]] = dict(from_dynamo(checkpoint.get("results", {})))  # direct sends only
     pruned: list[tuple[str, str]] = []
     retry_after: list[float] = []
     retry_reasons: Counter[str] = Counter()
@@ -231,10 +242,14 @@ async def send_batch(
                   "vcounts": {k: dict(v) for k, v in vcounts.items()}}  # fmt: skip
         if deps.export is not None and deps.export.enabled:
             fields["outcomes"] = encode_outcomes(outcome_of)
+        if batch.get("results"):
+            fields["results"] = dict(results)
         await asyncio.to_thread(deps.campaigns.save_checkpoint, key, fields)
 
     async def attempt(entry: dict[str, Any]) -> SendResult | None:
         """The provider's answer, or None when the device's frequency cap suppresses this send."""
+        if entry["id"] in erased:  # erased while the batch waited: never sent to again
+            return SendResult(Outcome.FAILED, reason=erasure.ERASED)
         if composer.cap and deps.caps is not None:
             cap = composer.cap
             args = (app_id, entry["id"], campaign_id, int(cap["max"]), int(cap["per_hours"]))
@@ -273,6 +288,10 @@ async def send_batch(
         if result is not None and result.outcome is Outcome.PRUNED:
             pruned.append((entry["id"], result.reason))
         stat = "suppressed_frequency_cap" if result is None else STAT_OF[result.outcome]
+        if result is not None and result.reason == erasure.ERASED:
+            stat = "suppressed_unregistered"
+        if batch.get("results"):  # a direct send reads each recipient's outcome back
+            results[entry["id"]] = [stat, result.reason if result is not None and result.reason else None]
         done.add(index)
         outcome_of[index] = stat
         counts[stat] += 1
@@ -327,7 +346,7 @@ async def send_batch(
         recorded = await asyncio.to_thread(
             deps.campaigns.record, app_id, campaign_id, key,
             stats=counts, variant_stats=vcounts, counters={"batches_pending": -1}, shard=batch.get("cs"),
-            hour=send_hour(batch),
+            hour=send_hour(batch), ledger={"results": results} if batch.get("results") else None,
         )  # fmt: skip
     except Exception:
         await save()  # what was sent stays sent when SQS brings the batch back
@@ -461,4 +480,5 @@ def default_deps() -> SenderDeps:
         caps=FrequencyCaps(s.checkpoints_table),
         quotas=QuotaLedger(s.checkpoints_table),
         export=EventExport(s.event_export),
+        erasures=ErasureMarks(s.checkpoints_table),
     )

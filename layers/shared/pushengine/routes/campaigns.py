@@ -5,11 +5,12 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from pushengine import campaigns
+from pushengine import campaigns, idempotency, templates
 from pushengine.auth import Kind
+from pushengine.compose import Message
 from pushengine.config import settings
 from pushengine.dal.campaigns import CampaignsRepository
 from pushengine.dal.devices import DevicesRepository
@@ -43,10 +44,21 @@ def _app_id() -> str:
     return str(caller().app_id)
 
 
-@router.api("POST", "/v1/campaigns", keys=SERVER, status=201, summary="Create a campaign")
+@router.api(
+    "POST", "/v1/campaigns", keys=SERVER, status=201, answers=[409, 422],
+    summary="Create a campaign (Idempotency-Key honoured)",
+)  # fmt: skip
 def create_campaign(body: CampaignIn) -> Response[CampaignOut]:
-    out = campaigns.create_campaign(deps.campaign, _app_id(), body)
-    return Response(201, content_types.APPLICATION_JSON, out)
+    app_id = _app_id()
+
+    def make() -> tuple[int, dict]:
+        resolved = body
+        if body.template_id is not None:  # copied now: a later edit of the template changes nothing here
+            message = templates.resolve(templates.default_store(), app_id, body.template_id)
+            resolved = body.model_copy(update={"message": Message.model_validate(message)})
+        return 201, campaigns.create_campaign(deps.campaign, app_id, resolved).model_dump(mode="json")
+
+    return idempotency.answer(router, "POST /v1/campaigns", body, make)
 
 
 @router.api("GET", "/v1/campaigns", keys=SERVER, summary="List campaigns, newest first")

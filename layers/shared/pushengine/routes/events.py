@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response, content_types
 from pydantic import ValidationError
 
-from pushengine import events, export
+from pushengine import events, export, idempotency
 from pushengine.attribution import RecentCampaigns
 from pushengine.config import settings
 from pushengine.dal.apps import AppsRepository
@@ -55,15 +55,19 @@ def post_event(body: EventIn) -> Response[dict]:
 
 
 @router.api(
-    "POST", "/v1/events/batch", keys=("client", "server"), status=202,
-    summary="Report up to 100 events; each event's own status in `results`",
+    "POST", "/v1/events/batch", keys=("client", "server"), status=202, answers=[409, 422],
+    summary="Report up to 100 events; each event's own status in `results` (Idempotency-Key honoured)",
 )  # fmt: skip
 def post_events(body: EventBatchIn) -> Response[dict]:
     app_id = str(caller().app_id)
-    accepted: list[dict[str, Any]] = []
-    results = [_one(app_id, i, raw, accepted) for i, raw in enumerate(body.events)]
-    deps.export.put(accepted)  # one call for the request's accepted events
-    return Response(202, content_types.APPLICATION_JSON, {"results": results})
+
+    def make() -> tuple[int, dict]:
+        accepted: list[dict[str, Any]] = []
+        results = [_one(app_id, i, raw, accepted) for i, raw in enumerate(body.events)]
+        deps.export.put(accepted)  # one call for the request's accepted events
+        return 202, {"results": results}
+
+    return idempotency.answer(router, "POST /v1/events/batch", body, make)
 
 
 def _one(app_id: str, index: int, raw: dict[str, Any], accepted: list[dict[str, Any]]) -> dict[str, Any]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from pushengine import campaigns, segments
+from pushengine import campaigns, idempotency, segments
 from pushengine.auth import Kind
 from pushengine.dal.segments import SegmentsRepository
 from pushengine.http import ApiRouter, caller
@@ -30,11 +30,21 @@ def _repo() -> SegmentsRepository:
 
 
 @router.api(
-    "POST", "/v1/segments", keys=SERVER, status=201, answers=[409], summary="Save a segment {name, filter}"
+    "POST",
+    "/v1/segments",
+    keys=SERVER,
+    status=201,
+    answers=[409, 422],
+    summary="Save a segment {name, filter} (Idempotency-Key honoured)",
 )
 def create_segment(body: SegmentIn) -> Response[dict]:
-    out = segments.create_segment(_repo(), _app_id(), body)
-    return Response(201, content_types.APPLICATION_JSON, out.model_dump(mode="json", exclude_none=True))
+    app_id = _app_id()
+
+    def make() -> tuple[int, dict]:
+        out = segments.create_segment(_repo(), app_id, body)
+        return 201, out.model_dump(mode="json", exclude_none=True)
+
+    return idempotency.answer(router, "POST /v1/segments", body, make)
 
 
 @router.api("GET", "/v1/segments", keys=SERVER, summary="Every saved segment of the app")

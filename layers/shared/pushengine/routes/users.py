@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from pushengine import registry
+from pushengine import erasure, registry
+from pushengine.config import settings
+from pushengine.dal.campaigns import CampaignsRepository
+from pushengine.dal.erasures import ErasureMarks, ErasureStore
 from pushengine.http import ApiRouter, caller
 from pushengine.models import UserOut
 from pushengine.routes.devices import deps
 
 router = ApiRouter()
+UserIdParam = Annotated[str, Path(min_length=1, max_length=128)]
+
+
+@cache
+def _erasure() -> erasure.ErasureDeps:
+    s = settings()
+    return erasure.ErasureDeps(
+        devices=deps.devices, campaigns=CampaignsRepository(s.campaigns_table, s.checkpoints_table),
+        marks=ErasureMarks(s.checkpoints_table), store=ErasureStore(s.checkpoints_table),
+    )  # fmt: skip
 
 
 @router.api(
@@ -20,3 +34,11 @@ router = ApiRouter()
 )  # fmt: skip
 def get_user(user_id: Annotated[str, Path(min_length=1, max_length=128)]) -> UserOut:
     return registry.get_user(deps.devices, str(caller().app_id), user_id)
+
+
+@router.api(
+    "DELETE", "/v1/users/<user_id>", keys=["server"], answers=[404],
+    summary="Erase a user: every device, profile, frequency-cap item and deferred copy; answers counts",
+)  # fmt: skip
+def delete_user(user_id: UserIdParam) -> erasure.ErasureOut:
+    return erasure.erase_user(_erasure(), str(caller().app_id), user_id)

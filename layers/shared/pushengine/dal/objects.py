@@ -1,0 +1,76 @@
+"""S3 objects of imports and exports: the only module that speaks to S3."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from pushengine.dal import aws
+from pushengine.errors import InvalidInput
+
+
+def parse_uri(uri: str) -> tuple[str, str]:
+    if not uri.startswith("s3://") or "/" not in uri[5:]:
+        raise InvalidInput("must look like s3://bucket/key", field="body.s3_uri")
+    bucket, key = uri[5:].split("/", 1)
+    if not bucket or not key:
+        raise InvalidInput("must look like s3://bucket/key", field="body.s3_uri")
+    return bucket, key
+
+
+def put(bucket: str, key: str, body: bytes, content_type: str) -> None:
+    aws.client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+
+
+def size(bucket: str, key: str) -> int:
+    """The object's size; a 400 naming s3_uri when the stack cannot read it."""
+    try:
+        return int(aws.client("s3").head_object(Bucket=bucket, Key=key)["ContentLength"])
+    except ClientError as exc:
+        raise InvalidInput(
+            f"cannot read this object ({aws.error_code(exc) or 'error'})", field="body.s3_uri"
+        ) from None
+
+
+def read_range(bucket: str, key: str, start: int, length: int) -> bytes:
+    got = aws.client("s3").get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{start + length - 1}")
+    return bytes(got["Body"].read())
+
+
+class Upload:
+    """A multipart upload carried across invocations by (upload id, parts)."""
+
+    def __init__(
+        self, bucket: str, key: str, upload_id: str | None = None, parts: list[dict[str, Any]] | None = None
+    ) -> None:
+        self.bucket, self.key = bucket, key
+        self.upload_id = (
+            upload_id
+            or aws.client("s3").create_multipart_upload(
+                Bucket=bucket, Key=key, ContentType="application/x-ndjson"
+            )["UploadId"]
+        )
+        self.parts = list(parts or [])
+
+    def add(self, body: bytes) -> None:
+        number = len(self.parts) + 1
+        etag = aws.client("s3").upload_part(
+            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=body
+        )["ETag"]
+        self.parts.append({"PartNumber": number, "ETag": etag})
+
+    def complete(self) -> None:
+        if not self.parts:
+            self.add(b"")
+        aws.client("s3").complete_multipart_upload(
+            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, MultipartUpload={"Parts": self.parts}
+        )
+
+
+def presigned(bucket: str, key: str, seconds: int) -> str:
+    return str(
+        aws.client("s3").generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=seconds
+        )
+    )

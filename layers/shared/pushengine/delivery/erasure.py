@@ -1,0 +1,25 @@
+"""A device erased while its batch waited on the queue is never sent to: the sender asks once per batch
+when the app last erased a user, and only a batch queued before that re-reads its devices (one
+BatchGetItem per 100 devices); every other batch pays one small read."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pushengine.dal.devices import DevicesRepository
+from pushengine.dal.erasures import ErasureMarks
+
+ERASED = "erased"
+
+
+def erased_from(marks: ErasureMarks | None, devices: DevicesRepository, batch: Mapping[str, Any]) -> set[str]:
+    """The ids of the batch's devices that no longer exist, if an erasure happened since it was queued."""
+    if marks is None:
+        return set()
+    last = marks.last(batch["app_id"])
+    if not last or last < float(batch.get("queued_at", 0)):
+        return set()
+    ids = [str(e["id"]) for e in batch["devices"]]
+    present = devices.get_many(batch["app_id"], ids)
+    return {i for i in ids if i not in present}

@@ -1,0 +1,84 @@
+"""Pure logic of the day-one API: import lines, paused holds, key hashes, direct-send bodies."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from pushengine.auth import Unauthorized, authenticate, hash_key, key_hashes, key_id
+from pushengine.delivery.lifecycle import hold_delay
+from pushengine.imports import LineProblem, parse_line
+from pushengine.messages import MessageIn
+
+pytestmark = pytest.mark.unit
+TOKEN = "ab" * 32
+
+
+@pytest.mark.parametrize(
+    ("fmt", "text", "header", "device_id", "fields"),
+    [
+        ("jsonl", json.dumps({"device_id": "d1", "platform": "ios", "token": TOKEN}), None, "d1",
+         {"platform": "ios", "token": TOKEN, "timezone": "UTC", "locale": "en"}),
+        ("csv", f"d2,ios,{TOKEN},pro,", ["device_id", "platform", "token", "tags.plan", "attributes.first_name"],
+         "d2", {"platform": "ios", "token": TOKEN, "tags": {"plan": "pro"}}),
+    ],
+)  # fmt: skip
+def test_a_line_becomes_a_device(
+    fmt: str, text: str, header: list[str] | None, device_id: str, fields: dict
+) -> None:
+    got_id, got = parse_line(fmt, text, header)
+    assert got_id == device_id
+    assert {k: got[k] for k in fields} == fields
+
+
+@pytest.mark.parametrize(
+    ("fmt", "text", "header", "field"),
+    [
+        ("jsonl", "{oops", None, "line"),
+        ("jsonl", "[1, 2]", None, "line"),
+        ("jsonl", json.dumps({"platform": "ios", "token": TOKEN}), None, "device_id"),
+        ("jsonl", json.dumps({"device_id": "d", "platform": "ios"}), None, "token"),
+        ("jsonl", json.dumps({"device_id": "d", "platform": "ios", "token": TOKEN, "timezone": "Mars/X"}), None,
+         "timezone"),
+        ("csv", "d,ios", ["device_id", "platform", "token"], "line"),
+    ],
+)  # fmt: skip
+def test_a_bad_line_names_its_field(fmt: str, text: str, header: list[str] | None, field: str) -> None:
+    with pytest.raises(LineProblem) as caught:
+        parse_line(fmt, text, header)
+    assert caught.value.field == field and caught.value.reason
+
+
+def test_paused_work_waits_longer_each_time_but_never_past_the_cap() -> None:
+    assert [hold_delay(n) for n in range(8)] == [5, 10, 20, 40, 80, 160, 300, 300]
+
+
+def test_every_issued_key_of_a_kind_is_valid_and_revoked_ones_are_not() -> None:
+    first, second = "pes.app_1.first-secret", "pes.app_1.second-secret"
+    app = {"server_key_hash": hash_key(first), "client_key_hash": hash_key("pec.app_1.c"),
+           "keys": {key_id(hash_key(second)): {"kind": "server", "hash": hash_key(second)}}}  # fmt: skip
+    assert key_hashes(app, "server") == [hash_key(first), hash_key(second)]
+    for key in (first, second):
+        assert authenticate(key, admin_key_hash="", load_app=lambda _: app).kind == "server"
+    del app["keys"]
+    with pytest.raises(Unauthorized):
+        authenticate(second, admin_key_hash="", load_app=lambda _: app)
+    assert key_id(hash_key(first)) != key_id(hash_key(second)) and key_id(hash_key(first)).startswith("key_")
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"to": {}, "message": {"title": "t", "body": "b"}}, "at least one"),
+        ({"to": {"device_ids": ["d"] * 600, "user_ids": ["u"] * 401}, "message": {"title": "t", "body": "b"}},
+         "at most 1000"),
+        ({"to": {"device_ids": ["d"]}}, "exactly one of message and template_id"),
+        ({"to": {"device_ids": ["d"]}, "template_id": "t", "message": {"title": "t", "body": "b"}}, "exactly one"),
+    ],
+)  # fmt: skip
+def test_a_direct_send_names_what_is_wrong(body: dict, reason: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        MessageIn.model_validate(body)
+    assert reason in str(caught.value)
