@@ -3,7 +3,7 @@
 from aws_lambda_powertools.event_handler import Response, content_types
 
 from pushengine.http import SECURITY, api_handler, openapi_document
-from pushengine.routes import campaigns, devices, events, segments, users
+from pushengine.routes import campaigns, devices, events, segments, settings, users
 
 TITLE, VERSION = "Push campaign engine", "1.0.0"
 app, lambda_handler = api_handler(
@@ -12,6 +12,7 @@ app, lambda_handler = api_handler(
     events.router,
     segments.router,
     users.router,
+    settings.router,
     public=("GET /v1/openapi.json", "GET /v1/docs"),
 )
 app.enable_swagger(path="/v1/docs", title=TITLE, version=VERSION, security_schemes=SECURITY)

@@ -21,6 +21,7 @@ from moto.server import ThreadedMotoServer
 from local.runtime import environ
 from local.runtime.api import ApiServer, Cors, routes_of
 from local.runtime.functions import FunctionRegistry, LocalFunction
+from local.runtime.periodic import create_periodic_schedules
 from local.runtime.provision import create_queues, create_roles, create_schedule_groups, create_tables
 from local.runtime.scheduler import Clock, Firing, ScheduleRunner, target_event
 from local.runtime.sqs_poller import SqsEventSource, SqsPoller
@@ -109,6 +110,9 @@ class LocalStack:
             self._start_aws()
             self._provision()
             self._load_functions()
+            self._groups["PeriodicWork"] = create_periodic_schedules(
+                self.boto3_client("scheduler"), self.template.stack_name, self.functions
+            )
             self._api = ApiServer(
                 routes_of(list(self.functions), self._api_ids()), self.api_port, cors=self._api_cors()
             )
@@ -121,6 +125,7 @@ class LocalStack:
                 self._deliver,
                 groups=[*self._groups.values(), "default"],
                 owns=self._owns_target,
+                periodic_groups=frozenset({self._groups["PeriodicWork"]}),
             )
             self.pollers = [
                 SqsPoller(s, self._new_client("sqs"), self.template.region) for s in self._sources()

@@ -12,17 +12,17 @@ import pytest
 from local.runtime.template import read_yaml
 from pushengine.http import Access
 from pushengine.limits import MAX_BODY_BYTES
-from pushengine.routes import campaigns, devices, events, segments, users
+from pushengine.routes import campaigns, devices, events, segments, settings, users
 from tests.conftest import ADMIN_KEY, ANSWERS, ROOT, Api, AppKeys, Standins, new_app
 
 pytestmark = pytest.mark.e2e
 
 ROUTES: dict[str, Access] = {
     **devices.router.access, **campaigns.router.access, **events.router.access, **segments.router.access,
-    **users.router.access,
+    **users.router.access, **settings.router.access,
 }  # fmt: skip
 # Routes with nothing to make invalid (any user id is a valid one): the right key gets its answer.
-NO_INPUT = {"GET /v1/segments": 200, "GET /v1/users/{user_id}": 404}
+NO_INPUT = {"GET /v1/segments": 200, "GET /v1/users/{user_id}": 404, "GET /v1/apps/{app_id}/settings": 200}
 INVALID_BODIES = {"schema": json.dumps({"unexpected": True, "name": 7}).encode(), "bytes": b"\xff\xfe{"}
 
 

@@ -15,6 +15,7 @@ class Settings(BaseModel):
     campaigns_table: str = "campaigns"
     checkpoints_table: str = "checkpoints"
     audience_table: str = "audience"
+    automation_table: str = "automation"
     audience_queue_url: str = ""
     send_queue_url: str = ""
     schedule_group: str = "default"

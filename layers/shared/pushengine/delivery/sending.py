@@ -185,6 +185,8 @@ async def send_batch(
         composer = deps.composers[campaign_id] = Composer(campaign_id, from_dynamo(campaign["spec"]))
 
     devices = batch["devices"]
+    # the campaign's own cap and the app-wide one (marketing only; see app_settings.batch_policy)
+    limits = [(int(c["max"]), int(c["per_hours"])) for c in (composer.cap, batch.get("app_cap")) if c]
     pruned: list[tuple[str, str]] = []
     retry_after: list[float] = []
     retry_reasons: Counter[str] = Counter()
@@ -202,10 +204,9 @@ async def send_batch(
 
     async def attempt(entry: dict[str, Any]) -> SendResult | None:
         """The provider's answer, or None when the device's frequency cap suppresses this send."""
-        if composer.cap and deps.caps is not None:
-            cap = composer.cap
-            args = (app_id, entry["id"], campaign_id, int(cap["max"]), int(cap["per_hours"]))
-            if not await asyncio.to_thread(deps.caps.allow, *args):
+        if limits and deps.caps is not None:
+            args = (app_id, entry["id"], batch.get("cap_id", campaign_id), limits)
+            if not await asyncio.to_thread(deps.caps.allow_within, *args):
                 return None
         try:
             notification = composer.notification(entry)
@@ -273,12 +274,13 @@ async def send_batch(
         await asyncio.to_thread(
             deps.campaigns.record, app_id, campaign_id, f"{key}#redrive",
             stats=_difference(counts, from_dynamo(checkpoint.get("recorded", {}))), variant_stats=vdelta,
+            run=batch.get("run"),
         )  # fmt: skip
         return dict(counts)
     try:
         recorded = await asyncio.to_thread(
             deps.campaigns.record, app_id, campaign_id, key,
-            stats=counts, variant_stats=vcounts, counters={"batches_pending": -1},
+            stats=counts, variant_stats=vcounts, counters={"batches_pending": -1}, run=batch.get("run"),
         )  # fmt: skip
     except Exception:
         await save()  # what was sent stays sent when SQS brings the batch back
@@ -314,6 +316,7 @@ def dead_letter(deps: SenderDeps, batch: Mapping[str, Any], reasons: str | Mappi
     recorded = deps.campaigns.record(
         app_id, campaign_id, key, stats=counts, variant_stats=vcounts, counters={"batches_pending": -1},
         ledger=ledger, errors={f"dead-lettered: {reason}": n for reason, n in reasons.items()},
+        run=batch.get("run"),
     )  # fmt: skip
     if recorded:
         deps.campaigns.try_complete(app_id, campaign_id)

@@ -11,6 +11,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pushengine import campaigns
 from pushengine.auth import Kind
 from pushengine.config import settings
+from pushengine.dal.apps import AppsRepository
+from pushengine.dal.automation import AutomationRepository
 from pushengine.dal.campaigns import CampaignsRepository
 from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.scheduler import WaveScheduler
@@ -31,6 +33,8 @@ class Deps:
             devices=DevicesRepository(s.devices_table, s.zones_table, s.shard_count),
             scheduler=WaveScheduler(s.schedule_group, s.scheduler_role_arn, s.segment_query_function_arn),
             segments=SegmentsRepository(s.audience_table),
+            automation=AutomationRepository(s.automation_table),
+            apps=AppsRepository(s.apps_table),
         )
 
 

@@ -8,11 +8,12 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response, content_types
 from pydantic import ValidationError
 
-from pushengine import events
+from pushengine import events, triggers
 from pushengine.config import settings
 from pushengine.dal.campaigns import CampaignsRepository
 from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.profiles import ProfilesRepository
+from pushengine.delivery import segment
 from pushengine.errors import DomainError
 from pushengine.http import ApiRouter, caller, field_errors
 from pushengine.models import EventBatchIn, EventIn
@@ -26,7 +27,15 @@ class Deps:
             campaigns=CampaignsRepository(s.campaigns_table, s.checkpoints_table),
             devices=DevicesRepository(s.devices_table, s.zones_table, s.shard_count),
             profiles=ProfilesRepository(s.devices_table, s.audience_table),
+            on_event=self.on_event,
         )
+
+    def on_event(self, app_id: str, event: EventIn) -> None:
+        triggers.on_event(self.automation, app_id, event)
+
+    @cached_property
+    def automation(self) -> segment.SegmentDeps:
+        return segment.default_deps()
 
 
 deps = Deps()
