@@ -29,7 +29,7 @@ from pushengine.dal.segments import SegmentsRepository
 from pushengine.observability import logger
 from pushengine.targeting import Targeting
 
-ACTIVE = ("scheduled", "sending")
+ACTIVE = ("scheduled", "sending", "active")  # active: automated campaigns (pushengine.automation)
 AUTOMATION_KINDS = ("trigger", "occurrence", "plan")  # see pushengine.automation
 MIN_TASK_MILLIS = 15_000  # leave this much of the invocation for writing batches and the ledger
 
