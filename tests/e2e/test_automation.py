@@ -182,3 +182,130 @@ def test_weekly_waves_fire_at_ten_local_across_dst_and_kathmandu() -> None:
             assert (local.date(), local.hour, local.minute) == (day, 10, 0)
     ny = [waves.local_instant(d, datetime.strptime("10:00", "%H:%M").time(), "America/New_York") for d in days]
     assert [t.hour for t in ny] == [14, 14, 15, 15]  # EDT, then EST after 7 November
+
+
+def test_birthdays_over_a_driven_year_greet_each_device_once_at_nine_local(
+    stack: Any, standins: Standins, restore_clock: Any
+) -> None:
+    app = new_app(Api(stack.api_url), standins, "birthdays")
+    r = app.server.put(f"/v1/apps/{app.app_id}/settings", {"date_attributes": ["birthday"]})
+    assert r.status_code == 200, r.text
+    people = {  # device: (zone, birthday)
+        "bd-tokyo": ("Asia/Tokyo", "1990-03-15"),
+        "bd-nyc": ("America/New_York", "1985-07-04"),
+        "bd-leap": ("Asia/Kathmandu", "2000-02-29"),
+        "bd-nyc-dec": ("America/New_York", "1970-12-31"),
+    }
+    subs = {
+        name: web_device(app, standins, name, timezone=zone, attributes={"birthday": born, "first_name": name})
+        for name, (zone, born) in people.items()
+    }
+    subs["bd-none"] = web_device(app, standins, "bd-none", timezone="Asia/Tokyo")
+    bad = app.client.put("/v1/devices/bd-bad", {"platform": "web", "subscription": standins.webpush.new_subscription(),
+                                                "attributes": {"birthday": "soon"}})  # fmt: skip
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "body.attributes.birthday"
+    standins.webpush.reset_received()
+    start = datetime.now(UTC).date() + timedelta(days=1)
+    r = app.server.post("/v1/campaigns", {
+        "name": "birthday", "quiet_hours": "ignore",
+        "message": {"title": "Happy birthday!", "body": "{{ attributes.birthday | years_since }} today"},
+        "schedule": {"type": "anniversary", "attribute": "attributes.birthday", "time": "09:00",
+                     "start": start.isoformat()},
+    })  # fmt: skip
+    assert r.status_code == 201, r.text
+    campaign_id = r.json()["campaign_id"]
+
+    received_at: dict[str, list[datetime]] = {name: [] for name in subs}
+    moment = datetime.combine(start, datetime.min.time(), UTC)
+    step = timedelta(days=3)  # the planner schedules four days ahead; every run of it is on the clock
+    while moment < datetime.combine(start + timedelta(days=366), datetime.min.time(), UTC):
+        moment += step
+        advance(stack, moment)
+        while (due := stack.next_schedule_due()) is not None and due < moment + step:
+            seen = {name: len(standins.webpush.received_for(sub)) for name, sub in subs.items()}
+            advance(stack, due)
+            for name, sub in subs.items():
+                fresh = len(standins.webpush.received_for(sub)) - seen[name]
+                zone = people.get(name, ("UTC",))[0]
+                received_at[name] += [due.astimezone(ZoneInfo(zone))] * fresh
+    assert received_at["bd-none"] == []
+    for name, (zone, born) in people.items():
+        (at,) = received_at[name]
+        birthday = date.fromisoformat(born)
+        expected_day = date(at.year, 2, 28) if (birthday.month, birthday.day) == (2, 29) else birthday.replace(year=at.year)
+        assert (at.date(), at.hour, at.minute) == (expected_day, 9, 0), name
+        (message,) = standins.webpush.received_for(subs[name])
+        assert message.payload["body"] == f"{at.year - birthday.year} today", name
+    assert received_at["bd-leap"][0].date() == date(2027, 2, 28)
+    out = app.server.get(f"/v1/campaigns/{campaign_id}").json()
+    assert out["stats"]["sent"] == 4 and out["status"] == "active"
+    assert sorted(run["run_id"] for run in out["runs"]) == sorted(
+        {received_at[name][0].date().isoformat() for name in people}
+    )
+    app.server.post(f"/v1/campaigns/{campaign_id}/cancel")
+
+
+def test_app_wide_cap_counts_every_marketing_campaign_but_not_transactional(
+    stack: Any, standins: Standins
+) -> None:
+    app = new_app(Api(stack.api_url), standins, "capped")
+    r = app.server.put(f"/v1/apps/{app.app_id}/settings", {"frequency_cap": {"max": 2, "per_hours": 24}})
+    assert r.status_code == 200 and r.json()["frequency_cap"] == {"max": 2, "per_hours": 24}
+    assert app.server.get(f"/v1/apps/{app.app_id}/settings").json()["frequency_cap"]["max"] == 2
+    sub = web_device(app, standins, "capped-a")
+    standins.webpush.reset_received()
+    outcomes = Counter()
+    for i, category in enumerate(["marketing", "marketing", "marketing", "transactional"]):
+        r = app.server.post("/v1/campaigns", {"name": f"c{i}", "category": category, "quiet_hours": "ignore",
+                                              "message": {"title": f"m{i}", "body": "b"}})  # fmt: skip
+        assert r.status_code == 201, r.text
+        stack.drain(timeout=60)
+        stats = app.server.get(f"/v1/campaigns/{r.json()['campaign_id']}").json()["stats"]
+        outcomes[(category, "sent")] += stats["sent"]
+        outcomes[(category, "capped")] += stats["suppressed"]["frequency_cap"]
+    assert [m.payload["title"] for m in standins.webpush.received_for(sub)] == ["m0", "m1", "m3"]
+    assert outcomes == {("marketing", "sent"): 2, ("marketing", "capped"): 1,
+                        ("transactional", "sent"): 1, ("transactional", "capped"): 0}  # fmt: skip
+
+
+def test_app_default_quiet_hours_defer_devices_without_their_own(stack: Any, standins: Standins) -> None:
+    app = new_app(Api(stack.api_url), standins, "quiet-default")
+    zone = "Asia/Tokyo"
+    local_now = datetime.now(UTC).astimezone(ZoneInfo(zone))
+    quiet = {"start": (local_now - timedelta(hours=1)).strftime("%H:%M"),
+             "end": (local_now + timedelta(hours=2)).strftime("%H:%M")}  # fmt: skip
+    assert app.server.put(f"/v1/apps/{app.app_id}/settings", {"quiet_hours": quiet}).status_code == 200
+    sleepy = web_device(app, standins, "qd-sleepy", timezone=zone)
+    awake = web_device(app, standins, "qd-awake", timezone=zone, quiet_hours={"start": "00:00", "end": "00:00"})
+    r = app.server.post("/v1/campaigns", {"name": "q", "message": {"title": "t", "body": "b"}})
+    stack.drain(timeout=60)
+    stats = app.server.get(f"/v1/campaigns/{r.json()['campaign_id']}").json()["stats"]
+    assert (stats["deferred"], stats["sent"]) == (1, 1)
+    assert standins.webpush.received_for(sleepy) == [] and len(standins.webpush.received_for(awake)) == 1
+
+
+BAD_SCHEDULES = [
+    ({"type": "weekly", "time": "10:00"}, "body.schedule", "tag"),
+    ({"type": "triggered", "event": "cart_updated", "delay": "-PT1H"}, "delay", "negative"),
+    ({"type": "triggered", "event": "cart_updated", "delay": "P400D"}, "delay", "one year"),
+    ({"type": "triggered", "event": "cart_updated", "delay": "an hour"}, "delay", "ISO 8601"),
+    ({"type": "recurring", "frequency": "daily", "time": "10:00", "start": "2027-05-01", "end": "2027-04-01"},
+     "end", "after start"),
+    ({"type": "triggered", "event": "cart_updated", "start": "2027-05-01T00:00:00Z",
+      "end": "2027-04-01T00:00:00Z"}, "end", "after start"),
+    ({"type": "recurring", "frequency": "weekly", "time": "10:00", "start": "2027-05-01"}, "days", "required"),
+    ({"type": "anniversary", "attribute": "attributes.first_name", "time": "09:00", "start": "2027-05-01"},
+     "body.schedule.attribute", "not a date attribute"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("schedule", "field", "reason"), BAD_SCHEDULES)
+def test_bad_automation_input_is_a_400_naming_the_field(
+    stack: Any, standins: Standins, schedule: dict[str, Any], field: str, reason: str
+) -> None:
+    app = new_app(Api(stack.api_url), standins, "bad-auto", providers=False)
+    r = app.server.post("/v1/campaigns", {"name": "x", "message": {"title": "t", "body": "b"}, "schedule": schedule})
+    assert r.status_code == 400, r.text
+    (error,) = r.json()["errors"]
+    assert error["field"].startswith("body.schedule") and error["field"].endswith(field), error
+    assert reason in error["reason"], error

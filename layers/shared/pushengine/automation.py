@@ -20,7 +20,7 @@ from pushengine.dal.queues import send_json
 from pushengine.delivery.segment import SegmentDeps, _fix_audience
 from pushengine.observability import logger
 
-PLAN_HORIZON = timedelta(hours=48)  # occurrence waves are scheduled at most this far ahead
+PLAN_HORIZON = timedelta(days=4)  # occurrence waves are scheduled at most this far ahead (runs are hourly)
 ACTIVE = "active"
 
 
