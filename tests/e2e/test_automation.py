@@ -63,6 +63,8 @@ def test_abandoned_cart_sends_once_after_the_wait_unless_cancelled(
     event(app, "cart-b", "purchase", t0 + timedelta(minutes=30))
     event(app, "cart-c", "cart_updated", t0, item_name="green scarf")
     event(app, "cart-c", "cart_updated", t0 + timedelta(minutes=20), item_name="green scarf")
+    early = app.server.get(f"/v1/campaigns/{campaign_id}").json()["stats"]
+    assert (early["triggered"], early["cancelled"]) == (4, 1)  # the purchase cancelled B's wait at once
     advance(stack, t0 + timedelta(minutes=50))
     assert standins.webpush.received == []
 
