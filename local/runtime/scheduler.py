@@ -226,8 +226,12 @@ class ScheduleRunner:
         start, end = schedule.get("StartDate"), schedule.get("EndDate")
         created_on_clock = self.clock.at_real(created)
         anchor = start if start else created_on_clock
-        # Exclusive lower bound: nothing before the schedule existed, nothing before StartDate.
-        after = self._cursors.get(key) or max(created_on_clock, anchor) - timedelta(microseconds=1)
+        # Exclusive lower bound: nothing before the schedule existed, nothing before StartDate; a clock set
+        # back before what was examined resumes from its new reading.
+        cursor = self._cursors.get(key)
+        if cursor is not None and cursor > now:
+            cursor = now - timedelta(microseconds=1)
+        after = cursor or max(created_on_clock, anchor) - timedelta(microseconds=1)
         if not peek:
             self._cursors[key] = now
         if schedule["GroupName"] in self.periodic_groups and not peek:

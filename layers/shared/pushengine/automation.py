@@ -21,7 +21,7 @@ from pushengine.delivery.segment import SegmentDeps, _fix_audience
 from pushengine.observability import logger
 
 PLAN_HORIZON = timedelta(days=4)  # occurrence waves are scheduled at most this far ahead (runs are hourly)
-ACTIVE = "active"
+ACTIVE = triggers.ACTIVE
 
 
 def occurrence_schedule(campaign_id: str, run: str, wave_id: str) -> str:
@@ -102,7 +102,7 @@ def _ended(schedule: Mapping[str, Any], now: datetime) -> bool:
     if schedule["type"] == "triggered":
         return now >= datetime.fromisoformat(end)
     # a date: over once that day has ended everywhere (UTC-12 is the last zone to leave it)
-    return now.date() > date.fromisoformat(end) + timedelta(days=1)
+    return now.date() - timedelta(days=1) > date.fromisoformat(end)
 
 
 def plan_campaign(
