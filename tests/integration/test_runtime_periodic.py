@@ -78,8 +78,7 @@ def test_periodic_events_fire_on_the_driven_clock_with_their_scheduled_time(stac
     assert (rule["detail-type"], rule["time"]) == ("Scheduled Event", "2030-03-01T06:00:00Z")
     assert stack.fire_due_schedules() == []
 
-    # Set back, the clock resumes from its new reading: the next hour fires again.
-    clock.set(START + timedelta(hours=2, minutes=30))
-    assert stack.fire_due_schedules() == []
+    # Set back, the clock resumes from its new reading: an occurrence right there fires again.
     clock.set(START + timedelta(hours=3))
     assert [f.name for f in stack.fire_due_schedules()] == ["ScheduledFunction-Hourly"]
+    assert any(e.get("time") == "2030-03-01T03:00:00Z" for e in fired(stack))
