@@ -22,7 +22,15 @@ from pushengine.dal.segments import SegmentsRepository
 from pushengine.delivery.segment import SegmentDeps
 from pushengine.errors import Conflict, InvalidInput, NotFound
 from pushengine.limits import DYNAMO_MAX_ITEM_BYTES, heaviest_part, item_size
-from pushengine.models import AUTOMATED, AudienceCount, CampaignIn, CampaignOut, CampaignPage, WaveOut
+from pushengine.models import (
+    AUTOMATED,
+    AudienceCount,
+    CampaignIn,
+    CampaignOut,
+    CampaignPage,
+    LocalTimeSchedule,
+    WaveOut,
+)
 from pushengine.targeting import DEFAULT_VARIANT, HOLDOUT
 
 IMMEDIATE = timedelta(seconds=2)  # a wave this close is queued now rather than scheduled
@@ -75,12 +83,12 @@ def check_stored_size(item: dict[str, Any]) -> None:
 
 def plan(body: CampaignIn, now: datetime) -> tuple[list[waves.Wave], list[str]]:
     schedule = body.schedule
-    if schedule.type in AUTOMATED:
-        return [], []  # planned as they come: pushengine.automation
     if schedule.type == "now":
         return waves.plan_now(now), []
     if schedule.type == "at":
         return waves.plan_at(max(schedule.at, now)), []
+    if not isinstance(schedule, LocalTimeSchedule):
+        return [], []  # automated: planned as they come (pushengine.automation)
     # Every zone in the world is planned, so a device that registers in a new zone later is still reached.
     wall = time.fromisoformat(schedule.time)
     result = waves.plan_local_time(schedule.date, wall, waves.ALL_ZONES, now, schedule.if_passed)
@@ -133,7 +141,9 @@ def create_campaign(
             deps.segments.unreference(app_id, named, campaign_id)
         raise
     if automated:
-        automation.activate(deps.automated(), app_id, campaign_id, item["spec"], now)
+        automation.activate(
+            deps.automated(), app_id, campaign_id, body.model_dump(mode="json", exclude_none=True), now
+        )
     immediate = []
     for wave in planned:
         payload = {"kind": "wave", "app_id": app_id, "campaign_id": campaign_id, "wave_id": wave.wave_id}
@@ -215,7 +225,9 @@ def cancel_campaign(deps: CampaignDeps, app_id: str, campaign_id: str) -> Campai
     if not deps.campaigns.set_status(
         app_id, campaign_id, "cancelled", allowed_from=("scheduled", "sending", "active")
     ):
-        raise Conflict(f"campaign is {item['status']}; only scheduled, sending or active campaigns can be cancelled")
+        raise Conflict(
+            f"campaign is {item['status']}; only scheduled, sending or active campaigns can be cancelled"
+        )
     if from_dynamo(item["spec"]).get("schedule", {}).get("type") in AUTOMATED:
         automation.deactivate(deps.automated(), app_id, campaign_id, from_dynamo(item["spec"]))
     fired = set(item.get("fired_waves") or [])

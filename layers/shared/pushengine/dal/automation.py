@@ -109,13 +109,12 @@ class AutomationRepository:
                 replaced = None
                 condition = "attribute_not_exists(pk)" if current is None else "gen = :g"
                 values = {} if current is None else {":g": current["gen"]}
-            written = aws.conditional(
-                self._table.put_item,
-                Item={**key, **fields},
-                ConditionExpression=condition,
-                **({"ExpressionAttributeNames": {"#s": "state"}} if "#s" in condition else {}),
-                **({"ExpressionAttributeValues": values} if values else {}),
-            )
+            request: dict[str, Any] = {"Item": {**key, **fields}, "ConditionExpression": condition}
+            if "#s" in condition:
+                request["ExpressionAttributeNames"] = {"#s": "state"}
+            if values:
+                request["ExpressionAttributeValues"] = values
+            written = aws.conditional(self._table.put_item, **request)
             if written:
                 return gen, replaced
         raise aws.Contended("pending trigger keeps changing")

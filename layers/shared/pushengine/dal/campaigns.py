@@ -15,7 +15,7 @@ import base64
 import json
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
@@ -246,7 +246,7 @@ class CampaignsRepository:
         # Only the ledger's own condition (item 0) means "already recorded"; conflicts are retried.
         return aws.transact(items, guard=0)
 
-    def runs(self, app_id: str, campaign_id: str, run_ids: list[str]) -> dict[str, dict[str, Any]]:
+    def runs(self, app_id: str, campaign_id: str, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The stats of these runs (absent ones left out)."""
         keys = [_serialize({"pk": run_key(app_id, campaign_id, r)}) for r in dict.fromkeys(run_ids)]
         found: dict[str, dict[str, Any]] = {}
