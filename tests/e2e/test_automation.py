@@ -112,7 +112,13 @@ def test_a_cancel_recorded_before_the_due_send_reads_the_device_wins(
     assert deps.automation.claim(app.app_id, campaign_id, "race-a", 1)  # the due send got there first...
     event(app, "race-a", "purchase", t0 + timedelta(minutes=40))  # ...so this cancel's write finds nothing
     assert deps.automation.pending(app.app_id, campaign_id, "race-a")["state"] == "sending"
-    msg = {"kind": "trigger", "app_id": app.app_id, "campaign_id": campaign_id, "device_id": "race-a", "gen": 1}
+    msg = {
+        "kind": "trigger",
+        "app_id": app.app_id,
+        "campaign_id": campaign_id,
+        "device_id": "race-a",
+        "gen": 1,
+    }
     assert triggers.fire(deps, msg) == "cancelled"
     stack.drain(timeout=60)
     assert standins.webpush.received_for(sub) == []
@@ -134,7 +140,11 @@ def test_weekly_monday_campaign_reaches_each_device_once_per_monday_at_local_ten
     today = datetime.now(UTC).date()
     year = today.year + 1
     first_sunday = min(date(year, 11, d) for d in range(1, 8) if date(year, 11, d).weekday() == 6)
-    mondays = [first_sunday - timedelta(days=6), first_sunday + timedelta(days=1), first_sunday + timedelta(days=8)]
+    mondays = [
+        first_sunday - timedelta(days=6),
+        first_sunday + timedelta(days=1),
+        first_sunday + timedelta(days=8),
+    ]
     r = app.server.post("/v1/campaigns", {
         "name": "loyalty nudge", "quiet_hours": "ignore",
         "message": {"title": "Your weekly picks", "body": "{{ local_date }}"},
@@ -158,7 +168,9 @@ def test_weekly_monday_campaign_reaches_each_device_once_per_monday_at_local_ten
                 fresh = len(standins.webpush.received_for(sub)) - seen[zone]
                 received_at[zone] += [due.astimezone(ZoneInfo(zone))] * fresh
     for zone, sub in subs.items():
-        assert [(t.date(), t.hour, t.minute) for t in received_at[zone]] == [(d, 10, 0) for d in mondays], zone
+        assert [(t.date(), t.hour, t.minute) for t in received_at[zone]] == [(d, 10, 0) for d in mondays], (
+            zone
+        )
         got = standins.webpush.received_for(sub)
         assert [m.payload["body"] for m in got] == [d.isoformat() for d in mondays], zone
     out = app.server.get(f"/v1/campaigns/{campaign_id}").json()
@@ -183,7 +195,9 @@ def test_weekly_waves_fire_at_ten_local_across_dst_and_kathmandu() -> None:
             instant = waves.local_instant(day, datetime.strptime("10:00", "%H:%M").time(), zone)
             local = instant.astimezone(ZoneInfo(zone))
             assert (local.date(), local.hour, local.minute) == (day, 10, 0)
-    ny = [waves.local_instant(d, datetime.strptime("10:00", "%H:%M").time(), "America/New_York") for d in days]
+    ny = [
+        waves.local_instant(d, datetime.strptime("10:00", "%H:%M").time(), "America/New_York") for d in days
+    ]
     assert [t.hour for t in ny] == [14, 14, 15, 15]  # EDT, then EST after 7 November
 
 
@@ -200,7 +214,9 @@ def test_birthdays_over_a_driven_year_greet_each_device_once_at_nine_local(
         "bd-nyc-dec": ("America/New_York", "1970-12-31"),
     }
     subs = {
-        name: web_device(app, standins, name, timezone=zone, attributes={"birthday": born, "first_name": name})
+        name: web_device(
+            app, standins, name, timezone=zone, attributes={"birthday": born, "first_name": name}
+        )
         for name, (zone, born) in people.items()
     }
     subs["bd-none"] = web_device(app, standins, "bd-none", timezone="Asia/Tokyo")
@@ -235,7 +251,11 @@ def test_birthdays_over_a_driven_year_greet_each_device_once_at_nine_local(
     for name, (_zone, born) in people.items():
         (at,) = received_at[name]
         birthday = date.fromisoformat(born)
-        expected_day = date(at.year, 2, 28) if (birthday.month, birthday.day) == (2, 29) else birthday.replace(year=at.year)
+        expected_day = (
+            date(at.year, 2, 28)
+            if (birthday.month, birthday.day) == (2, 29)
+            else birthday.replace(year=at.year)
+        )
         assert (at.date(), at.hour, at.minute) == (expected_day, 9, 0), name
         (message,) = standins.webpush.received_for(subs[name])
         assert message.payload["body"] == f"{at.year - birthday.year} today", name
@@ -279,7 +299,9 @@ def test_app_default_quiet_hours_defer_devices_without_their_own(stack: Any, sta
              "end": (local_now + timedelta(hours=2)).strftime("%H:%M")}  # fmt: skip
     assert app.server.put(f"/v1/apps/{app.app_id}/settings", {"quiet_hours": quiet}).status_code == 200
     sleepy = web_device(app, standins, "qd-sleepy", timezone=zone)
-    awake = web_device(app, standins, "qd-awake", timezone=zone, quiet_hours={"start": "00:00", "end": "00:00"})
+    awake = web_device(
+        app, standins, "qd-awake", timezone=zone, quiet_hours={"start": "00:00", "end": "00:00"}
+    )
     r = app.server.post("/v1/campaigns", {"name": "q", "message": {"title": "t", "body": "b"}})
     stack.drain(timeout=60)
     stats = app.server.get(f"/v1/campaigns/{r.json()['campaign_id']}").json()["stats"]
@@ -307,7 +329,9 @@ def test_bad_automation_input_is_a_400_naming_the_field(
     stack: Any, standins: Standins, schedule: dict[str, Any], field: str, reason: str
 ) -> None:
     app = new_app(Api(stack.api_url), standins, "bad-auto", providers=False)
-    r = app.server.post("/v1/campaigns", {"name": "x", "message": {"title": "t", "body": "b"}, "schedule": schedule})
+    r = app.server.post(
+        "/v1/campaigns", {"name": "x", "message": {"title": "t", "body": "b"}, "schedule": schedule}
+    )
     assert r.status_code == 400, r.text
     (error,) = r.json()["errors"]
     assert error["field"].startswith("body.schedule") and error["field"].endswith(field), error
@@ -322,11 +346,18 @@ def test_automation_sample_events_run_through_their_functions(stack: Any, standi
     put = http_event("devices_put_settings.json", str(app.server.key), app_id=app.app_id)
     answer = stack.invoke("DevicesFunction", put)
     assert answer["statusCode"] == 200, answer["body"]
-    assert app.server.get(f"/v1/apps/{app.app_id}/settings").json()["date_attributes"] == ["birthday", "wedding_date"]
-    created = stack.invoke("CampaignsFunction", http_event("campaigns_create_triggered.json", str(app.server.key)))
+    assert app.server.get(f"/v1/apps/{app.app_id}/settings").json()["date_attributes"] == [
+        "birthday",
+        "wedding_date",
+    ]
+    created = stack.invoke(
+        "CampaignsFunction", http_event("campaigns_create_triggered.json", str(app.server.key))
+    )
     assert created["statusCode"] == 201, created["body"]
     campaign_id = json.loads(created["body"])["campaign_id"]
-    assert stack.invoke("SegmentQueryFunction", load("segment_query_plan_from_schedule.json")) == {"fired": "plan"}
+    assert stack.invoke("SegmentQueryFunction", load("segment_query_plan_from_schedule.json")) == {
+        "fired": "plan"
+    }
     ids = {"app_id": app.app_id, "campaign_id": campaign_id, "device_id": "nobody-pending"}
     trigger = load("segment_query_trigger_from_scheduler.json", **ids)
     assert stack.invoke("SegmentQueryFunction", trigger) == {"fired": "trigger"}  # no pending send: nothing

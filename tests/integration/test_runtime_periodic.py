@@ -42,9 +42,13 @@ def stack(tmp_path: Path) -> Iterator[LocalStack]:
     template = (root / "template.yaml").read_text()
     anchor = "      Handler: app.handler\n      Timeout: 5\n\nOutputs:"
     assert anchor in template
-    template = template.replace(anchor, "      Handler: app.handler\n      Timeout: 5\n" + PERIODIC_EVENTS + "\nOutputs:")
+    template = template.replace(
+        anchor, "      Handler: app.handler\n      Timeout: 5\n" + PERIODIC_EVENTS + "\nOutputs:"
+    )
     (root / "template.yaml").write_text(template)
-    with LocalStack(root / "template.yaml", clock=Clock(START), stack_name="rt-periodic", background=False) as local:
+    with LocalStack(
+        root / "template.yaml", clock=Clock(START), stack_name="rt-periodic", background=False
+    ) as local:
         yield local
 
 

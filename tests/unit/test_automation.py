@@ -10,7 +10,13 @@ from pydantic import ValidationError
 from pushengine import anniversaries, app_settings, compose, recurring
 from pushengine.models import CampaignIn, parse_delay
 
-WEEKLY = {"type": "recurring", "frequency": "weekly", "days": ["MO", "TH"], "time": "10:00", "start": "2027-01-04"}
+WEEKLY = {
+    "type": "recurring",
+    "frequency": "weekly",
+    "days": ["MO", "TH"],
+    "time": "10:00",
+    "start": "2027-01-04",
+}
 
 
 @pytest.mark.parametrize(
@@ -27,14 +33,27 @@ WEEKLY = {"type": "recurring", "frequency": "weekly", "days": ["MO", "TH"], "tim
 )  # fmt: skip
 def test_occurrence_dates(schedule: dict, days: list[date]) -> None:
     window = recurring.dates_between(date(2027, 1, 1), date(2027, 1, 12))
-    assert [d for d in window if recurring.occurs_on(schedule, d)] == [d for d in days if d <= date(2027, 1, 12)]
+    assert [d for d in window if recurring.occurs_on(schedule, d)] == [
+        d for d in days if d <= date(2027, 1, 12)
+    ]
 
 
 def test_monthly_on_the_31st_is_the_last_day_of_short_months() -> None:
-    monthly = {"type": "recurring", "frequency": "monthly", "day_of_month": 31, "time": "10:00", "start": "2027-01-01"}
+    monthly = {
+        "type": "recurring",
+        "frequency": "monthly",
+        "day_of_month": 31,
+        "time": "10:00",
+        "start": "2027-01-01",
+    }
     year = recurring.dates_between(date(2027, 1, 1), date(2028, 12, 31))
     hits = [d for d in year if recurring.occurs_on(monthly, d)]
-    assert len(hits) == 24 and date(2027, 2, 28) in hits and date(2028, 2, 29) in hits and date(2027, 4, 30) in hits
+    assert (
+        len(hits) == 24
+        and date(2027, 2, 28) in hits
+        and date(2028, 2, 29) in hits
+        and date(2027, 4, 30) in hits
+    )
 
 
 @pytest.mark.parametrize(
@@ -105,7 +124,9 @@ def test_years_since_counts_to_the_sends_local_date(born: str, on: str, years: s
     message = compose.Message(title="t", body="{{ attributes.birthday | years_since }}")
     compiled = compose.CompiledMessage.compile(message, "c")
     assert compiled.render({"attributes": {"birthday": born}, "local_date": on}).body == years
-    assert compiled.render_key({"attributes": {"birthday": born}}) is None  # depends on the date: never memoised
+    assert (
+        compiled.render_key({"attributes": {"birthday": born}}) is None
+    )  # depends on the date: never memoised
 
 
 def test_trigger_properties_render_and_key_the_memo() -> None:
@@ -124,6 +145,8 @@ def test_trigger_properties_render_and_key_the_memo() -> None:
      ({"frequency_cap": {"max": 2, "per_hours": 24}}, {"category": "transactional"}, {}, None),
      ({"max_per_second": 50}, {"max_per_second": 10}, {}, 10.0), ({}, {}, {}, None)],
 )  # fmt: skip
-def test_app_defaults_and_campaign_overrides(defaults: dict, spec: dict, policy: dict, rate: float | None) -> None:
+def test_app_defaults_and_campaign_overrides(
+    defaults: dict, spec: dict, policy: dict, rate: float | None
+) -> None:
     assert app_settings.batch_policy(defaults, spec) == policy
     assert app_settings.max_per_second(defaults, spec) == rate

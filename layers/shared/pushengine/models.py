@@ -364,7 +364,7 @@ class RecurringSchedule(BaseModel):
     def _shape(self) -> RecurringSchedule:
         _ordered_window(self.start, self.end)
         if self.frequency == "weekly" and not self.days:
-            raise ValueError("days: required for a weekly schedule, e.g. [\"MO\"]")
+            raise ValueError('days: required for a weekly schedule, e.g. ["MO"]')
         if self.frequency != "weekly" and self.days is not None:
             raise ValueError("days: only for a weekly schedule")
         if self.frequency == "monthly" and self.day_of_month is None:
@@ -391,7 +391,12 @@ class AnniversarySchedule(BaseModel):
 
 
 Schedule = Annotated[
-    NowSchedule | AtSchedule | LocalTimeSchedule | TriggeredSchedule | RecurringSchedule | AnniversarySchedule,
+    NowSchedule
+    | AtSchedule
+    | LocalTimeSchedule
+    | TriggeredSchedule
+    | RecurringSchedule
+    | AnniversarySchedule,
     Field(discriminator="type"),
 ]
 AUTOMATED = ("triggered", "recurring", "anniversary")  # schedule types that stay active and run repeatedly

@@ -65,7 +65,6 @@ class AppsRepository:
             raise
         self._cache.pop(app_id, None)
 
-
     def put_settings(self, app_id: str, values: dict[str, Any]) -> None:
         """Replace the app's defaults (a map on the app item; see pushengine.app_settings)."""
         try:

@@ -104,7 +104,9 @@ def _wave_audience(deps: SegmentDeps, task: Mapping[str, Any], spec: Mapping[str
     return fixed
 
 
-def device_entry(item: Mapping[str, Any], variant: str, context: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def device_entry(
+    item: Mapping[str, Any], variant: str, context: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """What sending needs about one device, so the sender reads no device records; `context` adds template
     values that are not the device's (a trigger's `event`, an anniversary's `local_date`)."""
     d = from_dynamo(dict(item))
@@ -190,7 +192,12 @@ def _page(
 
 
 def _batches(
-    app_id: str, campaign_id: str, prefix: str, entries: list[dict[str, Any]], size: int, max_bytes: int,
+    app_id: str,
+    campaign_id: str,
+    prefix: str,
+    entries: list[dict[str, Any]],
+    size: int,
+    max_bytes: int,
     extra: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Send batches of at most `size` devices, each split in halves until it fits one SQS message
@@ -289,8 +296,9 @@ def release(deps: SegmentDeps, key: str) -> None:
         elif not item.get("opted_in", True):
             outcome = "suppressed_opted_out"
         else:
+            # its token and fields as of now; what its template saw besides the device stays
             context = {k: entry["c"][k] for k in ("event", "local_date") if k in entry.get("c", {})}
-            kept.append(device_entry(item, entry.get("v", "default"), context))  # its token and fields as of now
+            kept.append(device_entry(item, entry.get("v", "default"), context))
             continue
         stats[outcome] += 1
         vstats[entry.get("v", "default")][outcome] += 1
