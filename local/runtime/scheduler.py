@@ -166,7 +166,9 @@ class ScheduleRunner:
         self._fired_at: set[tuple[str, float]] = set()
         self._lock = threading.Lock()
 
-    def fire_due(self) -> list[Firing]:
+    def fire_due(self, *, periodic: bool = False) -> list[Firing]:
+        """Fire everything due; returns what fired, periodic work only when `periodic` (it fires either way,
+        like a scheduled rule in the background, so callers counting their own schedules are not disturbed)."""
         with self._lock:
             now = self.clock.now()
             due: list[tuple[datetime, dict[str, Any]]] = []
@@ -175,7 +177,9 @@ class ScheduleRunner:
             due.sort(key=lambda item: item[0])
             fired = []
             for when, schedule in due:
-                fired.append(self._fire(schedule, when))
+                firing = self._fire(schedule, when)
+                if periodic or firing.group not in self.periodic_groups:
+                    fired.append(firing)
             return fired
 
     def next_due(self) -> datetime | None:

@@ -198,9 +198,10 @@ class LocalStack:
     def function_arn(self, logical_id: str) -> str:
         return self.functions.get(logical_id).spec.arn
 
-    def fire_due_schedules(self) -> list[Firing]:
+    def fire_due_schedules(self, *, periodic: bool = False) -> list[Firing]:
+        """Fire what is due on the clock; the firings returned leave periodic work out unless `periodic`."""
         assert self._runner is not None, "start() first"
-        return self._runner.fire_due()
+        return self._runner.fire_due(periodic=periodic)
 
     def next_schedule_due(self) -> datetime | None:
         assert self._runner is not None, "start() first"

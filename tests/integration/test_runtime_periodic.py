@@ -64,25 +64,25 @@ def fired(stack: LocalStack) -> list[dict[str, Any]]:
 
 def test_periodic_events_fire_on_the_driven_clock_with_their_scheduled_time(stack: LocalStack) -> None:
     clock = stack.clock
-    (firing,) = stack.fire_due_schedules()  # a rate schedule starts at once, as on AWS
+    (firing,) = stack.fire_due_schedules(periodic=True)  # a rate schedule starts at once, as on AWS
     assert firing.name == "ScheduledFunction-Hourly" and firing.group == "rt-periodic-periodic"
-    assert stack.fire_due_schedules() == []
+    assert stack.fire_due_schedules(periodic=True) == []
     clock.set(START + timedelta(hours=1))
-    assert [f.name for f in stack.fire_due_schedules()] == ["ScheduledFunction-Hourly"]
+    assert [f.name for f in stack.fire_due_schedules(periodic=True)] == ["ScheduledFunction-Hourly"]
     assert sorted(e["time"] for e in fired(stack)) == ["2030-03-01T00:00:00Z", "2030-03-01T01:00:00Z"]
     assert stack.next_schedule_due() is None  # periodic rules always have a next: left out
 
     # A jump over five hourly occurrences and a 06:00 rule fires each once, at its latest occurrence.
     clock.set(START + timedelta(hours=6, minutes=30))
-    names = sorted(f.name for f in stack.fire_due_schedules())
+    names = sorted(f.name for f in stack.fire_due_schedules(periodic=True))
     assert names == ["ScheduledFunction-Daily", "ScheduledFunction-Hourly"]
     events = fired(stack)
     assert {"kind": "plan", "time": "2030-03-01T06:00:00Z"} in events and len(events) == 4
     rule = next(e for e in events if e.get("source") == "aws.events")
     assert (rule["detail-type"], rule["time"]) == ("Scheduled Event", "2030-03-01T06:00:00Z")
-    assert stack.fire_due_schedules() == []
+    assert stack.fire_due_schedules(periodic=True) == []
 
     # Set back, the clock resumes from its new reading: an occurrence right there fires again.
     clock.set(START + timedelta(hours=3))
-    assert [f.name for f in stack.fire_due_schedules()] == ["ScheduledFunction-Hourly"]
+    assert [f.name for f in stack.fire_due_schedules(periodic=True)] == ["ScheduledFunction-Hourly"]
     assert any(e.get("time") == "2030-03-01T03:00:00Z" for e in fired(stack))
