@@ -164,6 +164,7 @@ class ScheduleRunner:
         self.periodic_groups = periodic_groups
         self._cursors: dict[tuple[str, float], datetime] = {}  # last instant examined per schedule
         self._fired_at: set[tuple[str, float]] = set()
+        self._details: dict[tuple[str, str, str], dict[str, Any]] = {}
         self._lock = threading.Lock()
 
     def fire_due(self, *, periodic: bool = False) -> list[Firing]:
@@ -207,12 +208,22 @@ class ScheduleRunner:
             if self.owns(summary["Target"]["Arn"])
         ]
         for summary in summaries:
-            try:
-                schedules.append(
-                    self.scheduler.get_schedule(Name=summary["Name"], GroupName=summary["GroupName"])
-                )
-            except self.scheduler.exceptions.ResourceNotFoundException:
-                continue  # deleted between list and get
+            # a schedule's details change only with its modification date: read each version once
+            version = (
+                summary["GroupName"],
+                summary["Name"],
+                f"{summary.get('CreationDate')}|{summary.get('LastModificationDate')}",
+            )
+            if version not in self._details:
+                try:
+                    self._details[version] = self.scheduler.get_schedule(
+                        Name=summary["Name"], GroupName=summary["GroupName"]
+                    )
+                except self.scheduler.exceptions.ResourceNotFoundException:
+                    continue  # deleted between list and get
+                if len(self._details) > 10_000:
+                    self._details.clear()
+            schedules.append(self._details[version])
         return [s for s in schedules if s.get("State", "ENABLED") == "ENABLED"]
 
     def _due(self, schedule: dict[str, Any], now: datetime, peek: bool = False) -> Iterator[datetime]:
