@@ -13,6 +13,7 @@ from pushengine.routes import (
     lifecycle,
     messages,
     segments,
+    settings,
     templates,
     users,
 )
@@ -30,6 +31,7 @@ app, lambda_handler = api_handler(
     templates.router,
     messages.router,
     imports.router,
+    settings.router,
     public=("GET /v1/openapi.json", "GET /v1/docs"),
 )
 app.enable_swagger(path="/v1/docs", title=TITLE, version=VERSION, security_schemes=SECURITY)

@@ -151,17 +151,25 @@ class ScheduleRunner:
         deliver: Callable[[dict[str, Any]], None],
         groups: list[str],
         owns: Callable[[str], bool],
+        periodic_groups: frozenset[str] = frozenset(),
     ) -> None:
+        """`periodic_groups`: groups of periodic work (the template's Schedule/ScheduleV2 events). A driven
+        clock that jumps past several of their occurrences fires them once, at the latest: periodic handlers
+        work from their scheduled time up to now, and replaying a year of hourly runs would only be slow."""
         self.scheduler = scheduler
         self.clock = clock
         self.deliver = deliver  # invokes a schedule's Target
         self.groups = groups
         self.owns = owns
+        self.periodic_groups = periodic_groups
         self._cursors: dict[tuple[str, float], datetime] = {}  # last instant examined per schedule
         self._fired_at: set[tuple[str, float]] = set()
+        self._details: dict[tuple[str, str, str], dict[str, Any]] = {}
         self._lock = threading.Lock()
 
-    def fire_due(self) -> list[Firing]:
+    def fire_due(self, *, periodic: bool = False) -> list[Firing]:
+        """Fire everything due; returns what fired, periodic work only when `periodic` (it fires either way,
+        like a scheduled rule in the background, so callers counting their own schedules are not disturbed)."""
         with self._lock:
             now = self.clock.now()
             due: list[tuple[datetime, dict[str, Any]]] = []
@@ -170,15 +178,20 @@ class ScheduleRunner:
             due.sort(key=lambda item: item[0])
             fired = []
             for when, schedule in due:
-                fired.append(self._fire(schedule, when))
+                firing = self._fire(schedule, when)
+                if periodic or firing.group not in self.periodic_groups:
+                    fired.append(firing)
             return fired
 
     def next_due(self) -> datetime | None:
-        """The earliest occurrence not fired yet across all schedules (None if there is none)."""
+        """The earliest occurrence not fired yet across all schedules but periodic work, which always has a
+        next one (None if there is none)."""
         with self._lock:
             upcoming = []
             far = self.clock.now() + timedelta(days=3660)
             for schedule in self._schedules():
+                if schedule["GroupName"] in self.periodic_groups:
+                    continue
                 first = next(self._due(schedule, far, peek=True), None)
                 if first is not None:
                     upcoming.append(first)
@@ -195,12 +208,22 @@ class ScheduleRunner:
             if self.owns(summary["Target"]["Arn"])
         ]
         for summary in summaries:
-            try:
-                schedules.append(
-                    self.scheduler.get_schedule(Name=summary["Name"], GroupName=summary["GroupName"])
-                )
-            except self.scheduler.exceptions.ResourceNotFoundException:
-                continue  # deleted between list and get
+            # a schedule's details change only with its modification date: read each version once
+            version = (
+                summary["GroupName"],
+                summary["Name"],
+                f"{summary.get('CreationDate')}|{summary.get('LastModificationDate')}",
+            )
+            if version not in self._details:
+                try:
+                    self._details[version] = self.scheduler.get_schedule(
+                        Name=summary["Name"], GroupName=summary["GroupName"]
+                    )
+                except self.scheduler.exceptions.ResourceNotFoundException:
+                    continue  # deleted between list and get
+                if len(self._details) > 10_000:
+                    self._details.clear()
+            schedules.append(self._details[version])
         return [s for s in schedules if s.get("State", "ENABLED") == "ENABLED"]
 
     def _due(self, schedule: dict[str, Any], now: datetime, peek: bool = False) -> Iterator[datetime]:
@@ -218,10 +241,23 @@ class ScheduleRunner:
         start, end = schedule.get("StartDate"), schedule.get("EndDate")
         created_on_clock = self.clock.at_real(created)
         anchor = start if start else created_on_clock
-        # Exclusive lower bound: nothing before the schedule existed, nothing before StartDate.
-        after = self._cursors.get(key) or max(created_on_clock, anchor) - timedelta(microseconds=1)
+        # Exclusive lower bound: nothing before the schedule existed, nothing before StartDate; a clock set
+        # back before what was examined resumes from its new reading.
+        cursor = self._cursors.get(key)
+        if cursor is not None and cursor > now:
+            cursor = now - timedelta(microseconds=1)
+        after = cursor or max(created_on_clock, anchor) - timedelta(microseconds=1)
         if not peek:
             self._cursors[key] = now
+        if schedule["GroupName"] in self.periodic_groups and not peek:
+            latest = None
+            for when in occurrences(expression, zone, after, anchor):
+                if when > now or (end and when > end):
+                    break
+                latest = when
+            if latest is not None:
+                yield latest
+            return
         for count, when in enumerate(occurrences(expression, zone, after, anchor)):
             if when > now or (end and when > end):
                 return
@@ -236,7 +272,7 @@ class ScheduleRunner:
         firing = Firing(schedule["GroupName"], schedule["Name"], when, schedule["Target"]["Arn"])
         log.info("schedule %s/%s fires (%s)", firing.group, firing.name, when.isoformat())
         try:
-            self.deliver(schedule["Target"])
+            self.deliver(with_context(schedule, when))
         except Exception:
             # AWS would retry per the RetryPolicy; locally the failure is logged and the occurrence spent.
             log.exception("schedule %s/%s: target %s failed", firing.group, firing.name, firing.target_arn)
@@ -248,6 +284,24 @@ class ScheduleRunner:
             with contextlib.suppress(self.scheduler.exceptions.ResourceNotFoundException):
                 self.scheduler.delete_schedule(Name=firing.name, GroupName=firing.group)
         return firing
+
+
+def with_context(schedule: dict[str, Any], when: datetime) -> dict[str, Any]:
+    """The schedule's Target with Scheduler's context attributes in its Input filled in, as AWS does:
+    <aws.scheduler.scheduled-time>, <aws.scheduler.schedule-arn>, <aws.scheduler.attempt-number>."""
+    target = dict(schedule["Target"])
+    raw = target.get("Input")
+    if isinstance(raw, str) and "<aws.scheduler." in raw:
+        values = {
+            "scheduled-time": when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "schedule-arn": str(schedule.get("Arn", "")),
+            "attempt-number": "1",
+            "execution-id": f"{schedule.get('Name', '')}-{int(when.timestamp())}",
+        }
+        for name, value in values.items():
+            raw = raw.replace(f"<aws.scheduler.{name}>", value)
+        target["Input"] = raw
+    return target
 
 
 def target_event(target: dict[str, Any]) -> Any:

@@ -22,6 +22,7 @@ from local.runtime import atomic_dynamodb, environ
 from local.runtime.api import ApiServer, Cors, routes_of
 from local.runtime.embedded_aws import EmbeddedAws
 from local.runtime.functions import FunctionRegistry, LocalFunction
+from local.runtime.periodic import create_periodic_schedules
 from local.runtime.provision import (
     create_buckets,
     create_queues,
@@ -141,6 +142,9 @@ class LocalStack:
             self._provision()
             self._load_functions()
             self.log.attach()  # again: the functions' own loggers (Powertools) exist now
+            self._groups["PeriodicWork"] = create_periodic_schedules(
+                self.boto3_client("scheduler"), self.template.stack_name, self.functions
+            )
             self._api = ApiServer(
                 routes_of(list(self.functions), self._api_ids()), self.api_port, cors=self._api_cors()
             )
@@ -153,6 +157,7 @@ class LocalStack:
                 self._deliver,
                 groups=[*self._groups.values(), "default"],
                 owns=self._owns_target,
+                periodic_groups=frozenset({self._groups["PeriodicWork"]}),
             )
             self.pollers = [
                 SqsPoller(s, self._new_client("sqs"), self.template.region) for s in self._sources()
@@ -237,9 +242,10 @@ class LocalStack:
     def function_arn(self, logical_id: str) -> str:
         return self.functions.get(logical_id).spec.arn
 
-    def fire_due_schedules(self) -> list[Firing]:
+    def fire_due_schedules(self, *, periodic: bool = False) -> list[Firing]:
+        """Fire what is due on the clock; the firings returned leave periodic work out unless `periodic`."""
         assert self._runner is not None, "start() first"
-        return self._runner.fire_due()
+        return self._runner.fire_due(periodic=periodic)
 
     def next_schedule_due(self) -> datetime | None:
         assert self._runner is not None, "start() first"

@@ -22,6 +22,7 @@ from pushengine.routes import (
     lifecycle,
     messages,
     segments,
+    settings,
     templates,
     users,
 )
@@ -32,11 +33,12 @@ pytestmark = pytest.mark.e2e
 ROUTES: dict[str, Access] = {
     **devices.router.access, **campaigns.router.access, **events.router.access, **segments.router.access,
     **users.router.access, **analytics.router.access, **keys.router.access, **lifecycle.router.access,
-    **templates.router.access, **messages.router.access, **imports.router.access,
+    **templates.router.access, **messages.router.access, **imports.router.access, **settings.router.access,
 }  # fmt: skip
 # Routes with nothing to make invalid (any user id is a valid one): the right key gets its answer.
 NO_INPUT = {"GET /v1/segments": 200, "GET /v1/users/{user_id}": 404, "GET /v1/templates": 200,
-            "DELETE /v1/users/{user_id}": 404, "POST /v1/devices/export": 202}  # fmt: skip
+            "DELETE /v1/users/{user_id}": 404, "POST /v1/devices/export": 202,
+            "GET /v1/apps/{app_id}/settings": 200}  # fmt: skip
 INVALID_BODIES = {"schema": json.dumps({"unexpected": True, "name": 7}).encode(), "bytes": b"\xff\xfe{"}
 
 

@@ -8,20 +8,30 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from pushengine import compose, lift, segments, waves
+from pushengine import anniversaries, app_settings, automation, compose, lift, segments, waves
 from pushengine.analytics import DEFAULT_CURRENCY, app_defaults, currency_of, revenue_view
 from pushengine.audience import parse_filter, segment_ids
 from pushengine.config import Settings
 from pushengine.dal.apps import AppsRepository, now_iso
+from pushengine.dal.automation import AutomationRepository
 from pushengine.dal.campaigns import ACTION_STAT_PREFIX, PROGRESS_FIELDS, CampaignsRepository, zero_stats
 from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.numbers import from_dynamo, to_dynamo
 from pushengine.dal.queues import send_json
 from pushengine.dal.scheduler import WaveScheduler, schedule_name
 from pushengine.dal.segments import SegmentsRepository
+from pushengine.delivery.segment import SegmentDeps
 from pushengine.errors import Conflict, InvalidInput, NotFound
 from pushengine.limits import DYNAMO_MAX_ITEM_BYTES, heaviest_part, item_size
-from pushengine.models import AudienceCount, CampaignIn, CampaignOut, CampaignPage, WaveOut
+from pushengine.models import (
+    AUTOMATED,
+    AudienceCount,
+    CampaignIn,
+    CampaignOut,
+    CampaignPage,
+    LocalTimeSchedule,
+    WaveOut,
+)
 from pushengine.targeting import DEFAULT_VARIANT, HOLDOUT
 
 IMMEDIATE = timedelta(seconds=2)  # a wave this close is queued now rather than scheduled
@@ -34,10 +44,17 @@ class CampaignDeps:
     devices: DevicesRepository
     scheduler: WaveScheduler
     segments: SegmentsRepository | None = None
-    apps: AppsRepository | None = None  # the app's default currency, for revenue
+    automation: AutomationRepository | None = None
+    apps: AppsRepository | None = None  # the app's settings: default currency, date attributes
 
     def currency(self, app_id: str) -> str:
         return app_defaults(self.apps.get(app_id) if self.apps else None)[0]
+
+    def automated(self) -> SegmentDeps:
+        """The same adapters as the automation planner sees them."""
+        return SegmentDeps(settings=self.settings, campaigns=self.campaigns, devices=self.devices,
+                           scheduler=self.scheduler, segments=self.segments, automation=self.automation,
+                           apps=self.apps)  # fmt: skip
 
 
 def new_campaign_id(now: datetime) -> str:
@@ -75,6 +92,8 @@ def plan(body: CampaignIn, now: datetime) -> tuple[list[waves.Wave], list[str]]:
         return waves.plan_now(now), []
     if schedule.type == "at":
         return waves.plan_at(max(schedule.at, now)), []
+    if not isinstance(schedule, LocalTimeSchedule):
+        return [], []  # automated: planned as they come (pushengine.automation)
     # Every zone in the world is planned, so a device that registers in a new zone later is still reached.
     wall = time.fromisoformat(schedule.time)
     result = waves.plan_local_time(schedule.date, wall, waves.ALL_ZONES, now, schedule.if_passed)
@@ -122,12 +141,15 @@ def create_campaign(
     check_messages(body, campaign_id)
     plan_items, skipped = plan_waves(body, now)
     planned = [p["wave"] for p in plan_items]
+    automated = body.schedule.type in AUTOMATED
+    if automated:
+        check_automation(deps, app_id, body)
     variant_names = [v.name for v in body.variants or []] or [DEFAULT_VARIANT]
     item = {
         "app_id": app_id,
         "campaign_id": campaign_id,
         "name": body.name,
-        "status": "scheduled",
+        "status": "active" if automated else "scheduled",
         "created_at": now_iso(),
         "spec": body.model_dump(mode="json", exclude_none=True),
         "waves": [
@@ -159,6 +181,10 @@ def create_campaign(
         if deps.segments is not None and named:
             deps.segments.unreference(app_id, named, campaign_id)
         raise
+    if automated:
+        automation.activate(
+            deps.automated(), app_id, campaign_id, body.model_dump(mode="json", exclude_none=True), now
+        )
     immediate = []
     for wave in planned:
         payload = {"kind": "wave", "app_id": app_id, "campaign_id": campaign_id, "wave_id": wave.wave_id}
@@ -169,6 +195,13 @@ def create_campaign(
     if immediate:
         send_json(deps.settings.audience_queue_url, immediate, max_message=deps.settings.max_message_bytes)
     return campaign_out(item, known_zones=set(deps.devices.zones(app_id)))
+
+
+def check_automation(deps: CampaignDeps, app_id: str, body: CampaignIn) -> None:
+    """What the schedule model cannot check alone: an anniversary's attribute must be a declared date."""
+    if body.schedule.type == "anniversary":
+        declared = app_settings.load(deps.apps, app_id).get("date_attributes") or []
+        anniversaries.check_declared(list(declared), body.schedule.attribute)
 
 
 def campaign_out(
@@ -225,7 +258,10 @@ def get_campaign(deps: CampaignDeps, app_id: str, campaign_id: str) -> CampaignO
     item = deps.campaigns.get(app_id, campaign_id, consistent=True)
     if item is None:
         raise NotFound("campaign not found", field="campaign_id")
-    return campaign_out(item, known_zones=set(deps.devices.zones(app_id)), currency=deps.currency(app_id))
+    out = campaign_out(item, known_zones=set(deps.devices.zones(app_id)), currency=deps.currency(app_id))
+    if from_dynamo(item["spec"]).get("schedule", {}).get("type") in ("recurring", "anniversary"):
+        out.runs = automation.runs_view(deps.campaigns, app_id, campaign_id, item)
+    return out
 
 
 def list_campaigns(deps: CampaignDeps, app_id: str, *, limit: int, next_token: str | None) -> CampaignPage:
@@ -238,8 +274,14 @@ def cancel_campaign(deps: CampaignDeps, app_id: str, campaign_id: str) -> Campai
     item = deps.campaigns.get(app_id, campaign_id, consistent=True)
     if item is None:
         raise NotFound("campaign not found", field="campaign_id")
-    if not deps.campaigns.set_status(app_id, campaign_id, "cancelled", allowed_from=("scheduled", "sending")):
-        raise Conflict(f"campaign is {item['status']}; only scheduled or sending campaigns can be cancelled")
+    if not deps.campaigns.set_status(
+        app_id, campaign_id, "cancelled", allowed_from=("scheduled", "sending", "active")
+    ):
+        raise Conflict(
+            f"campaign is {item['status']}; only scheduled, sending or active campaigns can be cancelled"
+        )
+    if from_dynamo(item["spec"]).get("schedule", {}).get("type") in AUTOMATED:
+        automation.deactivate(deps.automated(), app_id, campaign_id, from_dynamo(item["spec"]))
     fired = set(item.get("fired_waves") or [])
     for wave in item["waves"]:
         if wave["wave_id"] not in fired:

@@ -21,13 +21,16 @@ import base64
 import hashlib
 import json
 import re
+from calendar import isleap
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from liquid import BoundTemplate, Environment
 from liquid.exceptions import LiquidError
+from liquid.filter import with_context
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -72,8 +75,11 @@ WEBPUSH_MAX_PLAINTEXT = MAX_PAYLOAD - 86 - 16 - 1
 MAX_ACTIONS = 3  # buttons a notification shows: Chrome shows 2, Android 3, iOS up to 4 in its long look
 VARIABLE_ESTIMATE = 64  # bytes assumed for each {{ ... }} output when estimating the worst case
 
-# Template context: only these device fields, so a template can never print a token or subscription.
-CONTEXT_FIELDS = ("attributes", "tags", "locale", "country", "timezone", "platform", "user_id", "data")
+# Template context: only these device fields, so a template can never print a token or subscription;
+# `data` is a direct send's data, `event` a triggered send's trigger ({name, properties}), `local_date`
+# the send's date in the device's zone.
+CONTEXT_FIELDS = ("attributes", "tags", "locale", "country", "timezone", "platform", "user_id", "data", "event",
+                  "local_date")  # fmt: skip
 # FCM reserves these data keys (or we fill them ourselves), so a campaign may not set them.
 _RESERVED_DATA_KEYS = frozenset(
     {"campaign_id", "url", "actions", "from", "notification", "message_type", "collapse_key"}
@@ -285,6 +291,28 @@ ENV = _Env()
 for _tag in ("include", "render"):
     ENV.tags.pop(_tag, None)
 
+
+@with_context
+def years_since(value: object, *, context: Any) -> int | str:
+    """Whole years from a YYYY-MM-DD date to the send's local date (`local_date`, else today in UTC):
+    `{{ attributes.birthday | years_since }}`. Not a date: empty output, not a failed send."""
+    try:
+        start = date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return ""
+    raw = context.resolve("local_date", default=None)
+    try:
+        today = date.fromisoformat(str(raw)) if raw else datetime.now(UTC).date()
+    except ValueError:
+        today = datetime.now(UTC).date()
+    years = today.year - start.year - ((today.month, today.day) < (start.month, start.day))
+    if (start.month, start.day) == (2, 29) and (today.month, today.day) == (2, 28) and not isleap(today.year):
+        years += 1  # a 29 February date is celebrated on 28 February in common years
+    return max(0, years)
+
+
+ENV.filters["years_since"] = years_since
+
 Template = str | BoundTemplate  # a str has no Liquid markup and is used as is
 
 
@@ -363,7 +391,7 @@ class _Variant:
 
 _MISSING = object()
 _SPECIAL_PROPERTIES = frozenset({"size", "first", "last"})  # Liquid reads these off a container itself
-_CLOCK_FILTERS = frozenset({"date"})  # output that depends on when it renders ("now" | date)
+_CLOCK_FILTERS = frozenset({"date", "years_since"})  # output that depends on when it renders ("now" | date)
 
 
 def _reads(*templates: Template | None) -> tuple[tuple[str | int, ...], ...] | None:

@@ -20,6 +20,7 @@ class Settings(BaseModel):
     idempotency_table: str = "idempotency"
     data_bucket: str = ""
     jobs_queue_url: str = ""
+    automation_table: str = "automation"
     audience_queue_url: str = ""
     send_queue_url: str = ""
     schedule_group: str = "default"

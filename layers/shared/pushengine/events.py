@@ -7,6 +7,7 @@ that part lives in pushengine.profiles, called first so an unknown device is a 4
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -44,10 +45,14 @@ class EventDeps:
     profiles: ProfileStore | None = None
     apps: AppsRepository | None = None  # the app's default currency and attribution window
     recent: RecentCampaigns | None = None  # attribution of conversions posted without campaign_id
+    # triggered campaigns: starts, restarts or cancels the waits this event names (pushengine.triggers)
+    on_event: Callable[[str, EventIn], None] | None = None
 
 
 def record_event(deps: EventDeps, app_id: str, event: EventIn) -> dict[str, object]:
-    event = update_profiles(deps, app_id, event)
+    posted, event = event, update_profiles(deps, app_id, event)
+    if deps.on_event is not None:  # after the profile, so a due send that reads it sees a cancel
+        deps.on_event(app_id, posted)
     assert event.device_id is not None  # update_profiles names the device a user's event counts for
     stat = STAT_FOR.get(event.name)
     if stat is None:

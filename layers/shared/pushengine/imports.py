@@ -243,7 +243,9 @@ def run_export(deps: JobDeps, step: dict[str, Any], remaining_millis: Callable[[
     zones, zi, shard, cursor = step["zones"], int(step["zone"]), int(step["shard"]), step.get("cursor")
     count = 0
     while zi < len(zones):
-        items, cursor = deps.devices.partition_page(app_id, zones[zi], limit=1000, start=cursor)  # a whole zone
+        items, cursor = deps.devices.partition_page(
+            app_id, zones[zi], limit=1000, start=cursor
+        )  # a whole zone
         for item in items:
             buffer += (
                 json.dumps(from_dynamo(public_view(dict(item))), separators=(",", ":"), default=str).encode()

@@ -300,10 +300,114 @@ class LocalTimeSchedule(BaseModel):
     if_passed: Literal["skip", "send_now", "next_day"] = "skip"
 
 
-Schedule = Annotated[NowSchedule | AtSchedule | LocalTimeSchedule, Field(discriminator="type")]
+EventName = Annotated[str, StringConstraints(pattern=EVENT_NAME)]
+MAX_TRIGGER_DELAY = timedelta(days=365)
+_ISO_DURATION = re.compile(
+    r"P(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?", re.ASCII
+)
+
+
+def parse_delay(value: str) -> timedelta:
+    """An ISO 8601 duration in W, D, H, M, S (0 allowed; months and years have no fixed length)."""
+    found = _ISO_DURATION.fullmatch(value)
+    if found is None or not any(g is not None for g in found.groups()):
+        raise ValueError("must be an ISO 8601 duration of zero or more (W, D, H, M, S), e.g. PT1H, P2D, PT0S")
+    weeks, days, hours, minutes, seconds = (float(g) if g else 0.0 for g in found.groups())
+    if weeks > 60 or days > 400 or hours > 9000 or minutes > 600_000 or seconds > 40_000_000:
+        raise ValueError("must be at most one year (P365D)")
+    span = timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+    if span > MAX_TRIGGER_DELAY:
+        raise ValueError("must be at most one year (P365D)")
+    return span
+
+
+def _delay(value: str) -> str:
+    if value.startswith("-"):
+        raise ValueError("must not be negative")
+    parse_delay(value)
+    return value
+
+
+def _ordered_window(start: Any, end: Any) -> None:
+    if start is not None and end is not None and end <= start:
+        raise ValueError("end: must be after start")
+
+
+class TriggeredSchedule(BaseModel):
+    """One send per (campaign, device) at trigger time + delay; see pushengine.triggers."""
+
+    model_config = Strict
+    type: Literal["triggered"]
+    event: EventName
+    delay: Annotated[str, StringConstraints(max_length=32), AfterValidator(_delay)] = "PT0S"
+    cancel_on: Annotated[list[EventName], Field(max_length=10)] = []
+    restart_on_repeat: bool = True
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _window(self) -> TriggeredSchedule:
+        _ordered_window(self.start, self.end)
+        if self.event in self.cancel_on:
+            raise ValueError("cancel_on: must not name the trigger event itself")
+        return self
 
 
 Weekday = Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
+
+
+class RecurringSchedule(BaseModel):
+    """Occurrences at a wall time in every device's zone; see pushengine.recurring."""
+
+    model_config = Strict
+    type: Literal["recurring"]
+    frequency: Literal["daily", "weekly", "monthly"]
+    days: Annotated[list[Weekday], Field(min_length=1, max_length=7)] | None = None
+    day_of_month: Annotated[int, Field(ge=1, le=31)] | None = None
+    time: HHMM
+    start: date
+    end: date | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> RecurringSchedule:
+        _ordered_window(self.start, self.end)
+        if self.frequency == "weekly" and not self.days:
+            raise ValueError('days: required for a weekly schedule, e.g. ["MO"]')
+        if self.frequency != "weekly" and self.days is not None:
+            raise ValueError("days: only for a weekly schedule")
+        if self.frequency == "monthly" and self.day_of_month is None:
+            raise ValueError("day_of_month: required for a monthly schedule")
+        if self.frequency != "monthly" and self.day_of_month is not None:
+            raise ValueError("day_of_month: only for a monthly schedule")
+        return self
+
+
+class AnniversarySchedule(BaseModel):
+    """Every day, devices whose date attribute's month-day is today locally; see pushengine.anniversaries."""
+
+    model_config = Strict
+    type: Literal["anniversary"]
+    attribute: Annotated[str, StringConstraints(pattern=r"^attributes\.[A-Za-z0-9_.-]{1,64}$")]
+    time: HHMM
+    start: date
+    end: date | None = None
+
+    @model_validator(mode="after")
+    def _window(self) -> AnniversarySchedule:
+        _ordered_window(self.start, self.end)
+        return self
+
+
+Schedule = Annotated[
+    NowSchedule
+    | AtSchedule
+    | LocalTimeSchedule
+    | TriggeredSchedule
+    | RecurringSchedule
+    | AnniversarySchedule,
+    Field(discriminator="type"),
+]
+AUTOMATED = ("triggered", "recurring", "anniversary")  # schedule types that stay active and run repeatedly
 
 
 class Variant(BaseModel):
@@ -374,6 +478,8 @@ class CampaignOut(BaseModel):
     lift: dict[str, dict[str, Any]] | None = None
     # sends that failed for good after every retry (dead-lettered), by reason
     errors: dict[str, int] = {}
+    # recurring and anniversary campaigns: the latest runs (occurrences), each with its own stats
+    runs: list[dict[str, Any]] | None = None
 
 
 class CampaignPage(BaseModel):
@@ -475,3 +581,22 @@ class SegmentOut(BaseModel):
 
 class SegmentPage(BaseModel):
     segments: list[SegmentOut]
+
+
+# ---------- app settings ----------
+class AppSettingsIn(BaseModel):
+    """App-wide defaults. Campaign fields override them; transactional sends ignore caps and quiet hours.
+    Every field is optional so later defaults (currency, attribution window...) add without breaking."""
+
+    model_config = Strict
+    quiet_hours: QuietHours | None = None  # for devices that have none of their own
+    frequency_cap: FrequencyCap | None = None  # over all marketing sends of the app, capped campaigns or not
+    max_per_second: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    # device attributes holding dates (YYYY-MM-DD) that anniversary campaigns may use; indexed by month-day
+    date_attributes: Annotated[list[TagKey], Field(max_length=10)] = []
+
+
+class AppSettingsOut(AppSettingsIn):
+    model_config = ConfigDict(extra="ignore")
+    app_id: str
+    updated_at: str | None = None

@@ -72,8 +72,16 @@ class Decision:
 class Targeting:
     """A campaign's compiled per-device rules, built once per audience task."""
 
-    def __init__(self, campaign_id: str, spec: Mapping[str, Any], *, audience: Any = _SPEC) -> None:
-        """`audience`: the filter with its saved segments expanded, when the spec names segments."""
+    def __init__(
+        self,
+        campaign_id: str,
+        spec: Mapping[str, Any],
+        *,
+        audience: Any = _SPEC,
+        defaults: Mapping[str, Any] | None = None,
+    ) -> None:
+        """`audience`: the filter with its saved segments expanded, when the spec names segments.
+        `defaults`: the app's settings (quiet hours for devices that have none)."""
         self.campaign_id = campaign_id
         self.spec = spec
         if audience is _SPEC:
@@ -81,6 +89,7 @@ class Targeting:
         self.filter: Filter | None = parse_filter(audience, expanded=True) if audience else None
         transactional = spec.get("category") == "transactional"
         self.quiet_policy = "ignore" if transactional else spec.get("quiet_hours", "defer")
+        self.default_quiet = (defaults or {}).get("quiet_hours")
 
     def selects(self, device: Mapping[str, Any], now: datetime) -> bool:
         return self.filter is None or self.filter.matches(device, now)
@@ -92,7 +101,8 @@ class Targeting:
         if variant == HOLDOUT:
             return Decision("suppressed_holdout", HOLDOUT)
         if self.quiet_policy != "ignore":
-            until = quiet_until(device.get("quiet_hours"), str(device.get("timezone", "UTC")), now)
+            quiet = device.get("quiet_hours") or self.default_quiet
+            until = quiet_until(quiet, str(device.get("timezone", "UTC")), now)
             if until is not None:
                 if self.quiet_policy == "skip":
                     return Decision("suppressed_quiet_hours", variant)

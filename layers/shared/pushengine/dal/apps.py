@@ -112,6 +112,21 @@ class AppsRepository:
             raise
         self._cache.pop(app_id, None)
 
+    def put_settings(self, app_id: str, values: dict[str, Any]) -> None:
+        """Replace the app's defaults (a map on the app item; see pushengine.app_settings)."""
+        try:
+            self._table.update_item(
+                Key={"app_id": app_id},
+                UpdateExpression="SET settings = :s",
+                ExpressionAttributeValues={":s": values},
+                ConditionExpression="attribute_exists(app_id)",
+            )
+        except ClientError as exc:
+            if aws.is_condition_failure(exc):
+                raise NotFound("app not found", field="app_id") from exc
+            raise
+        self._cache.pop(app_id, None)
+
 
 class SecretsStore:
     """Provider credentials in Secrets Manager; read once per version per container."""

@@ -17,7 +17,7 @@ import builtins
 import json
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
@@ -32,6 +32,7 @@ STAT_KEYS = (
     "targeted", "sent", "failed", "pruned", "deferred",
     "suppressed_quiet_hours", "suppressed_frequency_cap", "suppressed_opted_out", "suppressed_holdout",
     "suppressed_unregistered", "delivered", "opened", "clicked", "converted", "revenue",
+    "triggered", "cancelled",
 )  # fmt: skip
 ACTION_STAT_PREFIX = "clicked_action_"  # + action id: taps on one button, read back as clicked_actions
 LEDGER_DAYS = 14
@@ -47,6 +48,11 @@ def batch_key(campaign_id: str, batch_id: str) -> str:
 def task_key(task: Mapping[str, Any]) -> str:
     """An audience task's ledger item."""
     return f"task#{task['campaign_id']}#{task['wave_id']}#{task['zone']}#{task['shard']}#{task['seq']}"
+
+
+def run_key(app_id: str, campaign_id: str, run: str) -> str:
+    """One occurrence's stats item (recurring and anniversary campaigns)."""
+    return f"run#{app_id}#{campaign_id}#{run}"
 
 
 def zero_stats() -> dict[str, int]:
@@ -254,12 +260,14 @@ class CampaignsRepository:
         errors: Mapping[str, int] | None = None,
         shard: int | None = None,
         hour: str | None = None,
+        run: str | None = None,
     ) -> bool:
         """Add stats and counters in one transaction guarded by a ledger item; False if already recorded.
 
         Waves and tasks pending go to the progress item; everything else to counter shard `shard` (by
         default the ledger key's): a send batch names the shard its task counted it on. With `hour`
-        (analytics.hour_of), the funnel part of the stats also joins that hour's time series."""
+        (analytics.hour_of), the funnel part of the stats also joins that hour's time series. `run`: an
+        occurrence of a recurring or anniversary campaign, whose own stats item gains them too."""
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
         adds: list[str] = []
@@ -323,8 +331,35 @@ class CampaignsRepository:
             )  # fmt: skip
             if series is not None:
                 items.append(series)
+        run_adds = [(i, k, v) for i, (k, v) in enumerate((stats or {}).items()) if v]
+        if run and run_adds:
+            items.append({"Update": {
+                "TableName": self._checkpoints_name,
+                "Key": _serialize({"pk": run_key(app_id, campaign_id, run)}),
+                "UpdateExpression": "ADD " + ", ".join(f"#r{i} :r{i}" for i, _, _ in run_adds),
+                "ExpressionAttributeNames": {f"#r{i}": k for i, k, _ in run_adds},
+                "ExpressionAttributeValues": _serialize({f":r{i}": v for i, _, v in run_adds}),
+            }})  # fmt: skip
         # Only the ledger's own condition (item 0) means "already recorded"; conflicts are retried.
         return aws.transact(items, guard=0)
+
+    def runs(self, app_id: str, campaign_id: str, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The stats of these runs (absent ones left out)."""
+        keys = [_serialize({"pk": run_key(app_id, campaign_id, r)}) for r in dict.fromkeys(run_ids)]
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(keys), 100):
+            for item in self._batch_get(keys[start : start + 100]):
+                found[str(item.pop("pk")).rsplit("#", 1)[1]] = item
+        return found
+
+    def add_run(self, app_id: str, campaign_id: str, run: str) -> None:
+        """Note an occurrence on the campaign's progress, so reads can list its runs."""
+        aws.retried(
+            self._checkpoints.update_item,
+            Key=self._progress_key(app_id, campaign_id),
+            UpdateExpression="ADD run_ids :r",
+            ExpressionAttributeValues={":r": {run}},
+        )
 
     def reserve_slots(self, app_id: str, campaign_id: str, wave_id: str, count: int) -> int:
         """The first of `count` consecutive send slots of this wave (for max_per_second pacing)."""

@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pushengine import readplan, segments
+from pushengine import app_settings, readplan, segments
 from pushengine.analytics import hour_of
 from pushengine.audience import FilterError, expand_segments, segment_ids
 from pushengine.config import Settings
+from pushengine.dal.apps import AppsRepository
+from pushengine.dal.automation import AutomationRepository
 from pushengine.dal.campaigns import CampaignsRepository, batch_key, task_key
 from pushengine.dal.counters import shard_of
 from pushengine.dal.devices import DevicesRepository
@@ -33,7 +35,8 @@ from pushengine.delivery import lifecycle
 from pushengine.observability import logger
 from pushengine.targeting import Targeting, assign
 
-ACTIVE = ("scheduled", "sending")
+ACTIVE = ("scheduled", "sending", "active")  # active: automated campaigns (pushengine.automation)
+AUTOMATION_KINDS = ("trigger", "occurrence", "plan")  # see pushengine.automation
 MIN_TASK_MILLIS = 15_000  # leave this much of the invocation for writing batches and the ledger
 
 
@@ -45,6 +48,8 @@ class SegmentDeps:
     scheduler: WaveScheduler
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     segments: SegmentsRepository | None = None
+    automation: AutomationRepository | None = None
+    apps: AppsRepository | None = None
 
 
 def fire_wave(deps: SegmentDeps, app_id: str, campaign_id: str, wave_id: str) -> int:
@@ -125,9 +130,17 @@ def fan_out(deps: SegmentDeps, message: dict[str, Any]) -> None:
     s = deps.settings
     app_id, campaign_id = message["app_id"], message["campaign_id"]
     lo, hi = int(message["lo"]), int(message["hi"])
-    base = {
-        k: message[k] for k in ("app_id", "campaign_id", "wave_id", "at", "zone", "cursors") if k in message
-    }
+    carried = (
+        "app_id",
+        "campaign_id",
+        "wave_id",
+        "at",
+        "zone",
+        "cursors",
+        "run",
+        "context",
+    )  # occurrences too
+    base = {k: message[k] for k in carried if k in message}
     parts = readplan.fan(lo, hi)
     if hi - lo <= readplan.FAN_OUT:
         children = [{**base, "kind": "task", "shard": a, "seq": 0} for a, _ in parts]
@@ -147,8 +160,11 @@ def slice_key(message: Mapping[str, Any]) -> str:
     return f"slice#{message['campaign_id']}#{message['wave_id']}#{message['zone']}#{message['lo']}#{message['hi']}"
 
 
-def device_entry(item: Mapping[str, Any], variant: str) -> dict[str, Any]:
-    """What sending needs about one device, so the sender reads no device records."""
+def device_entry(
+    item: Mapping[str, Any], variant: str, context: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """What sending needs about one device, so the sender reads no device records; `context` adds template
+    values that are not the device's (a trigger's `event`, an anniversary's `local_date`)."""
     d = from_dynamo(dict(item))
     entry: dict[str, Any] = {"id": d["device_id"], "p": d["platform"], "v": variant}
     if d["platform"] == "web":
@@ -157,6 +173,7 @@ def device_entry(item: Mapping[str, Any], variant: str) -> dict[str, Any]:
         entry["t"] = d["token"]
     entry["c"] = {k: d[k] for k in ("locale", "country", "timezone", "platform", "user_id", "tags", "attributes")
                   if k in d}  # fmt: skip
+    entry["c"].update(context or {})
     return entry
 
 
@@ -174,7 +191,8 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
     # Decide as of the wave's instant, or later if it fired late (quiet hours, `within` filters).
     now = max(deps.clock(), datetime.fromisoformat(task["at"])) if "at" in task else deps.clock()
     spec = from_dynamo(campaign["spec"])
-    targeting = Targeting(campaign_id, spec, audience=_wave_audience(deps, task, spec))
+    defaults = app_settings.load(deps.apps, app_id)
+    targeting = Targeting(campaign_id, spec, audience=_wave_audience(deps, task, spec), defaults=defaults)
     # a send-time experiment's wave reaches only its variants' devices; the others have their own wave
     reaches = next((w.get("variants") for w in campaign["waves"] if w["wave_id"] == task["wave_id"]), None)
     to_send: list[dict[str, Any]] = []
@@ -183,10 +201,7 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
     vstats: dict[str, Counter[str]] = defaultdict(Counter)
     cursor = task.get("cursor")
     for _ in range(s.audience_pages_per_task):
-        items, cursor = deps.devices.partition_page(
-            app_id, task["zone"], readplan.key_range(int(task["shard"]), int(task.get("cursors", 1))),
-            limit=s.audience_page_size, start=cursor,
-        )  # fmt: skip
+        items, cursor = _page(deps, task, s.audience_page_size, cursor)
         for item in items:
             if not targeting.selects(item, now):
                 continue
@@ -196,9 +211,11 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
             stats["targeted"] += 1
             vstats[decision.variant]["targeted"] += 1
             if decision.outcome == "send":
-                to_send.append(device_entry(item, decision.variant))
+                to_send.append(device_entry(item, decision.variant, task.get("context")))
             elif decision.outcome == "defer" and decision.release_at is not None:
-                deferred[_minute_ceiling(decision.release_at)].append(device_entry(item, decision.variant))
+                deferred[_minute_ceiling(decision.release_at)].append(
+                    device_entry(item, decision.variant, task.get("context"))
+                )
                 stats["deferred"] += 1
             else:
                 stats[decision.outcome] += 1
@@ -207,14 +224,18 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
             break
     prefix = f"{task['wave_id']}.{task['zone']}.{task['shard']}.{task['seq']}"
     cs = shard_of(ledger)  # the counter shard this task counts its batches on; each batch counts down there
+    # what each batch carries besides its devices: its run (an occurrence) and the app-wide cap
+    extra = app_settings.batch_policy(defaults, spec)
+    if task.get("run"):
+        extra.update(run=task["run"], cap_id=f"{campaign_id}.{task['run']}")
     # each batch names the hour its sends count in, unless they go out later still
     batches = _batches(
-        app_id, campaign_id, prefix, to_send, s.send_batch_size, s.max_message_bytes, cs, hour_of(now)
+        app_id, campaign_id, prefix, to_send, s.send_batch_size, s.max_message_bytes, cs, hour_of(now), extra
     )
-    rate = targeting.spec.get("max_per_second")
-    delays = _pace(deps, task, batches, float(rate)) if rate and batches else None
+    rate = app_settings.max_per_second(defaults, targeting.spec)
+    delays = _pace(deps, task, batches, rate) if rate and batches else None
     send_json(s.send_queue_url, batches, delays=delays, max_message=s.max_message_bytes)
-    held = _defer(deps, app_id, campaign_id, prefix, deferred, cs)
+    held = _defer(deps, app_id, campaign_id, prefix, deferred, cs, extra)
     counters = {"batches_pending": len(batches) + held, "tasks_pending": 0 if cursor else -1}
     recorded = deps.campaigns.record(
         app_id,
@@ -225,6 +246,7 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
         counters=counters,
         shard=cs,
         hour=hour_of(now),
+        run=task.get("run"),
     )
     if cursor:  # after the ledger: a redelivery re-queues the continuation but never re-counts
         send_json(s.audience_queue_url, [{**task, "seq": task["seq"] + 1, "cursor": cursor}],
@@ -233,9 +255,21 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
         deps.campaigns.try_complete(app_id, campaign_id)
 
 
+def _page(
+    deps: SegmentDeps, task: Mapping[str, Any], limit: int, cursor: Any
+) -> tuple[list[dict[str, Any]], Any]:
+    """One page of a task's devices: its (zone, shard) partition, or an anniversary's celebrants."""
+    if "celebrants" in task:
+        from pushengine import anniversaries
+
+        return anniversaries.celebrant_page(deps, task), None
+    key_range = readplan.key_range(int(task["shard"]), int(task.get("cursors", 1)))
+    return deps.devices.partition_page(task["app_id"], task["zone"], key_range, limit=limit, start=cursor)
+
+
 def _batches(
     app_id: str, campaign_id: str, prefix: str, entries: list[dict[str, Any]], size: int, max_bytes: int,
-    cs: int, hour: str | None = None,
+    cs: int, hour: str | None = None, extra: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Send batches of at most `size` devices, each split in halves until it fits one SQS message
     (`max_bytes`): Web Push subscriptions make a device ~600 bytes, so 250 of them can pass 150 KB."""
@@ -243,7 +277,8 @@ def _batches(
     for i in range(0, len(entries), size):
         out += split_to_fit(
             {"app_id": app_id, "campaign_id": campaign_id, "batch_id": f"{prefix}.{i // size}", "cs": cs,
-             "devices": entries[i : i + size], "queued_at": time.time(), **({"h": hour} if hour else {})},
+             "devices": entries[i : i + size], "queued_at": time.time(), **({"h": hour} if hour else {}),
+             **(extra or {})},
             max_bytes,
         )  # fmt: skip
     return out
@@ -297,12 +332,14 @@ def _defer(
     prefix: str,
     groups: dict[datetime, list[dict[str, Any]]],
     cs: int,
+    extra: Mapping[str, Any] | None = None,
 ) -> int:
     """Hold quiet-hours devices until their quiet hours end: store the batch, schedule its release."""
     count = 0
     for release_at, entries in sorted(groups.items()):
         for batch in _batches(app_id, campaign_id, f"{prefix}.d{release_at:%H%M}", entries,
-                              deps.settings.send_batch_size, deps.settings.max_message_bytes, cs):  # fmt: skip
+                              deps.settings.send_batch_size, deps.settings.max_message_bytes, cs,
+                              None, extra):  # fmt: skip
             key = f"defer#{campaign_id}#{batch['batch_id']}"
             deps.campaigns.store_deferred(key, batch)
             name = "d-" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
@@ -333,12 +370,16 @@ def release(deps: SegmentDeps, key: str) -> None:
         elif not item.get("opted_in", True):
             outcome = "suppressed_opted_out"
         else:
-            kept.append(device_entry(item, entry.get("v", "default")))  # its token and fields as of now
+            # its token and fields as of now; what its template saw besides the device stays
+            context = {k: entry["c"][k] for k in ("event", "local_date") if k in entry.get("c", {})}
+            kept.append(device_entry(item, entry.get("v", "default"), context))
             continue
         stats[outcome] += 1
         vstats[entry.get("v", "default")][outcome] += 1
     if stats:
-        deps.campaigns.record(app_id, campaign_id, f"release#{key}", stats=stats, variant_stats=vstats)
+        deps.campaigns.record(
+            app_id, campaign_id, f"release#{key}", stats=stats, variant_stats=vstats, run=batch.get("run")
+        )
     if kept:
         send_json(deps.settings.send_queue_url, [{**batch, "devices": kept}],
                   max_message=deps.settings.max_message_bytes)  # fmt: skip
@@ -369,6 +410,10 @@ def handle(
             run_task(deps, message, remaining_millis)
         elif kind == "release":
             release(deps, message["key"])
+        elif kind in AUTOMATION_KINDS:
+            from pushengine import automation
+
+            automation.handle(deps, message, remaining_millis)
         else:
             raise ValueError(f"unknown audience message kind {kind!r}")
     except Exception as exc:
@@ -425,4 +470,6 @@ def default_deps() -> SegmentDeps:
         devices=DevicesRepository(s.devices_table, s.zones_table, s.shard_count),
         scheduler=WaveScheduler(s.schedule_group, s.scheduler_role_arn, s.segment_query_function_arn),
         segments=SegmentsRepository(s.audience_table),
+        automation=AutomationRepository(s.automation_table),
+        apps=AppsRepository(s.apps_table),
     )

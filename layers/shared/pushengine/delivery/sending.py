@@ -227,6 +227,8 @@ async def send_batch(
     devices = batch["devices"]
     erased = await asyncio.to_thread(erasure.erased_from, deps.erasures, deps.devices, batch)
     results: dict[str, list[Any]] = dict(from_dynamo(checkpoint.get("results", {})))  # direct sends only
+    # the campaign's own cap and the app-wide one (marketing only; see app_settings.batch_policy)
+    limits = [(int(c["max"]), int(c["per_hours"])) for c in (composer.cap, batch.get("app_cap")) if c]
     pruned: list[tuple[str, str]] = []
     retry_after: list[float] = []
     retry_reasons: Counter[str] = Counter()
@@ -250,10 +252,9 @@ async def send_batch(
         """The provider's answer, or None when the device's frequency cap suppresses this send."""
         if entry["id"] in erased:  # erased while the batch waited: never sent to again
             return SendResult(Outcome.FAILED, reason=erasure.ERASED)
-        if composer.cap and deps.caps is not None:
-            cap = composer.cap
-            args = (app_id, entry["id"], campaign_id, int(cap["max"]), int(cap["per_hours"]))
-            if not await asyncio.to_thread(deps.caps.allow, *args):
+        if limits and deps.caps is not None:
+            args = (app_id, entry["id"], batch.get("cap_id", campaign_id), limits)
+            if not await asyncio.to_thread(deps.caps.allow_within, *args):
                 return None
         try:
             notification = composer.notification(entry)
@@ -340,6 +341,7 @@ async def send_batch(
             deps.campaigns.record, app_id, campaign_id, f"{key}#redrive",
             stats=_difference(counts, from_dynamo(checkpoint.get("recorded", {}))), variant_stats=vdelta,
             hour=send_hour(batch),
+            run=batch.get("run"),
         )  # fmt: skip
         return dict(counts)
     try:
@@ -347,6 +349,7 @@ async def send_batch(
             deps.campaigns.record, app_id, campaign_id, key,
             stats=counts, variant_stats=vcounts, counters={"batches_pending": -1}, shard=batch.get("cs"),
             hour=send_hour(batch), ledger={"results": results} if batch.get("results") else None,
+            run=batch.get("run"),
         )  # fmt: skip
     except Exception:
         await save()  # what was sent stays sent when SQS brings the batch back
@@ -444,6 +447,7 @@ def dead_letter(deps: SenderDeps, batch: Mapping[str, Any], reasons: str | Mappi
         ledger=ledger, errors={f"dead-lettered: {reason}": n for reason, n in reasons.items()},
         shard=batch.get("cs"),
         hour=send_hour(batch),
+        run=batch.get("run"),
     )  # fmt: skip
     if recorded:
         deps.campaigns.try_complete(app_id, campaign_id, shard=batch.get("cs"))

@@ -12,6 +12,8 @@ from pushengine import campaigns, idempotency, templates
 from pushengine.auth import Kind
 from pushengine.compose import Message
 from pushengine.config import settings
+from pushengine.dal.apps import AppsRepository
+from pushengine.dal.automation import AutomationRepository
 from pushengine.dal.campaigns import CampaignsRepository
 from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.scheduler import WaveScheduler
@@ -32,6 +34,8 @@ class Deps:
             devices=DevicesRepository(s.devices_table, s.zones_table, s.shard_count),
             scheduler=WaveScheduler(s.schedule_group, s.scheduler_role_arn, s.segment_query_function_arn),
             segments=SegmentsRepository(s.audience_table),
+            automation=AutomationRepository(s.automation_table),
+            apps=AppsRepository(s.apps_table),
         )
 
 

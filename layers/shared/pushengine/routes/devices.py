@@ -8,10 +8,11 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
-from pushengine import registry
+from pushengine import anniversaries, app_settings, registry
 from pushengine.auth import Kind
 from pushengine.config import settings
 from pushengine.dal.apps import AppsRepository, SecretsStore
+from pushengine.dal.automation import AutomationRepository
 from pushengine.dal.devices import DevicesRepository
 from pushengine.http import ApiRouter, caller
 from pushengine.models import AppCreated, AppIn, DeviceId, DeviceIn, DeviceOut, ProviderOut
@@ -27,6 +28,10 @@ class Deps:
     @cached_property
     def secrets(self) -> SecretsStore:
         return SecretsStore(settings().secrets_prefix)
+
+    @cached_property
+    def automation(self) -> AutomationRepository:
+        return AutomationRepository(settings().automation_table)
 
     @cached_property
     def devices(self) -> DevicesRepository:
@@ -67,7 +72,14 @@ def put_provider(
     summary="Register (201) or update (200) a device (client key)",
 )  # fmt: skip
 def put_device(device_id: Annotated[DeviceId, Path()], body: DeviceIn) -> Response[DeviceOut]:
-    out, created = registry.register_device(deps.devices, str(caller().app_id), device_id, body)
+    app_id = str(caller().app_id)
+    # the app's declared date attributes are indexed by month-day for anniversary campaigns
+    declared = list(app_settings.load(deps.apps, app_id).get("date_attributes") or [])
+    anniversaries.check_device(declared, body.attributes)
+    before = deps.devices.get(app_id, device_id) if declared else None
+    out, created = registry.register_device(deps.devices, app_id, device_id, body)
+    if declared:
+        anniversaries.reindex(deps.automation, app_id, device_id, before, out.model_dump(), declared)
     return _json(201 if created else 200, out.model_dump(mode="json", exclude_none=True))
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response, content_types
 from pydantic import ValidationError
 
-from pushengine import events, export, idempotency
+from pushengine import events, export, idempotency, triggers
 from pushengine.attribution import RecentCampaigns
 from pushengine.config import settings
 from pushengine.dal.apps import AppsRepository
@@ -16,6 +16,7 @@ from pushengine.dal.campaigns import CampaignsRepository
 from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.export import EventExport
 from pushengine.dal.profiles import ProfilesRepository
+from pushengine.delivery import segment
 from pushengine.errors import DomainError
 from pushengine.http import ApiRouter, caller, field_errors
 from pushengine.models import EventBatchIn, EventIn
@@ -32,7 +33,15 @@ class Deps:
             profiles=ProfilesRepository(s.devices_table, s.audience_table),
             apps=AppsRepository(s.apps_table),
             recent=RecentCampaigns(campaigns),
+            on_event=self.on_event,
         )
+
+    def on_event(self, app_id: str, event: EventIn) -> None:
+        triggers.on_event(self.automation, app_id, event)
+
+    @cached_property
+    def automation(self) -> segment.SegmentDeps:
+        return segment.default_deps()
 
     @cached_property
     def export(self) -> EventExport:

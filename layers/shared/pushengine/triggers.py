@@ -1,0 +1,203 @@
+"""Triggered campaigns (abandoned cart): an event starts a wait, a `cancel_on` event ends it, the due send
+checks everything again.
+
+Each pending send is one item (dal/automation: `pending#...`) plus one one-time EventBridge Scheduler
+schedule named after its generation; README shows why this beats a time-bucketed store at a million
+pending triggers. The cancel and the due send contend for the item with conditional writes (pending →
+cancelled, pending → sending), and the send also reads the device's behaviour profile after claiming it:
+a cancel event recorded before that read wins even when the cancel's own write lost the race.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from pushengine import app_settings, segments
+from pushengine.audience import segment_ids
+from pushengine.dal.numbers import from_dynamo
+from pushengine.dal.queues import send_json
+from pushengine.delivery.segment import SegmentDeps, device_entry
+from pushengine.models import EventIn, parse_delay
+from pushengine.observability import logger
+from pushengine.profiles import attr
+from pushengine.targeting import Targeting
+
+ACTIVE = "active"
+IMMEDIATE_SECONDS = 2  # a send due this soon goes to the queue rather than to a schedule
+
+
+def schedule_name(app_id: str, campaign_id: str, device_id: str, gen: int) -> str:
+    digest = hashlib.blake2b(f"{app_id}|{campaign_id}|{device_id}".encode(), digest_size=16).hexdigest()
+    return f"t-{digest}-{gen}"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _targeting(deps: SegmentDeps, app_id: str, campaign_id: str, spec: Mapping[str, Any]) -> Targeting:
+    audience = spec.get("audience")
+    if segment_ids(audience) and deps.segments is not None:  # saved segments as they are now
+        audience = segments.expand(deps.segments, app_id, audience, "audience")
+    return Targeting(campaign_id, spec, audience=audience, defaults=app_settings.load(deps.apps, app_id))
+
+
+def on_event(deps: SegmentDeps, app_id: str, event: EventIn, now: datetime | None = None) -> None:
+    """The events intake's hook: start, restart or cancel the waits this event names."""
+    assert deps.automation is not None
+    listeners = deps.automation.listeners(app_id, event.name)
+    if not listeners:
+        return
+    at = event.timestamp or now or datetime.now(UTC)
+    if event.device_id is not None:
+        device_ids = [event.device_id]
+    else:
+        assert event.user_id is not None
+        device_ids = [d["device_id"] for d in deps.devices.of_user(app_id, event.user_id, limit=100)]
+    for listener in listeners:
+        campaign = deps.campaigns.get(app_id, str(listener["campaign_id"]))
+        if campaign is None or campaign.get("status") != ACTIVE:
+            continue
+        if listener["role"] == "cancel":
+            for device_id in device_ids:
+                cancel(deps, app_id, campaign["campaign_id"], device_id, at)
+        else:
+            start(deps, app_id, campaign, device_ids, event, at)
+
+
+def start(
+    deps: SegmentDeps,
+    app_id: str,
+    campaign: Mapping[str, Any],
+    device_ids: list[str],
+    event: EventIn,
+    at: datetime,
+) -> None:
+    assert deps.automation is not None
+    campaign_id = str(campaign["campaign_id"])
+    spec = from_dynamo(campaign["spec"])
+    schedule = spec["schedule"]
+    if schedule.get("start") and at < datetime.fromisoformat(schedule["start"]):
+        return
+    if schedule.get("end") and at >= datetime.fromisoformat(schedule["end"]):
+        return
+    targeting = _targeting(deps, app_id, campaign_id, spec)
+    due = at + parse_delay(schedule.get("delay", "PT0S"))
+    trigger = {"name": event.name, "properties": event.properties or {}, "at": _iso(at)}
+    for device_id, item in deps.devices.get_many(app_id, device_ids).items():
+        if not targeting.selects(item, at):
+            continue
+        armed = deps.automation.arm(
+            app_id, campaign_id, device_id, due=_iso(due), event=trigger,
+            restart=bool(schedule.get("restart_on_repeat", True)),
+        )  # fmt: skip
+        if armed is None:
+            continue
+        gen, replaced = armed
+        deps.campaigns.record(
+            app_id, campaign_id, f"trig#{campaign_id}#{device_id}#{gen}", stats={"triggered": 1}
+        )
+        if replaced is not None:
+            deps.scheduler.delete(schedule_name(app_id, campaign_id, device_id, replaced))
+        _schedule(deps, app_id, campaign_id, device_id, gen, due)
+
+
+def _schedule(
+    deps: SegmentDeps, app_id: str, campaign_id: str, device_id: str, gen: int, due: datetime
+) -> None:
+    payload = {
+        "kind": "trigger",
+        "app_id": app_id,
+        "campaign_id": campaign_id,
+        "device_id": device_id,
+        "gen": gen,
+    }
+    if (due - datetime.now(UTC)).total_seconds() <= IMMEDIATE_SECONDS:
+        send_json(deps.settings.audience_queue_url, [payload], max_message=deps.settings.max_message_bytes)
+    else:
+        deps.scheduler.create(schedule_name(app_id, campaign_id, device_id, gen), due, payload)
+
+
+def cancel(deps: SegmentDeps, app_id: str, campaign_id: str, device_id: str, at: datetime) -> bool:
+    """A cancel_on event at `at`: the wait due after it is cancelled (counted once), its schedule deleted."""
+    assert deps.automation is not None
+    gen = deps.automation.cancel(app_id, campaign_id, device_id, _iso(at))
+    if gen is None:
+        return False
+    deps.campaigns.record(
+        app_id, campaign_id, f"tcancel#{campaign_id}#{device_id}#{gen}", stats={"cancelled": 1}
+    )
+    deps.scheduler.delete(schedule_name(app_id, campaign_id, device_id, gen))
+    return True
+
+
+def fire(deps: SegmentDeps, message: Mapping[str, Any]) -> str:
+    """A pending send is due: claim it, check the campaign, the device, its audience, opt-in and quiet hours
+    again, then queue it as a one-device send batch (the sender applies caps). Returns what happened."""
+    assert deps.automation is not None
+    app_id, campaign_id, device_id = message["app_id"], message["campaign_id"], message["device_id"]
+    gen = int(message["gen"])
+    pending = deps.automation.pending(app_id, campaign_id, device_id)
+    if pending is None or int(pending["gen"]) != gen or pending["state"] not in ("pending", "sending"):
+        return "stale"
+    ledger = f"tsend#{campaign_id}#{device_id}#{gen}"
+    campaign = deps.campaigns.get(app_id, campaign_id, consistent=True)
+    if campaign is None or campaign.get("status") != ACTIVE:
+        deps.automation.finish(app_id, campaign_id, device_id, gen, "cancelled")
+        return "campaign inactive"
+    if pending["state"] == "pending" and not deps.automation.claim(app_id, campaign_id, device_id, gen):
+        return "cancelled first"
+    spec = from_dynamo(campaign["spec"])
+    trigger = from_dynamo(pending["event"])
+    due = datetime.fromisoformat(pending["due"])
+    now = max(deps.clock(), due)
+    device = deps.devices.get(app_id, device_id)
+    if device is None or device.get("status", "active") != "active":
+        deps.automation.finish(app_id, campaign_id, device_id, gen, "dropped")
+        deps.campaigns.record(app_id, campaign_id, ledger, stats={"suppressed_unregistered": 1})
+        return "unregistered"
+    # the cancel won if its event reached the profile, whatever happened to its conditional write
+    for name in spec["schedule"].get("cancel_on", []):
+        last = device.get(attr(name, "last"))
+        if last is not None and trigger["at"] <= str(last) <= _iso(now):
+            if deps.automation.finish(app_id, campaign_id, device_id, gen, "cancelled"):
+                deps.campaigns.record(app_id, campaign_id, f"tcancel#{campaign_id}#{device_id}#{gen}",
+                                      stats={"cancelled": 1})  # fmt: skip
+            return "cancelled"
+    targeting = _targeting(deps, app_id, campaign_id, spec)
+    if not targeting.selects(device, now):
+        deps.automation.finish(app_id, campaign_id, device_id, gen, "dropped")
+        return "left the audience"
+    decision = targeting.decide(device, now)
+    if decision.outcome == "defer" and decision.release_at is not None:
+        if deps.automation.postpone(app_id, campaign_id, device_id, gen, _iso(decision.release_at)):
+            deps.campaigns.record(
+                app_id, campaign_id, f"tdefer#{campaign_id}#{device_id}#{gen}", stats={"deferred": 1}
+            )
+            _schedule(deps, app_id, campaign_id, device_id, gen + 1, decision.release_at)
+        return "deferred"
+    if decision.outcome != "send":
+        deps.automation.finish(app_id, campaign_id, device_id, gen, "suppressed")
+        deps.campaigns.record(app_id, campaign_id, ledger, stats={"targeted": 1, decision.outcome: 1},
+                              variant_stats={decision.variant: {"targeted": 1, decision.outcome: 1}})  # fmt: skip
+        return decision.outcome
+    context = {"event": {"name": trigger["name"], "properties": trigger.get("properties") or {}}}
+    batch = {
+        "app_id": app_id, "campaign_id": campaign_id, "batch_id": f"t.{device_id}.{gen}",
+        "devices": [device_entry(device, decision.variant, context)], "cap_id": f"{campaign_id}.{device_id}.{gen}",
+        **app_settings.batch_policy(app_settings.load(deps.apps, app_id), spec),
+    }  # fmt: skip
+    recorded = deps.campaigns.record(
+        app_id, campaign_id, ledger, stats={"targeted": 1}, variant_stats={decision.variant: {"targeted": 1}},
+        counters={"batches_pending": 1},
+    )  # fmt: skip
+    if recorded or pending["state"] == "sending":  # a redelivered fire re-queues; the batch ledger dedupes
+        send_json(deps.settings.send_queue_url, [batch], max_message=deps.settings.max_message_bytes)
+    deps.automation.finish(app_id, campaign_id, device_id, gen, "sent")
+    logger.info(
+        "triggered send queued", extra={"campaign_id": campaign_id, "device_id": device_id, "gen": gen}
+    )
+    return "sent"
