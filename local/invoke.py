@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PREFIXES = {
     "api_docs_": "ApiDocsFunction", "campaigns_": "CampaignsFunction", "devices_": "DevicesFunction",
     "events_": "EventsFunction", "segment_query_": "SegmentQueryFunction", "sender_": "SenderFunction",
-    "jobs_": "JobsFunction",
+    "jobs_": "JobsFunction", "console_": "ConsoleFunction",
 }  # fmt: skip
 SAMPLE_IMPORT_KEY = "samples/devices.jsonl"
 
