@@ -3,15 +3,11 @@ transaction, so the event counts when it is posted again (against moto, tables f
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from local.runtime import create_tables, load_template
 from pushengine import events
 from pushengine.dal import aws
 from pushengine.dal.campaigns import CampaignsRepository, zero_stats
@@ -22,20 +18,9 @@ TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
 
 @pytest.fixture
-def repos(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[CampaignsRepository, DevicesRepository]]:
-    for key, value in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_REGION": "us-east-1",
-                       "AWS_DEFAULT_REGION": "us-east-1"}.items():  # fmt: skip
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    aws._client.cache_clear()
-    aws._resource.cache_clear()
-    with mock_aws():
-        names = create_tables(load_template(TEMPLATE), boto3.client("dynamodb", region_name="us-east-1"))
-        campaigns = CampaignsRepository(names["CampaignsTable"], names["CheckpointsTable"])
-        devices = DevicesRepository(names["DevicesTable"], names["ZonesTable"], 4)
-        yield campaigns, devices
-    aws._client.cache_clear()
-    aws._resource.cache_clear()
+def repos(names: dict[str, str]) -> tuple[CampaignsRepository, DevicesRepository]:
+    campaigns = CampaignsRepository(names["CampaignsTable"], names["CheckpointsTable"])
+    return campaigns, DevicesRepository(names["DevicesTable"], names["ZonesTable"], 4)
 
 
 def fail_transactions(times: int) -> list[int]:

@@ -4,36 +4,17 @@ shards and completion, provider-quota lanes."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
-from moto import mock_aws
 
-from local.runtime import create_tables, load_template
 from pushengine import pacing, readplan
-from pushengine.dal import aws
 from pushengine.dal.campaigns import CampaignsRepository, zero_stats
 from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.quota import QuotaLedger
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
-
-
-@pytest.fixture
-def names(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    for key, value in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_REGION": "us-east-1",
-                       "AWS_DEFAULT_REGION": "us-east-1"}.items():  # fmt: skip
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    aws._client.cache_clear()
-    aws._resource.cache_clear()
-    with mock_aws():
-        yield create_tables(load_template(TEMPLATE), boto3.client("dynamodb", region_name="us-east-1"))
-    aws._client.cache_clear()
-    aws._resource.cache_clear()
 
 
 def device(zone: str = "Europe/Paris") -> dict[str, Any]:
