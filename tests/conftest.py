@@ -44,13 +44,21 @@ def standins() -> Iterator[Standins]:
         yield Standins(web, apns, fcm)
 
 
-@pytest.fixture(scope="session")
-def stack(standins: Standins) -> Iterator[Any]:
-    """The template on the embedded AWS in strict mode: AWS's limits enforced.
+@pytest.fixture(scope="module")
+def stack(session_stack: Any) -> Any:
+    """The template on the embedded AWS in strict mode, AWS's limits enforced: one stack for the session,
+    emptied for each module (a fresh deployment, on real time), so no module depends on another's data or
+    clock, or pays for what earlier ones stored.
 
     Injected faults are off unless STRICT_AWS_FAULTS says otherwise ("transaction_conflict=0.2,...");
     a test turns them on for itself with the `aws_faults` fixture.
     """
+    session_stack.reset()
+    return session_stack
+
+
+@pytest.fixture(scope="session")
+def session_stack(standins: Standins) -> Iterator[Any]:
     from local.runtime import LocalStack
     from local.runtime.strict import parse_faults
 

@@ -45,6 +45,11 @@ class Clock:
         with self._lock:
             self._history.append((time.time(), _utc(when)))
 
+    def run_real_time(self) -> None:
+        """Follow real time again (after set() or advance() froze it)."""
+        with self._lock:
+            self._history.append((time.time(), None))
+
     def advance(self, seconds: float) -> datetime:
         with self._lock:
             reading = self.now() + timedelta(seconds=seconds)

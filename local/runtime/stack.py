@@ -174,6 +174,26 @@ class LocalStack:
         log.info("local stack up: API %s, AWS %s", self.api_url, self.aws_url)
         return self
 
+    def reset(self) -> None:
+        """Start from nothing on the same endpoints: every table, queue, bucket and schedule the template
+        declares emptied (recreated under the same names), the clock on real time; fault rates are kept.
+
+        For a test session that keeps one stack: each module starts as a fresh deployment would, and no
+        module pays for what earlier ones stored (moto's scans and index queries grow with its tables).
+        Only for the embedded AWS, and only when no other stack in this process shares it.
+        """
+        with _live_lock:
+            alone = _live == {id(self)}
+        if self._moto is None or not alone:
+            raise RuntimeError("reset() needs this stack's own embedded AWS")
+        self._reset_moto()
+        self._provision()
+        self._groups["PeriodicWork"] = create_periodic_schedules(
+            self.boto3_client("scheduler"), self.template.stack_name, self.functions
+        )
+        self.clock.run_real_time()
+        self.faults.reset_counts()
+
     def close(self) -> None:
         self._stop.set()
         for thread in self._threads:
