@@ -49,7 +49,7 @@ def test_campaign_is_exact_under_transaction_conflicts_and_throttling(
     standins.webpush.reset_received()
 
     aws_faults.reset_counts()
-    aws_faults.update(transaction_conflict=0.2, throttle=0.05)
+    aws_faults.update(transaction_conflict=0.2, throttle=0.1)
     r = app.server.post("/v1/campaigns", {"name": "contended", "quiet_hours": "ignore",
                                           "message": {"title": "Deal {{ tags.n }}", "body": "today"}})  # fmt: skip
     assert r.status_code == 201, r.text
@@ -57,7 +57,7 @@ def test_campaign_is_exact_under_transaction_conflicts_and_throttling(
     stack.drain(timeout=600)
     injected = aws_faults.injected()
     aws_faults.clear()
-    assert injected.get("transaction_conflict", 0) >= 3 and injected.get("throttle", 0) >= 3, injected
+    assert injected.get("transaction_conflict", 0) >= 2 and injected.get("throttle", 0) >= 1, injected
 
     campaign = app.server.get(f"/v1/campaigns/{campaign_id}").json()
     stats = campaign["stats"]
