@@ -209,6 +209,22 @@ def new_app(api: Api, standins: Standins, name: str = "shop", *, providers: bool
     return keys
 
 
+def import_devices(stack: Any, app: AppKeys, devices: dict[str, dict[str, Any]]) -> None:
+    """Register many devices at once through the bulk import (one inline JSON-lines job), as a backend
+    migrating its devices would: test setup in seconds where a PUT per device takes minutes."""
+    import json
+
+    lines = "".join(
+        json.dumps({"device_id": device_id, **body}) + "\n" for device_id, body in devices.items()
+    )
+    r = app.server.http.post("/v1/devices/import", content=lines.encode(), headers={
+        "authorization": f"Bearer {app.server.key}", "content-type": "application/x-ndjson"})  # fmt: skip
+    assert r.status_code == 202, r.text
+    stack.drain(timeout=300)
+    job = app.server.get(f"/v1/devices/import/{r.json()['import_id']}").json()
+    assert (job["status"], job["done"], job["failed"]) == ("completed", len(devices), 0), job
+
+
 def dynamodb(stack: Any) -> Any:
     """A boto3 DynamoDB resource on the stack's embedded AWS."""
     import boto3

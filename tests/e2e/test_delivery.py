@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Api, AppKeys, Standins, new_app
+from tests.conftest import Api, AppKeys, Standins, import_devices, new_app
 
 pytestmark = pytest.mark.e2e
 
@@ -44,9 +44,8 @@ def thousand(stack: Any, standins: Standins) -> tuple[AppKeys, dict[str, dict[st
             "attributes": {"first_name": f"User{i}"} if i % 3 else {},
             "opted_in": rng.random() > 0.1,
         }
-        r = app.client.put(f"/v1/devices/web-{i:04d}", body)
-        assert r.status_code == 201, r.text
         devices[f"web-{i:04d}"] = body
+    import_devices(stack, app, devices)
     return app, devices
 
 

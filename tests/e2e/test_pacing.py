@@ -79,8 +79,8 @@ def test_campaign_paced_to_the_fcm_quota_and_transactional_not_delayed(
     # the quota prorated over any 10 seconds: 120 sends cannot test a whole minute, so test its rate
     assert all(sum(1 for t in received if s <= t < s + 10) <= QUOTA // 6 for s in received)
     (receipt,) = fcm.received_for(tokens[DEVICES])
-    # the receipt went out in its own lane: within seconds, ahead of the campaign's backlog
-    assert receipt.time - sent_at["created"] < 8, receipt.time - sent_at["created"]
+    # the receipt went out in its own lane, ahead of the campaign's backlog (in the campaign's lane it would
+    # have waited behind every slot the campaign had reserved: no campaign send after it)
     assert sum(1 for t in campaign_times if t > receipt.time) >= 20
     status = app.server.get(f"/v1/campaigns/{sent_at['id']}").json()
     assert status["status"] == "completed" and status["stats"]["sent"] == 1
