@@ -39,10 +39,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from local import report
-from local.runtime import Clock, LocalStack
 from local.standins.apns import ApnsStandIn
 from local.standins.fcm import FcmStandIn
 from local.standins.webpush import WebPushStandIn
+from samlocal import Clock, LocalRuntime
 
 ROOT = Path(__file__).resolve().parents[1]
 PLATFORMS = ("web", "ios", "android")
@@ -429,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         apns = stack_of.enter_context(ApnsStandIn(args.latency))
         fcm = ObservedFcm(args.latency)
         stack_of.enter_context(fcm)
-        stack = stack_of.enter_context(LocalStack(
+        stack = stack_of.enter_context(LocalRuntime(
             ROOT / "template.yaml",
             parameters={
                 "AdminKeyHash": hashlib.sha256(admin_key.encode()).hexdigest(),
@@ -476,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def play(args: argparse.Namespace, rng: random.Random, stack: LocalStack, server: Api, client: Api,
+def play(args: argparse.Namespace, rng: random.Random, stack: LocalRuntime, server: Api, client: Api,
          devices: list[Device], web: WebPushStandIn, apns: ApnsStandIn, fcm: ObservedFcm,
          register_s: float, started: float) -> Outcome:  # fmt: skip
     friday = next_friday(stack.clock.now().date())

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from moto import mock_aws
 
-from local.runtime import Clock, LocalStack, TemplateError, create_tables, load_template
+from samlocal import Clock, LocalRuntime, TemplateError, create_tables, load_template
 
 pytestmark = pytest.mark.integration
 
@@ -26,16 +26,16 @@ TEMPLATE = FIXTURE / "template.yaml"
 REAL_TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 STACK = "rt-test"
 
-StackFactory = Callable[..., LocalStack]
+StackFactory = Callable[..., LocalRuntime]
 
 
 @pytest.fixture
 def make_stack() -> Iterator[StackFactory]:
-    started: list[LocalStack] = []
+    started: list[LocalRuntime] = []
 
-    def make(template: Path = TEMPLATE, **options: Any) -> LocalStack:
+    def make(template: Path = TEMPLATE, **options: Any) -> LocalRuntime:
         options.setdefault("stack_name", STACK)
-        stack = LocalStack(template, **options).start()
+        stack = LocalRuntime(template, **options).start()
         started.append(stack)
         return stack
 
@@ -44,7 +44,7 @@ def make_stack() -> Iterator[StackFactory]:
         stack.close()
 
 
-def items(stack: LocalStack, kind: str) -> list[dict[str, Any]]:
+def items(stack: LocalRuntime, kind: str) -> list[dict[str, Any]]:
     reply = stack.boto3_client("dynamodb").query(
         TableName=stack.table_name("ItemsTable"),
         IndexName="by_kind",
@@ -54,7 +54,7 @@ def items(stack: LocalStack, kind: str) -> list[dict[str, Any]]:
     return reply["Items"]
 
 
-def deliveries(stack: LocalStack) -> list[dict[str, Any]]:
+def deliveries(stack: LocalRuntime) -> list[dict[str, Any]]:
     found = [
         {
             "id": item["id"]["S"],
@@ -68,13 +68,13 @@ def deliveries(stack: LocalStack) -> list[dict[str, Any]]:
     return sorted(found, key=lambda d: (d["at"], d["id"]))
 
 
-def send(stack: LocalStack, *bodies: dict[str, Any]) -> None:
+def send(stack: LocalRuntime, *bodies: dict[str, Any]) -> None:
     sqs = stack.boto3_client("sqs")
     for body in bodies:
         sqs.send_message(QueueUrl=stack.queue_url("WorkQueue"), MessageBody=json.dumps(body))
 
 
-def dlq_bodies(stack: LocalStack) -> list[dict[str, Any]]:
+def dlq_bodies(stack: LocalRuntime) -> list[dict[str, Any]]:
     reply = stack.boto3_client("sqs").receive_message(
         QueueUrl=stack.queue_url("WorkDLQ"), MaxNumberOfMessages=10, WaitTimeSeconds=0
     )
@@ -162,7 +162,7 @@ def test_the_sqs_event_has_lambdas_record_shape(make_stack: StackFactory) -> Non
 # ---------- schedules ----------
 
 
-def create_schedule(stack: LocalStack, name: str, expression: str, zone: str = "UTC", **extra: Any) -> None:
+def create_schedule(stack: LocalRuntime, name: str, expression: str, zone: str = "UTC", **extra: Any) -> None:
     stack.boto3_client("scheduler").create_schedule(
         Name=name,
         GroupName=f"{STACK}-jobs",
@@ -178,7 +178,7 @@ def create_schedule(stack: LocalStack, name: str, expression: str, zone: str = "
     )
 
 
-def fired_events(stack: LocalStack) -> list[dict[str, Any]]:
+def fired_events(stack: LocalRuntime) -> list[dict[str, Any]]:
     return [json.loads(item["event"]["S"]) for item in items(stack, "fired")]
 
 
@@ -431,7 +431,7 @@ def _variant(tmp_path: Path, old: str, new: str) -> Path:
 def test_bad_template_references_fail_at_start_up_naming_the_resource(
     tmp_path: Path, old: str, new: str, named: str
 ) -> None:
-    stack = LocalStack(_variant(tmp_path, old, new))
+    stack = LocalRuntime(_variant(tmp_path, old, new))
     with pytest.raises(TemplateError, match=named):
         stack.start()
     assert stack.aws_url == ""  # failed before any server started
@@ -441,7 +441,7 @@ def test_a_handler_function_that_does_not_exist_fails_at_start_up(tmp_path: Path
     path = _variant(
         tmp_path, "Handler: app.handler\n      Timeout: 5", "Handler: app.no_such_handler\n      Timeout: 5"
     )
-    with pytest.raises(TemplateError, match=r"ScheduledFunction.*no_such_handler"), LocalStack(path):
+    with pytest.raises(TemplateError, match=r"ScheduledFunction.*no_such_handler"), LocalRuntime(path):
         pass
 
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from local.runtime import LocalStack
-from local.runtime.scheduler import Clock
+from samlocal import LocalRuntime
+from samlocal.scheduler import Clock
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "runtime"
 PERIODIC_EVENTS = """
@@ -36,7 +36,7 @@ START = datetime(2030, 3, 1, 0, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[LocalStack]:
+def stack(tmp_path: Path) -> Iterator[LocalRuntime]:
     root = tmp_path / "runtime"
     shutil.copytree(FIXTURE, root)
     template = (root / "template.yaml").read_text()
@@ -46,13 +46,13 @@ def stack(tmp_path: Path) -> Iterator[LocalStack]:
         anchor, "      Handler: app.handler\n      Timeout: 5\n" + PERIODIC_EVENTS + "\nOutputs:"
     )
     (root / "template.yaml").write_text(template)
-    with LocalStack(
+    with LocalRuntime(
         root / "template.yaml", clock=Clock(START), stack_name="rt-periodic", background=False
     ) as local:
         yield local
 
 
-def fired(stack: LocalStack) -> list[dict[str, Any]]:
+def fired(stack: LocalRuntime) -> list[dict[str, Any]]:
     reply = stack.boto3_client("dynamodb").query(
         TableName=stack.table_name("ItemsTable"),
         IndexName="by_kind",
@@ -62,7 +62,7 @@ def fired(stack: LocalStack) -> list[dict[str, Any]]:
     return [json.loads(item["event"]["S"]) for item in reply["Items"]]
 
 
-def test_periodic_events_fire_on_the_driven_clock_with_their_scheduled_time(stack: LocalStack) -> None:
+def test_periodic_events_fire_on_the_driven_clock_with_their_scheduled_time(stack: LocalRuntime) -> None:
     clock = stack.clock
     (firing,) = stack.fire_due_schedules(periodic=True)  # a rate schedule starts at once, as on AWS
     assert firing.name == "ScheduledFunction-Hourly" and firing.group == "rt-periodic-periodic"

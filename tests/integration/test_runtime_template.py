@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from local.runtime import Template, TemplateError, load_template
-from local.runtime.template import merge_globals
 from local.serve import configuration
+from samlocal import Template, TemplateError, load_template
+from samlocal.template import merge_globals
 
 pytestmark = pytest.mark.unit
 

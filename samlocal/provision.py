@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from local.runtime.template import (
+from samlocal.template import (
     BUCKET_TYPE,
     QUEUE_TYPE,
     ROLE_TYPE,

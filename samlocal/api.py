@@ -14,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from local.runtime.functions import LocalFunction
-from local.runtime.template import ACCOUNT_ID
+from samlocal.functions import LocalFunction
+from samlocal.template import ACCOUNT_ID
 
 log = logging.getLogger(__name__)
 
