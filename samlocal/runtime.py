@@ -35,6 +35,7 @@ from samlocal.scheduler import Clock, Firing, ScheduleRunner, target_event
 from samlocal.sqs_poller import SqsEventSource, SqsPoller
 from samlocal.strict import RUNTIME_AGENT, Faults
 from samlocal.template import (
+    API_TYPE,
     DEFAULT_STACK,
     FUNCTION_TYPES,
     Template,
@@ -150,7 +151,6 @@ class LocalRuntime:
             )
             self._api.start()
             self.api_url = self._api.url
-            self.template.api_url = self.api_url
             self._runner = ScheduleRunner(
                 self.boto3_client("scheduler"),
                 self.clock,
@@ -428,13 +428,13 @@ class LocalRuntime:
     def _api_ids(self) -> dict[str, str]:
         return {
             self.template.ref(logical): self.template.api_id(logical)
-            for logical in self.template.of_type("AWS::Serverless::HttpApi", "AWS::Serverless::Api")
+            for logical in self.template.of_type(API_TYPE)
         }
 
     def _api_cors(self) -> dict[str, Cors]:
         """Each HttpApi's CorsConfiguration, by api id."""
         rules: dict[str, Cors] = {}
-        for logical in self.template.of_type("AWS::Serverless::HttpApi"):
+        for logical in self.template.of_type(API_TYPE):
             cors = Cors.from_config(self.template.resolved_properties(logical).get("CorsConfiguration"))
             if cors is not None:
                 rules[self.template.api_id(logical)] = cors
