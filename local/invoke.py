@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from local.demo import setup_app
+from local.demo.scenario import setup_app
 from local.standins.apns import ApnsStandIn
 from local.standins.fcm import FcmStandIn
 from local.standins.webpush import WebPushStandIn
