@@ -235,8 +235,8 @@ def write_devices(stack: Any, app_id: str, n: int) -> float:
 
 
 def run_wave(n: int, latency: float) -> dict[str, Any]:
-    from local.runtime import LocalStack
     from pushengine.dal import aws
+    from samlocal import LocalRuntime
 
     meter = Meter()
     install(meter)
@@ -247,7 +247,7 @@ def run_wave(n: int, latency: float) -> dict[str, Any]:
             "AdminKeyHash": hashlib.sha256(ADMIN_KEY.encode()).hexdigest(),
             "FcmEndpoint": fcm.base_url,
         }
-        with LocalStack(ROOT / "template.yaml", parameters=parameters, background=False) as stack:
+        with LocalRuntime(ROOT / "template.yaml", parameters=parameters, background=False) as stack:
             for function in stack.functions:
                 install.wrap(function)  # type: ignore[attr-defined]
             api = httpx.Client(base_url=stack.api_url, timeout=60)

@@ -26,11 +26,11 @@ from typing import Any
 
 import httpx
 
-from local.demo import setup_app
-from local.runtime import LocalStack
+from local.demo.scenario import setup_app
 from local.standins.apns import ApnsStandIn
 from local.standins.fcm import FcmStandIn
 from local.standins.webpush import WebPushStandIn
+from samlocal import LocalRuntime
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFIXES = {
@@ -75,7 +75,7 @@ class World:
     data_bucket: str
 
     @classmethod
-    def make(cls, stack: LocalStack, admin_key: str, apns: ApnsStandIn, fcm: FcmStandIn) -> World:
+    def make(cls, stack: LocalRuntime, admin_key: str, apns: ApnsStandIn, fcm: FcmStandIn) -> World:
         http = httpx.Client(base_url=stack.api_url, timeout=30)
         server, client, app_id, _ = setup_app(http, admin_key, apns, fcm)
         device = json.loads(json.loads((ROOT / "events/devices_put_device.json").read_text())["body"])
@@ -122,7 +122,7 @@ def failed(result: Any) -> bool:
     return int(result.get("statusCode", 200)) >= 400 or bool(result.get("batchItemFailures"))
 
 
-def invoke(stack: LocalStack, world: World, function: str, event_file: str | Path) -> tuple[Any, bool]:
+def invoke(stack: LocalRuntime, world: World, function: str, event_file: str | Path) -> tuple[Any, bool]:
     """Run one function with one event file; (its result, whether it failed)."""
     event = world.fill(Path(event_file).read_text())
     result = stack.invoke(function, event)
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         web = stack_of.enter_context(WebPushStandIn())
         apns = stack_of.enter_context(ApnsStandIn())
         fcm = stack_of.enter_context(FcmStandIn())
-        stack = stack_of.enter_context(LocalStack(ROOT / "template.yaml", parameters={
+        stack = stack_of.enter_context(LocalRuntime(ROOT / "template.yaml", parameters={
             "AdminKeyHash": hashlib.sha256(admin_key.encode()).hexdigest(),
             "WebPushAllowedHosts": web.base_url.split("//", 1)[1],
             "ApnsEndpoint": apns.base_url, "FcmEndpoint": fcm.base_url,

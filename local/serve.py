@@ -24,8 +24,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
 
-from local.runtime import LocalStack, Template
-from local.runtime.strict import DEFAULT_SERVE_FAULTS, parse_faults
+from samlocal import LocalRuntime, Template
+from samlocal.strict import DEFAULT_SERVE_FAULTS, parse_faults
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,7 +58,7 @@ def configuration(
 
 
 def strict_options(environ: Mapping[str, str]) -> dict[str, object]:
-    """LocalStack's strict, faults, fault_seed and aws_endpoint_url from the process environment."""
+    """LocalRuntime's strict, faults, fault_seed and aws_endpoint_url from the process environment."""
     endpoint = environ.get("AWS_ENDPOINT_URL") or None
     strict = environ.get("STRICT_AWS", "").strip().lower() in ("1", "true", "yes", "on")
     faults: dict[str, float] = {}
@@ -86,7 +86,7 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    stack = LocalStack(
+    stack = LocalRuntime(
         template,
         api_port=int(os.environ.get("PORT", "3000")),
         aws_port=int(os.environ.get("AWS_PORT", "5005")),

@@ -59,11 +59,11 @@ def stack(session_stack: Any) -> Any:
 
 @pytest.fixture(scope="session")
 def session_stack(standins: Standins) -> Iterator[Any]:
-    from local.runtime import LocalStack
-    from local.runtime.strict import parse_faults
+    from samlocal import LocalRuntime
+    from samlocal.strict import parse_faults
 
     web_host = standins.webpush.base_url.split("//", 1)[1]
-    with LocalStack(
+    with LocalRuntime(
         ROOT / "template.yaml",
         parameters={
             "AdminKeyHash": hashlib.sha256(ADMIN_KEY.encode()).hexdigest(),
@@ -131,7 +131,7 @@ ANSWERS = DocumentedAnswers()
 
 @pytest.fixture
 def aws_faults(stack: Any) -> Iterator[Any]:
-    """The stack's fault rates (`local.runtime.strict.Faults`), put back as they were after the test.
+    """The stack's fault rates (`samlocal.strict.Faults`), put back as they were after the test.
 
     aws_faults.update(transaction_conflict=0.2, throttle=0.05); ...; aws_faults.injected()
     """

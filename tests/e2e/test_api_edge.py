@@ -9,7 +9,6 @@ from typing import Any
 import httpx
 import pytest
 
-from local.runtime.template import read_yaml
 from pushengine.http import Access
 from pushengine.limits import MAX_BODY_BYTES
 from pushengine.routes import (
@@ -26,6 +25,7 @@ from pushengine.routes import (
     templates,
     users,
 )
+from samlocal.template import read_yaml
 from tests.conftest import ADMIN_KEY, ANSWERS, ROOT, Api, AppKeys, Standins, new_app
 
 pytestmark = pytest.mark.e2e

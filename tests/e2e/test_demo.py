@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 REPORT = ROOT / "reports" / "demo-e2e.html"
 SCREENSHOT = ROOT / "reports" / "demo-e2e.png"
-# The chart's platform colours (local/report.py): solid bar interiors survive anti-aliasing.
+# The chart's platform colours (local/demo/page.py): solid bar interiors survive anti-aliasing.
 WEB_BLUE, ANDROID_GREEN = (0x3B, 0x82, 0xF6), (0x16, 0xA3, 0x4A)
 
 

@@ -9,8 +9,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from local.runtime import create_tables, load_template
 from pushengine.dal import aws
+from samlocal import create_tables, load_template
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 

@@ -12,9 +12,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from local.runtime import create_tables, load_template
 from pushengine import profiles
 from pushengine.dal.profiles import ProfilesRepository
+from samlocal import create_tables, load_template
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration

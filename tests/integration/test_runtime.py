@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,7 @@ import httpx
 import pytest
 from moto import mock_aws
 
-from local.runtime import Clock, LocalStack, TemplateError, create_tables, load_template
+from samlocal import Clock, LocalRuntime, TemplateError, create_tables, load_template
 
 pytestmark = pytest.mark.integration
 
@@ -26,16 +27,16 @@ TEMPLATE = FIXTURE / "template.yaml"
 REAL_TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 STACK = "rt-test"
 
-StackFactory = Callable[..., LocalStack]
+StackFactory = Callable[..., LocalRuntime]
 
 
 @pytest.fixture
 def make_stack() -> Iterator[StackFactory]:
-    started: list[LocalStack] = []
+    started: list[LocalRuntime] = []
 
-    def make(template: Path = TEMPLATE, **options: Any) -> LocalStack:
+    def make(template: Path = TEMPLATE, **options: Any) -> LocalRuntime:
         options.setdefault("stack_name", STACK)
-        stack = LocalStack(template, **options).start()
+        stack = LocalRuntime(template, **options).start()
         started.append(stack)
         return stack
 
@@ -44,7 +45,7 @@ def make_stack() -> Iterator[StackFactory]:
         stack.close()
 
 
-def items(stack: LocalStack, kind: str) -> list[dict[str, Any]]:
+def items(stack: LocalRuntime, kind: str) -> list[dict[str, Any]]:
     reply = stack.boto3_client("dynamodb").query(
         TableName=stack.table_name("ItemsTable"),
         IndexName="by_kind",
@@ -54,7 +55,7 @@ def items(stack: LocalStack, kind: str) -> list[dict[str, Any]]:
     return reply["Items"]
 
 
-def deliveries(stack: LocalStack) -> list[dict[str, Any]]:
+def deliveries(stack: LocalRuntime) -> list[dict[str, Any]]:
     found = [
         {
             "id": item["id"]["S"],
@@ -68,13 +69,13 @@ def deliveries(stack: LocalStack) -> list[dict[str, Any]]:
     return sorted(found, key=lambda d: (d["at"], d["id"]))
 
 
-def send(stack: LocalStack, *bodies: dict[str, Any]) -> None:
+def send(stack: LocalRuntime, *bodies: dict[str, Any]) -> None:
     sqs = stack.boto3_client("sqs")
     for body in bodies:
         sqs.send_message(QueueUrl=stack.queue_url("WorkQueue"), MessageBody=json.dumps(body))
 
 
-def dlq_bodies(stack: LocalStack) -> list[dict[str, Any]]:
+def dlq_bodies(stack: LocalRuntime) -> list[dict[str, Any]]:
     reply = stack.boto3_client("sqs").receive_message(
         QueueUrl=stack.queue_url("WorkDLQ"), MaxNumberOfMessages=10, WaitTimeSeconds=0
     )
@@ -97,7 +98,9 @@ def test_failed_record_of_a_batch_comes_back_alone_after_the_visibility_timeout(
     first_b, second_b = (d for d in seen if d["id"] == "b")
     assert first_b["count"] == 1 and first_b["batch"] == ["a", "b", "c"]
     assert second_b["count"] == 2 and second_b["batch"] == ["b"]
-    assert second_b["at"] - first_b["at"] >= 0.9  # waited out the 1-second visibility timeout
+    # Waited out the 1-second visibility timeout, counted from the receive, while "at" is stamped in the handler
+    # after the batch's earlier writes (a few tenths of a second on a loaded machine); back at once is ~0.05.
+    assert second_b["at"] - first_b["at"] >= 0.5
     assert {d["greeting"] for d in seen} == {"-"}  # the API function's own variable stays its own
     assert dlq_bodies(stack) == []
 
@@ -162,7 +165,7 @@ def test_the_sqs_event_has_lambdas_record_shape(make_stack: StackFactory) -> Non
 # ---------- schedules ----------
 
 
-def create_schedule(stack: LocalStack, name: str, expression: str, zone: str = "UTC", **extra: Any) -> None:
+def create_schedule(stack: LocalRuntime, name: str, expression: str, zone: str = "UTC", **extra: Any) -> None:
     stack.boto3_client("scheduler").create_schedule(
         Name=name,
         GroupName=f"{STACK}-jobs",
@@ -178,7 +181,7 @@ def create_schedule(stack: LocalStack, name: str, expression: str, zone: str = "
     )
 
 
-def fired_events(stack: LocalStack) -> list[dict[str, Any]]:
+def fired_events(stack: LocalRuntime) -> list[dict[str, Any]]:
     return [json.loads(item["event"]["S"]) for item in items(stack, "fired")]
 
 
@@ -215,32 +218,34 @@ def test_an_at_schedule_in_a_zone_fires_at_its_utc_instant_and_stays_without_del
     assert len(stack.boto3_client("scheduler").list_schedules(GroupName=f"{STACK}-jobs")["Schedules"]) == 1
 
 
-@pytest.mark.parametrize(
-    ("start", "first_fire"),
-    [
-        (datetime(2030, 1, 14, 13, 0, tzinfo=UTC), datetime(2030, 1, 14, 14, 0, tzinfo=UTC)),  # EST, UTC-5
-        (datetime(2030, 7, 1, 12, 0, tzinfo=UTC), datetime(2030, 7, 1, 13, 0, tzinfo=UTC)),  # EDT, UTC-4
-    ],
-)
-def test_a_cron_schedule_in_new_york_fires_at_the_right_utc_instant_once_per_occurrence(
-    make_stack: StackFactory, start: datetime, first_fire: datetime
+def test_a_rate_schedule_fires_each_occurrence_once_from_its_creation_and_catches_up_after_a_jump(
+    make_stack: StackFactory,
 ) -> None:
+    start = datetime(2030, 1, 14, 13, 0, tzinfo=UTC)
     clock = Clock(start)
     stack = make_stack(clock=clock)
-    create_schedule(stack, "daily", "cron(0 9 * * ? *)", zone="America/New_York")
+    create_schedule(stack, "daily", "rate(1 day)")
 
-    clock.set(first_fire - timedelta(seconds=1))
-    assert stack.fire_due_schedules() == []  # one second before 09:00 New York time
-    clock.set(first_fire)
-    assert [f.occurrence for f in stack.fire_due_schedules()] == [first_fire]
+    assert [f.occurrence for f in stack.fire_due_schedules()] == [start]  # a rate starts at once, as on AWS
+    clock.set(start + timedelta(days=1, seconds=-1))
     assert stack.fire_due_schedules() == []
-    clock.advance(3600)
+    clock.set(start + timedelta(days=1))
+    assert [f.occurrence for f in stack.fire_due_schedules()] == [start + timedelta(days=1)]
     assert stack.fire_due_schedules() == []
 
-    clock.set(first_fire.replace(day=first_fire.day + 2))
+    clock.set(start + timedelta(days=3, hours=5))
     fired = [f.occurrence for f in stack.fire_due_schedules()]
-    assert fired == [first_fire.replace(day=first_fire.day + 1), first_fire.replace(day=first_fire.day + 2)]
-    assert len(fired_events(stack)) == 3
+    assert fired == [start + timedelta(days=2), start + timedelta(days=3)]
+    assert len(fired_events(stack)) == 4
+
+
+def test_a_cron_schedule_is_refused_naming_its_expression(make_stack: StackFactory) -> None:
+    stack = make_stack(clock=Clock(datetime(2030, 1, 1, tzinfo=UTC)))
+    create_schedule(stack, "daily", "cron(0 9 * * ? *)")
+
+    with pytest.raises(ValueError, match=re.escape("cron(0 9 * * ? *)")):
+        stack.fire_due_schedules()
+    stack.boto3_client("scheduler").delete_schedule(Name="daily", GroupName=f"{STACK}-jobs")
 
 
 def test_drain_with_schedules_runs_a_rate_schedule_until_nothing_is_due(make_stack: StackFactory) -> None:
@@ -248,7 +253,7 @@ def test_drain_with_schedules_runs_a_rate_schedule_until_nothing_is_due(make_sta
     stack = make_stack(clock=clock, background=False)
     create_schedule(stack, "every-5", "rate(5 minutes)")
 
-    stack.drain(timeout=10, schedules=True)  # a rate schedule without StartDate starts at once
+    stack.drain(timeout=10, schedules=True)  # a rate schedule starts at once
     clock.advance(600)
     stack.drain(timeout=10, schedules=True)
 
@@ -431,7 +436,7 @@ def _variant(tmp_path: Path, old: str, new: str) -> Path:
 def test_bad_template_references_fail_at_start_up_naming_the_resource(
     tmp_path: Path, old: str, new: str, named: str
 ) -> None:
-    stack = LocalStack(_variant(tmp_path, old, new))
+    stack = LocalRuntime(_variant(tmp_path, old, new))
     with pytest.raises(TemplateError, match=named):
         stack.start()
     assert stack.aws_url == ""  # failed before any server started
@@ -441,7 +446,7 @@ def test_a_handler_function_that_does_not_exist_fails_at_start_up(tmp_path: Path
     path = _variant(
         tmp_path, "Handler: app.handler\n      Timeout: 5", "Handler: app.no_such_handler\n      Timeout: 5"
     )
-    with pytest.raises(TemplateError, match=r"ScheduledFunction.*no_such_handler"), LocalStack(path):
+    with pytest.raises(TemplateError, match=r"ScheduledFunction.*no_such_handler"), LocalRuntime(path):
         pass
 
 

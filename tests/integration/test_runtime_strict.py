@@ -13,7 +13,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from local.runtime import LocalStack
+from samlocal import LocalRuntime
 
 pytestmark = pytest.mark.integration
 
@@ -22,19 +22,19 @@ STACK = "strict-test"
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[LocalStack]:
-    with LocalStack(TEMPLATE, stack_name=STACK, strict=True, background=False, visibility_timeout=1) as local:
+def stack() -> Iterator[LocalRuntime]:
+    with LocalRuntime(TEMPLATE, stack_name=STACK, strict=True, background=False, visibility_timeout=1) as local:
         yield local
 
 
 @pytest.fixture(autouse=True)
-def no_faults_after(stack: LocalStack) -> Iterator[None]:
+def no_faults_after(stack: LocalRuntime) -> Iterator[None]:
     yield
     stack.faults.clear()
     stack.faults.reset_counts()
 
 
-def client(stack: LocalStack, service: str) -> Any:
+def client(stack: LocalRuntime, service: str) -> Any:
     """A client as the engine has one (not the runtime's own), without retries so each answer shows."""
     return boto3.client(
         service,  # type: ignore[call-overload]
@@ -54,7 +54,7 @@ def error(call: Any, **kwargs: Any) -> tuple[int, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def small_queue(stack: LocalStack) -> str:
+def small_queue(stack: LocalRuntime) -> str:
     return str(
         client(stack, "sqs").create_queue(
             QueueName="strict-small", Attributes={"MaximumMessageSize": "1024"}
@@ -63,7 +63,7 @@ def small_queue(stack: LocalStack) -> str:
 
 
 @pytest.fixture(scope="module")
-def table(stack: LocalStack) -> str:
+def table(stack: LocalRuntime) -> str:
     client(stack, "dynamodb").create_table(
         TableName="strict-items",
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
@@ -80,7 +80,7 @@ def put(pk: str, **attributes: Any) -> dict[str, Any]:
 # ---------- SQS limits ----------
 
 
-def test_a_send_batch_of_eleven_entries_is_too_many(stack: LocalStack) -> None:
+def test_a_send_batch_of_eleven_entries_is_too_many(stack: LocalRuntime) -> None:
     sqs = client(stack, "sqs")
     entries = [{"Id": str(i), "MessageBody": "x"} for i in range(11)]
 
@@ -90,7 +90,7 @@ def test_a_send_batch_of_eleven_entries_is_too_many(stack: LocalStack) -> None:
     assert response["Error"]["Code"] == "AWS.SimpleQueueService.TooManyEntriesInBatchRequest"
 
 
-def test_a_send_batch_over_one_mib_of_utf8_bytes_is_too_long(stack: LocalStack) -> None:
+def test_a_send_batch_over_one_mib_of_utf8_bytes_is_too_long(stack: LocalRuntime) -> None:
     sqs = client(stack, "sqs")
     # 10 x 60,000 characters is 600,000 characters (moto alone counts those) but 1,200,000 bytes.
     entries = [{"Id": str(i), "MessageBody": "é" * 60_000} for i in range(10)]
@@ -106,7 +106,7 @@ def test_a_send_batch_over_one_mib_of_utf8_bytes_is_too_long(stack: LocalStack) 
 
 
 def test_a_message_over_the_queues_maximum_size_counts_its_attributes(
-    stack: LocalStack, small_queue: str
+    stack: LocalRuntime, small_queue: str
 ) -> None:
     sqs = client(stack, "sqs")
     attribute = {"trace": {"DataType": "String", "StringValue": "t" * 100}}
@@ -126,7 +126,7 @@ def test_a_message_over_the_queues_maximum_size_counts_its_attributes(
     assert status == 400 and response["Error"]["Code"] == "InvalidParameterValue"
 
 
-def test_a_delay_over_fifteen_minutes_is_invalid(stack: LocalStack) -> None:
+def test_a_delay_over_fifteen_minutes_is_invalid(stack: LocalRuntime) -> None:
     status, response = error(
         client(stack, "sqs").send_message,
         QueueUrl=stack.queue_url("WorkQueue"),
@@ -139,7 +139,7 @@ def test_a_delay_over_fifteen_minutes_is_invalid(stack: LocalStack) -> None:
 # ---------- DynamoDB limits ----------
 
 
-def test_an_item_over_400_kb_is_refused(stack: LocalStack, table: str) -> None:
+def test_an_item_over_400_kb_is_refused(stack: LocalRuntime, table: str) -> None:
     status, response = error(
         client(stack, "dynamodb").put_item,
         TableName=table,
@@ -149,7 +149,7 @@ def test_an_item_over_400_kb_is_refused(stack: LocalStack, table: str) -> None:
     assert response["Error"]["Message"] == "Item size has exceeded the maximum allowed size"
 
 
-def test_transactions_take_100_items_and_4_mb(stack: LocalStack, table: str) -> None:
+def test_transactions_take_100_items_and_4_mb(stack: LocalRuntime, table: str) -> None:
     dynamodb = client(stack, "dynamodb")
     dynamodb.transact_write_items(TransactItems=[put(f"t{i}") for i in range(100)])
     gets = [{"Get": {"TableName": table, "Key": {"pk": {"S": f"t{i}"}}}} for i in range(100)]
@@ -168,7 +168,7 @@ def test_transactions_take_100_items_and_4_mb(stack: LocalStack, table: str) -> 
     assert "Item" not in dynamodb.get_item(TableName=table, Key={"pk": {"S": "h0"}})
 
 
-def test_batch_calls_take_25_writes_and_100_keys(stack: LocalStack, table: str) -> None:
+def test_batch_calls_take_25_writes_and_100_keys(stack: LocalRuntime, table: str) -> None:
     dynamodb = client(stack, "dynamodb")
     writes = [{"PutRequest": {"Item": {"pk": {"S": f"b{i}"}}}} for i in range(26)]
     status, response = error(dynamodb.batch_write_item, RequestItems={table: writes})
@@ -192,7 +192,7 @@ def test_batch_calls_take_25_writes_and_100_keys(stack: LocalStack, table: str) 
     ],
 )
 def test_numbers_dynamodb_cannot_hold_are_refused_everywhere(
-    stack: LocalStack, table: str, number: str, reason: str
+    stack: LocalRuntime, table: str, number: str, reason: str
 ) -> None:
     dynamodb = client(stack, "dynamodb")
     status, response = error(dynamodb.put_item, TableName=table, Item={"pk": {"S": "n"}, "v": {"N": number}})
@@ -211,7 +211,7 @@ def test_numbers_dynamodb_cannot_hold_are_refused_everywhere(
 
 
 def test_numbers_at_the_edges_of_the_range_are_kept_and_exponents_added(
-    stack: LocalStack, table: str
+    stack: LocalRuntime, table: str
 ) -> None:
     dynamodb = client(stack, "dynamodb")
     largest = "9.9999999999999999999999999999999999999E+125"
@@ -234,7 +234,7 @@ def test_numbers_at_the_edges_of_the_range_are_kept_and_exponents_added(
 
 
 def test_a_transaction_conflict_cancels_with_awss_reasons_and_writes_nothing(
-    stack: LocalStack, table: str
+    stack: LocalRuntime, table: str
 ) -> None:
     dynamodb = client(stack, "dynamodb")
     stack.faults.update(transaction_conflict=1.0)
@@ -256,14 +256,14 @@ def test_a_transaction_conflict_cancels_with_awss_reasons_and_writes_nothing(
     assert "Item" not in dynamodb.get_item(TableName=table, Key={"pk": {"S": "c1"}})  # never forwarded
 
 
-def test_a_write_to_an_item_in_a_transaction_conflicts(stack: LocalStack, table: str) -> None:
+def test_a_write_to_an_item_in_a_transaction_conflicts(stack: LocalRuntime, table: str) -> None:
     stack.faults.update(write_conflict=1.0)
     status, response = error(client(stack, "dynamodb").put_item, TableName=table, Item={"pk": {"S": "w"}})
     assert status == 400 and response["Error"]["Code"] == "TransactionConflictException"
     assert stack.faults.injected() == {"write_conflict": 1}
 
 
-def test_throttling_answers_both_of_awss_throttling_errors_with_400(stack: LocalStack, table: str) -> None:
+def test_throttling_answers_both_of_awss_throttling_errors_with_400(stack: LocalRuntime, table: str) -> None:
     dynamodb = client(stack, "dynamodb")
     stack.faults.update(throttle=1.0)
     codes = set()
@@ -277,7 +277,7 @@ def test_throttling_answers_both_of_awss_throttling_errors_with_400(stack: Local
     assert client(stack, "dynamodb").describe_table(TableName=table)["Table"]["TableName"] == table
 
 
-def test_sqs_5xx_are_internal_error_or_service_unavailable_and_enqueue_nothing(stack: LocalStack) -> None:
+def test_sqs_5xx_are_internal_error_or_service_unavailable_and_enqueue_nothing(stack: LocalRuntime) -> None:
     sqs, url = client(stack, "sqs"), stack.queue_url("WorkDLQ")
     stack.faults.update(sqs_5xx=1.0)
     seen = set()
@@ -289,7 +289,7 @@ def test_sqs_5xx_are_internal_error_or_service_unavailable_and_enqueue_nothing(s
     assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0).get("Messages") is None
 
 
-def test_scheduler_5xx_is_an_internal_server_exception_and_creates_nothing(stack: LocalStack) -> None:
+def test_scheduler_5xx_is_an_internal_server_exception_and_creates_nothing(stack: LocalRuntime) -> None:
     scheduler = client(stack, "scheduler")
     stack.faults.update(scheduler_5xx=1.0)
     status, response = error(
@@ -309,7 +309,7 @@ def test_scheduler_5xx_is_an_internal_server_exception_and_creates_nothing(stack
     assert scheduler.list_schedules(GroupName=f"{STACK}-jobs")["Schedules"] == []
 
 
-def test_rate_zero_injects_nothing_and_rates_go_back_after_raised(stack: LocalStack, table: str) -> None:
+def test_rate_zero_injects_nothing_and_rates_go_back_after_raised(stack: LocalRuntime, table: str) -> None:
     dynamodb, sqs = client(stack, "dynamodb"), client(stack, "sqs")
     with stack.faults.raised(throttle=1.0):
         error(dynamodb.get_item, TableName=table, Key={"pk": {"S": "x"}})
@@ -321,7 +321,7 @@ def test_rate_zero_injects_nothing_and_rates_go_back_after_raised(stack: LocalSt
     assert stack.faults.injected() == {"throttle": 1}
 
 
-def test_the_runtimes_own_calls_are_never_faulted(stack: LocalStack) -> None:
+def test_the_runtimes_own_calls_are_never_faulted(stack: LocalRuntime) -> None:
     stack.boto3_client("sqs").send_message(QueueUrl=stack.queue_url("WorkQueue"), MessageBody='{"id": "own"}')
     stack.faults.update(sqs_5xx=1.0, scheduler_5xx=1.0)
 
@@ -338,7 +338,7 @@ def test_the_runtimes_own_calls_are_never_faulted(stack: LocalStack) -> None:
 # ---------- fences ----------
 
 
-def test_concurrent_transactions_on_one_item_never_fail_inside_moto(stack: LocalStack, table: str) -> None:
+def test_concurrent_transactions_on_one_item_never_fail_inside_moto(stack: LocalRuntime, table: str) -> None:
     """moto alone: `dictionary changed size during iteration` (500) under concurrent transactions."""
     stack.log.clear()
     failures: list[str] = []
@@ -375,7 +375,7 @@ def test_concurrent_transactions_on_one_item_never_fail_inside_moto(stack: Local
 # ---------- SQS visibility set by a handler ----------
 
 
-def test_a_record_the_handler_backed_off_returns_after_its_own_visibility(stack: LocalStack) -> None:
+def test_a_record_the_handler_backed_off_returns_after_its_own_visibility(stack: LocalRuntime) -> None:
     """The handler sets a 1 s visibility on a record, then reports it failed; the queue's own is 30 s."""
     sqs = stack.boto3_client("sqs")
     url = stack.queue_url("WorkQueue")
@@ -400,7 +400,7 @@ def test_a_record_the_handler_backed_off_returns_after_its_own_visibility(stack:
 # ---------- the runtime's log ----------
 
 
-def test_the_runtime_log_keeps_what_a_failing_handler_logged(stack: LocalStack) -> None:
+def test_the_runtime_log_keeps_what_a_failing_handler_logged(stack: LocalRuntime) -> None:
     stack.log.clear()
     stack.boto3_client("sqs").send_message(
         QueueUrl=stack.queue_url("WorkQueue"),
@@ -443,7 +443,7 @@ def test_an_existing_endpoint_gets_the_templates_resources_and_keeps_its_own() -
             {g["Name"] for g in scheduler.list_schedule_groups()["ScheduleGroups"]},
         )
 
-        with LocalStack(TEMPLATE, stack_name="ext-test", aws_endpoint_url=url, background=True) as stack:
+        with LocalRuntime(TEMPLATE, stack_name="ext-test", aws_endpoint_url=url, background=True) as stack:
             assert stack.aws_url == url
             assert "ext-test-items" in dynamodb.list_tables()["TableNames"]
             sqs.send_message(QueueUrl=stack.queue_url("WorkQueue"), MessageBody='{"id": "outside"}')
@@ -470,7 +470,7 @@ def test_strict_mode_in_front_of_an_existing_endpoint() -> None:
     host, port = server.get_host_and_port()
     upstream = f"http://{host}:{port}"
     try:
-        with LocalStack(TEMPLATE, stack_name="ext-strict", aws_endpoint_url=upstream, strict=True) as stack:
+        with LocalRuntime(TEMPLATE, stack_name="ext-strict", aws_endpoint_url=upstream, strict=True) as stack:
             assert stack.aws_url != upstream  # a local proxy that applies the limits and faults
             queue = stack.queue_url("WorkQueue")
             entries = [{"Id": str(i), "MessageBody": "é" * 60_000} for i in range(10)]
@@ -503,7 +503,7 @@ def test_background_pollers_long_poll_idle_cheaply_and_stop_promptly() -> None:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         return usage.ru_utime + usage.ru_stime
 
-    stack = LocalStack(TEMPLATE, stack_name="idle-test", background=True, long_poll_seconds=1).start()
+    stack = LocalRuntime(TEMPLATE, stack_name="idle-test", background=True, long_poll_seconds=1).start()
     try:
         time.sleep(1)
         before, started = cpu_seconds(), time.monotonic()
@@ -527,7 +527,7 @@ def test_background_pollers_long_poll_idle_cheaply_and_stop_promptly() -> None:
     assert time.monotonic() - closing < 3
 
 
-def test_the_runtime_log_keeps_what_a_powertools_logger_logged(stack: LocalStack) -> None:
+def test_the_runtime_log_keeps_what_a_powertools_logger_logged(stack: LocalRuntime) -> None:
     from aws_lambda_powertools import Logger
 
     stack.log.clear()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import pytest
 
-from local.runtime import Template, TemplateError, load_template
-from local.runtime.template import merge_globals
 from local.serve import configuration
+from samlocal import Template, TemplateError, load_template
+from samlocal.template import merge_globals
 
 pytestmark = pytest.mark.unit
 
@@ -24,11 +25,10 @@ Parameters:
 Conditions:
   IsProd: !Equals [!Ref Env, prod]
   NotProd: !Not [!Condition IsProd]
-Mappings:
-  Sizes: {dev: {memory: 128}, prod: {memory: 1024}}
+  DevOrProd: !Or [!Condition IsProd, !Equals [!Ref Env, dev]]
 Resources:
   Queue: {Type: AWS::SQS::Queue}
-  Fifo: {Type: AWS::SQS::Queue, Properties: {FifoQueue: true}}
+  Bucket: {Type: AWS::S3::Bucket}
   Named: {Type: AWS::DynamoDB::Table, Properties: {TableName: !Sub "${AWS::StackName}-named-${Env}"}}
   Role: {Type: AWS::IAM::Role, Properties: {Path: /service/}}
   ProdOnly: {Type: AWS::SQS::Queue, Condition: IsProd}
@@ -38,19 +38,18 @@ Resources:
       Url: !Ref Queue
       Arn: !GetAtt Queue.Arn
       ArnList: !GetAtt [Queue, Arn]
-      Name: !GetAtt Fifo.QueueName
+      Name: !GetAtt Queue.QueueName
+      BucketArn: !Sub "${Bucket.Arn}/*"
       Table: !Ref Named
       RoleArn: !GetAtt Role.Arn
       Sub: !Sub "${AWS::Region}/${AWS::AccountId}/${AWS::Partition}/${Queue.QueueName}/${!Literal}"
       Suffix: !Sub "${AWS::URLSuffix}"
       SubVars: !Sub ["${A}-${Env}", {A: !Ref Count}]
-      Join: !Join [":", [a, !Ref Env, 1]]
-      Pick: !Select [1, !Split [",", "x,y,z"]]
+      Split: !Split [",", "x,y,z"]
       If: !If [IsProd, big, small]
+      Either: !If [DevOrProd, known, other]
       Maybe: !If [NotProd, !Ref AWS::NoValue, kept]
-      Memory: !FindInMap [Sizes, !Ref Env, memory]
       List: [!Ref AWS::NoValue, one]
-      Encoded: !Base64 hi
 """
 
 
@@ -68,19 +67,37 @@ def test_short_tags_resolve_to_local_names_and_arns(template: Template) -> None:
         "Url": "http://127.0.0.1:5005/123456789012/st-Queue",
         "Arn": "arn:aws:sqs:us-east-1:123456789012:st-Queue",
         "ArnList": "arn:aws:sqs:us-east-1:123456789012:st-Queue",
-        "Name": "st-Fifo.fifo",
+        "Name": "st-Queue",
+        "BucketArn": "arn:aws:s3:::st-bucket/*",
         "Table": "st-named-dev",
         "RoleArn": "arn:aws:iam::123456789012:role/service/st-Role",
         "Sub": "us-east-1/123456789012/aws/st-Queue/${Literal}",
         "Suffix": "amazonaws.com",
         "SubVars": "3-dev",
-        "Join": "a:dev:1",
-        "Pick": "y",
+        "Split": ["x", "y", "z"],
         "If": "small",
-        "Memory": 128,
+        "Either": "known",
         "List": ["one"],
-        "Encoded": "aGk=",
     }
+
+
+@pytest.mark.parametrize(
+    ("value", "named"),
+    [
+        ("!Join [':', [a, b]]", "Fn::Join"),
+        ("!Select [0, [a]]", "Fn::Select"),
+        ("!GetAtt Queue.QueueUrl", "Queue.QueueUrl"),
+        ("!Ref AWS::StackId", "AWS::StackId"),
+    ],
+)
+def test_what_the_template_does_not_use_is_refused_naming_where(
+    tmp_path: Path, value: str, named: str
+) -> None:
+    path = tmp_path / "template.yaml"
+    path.write_text(f"Resources:\n  Queue: {{Type: AWS::SQS::Queue}}\n  Thing:\n    Type: Custom::Thing\n"
+                    f"    Properties: {{Value: {value}}}\n")  # fmt: skip
+    with pytest.raises(TemplateError, match=rf"Resources\.Thing.*{re.escape(named)}"):
+        load_template(path).resolved_properties("Thing")
 
 
 def test_parameter_overrides_and_conditions(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from local.runtime.api import Cors
+from samlocal.api import Cors
 
 pytestmark = pytest.mark.unit
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from local.runtime.strict import (
+from local.serve import strict_options
+from samlocal.strict import (
     DEFAULT_SERVE_FAULTS,
     Faults,
     attribute_size,
@@ -13,7 +14,6 @@ from local.runtime.strict import (
     parse_faults,
     sqs_message_size,
 )
-from local.serve import strict_options
 
 pytestmark = pytest.mark.unit
 

@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from local.runtime.functions import LocalFunction
+from samlocal.functions import LocalFunction
 
 log = logging.getLogger(__name__)
 

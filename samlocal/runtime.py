@@ -1,4 +1,4 @@
-"""LocalStack: the whole template on an embedded moto server, with functions run in-process."""
+"""LocalRuntime: the whole template on an embedded moto server, with functions run in-process."""
 
 from __future__ import annotations
 
@@ -18,23 +18,24 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from local.runtime import atomic_dynamodb, environ
-from local.runtime.api import ApiServer, Cors, routes_of
-from local.runtime.embedded_aws import EmbeddedAws
-from local.runtime.functions import FunctionRegistry, LocalFunction
-from local.runtime.periodic import create_periodic_schedules
-from local.runtime.provision import (
+from samlocal import atomic_dynamodb, environ
+from samlocal.api import ApiServer, Cors, routes_of
+from samlocal.embedded_aws import EmbeddedAws
+from samlocal.functions import FunctionRegistry, LocalFunction
+from samlocal.periodic import create_periodic_schedules
+from samlocal.provision import (
     create_buckets,
     create_queues,
     create_roles,
     create_schedule_groups,
     create_tables,
 )
-from local.runtime.runtime_log import RuntimeLog
-from local.runtime.scheduler import Clock, Firing, ScheduleRunner, target_event
-from local.runtime.sqs_poller import SqsEventSource, SqsPoller
-from local.runtime.strict import RUNTIME_AGENT, Faults
-from local.runtime.template import (
+from samlocal.runtime_log import RuntimeLog
+from samlocal.scheduler import Clock, Firing, ScheduleRunner, target_event
+from samlocal.sqs_poller import SqsEventSource, SqsPoller
+from samlocal.strict import RUNTIME_AGENT, Faults
+from samlocal.template import (
+    API_TYPE,
     DEFAULT_STACK,
     FUNCTION_TYPES,
     Template,
@@ -43,7 +44,7 @@ from local.runtime.template import (
 
 log = logging.getLogger(__name__)
 
-# moto keeps one state per process, shared by every LocalStack in it.
+# moto keeps one state per process, shared by every LocalRuntime in it.
 _live_lock = threading.Lock()
 _live: set[int] = set()
 
@@ -56,7 +57,7 @@ _UNSET = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURI
 _RUNTIME_CONFIG = Config(user_agent_extra=RUNTIME_AGENT)
 
 
-class LocalStack:
+class LocalRuntime:
     """Provision `template_path` on an embedded moto server and run its functions in-process.
 
     visibility_timeout (seconds) overrides every queue's VisibilityTimeout, so a failed message comes
@@ -70,7 +71,7 @@ class LocalStack:
     endpoint instead of starting one (with strict or faults, behind a local proxy that applies them);
     only this stack's resources are created there and deleted on close. `stack.log` keeps what was
     logged at WARNING and above while it ran.
-    One LocalStack per process at a time: moto keeps its state per process.
+    One LocalRuntime per process at a time: moto keeps its state per process.
     """
 
     def __init__(
@@ -128,13 +129,13 @@ class LocalStack:
 
     # ----- lifecycle -----
 
-    def __enter__(self) -> LocalStack:
+    def __enter__(self) -> LocalRuntime:
         return self.start()
 
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
         self.close()
 
-    def start(self) -> LocalStack:
+    def start(self) -> LocalRuntime:
         self._validate()  # before any server starts: a bad template fails fast
         self.log.attach()
         try:
@@ -150,7 +151,6 @@ class LocalStack:
             )
             self._api.start()
             self.api_url = self._api.url
-            self.template.api_url = self.api_url
             self._runner = ScheduleRunner(
                 self.boto3_client("scheduler"),
                 self.clock,
@@ -428,13 +428,13 @@ class LocalStack:
     def _api_ids(self) -> dict[str, str]:
         return {
             self.template.ref(logical): self.template.api_id(logical)
-            for logical in self.template.of_type("AWS::Serverless::HttpApi", "AWS::Serverless::Api")
+            for logical in self.template.of_type(API_TYPE)
         }
 
     def _api_cors(self) -> dict[str, Cors]:
         """Each HttpApi's CorsConfiguration, by api id."""
         rules: dict[str, Cors] = {}
-        for logical in self.template.of_type("AWS::Serverless::HttpApi"):
+        for logical in self.template.of_type(API_TYPE):
             cors = Cors.from_config(self.template.resolved_properties(logical).get("CorsConfiguration"))
             if cors is not None:
                 rules[self.template.api_id(logical)] = cors

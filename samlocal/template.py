@@ -3,11 +3,14 @@
 Short tags become long-form intrinsics, parameters take defaults and overrides, Globals.Function
 is merged into each serverless function, and intrinsics resolve to the physical names and ARNs the
 local stack provisions (`{stack}-{LogicalId}` unless the template names the resource).
+
+Only what template.yaml uses is understood: Ref, GetAtt (Arn of queues, roles and buckets, a queue's
+QueueName), Sub, If, Split and the conditions Equals, Not, Or. Anything else is a TemplateError naming
+where it appears, so a template that outgrows the emulator says so instead of running half-resolved.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import re
@@ -37,12 +40,9 @@ _NAME_PROPERTY = {
     SCHEDULE_GROUP_TYPE: "Name",
     ROLE_TYPE: "RoleName",
     "AWS::Serverless::Function": "FunctionName",
-    "AWS::Lambda::Function": "FunctionName",
-    "AWS::Logs::LogGroup": "LogGroupName",
     "AWS::Serverless::LayerVersion": "LayerName",
-    "AWS::Lambda::LayerVersion": "LayerName",
 }
-_API_TYPES = ("AWS::Serverless::HttpApi", "AWS::Serverless::Api")
+API_TYPE = "AWS::Serverless::HttpApi"
 
 
 class TemplateError(ValueError):
@@ -129,7 +129,6 @@ class Template:
         stack_name: str = DEFAULT_STACK,
         parameters: Mapping[str, Any] | None = None,
         aws_url: str | None = None,
-        api_url: str | None = None,
     ) -> None:
         self.path = Path(path).resolve()
         self.root = self.path.parent
@@ -138,7 +137,6 @@ class Template:
         self.region = REGION
         self.account_id = ACCOUNT_ID
         self.aws_url = aws_url
-        self.api_url = api_url
         self.declared_parameters: dict[str, dict[str, Any]] = dict(self.body.get("Parameters") or {})
         unknown = sorted(set(parameters or {}) - set(self.declared_parameters))
         if unknown:
@@ -193,8 +191,6 @@ class Template:
         if given is not None:
             return str(self.resolve(given, where=f"Resources.{logical_id}.Properties.{prop}"))
         name = f"{self.stack_name}-{logical_id}"
-        if rtype == QUEUE_TYPE and _truthy(self.properties(logical_id).get("FifoQueue")):
-            name += ".fifo"
         if rtype == BUCKET_TYPE:  # S3 names are lower case, 3-63 characters
             name = name.lower()[:63]
         return name
@@ -220,9 +216,9 @@ class Template:
         name = self.physical_name(target)
         if rtype == QUEUE_TYPE:
             return self.queue_url(target)
-        if rtype in ("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion"):
+        if rtype == "AWS::Serverless::LayerVersion":
             return self.arn("lambda", f"layer:{name}:1")
-        if rtype in _API_TYPES:
+        if rtype == API_TYPE:
             return self.api_id(target)
         return name
 
@@ -231,24 +227,12 @@ class Template:
         name = self.physical_name(target)
         values: dict[str, Any] = {}
         if rtype == QUEUE_TYPE:
-            arn = self.arn("sqs", name)
-            values = {"Arn": arn, "QueueName": name, "QueueUrl": self.queue_url(target)}
-        elif rtype == TABLE_TYPE:
-            arn = self.arn("dynamodb", f"table/{name}")
-            values = {"Arn": arn, "StreamArn": f"{arn}/stream/1970-01-01T00:00:00.000"}
+            values = {"Arn": self.arn("sqs", name), "QueueName": name}
         elif rtype == ROLE_TYPE:
             path = self.properties(target).get("Path") or "/"
-            values = {"Arn": self.arn("iam", f"role{path}{name}"), "RoleId": _fake_id(name, 21)}
-        elif rtype in FUNCTION_TYPES or rtype == "AWS::Lambda::Function":
-            values = {"Arn": self.function_arn(name)}
-        elif rtype == SCHEDULE_GROUP_TYPE:
-            values = {"Arn": self.arn("scheduler", f"schedule-group/{name}")}
+            values = {"Arn": self.arn("iam", f"role{path}{name}")}
         elif rtype == BUCKET_TYPE:
-            values = {"Arn": self.arn("s3", name), "DomainName": f"{name}.s3.amazonaws.com"}
-        elif rtype == "AWS::Logs::LogGroup":
-            values = {"Arn": self.arn("logs", f"log-group:{name}:*")}
-        elif rtype in _API_TYPES:
-            values = {"ApiId": self.api_id(target), "ApiEndpoint": self.api_url or "http://127.0.0.1"}
+            values = {"Arn": self.arn("s3", name)}
         if attr not in values:
             raise TemplateError(f"{where}: !GetAtt {target}.{attr} is not supported by the local runtime")
         return values[attr]
@@ -271,10 +255,6 @@ class Template:
             "AWS::AccountId": self.account_id,
             "AWS::Partition": "aws",
             "AWS::URLSuffix": "amazonaws.com",
-            "AWS::StackId": self.arn(
-                "cloudformation", f"stack/{self.stack_name}/{_fake_id(self.stack_name, 36)}"
-            ),
-            "AWS::NotificationARNs": [],
             "AWS::NoValue": NO_VALUE,
         }.get(name)
 
@@ -298,8 +278,6 @@ class Template:
                 return _scalar_str(left) == _scalar_str(right)
             if key == "Fn::Not":
                 return not self._eval_condition(arg[0], where)
-            if key == "Fn::And":
-                return all(self._eval_condition(a, where) for a in arg)
             if key == "Fn::Or":
                 return any(self._eval_condition(a, where) for a in arg)
         raise TemplateError(f"{where}: unsupported condition {expr!r}")
@@ -328,29 +306,12 @@ class Template:
         if key == "Fn::Sub":
             text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
             return self._sub(text, self.resolve(variables, where), where)
-        if key == "Fn::Join":
-            delimiter, items = arg
-            return delimiter.join(_scalar_str(v) for v in self.resolve(items, where))
         if key == "Fn::If":
             name, if_true, if_false = arg
             return self.resolve(if_true if self.condition(name) else if_false, where)
-        if key == "Fn::Select":
-            index, items = self.resolve(arg, where)
-            return items[int(index)]
         if key == "Fn::Split":
             delimiter, text = self.resolve(arg, where)
             return str(text).split(delimiter)
-        if key == "Fn::Base64":
-            return base64.b64encode(str(self.resolve(arg, where)).encode()).decode()
-        if key == "Fn::GetAZs":
-            return [f"{self.region}{zone}" for zone in "abc"]
-        if key == "Fn::FindInMap":
-            mapping, top, second = self.resolve(arg, where)
-            return self.body["Mappings"][mapping][top][second]
-        if key == "Fn::ToJsonString":
-            return json.dumps(self.resolve(arg, where), separators=(",", ":"))
-        if key == "Fn::Length":
-            return len(self.resolve(arg, where))
         raise TemplateError(f"{where}: {key} is not supported by the local runtime")
 
     def _sub(self, text: str, variables: dict[str, Any], where: str) -> str:
@@ -488,10 +449,6 @@ def _scalar_str(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return json.dumps(value)
     return str(value)
-
-
-def _truthy(value: Any) -> bool:
-    return _scalar_str(value).lower() == "true"
 
 
 def _fake_id(seed: str, length: int) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from local.runtime.template import (
+from samlocal.template import (
     BUCKET_TYPE,
     QUEUE_TYPE,
     ROLE_TYPE,
@@ -26,22 +26,14 @@ from local.runtime.template import (
 
 log = logging.getLogger(__name__)
 
-_GSI_KEYS = ("IndexName", "KeySchema", "Projection", "ProvisionedThroughput", "OnDemandThroughput")
-_LSI_KEYS = ("IndexName", "KeySchema", "Projection")
+# What template.yaml declares (on-demand tables with global indexes, TTL, PITR and SSE; standard queues with
+# a redrive policy); other properties are not passed on.
+_GSI_KEYS = ("IndexName", "KeySchema", "Projection")
 _QUEUE_ATTRIBUTES = (
-    "DelaySeconds",
     "MaximumMessageSize",
     "MessageRetentionPeriod",
-    "ReceiveMessageWaitTimeSeconds",
     "VisibilityTimeout",
     "RedrivePolicy",
-    "RedriveAllowPolicy",
-    "FifoQueue",
-    "ContentBasedDeduplication",
-    "DeduplicationScope",
-    "FifoThroughputLimit",
-    "KmsMasterKeyId",
-    "KmsDataKeyReusePeriodSeconds",
     "SqsManagedSseEnabled",
 )
 
@@ -59,24 +51,14 @@ def table_definition(template: Template, logical_id: str) -> dict[str, Any]:
         "KeySchema": props["KeySchema"],
         "BillingMode": props.get("BillingMode", "PROVISIONED"),
     }
-    if "ProvisionedThroughput" in props:
-        spec["ProvisionedThroughput"] = props["ProvisionedThroughput"]
     if props.get("GlobalSecondaryIndexes"):
         spec["GlobalSecondaryIndexes"] = [
             {k: v for k, v in index.items() if k in _GSI_KEYS} for index in props["GlobalSecondaryIndexes"]
         ]
-    if props.get("LocalSecondaryIndexes"):
-        spec["LocalSecondaryIndexes"] = [
-            {k: v for k, v in index.items() if k in _LSI_KEYS} for index in props["LocalSecondaryIndexes"]
-        ]
-    if "StreamSpecification" in props:
-        spec["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
     sse = props.get("SSESpecification")
     if sse:
         # CloudFormation says SSEEnabled where the DynamoDB API says Enabled.
         spec["SSESpecification"] = {("Enabled" if k == "SSEEnabled" else k): v for k, v in sse.items()}
-    if props.get("Tags"):
-        spec["Tags"] = props["Tags"]
     return spec
 
 
@@ -160,15 +142,10 @@ def create_queues(
     template = _template(template)
     urls: dict[str, str] = {}
     for logical_id in _queues_dlq_first(template):
-        tags = {t["Key"]: t["Value"] for t in template.resolved_properties(logical_id).get("Tags") or []}
-        kwargs: dict[str, Any] = {
-            "QueueName": template.physical_name(logical_id),
-            "Attributes": queue_attributes(template, logical_id, visibility_timeout),
-        }
-        if tags:
-            kwargs["tags"] = tags
-        urls[logical_id] = sqs.create_queue(**kwargs)["QueueUrl"]
-        log.info("queue %s created", kwargs["QueueName"])
+        name = template.physical_name(logical_id)
+        attributes = queue_attributes(template, logical_id, visibility_timeout)
+        urls[logical_id] = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        log.info("queue %s created", name)
     return urls
 
 

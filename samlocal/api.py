@@ -1,4 +1,4 @@
-"""Serve the template's HttpApi/Api routes on 127.0.0.1 with API Gateway payload format 2.0 events."""
+"""Serve the template's HttpApi routes on 127.0.0.1 with API Gateway payload format 2.0 events."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from local.runtime.functions import LocalFunction
-from local.runtime.template import ACCOUNT_ID
+from samlocal.functions import LocalFunction
+from samlocal.template import ACCOUNT_ID
 
 log = logging.getLogger(__name__)
 
@@ -123,16 +123,16 @@ class Cors:
 
 
 def routes_of(functions: list[LocalFunction], api_id_of: dict[str, str]) -> list[Route]:
-    """Every HttpApi/Api event of every function; api_id_of maps an ApiId/RestApiId value to an id."""
+    """Every HttpApi event of every function; api_id_of maps an ApiId value to an id."""
     routes = []
     for function in functions:
         for event in function.spec.events.values():
-            if event.get("Type") not in ("HttpApi", "Api"):
+            if event.get("Type") != "HttpApi":
                 continue
             props = event.get("Properties") or {}
             method = str(props.get("Method", "ANY")).upper()
             path = str(props.get("Path", ""))
-            api_ref = str(props.get("ApiId") or props.get("RestApiId") or "")
+            api_ref = str(props.get("ApiId") or "")
             routes.append(Route(method, path, function, api_id_of.get(api_ref, "local")))
     return sorted(routes, key=Route.precedence)
 

@@ -21,7 +21,7 @@ import moto.dynamodb.responses as moto_dynamodb
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from local.runtime.strict import AwsFrontDoor, Faults
+from samlocal.strict import AwsFrontDoor, Faults
 
 
 class _KeepAliveHandler(MotoRequestHandler):

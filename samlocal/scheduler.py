@@ -1,8 +1,9 @@
 """Fire EventBridge Scheduler schedules stored in moto, on a clock tests can drive.
 
-Expressions: at(yyyy-mm-ddThh:mm:ss), rate(n minutes|hours|days), cron(min hour dom month dow year),
-evaluated in ScheduleExpressionTimezone; StartDate/EndDate bound recurring schedules only (as AWS).
-Each occurrence fires once. Targets: Lambda ARNs (in-process functions) and SQS queue ARNs.
+Expressions: at(yyyy-mm-ddThh:mm:ss) in ScheduleExpressionTimezone (a campaign's waves) and
+rate(n minutes|hours|days) counted from the schedule's creation (the template's periodic work): what the
+engine creates. cron(), StartDate and EndDate are not emulated: a cron() schedule makes fire_due() raise
+ValueError naming the expression. Each occurrence fires once. Targets: Lambda ARNs (in-process functions) and SQS queue ARNs.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
-
-from croniter import croniter
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +71,6 @@ def _utc(when: datetime) -> datetime:
 
 _AT = re.compile(r"at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)")
 _RATE = re.compile(r"rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)")
-_CRON = re.compile(r"cron\((.+)\)")
 
 
 def at_instant(expression: str, zone: str = "UTC") -> datetime | None:
@@ -83,53 +81,20 @@ def at_instant(expression: str, zone: str = "UTC") -> datetime | None:
     return datetime.fromisoformat(found.group(1)).replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
 
-def occurrences(expression: str, zone: str, after: datetime, anchor: datetime) -> Iterator[datetime]:
-    """Occurrences of a rate() or cron() expression strictly after `after`, in UTC, in order.
-
-    anchor is where a rate() schedule starts counting (its StartDate, else its creation).
-    """
-    expression = expression.strip()
-    rate = _RATE.fullmatch(expression)
-    if rate:
-        unit = rate.group(2).rstrip("s")
-        period = timedelta(**{f"{unit}s": int(rate.group(1))})
-        if period <= timedelta(0):
-            raise ValueError(f"{expression}: the rate must be positive")
-        steps = 0 if after < anchor else int((after - anchor) / period) + 1
-        while True:
-            yield anchor + steps * period
-            steps += 1
-    cron = _CRON.fullmatch(expression)
-    if not cron:
+def occurrences(expression: str, after: datetime, anchor: datetime) -> Iterator[datetime]:
+    """Occurrences of a rate() expression strictly after `after`, in order, counted from `anchor` (the
+    schedule's creation)."""
+    rate = _RATE.fullmatch(expression.strip())
+    if not rate:
         raise ValueError(f"unsupported schedule expression {expression!r}")
-    iterator = croniter(croniter_expression(cron.group(1)), after.astimezone(ZoneInfo(zone)))
+    unit = rate.group(2).rstrip("s")
+    period = timedelta(**{f"{unit}s": int(rate.group(1))})
+    if period <= timedelta(0):
+        raise ValueError(f"{expression}: the rate must be positive")
+    steps = 0 if after < anchor else int((after - anchor) / period) + 1
     while True:
-        yield iterator.get_next(datetime).astimezone(UTC)
-
-
-def croniter_expression(fields_text: str) -> str:
-    """AWS cron (min hour dom month dow year, dow 1-7 = SUN-SAT, `?`) -> croniter's 7 fields."""
-    fields = fields_text.split()
-    if len(fields) != 6:
-        raise ValueError(f"cron({fields_text}): AWS cron has 6 fields")
-    minute, hour, dom, month, dow, year = (f.replace("?", "*") for f in fields)
-    return f"{minute} {hour} {dom} {month} {_aws_dow(dow)} 0 {year}"
-
-
-def _aws_dow(field: str) -> str:
-    def shift(match: re.Match[str]) -> str:
-        return str(int(match.group(0)) - 1)
-
-    parts = []
-    for part in field.split(","):
-        last = re.fullmatch(r"(\d)L", part)
-        if last:
-            parts.append(f"L{int(last.group(1)) - 1}")  # AWS 6L (last Friday) is croniter's L5
-            continue
-        head, slash, step = part.partition("/")
-        head, hash_, nth = head.partition("#")
-        parts.append(re.sub(r"\d+", shift, head) + hash_ + nth + slash + step)
-    return ",".join(parts)
+        yield anchor + steps * period
+        steps += 1
 
 
 # ---------- firing ----------
@@ -243,28 +208,26 @@ class ScheduleRunner:
                     self._fired_at.add(key)
                 yield one_time
             return
-        start, end = schedule.get("StartDate"), schedule.get("EndDate")
-        created_on_clock = self.clock.at_real(created)
-        anchor = start if start else created_on_clock
-        # Exclusive lower bound: nothing before the schedule existed, nothing before StartDate; a clock set
-        # back before what was examined resumes from its new reading.
+        anchor = self.clock.at_real(created)
+        # Exclusive lower bound: nothing before the schedule existed; a clock set back before what was
+        # examined resumes from its new reading.
         cursor = self._cursors.get(key)
         if cursor is not None and cursor > now:
             cursor = now - timedelta(microseconds=1)
-        after = cursor or max(created_on_clock, anchor) - timedelta(microseconds=1)
+        after = cursor or anchor - timedelta(microseconds=1)
         if not peek:
             self._cursors[key] = now
         if schedule["GroupName"] in self.periodic_groups and not peek:
             latest = None
-            for when in occurrences(expression, zone, after, anchor):
-                if when > now or (end and when > end):
+            for when in occurrences(expression, after, anchor):
+                if when > now:
                     break
                 latest = when
             if latest is not None:
                 yield latest
             return
-        for count, when in enumerate(occurrences(expression, zone, after, anchor)):
-            if when > now or (end and when > end):
+        for count, when in enumerate(occurrences(expression, after, anchor)):
+            if when > now:
                 return
             if count >= MAX_CATCH_UP:
                 log.warning(

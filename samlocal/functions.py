@@ -13,8 +13,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from local.runtime import environ
-from local.runtime.template import FunctionSpec, TemplateError
+from samlocal import environ
+from samlocal.template import FunctionSpec, TemplateError
 
 log = logging.getLogger(__name__)
 
