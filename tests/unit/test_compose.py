@@ -11,23 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from pushengine.compose import (
-    MAX_PAYLOAD,
-    WEBPUSH_MAX_PLAINTEXT,
-    CompiledMessage,
-    Message,
-    PayloadTooLarge,
-    RenderedMessage,
-    RenderError,
-    TemplateError,
-    apns_payload,
-    check_sizes,
-    collapse_id,
-    fcm_message,
-    payload_size,
-    webpush_payload,
-)
+from pushengine.compose import PayloadTooLarge, check_sizes
+from pushengine.content import Message, RenderedMessage
 from pushengine.errors import InvalidInput
+from pushengine.payloads import apns, fcm, webpush
+from pushengine.payloads.base import collapse_id, payload_size
+from pushengine.rendering import CompiledMessage, RenderError, TemplateError
 
 pytestmark = pytest.mark.unit
 
@@ -93,7 +82,7 @@ def _device(**fields: Any) -> dict[str, Any]:
     ],
 )
 def test_apns_payload(rendered: RenderedMessage, expected: dict[str, Any]) -> None:
-    assert apns_payload(rendered, CID) == expected
+    assert apns.payload(rendered, CID) == expected
 
 
 @pytest.mark.parametrize(
@@ -129,7 +118,7 @@ def test_apns_payload(rendered: RenderedMessage, expected: dict[str, Any]) -> No
     ],
 )
 def test_fcm_message(rendered: RenderedMessage, expected: dict[str, Any]) -> None:
-    message = fcm_message(rendered, CID)
+    message = fcm.message(rendered, CID)
     assert message == expected
     assert all(isinstance(v, str) for v in message["data"].values())
     assert "token" not in message  # the adapter adds token, android.ttl and android.collapse_key
@@ -159,13 +148,13 @@ def test_fcm_message(rendered: RenderedMessage, expected: dict[str, Any]) -> Non
     ],
 )
 def test_webpush_payload(rendered: RenderedMessage, expected: dict[str, Any]) -> None:
-    assert webpush_payload(rendered, CID, "tag1") == expected
+    assert webpush.payload(rendered, CID, "tag1") == expected
 
 
 def test_payload_builders_do_not_share_the_campaign_data_dict() -> None:
     rendered = RenderedMessage("T", "B", data={"a": 1})
-    apns_payload(rendered, CID)["data"]["a"] = 2
-    webpush_payload(rendered, CID, "t")["data"]["a"] = 3
+    apns.payload(rendered, CID)["data"]["a"] = 2
+    webpush.payload(rendered, CID, "t")["data"]["a"] = 3
     assert rendered.data == {"a": 1}
 
 
@@ -442,7 +431,7 @@ def test_size_check_accepts_3000_byte_body() -> None:
 
 def test_size_check_refuses_5000_byte_emoji_body() -> None:
     error = _limit_error(body="😀" * 1250)  # 1250 characters, 5000 bytes
-    assert (error.platform, error.limit) == ("apns", MAX_PAYLOAD)
+    assert (error.platform, error.limit) == ("apns", apns.MAX_PAYLOAD_BYTES)
     assert error.size > 5000
     assert error.field == "message"
     assert "apns" in error.reason and str(error.size) in error.reason and "4096" in error.reason
@@ -453,9 +442,9 @@ def test_size_check_refuses_5000_byte_emoji_body() -> None:
 def test_5000_byte_body_is_over_every_platform_limit(platform: str) -> None:
     r = RenderedMessage("T", "😀" * 1250)
     size, limit = {
-        "apns": (payload_size(apns_payload(r, CID)), MAX_PAYLOAD),
-        "fcm": (payload_size({"message": fcm_message(r, CID)}), MAX_PAYLOAD),
-        "webpush": (payload_size(webpush_payload(r, CID, collapse_id(CID))), WEBPUSH_MAX_PLAINTEXT),
+        "apns": (payload_size(apns.payload(r, CID)), apns.MAX_PAYLOAD_BYTES),
+        "fcm": (payload_size({"message": fcm.message(r, CID)}), fcm.MAX_MESSAGE_BYTES),
+        "webpush": (payload_size(webpush.payload(r, CID, collapse_id(CID))), webpush.MAX_PLAINTEXT_BYTES),
     }[platform]
     assert size > limit
 
@@ -478,7 +467,7 @@ def test_size_check_names_fcm_when_only_fcm_is_exceeded() -> None:
 def test_size_check_counts_each_variable_as_64_bytes() -> None:
     body = "{{ tags.plan }}" * 62  # 930 bytes of source, 62 * 64 = 3968 bytes estimated
     error = _limit_error(body=body)
-    worst = webpush_payload(RenderedMessage("T", "x" * 62 * 64), CID, collapse_id(CID))
+    worst = webpush.payload(RenderedMessage("T", "x" * 62 * 64), CID, collapse_id(CID))
     assert (error.platform, error.size) == ("webpush", payload_size(worst))
     check_sizes(Message(title="T", body="{{ tags.plan }}" * 55), CID)
 
@@ -502,7 +491,7 @@ def test_worst_case_includes_url_image_and_data() -> None:
 
 def test_rendered_payload_matches_json_the_adapters_send() -> None:
     rendered = CompiledMessage.compile(Message(title="Olá 😀", body="b", data=DATA), CID).render(_device())
-    payload = apns_payload(rendered, CID)
+    payload = apns.payload(rendered, CID)
     assert payload_size(payload) == len(
         json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
     )
