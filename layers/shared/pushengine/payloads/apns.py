@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pushengine.content import Action, IosOptions, RenderedMessage
-from pushengine.payloads.base import Platform, action_json, payload_size
+from pushengine.payloads.base import Platform, action_json, payload_size, present
 
 MAX_PAYLOAD_BYTES = 4096  # Apple: an alert or background push's body
 
@@ -24,31 +24,19 @@ def payload(r: RenderedMessage, campaign_id: str, collapse_id: str = "") -> dict
     if r.content_available:
         return _with_data({"aps": {"content-available": 1}, "campaign_id": campaign_id}, r)
     ios = r.ios or IosOptions()
-    alert: dict[str, Any] = {"title": r.title}
-    if ios.subtitle is not None:
-        alert["subtitle"] = ios.subtitle
-    alert["body"] = r.body
-    aps: dict[str, Any] = {"alert": alert}
-    if r.badge is not None:
-        aps["badge"] = r.badge
-    if r.sound is not None:
-        aps["sound"] = r.sound
+    alert = {"title": r.title, **present(("subtitle", ios.subtitle)), "body": r.body}
+    aps: dict[str, Any] = {"alert": alert, **present(("badge", r.badge), ("sound", r.sound))}
     if r.image_url is not None or (r.actions and ios.category is None):
         # the Notification Service Extension attaches the image / registers the payload's buttons
         aps["mutable-content"] = 1
     if ios.category is not None or r.actions:
         aps["category"] = ios.category if ios.category is not None else actions_category(r.actions)
-    if ios.thread_id is not None:
-        aps["thread-id"] = ios.thread_id
-    if ios.interruption_level is not None:
-        aps["interruption-level"] = ios.interruption_level
-    if ios.relevance_score is not None:
-        aps["relevance-score"] = ios.relevance_score
-    body: dict[str, Any] = {"aps": aps, "campaign_id": campaign_id}
-    if r.url is not None:
-        body["url"] = r.url
-    if r.image_url is not None:
-        body["image_url"] = r.image_url
+    aps |= present(
+        ("thread-id", ios.thread_id),
+        ("interruption-level", ios.interruption_level),
+        ("relevance-score", ios.relevance_score),
+    )
+    body = {"aps": aps, "campaign_id": campaign_id, **present(("url", r.url), ("image_url", r.image_url))}
     if r.actions:
         body["actions"] = [action_json(a) for a in r.actions]
     return _with_data(body, r)

@@ -36,6 +36,11 @@ def payload_size(payload: Mapping[str, Any]) -> int:
     return len(encode(payload))
 
 
+def present(*fields: tuple[str, Any]) -> dict[str, Any]:
+    """The (key, value) pairs whose value is given, in order: optional fields a payload leaves out."""
+    return {key: value for key, value in fields if value is not None}
+
+
 def action_json(action: Action) -> dict[str, str]:
     """A button as the app or service worker reads it."""
     out = {"id": action.id, "title": action.title}

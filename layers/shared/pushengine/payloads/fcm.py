@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pushengine.content import AndroidOptions, RenderedMessage
-from pushengine.payloads.base import Platform, action_json, payload_size
+from pushengine.payloads.base import Platform, action_json, payload_size, present
 
 MAX_MESSAGE_BYTES = 4096  # FCM: a message's notification and data together
 _SHOWN = ("channel_id", "color", "icon", "tag", "sticky", "click_action")  # android.notification as written
@@ -32,23 +32,16 @@ def message(r: RenderedMessage, campaign_id: str, collapse_id: str = "") -> dict
         android["priority"] = options.priority.upper()
     if r.content_available:
         return _with_android({"data": data}, android)
-    notification: dict[str, Any] = {"title": r.title, "body": r.body}
-    if r.image_url is not None:
-        notification["image"] = r.image_url
+    notification = {"title": r.title, "body": r.body, **present(("image", r.image_url))}
     if r.url is not None:
         data["url"] = r.url
     if r.actions:
         data["actions"] = json.dumps(
             [action_json(a) for a in r.actions], separators=(",", ":"), ensure_ascii=False
         )
-    shown: dict[str, Any] = {}
-    for key in _SHOWN:
-        if (value := getattr(options, key)) is not None:
-            shown[key] = value
-    if r.sound is not None:
-        shown["sound"] = r.sound
-    if r.badge is not None:
-        shown["notification_count"] = r.badge
+    shown = present(
+        *((key, getattr(options, key)) for key in _SHOWN), ("sound", r.sound), ("notification_count", r.badge)
+    )
     if shown:
         android["notification"] = shown
     return _with_android({"notification": notification, "data": data}, android)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from pushengine.content import RenderedMessage, WebOptions
-from pushengine.payloads.base import Platform, action_json, payload_size
+from pushengine.payloads.base import Platform, action_json, payload_size, present
 
 MAX_BODY_BYTES = 4096  # RFC 8030 §7.2: push services must accept at least this much
 # RFC 8291 aes128gcm in one record: a header of 16 salt + 4 rs + 1 idlen + 65 keyid, then the plaintext,
@@ -28,24 +28,14 @@ def payload(r: RenderedMessage, campaign_id: str, collapse_id: str) -> dict[str,
         return data_only
     web = r.web or WebOptions()
     body: dict[str, Any] = {"title": r.title, "body": r.body}
-    if web.icon is not None:
-        body["icon"] = web.icon
-    if r.image_url is not None:
-        body["image"] = r.image_url
-    if web.badge is not None:
-        body["badge"] = web.badge
-    if r.url is not None:
-        body["url"] = r.url
+    body |= present(("icon", web.icon), ("image", r.image_url), ("badge", web.badge), ("url", r.url))
     if r.data:
         body["data"] = dict(r.data)
     if r.actions:
         body["actions"] = [action_json(a) for a in r.actions]
     body["campaign_id"] = campaign_id
     body["tag"] = collapse_id
-    for key in _OPTIONS:
-        if (value := getattr(web, key)) is not None:
-            body[key] = value
-    return body
+    return body | present(*((key, getattr(web, key)) for key in _OPTIONS))
 
 
 PLATFORM = Platform("webpush", payload, MAX_PLAINTEXT_BYTES, payload_size)
