@@ -136,4 +136,27 @@ def test_one_record_adds_every_delta_where_its_readers_look(names: dict[str, str
     run = repo.runs("app", "c3", ["2026-12-01"])["2026-12-01"]
     assert (run["sent"], run["deferred"], run["revenue"]) == (2, 1, 2.5) and "failed" not in run
     [hour] = list(series.hours("app", "c3"))
-    assert hour["hour"] == "2026-12-01T05" and hour["stats"]["sent"] == 2 and hour["vstats"]["default"]["sent"] == 2
+    assert (
+        hour["hour"] == "2026-12-01T05"
+        and hour["stats"]["sent"] == 2
+        and hour["vstats"]["default"]["sent"] == 2
+    )
+
+
+def test_status_changes_only_from_the_states_each_change_allows(names: dict[str, str]) -> None:
+    repo = CampaignsRepository(names["CampaignsTable"], names["CheckpointsTable"])
+    repo.create({
+        "app_id": "app", "campaign_id": "c4", "name": "c", "spec": {}, "waves": [], "status": "scheduled",
+        "waves_pending": 2, "tasks_pending": 0, "batches_pending": 0, "stats": zero_stats(),
+        "vstats": {"default": zero_stats()}, "paced": {}, "errors": {},
+    })  # fmt: skip
+    assert not repo.set_status("app", "c4", "cancelled", allowed_from=("sending",))
+    assert repo.set_status("app", "c4", "paused", allowed_from=("scheduled", "sending"))
+    assert repo.replan("app", "c4", 1)  # paused, no wave fired yet
+    assert repo.set_status("app", "c4", "scheduled", allowed_from=("paused",))
+    assert repo.mark_wave_fired("app", "c4", "w1", 2)
+    assert not repo.mark_wave_fired("app", "c4", "w1", 2)  # counted once
+    assert not repo.replan("app", "c4", 3)  # a wave has fired
+    progress = repo.progress("app", "c4")
+    assert progress is not None
+    assert (progress["status"], progress["waves_pending"], progress["tasks_pending"]) == ("sending", 0, 2)

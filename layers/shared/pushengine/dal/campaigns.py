@@ -192,36 +192,33 @@ class CampaignsRepository:
     def set_status(
         self, app_id: str, campaign_id: str, status: str, *, allowed_from: tuple[str, ...]
     ) -> bool:
+        return self._change_progress(
+            app_id, campaign_id, "SET #s = :s, updated_at = :t",
+            "#s IN (" + ", ".join(f":f{i}" for i in range(len(allowed_from))) + ")",
+            s=status, t=now_iso(), **{f"f{i}": v for i, v in enumerate(allowed_from)},
+        )  # fmt: skip
+
+    def _change_progress(
+        self, app_id: str, campaign_id: str, update: str, condition: str, **values: Any
+    ) -> bool:
+        """A conditional update of the progress item (`#s` is its status, `:name` each value); False when
+        its condition does not hold."""
         return aws.conditional(
-            lambda: self._checkpoints.update_item(
-                Key=self._progress_key(app_id, campaign_id),
-                UpdateExpression="SET #s = :s, updated_at = :t",
-                ConditionExpression="#s IN (" + ", ".join(f":f{i}" for i in range(len(allowed_from))) + ")",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":s": status,
-                    ":t": now_iso(),
-                    **{f":f{i}": v for i, v in enumerate(allowed_from)},
-                },
-            )
+            self._checkpoints.update_item,
+            Key=self._progress_key(app_id, campaign_id),
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={f":{name}": value for name, value in values.items()},
         )
 
     def replan(self, app_id: str, campaign_id: str, waves: int) -> bool:
         """An edited campaign's new wave count; False once any wave has fired (or it left scheduled/paused)."""
-        return aws.conditional(
-            lambda: self._checkpoints.update_item(
-                Key=self._progress_key(app_id, campaign_id),
-                UpdateExpression="SET waves_pending = :n, updated_at = :t",
-                ConditionExpression="#s IN (:scheduled, :paused) AND attribute_not_exists(fired_waves)",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":n": waves,
-                    ":t": now_iso(),
-                    ":scheduled": "scheduled",
-                    ":paused": "paused",
-                },
-            )
-        )
+        return self._change_progress(
+            app_id, campaign_id, "SET waves_pending = :n, updated_at = :t",
+            "#s IN (:scheduled, :paused) AND attribute_not_exists(fired_waves)",
+            n=waves, t=now_iso(), scheduled="scheduled", paused="paused",
+        )  # fmt: skip
 
     def replace_definition(self, definition: dict[str, Any]) -> None:
         """An edit before any wave fired: the only time a definition changes (this container forgets it)."""
@@ -232,22 +229,11 @@ class CampaignsRepository:
 
     def mark_wave_fired(self, app_id: str, campaign_id: str, wave_id: str, tasks: int) -> bool:
         """Count a fired wave's audience tasks, once per wave; False if cancelled or already counted."""
-        return aws.conditional(
-            lambda: self._checkpoints.update_item(
-                Key=self._progress_key(app_id, campaign_id),
-                UpdateExpression="SET #s = :sending ADD fired_waves :w, tasks_pending :n, waves_pending :minus",
-                ConditionExpression="#s IN (:scheduled, :sending) AND NOT contains(fired_waves, :wid)",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":sending": "sending",
-                    ":scheduled": "scheduled",
-                    ":w": {wave_id},
-                    ":wid": wave_id,
-                    ":n": tasks,
-                    ":minus": -1,
-                },
-            )
-        )
+        return self._change_progress(
+            app_id, campaign_id, "SET #s = :sending ADD fired_waves :w, tasks_pending :n, waves_pending :minus",
+            "#s IN (:scheduled, :sending) AND NOT contains(fired_waves, :wid)",
+            sending="sending", scheduled="scheduled", w={wave_id}, wid=wave_id, n=tasks, minus=-1,
+        )  # fmt: skip
 
     def record(
         self,
@@ -364,20 +350,11 @@ class CampaignsRepository:
         progress = self.progress(app_id, campaign_id) or {}
         if progress.get("status") != "sending" or progress.get("batches_pending") != 0:
             return False
-        return aws.conditional(
-            lambda: self._checkpoints.update_item(
-                Key=self._progress_key(app_id, campaign_id),
-                UpdateExpression="SET #s = :done, completed_at = :t",
-                ConditionExpression="#s = :sending AND waves_pending = :zero AND tasks_pending = :zero",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":done": "completed",
-                    ":sending": "sending",
-                    ":zero": 0,
-                    ":t": now_iso(),
-                },
-            )
-        )
+        return self._change_progress(
+            app_id, campaign_id, "SET #s = :done, completed_at = :t",
+            "#s = :sending AND waves_pending = :zero AND tasks_pending = :zero",
+            done="completed", sending="sending", zero=0, t=now_iso(),
+        )  # fmt: skip
 
     # ---- checkpoints ----
     def checkpoint(self, key: str) -> dict[str, Any] | None:
