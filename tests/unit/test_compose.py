@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -11,26 +10,10 @@ from pushengine.compose import PayloadTooLarge, check_sizes
 from pushengine.content import Message, RenderedMessage
 from pushengine.payloads import apns, fcm, webpush
 from pushengine.payloads.base import collapse_id, payload_size
-from pushengine.rendering import CompiledMessage
 
 pytestmark = pytest.mark.unit
 
 CID = "cmp_01HZX"
-DATA = {"sku": "A-1", "qty": 2, "price": 9.5, "vip": True, "gift": False}
-
-
-def _device(**fields: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "platform": "ios",
-        "token": "abcd" * 16,
-        "locale": "en-US",
-        "country": "US",
-        "timezone": "America/New_York",
-        "user_id": "u-42",
-        "tags": {"plan": "pro", "visits": 3},
-        "attributes": {"first_name": "Ana"},
-    }
-    return base | fields
 
 
 # ---------- size check at campaign creation ----------
@@ -103,11 +86,3 @@ def test_size_check_names_the_locale_that_is_too_large() -> None:
 def test_worst_case_includes_url_image_and_data() -> None:
     data = {f"key{i:02d}": "v" * 60 for i in range(50)}  # ~3.5 KB of data alone
     assert _limit_error(body="b" * 500, data=data, url="https://x.example/" + "p" * 100).platform == "apns"
-
-
-def test_rendered_payload_matches_json_the_adapters_send() -> None:
-    rendered = CompiledMessage.compile(Message(title="Olá 😀", body="b", data=DATA), CID).render(_device())
-    payload = apns.payload(rendered, CID)
-    assert payload_size(payload) == len(
-        json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-    )

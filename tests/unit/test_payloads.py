@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -159,3 +160,11 @@ def test_collapse_id_is_deterministic_short_base64url() -> None:
     assert len(cid.encode()) <= 64
     assert collapse_id("x" * 500) != collapse_id("x" * 499)
     assert len(collapse_id("x" * 500)) <= 32
+
+
+def test_rendered_payload_matches_json_the_adapters_send() -> None:
+    rendered = RenderedMessage("Olá 😀", "b", data=DATA)
+    payload = apns.payload(rendered, CID)
+    assert payload_size(payload) == len(
+        json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    )

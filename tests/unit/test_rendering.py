@@ -57,25 +57,15 @@ def test_render_title(title: str, device: dict[str, Any], expected: str) -> None
 
 
 def test_render_fills_every_field() -> None:
+    static: dict[str, Any] = {"image_url": IMG, "data": {"n": 1}, "badge": 1, "sound": "default"}
     message = Message(
         title="Hi {{ attributes.first_name }}",
         body="{{ tags.plan }} perks",
         url="myapp://u/{{ user_id }}",
-        image_url=IMG,
-        data={"n": 1},
-        badge=1,
-        sound="default",
+        **static,
     )
     rendered = CompiledMessage.compile(message, CID).render(_device())
-    assert rendered == RenderedMessage(
-        title="Hi Ana",
-        body="pro perks",
-        url="myapp://u/u-42",
-        image_url=IMG,
-        data={"n": 1},
-        badge=1,
-        sound="default",
-    )
+    assert rendered == RenderedMessage(title="Hi Ana", body="pro perks", url="myapp://u/u-42", **static)
 
 
 def test_url_that_renders_blank_is_left_out() -> None:
