@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from pushengine.outbound import check_url
+from pushengine.payloads.base import encode
 from pushengine.providers.base import Notification, Outcome, SendResult, parse_retry_after
 from pushengine.providers.transport import KeepAliveTransport
 
@@ -203,7 +204,7 @@ class FcmProvider:
     async def send(self, notification: Notification) -> SendResult:
         if not notification.token:
             return SendResult(Outcome.FAILED, 0, "missing registration token")
-        body = json.dumps({"message": build_message(notification)}, separators=(",", ":")).encode()
+        body = encode({"message": build_message(notification)})
         try:
             token = await self._access_token()
             result = await self._post(token, body)
