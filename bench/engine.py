@@ -15,7 +15,7 @@ from bench.setup import Fixture
 from pushengine.config import Settings
 from pushengine.dal.campaigns import CampaignsRepository
 from pushengine.dal.devices import DevicesRepository
-from pushengine.delivery.providers import ProviderPool
+from pushengine.delivery.provider_pool import ProviderPool
 from pushengine.delivery.sending import SenderDeps, concurrency_share, send_batch
 
 APP_ID = "app_bench"

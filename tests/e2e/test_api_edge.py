@@ -9,32 +9,15 @@ from typing import Any
 import httpx
 import pytest
 
+from functions.api_docs.app import ROUTERS
 from pushengine.http import Access
 from pushengine.limits import MAX_BODY_BYTES
-from pushengine.routes import (
-    analytics,
-    campaigns,
-    devices,
-    events,
-    imports,
-    keys,
-    lifecycle,
-    messages,
-    segments,
-    settings,
-    templates,
-    users,
-)
 from samlocal.template import read_yaml
 from tests.conftest import ADMIN_KEY, ANSWERS, ROOT, Api, AppKeys, Standins, new_app
 
 pytestmark = pytest.mark.e2e
 
-ROUTES: dict[str, Access] = {
-    **devices.router.access, **campaigns.router.access, **events.router.access, **segments.router.access,
-    **users.router.access, **analytics.router.access, **keys.router.access, **lifecycle.router.access,
-    **templates.router.access, **messages.router.access, **imports.router.access, **settings.router.access,
-}  # fmt: skip
+ROUTES: dict[str, Access] = {key: access for router in ROUTERS for key, access in router.access.items()}
 # Routes with nothing to make invalid (any user id is a valid one): the right key gets its answer.
 NO_INPUT = {"GET /v1/segments": 200, "GET /v1/users/{user_id}": 404, "GET /v1/templates": 200,
             "DELETE /v1/users/{user_id}": 404, "POST /v1/devices/export": 202,

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from pushengine.compose import collapse_id
+from pushengine.payloads.base import collapse_id
 from tests.conftest import ROOT, Api, AppKeys, Standins, new_app
 
 pytestmark = pytest.mark.e2e

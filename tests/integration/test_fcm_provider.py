@@ -27,7 +27,7 @@ def fcm(running: FcmStandIn) -> FcmStandIn:
 
 
 def notification(token: str, **changes: Any) -> Notification:
-    payload = {"notification": {"title": "Sale", "body": "50% off"}, "data": {"campaign_id": "c1", "n": 3}}
+    payload = {"notification": {"title": "Sale", "body": "50% off"}, "data": {"campaign_id": "c1", "n": "3"}}
     return Notification(**{"payload": payload, "collapse_id": "c1", "token": token, **changes})
 
 

@@ -13,6 +13,7 @@ from pushengine import pacing, readplan
 from pushengine.dal.campaigns import CampaignsRepository, zero_stats
 from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.quota import QuotaLedger
+from pushengine.dal.timeseries import TimeseriesRepository
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
@@ -111,3 +112,51 @@ def test_a_campaign_backlog_never_delays_the_transactional_lane(names: dict[str,
     assert late.at >= now + 4  # another campaign batch waits its turn (or comes back to try)
     receipt = ledger.claim(receipt_lane, 1, now=now)
     assert receipt.granted and receipt.at == now  # the receipt goes at once
+
+
+def test_one_record_adds_every_delta_where_its_readers_look(names: dict[str, str]) -> None:
+    series = TimeseriesRepository(names["AnalyticsTable"])
+    repo = CampaignsRepository(names["CampaignsTable"], names["CheckpointsTable"], series)
+    campaign(repo, "c3")
+    assert repo.record(
+        "app", "c3", "batch#x", stats={"sent": 2, "deferred": 1, "revenue": 2.5, "failed": 0},
+        variant_stats={"default": {"sent": 2, "deferred": 1}}, counters={"batches_pending": 1, "tasks_pending": -1},
+        errors={"dead-lettered: HTTP 503": 1}, shard=3, hour="2026-12-01T05", run="2026-12-01",
+    )  # fmt: skip
+    progress = repo.progress("app", "c3")
+    assert progress is not None
+    assert (progress["stats"]["sent"], progress["stats"]["deferred"], progress["stats"]["revenue"]) == (
+        2,
+        1,
+        2.5,
+    )
+    assert progress["stats"]["failed"] == 0 and progress["vstats"]["default"]["deferred"] == 1
+    assert progress["errors"] == {"dead-lettered: HTTP 503": 1}
+    assert (progress["batches_pending"], progress["tasks_pending"]) == (1, 0)
+    run = repo.runs("app", "c3", ["2026-12-01"])["2026-12-01"]
+    assert (run["sent"], run["deferred"], run["revenue"]) == (2, 1, 2.5) and "failed" not in run
+    [hour] = list(series.hours("app", "c3"))
+    assert (
+        hour["hour"] == "2026-12-01T05"
+        and hour["stats"]["sent"] == 2
+        and hour["vstats"]["default"]["sent"] == 2
+    )
+
+
+def test_status_changes_only_from_the_states_each_change_allows(names: dict[str, str]) -> None:
+    repo = CampaignsRepository(names["CampaignsTable"], names["CheckpointsTable"])
+    repo.create({
+        "app_id": "app", "campaign_id": "c4", "name": "c", "spec": {}, "waves": [], "status": "scheduled",
+        "waves_pending": 2, "tasks_pending": 0, "batches_pending": 0, "stats": zero_stats(),
+        "vstats": {"default": zero_stats()}, "paced": {}, "errors": {},
+    })  # fmt: skip
+    assert not repo.set_status("app", "c4", "cancelled", allowed_from=("sending",))
+    assert repo.set_status("app", "c4", "paused", allowed_from=("scheduled", "sending"))
+    assert repo.replan("app", "c4", 1)  # paused, no wave fired yet
+    assert repo.set_status("app", "c4", "scheduled", allowed_from=("paused",))
+    assert repo.mark_wave_fired("app", "c4", "w1", 2)
+    assert not repo.mark_wave_fired("app", "c4", "w1", 2)  # counted once
+    assert not repo.replan("app", "c4", 3)  # a wave has fired
+    progress = repo.progress("app", "c4")
+    assert progress is not None
+    assert (progress["status"], progress["waves_pending"], progress["tasks_pending"]) == ("sending", 0, 2)

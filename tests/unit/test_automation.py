@@ -7,8 +7,10 @@ from datetime import date, timedelta
 import pytest
 from pydantic import ValidationError
 
-from pushengine import anniversaries, app_settings, compose, recurring
+from pushengine import anniversaries, app_settings, recurring
+from pushengine.content import Message
 from pushengine.models import CampaignIn, parse_delay
+from pushengine.rendering import CompiledMessage
 
 WEEKLY = {
     "type": "recurring",
@@ -121,8 +123,8 @@ def test_a_trigger_may_not_cancel_itself() -> None:
      ("2000-02-29", "2028-02-29", "28"), ("2000-02-29", "2028-02-28", "27"), ("not a date", "2027-01-01", "")],
 )  # fmt: skip
 def test_years_since_counts_to_the_sends_local_date(born: str, on: str, years: str) -> None:
-    message = compose.Message(title="t", body="{{ attributes.birthday | years_since }}")
-    compiled = compose.CompiledMessage.compile(message, "c")
+    message = Message(title="t", body="{{ attributes.birthday | years_since }}")
+    compiled = CompiledMessage.compile(message, "c")
     assert compiled.render({"attributes": {"birthday": born}, "local_date": on}).body == years
     assert (
         compiled.render_key({"attributes": {"birthday": born}}) is None
@@ -130,8 +132,8 @@ def test_years_since_counts_to_the_sends_local_date(born: str, on: str, years: s
 
 
 def test_trigger_properties_render_and_key_the_memo() -> None:
-    message = compose.Message(title="t", body="You left {{ event.properties.item_name }}")
-    compiled = compose.CompiledMessage.compile(message, "c")
+    message = Message(title="t", body="You left {{ event.properties.item_name }}")
+    compiled = CompiledMessage.compile(message, "c")
     shoes = {"event": {"name": "cart_updated", "properties": {"item_name": "red shoes"}}}
     hat = {"event": {"name": "cart_updated", "properties": {"item_name": "a hat"}}}
     assert compiled.render(shoes).body == "You left red shoes"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pushengine.delivery.sending import Composer
+from pushengine.compose import Composer
 
 SPEC: dict[str, Any] = {
     "message": {

@@ -11,6 +11,7 @@ import pytest
 from botocore.stub import Stubber
 
 from pushengine.dal import aws
+from pushengine.dal.expressions import add_update
 
 ITEMS = [
     {"Put": {"TableName": "t", "Item": {"pk": {"S": "ledger"}}, "ConditionExpression": "attribute_not_exists(done)"}},
@@ -111,3 +112,29 @@ def test_plain_write_meeting_a_transaction_is_retried() -> None:
 def test_backoff_is_jittered_and_capped() -> None:
     samples = [aws.backoff(a) for a in range(12) for _ in range(20)]
     assert all(0 <= s <= 1.0 for s in samples) and len(set(samples)) > 100
+
+
+@pytest.mark.parametrize(
+    ("deltas", "expected"),
+    [
+        (  # nested paths share aliases; floats go as numbers; zero deltas are left out
+            [(("stats", "sent"), 3), (("stats", "deferred"), 0), (("vstats", "b", "sent"), 1), (("rev",), 2.5)],
+            {"UpdateExpression": "ADD #n0.#n1 :v0, #n2.#n3.#n1 :v1, #n4 :v2",
+             "ExpressionAttributeNames": {"#n0": "stats", "#n1": "sent", "#n2": "vstats", "#n3": "b",
+                                          "#n4": "rev"},
+             "ExpressionAttributeValues": {":v0": {"N": "3"}, ":v1": {"N": "1"}, ":v2": {"N": "2.5"}}},
+        ),
+        ([(("deferred",), -1)], {"UpdateExpression": "ADD #n0 :v0", "ExpressionAttributeNames": {"#n0": "deferred"},
+                                 "ExpressionAttributeValues": {":v0": {"N": "-1"}}}),
+    ],
+)  # fmt: skip
+def test_add_update_aliases_every_name(
+    deltas: list[tuple[tuple[str, ...], float]], expected: dict[str, Any]
+) -> None:
+    update = add_update("t", {"pk": "progress#a#c"}, deltas)
+    assert update == {"Update": {"TableName": "t", "Key": {"pk": {"S": "progress#a#c"}}, **expected}}
+
+
+def test_add_update_is_none_when_nothing_changes() -> None:
+    assert add_update("t", {"pk": "p"}, [(("stats", "sent"), 0)]) is None
+    assert add_update("t", {"pk": "p"}, []) is None

@@ -7,19 +7,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from pushengine.compose import (
-    Action,
-    AndroidOptions,
-    IosOptions,
-    Message,
-    PayloadTooLarge,
-    RenderedMessage,
-    WebOptions,
-    apns_payload,
-    check_sizes,
-    fcm_message,
-    webpush_payload,
-)
+from pushengine.compose import PayloadTooLarge, check_sizes
+from pushengine.content import Action, AndroidOptions, IosOptions, Message, RenderedMessage, WebOptions
+from pushengine.payloads import apns, fcm, webpush
 from pushengine.providers.apns import push_type
 
 pytestmark = pytest.mark.unit
@@ -68,7 +58,7 @@ DATA_ONLY = RenderedMessage("", "", data={"cart": "refresh", "n": 3}, content_av
     ],
 )  # fmt: skip
 def test_apns_rich_payload(rendered: RenderedMessage, expected: dict[str, Any]) -> None:
-    assert apns_payload(rendered, CID) == expected
+    assert apns.payload(rendered, CID) == expected
 
 
 @pytest.mark.parametrize(
@@ -105,7 +95,7 @@ def test_apns_rich_payload(rendered: RenderedMessage, expected: dict[str, Any]) 
     ],
 )  # fmt: skip
 def test_fcm_rich_message(rendered: RenderedMessage, expected: dict[str, Any]) -> None:
-    assert fcm_message(rendered, CID) == expected
+    assert fcm.message(rendered, CID) == expected
 
 
 @pytest.mark.parametrize(
@@ -131,7 +121,7 @@ def test_fcm_rich_message(rendered: RenderedMessage, expected: dict[str, Any]) -
     ],
 )  # fmt: skip
 def test_webpush_rich_payload(rendered: RenderedMessage, expected: dict[str, Any]) -> None:
-    assert webpush_payload(rendered, CID, "tag1") == expected
+    assert webpush.payload(rendered, CID, "tag1") == expected
 
 
 @pytest.mark.parametrize(

@@ -63,14 +63,14 @@ def new_campaign_id(now: datetime) -> str:
 
 
 def check_messages(body: CampaignIn, campaign_id: str) -> None:
-    """Refuse what could never be sent: a template that does not parse, a payload over 4096 bytes."""
+    """Refuse what could never be sent (compose.check): a template that does not parse, a payload over a
+    push service's limit."""
     messages = [("message", body.message)] + [
         (f"variants.{i}.message", v.message) for i, v in enumerate(body.variants or [])
     ]
-    for prefix, message in messages:  # both raise InvalidInput naming the field
+    for prefix, message in messages:  # raises InvalidInput naming the field
         assert message is not None  # a template_id is resolved into `message` before creation
-        compose.CompiledMessage.compile(message, campaign_id, prefix=f"body.{prefix}")
-        compose.check_sizes(message, campaign_id, prefix=f"body.{prefix}")
+        compose.check(message, campaign_id, prefix=f"body.{prefix}")
 
 
 def check_stored_size(item: dict[str, Any]) -> None:

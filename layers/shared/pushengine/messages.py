@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from pushengine import compose
 from pushengine.config import Settings
+from pushengine.content import Message
 from pushengine.dal.apps import now_iso
 from pushengine.dal.campaigns import CampaignsRepository, batch_key, zero_stats
 from pushengine.dal.devices import DevicesRepository
@@ -61,7 +62,7 @@ class MessageIn(BaseModel):
 
     model_config = Strict
     to: Recipients
-    message: compose.Message | None = None
+    message: Message | None = None
     template_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = None
     data: Annotated[dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,64}$")], DataValue],
                     Field(max_length=50)] | None = None  # fmt: skip
@@ -135,9 +136,8 @@ def _message_body(deps: MessageDeps, app_id: str, body: MessageIn) -> dict[str, 
 def send(deps: MessageDeps, app_id: str, body: MessageIn, *, now: datetime | None = None) -> MessageAccepted:
     now = now or datetime.now(UTC)
     message_id = new_message_id(now)
-    message = compose.Message.model_validate(_message_body(deps, app_id, body))
-    compose.CompiledMessage.compile(message, message_id, prefix="body.message")
-    compose.check_sizes(message, message_id, prefix="body.message")
+    message = Message.model_validate(_message_body(deps, app_id, body))
+    compose.check(message, message_id, prefix="body.message")
     spec: dict[str, Any] = {
         "kind": "message",
         "message": message.model_dump(mode="json", exclude_none=True),

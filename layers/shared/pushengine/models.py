@@ -23,8 +23,8 @@ from pydantic import (
 from pushengine import geo, webpush_keys
 from pushengine.analytics import check_currency
 from pushengine.audience import FilterError, validate_filter
-from pushengine.compose import Message
 from pushengine.config import settings
+from pushengine.content import Locale, Message
 from pushengine.limits import Storable
 from pushengine.profiles import EVENT_NAME
 from pushengine.waves import is_valid_zone
@@ -44,7 +44,6 @@ DeviceId = Annotated[
 HHMM = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 TagKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 Scalar = Annotated[Annotated[str, StringConstraints(max_length=1024)] | bool | int | float, Storable]
-_LOCALE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|\d{3}))?(-[A-Za-z0-9]{5,8})*$")
 
 
 @lru_cache(maxsize=1)
@@ -56,12 +55,6 @@ def iso_countries() -> frozenset[str]:
 def _zone(value: str) -> str:
     if not is_valid_zone(value):
         raise ValueError("not an IANA time zone")
-    return value
-
-
-def _locale(value: str) -> str:
-    if not _LOCALE.match(value):
-        raise ValueError("not a BCP 47 language tag (e.g. en, pt-BR, zh-Hant-TW)")
     return value
 
 
@@ -88,7 +81,6 @@ def _region(value: str) -> str:
 
 Zone = Annotated[str, AfterValidator(_zone)]
 AudienceFilter = Annotated[dict[str, Any] | None, AfterValidator(_filter)]
-Locale = Annotated[str, AfterValidator(_locale)]
 Country = Annotated[str, AfterValidator(_country)]
 Region = Annotated[str, StringConstraints(max_length=8), AfterValidator(_region)]
 UserId = Annotated[str, StringConstraints(min_length=1, max_length=128)]

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from pushengine import compose
+from pushengine.content import Message
 from pushengine.dal.templates import TemplatesRepository
 from pushengine.errors import InvalidInput, NotFound
 
@@ -17,7 +18,7 @@ from pushengine.errors import InvalidInput, NotFound
 class TemplateIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     name: Annotated[str, StringConstraints(min_length=1, max_length=128)]
-    message: compose.Message
+    message: Message
 
 
 class TemplateOut(BaseModel):
@@ -39,8 +40,7 @@ def default_store() -> TemplatesRepository:
 
 
 def _check(body: TemplateIn, template_id: str) -> dict[str, Any]:
-    compose.CompiledMessage.compile(body.message, template_id, prefix="body.message")
-    compose.check_sizes(body.message, template_id, prefix="body.message")
+    compose.check(body.message, template_id, prefix="body.message")
     return body.message.model_dump(mode="json", exclude_none=True)
 
 

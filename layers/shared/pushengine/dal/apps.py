@@ -58,25 +58,10 @@ class AppsRepository:
         key = new_key(kind, app_id)  # type: ignore[arg-type]
         digest, stamp = hash_key(key), now_iso()
         ident = key_id(digest)
-        try:
-            self._table.update_item(
-                Key={"app_id": app_id},
-                UpdateExpression="SET #k = if_not_exists(#k, :empty)",
-                ConditionExpression="attribute_exists(app_id)",
-                ExpressionAttributeNames={"#k": "keys"},
-                ExpressionAttributeValues={":empty": {}},
-            )
-        except ClientError as exc:
-            if aws.is_condition_failure(exc):
-                raise NotFound("app not found", field="app_id") from exc
-            raise
-        self._table.update_item(
-            Key={"app_id": app_id},
-            UpdateExpression="SET #k.#id = :key",
-            ExpressionAttributeNames={"#k": "keys", "#id": ident},
-            ExpressionAttributeValues={":key": {"kind": kind, "hash": digest, "created_at": stamp}},
-        )
-        self._cache.pop(app_id, None)
+        # the map first: DynamoDB sets a key inside a map only once the map exists
+        self._update(app_id, "SET #k = if_not_exists(#k, :empty)", {"#k": "keys"}, {":empty": {}})
+        entry = {"kind": kind, "hash": digest, "created_at": stamp}
+        self._update(app_id, "SET #k.#id = :key", {"#k": "keys", "#id": ident}, {":key": entry})
         return ident, key, stamp
 
     def revoke_key(self, app_id: str, ident: str) -> bool:
@@ -98,28 +83,23 @@ class AppsRepository:
         return done
 
     def set_provider(self, app_id: str, provider: str, meta: dict[str, Any]) -> None:
-        try:
-            self._table.update_item(
-                Key={"app_id": app_id},
-                UpdateExpression="SET providers.#p = :m",
-                ExpressionAttributeNames={"#p": provider},
-                ExpressionAttributeValues={":m": {**meta, "updated_at": now_iso()}},
-                ConditionExpression="attribute_exists(app_id)",
-            )
-        except ClientError as exc:
-            if aws.is_condition_failure(exc):
-                raise NotFound("app not found", field="app_id") from exc
-            raise
-        self._cache.pop(app_id, None)
+        self._update(
+            app_id, "SET providers.#p = :m", {"#p": provider}, {":m": {**meta, "updated_at": now_iso()}}
+        )
 
     def put_settings(self, app_id: str, values: dict[str, Any]) -> None:
         """Replace the app's defaults (a map on the app item; see pushengine.app_settings)."""
+        self._update(app_id, "SET #s = :s", {"#s": "settings"}, {":s": values})
+
+    def _update(self, app_id: str, expression: str, names: dict[str, str], values: dict[str, Any]) -> None:
+        """Update an existing app (NotFound when there is none) and forget this container's copy of it."""
         try:
             self._table.update_item(
                 Key={"app_id": app_id},
-                UpdateExpression="SET settings = :s",
-                ExpressionAttributeValues={":s": values},
+                UpdateExpression=expression,
                 ConditionExpression="attribute_exists(app_id)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
             )
         except ClientError as exc:
             if aws.is_condition_failure(exc):

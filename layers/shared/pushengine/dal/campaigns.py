@@ -26,6 +26,8 @@ from pushengine.analytics import series_deltas
 from pushengine.dal import aws
 from pushengine.dal import counters as sharded
 from pushengine.dal.apps import now_iso
+from pushengine.dal.expressions import Path, add_update
+from pushengine.dal.expressions import serialize as _serialize
 from pushengine.dal.timeseries import TimeseriesRepository
 
 STAT_KEYS = (
@@ -190,36 +192,33 @@ class CampaignsRepository:
     def set_status(
         self, app_id: str, campaign_id: str, status: str, *, allowed_from: tuple[str, ...]
     ) -> bool:
+        return self._change_progress(
+            app_id, campaign_id, "SET #s = :s, updated_at = :t",
+            "#s IN (" + ", ".join(f":f{i}" for i in range(len(allowed_from))) + ")",
+            s=status, t=now_iso(), **{f"f{i}": v for i, v in enumerate(allowed_from)},
+        )  # fmt: skip
+
+    def _change_progress(
+        self, app_id: str, campaign_id: str, update: str, condition: str, **values: Any
+    ) -> bool:
+        """A conditional update of the progress item (`#s` is its status, `:name` each value); False when
+        its condition does not hold."""
         return aws.conditional(
-            lambda: self._checkpoints.update_item(
-                Key=self._progress_key(app_id, campaign_id),
-                UpdateExpression="SET #s = :s, updated_at = :t",
-                ConditionExpression="#s IN (" + ", ".join(f":f{i}" for i in range(len(allowed_from))) + ")",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":s": status,
-                    ":t": now_iso(),
-                    **{f":f{i}": v for i, v in enumerate(allowed_from)},
-                },
-            )
+            self._checkpoints.update_item,
+            Key=self._progress_key(app_id, campaign_id),
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={f":{name}": value for name, value in values.items()},
         )
 
     def replan(self, app_id: str, campaign_id: str, waves: int) -> bool:
         """An edited campaign's new wave count; False once any wave has fired (or it left scheduled/paused)."""
-        return aws.conditional(
-            lambda: self._checkpoints.update_item(
-                Key=self._progress_key(app_id, campaign_id),
-                UpdateExpression="SET waves_pending = :n, updated_at = :t",
-                ConditionExpression="#s IN (:scheduled, :paused) AND attribute_not_exists(fired_waves)",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":n": waves,
-                    ":t": now_iso(),
-                    ":scheduled": "scheduled",
-                    ":paused": "paused",
-                },
-            )
-        )
+        return self._change_progress(
+            app_id, campaign_id, "SET waves_pending = :n, updated_at = :t",
+            "#s IN (:scheduled, :paused) AND attribute_not_exists(fired_waves)",
+            n=waves, t=now_iso(), scheduled="scheduled", paused="paused",
+        )  # fmt: skip
 
     def replace_definition(self, definition: dict[str, Any]) -> None:
         """An edit before any wave fired: the only time a definition changes (this container forgets it)."""
@@ -230,22 +229,11 @@ class CampaignsRepository:
 
     def mark_wave_fired(self, app_id: str, campaign_id: str, wave_id: str, tasks: int) -> bool:
         """Count a fired wave's audience tasks, once per wave; False if cancelled or already counted."""
-        return aws.conditional(
-            lambda: self._checkpoints.update_item(
-                Key=self._progress_key(app_id, campaign_id),
-                UpdateExpression="SET #s = :sending ADD fired_waves :w, tasks_pending :n, waves_pending :minus",
-                ConditionExpression="#s IN (:scheduled, :sending) AND NOT contains(fired_waves, :wid)",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":sending": "sending",
-                    ":scheduled": "scheduled",
-                    ":w": {wave_id},
-                    ":wid": wave_id,
-                    ":n": tasks,
-                    ":minus": -1,
-                },
-            )
-        )
+        return self._change_progress(
+            app_id, campaign_id, "SET #s = :sending ADD fired_waves :w, tasks_pending :n, waves_pending :minus",
+            "#s IN (:scheduled, :sending) AND NOT contains(fired_waves, :wid)",
+            sending="sending", scheduled="scheduled", w={wave_id}, wid=wave_id, n=tasks, minus=-1,
+        )  # fmt: skip
 
     def record(
         self,
@@ -268,34 +256,6 @@ class CampaignsRepository:
         default the ledger key's): a send batch names the shard its task counted it on. With `hour`
         (analytics.hour_of), the funnel part of the stats also joins that hour's time series. `run`: an
         occurrence of a recurring or anniversary campaign, whose own stats item gains them too."""
-        names: dict[str, str] = {}
-        values: dict[str, Any] = {}
-        adds: list[str] = []
-        main: list[tuple[str, int]] = [
-            (k, d) for k, d in (counters or {}).items() if d and k in sharded.MAIN_COUNTERS
-        ]
-        # Every name is aliased: stat names such as "deferred" are DynamoDB reserved words.
-        for i, (key, delta) in enumerate((stats or {}).items()):
-            if delta:
-                names[f"#s{i}"] = key
-                adds.append(f"stats.#s{i} :s{i}")
-                values[f":s{i}"] = delta
-        for j, (variant, deltas) in enumerate((variant_stats or {}).items()):
-            names[f"#v{j}"] = variant
-            for i, (key, delta) in enumerate(deltas.items()):
-                if delta:
-                    names[f"#v{j}_{i}"] = key
-                    adds.append(f"vstats.#v{j}.#v{j}_{i} :v{j}_{i}")
-                    values[f":v{j}_{i}"] = delta
-        for i, (reason, n) in enumerate((errors or {}).items()):  # why sends failed for good, counted
-            names[f"#e{i}"] = reason[:200]
-            adds.append(f"errors.#e{i} :e{i}")
-            values[f":e{i}"] = n
-        for i, (key, delta) in enumerate((counters or {}).items()):
-            if delta and key not in sharded.MAIN_COUNTERS:
-                names[f"#c{i}"] = key
-                adds.append(f"#c{i} :c{i}")
-                values[f":c{i}"] = delta
         progress_pk = self._progress_key(app_id, campaign_id)["pk"]
         ledger_item = {"pk": ledger_key, "done": True, "expires_at": _expires(), **(ledger or {})}
         items: list[dict[str, Any]] = [{
@@ -305,41 +265,28 @@ class CampaignsRepository:
                 "ConditionExpression": "attribute_not_exists(done)",
             }
         }]  # fmt: skip
-        if adds:
-            where = sharded.shard_of(ledger_key) if shard is None else int(shard)
-            update: dict[str, Any] = {
-                "TableName": self._checkpoints_name,
-                "Key": _serialize({"pk": sharded.shard_key(progress_pk, where)}),
-                "UpdateExpression": "ADD " + ", ".join(adds),
-                "ExpressionAttributeValues": _serialize(values),
-            }
-            if names:
-                update["ExpressionAttributeNames"] = names
-            items.append({"Update": update})
-        if main:
-            items.append({"Update": {
-                "TableName": self._checkpoints_name,
-                "Key": _serialize({"pk": progress_pk}),
-                "UpdateExpression": "ADD " + ", ".join(f"#m{i} :m{i}" for i in range(len(main))),
-                "ExpressionAttributeNames": {f"#m{i}": k for i, (k, _) in enumerate(main)},
-                "ExpressionAttributeValues": _serialize({f":m{i}": d for i, (_, d) in enumerate(main)}),
-            }})  # fmt: skip
+        counted = (counters or {}).items()
+        main = [((k,), d) for k, d in counted if k in sharded.MAIN_COUNTERS]
+        on_shard: list[tuple[Path, int | float]] = [(("stats", k), d) for k, d in (stats or {}).items()]
+        for variant, deltas in (variant_stats or {}).items():
+            on_shard += [(("vstats", variant, k), d) for k, d in deltas.items()]
+        on_shard += [(("errors", why[:200]), n) for why, n in (errors or {}).items()]  # failed for good
+        on_shard += [((k,), d) for k, d in counted if k not in sharded.MAIN_COUNTERS]
+        where = sharded.shard_of(ledger_key) if shard is None else int(shard)
+        table = self._checkpoints_name
+        updates = [
+            add_update(table, {"pk": sharded.shard_key(progress_pk, where)}, on_shard),
+            add_update(table, {"pk": progress_pk}, main),
+        ]
         if hour is not None:
-            series = self.timeseries.bucket_update(
+            updates.append(self.timeseries.bucket_update(
                 app_id, campaign_id, hour, series_deltas(stats or {}),
                 {v: series_deltas(d) for v, d in (variant_stats or {}).items()},
-            )  # fmt: skip
-            if series is not None:
-                items.append(series)
-        run_adds = [(i, k, v) for i, (k, v) in enumerate((stats or {}).items()) if v]
-        if run and run_adds:
-            items.append({"Update": {
-                "TableName": self._checkpoints_name,
-                "Key": _serialize({"pk": run_key(app_id, campaign_id, run)}),
-                "UpdateExpression": "ADD " + ", ".join(f"#r{i} :r{i}" for i, _, _ in run_adds),
-                "ExpressionAttributeNames": {f"#r{i}": k for i, k, _ in run_adds},
-                "ExpressionAttributeValues": _serialize({f":r{i}": v for i, _, v in run_adds}),
-            }})  # fmt: skip
+            ))  # fmt: skip
+        if run:
+            run_stats = [((k,), d) for k, d in (stats or {}).items()]
+            updates.append(add_update(table, {"pk": run_key(app_id, campaign_id, run)}, run_stats))
+        items += [update for update in updates if update is not None]
         # Only the ledger's own condition (item 0) means "already recorded"; conflicts are retried.
         return aws.transact(items, guard=0)
 
@@ -403,20 +350,11 @@ class CampaignsRepository:
         progress = self.progress(app_id, campaign_id) or {}
         if progress.get("status") != "sending" or progress.get("batches_pending") != 0:
             return False
-        return aws.conditional(
-            lambda: self._checkpoints.update_item(
-                Key=self._progress_key(app_id, campaign_id),
-                UpdateExpression="SET #s = :done, completed_at = :t",
-                ConditionExpression="#s = :sending AND waves_pending = :zero AND tasks_pending = :zero",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":done": "completed",
-                    ":sending": "sending",
-                    ":zero": 0,
-                    ":t": now_iso(),
-                },
-            )
-        )
+        return self._change_progress(
+            app_id, campaign_id, "SET #s = :done, completed_at = :t",
+            "#s = :sending AND waves_pending = :zero AND tasks_pending = :zero",
+            done="completed", sending="sending", zero=0, t=now_iso(),
+        )  # fmt: skip
 
     # ---- checkpoints ----
     def checkpoint(self, key: str) -> dict[str, Any] | None:
@@ -446,15 +384,6 @@ class CampaignsRepository:
     def load_deferred(self, key: str) -> dict[str, Any] | None:
         item = self._checkpoints.get_item(Key={"pk": key}, ConsistentRead=True).get("Item")
         return json.loads(item["batch"]) if item else None
-
-
-def _serialize(item: Mapping[str, Any]) -> dict[str, Any]:
-    from boto3.dynamodb.types import TypeSerializer
-
-    from pushengine.dal.numbers import to_dynamo
-
-    ser = TypeSerializer()
-    return {k: ser.serialize(to_dynamo(v)) for k, v in item.items()}
 
 
 def _deserialize(item: Mapping[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,8 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from pushengine.dal import aws
-from pushengine.dal.numbers import from_dynamo, to_dynamo
+from pushengine.dal.expressions import add_update
+from pushengine.dal.numbers import from_dynamo
 
 
 def series_key(app_id: str, campaign_id: str) -> str:
@@ -37,27 +38,12 @@ class TimeseriesRepository:
         variant_stats: Mapping[str, Mapping[str, int | float]],
     ) -> dict[str, Any] | None:
         """A TransactWriteItems Update adding these deltas to the hour's item; None when nothing to add."""
-        from boto3.dynamodb.types import TypeSerializer
-
         if not self._name:
             return None
-        adds: dict[str, int | float] = {f"s:{k}": v for k, v in stats.items() if v}
+        adds = [((f"s:{k}",), v) for k, v in stats.items()]
         for variant, deltas in variant_stats.items():
-            adds.update({f"v:{variant}:{k}": v for k, v in deltas.items() if v})
-        if not adds:
-            return None
-        ser = TypeSerializer()
-        names = {f"#a{i}": name for i, name in enumerate(adds)}
-        values = {f":a{i}": ser.serialize(to_dynamo(v)) for i, v in enumerate(adds.values())}
-        return {
-            "Update": {
-                "TableName": self._name,
-                "Key": {"series": {"S": series_key(app_id, campaign_id)}, "hour": {"S": hour}},
-                "UpdateExpression": "ADD " + ", ".join(f"#a{i} :a{i}" for i in range(len(adds))),
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": values,
-            }
-        }
+            adds += [((f"v:{variant}:{k}",), v) for k, v in deltas.items()]
+        return add_update(self._name, {"series": series_key(app_id, campaign_id), "hour": hour}, adds)
 
     def hours(self, app_id: str, campaign_id: str) -> Iterator[dict[str, Any]]:
         """Every hour item of the campaign, oldest first, as {"hour", "stats", "vstats"}."""

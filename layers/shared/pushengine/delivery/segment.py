@@ -33,6 +33,7 @@ from pushengine.dal.scheduler import WaveScheduler
 from pushengine.dal.segments import SegmentsRepository
 from pushengine.delivery import lifecycle
 from pushengine.observability import logger
+from pushengine.rendering import DEVICE_FIELDS, SEND_FIELDS
 from pushengine.targeting import Targeting, assign
 
 ACTIVE = ("scheduled", "sending", "active")  # active: automated campaigns (pushengine.automation)
@@ -171,8 +172,7 @@ def device_entry(
         entry["s"] = d["subscription"]
     else:
         entry["t"] = d["token"]
-    entry["c"] = {k: d[k] for k in ("locale", "country", "timezone", "platform", "user_id", "tags", "attributes")
-                  if k in d}  # fmt: skip
+    entry["c"] = {k: d[k] for k in DEVICE_FIELDS if k in d}
     entry["c"].update(context or {})
     return entry
 
@@ -371,7 +371,7 @@ def release(deps: SegmentDeps, key: str) -> None:
             outcome = "suppressed_opted_out"
         else:
             # its token and fields as of now; what its template saw besides the device stays
-            context = {k: entry["c"][k] for k in ("event", "local_date") if k in entry.get("c", {})}
+            context = {k: entry["c"][k] for k in SEND_FIELDS if k in entry.get("c", {})}
             kept.append(device_entry(item, entry.get("v", "default"), context))
             continue
         stats[outcome] += 1

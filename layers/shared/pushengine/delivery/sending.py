@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import math
 import random
 import time
@@ -21,8 +20,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pushengine import compose, pacing
+from pushengine import pacing
 from pushengine.analytics import hour_of
+from pushengine.compose import Composer
 from pushengine.config import Settings
 from pushengine.dal.campaigns import CampaignsRepository, batch_key
 from pushengine.dal.caps import FrequencyCaps
@@ -33,9 +33,10 @@ from pushengine.dal.numbers import from_dynamo
 from pushengine.dal.queues import send_json
 from pushengine.dal.quota import QuotaLedger
 from pushengine.delivery import erasure, lifecycle
-from pushengine.delivery.providers import ProviderPool
+from pushengine.delivery.provider_pool import ProviderPool
 from pushengine.export import send_records
 from pushengine.providers.base import Notification, Outcome, PushProvider, SendResult
+from pushengine.rendering import RenderError
 
 STAT_OF = {Outcome.SENT: "sent", Outcome.FAILED: "failed", Outcome.PRUNED: "pruned"}
 
@@ -97,61 +98,6 @@ async def deliver(
             return result  # longer than is worth holding a Lambda for: SQS redelivers the rest
         await sleep(wait)
     return result
-
-
-_MEMO_MAX = 20_000  # distinct rendered payloads kept per campaign and container
-
-
-class Composer:
-    """A campaign's compiled messages, one per variant, kept warm across batches.
-
-    Payloads are memoised per render key (CompiledMessage.render_key) and platform: devices that read
-    the same values render once, and Web Push/APNs reuse the serialised JSON too."""
-
-    def __init__(self, campaign_id: str, spec: Mapping[str, Any]) -> None:
-        self.campaign_id = campaign_id
-        self.collapse_id = spec.get("collapse_id") or compose.collapse_id(campaign_id)
-        self.data = spec.get("data")  # a direct send's data: Liquid reads it as data.*
-        self.ttl = int(spec.get("ttl_seconds", 86400))
-        self.transactional = transactional = spec.get("category") == "transactional"
-        self.priority = "high" if transactional else "normal"
-        self.cap = None if transactional else spec.get("frequency_cap")  # transactional ignores caps
-        base = compose.Message.model_validate(spec["message"])
-        self.messages = {"default": compose.CompiledMessage.compile(base, campaign_id)}
-        for v in spec.get("variants") or []:
-            message = compose.Message.model_validate(v["message"])
-            self.messages[v["name"]] = compose.CompiledMessage.compile(message, campaign_id)
-        self._memo: dict[tuple[Any, ...], tuple[dict[str, Any], bytes | None]] = {}
-
-    def _payload(
-        self, rendered: compose.RenderedMessage, platform: str
-    ) -> tuple[dict[str, Any], bytes | None]:
-        if platform == "ios":
-            payload = compose.apns_payload(rendered, self.campaign_id)
-        elif platform == "android":
-            return compose.fcm_message(rendered, self.campaign_id), None  # FCM's body also holds the token
-        else:
-            payload = compose.webpush_payload(rendered, self.campaign_id, self.collapse_id)
-        return payload, json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-
-    def notification(self, entry: Mapping[str, Any]) -> Notification:
-        message = self.messages.get(entry.get("v", "default"), self.messages["default"])
-        context, platform = entry.get("c", {}), entry["p"]
-        if self.data:
-            context = {**context, "data": self.data}
-        key = message.render_key(context)
-        memo = None if key is None else (platform, key)
-        hit = None if memo is None else self._memo.get(memo)
-        if hit is None:
-            hit = self._payload(message.render(context), platform)
-            if memo is not None:
-                if len(self._memo) >= _MEMO_MAX:
-                    self._memo.clear()
-                self._memo[memo] = hit
-        return Notification(
-            payload=hit[0], collapse_id=self.collapse_id, ttl_seconds=self.ttl, priority=self.priority,  # type: ignore[arg-type]
-            token=entry.get("t"), subscription=entry.get("s"), encoded=hit[1],
-        )  # fmt: skip
 
 
 def encode_done(done: set[int]) -> str:
@@ -258,7 +204,7 @@ async def send_batch(
                 return None
         try:
             notification = composer.notification(entry)
-        except compose.RenderError as exc:  # this device's data broke a template: it fails, not the batch
+        except RenderError as exc:  # this device's data broke a template: it fails, not the batch
             return SendResult(Outcome.FAILED, reason=exc.reason)
         provider = providers[entry["p"]]
         if provider is None:

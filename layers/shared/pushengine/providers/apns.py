@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable
@@ -14,6 +13,8 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+from pushengine.payloads.apns import MAX_PAYLOAD_BYTES
+from pushengine.payloads.base import encode
 from pushengine.providers.base import Notification, Outcome, SendResult, parse_retry_after
 from pushengine.providers.h2transport import H2Transport
 
@@ -21,7 +22,6 @@ ENDPOINTS = {
     "production": "https://api.push.apple.com",
     "sandbox": "https://api.sandbox.push.apple.com",
 }
-MAX_PAYLOAD_BYTES = 4096
 MAX_COLLAPSE_ID_BYTES = 64
 # Apple: refresh the provider token no more than once every 20 minutes, no less than once every 60.
 MIN_TOKEN_TTL, MAX_TOKEN_TTL = 20 * 60.0, 60 * 60.0
@@ -111,13 +111,12 @@ class ApnsProvider:
         self._credentials = credentials
         self._signing_key = credentials.validate()
         self._base_url = (endpoint or ENDPOINTS[credentials.environment]).rstrip("/")
-        self._owns_client = client is None
         self._client = client
-        # The default sends straight to our h2 transport (httpx.AsyncClient's HTTP/2 path over httpcore cost
-        # ~1 ms of CPU per message, more than half of it in the connection's locks and events). HTTP/2 only:
-        # over http:// this is prior knowledge (h2c); streams multiplex on two connections, as aioapns does.
-        self._transport = H2Transport(max_connections=2)
-        self._timeout = {"connect": 10.0, "read": 10.0, "write": 10.0, "pool": 30.0}
+        # Without a client, requests go straight to our h2 transport (providers/h2transport.py says why).
+        # HTTP/2 only: over http:// this is prior knowledge (h2c); streams multiplex on two connections, as
+        # aioapns does.
+        self._transport = H2Transport(max_connections=2) if client is None else None
+        self._timeout = {"connect": 10.0, "read": 10.0, "pool": 30.0}
         self._clock = clock
         self._token_ttl = token_ttl
         self._jwt: str | None = None
@@ -173,10 +172,7 @@ class ApnsProvider:
         if not _DEVICE_TOKEN.fullmatch(token):
             # What APNs itself would answer; also keeps arbitrary text out of the request path.
             return SendResult(Outcome.PRUNED, 0, "BadDeviceToken")
-        body = (
-            notification.encoded
-            or json.dumps(notification.payload, separators=(",", ":"), ensure_ascii=False).encode()
-        )
+        body = notification.encoded or encode(notification.payload)
         if len(body) > MAX_PAYLOAD_BYTES:
             return SendResult(Outcome.FAILED, 0, "PayloadTooLarge")
         url = f"{self._base_url}/3/device/{token}"
@@ -189,7 +185,8 @@ class ApnsProvider:
     async def _post(self, url: str, body: bytes, notification: Notification, bearer: str) -> SendResult:
         headers = self.headers(notification, bearer)
         try:
-            if self._client is not None:  # injected (tests, custom proxies): its own settings apply
+            if self._transport is None:  # a client was injected (tests, custom proxies): its settings apply
+                assert self._client is not None
                 response = await self._client.post(url, content=body, headers=headers)
             else:
                 request = httpx.Request("POST", url, content=body, headers=headers)
@@ -207,5 +204,5 @@ class ApnsProvider:
         return classify(response.status_code, reason, retry_after)
 
     async def aclose(self) -> None:
-        if self._owns_client:
+        if self._transport is not None:  # an injected client is its owner's to close
             await self._transport.aclose()

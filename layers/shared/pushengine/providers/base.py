@@ -28,8 +28,9 @@ class SendResult:
 class Notification:
     """One message for one device, already composed for its platform.
 
-    payload is the platform body: APNs the JSON dict with "aps"; FCM the `message` object
-    without its token; Web Push the JSON dict the service worker receives.
+    payload is what `pushengine.payloads` built for the platform: APNs the JSON dict with "aps"; FCM the
+    `message` object without its token (data values already strings); Web Push the JSON dict the service
+    worker receives.
     """
 
     payload: dict[str, Any]
@@ -38,7 +39,7 @@ class Notification:
     priority: Literal["high", "normal"] = "high"
     token: str | None = None  # APNs (hex) / FCM registration token
     subscription: dict[str, Any] | None = field(default=None)  # Web Push {endpoint, keys: {p256dh, auth}}
-    encoded: bytes | None = None  # payload as compact UTF-8 JSON when the composer has it (shared, read-only)
+    encoded: bytes | None = None  # payloads.base.encode(payload) when the composer has it (shared, read-only)
 
 
 class PushProvider(Protocol):

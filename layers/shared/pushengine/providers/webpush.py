@@ -1,7 +1,8 @@
 """Web Push adapter: RFC 8030 delivery, RFC 8291 aes128gcm payload encryption, RFC 8292 VAPID.
 
-Encryption is RFC 8291 written out over `cryptography`: ~90 us per message against ~125 us for
-http_ece.encrypt and 194 us for pywebpush.WebPusher.encode (which also costs ~360 ms of imports).
+Encryption is RFC 8291 written out over `cryptography`: 107 µs per message against 129 µs for
+http_ece.encrypt in the same `make bench` run (README, Performance); pywebpush's encoder also costs
+~360 ms of imports.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from pushengine.payloads.base import encode
+from pushengine.payloads.webpush import MAX_BODY_BYTES, MAX_PLAINTEXT_BYTES
 from pushengine.providers.base import Notification, Outcome, SendResult
 from pushengine.providers.transport import KeepAliveTransport, RawResponse, Target, request_head, target_of
 from pushengine.webpush_keys import (
@@ -34,9 +37,6 @@ from pushengine.webpush_keys import (
     subscription_keys,
 )
 
-MAX_BODY_BYTES = 4096  # RFC 8030 §7.2: push services must accept at least this much
-# aes128gcm body = 16 salt + 4 rs + 1 idlen + 65 keyid header, then plaintext + 1 delimiter + 16 tag.
-MAX_PLAINTEXT_BYTES = MAX_BODY_BYTES - 86 - 17
 URGENCIES = ("very-low", "low", "normal", "high")
 JWT_LIFETIME_SECONDS = 12 * 3600  # RFC 8292 allows at most 24 h
 JWT_REFRESH_MARGIN_SECONDS = 3600  # a fresh token an hour before expiry, so clock skew never bites
@@ -44,7 +44,7 @@ _TOPIC = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _MAX_CACHED_ORIGINS = 1024
 _X962, _UNCOMPRESSED = serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
 _INFO = b"WebPush: info\x00"
-_RECORD_SIZE = (4096).to_bytes(4, "big")  # rs: one record always holds a whole Web Push payload
+_RECORD_SIZE = MAX_BODY_BYTES.to_bytes(4, "big")  # rs: one record always holds a whole Web Push payload
 _UNSAFE = re.compile(r"[\x00-\x20\\\x7f]")  # what check_endpoint refuses anywhere in a URL
 
 
@@ -136,10 +136,9 @@ class WebPushProvider:
         self._urgency = urgency
         self._allowed_hosts = list(allowed_hosts) if allowed_hosts is not None else parse_allowed_hosts(None)
         self._owns_transport = transport is None
-        # Requests go to our HTTP/1.1 keep-alive pool as bytes: httpx's AsyncClient adds cookie, auth,
-        # redirect and URL-merging steps (~60-80 us per message) and its Request/Response objects ~40 us,
-        # none of which applies here; httpcore's pool scans every connection per request
-        # (encode/httpcore#1035), which cost 4-7 ms of CPU per message at 100 in flight.
+        # Requests go to our HTTP/1.1 keep-alive pool as bytes (providers/transport.py says why): httpx's
+        # AsyncClient adds cookie, auth, redirect and URL-merging steps and Request/Response objects, none
+        # of which applies here.
         self._transport = transport or KeepAliveTransport(max_per_origin=max_in_flight)
         self._timeout = timeout
         self._checked: dict[str, _Route] = {}  # endpoint prefix (scheme://netloc) that passed check_endpoint
@@ -169,8 +168,8 @@ class WebPushProvider:
         """RFC 8291 aes128gcm with a fresh ephemeral ECDH key and salt per message, in one record.
 
         Written out (HKDF as its RFC 5869 HMACs) rather than through http_ece.encrypt, which builds
-        HKDF and Cipher objects and decodes the point again per call: ~30% less CPU, and the ECDH
-        itself is most of what is left. Tests decrypt the result with http_ece."""
+        HKDF and Cipher objects and decodes the point again per call (the module docstring has the
+        figures); the ECDH itself is most of what is left. Tests decrypt the result with http_ece."""
         if isinstance(p256dh, ec.EllipticCurvePublicKey):
             return self._encrypt(plaintext, p256dh, p256dh.public_bytes(_X962, _UNCOMPRESSED), auth)
         receiver = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), p256dh)
@@ -247,9 +246,7 @@ class WebPushProvider:
             keys = subscription_keys(subscription.get("keys"))
         except ValueError as exc:
             return SendResult(Outcome.FAILED, reason=str(exc))
-        plaintext = notification.encoded or json.dumps(
-            notification.payload, separators=(",", ":"), ensure_ascii=False
-        ).encode("utf-8")
+        plaintext = notification.encoded or encode(notification.payload)
         if len(plaintext) > MAX_PLAINTEXT_BYTES:
             reason = f"payload: {len(plaintext)} bytes, Web Push allows {MAX_PLAINTEXT_BYTES}"
             return SendResult(Outcome.FAILED, reason=reason)

@@ -10,8 +10,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from pushengine import campaigns, idempotency, templates
 from pushengine.auth import Kind
-from pushengine.compose import Message
 from pushengine.config import settings
+from pushengine.content import Message
 from pushengine.dal.apps import AppsRepository
 from pushengine.dal.automation import AutomationRepository
 from pushengine.dal.campaigns import CampaignsRepository

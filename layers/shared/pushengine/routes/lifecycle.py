@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from pushengine import lifecycle, templates
-from pushengine.compose import Message
+from pushengine.content import Message
 from pushengine.http import ApiRouter, caller
 from pushengine.models import AudienceFilter, CampaignOut, Schedule
 from pushengine.routes.campaigns import CampaignId, deps

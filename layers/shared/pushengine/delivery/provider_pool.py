@@ -1,5 +1,6 @@
-"""One warm provider client per (app, channel): JWTs, OAuth tokens and HTTP/2 connections live here
-and are reused across batches and invocations of the same container."""
+"""The sender's pool of provider clients: one warm client per (app, push service), built from the app's
+stored credentials, so JWTs, OAuth tokens and connections are reused across batches and invocations of the
+same container; and the quota lane each send takes."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ from urllib.parse import urlsplit
 from pushengine import pacing
 from pushengine.config import Settings
 from pushengine.dal.apps import AppsRepository, SecretsStore
+from pushengine.payloads import channel_of
 from pushengine.providers.apns import ApnsCredentials, ApnsProvider
 from pushengine.providers.base import PushProvider
 from pushengine.providers.fcm import FcmProvider, parse_service_account
 from pushengine.providers.webpush import WebPushProvider
 
-CHANNEL = {"ios": "apns", "android": "fcm", "web": "webpush"}
 _RECHECK_SECONDS = 30.0  # credentials changed through the API are picked up within this
 
 
@@ -51,7 +52,7 @@ class ProviderPool:
             hit = self._recent.get((app_id, platform))
             if hit and time.monotonic() - hit[0] < _RECHECK_SECONDS:
                 return hit[1]
-            provider = await asyncio.to_thread(self._resolve, app_id, CHANNEL[platform])
+            provider = await asyncio.to_thread(self._resolve, app_id, channel_of(platform))
             self._recent[(app_id, platform)] = (time.monotonic(), provider)
             return provider
 
@@ -69,7 +70,7 @@ class ProviderPool:
     def lane(self, app_id: str, entry: dict[str, Any], *, transactional: bool) -> pacing.Lane | None:
         """The quota lane a device's send takes (after `get` resolved the app's credentials): its FCM
         project, APNs topic or Web Push origin, at the app's `quota_per_minute` or the provider's default."""
-        channel = CHANNEL[entry["p"]]
+        channel = channel_of(entry["p"])
         meta = self._meta.get((app_id, channel))
         if not meta:
             return None
