@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time as clock
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -14,11 +14,10 @@ from pushengine.audience import parse_filter, segment_ids
 from pushengine.config import Settings
 from pushengine.dal.apps import AppsRepository, now_iso
 from pushengine.dal.automation import AutomationRepository
-from pushengine.dal.campaigns import ACTION_STAT_PREFIX, PROGRESS_FIELDS, CampaignsRepository, zero_stats
-from pushengine.dal.devices import DevicesRepository
+from pushengine.dal.campaigns import ACTION_STAT_PREFIX, PROGRESS_FIELDS, zero_stats
 from pushengine.dal.numbers import from_dynamo, to_dynamo
-from pushengine.dal.queues import send_json
-from pushengine.dal.scheduler import WaveScheduler, schedule_name
+from pushengine.dal.queues import SqsQueue
+from pushengine.dal.scheduler import schedule_name
 from pushengine.dal.segments import SegmentsRepository
 from pushengine.delivery.segment import SegmentDeps
 from pushengine.errors import Conflict, InvalidInput, NotFound
@@ -32,6 +31,7 @@ from pushengine.models import (
     LocalTimeSchedule,
     WaveOut,
 )
+from pushengine.ports import CampaignStore, DeviceStore, Queue, Scheduler
 from pushengine.targeting import DEFAULT_VARIANT, HOLDOUT
 
 IMMEDIATE = timedelta(seconds=2)  # a wave this close is queued now rather than scheduled
@@ -40,12 +40,13 @@ IMMEDIATE = timedelta(seconds=2)  # a wave this close is queued now rather than 
 @dataclass
 class CampaignDeps:
     settings: Settings
-    campaigns: CampaignsRepository
-    devices: DevicesRepository
-    scheduler: WaveScheduler
+    campaigns: CampaignStore
+    devices: DeviceStore
+    scheduler: Scheduler
     segments: SegmentsRepository | None = None
     automation: AutomationRepository | None = None
     apps: AppsRepository | None = None  # the app's settings: default currency, date attributes
+    queue: Queue = field(default_factory=SqsQueue)
 
     def currency(self, app_id: str) -> str:
         return app_defaults(self.apps.get(app_id) if self.apps else None)[0]
@@ -54,7 +55,7 @@ class CampaignDeps:
         """The same adapters as the automation planner sees them."""
         return SegmentDeps(settings=self.settings, campaigns=self.campaigns, devices=self.devices,
                            scheduler=self.scheduler, segments=self.segments, automation=self.automation,
-                           apps=self.apps)  # fmt: skip
+                           apps=self.apps, queue=self.queue)  # fmt: skip
 
 
 def new_campaign_id(now: datetime) -> str:
@@ -193,7 +194,9 @@ def create_campaign(
         else:
             deps.scheduler.create(schedule_name(campaign_id, wave.wave_id), wave.send_at, payload)
     if immediate:
-        send_json(deps.settings.audience_queue_url, immediate, max_message=deps.settings.max_message_bytes)
+        deps.queue.send_json(
+            deps.settings.audience_queue_url, immediate, max_message=deps.settings.max_message_bytes
+        )
     return campaign_out(item, known_zones=set(deps.devices.zones(app_id)))
 
 

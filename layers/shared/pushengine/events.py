@@ -15,11 +15,11 @@ from typing import Any
 from pushengine.analytics import app_defaults, hour_of, revenue_key
 from pushengine.attribution import RecentCampaigns, exposures
 from pushengine.dal.apps import AppsRepository
-from pushengine.dal.campaigns import ACTION_STAT_PREFIX, CampaignsRepository
-from pushengine.dal.devices import DevicesRepository
+from pushengine.dal.campaigns import ACTION_STAT_PREFIX
 from pushengine.dal.numbers import from_dynamo
 from pushengine.errors import NotFound
 from pushengine.models import EventIn
+from pushengine.ports import CampaignStore, DeviceStore
 from pushengine.profiles import ProfileStore, record_behaviour
 from pushengine.targeting import assign
 
@@ -40,8 +40,8 @@ def action_ids(spec: dict[str, Any]) -> set[str]:
 
 @dataclass
 class EventDeps:
-    campaigns: CampaignsRepository
-    devices: DevicesRepository
+    campaigns: CampaignStore
+    devices: DeviceStore
     profiles: ProfileStore | None = None
     apps: AppsRepository | None = None  # the app's default currency and attribution window
     recent: RecentCampaigns | None = None  # attribution of conversions posted without campaign_id

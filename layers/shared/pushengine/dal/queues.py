@@ -88,3 +88,17 @@ def change_visibility(queue_arn: str, receipt_handle: str, seconds: int) -> None
     aws.client("sqs").change_message_visibility(
         QueueUrl=url, ReceiptHandle=receipt_handle, VisibilityTimeout=max(0, min(seconds, 43200))
     )
+
+
+class SqsQueue:
+    """The queue port (`pushengine.ports.Queue`) over SQS."""
+
+    def send_json(
+        self,
+        queue_url: str,
+        bodies: Sequence[dict[str, Any]],
+        *,
+        delays: Sequence[int] | None = None,
+        max_message: int = 262_144,
+    ) -> int:
+        return send_json(queue_url, bodies, delays=delays, max_message=max_message)

@@ -30,11 +30,12 @@ from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.erasures import ErasureMarks
 from pushengine.dal.export import EventExport
 from pushengine.dal.numbers import from_dynamo
-from pushengine.dal.queues import send_json
+from pushengine.dal.queues import SqsQueue
 from pushengine.dal.quota import QuotaLedger
 from pushengine.delivery import erasure, lifecycle
 from pushengine.delivery.providers import ProviderPool
 from pushengine.export import send_records
+from pushengine.ports import CampaignStore, CapStore, DeviceStore, ErasureLog, Providers, Queue
 from pushengine.providers.base import Notification, Outcome, PushProvider, SendResult
 
 STAT_OF = {Outcome.SENT: "sent", Outcome.FAILED: "failed", Outcome.PRUNED: "pruned"}
@@ -51,18 +52,19 @@ class RetryLater(Exception):
 @dataclass
 class SenderDeps:
     settings: Settings
-    campaigns: CampaignsRepository
-    devices: DevicesRepository
-    providers: ProviderPool
-    caps: FrequencyCaps | None = None
+    campaigns: CampaignStore
+    devices: DeviceStore
+    providers: Providers
+    caps: CapStore | None = None
     quotas: QuotaLedger | None = None  # provider-quota pacing (pushengine/pacing.py); None: unpaced
     export: EventExport | None = None  # every send outcome streamed out, when the template turns it on
-    erasures: ErasureMarks | None = None  # when an app last erased a user (batches queued before re-check)
+    erasures: ErasureLog | None = None  # when an app last erased a user (batches queued before re-check)
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     composers: dict[str, Composer] = field(default_factory=dict)
     # max_per_second: the earliest time this container may send the campaign's next paced message, so
     # batches that arrive together (or late) are still spaced 1/rate apart
     paced: dict[str, float] = field(default_factory=dict)
+    queue: Queue = field(default_factory=SqsQueue)
 
 
 def concurrency_share(settings: Settings, batches: int) -> int:
@@ -205,7 +207,7 @@ async def send_batch(
         )
         return {}
     if campaign["status"] == "paused":  # waits on the queue, re-sent with a delay: never dead-lettered
-        await asyncio.to_thread(lifecycle.hold_paused, deps.settings, batch)
+        await asyncio.to_thread(lifecycle.hold_paused, deps.queue, deps.settings, batch)
         return {}
     not_before, rate = float(batch.get("not_before", 0)), float(batch.get("rate", 0))
     if not_before - time.time() > s.max_inline_retry_wait:  # paced for later: queued again until then
@@ -414,7 +416,7 @@ def requeue(
     if "rate" not in batch:  # not_before without a rate is only when to come back
         body["rate"] = 0
     delay = max(0, math.ceil(at - time.time()))
-    send_json(
+    deps.queue.send_json(
         deps.settings.send_queue_url, [body], delays=[delay], max_message=deps.settings.max_message_bytes
     )
 
