@@ -297,6 +297,10 @@ def _plain(value: Any) -> Any:
     raise TypeError(type(value))
 
 
+STORED_ONLY = frozenset({"pk", "app_id", "device_id", "aud", "ark", "status", "created_at", "updated_at",
+                         "last_seen", "version", "user_key", "invalid_reason"})  # fmt: skip
+
+
 class FakeDevices(Faults):
     """`DeviceStore` in memory: device items as the repository stores them, the audience index (sorted
     by `ark` within a zone's partition, paged with DynamoDB's Limit and LastEvaluatedKey) and zone counts."""
@@ -318,6 +322,11 @@ class FakeDevices(Faults):
                 self.zone_counts[app_id][current["timezone"]] -= 1
         self.items[(app_id, device_id)] = item
         return item
+
+    def update(self, app_id: str, device_id: str, **changes: Any) -> dict[str, Any]:
+        """Register the device again with some of its fields changed (as the app's SDK would)."""
+        kept = {k: v for k, v in self.items[(app_id, device_id)].items() if k not in STORED_ONLY}
+        return self.register(app_id, device_id, **{**kept, **changes})
 
     def delete(self, app_id: str, device_id: str) -> bool:
         old = self.items.pop((app_id, device_id), None)
