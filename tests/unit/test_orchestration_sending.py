@@ -15,6 +15,8 @@ from pushengine.delivery import sending
 from pushengine.providers.base import Outcome, SendResult
 from tests.fakes import SEND, FakeProviders, Harness
 
+pytestmark = pytest.mark.unit
+
 APP = "app_s"
 
 

@@ -12,6 +12,8 @@ import pytest
 from pushengine.delivery import segment
 from tests.fakes import AUDIENCE, SEND, Harness
 
+pytestmark = pytest.mark.unit
+
 APP = "app_w"
 MESSAGE = {"title": "Hi {{ attributes.first_name | default: 'there' }}", "body": "News"}
 
