@@ -4,9 +4,9 @@ What makes delivery exactly-once lives in the stores' conditions, so the fakes k
 is written once (`record` answers False after), a checkpoint never overwrites a recorded batch, a wave
 counts its tasks once and only while its campaign is scheduled or sending, the first writer fixes a read
 plan, a campaign completes only when no wave, task or batch is pending (counted per counter shard, as the
-repository does). Items come back as DynamoDB returns them (numbers as Decimal, sets as sets), queue
-bodies as SQS returns them (JSON round-tripped, refused over the queue's size), so the domain's own
-conversions are exercised. A fault is a flag: `fail(method, times)` makes a store's next calls raise
+repository does). Items come back as the adapters return them (the campaign store's as plain JSON values,
+device items as boto3 reads them: numbers as Decimal), queue bodies as SQS returns them (JSON
+round-tripped, refused over the queue's size). A fault is a flag: `fail(method, times)` makes a store's next calls raise
 before any effect (a conflict past the retry bound, a throttle), `FakeProvider(crash_after=k)` dies on
 its (k+1)th send.
 
@@ -34,6 +34,7 @@ from pushengine.config import Settings
 from pushengine.dal import counters as sharded
 from pushengine.dal.campaigns import PROGRESS_FIELDS
 from pushengine.dal.devices import device_item, partition_key
+from pushengine.dal.numbers import from_dynamo
 from pushengine.dal.queues import encode, pack
 from pushengine.delivery import segment, sending
 from pushengine.providers.base import Notification, Outcome, PushProvider, SendResult
@@ -53,6 +54,11 @@ def stored(value: Any) -> Any:
     if isinstance(value, set | frozenset):
         return {stored(v) for v in value}
     return value
+
+
+def plain(value: Any) -> Any:
+    """A value as the campaign store's adapter hands it back: plain JSON types (sets as lists), a copy."""
+    return from_dynamo(copy.deepcopy(value))
 
 
 class Faults:
@@ -99,14 +105,14 @@ class FakeCampaigns(Faults):
 
     def definition(self, app_id: str, campaign_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
         found = self.definitions.get((app_id, campaign_id))
-        return stored(found) if found is not None else None
+        return plain(found) if found is not None else None
 
     def progress(self, app_id: str, campaign_id: str) -> dict[str, Any] | None:
         key = (app_id, campaign_id)
         with self._lock:
             if key not in self.main:
                 return None
-            return stored(sharded.summed(self.main[key], self.shards[key]))
+            return plain(sharded.summed(self.main[key], self.shards[key]))
 
     def get(
         self, app_id: str, campaign_id: str, *, consistent: bool = False, summed: bool = True
@@ -117,7 +123,7 @@ class FakeCampaigns(Faults):
             return None
         with self._lock:
             main = self.main[(app_id, campaign_id)]
-            progress = (self.progress(app_id, campaign_id) or {}) if summed else stored(main)
+            progress = (self.progress(app_id, campaign_id) or {}) if summed else plain(main)
             return {**definition, **progress}
 
     def list(
@@ -210,7 +216,7 @@ class FakeCampaigns(Faults):
 
     def runs(self, app_id: str, campaign_id: str, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         return {
-            r: stored(dict(self.run_stats[(app_id, campaign_id, r)]))
+            r: plain(dict(self.run_stats[(app_id, campaign_id, r)]))
             for r in run_ids
             if (app_id, campaign_id, r) in self.run_stats
         }
@@ -256,10 +262,10 @@ class FakeCampaigns(Faults):
     def checkpoint(self, key: str) -> dict[str, Any] | None:
         self.check("checkpoint")
         found = self.items.get(key)
-        return stored(found) if found is not None else None
+        return plain(found) if found is not None else None
 
     def checkpoints(self, keys: builtins.list[str]) -> dict[str, dict[str, Any]]:
-        return {k: stored(self.items[k]) for k in keys if k in self.items}
+        return {k: plain(self.items[k]) for k in keys if k in self.items}
 
     def save_checkpoint(self, key: str, fields: dict[str, Any]) -> None:
         self.check("save_checkpoint")

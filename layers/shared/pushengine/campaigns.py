@@ -15,7 +15,6 @@ from pushengine.config import Settings
 from pushengine.dal.apps import AppsRepository, now_iso
 from pushengine.dal.automation import AutomationRepository
 from pushengine.dal.campaigns import ACTION_STAT_PREFIX, PROGRESS_FIELDS, zero_stats
-from pushengine.dal.numbers import from_dynamo, to_dynamo
 from pushengine.dal.queues import SqsQueue
 from pushengine.dal.scheduler import schedule_name
 from pushengine.dal.segments import SegmentsRepository
@@ -177,7 +176,7 @@ def create_campaign(
     check_stored_size(item)
     named = segments.referenced(deps.segments, app_id, body.audience, campaign_id)
     try:
-        deps.campaigns.create(to_dynamo(item))
+        deps.campaigns.create(item)
     except Exception:
         if deps.segments is not None and named:
             deps.segments.unreference(app_id, named, campaign_id)
@@ -210,7 +209,6 @@ def check_automation(deps: CampaignDeps, app_id: str, body: CampaignIn) -> None:
 def campaign_out(
     item: dict[str, Any], *, known_zones: set[str] | None = None, currency: str = DEFAULT_CURRENCY
 ) -> CampaignOut:
-    item = from_dynamo(item)
     fired = set(item.get("fired_waves") or [])
     wave_list = []
     for w in item["waves"]:
@@ -262,7 +260,7 @@ def get_campaign(deps: CampaignDeps, app_id: str, campaign_id: str) -> CampaignO
     if item is None:
         raise NotFound("campaign not found", field="campaign_id")
     out = campaign_out(item, known_zones=set(deps.devices.zones(app_id)), currency=deps.currency(app_id))
-    if from_dynamo(item["spec"]).get("schedule", {}).get("type") in ("recurring", "anniversary"):
+    if item["spec"].get("schedule", {}).get("type") in ("recurring", "anniversary"):
         out.runs = automation.runs_view(deps.campaigns, app_id, campaign_id, item)
     return out
 
@@ -283,8 +281,8 @@ def cancel_campaign(deps: CampaignDeps, app_id: str, campaign_id: str) -> Campai
         raise Conflict(
             f"campaign is {item['status']}; only scheduled, sending or active campaigns can be cancelled"
         )
-    if from_dynamo(item["spec"]).get("schedule", {}).get("type") in AUTOMATED:
-        automation.deactivate(deps.automated(), app_id, campaign_id, from_dynamo(item["spec"]))
+    if item["spec"].get("schedule", {}).get("type") in AUTOMATED:
+        automation.deactivate(deps.automated(), app_id, campaign_id, item["spec"])
     fired = set(item.get("fired_waves") or [])
     for wave in item["waves"]:
         if wave["wave_id"] not in fired:

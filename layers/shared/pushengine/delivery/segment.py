@@ -64,7 +64,7 @@ def fire_wave(deps: SegmentDeps, app_id: str, campaign_id: str, wave_id: str) ->
         logger.info("wave skipped", extra={"campaign_id": campaign_id, "wave_id": wave_id})
         return 0
     wave = next(w for w in campaign["waves"] if w["wave_id"] == wave_id)
-    if not _fix_audience(deps, app_id, campaign_id, wave_id, from_dynamo(campaign["spec"]).get("audience")):
+    if not _fix_audience(deps, app_id, campaign_id, wave_id, campaign["spec"].get("audience")):
         deps.campaigns.mark_wave_fired(app_id, campaign_id, wave_id, 0)
         deps.campaigns.try_complete(app_id, campaign_id)
         return 0
@@ -193,7 +193,7 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
         return
     # Decide as of the wave's instant, or later if it fired late (quiet hours, `within` filters).
     now = max(deps.clock(), datetime.fromisoformat(task["at"])) if "at" in task else deps.clock()
-    spec = from_dynamo(campaign["spec"])
+    spec = campaign["spec"]
     defaults = app_settings.load(deps.apps, app_id)
     targeting = Targeting(campaign_id, spec, audience=_wave_audience(deps, task, spec), defaults=defaults)
     # a send-time experiment's wave reaches only its variants' devices; the others have their own wave

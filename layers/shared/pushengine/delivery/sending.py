@@ -29,7 +29,6 @@ from pushengine.dal.caps import FrequencyCaps
 from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.erasures import ErasureMarks
 from pushengine.dal.export import EventExport
-from pushengine.dal.numbers import from_dynamo
 from pushengine.dal.queues import SqsQueue
 from pushengine.dal.quota import QuotaLedger
 from pushengine.delivery import erasure, lifecycle
@@ -218,17 +217,17 @@ async def send_batch(
         return {}
     done = decode_done(checkpoint.get("done_idx"))
     outcome_of = decode_outcomes(checkpoint.get("outcomes"))  # for the export, across redeliveries
-    counts: Counter[str] = Counter(from_dynamo(checkpoint.get("counts", {})))
+    counts: Counter[str] = Counter(checkpoint.get("counts", {}))
     vcounts: dict[str, Counter[str]] = defaultdict(Counter)
-    for variant, c in from_dynamo(checkpoint.get("vcounts", {})).items():
+    for variant, c in checkpoint.get("vcounts", {}).items():
         vcounts[variant].update(c)
     composer = deps.composers.get(campaign_id)
     if composer is None:
-        composer = deps.composers[campaign_id] = Composer(campaign_id, from_dynamo(campaign["spec"]))
+        composer = deps.composers[campaign_id] = Composer(campaign_id, campaign["spec"])
 
     devices = batch["devices"]
     erased = await asyncio.to_thread(erasure.erased_from, deps.erasures, deps.devices, batch)
-    results: dict[str, list[Any]] = dict(from_dynamo(checkpoint.get("results", {})))  # direct sends only
+    results: dict[str, list[Any]] = dict(checkpoint.get("results", {}))  # direct sends only
     # the campaign's own cap and the app-wide one (marketing only; see app_settings.batch_policy)
     limits = [(int(c["max"]), int(c["per_hours"])) for c in (composer.cap, batch.get("app_cap")) if c]
     pruned: list[tuple[str, str]] = []
@@ -337,11 +336,11 @@ async def send_batch(
             raise RetryLater(len(retry_after), None, dead_lettered=True)
         raise RetryLater(len(retry_after), max(retry_after) or None)
     if checkpoint.get("dead_lettered"):  # a redriven batch: correct what was counted when it dead-lettered
-        recorded_v = from_dynamo(checkpoint.get("vrecorded", {}))
+        recorded_v = checkpoint.get("vrecorded", {})
         vdelta = {v: _difference(vcounts.get(v, {}), recorded_v.get(v, {})) for v in {*vcounts, *recorded_v}}
         await asyncio.to_thread(
             deps.campaigns.record, app_id, campaign_id, f"{key}#redrive",
-            stats=_difference(counts, from_dynamo(checkpoint.get("recorded", {}))), variant_stats=vdelta,
+            stats=_difference(counts, checkpoint.get("recorded", {})), variant_stats=vdelta,
             hour=send_hour(batch),
             run=batch.get("run"),
         )  # fmt: skip
@@ -431,9 +430,9 @@ def dead_letter(deps: SenderDeps, batch: Mapping[str, Any], reasons: str | Mappi
     if checkpoint.get("done"):
         return False
     done = decode_done(checkpoint.get("done_idx"))
-    counts: Counter[str] = Counter(from_dynamo(checkpoint.get("counts", {})))
+    counts: Counter[str] = Counter(checkpoint.get("counts", {}))
     vcounts: dict[str, Counter[str]] = defaultdict(Counter)
-    for variant, c in from_dynamo(checkpoint.get("vcounts", {})).items():
+    for variant, c in checkpoint.get("vcounts", {}).items():
         vcounts[variant].update(c)
     ledger: dict[str, Any] = {"dead_lettered": True, "done_idx": checkpoint.get("done_idx", ""),
                               "counts": dict(counts), "vcounts": {k: dict(v) for k, v in vcounts.items()}}  # fmt: skip
