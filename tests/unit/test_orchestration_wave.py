@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from pushengine import readplan
 from pushengine.delivery import segment
 from tests.fakes import AUDIENCE, SEND, Harness
 
@@ -245,3 +246,36 @@ def test_holdout_devices_are_counted_not_sent(percent: int) -> None:
     stats = h.campaigns.totals(APP, campaign_id)["stats"]
     assert stats["suppressed_holdout"] + stats["sent"] == 100 and 15 < stats["suppressed_holdout"] < 45
     assert len(h.provider.sent) == stats["sent"]
+
+
+def test_a_zone_that_needs_more_cursors_than_one_message_may_queue_fans_out_as_a_tree() -> None:
+    h = Harness()
+    ids = h.web_devices(APP, 30)
+    h.devices.zone_counts[APP]["Europe/Paris"] = 3700  # 103 cursors of 36: more than FAN_OUT (100)
+    campaign_id = h.create_campaign(APP, body())
+    step(h, "wave")
+    step(h, "zone")
+    slices = h.queue.bodies(AUDIENCE)
+    assert 1 < len(slices) <= readplan.FAN_OUT and {s["kind"] for s in slices} == {"slice"}
+    while h.queue.queues[AUDIENCE]:
+        before = len(h.queue.bodies(AUDIENCE)) - 1
+        message = step(h, h.queue.bodies(AUDIENCE)[0]["kind"])
+        assert len(h.queue.bodies(AUDIENCE)) - before <= readplan.FAN_OUT, message
+    h.drain()
+    assert notified(h) == Counter(ids)
+    totals = h.campaigns.totals(APP, campaign_id)
+    assert totals["status"] == "completed" and totals["stats"]["targeted"] == 30
+
+
+def test_the_hot_path_writes_per_task_and_per_batch_never_per_device() -> None:
+    h = Harness()
+    h.web_devices(APP, 130)
+    h.create_campaign(APP, body())
+    h.drain()
+    tasks = sum(1 for k in h.campaigns.items if k.startswith("task#"))
+    batches = sum(1 for k in h.campaigns.items if k.startswith("batch#"))
+    zones = sum(1 for k in h.campaigns.items if k.startswith("slice#"))
+    assert batches < 130 / 10
+    # one ledger write per task, per batch and per zone's fan-out; no checkpoint for a batch this quick
+    assert h.campaigns.calls["record"] == tasks + batches + zones
+    assert h.campaigns.calls["save_checkpoint"] == 0 and h.devices.calls["mark_invalid"] == 0
