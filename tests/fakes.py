@@ -23,7 +23,7 @@ import copy
 import json
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -32,6 +32,7 @@ from typing import Any
 from pushengine import pacing
 from pushengine.config import Settings
 from pushengine.dal import counters as sharded
+from pushengine.dal.aws import Contended
 from pushengine.dal.campaigns import PROGRESS_FIELDS
 from pushengine.dal.devices import device_item, partition_key
 from pushengine.dal.numbers import from_dynamo
@@ -62,14 +63,15 @@ def plain(value: Any) -> Any:
 
 
 class Faults:
-    """`fail("record", times=2)`: the next two calls of `record` raise `error` before touching anything."""
+    """`fail("record", times=2)`: the next two calls of `record` raise `error` before touching anything (by
+    default `Contended`, what a store write raises past its bound of conflicts and throttling)."""
 
     def __init__(self) -> None:
         self._pending: dict[str, list[BaseException]] = defaultdict(list)
         self.calls: Counter[str] = Counter()
 
     def fail(self, method: str, times: int = 1, error: BaseException | None = None) -> None:
-        self._pending[method] += [error or TimeoutError(f"injected fault in {method}")] * times
+        self._pending[method] += [error or Contended(f"injected fault in {method}")] * times
 
     def check(self, method: str) -> None:
         self.calls[method] += 1
@@ -87,8 +89,8 @@ class FakeCampaigns(Faults):
         self.main: dict[tuple[str, str], dict[str, Any]] = {}
         self.shards: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.items: dict[str, dict[str, Any]] = {}  # the checkpoints table: ledgers, checkpoints, plans...
-        self.series: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)  # (campaign, hour) funnel
-        self.run_stats: dict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
+        self.series: dict[tuple[str, str], dict[str, Any]] = defaultdict(dict)  # (campaign, hour) funnel
+        self.run_stats: dict[tuple[str, str, str], dict[str, Any]] = defaultdict(dict)
 
     # ---- campaign items ----
     def create(self, item: dict[str, Any]) -> None:
@@ -289,7 +291,7 @@ class FakeCampaigns(Faults):
         return json.loads(json.dumps(self.progress(app_id, campaign_id), default=_plain))
 
 
-def _add(into: dict[str, Any] | Counter[str], deltas: Mapping[str, int | float] | None) -> None:
+def _add(into: MutableMapping[str, Any], deltas: Mapping[str, int | float] | None) -> None:
     for name, delta in (deltas or {}).items():
         if delta:
             into[name] = into.get(name, 0) + delta

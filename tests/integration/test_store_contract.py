@@ -34,10 +34,18 @@ def devices(request: pytest.FixtureRequest) -> tuple[DeviceStore, Callable[[str,
     """A device store and how a device gets into it (the API's registration)."""
     if request.param == "fake":
         fake = FakeDevices()
-        return fake, lambda device_id, fields: fake.register(APP, device_id, **fields) and None
+
+        def register_fake(device_id: str, fields: dict[str, Any]) -> None:
+            fake.register(APP, device_id, **fields)
+
+        return fake, register_fake
     names = request.getfixturevalue("names")
     repo = DevicesRepository(names["DevicesTable"], names["ZonesTable"], 4)
-    return repo, lambda device_id, fields: repo.put(APP, device_id, fields) and None
+
+    def register(device_id: str, fields: dict[str, Any]) -> None:
+        repo.put(APP, device_id, fields)
+
+    return repo, register
 
 
 def created(store: CampaignStore, waves: int = 1) -> CampaignStore:

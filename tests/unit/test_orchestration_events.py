@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from pushengine.dal.aws import Contended
 from pushengine.errors import NotFound
 from pushengine.events import EventDeps, record_event
 from pushengine.models import EventIn
@@ -68,7 +69,7 @@ def test_button_taps_count_only_the_campaigns_own_actions() -> None:
 def test_a_count_whose_write_fails_is_counted_when_posted_again() -> None:
     h, deps, campaign_id, ids = setup()
     h.campaigns.fail("record")
-    with pytest.raises(TimeoutError):
+    with pytest.raises(Contended):
         post(deps, device_id=ids[2], name="opened", campaign_id=campaign_id)
     assert post(deps, device_id=ids[2], name="opened", campaign_id=campaign_id)["counted"] is True
     assert h.campaigns.totals(APP, campaign_id)["stats"]["opened"] == 1

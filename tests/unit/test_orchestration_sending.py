@@ -151,7 +151,7 @@ def test_a_batch_that_fails_every_receive_dead_letters_then_a_redrive_sends_it_a
     h.drain()
     totals = h.campaigns.totals(APP, campaign_id)
     assert totals["status"] == "completed" and totals["stats"]["failed"] == 7
-    assert totals["errors"] == {"dead-lettered: TimeoutError": 7}
+    assert totals["errors"] == {"dead-lettered: Contended": 7}
     ((_, batch),) = h.dead_letters
     h.queue.send_json(SEND, [batch])  # redriven from the dead-letter queue
     h.drain()

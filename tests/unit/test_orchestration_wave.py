@@ -197,7 +197,7 @@ def test_an_audience_task_that_keeps_failing_is_counted_when_it_dead_letters_and
     assert [url for url, _ in h.dead_letters] == [AUDIENCE]
     totals = h.campaigns.totals(APP, campaign_id)
     assert totals["status"] == "completed"  # never stranded
-    assert totals["errors"] == {"dead-lettered: task failed: TimeoutError": 1}
+    assert totals["errors"] == {"dead-lettered: task failed: Contended": 1}
 
 
 def test_a_task_that_fails_then_succeeds_counts_once() -> None:
