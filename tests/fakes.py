@@ -396,13 +396,15 @@ class Message:
     receives: int = 0
 
 
-class FakeQueue:
+class FakeQueue(Faults):
     """`Queue` in memory: one list of messages per queue URL, bodies JSON round-tripped and refused over
     `max_message` bytes exactly as `dal.queues.send_json` packs them."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.queues: dict[str, list[Message]] = defaultdict(list)
-        self.calls = 0
+        self.batch_calls = 0  # SendMessageBatch calls the adapter would make
+        self.partial: int | None = None  # the next call queues this many bodies, then fails
         self._lock = threading.Lock()
 
     def send_json(
@@ -413,13 +415,17 @@ class FakeQueue:
         delays: Sequence[int] | None = None,
         max_message: int = 262_144,
     ) -> int:
+        self.check("send_json")
         encoded = [encode(b) for b in bodies]
         groups = list(pack([len(e.encode()) for e in encoded], max_message=max_message))
+        taken, self.partial = (len(encoded), None) if self.partial is None else (self.partial, None)
         with self._lock:
-            for i, text in enumerate(encoded):
+            for i, text in enumerate(encoded[:taken]):
                 delay = min(900, delays[i]) if delays else 0
                 self.queues[queue_url].append(Message(json.loads(text), delay))
-            self.calls += len(groups)
+            self.batch_calls += len(groups)
+        if taken < len(encoded):
+            raise ConnectionError(f"SQS took {taken} of {len(encoded)} messages, then answered 503")
         return len(groups)
 
     def bodies(self, queue_url: str) -> builtins.list[dict[str, Any]]:
@@ -431,13 +437,15 @@ class FakeQueue:
             return taken
 
 
-class FakeScheduler:
+class FakeScheduler(Faults):
     """`Scheduler` in memory: named one-time schedules; creating an existing name changes nothing."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.schedules: dict[str, tuple[datetime, dict[str, Any]]] = {}
 
     def create(self, name: str, at: datetime, payload: dict[str, Any]) -> None:
+        self.check("create")
         self.schedules.setdefault(name, (at, json.loads(json.dumps(payload))))
 
     def delete(self, name: str) -> bool:

@@ -279,3 +279,38 @@ def test_the_hot_path_writes_per_task_and_per_batch_never_per_device() -> None:
     # one ledger write per task, per batch and per zone's fan-out; no checkpoint for a batch this quick
     assert h.campaigns.calls["record"] == tasks + batches + zones
     assert h.campaigns.calls["save_checkpoint"] == 0 and h.devices.calls["mark_invalid"] == 0
+
+
+def test_a_scheduler_error_while_holding_quiet_hours_devices_is_retried_and_counts_once() -> None:
+    h = Harness(now=datetime(2026, 6, 1, 21, 0, tzinfo=UTC))  # 23:00 in Paris
+    ids = h.web_devices(APP, 6, quiet_hours={"start": "22:00", "end": "08:00"})
+    campaign_id = h.create_campaign(APP, body(quiet_hours="defer"))
+    h.scheduler.fail("create")  # Scheduler answers 5xx once: the task comes back
+    h.drain()
+    assert len(h.scheduler.schedules) == 1
+    assert h.campaigns.totals(APP, campaign_id)["stats"]["deferred"] == 6
+    h.advance(hours=10)
+    h.drain()
+    assert notified(h) == Counter(ids)
+    assert h.campaigns.totals(APP, campaign_id)["status"] == "completed"
+
+
+def test_a_queue_error_after_some_batches_were_queued_repeats_them_and_each_device_is_sent_once() -> None:
+    h = Harness()
+    h.settings = h.settings.model_copy(update={"audience_pages_per_task": 6, "send_batch_size": 30})
+    ids = h.web_devices(APP, 120)
+    h.devices.zone_counts[APP]["Europe/Paris"] = 1  # one task, four batches
+    campaign_id = h.create_campaign(APP, body())
+    for kind in ("wave", "zone"):
+        step(h, kind)
+    task = h.queue.bodies(AUDIENCE)[0]
+    h.queue.partial = 2  # SQS takes two of the task's batches, then fails the call
+    with pytest.raises(ConnectionError):
+        step(h, "task")
+    h.run_sends()  # the two that made it go out first
+    assert len(h.provider.sent) == 60
+    segment.handle(h.segment_deps(), task, lambda: 900_000)  # SQS redelivers the task
+    h.drain()
+    assert notified(h) == Counter(ids)
+    totals = h.campaigns.totals(APP, campaign_id)
+    assert totals["stats"]["sent"] == 120 and totals["status"] == "completed"
