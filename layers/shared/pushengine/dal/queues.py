@@ -81,15 +81,6 @@ def send_json(
     return calls
 
 
-def change_visibility(queue_arn: str, receipt_handle: str, seconds: int) -> None:
-    """Ask SQS to hold a message back (e.g. the provider's Retry-After is longer than we wait inline)."""
-    account, name = queue_arn.split(":")[4:6]
-    url = aws.client("sqs").get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
-    aws.client("sqs").change_message_visibility(
-        QueueUrl=url, ReceiptHandle=receipt_handle, VisibilityTimeout=max(0, min(seconds, 43200))
-    )
-
-
 class SqsQueue:
     """The queue port (`pushengine.ports.Queue`) over SQS."""
 
@@ -102,3 +93,12 @@ class SqsQueue:
         max_message: int = 262_144,
     ) -> int:
         return send_json(queue_url, bodies, delays=delays, max_message=max_message)
+
+
+def change_visibility(queue_arn: str, receipt_handle: str, seconds: int) -> None:
+    """Ask SQS to hold a message back (e.g. the provider's Retry-After is longer than we wait inline)."""
+    account, name = queue_arn.split(":")[4:6]
+    url = aws.client("sqs").get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+    aws.client("sqs").change_message_visibility(
+        QueueUrl=url, ReceiptHandle=receipt_handle, VisibilityTimeout=max(0, min(seconds, 43200))
+    )
