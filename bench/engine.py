@@ -7,16 +7,14 @@ import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from bench.cost import item_size
-from bench.ports import CampaignsPort, DevicesPort, DynamoMeter, ProvidersPort, campaign_item
+from bench.ports import DynamoMeter, MeteredCampaigns, MeteredDevices, campaign_item
 from bench.setup import Fixture
 from pushengine.config import Settings
-from pushengine.dal.campaigns import CampaignsRepository
-from pushengine.dal.devices import DevicesRepository
-from pushengine.delivery.provider_pool import ProviderPool
 from pushengine.delivery.sending import SenderDeps, concurrency_share, send_batch
+from tests.fakes import FakeProviders
 
 APP_ID = "app_bench"
 CAMPAIGN_ID = "cmp_bench000000000001"
@@ -107,13 +105,11 @@ async def _send_all(deps: SenderDeps, bodies: list[str]) -> Counter[str]:
 
 def run_engine(fixture: Fixture, n: int, settings: Settings) -> Measurement:
     meter = DynamoMeter()
-    campaigns = CampaignsPort(campaign_item(APP_ID, CAMPAIGN_ID, SPEC), meter)
+    campaigns, item = MeteredCampaigns(meter), campaign_item(APP_ID, CAMPAIGN_ID, SPEC)
+    campaigns.create(item)
+    providers = FakeProviders({fixture.platform: fixture.provider()})
     deps = SenderDeps(
-        settings=settings,
-        # in-memory ports with the repositories' methods (SenderDeps names the concrete classes)
-        campaigns=cast(CampaignsRepository, campaigns),
-        devices=cast(DevicesRepository, DevicesPort(meter)),
-        providers=cast(ProviderPool, ProvidersPort({fixture.platform: fixture.provider()})),
+        settings=settings, campaigns=campaigns, devices=MeteredDevices(meter), providers=providers
     )
     size = settings.send_batch_size
     warmup = batch_bodies(fixture, min(size, n), size, "warm")
@@ -127,7 +123,7 @@ def run_engine(fixture: Fixture, n: int, settings: Settings) -> Measurement:
         outcomes = await _send_all(deps, bodies)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         after = meter.snapshot()
-        await cast(ProvidersPort, deps.providers).aclose()
+        await providers.aclose()
         batches = len(bodies)
         dynamo = {
             "requests_per_batch": {k: (v - before["requests"].get(k, 0)) / batches
@@ -139,8 +135,8 @@ def run_engine(fixture: Fixture, n: int, settings: Settings) -> Measurement:
             f"engine ({fixture.channel})", n, wall, cpu, dict(outcomes),
             standin_busy=(fixture.standin.cpu_seconds() - standin_cpu) / wall,
             extra={"batches": batches, "batch_bytes": sum(map(len, bodies)) / batches, "dynamodb": dynamo,
-                   "campaign_item_bytes": item_size(campaigns.item),
-                   "progress_item_bytes": campaigns.progress_size()},
+                   "campaign_item_bytes": item_size(item),
+                   "progress_item_bytes": campaigns.progress_size(APP_ID, CAMPAIGN_ID)},
         )  # fmt: skip
 
     return asyncio.run(main())

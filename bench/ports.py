@@ -1,7 +1,6 @@
-"""In-memory ports for send_batch that count the DynamoDB requests the real repositories would make.
-
-Each method mirrors one call of pushengine.dal (same condition semantics) and books the request with
-the request units DynamoDB would bill for it, computed from the item sizes actually stored.
+"""The in-memory ports of tests/fakes.py, metered: each call books the DynamoDB requests the real
+repository would make for it, with the request units DynamoDB would bill, computed from the item sizes
+actually stored. The stores' semantics (ledger conditions, checkpoints) are the fakes' own.
 """
 
 from __future__ import annotations
@@ -9,18 +8,18 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from bench.cost import dynamo_rru, dynamo_wru, item_size
 from pushengine.campaigns import plan
-from pushengine.dal.campaigns import LEDGER_DAYS, PROGRESS_FIELDS, zero_stats
+from pushengine.dal.campaigns import LEDGER_DAYS, zero_stats
 from pushengine.dal.numbers import to_dynamo
 from pushengine.dal.scheduler import schedule_name
 from pushengine.models import CampaignIn
-from pushengine.providers.base import PushProvider
 from pushengine.targeting import DEFAULT_VARIANT, HOLDOUT
+from tests.fakes import FakeCampaigns, FakeDevices
 
 DEVICE_ITEM_BYTES = 900  # a registered device with a web subscription, tags and attributes (see run.py)
 
@@ -66,119 +65,82 @@ def campaign_item(app_id: str, campaign_id: str, spec: Mapping[str, Any]) -> dic
     return to_dynamo(item)  # type: ignore[no-any-return]
 
 
-class CampaignsPort:
-    """The CampaignsRepository methods send_batch calls, over one campaign held in memory."""
+class MeteredCampaigns(FakeCampaigns):
+    """The campaign store of tests/fakes.py (same conditions), booking each call as the DynamoDB requests
+    CampaignsRepository makes for it, sized from the items actually stored."""
 
-    def __init__(self, item: dict[str, Any], meter: DynamoMeter) -> None:
-        self.item = item
+    def __init__(self, meter: DynamoMeter) -> None:
+        super().__init__()
         self.meter = meter
-        self.checkpoints: dict[str, dict[str, Any]] = {}
-        self._lock = threading.Lock()
-        self._definition_read = False
+        self._definitions_read: set[tuple[str, str]] = set()
 
-    def progress_size(self) -> int:
+    def progress_size(self, app_id: str, campaign_id: str) -> int:
         """The repository keeps status, counters and stats in a small item of their own."""
-        fields = (*PROGRESS_FIELDS, "fired_waves")
-        return item_size({"pk": f"progress#{self.item['app_id']}#{self.item['campaign_id']}",
-                          **{k: self.item[k] for k in fields if k in self.item}})  # fmt: skip
+        return item_size({"pk": f"progress#{app_id}#{campaign_id}", **self.main[(app_id, campaign_id)]})
 
     def get(
         self, app_id: str, campaign_id: str, *, consistent: bool = False, summed: bool = True
     ) -> dict[str, Any] | None:
         with self._lock:
-            if not self._definition_read:  # the definition is read once per container, then cached
-                self.meter.read("GetItem campaign definition", item_size(self.item), consistent=consistent)
-                self._definition_read = True
-            self.meter.read("GetItem campaign progress", self.progress_size(), consistent=True)
-            return dict(self.item)
+            key = (app_id, campaign_id)
+            if key not in self._definitions_read:  # the definition is read once per container, then cached
+                self.meter.read("GetItem campaign definition", item_size(self.definitions[key]),
+                                consistent=consistent)  # fmt: skip
+                self._definitions_read.add(key)
+            self.meter.read(
+                "GetItem campaign progress", self.progress_size(app_id, campaign_id), consistent=True
+            )
+        return super().get(app_id, campaign_id, consistent=consistent, summed=summed)
 
     def checkpoint(self, key: str) -> dict[str, Any] | None:
-        with self._lock:
-            found = self.checkpoints.get(key)
-            self.meter.read("GetItem checkpoint", item_size(found or {}), consistent=True)
-            return dict(found) if found else None
+        found = super().checkpoint(key)
+        self.meter.read("GetItem checkpoint", item_size(found or {}), consistent=True)
+        return found
 
     def save_checkpoint(self, key: str, fields: dict[str, Any]) -> None:
         with self._lock:
-            old = self.checkpoints.get(key) or {}
+            old = self.items.get(key) or {}
+            super().save_checkpoint(key, fields)
             new = to_dynamo({"pk": key, "expires_at": _expires(), **fields})
             self.meter.write("PutItem checkpoint", max(item_size(old), item_size(new)))
-            if not old.get("done"):  # ConditionExpression attribute_not_exists(done)
-                self.checkpoints[key] = new
 
-    def record(
-        self, app_id: str, campaign_id: str, ledger_key: str, *,
-        stats: Mapping[str, int | float] | None = None,
-        variant_stats: Mapping[str, Mapping[str, int | float]] | None = None,
-        counters: Mapping[str, int] | None = None,
-        ledger: Mapping[str, Any] | None = None,
-        errors: Mapping[str, int] | None = None,
-        shard: int | None = None,
-    ) -> bool:  # fmt: skip
+    def record(self, app_id: str, campaign_id: str, ledger_key: str, **kwargs: Any) -> bool:
         with self._lock:
-            old = self.checkpoints.get(ledger_key) or {}
-            entry = to_dynamo({"pk": ledger_key, "done": True, "expires_at": _expires(), **(ledger or {})})
-            before = self.progress_size()
-            if not old.get("done"):
-                self._add(stats, variant_stats, counters)
+            old = self.items.get(ledger_key) or {}
+            before = self.progress_size(app_id, campaign_id)
+            recorded = super().record(app_id, campaign_id, ledger_key, **kwargs)
+            entry = to_dynamo(
+                {"pk": ledger_key, "done": True, "expires_at": _expires(), **(kwargs.get("ledger") or {})}
+            )
             sizes = [max(item_size(old), item_size(entry))]
-            if stats or variant_stats or counters:
-                sizes.append(max(before, self.progress_size()))
+            if kwargs.get("stats") or kwargs.get("variant_stats") or kwargs.get("counters"):
+                sizes.append(max(before, self.progress_size(app_id, campaign_id)))
             self.meter.write("TransactWriteItems ledger+counter shard", *sizes, transactional=True)
-            if old.get("done"):
-                return False
-            self.checkpoints[ledger_key] = entry
-            return True
+            return recorded
 
     def try_complete(self, app_id: str, campaign_id: str, *, shard: int | None = None) -> bool:
-        with self._lock:
-            # the repository reads the batch's counter shard first and goes on only when it reads 0
-            self.meter.read("GetItem counter shard (try_complete)", self.progress_size(), consistent=True)
-            item = self.item
-            if item["status"] != "sending" or any(
-                item.get(k) != 0 for k in ("waves_pending", "tasks_pending", "batches_pending")
-            ):
-                return False
-            self.meter.write("UpdateItem try_complete", self.progress_size())
-            item["status"] = "completed"
-            return True
-
-    def _add(self, stats: Any, variant_stats: Any, counters: Any) -> None:
-        for key, delta in (stats or {}).items():
-            self.item["stats"][key] = self.item["stats"].get(key, 0) + delta
-        for variant, deltas in (variant_stats or {}).items():
-            bucket = self.item["vstats"].setdefault(variant, {})
-            for key, delta in deltas.items():
-                bucket[key] = bucket.get(key, 0) + delta
-        for key, delta in (counters or {}).items():
-            self.item[key] = self.item.get(key, 0) + delta
+        # the repository reads the batch's counter shard first and goes on only when it reads 0
+        size = self.progress_size(app_id, campaign_id)
+        self.meter.read("GetItem counter shard (try_complete)", size, consistent=True)
+        completed = super().try_complete(app_id, campaign_id, shard=shard)
+        if completed:
+            self.meter.write("UpdateItem try_complete", size)
+        return completed
 
 
-class DevicesPort:
+class MeteredDevices(FakeDevices):
     """mark_invalid: one conditional UpdateItem per pruned device, as DevicesRepository does."""
 
     def __init__(self, meter: DynamoMeter) -> None:
+        super().__init__()
         self.meter = meter
         self.invalid: list[tuple[str, str]] = []
 
-    def mark_invalid(self, app_id: str, device_ids: Any, reason: str = "") -> None:
+    def mark_invalid(self, app_id: str, device_ids: Iterable[str], reason: str = "") -> None:
         for device_id in device_ids:
             self.meter.write("UpdateItem device invalid", DEVICE_ITEM_BYTES)
             self.invalid.append((device_id, reason))
-
-
-class ProvidersPort:
-    """`get(app_id, platform)` over providers built once, like a warm ProviderPool."""
-
-    def __init__(self, by_platform: Mapping[str, PushProvider]) -> None:
-        self.by_platform = dict(by_platform)
-
-    async def get(self, app_id: str, platform: str) -> PushProvider | None:
-        return self.by_platform.get(platform)
-
-    async def aclose(self) -> None:
-        for provider in self.by_platform.values():
-            await provider.aclose()
+        super().mark_invalid(app_id, device_ids, reason)
 
 
 def _expires() -> int:

@@ -1,4 +1,7 @@
-"""At-least-once in, no visible duplicates out; and the cost shape of the hot path."""
+"""The cost shape of the hot path, on the whole stack.
+
+A sender that dies mid-batch (at-least-once in, no visible duplicates out) is proven on the in-memory
+ports: tests/unit/test_orchestration_sending.py, the crash a flag of the fake provider."""
 
 from __future__ import annotations
 
@@ -11,7 +14,6 @@ import pytest
 from pushengine.config import settings
 from pushengine.dal import aws
 from pushengine.dal.devices import shard_of
-from pushengine.delivery import sending
 from tests.conftest import Api, Standins, new_app
 
 pytestmark = pytest.mark.e2e
@@ -25,42 +27,6 @@ def register_web(app: Any, standins: Standins, n: int, prefix: str) -> dict[str,
         assert r.status_code == 201
         subs[f"{prefix}-{i:03d}"] = sub
     return subs
-
-
-def test_a_sender_that_dies_mid_batch_loses_nothing_and_repeats_replace_themselves(
-    stack: Any, standins: Standins, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    app = new_app(Api(stack.api_url), standins, "crash")
-    subs = register_web(app, standins, 40, "crash")
-    standins.webpush.reset_received()
-    # Sequential sends and a checkpoint every 10 results make the crash point exact.
-    monkeypatch.setattr(settings(), "send_concurrency", 1)
-    monkeypatch.setattr(settings(), "checkpoint_every", 10)
-    monkeypatch.setattr(settings(), "checkpoint_seconds", 0)
-    real_deliver, calls = sending.deliver, Counter()
-
-    async def dies_after_25(*args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 26:
-            raise RuntimeError("sender process died")
-        return await real_deliver(*args, **kwargs)
-
-    monkeypatch.setattr(sending, "deliver", dies_after_25)
-    r = app.server.post("/v1/campaigns", {"name": "crash", "message": {"title": "Sale", "body": "Now"},
-                                          "quiet_hours": "ignore"})  # fmt: skip
-    campaign_id = r.json()["campaign_id"]
-    stack.drain(timeout=120)
-
-    received = standins.webpush.received_for_all(subs.values())
-    per_device = Counter(m.subscription_id for m in received)
-    assert set(per_device) == {standins.webpush.subscription_id(s) for s in subs.values()}  # nothing lost
-    repeats = sum(n - 1 for n in per_device.values())
-    assert calls["n"] > 40  # the batch really was received twice
-    assert repeats <= 25 % 10 + 10  # at most what came after the last checkpoint before the crash
-    assert len({m.topic for m in received}) == 1  # every repeat carries the campaign's Topic: it replaces
-    campaign = app.server.get(f"/v1/campaigns/{campaign_id}").json()
-    assert campaign["status"] == "completed"
-    assert campaign["stats"]["sent"] == 40  # counted once each, whatever was repeated
 
 
 def test_hot_path_makes_no_per_device_dynamodb_writes(stack: Any, standins: Standins) -> None:

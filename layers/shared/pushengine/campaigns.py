@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time as clock
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -14,11 +14,9 @@ from pushengine.audience import parse_filter, segment_ids
 from pushengine.config import Settings
 from pushengine.dal.apps import AppsRepository, now_iso
 from pushengine.dal.automation import AutomationRepository
-from pushengine.dal.campaigns import ACTION_STAT_PREFIX, PROGRESS_FIELDS, CampaignsRepository, zero_stats
-from pushengine.dal.devices import DevicesRepository
-from pushengine.dal.numbers import from_dynamo, to_dynamo
-from pushengine.dal.queues import send_json
-from pushengine.dal.scheduler import WaveScheduler, schedule_name
+from pushengine.dal.campaigns import ACTION_STAT_PREFIX, PROGRESS_FIELDS, zero_stats
+from pushengine.dal.queues import SqsQueue
+from pushengine.dal.scheduler import schedule_name
 from pushengine.dal.segments import SegmentsRepository
 from pushengine.delivery.segment import SegmentDeps
 from pushengine.errors import Conflict, InvalidInput, NotFound
@@ -32,6 +30,7 @@ from pushengine.models import (
     LocalTimeSchedule,
     WaveOut,
 )
+from pushengine.ports import CampaignStore, DeviceStore, Queue, Scheduler
 from pushengine.targeting import DEFAULT_VARIANT, HOLDOUT
 
 IMMEDIATE = timedelta(seconds=2)  # a wave this close is queued now rather than scheduled
@@ -40,12 +39,13 @@ IMMEDIATE = timedelta(seconds=2)  # a wave this close is queued now rather than 
 @dataclass
 class CampaignDeps:
     settings: Settings
-    campaigns: CampaignsRepository
-    devices: DevicesRepository
-    scheduler: WaveScheduler
+    campaigns: CampaignStore
+    devices: DeviceStore
+    scheduler: Scheduler
     segments: SegmentsRepository | None = None
     automation: AutomationRepository | None = None
     apps: AppsRepository | None = None  # the app's settings: default currency, date attributes
+    queue: Queue = field(default_factory=SqsQueue)
 
     def currency(self, app_id: str) -> str:
         return app_defaults(self.apps.get(app_id) if self.apps else None)[0]
@@ -54,7 +54,7 @@ class CampaignDeps:
         """The same adapters as the automation planner sees them."""
         return SegmentDeps(settings=self.settings, campaigns=self.campaigns, devices=self.devices,
                            scheduler=self.scheduler, segments=self.segments, automation=self.automation,
-                           apps=self.apps)  # fmt: skip
+                           apps=self.apps, queue=self.queue)  # fmt: skip
 
 
 def new_campaign_id(now: datetime) -> str:
@@ -176,7 +176,7 @@ def create_campaign(
     check_stored_size(item)
     named = segments.referenced(deps.segments, app_id, body.audience, campaign_id)
     try:
-        deps.campaigns.create(to_dynamo(item))
+        deps.campaigns.create(item)
     except Exception:
         if deps.segments is not None and named:
             deps.segments.unreference(app_id, named, campaign_id)
@@ -193,7 +193,9 @@ def create_campaign(
         else:
             deps.scheduler.create(schedule_name(campaign_id, wave.wave_id), wave.send_at, payload)
     if immediate:
-        send_json(deps.settings.audience_queue_url, immediate, max_message=deps.settings.max_message_bytes)
+        deps.queue.send_json(
+            deps.settings.audience_queue_url, immediate, max_message=deps.settings.max_message_bytes
+        )
     return campaign_out(item, known_zones=set(deps.devices.zones(app_id)))
 
 
@@ -207,7 +209,6 @@ def check_automation(deps: CampaignDeps, app_id: str, body: CampaignIn) -> None:
 def campaign_out(
     item: dict[str, Any], *, known_zones: set[str] | None = None, currency: str = DEFAULT_CURRENCY
 ) -> CampaignOut:
-    item = from_dynamo(item)
     fired = set(item.get("fired_waves") or [])
     wave_list = []
     for w in item["waves"]:
@@ -259,7 +260,7 @@ def get_campaign(deps: CampaignDeps, app_id: str, campaign_id: str) -> CampaignO
     if item is None:
         raise NotFound("campaign not found", field="campaign_id")
     out = campaign_out(item, known_zones=set(deps.devices.zones(app_id)), currency=deps.currency(app_id))
-    if from_dynamo(item["spec"]).get("schedule", {}).get("type") in ("recurring", "anniversary"):
+    if item["spec"].get("schedule", {}).get("type") in ("recurring", "anniversary"):
         out.runs = automation.runs_view(deps.campaigns, app_id, campaign_id, item)
     return out
 
@@ -280,8 +281,8 @@ def cancel_campaign(deps: CampaignDeps, app_id: str, campaign_id: str) -> Campai
         raise Conflict(
             f"campaign is {item['status']}; only scheduled, sending or active campaigns can be cancelled"
         )
-    if from_dynamo(item["spec"]).get("schedule", {}).get("type") in AUTOMATED:
-        automation.deactivate(deps.automated(), app_id, campaign_id, from_dynamo(item["spec"]))
+    if item["spec"].get("schedule", {}).get("type") in AUTOMATED:
+        automation.deactivate(deps.automated(), app_id, campaign_id, item["spec"])
     fired = set(item.get("fired_waves") or [])
     for wave in item["waves"]:
         if wave["wave_id"] not in fired:

@@ -15,11 +15,10 @@ from typing import Any
 from pushengine.analytics import app_defaults, hour_of, revenue_key
 from pushengine.attribution import RecentCampaigns, exposures
 from pushengine.dal.apps import AppsRepository
-from pushengine.dal.campaigns import ACTION_STAT_PREFIX, CampaignsRepository
-from pushengine.dal.devices import DevicesRepository
-from pushengine.dal.numbers import from_dynamo
+from pushengine.dal.campaigns import ACTION_STAT_PREFIX
 from pushengine.errors import NotFound
 from pushengine.models import EventIn
+from pushengine.ports import CampaignStore, DeviceStore
 from pushengine.profiles import ProfileStore, record_behaviour
 from pushengine.targeting import assign
 
@@ -40,8 +39,8 @@ def action_ids(spec: dict[str, Any]) -> set[str]:
 
 @dataclass
 class EventDeps:
-    campaigns: CampaignsRepository
-    devices: DevicesRepository
+    campaigns: CampaignStore
+    devices: DeviceStore
     profiles: ProfileStore | None = None
     apps: AppsRepository | None = None  # the app's default currency and attribution window
     recent: RecentCampaigns | None = None  # attribution of conversions posted without campaign_id
@@ -73,7 +72,7 @@ def record_event(deps: EventDeps, app_id: str, event: EventIn) -> dict[str, obje
     campaign = deps.campaigns.get(app_id, event.campaign_id, summed=False)
     if campaign is None:
         raise NotFound("campaign not found", field="body.campaign_id")
-    spec = from_dynamo(campaign["spec"])
+    spec = campaign["spec"]
     variant = assign(spec, event.campaign_id, event.device_id)
     counted = count(deps, app_id, event.campaign_id, variant, event, stat, at, currency, spec=spec)
     return {"accepted": True, "counted": counted, "variant": variant}

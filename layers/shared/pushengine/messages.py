@@ -24,15 +24,14 @@ from pushengine import compose
 from pushengine.config import Settings
 from pushengine.content import Message
 from pushengine.dal.apps import now_iso
-from pushengine.dal.campaigns import CampaignsRepository, batch_key, zero_stats
-from pushengine.dal.devices import DevicesRepository
+from pushengine.dal.campaigns import batch_key, zero_stats
 from pushengine.dal.numbers import from_dynamo, to_dynamo
 from pushengine.dal.queues import send_json
-from pushengine.dal.scheduler import WaveScheduler
 from pushengine.delivery.segment import device_entry, split_to_fit
 from pushengine.errors import InvalidInput, NotFound
 from pushengine.limits import Storable
 from pushengine.models import DeviceId, FrequencyCap, UserId
+from pushengine.ports import CampaignStore, DeviceStore, Scheduler
 from pushengine.profiles import MAX_USER_DEVICES
 from pushengine.targeting import DEFAULT_VARIANT, Targeting
 
@@ -102,9 +101,9 @@ class MessageOut(BaseModel):
 @dataclass
 class MessageDeps:
     settings: Settings
-    campaigns: CampaignsRepository
-    devices: DevicesRepository
-    scheduler: WaveScheduler
+    campaigns: CampaignStore
+    devices: DeviceStore
+    scheduler: Scheduler
     resolve_template: Callable[[str, str], dict[str, Any]] | None = None  # (app_id, template_id) -> message
 
 
@@ -234,7 +233,7 @@ def _result(device_id: str, stat: str, reason: str | None = None) -> dict[str, A
 
 
 def _recipients(
-    devices: DevicesRepository, app_id: str, to: Recipients
+    devices: DeviceStore, app_id: str, to: Recipients
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The device items the message is addressed to (each once), and results for names that found none."""
     found: dict[str, dict[str, Any]] = {}
@@ -255,7 +254,7 @@ def _recipients(
     return list(found.values()), results
 
 
-def get_message(campaigns: CampaignsRepository, app_id: str, message_id: str) -> MessageOut:
+def get_message(campaigns: CampaignStore, app_id: str, message_id: str) -> MessageOut:
     if not message_id.startswith(MESSAGE_PREFIX):
         raise NotFound("message not found", field="message_id")
     item = campaigns.get(app_id, message_id, consistent=True)

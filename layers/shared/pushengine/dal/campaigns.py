@@ -4,6 +4,9 @@ Counters make completion exact under redelivery: a wave adds its audience tasks,
 its send batches, a batch adds its stats; each of those writes is guarded by a ledger item so a
 redelivered message never counts twice. The campaign completes when nothing is pending.
 
+What the repository reads comes back as plain JSON values (numbers as int or float, sets as lists): no
+DynamoDB type leaves `dal/`.
+
 A campaign is two items: its definition (name, spec, waves: written once, can be many KB) in the
 campaigns table, and its progress (status, counters, stats: small) in the checkpoints table.
 DynamoDB bills a write by the size of the whole item, so the per-batch writes touch only the small one.
@@ -28,6 +31,7 @@ from pushengine.dal import counters as sharded
 from pushengine.dal.apps import now_iso
 from pushengine.dal.expressions import Path, add_update
 from pushengine.dal.expressions import serialize as _serialize
+from pushengine.dal.numbers import from_dynamo
 from pushengine.dal.timeseries import TimeseriesRepository
 
 STAT_KEYS = (
@@ -118,7 +122,7 @@ class CampaignsRepository:
         if summed:
             return {**definition, **(self.progress(app_id, campaign_id) or {})}
         main = self._checkpoints.get_item(Key=self._progress_key(app_id, campaign_id), ConsistentRead=True)
-        return {**definition, **{k: v for k, v in main.get("Item", {}).items() if k != "pk"}}
+        return {**definition, **{k: v for k, v in from_dynamo(main.get("Item", {})).items() if k != "pk"}}
 
     def definition(self, app_id: str, campaign_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
         """A campaign's definition never changes after creation: each container reads it once."""
@@ -135,8 +139,8 @@ class CampaignsRepository:
                 return None
             if len(self._definitions) >= 256:
                 self._definitions.pop(next(iter(self._definitions)))
-            self._definitions[key] = found
-            return found
+            self._definitions[key] = plain = from_dynamo(found)
+            return plain
 
     def progress(self, app_id: str, campaign_id: str) -> dict[str, Any] | None:
         """Status and counters, with the counter shards summed in (all read consistently)."""
@@ -153,7 +157,9 @@ class CampaignsRepository:
         for pk in pks:
             if pk in items:
                 shards = (items.get(sharded.shard_key(pk, i), {}) for i in range(sharded.SHARDS))
-                out[pk] = {k: v for k, v in sharded.summed(items[pk], shards).items() if k != "pk"}
+                out[pk] = {
+                    k: v for k, v in from_dynamo(sharded.summed(items[pk], shards)).items() if k != "pk"
+                }
         return out
 
     def _batch_get(self, keys: list[dict[str, Any]], *, consistent: bool = True) -> list[dict[str, Any]]:
@@ -186,7 +192,9 @@ class CampaignsRepository:
         last = page.get("LastEvaluatedKey")
         keys = [self._progress_key(app_id, i["campaign_id"]) for i in page["Items"]]
         found = self._progress_of([k["pk"] for k in keys])
-        items = [{**i, **found.get(k["pk"], {})} for i, k in zip(page["Items"], keys, strict=True)]
+        items = [
+            {**from_dynamo(i), **found.get(k["pk"], {})} for i, k in zip(page["Items"], keys, strict=True)
+        ]
         return items, (_encode_token(last["campaign_id"]) if last else None)
 
     def set_status(
@@ -296,7 +304,7 @@ class CampaignsRepository:
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(keys), 100):
             for item in self._batch_get(keys[start : start + 100]):
-                found[str(item.pop("pk")).rsplit("#", 1)[1]] = item
+                found[str(item.pop("pk")).rsplit("#", 1)[1]] = from_dynamo(item)
         return found
 
     def add_run(self, app_id: str, campaign_id: str, run: str) -> None:
@@ -358,14 +366,15 @@ class CampaignsRepository:
 
     # ---- checkpoints ----
     def checkpoint(self, key: str) -> dict[str, Any] | None:
-        return self._checkpoints.get_item(Key={"pk": key}, ConsistentRead=True).get("Item")
+        found = self._checkpoints.get_item(Key={"pk": key}, ConsistentRead=True).get("Item")
+        return None if found is None else from_dynamo(found)
 
     def checkpoints(self, keys: builtins.list[str]) -> dict[str, dict[str, Any]]:
         """Checkpoint and ledger items by key (absent ones left out), 100 keys per BatchGetItem."""
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(keys), 100):
             chunk = [_serialize({"pk": k}) for k in dict.fromkeys(keys[start : start + 100])]
-            found |= {str(item["pk"]): item for item in self._batch_get(chunk)}
+            found |= {str(item["pk"]): from_dynamo(item) for item in self._batch_get(chunk)}
         return found
 
     def save_checkpoint(self, key: str, fields: dict[str, Any]) -> None:

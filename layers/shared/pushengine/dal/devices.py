@@ -56,6 +56,30 @@ def public_view(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k not in hidden}
 
 
+def device_item(
+    app_id: str, device_id: str, fields: dict[str, Any], current: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The stored item of a registration, over the device's current item (if any)."""
+    stamp = now_iso()
+    item = {
+        **fields,
+        "pk": _pk(app_id, device_id),
+        "app_id": app_id,
+        "device_id": device_id,
+        "aud": partition_key(app_id, fields["timezone"]),
+        "ark": range_key(device_id),
+        "status": "active",
+        "created_at": current["created_at"] if current else stamp,
+        "updated_at": stamp,
+        "last_seen": stamp,
+        "version": (current or {}).get("version", 0) + 1,
+        **profile_attrs(current or {}),  # behaviour is the events', not the registration's
+    }
+    if fields.get("user_id"):
+        item["user_key"] = user_key(app_id, fields["user_id"])
+    return item
+
+
 class DevicesRepository:
     def __init__(self, devices_table: str, zones_table: str, shard_count: int) -> None:
         self._table = aws.table(devices_table)
@@ -108,25 +132,7 @@ class DevicesRepository:
     def item(
         self, app_id: str, device_id: str, fields: dict[str, Any], current: dict[str, Any] | None
     ) -> dict[str, Any]:
-        """The stored item of a registration, over the device's current item (if any)."""
-        stamp = now_iso()
-        item = {
-            **fields,
-            "pk": _pk(app_id, device_id),
-            "app_id": app_id,
-            "device_id": device_id,
-            "aud": partition_key(app_id, fields["timezone"]),
-            "ark": range_key(device_id),
-            "status": "active",
-            "created_at": current["created_at"] if current else stamp,
-            "updated_at": stamp,
-            "last_seen": stamp,
-            "version": (current or {}).get("version", 0) + 1,
-            **profile_attrs(current or {}),  # behaviour is the events', not the registration's
-        }
-        if fields.get("user_id"):
-            item["user_key"] = user_key(app_id, fields["user_id"])
-        return item
+        return device_item(app_id, device_id, fields, current)
 
     def put_many(self, app_id: str, registrations: dict[str, dict[str, Any]]) -> None:
         """Register or update many devices at once (an import): 25 per BatchWriteItem, each over its

@@ -81,6 +81,20 @@ def send_json(
     return calls
 
 
+class SqsQueue:
+    """The queue port (`pushengine.ports.Queue`) over SQS."""
+
+    def send_json(
+        self,
+        queue_url: str,
+        bodies: Sequence[dict[str, Any]],
+        *,
+        delays: Sequence[int] | None = None,
+        max_message: int = 262_144,
+    ) -> int:
+        return send_json(queue_url, bodies, delays=delays, max_message=max_message)
+
+
 def change_visibility(queue_arn: str, receipt_handle: str, seconds: int) -> None:
     """Ask SQS to hold a message back (e.g. the provider's Retry-After is longer than we wait inline)."""
     account, name = queue_arn.split(":")[4:6]

@@ -7,13 +7,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pushengine.dal.devices import DevicesRepository
-from pushengine.dal.erasures import ErasureMarks
+from pushengine.ports import DeviceStore, ErasureLog
 
 ERASED = "erased"
 
 
-def erased_from(marks: ErasureMarks | None, devices: DevicesRepository, batch: Mapping[str, Any]) -> set[str]:
+def erased_from(marks: ErasureLog | None, devices: DeviceStore, batch: Mapping[str, Any]) -> set[str]:
     """The ids of the batch's devices that no longer exist, if an erasure happened since it was queued."""
     if marks is None:
         return set()

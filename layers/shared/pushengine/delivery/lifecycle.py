@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pushengine.config import Settings
-from pushengine.dal.queues import send_json
+from pushengine.ports import Queue
 
 FIRST_HOLD_SECONDS = 5
 MAX_HOLD_SECONDS = 300  # a resumed campaign's held work is back within this
@@ -17,9 +17,11 @@ def hold_delay(holds: int) -> int:
     return int(min(MAX_HOLD_SECONDS, FIRST_HOLD_SECONDS * 2**holds))
 
 
-def hold_paused(settings: Settings, message: Mapping[str, Any], *, audience: bool = False) -> None:
+def hold_paused(
+    queue: Queue, settings: Settings, message: Mapping[str, Any], *, audience: bool = False
+) -> None:
     """Queue the message again, delayed; the copy being handled is then deleted as done."""
     holds = int(message.get("held", 0))
-    queue = settings.audience_queue_url if audience else settings.send_queue_url
-    send_json(queue, [{**message, "held": holds + 1}], delays=[hold_delay(holds)],
-              max_message=settings.max_message_bytes)  # fmt: skip
+    url = settings.audience_queue_url if audience else settings.send_queue_url
+    queue.send_json(url, [{**message, "held": holds + 1}], delays=[hold_delay(holds)],
+                    max_message=settings.max_message_bytes)  # fmt: skip

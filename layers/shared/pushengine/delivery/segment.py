@@ -14,7 +14,7 @@ import hashlib
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,11 +28,12 @@ from pushengine.dal.campaigns import CampaignsRepository, batch_key, task_key
 from pushengine.dal.counters import shard_of
 from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.numbers import from_dynamo
-from pushengine.dal.queues import MessageTooLarge, send_json, size_of
+from pushengine.dal.queues import MessageTooLarge, SqsQueue, size_of
 from pushengine.dal.scheduler import WaveScheduler
 from pushengine.dal.segments import SegmentsRepository
 from pushengine.delivery import lifecycle
 from pushengine.observability import logger
+from pushengine.ports import CampaignStore, Clock, DeviceStore, Queue, Scheduler
 from pushengine.rendering import DEVICE_FIELDS, SEND_FIELDS
 from pushengine.targeting import Targeting, assign
 
@@ -44,13 +45,14 @@ MIN_TASK_MILLIS = 15_000  # leave this much of the invocation for writing batche
 @dataclass
 class SegmentDeps:
     settings: Settings
-    campaigns: CampaignsRepository
-    devices: DevicesRepository
-    scheduler: WaveScheduler
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    campaigns: CampaignStore
+    devices: DeviceStore
+    scheduler: Scheduler
+    clock: Clock = lambda: datetime.now(UTC)
     segments: SegmentsRepository | None = None
     automation: AutomationRepository | None = None
     apps: AppsRepository | None = None
+    queue: Queue = field(default_factory=SqsQueue)
 
 
 def fire_wave(deps: SegmentDeps, app_id: str, campaign_id: str, wave_id: str) -> int:
@@ -63,7 +65,7 @@ def fire_wave(deps: SegmentDeps, app_id: str, campaign_id: str, wave_id: str) ->
         logger.info("wave skipped", extra={"campaign_id": campaign_id, "wave_id": wave_id})
         return 0
     wave = next(w for w in campaign["waves"] if w["wave_id"] == wave_id)
-    if not _fix_audience(deps, app_id, campaign_id, wave_id, from_dynamo(campaign["spec"]).get("audience")):
+    if not _fix_audience(deps, app_id, campaign_id, wave_id, campaign["spec"].get("audience")):
         deps.campaigns.mark_wave_fired(app_id, campaign_id, wave_id, 0)
         deps.campaigns.try_complete(app_id, campaign_id)
         return 0
@@ -75,7 +77,8 @@ def fire_wave(deps: SegmentDeps, app_id: str, campaign_id: str, wave_id: str) ->
         for zone in zones
     ]  # fmt: skip
     # Tasks first, then the count: a retry re-queues (deduplicated by the task ledger) but counts once.
-    send_json(deps.settings.audience_queue_url, tasks, max_message=deps.settings.max_message_bytes)
+    s = deps.settings
+    deps.queue.send_json(s.audience_queue_url, tasks, max_message=s.max_message_bytes)
     if deps.campaigns.mark_wave_fired(app_id, campaign_id, wave_id, len(tasks)) and not tasks:
         deps.campaigns.try_complete(app_id, campaign_id)
     logger.info("wave fired", extra={"campaign_id": campaign_id, "wave_id": wave_id, "tasks": len(tasks)})
@@ -150,7 +153,7 @@ def fan_out(deps: SegmentDeps, message: dict[str, Any]) -> None:
     deps.campaigns.record(
         app_id, campaign_id, slice_key(message), counters={"tasks_pending": len(children) - 1}
     )
-    send_json(s.audience_queue_url, children, max_message=s.max_message_bytes)
+    deps.queue.send_json(s.audience_queue_url, children, max_message=s.max_message_bytes)
 
 
 def plan_key(message: Mapping[str, Any]) -> str:
@@ -183,14 +186,14 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
     ledger = task_key(task)
     campaign = deps.campaigns.get(app_id, campaign_id, summed=False)
     if campaign is not None and campaign["status"] == "paused":
-        lifecycle.hold_paused(deps.settings, task, audience=True)
+        lifecycle.hold_paused(deps.queue, deps.settings, task, audience=True)
         return
     if campaign is None or campaign["status"] not in ACTIVE:
         deps.campaigns.record(app_id, campaign_id, ledger, counters={"tasks_pending": -1})
         return
     # Decide as of the wave's instant, or later if it fired late (quiet hours, `within` filters).
     now = max(deps.clock(), datetime.fromisoformat(task["at"])) if "at" in task else deps.clock()
-    spec = from_dynamo(campaign["spec"])
+    spec = campaign["spec"]
     defaults = app_settings.load(deps.apps, app_id)
     targeting = Targeting(campaign_id, spec, audience=_wave_audience(deps, task, spec), defaults=defaults)
     # a send-time experiment's wave reaches only its variants' devices; the others have their own wave
@@ -234,7 +237,7 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
     )
     rate = app_settings.max_per_second(defaults, targeting.spec)
     delays = _pace(deps, task, batches, rate) if rate and batches else None
-    send_json(s.send_queue_url, batches, delays=delays, max_message=s.max_message_bytes)
+    deps.queue.send_json(s.send_queue_url, batches, delays=delays, max_message=s.max_message_bytes)
     held = _defer(deps, app_id, campaign_id, prefix, deferred, cs, extra)
     counters = {"batches_pending": len(batches) + held, "tasks_pending": 0 if cursor else -1}
     recorded = deps.campaigns.record(
@@ -249,8 +252,8 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
         run=task.get("run"),
     )
     if cursor:  # after the ledger: a redelivery re-queues the continuation but never re-counts
-        send_json(s.audience_queue_url, [{**task, "seq": task["seq"] + 1, "cursor": cursor}],
-                  max_message=s.max_message_bytes)  # fmt: skip
+        deps.queue.send_json(s.audience_queue_url, [{**task, "seq": task["seq"] + 1, "cursor": cursor}],
+                             max_message=s.max_message_bytes)  # fmt: skip
     elif recorded:
         deps.campaigns.try_complete(app_id, campaign_id)
 
@@ -381,8 +384,8 @@ def release(deps: SegmentDeps, key: str) -> None:
             app_id, campaign_id, f"release#{key}", stats=stats, variant_stats=vstats, run=batch.get("run")
         )
     if kept:
-        send_json(deps.settings.send_queue_url, [{**batch, "devices": kept}],
-                  max_message=deps.settings.max_message_bytes)  # fmt: skip
+        deps.queue.send_json(deps.settings.send_queue_url, [{**batch, "devices": kept}],
+                             max_message=deps.settings.max_message_bytes)  # fmt: skip
     elif deps.campaigns.record(
         app_id,
         campaign_id,

@@ -29,12 +29,12 @@ from pushengine.dal.caps import FrequencyCaps
 from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.erasures import ErasureMarks
 from pushengine.dal.export import EventExport
-from pushengine.dal.numbers import from_dynamo
-from pushengine.dal.queues import send_json
+from pushengine.dal.queues import SqsQueue
 from pushengine.dal.quota import QuotaLedger
 from pushengine.delivery import erasure, lifecycle
 from pushengine.delivery.provider_pool import ProviderPool
 from pushengine.export import send_records
+from pushengine.ports import CampaignStore, CapStore, DeviceStore, ErasureLog, Providers, Queue
 from pushengine.providers.base import Notification, Outcome, PushProvider, SendResult
 from pushengine.rendering import RenderError
 
@@ -52,18 +52,19 @@ class RetryLater(Exception):
 @dataclass
 class SenderDeps:
     settings: Settings
-    campaigns: CampaignsRepository
-    devices: DevicesRepository
-    providers: ProviderPool
-    caps: FrequencyCaps | None = None
+    campaigns: CampaignStore
+    devices: DeviceStore
+    providers: Providers
+    caps: CapStore | None = None
     quotas: QuotaLedger | None = None  # provider-quota pacing (pushengine/pacing.py); None: unpaced
     export: EventExport | None = None  # every send outcome streamed out, when the template turns it on
-    erasures: ErasureMarks | None = None  # when an app last erased a user (batches queued before re-check)
+    erasures: ErasureLog | None = None  # when an app last erased a user (batches queued before re-check)
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     composers: dict[str, Composer] = field(default_factory=dict)
     # max_per_second: the earliest time this container may send the campaign's next paced message, so
     # batches that arrive together (or late) are still spaced 1/rate apart
     paced: dict[str, float] = field(default_factory=dict)
+    queue: Queue = field(default_factory=SqsQueue)
 
 
 def concurrency_share(settings: Settings, batches: int) -> int:
@@ -151,7 +152,7 @@ async def send_batch(
         )
         return {}
     if campaign["status"] == "paused":  # waits on the queue, re-sent with a delay: never dead-lettered
-        await asyncio.to_thread(lifecycle.hold_paused, deps.settings, batch)
+        await asyncio.to_thread(lifecycle.hold_paused, deps.queue, deps.settings, batch)
         return {}
     not_before, rate = float(batch.get("not_before", 0)), float(batch.get("rate", 0))
     if not_before - time.time() > s.max_inline_retry_wait:  # paced for later: queued again until then
@@ -162,17 +163,17 @@ async def send_batch(
         return {}
     done = decode_done(checkpoint.get("done_idx"))
     outcome_of = decode_outcomes(checkpoint.get("outcomes"))  # for the export, across redeliveries
-    counts: Counter[str] = Counter(from_dynamo(checkpoint.get("counts", {})))
+    counts: Counter[str] = Counter(checkpoint.get("counts", {}))
     vcounts: dict[str, Counter[str]] = defaultdict(Counter)
-    for variant, c in from_dynamo(checkpoint.get("vcounts", {})).items():
+    for variant, c in checkpoint.get("vcounts", {}).items():
         vcounts[variant].update(c)
     composer = deps.composers.get(campaign_id)
     if composer is None:
-        composer = deps.composers[campaign_id] = Composer(campaign_id, from_dynamo(campaign["spec"]))
+        composer = deps.composers[campaign_id] = Composer(campaign_id, campaign["spec"])
 
     devices = batch["devices"]
     erased = await asyncio.to_thread(erasure.erased_from, deps.erasures, deps.devices, batch)
-    results: dict[str, list[Any]] = dict(from_dynamo(checkpoint.get("results", {})))  # direct sends only
+    results: dict[str, list[Any]] = dict(checkpoint.get("results", {}))  # direct sends only
     # the campaign's own cap and the app-wide one (marketing only; see app_settings.batch_policy)
     limits = [(int(c["max"]), int(c["per_hours"])) for c in (composer.cap, batch.get("app_cap")) if c]
     pruned: list[tuple[str, str]] = []
@@ -281,11 +282,11 @@ async def send_batch(
             raise RetryLater(len(retry_after), None, dead_lettered=True)
         raise RetryLater(len(retry_after), max(retry_after) or None)
     if checkpoint.get("dead_lettered"):  # a redriven batch: correct what was counted when it dead-lettered
-        recorded_v = from_dynamo(checkpoint.get("vrecorded", {}))
+        recorded_v = checkpoint.get("vrecorded", {})
         vdelta = {v: _difference(vcounts.get(v, {}), recorded_v.get(v, {})) for v in {*vcounts, *recorded_v}}
         await asyncio.to_thread(
             deps.campaigns.record, app_id, campaign_id, f"{key}#redrive",
-            stats=_difference(counts, from_dynamo(checkpoint.get("recorded", {}))), variant_stats=vdelta,
+            stats=_difference(counts, checkpoint.get("recorded", {})), variant_stats=vdelta,
             hour=send_hour(batch),
             run=batch.get("run"),
         )  # fmt: skip
@@ -360,7 +361,7 @@ def requeue(
     if "rate" not in batch:  # not_before without a rate is only when to come back
         body["rate"] = 0
     delay = max(0, math.ceil(at - time.time()))
-    send_json(
+    deps.queue.send_json(
         deps.settings.send_queue_url, [body], delays=[delay], max_message=deps.settings.max_message_bytes
     )
 
@@ -375,9 +376,9 @@ def dead_letter(deps: SenderDeps, batch: Mapping[str, Any], reasons: str | Mappi
     if checkpoint.get("done"):
         return False
     done = decode_done(checkpoint.get("done_idx"))
-    counts: Counter[str] = Counter(from_dynamo(checkpoint.get("counts", {})))
+    counts: Counter[str] = Counter(checkpoint.get("counts", {}))
     vcounts: dict[str, Counter[str]] = defaultdict(Counter)
-    for variant, c in from_dynamo(checkpoint.get("vcounts", {})).items():
+    for variant, c in checkpoint.get("vcounts", {}).items():
         vcounts[variant].update(c)
     ledger: dict[str, Any] = {"dead_lettered": True, "done_idx": checkpoint.get("done_idx", ""),
                               "counts": dict(counts), "vcounts": {k: dict(v) for k, v in vcounts.items()}}  # fmt: skip

@@ -1,0 +1,167 @@
+"""What the orchestration needs from the outside world, as `typing.Protocol`s.
+
+The boto3 adapters in `pushengine.dal` (and `delivery.provider_pool.ProviderPool`) satisfy these structurally;
+`tests/fakes.py` implements them in memory with the same condition semantics (ledger writes that succeed
+once, checkpoints that never overwrite a recorded batch, wave counts guarded by status), so the
+orchestration in `delivery/segment.py`, `delivery/sending.py`, `campaigns.py` and `events.py` is unit-tested
+without a network. A dependency typed by a port takes a fake without a `cast`.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from pushengine import pacing
+from pushengine.providers.base import PushProvider
+from pushengine.readplan import KeyRange
+
+Clock = Callable[[], datetime]  # the domain's "now" (UTC, aware)
+
+
+class CampaignStore(Protocol):
+    """Campaign definitions, their progress counters and stats, and the ledger items that keep each
+    counted message counted once (`dal.campaigns.CampaignsRepository`)."""
+
+    def create(self, item: dict[str, Any]) -> None: ...
+
+    def get(
+        self, app_id: str, campaign_id: str, *, consistent: bool = False, summed: bool = True
+    ) -> dict[str, Any] | None: ...
+
+    def progress(self, app_id: str, campaign_id: str) -> dict[str, Any] | None:
+        """Status and counters, the counter shards summed in."""
+        ...
+
+    def definition(
+        self, app_id: str, campaign_id: str, *, consistent: bool = False
+    ) -> dict[str, Any] | None: ...
+
+    def list(
+        self, app_id: str, *, limit: int, next_token: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]: ...
+
+    def set_status(
+        self, app_id: str, campaign_id: str, status: str, *, allowed_from: tuple[str, ...]
+    ) -> bool: ...
+
+    def replan(self, app_id: str, campaign_id: str, waves: int) -> bool: ...
+
+    def replace_definition(self, definition: dict[str, Any]) -> None: ...
+
+    def mark_wave_fired(self, app_id: str, campaign_id: str, wave_id: str, tasks: int) -> bool:
+        """Count a wave's tasks once; False if already counted or the campaign left scheduled/sending."""
+        ...
+
+    def record(
+        self,
+        app_id: str,
+        campaign_id: str,
+        ledger_key: str,
+        *,
+        stats: Mapping[str, int | float] | None = None,
+        variant_stats: Mapping[str, Mapping[str, int | float]] | None = None,
+        counters: Mapping[str, int] | None = None,
+        ledger: Mapping[str, Any] | None = None,
+        errors: Mapping[str, int] | None = None,
+        shard: int | None = None,
+        hour: str | None = None,
+        run: str | None = None,
+    ) -> bool:
+        """Add stats and counters guarded by the ledger item `ledger_key`: False if it was already done."""
+        ...
+
+    def runs(self, app_id: str, campaign_id: str, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]: ...
+
+    def add_run(self, app_id: str, campaign_id: str, run: str) -> None: ...
+
+    def reserve_slots(self, app_id: str, campaign_id: str, wave_id: str, count: int) -> int: ...
+
+    def fix_plan(self, key: str, cursors: int) -> int:
+        """The first writer's cursor count for `key` wins; every caller reads it back."""
+        ...
+
+    def try_complete(self, app_id: str, campaign_id: str, *, shard: int | None = None) -> bool: ...
+
+    def checkpoint(self, key: str) -> dict[str, Any] | None: ...
+
+    def checkpoints(self, keys: builtins.list[str]) -> dict[str, dict[str, Any]]: ...
+
+    def save_checkpoint(self, key: str, fields: dict[str, Any]) -> None:
+        """Written unless the batch is already recorded (its ledger item is kept)."""
+        ...
+
+    def store_deferred(self, key: str, batch: dict[str, Any]) -> None: ...
+
+    def load_deferred(self, key: str) -> dict[str, Any] | None: ...
+
+
+class DeviceStore(Protocol):
+    """Devices and the zone registry (`dal.devices.DevicesRepository`)."""
+
+    def get(self, app_id: str, device_id: str) -> dict[str, Any] | None: ...
+
+    def get_many(self, app_id: str, device_ids: list[str]) -> dict[str, dict[str, Any]]: ...
+
+    def of_user(self, app_id: str, user_id: str, *, limit: int) -> list[dict[str, Any]]: ...
+
+    def mark_invalid(self, app_id: str, device_ids: Iterable[str], reason: str = "") -> None: ...
+
+    def zones(self, app_id: str) -> list[str]: ...
+
+    def zone_size(self, app_id: str, zone: str) -> int: ...
+
+    def partition_page(
+        self, app_id: str, zone: str, key_range: KeyRange | None = None, *, limit: int,
+        start: dict[str, Any] | None = None,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:  # fmt: skip
+        """One page of a zone's devices (in one key range of it, or all) and where the next starts."""
+        ...
+
+
+class Queue(Protocol):
+    """SQS fan-out (`dal.queues.SqsQueue`): JSON bodies, each within `max_message` bytes, each optionally
+    held back `delays[i]` seconds (at most 900)."""
+
+    def send_json(
+        self,
+        queue_url: str,
+        bodies: Sequence[dict[str, Any]],
+        *,
+        delays: Sequence[int] | None = None,
+        max_message: int = 262_144,
+    ) -> int: ...
+
+
+class Scheduler(Protocol):
+    """One-time schedules (`dal.scheduler.WaveScheduler`): `payload` reaches the segment query at `at`."""
+
+    def create(self, name: str, at: datetime, payload: dict[str, Any]) -> None: ...
+
+    def delete(self, name: str) -> bool: ...
+
+    def exists(self, name: str) -> bool: ...
+
+
+class CapStore(Protocol):
+    """Frequency caps (`dal.caps.FrequencyCaps`)."""
+
+    def allow_within(
+        self, app_id: str, device_id: str, send_id: str, limits: list[tuple[int, int]]
+    ) -> bool: ...
+
+
+class ErasureLog(Protocol):
+    """When an app last erased a user (`dal.erasures.ErasureMarks`)."""
+
+    def last(self, app_id: str) -> float: ...
+
+
+class Providers(Protocol):
+    """Warm provider clients per app and platform (`delivery.provider_pool.ProviderPool`)."""
+
+    async def get(self, app_id: str, platform: str) -> PushProvider | None: ...
+
+    def lane(self, app_id: str, entry: dict[str, Any], *, transactional: bool) -> pacing.Lane | None: ...

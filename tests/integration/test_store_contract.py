@@ -1,0 +1,177 @@
+"""The fakes of tests/fakes.py and the boto3 adapters answer alike: every case runs on both, the adapter
+against moto with the tables of template.yaml. The orchestration unit tests lean on these semantics
+(the ledger written once, completion only when nothing is pending), so a change to either side that
+breaks them fails here by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from pushengine.dal.campaigns import CampaignsRepository, zero_stats
+from pushengine.dal.devices import DevicesRepository
+from pushengine.ports import CampaignStore, DeviceStore
+from pushengine.readplan import key_range
+from tests.fakes import FakeCampaigns, FakeDevices
+
+pytestmark = pytest.mark.integration
+
+APP, CAMPAIGN = "app_c", "cmp_contract"
+
+
+@pytest.fixture(params=["fake", "dynamodb"])
+def campaigns(request: pytest.FixtureRequest) -> CampaignStore:
+    if request.param == "fake":
+        return FakeCampaigns()
+    names = request.getfixturevalue("names")
+    return CampaignsRepository(names["CampaignsTable"], names["CheckpointsTable"])
+
+
+@pytest.fixture(params=["fake", "dynamodb"])
+def devices(request: pytest.FixtureRequest) -> tuple[DeviceStore, Callable[[str, dict[str, Any]], None]]:
+    """A device store and how a device gets into it (the API's registration)."""
+    if request.param == "fake":
+        fake = FakeDevices()
+
+        def register_fake(device_id: str, fields: dict[str, Any]) -> None:
+            fake.register(APP, device_id, **fields)
+
+        return fake, register_fake
+    names = request.getfixturevalue("names")
+    repo = DevicesRepository(names["DevicesTable"], names["ZonesTable"], 4)
+
+    def register(device_id: str, fields: dict[str, Any]) -> None:
+        repo.put(APP, device_id, fields)
+
+    return repo, register
+
+
+def created(store: CampaignStore, waves: int = 1) -> CampaignStore:
+    store.create({
+        "app_id": APP, "campaign_id": CAMPAIGN, "name": "c", "status": "scheduled", "created_at": "now",
+        "spec": {"message": {"title": "t", "body": "b"}}, "waves": [], "waves_pending": waves,
+        "tasks_pending": 0, "batches_pending": 0, "stats": zero_stats(), "vstats": {"default": zero_stats()},
+        "paced": {}, "errors": {},
+    })  # fmt: skip
+    return store
+
+
+def progress(store: CampaignStore) -> dict[str, Any]:
+    found = store.progress(APP, CAMPAIGN)
+    assert found is not None
+    return found
+
+
+def test_a_ledger_key_records_once(campaigns: CampaignStore) -> None:
+    created(campaigns)
+    stats = {"sent": 3, "failed": 1}
+    assert campaigns.record(APP, CAMPAIGN, "batch#x", stats=stats, variant_stats={"default": stats}, shard=2)
+    assert not campaigns.record(
+        APP, CAMPAIGN, "batch#x", stats=stats, variant_stats={"default": stats}, shard=2
+    )
+    assert campaigns.record(APP, CAMPAIGN, "batch#y", stats={"sent": 1})  # another key counts
+    found = progress(campaigns)
+    assert (found["stats"]["sent"], found["stats"]["failed"], found["vstats"]["default"]["sent"]) == (4, 1, 3)
+
+
+def test_a_checkpoint_never_overwrites_a_recorded_batch(campaigns: CampaignStore) -> None:
+    created(campaigns)
+    campaigns.save_checkpoint("batch#z", {"done_idx": "Aw==", "counts": {"sent": 2}})
+    assert (campaigns.checkpoint("batch#z") or {})["done_idx"] == "Aw=="
+    assert campaigns.record(APP, CAMPAIGN, "batch#z", stats={"sent": 2}, ledger={"results": {"d": ["sent"]}})
+    campaigns.save_checkpoint("batch#z", {"done_idx": "", "counts": {}})  # a late writer from a redelivery
+    after = campaigns.checkpoint("batch#z") or {}
+    assert after["done"] is True and after["results"] == {"d": ["sent"]}
+
+
+def test_a_wave_counts_its_tasks_once_and_only_while_its_campaign_runs(campaigns: CampaignStore) -> None:
+    created(campaigns, waves=2)
+    assert campaigns.mark_wave_fired(APP, CAMPAIGN, "w1", 3)
+    assert not campaigns.mark_wave_fired(APP, CAMPAIGN, "w1", 3)
+    found = progress(campaigns)
+    assert (found["status"], found["waves_pending"], found["tasks_pending"]) == ("sending", 1, 3)
+    assert campaigns.set_status(APP, CAMPAIGN, "cancelled", allowed_from=("scheduled", "sending"))
+    assert not campaigns.mark_wave_fired(APP, CAMPAIGN, "w2", 1)
+    assert not campaigns.set_status(APP, CAMPAIGN, "paused", allowed_from=("sending",))
+
+
+def test_a_campaign_completes_only_when_no_wave_task_or_batch_is_pending(campaigns: CampaignStore) -> None:
+    created(campaigns, waves=1)
+    assert not campaigns.try_complete(APP, CAMPAIGN)  # scheduled: its wave has not fired
+    assert campaigns.mark_wave_fired(APP, CAMPAIGN, "w1", 1)
+    assert not campaigns.try_complete(APP, CAMPAIGN)  # a task pending
+    assert campaigns.record(
+        APP, CAMPAIGN, "task#1", counters={"tasks_pending": -1, "batches_pending": 2}, shard=5
+    )
+    assert not campaigns.try_complete(APP, CAMPAIGN, shard=5)  # two batches pending on shard 5
+    assert campaigns.record(APP, CAMPAIGN, "batch#a", counters={"batches_pending": -1}, shard=5)
+    assert not campaigns.try_complete(APP, CAMPAIGN, shard=5)
+    assert not campaigns.try_complete(APP, CAMPAIGN)
+    assert campaigns.record(APP, CAMPAIGN, "batch#b", counters={"batches_pending": -1}, shard=5)
+    assert campaigns.try_complete(APP, CAMPAIGN, shard=5)
+    assert progress(campaigns)["status"] == "completed"
+    assert not campaigns.try_complete(APP, CAMPAIGN, shard=5)  # once
+
+
+def test_batches_pending_on_another_shard_hold_completion(campaigns: CampaignStore) -> None:
+    created(campaigns, waves=1)
+    assert campaigns.mark_wave_fired(APP, CAMPAIGN, "w1", 2)
+    assert campaigns.record(
+        APP, CAMPAIGN, "task#1", counters={"tasks_pending": -1, "batches_pending": 1}, shard=1
+    )
+    assert campaigns.record(
+        APP, CAMPAIGN, "task#2", counters={"tasks_pending": -1, "batches_pending": 1}, shard=9
+    )
+    assert campaigns.record(APP, CAMPAIGN, "batch#1", counters={"batches_pending": -1}, shard=1)
+    assert not campaigns.try_complete(APP, CAMPAIGN, shard=1)  # shard 9 still has one
+    assert campaigns.record(APP, CAMPAIGN, "batch#9", counters={"batches_pending": -1}, shard=9)
+    assert campaigns.try_complete(APP, CAMPAIGN, shard=9)
+
+
+def test_the_first_read_plan_wins_and_slots_are_handed_out_in_turn(campaigns: CampaignStore) -> None:
+    created(campaigns)
+    assert campaigns.fix_plan("plan#k", 4) == 4
+    assert campaigns.fix_plan("plan#k", 9) == 4
+    assert campaigns.reserve_slots(APP, CAMPAIGN, "w1", 10) == 0
+    assert campaigns.reserve_slots(APP, CAMPAIGN, "w1", 5) == 10
+
+
+def test_a_deferred_batch_round_trips(campaigns: CampaignStore) -> None:
+    batch = {"app_id": APP, "batch_id": "b.d0800", "devices": [{"id": "d1", "c": {"tags": {"n": 1.5}}}]}
+    campaigns.store_deferred("defer#k", batch)
+    assert campaigns.load_deferred("defer#k") == batch
+    assert campaigns.load_deferred("defer#other") is None
+
+
+def test_a_zones_key_ranges_page_through_each_device_once_and_a_pruned_device_leaves_them(
+    devices: tuple[DeviceStore, Callable[[str, dict[str, Any]], None]],
+) -> None:
+    store, register = devices
+    ids = [f"dev-{i:03d}" for i in range(23)]
+    for device_id in ids:
+        register(device_id, {"platform": "ios", "token": "ab" * 32, "timezone": "Asia/Kathmandu",
+                             "opted_in": True})  # fmt: skip
+    assert store.zones(APP) == ["Asia/Kathmandu"] and store.zone_size(APP, "Asia/Kathmandu") == 23
+
+    def read_all() -> list[str]:
+        seen: list[str] = []
+        for cursor in range(3):
+            start = None
+            while True:
+                page, start = store.partition_page(APP, "Asia/Kathmandu", key_range(cursor, 3), limit=4,
+                                                   start=start)  # fmt: skip
+                assert len(page) <= 4
+                seen += [str(i["device_id"]) for i in page]
+                if start is None:
+                    break
+        return seen
+
+    assert sorted(read_all()) == ids
+    store.mark_invalid(APP, [ids[5]], "BadDeviceToken")
+    store.mark_invalid(APP, [ids[5]], "BadDeviceToken")  # twice: counted once
+    assert sorted(read_all()) == [i for i in ids if i != ids[5]]
+    assert store.zone_size(APP, "Asia/Kathmandu") == 22
+    assert (store.get(APP, ids[5]) or {})["status"] == "invalid"
+    assert set(store.get_many(APP, [ids[0], ids[5], "nobody"])) == {ids[0], ids[5]}

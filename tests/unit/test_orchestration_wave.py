@@ -1,0 +1,316 @@
+"""The segment query on in-memory ports: a fired wave, its plans, slices and cursor tasks, continuations,
+redeliveries, quiet hours held and released, dead letters; every run drained through the real sender."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from pushengine import readplan
+from pushengine.delivery import segment
+from tests.fakes import AUDIENCE, SEND, Harness
+
+pytestmark = pytest.mark.unit
+
+APP = "app_w"
+MESSAGE = {"title": "Hi {{ attributes.first_name | default: 'there' }}", "body": "News"}
+
+
+def body(**extra: Any) -> dict[str, Any]:
+    return {"name": "wave", "message": MESSAGE, "quiet_hours": "ignore", **extra}
+
+
+def notified(h: Harness) -> Counter[str]:
+    """Notifications each device's endpoint received."""
+    return Counter(h.provider.target(n).rsplit("/", 1)[1] for n in h.provider.sent)
+
+
+def step(h: Harness, kind: str) -> dict[str, Any]:
+    """Run the first queued audience message, which must be of `kind`; returns it."""
+    message = h.queue.queues[AUDIENCE].pop(0)
+    assert message.body["kind"] == kind, message.body
+    segment.handle(h.segment_deps(), message.body, lambda: h.remaining_millis)
+    return message.body
+
+
+def test_a_fired_wave_reaches_every_device_of_every_zone_once_and_completes() -> None:
+    h = Harness()
+    paris = h.web_devices(APP, 90, zone="Europe/Paris", prefix="p")
+    york = h.web_devices(APP, 40, zone="America/New_York", prefix="n")
+    campaign_id = h.create_campaign(APP, body())
+    h.drain()
+    assert notified(h) == Counter(paris + york)  # each device once, none missed
+    totals = h.campaigns.totals(APP, campaign_id)
+    assert totals["status"] == "completed"
+    assert (totals["waves_pending"], totals["tasks_pending"], totals["batches_pending"]) == (0, 0, 0)
+    assert totals["stats"]["targeted"] == totals["stats"]["sent"] == 130
+    assert {n.collapse_id for n in h.provider.sent} == {h.provider.sent[0].collapse_id}  # one per campaign
+
+
+def test_a_task_reads_at_most_its_page_limit_then_queues_its_own_continuation() -> None:
+    h = Harness()  # pages of 20, 2 pages a task
+    ids = h.web_devices(APP, 90)
+    h.devices.zone_counts[APP]["Europe/Paris"] = 1  # the registry's count is approximate: one cursor planned
+    h.create_campaign(APP, body())
+    step(h, "wave")
+    step(h, "zone")  # fans its one cursor out at once
+    seqs = []
+    while h.queue.queues[AUDIENCE]:
+        before = h.devices.pages_read
+        task = step(h, "task")
+        seqs.append(task["seq"])
+        assert h.devices.pages_read - before <= h.settings.audience_pages_per_task
+    assert seqs == [0, 1, 2]  # 90 devices at 40 a task: two continuations, each carrying its cursor
+    assert sum(len(b["devices"]) for b in h.queue.bodies(SEND)) == 90
+    h.drain()
+    assert notified(h) == Counter(ids)
+
+
+def test_a_task_short_of_time_reads_one_page_and_hands_the_rest_on() -> None:
+    h = Harness()
+    h.web_devices(APP, 50)
+    h.devices.zone_counts[APP]["Europe/Paris"] = 1
+    h.create_campaign(APP, body())
+    for kind in ("wave", "zone"):
+        step(h, kind)
+    h.remaining_millis = segment.MIN_TASK_MILLIS - 1
+    before = h.devices.pages_read
+    step(h, "task")
+    assert h.devices.pages_read - before == 1
+    (continuation,) = h.queue.bodies(AUDIENCE)
+    assert continuation["seq"] == 1 and continuation["cursor"]
+
+
+def test_a_zone_plan_splits_a_big_zone_into_key_ranges_read_once_each() -> None:
+    h = Harness()
+    ids = h.web_devices(APP, 200)  # 200 devices at 36 a cursor (40 with the planning margin): 6 ranges
+    campaign_id = h.create_campaign(APP, body())
+    for kind in ("wave", "zone"):
+        step(h, kind)
+    tasks = h.queue.bodies(AUDIENCE)
+    assert [t["shard"] for t in tasks] == list(range(6)) and {t["cursors"] for t in tasks} == {6}
+    h.drain()
+    assert notified(h) == Counter(ids)
+    assert h.campaigns.totals(APP, campaign_id)["stats"]["targeted"] == 200
+
+
+def test_a_redelivered_wave_and_task_count_once() -> None:
+    h = Harness()
+    ids = h.web_devices(APP, 60)
+    campaign_id = h.create_campaign(APP, body())
+    wave = h.queue.bodies(AUDIENCE)[0]
+    h.run_audience()
+    segment.handle(h.segment_deps(), wave, lambda: 900_000)  # the wave again: its zones again, counted once
+    h.run_audience()  # zone plans (twice): the same plan, the same tasks
+    tasks = h.queue.bodies(AUDIENCE)
+    h.queue.send_json(AUDIENCE, tasks)  # every task delivered twice
+    h.drain()
+    assert notified(h) == Counter(ids)  # the repeated tasks queued the same batches: sent once
+    totals = h.campaigns.totals(APP, campaign_id)
+    assert totals["stats"]["targeted"] == totals["stats"]["sent"] == 60
+    assert totals["status"] == "completed"
+
+
+def test_a_wave_that_selects_nobody_still_completes_its_campaign() -> None:
+    h = Harness()
+    h.web_devices(APP, 30, tags={"plan": "free"})
+    audience = {"attr": "tags.plan", "op": "eq", "value": "pro"}
+    campaign_id = h.create_campaign(APP, body(audience=audience))
+    h.drain()
+    assert h.provider.sent == []
+    assert h.campaigns.status(APP, campaign_id) == "completed"
+
+
+def test_a_wave_of_a_cancelled_campaign_reads_nothing() -> None:
+    h = Harness()
+    h.web_devices(APP, 10)
+    campaign_id = h.create_campaign(APP, body())
+    assert h.campaigns.set_status(APP, campaign_id, "cancelled", allowed_from=("scheduled",))
+    h.drain()
+    assert h.devices.pages_read == 0 and h.provider.sent == []
+    assert h.campaigns.status(APP, campaign_id) == "cancelled"
+
+
+def test_a_device_registered_in_a_new_zone_before_its_wave_fires_is_included() -> None:
+    h = Harness()
+    h.web_devices(APP, 5, zone="Europe/Paris", prefix="p")
+    at = datetime(2026, 6, 1, 14, 0, tzinfo=UTC)
+    campaign_id = h.create_campaign(APP, body(schedule={"type": "at", "at": at.isoformat()}))
+    assert not h.queue.bodies(AUDIENCE) and len(h.scheduler.schedules) == 1  # waits for its instant
+    late = h.web_devices(APP, 3, zone="Asia/Kathmandu", prefix="k")
+    h.drain()
+    assert h.provider.sent == []  # not yet due
+    h.advance(hours=2)
+    h.drain()
+    assert set(late) <= set(notified(h)) and len(notified(h)) == 8
+    assert h.campaigns.status(APP, campaign_id) == "completed"
+
+
+def test_quiet_hours_defer_holds_devices_until_their_window_ends_then_releases_them() -> None:
+    h = Harness(now=datetime(2026, 6, 1, 21, 0, tzinfo=UTC))  # 23:00 in Paris
+    quiet = {"start": "22:00", "end": "08:00"}
+    ids = h.web_devices(APP, 12, quiet_hours=quiet)
+    campaign_id = h.create_campaign(APP, body(quiet_hours="defer"))
+    h.drain()
+    assert h.provider.sent == []
+    totals = h.campaigns.totals(APP, campaign_id)
+    assert totals["stats"]["deferred"] == 12 and totals["status"] == "sending"  # held batches are pending
+    ((release_at, payload),) = h.scheduler.schedules.values()
+    assert release_at == datetime(2026, 6, 2, 6, 0, tzinfo=UTC)  # 08:00 in Paris
+    assert payload["kind"] == "release"
+    h.devices.delete(APP, ids[0])  # gone while it waited
+    h.devices.update(APP, ids[1], opted_in=False)
+    h.advance(hours=8, minutes=59)
+    h.drain()
+    assert h.provider.sent == []  # 07:59 in Paris: still quiet
+    h.advance(minutes=1)
+    h.drain()
+    assert notified(h) == Counter(ids[2:])
+    totals = h.campaigns.totals(APP, campaign_id)
+    assert totals["stats"]["sent"] == 10
+    assert totals["stats"]["suppressed_unregistered"] == totals["stats"]["suppressed_opted_out"] == 1
+    assert totals["status"] == "completed"
+
+
+def test_quiet_hours_skip_suppresses_and_completes() -> None:
+    h = Harness(now=datetime(2026, 6, 1, 21, 0, tzinfo=UTC))
+    h.web_devices(APP, 4, quiet_hours={"start": "22:00", "end": "08:00"}, prefix="q")
+    h.web_devices(APP, 3, prefix="a")
+    campaign_id = h.create_campaign(APP, body(quiet_hours="skip"))
+    h.drain()
+    totals = h.campaigns.totals(APP, campaign_id)
+    assert totals["stats"]["suppressed_quiet_hours"] == 4 and totals["stats"]["sent"] == 3
+    assert totals["status"] == "completed" and not h.scheduler.schedules
+
+
+def test_an_audience_task_that_keeps_failing_is_counted_when_it_dead_letters_and_the_campaign_completes() -> (
+    None
+):
+    h = Harness()
+    h.web_devices(APP, 10)
+    campaign_id = h.create_campaign(APP, body())
+    h.devices.fail("partition_page", times=h.settings.max_receive_count)
+    h.drain()
+    assert [url for url, _ in h.dead_letters] == [AUDIENCE]
+    totals = h.campaigns.totals(APP, campaign_id)
+    assert totals["status"] == "completed"  # never stranded
+    assert totals["errors"] == {"dead-lettered: task failed: Contended": 1}
+
+
+def test_a_task_that_fails_then_succeeds_counts_once() -> None:
+    h = Harness()
+    ids = h.web_devices(APP, 30)
+    campaign_id = h.create_campaign(APP, body())
+    h.campaigns.fail("record", times=1)  # the task's ledger write meets a conflict past its retries
+    h.drain()
+    assert notified(h) == Counter(ids)
+    assert h.campaigns.totals(APP, campaign_id)["stats"]["sent"] == 30
+
+
+def test_a_paused_campaigns_task_waits_on_its_queue() -> None:
+    h = Harness()
+    h.web_devices(APP, 5)
+    campaign_id = h.create_campaign(APP, body())
+    for kind in ("wave", "zone"):
+        step(h, kind)
+    assert h.campaigns.set_status(APP, campaign_id, "paused", allowed_from=("sending",))
+    step(h, "task")
+    (held,) = h.queue.queues[AUDIENCE]
+    assert held.body["held"] == 1 and held.delay == 5  # re-sent with a delay, never a receive spent
+    assert h.provider.sent == [] and not h.queue.bodies(SEND)
+
+
+def test_send_batches_split_to_fit_the_queues_message_size() -> None:
+    h = Harness()
+    h.settings = h.settings.model_copy(update={"max_message_bytes": 2048})
+    ids = h.web_devices(APP, 40)
+    for kind in ("wave", "zone"):
+        h.create_campaign(APP, body()) if kind == "wave" else None
+        step(h, kind)
+    step(h, "task")
+    batches = h.queue.bodies(SEND)
+    assert len(batches) > 1 and all(len(b["batch_id"].split(".")) > 4 for b in batches)  # halves: .a/.b
+    h.drain()
+    assert notified(h) == Counter(ids)
+
+
+@pytest.mark.parametrize("percent", [30])
+def test_holdout_devices_are_counted_not_sent(percent: int) -> None:
+    h = Harness()
+    h.web_devices(APP, 100)
+    campaign_id = h.create_campaign(APP, body(holdout_percent=percent))
+    h.drain()
+    stats = h.campaigns.totals(APP, campaign_id)["stats"]
+    assert stats["suppressed_holdout"] + stats["sent"] == 100 and 15 < stats["suppressed_holdout"] < 45
+    assert len(h.provider.sent) == stats["sent"]
+
+
+def test_a_zone_that_needs_more_cursors_than_one_message_may_queue_fans_out_as_a_tree() -> None:
+    h = Harness()
+    ids = h.web_devices(APP, 30)
+    h.devices.zone_counts[APP]["Europe/Paris"] = 3700  # 103 cursors of 36: more than FAN_OUT (100)
+    campaign_id = h.create_campaign(APP, body())
+    step(h, "wave")
+    step(h, "zone")
+    slices = h.queue.bodies(AUDIENCE)
+    assert 1 < len(slices) <= readplan.FAN_OUT and {s["kind"] for s in slices} == {"slice"}
+    while h.queue.queues[AUDIENCE]:
+        before = len(h.queue.bodies(AUDIENCE)) - 1
+        message = step(h, h.queue.bodies(AUDIENCE)[0]["kind"])
+        assert len(h.queue.bodies(AUDIENCE)) - before <= readplan.FAN_OUT, message
+    h.drain()
+    assert notified(h) == Counter(ids)
+    totals = h.campaigns.totals(APP, campaign_id)
+    assert totals["status"] == "completed" and totals["stats"]["targeted"] == 30
+
+
+def test_the_hot_path_writes_per_task_and_per_batch_never_per_device() -> None:
+    h = Harness()
+    h.web_devices(APP, 130)
+    h.create_campaign(APP, body())
+    h.drain()
+    tasks = sum(1 for k in h.campaigns.items if k.startswith("task#"))
+    batches = sum(1 for k in h.campaigns.items if k.startswith("batch#"))
+    zones = sum(1 for k in h.campaigns.items if k.startswith("slice#"))
+    assert batches < 130 / 10
+    # one ledger write per task, per batch and per zone's fan-out; no checkpoint for a batch this quick
+    assert h.campaigns.calls["record"] == tasks + batches + zones
+    assert h.campaigns.calls["save_checkpoint"] == 0 and h.devices.calls["mark_invalid"] == 0
+
+
+def test_a_scheduler_error_while_holding_quiet_hours_devices_is_retried_and_counts_once() -> None:
+    h = Harness(now=datetime(2026, 6, 1, 21, 0, tzinfo=UTC))  # 23:00 in Paris
+    ids = h.web_devices(APP, 6, quiet_hours={"start": "22:00", "end": "08:00"})
+    campaign_id = h.create_campaign(APP, body(quiet_hours="defer"))
+    h.scheduler.fail("create")  # Scheduler answers 5xx once: the task comes back
+    h.drain()
+    assert len(h.scheduler.schedules) == 1
+    assert h.campaigns.totals(APP, campaign_id)["stats"]["deferred"] == 6
+    h.advance(hours=10)
+    h.drain()
+    assert notified(h) == Counter(ids)
+    assert h.campaigns.totals(APP, campaign_id)["status"] == "completed"
+
+
+def test_a_queue_error_after_some_batches_were_queued_repeats_them_and_each_device_is_sent_once() -> None:
+    h = Harness()
+    h.settings = h.settings.model_copy(update={"audience_pages_per_task": 6, "send_batch_size": 30})
+    ids = h.web_devices(APP, 120)
+    h.devices.zone_counts[APP]["Europe/Paris"] = 1  # one task, four batches
+    campaign_id = h.create_campaign(APP, body())
+    for kind in ("wave", "zone"):
+        step(h, kind)
+    task = h.queue.bodies(AUDIENCE)[0]
+    h.queue.partial = 2  # SQS takes two of the task's batches, then fails the call
+    with pytest.raises(ConnectionError):
+        step(h, "task")
+    h.run_sends()  # the two that made it go out first
+    assert len(h.provider.sent) == 60
+    segment.handle(h.segment_deps(), task, lambda: 900_000)  # SQS redelivers the task
+    h.drain()
+    assert notified(h) == Counter(ids)
+    totals = h.campaigns.totals(APP, campaign_id)
+    assert totals["stats"]["sent"] == 120 and totals["status"] == "completed"
