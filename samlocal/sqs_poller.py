@@ -36,6 +36,7 @@ class SqsPoller:
         self.in_flight = 0
         self.wait_seconds = 0  # the first receive of a poll waits this long for a message (long polling)
         self.activity = 0  # rises whenever a batch starts or ends, so an idle check can spot a race
+        self.receives = 0  # ReceiveMessage calls made: what an idle poller costs
         self._lock = threading.Lock()
 
     def poll_once(self) -> int:
@@ -57,6 +58,7 @@ class SqsPoller:
     def _receive(self) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []
         while len(messages) < self.source.batch_size:
+            self.receives += 1
             reply = self.sqs.receive_message(
                 QueueUrl=self.source.queue_url,
                 MaxNumberOfMessages=min(10, self.source.batch_size - len(messages)),

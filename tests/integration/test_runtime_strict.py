@@ -507,9 +507,14 @@ def test_background_pollers_long_poll_idle_cheaply_and_stop_promptly() -> None:
     try:
         time.sleep(1)
         before, started = cpu_seconds(), time.monotonic()
+        receives = [p.receives for p in stack.pollers]
         time.sleep(3)
-        idle_share = (cpu_seconds() - before) / (time.monotonic() - started)
-        assert idle_share < 0.05, idle_share  # short polls: ~9% kept alive, ~17% a connection each
+        elapsed = time.monotonic() - started
+        # What idling costs, counted: a long poll asks about once a second per queue (a short poll every
+        # 50 ms would ask ~60 times here); the CPU share is printed, not asserted (the machine may be busy).
+        asked = [p.receives - r for p, r in zip(stack.pollers, receives, strict=True)]
+        print(f"idle: {(cpu_seconds() - before) / elapsed:.1%} of a core, ReceiveMessage per poller {asked}")
+        assert all(n <= elapsed + 2 for n in asked), asked
 
         sent = time.monotonic()
         stack.boto3_client("sqs").send_message(
