@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
-from email.utils import format_datetime
 from typing import Any
 
 import jwt
@@ -16,7 +14,6 @@ from pushengine.providers.apns import (
     ApnsCredentials,
     ApnsProvider,
     classify,
-    parse_retry_after,
     truncate_collapse_id,
 )
 from pushengine.providers.base import Notification, Outcome, SendResult
@@ -194,23 +191,6 @@ def test_retry_after_is_kept_only_for_retries() -> None:
     assert classify(429, "TooManyRequests", 30.0).retry_after == 30.0
     assert classify(503, "ServiceUnavailable", 5.0).retry_after == 5.0
     assert classify(400, "BadTopic", 30.0).retry_after is None
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        (None, None),
-        ("", None),
-        ("120", 120.0),
-        ("1.5", 1.5),
-        ("-4", 0.0),
-        ("nan", None),
-        ("soon", None),
-        (format_datetime(datetime.fromtimestamp(T0 + 90, UTC), usegmt=True), 90.0),
-    ],
-)
-def test_retry_after_header_is_seconds_or_an_http_date(value: str | None, expected: float | None) -> None:
-    assert parse_retry_after(value, T0) == expected
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from pushengine.providers.base import Notification, Outcome
+from pushengine.providers.base import Notification, Outcome, parse_retry_after
 from pushengine.providers.transport import RawResponse
 from pushengine.providers.webpush import (
     JWT_LIFETIME_SECONDS,
@@ -23,7 +23,6 @@ from pushengine.providers.webpush import (
     WebPushProvider,
     _reason_from,
     origin_of,
-    parse_retry_after,
     topic_for,
 )
 from pushengine.webpush_keys import (
@@ -71,6 +70,7 @@ def test_topic_hashes_a_collapse_id_that_does_not_fit(collapse_id: str) -> None:
         ("0", 0.0),
         ("-5", None),
         ("soon", None),
+        ("nan", None),
         ("1.5", None),
         (formatdate(NOW + 30, usegmt=True), 30.0),
         (formatdate(NOW - 30, usegmt=True), 0.0),

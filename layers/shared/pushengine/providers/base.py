@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
@@ -49,17 +48,17 @@ class PushProvider(Protocol):
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Retry-After as delta-seconds (decimals accepted, negatives count as 0) or an HTTP date -> seconds from
-    now. Web Push keeps RFC 9110's stricter reading (digits only), which its tests pin down."""
-    if not value:
+    """Retry-After as delay-seconds (digits only) or an HTTP-date with its zone (RFC 9110 §10.2.3) -> seconds
+    from now; anything else (a decimal, a negative, a zone-less date) is None: the caller's own backoff."""
+    if value is None or not value.strip():
         return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
     try:
-        seconds = float(value)
-    except ValueError:
-        seconds = None
-    if seconds is not None:
-        return max(0.0, seconds) if math.isfinite(seconds) else None
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
-    except (TypeError, ValueError):
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
         return None
+    if when.tzinfo is None:
+        return None  # HTTP-dates are GMT; a zone-less date is not one
+    return max(0.0, when.timestamp() - now)

@@ -14,7 +14,6 @@ import os
 import re
 import time
 from collections.abc import Callable, Sequence
-from email.utils import parsedate_to_datetime
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -26,7 +25,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from pushengine.payloads.base import encode
 from pushengine.payloads.webpush import MAX_BODY_BYTES, MAX_PLAINTEXT_BYTES
-from pushengine.providers.base import Notification, Outcome, SendResult
+from pushengine.providers.base import Notification, Outcome, SendResult, parse_retry_after
 from pushengine.providers.transport import KeepAliveTransport, RawResponse, Target, request_head, target_of
 from pushengine.webpush_keys import (
     b64url_encode,
@@ -55,22 +54,6 @@ def topic_for(collapse_id: str) -> str | None:
     if _TOPIC.fullmatch(collapse_id):
         return collapse_id
     return b64url_encode(hashlib.sha256(collapse_id.encode("utf-8")).digest())[:32]
-
-
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Retry-After as delay-seconds or an HTTP-date (RFC 9110 §10.2.3) -> seconds from now."""
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        return None  # HTTP-dates are GMT; a zone-less date is not one
-    return max(0.0, when.timestamp() - now)
 
 
 def origin_of(endpoint: str) -> str:
