@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -93,6 +94,14 @@ def batch_bodies(fixture: Fixture, n: int, size: int, prefix: str) -> list[str]:
 SQS_MESSAGES_PER_INVOCATION = 10  # template.yaml: SenderFunction SQS BatchSize
 
 
+class _Campaigns(CampaignsPort):
+    """CampaignsPort taking record()'s newer keywords (hour: the time-series hour, run: a recurring campaign's
+    run), not counted in memory; until the in-memory ports catch up with the repository (issue 18)."""
+
+    def record(self, *args: Any, hour: Any = None, run: Any = None, **kwargs: Any) -> bool:
+        return super().record(*args, **kwargs)
+
+
 async def _send_all(deps: SenderDeps, bodies: list[str]) -> Counter[str]:
     """Invocation after invocation, each sending its SQS records' batches at once, as the sender does."""
     outcomes: Counter[str] = Counter()
@@ -105,15 +114,23 @@ async def _send_all(deps: SenderDeps, bodies: list[str]) -> Counter[str]:
     return outcomes
 
 
-def run_engine(fixture: Fixture, n: int, settings: Settings) -> Measurement:
+def run_engine(
+    fixture: Fixture,
+    n: int,
+    settings: Settings,
+    name: str = "",
+    transport: Callable[[Fixture], Any] | None = None,
+) -> Measurement:
+    """`transport`: a fresh transport for the provider instead of its own (bench/transports.py)."""
     meter = DynamoMeter()
-    campaigns = CampaignsPort(campaign_item(APP_ID, CAMPAIGN_ID, SPEC), meter)
+    campaigns = _Campaigns(campaign_item(APP_ID, CAMPAIGN_ID, SPEC), meter)
+    carrier = transport(fixture) if transport else None
     deps = SenderDeps(
         settings=settings,
         # in-memory ports with the repositories' methods (SenderDeps names the concrete classes)
         campaigns=cast(CampaignsRepository, campaigns),
         devices=cast(DevicesRepository, DevicesPort(meter)),
-        providers=cast(ProviderPool, ProvidersPort({fixture.platform: fixture.provider()})),
+        providers=cast(ProviderPool, ProvidersPort({fixture.platform: fixture.provider(carrier)})),
     )
     size = settings.send_batch_size
     warmup = batch_bodies(fixture, min(size, n), size, "warm")
@@ -128,6 +145,8 @@ def run_engine(fixture: Fixture, n: int, settings: Settings) -> Measurement:
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         after = meter.snapshot()
         await cast(ProvidersPort, deps.providers).aclose()
+        if carrier is not None:  # a provider does not close a transport it was given
+            await carrier.aclose()
         batches = len(bodies)
         dynamo = {
             "requests_per_batch": {k: (v - before["requests"].get(k, 0)) / batches
@@ -136,7 +155,7 @@ def run_engine(fixture: Fixture, n: int, settings: Settings) -> Measurement:
             "wru_per_batch": (after["wru"] - before["wru"]) / batches,
         }  # fmt: skip
         return Measurement(
-            f"engine ({fixture.channel})", n, wall, cpu, dict(outcomes),
+            name or f"engine ({fixture.channel})", n, wall, cpu, dict(outcomes),
             standin_busy=(fixture.standin.cpu_seconds() - standin_cpu) / wall,
             extra={"batches": batches, "batch_bytes": sum(map(len, bodies)) / batches, "dynamodb": dynamo,
                    "campaign_item_bytes": item_size(campaigns.item),
