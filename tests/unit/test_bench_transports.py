@@ -1,0 +1,41 @@
+"""The bench's verdict on the hand-rolled transports: same-run medians in, keep or switch out."""
+
+from __future__ import annotations
+
+from bench.engine import Measurement
+from bench.transports import KEEP_MARGIN, verdicts
+
+
+def phase(name: str, rate: float, cpu_us: float, n: int = 1000) -> Measurement:
+    return Measurement(name, n, n / rate, cpu_us * n / 1e6)
+
+
+def test_kept_when_it_wins_on_cpu_though_the_stand_in_caps_both_rates() -> None:
+    report = verdicts({"android": [phase("engine android", 1000, 100),
+                                   phase("engine android on httpx HTTP/1.1", 1000, 150)]})  # fmt: skip
+    fcm = report["android"]
+    assert fcm["against"]["engine android on httpx HTTP/1.1"] == {
+        "rate_ratio": 1.0, "cpu_ratio": 1.5, "stock_rate": 1000.0, "stock_cpu_us": 150.0,
+    }  # fmt: skip
+    assert fcm["keep"] is True and fcm["margin"] == 1.5
+
+
+def test_switched_when_the_closest_stock_transport_is_within_the_margin() -> None:
+    report = verdicts({"ios": [
+        phase("engine ios", 1000, 100),
+        phase("engine ios on httpx HTTP/2 (h2)", 400, 300),  # far behind
+        phase("engine ios on aioapns", 900, 110),  # close: decides
+    ]})  # fmt: skip
+    apns = report["ios"]
+    assert apns["closest_stock"] == "engine ios on aioapns"
+    assert apns["margin"] == 1.11 and apns["margin"] < KEEP_MARGIN
+    assert apns["keep"] is False
+
+
+def test_a_stock_contender_that_failed_is_shown_but_decides_nothing() -> None:
+    failed = Measurement("engine ios on aioapns", 0, 0.0, 0.0, note="n/a: ConnectionError")
+    report = verdicts({"ios": [phase("engine ios", 1000, 100), phase("engine ios on httpx HTTP/2 (h2)", 500, 200),
+                               failed]})  # fmt: skip
+    apns = report["ios"]
+    assert apns["against"]["engine ios on aioapns"] == {"note": "n/a: ConnectionError"}
+    assert apns["closest_stock"] == "engine ios on httpx HTTP/2 (h2)" and apns["keep"] is True
