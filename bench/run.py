@@ -4,7 +4,8 @@ AWS list-price cost per million notifications from the measured figures.
 python -m bench.run [--n 5000] [--latency 0.02] [--json reports/bench.json] [--only transports]
 
 `--only transports` (or BENCH_ONLY=transports) runs just the engine on its own transports and on the stock
-ones (bench/transports.py), with the aioapns peer, and writes reports/bench_transports.json.
+ones (bench/transports.py), with the aioapns peer, and writes reports/bench_transports.json;
+`--channels ios` (any of web,android,ios) narrows it further.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ AUDIENCE_TASKS_PER_INVOCATION = 5  # template.yaml: SegmentQueryFunction SQS Bat
 SENDER_MEMORY_MB = 1024  # template.yaml: SenderFunction MemorySize
 SEGMENT_MEMORY_MB = 512  # template.yaml: Globals MemorySize
 DYNAMO_ROUND_TRIP_S = 0.008  # assumed in-region DynamoDB latency the sender waits on
+CHANNELS = frozenset(STOCK)  # web, android, ios
 SEGMENT_WAIT_S = 0.060  # assumed per page: Query round trip + SendMessageBatch + transact write + update
 
 
@@ -57,7 +59,8 @@ def attempt(name: str, run: Callable[[], Measurement]) -> Measurement:
 
 def interleaved(contenders: list[tuple[str, Callable[[], Measurement]]], rounds: int) -> list[Measurement]:
     """Every contender once per round, round after round, so a slow spell of the machine hits them alike;
-    each is reported by its median round (every round's rate is kept in `rounds`)."""
+    each is reported by its median round (every round's rate is kept in `rounds`, its CPU per message in
+    `rounds_cpu_us`: 0 for a round that failed)."""
     runs: dict[str, list[Measurement]] = {name: [] for name, _ in contenders}
     for r in range(rounds):
         if rounds > 1:
@@ -69,6 +72,7 @@ def interleaved(contenders: list[tuple[str, Callable[[], Measurement]]], rounds:
         measured = sorted((m for m in runs[name] if m.notifications), key=lambda m: m.rate)
         median = measured[len(measured) // 2] if measured else runs[name][0]
         median.extra["rounds"] = [round(m.rate, 1) for m in runs[name]]
+        median.extra["rounds_cpu_us"] = [round(m.cpu_us_per_message, 1) for m in runs[name]]
         chosen.append(median)
     return chosen
 
@@ -101,8 +105,15 @@ def engine_rows(fixture: Fixture, n: int, settings: Settings) -> list[tuple[str,
 
 
 def measure(
-    n: int, n_sequential: int, latency: float, settings: Settings, rounds: int, only_transports: bool = False
+    n: int,
+    n_sequential: int,
+    latency: float,
+    settings: Settings,
+    rounds: int,
+    only_transports: bool = False,
+    channels: frozenset[str] = CHANNELS,
 ) -> dict[str, list[Measurement]]:
+    """Every channel's rows; with `only_transports`, just the transport rows of `channels`."""
     from bench import peers
 
     measure_core, standin_cores = cores()
@@ -113,28 +124,31 @@ def measure(
     with StandIns(latency, standin_cores) as standins:
         # the push service answers without decrypting (as a real one does); every body is decrypted as
         # the browser would right after each phase, and counted
-        web = webpush_fixture(standins.start("webpush", "--defer-decryption"), n)
-        progress(f"web push stand-in {web.standin.base_url}, {len(web.targets)} subscriptions")
-        web_peers = [] if only_transports else [
-            ("encryption only", lambda: peers.encryption_ceiling(web, n)),
-            ("engine encryption only", lambda: peers.engine_encryption(web, n)),
-            ("pywebpush aiohttp", delivered(web, lambda: peers.pywebpush_aiohttp(web, n))),
-        ]  # fmt: skip
-        results["web"] = interleaved(engine_rows(web, n, settings) + web_peers, rounds)
+        if "web" in channels or not only_transports:
+            web = webpush_fixture(standins.start("webpush", "--defer-decryption"), n)
+            progress(f"web push stand-in {web.standin.base_url}, {len(web.targets)} subscriptions")
+            web_peers = [] if only_transports else [
+                ("encryption only", lambda: peers.encryption_ceiling(web, n)),
+                ("engine encryption only", lambda: peers.engine_encryption(web, n)),
+                ("pywebpush aiohttp", delivered(web, lambda: peers.pywebpush_aiohttp(web, n))),
+            ]  # fmt: skip
+            results["web"] = interleaved(engine_rows(web, n, settings) + web_peers, rounds)
         if not only_transports:
             sequential = delivered(web, lambda: peers.pywebpush_sequential(web, n_sequential))
             results["web"].insert(-1, attempt("pywebpush loop", sequential))  # ~40/s: once is enough
         native = (
-            ("fcm", fcm_fixture, "firebase-admin", peers.firebase_send_each),
-            ("apns", apns_fixture, "aioapns", peers.aioapns_send),
+            ("android", "fcm", fcm_fixture, "firebase-admin", peers.firebase_send_each),
+            ("ios", "apns", apns_fixture, "aioapns", peers.aioapns_send),
         )
-        for standin, make_fixture, peer_name, peer in native:
+        for channel, standin, make_fixture, peer_name, peer in native:
+            if only_transports and channel not in channels:
+                continue
             fixture = make_fixture(standins.start(standin), n)
             progress(f"{standin} stand-in {fixture.standin.base_url}")
             contenders = engine_rows(fixture, n, settings)
             if not only_transports or standin == "apns":  # aioapns is a transport contender too
                 contenders.append((peer_name, lambda f=fixture, run=peer: run(f, n)))
-            results[fixture.platform] = interleaved(contenders, rounds)
+            results[channel] = interleaved(contenders, rounds)
         if not only_transports:
             results["_segment"] = [segment_measurement(web, settings)]
     return results
@@ -371,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=ROOT / "reports" / "bench.json")
     parser.add_argument("--wave-devices", type=int, default=100_000,
                         help="devices of the campaign run through the local stack (0: skip it)")  # fmt: skip
+    parser.add_argument("--channels", default=",".join(sorted(CHANNELS)),
+                        help="with --only transports: which of web,android,ios (default all)")  # fmt: skip
     parser.add_argument("--only", choices=["all", "transports"], default=os.environ.get("BENCH_ONLY") or "all",
                         help="transports: only the engine on its own and on stock transports, and aioapns "
                              "(default: $BENCH_ONLY or all)")  # fmt: skip
@@ -439,7 +455,8 @@ def transports_only(args: argparse.Namespace) -> int:
     """The transport rows alone, in interleaved rounds as in the full run; written beside the full report."""
     started = time.monotonic()
     settings = Settings()
-    results = measure(args.n, 0, args.latency, settings, max(1, args.rounds), only_transports=True)
+    channels = frozenset(args.channels.split(",")) & CHANNELS
+    results = measure(args.n, 0, args.latency, settings, max(1, args.rounds), True, channels)
     table = rows(results)
     print_table(table, args.latency)
     transports = verdicts(results)
@@ -454,6 +471,7 @@ def transports_only(args: argparse.Namespace) -> int:
         "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine(),
                     "cores": os.cpu_count()},
         "settings": {"n": args.n, "latency_s": args.latency, "rounds": args.rounds, "only": "transports",
+                     "channels": sorted(channels),
                      "send_batch_size": settings.send_batch_size, "send_concurrency": settings.send_concurrency},
         "throughput": table,
         "transports": transports,

@@ -16,6 +16,7 @@ adapter and the same payloads; only what carries the bytes changes:
 from __future__ import annotations
 
 import json
+import statistics
 import time
 from collections.abc import Callable
 from typing import Any
@@ -162,12 +163,22 @@ STOCK: dict[str, list[tuple[str, Callable[[Fixture], Any]]]] = {
 HAND_ROLLED = {"web": "KeepAliveTransport", "android": "KeepAliveTransport", "ios": "H2Transport"}
 
 
+def _paired(engine: Any, other: Any, key: str, otherwise: float) -> float:
+    """The median over rounds of engine ÷ other for one figure, each round's pair run back to back (so a
+    slow spell of the shared machine hits both); `otherwise` when the rounds were not kept."""
+    pairs = [
+        a / b for a, b in zip(engine.extra.get(key, ()), other.extra.get(key, ()), strict=False) if a and b
+    ]
+    return statistics.median(pairs) if pairs else otherwise
+
+
 def verdicts(results: dict[str, list[Any]]) -> dict[str, Any]:
-    """Per channel, the hand-rolled transport against each stock one from the same run's medians:
-    rate_ratio = hand-rolled msgs/s ÷ stock; cpu_ratio = stock CPU µs per message ÷ hand-rolled (both > 1
-    when the hand-rolled transport is better). Its margin over a stock transport is the larger of the two (a
-    stand-in that is the bottleneck caps the rates alike, so CPU then tells them apart); `keep` when its margin
-    over the closest stock transport is at least KEEP_MARGIN."""
+    """Per channel, the hand-rolled transport against each stock one in the same run, each ratio the median
+    of the rounds' ratios: rate_ratio = hand-rolled msgs/s ÷ stock; cpu_ratio = stock CPU µs per message ÷
+    hand-rolled (both > 1 when the hand-rolled transport is better). Its margin over a stock transport is the
+    larger of the two (a bottleneck outside the process, a stand-in or a starved machine, caps the rates
+    alike, so CPU then tells them apart); `keep` when its margin over the closest stock transport is at
+    least KEEP_MARGIN."""
     report: dict[str, Any] = {}
     for channel, stock in STOCK.items():
         measured = {m.name: m for m in results.get(channel, [])}
@@ -180,8 +191,10 @@ def verdicts(results: dict[str, list[Any]]) -> dict[str, Any]:
             if other is None or not other.notifications:
                 against[name] = {"note": other.note if other else "not run"}
                 continue
-            rate = engine.rate / other.rate
-            cpu = other.cpu_us_per_message / engine.cpu_us_per_message
+            rate = _paired(engine, other, "rounds", engine.rate / other.rate)
+            cpu = 1 / _paired(
+                engine, other, "rounds_cpu_us", engine.cpu_us_per_message / other.cpu_us_per_message
+            )
             against[name] = {"rate_ratio": round(rate, 2), "cpu_ratio": round(cpu, 2),
                              "stock_rate": round(other.rate, 1),
                              "stock_cpu_us": round(other.cpu_us_per_message, 1)}  # fmt: skip

@@ -39,3 +39,12 @@ def test_a_stock_contender_that_failed_is_shown_but_decides_nothing() -> None:
     apns = report["ios"]
     assert apns["against"]["engine ios on aioapns"] == {"note": "n/a: ConnectionError"}
     assert apns["closest_stock"] == "engine ios on httpx HTTP/2 (h2)" and apns["keep"] is True
+
+
+def test_ratios_pair_each_round_with_its_neighbour_not_the_medians() -> None:
+    """A slow spell hits a round's pair alike: round 2 ran slow for both, so each round is 1.2x."""
+    engine, stock = phase("engine ios", 1000, 100), phase("engine ios on aioapns", 1000, 120)
+    engine.extra = {"rounds": [1200, 400, 900], "rounds_cpu_us": [100, 300, 90]}
+    stock.extra = {"rounds": [1000, 0, 750], "rounds_cpu_us": [120, 360, 0]}  # round 2's rate, 3's CPU failed
+    against = verdicts({"ios": [engine, stock]})["ios"]["against"]["engine ios on aioapns"]
+    assert (against["rate_ratio"], against["cpu_ratio"]) == (1.2, 1.2)  # the medians alone: 1.0x on rate
