@@ -97,7 +97,7 @@ def engine_rows(fixture: Fixture, n: int, settings: Settings) -> list[tuple[str,
     rows: list[tuple[str, Callable[[], Measurement]]] = [
         (f"engine {channel}", lambda: run_engine(fixture, n, settings, f"engine {channel}"))
     ]
-    for name, transport in STOCK[channel]:
+    for name, transport, _ in STOCK[channel]:
         rows.append((name, lambda name=name, t=transport: run_engine(fixture, n, settings, name, t)))
     if channel == "web":
         rows = [(name, delivered(fixture, run)) for name, run in rows]
@@ -357,13 +357,12 @@ def print_transports(report: dict[str, Any]) -> None:
             if "rate_ratio" not in r:
                 print(f"{channel:8} {verdict['hand_rolled']:19} {name:34} n/a  {r['note']}")
                 continue
-            print(
-                f"{channel:8} {verdict['hand_rolled']:19} {name:34} {r['rate_ratio']:8.2f}x {r['cpu_ratio']:9.2f}x"
-            )
+            role = "" if r["drop_in"] else "  (reference: not a drop-in)"
+            print(f"{channel:8} {verdict['hand_rolled']:19} {name:34} {r['rate_ratio']:8.2f}x "
+                  f"{r['cpu_ratio']:9.2f}x{role}")  # fmt: skip
         margin = f"{verdict['margin']:.2f}x" if verdict["margin"] else "n/a"
-        print(
-            f"  -> {'keep' if verdict['keep'] else 'switch to stock'}: {margin} over {verdict['closest_stock']}"
-        )
+        print(f"  -> {'keep' if verdict['keep'] else 'switch to stock'}: {margin} over the closest drop-in, "
+              f"{verdict['closest_stock']}")  # fmt: skip
     print(f"msgs/s x: hand-rolled ÷ stock; CPU/msg x: stock ÷ hand-rolled (> 1: hand-rolled better); kept at "
           f">= {KEEP_MARGIN}x on either")  # fmt: skip
 
