@@ -11,6 +11,7 @@ ones (bench/transports.py), with the aioapns peer, and writes reports/bench_tran
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -98,7 +99,7 @@ def engine_rows(fixture: Fixture, n: int, settings: Settings) -> list[tuple[str,
         (f"engine {channel}", lambda: run_engine(fixture, n, settings, f"engine {channel}"))
     ]
     for name, transport, _ in STOCK[channel]:
-        rows.append((name, lambda name=name, t=transport: run_engine(fixture, n, settings, name, t)))
+        rows.append((name, functools.partial(run_engine, fixture, n, settings, name, transport)))
     if channel == "web":
         rows = [(name, delivered(fixture, run)) for name, run in rows]
     return rows
@@ -147,7 +148,7 @@ def measure(
             progress(f"{standin} stand-in {fixture.standin.base_url}")
             contenders = engine_rows(fixture, n, settings)
             if not only_transports or standin == "apns":  # aioapns is a transport contender too
-                contenders.append((peer_name, lambda f=fixture, run=peer: run(f, n)))
+                contenders.append((peer_name, functools.partial(peer, fixture, n)))
             results[channel] = interleaved(contenders, rounds)
         if not only_transports:
             results["_segment"] = [segment_measurement(web, settings)]

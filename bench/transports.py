@@ -79,7 +79,7 @@ class ExchangeOver:
         ]
         scheme, host, port = target
         request = httpx.Request(
-            verb, httpx.URL(scheme=scheme, host=host, port=port, raw_path=path), headers=headers, content=body,
+            verb.decode(), httpx.URL(scheme=scheme, host=host, port=port, raw_path=path), headers=headers, content=body,
             extensions={"timeout": {"connect": connect, "read": read, "write": read, "pool": pool}},
         )  # fmt: skip
         response = await self._transport.handle_async_request(request)
