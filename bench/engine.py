@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,11 +104,19 @@ async def _send_all(deps: SenderDeps, bodies: list[str]) -> Counter[str]:
     return outcomes
 
 
-def run_engine(fixture: Fixture, n: int, settings: Settings) -> Measurement:
+def run_engine(
+    fixture: Fixture,
+    n: int,
+    settings: Settings,
+    name: str = "",
+    transport: Callable[[Fixture], Any] | None = None,
+) -> Measurement:
+    """`transport`: a fresh transport for the provider instead of its own (bench/transports.py)."""
     meter = DynamoMeter()
     campaigns, item = MeteredCampaigns(meter), campaign_item(APP_ID, CAMPAIGN_ID, SPEC)
     campaigns.create(item)
-    providers = FakeProviders({fixture.platform: fixture.provider()})
+    carrier = transport(fixture) if transport else None
+    providers = FakeProviders({fixture.platform: fixture.provider(carrier)})
     deps = SenderDeps(
         settings=settings, campaigns=campaigns, devices=MeteredDevices(meter), providers=providers
     )
@@ -124,6 +133,8 @@ def run_engine(fixture: Fixture, n: int, settings: Settings) -> Measurement:
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         after = meter.snapshot()
         await providers.aclose()
+        if carrier is not None:  # a provider does not close a transport it was given
+            await carrier.aclose()
         batches = len(bodies)
         dynamo = {
             "requests_per_batch": {k: (v - before["requests"].get(k, 0)) / batches
@@ -132,7 +143,7 @@ def run_engine(fixture: Fixture, n: int, settings: Settings) -> Measurement:
             "wru_per_batch": (after["wru"] - before["wru"]) / batches,
         }  # fmt: skip
         return Measurement(
-            f"engine ({fixture.channel})", n, wall, cpu, dict(outcomes),
+            name or f"engine ({fixture.channel})", n, wall, cpu, dict(outcomes),
             standin_busy=(fixture.standin.cpu_seconds() - standin_cpu) / wall,
             extra={"batches": batches, "batch_bytes": sum(map(len, bodies)) / batches, "dynamodb": dynamo,
                    "campaign_item_bytes": item_size(item),

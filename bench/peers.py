@@ -16,7 +16,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from bench.engine import CAMPAIGN_ID, FIRST_NAMES, Measurement
-from bench.setup import BUNDLE_ID, VAPID_SUBJECT, Fixture
+from bench.setup import VAPID_SUBJECT, Fixture
 from pushengine.webpush_keys import b64url_decode
 
 FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
@@ -204,29 +204,12 @@ def firebase_send_each(fixture: Fixture, n: int, batch: int = 500) -> Measuremen
 
 def aioapns_send(fixture: Fixture, n: int, in_flight: int = 200) -> Measurement:
     """(d) aioapns with token auth; its TLS-only connection is redirected to the stand-in's h2c port."""
-    from urllib.parse import urlsplit
+    from aioapns import NotificationRequest, PushType
 
-    from aioapns import APNs, NotificationRequest, PushType
-    from aioapns.connection import APNsProductionClientProtocol
-
-    where = urlsplit(fixture.standin.base_url)
-
-    class StandInProtocol(APNsProductionClientProtocol):
-        APNS_SERVER = where.hostname or "127.0.0.1"
-        APNS_PORT = where.port or 80
-
-        def on_data_received(self, data: bytes, stream_id: int) -> None:
-            # the stand-in (hypercorn) ends a 200 with an empty DATA frame where Apple ends on HEADERS;
-            # aioapns would json-parse b"" and drop the connection
-            if data:
-                super().on_data_received(data, stream_id)
+    from bench.transports import aioapns_client
 
     async def main() -> Measurement:
-        client = APNs(key=fixture.secret["private_key"], key_id=fixture.secret["key_id"],
-                      team_id=fixture.secret["team_id"], topic=BUNDLE_ID, use_sandbox=False)  # fmt: skip
-        # aioapns has no endpoint option: swap its protocol's host/port and drop TLS (the stand-in is h2c)
-        client.pool.protocol_class = StandInProtocol
-        client.pool.ssl_context = None
+        client = aioapns_client(fixture)
 
         async def send_all(count: int) -> Counter[str]:
             gate = asyncio.Semaphore(in_flight)
@@ -247,7 +230,10 @@ def aioapns_send(fixture: Fixture, n: int, in_flight: int = 200) -> Measurement:
             await asyncio.gather(*(one(i) for i in range(count)))
             return outcomes
 
-        await send_all(min(250, n))
-        return await _measure_async(f"aioapns, {in_flight} in flight", fixture, n, send_all)
+        try:
+            await send_all(min(250, n))
+            return await _measure_async(f"aioapns, {in_flight} in flight", fixture, n, send_all)
+        finally:
+            client.pool.close()
 
     return asyncio.run(main())

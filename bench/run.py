@@ -1,12 +1,17 @@
 """`make bench`: notifications per second of our sender and of the peers on the same stand-ins, and the
 AWS list-price cost per million notifications from the measured figures.
 
-python -m bench.run [--n 5000] [--latency 0.02] [--json reports/bench.json]
+python -m bench.run [--n 5000] [--latency 0.02] [--json reports/bench.json] [--only transports]
+
+`--only transports` (or BENCH_ONLY=transports) runs just the engine on its own transports and on the stock
+ones (bench/transports.py), with the aioapns peer, and writes reports/bench_transports.json;
+`--channels ios` (any of web,android,ios) narrows it further.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -24,6 +29,7 @@ from bench.engine import SQS_MESSAGES_PER_INVOCATION as SQS_MESSAGES_PER_SENDER_
 from bench.engine import Measurement, run_engine
 from bench.setup import Fixture, apns_fixture, fcm_fixture, webpush_fixture
 from bench.standins import ROOT, StandIns, cores
+from bench.transports import KEEP_MARGIN, STOCK, verdicts
 from pushengine.config import Settings
 
 CAMPAIGN_DEVICES = 1_000_000  # the campaign the per-million figures describe
@@ -32,6 +38,7 @@ AUDIENCE_TASKS_PER_INVOCATION = 5  # template.yaml: SegmentQueryFunction SQS Bat
 SENDER_MEMORY_MB = 1024  # template.yaml: SenderFunction MemorySize
 SEGMENT_MEMORY_MB = 512  # template.yaml: Globals MemorySize
 DYNAMO_ROUND_TRIP_S = 0.008  # assumed in-region DynamoDB latency the sender waits on
+CHANNELS = frozenset(STOCK)  # web, android, ios
 SEGMENT_WAIT_S = 0.060  # assumed per page: Query round trip + SendMessageBatch + transact write + update
 
 
@@ -53,7 +60,8 @@ def attempt(name: str, run: Callable[[], Measurement]) -> Measurement:
 
 def interleaved(contenders: list[tuple[str, Callable[[], Measurement]]], rounds: int) -> list[Measurement]:
     """Every contender once per round, round after round, so a slow spell of the machine hits them alike;
-    each is reported by its median round (every round's rate is kept in `rounds`)."""
+    each is reported by its median round (every round's rate is kept in `rounds`, its CPU per message in
+    `rounds_cpu_us`: 0 for a round that failed)."""
     runs: dict[str, list[Measurement]] = {name: [] for name, _ in contenders}
     for r in range(rounds):
         if rounds > 1:
@@ -65,6 +73,7 @@ def interleaved(contenders: list[tuple[str, Callable[[], Measurement]]], rounds:
         measured = sorted((m for m in runs[name] if m.notifications), key=lambda m: m.rate)
         median = measured[len(measured) // 2] if measured else runs[name][0]
         median.extra["rounds"] = [round(m.rate, 1) for m in runs[name]]
+        median.extra["rounds_cpu_us"] = [round(m.cpu_us_per_message, 1) for m in runs[name]]
         chosen.append(median)
     return chosen
 
@@ -83,9 +92,29 @@ def delivered(fixture: Fixture, run: Callable[[], Measurement]) -> Callable[[], 
     return checked
 
 
+def engine_rows(fixture: Fixture, n: int, settings: Settings) -> list[tuple[str, Callable[[], Measurement]]]:
+    """The engine on its own transport, then on each stock one (bench/transports.py)."""
+    channel = fixture.platform
+    rows: list[tuple[str, Callable[[], Measurement]]] = [
+        (f"engine {channel}", lambda: run_engine(fixture, n, settings, f"engine {channel}"))
+    ]
+    for name, transport, _ in STOCK[channel]:
+        rows.append((name, functools.partial(run_engine, fixture, n, settings, name, transport)))
+    if channel == "web":
+        rows = [(name, delivered(fixture, run)) for name, run in rows]
+    return rows
+
+
 def measure(
-    n: int, n_sequential: int, latency: float, settings: Settings, rounds: int
+    n: int,
+    n_sequential: int,
+    latency: float,
+    settings: Settings,
+    rounds: int,
+    only_transports: bool = False,
+    channels: frozenset[str] = CHANNELS,
 ) -> dict[str, list[Measurement]]:
+    """Every channel's rows; with `only_transports`, just the transport rows of `channels`."""
     from bench import peers
 
     measure_core, standin_cores = cores()
@@ -96,28 +125,33 @@ def measure(
     with StandIns(latency, standin_cores) as standins:
         # the push service answers without decrypting (as a real one does); every body is decrypted as
         # the browser would right after each phase, and counted
-        web = webpush_fixture(standins.start("webpush", "--defer-decryption"), n)
-        progress(f"web push stand-in {web.standin.base_url}, {len(web.targets)} subscriptions")
-        results["web"] = interleaved([
-            ("engine web", delivered(web, lambda: run_engine(web, n, settings))),
-            ("encryption only", lambda: peers.encryption_ceiling(web, n)),
-            ("engine encryption only", lambda: peers.engine_encryption(web, n)),
-            ("pywebpush aiohttp", delivered(web, lambda: peers.pywebpush_aiohttp(web, n))),
-        ], rounds)  # fmt: skip
-        sequential = delivered(web, lambda: peers.pywebpush_sequential(web, n_sequential))
-        results["web"].insert(3, attempt("pywebpush loop", sequential))  # ~40/s: once is enough
+        if "web" in channels or not only_transports:
+            web = webpush_fixture(standins.start("webpush", "--defer-decryption"), n)
+            progress(f"web push stand-in {web.standin.base_url}, {len(web.targets)} subscriptions")
+            web_peers = [] if only_transports else [
+                ("encryption only", lambda: peers.encryption_ceiling(web, n)),
+                ("engine encryption only", lambda: peers.engine_encryption(web, n)),
+                ("pywebpush aiohttp", delivered(web, lambda: peers.pywebpush_aiohttp(web, n))),
+            ]  # fmt: skip
+            results["web"] = interleaved(engine_rows(web, n, settings) + web_peers, rounds)
+        if not only_transports:
+            sequential = delivered(web, lambda: peers.pywebpush_sequential(web, n_sequential))
+            results["web"].insert(-1, attempt("pywebpush loop", sequential))  # ~40/s: once is enough
         native = (
             ("android", "fcm", fcm_fixture, "firebase-admin", peers.firebase_send_each),
             ("ios", "apns", apns_fixture, "aioapns", peers.aioapns_send),
         )
         for channel, standin, make_fixture, peer_name, peer in native:
+            if only_transports and channel not in channels:
+                continue
             fixture = make_fixture(standins.start(standin), n)
             progress(f"{standin} stand-in {fixture.standin.base_url}")
-            results[channel] = interleaved([
-                (f"engine {channel}", lambda f=fixture: run_engine(f, n, settings)),
-                (peer_name, lambda f=fixture, run=peer: run(f, n)),
-            ], rounds)  # fmt: skip
-        results["_segment"] = [segment_measurement(web, settings)]
+            contenders = engine_rows(fixture, n, settings)
+            if not only_transports or standin == "apns":  # aioapns is a transport contender too
+                contenders.append((peer_name, functools.partial(peer, fixture, n)))
+            results[channel] = interleaved(contenders, rounds)
+        if not only_transports:
+            results["_segment"] = [segment_measurement(web, settings)]
     return results
 
 
@@ -314,6 +348,26 @@ def print_measured_cost(measured: dict[str, Any], priced: dict[str, Any]) -> Non
     print(f"  {'with egress':16} ${priced['total_with_egress']:.4f}")
 
 
+def print_transports(report: dict[str, Any]) -> None:
+    print("\nHand-rolled transports against stock ones, the engine's whole send path on each (same run)")
+    header = f"{'channel':8} {'hand-rolled':19} {'stock contender':34} {'msgs/s x':>9} {'CPU/msg x':>10}"
+    print(header)
+    print("-" * len(header))
+    for channel, verdict in report.items():
+        for name, r in verdict["against"].items():
+            if "rate_ratio" not in r:
+                print(f"{channel:8} {verdict['hand_rolled']:19} {name:34} n/a  {r['note']}")
+                continue
+            role = "" if r["drop_in"] else "  (reference: not a drop-in)"
+            print(f"{channel:8} {verdict['hand_rolled']:19} {name:34} {r['rate_ratio']:8.2f}x "
+                  f"{r['cpu_ratio']:9.2f}x{role}")  # fmt: skip
+        margin = f"{verdict['margin']:.2f}x" if verdict["margin"] else "n/a"
+        print(f"  -> {'keep' if verdict['keep'] else 'switch to stock'}: {margin} over the closest drop-in, "
+              f"{verdict['closest_stock']}")  # fmt: skip
+    print(f"msgs/s x: hand-rolled ÷ stock; CPU/msg x: stock ÷ hand-rolled (> 1: hand-rolled better); kept at "
+          f">= {KEEP_MARGIN}x on either")  # fmt: skip
+
+
 def _stop(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
@@ -331,7 +385,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=ROOT / "reports" / "bench.json")
     parser.add_argument("--wave-devices", type=int, default=100_000,
                         help="devices of the campaign run through the local stack (0: skip it)")  # fmt: skip
+    parser.add_argument("--channels", default=",".join(sorted(CHANNELS)),
+                        help="with --only transports: which of web,android,ios (default all)")  # fmt: skip
+    parser.add_argument("--only", choices=["all", "transports"], default=os.environ.get("BENCH_ONLY") or "all",
+                        help="transports: only the engine on its own and on stock transports, and aioapns "
+                             "(default: $BENCH_ONLY or all)")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.only == "transports":
+        return transports_only(args)
     n_sequential = args.n_sequential or max(50, args.n // 10)
     for signum in (signal.SIGTERM, signal.SIGINT):  # unwind through StandIns' cleanup, even when started in
         signal.signal(signum, _stop)  # the background (where SIGINT comes in ignored)
@@ -347,6 +408,8 @@ def main(argv: list[str] | None = None) -> int:
     simple = engine_web.cpu_seconds / engine_web.notifications * 1e6 * prices.lambda_arm_gb_second
     table = rows(results)
     print_table(table, args.latency)
+    transports = verdicts(results)
+    print_transports(transports)
     print_cost(breakdown, simple, prices)
     goals = targets(results, breakdown["total"])
     print("\nTargets")
@@ -365,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {"n": args.n, "n_sequential": n_sequential, "latency_s": args.latency,
                      "send_batch_size": settings.send_batch_size, "send_concurrency": settings.send_concurrency},
         "throughput": table,
+        "transports": transports,
         "segment_query_page": segment.as_dict(),
         "cost_per_million": {**breakdown, "sender_cpu_only_simple": simple},
         "prices": asdict(prices),
@@ -381,6 +445,41 @@ def main(argv: list[str] | None = None) -> int:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2, default=str))
     print(f"\nwrote {args.json} ({report['run_seconds']:.0f} s)")
+    problems = undelivered(table)
+    for problem in problems:
+        print(f"NOT DELIVERED {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def transports_only(args: argparse.Namespace) -> int:
+    """The transport rows alone, in interleaved rounds as in the full run; written beside the full report."""
+    started = time.monotonic()
+    settings = Settings()
+    channels = frozenset(args.channels.split(",")) & CHANNELS
+    results = measure(args.n, 0, args.latency, settings, max(1, args.rounds), True, channels)
+    table = rows(results)
+    print_table(table, args.latency)
+    transports = verdicts(results)
+    print_transports(transports)
+    path = (
+        args.json
+        if args.json != ROOT / "reports" / "bench.json"
+        else args.json.with_name("bench_transports.json")
+    )
+    report = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine(),
+                    "cores": os.cpu_count()},
+        "settings": {"n": args.n, "latency_s": args.latency, "rounds": args.rounds, "only": "transports",
+                     "channels": sorted(channels),
+                     "send_batch_size": settings.send_batch_size, "send_concurrency": settings.send_concurrency},
+        "throughput": table,
+        "transports": transports,
+        "run_seconds": time.monotonic() - started,
+    }  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, default=str))
+    print(f"\nwrote {path} ({report['run_seconds']:.0f} s)")
     problems = undelivered(table)
     for problem in problems:
         print(f"NOT DELIVERED {problem}", file=sys.stderr)

@@ -35,19 +35,24 @@ class Fixture:
     def platform(self) -> str:
         return PLATFORM[self.channel]
 
-    def provider(self) -> PushProvider:
-        """The real adapter pointed at the stand-in, configured as ProviderPool.build_provider does."""
+    def provider(self, transport: Any = None) -> PushProvider:
+        """The real adapter pointed at the stand-in, configured as ProviderPool.build_provider does;
+        `transport` replaces the one it ships with (bench/transports.py: the stock contenders)."""
         base = self.standin.base_url
         if self.channel == "web":
             host = urlsplit(base).netloc
-            return WebPushProvider(self.secret["private_key"], VAPID_SUBJECT, allowed_hosts=[host])
+            return WebPushProvider(self.secret["private_key"], VAPID_SUBJECT, allowed_hosts=[host],
+                                   transport=transport)  # fmt: skip
         if self.channel == "fcm":
-            return FcmProvider(parse_service_account(self.secret), endpoint=base)
+            return FcmProvider(parse_service_account(self.secret), endpoint=base, transport=transport)
         credentials = ApnsCredentials(
             team_id=self.secret["team_id"], key_id=self.secret["key_id"], private_key=self.secret["private_key"],
             bundle_id=BUNDLE_ID, environment="production",
         )  # fmt: skip
-        return ApnsProvider(credentials, endpoint=base)
+        provider = ApnsProvider(credentials, endpoint=base)
+        if transport is not None:  # no constructor option: swapped in where the adapter keeps its own
+            provider._transport = transport
+        return provider
 
 
 def webpush_fixture(standin: StandIn, n: int) -> Fixture:
