@@ -137,11 +137,18 @@ def test_inline_csv_import_and_export(stack: Any, standins: Standins) -> None:
     unreadable = app.server.post("/v1/devices/import", {"s3_uri": "s3://no-such-bucket/x.jsonl"})
     assert unreadable.status_code == 400 and unreadable.json()["errors"][0]["field"] == "body.s3_uri"
 
+    # The export answers its presigned URL at once (DESIGN: -> {url}); S3 serves the file once the job is done.
     r = app.server.post("/v1/devices/export")
     assert r.status_code == 202, r.text
+    url = r.json()["url"]
+    assert r.json()["status"] == "running" and httpx.get(url).status_code == 404
     stack.drain()
-    done = app.server.get(f"/v1/devices/export/{r.json()['export_id']}").json()
-    assert done["status"] == "completed" and done["devices"] == 2
-    exported = [json.loads(line) for line in httpx.get(done["url"]).text.splitlines()]
+    fetched = httpx.get(url)
+    assert fetched.status_code == 200, fetched.text
+    exported = [json.loads(line) for line in fetched.text.splitlines()]
     assert sorted(d["device_id"] for d in exported) == ["c1", "c2"]
     assert {d["device_id"]: d.get("token") for d in exported}["c1"] == "ab" * 32
+    assert {d["device_id"]: d.get("tags") for d in exported}["c2"] == {"plan": "free"}
+    done = app.server.get(f"/v1/devices/export/{r.json()['export_id']}").json()
+    assert (done["status"], done["devices"]) == ("completed", 2)
+    assert httpx.get(done["url"]).text == fetched.text  # the GET signs a fresh URL of the same file
