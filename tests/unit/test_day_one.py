@@ -103,3 +103,19 @@ def test_an_erasure_leaves_tombstones_in_a_dead_lettered_batch() -> None:
     # redriven after the erasure mark expired (or with no marks at all): the tombstone is still skipped
     assert erased_from(None, None, rewritten) == {"u1-web"}  # type: ignore[arg-type]
     assert erased_from(None, None, batch) == set()  # type: ignore[arg-type]
+
+
+def test_an_imported_item_is_written_as_boto3_would_write_it() -> None:
+    from decimal import Decimal
+
+    from boto3.dynamodb.types import TypeSerializer
+
+    from pushengine.dal.numbers import attribute, to_dynamo
+
+    item = {"pk": "app#d1", "platform": "web", "opted_in": False, "version": 3, "score": Decimal("2.5"),
+            "location": {"lat": 48.8566, "lon": -0.1}, "tags": {"plan": "pro", "seats": 12, "vip": True},
+            "attributes": {"nickname": None}, "events": [{"n": "buy", "v": 9.99}], "empty": {}}  # fmt: skip
+    boto3_wire = {k: TypeSerializer().serialize(v) for k, v in to_dynamo(item).items()}
+    assert {k: attribute(v) for k, v in item.items()} == boto3_wire
+    with pytest.raises(TypeError):
+        attribute(object())

@@ -23,7 +23,7 @@ from pushengine.config import Settings
 from pushengine.dal import objects
 from pushengine.dal.devices import DevicesRepository, public_view
 from pushengine.dal.jobs import JobsRepository
-from pushengine.dal.numbers import from_dynamo, to_dynamo
+from pushengine.dal.numbers import from_dynamo
 from pushengine.dal.queues import send_json
 from pushengine.errors import InvalidInput, NotFound
 from pushengine.http import field_errors
@@ -147,7 +147,7 @@ def parse_line(fmt: str, text: str, header: list[str] | None) -> tuple[str, dict
     except ValidationError as exc:
         first = field_errors(exc)[0]  # the API's own naming of a field and its reason
         raise LineProblem(first["field"] or "line", first["reason"]) from None
-    return device_id, to_dynamo(device.model_dump(exclude_none=True, mode="json"))
+    return device_id, device.model_dump(exclude_none=True, mode="json")  # numbers as JSON has them
 
 
 class LineProblem(ValueError):
