@@ -68,7 +68,9 @@ class _WireJSON(JSONSerializer):
 @lru_cache(maxsize=8)
 def _bulk_dynamodb(endpoint: str | None, region: str | None) -> Any:
     config = _CONFIG.merge(Config(parameter_validation=False))
-    made = boto3.session.Session().client("dynamodb", config=config, endpoint_url=endpoint, region_name=region)
+    made = boto3.session.Session().client(
+        "dynamodb", config=config, endpoint_url=endpoint, region_name=region
+    )
     made._serializer = _WireJSON()  # botocore has no public switch for a pre-serialized body
     return made
 
