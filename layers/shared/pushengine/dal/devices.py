@@ -144,8 +144,8 @@ class DevicesRepository:
         }
         for zone in sorted(zones):  # before the devices, so no wave misses them
             self._register_zone(app_id, zone)
-        requests = [{"PutRequest": {"Item": {k: attribute(v) for k, v in self.item(app_id, d, f, current.get(d)).items()}}}
-                    for d, f in registrations.items()]  # fmt: skip
+        items = (self.item(app_id, d, f, current.get(d)) for d, f in registrations.items())
+        requests = [{"PutRequest": {"Item": {k: attribute(v) for k, v in i.items()}}} for i in items]
         client, name = aws.bulk_dynamodb(), self._table.name
 
         def write(batch: list[dict[str, Any]]) -> None:
