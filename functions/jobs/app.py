@@ -1,4 +1,5 @@
-"""Jobs function: device imports and exports, one stretch per jobs-queue message (pushengine.imports)."""
+"""Jobs function: device imports and exports, one stretch per jobs-queue message (pushengine.imports), and
+the rest of an erasure's pass over the send dead-letter queue (pushengine.erasure)."""
 
 import json
 from functools import cache
@@ -7,11 +8,12 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from pushengine import imports
+from pushengine import erasure, imports
 from pushengine.observability import logger, metrics, tracer
 
 processor = BatchProcessor(event_type=EventType.SQS)
 deps = cache(imports.default_deps)
+erasure_deps = cache(erasure.default_deps)
 
 
 @logger.inject_lambda_context
@@ -19,6 +21,10 @@ deps = cache(imports.default_deps)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     def record_handler(record: SQSRecord) -> None:
-        imports.handle(deps(), json.loads(record.body), context.get_remaining_time_in_millis)
+        step = json.loads(record.body)
+        if step.get("kind") == "erase_dead_letters":
+            erasure.continue_scrub(erasure_deps(), step, context.get_remaining_time_in_millis)
+        else:
+            imports.handle(deps(), step, context.get_remaining_time_in_millis)
 
     return dict(process_partial_response(event, record_handler, processor, context))

@@ -127,6 +127,25 @@ def test_inline_csv_import_and_export(stack: Any, standins: Standins) -> None:
     assert [(e["line"], e["field"]) for e in job["errors"]] == [(4, "token"), (5, "line")]
     c2 = app.client.get("/v1/devices/c2").json()
     assert (c2["opted_in"], c2["tags"], c2["attributes"]) == (False, {"plan": "free"}, {"first_name": "Bo"})
+    assert (
+        not stack.boto3_client("s3")
+        .list_objects_v2(Bucket=stack.bucket_name("DataBucket"), Prefix="imports/")
+        .get("Contents")
+    )  # the engine's copy of an inline file is gone once the job is done
+
+    # A second import over an existing device: written over its item (created_at kept), numbers as sent.
+    line = {"device_id": "c2", "platform": "web", "subscription": sub, "timezone": "Asia/Kolkata",
+            "tags": {"plan": "pro", "seats": 3}, "location": {"lat": 48.8566, "lon": 2.3522}}  # fmt: skip
+    jsonl = {**headers, "content-type": "application/x-ndjson", "idempotency-key": "jsonl-1"}
+    r = app.server.http.post("/v1/devices/import", content=json.dumps(line) + "\n", headers=jsonl)
+    assert r.status_code == 202, r.text
+    assert wait_import(app, stack, r.json()["import_id"])["done"] == 1
+    again = app.client.get("/v1/devices/c2").json()
+    assert again["created_at"] == c2["created_at"] and again["timezone"] == "Asia/Kolkata"
+    assert (again["tags"], again["location"]) == (
+        {"plan": "pro", "seats": 3},
+        {"lat": 48.8566, "lon": 2.3522},
+    )
 
     wrong = app.server.http.post(
         "/v1/devices/import", content=b"x", headers={**headers, "content-type": "text/plain"}
@@ -137,11 +156,18 @@ def test_inline_csv_import_and_export(stack: Any, standins: Standins) -> None:
     unreadable = app.server.post("/v1/devices/import", {"s3_uri": "s3://no-such-bucket/x.jsonl"})
     assert unreadable.status_code == 400 and unreadable.json()["errors"][0]["field"] == "body.s3_uri"
 
+    # The export answers its presigned URL at once (DESIGN: -> {url}); S3 serves the file once the job is done.
     r = app.server.post("/v1/devices/export")
     assert r.status_code == 202, r.text
+    url = r.json()["url"]
+    assert r.json()["status"] == "running" and httpx.get(url).status_code == 404
     stack.drain()
-    done = app.server.get(f"/v1/devices/export/{r.json()['export_id']}").json()
-    assert done["status"] == "completed" and done["devices"] == 2
-    exported = [json.loads(line) for line in httpx.get(done["url"]).text.splitlines()]
+    fetched = httpx.get(url)
+    assert fetched.status_code == 200, fetched.text
+    exported = [json.loads(line) for line in fetched.text.splitlines()]
     assert sorted(d["device_id"] for d in exported) == ["c1", "c2"]
     assert {d["device_id"]: d.get("token") for d in exported}["c1"] == "ab" * 32
+    assert {d["device_id"]: d.get("tags") for d in exported}["c2"] == {"plan": "pro", "seats": 3}
+    done = app.server.get(f"/v1/devices/export/{r.json()['export_id']}").json()
+    assert (done["status"], done["devices"]) == ("completed", 2)
+    assert httpx.get(done["url"]).text == fetched.text  # the GET signs a fresh URL of the same file

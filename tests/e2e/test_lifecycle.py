@@ -122,7 +122,8 @@ def test_a_campaign_is_editable_until_its_first_wave(stack: Any, standins: Stand
 
 
 def scan_everything(stack: Any, needles: list[str]) -> list[str]:
-    """Where any needle appears: every table's items, every queue's messages, every schedule's input."""
+    """Where any needle appears: every table's items, every message of every queue (dead-letter queues
+    included), every schedule's input, every object of every bucket."""
     found = []
     db = dynamodb(stack)
     for table in db.tables.all():
@@ -137,14 +138,29 @@ def scan_everything(stack: Any, needles: list[str]) -> list[str]:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
     sqs = stack.boto3_client("sqs")
     for url in sqs.list_queues().get("QueueUrls", []):
-        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
-        for message in got.get("Messages", []):
-            found += [f"{url}: {needle}" for needle in needles if needle in message["Body"]]
+        held = []  # every message, each once: held invisible while the queue is read, then released
+        while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30,
+                                         WaitTimeSeconds=1).get("Messages", []):  # fmt: skip
+            for message in got:
+                found += [f"{url}: {needle}" for needle in needles if needle in message["Body"]]
+                held.append(message["ReceiptHandle"])
+        for handle in held:
+            sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
     scheduler = stack.boto3_client("scheduler")
     for group in scheduler.list_schedule_groups()["ScheduleGroups"]:
         for schedule in scheduler.list_schedules(GroupName=group["Name"])["Schedules"]:
             target = scheduler.get_schedule(Name=schedule["Name"], GroupName=group["Name"])["Target"]
             found += [f"schedule {schedule['Name']}: {n}" for n in needles if n in json.dumps(target)]
+    s3 = stack.boto3_client("s3")
+    for bucket in s3.list_buckets()["Buckets"]:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket["Name"]):
+            for obj in page.get("Contents", []):
+                body = (
+                    s3.get_object(Bucket=bucket["Name"], Key=obj["Key"])["Body"]
+                    .read()
+                    .decode("utf-8", "replace")
+                )
+                found += [f"s3://{bucket['Name']}/{obj['Key']}: {n}" for n in needles if n in body]
     return found
 
 
@@ -173,23 +189,43 @@ def test_erasure_removes_every_copy_and_a_deferred_batch_sends_to_the_others_onl
                    "message": {"title": "capped", "body": "b"}}  # fmt: skip
     assert shop.server.post("/v1/messages", capped_send).status_code == 202
     stack.drain()  # a capped send: each of u1's devices has a frequency-cap item now
+    # u1's third device came with the migration, in an inline import (the engine's copy of the file)
+    android = standins.fcm.new_token("demo-project")
+    line = json.dumps({"device_id": "u1-android", "platform": "android", "token": android, **u1})
+    r = shop.server.http.post("/v1/devices/import", content=line + "\n", headers={
+        "authorization": f"Bearer {shop.server.key}", "content-type": "application/x-ndjson"})  # fmt: skip
+    assert r.status_code == 202, r.text
+    stack.drain()
+    assert shop.server.get(f"/v1/devices/import/{r.json()['import_id']}").json()["done"] == 1
+    # a send to u1 that dead-letters: its batch sits in the send DLQ holding u1's addresses
+    standins.webpush.fail(sub, always=503)
+    doomed = {
+        "to": {"user_ids": ["u1"]},
+        "quiet_hours": "ignore",
+        "message": {"title": "doomed", "body": "b"},
+    }
+    assert shop.server.post("/v1/messages", doomed).status_code == 202
+    stack.drain()
+    standins.webpush.fail(sub)  # the service is back: a redrive would reach u1-web now
+    dlq = stack.queue_url("SendDLQ")
+    assert any(sub["endpoint"] in m for m in scan_everything(stack, [sub["endpoint"]]) if dlq in m)
     # a direct send queued before the erasure, not yet sent
     r = shop.server.post("/v1/messages", {"to": {"user_ids": ["u1"], "device_ids": list(others.values())},
                                           "category": "transactional", "frequency_cap": {"max": 5, "per_hours": 24},
                                           "message": {"title": "queued", "body": "b"}})  # fmt: skip
     assert r.status_code == 202, r.text
     message_id = r.json()["message_id"]
-    needles = [token, sub["endpoint"], sub["keys"]["p256dh"], secret]
+    needles = [token, android, sub["endpoint"], sub["keys"]["p256dh"], secret]
     assert scan_everything(stack, needles)  # the scan does see them before
 
     erased = shop.server.delete("/v1/users/u1")
     assert erased.status_code == 200, erased.text
     counts = erased.json()
-    assert counts["devices"] == 2 and counts["frequency_caps"] == 2 and counts["deferred_batches"] >= 1, (
-        counts
-    )
+    assert (counts["devices"], counts["frequency_caps"], counts["dead_letters"]) == (3, 2, 1), counts
+    assert counts["deferred_batches"] >= 1, counts
     standins.webpush.reset_received()
     standins.apns.reset()
+    fcm_before = len(standins.fcm.received_for(android))
     stack.drain()  # the queued direct send goes to the others only
     assert standins.apns.received_for(token) == []
     assert sorted(others[m.subscription_id] for m in standins.webpush.received) == sorted(others.values())
@@ -197,6 +233,19 @@ def test_erasure_removes_every_copy_and_a_deferred_batch_sends_to_the_others_onl
     assert results["u1-ios"]["outcome"] == "suppressed" and results["u1-web"]["reason"] == "erased"
     assert scan_everything(stack, needles) == []
     assert shop.server.get("/v1/users/u1").status_code == 404
+
+    # The dead-lettered batch, redriven (what StartMessageMoveTask does): u1's devices are never sent to.
+    standins.webpush.reset_received()
+    sqs = stack.boto3_client("sqs")
+    while got := sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+        "Messages", []
+    ):
+        for message in got:
+            sqs.send_message(QueueUrl=stack.queue_url("SendQueue"), MessageBody=message["Body"])
+            sqs.delete_message(QueueUrl=dlq, ReceiptHandle=message["ReceiptHandle"])
+    stack.drain()
+    assert standins.webpush.received == [] and standins.apns.received_for(token) == []
+    assert len(standins.fcm.received_for(android)) == fcm_before
 
     standins.webpush.reset_received()
     stack.clock.set(max(stack.clock.now(), now) + timedelta(hours=1, minutes=2))

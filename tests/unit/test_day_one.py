@@ -82,3 +82,40 @@ def test_a_direct_send_names_what_is_wrong(body: dict, reason: str) -> None:
     with pytest.raises(ValidationError) as caught:
         MessageIn.model_validate(body)
     assert reason in str(caught.value)
+
+
+def test_an_erasure_leaves_tombstones_in_a_dead_lettered_batch() -> None:
+    from pushengine.delivery.erasure import erased_from
+    from pushengine.erasure import without_erased
+
+    u1 = {"id": "u1-web", "p": "web", "v": "a", "s": {"endpoint": "https://push.example/x"},
+          "c": {"attributes": {"first_name": "Zeb"}}}  # fmt: skip
+    other = {"id": "o1", "p": "android", "t": "tok-o1", "c": {}}
+    batch = {"app_id": "app_1", "campaign_id": "c", "batch_id": "b", "devices": [u1, other]}
+    assert without_erased(batch, "app_2", {"u1-web"}) is None  # another app's batch
+    assert without_erased(batch, "app_1", {"someone-else"}) is None  # nothing of theirs: left as it is
+    rewritten = without_erased(batch, "app_1", {"u1-web"})
+    assert rewritten is not None
+    # positions kept (the checkpoint counts by index); nothing that addresses or describes u1 stays
+    assert rewritten["devices"] == [{"id": "u1-web", "p": "web", "v": "a", "erased": True}, other]
+    assert "Zeb" not in json.dumps(rewritten) and "push.example" not in json.dumps(rewritten)
+    assert without_erased(rewritten, "app_1", {"u1-web"}) is None  # a second pass changes nothing
+    # redriven after the erasure mark expired (or with no marks at all): the tombstone is still skipped
+    assert erased_from(None, None, rewritten) == {"u1-web"}  # type: ignore[arg-type]
+    assert erased_from(None, None, batch) == set()  # type: ignore[arg-type]
+
+
+def test_an_imported_item_is_written_as_boto3_would_write_it() -> None:
+    from decimal import Decimal
+
+    from boto3.dynamodb.types import TypeSerializer
+
+    from pushengine.dal.numbers import attribute, to_dynamo
+
+    item = {"pk": "app#d1", "platform": "web", "opted_in": False, "version": 3, "score": Decimal("2.5"),
+            "location": {"lat": 48.8566, "lon": -0.1}, "tags": {"plan": "pro", "seats": 12, "vip": True},
+            "attributes": {"nickname": None}, "events": [{"n": "buy", "v": 9.99}], "empty": {}}  # fmt: skip
+    boto3_wire = {k: TypeSerializer().serialize(v) for k, v in to_dynamo(item).items()}
+    assert {k: attribute(v) for k, v in item.items()} == boto3_wire
+    with pytest.raises(TypeError):
+        attribute(object())

@@ -23,6 +23,7 @@ class Settings(BaseModel):
     automation_table: str = "automation"
     audience_queue_url: str = ""
     send_queue_url: str = ""
+    send_dlq_url: str = ""  # an erasure rewrites the dead-lettered send batches that hold the user
     schedule_group: str = "default"
     scheduler_role_arn: str = ""
     segment_query_function_arn: str = ""

@@ -4,7 +4,8 @@ Import: the file (JSONL, one `{"device_id", ...device body}` a line, or CSV with
 columns nest: `subscription.keys.p256dh`, `tags.plan`) is read from S3 a stretch at a time; every valid
 line lands (25 devices per BatchWriteItem), a bad line is counted with its line number and reason, and
 each stretch counts once (a ledger item per stretch). Export: the app's active devices, partition by
-partition, as JSONL in one multipart S3 object, answered as a presigned URL when done.
+partition, as JSONL in one multipart S3 object; the POST answers its presigned URL at once, which serves
+the file once the job completes the upload (and 404 before).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pushengine.config import Settings
 from pushengine.dal import objects
 from pushengine.dal.devices import DevicesRepository, public_view
 from pushengine.dal.jobs import JobsRepository
-from pushengine.dal.numbers import from_dynamo, to_dynamo
+from pushengine.dal.numbers import from_dynamo
 from pushengine.dal.queues import send_json
 from pushengine.errors import InvalidInput, NotFound
 from pushengine.http import field_errors
@@ -62,7 +63,9 @@ class ExportOut(BaseModel):
     export_id: str
     status: str
     devices: int = 0
-    url: str | None = None  # presigned GET of the JSONL, when done
+    # A presigned GET of the JSONL object, answered at once: S3 answers 404 (NoSuchKey) until the job
+    # completes the upload, then the file. GET /v1/devices/export/{id} signs a fresh one.
+    url: str
 
 
 @dataclass
@@ -78,7 +81,7 @@ def start_inline(deps: JobDeps, app_id: str, raw: bytes, fmt: str) -> ImportOut:
     key = f"imports/{app_id}/{import_id}.{fmt}"
     objects.put(deps.settings.data_bucket, key, raw, "text/csv" if fmt == "csv" else "application/x-ndjson")
     lines = sum(1 for line in raw.splitlines() if line.strip()) - (1 if fmt == "csv" else 0)
-    return _start(deps, app_id, import_id, deps.settings.data_bucket, key, fmt, max(0, lines))
+    return _start(deps, app_id, import_id, deps.settings.data_bucket, key, fmt, max(0, lines), inline=True)
 
 
 def start_from_s3(deps: JobDeps, app_id: str, body: ImportFromS3) -> ImportOut:
@@ -88,12 +91,13 @@ def start_from_s3(deps: JobDeps, app_id: str, body: ImportFromS3) -> ImportOut:
 
 
 def _start(
-    deps: JobDeps, app_id: str, import_id: str, bucket: str, key: str, fmt: str, total: int | None
-) -> ImportOut:
+    deps: JobDeps, app_id: str, import_id: str, bucket: str, key: str, fmt: str, total: int | None,
+    *, inline: bool = False,
+) -> ImportOut:  # fmt: skip
     deps.jobs.create("import", app_id, import_id, {"done": 0, "failed": 0, "errors": [],
                                                    **({"total": total} if total is not None else {})})  # fmt: skip
     step = {"kind": "import", "app_id": app_id, "import_id": import_id, "bucket": bucket, "key": key,
-            "format": fmt, "offset": 0, "line": 0}  # fmt: skip
+            "format": fmt, "offset": 0, "line": 0, **({"inline": True} if inline else {})}  # fmt: skip
     send_json(deps.settings.jobs_queue_url, [step], max_message=deps.settings.max_message_bytes)
     return ImportOut(import_id=import_id, status="running", total=total)
 
@@ -143,7 +147,7 @@ def parse_line(fmt: str, text: str, header: list[str] | None) -> tuple[str, dict
     except ValidationError as exc:
         first = field_errors(exc)[0]  # the API's own naming of a field and its reason
         raise LineProblem(first["field"] or "line", first["reason"]) from None
-    return device_id, to_dynamo(device.model_dump(exclude_none=True, mode="json"))
+    return device_id, device.model_dump(exclude_none=True, mode="json")  # numbers as JSON has them
 
 
 class LineProblem(ValueError):
@@ -157,7 +161,13 @@ def run_import(deps: JobDeps, step: dict[str, Any], remaining_millis: Callable[[
     app_id, import_id = step["app_id"], step["import_id"]
     offset, line, header = int(step["offset"]), int(step["line"]), step.get("header")
     while True:
-        data = objects.read_range(step["bucket"], step["key"], offset, CHUNK_BYTES)
+        try:
+            data = objects.read_range(step["bucket"], step["key"], offset, CHUNK_BYTES)
+        except objects.Gone:
+            job = deps.jobs.get("import", app_id, import_id) or {}
+            if step.get("inline") and job.get("status") == "completed":
+                return  # a redelivered last step: the file was read to its end and deleted
+            raise
         at_end = len(data) < CHUNK_BYTES
         usable = data if at_end else data[: data.rfind(b"\n") + 1]
         if not usable and not at_end:  # a single line longer than a chunk
@@ -192,6 +202,8 @@ def run_import(deps: JobDeps, step: dict[str, Any], remaining_millis: Callable[[
         offset += len(usable)
         if finished:
             _fix_total(deps, app_id, import_id)
+            if step.get("inline"):  # our copy of the upload goes once every line is in
+                objects.delete(step["bucket"], step["key"])
             return
         if remaining_millis() < MIN_STEP_MILLIS:
             nxt = {**step, "offset": offset, "line": line, **({"header": header} if header else {})}
@@ -216,7 +228,8 @@ def start_export(deps: JobDeps, app_id: str) -> ExportOut:
     step = {"kind": "export", "app_id": app_id, "export_id": export_id, "key": key, "zones": zones,
             "zone": 0, "shard": 0, "cursor": None, "seq": 0}  # fmt: skip
     send_json(deps.settings.jobs_queue_url, [step], max_message=deps.settings.max_message_bytes)
-    return ExportOut(export_id=export_id, status="running")
+    url = objects.presigned(deps.settings.data_bucket, key, URL_SECONDS)
+    return ExportOut(export_id=export_id, status="running", url=url)
 
 
 def get_export(deps: JobDeps, app_id: str, export_id: str) -> ExportOut:
@@ -224,11 +237,7 @@ def get_export(deps: JobDeps, app_id: str, export_id: str) -> ExportOut:
     if job is None:
         raise NotFound("export not found", field="export_id")
     job = from_dynamo(job)
-    url = (
-        objects.presigned(deps.settings.data_bucket, job["key"], URL_SECONDS)
-        if job["status"] == "completed"
-        else None
-    )
+    url = objects.presigned(deps.settings.data_bucket, job["key"], URL_SECONDS)
     return ExportOut(export_id=export_id, status=job["status"], devices=int(job.get("devices", 0)), url=url)
 
 
@@ -268,6 +277,8 @@ def run_export(deps: JobDeps, step: dict[str, Any], remaining_millis: Callable[[
     if buffer:
         upload.add(bytes(buffer))
     upload.complete()
+    if step.get("carry"):
+        objects.delete(bucket, carry_key)
     deps.jobs.step("export", app_id, step["export_id"], str(step["seq"]), add={"devices": count},
                    done={"status": "completed"})  # fmt: skip
 

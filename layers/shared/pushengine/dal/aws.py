@@ -24,6 +24,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from botocore.serialize import JSONSerializer
 
 _CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8}, max_pool_connections=50)
 
@@ -54,6 +55,30 @@ def _resource(service: str, endpoint: str | None, region: str | None) -> Any:
 
 def client(service: str) -> Any:
     return _client(service, os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_REGION"))
+
+
+class _WireJSON(JSONSerializer):
+    """The body of a request whose parameters are already in the JSON protocol's wire format: sent as they
+    are, without walking the operation's shapes (which costs more per item than the write itself)."""
+
+    def _serialize(self, serialized: Any, value: Any, shape: Any, key: Any = None) -> None:
+        serialized.update(value)
+
+
+@lru_cache(maxsize=8)
+def _bulk_dynamodb(endpoint: str | None, region: str | None) -> Any:
+    config = _CONFIG.merge(Config(parameter_validation=False))
+    made = boto3.session.Session().client(
+        "dynamodb", config=config, endpoint_url=endpoint, region_name=region
+    )
+    made._serializer = _WireJSON()  # botocore has no public switch for a pre-serialized body
+    return made
+
+
+def bulk_dynamodb() -> Any:
+    """A DynamoDB client for bulk writes (imports) whose callers write every AttributeValue themselves
+    (`numbers.attribute`): no client-side validation, no shape walk; signing, retries and parsing as usual."""
+    return _bulk_dynamodb(os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_REGION"))
 
 
 def table(name: str) -> Any:

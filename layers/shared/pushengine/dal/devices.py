@@ -13,18 +13,23 @@ import hashlib
 import time
 from collections import Counter
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.types import TypeDeserializer
 
 from pushengine.dal import aws
 from pushengine.dal.apps import now_iso
+from pushengine.dal.numbers import attribute
 from pushengine.errors import Conflict
 from pushengine.profiles import profile_attrs
 from pushengine.readplan import HASH_SPACE, KeyRange
 
+_DESERIALIZE = TypeDeserializer().deserialize
 AUDIENCE_INDEX = "audience"
 USER_INDEX = "user"  # sparse: only devices with a user_id carry `user_key`
+WRITERS = 8  # BatchWriteItem calls in flight at once in a bulk registration (each a ~10 ms round trip)
 
 
 def shard_of(device_id: str, shard_count: int) -> int:
@@ -92,17 +97,16 @@ class DevicesRepository:
     def get_many(self, app_id: str, device_ids: list[str]) -> dict[str, dict[str, Any]]:
         """Devices by id (absent ones left out), 100 keys per BatchGetItem, unprocessed keys read again."""
         found: dict[str, dict[str, Any]] = {}
-        resource = self._table.meta.client
+        client, name = aws.bulk_dynamodb(), self._table.name  # keys written as AttributeValues here
         for start in range(0, len(device_ids), 100):
-            keys = [{"pk": _pk(app_id, d)} for d in dict.fromkeys(device_ids[start : start + 100])]
+            keys = [{"pk": {"S": _pk(app_id, d)}} for d in dict.fromkeys(device_ids[start : start + 100])]
             attempt = 0
             while keys:
-                got = resource.batch_get_item(
-                    RequestItems={self._table.name: {"Keys": keys, "ConsistentRead": True}}
-                )
-                for item in got["Responses"].get(self._table.name, []):
+                got = client.batch_get_item(RequestItems={name: {"Keys": keys, "ConsistentRead": True}})
+                for raw in got["Responses"].get(name, []):
+                    item = {k: _DESERIALIZE(v) for k, v in raw.items()}
                     found[item["device_id"]] = item
-                keys = got.get("UnprocessedKeys", {}).get(self._table.name, {}).get("Keys", [])
+                keys = got.get("UnprocessedKeys", {}).get(name, {}).get("Keys", [])
                 if keys:
                     time.sleep(aws.backoff(attempt))
                     attempt += 1
@@ -135,8 +139,9 @@ class DevicesRepository:
         return device_item(app_id, device_id, fields, current)
 
     def put_many(self, app_id: str, registrations: dict[str, dict[str, Any]]) -> None:
-        """Register or update many devices at once (an import): 25 per BatchWriteItem, each over its
-        current item (read 100 per BatchGetItem). Last writer wins against a concurrent single update."""
+        """Register or update many devices at once (an import): 25 per BatchWriteItem, WRITERS calls in
+        flight, each over its current item (read 100 per BatchGetItem). Last writer wins against a
+        concurrent single update."""
         current = self.get_many(app_id, list(registrations))
         zones = {
             f["timezone"]
@@ -145,17 +150,22 @@ class DevicesRepository:
         }
         for zone in sorted(zones):  # before the devices, so no wave misses them
             self._register_zone(app_id, zone)
-        items = [self.item(app_id, d, f, current.get(d)) for d, f in registrations.items()]
-        client, name = self._table.meta.client, self._table.name
-        for start in range(0, len(items), 25):
-            requests = [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]
+        items = (self.item(app_id, d, f, current.get(d)) for d, f in registrations.items())
+        requests = [{"PutRequest": {"Item": {k: attribute(v) for k, v in i.items()}}} for i in items]
+        client, name = aws.bulk_dynamodb(), self._table.name
+
+        def write(batch: list[dict[str, Any]]) -> None:
             attempt = 0
-            while requests:
-                got = aws.retried(client.batch_write_item, RequestItems={name: requests})
-                requests = got.get("UnprocessedItems", {}).get(name, [])
-                if requests:
+            while batch:
+                got = aws.retried(client.batch_write_item, RequestItems={name: batch})
+                batch = got.get("UnprocessedItems", {}).get(name, [])
+                if batch:
                     time.sleep(aws.backoff(attempt))
                     attempt += 1
+
+        batches = [requests[i : i + 25] for i in range(0, len(requests), 25)]  # BatchWriteItem's limit
+        with ThreadPoolExecutor(max_workers=min(WRITERS, len(batches) or 1)) as pool:
+            list(pool.map(write, batches))  # a failed write raises here, after the others finished
         moves: Counter[str] = Counter()  # zone counts, as single registrations keep them
         for device_id, fields in registrations.items():
             before = current.get(device_id)

@@ -23,6 +23,10 @@ def put(bucket: str, key: str, body: bytes, content_type: str) -> None:
     aws.client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
 
 
+def delete(bucket: str, key: str) -> None:
+    aws.client("s3").delete_object(Bucket=bucket, Key=key)  # no error when it is already gone
+
+
 def size(bucket: str, key: str) -> int:
     """The object's size; a 400 naming s3_uri when the stack cannot read it."""
     try:
@@ -33,8 +37,17 @@ def size(bucket: str, key: str) -> int:
         ) from None
 
 
+class Gone(LookupError):
+    """The object is not there (NoSuchKey)."""
+
+
 def read_range(bucket: str, key: str, start: int, length: int) -> bytes:
-    got = aws.client("s3").get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{start + length - 1}")
+    try:
+        got = aws.client("s3").get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{start + length - 1}")
+    except ClientError as exc:
+        if aws.error_code(exc) == "NoSuchKey":
+            raise Gone(f"s3://{bucket}/{key}") from None
+        raise
     return bytes(got["Body"].read())
 
 

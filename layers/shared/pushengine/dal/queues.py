@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from pushengine.dal import aws
@@ -102,3 +102,46 @@ def change_visibility(queue_arn: str, receipt_handle: str, seconds: int) -> None
     aws.client("sqs").change_message_visibility(
         QueueUrl=url, ReceiptHandle=receipt_handle, VisibilityTimeout=max(0, min(seconds, 43200))
     )
+
+
+def rewrite_all(
+    queue_url: str,
+    change: Callable[[dict[str, Any]], dict[str, Any] | None],
+    *,
+    max_message: int = 262_144,
+    hold_seconds: int = 60,
+    until: Callable[[], bool] = lambda: False,
+) -> tuple[int, bool]:
+    """One pass over a queue nobody consumes (a dead-letter queue): every visible message is received and
+    held invisible; `change(body)` answers the body to keep in its place (sent, then the old one deleted) or
+    None (left as it is). Held messages are released at the end. Stops early once `until()` is true.
+    Returns (messages rewritten, whether the pass reached an empty receive). A long-polling receive (1 s)
+    ends the pass, as a short poll may answer empty while a few messages remain."""
+    client = aws.client("sqs")
+    held: list[str] = []
+    rewritten = 0
+    try:
+        while not until():
+            got = client.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=BATCH_ENTRIES,
+                                         VisibilityTimeout=hold_seconds, WaitTimeSeconds=1)  # fmt: skip
+            messages = got.get("Messages", [])
+            if not messages:
+                return rewritten, True
+            for message in messages:
+                try:
+                    body = json.loads(message["Body"])
+                except ValueError:
+                    body = None
+                new = change(body) if isinstance(body, dict) else None
+                if new is None:
+                    held.append(message["ReceiptHandle"])
+                    continue
+                send_json(queue_url, [new], max_message=max_message)
+                client.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+                rewritten += 1
+        return rewritten, False
+    finally:
+        for start in range(0, len(held), BATCH_ENTRIES):
+            entries = [{"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0}
+                       for i, h in enumerate(held[start : start + BATCH_ENTRIES])]  # fmt: skip
+            client.change_message_visibility_batch(QueueUrl=queue_url, Entries=entries)

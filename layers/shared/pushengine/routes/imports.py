@@ -66,13 +66,14 @@ def get_import(import_id: JobId) -> imports.ImportOut:
 
 
 @router.api("POST", "/v1/devices/export", keys=["server"], status=202,
-            summary="Export the app's devices as JSONL to S3 (a job; its GET answers a presigned URL)")  # fmt: skip
+            summary="Export the app's devices as JSONL to S3: a job; answers the presigned URL of the file "
+                    "(404 until the job completes) and the job's id")  # fmt: skip
 def export_devices() -> Response[imports.ExportOut]:
     out = imports.start_export(deps(), str(caller().app_id))
     return Response(202, "application/json", out)
 
 
 @router.api("GET", "/v1/devices/export/<export_id>", keys=["server"], answers=[404],
-            summary="An export's status, and when done a presigned URL of the JSONL")  # fmt: skip
+            summary="An export's status and device count, with a freshly presigned URL of the JSONL")  # fmt: skip
 def get_export(export_id: JobId) -> imports.ExportOut:
     return imports.get_export(deps(), str(caller().app_id), export_id)

@@ -8,9 +8,6 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from pushengine import erasure, registry
-from pushengine.config import settings
-from pushengine.dal.campaigns import CampaignsRepository
-from pushengine.dal.erasures import ErasureMarks, ErasureStore
 from pushengine.http import ApiRouter, caller
 from pushengine.models import UserOut
 from pushengine.routes.devices import deps
@@ -19,13 +16,7 @@ router = ApiRouter()
 UserIdParam = Annotated[str, Path(min_length=1, max_length=128)]
 
 
-@cache
-def _erasure() -> erasure.ErasureDeps:
-    s = settings()
-    return erasure.ErasureDeps(
-        devices=deps.devices, campaigns=CampaignsRepository(s.campaigns_table, s.checkpoints_table),
-        marks=ErasureMarks(s.checkpoints_table), store=ErasureStore(s.checkpoints_table),
-    )  # fmt: skip
+_erasure = cache(erasure.default_deps)
 
 
 @router.api(
@@ -38,7 +29,8 @@ def get_user(user_id: Annotated[str, Path(min_length=1, max_length=128)]) -> Use
 
 @router.api(
     "DELETE", "/v1/users/<user_id>", keys=["server"], answers=[404],
-    summary="Erase a user: every device, profile, frequency-cap item and deferred copy; answers counts",
+    summary="Erase a user: every device, profile, frequency-cap item, deferred and dead-lettered copy; "
+            "answers counts",
 )  # fmt: skip
 def delete_user(user_id: UserIdParam) -> erasure.ErasureOut:
     return erasure.erase_user(_erasure(), str(caller().app_id), user_id)

@@ -1,0 +1,66 @@
+"""An erasure's pass over the send dead-letter queue, against moto with the template's queues: the batch
+holding the user is rewritten with tombstones, every other message is left as it was and released, and a
+pass out of time goes on as a jobs step."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+
+from local.runtime import create_queues, load_template
+from pushengine import erasure
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+
+
+def batch(app_id: str, *ids: str) -> dict:
+    return {"app_id": app_id, "campaign_id": "c1", "batch_id": "b", "queued_at": 1.0,
+            "devices": [{"id": i, "p": "android", "v": "default", "t": f"token-of-{i}",
+                         "c": {"attributes": {"first_name": f"name-of-{i}"}}} for i in ids]}  # fmt: skip
+
+
+def everything(sqs: object, url: str) -> list[str]:
+    got: list[str] = []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30).get(  # type: ignore[attr-defined]
+        "Messages", []
+    ):
+        got += [m["Body"] for m in messages]
+    return got
+
+
+def test_the_pass_rewrites_only_the_users_batches_and_hands_over_when_out_of_time(
+    names: dict[str, str],
+) -> None:
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    queues = create_queues(load_template(TEMPLATE), sqs)
+    dlq, jobs = queues["SendDLQ"], queues["JobsQueue"]
+    others = [batch("app_1", f"o{i}") for i in range(11)] + [
+        batch("app_2", "u1-phone")
+    ]  # another app's u1-phone
+    bodies = [json.dumps(b) for b in [*others, batch("app_1", "o-first", "u1-phone", "o-last")]]
+    bodies += ["not json", json.dumps({"kind": "trigger", "app_id": "app_1", "device_id": "u1-phone"})]
+    for body in bodies:
+        sqs.send_message(QueueUrl=dlq, MessageBody=body)
+    deps = erasure.ErasureDeps(devices=None, campaigns=None, marks=None, store=None,  # type: ignore[arg-type]
+                               send_dlq_url=dlq, jobs_queue_url=jobs)  # fmt: skip
+
+    step = {"kind": "erase_dead_letters", "app_id": "app_1", "devices": ["u1-phone"]}
+    erasure.continue_scrub(deps, step, lambda: 0)  # out of time at once: handed on, nothing changed
+    handed = sqs.receive_message(QueueUrl=jobs, MaxNumberOfMessages=10).get("Messages", [])
+    assert [json.loads(m["Body"]) for m in handed] == [step]
+    assert sorted(everything(sqs, dlq)) == sorted(bodies)
+
+    sqs.purge_queue(QueueUrl=dlq)
+    for body in bodies:
+        sqs.send_message(QueueUrl=dlq, MessageBody=body)
+    rewritten, finished = erasure.scrub_dead_letters(deps, "app_1", {"u1-phone"}, until=lambda: False)
+    assert (rewritten, finished) == (1, True)
+    after = everything(sqs, dlq)  # every message visible again, right after the pass
+    assert len(after) == len(bodies)
+    changed = [json.loads(b) for b in after if b not in bodies]
+    assert [[e["id"] for e in b["devices"]] for b in changed] == [["o-first", "u1-phone", "o-last"]]
+    assert changed[0]["devices"][1] == {"id": "u1-phone", "p": "android", "v": "default", "erased": True}
+    assert changed[0]["devices"][2]["t"] == "token-of-o-last"  # the others' entries as they were
+    assert sum("token-of-u1-phone" in b for b in after) == 1  # app_2's own u1-phone is another device
