@@ -53,8 +53,8 @@ lint: $(VENV)/.lint
 
 validate: lint
 
-bench: $(VENV)/.bench  ## throughput against the peers, and cost per million
-	$(PY) -m bench.run
+bench: $(VENV)/.bench  ## throughput against the peers, and cost per million (BENCH_ONLY=throughput|wave: one part)
+	$(PY) -m bench.run $(if $(BENCH_ONLY),--only $(BENCH_ONLY))
 
 build: $(VENV)/.lint
 	PATH=$(dir $(PYTHON)):$$PATH $(VENV)/bin/sam build

@@ -62,6 +62,7 @@ class Meter:
         self.invocations: Counter[str] = Counter()
         # per function: seconds of CPU in handlers and their boto3 calls, and wall time
         self.cpu: defaultdict[str, float] = defaultdict(float)
+        self.cpu_in_calls: defaultdict[str, float] = defaultdict(float)  # of that, inside boto3 calls
         self.wall: defaultdict[str, float] = defaultdict(float)
         self.active = False
 
@@ -184,9 +185,12 @@ def install(meter: Meter) -> None:
         cpu = time.thread_time()
         response = original(self, operation, params)
         function = _in_function.get()
-        if function is not None and getattr(own, "function", None) != function:  # a worker thread's call
+        if function is not None and meter.active:
+            spent = time.thread_time() - cpu
             with meter.lock:
-                meter.cpu[function] += time.thread_time() - cpu
+                meter.cpu_in_calls[function] += spent
+                if getattr(own, "function", None) != function:  # a worker thread's call
+                    meter.cpu[function] += spent
         meter.call(operation, params, response, self.meta.service_model.service_name)
         return response
 
@@ -327,6 +331,7 @@ def run_wave(n: int, latency: float) -> dict[str, Any]:
             "sqs_requests": meter.sqs_billed * per_million, "sqs_bytes": meter.sqs_bytes * per_million,
             "lambda_invocations": {k: v * per_million for k, v in meter.invocations.items()},
             "lambda_cpu_seconds": {k: v * per_million for k, v in meter.cpu.items()},
+            "lambda_cpu_seconds_in_aws_calls": {k: v * per_million for k, v in meter.cpu_in_calls.items()},
             "lambda_wall_seconds_local": {k: v * per_million for k, v in meter.wall.items()},
             "wire_bytes": (after["bytes_received"] - before["bytes_received"]) * per_million,
             "requests": {k: v * per_million for k, v in meter.requests.items()},
