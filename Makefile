@@ -14,7 +14,7 @@ QUIET_PIP := { grep -v '^WARNING: Location' || true; }
 export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo serve invoke test test-unit lint bench build validate deploy clean chromium
+.PHONY: demo serve invoke test test-unit lint bench build validate deploy clean chromium migrate
 
 $(STAMP): requirements-dev.txt layers/shared/requirements.txt
 	@echo "setting up $(VENV) with $(PYTHON)"
@@ -61,6 +61,10 @@ build: $(VENV)/.lint
 
 deploy: build
 	$(VENV)/bin/sam deploy --guided
+
+migrate: $(STAMP)  ## key devices written before the per-zone audience index and count their zones: STACK=<name>
+	@test -n "$(STACK)" || { echo "usage: make migrate STACK=<stack name>"; exit 2; }
+	$(PY) -m tools.migrate_audience --stack $(STACK)
 
 # The demo report and the web SDK (tests/e2e/test_web_sdk.py, through Playwright's executable_path) are
 # checked in a real headless browser; Debian's chromium when the machine lacks one.

@@ -50,13 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--page-size", type=int, default=1000)
     parser.add_argument("--fresh", action="store_true", help="forget a saved state and scan everything again")
     args = parser.parse_args(argv)
-    names = (args.devices_table, args.zones_table, args.checkpoints_table)
+    names: list[str] = [args.devices_table, args.zones_table, args.checkpoints_table]
     if args.stack:
         found = stack_tables(args.stack, TABLES)
-        names = tuple(found[t] for t in TABLES)
+        names = [found[t] for t in TABLES]
     if not all(names):
         parser.error("give --stack, or all of --devices-table, --zones-table and --checkpoints-table")
-    migration = AudienceMigration(*names, segments=args.segments, page_size=args.page_size)  # type: ignore[arg-type]
+    migration = AudienceMigration(*names, segments=args.segments, page_size=args.page_size)
     report: Report = migration.run(workers=args.workers, fresh=args.fresh, on_page=Progress())
     print(
         f"{report.scanned:,} devices scanned, {report.rewritten:,} rewritten; "
