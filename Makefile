@@ -53,7 +53,7 @@ lint: $(VENV)/.lint
 
 validate: lint
 
-bench: $(VENV)/.bench  ## throughput against the peers, and cost per million (BENCH_ONLY=throughput|wave: one part)
+bench: $(VENV)/.bench  ## throughput against the peers, and cost per million (BENCH_ONLY=wave: the campaign through the local stack alone)
 	$(PY) -m bench.run $(if $(BENCH_ONLY),--only $(BENCH_ONLY))
 
 build: $(VENV)/.lint

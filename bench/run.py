@@ -1,7 +1,8 @@
 """`make bench`: notifications per second of our sender and of the peers on the same stand-ins, and the
 AWS list-price cost per million notifications from the measured figures.
 
-python -m bench.run [--n 5000] [--latency 0.02] [--json reports/bench.json]
+python -m bench.run [--n 5000] [--latency 0.02] [--json reports/bench.json] [--only wave]
+`--only wave` (or BENCH_ONLY=wave): just the campaign to --wave-devices through the local stack (bench/wave.py).
 """
 
 from __future__ import annotations
@@ -345,17 +346,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=ROOT / "reports" / "bench.json")
     parser.add_argument("--wave-devices", type=int, default=100_000,
                         help="devices of the campaign run through the local stack (0: skip it)")  # fmt: skip
-    parser.add_argument("--only", choices=("all", "throughput", "wave"), default=os.environ.get("BENCH_ONLY") or "all",
-                        help="one part: the throughput rows, or the big run through the local stack "
-                             "(its figures replace the report's; default $BENCH_ONLY, else all)")  # fmt: skip
+    parser.add_argument("--only", choices=["all", "wave"], default=os.environ.get("BENCH_ONLY") or "all",
+                        help="wave: only the campaign through the local stack, its figures written into the "
+                             "report beside the others (default: $BENCH_ONLY or all)")  # fmt: skip
     args = parser.parse_args(argv)
     n_sequential = args.n_sequential or max(50, args.n // 10)
     for signum in (signal.SIGTERM, signal.SIGINT):  # unwind through StandIns' cleanup, even when started in
         signal.signal(signum, _stop)  # the background (where SIGINT comes in ignored)
     if args.only == "wave":
         return wave_only(args.wave_devices or 100_000, args.latency, args.json)
-    if args.only == "throughput":
-        args.wave_devices = 0
     settings = Settings()
     started = time.monotonic()
     results = measure(args.n, n_sequential, args.latency, settings, max(1, args.rounds))
