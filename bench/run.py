@@ -313,6 +313,9 @@ def print_measured_cost(measured: dict[str, Any], priced: dict[str, Any]) -> Non
     print(f"  {'egress':16} ${egress['usd']:.4f}  ({egress['bytes_per_notification']:,.0f} bytes on the wire "
           f"per notification at ${cost.EGRESS_PER_GB}/GB)")  # fmt: skip
     print(f"  {'with egress':16} ${priced['total_with_egress']:.4f}")
+    from bench.wave import print_where
+
+    print_where(measured, cost.Prices())
 
 
 def wave_only(devices: int, latency: float, path: Path) -> int:

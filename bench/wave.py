@@ -367,6 +367,19 @@ class Reporter(threading.Thread):
         self.join()
 
 
+def print_where(measured: dict[str, Any], prices: cost.Prices) -> None:
+    """Where the money goes, per million notifications: capacity units by table and operation, CPU by function."""
+    pm = measured["per_million"]
+    print("  where it goes (per million notifications):")
+    for line, units in pm.get("units", {}).items():
+        kind = line.split(" ", 1)[0]
+        usd = units * (prices.dynamo_per_rru if kind == "RRU" else prices.dynamo_per_wru)
+        print(f"    {line:45} {units:>10,.0f}  ${usd:.4f}")
+    calls = pm.get("lambda_cpu_seconds_in_aws_calls", {})
+    for function, seconds in pm["lambda_cpu_seconds"].items():
+        print(f"    {function:45} {seconds:>10,.0f} s CPU ({calls.get(function, 0):,.0f} s in AWS calls)")
+
+
 def _stop(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
@@ -385,7 +398,10 @@ def main(argv: list[str] | None = None) -> int:
     result = run_wave(args.devices, args.latency)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2, default=str))
-    print(json.dumps({k: v for k, v in result.items() if k != "requests"}, indent=2, default=str))
+    from bench.run import FUNCTION_MEMORY_MB, print_measured_cost
+
+    prices = cost.Prices()
+    print_measured_cost(result, cost.measured_per_million(result["per_million"], FUNCTION_MEMORY_MB, prices))
     return 0 if result["stats_exact"] else 1
 
 
