@@ -14,7 +14,7 @@ QUIET_PIP := { grep -v '^WARNING: Location' || true; }
 export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo serve invoke test test-unit lint bench build validate deploy clean chromium
+.PHONY: demo serve invoke test test-unit lint bench build validate deploy clean chromium migrate
 
 $(STAMP): requirements-dev.txt layers/shared/requirements.txt
 	@echo "setting up $(VENV) with $(PYTHON)"
@@ -53,14 +53,18 @@ lint: $(VENV)/.lint
 
 validate: lint
 
-bench: $(VENV)/.bench  ## throughput against the peers, and cost per million
-	$(PY) -m bench.run
+bench: $(VENV)/.bench  ## throughput against the peers, and cost per million (BENCH_ONLY=wave: the campaign through the local stack alone)
+	$(PY) -m bench.run $(if $(BENCH_ONLY),--only $(BENCH_ONLY))
 
 build: $(VENV)/.lint
 	PATH=$(dir $(PYTHON)):$$PATH $(VENV)/bin/sam build
 
 deploy: build
 	$(VENV)/bin/sam deploy --guided
+
+migrate: $(STAMP)  ## key devices written before the per-zone audience index and count their zones: STACK=<name>
+	@test -n "$(STACK)" || { echo "usage: make migrate STACK=<stack name>"; exit 2; }
+	$(PY) -m tools.migrate_audience --stack $(STACK)
 
 # The demo report and the web SDK (tests/e2e/test_web_sdk.py, through Playwright's executable_path) are
 # checked in a real headless browser; Debian's chromium when the machine lacks one.

@@ -138,6 +138,19 @@ TCP_IP_OVERHEAD = 52  # IPv4 + TCP headers with timestamps, per segment: one seg
 ROUND_TRIP_SECONDS = 0.008  # in-region DynamoDB/SQS round trip a function waits on (assumed, not overlapped)
 
 
+def waited_gb_seconds(per_million: Mapping[str, Any], memory_mb: Mapping[str, int]) -> float:
+    """GB-s a function spends waiting on its DynamoDB and SQS calls: every call taken as waited for in full
+    (an upper bound: the sender overlaps its batches' calls), at the memory of the function that made it.
+    The event source's own receives and deletes are not the function's. A run that did not count calls
+    per function charges them all at the largest memory."""
+    if "function_calls" in per_million:
+        calls = per_million["function_calls"]
+        return sum(n * ROUND_TRIP_SECONDS * memory_mb[f] / 1024 for f, n in calls.items())
+    calls = {k: v for k, v in per_million["requests"].items()
+             if k.startswith("dynamodb.") or k in ("sqs.SendMessageBatch", "sqs.SendMessage")}  # fmt: skip
+    return sum(calls.values()) * ROUND_TRIP_SECONDS * max(memory_mb.values()) / 1024
+
+
 def measured_per_million(
     per_million: Mapping[str, Any], memory_mb: Mapping[str, int], prices: Prices
 ) -> dict[str, Any]:
@@ -145,14 +158,8 @@ def measured_per_million(
     egress (bytes on the wire to the push services) apart, beside the AWS-side total."""
     cpu = per_million["lambda_cpu_seconds"]
     invocations = per_million["lambda_invocations"]
-    requests = per_million["requests"]
-    # every DynamoDB/SQS call a function makes is taken as waited for in full (upper bound: the sender
-    # overlaps its batches' calls); the event source's own receives and deletes are not the function's
-    calls = {k: v for k, v in requests.items()
-             if k.startswith("dynamodb.") or k in ("sqs.SendMessageBatch", "sqs.SendMessage")}  # fmt: skip
-    waited = sum(calls.values()) * ROUND_TRIP_SECONDS
     gb_seconds = sum(billed_seconds(s, memory_mb[f]) * memory_mb[f] / 1024 for f, s in cpu.items())
-    gb_seconds += waited * max(memory_mb.values()) / 1024
+    gb_seconds += waited_gb_seconds(per_million, memory_mb)
     lines = {
         "lambda_compute": gb_seconds * prices.lambda_arm_gb_second,
         "lambda_requests": sum(invocations.values()) * prices.lambda_per_request,

@@ -34,12 +34,12 @@ def jsonl(lines: int) -> bytes:
 def on_local_stack(lines: int) -> None:
     import httpx
 
-    from local.runtime import LocalStack
+    from samlocal import LocalRuntime
 
     admin = "bench-admin-key-" + "x" * 32
     body = jsonl(lines)
     params = {"AdminKeyHash": hashlib.sha256(admin.encode()).hexdigest(), "ShardCount": "4"}
-    with LocalStack(ROOT / "template.yaml", parameters=params, visibility_timeout=1, background=False,
+    with LocalRuntime(ROOT / "template.yaml", parameters=params, visibility_timeout=1, background=False,
                     strict=True) as stack:  # fmt: skip
         api = httpx.Client(base_url=stack.api_url, timeout=120)
         app = api.post(

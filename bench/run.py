@@ -1,11 +1,12 @@
 """`make bench`: notifications per second of our sender and of the peers on the same stand-ins, and the
 AWS list-price cost per million notifications from the measured figures.
 
-python -m bench.run [--n 5000] [--latency 0.02] [--json reports/bench.json] [--only transports]
+python -m bench.run [--n 5000] [--latency 0.02] [--json reports/bench.json] [--only transports|wave]
 
 `--only transports` (or BENCH_ONLY=transports) runs just the engine on its own transports and on the stock
 ones (bench/transports.py), with the aioapns peer, and writes reports/bench_transports.json;
 `--channels ios` (any of web,android,ios) narrows it further.
+`--only wave` (or BENCH_ONLY=wave): just the campaign to --wave-devices through the local stack (bench/wave.py).
 """
 
 from __future__ import annotations
@@ -346,6 +347,23 @@ def print_measured_cost(measured: dict[str, Any], priced: dict[str, Any]) -> Non
     print(f"  {'egress':16} ${egress['usd']:.4f}  ({egress['bytes_per_notification']:,.0f} bytes on the wire "
           f"per notification at ${cost.EGRESS_PER_GB}/GB)")  # fmt: skip
     print(f"  {'with egress':16} ${priced['total_with_egress']:.4f}")
+    from bench.wave import print_where
+
+    print_where(measured, cost.Prices())
+
+
+def wave_only(devices: int, latency: float, path: Path) -> int:
+    """`make bench BENCH_ONLY=wave`: the big run alone, its figures written into the report beside the rest."""
+    report = json.loads(path.read_text()) if path.exists() else {}
+    big_run = wave_figures(devices, latency, path.parent, cost.Prices())
+    report.update(big_run)
+    total = float(big_run["cost_per_million_measured"]["aws_total"])
+    report.setdefault("targets", {})["cost < $0.05 per million"] = {
+        "value": total, "goal": 0.05, "lower_is_better": True, "met": total < 0.05}  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, default=str))
+    print(f"\nwrote {path}")
+    return 0 if big_run["wave"]["stats_exact"] else 1
 
 
 def print_transports(report: dict[str, Any]) -> None:
@@ -387,15 +405,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="devices of the campaign run through the local stack (0: skip it)")  # fmt: skip
     parser.add_argument("--channels", default=",".join(sorted(CHANNELS)),
                         help="with --only transports: which of web,android,ios (default all)")  # fmt: skip
-    parser.add_argument("--only", choices=["all", "transports"], default=os.environ.get("BENCH_ONLY") or "all",
-                        help="transports: only the engine on its own and on stock transports, and aioapns "
-                             "(default: $BENCH_ONLY or all)")  # fmt: skip
+    parser.add_argument("--only", choices=["all", "transports", "wave"], default=os.environ.get("BENCH_ONLY") or "all",
+                        help="transports: only the engine on its own and on stock transports, and aioapns; "
+                             "wave: only the campaign through the local stack, its figures written into the "
+                             "report beside the others (default: $BENCH_ONLY or all)")  # fmt: skip
     args = parser.parse_args(argv)
     if args.only == "transports":
         return transports_only(args)
     n_sequential = args.n_sequential or max(50, args.n // 10)
     for signum in (signal.SIGTERM, signal.SIGINT):  # unwind through StandIns' cleanup, even when started in
         signal.signal(signum, _stop)  # the background (where SIGINT comes in ignored)
+    if args.only == "wave":
+        return wave_only(args.wave_devices or 100_000, args.latency, args.json)
     settings = Settings()
     started = time.monotonic()
     results = measure(args.n, n_sequential, args.latency, settings, max(1, args.rounds))

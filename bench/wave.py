@@ -22,7 +22,6 @@ import sys
 import threading
 import time
 from collections import Counter, defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ import botocore.client
 import httpx
 from boto3.dynamodb.types import TypeDeserializer
 
-from bench import cost
+from bench import cost, emulator
 from bench.standins import ROOT, StandIns, cores
 from pushengine.dal.devices import partition_key, range_key
 
@@ -52,16 +51,18 @@ class Meter:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.requests: Counter[str] = Counter()
+        self.calls: Counter[str] = Counter()  # DynamoDB and SQS sends each function made (it waits on them)
         self.rru = 0.0
         self.wru = 0.0
+        self.units: Counter[str] = Counter()  # "RRU|WRU table operation" → units: where they go
         self.sqs_billed = 0
         self.sqs_bytes = 0
-        self.updates: list[
-            tuple[str, dict[str, Any], float]
-        ] = []  # (table, key, multiplier): sized at the end
+        # (table, key, multiplier, operation): sized at the end
+        self.updates: list[tuple[str, dict[str, Any], float, str]] = []
         self.invocations: Counter[str] = Counter()
         # per function: seconds of CPU in handlers and their boto3 calls, and wall time
         self.cpu: defaultdict[str, float] = defaultdict(float)
+        self.cpu_in_calls: defaultdict[str, float] = defaultdict(float)  # of that, inside boto3 calls
         self.wall: defaultdict[str, float] = defaultdict(float)
         self.active = False
 
@@ -74,8 +75,17 @@ class Meter:
             return  # the local scheduler's polling
         with self.lock:
             self.requests[f"{service}.{operation}"] += 1
+            function = _in_function.get()
+            if function is not None and (service == "dynamodb" or operation.startswith("SendMessage")):
+                self.calls[function] += 1
             if service == "dynamodb":
+                rru, wru = self.rru, self.wru
                 self._dynamo(operation, params, response)
+                table = _table_of(params)
+                if self.rru != rru:
+                    self.units[f"RRU {table} {operation}"] += self.rru - rru
+                if self.wru != wru and operation != "TransactWriteItems":
+                    self.units[f"WRU {table} {operation}"] += self.wru - wru
             elif service == "sqs":
                 self._sqs(operation, params, response)
 
@@ -99,16 +109,16 @@ class Meter:
                 self.wru += sum(cost.dynamo_wru(cost.item_size(_plain(r["PutRequest"]["Item"])))
                                 for r in requests if "PutRequest" in r)  # fmt: skip
         elif op in ("UpdateItem", "DeleteItem"):
-            self.updates.append((params["TableName"], params["Key"], 1.0))
+            self.updates.append((params["TableName"], params["Key"], 1.0, op))
         elif op == "TransactWriteItems":
             for item in params["TransactItems"]:
                 if "Put" in item:
-                    self.wru += cost.dynamo_wru(
-                        cost.item_size(_plain(item["Put"]["Item"])), transactional=True
-                    )
+                    units = cost.dynamo_wru(cost.item_size(_plain(item["Put"]["Item"])), transactional=True)
+                    self.wru += units
+                    self.units[f"WRU {_short(item['Put']['TableName'])} TransactPut"] += units
                 else:
                     kind = next(iter(item))
-                    self.updates.append((item[kind]["TableName"], item[kind]["Key"], 2.0))
+                    self.updates.append((item[kind]["TableName"], item[kind]["Key"], 2.0, f"Transact{kind}"))
 
     def _sqs(self, op: str, params: dict[str, Any], response: dict[str, Any]) -> None:
         if op == "SendMessageBatch":
@@ -133,13 +143,15 @@ class Meter:
         """Updates are billed on the larger of the item before and after: sized here by the item as it
         ended (counters only grow), so never under-counted."""
         sizes: dict[tuple[str, str], int] = {}
-        for table, key, multiplier in self.updates:
+        for table, key, multiplier, operation in self.updates:
             plain = _plain(key)
             ident = (table, json.dumps(plain, sort_keys=True, default=str))
             if ident not in sizes:
                 item = resource.Table(table).get_item(Key=plain).get("Item") or {}
                 sizes[ident] = cost.item_size(item) if item else 1
-            self.wru += cost.dynamo_wru(sizes[ident]) * multiplier
+            units = cost.dynamo_wru(sizes[ident]) * multiplier
+            self.wru += units
+            self.units[f"WRU {_short(table)} {operation}"] += units
         self.updates.clear()
 
 
@@ -153,6 +165,17 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
 _TYPES = {"S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"}
 
 
+def _short(table: str) -> str:
+    """A physical table name as its template name (`stack-CheckpointsTable-ab12` → CheckpointsTable)."""
+    return next((part for part in table.split("-") if part.endswith("Table")), table)
+
+
+def _table_of(params: dict[str, Any]) -> str:
+    if "TableName" in params:
+        return _short(params["TableName"])
+    return ",".join(sorted(_short(t) for t in params.get("RequestItems", {}))) or "?"
+
+
 def install(meter: Meter) -> None:
     """Meter every boto3 call in this process (clients and resources both end in _make_api_call)."""
     original = botocore.client.BaseClient._make_api_call
@@ -162,9 +185,12 @@ def install(meter: Meter) -> None:
         cpu = time.thread_time()
         response = original(self, operation, params)
         function = _in_function.get()
-        if function is not None and getattr(own, "function", None) != function:  # a worker thread's call
+        if function is not None and meter.active:
+            spent = time.thread_time() - cpu
             with meter.lock:
-                meter.cpu[function] += time.thread_time() - cpu
+                meter.cpu_in_calls[function] += spent
+                if getattr(own, "function", None) != function:  # a worker thread's call
+                    meter.cpu[function] += spent
         meter.call(operation, params, response, self.meta.service_model.service_name)
         return response
 
@@ -216,17 +242,14 @@ def dynamodb(stack: Any) -> Any:
 
 
 def write_devices(stack: Any, app_id: str, n: int) -> float:
-    """BatchWriteItem, 25 items a call, on a few threads; the zone's count set as registration keeps it."""
+    """Devices stored straight into the emulator's table (bench/emulator.py: setup, not a measured path),
+    shaped as DevicesRepository.put writes them; the zone's count set as registration keeps it."""
     started = time.perf_counter()
-    table = dynamodb(stack).Table(stack.table_name("DevicesTable"))
-
-    def chunk(start: int) -> None:
-        with table.batch_writer() as writer:
-            for i in range(start, min(n, start + 5000)):
-                writer.put_item(Item=device_item(app_id, i))
-
-    with ThreadPoolExecutor(4) as pool:
-        list(pool.map(chunk, range(0, n, 5000)))
+    for start in range(0, n, 20_000):
+        emulator.bulk_put(
+            stack, "DevicesTable", (device_item(app_id, i) for i in range(start, min(n, start + 20_000)))
+        )
+        progress(f"{min(n, start + 20_000):,} of {n:,} devices written")
     zones = dynamodb(stack).Table(stack.table_name("ZonesTable"))
     zones.put_item(
         Item={"app_id": app_id, "zone": ZONE, "first_seen": "2026-11-30T12:00:00+00:00", "devices": n}
@@ -248,6 +271,7 @@ def run_wave(n: int, latency: float) -> dict[str, Any]:
             "FcmEndpoint": fcm.base_url,
         }
         with LocalRuntime(ROOT / "template.yaml", parameters=parameters, background=False) as stack:
+            emulator.install()
             for function in stack.functions:
                 install.wrap(function)  # type: ignore[attr-defined]
             api = httpx.Client(base_url=stack.api_url, timeout=60)
@@ -278,12 +302,13 @@ def run_wave(n: int, latency: float) -> dict[str, Any]:
             r = api.post("/v1/campaigns", json=body, headers=server)
             r.raise_for_status()
             campaign_id = r.json()["campaign_id"]
-            while True:
-                stack.drain(timeout=3600)
-                campaign = api.get(f"/v1/campaigns/{campaign_id}", headers=server).json()
-                if campaign["status"] == "completed":
-                    break
-                time.sleep(0.2)
+            with Reporter(fcm.base_url, before["accepted"], n, started):
+                while True:
+                    stack.drain(timeout=3600)
+                    campaign = api.get(f"/v1/campaigns/{campaign_id}", headers=server).json()
+                    if campaign["status"] == "completed":
+                        break
+                    time.sleep(0.2)
             wall = time.perf_counter() - started
             meter.active = False
             aws._client.cache_clear()
@@ -306,11 +331,53 @@ def run_wave(n: int, latency: float) -> dict[str, Any]:
             "sqs_requests": meter.sqs_billed * per_million, "sqs_bytes": meter.sqs_bytes * per_million,
             "lambda_invocations": {k: v * per_million for k, v in meter.invocations.items()},
             "lambda_cpu_seconds": {k: v * per_million for k, v in meter.cpu.items()},
+            "lambda_cpu_seconds_in_aws_calls": {k: v * per_million for k, v in meter.cpu_in_calls.items()},
             "lambda_wall_seconds_local": {k: v * per_million for k, v in meter.wall.items()},
             "wire_bytes": (after["bytes_received"] - before["bytes_received"]) * per_million,
             "requests": {k: v * per_million for k, v in meter.requests.items()},
+            "function_calls": {k: v * per_million for k, v in meter.calls.items()},
+            "units": {k: round(v * per_million, 1) for k, v in sorted(meter.units.items(), key=lambda kv: -kv[1])},
         },
     }  # fmt: skip
+
+
+class Reporter(threading.Thread):
+    """A line every `every` seconds while the campaign runs: what the stand-in accepted so far, and the rate."""
+
+    def __init__(self, standin_url: str, before: int, n: int, started: float, every: float = 10.0) -> None:
+        super().__init__(daemon=True)
+        self.url, self.before, self.n, self.started, self.every = standin_url, before, n, started, every
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.every):
+            try:
+                accepted = httpx.get(f"{self.url}/_standin/stats", timeout=5).json()["accepted"] - self.before
+            except httpx.HTTPError:
+                continue
+            elapsed = time.perf_counter() - self.started
+            progress(f"{elapsed:5.0f} s: {accepted:,} of {self.n:,} sent ({accepted / elapsed:,.0f}/s)")
+
+    def __enter__(self) -> Reporter:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.join()
+
+
+def print_where(measured: dict[str, Any], prices: cost.Prices) -> None:
+    """Where the money goes, per million notifications: capacity units by table and operation, CPU by function."""
+    pm = measured["per_million"]
+    print("  where it goes (per million notifications):")
+    for line, units in pm.get("units", {}).items():
+        kind = line.split(" ", 1)[0]
+        usd = units * (prices.dynamo_per_rru if kind == "RRU" else prices.dynamo_per_wru)
+        print(f"    {line:45} {units:>10,.0f}  ${usd:.4f}")
+    calls = pm.get("lambda_cpu_seconds_in_aws_calls", {})
+    for function, seconds in pm["lambda_cpu_seconds"].items():
+        print(f"    {function:45} {seconds:>10,.0f} s CPU ({calls.get(function, 0):,.0f} s in AWS calls)")
 
 
 def _stop(signum: int, frame: object) -> None:
@@ -331,7 +398,10 @@ def main(argv: list[str] | None = None) -> int:
     result = run_wave(args.devices, args.latency)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2, default=str))
-    print(json.dumps({k: v for k, v in result.items() if k != "requests"}, indent=2, default=str))
+    from bench.run import FUNCTION_MEMORY_MB, print_measured_cost
+
+    prices = cost.Prices()
+    print_measured_cost(result, cost.measured_per_million(result["per_million"], FUNCTION_MEMORY_MB, prices))
     return 0 if result["stats_exact"] else 1
 
 

@@ -25,8 +25,10 @@ def names(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     aws._client.cache_clear()
     aws._resource.cache_clear()
     aws._bulk_dynamodb.cache_clear()
+    aws._item_reader.cache_clear()
     with mock_aws():
         yield create_tables(load_template(TEMPLATE), boto3.client("dynamodb", region_name="us-east-1"))
     aws._client.cache_clear()
     aws._resource.cache_clear()
     aws._bulk_dynamodb.cache_clear()
+    aws._item_reader.cache_clear()

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import boto3
 
-from local.runtime import create_queues, load_template
 from pushengine import erasure
+from samlocal import create_queues, load_template
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 

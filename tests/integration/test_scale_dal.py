@@ -4,10 +4,12 @@ shards and completion, provider-quota lanes."""
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import boto3
+from boto3.dynamodb.conditions import Key
 
 from pushengine import pacing, readplan
 from pushengine.dal.campaigns import CampaignsRepository, zero_stats
@@ -160,3 +162,25 @@ def test_status_changes_only_from_the_states_each_change_allows(names: dict[str,
     progress = repo.progress("app", "c4")
     assert progress is not None
     assert (progress["status"], progress["waves_pending"], progress["tasks_pending"]) == ("sending", 0, 2)
+
+
+def test_an_audience_page_holds_what_the_resource_layer_reads(names: dict[str, str]) -> None:
+    """partition_page decodes its items in one pass (aws.item_reader): the same items, values and types as
+    boto3's resource layer, and cursors that go on where the last page stopped."""
+    devices = DevicesRepository(names["DevicesTable"], names["ZonesTable"], 16)
+    for i in range(12):
+        devices.put("app", f"d{i}", {**device(), "tags": {"visits": i, "score": Decimal("2.5"), "vip": i % 2 == 0,
+                                                           "seen": {"a", "b"}, "none": None, "list": [1, "x"]}})  # fmt: skip
+    table = boto3.resource("dynamodb", region_name="us-east-1").Table(names["DevicesTable"])
+    expected = table.query(IndexName="audience", KeyConditionExpression=Key("aud").eq("app#Europe/Paris"))[
+        "Items"
+    ]
+    pages, start = [], None
+    while True:
+        items, start = devices.partition_page("app", "Europe/Paris", limit=5, start=start)
+        pages.append(items)
+        if start is None:
+            break
+    assert [len(p) for p in pages] == [5, 5, 2]
+    assert [i for p in pages for i in p] == expected
+    assert type(pages[0][0]["tags"]["visits"]) is Decimal and pages[0][0]["tags"]["seen"] == {"a", "b"}

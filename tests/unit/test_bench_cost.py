@@ -111,3 +111,17 @@ def test_write_units(size: int, transactional: bool, expected: float) -> None:
 )
 def test_item_size(item: dict[str, Any], expected: int) -> None:
     assert cost.item_size(item) == expected
+
+
+@pytest.mark.parametrize(
+    ("per_million", "expected"),
+    [
+        # per function: 1,000 calls of 8 ms at 512 MB, 2,000 at 1024 MB
+        ({"function_calls": {"Seg": 1000, "Send": 2000}, "requests": {}}, 1000 * 0.008 * 0.5 + 2000 * 0.008),
+        # no per-function counts: the function's calls (not the event source's) at the largest memory
+        ({"requests": {"dynamodb.GetItem": 1000, "sqs.SendMessageBatch": 500, "sqs.ReceiveMessage": 900}},
+         1500 * 0.008),
+    ],
+)  # fmt: skip
+def test_waited_time_at_the_calling_functions_memory(per_million: dict[str, Any], expected: float) -> None:
+    assert cost.waited_gb_seconds(per_million, {"Seg": 512, "Send": 1024}) == pytest.approx(expected)

@@ -14,6 +14,8 @@ raised as `Contended` past the bound so SQS redelivers the message (the ledger k
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import random
 import time
@@ -22,6 +24,7 @@ from functools import lru_cache
 from typing import Any
 
 import boto3
+from boto3.dynamodb.types import DYNAMODB_CONTEXT, Binary
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.serialize import JSONSerializer
@@ -51,6 +54,62 @@ def _resource(service: str, endpoint: str | None, region: str | None) -> Any:
     return boto3.session.Session().resource(  # type: ignore[call-overload]
         service, config=_CONFIG, endpoint_url=endpoint, region_name=region
     )
+
+
+@lru_cache(maxsize=8)
+def _item_reader(endpoint: str | None, region: str | None) -> Any:
+    reader = _client.__wrapped__("dynamodb", endpoint, region)
+    reader.meta.events.register("before-parse.dynamodb.Query", _items_unparsed)
+    return reader
+
+
+def item_reader() -> Any:
+    """A DynamoDB client whose Query answers carry `Items` as Python values (as the resource layer gives
+    them: str, Decimal, bool, None, dict, list, set, Binary), decoded straight from the JSON body.
+
+    botocore walks every attribute value of a page through its shape model, and boto3's resource layer
+    walks it again to deserialize: ~2/3 of an audience read's CPU for 500 devices of ~20 attributes.
+    Here the items are decoded in one pass; the rest of the answer is parsed by botocore as usual."""
+    return _item_reader(os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_REGION"))
+
+
+def _items_unparsed(
+    response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any
+) -> None:
+    if response_dict["status_code"] >= 300 or not response_dict.get("body"):
+        return  # errors are parsed (and raised) by botocore
+    body = json.loads(response_dict["body"])
+    items = body.pop("Items", None)
+    if items is None:
+        return
+    customized_response_dict["Items"] = [{k: python_value(v) for k, v in item.items()} for item in items]
+    response_dict["body"] = json.dumps(body).encode()
+
+
+def python_value(value: dict[str, Any]) -> Any:
+    """One attribute value in DynamoDB's JSON as boto3's TypeDeserializer gives it."""
+    ((kind, raw),) = value.items()
+    if kind == "S":
+        return raw
+    if kind == "N":
+        return DYNAMODB_CONTEXT.create_decimal(raw)
+    if kind == "M":
+        return {k: python_value(v) for k, v in raw.items()}
+    if kind == "L":
+        return [python_value(v) for v in raw]
+    if kind == "BOOL":
+        return raw
+    if kind == "NULL":
+        return None
+    if kind == "SS":
+        return set(raw)
+    if kind == "NS":
+        return {DYNAMODB_CONTEXT.create_decimal(v) for v in raw}
+    if kind == "B":
+        return Binary(base64.b64decode(raw))
+    if kind == "BS":
+        return {Binary(base64.b64decode(v)) for v in raw}
+    raise ValueError(f"unknown DynamoDB type {kind!r}")
 
 
 def client(service: str) -> Any:
