@@ -256,6 +256,30 @@ def test_a_transaction_conflict_cancels_with_awss_reasons_and_writes_nothing(
     assert "Item" not in dynamodb.get_item(TableName=table, Key={"pk": {"S": "c1"}})  # never forwarded
 
 
+def test_a_cancelled_transaction_puts_back_every_item_it_wrote_and_only_those(
+    stack: LocalRuntime, table: str
+) -> None:
+    """The embedded DynamoDB rolls a cancelled transaction back item by item (moto's whole-table copy
+    is skipped): items it created are gone, items it changed are as they were, others untouched."""
+    dynamodb = client(stack, "dynamodb")
+    dynamodb.put_item(TableName=table, Item={"pk": {"S": "r-kept"}, "n": {"N": "1"}})
+    dynamodb.put_item(TableName=table, Item={"pk": {"S": "r-other"}, "n": {"N": "7"}})
+    bump = {"Update": {"TableName": table, "Key": {"pk": {"S": "r-kept"}}, "UpdateExpression": "ADD n :one",
+                       "ExpressionAttributeValues": {":one": {"N": "1"}}}}  # fmt: skip
+    refused = {"ConditionCheck": {"TableName": table, "Key": {"pk": {"S": "r-other"}},
+                                  "ConditionExpression": "attribute_not_exists(pk)"}}  # fmt: skip
+    status, response = error(
+        dynamodb.transact_write_items, TransactItems=[put("r-new", n={"N": "5"}), bump, refused]
+    )
+    assert status == 400 and [r["Code"] for r in response["CancellationReasons"]] == [
+        "None", "None", "ConditionalCheckFailed"]  # fmt: skip
+    assert "Item" not in dynamodb.get_item(TableName=table, Key={"pk": {"S": "r-new"}})
+    assert dynamodb.get_item(TableName=table, Key={"pk": {"S": "r-kept"}})["Item"]["n"] == {"N": "1"}
+    assert dynamodb.get_item(TableName=table, Key={"pk": {"S": "r-other"}})["Item"]["n"] == {"N": "7"}
+    dynamodb.transact_write_items(TransactItems=[put("r-new", n={"N": "5"}), bump])  # and a good one lands
+    assert dynamodb.get_item(TableName=table, Key={"pk": {"S": "r-kept"}})["Item"]["n"] == {"N": "2"}
+
+
 def test_a_write_to_an_item_in_a_transaction_conflicts(stack: LocalRuntime, table: str) -> None:
     stack.faults.update(write_conflict=1.0)
     status, response = error(client(stack, "dynamodb").put_item, TableName=table, Item={"pk": {"S": "w"}})
