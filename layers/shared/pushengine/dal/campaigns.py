@@ -267,7 +267,8 @@ class CampaignsRepository:
         Waves and tasks pending go to the progress item; everything else to counter shard `shard` (by
         default the ledger key's): a send batch names the shard its task counted it on. With `hour`
         (analytics.hour_of), the funnel part of the stats also joins that hour's time series. `run`: an
-        occurrence of a recurring or anniversary campaign, whose own stats item gains them too."""
+        occurrence of a recurring or anniversary campaign, whose own stats item (and with `hour`, its own
+        series) gains them too."""
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
         adds: list[str] = []
@@ -324,13 +325,13 @@ class CampaignsRepository:
                 "ExpressionAttributeNames": {f"#m{i}": k for i, (k, _) in enumerate(main)},
                 "ExpressionAttributeValues": _serialize({f":m{i}": d for i, (_, d) in enumerate(main)}),
             }})  # fmt: skip
-        if hour is not None:
-            series = self.timeseries.bucket_update(
-                app_id, campaign_id, hour, series_deltas(stats or {}),
-                {v: series_deltas(d) for v, d in (variant_stats or {}).items()},
-            )  # fmt: skip
-            if series is not None:
-                items.append(series)
+        if hour is not None:  # the campaign's series, and an occurrence's own
+            deltas = series_deltas(stats or {})
+            vdeltas = {v: series_deltas(d) for v, d in (variant_stats or {}).items()}
+            for series_run in (None, run) if run else (None,):
+                series = self.timeseries.bucket_update(app_id, campaign_id, hour, deltas, vdeltas, series_run)
+                if series is not None:
+                    items.append(series)
         run_adds = [(i, k, v) for i, (k, v) in enumerate((stats or {}).items()) if v]
         if run and run_adds:
             items.append({"Update": {
