@@ -40,6 +40,9 @@ def test_a_campaign_without_own_times_has_one_send_time_for_everyone() -> None:
         (NINE_VS_SIX, [("t0900", "09:00", None, ("morning", "holdout")), ("t1800", "18:00", None, ("evening",))]),
         (MONDAY_VS_THURSDAY,
          [("t1000-MO", "10:00", ["MO"], ("mon", "holdout")), ("t1930-TH", "19:30", ["TH"], ("thu",))]),
+        # the holdout goes with the schedule's own time, even when a variant is earlier
+        (spec(DAILY, {"name": "early", "time": "07:00"}, {"name": "plain"}),
+         [("t0700", "07:00", None, ("early",)), ("t0900", "09:00", None, ("plain", "holdout"))]),
         # no variant keeps the schedule's own time: the holdout goes with the earliest
         (spec(DAILY, {"name": "late", "time": "20:00"}, {"name": "early", "time": "07:15"}),
          [("t0715", "07:15", None, ("early", "holdout")), ("t2000", "20:00", None, ("late",))]),
