@@ -20,6 +20,7 @@ from pushengine.dal.campaigns import ACTION_STAT_PREFIX, CampaignsRepository
 from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.numbers import from_dynamo
 from pushengine.errors import NotFound
+from pushengine.export import event_id
 from pushengine.models import EventIn
 from pushengine.profiles import ProfileStore, record_behaviour
 from pushengine.targeting import assign
@@ -103,9 +104,8 @@ def count(
         else {}
     )
     first = deps.campaigns.record(
-        app_id, campaign_id, claim, stats={**delta, **revenue}, variant_stats={variant: {**delta, **revenue}},
-        hour=hour, run=run,
-    )  # fmt: skip
+        app_id, campaign_id, claim, stats=delta, variant_stats={variant: delta}, hour=hour, run=run
+    )
     action = (event.properties or {}).get("action_id")
     # a button's taps, once per device; only the campaign's own action ids, so the stats item stays bounded
     if stat == "clicked" and isinstance(action, str) and spec is not None and action in action_ids(spec):
@@ -113,12 +113,13 @@ def count(
         deps.campaigns.record(
             app_id, campaign_id, f"{claim}#{action}", stats=tap, variant_stats={variant: tap}
         )
-    if not first and revenue:  # every conversion's value adds to revenue, not only the first
-        deps.campaigns.record(
-            app_id, campaign_id, f"rev#{campaign_id}#{secrets.token_hex(8)}",
-            stats=revenue, variant_stats={variant: revenue}, hour=hour, run=run,
-        )  # fmt: skip
-    return first or bool(revenue)
+    # every conversion's value adds to revenue, not only the first, under the event's own ledger: the same
+    # event posted again (same content and timestamp: a retry) adds once, as it is exported once
+    added = bool(revenue) and deps.campaigns.record(
+        app_id, campaign_id, f"rev#{campaign_id}#{event_id(app_id, event, secrets.token_hex(8))}",
+        stats=revenue, variant_stats={variant: revenue}, hour=hour, run=run,
+    )  # fmt: skip
+    return first or added
 
 
 def update_profiles(deps: EventDeps, app_id: str, event: EventIn) -> EventIn:

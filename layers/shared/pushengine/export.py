@@ -78,13 +78,20 @@ def send_records(
     ]  # fmt: skip
 
 
+def event_id(app_id: str, event: EventIn, received: str) -> str:
+    """An event's identity: its content, with its `timestamp`; without one, when it arrived too (a repeat of
+    a timeless event cannot be told from a retry, so each post is its own event)."""
+    content = json.dumps(
+        event.model_dump(mode="json", exclude_none=True), sort_keys=True, separators=(",", ":")
+    )
+    return "event:" + _digest(app_id, content, "" if event.timestamp else received)
+
+
 def event_record(app_id: str, event: EventIn, result: Mapping[str, Any]) -> dict[str, Any]:
     """A posted event as it was accepted, with what it was counted for."""
-    body = event.model_dump(mode="json", exclude_none=True)
     received = _now()
-    content = json.dumps(body, sort_keys=True, separators=(",", ":"))
-    record_id = "event:" + _digest(app_id, content, "" if event.timestamp else received)
-    record = {"type": "event", "record_id": record_id, "app_id": app_id, "received_at": received, **body}
+    record = {"type": "event", "record_id": event_id(app_id, event, received), "app_id": app_id,
+              "received_at": received, **event.model_dump(mode="json", exclude_none=True)}  # fmt: skip
     for key in ("variant", "attributed", "counted"):
         if key in result:
             record[key] = result[key]
