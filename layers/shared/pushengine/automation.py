@@ -117,7 +117,10 @@ def plan_campaign(
     count = 0
     # local dates run from UTC-12 to UTC+14 around the UTC date
     days = recurring.dates_between(now.date() - timedelta(days=1), horizon.date() + timedelta(days=1))
-    zones_of = lambda day: _zones(deps, app_id, schedule, day, registry)  # noqa: E731
+
+    def zones_of(day: date) -> list[str]:
+        return _zones(deps, app_id, schedule, day, registry)
+
     for occurrence in recurring.plan_occurrences(spec, days, zones_of, now, horizon):
         run, wave = occurrence.run, occurrence.wave
         if f"{run}#{wave.wave_id}" in done:
