@@ -103,9 +103,13 @@ def count(
         if stat == "converted" and event.value
         else {}
     )
+    # the value goes under the event's own ledger too: the same event posted again (same content and
+    # timestamp: a retry) adds it once, as it is exported once
+    paid = f"rev#{campaign_id}#{event_id(app_id, event, secrets.token_hex(8))}" if revenue else None
     first = deps.campaigns.record(
-        app_id, campaign_id, claim, stats=delta, variant_stats={variant: delta}, hour=hour, run=run
-    )
+        app_id, campaign_id, claim, stats={**delta, **revenue}, variant_stats={variant: {**delta, **revenue}},
+        hour=hour, run=run, marks=[paid] if paid else [],
+    )  # fmt: skip
     action = (event.properties or {}).get("action_id")
     # a button's taps, once per device; only the campaign's own action ids, so the stats item stays bounded
     if stat == "clicked" and isinstance(action, str) and spec is not None and action in action_ids(spec):
@@ -113,12 +117,14 @@ def count(
         deps.campaigns.record(
             app_id, campaign_id, f"{claim}#{action}", stats=tap, variant_stats={variant: tap}
         )
-    # every conversion's value adds to revenue, not only the first, under the event's own ledger: the same
-    # event posted again (same content and timestamp: a retry) adds once, as it is exported once
-    added = bool(revenue) and deps.campaigns.record(
-        app_id, campaign_id, f"rev#{campaign_id}#{event_id(app_id, event, secrets.token_hex(8))}",
-        stats=revenue, variant_stats={variant: revenue}, hour=hour, run=run,
-    )  # fmt: skip
+    # every conversion's value adds to revenue, not only the first's
+    added = (
+        not first
+        and paid is not None
+        and deps.campaigns.record(
+            app_id, campaign_id, paid, stats=revenue, variant_stats={variant: revenue}, hour=hour, run=run
+        )
+    )
     return first or added
 
 

@@ -261,6 +261,7 @@ class CampaignsRepository:
         shard: int | None = None,
         hour: str | None = None,
         run: str | None = None,
+        marks: Sequence[str] = (),
     ) -> bool:
         """Add stats and counters in one transaction guarded by a ledger item; False if already recorded.
 
@@ -268,7 +269,8 @@ class CampaignsRepository:
         default the ledger key's): a send batch names the shard its task counted it on. With `hour`
         (analytics.hour_of), the funnel part of the stats also joins that hour's time series. `run`: an
         occurrence of a recurring or anniversary campaign, whose own stats item (and with `hour`, its own
-        series) gains them too."""
+        series) gains them too. `marks`: more ledger keys written with this one (unguarded), so a later
+        record under one of them finds it done."""
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
         adds: list[str] = []
@@ -306,6 +308,9 @@ class CampaignsRepository:
                 "ConditionExpression": "attribute_not_exists(done)",
             }
         }]  # fmt: skip
+        items += [{"Put": {"TableName": self._checkpoints_name,
+                           "Item": _serialize({"pk": mark, "done": True, "expires_at": _expires()})}}
+                  for mark in marks]  # fmt: skip
         if adds:
             where = sharded.shard_of(ledger_key) if shard is None else int(shard)
             update: dict[str, Any] = {
