@@ -185,3 +185,36 @@ def test_recurring_nine_against_six_pm_reaches_each_device_once_per_run_with_a_s
     missing = app.server.get(f"/v1/campaigns/{campaign_id}/timeseries", params={"run": "2001-01-01"})
     assert missing.status_code == 404 and missing.json()["errors"][0]["field"] == "run", missing.text
     assert app.server.get(f"/v1/campaigns/{campaign_id}/timeseries", params={"run": "x"}).status_code == 400
+    console_shows_the_runs(stack, app, campaign_id, campaign, series_of_first=runs[0].isoformat())
+
+
+def console_shows_the_runs(
+    stack: Any, app: Any, campaign_id: str, campaign: dict, series_of_first: str
+) -> None:
+    """The console's campaign page lists the runs with the API's numbers and charts one run on its own."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.test_web_sdk import CHROMIUM_ARGS, chromium
+
+    one = app.server.get(f"/v1/campaigns/{campaign_id}/timeseries", params={"run": series_of_first}).json()
+    every = app.server.get(f"/v1/campaigns/{campaign_id}/timeseries").json()
+    assert len(one["buckets"]) < len(every["buckets"])  # so the chart shows which one it drew
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.goto(f"{stack.api_url}/console")
+        page.fill("#key", str(app.server.key))
+        page.click("#sign-in-form button")
+        page.locator(f"tr[data-campaign='{campaign_id}'] a").click()
+        page.wait_for_selector("#runs tbody tr", timeout=15_000)
+        for run in campaign["runs"]:
+            row = page.locator(f"#runs tr[data-run='{run['run_id']}']")
+            assert row.locator("[data-stat=sent]").inner_text() == str(run["stats"]["sent"])
+        page.select_option("#run", series_of_first)
+        points = str(len(one["buckets"]))
+        page.wait_for_selector(f"#chart polyline[data-series=sent][data-points='{points}']", state="attached")
+        browser.close()
+    assert problems == []
