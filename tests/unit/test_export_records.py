@@ -57,3 +57,44 @@ def test_an_event_without_a_timestamp_is_told_apart_by_when_it_arrived(
     first = event_record("app1", event, {})
     monkeypatch.setattr(export, "_now", lambda: "2026-11-30T10:00:00.002Z")
     assert event_record("app1", event, {})["record_id"] != first["record_id"]
+
+
+class Ledger:
+    """A batch's checkpoint and what gets recorded for it, in memory."""
+
+    def __init__(self, checkpoint: dict) -> None:
+        self.item, self.recorded = checkpoint, []
+
+    def checkpoint(self, key: str) -> dict:
+        return self.item
+
+    def record(self, *args: object, **kwargs: object) -> bool:
+        self.recorded.append(kwargs)
+        return True
+
+    def try_complete(self, *args: object, **kwargs: object) -> bool:
+        return False
+
+
+class Sink:
+    enabled = True
+
+    def __init__(self) -> None:
+        self.objects: dict[str, list] = {}
+
+    def put(self, unit: object) -> None:
+        self.objects[object_key(unit)] = list(unit.records)  # type: ignore[attr-defined]
+
+
+def test_a_dead_lettered_batch_exports_its_failures_and_keeps_outcomes_for_a_redrive() -> None:
+    from pushengine.delivery import sending
+
+    done = sending.encode_outcomes({0: "sent"})
+    ledger = Ledger({"done_idx": sending.encode_done({0}), "outcomes": done, "counts": {"sent": 1}})
+    sink = Sink()
+    deps = sending.SenderDeps(settings=None, campaigns=ledger, devices=None, providers=None, export=sink)  # type: ignore[arg-type]
+    assert sending.dead_letter(deps, BATCH, "HTTP 503")
+    ((key, records),) = sink.objects.items()
+    assert key == "events/2027/01/04/09/send-cmp_1-w1.UTC.0.0.3.jsonl"  # the key a redrive writes again
+    assert [(r["device_id"], r["outcome"]) for r in records] == [("d1", "sent"), ("d2", "failed")]
+    assert ledger.recorded[0]["ledger"]["outcomes"] == done  # so the redrive exports the batch whole
