@@ -190,6 +190,7 @@ class FakeCampaigns(Faults):
         shard: int | None = None,
         hour: str | None = None,
         run: str | None = None,
+        marks: Sequence[str] = (),
     ) -> bool:
         self.check("record")
         with self._lock:
@@ -197,6 +198,8 @@ class FakeCampaigns(Faults):
                 return False
             key = (app_id, campaign_id)
             self.items[ledger_key] = {"pk": ledger_key, "done": True, **copy.deepcopy(dict(ledger or {}))}
+            for mark in marks:
+                self.items[mark] = {"pk": mark, "done": True}
             if key not in self.main:  # an update creates the item it adds to
                 self.main[key] = {}
                 self.shards[key] = [{} for _ in range(sharded.SHARDS)]

@@ -66,3 +66,57 @@ def test_every_send_and_every_event_is_exported_once(stack: Any, standins: Stand
     assert Counter(map(key, events)) == Counter(map(key, posted))  # every accepted event once, no refused one
     purchase = next(e for e in events if e["name"] == "purchase")
     assert (purchase["value"], purchase["currency"]) == (9.5, "EUR")
+
+
+def test_a_redelivered_batch_and_a_retried_post_are_exported_once(
+    stack: Any, standins: Standins, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sender dies after exporting a batch and before counting it: SQS brings the batch back, which
+    resumes from its checkpoint and exports the batch again under the same key. A POST sent twice (the same
+    events, with their timestamps) is exported, and its revenue counted, once."""
+    from pushengine.delivery import sending
+
+    app = new_app(Api(stack.api_url), standins, "export-again")
+    devices = [f"ea-{i:02d}" for i in range(25)]
+    for device_id in devices:
+        body = {"platform": "android", "token": standins.fcm.new_token("demo-project")}
+        assert app.client.put(f"/v1/devices/{device_id}", body).status_code == 201
+    real_export, calls = sending.export_outcomes, Counter()
+
+    def dies_after_export(*args: Any, **kwargs: Any) -> None:
+        real_export(*args, **kwargs)
+        calls["exports"] += 1
+        if calls["exports"] == 1:
+            raise RuntimeError("sender died between its export and its count")
+
+    monkeypatch.setattr(sending, "export_outcomes", dies_after_export)
+    standins.fcm.reset()
+    r = app.server.post("/v1/campaigns", {"name": "again", "message": {"title": "t", "body": "b"}})
+    assert r.status_code == 201, r.text
+    campaign_id = r.json()["campaign_id"]
+    stack.drain(timeout=120)
+    assert calls["exports"] == 2  # the batch came back and was exported again
+    campaign = app.server.get(f"/v1/campaigns/{campaign_id}").json()
+    assert campaign["status"] == "completed" and campaign["stats"]["sent"] == len(devices)  # counted once
+    sent_to = [m for m in standins.fcm.received if m.message["data"]["campaign_id"] == campaign_id]
+    assert len(sent_to) == len(devices)  # resumed from the checkpoint: nobody sent to twice
+
+    at = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    posted = [{"device_id": d, "name": "purchase", "campaign_id": campaign_id, "value": 4, "currency": "EUR",
+               "timestamp": at} for d in devices[:3]]  # fmt: skip
+    posted.append({"device_id": devices[0], "name": "purchase", "campaign_id": campaign_id, "value": 6,
+                   "currency": "EUR", "timestamp": at})  # fmt: skip  # a second purchase: its own event
+    for _ in range(2):  # the client did not hear the answer and posts again
+        assert app.client.post("/v1/events/batch", {"events": posted}).status_code == 202
+
+    records = exported(stack, app.app_id)
+    sends = [r for r in records if r["type"] == "send"]
+    assert Counter(r["device_id"] for r in sends) == Counter(devices)
+    assert {r["outcome"] for r in sends} == {"sent"}
+    events = [r for r in records if r["type"] == "event"]
+    assert sorted((e["device_id"], e["value"]) for e in events) == sorted(
+        (e["device_id"], e["value"]) for e in posted
+    )
+    assert len({r["record_id"] for r in records}) == len(records)
+    stats = app.server.get(f"/v1/campaigns/{campaign_id}").json()["stats"]
+    assert stats["converted"] == 3 and stats["revenue_by_currency"] == {"EUR": 18}

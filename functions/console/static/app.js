@@ -99,8 +99,19 @@ function variantsTable(campaign) {
     })));
 }
 
-async function seriesChart(campaignId, granularity, holder) {
-  const data = await call("GET", `/v1/campaigns/${encodeURIComponent(campaignId)}/timeseries?granularity=${granularity}`);
+function runsTable(runs) {
+  return h("table", { id: "runs" },
+    h("thead", {}, h("tr", {}, ...["Run (local date)", "Targeted", "Sent", "Opened", "Converted", "Revenue"]
+      .map((t) => h("th", {}, t)))),
+    h("tbody", {}, runs.map((run) => h("tr", { "data-run": run.run_id },
+      h("td", {}, run.run_id), ...["targeted", "sent", "opened", "converted"].map((k) =>
+        h("td", { class: "num", "data-stat": k }, run.stats[k] || 0)),
+      h("td", { class: "num" }, money(run.stats.revenue_by_currency))))));
+}
+
+async function seriesChart(campaignId, granularity, run, holder) {
+  const query = `granularity=${granularity}` + (run ? `&run=${encodeURIComponent(run)}` : "");
+  const data = await call("GET", `/v1/campaigns/${encodeURIComponent(campaignId)}/timeseries?${query}`);
   const labels = data.buckets.map((b) => (granularity === "hour" ? b.start.slice(5, 13).replace("T", " ") + "h" : b.start.slice(0, 10)));
   const series = Object.entries(COLORS).map(([name, color]) => ({ name, color, values: data.buckets.map((b) => b[name]) }));
   holder.replaceChildren(data.buckets.length ? lineChart(series, labels) : h("p", {}, "Nothing measured yet."));
@@ -109,16 +120,22 @@ async function seriesChart(campaignId, granularity, holder) {
 async function campaignView(campaignId) {
   const campaign = await call("GET", `/v1/campaigns/${encodeURIComponent(campaignId)}`);
   const chart = h("div", { id: "chart" });
-  const picker = h("select", { id: "granularity", onchange: () => seriesChart(campaignId, picker.value, chart) },
+  const runs = campaign.runs || [];
+  const redraw = () => seriesChart(campaignId, picker.value, runPicker.value, chart);
+  const picker = h("select", { id: "granularity", onchange: redraw },
     h("option", { value: "hour" }, "per hour"), h("option", { value: "day" }, "per day"));
+  // a recurring campaign's runs: each one's series on its own, or all of them together
+  const runPicker = h("select", { id: "run", onchange: redraw, hidden: !runs.length },
+    h("option", { value: "" }, "all runs"), ...runs.map((r) => h("option", { value: r.run_id }, `run ${r.run_id}`)));
   show(h("section", { class: "card" },
     h("h1", {}, campaign.name, " ", h("span", { class: `status ${campaign.status}` }, campaign.status)),
     h("p", { class: "muted" }, campaign.campaign_id, " · created ", campaign.created_at),
     h("h2", {}, "Waves (UTC)"), timeline(campaign.waves),
     h("h2", {}, "Funnel"), funnel(campaign.stats),
-    h("h2", {}, "Over time ", picker), chart,
+    h("h2", {}, "Over time ", picker, " ", runPicker), chart,
+    ...(runs.length ? [h("h2", {}, "Runs"), runsTable(runs)] : []),
     h("h2", {}, "Variants"), variantsTable(campaign)));
-  await seriesChart(campaignId, "hour", chart);
+  await seriesChart(campaignId, "hour", "", chart);
 }
 
 // ---------- create ----------

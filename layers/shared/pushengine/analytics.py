@@ -1,8 +1,8 @@
 """Measurement: revenue per currency, hour buckets of a campaign's stats, and the app's measurement defaults.
 
 Pure: no I/O. The time series lives in its own items (pushengine.dal.timeseries), one per
-(campaign, run, hour), added to by the same ledger-guarded transaction that adds the campaign's stats,
-so a redelivered batch or event never counts twice there either.
+(campaign, hour) and one per (campaign, run, hour) for occurrences, added to by the same ledger-guarded
+transaction that adds the campaign's stats, so a redelivered batch or event never counts twice there either.
 """
 
 from __future__ import annotations
@@ -126,11 +126,24 @@ def exposure_window(sent_at: datetime, converted_at: datetime, days: int) -> boo
 
 
 def campaign_timeseries(
-    definition: Mapping[str, Any] | None, hours: Iterable[Mapping[str, Any]], granularity: Granularity
+    campaign: Mapping[str, Any] | None,
+    hours: Iterable[Mapping[str, Any]],
+    granularity: Granularity,
+    run: str | None = None,
 ) -> dict[str, Any]:
-    """The answer of GET /v1/campaigns/{id}/timeseries: the campaign must exist (its definition)."""
+    """The answer of GET /v1/campaigns/{id}/timeseries: the campaign (definition and progress) must exist,
+    and `run`, when asked for, must be one of its runs. `hours` is read only after those checks; a
+    recurring or anniversary campaign's answer lists its runs (ids are local dates), oldest first."""
     from pushengine.errors import NotFound
 
-    if definition is None:
+    if campaign is None:
         raise NotFound("campaign not found", field="campaign_id")
-    return timeseries(hours, granularity)
+    runs = sorted(str(r) for r in campaign.get("run_ids") or ())
+    if run is not None and run not in runs:
+        raise NotFound(f"campaign has no run {run}", field="run")
+    out = timeseries(hours, granularity)
+    if runs:
+        out["runs"] = runs
+    if run is not None:
+        out["run"] = run
+    return out

@@ -111,30 +111,30 @@ def plan_campaign(
     """Schedule the occurrence waves falling in (now, now + PLAN_HORIZON] not scheduled yet; returns how many."""
     assert deps.automation is not None
     schedule = spec["schedule"]
-    wall = time.fromisoformat(schedule["time"])
     horizon = now + PLAN_HORIZON
     done = {str(item["sk"]) for item in deps.automation.planned(app_id, campaign_id)}
     registry = deps.devices.zones(app_id)
     count = 0
     # local dates run from UTC-12 to UTC+14 around the UTC date
-    for day in recurring.dates_between(now.date() - timedelta(days=1), horizon.date() + timedelta(days=1)):
-        if not recurring.occurs_on(schedule, day):
+    days = recurring.dates_between(now.date() - timedelta(days=1), horizon.date() + timedelta(days=1))
+
+    def zones_of(day: date) -> list[str]:
+        return _zones(deps, app_id, schedule, day, registry)
+
+    for occurrence in recurring.plan_occurrences(spec, days, zones_of, now, horizon):
+        run, wave = occurrence.run, occurrence.wave
+        if f"{run}#{wave.wave_id}" in done:
             continue
-        zones = _zones(deps, app_id, schedule, day, registry)
-        for wave in waves.plan_local_time(day, wall, zones, now, "skip").waves:
-            if wave.send_at > horizon or f"{day.isoformat()}#{wave.wave_id}" in done:
-                continue
-            payload = {"kind": "occurrence", "app_id": app_id, "campaign_id": campaign_id,
-                       "run": day.isoformat(), "wave_id": wave.wave_id, "at": wave.send_at.isoformat()}  # fmt: skip
-            if (wave.send_at - datetime.now(UTC)).total_seconds() <= triggers.IMMEDIATE_SECONDS:
-                send_json(
-                    deps.settings.audience_queue_url, [payload], max_message=deps.settings.max_message_bytes
-                )
-            else:
-                deps.scheduler.create(occurrence_schedule(campaign_id, day.isoformat(), wave.wave_id), wave.send_at,
-                                      payload)  # fmt: skip
-            deps.automation.mark_planned(app_id, campaign_id, day.isoformat(), wave.wave_id)
-            count += 1
+        payload = {"kind": "occurrence", "app_id": app_id, "campaign_id": campaign_id,
+                   "run": run, "wave_id": wave.wave_id, "at": wave.send_at.isoformat()}  # fmt: skip
+        if (wave.send_at - datetime.now(UTC)).total_seconds() <= triggers.IMMEDIATE_SECONDS:
+            send_json(
+                deps.settings.audience_queue_url, [payload], max_message=deps.settings.max_message_bytes
+            )
+        else:
+            deps.scheduler.create(occurrence_schedule(campaign_id, run, wave.wave_id), wave.send_at, payload)
+        deps.automation.mark_planned(app_id, campaign_id, run, wave.wave_id)
+        count += 1
     return count
 
 
@@ -167,13 +167,15 @@ def fire_occurrence(deps: SegmentDeps, message: Mapping[str, Any]) -> int:
     candidates = _zones(
         deps, app_id, schedule, day, deps.devices.zones(app_id)
     )  # as of now: late zones count
-    zones = waves.zones_for_wave(at, day, time.fromisoformat(schedule["time"]), candidates)
+    send_time = recurring.send_time_of(spec, wave_id)  # a send-time experiment's wave: its variants only
+    zones = waves.zones_for_wave(at, day, time.fromisoformat(send_time.schedule["time"]), candidates)
     task_wave = f"{run}.{wave_id}"
     if not _fix_audience(deps, app_id, campaign_id, task_wave, spec.get("audience")):
         return 0
     deps.campaigns.add_run(app_id, campaign_id, run)
     base = {"kind": "task", "app_id": app_id, "campaign_id": campaign_id, "wave_id": task_wave, "at": at.isoformat(),
-            "seq": 0, "run": run, "context": {"local_date": run}}  # fmt: skip
+            "seq": 0, "run": run, "context": {"local_date": run},
+            **({"variants": list(send_time.variants)} if send_time.variants else {})}  # fmt: skip
     if schedule["type"] == "anniversary":
         celebrants = {"attribute": anniversaries.attribute_name(schedule["attribute"]),
                       "month_days": anniversaries.celebrated_on(day)}  # fmt: skip

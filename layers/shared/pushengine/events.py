@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pushengine import recurring
 from pushengine.analytics import app_defaults, hour_of, revenue_key
 from pushengine.attribution import RecentCampaigns, exposures
 from pushengine.dal.apps import AppsRepository
 from pushengine.dal.campaigns import ACTION_STAT_PREFIX
 from pushengine.errors import NotFound
+from pushengine.export import event_id
 from pushengine.models import EventIn
 from pushengine.ports import CampaignStore, DeviceStore
 from pushengine.profiles import ProfileStore, record_behaviour
@@ -74,29 +76,38 @@ def record_event(deps: EventDeps, app_id: str, event: EventIn) -> dict[str, obje
         raise NotFound("campaign not found", field="body.campaign_id")
     spec = campaign["spec"]
     variant = assign(spec, event.campaign_id, event.device_id)
-    counted = count(deps, app_id, event.campaign_id, variant, event, stat, at, currency, spec=spec)
-    return {"accepted": True, "counted": counted, "variant": variant}
+    run = None
+    if spec["schedule"]["type"] == "recurring":  # the occurrence it answers: in the device's zone, by `at`
+        zone = str((deps.devices.get(app_id, event.device_id) or {}).get("timezone", "UTC"))
+        run = recurring.run_of(spec, variant, zone, at)
+    counted = count(deps, app_id, event.campaign_id, variant, event, stat, at, currency, spec=spec, run=run)
+    return {"accepted": True, "counted": counted, "variant": variant, **({"run": run} if run else {})}
 
 
 def count(
     deps: EventDeps, app_id: str, campaign_id: str, variant: str, event: EventIn, stat: str, at: datetime,
-    default_currency: str, *, spec: dict[str, Any] | None = None,
+    default_currency: str, *, spec: dict[str, Any] | None = None, run: str | None = None,
 ) -> bool:  # fmt: skip
-    """Add one event to a campaign's stats, its variant's and its hour; True if anything was added."""
+    """Add one event to a campaign's stats, its variant's and its hour (and its run's); True if anything was
+    added."""
     assert event.device_id is not None
     hour = hour_of(at)
-    # Each device counts once per stat: the claim is the ledger of the transaction that adds the count,
-    # so a failed write leaves no claim behind and the event counts when it is posted again.
-    claim = f"evt#{campaign_id}#{event.device_id}#{stat}"
+    # Each device counts once per stat (per run of a recurring campaign): the claim is the ledger of the
+    # transaction that adds the count, so a failed write leaves no claim behind and the event counts when
+    # it is posted again.
+    claim = f"evt#{campaign_id}#{event.device_id}#{stat}" + (f"#{run}" if run else "")
     delta: dict[str, int | float] = {stat: 1}
     revenue: dict[str, int | float] = (
         {revenue_key(event.currency or default_currency): event.value}
         if stat == "converted" and event.value
         else {}
     )
+    # the value goes under the event's own ledger too: the same event posted again (same content and
+    # timestamp: a retry) adds it once, as it is exported once
+    paid = f"rev#{campaign_id}#{event_id(app_id, event, secrets.token_hex(8))}" if revenue else None
     first = deps.campaigns.record(
         app_id, campaign_id, claim, stats={**delta, **revenue}, variant_stats={variant: {**delta, **revenue}},
-        hour=hour,
+        hour=hour, run=run, marks=[paid] if paid else [],
     )  # fmt: skip
     action = (event.properties or {}).get("action_id")
     # a button's taps, once per device; only the campaign's own action ids, so the stats item stays bounded
@@ -105,12 +116,15 @@ def count(
         deps.campaigns.record(
             app_id, campaign_id, f"{claim}#{action}", stats=tap, variant_stats={variant: tap}
         )
-    if not first and revenue:  # every conversion's value adds to revenue, not only the first
-        deps.campaigns.record(
-            app_id, campaign_id, f"rev#{campaign_id}#{secrets.token_hex(8)}",
-            stats=revenue, variant_stats={variant: revenue}, hour=hour,
-        )  # fmt: skip
-    return first or bool(revenue)
+    # every conversion's value adds to revenue, not only the first's
+    added = (
+        not first
+        and paid is not None
+        and deps.campaigns.record(
+            app_id, campaign_id, paid, stats=revenue, variant_stats={variant: revenue}, hour=hour, run=run
+        )
+    )
+    return first or added
 
 
 def update_profiles(deps: EventDeps, app_id: str, event: EventIn) -> EventIn:

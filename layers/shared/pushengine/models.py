@@ -441,8 +441,12 @@ class CampaignIn(BaseModel):
         for i, v in enumerate(self.variants or []):
             if v.time is not None and self.schedule.type not in ("local_time", "recurring"):
                 raise ValueError(f"variants.{i}.time: only for local_time or recurring schedules")
-            if v.days is not None and self.schedule.type != "recurring":
-                raise ValueError(f"variants.{i}.days: only for recurring schedules")
+            if v.days is not None and (
+                self.schedule.type != "recurring" or self.schedule.frequency != "weekly"
+            ):
+                raise ValueError(f"variants.{i}.days: only for weekly recurring schedules")
+            if v.days is not None and len(set(v.days)) != len(v.days):
+                raise ValueError(f"variants.{i}.days: each weekday at most once")
         if (self.message is None) == (self.template_id is None):
             raise ValueError("message: give exactly one of message and template_id")
         return self

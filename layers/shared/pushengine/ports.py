@@ -69,8 +69,10 @@ class CampaignStore(Protocol):
         shard: int | None = None,
         hour: str | None = None,
         run: str | None = None,
+        marks: Sequence[str] = (),
     ) -> bool:
-        """Add stats and counters guarded by the ledger item `ledger_key`: False if it was already done."""
+        """Add stats and counters guarded by the ledger item `ledger_key`: False if it was already done.
+        `marks`: more ledger keys written done with it (unguarded)."""
         ...
 
     def runs(self, app_id: str, campaign_id: str, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]: ...

@@ -3,14 +3,22 @@
 Each occurrence is a run (its id is the local date, YYYY-MM-DD) whose waves are those of a
 `local_time` campaign on that date (pushengine.waves), planned a bounded horizon ahead by the
 periodic planner (pushengine.automation), so no schedule exists for occurrences years away.
+
+A send-time experiment gives variants their own wall time and (weekly) weekdays: each distinct
+(time, days) is a `SendTime` with its own waves per run, reaching only its variants' devices.
 """
 
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterator, Mapping
-from datetime import date, timedelta
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from pushengine import waves
+from pushengine.targeting import HOLDOUT
 
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")  # date.weekday() order
 
@@ -38,3 +46,111 @@ def dates_between(first: date, last: date) -> Iterator[date]:
     while day <= last:
         yield day
         day += timedelta(days=1)
+
+
+# ---------- send-time experiments ----------
+@dataclass(frozen=True, slots=True)
+class SendTime:
+    """One wall time (and weekdays) of a recurring campaign, and the variants sent at it.
+
+    `key` suffixes its wave ids ("" when the campaign runs no experiment); `variants` None means all."""
+
+    key: str
+    schedule: Mapping[str, Any] = field(hash=False)
+    variants: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Occurrence:
+    run: str  # the local date, YYYY-MM-DD
+    wave: waves.Wave
+    send_time: SendTime
+
+
+def _days(days: Iterable[str] | None) -> tuple[str, ...]:
+    """Weekdays in week order, each once."""
+    chosen = set(days or ())
+    return tuple(d for d in WEEKDAYS if d in chosen)
+
+
+def send_times(spec: Mapping[str, Any]) -> list[SendTime]:
+    """The campaign's send times: one (its schedule's) unless a recurring campaign's variants carry their own
+    `time` or `days`; then one per distinct (time, days). The holdout goes with the schedule's own send
+    time, else with the earliest, so its devices are counted (targeted) once per run like a variant's."""
+    schedule = spec["schedule"]
+    variants = spec.get("variants") or []
+    if schedule["type"] != "recurring" or not any(v.get("time") or v.get("days") for v in variants):
+        return [SendTime("", schedule)]
+    groups: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for v in variants:
+        wall = str(v.get("time") or schedule["time"])
+        groups.setdefault((wall, _days(v.get("days") or schedule.get("days"))), []).append(str(v["name"]))
+    own = (str(schedule["time"]), _days(schedule.get("days")))
+    groups.setdefault(own if own in groups else min(groups), []).append(HOLDOUT)
+    out = []
+    for (wall, days), names in sorted(groups.items()):
+        key = "t" + wall.replace(":", "") + ("-" + "".join(days) if days else "")
+        effective = {**schedule, "time": wall, **({"days": list(days)} if days else {})}
+        out.append(SendTime(key, effective, tuple(names)))
+    return out
+
+
+def send_time_of(spec: Mapping[str, Any], wave_id: str) -> SendTime:
+    """The send time an occurrence wave was planned for (its id's suffix)."""
+    groups = send_times(spec)
+    for group in groups:
+        if group.key and wave_id.endswith("-" + group.key):
+            return group
+    return groups[0]
+
+
+def plan_occurrences(
+    spec: Mapping[str, Any],
+    days: Iterable[date],
+    zones_of: Callable[[date], Iterable[str]],
+    now: datetime,
+    horizon: datetime,
+) -> list[Occurrence]:
+    """Every occurrence wave on these local dates falling in (now, horizon], per send time; a send time's
+    waves carry its key in their id (two send times can share an instant in different zones)."""
+    groups = send_times(spec)
+    out: list[Occurrence] = []
+    for day in days:
+        chosen = [g for g in groups if occurs_on(g.schedule, day)]
+        if not chosen:
+            continue
+        zones = list(zones_of(day))
+        for group in chosen:
+            wall = time.fromisoformat(str(group.schedule["time"]))
+            for wave in waves.plan_local_time(day, wall, zones, now, "skip").waves:
+                if wave.send_at > horizon:
+                    continue
+                if group.key:
+                    wave = replace(wave, wave_id=f"{wave.wave_id}-{group.key}")
+                out.append(Occurrence(day.isoformat(), wave, group))
+    out.sort(key=lambda o: (o.wave.send_at, o.wave.wave_id))
+    return out
+
+
+def run_at(schedule: Mapping[str, Any], zone: str, at: datetime, *, lookback_days: int = 62) -> str | None:
+    """The run that last reached a device in `zone` at or before `at`: the latest local date that is an
+    occurrence of `schedule` (a send time's, for an experiment) whose wall time there has passed. None when
+    there is none within `lookback_days` (a monthly schedule's runs lie at most 31 days apart)."""
+    if not waves.is_valid_zone(zone):
+        zone = "UTC"
+    wall = time.fromisoformat(str(schedule["time"]))
+    day = at.astimezone(ZoneInfo(zone)).date()
+    for _ in range(lookback_days + 1):
+        if occurs_on(schedule, day) and waves.local_instant(day, wall, zone) <= at:
+            return day.isoformat()
+        day -= timedelta(days=1)
+    return None
+
+
+def run_of(spec: Mapping[str, Any], variant: str, zone: str, at: datetime) -> str | None:
+    """The run an event of a recurring campaign's device (in `variant`, or the holdout) counts for: the last
+    one its send time reached it in by `at`. None for other campaigns (their events have no run)."""
+    if spec["schedule"]["type"] != "recurring":
+        return None
+    group = next((g for g in send_times(spec) if g.variants is None or variant in g.variants), None)
+    return run_at(group.schedule, zone, at) if group is not None else None

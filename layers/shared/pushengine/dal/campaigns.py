@@ -257,13 +257,16 @@ class CampaignsRepository:
         shard: int | None = None,
         hour: str | None = None,
         run: str | None = None,
+        marks: Sequence[str] = (),
     ) -> bool:
         """Add stats and counters in one transaction guarded by a ledger item; False if already recorded.
 
         Waves and tasks pending go to the progress item; everything else to counter shard `shard` (by
         default the ledger key's): a send batch names the shard its task counted it on. With `hour`
         (analytics.hour_of), the funnel part of the stats also joins that hour's time series. `run`: an
-        occurrence of a recurring or anniversary campaign, whose own stats item gains them too."""
+        occurrence of a recurring or anniversary campaign, whose own stats item (and with `hour`, its own
+        series) gains them too. `marks`: more ledger keys written with this one (unguarded), so a later
+        record under one of them finds it done."""
         progress_pk = self._progress_key(app_id, campaign_id)["pk"]
         ledger_item = {"pk": ledger_key, "done": True, "expires_at": _expires(), **(ledger or {})}
         items: list[dict[str, Any]] = [{
@@ -282,15 +285,18 @@ class CampaignsRepository:
         on_shard += [((k,), d) for k, d in counted if k not in sharded.MAIN_COUNTERS]
         where = sharded.shard_of(ledger_key) if shard is None else int(shard)
         table = self._checkpoints_name
+        items += [{"Put": {"TableName": table,
+                           "Item": _serialize({"pk": mark, "done": True, "expires_at": _expires()})}}
+                  for mark in marks]  # fmt: skip
         updates = [
             add_update(table, {"pk": sharded.shard_key(progress_pk, where)}, on_shard),
             add_update(table, {"pk": progress_pk}, main),
         ]
-        if hour is not None:
-            updates.append(self.timeseries.bucket_update(
-                app_id, campaign_id, hour, series_deltas(stats or {}),
-                {v: series_deltas(d) for v, d in (variant_stats or {}).items()},
-            ))  # fmt: skip
+        if hour is not None:  # the campaign's series, and an occurrence's own
+            deltas = series_deltas(stats or {})
+            vdeltas = {v: series_deltas(d) for v, d in (variant_stats or {}).items()}
+            for series_run in (None, run) if run else (None,):
+                updates.append(self.timeseries.bucket_update(app_id, campaign_id, hour, deltas, vdeltas, series_run))
         if run:
             run_stats = [((k,), d) for k, d in (stats or {}).items()]
             updates.append(add_update(table, {"pk": run_key(app_id, campaign_id, run)}, run_stats))

@@ -2,7 +2,8 @@
 
 `EVENT_EXPORT` is `firehose:<delivery stream>` (Firehose buffers them into S3 as JSON lines),
 `eventbridge:<bus>` (one event each, detail-type `push-engine.<type>`), `s3:<bucket>` (the local stack's
-emulation: one JSON-lines object per call, under the prefix Firehose would use), or empty: off.
+emulation: one JSON-lines object per unit, under the hour prefix Firehose would use, named by the unit so
+a unit written again replaces its object), or empty: off.
 Limits obeyed: PutRecordBatch 500 records / 4 MiB, PutEvents 10 entries / 256 KB; failed entries are
 sent again with backoff.
 """
@@ -11,12 +12,11 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from pushengine.dal import aws
+from pushengine.export import ExportUnit
 
 FIREHOSE_RECORDS, FIREHOSE_BYTES = 500, 4 * 1024 * 1024
 EVENTBRIDGE_ENTRIES, EVENTBRIDGE_BYTES = 10, 256 * 1024
@@ -39,6 +39,10 @@ def _chunks(lines: Sequence[bytes], count: int, size: int) -> list[list[bytes]]:
     return [c for c in out if c]
 
 
+def object_key(unit: ExportUnit) -> str:
+    return f"events/{unit.at:%Y/%m/%d/%H}/{unit.name}.jsonl"
+
+
 class EventExport:
     def __init__(self, target: str) -> None:
         self.kind, _, self.name = target.partition(":")
@@ -51,10 +55,10 @@ class EventExport:
     def enabled(self) -> bool:
         return bool(self.kind)
 
-    def put(self, records: Sequence[dict[str, Any]]) -> None:
-        if not self.kind or not records:
+    def put(self, unit: ExportUnit) -> None:
+        if not self.kind or not unit.records:
             return
-        lines = [_line(r) for r in records]
+        lines = [_line(r) for r in unit.records]
         if self.kind == "firehose":
             for chunk in _chunks(lines, FIREHOSE_RECORDS, FIREHOSE_BYTES):
                 self._firehose(chunk)
@@ -62,11 +66,12 @@ class EventExport:
             for chunk in _chunks(lines, EVENTBRIDGE_ENTRIES, EVENTBRIDGE_BYTES):
                 self._eventbridge(chunk)
         else:
-            now = datetime.now(UTC)
             aws.client("s3").put_object(
-                Bucket=self.name, Key=f"events/{now:%Y/%m/%d/%H}/{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex}.jsonl",
-                Body=b"".join(lines), ContentType="application/x-ndjson",
-            )  # fmt: skip
+                Bucket=self.name,
+                Key=object_key(unit),
+                Body=b"".join(lines),
+                ContentType="application/x-ndjson",
+            )
 
     def _firehose(self, lines: list[bytes]) -> None:
         for attempt in range(ATTEMPTS):

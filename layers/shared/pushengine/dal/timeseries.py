@@ -1,4 +1,6 @@
-"""A campaign's stats per UTC hour, in the analytics table: one item per (campaign, hour).
+"""A campaign's stats per UTC hour, in the analytics table: one item per (campaign, hour), and for an
+occurrence of a recurring or anniversary campaign one more per (campaign, run, hour) in the run's own
+partition, so one run's series is one Query however many runs the campaign has had.
 
 The item's counters are top-level attributes (`s:<stat>` overall, `v:<variant>:<stat>` per variant), so
 one ADD creates or bumps them without a parent map that would first have to exist. The writers do not
@@ -20,8 +22,8 @@ from pushengine.dal.expressions import add_update
 from pushengine.dal.numbers import from_dynamo
 
 
-def series_key(app_id: str, campaign_id: str) -> str:
-    return f"{app_id}#{campaign_id}"
+def series_key(app_id: str, campaign_id: str, run: str | None = None) -> str:
+    return f"{app_id}#{campaign_id}" if run is None else f"{app_id}#{campaign_id}#run#{run}"
 
 
 class TimeseriesRepository:
@@ -36,20 +38,23 @@ class TimeseriesRepository:
         hour: str,
         stats: Mapping[str, int | float],
         variant_stats: Mapping[str, Mapping[str, int | float]],
+        run: str | None = None,
     ) -> dict[str, Any] | None:
-        """A TransactWriteItems Update adding these deltas to the hour's item; None when nothing to add."""
+        """A TransactWriteItems Update adding these deltas to the hour's item (of the run's series, with
+        `run`); None when nothing to add."""
         if not self._name:
             return None
         adds = [((f"s:{k}",), v) for k, v in stats.items()]
         for variant, deltas in variant_stats.items():
             adds += [((f"v:{variant}:{k}",), v) for k, v in deltas.items()]
-        return add_update(self._name, {"series": series_key(app_id, campaign_id), "hour": hour}, adds)
+        return add_update(self._name, {"series": series_key(app_id, campaign_id, run), "hour": hour}, adds)
 
-    def hours(self, app_id: str, campaign_id: str) -> Iterator[dict[str, Any]]:
-        """Every hour item of the campaign, oldest first, as {"hour", "stats", "vstats"}."""
+    def hours(self, app_id: str, campaign_id: str, run: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every hour item of the campaign (or of one run), oldest first, as {"hour", "stats", "vstats"}."""
         if self._table is None:
             return
-        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("series").eq(series_key(app_id, campaign_id))}
+        key = series_key(app_id, campaign_id, run)
+        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("series").eq(key)}
         while True:
             page = self._table.query(**kwargs)
             for item in page["Items"]:

@@ -143,7 +143,8 @@ def fan_out(deps: SegmentDeps, message: dict[str, Any]) -> None:
         "cursors",
         "run",
         "context",
-    )  # occurrences too
+        "variants",
+    )  # occurrences too (a send-time experiment's: the variants its wave reaches)
     base = {k: message[k] for k in carried if k in message}
     parts = readplan.fan(lo, hi)
     if hi - lo <= readplan.FAN_OUT:
@@ -197,7 +198,9 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
     defaults = app_settings.load(deps.apps, app_id)
     targeting = Targeting(campaign_id, spec, audience=_wave_audience(deps, task, spec), defaults=defaults)
     # a send-time experiment's wave reaches only its variants' devices; the others have their own wave
-    reaches = next((w.get("variants") for w in campaign["waves"] if w["wave_id"] == task["wave_id"]), None)
+    reaches = task.get("variants") or next(
+        (w.get("variants") for w in campaign["waves"] if w["wave_id"] == task["wave_id"]), None
+    )
     to_send: list[dict[str, Any]] = []
     deferred: dict[datetime, list[dict[str, Any]]] = defaultdict(list)
     stats: Counter[str] = Counter()

@@ -33,7 +33,7 @@ from pushengine.dal.queues import SqsQueue
 from pushengine.dal.quota import QuotaLedger
 from pushengine.delivery import erasure, lifecycle
 from pushengine.delivery.provider_pool import ProviderPool
-from pushengine.export import send_records
+from pushengine.export import send_unit
 from pushengine.ports import CampaignStore, CapStore, DeviceStore, ErasureLog, Providers, Queue
 from pushengine.providers.base import Notification, Outcome, PushProvider, SendResult
 from pushengine.rendering import RenderError
@@ -282,6 +282,7 @@ async def send_batch(
             raise RetryLater(len(retry_after), None, dead_lettered=True)
         raise RetryLater(len(retry_after), max(retry_after) or None)
     if checkpoint.get("dead_lettered"):  # a redriven batch: correct what was counted when it dead-lettered
+        await asyncio.to_thread(export_outcomes, deps, batch, outcome_of)  # replaces the dead letter's unit
         recorded_v = checkpoint.get("vrecorded", {})
         vdelta = {v: _difference(vcounts.get(v, {}), recorded_v.get(v, {})) for v in {*vcounts, *recorded_v}}
         await asyncio.to_thread(
@@ -292,6 +293,8 @@ async def send_batch(
         )  # fmt: skip
         return dict(counts)
     try:
+        # exported before the count: a crash in between brings the batch back, and it writes the same unit again
+        await asyncio.to_thread(export_outcomes, deps, batch, outcome_of)
         recorded = await asyncio.to_thread(
             deps.campaigns.record, app_id, campaign_id, key,
             stats=counts, variant_stats=vcounts, counters={"batches_pending": -1}, shard=batch.get("cs"),
@@ -302,9 +305,6 @@ async def send_batch(
         await save()  # what was sent stays sent when SQS brings the batch back
         raise
     if recorded:
-        if deps.export is not None and deps.export.enabled:
-            settled = [(devices[i], outcome) for i, outcome in sorted(outcome_of.items())]
-            await asyncio.to_thread(deps.export.put, send_records(batch, settled))
         await asyncio.to_thread(deps.campaigns.try_complete, app_id, campaign_id, shard=batch.get("cs"))
     return dict(counts)
 
@@ -382,13 +382,18 @@ def dead_letter(deps: SenderDeps, batch: Mapping[str, Any], reasons: str | Mappi
         vcounts[variant].update(c)
     ledger: dict[str, Any] = {"dead_lettered": True, "done_idx": checkpoint.get("done_idx", ""),
                               "counts": dict(counts), "vcounts": {k: dict(v) for k, v in vcounts.items()}}  # fmt: skip
-    undelivered = [entry for i, entry in enumerate(batch["devices"]) if i not in done]
-    for entry in undelivered:
+    if checkpoint.get("outcomes"):  # the export's, so a redrive exports the batch whole again
+        ledger["outcomes"] = checkpoint["outcomes"]
+    outcome_of = decode_outcomes(checkpoint.get("outcomes"))
+    undelivered = [(i, entry) for i, entry in enumerate(batch["devices"]) if i not in done]
+    for i, entry in undelivered:
+        outcome_of[i] = "failed"
         counts["failed"] += 1
         vcounts[entry.get("v", "default")]["failed"] += 1
     if isinstance(reasons, str):  # the batch itself failed (not its sends): every undelivered device
         reasons = {reasons: len(undelivered)}
     ledger["recorded"], ledger["vrecorded"] = dict(counts), {k: dict(v) for k, v in vcounts.items()}
+    export_outcomes(deps, batch, outcome_of)
     recorded = deps.campaigns.record(
         app_id, campaign_id, key, stats=counts, variant_stats=vcounts, counters={"batches_pending": -1},
         ledger=ledger, errors={f"dead-lettered: {reason}": n for reason, n in reasons.items()},
@@ -399,6 +404,15 @@ def dead_letter(deps: SenderDeps, batch: Mapping[str, Any], reasons: str | Mappi
     if recorded:
         deps.campaigns.try_complete(app_id, campaign_id, shard=batch.get("cs"))
     return recorded
+
+
+def export_outcomes(deps: SenderDeps, batch: Mapping[str, Any], outcome_of: Mapping[int, str]) -> None:
+    """The batch's settled outcomes as one export unit named by the batch (pushengine.export)."""
+    if deps.export is not None and deps.export.enabled:
+        devices = batch["devices"]
+        deps.export.put(
+            send_unit(batch, [(devices[i], outcome) for i, outcome in sorted(outcome_of.items())])
+        )
 
 
 def send_hour(batch: Mapping[str, Any]) -> str:

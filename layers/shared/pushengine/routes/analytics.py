@@ -27,16 +27,22 @@ class Deps:
 
 
 deps = Deps()
+RUN_ID = r"^\d{4}-\d{2}-\d{2}$"  # a run is its local date
 router = ApiRouter()
 
 
 @router.api(
     "GET", "/v1/campaigns/<campaign_id>/timeseries", keys=SERVER, answers=[404],
-    summary="A campaign's funnel and revenue per UTC hour or day, overall and per variant",
+    summary="A campaign's (or one run's) funnel and revenue per UTC hour or day, overall and per variant",
 )  # fmt: skip
 def campaign_timeseries(
-    campaign_id: CampaignId, granularity: Annotated[Literal["hour", "day"], Query()] = "hour"
+    campaign_id: CampaignId,
+    granularity: Annotated[Literal["hour", "day"], Query()] = "hour",
+    run: Annotated[str | None, Query(pattern=RUN_ID, description="one run of a recurring campaign")] = None,
 ) -> dict[str, Any]:
     app_id = str(caller().app_id)
-    definition = deps.campaigns.definition(app_id, campaign_id)
-    return analytics.campaign_timeseries(definition, deps.timeseries.hours(app_id, campaign_id), granularity)
+    campaign = deps.campaigns.get(
+        app_id, campaign_id, summed=False
+    )  # definition and its runs, no shard reads
+    hours = deps.timeseries.hours(app_id, campaign_id, run)
+    return analytics.campaign_timeseries(campaign, hours, granularity, run)

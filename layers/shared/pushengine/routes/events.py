@@ -59,7 +59,7 @@ router = ApiRouter()
 def post_event(body: EventIn) -> Response[dict]:
     app_id = str(caller().app_id)
     result = events.record_event(deps.events, app_id, body)
-    deps.export.put([export.event_record(app_id, body, result)])
+    deps.export.put(export.event_unit([export.event_record(app_id, body, result)]))
     return Response(202, content_types.APPLICATION_JSON, result)
 
 
@@ -73,7 +73,7 @@ def post_events(body: EventBatchIn) -> Response[dict]:
     def make() -> tuple[int, dict]:
         accepted: list[dict[str, Any]] = []
         results = [_one(app_id, i, raw, accepted) for i, raw in enumerate(body.events)]
-        deps.export.put(accepted)  # one call for the request's accepted events
+        deps.export.put(export.event_unit(accepted))  # one unit of the request's accepted events
         return 202, {"results": results}
 
     return idempotency.answer(router, "POST /v1/events/batch", body, make)
