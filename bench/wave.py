@@ -166,7 +166,7 @@ _TYPES = {"S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"}
 
 
 def _short(table: str) -> str:
-    """A physical table name as its template name (`stack-CheckpointsTable-ab12` → CheckpointsTable)."""
+    """A physical table name as its template name (`stack-DeliveryStateTable-ab12` → DeliveryStateTable)."""
     return next((part for part in table.split("-") if part.endswith("Table")), table)
 
 

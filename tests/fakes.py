@@ -88,7 +88,7 @@ class FakeCampaigns(Faults):
         self.definitions: dict[tuple[str, str], dict[str, Any]] = {}
         self.main: dict[tuple[str, str], dict[str, Any]] = {}
         self.shards: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        self.items: dict[str, dict[str, Any]] = {}  # the checkpoints table: ledgers, checkpoints, plans...
+        self.items: dict[str, dict[str, Any]] = {}  # the delivery-state table: ledgers, checkpoints, plans...
         self.series: dict[tuple[str, str], dict[str, Any]] = defaultdict(dict)  # (campaign, hour) funnel
         self.run_stats: dict[tuple[str, str, str], dict[str, Any]] = defaultdict(dict)
 

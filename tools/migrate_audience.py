@@ -2,9 +2,9 @@
 keyed per zone (see README, "Upgrading a deployment"; the work is pushengine.dal.audience_migration).
 
 python -m tools.migrate_audience --stack my-push-engine [--segments 8] [--workers 4] [--fresh]
-python -m tools.migrate_audience --devices-table T --zones-table T --checkpoints-table T   # AWS_ENDPOINT_URL
+python -m tools.migrate_audience --devices-table T --zones-table T --delivery-state-table T   # AWS_ENDPOINT_URL
                                                                                            # for a local stack
-Safe to run again; an interrupted run goes on where it stopped (its state is in the checkpoints table).
+Safe to run again; an interrupted run goes on where it stopped (its state is in the delivery-state table).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 
 from pushengine.dal.audience_migration import AudienceMigration, Report, SegmentState, stack_tables
 
-TABLES = ("DevicesTable", "ZonesTable", "CheckpointsTable")
+TABLES = ("DevicesTable", "ZonesTable", "DeliveryStateTable")
 
 
 class Progress:
@@ -44,18 +44,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack", help="a deployed stack's name: its tables are looked up")
     parser.add_argument("--devices-table")
     parser.add_argument("--zones-table")
-    parser.add_argument("--checkpoints-table")
+    parser.add_argument("--delivery-state-table")
     parser.add_argument("--segments", type=int, default=8, help="parallel scan segments (fixed per run)")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--page-size", type=int, default=1000)
     parser.add_argument("--fresh", action="store_true", help="forget a saved state and scan everything again")
     args = parser.parse_args(argv)
-    names: list[str] = [args.devices_table, args.zones_table, args.checkpoints_table]
+    names: list[str] = [args.devices_table, args.zones_table, args.delivery_state_table]
     if args.stack:
         found = stack_tables(args.stack, TABLES)
         names = [found[t] for t in TABLES]
     if not all(names):
-        parser.error("give --stack, or all of --devices-table, --zones-table and --checkpoints-table")
+        parser.error("give --stack, or all of --devices-table, --zones-table and --delivery-state-table")
     migration = AudienceMigration(*names, segments=args.segments, page_size=args.page_size)
     report: Report = migration.run(workers=args.workers, fresh=args.fresh, on_page=Progress())
     print(

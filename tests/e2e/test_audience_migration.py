@@ -64,7 +64,7 @@ def test_old_devices_are_keyed_counted_and_reached(stack: Any, standins: Standin
     with pytest.raises(Interrupted):
         AudienceMigration(*tables(stack), segments=3, page_size=10).run(workers=1, on_page=stop_after_one)
     args = [
-        f"--{k}-table={n}" for k, n in zip(("devices", "zones", "checkpoints"), tables(stack), strict=True)
+        f"--{k}-table={n}" for k, n in zip(("devices", "zones", "delivery-state"), tables(stack), strict=True)
     ]
     assert migrate_audience.main([*args, "--segments=3", "--page-size=10"]) == 0
     state = AudienceMigration(*tables(stack), segments=3).load()

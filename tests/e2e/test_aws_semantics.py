@@ -106,7 +106,7 @@ def test_a_zone_whose_web_audience_needs_twenty_send_batches_fits_sqs_limits(
     assert all(standins.webpush.received_for(s) for s in subscriptions.values())
     assert campaign["errors"] == {}
     pages = stack.boto3_client("dynamodb").get_paginator("scan").paginate(
-        TableName=stack.table_name("CheckpointsTable"), ProjectionExpression="pk",
+        TableName=stack.table_name("DeliveryStateTable"), ProjectionExpression="pk",
         FilterExpression="begins_with(pk, :b)", ExpressionAttributeValues={":b": {"S": f"batch#{campaign_id}#"}},
     )  # fmt: skip
     ledgers = [item for page in pages for item in page["Items"]]

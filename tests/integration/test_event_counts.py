@@ -20,7 +20,7 @@ TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
 @pytest.fixture
 def repos(names: dict[str, str]) -> tuple[CampaignsRepository, DevicesRepository]:
-    campaigns = CampaignsRepository(names["CampaignsTable"], names["CheckpointsTable"])
+    campaigns = CampaignsRepository(names["CampaignsTable"], names["DeliveryStateTable"])
     return campaigns, DevicesRepository(names["DevicesTable"], names["ZonesTable"], 4)
 
 
@@ -79,7 +79,7 @@ def test_a_recurring_campaigns_events_count_once_per_device_and_run_in_the_runs_
     from pushengine.dal.timeseries import TimeseriesRepository
 
     series = TimeseriesRepository(names["AnalyticsTable"])
-    campaigns = CampaignsRepository(names["CampaignsTable"], names["CheckpointsTable"], series)
+    campaigns = CampaignsRepository(names["CampaignsTable"], names["DeliveryStateTable"], series)
     devices = DevicesRepository(names["DevicesTable"], names["ZonesTable"], 4)
     devices.put("app_1", "d1", {"platform": "ios", "token": "ab" * 32, "timezone": "America/New_York"})
     spec = {"name": "c", "message": {"title": "t", "body": "b"},

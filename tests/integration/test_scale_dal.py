@@ -62,7 +62,7 @@ def campaign(repo: CampaignsRepository, campaign_id: str) -> None:
 def test_counters_spread_over_shards_sum_on_read_and_complete_when_every_shard_is_done(
     names: dict[str, str],
 ) -> None:
-    repo = CampaignsRepository(names["CampaignsTable"], names["CheckpointsTable"])
+    repo = CampaignsRepository(names["CampaignsTable"], names["DeliveryStateTable"])
     campaign(repo, "c1")
     # one task counts 3 batches on shard 5, another... the task itself is the one pending task
     assert repo.record("app", "c1", "task#1", stats={"targeted": 3}, counters={"batches_pending": 3,
@@ -77,7 +77,7 @@ def test_counters_spread_over_shards_sum_on_read_and_complete_when_every_shard_i
     assert progress is not None and progress["status"] == "completed"
     assert progress["stats"]["sent"] == 3 and progress["stats"]["targeted"] == 3
     assert progress["vstats"]["default"]["sent"] == 3
-    table = boto3.resource("dynamodb", region_name="us-east-1").Table(names["CheckpointsTable"])
+    table = boto3.resource("dynamodb", region_name="us-east-1").Table(names["DeliveryStateTable"])
     main = table.get_item(Key={"pk": "progress#app#c1"})["Item"]
     assert main["stats"]["sent"] == 0  # nothing was written to the campaign's own item per batch
     # stats of other writers (events) land on shards chosen by their ledger keys, and are summed too
@@ -87,7 +87,7 @@ def test_counters_spread_over_shards_sum_on_read_and_complete_when_every_shard_i
 
 
 def test_a_campaign_is_not_complete_while_another_shard_has_batches(names: dict[str, str]) -> None:
-    repo = CampaignsRepository(names["CampaignsTable"], names["CheckpointsTable"])
+    repo = CampaignsRepository(names["CampaignsTable"], names["DeliveryStateTable"])
     campaign(repo, "c2")
     repo.record("app", "c2", "task#1", counters={"batches_pending": 1, "tasks_pending": -1}, shard=1)
     repo.record("app", "c2", "task#2", counters={"batches_pending": 1}, shard=2)  # the same task's 2nd part
@@ -98,7 +98,7 @@ def test_a_campaign_is_not_complete_while_another_shard_has_batches(names: dict[
 
 
 def test_a_campaign_backlog_never_delays_the_transactional_lane(names: dict[str, str]) -> None:
-    ledger = QuotaLedger(names["CheckpointsTable"])
+    ledger = QuotaLedger(names["DeliveryStateTable"])
     now = float(int(time.time()))
     campaign_lane = pacing.lane_for("fcm:p", 600, transactional=False)
     receipt_lane = pacing.lane_for("fcm:p", 600, transactional=True)
@@ -118,7 +118,7 @@ def test_a_campaign_backlog_never_delays_the_transactional_lane(names: dict[str,
 
 def test_one_record_adds_every_delta_where_its_readers_look(names: dict[str, str]) -> None:
     series = TimeseriesRepository(names["AnalyticsTable"])
-    repo = CampaignsRepository(names["CampaignsTable"], names["CheckpointsTable"], series)
+    repo = CampaignsRepository(names["CampaignsTable"], names["DeliveryStateTable"], series)
     campaign(repo, "c3")
     assert repo.record(
         "app", "c3", "batch#x", stats={"sent": 2, "deferred": 1, "revenue": 2.5, "failed": 0},
@@ -146,7 +146,7 @@ def test_one_record_adds_every_delta_where_its_readers_look(names: dict[str, str
 
 
 def test_status_changes_only_from_the_states_each_change_allows(names: dict[str, str]) -> None:
-    repo = CampaignsRepository(names["CampaignsTable"], names["CheckpointsTable"])
+    repo = CampaignsRepository(names["CampaignsTable"], names["DeliveryStateTable"])
     repo.create({
         "app_id": "app", "campaign_id": "c4", "name": "c", "spec": {}, "waves": [], "status": "scheduled",
         "waves_pending": 2, "tasks_pending": 0, "batches_pending": 0, "stats": zero_stats(),

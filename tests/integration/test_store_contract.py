@@ -26,7 +26,7 @@ def campaigns(request: pytest.FixtureRequest) -> CampaignStore:
     if request.param == "fake":
         return FakeCampaigns()
     names = request.getfixturevalue("names")
-    return CampaignsRepository(names["CampaignsTable"], names["CheckpointsTable"])
+    return CampaignsRepository(names["CampaignsTable"], names["DeliveryStateTable"])
 
 
 @pytest.fixture(params=["fake", "dynamodb"])

@@ -13,7 +13,7 @@ class Settings(BaseModel):
     devices_table: str = "devices"
     zones_table: str = "zones"
     campaigns_table: str = "campaigns"
-    checkpoints_table: str = "checkpoints"
+    delivery_state_table: str = "checkpoints"
     audience_table: str = "audience"
     analytics_table: str = ""  # the time series; empty: not kept (unit tests of other parts)
     event_export: str = ""  # firehose:<stream> | eventbridge:<bus> | s3:<bucket> | empty: off

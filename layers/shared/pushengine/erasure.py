@@ -118,7 +118,7 @@ def default_deps() -> ErasureDeps:
     s = settings()
     return ErasureDeps(
         devices=DevicesRepository(s.devices_table, s.zones_table, s.shard_count),
-        campaigns=CampaignsRepository(s.campaigns_table, s.checkpoints_table),
-        marks=ErasureMarks(s.checkpoints_table), store=ErasureStore(s.checkpoints_table),
+        campaigns=CampaignsRepository(s.campaigns_table, s.delivery_state_table),
+        marks=ErasureMarks(s.delivery_state_table), store=ErasureStore(s.delivery_state_table),
         send_dlq_url=s.send_dlq_url, jobs_queue_url=s.jobs_queue_url, max_message=s.max_message_bytes,
     )  # fmt: skip

@@ -296,5 +296,5 @@ def default_deps() -> JobDeps:
     from pushengine.config import settings
 
     s = settings()
-    return JobDeps(settings=s, jobs=JobsRepository(s.checkpoints_table),
+    return JobDeps(settings=s, jobs=JobsRepository(s.delivery_state_table),
                    devices=DevicesRepository(s.devices_table, s.zones_table, s.shard_count))  # fmt: skip

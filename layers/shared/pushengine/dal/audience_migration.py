@@ -7,7 +7,7 @@ table in parallel segments and, for every device still in the audience (it has `
 each zone's device count from what the scan counted.
 
 Resumable and idempotent: each segment's cursor, its counts and its tallies are saved after every page in
-one item of the checkpoints table, so an interrupted run goes on from the last saved page (a page done
+one item of the delivery-state table, so an interrupted run goes on from the last saved page (a page done
 twice rewrites nothing the second time and is counted once); a run over a finished state only writes the
 counts again (SET, not ADD), and a fresh run (`fresh=True`) rewrites nothing that is already right.
 """
@@ -82,14 +82,14 @@ def needs_rewrite(item: Mapping[str, Any]) -> tuple[str, str] | None:
 
 class AudienceMigration:
     def __init__(
-        self, devices_table: str, zones_table: str, checkpoints_table: str, *, segments: int = 8,
+        self, devices_table: str, zones_table: str, delivery_state_table: str, *, segments: int = 8,
         page_size: int = 1000,
     ) -> None:  # fmt: skip
         if not 1 <= segments <= 1_000_000:
             raise ValueError("segments must be between 1 and 1,000,000")
         self._devices = aws.table(devices_table)
         self._zones = aws.table(zones_table)
-        self._state = aws.table(checkpoints_table)
+        self._state = aws.table(delivery_state_table)
         self.segments = segments
         self.page_size = page_size
         self._lock = threading.Lock()

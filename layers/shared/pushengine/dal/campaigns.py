@@ -8,7 +8,7 @@ What the repository reads comes back as plain JSON values (numbers as int or flo
 DynamoDB type leaves `dal/`.
 
 A campaign is two items: its definition (name, spec, waves: written once, can be many KB) in the
-campaigns table, and its progress (status, counters, stats: small) in the checkpoints table.
+campaigns table, and its progress (status, counters, stats: small) in the delivery-state table.
 DynamoDB bills a write by the size of the whole item, so the per-batch writes touch only the small one.
 Stats and pending batches are spread over `sharded.SHARDS` shard items beside it (see dal/counters.py).
 """
@@ -71,7 +71,7 @@ def _expires() -> int:
 
 class CampaignsRepository:
     def __init__(
-        self, campaigns_table: str, checkpoints_table: str, timeseries: TimeseriesRepository | None = None
+        self, campaigns_table: str, delivery_state_table: str, timeseries: TimeseriesRepository | None = None
     ) -> None:
         if timeseries is None:
             from pushengine.config import settings
@@ -79,9 +79,9 @@ class CampaignsRepository:
             timeseries = TimeseriesRepository(settings().analytics_table)
         self.timeseries = timeseries
         self._table = aws.table(campaigns_table)
-        self._checkpoints = aws.table(checkpoints_table)
+        self._state = aws.table(delivery_state_table)
         self._campaigns_name = campaigns_table
-        self._checkpoints_name = checkpoints_table
+        self._state_name = delivery_state_table
         self._definitions: dict[tuple[str, str], dict[str, Any]] = {}
         self._reading = threading.Lock()
 
@@ -98,7 +98,7 @@ class CampaignsRepository:
         # an existing map)
         shard = {name: progress[name] for name in sharded.SUMMED if name in progress}
         shards = [
-            {"Put": {"TableName": self._checkpoints_name,
+            {"Put": {"TableName": self._state_name,
                      "Item": _serialize({"pk": sharded.shard_key(progress["pk"], i), "batches_pending": 0,
                                          **shard})}}
             for i in range(sharded.SHARDS)
@@ -106,7 +106,7 @@ class CampaignsRepository:
         aws.transact([
             {"Put": {"TableName": self._campaigns_name, "Item": _serialize(definition),
                      "ConditionExpression": "attribute_not_exists(campaign_id)"}},
-            {"Put": {"TableName": self._checkpoints_name, "Item": _serialize(progress)}},
+            {"Put": {"TableName": self._state_name, "Item": _serialize(progress)}},
             *shards,
         ])  # fmt: skip
 
@@ -121,7 +121,7 @@ class CampaignsRepository:
             return None
         if summed:
             return {**definition, **(self.progress(app_id, campaign_id) or {})}
-        main = self._checkpoints.get_item(Key=self._progress_key(app_id, campaign_id), ConsistentRead=True)
+        main = self._state.get_item(Key=self._progress_key(app_id, campaign_id), ConsistentRead=True)
         return {**definition, **{k: v for k, v in from_dynamo(main.get("Item", {})).items() if k != "pk"}}
 
     def definition(self, app_id: str, campaign_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
@@ -168,10 +168,10 @@ class CampaignsRepository:
         attempt = 0
         while keys:
             got = aws.client("dynamodb").batch_get_item(
-                RequestItems={self._checkpoints_name: {"Keys": keys, "ConsistentRead": consistent}}
+                RequestItems={self._state_name: {"Keys": keys, "ConsistentRead": consistent}}
             )
-            items += map(_deserialize, got["Responses"].get(self._checkpoints_name, []))
-            keys = got.get("UnprocessedKeys", {}).get(self._checkpoints_name, {}).get("Keys", [])
+            items += map(_deserialize, got["Responses"].get(self._state_name, []))
+            keys = got.get("UnprocessedKeys", {}).get(self._state_name, {}).get("Keys", [])
             if keys:
                 time.sleep(aws.backoff(attempt))
                 attempt += 1
@@ -212,7 +212,7 @@ class CampaignsRepository:
         """A conditional update of the progress item (`#s` is its status, `:name` each value); False when
         its condition does not hold."""
         return aws.conditional(
-            self._checkpoints.update_item,
+            self._state.update_item,
             Key=self._progress_key(app_id, campaign_id),
             UpdateExpression=update,
             ConditionExpression=condition,
@@ -271,7 +271,7 @@ class CampaignsRepository:
         ledger_item = {"pk": ledger_key, "done": True, "expires_at": _expires(), **(ledger or {})}
         items: list[dict[str, Any]] = [{
             "Put": {
-                "TableName": self._checkpoints_name,
+                "TableName": self._state_name,
                 "Item": _serialize(ledger_item),
                 "ConditionExpression": "attribute_not_exists(done)",
             }
@@ -284,7 +284,7 @@ class CampaignsRepository:
         on_shard += [(("errors", why[:200]), n) for why, n in (errors or {}).items()]  # failed for good
         on_shard += [((k,), d) for k, d in counted if k not in sharded.MAIN_COUNTERS]
         where = sharded.shard_of(ledger_key) if shard is None else int(shard)
-        table = self._checkpoints_name
+        table = self._state_name
         items += [{"Put": {"TableName": table,
                            "Item": _serialize({"pk": mark, "done": True, "expires_at": _expires()})}}
                   for mark in marks]  # fmt: skip
@@ -316,7 +316,7 @@ class CampaignsRepository:
     def add_run(self, app_id: str, campaign_id: str, run: str) -> None:
         """Note an occurrence on the campaign's progress, so reads can list its runs."""
         aws.retried(
-            self._checkpoints.update_item,
+            self._state.update_item,
             Key=self._progress_key(app_id, campaign_id),
             UpdateExpression="ADD run_ids :r",
             ExpressionAttributeValues={":r": {run}},
@@ -325,7 +325,7 @@ class CampaignsRepository:
     def reserve_slots(self, app_id: str, campaign_id: str, wave_id: str, count: int) -> int:
         """The first of `count` consecutive send slots of this wave (for max_per_second pacing)."""
         got = aws.retried(
-            self._checkpoints.update_item,
+            self._state.update_item,
             Key=self._progress_key(app_id, campaign_id),
             UpdateExpression="ADD paced.#w :n",
             ExpressionAttributeNames={"#w": wave_id},
@@ -337,11 +337,11 @@ class CampaignsRepository:
     def fix_plan(self, key: str, cursors: int) -> int:
         """A zone's read plan, fixed by its first writer: a redelivered plan reads the same ranges."""
         aws.conditional(
-            self._checkpoints.put_item,
+            self._state.put_item,
             Item={"pk": key, "cursors": cursors, "expires_at": _expires()},
             ConditionExpression="attribute_not_exists(pk)",
         )
-        item = self._checkpoints.get_item(Key={"pk": key}, ConsistentRead=True)["Item"]
+        item = self._state.get_item(Key={"pk": key}, ConsistentRead=True)["Item"]
         return int(item["cursors"])
 
     def try_complete(self, app_id: str, campaign_id: str, *, shard: int | None = None) -> bool:
@@ -350,10 +350,10 @@ class CampaignsRepository:
         # A read is a fifth of a write's price, and almost every batch finds work still pending.
         pk = self._progress_key(app_id, campaign_id)["pk"]
         if shard is not None:
-            own = self._checkpoints.get_item(Key={"pk": sharded.shard_key(pk, shard)}, ConsistentRead=True)
+            own = self._state.get_item(Key={"pk": sharded.shard_key(pk, shard)}, ConsistentRead=True)
             if own.get("Item", {}).get("batches_pending", 0) != 0:
                 return False
-        main = self._checkpoints.get_item(Key={"pk": pk}, ConsistentRead=True).get("Item") or {}
+        main = self._state.get_item(Key={"pk": pk}, ConsistentRead=True).get("Item") or {}
         if (
             main.get("status") != "sending"
             or main.get("waves_pending") != 0
@@ -372,7 +372,7 @@ class CampaignsRepository:
 
     # ---- checkpoints ----
     def checkpoint(self, key: str) -> dict[str, Any] | None:
-        found = self._checkpoints.get_item(Key={"pk": key}, ConsistentRead=True).get("Item")
+        found = self._state.get_item(Key={"pk": key}, ConsistentRead=True).get("Item")
         return None if found is None else from_dynamo(found)
 
     def checkpoints(self, keys: builtins.list[str]) -> dict[str, dict[str, Any]]:
@@ -385,19 +385,19 @@ class CampaignsRepository:
 
     def save_checkpoint(self, key: str, fields: dict[str, Any]) -> None:
         aws.conditional(  # a batch already recorded keeps its ledger: nothing to save
-            self._checkpoints.put_item,
+            self._state.put_item,
             Item={"pk": key, "expires_at": _expires(), **fields},
             ConditionExpression="attribute_not_exists(done)",
         )
 
     def store_deferred(self, key: str, batch: dict[str, Any]) -> None:
         aws.retried(
-            self._checkpoints.put_item,
+            self._state.put_item,
             Item={"pk": key, "batch": json.dumps(batch, separators=(",", ":")), "expires_at": _expires()},
         )
 
     def load_deferred(self, key: str) -> dict[str, Any] | None:
-        item = self._checkpoints.get_item(Key={"pk": key}, ConsistentRead=True).get("Item")
+        item = self._state.get_item(Key={"pk": key}, ConsistentRead=True).get("Item")
         return json.loads(item["batch"]) if item else None
 
 

@@ -37,8 +37,8 @@ class ErasureMarks:
 class ErasureStore:
     """What an erasure touches beyond the device items: frequency-cap items and deferred batches."""
 
-    def __init__(self, checkpoints_table: str) -> None:
-        self._table = aws.table(checkpoints_table)
+    def __init__(self, delivery_state_table: str) -> None:
+        self._table = aws.table(delivery_state_table)
 
     def forget_caps(self, app_id: str, device_ids: list[str]) -> int:
         gone = 0

@@ -1,4 +1,4 @@
-"""Import and export jobs: one progress item each in the checkpoints table, and a ledger item per step
+"""Import and export jobs: one progress item each in the delivery-state table, and a ledger item per step
 so a redelivered step never counts twice."""
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ def _expires() -> int:
 
 
 class JobsRepository:
-    def __init__(self, checkpoints_table: str) -> None:
-        self._table = aws.table(checkpoints_table)
-        self._name = checkpoints_table
+    def __init__(self, delivery_state_table: str) -> None:
+        self._table = aws.table(delivery_state_table)
+        self._name = delivery_state_table
 
     @staticmethod
     def key(kind: str, app_id: str, job_id: str) -> str:

@@ -1,4 +1,4 @@
-"""Provider-quota windows as counters in the checkpoints table (see pushengine/pacing.py for the scheme)."""
+"""Provider-quota windows as counters in the delivery-state table (see pushengine/pacing.py for the scheme)."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ class Claim:
 
 
 class QuotaLedger:
-    def __init__(self, checkpoints_table: str) -> None:
-        self._table = aws.table(checkpoints_table)
+    def __init__(self, delivery_state_table: str) -> None:
+        self._table = aws.table(delivery_state_table)
 
     def claim(
         self,

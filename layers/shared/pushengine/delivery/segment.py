@@ -472,7 +472,7 @@ def default_deps() -> SegmentDeps:
     s = settings()
     return SegmentDeps(
         settings=s,
-        campaigns=CampaignsRepository(s.campaigns_table, s.checkpoints_table),
+        campaigns=CampaignsRepository(s.campaigns_table, s.delivery_state_table),
         devices=DevicesRepository(s.devices_table, s.zones_table, s.shard_count),
         scheduler=WaveScheduler(s.schedule_group, s.scheduler_role_arn, s.segment_query_function_arn),
         segments=SegmentsRepository(s.audience_table),

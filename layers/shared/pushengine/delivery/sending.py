@@ -439,11 +439,11 @@ def default_deps() -> SenderDeps:
     s = settings()
     return SenderDeps(
         settings=s,
-        campaigns=CampaignsRepository(s.campaigns_table, s.checkpoints_table),
+        campaigns=CampaignsRepository(s.campaigns_table, s.delivery_state_table),
         devices=DevicesRepository(s.devices_table, s.zones_table, s.shard_count),
         providers=ProviderPool(s, AppsRepository(s.apps_table), SecretsStore(s.secrets_prefix)),
-        caps=FrequencyCaps(s.checkpoints_table),
-        quotas=QuotaLedger(s.checkpoints_table),
+        caps=FrequencyCaps(s.delivery_state_table),
+        quotas=QuotaLedger(s.delivery_state_table),
         export=EventExport(s.event_export),
-        erasures=ErasureMarks(s.checkpoints_table),
+        erasures=ErasureMarks(s.delivery_state_table),
     )

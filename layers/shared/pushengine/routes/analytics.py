@@ -19,7 +19,7 @@ class Deps:
     @cached_property
     def campaigns(self) -> CampaignsRepository:
         s = settings()
-        return CampaignsRepository(s.campaigns_table, s.checkpoints_table)
+        return CampaignsRepository(s.campaigns_table, s.delivery_state_table)
 
     @cached_property
     def timeseries(self) -> TimeseriesRepository:

@@ -26,7 +26,7 @@ class Deps:
     @cached_property
     def events(self) -> events.EventDeps:
         s = settings()
-        campaigns = CampaignsRepository(s.campaigns_table, s.checkpoints_table)
+        campaigns = CampaignsRepository(s.campaigns_table, s.delivery_state_table)
         return events.EventDeps(
             campaigns=campaigns,
             devices=DevicesRepository(s.devices_table, s.zones_table, s.shard_count),
