@@ -14,7 +14,7 @@ from tests.conftest import Api, AppKeys, Standins, new_app
 
 pytestmark = pytest.mark.e2e
 
-CONTENDED = 600  # devices of the contended campaign: a few hundred conflicting transactions
+CONTENDED = 300  # devices of the contended campaign: dozens of conflicting transactions
 
 
 def register(app: AppKeys, devices: dict[str, dict[str, Any]]) -> None:

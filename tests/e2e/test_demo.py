@@ -69,7 +69,7 @@ def png_rows(data: bytes, limit: int) -> list[list[tuple[int, int, int]]]:
 def test_demo_runs_clean_and_its_report_renders(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'layers' / 'shared'}{os.pathsep}{ROOT}"}
     run = subprocess.run(
-        [sys.executable, "-m", "local.demo", "--devices", "300", "--report", str(REPORT)],
+        [sys.executable, "-m", "local.demo", "--devices", "120", "--report", str(REPORT)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert run.returncode == 0, f"demo exited {run.returncode}\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}"

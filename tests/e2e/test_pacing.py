@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Api, Standins, new_app
+from tests.conftest import Api, Standins, import_devices, new_app
 
 pytestmark = pytest.mark.e2e
 
@@ -29,11 +29,9 @@ def test_campaign_paced_to_the_fcm_quota_and_transactional_not_delayed(
             "service_account": fcm.new_service_account(PROJECT), "quota_per_minute": QUOTA})  # fmt: skip
         assert r.status_code == 200, r.text
         tokens = [fcm.new_token(PROJECT) for _ in range(DEVICES + 1)]
-        for i, token in enumerate(tokens):
-            r = app.client.put(f"/v1/devices/d{i:03d}", {
-                "platform": "android", "token": token, "timezone": "UTC",
-                "tags": {"kind": "vip" if i == DEVICES else "all"}})  # fmt: skip
-            assert r.status_code == 201, r.text
+        import_devices(stack, app, {f"d{i:03d}": {
+            "platform": "android", "token": token, "timezone": "UTC",
+            "tags": {"kind": "vip" if i == DEVICES else "all"}} for i, token in enumerate(tokens)})  # fmt: skip
         marketing = app.server.post("/v1/campaigns", {
             "name": "sale", "message": {"title": "Sale", "body": "20% off"}, "quiet_hours": "ignore",
             "audience": {"attr": "tags.kind", "op": "eq", "value": "all"}})  # fmt: skip
