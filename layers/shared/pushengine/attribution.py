@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from pushengine import recurring
 from pushengine.audience import parse_filter, segment_ids
 from pushengine.dal.numbers import from_dynamo
 from pushengine.targeting import HOLDOUT, assign
@@ -33,6 +34,7 @@ class Exposure:
     campaign_id: str
     variant: str  # a variant name, or HOLDOUT
     sent_at: datetime
+    run: str | None = None  # the occurrence of a recurring campaign that reached the device
 
 
 class CampaignLister(Protocol):
@@ -64,28 +66,51 @@ def exposures(
             continue  # a saved segment's filter at fire time is not re-evaluated here; transactional is not measured
         campaign_id = str(campaign["campaign_id"])
         variant = assign(spec, campaign_id, str(device["device_id"]))
-        fired = set(campaign.get("fired_waves") or [])
-        latest: datetime | None = None
-        for wave in campaign.get("waves") or []:
-            if wave["wave_id"] not in fired:
-                continue
-            sent_at = _when(wave["send_at"])
-            if wave.get("zones") and zone not in wave["zones"]:
-                continue
-            if wave.get("variants") and variant not in wave["variants"]:
-                continue
-            if created is not None and created > sent_at:
-                continue
-            if not sent_at <= at <= sent_at + timedelta(days=window_days):
-                continue
-            latest = sent_at if latest is None else max(latest, sent_at)
+        run: str | None = None
+        if spec.get("schedule", {}).get("type") == "recurring":  # its runs' waves are planned, not listed
+            reached = recurring.run_reaching(spec, variant, zone, at)
+            fired_runs = {str(r) for r in campaign.get("run_ids") or ()}
+            latest = None
+            if reached is not None and reached[0] in fired_runs:
+                run, sent_at = reached
+                if (created is None or created <= sent_at) and at <= sent_at + timedelta(days=window_days):
+                    latest = sent_at
+        else:
+            latest = _latest_wave(campaign, zone, variant, created, at, window_days)
         if latest is None:
             continue
         audience = spec.get("audience")
         if audience and not parse_filter(audience, expanded=True).matches(device, latest):
             continue
-        found.append(Exposure(campaign_id, variant, latest))
+        found.append(Exposure(campaign_id, variant, latest, run))
     return found
+
+
+def _latest_wave(
+    campaign: Mapping[str, Any],
+    zone: str,
+    variant: str,
+    created: datetime | None,
+    at: datetime,
+    window_days: int,
+) -> datetime | None:
+    """The latest fired wave of a one-off campaign that covered the device, within the window."""
+    fired = set(campaign.get("fired_waves") or [])
+    latest: datetime | None = None
+    for wave in campaign.get("waves") or []:
+        if wave["wave_id"] not in fired:
+            continue
+        sent_at = _when(wave["send_at"])
+        if wave.get("zones") and zone not in wave["zones"]:
+            continue
+        if wave.get("variants") and variant not in wave["variants"]:
+            continue
+        if created is not None and created > sent_at:
+            continue
+        if not sent_at <= at <= sent_at + timedelta(days=window_days):
+            continue
+        latest = sent_at if latest is None else max(latest, sent_at)
+    return latest
 
 
 class RecentCampaigns:
@@ -111,7 +136,7 @@ class RecentCampaigns:
         token: str | None = None
         while len(items) < MAX_CAMPAIGNS:
             page, token = self._lister.list(app_id, limit=PAGE, next_token=token)
-            items += [i for i in page if i.get("fired_waves")]
+            items += [i for i in page if i.get("fired_waves") or i.get("run_ids")]
             if token is None:
                 break
         with self._lock:

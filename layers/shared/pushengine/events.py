@@ -65,7 +65,9 @@ def record_event(deps: EventDeps, app_id: str, event: EventIn) -> dict[str, obje
             return {"accepted": True, "counted": False}
         device = deps.devices.get(app_id, event.device_id) or {}
         found = exposures(device, deps.recent.of(app_id), at, window) if device else []
-        added = [count(deps, app_id, e.campaign_id, e.variant, event, stat, at, currency) for e in found]
+        added = [
+            count(deps, app_id, e.campaign_id, e.variant, event, stat, at, currency, run=e.run) for e in found
+        ]
         return {
             "accepted": True,
             "counted": any(added),

@@ -132,25 +132,40 @@ def plan_occurrences(
     return out
 
 
-def run_at(schedule: Mapping[str, Any], zone: str, at: datetime, *, lookback_days: int = 62) -> str | None:
-    """The run that last reached a device in `zone` at or before `at`: the latest local date that is an
-    occurrence of `schedule` (a send time's, for an experiment) whose wall time there has passed. None when
-    there is none within `lookback_days` (a monthly schedule's runs lie at most 31 days apart)."""
+def last_run(schedule: Mapping[str, Any], zone: str, at: datetime, *, lookback_days: int = 62
+             ) -> tuple[str, datetime] | None:  # fmt: skip
+    """The run that last reached a device in `zone` at or before `at`, and when: the latest local date that
+    is an occurrence of `schedule` (a send time's, for an experiment) whose wall time there has passed. None
+    when there is none within `lookback_days` (a monthly schedule's runs lie at most 31 days apart)."""
     if not waves.is_valid_zone(zone):
         zone = "UTC"
     wall = time.fromisoformat(str(schedule["time"]))
     day = at.astimezone(ZoneInfo(zone)).date()
     for _ in range(lookback_days + 1):
-        if occurs_on(schedule, day) and waves.local_instant(day, wall, zone) <= at:
-            return day.isoformat()
+        if occurs_on(schedule, day) and (sent := waves.local_instant(day, wall, zone)) <= at:
+            return day.isoformat(), sent
         day -= timedelta(days=1)
     return None
+
+
+def run_at(schedule: Mapping[str, Any], zone: str, at: datetime, *, lookback_days: int = 62) -> str | None:
+    """The id of `last_run`."""
+    found = last_run(schedule, zone, at, lookback_days=lookback_days)
+    return found[0] if found else None
 
 
 def run_of(spec: Mapping[str, Any], variant: str, zone: str, at: datetime) -> str | None:
     """The run an event of a recurring campaign's device (in `variant`, or the holdout) counts for: the last
     one its send time reached it in by `at`. None for other campaigns (their events have no run)."""
+    found = run_reaching(spec, variant, zone, at)
+    return found[0] if found else None
+
+
+def run_reaching(
+    spec: Mapping[str, Any], variant: str, zone: str, at: datetime
+) -> tuple[str, datetime] | None:
+    """`run_of` and the instant that run's send time reached the device's zone."""
     if spec["schedule"]["type"] != "recurring":
         return None
     group = next((g for g in send_times(spec) if g.variants is None or variant in g.variants), None)
-    return run_at(group.schedule, zone, at) if group is not None else None
+    return last_run(group.schedule, zone, at) if group is not None else None

@@ -296,7 +296,9 @@ class CampaignsRepository:
             deltas = series_deltas(stats or {})
             vdeltas = {v: series_deltas(d) for v, d in (variant_stats or {}).items()}
             for series_run in (None, run) if run else (None,):
-                updates.append(self.timeseries.bucket_update(app_id, campaign_id, hour, deltas, vdeltas, series_run))
+                updates.append(
+                    self.timeseries.bucket_update(app_id, campaign_id, hour, deltas, vdeltas, series_run)
+                )
         if run:
             run_stats = [((k,), d) for k, d in (stats or {}).items()]
             updates.append(add_update(table, {"pk": run_key(app_id, campaign_id, run)}, run_stats))
