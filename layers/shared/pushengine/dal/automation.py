@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import ConditionBase, Key
 
 from pushengine.dal import aws
 
@@ -30,7 +30,7 @@ class AutomationRepository:
         self._table = aws.table(table_name)
 
     def _query(self, pk: str, prefix: str | None = None) -> Iterator[dict[str, Any]]:
-        condition = Key("pk").eq(pk)
+        condition: ConditionBase = Key("pk").eq(pk)
         if prefix:
             condition = condition & Key("sk").begins_with(prefix)
         start: dict[str, Any] | None = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
@@ -127,7 +127,7 @@ class ProfilesRepository:
             except ClientError as exc:
                 if not aws.is_condition_failure(exc):
                     raise
-                old = exc.response.get("Item")
+                old = cast("dict[str, Any] | None", exc.response.get("Item"))
                 if old is None:
                     return False  # no such device
                 first = old.get(names["#f"], {}).get("S")
