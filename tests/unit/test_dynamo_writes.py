@@ -138,3 +138,30 @@ def test_add_update_aliases_every_name(
 def test_add_update_is_none_when_nothing_changes() -> None:
     assert add_update("t", {"pk": "p"}, [(("stats", "sent"), 0)]) is None
     assert add_update("t", {"pk": "p"}, []) is None
+
+
+def test_batch_get_asks_100_keys_a_call_and_again_for_unprocessed_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(aws.time, "sleep", lambda _: None)
+    client = boto3.client(
+        "dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    keys = [{"pk": {"S": f"k{i}"}} for i in range(150)]
+    with Stubber(client) as stub:
+        stub.add_response(  # throttled: two of the first hundred come back unprocessed
+            "batch_get_item",
+            {
+                "Responses": {"t": [dict(k) for k in keys[:98]]},
+                "UnprocessedKeys": {"t": {"Keys": keys[98:100]}},
+            },
+            {"RequestItems": {"t": {"Keys": keys[:100], "ConsistentRead": True}}},
+        )
+        stub.add_response(
+            "batch_get_item",
+            {"Responses": {"t": [dict(k) for k in keys[98:]]}},
+            {"RequestItems": {"t": {"Keys": keys[100:] + keys[98:100], "ConsistentRead": True}}},
+        )
+        items = aws.batch_get(client, "t", keys)
+        stub.assert_no_pending_responses()
+    assert sorted(i["pk"]["S"] for i in items) == sorted(k["pk"]["S"] for k in keys)

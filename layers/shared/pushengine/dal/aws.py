@@ -175,6 +175,26 @@ def backoff(attempt: int) -> float:
     return random.uniform(0, min(1.0, 0.025 * 2**attempt))
 
 
+def batch_get(
+    client: Any, table_name: str, keys: list[dict[str, Any]], *, consistent: bool = True
+) -> list[dict[str, Any]]:
+    """BatchGetItem over any number of keys: 100 a call (its limit), keys handed back in UnprocessedKeys
+    (throttling, the 16 MB answer limit) asked again after a backoff. Items as `client` answers them."""
+    items: list[dict[str, Any]] = []
+    pending, attempt = list(keys), 0
+    while pending:
+        got = client.batch_get_item(
+            RequestItems={table_name: {"Keys": pending[:100], "ConsistentRead": consistent}}
+        )
+        items += got["Responses"].get(table_name, [])
+        unprocessed = got.get("UnprocessedKeys", {}).get(table_name, {}).get("Keys", [])
+        pending = pending[100:] + unprocessed
+        if unprocessed:
+            time.sleep(backoff(attempt))
+            attempt += 1
+    return items
+
+
 def conditional(
     call: Callable[..., Any],
     /,

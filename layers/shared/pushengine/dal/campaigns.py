@@ -163,19 +163,8 @@ class CampaignsRepository:
         return out
 
     def _batch_get(self, keys: list[dict[str, Any]], *, consistent: bool = True) -> list[dict[str, Any]]:
-        """BatchGetItem until nothing is left unprocessed (throttled keys come back in UnprocessedKeys)."""
-        items: list[dict[str, Any]] = []
-        attempt = 0
-        while keys:
-            got = aws.client("dynamodb").batch_get_item(
-                RequestItems={self._state_name: {"Keys": keys, "ConsistentRead": consistent}}
-            )
-            items += map(_deserialize, got["Responses"].get(self._state_name, []))
-            keys = got.get("UnprocessedKeys", {}).get(self._state_name, {}).get("Keys", [])
-            if keys:
-                time.sleep(aws.backoff(attempt))
-                attempt += 1
-        return items
+        items = aws.batch_get(aws.client("dynamodb"), self._state_name, keys, consistent=consistent)
+        return [_deserialize(item) for item in items]
 
     def list(
         self, app_id: str, *, limit: int, next_token: str | None

@@ -96,20 +96,12 @@ class DevicesRepository:
 
     def get_many(self, app_id: str, device_ids: list[str]) -> dict[str, dict[str, Any]]:
         """Devices by id (absent ones left out), 100 keys per BatchGetItem, unprocessed keys read again."""
+        keys = [{"pk": {"S": _pk(app_id, d)}} for d in dict.fromkeys(device_ids)]
         found: dict[str, dict[str, Any]] = {}
-        client, name = aws.bulk_dynamodb(), self._table.name  # keys written as AttributeValues here
-        for start in range(0, len(device_ids), 100):
-            keys = [{"pk": {"S": _pk(app_id, d)}} for d in dict.fromkeys(device_ids[start : start + 100])]
-            attempt = 0
-            while keys:
-                got = client.batch_get_item(RequestItems={name: {"Keys": keys, "ConsistentRead": True}})
-                for raw in got["Responses"].get(name, []):
-                    item = {k: _DESERIALIZE(v) for k, v in raw.items()}
-                    found[item["device_id"]] = item
-                keys = got.get("UnprocessedKeys", {}).get(name, {}).get("Keys", [])
-                if keys:
-                    time.sleep(aws.backoff(attempt))
-                    attempt += 1
+        # keys written as AttributeValues: the bulk client sends them as they are
+        for raw in aws.batch_get(aws.bulk_dynamodb(), self._table.name, keys):
+            item = {k: _DESERIALIZE(v) for k, v in raw.items()}
+            found[item["device_id"]] = item
         return found
 
     def put(self, app_id: str, device_id: str, fields: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -251,16 +243,7 @@ class DevicesRepository:
             Limit=limit,
         )
         keys = [{"pk": item["pk"]} for item in page["Items"]]
-        found: list[dict[str, Any]] = []
-        client, name = self._table.meta.client, self._table.name
-        for attempt in range(8):  # BatchGetItem takes 100 keys and may hand some back unprocessed
-            if not keys:
-                break
-            if attempt:
-                time.sleep(0.05 * 2**attempt)  # throttled: back off before asking again
-            got = client.batch_get_item(RequestItems={name: {"Keys": keys[:100], "ConsistentRead": True}})
-            found.extend(got["Responses"].get(name, []))
-            keys = keys[100:] + got.get("UnprocessedKeys", {}).get(name, {}).get("Keys", [])
+        found = aws.batch_get(self._table.meta.client, self._table.name, keys)
         return sorted(found, key=lambda item: str(item["device_id"]))
 
     def partition_page(
