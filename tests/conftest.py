@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -212,8 +213,6 @@ def new_app(api: Api, standins: Standins, name: str = "shop", *, providers: bool
 def import_devices(stack: Any, app: AppKeys, devices: dict[str, dict[str, Any]]) -> None:
     """Register many devices at once through the bulk import (one inline JSON-lines job), as a backend
     migrating its devices would: test setup in seconds where a PUT per device takes minutes."""
-    import json
-
     lines = "".join(
         json.dumps({"device_id": device_id, **body}) + "\n" for device_id, body in devices.items()
     )

@@ -148,12 +148,6 @@ def last_run(schedule: Mapping[str, Any], zone: str, at: datetime, *, lookback_d
     return None
 
 
-def run_at(schedule: Mapping[str, Any], zone: str, at: datetime, *, lookback_days: int = 62) -> str | None:
-    """The id of `last_run`."""
-    found = last_run(schedule, zone, at, lookback_days=lookback_days)
-    return found[0] if found else None
-
-
 def run_of(spec: Mapping[str, Any], variant: str, zone: str, at: datetime) -> str | None:
     """The run an event of a recurring campaign's device (in `variant`, or the holdout) counts for: the last
     one its send time reached it in by `at`. None for other campaigns (their events have no run)."""
