@@ -60,6 +60,7 @@ DEFAULT_SERVE_FAULTS = {
 # AWS's documented limits.
 SQS_BATCH_ENTRIES = 10
 SQS_BATCH_BYTES = 1_048_576  # 1 MiB, the sum of the entries' sizes
+SQS_MAX_VISIBILITY_SECONDS = 43_200  # 12 hours, for ReceiveMessage and ChangeMessageVisibility(Batch)
 DYNAMODB_TRANSACTION_ITEMS = 100
 DYNAMODB_TRANSACTION_BYTES = 4 * 1024 * 1024
 DYNAMODB_BATCH_WRITE_REQUESTS = 25
@@ -449,11 +450,26 @@ class AwsFrontDoor:
         return self.app(environ, start_response)
 
     def _sqs_limits(self, environ: dict[str, Any], operation: str, request: dict[str, Any]) -> None:
-        if operation == "SendMessageBatch":
+        if operation in ("SendMessageBatch", "DeleteMessageBatch", "ChangeMessageVisibilityBatch"):
             entries = request.get("Entries") or []
             if len(entries) > SQS_BATCH_ENTRIES:
                 raise sqs_error(400, "TooManyEntriesInBatchRequest", "AWS.SimpleQueueService.TooManyEntriesInBatchRequest",
                                 f"Maximum number of entries per request are 10. You have sent {len(entries)}.")  # fmt: skip
+        if operation in ("ReceiveMessage", "ChangeMessageVisibility", "ChangeMessageVisibilityBatch"):
+            for where in [request, *(request.get("Entries") or [])]:
+                seconds = where.get("VisibilityTimeout")
+                if seconds is not None and not 0 <= int(seconds) <= SQS_MAX_VISIBILITY_SECONDS:
+                    raise sqs_error(400, "InvalidParameterValue", "InvalidParameterValue",
+                                    f"Value {seconds} for parameter VisibilityTimeout is invalid. Reason: must be "
+                                    f"between 0 and {SQS_MAX_VISIBILITY_SECONDS}.")  # fmt: skip
+            wanted = request.get("MaxNumberOfMessages")
+            if wanted is not None and not 1 <= int(wanted) <= SQS_BATCH_ENTRIES:
+                raise sqs_error(400, "InvalidParameterValue", "InvalidParameterValue",
+                                f"Value {wanted} for parameter MaxNumberOfMessages is invalid. Reason: Must be "
+                                f"between 1 and 10, if provided.")  # fmt: skip
+            return
+        if operation == "SendMessageBatch":
+            entries = request.get("Entries") or []
             total = sum(sqs_message_size(e) for e in entries)
             if total > SQS_BATCH_BYTES:
                 raise sqs_error(400, "BatchRequestTooLong", "AWS.SimpleQueueService.BatchRequestTooLong",

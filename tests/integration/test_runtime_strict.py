@@ -90,6 +90,24 @@ def test_a_send_batch_of_eleven_entries_is_too_many(stack: LocalRuntime) -> None
     assert response["Error"]["Code"] == "AWS.SimpleQueueService.TooManyEntriesInBatchRequest"
 
 
+def test_receipt_batches_take_ten_entries_and_visibility_twelve_hours(stack: LocalRuntime) -> None:
+    """What an erasure's pass over a dead-letter queue calls: ReceiveMessage (≤ 10 messages), then
+    ChangeMessageVisibilityBatch and DeleteMessageBatch (≤ 10 entries), visibility 0..43,200 s."""
+    sqs, url = client(stack, "sqs"), stack.queue_url("WorkQueue")
+    handles = [{"Id": str(i), "ReceiptHandle": f"h{i}"} for i in range(11)]
+    for call in (sqs.delete_message_batch, sqs.change_message_visibility_batch):
+        status, response = error(call, QueueUrl=url, Entries=handles)
+        assert status == 400
+        assert response["Error"]["Code"] == "AWS.SimpleQueueService.TooManyEntriesInBatchRequest"
+    status, response = error(sqs.receive_message, QueueUrl=url, MaxNumberOfMessages=11)
+    assert status == 400 and response["Error"]["Code"] == "InvalidParameterValue"
+    status, response = error(sqs.receive_message, QueueUrl=url, VisibilityTimeout=43_201)
+    assert status == 400 and response["Error"]["Code"] == "InvalidParameterValue"
+    entry = [{"Id": "0", "ReceiptHandle": "h0", "VisibilityTimeout": 43_201}]
+    status, response = error(sqs.change_message_visibility_batch, QueueUrl=url, Entries=entry)
+    assert status == 400 and response["Error"]["Code"] == "InvalidParameterValue"
+
+
 def test_a_send_batch_over_one_mib_of_utf8_bytes_is_too_long(stack: LocalRuntime) -> None:
     sqs = client(stack, "sqs")
     # 10 x 60,000 characters is 600,000 characters (moto alone counts those) but 1,200,000 bytes.
