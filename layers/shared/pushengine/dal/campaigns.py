@@ -151,8 +151,7 @@ class CampaignsRepository:
     def _progress_of(self, pks: list[str]) -> dict[str, dict[str, Any]]:
         """Progress items by key, each summed with its shards (BatchGetItem, 100 keys a call)."""
         keys = [k for pk in pks for k in (pk, *(sharded.shard_key(pk, i) for i in range(sharded.SHARDS)))]
-        items = {i["pk"]: i for start in range(0, len(keys), 100)
-                 for i in self._batch_get([_serialize({"pk": k}) for k in keys[start : start + 100]])}  # fmt: skip
+        items = {i["pk"]: i for i in self._batch_get([_serialize({"pk": k}) for k in dict.fromkeys(keys)])}
         out = {}
         for pk in pks:
             if pk in items:
@@ -299,9 +298,8 @@ class CampaignsRepository:
         """The stats of these runs (absent ones left out)."""
         keys = [_serialize({"pk": run_key(app_id, campaign_id, r)}) for r in dict.fromkeys(run_ids)]
         found: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(keys), 100):
-            for item in self._batch_get(keys[start : start + 100]):
-                found[str(item.pop("pk")).rsplit("#", 1)[1]] = from_dynamo(item)
+        for item in self._batch_get(keys):
+            found[str(item.pop("pk")).rsplit("#", 1)[1]] = from_dynamo(item)
         return found
 
     def add_run(self, app_id: str, campaign_id: str, run: str) -> None:
@@ -368,11 +366,8 @@ class CampaignsRepository:
 
     def checkpoints(self, keys: builtins.list[str]) -> dict[str, dict[str, Any]]:
         """Checkpoint and ledger items by key (absent ones left out), 100 keys per BatchGetItem."""
-        found: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(keys), 100):
-            chunk = [_serialize({"pk": k}) for k in dict.fromkeys(keys[start : start + 100])]
-            found |= {str(item["pk"]): from_dynamo(item) for item in self._batch_get(chunk)}
-        return found
+        unique = [_serialize({"pk": k}) for k in dict.fromkeys(keys)]
+        return {str(item["pk"]): from_dynamo(item) for item in self._batch_get(unique)}
 
     def save_checkpoint(self, key: str, fields: dict[str, Any]) -> None:
         aws.conditional(  # a batch already recorded keeps its ledger: nothing to save
