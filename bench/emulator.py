@@ -8,9 +8,7 @@ DynamoDB does neither, so both would measure the emulator, not the engine:
   projection (what `DevicesRepository.partition_page` sends) selects its key range first and sorts
   only that, answering exactly what moto's own query answers (same order, page limits, LastEvaluatedKey,
   projected items). Anything else goes to moto's query as before.
-- `install_fast_items()`: moto 5 serializes a DynamoDB answer through a generic, shape-driven serializer
-  (~10 ms per device item here) although its items already are DynamoDB's JSON; a map of attribute values
-  without binary values is written as it is (the same JSON).
+- (answers written without moto's generic serializer: `samlocal.fast_dynamodb`, on every local stack.)
 - `bulk_put()`: setup data stored straight into the emulator's table (the item moto's PutItem would store,
   without re-validating each attribute); requests the engine makes are untouched.
 """
@@ -56,37 +54,6 @@ def bulk_put(stack: Any, logical_id: str, items: Iterable[Mapping[str, Any]]) ->
 
 def install() -> None:
     install_index_queries()
-    install_fast_items()
-
-
-def _has_binary(value: Any) -> bool:
-    if isinstance(value, dict):
-        return any(k in ("B", "BS") or _has_binary(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_binary(v) for v in value)
-    return False
-
-
-def install_fast_items() -> None:
-    """Attribute maps (items, keys) serialized as they are: moto holds them in DynamoDB's JSON already."""
-    from moto.core.serialize import BaseJSONSerializer
-
-    if getattr(BaseJSONSerializer._serialize_type_map, "fast", False):
-        return
-    original = BaseJSONSerializer._serialize_type_map
-
-    def serialize_map(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
-        if (
-            getattr(shape.value, "name", "") == "AttributeValue"
-            and isinstance(value, dict)
-            and not _has_binary(value)
-        ):
-            self._default_serialize(serialized, value, shape, key)
-        else:
-            original(self, serialized, value, shape, key)
-
-    serialize_map.fast = True  # type: ignore[attr-defined]
-    BaseJSONSerializer._serialize_type_map = serialize_map  # type: ignore[method-assign]
 
 
 def install_index_queries() -> None:

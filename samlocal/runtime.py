@@ -18,7 +18,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from samlocal import atomic_dynamodb, environ
+from samlocal import atomic_dynamodb, environ, fast_dynamodb
 from samlocal.api import ApiServer, Cors, routes_of
 from samlocal.embedded_aws import EmbeddedAws
 from samlocal.functions import FunctionRegistry, LocalFunction
@@ -337,6 +337,7 @@ class LocalRuntime:
             if werkzeug.level == logging.NOTSET:
                 werkzeug.setLevel(logging.WARNING)  # moto's request lines: quiet unless asked for
             atomic_dynamodb.install()
+            fast_dynamodb.install()
             self._moto = EmbeddedAws(self.aws_port, limits=self.strict, faults=self.faults)
             self._moto.start()
             self.aws_url = self._moto.url

@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, InvalidOperation
 from typing import Any
 
+from samlocal import fast_dynamodb
+
 # Marks the runtime's own boto3 clients (Config(user_agent_extra=RUNTIME_AGENT)).
 RUNTIME_AGENT = "samlocal-runtime"
 
@@ -305,18 +307,37 @@ def _plain(text: str) -> str:
 
 
 def visit_numbers(node: Any, check: bool) -> Any:
-    """Rewrite every N/NS value of a DynamoDB request to plain form; with check, refuse invalid ones."""
+    """Rewrite every N/NS value of a DynamoDB request to plain form; with check, refuse invalid ones.
+    What needs no rewriting comes back as the same object: a request without exponents is not copied."""
     if isinstance(node, list):
-        return [visit_numbers(v, check) for v in node]
+        copied: list[Any] | None = None
+        for i, value in enumerate(node):
+            if isinstance(value, dict | list):  # strings, numbers, booleans: nothing to visit
+                visited = visit_numbers(value, check)
+                if visited is not value:
+                    if copied is None:
+                        copied = list(node)
+                    copied[i] = visited
+        return node if copied is None else copied
     if not isinstance(node, dict):
         return node
     if len(node) == 1:
         ((kind, inner),) = node.items()
         if kind == "N" and isinstance(inner, str):
-            return {"N": _number(inner, check)}
+            number = _number(inner, check)
+            return node if number == inner else {"N": number}
         if kind == "NS" and isinstance(inner, list) and all(isinstance(n, str) for n in inner):
-            return {"NS": [_number(n, check) for n in inner]}
-    return {k: visit_numbers(v, check) for k, v in node.items()}
+            numbers = [_number(n, check) for n in inner]
+            return node if numbers == inner else {"NS": numbers}
+    changed: dict[str, Any] | None = None
+    for key, value in node.items():
+        if isinstance(value, dict | list):
+            visited = visit_numbers(value, check)
+            if visited is not value:
+                if changed is None:
+                    changed = dict(node)
+                changed[key] = visited
+    return node if changed is None else changed
 
 
 def _number(text: str, check: bool) -> str:
@@ -370,13 +391,15 @@ class AwsFrontDoor:
         request = _json(body)
         if request is not None:
             rewritten = visit_numbers(request, self.limits)
-            if rewritten != request:
+            if rewritten is not request:
                 body = json.dumps(rewritten).encode()
             if self.limits:
                 self._dynamodb_limits(operation, rewritten)
         if not exempt:
             self._dynamodb_fault(operation, request or {})
         _set_body(environ, body)
+        if request is not None:
+            environ[fast_dynamodb.PARSED] = rewritten  # moto's parser starts from it (fast_dynamodb)
         with self._dynamodb_lock:  # moto iterates its tables' dicts; concurrent writers break that
             return _buffered(self.app, environ, start_response)
 
