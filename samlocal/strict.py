@@ -306,47 +306,34 @@ def _plain(text: str) -> str:
     return format(Decimal(text).normalize(_EXACT), "f")
 
 
-def visit_numbers(node: Any, check: bool) -> Any:
-    """Rewrite every N/NS value of a DynamoDB request to plain form; with check, refuse invalid ones.
-    What needs no rewriting comes back as the same object: a request without exponents is not copied."""
-    if isinstance(node, list):
-        copied: list[Any] | None = None
-        for i, value in enumerate(node):
-            if isinstance(value, dict | list):  # strings, numbers, booleans: nothing to visit
-                visited = visit_numbers(value, check)
-                if visited is not value:
-                    if copied is None:
-                        copied = list(node)
-                    copied[i] = visited
-        return node if copied is None else copied
-    if not isinstance(node, dict):
-        return node
-    if len(node) == 1:
+class NumberForms:
+    """`json.loads` object hook for a DynamoDB request: each N/NS value in plain form as the body is parsed
+    (no second walk over the request); the first number DynamoDB would refuse is kept in `problem`."""
+
+    def __init__(self) -> None:
+        self.rewritten = False
+        self.problem: str | None = None
+
+    def __call__(self, node: dict[str, Any]) -> dict[str, Any]:
+        if len(node) != 1:
+            return node
         ((kind, inner),) = node.items()
         if kind == "N" and isinstance(inner, str):
-            number = _number(inner, check)
+            number = self._plain(inner)
             return node if number == inner else {"N": number}
         if kind == "NS" and isinstance(inner, list) and all(isinstance(n, str) for n in inner):
-            numbers = [_number(n, check) for n in inner]
+            numbers = [self._plain(n) for n in inner]
             return node if numbers == inner else {"NS": numbers}
-    changed: dict[str, Any] | None = None
-    for key, value in node.items():
-        if isinstance(value, dict | list):
-            visited = visit_numbers(value, check)
-            if visited is not value:
-                if changed is None:
-                    changed = dict(node)
-                changed[key] = visited
-    return node if changed is None else changed
+        return node
 
-
-def _number(text: str, check: bool) -> str:
-    problem = check_number(text)
-    if problem:
-        if check:
-            raise dynamodb_validation(problem)
-        return text  # not strict: moto answers what it answers
-    return _plain(text)
+    def _plain(self, text: str) -> str:
+        problem = check_number(text)
+        if problem:
+            self.problem = self.problem or problem
+            return text  # refused in strict mode; otherwise moto answers what it answers
+        plain = _plain(text)
+        self.rewritten = self.rewritten or plain != text
+        return plain
 
 
 # ----- the middleware -----
@@ -388,18 +375,20 @@ class AwsFrontDoor:
         self, environ: dict[str, Any], start_response: Any, body: bytes, exempt: bool
     ) -> Iterable[bytes]:
         operation = _operation(environ)
-        request = _json(body)
+        numbers = NumberForms()
+        request = _json(body, numbers)
         if request is not None:
-            rewritten = visit_numbers(request, self.limits)
-            if rewritten is not request:
-                body = json.dumps(rewritten).encode()
+            if numbers.problem and self.limits:
+                raise dynamodb_validation(numbers.problem)
+            if numbers.rewritten:
+                body = json.dumps(request).encode()
             if self.limits:
-                self._dynamodb_limits(operation, rewritten)
+                self._dynamodb_limits(operation, request)
         if not exempt:
             self._dynamodb_fault(operation, request or {})
         _set_body(environ, body)
         if request is not None:
-            environ[fast_dynamodb.PARSED] = rewritten  # moto's parser starts from it (fast_dynamodb)
+            environ[fast_dynamodb.PARSED] = request  # moto's parser starts from it (fast_dynamodb)
         with self._dynamodb_lock:  # moto iterates its tables' dicts; concurrent writers break that
             return _buffered(self.app, environ, start_response)
 
@@ -588,9 +577,9 @@ def _set_body(environ: dict[str, Any], body: bytes) -> None:
     environ["CONTENT_LENGTH"] = str(len(body))
 
 
-def _json(body: bytes) -> dict[str, Any] | None:
+def _json(body: bytes, object_hook: Callable[[dict[str, Any]], Any] | None = None) -> dict[str, Any] | None:
     try:
-        parsed = json.loads(body or b"{}")
+        parsed = json.loads(body or b"{}", object_hook=object_hook)
     except ValueError:
         return None
     return parsed if isinstance(parsed, dict) else None
