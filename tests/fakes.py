@@ -33,11 +33,12 @@ from pushengine import pacing
 from pushengine.config import Settings
 from pushengine.dal import counters as sharded
 from pushengine.dal.aws import Contended
-from pushengine.dal.campaigns import PROGRESS_FIELDS
+from pushengine.dal.campaigns import PROGRESS_FIELDS, parsed
 from pushengine.dal.devices import device_item, partition_key
 from pushengine.dal.numbers import from_dynamo
 from pushengine.dal.queues import encode, pack
 from pushengine.delivery import segment, sending
+from pushengine.models import CampaignSpec
 from pushengine.providers.base import Notification, Outcome, PushProvider, SendResult
 from pushengine.readplan import KeyRange
 
@@ -55,6 +56,16 @@ def stored(value: Any) -> Any:
     if isinstance(value, set | frozenset):
         return {stored(v) for v in value}
     return value
+
+
+SPEC_MESSAGE = {"title": "t", "body": "b"}
+
+
+def spec_of(**fields: Any) -> CampaignSpec:
+    """A stored spec as the campaign store hands it out, from only the fields a test is about: the message
+    (and each variant's) that every stored spec holds filled in."""
+    variants = [{"message": SPEC_MESSAGE, **v} for v in fields.pop("variants", None) or []]
+    return CampaignSpec.model_validate({"message": SPEC_MESSAGE, **fields, **({"variants": variants} if variants else {})})
 
 
 def plain(value: Any) -> Any:
@@ -107,7 +118,7 @@ class FakeCampaigns(Faults):
 
     def definition(self, app_id: str, campaign_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
         found = self.definitions.get((app_id, campaign_id))
-        return plain(found) if found is not None else None
+        return parsed(plain(found)) if found is not None else None
 
     def progress(self, app_id: str, campaign_id: str) -> dict[str, Any] | None:
         key = (app_id, campaign_id)

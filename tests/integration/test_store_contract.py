@@ -12,6 +12,7 @@ import pytest
 
 from pushengine.dal.campaigns import CampaignsRepository, zero_stats
 from pushengine.dal.devices import DevicesRepository
+from pushengine.models import CampaignSpec
 from pushengine.ports import CampaignStore, DeviceStore
 from pushengine.readplan import key_range
 from tests.fakes import FakeCampaigns, FakeDevices
@@ -62,6 +63,21 @@ def progress(store: CampaignStore) -> dict[str, Any]:
     found = store.progress(APP, CAMPAIGN)
     assert found is not None
     return found
+
+
+def test_a_definition_reads_back_with_its_spec_parsed_and_plain_numbers(campaigns: CampaignStore) -> None:
+    spec = {"name": "c", "message": {"title": "t", "body": "b"}, "holdout_percent": 2.5, "ttl_seconds": 600,
+            "variants": [{"name": "a", "weight": 1.5, "message": {"title": "t", "body": "b"}}],
+            "data": {"n": 7, "x": [0.25]}}  # fmt: skip
+    created(campaigns)
+    definition = campaigns.definition(APP, CAMPAIGN, consistent=True)
+    assert definition is not None and definition["spec"].stored() == {"message": {"title": "t", "body": "b"}}
+    campaigns.replace_definition({**{k: v for k, v in definition.items() if k != "spec"}, "spec": spec})
+    for read in (campaigns.get(APP, CAMPAIGN, consistent=True), campaigns.list(APP, limit=10, next_token=None)[0][0]):
+        assert read is not None and isinstance(read["spec"], CampaignSpec)
+        assert read["spec"].stored() == spec  # no Decimal: equal to the ints and floats written
+        assert type(read["spec"].data["n"]) is int and type(read["spec"].holdout_percent) is float  # type: ignore[index]
+        assert type(read["waves_pending"]) is int
 
 
 def test_a_ledger_key_records_once(campaigns: CampaignStore) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from pushengine.attribution import Exposure, exposures
+from pushengine.dal.campaigns import parsed
 
 pytestmark = pytest.mark.unit
 
@@ -19,7 +20,7 @@ MESSAGE = {"title": "t", "body": "b"}
 def recurring(run_ids: list[str], **schedule: Any) -> dict[str, Any]:
     spec = {"message": MESSAGE, "schedule": {"type": "recurring", "frequency": "daily", "time": "09:00",
                                              "start": "2026-11-20", **schedule}}  # fmt: skip
-    return {"campaign_id": "rec", "spec": spec, "run_ids": run_ids}
+    return parsed({"campaign_id": "rec", "spec": spec, "run_ids": run_ids})
 
 
 def at(text: str) -> datetime:
@@ -49,8 +50,8 @@ def test_no_exposure_without_a_fired_run_in_the_window(
 
 
 def test_a_one_off_campaign_still_counts_by_its_fired_waves() -> None:
-    campaign = {"campaign_id": "one", "spec": {"message": MESSAGE, "schedule": {"type": "now"}},
-                "waves": [{"wave_id": "w1", "send_at": "2026-12-01T08:00:00Z"}], "fired_waves": ["w1"]}  # fmt: skip
+    campaign = parsed({"campaign_id": "one", "spec": {"message": MESSAGE, "schedule": {"type": "now"}},
+                       "waves": [{"wave_id": "w1", "send_at": "2026-12-01T08:00:00Z"}], "fired_waves": ["w1"]})  # fmt: skip
     assert exposures(DEVICE, [campaign], at("2026-12-02T00:00:00"), 7) == [
         Exposure("one", "default", at("2026-12-01T08:00:00"))
     ]

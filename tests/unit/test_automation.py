@@ -9,8 +9,9 @@ from pydantic import ValidationError
 
 from pushengine import anniversaries, app_settings, recurring
 from pushengine.content import Message
-from pushengine.models import CampaignIn, parse_delay
+from pushengine.models import CampaignIn, RecurringSchedule, parse_delay
 from pushengine.rendering import CompiledMessage
+from tests.fakes import spec_of
 
 WEEKLY = {
     "type": "recurring",
@@ -35,7 +36,7 @@ WEEKLY = {
 )  # fmt: skip
 def test_occurrence_dates(schedule: dict, days: list[date]) -> None:
     window = recurring.dates_between(date(2027, 1, 1), date(2027, 1, 12))
-    assert [d for d in window if recurring.occurs_on(schedule, d)] == [
+    assert [d for d in window if recurring.occurs_on(RecurringSchedule.model_validate(schedule), d)] == [
         d for d in days if d <= date(2027, 1, 12)
     ]
 
@@ -49,7 +50,7 @@ def test_monthly_on_the_31st_is_the_last_day_of_short_months() -> None:
         "start": "2027-01-01",
     }
     year = recurring.dates_between(date(2027, 1, 1), date(2028, 12, 31))
-    hits = [d for d in year if recurring.occurs_on(monthly, d)]
+    hits = [d for d in year if recurring.occurs_on(RecurringSchedule.model_validate(monthly), d)]
     assert (
         len(hits) == 24
         and date(2027, 2, 28) in hits
@@ -150,5 +151,5 @@ def test_trigger_properties_render_and_key_the_memo() -> None:
 def test_app_defaults_and_campaign_overrides(
     defaults: dict, spec: dict, policy: dict, rate: float | None
 ) -> None:
-    assert app_settings.batch_policy(defaults, spec) == policy
-    assert app_settings.max_per_second(defaults, spec) == rate
+    assert app_settings.batch_policy(defaults, spec_of(**spec)) == policy
+    assert app_settings.max_per_second(defaults, spec_of(**spec)) == rate

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from pushengine.compose import Composer
+from pushengine.models import CampaignSpec
 
-SPEC: dict[str, Any] = {
+SPEC = CampaignSpec.model_validate({
     "message": {
         "title": 'Hi {{ attributes.first_name | default: "there" }}',
         "body": "{% if tags.plan == 'pro' %}Thanks for being pro{% else %}Go pro{% endif %}",
@@ -15,7 +15,7 @@ SPEC: dict[str, Any] = {
         "localizations": {"de": {"title": 'Hallo {{ attributes.first_name | default: "du" }}'}},
     },
     "variants": [{"name": "b", "message": {"title": "B {{ attributes.first_name }}", "body": "b"}}],
-}
+})
 
 
 def _entry(

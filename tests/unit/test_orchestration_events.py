@@ -35,7 +35,7 @@ def post(deps: EventDeps, **event: Any) -> dict[str, object]:
 def test_an_open_counts_once_per_device_for_its_variant() -> None:
     variants = [{"name": "a", "message": MESSAGE}, {"name": "b", "weight": 3, "message": MESSAGE}]
     h, deps, campaign_id, ids = setup(variants=variants)
-    spec = h.campaigns.definitions[(APP, campaign_id)]["spec"]
+    spec = h.campaigns.definition(APP, campaign_id)["spec"]
     for device_id in ids:
         assert post(deps, device_id=device_id, name="opened", campaign_id=campaign_id)["counted"] is True
     again = post(deps, device_id=ids[0], name="notification_opened", campaign_id=campaign_id)

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from pushengine import recurring
 from pushengine.analytics import campaign_timeseries
 from pushengine.errors import NotFound
-from pushengine.models import CampaignIn
+from pushengine.models import CampaignIn, CampaignSpec
 
 MESSAGE = {"title": "t", "body": "b"}
 DAILY = {"type": "recurring", "frequency": "daily", "time": "09:00", "start": "2027-01-04"}
@@ -19,10 +19,11 @@ WEEKLY = {"type": "recurring", "frequency": "weekly", "days": ["MO"], "time": "1
 ZONES = ["Asia/Tokyo", "America/New_York", "Asia/Kathmandu"]
 
 
-def spec(schedule: dict, *variants: dict, holdout: float = 10) -> dict:
+def spec(schedule: dict, *variants: dict, holdout: float = 10) -> CampaignSpec:
+    """A campaign as created, then read back from the store."""
     body = {"name": "x", "message": MESSAGE, "schedule": schedule, "holdout_percent": holdout,
             "variants": [{"message": MESSAGE, **v} for v in variants]}  # fmt: skip
-    return CampaignIn.model_validate(body).model_dump(mode="json", exclude_none=True)
+    return CampaignSpec.model_validate(CampaignIn.model_validate(body).model_dump(mode="json", exclude_none=True))
 
 
 NINE_VS_SIX = spec(DAILY, {"name": "morning"}, {"name": "evening", "time": "18:00"})
@@ -31,7 +32,7 @@ MONDAY_VS_THURSDAY = spec(WEEKLY, {"name": "mon"}, {"name": "thu", "days": ["TH"
 
 def test_a_campaign_without_own_times_has_one_send_time_for_everyone() -> None:
     (only,) = recurring.send_times(spec(DAILY, {"name": "a"}, {"name": "b"}))
-    assert (only.key, only.variants, only.schedule["time"]) == ("", None, "09:00")
+    assert (only.key, only.variants, only.schedule.time) == ("", None, "09:00")
 
 
 @pytest.mark.parametrize(
@@ -48,9 +49,9 @@ def test_a_campaign_without_own_times_has_one_send_time_for_everyone() -> None:
          [("t0715", "07:15", None, ("early", "holdout")), ("t2000", "20:00", None, ("late",))]),
     ],
 )  # fmt: skip
-def test_send_times_group_variants_by_wall_time_and_weekdays(campaign: dict, expected: list) -> None:
+def test_send_times_group_variants_by_wall_time_and_weekdays(campaign: CampaignSpec, expected: list) -> None:
     got = [
-        (g.key, g.schedule["time"], g.schedule.get("days"), g.variants)
+        (g.key, g.schedule.time, getattr(g.schedule, "days", None), g.variants)
         for g in recurring.send_times(campaign)
     ]
     assert got == expected

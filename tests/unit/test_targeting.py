@@ -3,6 +3,7 @@ from datetime import UTC, datetime
 import pytest
 
 from pushengine.targeting import HOLDOUT, Targeting, assign, quiet_until
+from tests.fakes import spec_of
 
 pytestmark = pytest.mark.unit
 
@@ -29,7 +30,7 @@ def test_quiet_until(quiet: dict | None, zone: str, now: datetime, expected: dat
 
 
 def test_assignment_is_stable_and_follows_weights_and_holdout() -> None:
-    spec = {"holdout_percent": 10, "variants": [{"name": "a", "weight": 3}, {"name": "b", "weight": 1}]}
+    spec = spec_of(holdout_percent=10, variants=[{"name": "a", "weight": 3}, {"name": "b", "weight": 1}])
     picks = [assign(spec, "cmp_1", f"dev-{i}") for i in range(20000)]
     assert picks == [assign(spec, "cmp_1", f"dev-{i}") for i in range(20000)]
     share = {name: picks.count(name) / len(picks) for name in ("a", "b", HOLDOUT)}
@@ -42,15 +43,15 @@ def test_decisions() -> None:
     now = datetime(2026, 11, 27, 4, 30, tzinfo=UTC)  # 23:30 in New York
     device = {"device_id": "d1", "timezone": "America/New_York", "opted_in": True,
               "quiet_hours": {"start": "22:00", "end": "08:00"}, "platform": "web"}  # fmt: skip
-    assert Targeting("c", {"quiet_hours": "defer"}).decide(device, now).outcome == "defer"
-    assert Targeting("c", {"quiet_hours": "skip"}).decide(device, now).outcome == "suppressed_quiet_hours"
-    assert Targeting("c", {"quiet_hours": "ignore"}).decide(device, now).outcome == "send"
-    transactional = {"quiet_hours": "skip", "category": "transactional"}
+    assert Targeting("c", spec_of()).decide(device, now).outcome == "defer"  # the default policy
+    assert Targeting("c", spec_of(quiet_hours="skip")).decide(device, now).outcome == "suppressed_quiet_hours"
+    assert Targeting("c", spec_of(quiet_hours="ignore")).decide(device, now).outcome == "send"
+    transactional = spec_of(quiet_hours="skip", category="transactional")
     assert Targeting("c", transactional).decide(device, now).outcome == "send"
-    assert Targeting("c", {}).decide({**device, "opted_in": False}, now).outcome == "suppressed_opted_out"
-    assert Targeting("c", {"holdout_percent": 50}).decide(device, now).outcome in {
+    assert Targeting("c", spec_of()).decide({**device, "opted_in": False}, now).outcome == "suppressed_opted_out"
+    assert Targeting("c", spec_of(holdout_percent=50)).decide(device, now).outcome in {
         "defer",
         "suppressed_holdout",
     }
     audience = {"attr": "platform", "op": "eq", "value": "ios"}
-    assert not Targeting("c", {"audience": audience}).selects(device, now)
+    assert not Targeting("c", spec_of(audience=audience)).selects(device, now)

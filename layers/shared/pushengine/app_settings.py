@@ -12,7 +12,7 @@ from typing import Any
 
 from pushengine.dal.apps import AppsRepository, now_iso, require_app
 from pushengine.dal.numbers import from_dynamo, to_dynamo
-from pushengine.models import AppSettingsIn, AppSettingsOut
+from pushengine.models import AppSettingsIn, AppSettingsOut, CampaignSpec
 
 
 def put_settings(apps: AppsRepository, app_id: str, body: AppSettingsIn) -> AppSettingsOut:
@@ -35,13 +35,13 @@ def load(apps: AppsRepository | None, app_id: str) -> dict[str, Any]:
     return of_app(apps.get(app_id)) if apps is not None else {}
 
 
-def batch_policy(defaults: Mapping[str, Any], spec: Mapping[str, Any]) -> dict[str, Any]:
+def batch_policy(defaults: Mapping[str, Any], spec: CampaignSpec) -> dict[str, Any]:
     """What a send batch carries from the app's defaults for the sender: the app-wide cap (marketing only)."""
-    if spec.get("category") == "transactional" or not defaults.get("frequency_cap"):
+    if spec.transactional or not defaults.get("frequency_cap"):
         return {}
     return {"app_cap": defaults["frequency_cap"]}
 
 
-def max_per_second(defaults: Mapping[str, Any], spec: Mapping[str, Any]) -> float | None:
-    rate = spec.get("max_per_second") or defaults.get("max_per_second")
+def max_per_second(defaults: Mapping[str, Any], spec: CampaignSpec) -> float | None:
+    rate = spec.max_per_second or defaults.get("max_per_second")
     return float(rate) if rate else None

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from pushengine import recurring
 from pushengine.audience import parse_filter, segment_ids
-from pushengine.dal.numbers import from_dynamo
+from pushengine.models import CampaignSpec
 from pushengine.targeting import HOLDOUT, assign
 
 CACHE_SECONDS = 60.0
@@ -61,13 +61,13 @@ def exposures(
     created = _when(device["created_at"]) if device.get("created_at") else None
     found: list[Exposure] = []
     for campaign in campaigns:
-        spec = from_dynamo(campaign.get("spec") or {})
-        if segment_ids(spec.get("audience")) or spec.get("category") == "transactional":
+        spec: CampaignSpec = campaign["spec"]
+        if segment_ids(spec.audience) or spec.transactional:
             continue  # a saved segment's filter at fire time is not re-evaluated here; transactional is not measured
         campaign_id = str(campaign["campaign_id"])
         variant = assign(spec, campaign_id, str(device["device_id"]))
         run: str | None = None
-        if spec.get("schedule", {}).get("type") == "recurring":  # its runs' waves are planned, not listed
+        if spec.schedule.type == "recurring":  # its runs' waves are planned, not listed
             reached = recurring.run_reaching(spec, variant, zone, at)
             fired_runs = {str(r) for r in campaign.get("run_ids") or ()}
             latest = None
@@ -79,7 +79,7 @@ def exposures(
             latest = _latest_wave(campaign, zone, variant, created, at, window_days)
         if latest is None:
             continue
-        audience = spec.get("audience")
+        audience = spec.audience
         if audience and not parse_filter(audience, expanded=True).matches(device, latest):
             continue
         found.append(Exposure(campaign_id, variant, latest, run))

@@ -15,9 +15,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from pushengine import anniversaries, recurring, triggers, waves
-from pushengine.dal.numbers import from_dynamo
 from pushengine.dal.queues import send_json
 from pushengine.delivery.segment import SegmentDeps, _fix_audience
+from pushengine.models import AnniversarySchedule, CampaignSpec, Schedule, TriggeredSchedule
 from pushengine.observability import logger
 
 PLAN_HORIZON = timedelta(days=4)  # occurrence waves are scheduled at most this far ahead (runs are hourly)
@@ -48,24 +48,24 @@ def _scheduled_time(message: Mapping[str, Any]) -> datetime | None:
 
 # ---------- lifecycle ----------
 def activate(
-    deps: SegmentDeps, app_id: str, campaign_id: str, spec: Mapping[str, Any], now: datetime
+    deps: SegmentDeps, app_id: str, campaign_id: str, spec: CampaignSpec, now: datetime
 ) -> None:
     """A new automated campaign: listen for its events, or plan its first occurrences right away."""
     assert deps.automation is not None
-    schedule = spec["schedule"]
-    deps.automation.activate(app_id, campaign_id, schedule["type"], dict(schedule))
-    if schedule["type"] == "triggered":
-        deps.automation.listen(app_id, campaign_id, schedule["event"], list(schedule.get("cancel_on", [])))
+    schedule = spec.schedule
+    deps.automation.activate(app_id, campaign_id, schedule.type, schedule.model_dump(mode="json", exclude_unset=True))
+    if isinstance(schedule, TriggeredSchedule):
+        deps.automation.listen(app_id, campaign_id, schedule.event, list(schedule.cancel_on))
     else:
         plan_campaign(deps, app_id, campaign_id, spec, now)
 
 
-def deactivate(deps: SegmentDeps, app_id: str, campaign_id: str, spec: Mapping[str, Any]) -> None:
+def deactivate(deps: SegmentDeps, app_id: str, campaign_id: str, spec: CampaignSpec) -> None:
     """Cancelled or ended: stop listening, stop planning, delete occurrence waves not fired yet."""
     assert deps.automation is not None
-    schedule = spec["schedule"]
-    if schedule["type"] == "triggered":
-        deps.automation.unlisten(app_id, campaign_id, schedule["event"], list(schedule.get("cancel_on", [])))
+    schedule = spec.schedule
+    if isinstance(schedule, TriggeredSchedule):
+        deps.automation.unlisten(app_id, campaign_id, schedule.event, list(schedule.cancel_on))
     else:
         for item in deps.automation.planned(app_id, campaign_id):
             run, wave_id = str(item["sk"]).split("#", 1)
@@ -84,33 +84,32 @@ def plan_all(deps: SegmentDeps, now: datetime) -> int:
         if campaign is None or campaign.get("status") != ACTIVE:
             deps.automation.deactivate(app_id, campaign_id)
             continue
-        spec = from_dynamo(campaign["spec"])
-        if _ended(spec["schedule"], now):
+        spec: CampaignSpec = campaign["spec"]
+        if _ended(spec.schedule, now):
             if deps.campaigns.set_status(app_id, campaign_id, "completed", allowed_from=(ACTIVE,)):
                 deactivate(deps, app_id, campaign_id, spec)
             continue
-        if spec["schedule"]["type"] != "triggered":
+        if spec.schedule.type != "triggered":
             planned += plan_campaign(deps, app_id, campaign_id, spec, now)
     logger.info("automation planned", extra={"waves": planned, "at": now.isoformat()})
     return planned
 
 
-def _ended(schedule: Mapping[str, Any], now: datetime) -> bool:
-    end = schedule.get("end")
-    if not end:
-        return False
-    if schedule["type"] == "triggered":
-        return now >= datetime.fromisoformat(end)
-    # a date: over once that day has ended everywhere (UTC-12 is the last zone to leave it)
-    return now.date() - timedelta(days=1) > date.fromisoformat(end)
+def _ended(schedule: Schedule, now: datetime) -> bool:
+    if isinstance(schedule, TriggeredSchedule):  # an instant
+        return schedule.end is not None and now >= schedule.end
+    if isinstance(schedule, recurring.Repeating):
+        # a date: over once that day has ended everywhere (UTC-12 is the last zone to leave it)
+        return schedule.end is not None and now.date() - timedelta(days=1) > schedule.end
+    return False
 
 
 def plan_campaign(
-    deps: SegmentDeps, app_id: str, campaign_id: str, spec: Mapping[str, Any], now: datetime
+    deps: SegmentDeps, app_id: str, campaign_id: str, spec: CampaignSpec, now: datetime
 ) -> int:
     """Schedule the occurrence waves falling in (now, now + PLAN_HORIZON] not scheduled yet; returns how many."""
     assert deps.automation is not None
-    schedule = spec["schedule"]
+    schedule = spec.schedule
     horizon = now + PLAN_HORIZON
     done = {str(item["sk"]) for item in deps.automation.planned(app_id, campaign_id)}
     registry = deps.devices.zones(app_id)
@@ -139,13 +138,13 @@ def plan_campaign(
 
 
 def _zones(
-    deps: SegmentDeps, app_id: str, schedule: Mapping[str, Any], day: date, registry: list[str]
+    deps: SegmentDeps, app_id: str, schedule: Schedule, day: date, registry: list[str]
 ) -> list[str]:
     """Zones an occurrence on `day` reaches: every zone the app has, or for an anniversary the zones of
     that day's celebrants only (a day nobody celebrates schedules nothing)."""
-    if schedule["type"] == "anniversary":
+    if isinstance(schedule, AnniversarySchedule):
         assert deps.automation is not None
-        return sorted(anniversaries.celebrant_zones(deps.automation, app_id, schedule["attribute"], day))
+        return sorted(anniversaries.celebrant_zones(deps.automation, app_id, schedule.attribute, day))
     return registry
 
 
@@ -160,24 +159,24 @@ def fire_occurrence(deps: SegmentDeps, message: Mapping[str, Any]) -> int:
     campaign = deps.campaigns.get(app_id, campaign_id, consistent=True)
     if campaign is None or campaign.get("status") != ACTIVE:
         return 0
-    spec = from_dynamo(campaign["spec"])
-    schedule = spec["schedule"]
+    spec: CampaignSpec = campaign["spec"]
+    schedule = spec.schedule
     day = date.fromisoformat(run)
     at = datetime.fromisoformat(message["at"])
     candidates = _zones(
         deps, app_id, schedule, day, deps.devices.zones(app_id)
     )  # as of now: late zones count
     send_time = recurring.send_time_of(spec, wave_id)  # a send-time experiment's wave: its variants only
-    zones = waves.zones_for_wave(at, day, time.fromisoformat(send_time.schedule["time"]), candidates)
+    zones = waves.zones_for_wave(at, day, time.fromisoformat(send_time.schedule.time), candidates)
     task_wave = f"{run}.{wave_id}"
-    if not _fix_audience(deps, app_id, campaign_id, task_wave, spec.get("audience")):
+    if not _fix_audience(deps, app_id, campaign_id, task_wave, spec.audience):
         return 0
     deps.campaigns.add_run(app_id, campaign_id, run)
     base = {"kind": "task", "app_id": app_id, "campaign_id": campaign_id, "wave_id": task_wave, "at": at.isoformat(),
             "seq": 0, "run": run, "context": {"local_date": run},
             **({"variants": list(send_time.variants)} if send_time.variants else {})}  # fmt: skip
-    if schedule["type"] == "anniversary":
-        celebrants = {"attribute": anniversaries.attribute_name(schedule["attribute"]),
+    if isinstance(schedule, AnniversarySchedule):
+        celebrants = {"attribute": anniversaries.attribute_name(schedule.attribute),
                       "month_days": anniversaries.celebrated_on(day)}  # fmt: skip
         tasks = [{**base, "zone": zone, "shard": 0, "celebrants": celebrants} for zone in zones]
     else:
@@ -202,5 +201,5 @@ def runs_view(deps_campaigns: Any, app_id: str, campaign_id: str, progress: Mapp
     run_ids = sorted((str(r) for r in progress.get("run_ids") or ()), reverse=True)[:limit]
     found = deps_campaigns.runs(app_id, campaign_id, run_ids) if run_ids else {}
     return [
-        {"run_id": r, "stats": stats_view({**zero_stats(), **from_dynamo(found.get(r, {}))})} for r in run_ids
+        {"run_id": r, "stats": stats_view({**zero_stats(), **found.get(r, {})})} for r in run_ids
     ]

@@ -14,7 +14,7 @@ from pushengine.audience import parse_filter, segment_ids
 from pushengine.config import Settings
 from pushengine.dal.apps import AppsRepository, now_iso
 from pushengine.dal.automation import AutomationRepository
-from pushengine.dal.campaigns import ACTION_STAT_PREFIX, PROGRESS_FIELDS, zero_stats
+from pushengine.dal.campaigns import ACTION_STAT_PREFIX, PROGRESS_FIELDS, parsed, zero_stats
 from pushengine.dal.queues import SqsQueue
 from pushengine.dal.scheduler import schedule_name
 from pushengine.dal.segments import SegmentsRepository
@@ -27,6 +27,7 @@ from pushengine.models import (
     CampaignIn,
     CampaignOut,
     CampaignPage,
+    CampaignSpec,
     LocalTimeSchedule,
     WaveOut,
 )
@@ -181,10 +182,9 @@ def create_campaign(
         if deps.segments is not None and named:
             deps.segments.unreference(app_id, named, campaign_id)
         raise
+    created = parsed(item)  # as the store answers it
     if automated:
-        automation.activate(
-            deps.automated(), app_id, campaign_id, body.model_dump(mode="json", exclude_none=True), now
-        )
+        automation.activate(deps.automated(), app_id, campaign_id, created["spec"], now)
     immediate = []
     for wave in planned:
         payload = {"kind": "wave", "app_id": app_id, "campaign_id": campaign_id, "wave_id": wave.wave_id}
@@ -196,7 +196,7 @@ def create_campaign(
         deps.queue.send_json(
             deps.settings.audience_queue_url, immediate, max_message=deps.settings.max_message_bytes
         )
-    return campaign_out(item, known_zones=set(deps.devices.zones(app_id)))
+    return campaign_out(created, known_zones=set(deps.devices.zones(app_id)))
 
 
 def check_automation(deps: CampaignDeps, app_id: str, body: CampaignIn) -> None:
@@ -209,6 +209,8 @@ def check_automation(deps: CampaignDeps, app_id: str, body: CampaignIn) -> None:
 def campaign_out(
     item: dict[str, Any], *, known_zones: set[str] | None = None, currency: str = DEFAULT_CURRENCY
 ) -> CampaignOut:
+    """The API's answer for a campaign as the store reads it (`spec` parsed)."""
+    spec: CampaignSpec = item["spec"]
     fired = set(item.get("fired_waves") or [])
     wave_list = []
     for w in item["waves"]:
@@ -227,12 +229,12 @@ def campaign_out(
         name=item["name"],
         status=item["status"],
         created_at=item["created_at"],
-        schedule=item["spec"].get("schedule", {"type": "now"}),
+        schedule=spec.schedule.model_dump(mode="json", exclude_unset=True),  # as stored
         waves=wave_list,
         skipped_time_zones=item.get("skipped_zones", []),
         stats=stats_view(item.get("stats", {}), currency),
         variants={name: stats_view(v, currency) for name, v in item.get("vstats", {}).items()},
-        lift=lift.lift(item.get("vstats", {}), HOLDOUT) if item["spec"].get("holdout_percent") else None,
+        lift=lift.lift(item.get("vstats", {}), HOLDOUT) if spec.holdout_percent else None,
         errors=item.get("errors", {}),
     )
 
@@ -260,7 +262,7 @@ def get_campaign(deps: CampaignDeps, app_id: str, campaign_id: str) -> CampaignO
     if item is None:
         raise NotFound("campaign not found", field="campaign_id")
     out = campaign_out(item, known_zones=set(deps.devices.zones(app_id)), currency=deps.currency(app_id))
-    if item["spec"].get("schedule", {}).get("type") in ("recurring", "anniversary"):
+    if item["spec"].schedule.type in ("recurring", "anniversary"):
         out.runs = automation.runs_view(deps.campaigns, app_id, campaign_id, item)
     return out
 
@@ -281,7 +283,7 @@ def cancel_campaign(deps: CampaignDeps, app_id: str, campaign_id: str) -> Campai
         raise Conflict(
             f"campaign is {item['status']}; only scheduled, sending or active campaigns can be cancelled"
         )
-    if item["spec"].get("schedule", {}).get("type") in AUTOMATED:
+    if item["spec"].schedule.type in AUTOMATED:
         automation.deactivate(deps.automated(), app_id, campaign_id, item["spec"])
     fired = set(item.get("fired_waves") or [])
     for wave in item["waves"]:

@@ -8,7 +8,7 @@ message (`pushengine.rendering`) and shapes it for its push service (`pushengine
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pushengine.content import Message, RenderedMessage, static_fields
 from pushengine.errors import InvalidInput
@@ -16,6 +16,9 @@ from pushengine.payloads import BY_DEVICE_PLATFORM
 from pushengine.payloads.base import collapse_id, encode
 from pushengine.providers.base import Notification
 from pushengine.rendering import CompiledMessage, worst_case
+
+if TYPE_CHECKING:
+    from pushengine.models import CampaignSpec
 
 _MEMO_MAX = 20_000  # distinct rendered payloads kept per campaign and container
 
@@ -65,19 +68,18 @@ class Composer:
     Payloads are memoised per render key (CompiledMessage.render_key) and platform: devices that read
     the same values render once, and Web Push/APNs reuse the serialised JSON too."""
 
-    def __init__(self, campaign_id: str, spec: Mapping[str, Any]) -> None:
+    def __init__(self, campaign_id: str, spec: CampaignSpec) -> None:
         self.campaign_id = campaign_id
-        self.collapse_id = spec.get("collapse_id") or collapse_id(campaign_id)
-        self.data = spec.get("data")  # a direct send's data: Liquid reads it as data.*
-        self.ttl = int(spec.get("ttl_seconds", 86400))
-        self.transactional = transactional = spec.get("category") == "transactional"
+        self.collapse_id = spec.collapse_id or collapse_id(campaign_id)
+        self.data = spec.data  # a direct send's data: Liquid reads it as data.*
+        self.ttl = spec.ttl_seconds
+        self.transactional = transactional = spec.transactional
         self.priority = "high" if transactional else "normal"
-        self.cap = None if transactional else spec.get("frequency_cap")  # transactional ignores caps
-        base = Message.model_validate(spec["message"])
-        self.messages = {"default": CompiledMessage.compile(base, campaign_id)}
-        for v in spec.get("variants") or []:
-            message = Message.model_validate(v["message"])
-            self.messages[v["name"]] = CompiledMessage.compile(message, campaign_id)
+        self.cap = None if transactional else spec.frequency_cap  # transactional ignores caps
+        assert spec.message is not None  # a template is resolved into `message` before it is stored
+        self.messages = {"default": CompiledMessage.compile(spec.message, campaign_id)}
+        for v in spec.variants or []:
+            self.messages[v.name] = CompiledMessage.compile(v.message, campaign_id)
         self._memo: dict[tuple[Any, ...], tuple[dict[str, Any], bytes | None]] = {}
 
     def _payload(self, rendered: RenderedMessage, platform: str) -> tuple[dict[str, Any], bytes | None]:

@@ -10,7 +10,6 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from pushengine import recurring
 from pushengine.analytics import app_defaults, hour_of, revenue_key
@@ -19,7 +18,7 @@ from pushengine.dal.apps import AppsRepository
 from pushengine.dal.campaigns import ACTION_STAT_PREFIX
 from pushengine.errors import NotFound
 from pushengine.export import event_id
-from pushengine.models import EventIn
+from pushengine.models import CampaignSpec, EventIn
 from pushengine.ports import CampaignStore, DeviceStore
 from pushengine.profiles import ProfileStore, record_behaviour
 from pushengine.targeting import assign
@@ -33,10 +32,10 @@ STAT_FOR = {
 }  # fmt: skip
 
 
-def action_ids(spec: dict[str, Any]) -> set[str]:
+def action_ids(spec: CampaignSpec) -> set[str]:
     """Every button id the campaign's messages (default and variants) define."""
-    messages = [spec.get("message") or {}, *[v.get("message") or {} for v in spec.get("variants") or []]]
-    return {str(a.get("id")) for m in messages for a in m.get("actions") or []}
+    messages = [spec.message, *[v.message for v in spec.variants or []]]
+    return {a.id for m in messages if m is not None for a in m.actions or []}
 
 
 @dataclass
@@ -76,10 +75,10 @@ def record_event(deps: EventDeps, app_id: str, event: EventIn) -> dict[str, obje
     campaign = deps.campaigns.get(app_id, event.campaign_id, summed=False)
     if campaign is None:
         raise NotFound("campaign not found", field="body.campaign_id")
-    spec = campaign["spec"]
+    spec: CampaignSpec = campaign["spec"]
     variant = assign(spec, event.campaign_id, event.device_id)
     run = None
-    if spec["schedule"]["type"] == "recurring":  # the occurrence it answers: in the device's zone, by `at`
+    if spec.schedule.type == "recurring":  # the occurrence it answers: in the device's zone, by `at`
         zone = str((deps.devices.get(app_id, event.device_id) or {}).get("timezone", "UTC"))
         run = recurring.run_of(spec, variant, zone, at)
     counted = count(deps, app_id, event.campaign_id, variant, event, stat, at, currency, spec=spec, run=run)
@@ -88,7 +87,7 @@ def record_event(deps: EventDeps, app_id: str, event: EventIn) -> dict[str, obje
 
 def count(
     deps: EventDeps, app_id: str, campaign_id: str, variant: str, event: EventIn, stat: str, at: datetime,
-    default_currency: str, *, spec: dict[str, Any] | None = None, run: str | None = None,
+    default_currency: str, *, spec: CampaignSpec | None = None, run: str | None = None,
 ) -> bool:  # fmt: skip
     """Add one event to a campaign's stats, its variant's and its hour (and its run's); True if anything was
     added."""

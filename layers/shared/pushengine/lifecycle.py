@@ -12,12 +12,11 @@ from typing import Any
 
 from pushengine import campaigns
 from pushengine.campaigns import CampaignDeps, campaign_out, check_messages, check_stored_size, plan
-from pushengine.dal.campaigns import PROGRESS_FIELDS
-from pushengine.dal.numbers import from_dynamo, to_dynamo
+from pushengine.dal.campaigns import PROGRESS_FIELDS, parsed
 from pushengine.dal.queues import send_json
 from pushengine.dal.scheduler import schedule_name
 from pushengine.errors import Conflict, NotFound
-from pushengine.models import CampaignIn, CampaignOut
+from pushengine.models import CampaignIn, CampaignOut, LocalTimeSchedule
 
 EDITABLE = ("name", "message", "template_id", "audience", "schedule")
 
@@ -26,7 +25,7 @@ def _load(deps: CampaignDeps, app_id: str, campaign_id: str) -> dict[str, Any]:
     item = deps.campaigns.get(app_id, campaign_id, consistent=True)
     if item is None or campaign_id.startswith("msg_"):
         raise NotFound("campaign not found", field="campaign_id")
-    return from_dynamo(item)
+    return item
 
 
 def pause(deps: CampaignDeps, app_id: str, campaign_id: str) -> CampaignOut:
@@ -43,8 +42,8 @@ def resume(deps: CampaignDeps, app_id: str, campaign_id: str, *, now: datetime |
     status = "sending" if fired else "scheduled"
     if not deps.campaigns.set_status(app_id, campaign_id, status, allowed_from=("paused",)):
         raise Conflict(f"campaign is {item['status']}; only a paused campaign can be resumed")
-    schedule = item["spec"].get("schedule") or {}
-    skip = schedule.get("type") == "local_time" and schedule.get("if_passed", "skip") == "skip"
+    schedule = item["spec"].schedule
+    skip = isinstance(schedule, LocalTimeSchedule) and schedule.if_passed == "skip"
     # due: its schedule fired (or it was queued at once) while paused, so fire_wave held it
     due = [w for w in item["waves"] if w["wave_id"] not in fired
            and (datetime.fromisoformat(w["send_at"]) <= now or not deps.scheduler.exists(w["schedule"]))]  # fmt: skip
@@ -68,7 +67,7 @@ def edit(
     item = _load(deps, app_id, campaign_id)
     if item.get("fired_waves") or item["status"] not in ("scheduled", "paused"):
         raise Conflict("a wave of this campaign has fired; only a campaign no wave has reached can be edited")
-    spec = dict(item["spec"])
+    spec = item["spec"].stored()
     if "message" in changes or "template_id" in changes:
         spec.pop("message", None)
         spec.pop("template_id", None)
@@ -85,9 +84,9 @@ def edit(
         raise Conflict("a wave of this campaign fired while it was being edited")
     for wave in item["waves"]:
         deps.scheduler.delete(wave["schedule"])
-    deps.campaigns.replace_definition(to_dynamo(definition))
+    deps.campaigns.replace_definition(definition)
     for wave in planned:
         payload = {"kind": "wave", "app_id": app_id, "campaign_id": campaign_id, "wave_id": wave.wave_id}
         deps.scheduler.create(schedule_name(campaign_id, wave.wave_id), max(wave.send_at, now), payload)
-    return campaign_out({**item, **definition, "waves_pending": len(planned)},
+    return campaign_out({**item, **parsed(definition), "waves_pending": len(planned)},
                         known_zones=set(deps.devices.zones(app_id)))  # fmt: skip

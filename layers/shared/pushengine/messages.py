@@ -25,12 +25,11 @@ from pushengine.config import Settings
 from pushengine.content import Message
 from pushengine.dal.apps import now_iso
 from pushengine.dal.campaigns import batch_key, zero_stats
-from pushengine.dal.numbers import from_dynamo, to_dynamo
 from pushengine.dal.queues import send_json
 from pushengine.delivery.segment import device_entry, split_to_fit
 from pushengine.errors import InvalidInput, NotFound
 from pushengine.limits import Storable
-from pushengine.models import DeviceId, FrequencyCap, UserId
+from pushengine.models import CampaignSpec, DeviceId, FrequencyCap, UserId
 from pushengine.ports import CampaignStore, DeviceStore, Scheduler
 from pushengine.profiles import MAX_USER_DEVICES
 from pushengine.targeting import DEFAULT_VARIANT, Targeting
@@ -149,7 +148,7 @@ def send(deps: MessageDeps, app_id: str, body: MessageIn, *, now: datetime | Non
         **({"frequency_cap": body.frequency_cap.model_dump()} if body.frequency_cap else {}),
     }
     devices, results = _recipients(deps.devices, app_id, body.to)
-    targeting = Targeting(message_id, spec, audience=None)
+    targeting = Targeting(message_id, CampaignSpec.model_validate(spec), audience=None)
     to_send: list[dict[str, Any]] = []
     deferred: dict[datetime, list[dict[str, Any]]] = {}
     stats: Counter[str] = Counter()
@@ -200,7 +199,7 @@ def send(deps: MessageDeps, app_id: str, body: MessageIn, *, now: datetime | Non
         "vstats": {DEFAULT_VARIANT: {**zero_stats(), **stats}},
         "errors": {},
     }
-    deps.campaigns.create(to_dynamo(item))
+    deps.campaigns.create(item)
     send_json(s.send_queue_url, batches, max_message=s.max_message_bytes)
     for at, batch in held:  # released by the segment-query function, like a campaign's deferred batch
         key = f"defer#{message_id}#{batch['batch_id']}"
@@ -260,7 +259,6 @@ def get_message(campaigns: CampaignStore, app_id: str, message_id: str) -> Messa
     item = campaigns.get(app_id, message_id, consistent=True)
     if item is None:
         raise NotFound("message not found", field="message_id")
-    item = from_dynamo(item)
     results = list(item.get("results") or [])
     batches: dict[str, list[str]] = item.get("batches") or {}
     ledgers = campaigns.checkpoints([batch_key(message_id, b) for b in batches])
@@ -282,7 +280,7 @@ def _batch_results(
 ) -> list[dict[str, Any]]:
     """A batch's outcomes from its ledger ({device_id: [stat, reason]}); a device the sender has not
     recorded yet reads `queued` (or `deferred`, in a quiet-hours batch)."""
-    recorded = from_dynamo(dict(ledger or {})).get("results") or {}
+    recorded = (ledger or {}).get("results") or {}
     waiting = "deferred" if batch_id.startswith("d") else "queued"
     out = []
     for device_id in device_ids:

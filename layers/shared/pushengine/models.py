@@ -418,8 +418,10 @@ class FrequencyCap(BaseModel):
     per_hours: Annotated[int, Field(ge=1, le=24 * 90)]
 
 
-class CampaignIn(BaseModel):
-    model_config = Strict
+class CampaignFields(BaseModel):
+    """A campaign's fields and their defaults, defined once: the body (CampaignIn) and the stored spec
+    (CampaignSpec) share them."""
+
     name: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     message: Message | None = None  # or template_id: the template's message, copied at creation
     template_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = None
@@ -432,6 +434,10 @@ class CampaignIn(BaseModel):
     category: Literal["marketing", "transactional"] = "marketing"
     ttl_seconds: Annotated[int, Field(ge=0, le=28 * 86400)] = 86400
     max_per_second: Annotated[int, Field(ge=1, le=100_000)] | None = None
+
+
+class CampaignIn(CampaignFields):
+    model_config = Strict
 
     @model_validator(mode="after")
     def _variants(self) -> CampaignIn:
@@ -450,6 +456,29 @@ class CampaignIn(BaseModel):
         if (self.message is None) == (self.template_id is None):
             raise ValueError("message: give exactly one of message and template_id")
         return self
+
+
+class CampaignSpec(CampaignFields):
+    """A campaign's (or direct message's) `spec` as stored: what creation validated, its template resolved
+    into `message`. The campaign store parses it once where the campaign is loaded.
+
+    Lenient with what the body no longer checks, so every stored item still parses: unknown keys are kept
+    (a direct send's `kind`), the audience is taken as stored (validated and canonical at creation), and a
+    direct send has no name and no schedule (it answers as `now`)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: str | None = None  # type: ignore[assignment]  # a direct send has none
+    audience: dict[str, Any] | None = None
+    collapse_id: str | None = None  # direct sends: replaces the campaign's own
+    data: dict[str, Any] | None = None  # direct sends: what Liquid reads as data.*
+
+    @property
+    def transactional(self) -> bool:
+        return self.category == "transactional"
+
+    def stored(self) -> dict[str, Any]:
+        """The spec exactly as it was stored (no default filled in)."""
+        return self.model_dump(mode="json", exclude_unset=True)
 
 
 class WaveOut(BaseModel):

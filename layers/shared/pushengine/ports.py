@@ -23,7 +23,10 @@ Clock = Callable[[], datetime]  # the domain's "now" (UTC, aware)
 
 class CampaignStore(Protocol):
     """Campaign definitions, their progress counters and stats, and the ledger items that keep each
-    counted message counted once (`dal.campaigns.CampaignsRepository`)."""
+    counted message counted once (`dal.campaigns.CampaignsRepository`).
+
+    Reads answer plain values (int or float, lists), a definition's `spec` parsed into
+    `models.CampaignSpec` (`dal.campaigns.parsed`); writes take plain values, `spec` as a dict."""
 
     def create(self, item: dict[str, Any]) -> None: ...
 

@@ -11,34 +11,34 @@ A send-time experiment gives variants their own wall time and (weekly) weekdays:
 from __future__ import annotations
 
 import calendar
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from pushengine import waves
+from pushengine.models import AnniversarySchedule, CampaignSpec, RecurringSchedule
 from pushengine.targeting import HOLDOUT
+
+Repeating = RecurringSchedule | AnniversarySchedule  # the schedules whose occurrences are runs
 
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")  # date.weekday() order
 
 
-def occurs_on(schedule: Mapping[str, Any], day: date) -> bool:
+def occurs_on(schedule: Repeating, day: date) -> bool:
     """True when `day` (a local date) is an occurrence of a recurring or anniversary schedule."""
-    start = date.fromisoformat(str(schedule["start"]))
-    end = date.fromisoformat(str(schedule["end"])) if schedule.get("end") else None
-    if day < start or (end is not None and day > end):
+    if day < schedule.start or (schedule.end is not None and day > schedule.end):
         return False
-    if schedule["type"] == "anniversary":
+    if isinstance(schedule, AnniversarySchedule):
         return True  # every day: who celebrates is the index's business
-    frequency = schedule["frequency"]
-    if frequency == "daily":
+    if schedule.frequency == "daily":
         return True
-    if frequency == "weekly":
-        return WEEKDAYS[day.weekday()] in schedule["days"]
+    if schedule.frequency == "weekly":
+        return WEEKDAYS[day.weekday()] in (schedule.days or ())
     # monthly: a day_of_month the month lacks (31 in April) falls on the month's last day
+    assert schedule.day_of_month is not None  # the model requires it for a monthly schedule
     last = calendar.monthrange(day.year, day.month)[1]
-    return day.day == min(int(schedule["day_of_month"]), last)
+    return day.day == min(schedule.day_of_month, last)
 
 
 def dates_between(first: date, last: date) -> Iterator[date]:
@@ -56,7 +56,7 @@ class SendTime:
     `key` suffixes its wave ids ("" when the campaign runs no experiment); `variants` None means all."""
 
     key: str
-    schedule: Mapping[str, Any] = field(hash=False)
+    schedule: Repeating = field(hash=False)
     variants: tuple[str, ...] | None = None
 
 
@@ -73,29 +73,30 @@ def _days(days: Iterable[str] | None) -> tuple[str, ...]:
     return tuple(d for d in WEEKDAYS if d in chosen)
 
 
-def send_times(spec: Mapping[str, Any]) -> list[SendTime]:
+def send_times(spec: CampaignSpec) -> list[SendTime]:
     """The campaign's send times: one (its schedule's) unless a recurring campaign's variants carry their own
     `time` or `days`; then one per distinct (time, days). The holdout goes with the schedule's own send
     time, else with the earliest, so its devices are counted (targeted) once per run like a variant's."""
-    schedule = spec["schedule"]
-    variants = spec.get("variants") or []
-    if schedule["type"] != "recurring" or not any(v.get("time") or v.get("days") for v in variants):
+    schedule = spec.schedule
+    assert isinstance(schedule, Repeating)  # only these have runs
+    variants = spec.variants or []
+    if isinstance(schedule, AnniversarySchedule) or not any(v.time or v.days for v in variants):
         return [SendTime("", schedule)]
     groups: dict[tuple[str, tuple[str, ...]], list[str]] = {}
     for v in variants:
-        wall = str(v.get("time") or schedule["time"])
-        groups.setdefault((wall, _days(v.get("days") or schedule.get("days"))), []).append(str(v["name"]))
-    own = (str(schedule["time"]), _days(schedule.get("days")))
+        wall = v.time or schedule.time
+        groups.setdefault((wall, _days(v.days or schedule.days)), []).append(v.name)
+    own = (schedule.time, _days(schedule.days))
     groups.setdefault(own if own in groups else min(groups), []).append(HOLDOUT)
     out = []
     for (wall, days), names in sorted(groups.items()):
         key = "t" + wall.replace(":", "") + ("-" + "".join(days) if days else "")
-        effective = {**schedule, "time": wall, **({"days": list(days)} if days else {})}
+        effective = schedule.model_copy(update={"time": wall, **({"days": list(days)} if days else {})})
         out.append(SendTime(key, effective, tuple(names)))
     return out
 
 
-def send_time_of(spec: Mapping[str, Any], wave_id: str) -> SendTime:
+def send_time_of(spec: CampaignSpec, wave_id: str) -> SendTime:
     """The send time an occurrence wave was planned for (its id's suffix)."""
     groups = send_times(spec)
     for group in groups:
@@ -105,7 +106,7 @@ def send_time_of(spec: Mapping[str, Any], wave_id: str) -> SendTime:
 
 
 def plan_occurrences(
-    spec: Mapping[str, Any],
+    spec: CampaignSpec,
     days: Iterable[date],
     zones_of: Callable[[date], Iterable[str]],
     now: datetime,
@@ -121,7 +122,7 @@ def plan_occurrences(
             continue
         zones = list(zones_of(day))
         for group in chosen:
-            wall = time.fromisoformat(str(group.schedule["time"]))
+            wall = time.fromisoformat(group.schedule.time)
             for wave in waves.plan_local_time(day, wall, zones, now, "skip").waves:
                 if wave.send_at > horizon:
                     continue
@@ -132,14 +133,14 @@ def plan_occurrences(
     return out
 
 
-def last_run(schedule: Mapping[str, Any], zone: str, at: datetime, *, lookback_days: int = 62
+def last_run(schedule: Repeating, zone: str, at: datetime, *, lookback_days: int = 62
              ) -> tuple[str, datetime] | None:  # fmt: skip
     """The run that last reached a device in `zone` at or before `at`, and when: the latest local date that
     is an occurrence of `schedule` (a send time's, for an experiment) whose wall time there has passed. None
     when there is none within `lookback_days` (a monthly schedule's runs lie at most 31 days apart)."""
     if not waves.is_valid_zone(zone):
         zone = "UTC"
-    wall = time.fromisoformat(str(schedule["time"]))
+    wall = time.fromisoformat(schedule.time)
     day = at.astimezone(ZoneInfo(zone)).date()
     for _ in range(lookback_days + 1):
         if occurs_on(schedule, day) and (sent := waves.local_instant(day, wall, zone)) <= at:
@@ -148,7 +149,7 @@ def last_run(schedule: Mapping[str, Any], zone: str, at: datetime, *, lookback_d
     return None
 
 
-def run_of(spec: Mapping[str, Any], variant: str, zone: str, at: datetime) -> str | None:
+def run_of(spec: CampaignSpec, variant: str, zone: str, at: datetime) -> str | None:
     """The run an event of a recurring campaign's device (in `variant`, or the holdout) counts for: the last
     one its send time reached it in by `at`. None for other campaigns (their events have no run)."""
     found = run_reaching(spec, variant, zone, at)
@@ -156,10 +157,10 @@ def run_of(spec: Mapping[str, Any], variant: str, zone: str, at: datetime) -> st
 
 
 def run_reaching(
-    spec: Mapping[str, Any], variant: str, zone: str, at: datetime
+    spec: CampaignSpec, variant: str, zone: str, at: datetime
 ) -> tuple[str, datetime] | None:
     """`run_of` and the instant that run's send time reached the device's zone."""
-    if spec["schedule"]["type"] != "recurring":
+    if spec.schedule.type != "recurring":
         return None
     group = next((g for g in send_times(spec) if g.variants is None or variant in g.variants), None)
     return last_run(group.schedule, zone, at) if group is not None else None

@@ -11,10 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from pushengine.audience import Filter, parse_filter
+
+if TYPE_CHECKING:
+    from pushengine.models import CampaignSpec
 
 HOLDOUT = "holdout"
 DEFAULT_VARIANT = "default"
@@ -27,19 +30,19 @@ def bucket(campaign_id: str, device_id: str, salt: str = "") -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
-def assign(spec: Mapping[str, Any], campaign_id: str, device_id: str) -> str:
+def assign(spec: CampaignSpec, campaign_id: str, device_id: str) -> str:
     """Holdout or the variant name this device gets."""
-    if bucket(campaign_id, device_id, "holdout") * 100 < float(spec.get("holdout_percent") or 0):
+    if bucket(campaign_id, device_id, "holdout") * 100 < spec.holdout_percent:
         return HOLDOUT
-    variants = spec.get("variants") or []
+    variants = spec.variants or []
     if not variants:
         return DEFAULT_VARIANT
-    point = bucket(campaign_id, device_id, "variant") * sum(float(v.get("weight", 1)) for v in variants)
+    point = bucket(campaign_id, device_id, "variant") * sum(v.weight for v in variants)
     for v in variants:
-        point -= float(v.get("weight", 1))
+        point -= v.weight
         if point < 0:
-            return str(v["name"])
-    return str(variants[-1]["name"])
+            return v.name
+    return variants[-1].name
 
 
 @lru_cache(maxsize=512)
@@ -75,7 +78,7 @@ class Targeting:
     def __init__(
         self,
         campaign_id: str,
-        spec: Mapping[str, Any],
+        spec: CampaignSpec,
         *,
         audience: Any = _SPEC,
         defaults: Mapping[str, Any] | None = None,
@@ -85,10 +88,9 @@ class Targeting:
         self.campaign_id = campaign_id
         self.spec = spec
         if audience is _SPEC:
-            audience = spec.get("audience")
+            audience = spec.audience
         self.filter: Filter | None = parse_filter(audience, expanded=True) if audience else None
-        transactional = spec.get("category") == "transactional"
-        self.quiet_policy = "ignore" if transactional else spec.get("quiet_hours", "defer")
+        self.quiet_policy = "ignore" if spec.transactional else spec.quiet_hours
         self.default_quiet = (defaults or {}).get("quiet_hours")
 
     def selects(self, device: Mapping[str, Any], now: datetime) -> bool:

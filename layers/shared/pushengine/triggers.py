@@ -20,7 +20,7 @@ from pushengine.audience import segment_ids
 from pushengine.dal.numbers import from_dynamo
 from pushengine.dal.queues import send_json
 from pushengine.delivery.segment import SegmentDeps, device_entry
-from pushengine.models import EventIn, parse_delay
+from pushengine.models import CampaignSpec, EventIn, TriggeredSchedule, parse_delay
 from pushengine.observability import logger
 from pushengine.profiles import attr
 from pushengine.targeting import Targeting
@@ -38,8 +38,13 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
-def _targeting(deps: SegmentDeps, app_id: str, campaign_id: str, spec: Mapping[str, Any]) -> Targeting:
-    audience = spec.get("audience")
+def _triggered(spec: CampaignSpec) -> TriggeredSchedule:
+    assert isinstance(spec.schedule, TriggeredSchedule)  # only a triggered campaign listens
+    return spec.schedule
+
+
+def _targeting(deps: SegmentDeps, app_id: str, campaign_id: str, spec: CampaignSpec) -> Targeting:
+    audience = spec.audience
     if segment_ids(audience) and deps.segments is not None:  # saved segments as they are now
         audience = segments.expand(deps.segments, app_id, audience, "audience")
     return Targeting(campaign_id, spec, audience=audience, defaults=app_settings.load(deps.apps, app_id))
@@ -78,21 +83,21 @@ def start(
 ) -> None:
     assert deps.automation is not None
     campaign_id = str(campaign["campaign_id"])
-    spec = from_dynamo(campaign["spec"])
-    schedule = spec["schedule"]
-    if schedule.get("start") and at < datetime.fromisoformat(schedule["start"]):
+    spec: CampaignSpec = campaign["spec"]
+    schedule = _triggered(spec)
+    if schedule.start is not None and at < schedule.start:
         return
-    if schedule.get("end") and at >= datetime.fromisoformat(schedule["end"]):
+    if schedule.end is not None and at >= schedule.end:
         return
     targeting = _targeting(deps, app_id, campaign_id, spec)
-    due = at + parse_delay(schedule.get("delay", "PT0S"))
+    due = at + parse_delay(schedule.delay)
     trigger = {"name": event.name, "properties": event.properties or {}, "at": _iso(at)}
     for device_id, item in deps.devices.get_many(app_id, device_ids).items():
         if not targeting.selects(item, at):
             continue
         armed = deps.automation.arm(
             app_id, campaign_id, device_id, due=_iso(due), event=trigger,
-            restart=bool(schedule.get("restart_on_repeat", True)),
+            restart=schedule.restart_on_repeat,
         )  # fmt: skip
         if armed is None:
             continue
@@ -150,7 +155,7 @@ def fire(deps: SegmentDeps, message: Mapping[str, Any]) -> str:
         return "campaign inactive"
     if pending["state"] == "pending" and not deps.automation.claim(app_id, campaign_id, device_id, gen):
         return "cancelled first"
-    spec = from_dynamo(campaign["spec"])
+    spec: CampaignSpec = campaign["spec"]
     trigger = from_dynamo(pending["event"])
     due = datetime.fromisoformat(pending["due"])
     now = max(deps.clock(), due)
@@ -160,7 +165,7 @@ def fire(deps: SegmentDeps, message: Mapping[str, Any]) -> str:
         deps.campaigns.record(app_id, campaign_id, ledger, stats={"suppressed_unregistered": 1})
         return "unregistered"
     # the cancel won if its event reached the profile, whatever happened to its conditional write
-    for name in spec["schedule"].get("cancel_on", []):
+    for name in _triggered(spec).cancel_on:
         last = device.get(attr(name, "last"))
         if last is not None and trigger["at"] <= str(last) <= _iso(now):
             if deps.automation.finish(app_id, campaign_id, device_id, gen, "cancelled"):

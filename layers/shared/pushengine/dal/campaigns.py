@@ -4,8 +4,9 @@ Counters make completion exact under redelivery: a wave adds its audience tasks,
 its send batches, a batch adds its stats; each of those writes is guarded by a ledger item so a
 redelivered message never counts twice. The campaign completes when nothing is pending.
 
-What the repository reads comes back as plain JSON values (numbers as int or float, sets as lists): no
-DynamoDB type leaves `dal/`.
+What the repository reads comes back as plain JSON values (numbers as int or float, sets as lists), a
+definition's `spec` parsed once into `models.CampaignSpec`: no DynamoDB type leaves `dal/`. Writes take
+plain values too.
 
 A campaign is two items: its definition (name, spec, waves: written once, can be many KB) in the
 campaigns table, and its progress (status, counters, stats: small) in the delivery-state table.
@@ -31,8 +32,9 @@ from pushengine.dal import counters as sharded
 from pushengine.dal.apps import now_iso
 from pushengine.dal.expressions import Path, add_update
 from pushengine.dal.expressions import serialize as _serialize
-from pushengine.dal.numbers import from_dynamo
+from pushengine.dal.numbers import from_dynamo, to_dynamo
 from pushengine.dal.timeseries import TimeseriesRepository
+from pushengine.models import CampaignSpec
 
 STAT_KEYS = (
     "targeted", "sent", "failed", "pruned", "deferred",
@@ -59,6 +61,11 @@ def task_key(task: Mapping[str, Any]) -> str:
 def run_key(app_id: str, campaign_id: str, run: str) -> str:
     """One occurrence's stats item (recurring and anniversary campaigns)."""
     return f"run#{app_id}#{campaign_id}#{run}"
+
+
+def parsed(definition: dict[str, Any]) -> dict[str, Any]:
+    """A definition as read (plain values) with its `spec` parsed: the one place a stored spec is read."""
+    return {**definition, "spec": CampaignSpec.model_validate(definition["spec"])}
 
 
 def zero_stats() -> dict[str, int]:
@@ -139,8 +146,8 @@ class CampaignsRepository:
                 return None
             if len(self._definitions) >= 256:
                 self._definitions.pop(next(iter(self._definitions)))
-            self._definitions[key] = plain = from_dynamo(found)
-            return plain
+            self._definitions[key] = definition = parsed(from_dynamo(found))
+            return definition
 
     def progress(self, app_id: str, campaign_id: str) -> dict[str, Any] | None:
         """Status and counters, with the counter shards summed in (all read consistently)."""
@@ -181,7 +188,8 @@ class CampaignsRepository:
         keys = [self._progress_key(app_id, i["campaign_id"]) for i in page["Items"]]
         found = self._progress_of([k["pk"] for k in keys])
         items = [
-            {**from_dynamo(i), **found.get(k["pk"], {})} for i, k in zip(page["Items"], keys, strict=True)
+            {**parsed(from_dynamo(i)), **found.get(k["pk"], {})}
+            for i, k in zip(page["Items"], keys, strict=True)
         ]
         return items, (_encode_token(last["campaign_id"]) if last else None)
 
@@ -219,7 +227,7 @@ class CampaignsRepository:
     def replace_definition(self, definition: dict[str, Any]) -> None:
         """An edit before any wave fired: the only time a definition changes (this container forgets it)."""
         aws.retried(
-            self._table.put_item, Item=definition, ConditionExpression="attribute_exists(campaign_id)"
+            self._table.put_item, Item=to_dynamo(definition), ConditionExpression="attribute_exists(campaign_id)"
         )
         self._definitions.pop((definition["app_id"], definition["campaign_id"]), None)
 

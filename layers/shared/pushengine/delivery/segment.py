@@ -32,6 +32,7 @@ from pushengine.dal.queues import MessageTooLarge, SqsQueue, size_of
 from pushengine.dal.scheduler import WaveScheduler
 from pushengine.dal.segments import SegmentsRepository
 from pushengine.delivery import lifecycle
+from pushengine.models import CampaignSpec
 from pushengine.observability import logger
 from pushengine.ports import CampaignStore, Clock, DeviceStore, Queue, Scheduler
 from pushengine.rendering import DEVICE_FIELDS, SEND_FIELDS
@@ -65,7 +66,7 @@ def fire_wave(deps: SegmentDeps, app_id: str, campaign_id: str, wave_id: str) ->
         logger.info("wave skipped", extra={"campaign_id": campaign_id, "wave_id": wave_id})
         return 0
     wave = next(w for w in campaign["waves"] if w["wave_id"] == wave_id)
-    if not _fix_audience(deps, app_id, campaign_id, wave_id, campaign["spec"].get("audience")):
+    if not _fix_audience(deps, app_id, campaign_id, wave_id, campaign["spec"].audience):
         deps.campaigns.mark_wave_fired(app_id, campaign_id, wave_id, 0)
         deps.campaigns.try_complete(app_id, campaign_id)
         return 0
@@ -102,9 +103,9 @@ def _fix_audience(deps: SegmentDeps, app_id: str, campaign_id: str, wave_id: str
     return True
 
 
-def _wave_audience(deps: SegmentDeps, task: Mapping[str, Any], spec: Mapping[str, Any]) -> Any:
+def _wave_audience(deps: SegmentDeps, task: Mapping[str, Any], spec: CampaignSpec) -> Any:
     """The audience a task matches: the spec's, or with segments, what its wave fixed when it fired."""
-    audience = spec.get("audience")
+    audience = spec.audience
     if not segment_ids(audience):
         return audience
     fixed = (

@@ -175,7 +175,10 @@ async def send_batch(
     erased = await asyncio.to_thread(erasure.erased_from, deps.erasures, deps.devices, batch)
     results: dict[str, list[Any]] = dict(checkpoint.get("results", {}))  # direct sends only
     # the campaign's own cap and the app-wide one (marketing only; see app_settings.batch_policy)
-    limits = [(int(c["max"]), int(c["per_hours"])) for c in (composer.cap, batch.get("app_cap")) if c]
+    own = composer.cap
+    app_cap = batch.get("app_cap")
+    limits = [(own.max, own.per_hours)] if own else []
+    limits += [(int(app_cap["max"]), int(app_cap["per_hours"]))] if app_cap else []
     pruned: list[tuple[str, str]] = []
     retry_after: list[float] = []
     retry_reasons: Counter[str] = Counter()
