@@ -4,8 +4,8 @@ What makes delivery exactly-once lives in the stores' conditions, so the fakes k
 is written once (`record` answers False after), a checkpoint never overwrites a recorded batch, a wave
 counts its tasks once and only while its campaign is scheduled or sending, the first writer fixes a read
 plan, a campaign completes only when no wave, task or batch is pending (counted per counter shard, as the
-repository does). Items come back as the adapters return them (the campaign store's as plain JSON values,
-device items as boto3 reads them: numbers as Decimal), queue bodies as SQS returns them (JSON
+repository does). Items come back as the adapters return them (plain JSON values: numbers int or float,
+sets as lists, never Decimal), queue bodies as SQS returns them (JSON
 round-tripped, refused over the queue's size). A fault is a flag: `fail(method, times)` makes a store's next calls raise
 before any effect (a conflict past the retry bound, a throttle), `FakeProvider(crash_after=k)` dies on
 its (k+1)th send.
@@ -42,23 +42,8 @@ from pushengine.providers.base import Notification, Outcome, PushProvider, SendR
 from pushengine.readplan import KeyRange
 
 
-def stored(value: Any) -> Any:
-    """A value as boto3's resource layer hands it back: every number a Decimal, a fresh copy."""
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int | float):
-        return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    if isinstance(value, Mapping):
-        return {k: stored(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [stored(v) for v in value]
-    if isinstance(value, set | frozenset):
-        return {stored(v) for v in value}
-    return value
-
-
 def plain(value: Any) -> Any:
-    """A value as the campaign store's adapter hands it back: plain JSON types (sets as lists), a copy."""
+    """A value as the adapters hand it back: plain JSON types (sets as lists), a copy."""
     return from_dynamo(copy.deepcopy(value))
 
 
@@ -347,14 +332,14 @@ class FakeDevices(Faults):
 
     def get(self, app_id: str, device_id: str) -> dict[str, Any] | None:
         found = self.items.get((app_id, device_id))
-        return stored(found) if found is not None else None
+        return plain(found) if found is not None else None
 
     def get_many(self, app_id: str, device_ids: builtins.list[str]) -> dict[str, dict[str, Any]]:
-        return {d: stored(self.items[(app_id, d)]) for d in device_ids if (app_id, d) in self.items}
+        return {d: plain(self.items[(app_id, d)]) for d in device_ids if (app_id, d) in self.items}
 
     def of_user(self, app_id: str, user_id: str, *, limit: int) -> builtins.list[dict[str, Any]]:
         owned = [i for (a, _), i in sorted(self.items.items()) if a == app_id and i.get("user_id") == user_id]
-        return [stored(i) for i in owned[:limit]]
+        return [plain(i) for i in owned[:limit]]
 
     def mark_invalid(self, app_id: str, device_ids: Iterable[str], reason: str = "") -> None:
         for device_id in device_ids:
@@ -389,7 +374,7 @@ class FakeDevices(Faults):
         page = rows[:limit]
         # DynamoDB stops at Limit and says where, even when nothing is left after it
         last = {k: page[-1][k] for k in ("pk", "aud", "ark")} if len(page) == limit else None
-        return [stored(i) for i in page], last
+        return [plain(i) for i in page], last
 
 
 @dataclass

@@ -151,7 +151,7 @@ def fire(deps: SegmentDeps, message: Mapping[str, Any]) -> str:
     if pending["state"] == "pending" and not deps.automation.claim(app_id, campaign_id, device_id, gen):
         return "cancelled first"
     spec = from_dynamo(campaign["spec"])
-    trigger = from_dynamo(pending["event"])
+    trigger = pending["event"]
     due = datetime.fromisoformat(pending["due"])
     now = max(deps.clock(), due)
     device = deps.devices.get(app_id, device_id)
