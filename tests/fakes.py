@@ -382,14 +382,17 @@ class Message:
     body: dict[str, Any]
     delay: int = 0
     receives: int = 0
+    visible_at: float = 0.0  # on the queue's clock: when it was queued plus its DelaySeconds
 
 
 class FakeQueue(Faults):
     """`Queue` in memory: one list of messages per queue URL, bodies JSON round-tripped and refused over
-    `max_message` bytes exactly as `dal.queues.send_json` packs them."""
+    `max_message` bytes exactly as `dal.queues.send_json` packs them. A message sent with a delay stays
+    invisible until `clock()` (epoch seconds; the harness's driven clock) reaches its send time plus it."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = lambda: 0.0) -> None:
         super().__init__()
+        self.clock = clock
         self.queues: dict[str, list[Message]] = defaultdict(list)
         self.batch_calls = 0  # SendMessageBatch calls the adapter would make
         self.partial: int | None = None  # the next call queues this many bodies, then fails
@@ -410,7 +413,9 @@ class FakeQueue(Faults):
         with self._lock:
             for i, text in enumerate(encoded[:taken]):
                 delay = min(900, delays[i]) if delays else 0
-                self.queues[queue_url].append(Message(json.loads(text), delay))
+                self.queues[queue_url].append(
+                    Message(json.loads(text), delay, visible_at=self.clock() + delay)
+                )
             self.batch_calls += len(groups)
         if taken < len(encoded):
             raise ConnectionError(f"SQS took {taken} of {len(encoded)} messages, then answered 503")
@@ -420,9 +425,17 @@ class FakeQueue(Faults):
         return [m.body for m in self.queues[queue_url]]
 
     def take(self, queue_url: str) -> builtins.list[Message]:
+        """The messages visible now, in the order they were sent; delayed ones stay queued."""
         with self._lock:
-            taken, self.queues[queue_url] = self.queues[queue_url], []
-            return taken
+            now, queued = self.clock(), self.queues[queue_url]
+            self.queues[queue_url] = [m for m in queued if m.visible_at > now]
+            return [m for m in queued if m.visible_at <= now]
+
+    def next_visible(self) -> float | None:
+        """When the first message still delayed becomes visible (None: none is)."""
+        now = self.clock()
+        waiting = [m.visible_at for q in self.queues.values() for m in q if m.visible_at > now]
+        return min(waiting) if waiting else None
 
 
 class FakeScheduler(Faults):
@@ -492,6 +505,8 @@ class FakeProvider:
         self.answers: dict[str, Any] = dict(answers or {})
         self.crash_after = crash_after
         self.sent: builtins.list[Notification] = []  # every notification handed to the service
+        self.clock: Callable[[], float] = lambda: 0.0  # the harness's driven clock, when in one
+        self.sent_at: builtins.list[float] = []  # the clock at each of `sent`
         self.attempts = 0
 
     @staticmethod
@@ -508,6 +523,7 @@ class FakeProvider:
             answer = answer.pop(0) if len(answer) > 1 else answer[0]
         if answer.outcome is Outcome.SENT:
             self.sent.append(notification)
+            self.sent_at.append(self.clock())
         return answer
 
     async def aclose(self) -> None:
@@ -535,14 +551,15 @@ class FakeProviders:
 AUDIENCE, SEND = "audience-queue", "send-queue"
 
 
-async def _no_sleep(_: float) -> None:
-    return None
-
-
 @dataclass
 class Harness:
     """The segment query and the sender on fakes, with a driven clock; `drain()` runs every queued
-    message (and every due schedule) until nothing is left, as the local stack's pollers do."""
+    message (and every due schedule) until nothing is left, as the local stack's pollers do.
+
+    Time passes only when driven: `advance()`, a sender's wait (pacing, retry backoff: `sleep` moves the
+    clock on at once), and `drain()` when every message left is delayed (the clock jumps to the first
+    one's turn). The sender's and the segment query's wall clock (`wall()`) is the same clock, so
+    `max_per_second` and SQS's DelaySeconds play out in milliseconds, deterministically."""
 
     settings: Settings = field(default_factory=lambda: Settings(
         audience_queue_url=AUDIENCE, send_queue_url=SEND, send_batch_size=50, audience_page_size=20,
@@ -557,36 +574,46 @@ class Harness:
     erasures: FakeErasures = field(default_factory=FakeErasures)
     remaining_millis: int = 900_000
     dead_letters: builtins.list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # every receive, as (queue, the clock when it came off the queue, body)
+    receipts: builtins.list[tuple[str, float, dict[str, Any]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.caps = FakeCaps(lambda: self.now.timestamp())
+        self.caps = FakeCaps(self.wall)
+        self.queue.clock = self.provider.clock = self.wall
         self.providers = FakeProviders({"ios": self.provider, "android": self.provider, "web": self.provider})
 
     def clock(self) -> datetime:
         return self.now
 
+    def wall(self) -> float:
+        return self.now.timestamp()
+
+    async def sleep(self, seconds: float) -> None:
+        """A sender's wait: the clock moves on by it, at once (the caller goes on at its wake-up time)."""
+        self.now += timedelta(seconds=max(0.0, seconds))
+
     def segment_deps(self) -> segment.SegmentDeps:
         return segment.SegmentDeps(
             settings=self.settings, campaigns=self.campaigns, devices=self.devices, scheduler=self.scheduler,
-            clock=self.clock, queue=self.queue,
+            clock=self.clock, wall=self.wall, queue=self.queue,
         )  # fmt: skip
 
     def sender_deps(self) -> sending.SenderDeps:
         return sending.SenderDeps(
             settings=self.settings, campaigns=self.campaigns, devices=self.devices, providers=self.providers,
-            caps=self.caps, erasures=self.erasures, queue=self.queue, sleep=_no_sleep,
+            caps=self.caps, erasures=self.erasures, queue=self.queue, sleep=self.sleep, wall=self.wall,
         )  # fmt: skip
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
 
     def run_audience(self) -> int:
-        """Every audience message queued now (and every due schedule), once each; how many ran."""
+        """Every audience message visible now (and every due schedule), once each; how many ran."""
         deps, ran = self.segment_deps(), 0
         for payload in self.scheduler.due(self.now):
             segment.handle(deps, payload, lambda: self.remaining_millis)
             ran += 1
-        for message in self.queue.take(AUDIENCE):
+        for message in self._receive(AUDIENCE):
             message.receives += 1
             final = message.receives >= self.settings.max_receive_count
             try:
@@ -597,8 +624,8 @@ class Harness:
         return ran
 
     def run_sends(self, *, concurrency: int | None = None) -> int:
-        """Every send batch queued now, once each (each a receive); how many ran."""
-        deps, taken = self.sender_deps(), self.queue.take(SEND)
+        """Every send batch visible now, once each (each a receive); how many ran."""
+        deps, taken = self.sender_deps(), self._receive(SEND)
         for message in taken:
             message.receives += 1
             final = message.receives >= self.settings.max_receive_count
@@ -615,6 +642,13 @@ class Harness:
                 self._failed(SEND, message, final)
         return len(taken)
 
+    def _receive(self, url: str) -> builtins.list[Message]:
+        """What is visible on `url` now, each noted in `receipts` at this instant (a poller takes them all at
+        once; this process then runs them one after another)."""
+        taken = self.queue.take(url)
+        self.receipts += [(url, self.wall(), m.body) for m in taken]
+        return taken
+
     def _failed(self, url: str, message: Message, final: bool) -> None:
         if final:
             self.dead_letters.append((url, message.body))
@@ -622,9 +656,15 @@ class Harness:
             self.queue.queues[url].append(message)  # SQS brings it back after its visibility timeout
 
     def drain(self, *, rounds: int = 100, concurrency: int | None = None) -> None:
+        """Run what is visible until nothing is; when only delayed messages are left, the clock moves on to
+        the first one's turn (a round each)."""
         for _ in range(rounds):
-            if not (self.run_audience() + self.run_sends(concurrency=concurrency)):
+            if self.run_audience() + self.run_sends(concurrency=concurrency):
+                continue
+            later = self.queue.next_visible()
+            if later is None:
                 return
+            self.now = max(self.now, datetime.fromtimestamp(later, UTC))
         raise AssertionError("queues did not drain")
 
     def campaign_deps(self) -> Any:

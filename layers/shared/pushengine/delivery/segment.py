@@ -48,6 +48,7 @@ class SegmentDeps:
     devices: DeviceStore
     scheduler: Scheduler
     clock: Clock = lambda: datetime.now(UTC)
+    wall: Callable[[], float] = time.time  # the epoch seconds paced batches are due in, as the sender's
     segments: SegmentsRepository | None = None
     automation: AutomationRepository | None = None
     apps: AppsRepository | None = None
@@ -317,7 +318,7 @@ def _pace(deps: SegmentDeps, task: dict[str, Any], batches: list[dict[str, Any]]
     )
     # the wall clock the sender will compare with, whatever the wave's instant; a second ahead, so the
     # first slots are not already past when their batches come off the queue (late slots bunch up)
-    start = time.time() + PACING_LEAD_SECONDS
+    start = deps.wall() + PACING_LEAD_SECONDS
     delays, slot = [], first
     for batch in batches:
         batch["not_before"], batch["rate"] = start + slot / rate, rate
