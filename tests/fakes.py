@@ -4,8 +4,8 @@ What makes delivery exactly-once lives in the stores' conditions, so the fakes k
 is written once (`record` answers False after), a checkpoint never overwrites a recorded batch, a wave
 counts its tasks once and only while its campaign is scheduled or sending, the first writer fixes a read
 plan, a campaign completes only when no wave, task or batch is pending (counted per counter shard, as the
-repository does). Items come back as the adapters return them (the campaign store's as plain JSON values,
-device items as boto3 reads them: numbers as Decimal), queue bodies as SQS returns them (JSON
+repository does). Items come back as the adapters return them (plain JSON values: numbers int or float,
+sets as lists, never Decimal), queue bodies as SQS returns them (JSON
 round-tripped, refused over the queue's size). A fault is a flag: `fail(method, times)` makes a store's next calls raise
 before any effect (a conflict past the retry bound, a throttle), `FakeProvider(crash_after=k)` dies on
 its (k+1)th send.
@@ -42,22 +42,6 @@ from pushengine.models import CampaignSpec
 from pushengine.providers.base import Notification, Outcome, PushProvider, SendResult
 from pushengine.readplan import KeyRange
 
-
-def stored(value: Any) -> Any:
-    """A value as boto3's resource layer hands it back: every number a Decimal, a fresh copy."""
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int | float):
-        return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    if isinstance(value, Mapping):
-        return {k: stored(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [stored(v) for v in value]
-    if isinstance(value, set | frozenset):
-        return {stored(v) for v in value}
-    return value
-
-
 SPEC_MESSAGE = {"title": "t", "body": "b"}
 
 
@@ -69,7 +53,7 @@ def spec_of(**fields: Any) -> CampaignSpec:
 
 
 def plain(value: Any) -> Any:
-    """A value as the campaign store's adapter hands it back: plain JSON types (sets as lists), a copy."""
+    """A value as the adapters hand it back: plain JSON types (sets as lists), a copy."""
     return from_dynamo(copy.deepcopy(value))
 
 
@@ -358,14 +342,14 @@ class FakeDevices(Faults):
 
     def get(self, app_id: str, device_id: str) -> dict[str, Any] | None:
         found = self.items.get((app_id, device_id))
-        return stored(found) if found is not None else None
+        return plain(found) if found is not None else None
 
     def get_many(self, app_id: str, device_ids: builtins.list[str]) -> dict[str, dict[str, Any]]:
-        return {d: stored(self.items[(app_id, d)]) for d in device_ids if (app_id, d) in self.items}
+        return {d: plain(self.items[(app_id, d)]) for d in device_ids if (app_id, d) in self.items}
 
     def of_user(self, app_id: str, user_id: str, *, limit: int) -> builtins.list[dict[str, Any]]:
         owned = [i for (a, _), i in sorted(self.items.items()) if a == app_id and i.get("user_id") == user_id]
-        return [stored(i) for i in owned[:limit]]
+        return [plain(i) for i in owned[:limit]]
 
     def mark_invalid(self, app_id: str, device_ids: Iterable[str], reason: str = "") -> None:
         for device_id in device_ids:
@@ -400,7 +384,7 @@ class FakeDevices(Faults):
         page = rows[:limit]
         # DynamoDB stops at Limit and says where, even when nothing is left after it
         last = {k: page[-1][k] for k in ("pk", "aud", "ark")} if len(page) == limit else None
-        return [stored(i) for i in page], last
+        return [plain(i) for i in page], last
 
 
 @dataclass
@@ -408,14 +392,17 @@ class Message:
     body: dict[str, Any]
     delay: int = 0
     receives: int = 0
+    visible_at: float = 0.0  # on the queue's clock: when it was queued plus its DelaySeconds
 
 
 class FakeQueue(Faults):
     """`Queue` in memory: one list of messages per queue URL, bodies JSON round-tripped and refused over
-    `max_message` bytes exactly as `dal.queues.send_json` packs them."""
+    `max_message` bytes exactly as `dal.queues.send_json` packs them. A message sent with a delay stays
+    invisible until `clock()` (epoch seconds; the harness's driven clock) reaches its send time plus it."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = lambda: 0.0) -> None:
         super().__init__()
+        self.clock = clock
         self.queues: dict[str, list[Message]] = defaultdict(list)
         self.batch_calls = 0  # SendMessageBatch calls the adapter would make
         self.partial: int | None = None  # the next call queues this many bodies, then fails
@@ -436,7 +423,9 @@ class FakeQueue(Faults):
         with self._lock:
             for i, text in enumerate(encoded[:taken]):
                 delay = min(900, delays[i]) if delays else 0
-                self.queues[queue_url].append(Message(json.loads(text), delay))
+                self.queues[queue_url].append(
+                    Message(json.loads(text), delay, visible_at=self.clock() + delay)
+                )
             self.batch_calls += len(groups)
         if taken < len(encoded):
             raise ConnectionError(f"SQS took {taken} of {len(encoded)} messages, then answered 503")
@@ -446,9 +435,17 @@ class FakeQueue(Faults):
         return [m.body for m in self.queues[queue_url]]
 
     def take(self, queue_url: str) -> builtins.list[Message]:
+        """The messages visible now, in the order they were sent; delayed ones stay queued."""
         with self._lock:
-            taken, self.queues[queue_url] = self.queues[queue_url], []
-            return taken
+            now, queued = self.clock(), self.queues[queue_url]
+            self.queues[queue_url] = [m for m in queued if m.visible_at > now]
+            return [m for m in queued if m.visible_at <= now]
+
+    def next_visible(self) -> float | None:
+        """When the first message still delayed becomes visible (None: none is)."""
+        now = self.clock()
+        waiting = [m.visible_at for q in self.queues.values() for m in q if m.visible_at > now]
+        return min(waiting) if waiting else None
 
 
 class FakeScheduler(Faults):
@@ -518,6 +515,8 @@ class FakeProvider:
         self.answers: dict[str, Any] = dict(answers or {})
         self.crash_after = crash_after
         self.sent: builtins.list[Notification] = []  # every notification handed to the service
+        self.clock: Callable[[], float] = lambda: 0.0  # the harness's driven clock, when in one
+        self.sent_at: builtins.list[float] = []  # the clock at each of `sent`
         self.attempts = 0
 
     @staticmethod
@@ -534,6 +533,7 @@ class FakeProvider:
             answer = answer.pop(0) if len(answer) > 1 else answer[0]
         if answer.outcome is Outcome.SENT:
             self.sent.append(notification)
+            self.sent_at.append(self.clock())
         return answer
 
     async def aclose(self) -> None:
@@ -561,14 +561,15 @@ class FakeProviders:
 AUDIENCE, SEND = "audience-queue", "send-queue"
 
 
-async def _no_sleep(_: float) -> None:
-    return None
-
-
 @dataclass
 class Harness:
     """The segment query and the sender on fakes, with a driven clock; `drain()` runs every queued
-    message (and every due schedule) until nothing is left, as the local stack's pollers do."""
+    message (and every due schedule) until nothing is left, as the local stack's pollers do.
+
+    Time passes only when driven: `advance()`, a sender's wait (pacing, retry backoff: `sleep` moves the
+    clock on at once), and `drain()` when every message left is delayed (the clock jumps to the first
+    one's turn). The sender's and the segment query's wall clock (`wall()`) is the same clock, so
+    `max_per_second` and SQS's DelaySeconds play out in milliseconds, deterministically."""
 
     settings: Settings = field(default_factory=lambda: Settings(
         audience_queue_url=AUDIENCE, send_queue_url=SEND, send_batch_size=50, audience_page_size=20,
@@ -583,36 +584,46 @@ class Harness:
     erasures: FakeErasures = field(default_factory=FakeErasures)
     remaining_millis: int = 900_000
     dead_letters: builtins.list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # every receive, as (queue, the clock when it came off the queue, body)
+    receipts: builtins.list[tuple[str, float, dict[str, Any]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.caps = FakeCaps(lambda: self.now.timestamp())
+        self.caps = FakeCaps(self.wall)
+        self.queue.clock = self.provider.clock = self.wall
         self.providers = FakeProviders({"ios": self.provider, "android": self.provider, "web": self.provider})
 
     def clock(self) -> datetime:
         return self.now
 
+    def wall(self) -> float:
+        return self.now.timestamp()
+
+    async def sleep(self, seconds: float) -> None:
+        """A sender's wait: the clock moves on by it, at once (the caller goes on at its wake-up time)."""
+        self.now += timedelta(seconds=max(0.0, seconds))
+
     def segment_deps(self) -> segment.SegmentDeps:
         return segment.SegmentDeps(
             settings=self.settings, campaigns=self.campaigns, devices=self.devices, scheduler=self.scheduler,
-            clock=self.clock, queue=self.queue,
+            clock=self.clock, wall=self.wall, queue=self.queue,
         )  # fmt: skip
 
     def sender_deps(self) -> sending.SenderDeps:
         return sending.SenderDeps(
             settings=self.settings, campaigns=self.campaigns, devices=self.devices, providers=self.providers,
-            caps=self.caps, erasures=self.erasures, queue=self.queue, sleep=_no_sleep,
+            caps=self.caps, erasures=self.erasures, queue=self.queue, sleep=self.sleep, wall=self.wall,
         )  # fmt: skip
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
 
     def run_audience(self) -> int:
-        """Every audience message queued now (and every due schedule), once each; how many ran."""
+        """Every audience message visible now (and every due schedule), once each; how many ran."""
         deps, ran = self.segment_deps(), 0
         for payload in self.scheduler.due(self.now):
             segment.handle(deps, payload, lambda: self.remaining_millis)
             ran += 1
-        for message in self.queue.take(AUDIENCE):
+        for message in self._receive(AUDIENCE):
             message.receives += 1
             final = message.receives >= self.settings.max_receive_count
             try:
@@ -623,8 +634,8 @@ class Harness:
         return ran
 
     def run_sends(self, *, concurrency: int | None = None) -> int:
-        """Every send batch queued now, once each (each a receive); how many ran."""
-        deps, taken = self.sender_deps(), self.queue.take(SEND)
+        """Every send batch visible now, once each (each a receive); how many ran."""
+        deps, taken = self.sender_deps(), self._receive(SEND)
         for message in taken:
             message.receives += 1
             final = message.receives >= self.settings.max_receive_count
@@ -641,6 +652,13 @@ class Harness:
                 self._failed(SEND, message, final)
         return len(taken)
 
+    def _receive(self, url: str) -> builtins.list[Message]:
+        """What is visible on `url` now, each noted in `receipts` at this instant (a poller takes them all at
+        once; this process then runs them one after another)."""
+        taken = self.queue.take(url)
+        self.receipts += [(url, self.wall(), m.body) for m in taken]
+        return taken
+
     def _failed(self, url: str, message: Message, final: bool) -> None:
         if final:
             self.dead_letters.append((url, message.body))
@@ -648,9 +666,15 @@ class Harness:
             self.queue.queues[url].append(message)  # SQS brings it back after its visibility timeout
 
     def drain(self, *, rounds: int = 100, concurrency: int | None = None) -> None:
+        """Run what is visible until nothing is; when only delayed messages are left, the clock moves on to
+        the first one's turn (a round each)."""
         for _ in range(rounds):
-            if not (self.run_audience() + self.run_sends(concurrency=concurrency)):
+            if self.run_audience() + self.run_sends(concurrency=concurrency):
+                continue
+            later = self.queue.next_visible()
+            if later is None:
                 return
+            self.now = max(self.now, datetime.fromtimestamp(later, UTC))
         raise AssertionError("queues did not drain")
 
     def campaign_deps(self) -> Any:

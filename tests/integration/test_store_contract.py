@@ -191,3 +191,35 @@ def test_a_zones_key_ranges_page_through_each_device_once_and_a_pruned_device_le
     assert store.zone_size(APP, "Asia/Kathmandu") == 22
     assert (store.get(APP, ids[5]) or {})["status"] == "invalid"
     assert set(store.get_many(APP, [ids[0], ids[5], "nobody"])) == {ids[0], ids[5]}
+
+
+def _types(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _types(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_types(v) for v in value]
+    return type(value).__name__
+
+
+def test_every_device_read_answers_plain_values(
+    devices: tuple[DeviceStore, Callable[[str, dict[str, Any]], None]],
+) -> None:
+    """Registration takes plain JSON values and every read gives them back as they went in: ints stay
+    ints, floats floats, nothing DynamoDB-typed (Decimal) reaches the domain."""
+    store, register = devices
+    fields = {"platform": "web", "timezone": "Europe/Paris", "opted_in": True, "user_id": "u1",
+              "subscription": {"endpoint": "https://push.example/d1", "keys": {"p256dh": "k", "auth": "a"}},
+              "tags": {"visits": 3, "score": 2.5, "vip": True}, "location": {"lat": 48.85, "lon": 2.35}}  # fmt: skip
+    register("d1", fields)
+    page, _ = store.partition_page(APP, "Europe/Paris", limit=10)
+    reads = [
+        store.get(APP, "d1"),
+        store.get_many(APP, ["d1"])["d1"],
+        store.of_user(APP, "u1", limit=5)[0],
+        page[0],
+    ]
+    for item in reads:
+        assert item is not None
+        assert {k: item[k] for k in ("tags", "location")} == {k: fields[k] for k in ("tags", "location")}
+        assert _types(item["tags"]) == {"visits": "int", "score": "float", "vip": "bool"}
+        assert type(item["version"]) is int

@@ -1,5 +1,5 @@
-"""Audience pages decoded in one pass (dal.aws.item_reader): the same Python values as boto3's
-TypeDeserializer gives, for every DynamoDB type."""
+"""Device items decoded in one pass (dal.aws.plain_value, behind item_reader and the batch reads): the values
+boto3's TypeDeserializer gives, then numbers.from_dynamo (no Decimal left), for every DynamoDB type."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import base64
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 from hypothesis import given
 from hypothesis import strategies as st
 
 from pushengine.dal import aws
+from pushengine.dal.numbers import from_dynamo
 
 _numbers = st.decimals(min_value=Decimal("-1e20"), max_value=Decimal("1e20"), places=6, allow_nan=False)
 _scalars = st.one_of(
@@ -47,10 +48,34 @@ def _b64(node: Any) -> Any:
     return node
 
 
+def _reference(value: Any) -> Any:
+    """TypeDeserializer's value through numbers.from_dynamo, sets as sorted lists."""
+    if isinstance(value, set):
+        return sorted(map(_reference, value), key=lambda v: v.value if isinstance(v, Binary) else v)
+    if isinstance(value, dict):
+        return {k: _reference(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_reference(v) for v in value]
+    return from_dynamo(value)
+
+
+def _types(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _types(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_types(v) for v in value]
+    return type(value)
+
+
 @given(_values)
-def test_decoded_as_the_type_deserializer_decodes(value: Any) -> None:
-    wire = _wire(value)
-    expected = TypeDeserializer().deserialize(TypeSerializer().serialize(value))
-    decoded = aws.python_value(wire)
+def test_decoded_as_the_type_deserializer_then_from_dynamo_decode(value: Any) -> None:
+    expected = _reference(TypeDeserializer().deserialize(TypeSerializer().serialize(value)))
+    decoded = aws.plain_value(_wire(value))
     assert decoded == expected
-    assert type(decoded) is type(expected)
+    assert _types(decoded) == _types(expected)  # no Decimal anywhere: 2 is an int, 2.5 a float
+
+
+def test_numbers_as_dynamodb_writes_them() -> None:
+    wire = {"M": {"n": {"N": "7"}, "f": {"N": "-0.25"}, "e": {"N": "1E+2"}, "big": {"N": "1" + "0" * 37}}}
+    assert aws.plain_value(wire) == {"n": 7, "f": -0.25, "e": 100, "big": 10**37}
+    assert _types(aws.plain_value(wire)) == {"n": int, "f": float, "e": int, "big": int}

@@ -11,14 +11,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from pushengine.dal.apps import AppsRepository, now_iso, require_app
-from pushengine.dal.numbers import from_dynamo, to_dynamo
 from pushengine.models import AppSettingsIn, AppSettingsOut, CampaignSpec
 
 
 def put_settings(apps: AppsRepository, app_id: str, body: AppSettingsIn) -> AppSettingsOut:
     require_app(apps, app_id)
     values = {**body.model_dump(mode="json", exclude_none=True), "updated_at": now_iso()}
-    apps.put_settings(app_id, to_dynamo(values))
+    apps.put_settings(app_id, values)
     return AppSettingsOut(app_id=app_id, **values)
 
 
@@ -28,7 +27,7 @@ def get_settings(apps: AppsRepository, app_id: str) -> AppSettingsOut:
 
 def of_app(app: Mapping[str, Any] | None) -> dict[str, Any]:
     """The stored defaults of an app item ({} when it has none)."""
-    return from_dynamo(dict((app or {}).get("settings") or {}))
+    return dict((app or {}).get("settings") or {})
 
 
 def load(apps: AppsRepository | None, app_id: str) -> dict[str, Any]:

@@ -470,7 +470,8 @@ def _key(value: Any) -> tuple[str, Any] | None:
 
 
 def _number(value: Any) -> Decimal | None:
-    """Finite numbers as Decimal, because DynamoDB hands numbers back as Decimal."""
+    """Finite numbers as Decimal, so an int, a float (by its shortest repr) and a Decimal filter value compare
+    exactly with a device's int or float."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):

@@ -23,7 +23,6 @@ from pushengine.config import Settings
 from pushengine.dal import objects
 from pushengine.dal.devices import DevicesRepository, public_view
 from pushengine.dal.jobs import JobsRepository
-from pushengine.dal.numbers import from_dynamo
 from pushengine.dal.queues import send_json
 from pushengine.errors import InvalidInput, NotFound
 from pushengine.http import field_errors
@@ -106,7 +105,7 @@ def get_import(deps: JobDeps, app_id: str, import_id: str) -> ImportOut:
     job = deps.jobs.get("import", app_id, import_id)
     if job is None:
         raise NotFound("import not found", field="import_id")
-    return ImportOut.model_validate({"import_id": import_id, **from_dynamo(job)})
+    return ImportOut.model_validate({"import_id": import_id, **job})
 
 
 # ---------- import: one line ----------
@@ -236,7 +235,6 @@ def get_export(deps: JobDeps, app_id: str, export_id: str) -> ExportOut:
     job = deps.jobs.get("export", app_id, export_id)
     if job is None:
         raise NotFound("export not found", field="export_id")
-    job = from_dynamo(job)
     url = objects.presigned(deps.settings.data_bucket, job["key"], URL_SECONDS)
     return ExportOut(export_id=export_id, status=job["status"], devices=int(job.get("devices", 0)), url=url)
 
@@ -256,10 +254,7 @@ def run_export(deps: JobDeps, step: dict[str, Any], remaining_millis: Callable[[
             app_id, zones[zi], limit=1000, start=cursor
         )  # a whole zone
         for item in items:
-            buffer += (
-                json.dumps(from_dynamo(public_view(dict(item))), separators=(",", ":"), default=str).encode()
-                + b"\n"
-            )
+            buffer += json.dumps(public_view(item), separators=(",", ":"), default=str).encode() + b"\n"
         count += len(items)
         if len(buffer) >= PART_BYTES:
             upload.add(bytes(buffer))

@@ -104,7 +104,8 @@ class CampaignStore(Protocol):
 
 
 class DeviceStore(Protocol):
-    """Devices and the zone registry (`dal.devices.DevicesRepository`)."""
+    """Devices and the zone registry (`dal.devices.DevicesRepository`). Device items come back as plain JSON
+    values (numbers int or float, sets as sorted lists), converted once, in the adapter."""
 
     def get(self, app_id: str, device_id: str) -> dict[str, Any] | None: ...
 

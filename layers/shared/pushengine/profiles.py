@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any, Protocol
 
 from pushengine.errors import InvalidInput, NotFound
@@ -65,7 +64,7 @@ class ProfileStore(Protocol):
 
     def user_devices(self, app_id: str, user_id: str, limit: int) -> list[str]: ...
 
-    def apply(self, app_id: str, device_id: str, name: str, at: str, value: Decimal | None) -> bool: ...
+    def apply(self, app_id: str, device_id: str, name: str, at: str, value: float | None) -> bool: ...
 
 
 def record_behaviour(
@@ -89,7 +88,7 @@ def record_behaviour(
     else:
         assert user_id is not None  # the model demands exactly one
         targets, field = store.user_devices(app_id, user_id, MAX_USER_DEVICES), "body.user_id"
-    amount = None if value is None else Decimal(repr(float(value)))
+    amount = None if value is None else float(value)
     updated = [d for d in targets if store.apply(app_id, d, name, stamp(at), amount)]
     if not updated:
         raise NotFound("device not found" if device_id else "no device of this user found", field=field)

@@ -9,7 +9,6 @@ from pushengine import webpush_keys
 from pushengine.config import settings
 from pushengine.dal.apps import AppsRepository, SecretsStore, require_app
 from pushengine.dal.devices import DevicesRepository, public_view
-from pushengine.dal.numbers import from_dynamo, to_dynamo
 from pushengine.errors import InvalidInput, NotFound
 from pushengine.models import (
     ApnsIn,
@@ -86,7 +85,7 @@ def _credentials(provider: str, body: dict[str, Any]) -> tuple[dict[str, Any], d
 def register_device(
     devices: DevicesRepository, app_id: str, device_id: str, body: DeviceIn
 ) -> tuple[DeviceOut, bool]:
-    fields = to_dynamo(body.model_dump(exclude_none=True, mode="json"))
+    fields = body.model_dump(exclude_none=True, mode="json")
     item, created = devices.put(app_id, device_id, fields)
     return device_out(item), created
 
@@ -110,7 +109,7 @@ def device_out(item: dict[str, Any]) -> DeviceOut:
 def _view(item: dict[str, Any]) -> dict[str, Any]:
     """A device item as the API shows it: its behaviour profile grouped under `events`."""
     plain = {k: v for k, v in public_view(item).items() if not k.startswith(PREFIX)}
-    return from_dynamo({**plain, "events": profile_view(item)})
+    return {**plain, "events": profile_view(item)}
 
 
 def get_user(devices: DevicesRepository, app_id: str, user_id: str) -> UserOut:

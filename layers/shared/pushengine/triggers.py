@@ -17,7 +17,6 @@ from typing import Any
 
 from pushengine import app_settings, segments
 from pushengine.audience import segment_ids
-from pushengine.dal.numbers import from_dynamo
 from pushengine.dal.queues import send_json
 from pushengine.delivery.segment import SegmentDeps, device_entry
 from pushengine.models import CampaignSpec, EventIn, TriggeredSchedule, parse_delay
@@ -156,7 +155,7 @@ def fire(deps: SegmentDeps, message: Mapping[str, Any]) -> str:
     if pending["state"] == "pending" and not deps.automation.claim(app_id, campaign_id, device_id, gen):
         return "cancelled first"
     spec: CampaignSpec = campaign["spec"]
-    trigger = from_dynamo(pending["event"])
+    trigger = pending["event"]
     due = datetime.fromisoformat(pending["due"])
     now = max(deps.clock(), due)
     device = deps.devices.get(app_id, device_id)

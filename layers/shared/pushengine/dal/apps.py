@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from pushengine.auth import hash_key, key_id, new_key
 from pushengine.dal import aws
+from pushengine.dal.numbers import from_dynamo, to_dynamo
 from pushengine.errors import NotFound
 
 _APP_CACHE_SECONDS = 30.0  # keys and credentials are re-read at most this stale
@@ -50,6 +51,7 @@ class AppsRepository:
         if hit and self._clock() - hit[0] < _APP_CACHE_SECONDS:
             return hit[1]
         item = self._table.get_item(Key={"app_id": app_id}).get("Item")
+        item = from_dynamo(item) if item is not None else None  # plain values, converted once per read
         self._cache[app_id] = (self._clock(), item)
         return item
 
@@ -89,7 +91,7 @@ class AppsRepository:
 
     def put_settings(self, app_id: str, values: dict[str, Any]) -> None:
         """Replace the app's defaults (a map on the app item; see pushengine.app_settings)."""
-        self._update(app_id, "SET #s = :s", {"#s": "settings"}, {":s": values})
+        self._update(app_id, "SET #s = :s", {"#s": "settings"}, {":s": to_dynamo(values)})
 
     def _update(self, app_id: str, expression: str, names: dict[str, str], values: dict[str, Any]) -> None:
         """Update an existing app (NotFound when there is none) and forget this container's copy of it."""

@@ -21,6 +21,7 @@ from typing import Any
 from boto3.dynamodb.conditions import ConditionBase, Key
 
 from pushengine.dal import aws
+from pushengine.dal.numbers import from_dynamo, to_dynamo
 
 PENDING_DAYS_AFTER_DUE = 14  # a finished pending item lingers this long (it keeps `gen` counting)
 
@@ -86,7 +87,8 @@ class AutomationRepository:
 
     def pending(self, app_id: str, campaign_id: str, device_id: str) -> dict[str, Any] | None:
         key = self._pending_key(app_id, campaign_id, device_id)
-        return self._table.get_item(Key=key, ConsistentRead=True).get("Item")
+        item = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
+        return from_dynamo(item) if item is not None else None
 
     def arm(
         self, app_id: str, campaign_id: str, device_id: str, *, due: str, event: dict[str, Any], restart: bool
@@ -97,7 +99,7 @@ class AutomationRepository:
         for _ in range(5):
             current = self.pending(app_id, campaign_id, device_id)
             gen = int(current["gen"]) + 1 if current else 1
-            fields = {"state": "pending", "gen": gen, "due": due, "event": event,
+            fields = {"state": "pending", "gen": gen, "due": due, "event": to_dynamo(event),
                       "expires_at": int(time.time()) + 400 * 86400}  # fmt: skip
             if current is not None and current.get("state") == "pending":
                 if not restart:

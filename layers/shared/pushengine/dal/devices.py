@@ -17,16 +17,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
-from boto3.dynamodb.types import TypeDeserializer
 
 from pushengine.dal import aws
 from pushengine.dal.apps import now_iso
-from pushengine.dal.numbers import attribute
+from pushengine.dal.numbers import attribute, from_dynamo, to_dynamo
 from pushengine.errors import Conflict
 from pushengine.profiles import profile_attrs
 from pushengine.readplan import HASH_SPACE, KeyRange
 
-_DESERIALIZE = TypeDeserializer().deserialize
 AUDIENCE_INDEX = "audience"
 USER_INDEX = "user"  # sparse: only devices with a user_id carry `user_key`
 WRITERS = 8  # BatchWriteItem calls in flight at once in a bulk registration (each a ~10 ms round trip)
@@ -92,20 +90,22 @@ class DevicesRepository:
         self._shards = shard_count
 
     def get(self, app_id: str, device_id: str) -> dict[str, Any] | None:
-        return self._table.get_item(Key={"pk": _pk(app_id, device_id)}, ConsistentRead=True).get("Item")
+        item = self._table.get_item(Key={"pk": _pk(app_id, device_id)}, ConsistentRead=True).get("Item")
+        return from_dynamo(item) if item is not None else None
 
     def get_many(self, app_id: str, device_ids: list[str]) -> dict[str, dict[str, Any]]:
         """Devices by id (absent ones left out), 100 keys per BatchGetItem, unprocessed keys read again."""
-        keys = [{"pk": {"S": _pk(app_id, d)}} for d in dict.fromkeys(device_ids)]
-        found: dict[str, dict[str, Any]] = {}
-        # keys written as AttributeValues: the bulk client sends them as they are
-        for raw in aws.batch_get(aws.bulk_dynamodb(), self._table.name, keys):
-            item = {k: _DESERIALIZE(v) for k, v in raw.items()}
-            found[item["device_id"]] = item
-        return found
+        found = self._batch([_pk(app_id, d) for d in dict.fromkeys(device_ids)])
+        return {item["device_id"]: item for item in found}
+
+    def _batch(self, pks: list[str]) -> list[dict[str, Any]]:
+        """Items by key, decoded to plain values in one pass (`aws.plain_item`)."""
+        keys = [{"pk": {"S": pk}} for pk in pks]  # AttributeValues: the bulk client sends them as they are
+        return [aws.plain_item(raw) for raw in aws.batch_get(aws.bulk_dynamodb(), self._table.name, keys)]
 
     def put(self, app_id: str, device_id: str, fields: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-        """Register or update; returns (item, created). Optimistic on `version` so racing updates retry."""
+        """Register or update (`fields` plain JSON values); returns (item, created). Optimistic on `version`
+        so racing updates retry."""
         for _ in range(5):
             current = self.get(app_id, device_id)
             item = self.item(app_id, device_id, fields, current)
@@ -117,7 +117,7 @@ class DevicesRepository:
                 "ConditionExpression": "version = :v",
                 "ExpressionAttributeValues": {":v": current.get("version", 0)},
             }  # fmt: skip
-            if aws.conditional(self._table.put_item, Item=item, **guard):
+            if aws.conditional(self._table.put_item, Item=to_dynamo(item), **guard):
                 if moved:
                     self.count_zone(app_id, fields["timezone"], 1)
                     if current is not None and current.get("aud"):
@@ -242,8 +242,7 @@ class DevicesRepository:
             KeyConditionExpression=Key("user_key").eq(user_key(app_id, user_id)),
             Limit=limit,
         )
-        keys = [{"pk": item["pk"]} for item in page["Items"]]
-        found = aws.batch_get(self._table.meta.client, self._table.name, keys)
+        found = self._batch([item["pk"] for item in page["Items"]])
         return sorted(found, key=lambda item: str(item["device_id"]))
 
     def partition_page(
@@ -266,4 +265,4 @@ class DevicesRepository:
             kwargs["ExclusiveStartKey"] = {k: {"S": str(v)} for k, v in start.items()}
         page = aws.item_reader().query(**kwargs)  # items decoded in one pass (a page is most of a read's CPU)
         last = page.get("LastEvaluatedKey")
-        return page["Items"], ({k: aws.python_value(v) for k, v in last.items()} if last else None)
+        return page["Items"], (aws.plain_item(last) if last else None)

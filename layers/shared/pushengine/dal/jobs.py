@@ -8,6 +8,7 @@ from typing import Any
 
 from pushengine.dal import aws
 from pushengine.dal.apps import now_iso
+from pushengine.dal.numbers import from_dynamo
 
 JOB_DAYS = 7
 MAX_ERRORS = 100  # the first errors are kept, with their line numbers
@@ -34,7 +35,7 @@ class JobsRepository:
         item = self._table.get_item(Key={"pk": self.key(kind, app_id, job_id)}, ConsistentRead=True).get(
             "Item"
         )
-        return {k: v for k, v in item.items() if k not in ("pk", "expires_at")} if item else None
+        return {k: from_dynamo(v) for k, v in item.items() if k not in ("pk", "expires_at")} if item else None
 
     def step(self, kind: str, app_id: str, job_id: str, step: str, *, add: dict[str, int],
              errors: list[dict[str, Any]] | None = None, done: dict[str, Any] | None = None) -> bool:  # fmt: skip

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-from decimal import Decimal
 from typing import Any, cast
 
 from boto3.dynamodb.conditions import Key
@@ -16,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from pushengine.dal import aws
 from pushengine.dal.devices import USER_INDEX, device_pk, user_key
+from pushengine.dal.numbers import to_dynamo
 from pushengine.profiles import MAX_EVENT_NAMES, attr
 
 NAMES_KEY = "event-names"
@@ -82,7 +82,7 @@ class ProfilesRepository:
         )
         return [item["device_id"] for item in page["Items"]]
 
-    def apply(self, app_id: str, device_id: str, name: str, at: str, value: Decimal | None) -> bool:
+    def apply(self, app_id: str, device_id: str, name: str, at: str, value: float | None) -> bool:
         """Add one event at `at` (a profiles.stamp) to a device's profile; False if there is no such device.
 
         Usually one write: the event is the newest. An older event (a late batch) cannot move
@@ -97,7 +97,7 @@ class ProfilesRepository:
         values: dict[str, Any] = {":t": at, ":one": 1}
         adds = "ADD #c :one, #v :one"  # version: a re-registration racing this write re-reads the device
         if value is not None:
-            names["#s"], values[":s"] = attr(name, "sum"), value
+            names["#s"], values[":s"] = attr(name, "sum"), to_dynamo(value)
             adds += ", #s :s"
         attempts = [
             (

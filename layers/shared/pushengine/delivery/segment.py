@@ -27,7 +27,6 @@ from pushengine.dal.automation import AutomationRepository
 from pushengine.dal.campaigns import CampaignsRepository, batch_key, task_key
 from pushengine.dal.counters import shard_of
 from pushengine.dal.devices import DevicesRepository
-from pushengine.dal.numbers import from_dynamo
 from pushengine.dal.queues import MessageTooLarge, SqsQueue, size_of
 from pushengine.dal.scheduler import WaveScheduler
 from pushengine.dal.segments import SegmentsRepository
@@ -50,6 +49,7 @@ class SegmentDeps:
     devices: DeviceStore
     scheduler: Scheduler
     clock: Clock = lambda: datetime.now(UTC)
+    wall: Callable[[], float] = time.time  # the epoch seconds paced batches are due in, as the sender's
     segments: SegmentsRepository | None = None
     automation: AutomationRepository | None = None
     apps: AppsRepository | None = None
@@ -170,14 +170,14 @@ def device_entry(
     item: Mapping[str, Any], variant: str, context: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """What sending needs about one device, so the sender reads no device records; `context` adds template
-    values that are not the device's (a trigger's `event`, an anniversary's `local_date`)."""
-    d = from_dynamo(dict(item))
-    entry: dict[str, Any] = {"id": d["device_id"], "p": d["platform"], "v": variant}
-    if d["platform"] == "web":
-        entry["s"] = d["subscription"]
+    values that are not the device's (a trigger's `event`, an anniversary's `local_date`). `item` as the
+    device store reads it: plain values already, so nothing is converted here."""
+    entry: dict[str, Any] = {"id": item["device_id"], "p": item["platform"], "v": variant}
+    if item["platform"] == "web":
+        entry["s"] = item["subscription"]
     else:
-        entry["t"] = d["token"]
-    entry["c"] = {k: d[k] for k in DEVICE_FIELDS if k in d}
+        entry["t"] = item["token"]
+    entry["c"] = {k: item[k] for k in DEVICE_FIELDS if k in item}
     entry["c"].update(context or {})
     return entry
 
@@ -319,7 +319,7 @@ def _pace(deps: SegmentDeps, task: dict[str, Any], batches: list[dict[str, Any]]
     )
     # the wall clock the sender will compare with, whatever the wave's instant; a second ahead, so the
     # first slots are not already past when their batches come off the queue (late slots bunch up)
-    start = time.time() + PACING_LEAD_SECONDS
+    start = deps.wall() + PACING_LEAD_SECONDS
     delays, slot = [], first
     for batch in batches:
         batch["not_before"], batch["rate"] = start + slot / rate, rate

@@ -60,6 +60,7 @@ class SenderDeps:
     export: EventExport | None = None  # every send outcome streamed out, when the template turns it on
     erasures: ErasureLog | None = None  # when an app last erased a user (batches queued before re-check)
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    wall: Callable[[], float] = time.time  # the epoch seconds paced batches are due in (tests drive it)
     composers: dict[str, Composer] = field(default_factory=dict)
     # max_per_second: the earliest time this container may send the campaign's next paced message, so
     # batches that arrive together (or late) are still spaced 1/rate apart
@@ -155,7 +156,7 @@ async def send_batch(
         await asyncio.to_thread(lifecycle.hold_paused, deps.queue, deps.settings, batch)
         return {}
     not_before, rate = float(batch.get("not_before", 0)), float(batch.get("rate", 0))
-    if not_before - time.time() > s.max_inline_retry_wait:  # paced for later: queued again until then
+    if not_before - deps.wall() > s.max_inline_retry_wait:  # paced for later: queued again until then
         await asyncio.to_thread(requeue, deps, batch, not_before)
         return {}
     checkpoint = await asyncio.to_thread(deps.campaigns.checkpoint, key) or {}
@@ -229,8 +230,8 @@ async def send_batch(
             if len(deps.paced) >= 1024:
                 deps.paced.clear()
             deps.paced[campaign_id] = due + 1 / rate
-        if (wait := due - time.time()) > 0:
-            await asyncio.sleep(wait)
+        if (wait := due - deps.wall()) > 0:
+            await deps.sleep(wait)
         result = await attempt(entry)
         if result is not None and result.outcome is Outcome.RETRY:
             retry_after.append(result.retry_after or 0.0)
@@ -257,7 +258,7 @@ async def send_batch(
     todo = [(i, e) for i, e in enumerate(devices) if i not in done]
     # a batch that came off the queue after its first slot keeps its spacing from now: late slots would
     # otherwise all be due at once
-    paced_from = max(not_before, time.time()) if rate else not_before
+    paced_from = max(not_before, deps.wall()) if rate else not_before
     quota_due, later, grants = await asyncio.to_thread(
         place_in_quotas, deps, batch, todo, transactional=composer.transactional
     )
@@ -319,7 +320,7 @@ def place_in_quotas(
     out may come back (None: none left out), the claim already granted to the first of them)."""
     if deps.quotas is None:
         return {}, None, {}
-    now, app_id = time.time(), batch["app_id"]
+    now, app_id = deps.wall(), batch["app_id"]
     lanes: dict[pacing.Lane, list[int]] = {}
     for index, entry in todo:
         lane = deps.providers.lane(app_id, entry, transactional=transactional)
@@ -363,7 +364,7 @@ def requeue(
     body = {**batch, "not_before": at} if grants is None else {**batch, "not_before": at, "grants": grants}
     if "rate" not in batch:  # not_before without a rate is only when to come back
         body["rate"] = 0
-    delay = max(0, math.ceil(at - time.time()))
+    delay = max(0, math.ceil(at - deps.wall()))
     deps.queue.send_json(
         deps.settings.send_queue_url, [body], delays=[delay], max_message=deps.settings.max_message_bytes
     )

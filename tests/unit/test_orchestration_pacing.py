@@ -1,0 +1,119 @@
+"""max_per_second on the driven clock: the segment query gives each device a slot and queues its batches
+with DelaySeconds, the sender spaces its sends; the harness's queue keeps a delayed message invisible
+until the clock reaches it, so a paced campaign plays out in milliseconds."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from pushengine.delivery.segment import PACING_LEAD_SECONDS
+from tests.fakes import SEND, Harness
+
+pytestmark = pytest.mark.unit
+
+APP = "app_p"
+RATE = 10
+
+
+def body(**extra: Any) -> dict[str, Any]:
+    return {"name": "paced", "message": {"title": "Sale", "body": "Now"}, "quiet_hours": "ignore", **extra}
+
+
+def kind_is(kind: str) -> dict[str, Any]:
+    return {"attr": "tags.kind", "op": "eq", "value": kind}
+
+
+def sent_at(h: Harness, ids: list[str]) -> list[float]:
+    """The driven clock at each send to one of `ids`, in order."""
+    wanted = {f"https://push.example/{d}" for d in ids}
+    return sorted(
+        t for n, t in zip(h.provider.sent, h.provider.sent_at, strict=True) if h.provider.target(n) in wanted
+    )
+
+
+def busiest_second(times: list[float]) -> int:
+    """The most sends in any one second of the clock (a window [t, t + 1) starting at any send)."""
+    return max(sum(1 for u in times if t <= u < t + 1 - 1e-6) for t in times)
+
+
+def test_a_paced_campaign_sends_at_most_max_per_second_and_each_device_once() -> None:
+    h = Harness()
+    ids = h.web_devices(APP, 120)
+    campaign_id = h.create_campaign(APP, body(max_per_second=RATE))
+    start = h.wall()
+    h.drain(rounds=500)
+    assert Counter(h.provider.target(n).rsplit("/", 1)[1] for n in h.provider.sent) == Counter(
+        ids
+    )  # once each
+    totals = h.campaigns.totals(APP, campaign_id)
+    assert totals["stats"]["sent"] == 120 and totals["status"] == "completed" and not h.dead_letters
+    times = sent_at(h, ids)
+    assert busiest_second(times) <= RATE
+    assert (
+        times[-1] - times[0] >= (120 - 1) / RATE - 1e-6
+    )  # spread over the whole run, not bunched at its end
+    assert times[0] - start <= PACING_LEAD_SECONDS + 1e-6  # and started at once
+    # the waiting is SQS's (DelaySeconds), not a sender holding a batch: each came off the queue about
+    # when it was due (its whole-second delay rounds down, behind the segment query's lead)
+    for queue, received, batch in h.receipts:
+        if queue == SEND:
+            assert batch["not_before"] - received <= PACING_LEAD_SECONDS + 1
+
+
+def crashed_paced_run() -> tuple[Harness, list[str], str]:
+    """A paced campaign whose sender dies mid-way through its second batch; drained to the end."""
+    h = Harness()
+    h.settings = h.settings.model_copy(update={"send_concurrency": 1, "checkpoint_every": 1})
+    h.provider.crash_after = 55
+    ids = h.web_devices(APP, 120)
+    campaign_id = h.create_campaign(APP, body(max_per_second=RATE))
+    h.drain(rounds=500)
+    return h, ids, campaign_id
+
+
+def test_a_paced_batch_whose_sender_dies_resumes_without_a_repeat_or_a_loss() -> None:
+    h, ids, campaign_id = crashed_paced_run()
+    assert Counter(h.provider.target(n).rsplit("/", 1)[1] for n in h.provider.sent) == Counter(ids)
+    assert h.provider.attempts == 120  # the redelivered batch skipped what its checkpoint held
+    assert h.campaigns.totals(APP, campaign_id)["stats"]["sent"] == 120
+
+
+@pytest.mark.xfail(strict=True, reason="a redelivered batch's remainder is paced from its return, over slots "
+                   "later batches also send in: the rate is exceeded while they overlap")  # fmt: skip
+def test_a_paced_batch_whose_sender_dies_keeps_the_campaigns_rate() -> None:
+    h, ids, _ = crashed_paced_run()
+    assert busiest_second(sent_at(h, ids)) <= RATE
+
+
+def test_a_transactional_campaign_is_not_held_behind_a_paced_backlog() -> None:
+    """Pacing is per campaign (its wave's slots, the sender's spacing), so another campaign's sends, here a
+    transactional one, go out at once while a 20-second paced backlog waits on the queue."""
+    h = Harness()
+    promo = h.web_devices(APP, 200, prefix="promo", tags={"kind": "promo"})
+    receipts = h.web_devices(APP, 40, prefix="rcpt", tags={"kind": "receipt"})
+    paced = h.create_campaign(APP, body(max_per_second=RATE, audience=kind_is("promo")))
+    urgent = h.create_campaign(APP, body(category="transactional", audience=kind_is("receipt")))
+    h.drain(rounds=500)
+    backlog, sent = sent_at(h, promo), sent_at(h, receipts)
+    assert len(backlog) == 200 and len(sent) == 40 and len(h.provider.sent) == 240
+    assert busiest_second(backlog) <= RATE and backlog[-1] - backlog[0] >= (200 - 1) / RATE - 1e-6
+    # this harness runs one batch at a time, so a receipt may wait out the one paced batch already being
+    # sent (50 devices at RATE), never the backlog behind it
+    assert sent[-1] <= backlog[0] + h.settings.send_batch_size / RATE + 1
+    assert sent[-1] < backlog[-1] - 10
+    for campaign_id in (paced, urgent):
+        assert h.campaigns.totals(APP, campaign_id)["status"] == "completed"
+
+
+def test_a_delayed_message_stays_invisible_until_the_clock_reaches_it() -> None:
+    h = Harness()
+    h.queue.send_json(SEND, [{"n": 1}, {"n": 2}], delays=[0, 30])
+    assert [m.body["n"] for m in h.queue.take(SEND)] == [1]
+    h.advance(seconds=29)
+    assert h.queue.take(SEND) == [] and h.queue.next_visible() == h.wall() + 1
+    h.advance(seconds=1)
+    assert [m.body["n"] for m in h.queue.take(SEND)] == [2]
+    assert h.queue.next_visible() is None
