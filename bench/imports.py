@@ -2,11 +2,14 @@
 
 Local stack: a JSONL of N devices in the embedded S3, `POST /v1/devices/import {s3_uri}`, timed to the drained
 jobs queue; prints the rate and the process CPU (the handler's main thread apart from moto and the server).
+Measured twice: with the stack's threads on every CPU, then on one CPU as `make bench` measures. The stack
+is one Python process whose threads share one interpreter lock; spread over cores, each hand-over of the
+lock (a writer thread to the server thread and back, every request) crosses cores, which costs CPU.
 `--engine-only`: the real `imports.run_import` with every AWS call answered in memory where botocore would
 send it (Endpoint._send): parsing, validation, item building, request serialization, signing and response
 parsing are all paid, the server's work is not; prints the engine's CPU per line.
 
-python -m bench.imports [--lines 20000] [--engine-only]      (py-spy: `py-spy record --gil -- python -m ...`)
+python -m bench.imports [--lines 20000] [--engine-only | --once | --cpu N]   (py-spy: `py-spy record --gil -- python -m ...`)
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import argparse
 import hashlib
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -38,6 +42,7 @@ def on_local_stack(lines: int) -> None:
 
     admin = "bench-admin-key-" + "x" * 32
     body = jsonl(lines)
+
     params = {"AdminKeyHash": hashlib.sha256(admin.encode()).hexdigest(), "ShardCount": "4"}
     with LocalRuntime(ROOT / "template.yaml", parameters=params, visibility_timeout=1, background=False,
                     strict=True) as stack:  # fmt: skip
@@ -53,7 +58,8 @@ def on_local_stack(lines: int) -> None:
         stack.drain(timeout=3600)
         wall, cpu, main = time.monotonic() - wall, time.process_time() - cpu, time.thread_time() - main
         job = api.get(f"/v1/devices/import/{r.json()['import_id']}", headers=server).json()
-    print(f"local stack: {lines} lines ({len(body) / 1e6:.1f} MB) in {wall:.1f} s: {job['done'] / wall:,.0f} "
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "every"
+    print(f"local stack on CPU {cpus}: {lines} lines ({len(body) / 1e6:.1f} MB) in {wall:.1f} s: {job['done'] / wall:,.0f} "
           f"devices/s ({job['status']}, {job['done']} done); process CPU {cpu:.1f} s, of which the handler's "
           f"main thread {main:.1f} s (its writer threads count with moto and the server)")  # fmt: skip
 
@@ -119,9 +125,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=20_000)
     parser.add_argument("--engine-only", action="store_true")
+    parser.add_argument("--cpu", type=int, help="this run on one CPU only (a local stack run per process)")
+    parser.add_argument("--once", action="store_true", help="one local stack run, on the CPUs given")
     args = parser.parse_args()
+    if args.cpu is not None:
+        os.sched_setaffinity(0, {args.cpu})
     sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "shared")]
-    (engine_only if args.engine_only else on_local_stack)(args.lines)
+    if args.engine_only:
+        engine_only(args.lines)
+        return
+    if args.once or args.cpu is not None or not hasattr(os, "sched_getaffinity"):
+        on_local_stack(args.lines)
+        return
+    run = [sys.executable, "-m", "bench.imports", "--lines", str(args.lines)]
+    subprocess.run([*run, "--once"], check=True, cwd=ROOT)
+    if len(os.sched_getaffinity(0)) > 1:
+        subprocess.run([*run, "--cpu", str(min(os.sched_getaffinity(0)))], check=True, cwd=ROOT)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,8 @@ from typing import Any
 
 from samlocal import fast_dynamodb
 
+BODY_READ = "samlocal.body_read"  # environ key: the door read the request body to its end
+
 # Marks the runtime's own boto3 clients (Config(user_agent_extra=RUNTIME_AGENT)).
 RUNTIME_AGENT = "samlocal-runtime"
 
@@ -357,6 +359,7 @@ class AwsFrontDoor:
         if service not in ("dynamodb", "sqs", "scheduler"):
             return self.app(environ, start_response)
         body = _read_body(environ)
+        environ[BODY_READ] = True  # to its end: the connection can be kept (embedded_aws)
         exempt = RUNTIME_AGENT in environ.get("HTTP_USER_AGENT", "")
         try:
             if service == "dynamodb":

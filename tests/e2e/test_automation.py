@@ -192,9 +192,10 @@ def test_weekly_monday_campaign_reaches_each_device_once_per_monday_at_local_ten
 def test_weekly_waves_fire_at_ten_local_across_dst_and_kathmandu() -> None:
     """The instants the planner schedules for the weekly campaign above (pure planning, exact times)."""
     from pushengine import recurring, waves
+    from pushengine.models import RecurringSchedule
 
-    schedule = {"type": "recurring", "frequency": "weekly", "days": ["MO"], "time": "10:00",
-                "start": "2027-10-25", "end": "2027-11-15"}  # fmt: skip
+    schedule = RecurringSchedule.model_validate({"type": "recurring", "frequency": "weekly", "days": ["MO"],
+                "time": "10:00", "start": "2027-10-25", "end": "2027-11-15"}, strict=False)  # fmt: skip
     days = [d for d in recurring.dates_between(date(2027, 10, 20), date(2027, 11, 20))
             if recurring.occurs_on(schedule, d)]  # fmt: skip
     assert days == [date(2027, 10, 25), date(2027, 11, 1), date(2027, 11, 8), date(2027, 11, 15)]
