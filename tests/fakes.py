@@ -225,11 +225,14 @@ class FakeCampaigns(Faults):
         with self._lock:
             self.main.setdefault((app_id, campaign_id), {}).setdefault("run_ids", set()).add(run)
 
-    def reserve_slots(self, app_id: str, campaign_id: str, wave_id: str, count: int) -> int:
+    def reserve_slots(
+        self, app_id: str, campaign_id: str, wave_id: str, count: int, origin: float
+    ) -> tuple[int, float]:
         with self._lock:
             paced = self.main[(app_id, campaign_id)].setdefault("paced", {})
+            paced.setdefault(f"{wave_id}@origin", origin)
             paced[wave_id] = paced.get(wave_id, 0) + count
-            return int(paced[wave_id]) - count
+            return int(paced[wave_id]) - count, float(paced[f"{wave_id}@origin"])
 
     def fix_plan(self, key: str, cursors: int) -> int:
         self.check("fix_plan")

@@ -150,8 +150,9 @@ def test_the_first_read_plan_wins_and_slots_are_handed_out_in_turn(campaigns: Ca
     created(campaigns)
     assert campaigns.fix_plan("plan#k", 4) == 4
     assert campaigns.fix_plan("plan#k", 9) == 4
-    assert campaigns.reserve_slots(APP, CAMPAIGN, "w1", 10) == 0
-    assert campaigns.reserve_slots(APP, CAMPAIGN, "w1", 5) == 10
+    assert campaigns.reserve_slots(APP, CAMPAIGN, "w1", 10, 1e9 + 0.25) == (0, 1e9 + 0.25)
+    assert campaigns.reserve_slots(APP, CAMPAIGN, "w1", 5, 1e9 + 7) == (10, 1e9 + 0.25)  # the first origin
+    assert campaigns.reserve_slots(APP, CAMPAIGN, "w2", 1, 1e9 + 7) == (0, 1e9 + 7)
 
 
 def test_a_deferred_batch_round_trips(campaigns: CampaignStore) -> None:

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from pushengine.delivery.segment import PACING_LEAD_SECONDS
+from pushengine.delivery import pace
+from pushengine.delivery.pace import LEAD_SECONDS as PACING_LEAD_SECONDS
 from tests.fakes import SEND, Harness
 
 pytestmark = pytest.mark.unit
@@ -81,8 +82,6 @@ def test_a_paced_batch_whose_sender_dies_resumes_without_a_repeat_or_a_loss() ->
     assert h.campaigns.totals(APP, campaign_id)["stats"]["sent"] == 120
 
 
-@pytest.mark.xfail(strict=True, reason="a redelivered batch's remainder is paced from its return, over slots "
-                   "later batches also send in: the rate is exceeded while they overlap")  # fmt: skip
 def test_a_paced_batch_whose_sender_dies_keeps_the_campaigns_rate() -> None:
     h, ids, _ = crashed_paced_run()
     assert busiest_second(sent_at(h, ids)) <= RATE
@@ -117,3 +116,16 @@ def test_a_delayed_message_stays_invisible_until_the_clock_reaches_it() -> None:
     h.advance(seconds=1)
     assert [m.body["n"] for m in h.queue.take(SEND)] == [2]
     assert h.queue.next_visible() is None
+
+
+def test_a_late_reservation_skips_the_slots_already_past_and_shares_none() -> None:
+    """A wave's timeline: slots on time follow on; a reservation made after its slots passed starts a
+    lead ahead of now (the skipped slots stay unused), and later ones follow it."""
+    h = Harness()
+    campaign_id = h.create_campaign(APP, body(max_per_second=RATE))
+    args = (h.campaigns, APP, campaign_id, "w-late")
+    assert pace.reserve(*args, 10, RATE, 1000.0) == 1000.0 + PACING_LEAD_SECONDS  # the origin
+    assert pace.reserve(*args, 5, RATE, 1000.5) == 1001.0 + 10 / RATE  # on time: right after
+    late = pace.reserve(*args, 4, RATE, 1100.0)
+    assert late == 1100.0 + PACING_LEAD_SECONDS
+    assert pace.reserve(*args, 1, RATE, 1100.0) == late + 4 / RATE  # and the next follows the late block

@@ -82,7 +82,12 @@ class CampaignStore(Protocol):
 
     def add_run(self, app_id: str, campaign_id: str, run: str) -> None: ...
 
-    def reserve_slots(self, app_id: str, campaign_id: str, wave_id: str, count: int) -> int: ...
+    def reserve_slots(
+        self, app_id: str, campaign_id: str, wave_id: str, count: int, origin: float
+    ) -> tuple[int, float]:
+        """The first of `count` consecutive slots of the wave's pacing timeline, and its origin (set by
+        the wave's first reservation to its `origin`)."""
+        ...
 
     def fix_plan(self, key: str, cursors: int) -> int:
         """The first writer's cursor count for `key` wins; every caller reads it back."""

@@ -319,17 +319,21 @@ class CampaignsRepository:
             ExpressionAttributeValues={":r": {run}},
         )
 
-    def reserve_slots(self, app_id: str, campaign_id: str, wave_id: str, count: int) -> int:
-        """The first of `count` consecutive send slots of this wave (for max_per_second pacing)."""
+    def reserve_slots(
+        self, app_id: str, campaign_id: str, wave_id: str, count: int, origin: float
+    ) -> tuple[int, float]:
+        """The first of `count` consecutive send slots of this wave, and the wave's origin (its first
+        reservation's `origin`): see delivery/pace.py."""
         got = aws.retried(
             self._state.update_item,
             Key=self._progress_key(app_id, campaign_id),
-            UpdateExpression="ADD paced.#w :n",
-            ExpressionAttributeNames={"#w": wave_id},
-            ExpressionAttributeValues={":n": count},
-            ReturnValues="UPDATED_NEW",
+            UpdateExpression="SET paced.#o = if_not_exists(paced.#o, :o) ADD paced.#w :n",
+            ExpressionAttributeNames={"#w": wave_id, "#o": f"{wave_id}@origin"},
+            ExpressionAttributeValues={":n": count, ":o": to_dynamo(origin)},
+            ReturnValues="ALL_NEW",  # UPDATED_NEW may leave out an origin if_not_exists kept
         )
-        return int(got["Attributes"]["paced"][wave_id]) - count
+        paced = got["Attributes"]["paced"]
+        return int(paced[wave_id]) - count, float(paced[f"{wave_id}@origin"])
 
     def fix_plan(self, key: str, cursors: int) -> int:
         """A zone's read plan, fixed by its first writer: a redelivered plan reads the same ranges."""

@@ -30,7 +30,7 @@ from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.queues import MessageTooLarge, SqsQueue, size_of
 from pushengine.dal.scheduler import WaveScheduler
 from pushengine.dal.segments import SegmentsRepository
-from pushengine.delivery import lifecycle
+from pushengine.delivery import lifecycle, pace
 from pushengine.models import CampaignSpec
 from pushengine.observability import logger
 from pushengine.ports import CampaignStore, Clock, DeviceStore, Queue, Scheduler
@@ -306,25 +306,19 @@ def split_to_fit(batch: dict[str, Any], max_bytes: int) -> list[dict[str, Any]]:
     ]
 
 
-PACING_LEAD_SECONDS = 1.0
-
-
 def _pace(deps: SegmentDeps, task: dict[str, Any], batches: list[dict[str, Any]], rate: float) -> list[int]:
-    """max_per_second across all of a wave's tasks: each device takes the next slot of the wave, and
-    slot k is due k/rate seconds after the wave's tasks start. A batch carries when it is due and its
-    rate (the sender spaces its devices); SQS holds it back until then (at most 15 minutes: the
-    sender postpones anything later). A redelivered task takes new slots: slower, never faster."""
-    first = deps.campaigns.reserve_slots(
-        task["app_id"], task["campaign_id"], task["wave_id"], sum(len(b["devices"]) for b in batches)
-    )
-    # the wall clock the sender will compare with, whatever the wave's instant; a second ahead, so the
-    # first slots are not already past when their batches come off the queue (late slots bunch up)
-    start = deps.wall() + PACING_LEAD_SECONDS
-    delays, slot = [], first
+    """max_per_second across all of a wave's tasks: the task's devices take consecutive slots of the wave's
+    timeline (delivery/pace.py). A batch carries when its first device is due, the rate (the sender spaces
+    the rest) and its wave (a late delivery takes new slots); SQS holds it back until then (at most 15
+    minutes: the sender postpones anything later)."""
+    now = deps.wall()  # the wall clock the sender will compare with, whatever the wave's instant
+    count = sum(len(b["devices"]) for b in batches)
+    at = pace.reserve(deps.campaigns, task["app_id"], task["campaign_id"], task["wave_id"], count, rate, now)
+    delays = []
     for batch in batches:
-        batch["not_before"], batch["rate"] = start + slot / rate, rate
-        slot += len(batch["devices"])
-        delays.append(int(min(900, batch["not_before"] - start)))
+        batch.update(not_before=at, rate=rate, pace_wave=task["wave_id"])
+        at += len(batch["devices"]) / rate
+        delays.append(int(min(900, batch["not_before"] - now - pace.LEAD_SECONDS)))
     return delays
 
 

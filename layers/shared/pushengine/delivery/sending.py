@@ -31,7 +31,7 @@ from pushengine.dal.erasures import ErasureMarks
 from pushengine.dal.export import EventExport
 from pushengine.dal.queues import SqsQueue
 from pushengine.dal.quota import QuotaLedger
-from pushengine.delivery import erasure, lifecycle
+from pushengine.delivery import erasure, lifecycle, pace
 from pushengine.delivery.provider_pool import ProviderPool
 from pushengine.export import send_unit
 from pushengine.ports import CampaignStore, CapStore, DeviceStore, ErasureLog, Providers, Queue
@@ -62,9 +62,6 @@ class SenderDeps:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     wall: Callable[[], float] = time.time  # the epoch seconds paced batches are due in (tests drive it)
     composers: dict[str, Composer] = field(default_factory=dict)
-    # max_per_second: the earliest time this container may send the campaign's next paced message, so
-    # batches that arrive together (or late) are still spaced 1/rate apart
-    paced: dict[str, float] = field(default_factory=dict)
     queue: Queue = field(default_factory=SqsQueue)
 
 
@@ -225,11 +222,8 @@ async def send_batch(
     async def one(index: int, entry: dict[str, Any]) -> None:
         nonlocal since_checkpoint, last_save
         due = quota_due.get(index, 0.0)  # its place in the provider project's quota
-        if rate:  # max_per_second: the device's slot, and never sooner than 1/rate after the last
-            due = max(due, paced_from + index / rate, deps.paced.get(campaign_id, 0.0))
-            if len(deps.paced) >= 1024:
-                deps.paced.clear()
-            deps.paced[campaign_id] = due + 1 / rate
+        if rate:  # max_per_second: never before the device's slot
+            due = max(due, slots[index])
         if (wait := due - deps.wall()) > 0:
             await deps.sleep(wait)
         result = await attempt(entry)
@@ -256,9 +250,12 @@ async def send_batch(
                 await save()
 
     todo = [(i, e) for i, e in enumerate(devices) if i not in done]
-    # a batch that came off the queue after its first slot keeps its spacing from now: late slots would
-    # otherwise all be due at once
-    paced_from = max(not_before, deps.wall()) if rate else not_before
+    slots: dict[int, float] = {}
+    if rate and todo:
+        slots, moved = await asyncio.to_thread(paced_slots, deps, batch, todo, rate)
+        if moved is not None and moved - deps.wall() > s.max_inline_retry_wait:  # its new slots are later
+            await asyncio.to_thread(requeue, deps, {**batch, "slot_at": moved, "slots": "remaining"}, moved)
+            return {}
     quota_due, later, grants = await asyncio.to_thread(
         place_in_quotas, deps, batch, todo, transactional=composer.transactional
     )
@@ -356,6 +353,24 @@ def place_in_quotas(
     return due, later, grants
 
 
+def paced_slots(
+    deps: SenderDeps, batch: Mapping[str, Any], todo: list[tuple[int, dict[str, Any]]], rate: float
+) -> tuple[dict[int, float], float | None]:
+    """When each remaining device of a paced batch is due: its own slot of the wave's timeline
+    (delivery/pace.py); or, when the first of them is already past (a batch that came off the queue late,
+    or came back after its sender died), new slots at the timeline's end, and when those start."""
+    start = float(batch.get("slot_at", batch["not_before"]))  # when the batch's first slot is due
+    packed = batch.get("slots") == "remaining"  # its slots are its remaining devices', in order
+    now = deps.wall()
+    if start + (0 if packed else todo[0][0]) / rate >= now:
+        return {i: start + (j if packed else i) / rate for j, (i, _) in enumerate(todo)}, None
+    if "pace_wave" not in batch:  # queued by a release that did not name the wave: spaced from now
+        return {i: now + j / rate for j, (i, _) in enumerate(todo)}, None
+    args = (batch["app_id"], batch["campaign_id"], batch["pace_wave"], len(todo), rate, now)
+    at = pace.reserve(deps.campaigns, *args)
+    return {i: at + j / rate for j, (i, _) in enumerate(todo)}, at
+
+
 def requeue(
     deps: SenderDeps, batch: Mapping[str, Any], at: float, grants: Mapping[str, Any] | None = None
 ) -> None:
@@ -364,6 +379,8 @@ def requeue(
     body = {**batch, "not_before": at} if grants is None else {**batch, "not_before": at, "grants": grants}
     if "rate" not in batch:  # not_before without a rate is only when to come back
         body["rate"] = 0
+    elif "slot_at" not in batch:  # a paced batch keeps its slots, whenever it comes back
+        body["slot_at"] = batch["not_before"]
     delay = max(0, math.ceil(at - deps.wall()))
     deps.queue.send_json(
         deps.settings.send_queue_url, [body], delays=[delay], max_message=deps.settings.max_message_bytes
