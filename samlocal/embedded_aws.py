@@ -44,6 +44,10 @@ class _KeepAliveHandler(MotoRequestHandler):
             return True
         return not environ.get("wsgi.input_terminated") and not int(environ.get("CONTENT_LENGTH") or 0)
 
+    def log_error(self, format: str, *args: Any) -> None:
+        if not format.startswith("Request timed out"):  # the normal end of an idle kept connection
+            super().log_error(format, *args)
+
     def setup(self) -> None:
         super().setup()
         self.rfile = _KeptInput(self.rfile, self._body_consumed)  # type: ignore[assignment]
