@@ -28,6 +28,9 @@ from samlocal.strict import BODY_READ, AwsFrontDoor, Faults
 class _KeepAliveHandler(MotoRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 60  # an idle kept-alive connection (and its thread) ends after a minute; long polls are 20 s
+    # headers and body go out in two writes; on a kept connection Nagle would hold the second until the
+    # client's delayed ACK of the first (~40 ms a request), where a closed connection flushed at once
+    disable_nagle_algorithm = True
 
     def send_header(self, keyword: str, value: str) -> None:
         # werkzeug closes every connection after its response ("Connection: close"), because http.server

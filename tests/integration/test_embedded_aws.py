@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +23,8 @@ def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[EmbeddedAws, list[
     def counted(handler: Any) -> None:
         opened[0] += 1
         setup(handler)
+        # a kept connection's answers go out at once, not after the client's delayed ACK (Nagle)
+        assert handler.connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
 
     monkeypatch.setattr(embedded_aws._KeepAliveHandler, "setup", counted)
     server = EmbeddedAws(limits=True)
