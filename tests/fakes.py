@@ -226,13 +226,13 @@ class FakeCampaigns(Faults):
             self.main.setdefault((app_id, campaign_id), {}).setdefault("run_ids", set()).add(run)
 
     def reserve_slots(
-        self, app_id: str, campaign_id: str, wave_id: str, count: int, origin: float
+        self, app_id: str, campaign_id: str, timeline: str, count: int, origin: float
     ) -> tuple[int, float]:
         with self._lock:
             paced = self.main[(app_id, campaign_id)].setdefault("paced", {})
-            paced.setdefault(f"{wave_id}@origin", origin)
-            paced[wave_id] = paced.get(wave_id, 0) + count
-            return int(paced[wave_id]) - count, float(paced[f"{wave_id}@origin"])
+            paced.setdefault(f"{timeline}@origin", origin)
+            paced[timeline] = paced.get(timeline, 0) + count
+            return int(paced[timeline]) - count, float(paced[f"{timeline}@origin"])
 
     def fix_plan(self, key: str, cursors: int) -> int:
         self.check("fix_plan")

@@ -5,6 +5,8 @@ until the clock reaches it, so a paced campaign plays out in milliseconds."""
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -119,13 +121,33 @@ def test_a_delayed_message_stays_invisible_until_the_clock_reaches_it() -> None:
 
 
 def test_a_late_reservation_skips_the_slots_already_past_and_shares_none() -> None:
-    """A wave's timeline: slots on time follow on; a reservation made after its slots passed starts a
+    """A campaign's timeline: slots on time follow on; a reservation made after its slots passed starts a
     lead ahead of now (the skipped slots stay unused), and later ones follow it."""
     h = Harness()
     campaign_id = h.create_campaign(APP, body(max_per_second=RATE))
-    args = (h.campaigns, APP, campaign_id, "w-late")
+    args = (h.campaigns, APP, campaign_id)
     assert pace.reserve(*args, 10, RATE, 1000.0) == 1000.0 + PACING_LEAD_SECONDS  # the origin
     assert pace.reserve(*args, 5, RATE, 1000.5) == 1001.0 + 10 / RATE  # on time: right after
     late = pace.reserve(*args, 4, RATE, 1100.0)
     assert late == 1100.0 + PACING_LEAD_SECONDS
     assert pace.reserve(*args, 1, RATE, 1100.0) == late + 4 / RATE  # and the next follows the late block
+
+
+def test_waves_whose_sends_overlap_share_the_campaigns_rate() -> None:
+    """09:00 in Kathmandu (+5:45) and in Kolkata (+5:30) are 15 minutes apart; at one send a second the
+    first wave's 1,000 devices take longer than that. Senders run side by side on AWS (this harness runs
+    one batch at a time), so what must not overlap is the slots the batches were given: no two batches of
+    the campaign, of either wave, share a second of its timeline."""
+    h = Harness(now=datetime(2026, 6, 1, 3, 0, tzinfo=UTC))
+    h.web_devices(APP, 1000, zone="Asia/Kathmandu", prefix="k")
+    h.web_devices(APP, 60, zone="Asia/Kolkata", prefix="i")
+    schedule = {"type": "local_time", "date": "2026-06-01", "time": "09:00"}
+    campaign_id = h.create_campaign(APP, body(max_per_second=1, schedule=schedule))
+    h.advance(minutes=15)
+    h.drain(rounds=2000)  # the clock moves on to each delayed batch; Kolkata's wave fires on the way
+    assert h.campaigns.totals(APP, campaign_id)["stats"]["sent"] == 1060
+    slots = sorted({(b["batch_id"], b["slot_at"], len(b["devices"])) for q, _, b in h.receipts if q == SEND},
+                   key=lambda s: s[1])  # fmt: skip
+    assert {batch_id.split(".")[1] for batch_id, _, _ in slots} == {"Asia/Kathmandu", "Asia/Kolkata"}
+    for (_, at, n), (_, following, _) in pairwise(slots):
+        assert following >= at + n - 1e-6  # one a second: a batch of n holds n seconds

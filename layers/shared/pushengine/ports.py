@@ -83,10 +83,10 @@ class CampaignStore(Protocol):
     def add_run(self, app_id: str, campaign_id: str, run: str) -> None: ...
 
     def reserve_slots(
-        self, app_id: str, campaign_id: str, wave_id: str, count: int, origin: float
+        self, app_id: str, campaign_id: str, timeline: str, count: int, origin: float
     ) -> tuple[int, float]:
-        """The first of `count` consecutive slots of the wave's pacing timeline, and its origin (set by
-        the wave's first reservation to its `origin`)."""
+        """The first of `count` consecutive slots of a pacing timeline (delivery/pace.py), and its origin
+        (set by the timeline's first reservation to its `origin`)."""
         ...
 
     def fix_plan(self, key: str, cursors: int) -> int:

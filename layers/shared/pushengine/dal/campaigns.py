@@ -320,20 +320,20 @@ class CampaignsRepository:
         )
 
     def reserve_slots(
-        self, app_id: str, campaign_id: str, wave_id: str, count: int, origin: float
+        self, app_id: str, campaign_id: str, timeline: str, count: int, origin: float
     ) -> tuple[int, float]:
-        """The first of `count` consecutive send slots of this wave, and the wave's origin (its first
+        """The first of `count` consecutive send slots of a pacing timeline, and its origin (its first
         reservation's `origin`): see delivery/pace.py."""
         got = aws.retried(
             self._state.update_item,
             Key=self._progress_key(app_id, campaign_id),
             UpdateExpression="SET paced.#o = if_not_exists(paced.#o, :o) ADD paced.#w :n",
-            ExpressionAttributeNames={"#w": wave_id, "#o": f"{wave_id}@origin"},
+            ExpressionAttributeNames={"#w": timeline, "#o": f"{timeline}@origin"},
             ExpressionAttributeValues={":n": count, ":o": to_dynamo(origin)},
             ReturnValues="ALL_NEW",  # UPDATED_NEW may leave out an origin if_not_exists kept
         )
         paced = got["Attributes"]["paced"]
-        return int(paced[wave_id]) - count, float(paced[f"{wave_id}@origin"])
+        return int(paced[timeline]) - count, float(paced[f"{timeline}@origin"])
 
     def fix_plan(self, key: str, cursors: int) -> int:
         """A zone's read plan, fixed by its first writer: a redelivered plan reads the same ranges."""

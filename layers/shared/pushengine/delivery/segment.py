@@ -307,16 +307,16 @@ def split_to_fit(batch: dict[str, Any], max_bytes: int) -> list[dict[str, Any]]:
 
 
 def _pace(deps: SegmentDeps, task: dict[str, Any], batches: list[dict[str, Any]], rate: float) -> list[int]:
-    """max_per_second across all of a wave's tasks: the task's devices take consecutive slots of the wave's
-    timeline (delivery/pace.py). A batch carries when its first device is due, the rate (the sender spaces
-    the rest) and its wave (a late delivery takes new slots); SQS holds it back until then (at most 15
-    minutes: the sender postpones anything later)."""
+    """max_per_second across all of a campaign's waves and tasks: the task's devices take consecutive slots
+    of the campaign's timeline (delivery/pace.py). A batch carries when its first slot is due (`slot_at`;
+    `not_before` is when to come back, the same at first) and the rate (the sender spaces the rest); SQS
+    holds it back until then (at most 15 minutes: the sender postpones anything later)."""
     now = deps.wall()  # the wall clock the sender will compare with, whatever the wave's instant
     count = sum(len(b["devices"]) for b in batches)
-    at = pace.reserve(deps.campaigns, task["app_id"], task["campaign_id"], task["wave_id"], count, rate, now)
+    at = pace.reserve(deps.campaigns, task["app_id"], task["campaign_id"], count, rate, now)
     delays = []
     for batch in batches:
-        batch.update(not_before=at, rate=rate, pace_wave=task["wave_id"])
+        batch.update(not_before=at, slot_at=at, rate=rate)
         at += len(batch["devices"]) / rate
         delays.append(int(min(900, batch["not_before"] - now - pace.LEAD_SECONDS)))
     return delays

@@ -356,7 +356,7 @@ def place_in_quotas(
 def paced_slots(
     deps: SenderDeps, batch: Mapping[str, Any], todo: list[tuple[int, dict[str, Any]]], rate: float
 ) -> tuple[dict[int, float], float | None]:
-    """When each remaining device of a paced batch is due: its own slot of the wave's timeline
+    """When each remaining device of a paced batch is due: its own slot of the campaign's timeline
     (delivery/pace.py); or, when the first of them is already past (a batch that came off the queue late,
     or came back after its sender died), new slots at the timeline's end, and when those start."""
     start = float(batch.get("slot_at", batch["not_before"]))  # when the batch's first slot is due
@@ -364,10 +364,9 @@ def paced_slots(
     now = deps.wall()
     if start + (0 if packed else todo[0][0]) / rate >= now:
         return {i: start + (j if packed else i) / rate for j, (i, _) in enumerate(todo)}, None
-    if "pace_wave" not in batch:  # queued by a release that did not name the wave: spaced from now
+    if "slot_at" not in batch:  # queued by a release without the timeline: spaced from now
         return {i: now + j / rate for j, (i, _) in enumerate(todo)}, None
-    args = (batch["app_id"], batch["campaign_id"], batch["pace_wave"], len(todo), rate, now)
-    at = pace.reserve(deps.campaigns, *args)
+    at = pace.reserve(deps.campaigns, batch["app_id"], batch["campaign_id"], len(todo), rate, now)
     return {i: at + j / rate for j, (i, _) in enumerate(todo)}, at
 
 
