@@ -23,6 +23,7 @@ from boto3.dynamodb.types import TypeSerializer
 
 _serializer = TypeSerializer()
 _installed = False
+ORIGINAL: dict[str, Any] = {}  # the moto methods replaced here, by name (for tests against moto's own)
 
 
 def _table(stack: Any, logical_id: str) -> Any:
@@ -63,13 +64,13 @@ def install_index_queries() -> None:
         return
     from moto.dynamodb.models.table import Table
 
-    original = Table.query
+    original = ORIGINAL.setdefault("query", Table.query)
 
     def query(self: Any, hash_key: Any, range_comparison: Any, range_objs: Any, limit: int,
               exclusive_start_key: Any, scan_index_forward: bool, projection_expressions: Any,
               index_name: str | None = None, consistent_read: bool = False, filter_expression: Any = None,
               hash_key_conditions: Any = None, range_key_conditions: Any = None, **filter_kwargs: Any) -> Any:  # fmt: skip
-        simple = (index_name and not consistent_read and not projection_expressions
+        simple = (index_name and not consistent_read and not projection_expressions and self.range_key_attr is None
                   and not filter_kwargs and hash_key_conditions and len(hash_key_conditions) == 1
                   and (not range_key_conditions or len(range_key_conditions) == 1))  # fmt: skip
         index = self.get_index(index_name) if simple else None
@@ -94,25 +95,30 @@ def _index_query(table: Any, index: Any, hash_condition: tuple[str, Any], range_
     from moto.dynamodb.models.table import RESULT_SIZE_LIMIT
 
     hash_attr, wanted = hash_condition
-    hit = []
+    hit, outside = [], []
     for item in table.items.values():  # a hash-keyed table: one item per key
         value = item.attrs.get(hash_attr)
-        if value is None or value.type != wanted.type or value.value != wanted.value:
-            continue
+        if value is None or value.type != wanted.type or (value.value != wanted.value
+                                                          and (value.type != "N" or value != wanted)):  # fmt: skip
+            continue  # (moto's equality: a number by its value, "1" = "1.0")
         key = item.attrs.get(range_attr)
-        if not key:  # not in the index (DynamoDB indexes items that have every key attribute)
+        if key is None:  # not in the index (DynamoDB indexes items that have every key attribute)
             continue
         if comparison and not key.compare(comparison, objs):
+            outside.append(item)  # in the partition, out of the key range: moto still walks past it
             continue
         hit.append(item)
-    # moto's order for a GSI: its sort key, then the table's key (ties of a non-unique index key)
-    hit.sort(key=lambda i: (i.attrs[range_attr], i.hash_key), reverse=not forward)
+
+    def order(item: Any) -> tuple[Any, Any]:
+        # moto's order for a GSI: its sort key, then the table's key (ties of a non-unique index key)
+        return item.attrs[range_attr], item.hash_key
+
+    hit.sort(key=order, reverse=not forward)
     if start:
         from moto.dynamodb.models.dynamo_type import DynamoType
 
         after = (DynamoType(start[range_attr]), DynamoType(start[table.hash_key_attr]))
-        hit = [i for i in hit if ((i.attrs[range_attr], i.hash_key) > after) == forward
-               and (i.attrs[range_attr], i.hash_key) != after]  # fmt: skip
+        hit = [i for i in hit if (order(i) > after) == forward and order(i) != after]
     results, size, last = [], 0, None
     for item in hit:
         if len(results) == limit or size + item.size() > RESULT_SIZE_LIMIT:
@@ -120,4 +126,10 @@ def _index_query(table: Any, index: Any, hash_condition: tuple[str, Any], range_
             break
         results.append(item)
         size += item.size()
+    else:
+        # The key range is one run of the partition in moto's order, and moto walks on past its end: an item
+        # after it ends the page there (with a LastEvaluatedKey) when the page is full or would pass 1 MB.
+        if results and any((order(i) > order(results[-1])) == forward
+                           and (len(results) == limit or size + i.size() > RESULT_SIZE_LIMIT) for i in outside):  # fmt: skip
+            last = table._get_last_evaluated_key(results[-1], index.name)
     return [index.project(copy.deepcopy(r)) for r in results], len(results), last
