@@ -105,6 +105,22 @@ def test_failed_record_of_a_batch_comes_back_alone_after_the_visibility_timeout(
     assert dlq_bodies(stack) == []
 
 
+def test_a_message_turning_visible_while_its_queue_is_counted_still_counts_as_pending(
+    make_stack: StackFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto counts a queue's visible messages before its in-flight ones; drain must not see an empty queue
+    when a message's visibility timeout ends between the two counts."""
+    from moto.sqs.models import Message
+
+    stack = make_stack(visibility_timeout=30, background=False)
+    send(stack, {"id": "a"})
+    stack.boto3_client("sqs").receive_message(QueueUrl=stack.queue_url("WorkQueue"))  # in flight
+    answers = iter([False])  # in flight when first asked, visible from then on
+
+    monkeypatch.setattr(Message, "visible", property(lambda self: next(answers, True)))
+    assert stack._pending() == {"WorkQueue": 1}
+
+
 def test_a_handler_exception_keeps_the_whole_batch(make_stack: StackFactory) -> None:
     stack = make_stack(visibility_timeout=1)
     stack.boto3_client("sqs").send_message_batch(
