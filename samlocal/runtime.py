@@ -278,6 +278,10 @@ class LocalRuntime:
         what is still pending when `timeout` seconds pass.
         """
         deadline = time.monotonic() + timeout
+        # Idle twice running, a poll interval apart: a queue's counts are not one snapshot (a message can
+        # turn visible, or be received by a background poller, between them), but a message caught between
+        # counts is pending or in flight on the next pass.
+        quiet = False
         while True:
             activity = self._activity()
             worked = 0
@@ -286,8 +290,10 @@ class LocalRuntime:
             if not self.background:
                 worked += sum(poller.poll_once() for poller in self.pollers)
             pending = self._pending()
-            if not worked and not pending and activity == self._activity() and not self._in_flight():
+            idle = not worked and not pending and activity == self._activity() and not self._in_flight()
+            if idle and quiet:
                 return
+            quiet = idle
             if time.monotonic() > deadline:
                 raise TimeoutError(f"drain: still pending after {timeout}s: {pending or 'batches in flight'}")
             if not worked:

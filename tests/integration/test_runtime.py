@@ -121,6 +121,27 @@ def test_a_message_turning_visible_while_its_queue_is_counted_still_counts_as_pe
     assert stack._pending() == {"WorkQueue": 1}
 
 
+def test_drain_does_not_stop_on_one_pass_that_missed_a_message(
+    make_stack: StackFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pass can miss a message between a queue's counts (turning visible, or taken by a background
+    poller); drain stops only when a second pass agrees."""
+    stack = make_stack(visibility_timeout=30, background=False)
+    send(stack, {"id": "late"})
+    sqs = stack.boto3_client("sqs")
+    sqs.receive_message(QueueUrl=stack.queue_url("WorkQueue"), VisibilityTimeout=1)  # back in a second
+    counted, passes = stack._pending, []
+
+    def pending() -> dict[str, int]:
+        passes.append(1)
+        return {} if len(passes) == 1 else counted()  # the first pass's counts miss it
+
+    monkeypatch.setattr(stack, "_pending", pending)
+
+    stack.drain(timeout=30)
+    assert [d["id"] for d in deliveries(stack)] == ["late"]
+
+
 def test_a_handler_exception_keeps_the_whole_batch(make_stack: StackFactory) -> None:
     stack = make_stack(visibility_timeout=1)
     stack.boto3_client("sqs").send_message_batch(
