@@ -123,7 +123,9 @@ def test_variants_holdout_and_conversions_are_attributed(stack: Any, standins: S
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "body.value"
 
 
-def test_max_per_second_paces_a_campaign_across_its_batches(stack: Any, standins: Standins) -> None:
+def test_max_per_second_paces_a_campaign_across_its_batches(
+    stack: Any, standins: Standins, aws_faults: Any
+) -> None:
     app = new_app(Api(stack.api_url), standins, "paced")
     subs = [standins.webpush.new_subscription() for _ in range(8)]
     for i, sub in enumerate(subs):  # eight devices over the stack's four shards: several batches
@@ -132,8 +134,12 @@ def test_max_per_second_paces_a_campaign_across_its_batches(stack: Any, standins
             == 201
         )
     standins.webpush.reset_received()
-    cid = campaign(app, quiet_hours="ignore", max_per_second=4)
-    stack.drain(timeout=60)
+    aws_faults.reset_counts()
+    aws_faults.seed(1)  # the same draws every run
+    with aws_faults.raised(throttle=0.3):  # the slot reservations (UpdateItem) among what is throttled
+        cid = campaign(app, quiet_hours="ignore", max_per_second=4)
+        stack.drain(timeout=60)
+    assert any(i.operation == "UpdateItem" for i in aws_faults.history)
     times = sorted(m.at for m in standins.webpush.received_for_all(subs))
     assert len(times) == 8
     # 8 sends at 4 per second span about 1.75 s; unpaced they would arrive within a few milliseconds.
