@@ -19,6 +19,8 @@ class Settings(BaseModel):
     event_export: str = ""  # firehose:<stream> | eventbridge:<bus> | s3:<bucket> | empty: off
     idempotency_table: str = "idempotency"
     data_bucket: str = ""
+    import_bucket: str = ""  # the only bucket `POST /v1/devices/import {"s3_uri"}` reads
+    event_export_bucket: str = ""  # where the event export lands (firehose, s3): an erasure rewrites it
     jobs_queue_url: str = ""
     automation_table: str = "automation"
     audience_queue_url: str = ""

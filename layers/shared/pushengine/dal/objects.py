@@ -10,15 +10,6 @@ from pushengine.dal import aws
 from pushengine.errors import InvalidInput
 
 
-def parse_uri(uri: str) -> tuple[str, str]:
-    if not uri.startswith("s3://") or "/" not in uri[5:]:
-        raise InvalidInput("must look like s3://bucket/key", field="body.s3_uri")
-    bucket, key = uri[5:].split("/", 1)
-    if not bucket or not key:
-        raise InvalidInput("must look like s3://bucket/key", field="body.s3_uri")
-    return bucket, key
-
-
 def put(bucket: str, key: str, body: bytes, content_type: str) -> None:
     aws.client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
 
