@@ -26,6 +26,7 @@ class Settings(BaseModel):
     audience_queue_url: str = ""
     send_queue_url: str = ""
     send_dlq_url: str = ""  # an erasure rewrites the dead-lettered send batches that hold the user
+    audience_dlq_url: str = ""  # ... and drops the dead-lettered triggered sends of the user's devices
     schedule_group: str = "default"
     scheduler_role_arn: str = ""
     segment_query_function_arn: str = ""

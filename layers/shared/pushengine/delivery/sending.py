@@ -169,8 +169,10 @@ async def send_batch(
     if composer is None:
         composer = deps.composers[campaign_id] = Composer(campaign_id, campaign["spec"])
 
-    devices = batch["devices"]
     erased = await asyncio.to_thread(erasure.erased_from, deps.erasures, deps.devices, batch)
+    if erased:  # before anything is sent, recorded, exported or queued again
+        batch = erasure.with_tombstones(batch, erased)
+    devices = batch["devices"]
     results: dict[str, list[Any]] = dict(checkpoint.get("results", {}))  # direct sends only
     # the campaign's own cap and the app-wide one (marketing only; see app_settings.batch_policy)
     own = composer.cap
@@ -198,7 +200,7 @@ async def send_batch(
 
     async def attempt(entry: dict[str, Any]) -> SendResult | None:
         """The provider's answer, or None when the device's frequency cap suppresses this send."""
-        if entry["id"] in erased:  # erased while the batch waited: never sent to again
+        if entry.get(erasure.ERASED):  # erased while the batch waited: never sent to again
             return SendResult(Outcome.FAILED, reason=erasure.ERASED)
         if limits and deps.caps is not None:
             args = (app_id, entry["id"], batch.get("cap_id", campaign_id), limits)
