@@ -40,7 +40,7 @@ serve: $(STAMP)  ## the stack in the foreground (PORT, AWS_PORT, PUSH_ADMIN_KEY,
 invoke: $(STAMP)  ## one function, one sample event, on the local stack: FUNCTION=<logical id> EVENT=events/<file>.json
 	$(PY) -m local.invoke $(EVENT) $(FUNCTION)
 
-test: $(STAMP) chromium  ## every test tier
+test: $(VENV)/.bench chromium  ## every test tier (and every bench phase once, tiny: the peers it runs are in requirements-bench.txt)
 	$(PY) -m pytest -q
 
 test-unit: $(STAMP)
