@@ -39,6 +39,7 @@ from pushengine.dal.numbers import from_dynamo
 from pushengine.dal.queues import encode, pack
 from pushengine.delivery import segment, sending
 from pushengine.models import CampaignSpec
+from pushengine.ports import CapRule
 from pushengine.providers.base import Notification, Outcome, PushProvider, SendResult
 from pushengine.readplan import KeyRange
 
@@ -483,16 +484,15 @@ class FakeCaps:
         self.clock = clock
         self.sends: dict[tuple[str, str], builtins.list[tuple[str, float]]] = defaultdict(list)
 
-    def allow_within(
-        self, app_id: str, device_id: str, send_id: str, limits: builtins.list[tuple[int, int]]
-    ) -> bool:
+    def allow_within(self, app_id: str, device_id: str, send_id: str, limits: builtins.list[CapRule]) -> bool:
         now = self.clock()
-        longest = max(hours for _, hours in limits)
+        longest = max(rule.per_hours for rule in limits)
         recent = [(s, at) for s, at in self.sends[(app_id, device_id)] if at > now - longest * 3600]
         if any(s == send_id for s, _ in recent):
             return True  # a redelivered batch repeats its own send
-        for limit, per_hours in limits:
-            if sum(1 for _, at in recent if at > now - per_hours * 3600) >= limit:
+        for rule in limits:
+            since = now - rule.per_hours * 3600
+            if sum(1 for s, at in recent if at > since and rule.counts(s)) >= rule.max:
                 return False
         self.sends[(app_id, device_id)] = [*recent, (send_id, now)]
         return True

@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 
 from pushengine.dal.campaigns import CampaignsRepository, zero_stats
+from pushengine.dal.caps import FrequencyCaps
 from pushengine.dal.devices import DevicesRepository
 from pushengine.models import CampaignSpec
-from pushengine.ports import CampaignStore, DeviceStore
+from pushengine.ports import CampaignStore, CapRule, CapStore, DeviceStore
 from pushengine.readplan import key_range
-from tests.fakes import FakeCampaigns, FakeDevices
+from tests.fakes import FakeCampaigns, FakeCaps, FakeDevices
 
 pytestmark = pytest.mark.integration
 
@@ -47,6 +48,24 @@ def devices(request: pytest.FixtureRequest) -> tuple[DeviceStore, Callable[[str,
         repo.put(APP, device_id, fields)
 
     return repo, register
+
+
+class Clock:
+    """The caps' clock, moved by the test (seconds since the epoch)."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=["fake", "dynamodb"])
+def caps(request: pytest.FixtureRequest) -> tuple[CapStore, Clock]:
+    clock = Clock()
+    if request.param == "fake":
+        return FakeCaps(clock), clock
+    return FrequencyCaps(request.getfixturevalue("names")["DeliveryStateTable"], clock=clock), clock
 
 
 def created(store: CampaignStore, waves: int = 1) -> CampaignStore:
@@ -224,3 +243,21 @@ def test_every_device_read_answers_plain_values(
         assert {k: item[k] for k in ("tags", "location")} == {k: fields[k] for k in ("tags", "location")}
         assert _types(item["tags"]) == {"visits": "int", "score": "float", "vip": "bool"}
         assert type(item["version"]) is int
+
+
+def test_a_campaigns_cap_counts_its_own_sends_and_the_app_wide_cap_counts_every_send(
+    caps: tuple[CapStore, Clock],
+) -> None:
+    store, clock = caps
+    own = {c: CapRule(1, 24, c) for c in ("cmp_a", "cmp_b", "cmp_r")}
+    assert store.allow_within(APP, "d1", "cmp_a", [own["cmp_a"]])
+    assert store.allow_within(APP, "d1", "cmp_a", [own["cmp_a"]])  # a redelivery of its own send
+    assert store.allow_within(APP, "d1", "cmp_b", [own["cmp_b"]])  # another campaign's send does not count
+    assert store.allow_within(APP, "d1", "cmp_r.2027-01-04", [own["cmp_r"]])  # a recurring campaign's run
+    assert not store.allow_within(APP, "d1", "cmp_r.2027-01-05", [own["cmp_r"]])  # its next run counts the first
+    assert not store.allow_within(APP, "d1", "cmp_a.dev.2", [own["cmp_a"]])  # a triggered send of cmp_a too
+    app_wide = CapRule(3, 24)
+    assert not store.allow_within(APP, "d1", "cmp_c", [app_wide])  # three sends of any campaign already
+    assert store.allow_within(APP, "d2", "cmp_c", [app_wide])  # per device
+    clock.now += 25 * 3600
+    assert store.allow_within(APP, "d1", "cmp_r.2027-01-06", [own["cmp_r"], app_wide])  # the window passed

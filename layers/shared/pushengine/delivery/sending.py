@@ -34,7 +34,7 @@ from pushengine.dal.quota import QuotaLedger
 from pushengine.delivery import erasure, lifecycle, pace
 from pushengine.delivery.provider_pool import ProviderPool
 from pushengine.export import send_unit
-from pushengine.ports import CampaignStore, CapStore, DeviceStore, ErasureLog, Providers, Queue
+from pushengine.ports import CampaignStore, CapRule, CapStore, DeviceStore, ErasureLog, Providers, Queue
 from pushengine.providers.base import Notification, Outcome, PushProvider, SendResult
 from pushengine.rendering import RenderError
 
@@ -172,11 +172,12 @@ async def send_batch(
     devices = batch["devices"]
     erased = await asyncio.to_thread(erasure.erased_from, deps.erasures, deps.devices, batch)
     results: dict[str, list[Any]] = dict(checkpoint.get("results", {}))  # direct sends only
-    # the campaign's own cap and the app-wide one (marketing only; see app_settings.batch_policy)
+    # the campaign's own cap counts its own sends, the app-wide one every marketing send (marketing only;
+    # see app_settings.batch_policy)
     own = composer.cap
     app_cap = batch.get("app_cap")
-    limits = [(own.max, own.per_hours)] if own else []
-    limits += [(int(app_cap["max"]), int(app_cap["per_hours"]))] if app_cap else []
+    limits = [CapRule(own.max, own.per_hours, campaign_id)] if own else []
+    limits += [CapRule(int(app_cap["max"]), int(app_cap["per_hours"]))] if app_cap else []
     pruned: list[tuple[str, str]] = []
     retry_after: list[float] = []
     retry_reasons: Counter[str] = Counter()
