@@ -127,10 +127,11 @@ def test_a_late_reservation_skips_the_slots_already_past_and_shares_none() -> No
     campaign_id = h.create_campaign(APP, body(max_per_second=RATE))
     args = (h.campaigns, APP, campaign_id)
     assert pace.reserve(*args, 10, RATE, 1000.0) == 1000.0 + PACING_LEAD_SECONDS  # the origin
-    assert pace.reserve(*args, 5, RATE, 1000.5) == 1001.0 + 10 / RATE  # on time: right after
+    step = pace.gap(RATE)
+    assert pace.reserve(*args, 5, RATE, 1000.5) == pytest.approx(1001.0 + 10 * step)  # on time: right after
     late = pace.reserve(*args, 4, RATE, 1100.0)
-    assert late == 1100.0 + PACING_LEAD_SECONDS
-    assert pace.reserve(*args, 1, RATE, 1100.0) == late + 4 / RATE  # and the next follows the late block
+    assert 1100.0 + PACING_LEAD_SECONDS <= late < 1100.0 + PACING_LEAD_SECONDS + step  # the first slot on
+    assert pace.reserve(*args, 1, RATE, 1100.0) == pytest.approx(late + 4 * step)  # the next follows it
 
 
 def test_waves_whose_sends_overlap_share_the_campaigns_rate() -> None:
@@ -150,4 +151,4 @@ def test_waves_whose_sends_overlap_share_the_campaigns_rate() -> None:
                    key=lambda s: s[1])  # fmt: skip
     assert {batch_id.split(".")[1] for batch_id, _, _ in slots} == {"Asia/Kathmandu", "Asia/Kolkata"}
     for (_, at, n), (_, following, _) in pairwise(slots):
-        assert following >= at + n - 1e-6  # one a second: a batch of n holds n seconds
+        assert following >= at + n * pace.gap(1) - 1e-6  # a batch of n holds n slots of the timeline
