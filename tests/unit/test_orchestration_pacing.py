@@ -13,6 +13,7 @@ import pytest
 
 from pushengine.delivery import pace
 from pushengine.delivery.pace import LEAD_SECONDS as PACING_LEAD_SECONDS
+from pushengine.delivery import segment
 from tests.fakes import SEND, Harness
 
 pytestmark = pytest.mark.unit
@@ -152,3 +153,83 @@ def test_waves_whose_sends_overlap_share_the_campaigns_rate() -> None:
     assert {batch_id.split(".")[1] for batch_id, _, _ in slots} == {"Asia/Kathmandu", "Asia/Kolkata"}
     for (_, at, n), (_, following, _) in pairwise(slots):
         assert following >= at + n * pace.gap(1) - 1e-6  # a batch of n holds n slots of the timeline
+
+
+def strictest_second(times: list[float]) -> int:
+    """The most sends in any sliding second [t, t + 1) (t at any send)."""
+    ordered = sorted(times)
+    return max(sum(1 for u in ordered if t <= u < t + 1) for t in ordered)
+
+
+def test_a_send_that_wakes_up_late_gives_its_slot_up_instead_of_crowding_the_next_ones() -> None:
+    """Every fifth wait of the sender overruns by 0.3 s (a busy container): with slots fixed at
+    origin + k/rate, the late send and the next `rate` on-time ones would share one second."""
+    h = Harness()
+    waits = 0
+
+    async def overrunning_sleep(seconds: float) -> None:
+        nonlocal waits
+        waits += 1
+        await Harness.sleep(h, seconds + (0.3 if waits % 5 == 0 else 0.0))
+
+    h.sleep = overrunning_sleep  # type: ignore[method-assign]
+    ids = h.web_devices(APP, 40)
+    campaign_id = h.create_campaign(APP, body(max_per_second=4))
+    h.drain(rounds=500)
+    assert h.campaigns.totals(APP, campaign_id)["stats"]["sent"] == 40
+    assert strictest_second(sent_at(h, ids)) <= 4
+
+
+def test_a_quiet_hours_release_takes_the_campaigns_slots() -> None:
+    """60 devices asleep until 14:00 are released at once: their sends keep the campaign's rate."""
+    h = Harness()  # 12:00 UTC
+    ids = h.web_devices(APP, 60, zone="UTC", quiet_hours={"start": "11:00", "end": "14:00"})
+    campaign_id = h.create_campaign(APP, body(max_per_second=5, quiet_hours="defer"))
+    h.drain(rounds=500)
+    assert h.provider.sent == [] and h.campaigns.totals(APP, campaign_id)["stats"]["deferred"] == 60
+    h.now = datetime(2026, 6, 1, 14, 0, tzinfo=UTC)
+    h.drain(rounds=500)
+    totals = h.campaigns.totals(APP, campaign_id)
+    assert totals["stats"]["sent"] == 60 and totals["status"] == "completed"
+    times = sent_at(h, ids)
+    assert strictest_second(times) <= 5 and times[0] >= h.now.timestamp() - 60 * pace.gap(5)
+
+
+def test_a_batch_queued_with_only_the_rate_is_paced_by_the_sender() -> None:
+    """A path that queues batches without reserving (a trigger's one-device batches) still keeps the rate:
+    the sender's first send reserves the batch's slots."""
+    h = Harness()
+    ids = h.web_devices(APP, 12)
+    campaign_id = h.create_campaign(APP, body(max_per_second=RATE, audience=kind_is("nobody")))
+    h.drain()  # its own wave reaches nobody
+    entries = [segment.device_entry(item, "default") for item in h.devices.get_many(APP, ids).values()]
+    batches = [{"app_id": APP, "campaign_id": campaign_id, "batch_id": f"t.{e['id']}.1", "devices": [e],
+                "rate": float(RATE)} for e in entries for _ in range(3)]  # fmt: skip
+    h.campaigns.record(APP, campaign_id, "setup", counters={"batches_pending": len(batches)})
+    h.queue.send_json(SEND, batches)
+    h.drain(rounds=500)
+    times = sent_at(h, ids)
+    assert len(times) == 12  # each device once: its three copies share one ledger
+    assert strictest_second(times) <= RATE and times[-1] - times[0] >= 11 * pace.gap(RATE) - 1e-6
+
+
+def test_a_paced_send_whose_slot_falls_in_quiet_hours_waits_for_their_end() -> None:
+    """At one a second, 120 devices take two minutes; their quiet hours begin at 12:01, so the sends whose
+    slots fall after that wait until 13:00 (quiet_hours: defer), or are skipped (skip)."""
+    for policy in ("defer", "skip"):
+        h = Harness()  # 12:00 UTC
+        ids = h.web_devices(APP, 120, zone="UTC", quiet_hours={"start": "12:01", "end": "13:00"})
+        campaign_id = h.create_campaign(APP, body(max_per_second=1, quiet_hours=policy))
+        h.drain(rounds=2000)
+        quiet_from, quiet_to = (datetime(2026, 6, 1, 12, m, tzinfo=UTC).timestamp() for m in (1, 59))
+        times = sent_at(h, ids)
+        assert not [t for t in times if quiet_from <= t < quiet_to + 60], policy
+        stats = h.campaigns.totals(APP, campaign_id)["stats"]
+        early = sum(1 for t in times if t < quiet_from)
+        assert 40 <= early < 120
+        if policy == "defer":
+            assert len(times) == 120 and stats["sent"] == 120 and stats["deferred"] == 120 - early
+            assert strictest_second(times) <= 1
+        else:
+            assert stats["sent"] == early and stats["suppressed_quiet_hours"] == 120 - early
+        assert h.campaigns.totals(APP, campaign_id)["status"] == "completed"
