@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 
-from pushengine.delivery import pace
+from pushengine.delivery import pace, segment
 from pushengine.delivery.pace import LEAD_SECONDS as PACING_LEAD_SECONDS
-from pushengine.delivery import segment
 from tests.fakes import SEND, Harness
 
 pytestmark = pytest.mark.unit

@@ -120,7 +120,9 @@ class BatchPace:
         self.unstarted = max(1, unstarted)
         self.blocks: list[list[float]] = []  # [first slot, count, next unused index]
         if "slot_at" in batch:
-            self.blocks.append([float(batch["slot_at"]), float(batch.get("slot_count", len(batch["devices"]))), 0])
+            self.blocks.append(
+                [float(batch["slot_at"]), float(batch.get("slot_count", len(batch["devices"]))), 0]
+            )
         self.later: tuple[float, int] | None = None  # a block reserved past what this delivery waits for
         self._lock = asyncio.Lock()
 

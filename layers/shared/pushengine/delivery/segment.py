@@ -315,7 +315,9 @@ def pace_batches(deps: SegmentDeps, batches: list[dict[str, Any]], instant: date
     if not batches:
         return None
     wall = deps.wall()  # the wall clock the sender will compare with, whatever the wave's instant
-    return pace.plan(deps.campaigns, batches, float(batches[0]["rate"]), wall, ahead=instant.timestamp() - wall)
+    return pace.plan(
+        deps.campaigns, batches, float(batches[0]["rate"]), wall, ahead=instant.timestamp() - wall
+    )
 
 
 def _minute_ceiling(at: datetime) -> datetime:
