@@ -22,7 +22,10 @@ batches with the campaign's rate (`plan`), and the sender starts each send only 
   So every send received in a second [a, a + 1) has its slot in the open interval
   (a - START_TOLERANCE - TRANSIT_ALLOWANCE, a + 1), of length (1 + START_TOLERANCE + TRANSIT_ALLOWANCE),
   which is exactly `rate` gaps: it holds at most `rate` slots. The price: a paced campaign runs at
-  rate / (1 + START_TOLERANCE + TRANSIT_ALLOWANCE), 15% under its limit.
+  rate / (1 + START_TOLERANCE + TRANSIT_ALLOWANCE), about 13% under its limit.
+- **Quiet hours at the slot.** A slot can fall long after its batch was decided (a big audience at a low
+  rate, a batch back late), so the sender checks the device's quiet hours again at its slot: `skip`
+  suppresses the send, `defer` leaves it for the batch's next delivery, queued again until they end.
 """
 
 from __future__ import annotations
