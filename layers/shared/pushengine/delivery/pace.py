@@ -122,10 +122,11 @@ class BatchPace:
         self.wall, self.sleep, self.max_wait = wall, sleep, max_wait
         self.unstarted = max(1, unstarted)
         self.blocks: list[list[float]] = []  # [first slot, count, next unused index]
-        if "slot_at" in batch:
-            self.blocks.append(
-                [float(batch["slot_at"]), float(batch.get("slot_count", len(batch["devices"]))), 0]
+        if "slot_at" in batch:  # a batch queued before slot_count held one slot per device left to send
+            count = batch.get(
+                "slot_count", unstarted if batch.get("slots") == "remaining" else len(batch["devices"])
             )
+            self.blocks.append([float(batch["slot_at"]), float(count), 0])
         self.later: tuple[float, int] | None = None  # a block reserved past what this delivery waits for
         self._lock = asyncio.Lock()
 
