@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 
-from pushengine.delivery import pace, segment
+from pushengine.delivery import pace, segment, sending
 from pushengine.delivery.pace import LEAD_SECONDS as PACING_LEAD_SECONDS
 from tests.fakes import SEND, Harness
 
 pytestmark = pytest.mark.unit
 
 APP = "app_p"
+SENDER_TIMEOUT_SECONDS = 60
 RATE = 10
 
 
@@ -147,11 +148,11 @@ def test_waves_whose_sends_overlap_share_the_campaigns_rate() -> None:
     h.advance(minutes=15)
     h.drain(rounds=2000)  # the clock moves on to each delayed batch; Kolkata's wave fires on the way
     assert h.campaigns.totals(APP, campaign_id)["stats"]["sent"] == 1060
-    slots = sorted({(b["batch_id"], b["slot_at"], len(b["devices"])) for q, _, b in h.receipts if q == SEND},
-                   key=lambda s: s[1])  # fmt: skip
+    slots = sorted({(b["batch_id"], b["slot_at"], b.get("slot_count", len(b["devices"])))
+                    for q, _, b in h.receipts if q == SEND}, key=lambda s: s[1])  # fmt: skip
     assert {batch_id.split(".")[1] for batch_id, _, _ in slots} == {"Asia/Kathmandu", "Asia/Kolkata"}
     for (_, at, n), (_, following, _) in pairwise(slots):
-        assert following >= at + n * pace.gap(1) - 1e-6  # a batch of n holds n slots of the timeline
+        assert following >= at + n * pace.gap(1) - 1e-6  # a block of n holds n slots of the timeline
 
 
 def strictest_second(times: list[float]) -> int:
@@ -232,3 +233,31 @@ def test_a_paced_send_whose_slot_falls_in_quiet_hours_waits_for_their_end() -> N
         else:
             assert stats["sent"] == early and stats["suppressed_quiet_hours"] == 120 - early
         assert h.campaigns.totals(APP, campaign_id)["status"] == "completed"
+
+
+def test_a_paced_batch_longer_than_the_senders_window_is_sent_over_several_deliveries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch of 100 devices at one a second outlasts a sender invocation (its Timeout in template.yaml:
+    60 s): each delivery sends the slots of its window, then queues the batch again holding the rest."""
+    h = Harness()
+    h.settings = h.settings.model_copy(update={"send_batch_size": 100, "audience_pages_per_task": 5})
+    spans: list[float] = []
+    send_batch = sending.send_batch
+
+    async def timed(deps: Any, batch: dict[str, Any], **options: Any) -> dict[str, int]:
+        start = h.wall()
+        try:
+            return await send_batch(deps, batch, **options)
+        finally:
+            spans.append(h.wall() - start)
+
+    monkeypatch.setattr(sending, "send_batch", timed)
+    ids = h.web_devices(APP, 100)
+    campaign_id = h.create_campaign(APP, body(max_per_second=1))
+    h.drain(rounds=2000)
+    totals = h.campaigns.totals(APP, campaign_id)
+    assert totals["stats"]["sent"] == 100 and totals["status"] == "completed" and not h.dead_letters
+    assert max(spans) < SENDER_TIMEOUT_SECONDS
+    times = sent_at(h, ids)
+    assert strictest_second(times) <= 1 and times[-1] - times[0] <= 100 * pace.gap(1) + 10

@@ -104,7 +104,8 @@ class BatchPace:
     """The slots one delivery of a paced batch holds, handed to its sends in the order they get ready.
 
     `block`: the batch's own (first slot, count), None when its path reserved none (the first send then
-    reserves). `unstarted`: how many of its sends have not started yet (a new block is that big)."""
+    reserves). `unstarted`: how many of its sends have not started yet (a new block is that big);
+    `window`: how long this delivery may send for (the invocation's time is bounded)."""
 
     def __init__(
         self,
@@ -115,11 +116,13 @@ class BatchPace:
         wall: Callable[[], float],
         sleep: Callable[[float], Awaitable[None]],
         max_wait: float,
+        window: float = math.inf,
     ) -> None:
         self.campaigns, self.app_id, self.campaign_id = campaigns, batch["app_id"], batch["campaign_id"]
         self.rate = float(batch["rate"])
         self.step = gap(self.rate)
         self.wall, self.sleep, self.max_wait = wall, sleep, max_wait
+        self.until = wall() + window  # slots after this go in the batch's next delivery
         self.unstarted = max(1, unstarted)
         self.blocks: list[list[float]] = []  # [first slot, count, next unused index]
         if "slot_at" in batch:  # a batch queued before slot_count held one slot per device left to send
@@ -127,18 +130,20 @@ class BatchPace:
                 "slot_count", unstarted if batch.get("slots") == "remaining" else len(batch["devices"])
             )
             self.blocks.append([float(batch["slot_at"]), float(count), 0])
-        self.later: tuple[float, int] | None = None  # a block reserved past what this delivery waits for
+        self.later: tuple[float, int] | None = None  # the block the batch's next delivery holds
+        self.back_at = 0.0  # and when it comes back
         self._lock = asyncio.Lock()
 
-    def _take(self, earliest: float) -> float | None:
-        """The first unused slot no sooner than `earliest`, marked used (the ones before it are given up)."""
+    def _take(self, earliest: float) -> tuple[float, list[float]] | None:
+        """The first unused slot no sooner than `earliest`, marked used (the ones before it are given up),
+        and its block."""
         for block in self.blocks:
             start, count, cursor = block
             index = max(int(cursor), math.ceil((earliest - start) / self.step - 1e-9))
             if index < count:
                 block[2] = index + 1
                 self.unstarted = max(1, self.unstarted - 1)
-                return start + index * self.step
+                return start + index * self.step, block
             block[2] = count
         return None
 
@@ -146,10 +151,13 @@ class BatchPace:
         """Wait for this send's slot, and return it once the clock is inside its window. Raises Later when
         the next free slot is past what this delivery waits for."""
         while True:
-            slot = self._take(max(earliest, self.wall() - START_TOLERANCE))
-            if slot is None:
+            taken = self._take(max(earliest, self.wall() - START_TOLERANCE))
+            if taken is None:
                 await self._reserve()
                 continue
+            slot, block = taken
+            if slot > self.until:  # past this delivery's window: the next one keeps the block
+                self._hold(slot, block[0], int(block[1]))
             if (wait := slot - self.wall()) > 0:
                 await self.sleep(wait)
             if self.on_time(slot):
@@ -168,7 +176,7 @@ class BatchPace:
     async def _reserve(self) -> None:
         async with self._lock:  # one reservation at a time; the others then take from its block
             if self.later is not None:
-                raise Later(self.later[0], "paced")
+                raise Later(self.back_at, "paced")
             if self._take_peek():
                 return
             count = self.unstarted
@@ -176,9 +184,14 @@ class BatchPace:
                 reserve, self.campaigns, self.app_id, self.campaign_id, count, self.rate, self.wall()
             )
             if at - self.wall() > self.max_wait:  # the batch comes back for this block
-                self.later = (at, count)
-                raise Later(at, "paced")
+                self._hold(at, at, count)
             self.blocks.append([at, float(count), 0])
+
+    def _hold(self, back_at: float, first: float, count: int) -> None:
+        """The rest of the batch goes in its next delivery, at `back_at`, holding the block (first, count)."""
+        if self.later is None:
+            self.later, self.back_at = (first, count), back_at
+        raise Later(back_at, "paced")
 
     def _take_peek(self) -> bool:
         """Whether a held block still has a slot not yet past (another send reserved while this one waited)."""

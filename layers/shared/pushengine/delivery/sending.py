@@ -211,16 +211,18 @@ async def send_batch(
         if entry["id"] in erased:  # erased while the batch waited: never sent to again
             return SendResult(Outcome.FAILED, reason=erasure.ERASED)
         slot: float | None = None
-        if pacer is not None:  # max_per_second: a slot first, then quiet hours as of that slot
-            slot = await pacer.slot(earliest)
-            quiet_end = quiet_hours_end(batch, entry, quiet_policy, slot)
-            if quiet_end is not None and quiet_policy == "skip":
-                return "suppressed_quiet_hours"
-            if quiet_end is not None:
-                if index not in deferred:
-                    deferred.add(index)
-                    counts["deferred"] += 1
-                raise pace.Later(quiet_end, "quiet_hours")
+        if pacer is not None:  # max_per_second: quiet hours as of now (no slot spent), then as of its slot
+            for at in (max(deps.wall(), earliest), None):
+                if at is None:
+                    at = slot = await pacer.slot(earliest)
+                quiet_end = quiet_hours_end(batch, entry, quiet_policy, at)
+                if quiet_end is not None and quiet_policy == "skip":
+                    return "suppressed_quiet_hours"
+                if quiet_end is not None:
+                    if index not in deferred:
+                        deferred.add(index)
+                        counts["deferred"] += 1
+                    raise pace.Later(quiet_end, "quiet_hours")
         if limits and deps.caps is not None:
             args = (app_id, entry["id"], batch.get("cap_id", campaign_id), limits)
             if not await asyncio.to_thread(deps.caps.allow_within, *args):
@@ -291,7 +293,7 @@ async def send_batch(
     pacer = None  # max_per_second: every send of the batch starts through it (delivery/pace.py)
     if rate and todo:
         pacer = pace.BatchPace(deps.campaigns, batch, len(todo), wall=deps.wall, sleep=deps.sleep,
-                               max_wait=s.max_inline_retry_wait)  # fmt: skip
+                               max_wait=s.max_inline_retry_wait, window=s.paced_window_seconds)  # fmt: skip
     paced_later: list[float] = []  # when sends held back (a slot further off, quiet hours) may go
     quota_due, later, grants = await asyncio.to_thread(
         place_in_quotas, deps, batch, todo, transactional=composer.transactional
