@@ -13,7 +13,8 @@ import pytest
 
 from pushengine.delivery import pace, segment, sending
 from pushengine.delivery.pace import LEAD_SECONDS as PACING_LEAD_SECONDS
-from tests.fakes import SEND, Harness
+from pushengine.providers.base import Notification, Outcome, SendResult
+from tests.fakes import SEND, FakeProvider, Harness
 
 pytestmark = pytest.mark.unit
 
@@ -261,3 +262,28 @@ def test_a_paced_batch_longer_than_the_senders_window_is_sent_over_several_deliv
     assert max(spans) < SENDER_TIMEOUT_SECONDS
     times = sent_at(h, ids)
     assert strictest_second(times) <= 1 and times[-1] - times[0] <= 100 * pace.gap(1) + 10
+
+
+class AttemptClock(FakeProvider):
+    """A provider that notes the clock at every attempt, answered or not: each is a send the receiver sees."""
+
+    def __init__(self, answers: dict[str, Any]) -> None:
+        super().__init__(answers)
+        self.started: list[float] = []
+
+    async def send(self, notification: Notification) -> SendResult:
+        self.started.append(self.clock())
+        return await super().send(notification)
+
+
+def test_a_retried_send_takes_a_slot_of_its_own() -> None:
+    """Every device's first attempt is answered 503 with a short Retry-After: the retry is another send at
+    the receiver, so it waits for a slot rather than go out beside the next device's."""
+    busy = [SendResult(Outcome.RETRY, 503, retry_after=0.01), SendResult(Outcome.SENT, 201)]
+    provider = AttemptClock({f"https://push.example/d{i:04d}": list(busy) for i in range(20)})
+    h = Harness(provider=provider)
+    ids = h.web_devices(APP, 20)
+    campaign_id = h.create_campaign(APP, body(max_per_second=4))
+    h.drain(rounds=500)
+    assert h.campaigns.totals(APP, campaign_id)["stats"]["sent"] == 20 and len(sent_at(h, ids)) == 20
+    assert len(provider.started) == 40 and strictest_second(provider.started) <= 4
