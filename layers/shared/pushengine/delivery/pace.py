@@ -26,6 +26,10 @@ batches with the campaign's rate (`plan`), and the sender starts each send only 
 - **Quiet hours at the slot.** A slot can fall long after its batch was decided (a big audience at a low
   rate, a batch back late), so the sender checks the device's quiet hours again at its slot: `skip`
   suppresses the send, `defer` leaves it for the batch's next delivery, queued again until they end.
+  One already in them when it gets ready spends no slot.
+- **Retries and long blocks.** A retried attempt is another send at the receiver: it takes a slot of its
+  own. One delivery sends only the slots of its window (`paced_window_seconds`), then queues the batch
+  again holding the rest of its block, so a block at a low rate never outlasts the sender's timeout.
 """
 
 from __future__ import annotations
