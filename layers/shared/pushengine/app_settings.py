@@ -41,6 +41,18 @@ def batch_policy(defaults: Mapping[str, Any], spec: CampaignSpec) -> dict[str, A
     return {"app_cap": defaults["frequency_cap"]}
 
 
+def pacing_policy(defaults: Mapping[str, Any], spec: CampaignSpec) -> dict[str, Any]:
+    """What a paced campaign's batches carry, whichever path queues them (delivery/pace.py): the rate, and
+    the app's default quiet hours, which the sender checks each paced send's slot against."""
+    rate = max_per_second(defaults, spec)
+    if not rate:
+        return {}
+    policy: dict[str, Any] = {"rate": rate}
+    if not spec.transactional and spec.quiet_hours != "ignore" and defaults.get("quiet_hours"):
+        policy["quiet"] = defaults["quiet_hours"]
+    return policy
+
+
 def max_per_second(defaults: Mapping[str, Any], spec: CampaignSpec) -> float | None:
     rate = spec.max_per_second or defaults.get("max_per_second")
     return float(rate) if rate else None

@@ -48,6 +48,9 @@ class Settings(BaseModel):
     # A batch whose place in its provider quota is further off than this is queued again to come back
     # then (SQS holds it for free) rather than holding an invocation asleep (billed by the GB-second).
     quota_inline_wait: float = Field(default=1.0, ge=0)
+    # A paced batch sends the slots falling this soon after its delivery starts, then is queued again for
+    # the rest (its slots kept): 500 devices at 4 a second outlast the sender's 60-second timeout.
+    paced_window_seconds: float = Field(default=30.0, gt=0)
     # A batch whose sends failed without Retry-After comes back after this, doubling per receive.
     redelivery_backoff_seconds: float = Field(default=5.0, gt=0)
     # A batch checkpoints after this many results, but not more often than every checkpoint_seconds:

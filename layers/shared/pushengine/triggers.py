@@ -18,7 +18,7 @@ from typing import Any
 from pushengine import app_settings, segments
 from pushengine.audience import segment_ids
 from pushengine.dal.queues import send_json
-from pushengine.delivery.segment import SegmentDeps, device_entry
+from pushengine.delivery.segment import SegmentDeps, device_entry, pace_batches
 from pushengine.models import CampaignSpec, EventIn, TriggeredSchedule, parse_delay
 from pushengine.observability import logger
 from pushengine.profiles import attr
@@ -189,17 +189,21 @@ def fire(deps: SegmentDeps, message: Mapping[str, Any]) -> str:
                               variant_stats={decision.variant: {"targeted": 1, decision.outcome: 1}})  # fmt: skip
         return decision.outcome
     context = {"event": {"name": trigger["name"], "properties": trigger.get("properties") or {}}}
+    defaults = app_settings.load(deps.apps, app_id)
     batch = {
         "app_id": app_id, "campaign_id": campaign_id, "batch_id": f"t.{device_id}.{gen}",
         "devices": [device_entry(device, decision.variant, context)], "cap_id": f"{campaign_id}.{device_id}.{gen}",
-        **app_settings.batch_policy(app_settings.load(deps.apps, app_id), spec),
+        **app_settings.batch_policy(defaults, spec), **app_settings.pacing_policy(defaults, spec),
     }  # fmt: skip
     recorded = deps.campaigns.record(
         app_id, campaign_id, ledger, stats={"targeted": 1}, variant_stats={decision.variant: {"targeted": 1}},
         counters={"batches_pending": 1},
     )  # fmt: skip
     if recorded or pending["state"] == "sending":  # a redelivered fire re-queues; the batch ledger dedupes
-        send_json(deps.settings.send_queue_url, [batch], max_message=deps.settings.max_message_bytes)
+        # paced like a wave's batches: its one device takes a slot of the campaign's timeline
+        delays = pace_batches(deps, [batch], now) if batch.get("rate") else None
+        deps.queue.send_json(deps.settings.send_queue_url, [batch], delays=delays,
+                             max_message=deps.settings.max_message_bytes)  # fmt: skip
     deps.automation.finish(app_id, campaign_id, device_id, gen, "sent")
     logger.info(
         "triggered send queued", extra={"campaign_id": campaign_id, "device_id": device_id, "gen": gen}
