@@ -261,3 +261,32 @@ def test_a_campaigns_cap_counts_its_own_sends_and_the_app_wide_cap_counts_every_
     assert store.allow_within(APP, "d2", "cmp_c", [app_wide])  # per device
     clock.now += 25 * 3600
     assert store.allow_within(APP, "d1", "cmp_r.2027-01-06", [own["cmp_r"], app_wide])  # the window passed
+
+
+def test_an_edited_definition_reaches_a_container_that_read_the_old_one(campaigns: CampaignStore) -> None:
+    created(campaigns)
+    other = campaigns
+    if isinstance(campaigns, CampaignsRepository):  # another container: its own definition cache
+        other = CampaignsRepository(campaigns._campaigns_name, campaigns._state_name, campaigns.timeseries)
+    before = other.get(APP, CAMPAIGN, summed=False)
+    assert before is not None and before["spec"].message.title == "t"  # type: ignore[union-attr]
+    definition = campaigns.definition(APP, CAMPAIGN, consistent=True)
+    assert definition is not None
+    edited = {"message": {"title": "edited", "body": "b"}}
+    campaigns.replace_definition({**definition, "spec": edited, "revision": 1})
+    for summed in (False, True):
+        after = other.get(APP, CAMPAIGN, summed=summed)
+        assert after is not None and after["spec"].message.title == "edited"  # type: ignore[union-attr]
+        assert after["revision"] == 1
+
+
+def test_zone_sizes_name_every_zone_of_the_registry_with_its_count(
+    devices: tuple[DeviceStore, Callable[[str, dict[str, Any]], None]],
+) -> None:
+    store, register = devices
+    for i, zone in enumerate(["Europe/Paris", "Europe/Paris", "Asia/Tokyo"]):
+        register(f"z{i}", {"platform": "web", "timezone": zone, "opted_in": True,
+                           "subscription": {"endpoint": f"https://push.example/z{i}",
+                                            "keys": {"p256dh": "BOr", "auth": "au"}}})  # fmt: skip
+    assert store.zone_sizes(APP) == {"Asia/Tokyo": 1, "Europe/Paris": 2}
+    assert sorted(store.zone_sizes(APP)) == sorted(store.zones(APP))

@@ -131,6 +131,8 @@ async function campaignView(campaignId) {
     h("h1", {}, campaign.name, " ", h("span", { class: `status ${campaign.status}` }, campaign.status)),
     h("p", { class: "muted" }, campaign.campaign_id, " · created ", campaign.created_at),
     h("h2", {}, "Waves (UTC)"), timeline(campaign.waves),
+    ...(campaign.skipped_time_zones.length ? [h("p", { id: "skipped-zones", class: "muted" }, "Skipped (time passed): ",
+      campaign.skipped_time_zones.map((z) => `${z.time_zone} (${z.devices} devices)`).join(", "))] : []),
     h("h2", {}, "Funnel"), funnel(campaign.stats),
     h("h2", {}, "Over time ", picker, " ", runPicker), chart,
     ...(runs.length ? [h("h2", {}, "Runs"), runsTable(runs)] : []),

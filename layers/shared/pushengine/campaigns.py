@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time as clock
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -23,18 +24,21 @@ from pushengine.errors import Conflict, InvalidInput, NotFound
 from pushengine.limits import DYNAMO_MAX_ITEM_BYTES, heaviest_part, item_size
 from pushengine.models import (
     AUTOMATED,
+    AtSchedule,
     AudienceCount,
     CampaignIn,
     CampaignOut,
     CampaignPage,
     CampaignSpec,
     LocalTimeSchedule,
+    SkippedZone,
     WaveOut,
 )
 from pushengine.ports import CampaignStore, DeviceStore, Queue, Scheduler
 from pushengine.targeting import DEFAULT_VARIANT, HOLDOUT
 
 IMMEDIATE = timedelta(seconds=2)  # a wave this close is queued now rather than scheduled
+AT_GRACE = timedelta(minutes=1)  # an `at` this little in the past (a client's clock, the request's trip) goes now
 
 
 @dataclass
@@ -115,13 +119,17 @@ def variant_times(body: CampaignIn) -> dict[str, list[str]]:
 
 
 def plan_waves(body: CampaignIn, now: datetime) -> tuple[list[dict[str, Any]], list[str]]:
-    """The campaign's waves as stored, `variants` naming who a send-time experiment's wave reaches."""
+    """The campaign's waves as stored, `variants` naming who a send-time experiment's wave reaches, and the
+    zones whose wall time has passed (every zone of the world: `skipped_of` keeps the app's). A schedule
+    wholly in the past is refused (`refuse_past`)."""
     groups = variant_times(body)
     if not groups:
         planned, passed = plan(body, now)
-        return [{"wave": w} for w in planned], passed
+        out: list[dict[str, Any]] = [{"wave": w} for w in planned]
+        refuse_past(body, out, now)
+        return out, passed
     assert body.schedule.type == "local_time"  # variant_times holds only for local_time
-    out: list[dict[str, Any]] = []
+    out = []
     skipped: set[str] = set()
     for wall, names in groups.items():
         result = waves.plan_local_time(
@@ -131,7 +139,28 @@ def plan_waves(body: CampaignIn, now: datetime) -> tuple[list[dict[str, Any]], l
         suffix = "-t" + wall.replace(":", "")  # two times can share an instant in different zones
         out += [{"wave": replace(w, wave_id=w.wave_id + suffix), "variants": names} for w in result.waves]
     out.sort(key=lambda p: (p["wave"].send_at, p["wave"].wave_id))
+    refuse_past(body, out, now)
     return out, sorted(skipped)
+
+
+def refuse_past(body: CampaignIn, planned: list[dict[str, Any]], now: datetime) -> None:
+    """A schedule wholly in the past is a 400 naming `schedule`: an `at` more than AT_GRACE ago, or a
+    `local_time` that plans no wave (its wall time has passed in every zone of the world and `if_passed`
+    brings none forward: `skip`, or `next_day` once the next day's has passed too; `send_now` always
+    sends)."""
+    schedule = body.schedule
+    if isinstance(schedule, AtSchedule) and schedule.at < now - AT_GRACE:
+        raise InvalidInput(f"schedule.at {schedule.at.isoformat()} has passed", field="body.schedule")
+    if isinstance(schedule, LocalTimeSchedule) and not planned:
+        raise InvalidInput(
+            f"{schedule.date} {schedule.time} has passed in every time zone (if_passed: {schedule.if_passed})",
+            field="body.schedule",
+        )
+
+
+def skipped_of(passed: Iterable[str], counts: Mapping[str, int]) -> dict[str, int]:
+    """The skipped zones the app has devices in, with their device counts (as the zone registry counts)."""
+    return {zone: counts[zone] for zone in sorted(passed) if counts.get(zone, 0) > 0}
 
 
 def create_campaign(
@@ -140,8 +169,9 @@ def create_campaign(
     now = now or datetime.now(UTC)
     campaign_id = new_campaign_id(now)
     check_messages(body, campaign_id)
-    plan_items, skipped = plan_waves(body, now)
+    plan_items, passed = plan_waves(body, now)
     planned = [p["wave"] for p in plan_items]
+    counts = deps.devices.zone_sizes(app_id)
     automated = body.schedule.type in AUTOMATED
     if automated:
         check_automation(deps, app_id, body)
@@ -164,7 +194,7 @@ def create_campaign(
             for p in plan_items
             for w in [p["wave"]]
         ],
-        "skipped_zones": skipped,
+        "skipped_zones": skipped_of(passed, counts),
         "waves_pending": len(planned),
         "tasks_pending": 0,
         "batches_pending": 0,
@@ -196,7 +226,7 @@ def create_campaign(
         deps.queue.send_json(
             deps.settings.audience_queue_url, immediate, max_message=deps.settings.max_message_bytes
         )
-    return campaign_out(created, known_zones=set(deps.devices.zones(app_id)))
+    return campaign_out(created, zone_counts=counts)
 
 
 def check_automation(deps: CampaignDeps, app_id: str, body: CampaignIn) -> None:
@@ -207,10 +237,12 @@ def check_automation(deps: CampaignDeps, app_id: str, body: CampaignIn) -> None:
 
 
 def campaign_out(
-    item: dict[str, Any], *, known_zones: set[str] | None = None, currency: str = DEFAULT_CURRENCY
+    item: dict[str, Any], *, zone_counts: Mapping[str, int] | None = None, currency: str = DEFAULT_CURRENCY
 ) -> CampaignOut:
-    """The API's answer for a campaign as the store reads it (`spec` parsed)."""
+    """The API's answer for a campaign as the store reads it (`spec` parsed); with the app's zone registry
+    (`zone_counts`), each wave lists only the zones the app has."""
     spec: CampaignSpec = item["spec"]
+    known_zones = set(zone_counts) if zone_counts is not None else None
     fired = set(item.get("fired_waves") or [])
     wave_list = []
     for w in item["waves"]:
@@ -231,12 +263,20 @@ def campaign_out(
         created_at=item["created_at"],
         schedule=spec.schedule.model_dump(mode="json", exclude_unset=True),  # as stored
         waves=wave_list,
-        skipped_time_zones=item.get("skipped_zones", []),
+        skipped_time_zones=skipped_view(item.get("skipped_zones"), zone_counts),
         stats=stats_view(item.get("stats", {}), currency),
         variants={name: stats_view(v, currency) for name, v in item.get("vstats", {}).items()},
         lift=lift.lift(item.get("vstats", {}), HOLDOUT) if spec.holdout_percent else None,
         errors=item.get("errors", {}),
     )
+
+
+def skipped_view(stored: Any, zone_counts: Mapping[str, int] | None) -> list[SkippedZone]:
+    """Skipped zones as stored (zone -> devices then); a campaign stored before counts were kept has every
+    zone of the world by name: the app's own are shown, counted now, when the registry was read."""
+    if isinstance(stored, list):
+        stored = skipped_of(stored, zone_counts or {})
+    return [SkippedZone(time_zone=zone, devices=int(n)) for zone, n in sorted((stored or {}).items())]
 
 
 def stats_view(flat: dict[str, Any], currency: str = DEFAULT_CURRENCY) -> dict[str, Any]:
@@ -261,7 +301,7 @@ def get_campaign(deps: CampaignDeps, app_id: str, campaign_id: str) -> CampaignO
     item = deps.campaigns.get(app_id, campaign_id, consistent=True)
     if item is None:
         raise NotFound("campaign not found", field="campaign_id")
-    out = campaign_out(item, known_zones=set(deps.devices.zones(app_id)), currency=deps.currency(app_id))
+    out = campaign_out(item, zone_counts=deps.devices.zone_sizes(app_id), currency=deps.currency(app_id))
     if item["spec"].schedule.type in ("recurring", "anniversary"):
         out.runs = automation.runs_view(deps.campaigns, app_id, campaign_id, item)
     return out

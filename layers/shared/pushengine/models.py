@@ -489,6 +489,13 @@ class WaveOut(BaseModel):
     variants: list[str] | None = None  # a send-time experiment's wave: the variants (and holdout) it reaches
 
 
+class SkippedZone(BaseModel):
+    """A zone of the app's whose wall time had passed: not sent to (if_passed: skip)."""
+
+    time_zone: str
+    devices: int  # the devices the zone held when it was skipped
+
+
 class CampaignOut(BaseModel):
     campaign_id: str
     name: str
@@ -496,7 +503,7 @@ class CampaignOut(BaseModel):
     created_at: str
     schedule: dict[str, Any]
     waves: list[WaveOut]
-    skipped_time_zones: list[str] = []
+    skipped_time_zones: list[SkippedZone] = []
     stats: dict[str, Any] = {}
     variants: dict[str, dict[str, Any]] = {}
     # with a holdout: per variant, its conversion rate against the holdout's (pushengine.lift)

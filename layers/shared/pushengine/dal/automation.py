@@ -209,5 +209,9 @@ class AutomationRepository:
             ConditionExpression="attribute_not_exists(pk)",
         )  # fmt: skip
 
+    def unmark_planned(self, app_id: str, campaign_id: str, run: str, wave_id: str) -> None:
+        """An occurrence wave an edit took back (its schedule deleted): it may be planned again."""
+        aws.retried(self._table.delete_item, Key={"pk": f"planned#{app_id}#{campaign_id}", "sk": f"{run}#{wave_id}"})
+
     def planned(self, app_id: str, campaign_id: str) -> list[dict[str, Any]]:
         return list(self._query(f"planned#{app_id}#{campaign_id}"))

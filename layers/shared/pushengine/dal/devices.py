@@ -226,13 +226,17 @@ class DevicesRepository:
         )
 
     def zones(self, app_id: str) -> list[str]:
-        zones: list[str] = []
+        return list(self.zone_sizes(app_id))
+
+    def zone_sizes(self, app_id: str) -> dict[str, int]:
+        """Every zone of the app's registry (kept once seen) with its device count, never below zero."""
+        counts: dict[str, int] = {}
         kwargs: dict[str, Any] = {"KeyConditionExpression": Key("app_id").eq(app_id)}
         while True:
             page = self._zones.query(**kwargs)
-            zones.extend(item["zone"] for item in page["Items"])
+            counts.update((str(item["zone"]), max(0, int(item.get("devices", 0)))) for item in page["Items"])
             if "LastEvaluatedKey" not in page:
-                return zones
+                return counts
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def of_user(self, app_id: str, user_id: str, *, limit: int) -> list[dict[str, Any]]:
