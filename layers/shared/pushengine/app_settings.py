@@ -1,5 +1,6 @@
 """App defaults (`PUT /v1/apps/{app_id}/settings`): quiet hours for devices without their own, an app-wide
-frequency cap over every marketing send, a default `max_per_second`, the declared date attributes.
+frequency cap over every marketing send, a default `max_per_second`, the declared date attributes, the default
+currency (`stats.revenue` is in it) and the attribution window (read by pushengine.analytics.app_defaults).
 
 Campaign fields override them; transactional campaigns ignore caps and quiet hours. Stored as one map on
 the app item, read through the apps repository's short cache (one read per container per 30 s).

@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from pushengine import geo, webpush_keys
-from pushengine.analytics import check_currency
+from pushengine.analytics import MAX_ATTRIBUTION_DAYS, check_currency
 from pushengine.audience import FilterError, validate_filter
 from pushengine.config import settings
 from pushengine.content import Locale, Message
@@ -44,6 +44,8 @@ DeviceId = Annotated[
 HHMM = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 TagKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 Scalar = Annotated[Annotated[str, StringConstraints(max_length=1024)] | bool | int | float, Storable]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(check_currency)]  # ISO 4217
+MAX_DATE_ATTRIBUTES = 10
 
 
 @lru_cache(maxsize=1)
@@ -554,9 +556,7 @@ class EventIn(BaseModel):
     name: Annotated[str, StringConstraints(pattern=EVENT_NAME)]
     campaign_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = None
     value: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False), Storable] | None = None
-    currency: (
-        Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(check_currency)] | None
-    ) = None
+    currency: Currency | None = None
     # e.g. {"action_id": "buy"} on `clicked`: the notification button that was tapped
     properties: Annotated[dict[str, Any], AfterValidator(_properties)] | None = None
     timestamp: Annotated[AwareDatetime, AfterValidator(_event_time)] | None = None
@@ -611,14 +611,18 @@ class SegmentPage(BaseModel):
 # ---------- app settings ----------
 class AppSettingsIn(BaseModel):
     """App-wide defaults. Campaign fields override them; transactional sends ignore caps and quiet hours.
-    Every field is optional so later defaults (currency, attribution window...) add without breaking."""
+    Every field is optional so later defaults add without breaking."""
 
     model_config = Strict
     quiet_hours: QuietHours | None = None  # for devices that have none of their own
     frequency_cap: FrequencyCap | None = None  # over all marketing sends of the app, capped campaigns or not
     max_per_second: Annotated[int, Field(ge=1, le=100_000)] | None = None
     # device attributes holding dates (YYYY-MM-DD) that anniversary campaigns may use; indexed by month-day
-    date_attributes: Annotated[list[TagKey], Field(max_length=10)] = []
+    date_attributes: Annotated[list[TagKey], Field(max_length=MAX_DATE_ATTRIBUTES)] = []
+    # revenue without a currency counts in it, and `stats.revenue` is the amount in it (USD when unset)
+    currency: Currency | None = None
+    # a conversion without campaign_id counts for campaigns that reached the device this many days before
+    attribution_window_days: Annotated[int, Field(ge=0, le=MAX_ATTRIBUTION_DAYS)] | None = None
 
 
 class AppSettingsOut(AppSettingsIn):
