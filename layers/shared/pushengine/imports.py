@@ -1,7 +1,8 @@
 """Bulk import and export of devices, run as jobs on the jobs queue.
 
 Import: the file (JSONL, one `{"device_id", ...device body}` a line, or CSV with a header row; dotted
-columns nest: `subscription.keys.p256dh`, `tags.plan`) is read from S3 a stretch at a time; every valid
+columns nest: `subscription.keys.p256dh`, `tags.plan`; `tags.*` and `attributes.*` cells are typed as JSON
+would carry them, `csv_value`) is read from S3 a stretch at a time; every valid
 line lands (25 devices per BatchWriteItem), a bad line is counted with its line number and reason, and
 each stretch counts once (a ledger item per stretch). Export: the app's active devices, partition by
 partition, as JSONL in one multipart S3 object; the POST answers its presigned URL at once, which serves
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -109,6 +111,23 @@ def get_import(deps: JobDeps, app_id: str, import_id: str) -> ImportOut:
 
 
 # ---------- import: one line ----------
+TYPED_MAPS = ("tags", "attributes")  # free-form maps whose CSV cells are typed as JSON would carry them
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+MAX_NUMBER_CHARS = 64  # a longer cell of digits stays text (an id, not an amount)
+
+
+def csv_value(text: str) -> str | bool | int | float:
+    """A `tags.*` / `attributes.*` cell as the same value in a JSON line would be stored: `true`/`false` are
+    booleans, a number written as JSON writes numbers (`42`, `-3.5`, `1e3`) is a number; anything else stays
+    the text it is, so leading zeros (`02134`, a zip code), `+1`, `.5`, `1,000` or `NaN` stay strings."""
+    if text in ("true", "false"):
+        return text == "true"
+    if len(text) <= MAX_NUMBER_CHARS and _JSON_NUMBER.fullmatch(text):
+        number: int | float = json.loads(text)
+        return number
+    return text
+
+
 def _nest(flat: dict[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in flat.items():
@@ -118,7 +137,7 @@ def _nest(flat: dict[str, str]) -> dict[str, Any]:
         *parents, leaf = name.split(".")
         for part in parents:
             node = node.setdefault(part, {})
-        node[leaf] = value
+        node[leaf] = csv_value(value) if len(parents) == 1 and parents[0] in TYPED_MAPS else value
     return out
 
 
