@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import secrets
-import time as clock
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from pushengine import anniversaries, app_settings, automation, compose, lift, segments, waves
 from pushengine.analytics import DEFAULT_CURRENCY, app_defaults, currency_of, revenue_view
-from pushengine.audience import parse_filter, segment_ids
 from pushengine.config import Settings
 from pushengine.dal.apps import AppsRepository, now_iso
 from pushengine.dal.automation import AutomationRepository
@@ -23,7 +21,6 @@ from pushengine.errors import Conflict, InvalidInput, NotFound
 from pushengine.limits import DYNAMO_MAX_ITEM_BYTES, heaviest_part, item_size
 from pushengine.models import (
     AUTOMATED,
-    AudienceCount,
     CampaignIn,
     CampaignOut,
     CampaignPage,
@@ -291,31 +288,3 @@ def cancel_campaign(deps: CampaignDeps, app_id: str, campaign_id: str) -> Campai
             deps.scheduler.delete(wave["schedule"])
     # Batches already queued stop at the sender, which checks the status before each batch.
     return get_campaign(deps, app_id, campaign_id)
-
-
-def count_audience(
-    deps: CampaignDeps, app_id: str, audience: dict[str, Any] | None, *, budget_seconds: float = 20.0
-) -> AudienceCount:
-    """How many opted-in devices a filter selects now (reads partitions; bounded by a time budget)."""
-    if segment_ids(audience):
-        if deps.segments is None:
-            raise InvalidInput("saved segments are not available here", field="body.audience")
-        audience = segments.expand(deps.segments, app_id, audience, "body.audience")
-    matcher = parse_filter(audience, expanded=True) if audience else None
-    now, deadline = datetime.now(UTC), clock.monotonic() + budget_seconds
-    count = scanned = 0
-    for zone in deps.devices.zones(app_id):
-        start: dict[str, Any] | None = None
-        while True:
-            items, start = deps.devices.partition_page(app_id, zone, limit=1000, start=start)
-            scanned += len(items)
-            count += sum(
-                1 for d in items if d.get("opted_in", True) and (matcher is None or matcher.matches(d, now))
-            )
-            if start is None:
-                break
-            if clock.monotonic() > deadline:
-                raise InvalidInput(
-                    "audience too large to count within the time budget", field="body.audience"
-                )
-    return AudienceCount(count=count, scanned=scanned)

@@ -520,8 +520,11 @@ class AudienceCountIn(BaseModel):
 
 
 class AudienceCount(BaseModel):
-    count: int
-    scanned: int
+    count: int  # opted-in devices the filter selects (scaled up from a sample when `estimated`)
+    scanned: int  # devices read to answer
+    estimated: bool = False  # the app has more devices than one count reads: a sample of each zone
+    devices: int = 0  # devices in the app's zones, as counted
+    counted_at: str | None = None  # answers are cached for a minute
 
 
 # ---------- events ----------
@@ -589,19 +592,44 @@ def _segment_filter(value: dict[str, Any]) -> dict[str, Any]:
     return canonical
 
 
+SegmentFilter = Annotated[dict[str, Any], AfterValidator(_segment_filter)]
+
+
 class SegmentIn(BaseModel):
+    """`{name, audience}` like a campaign; `filter`, the name segments took first, is still accepted."""
+
     model_config = Strict
     name: Annotated[str, StringConstraints(min_length=1, max_length=128)]
-    filter: Annotated[dict[str, Any], AfterValidator(_segment_filter)]
+    audience: SegmentFilter | None = None
+    filter: SegmentFilter | None = None
+
+    @model_validator(mode="after")
+    def _one_definition(self) -> SegmentIn:
+        if self.audience is None and self.filter is None:
+            raise ValueError("audience: required (the filter the segment selects)")
+        if self.audience is not None and self.filter is not None:
+            raise ValueError("audience: give audience or filter (its former name), not both")
+        return self
+
+    @property
+    def definition(self) -> dict[str, Any]:
+        found = self.audience if self.audience is not None else self.filter
+        assert found is not None  # _one_definition
+        return found
+
+    @property
+    def field(self) -> str:
+        """Where errors in the definition are named: the field the body used."""
+        return "body.audience" if self.audience is not None else "body.filter"
 
 
 class SegmentOut(BaseModel):
     segment_id: str
     name: str
-    filter: dict[str, Any]
+    audience: dict[str, Any]
+    filter: dict[str, Any]  # the same, under the name earlier clients read
     created_at: str
     updated_at: str
-    size: AudienceCount | None = None  # GET of one segment: how many opted-in devices it selects now
 
 
 class SegmentPage(BaseModel):
