@@ -136,3 +136,12 @@ def test_an_imported_item_is_written_as_boto3_would_write_it() -> None:
     assert {k: attribute(v) for k, v in item.items()} == boto3_wire
     with pytest.raises(TypeError):
         attribute(object())
+
+
+def test_an_imported_declared_date_attribute_must_be_a_date() -> None:
+    header = ["device_id", "platform", "token", "attributes.birthday"]
+    _, fields = parse_line("csv", f"d4,ios,{TOKEN},1990-05-17", header, ["birthday"])
+    assert fields["attributes"] == {"birthday": "1990-05-17"}
+    with pytest.raises(LineProblem) as caught:
+        parse_line("csv", f"d5,ios,{TOKEN},soon", header, ["birthday"])
+    assert caught.value.field == "attributes.birthday" and "YYYY-MM-DD" in caught.value.reason

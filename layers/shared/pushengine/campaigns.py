@@ -7,12 +7,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from pushengine import anniversaries, app_settings, automation, compose, lift, segments, waves
+from pushengine import anniversaries, automation, compose, lift, segments, waves
 from pushengine.analytics import DEFAULT_CURRENCY, app_defaults, currency_of, revenue_view
 from pushengine.config import Settings
 from pushengine.dal.apps import AppsRepository, now_iso
 from pushengine.dal.automation import AutomationRepository
 from pushengine.dal.campaigns import ACTION_STAT_PREFIX, PROGRESS_FIELDS, parsed, zero_stats
+from pushengine.dal.jobs import JobsRepository
 from pushengine.dal.queues import SqsQueue
 from pushengine.dal.scheduler import schedule_name
 from pushengine.dal.segments import SegmentsRepository
@@ -43,6 +44,7 @@ class CampaignDeps:
     segments: SegmentsRepository | None = None
     automation: AutomationRepository | None = None
     apps: AppsRepository | None = None  # the app's settings: default currency, date attributes
+    jobs: JobsRepository | None = None  # index jobs of the date attributes anniversary campaigns declare
     queue: Queue = field(default_factory=SqsQueue)
 
     def currency(self, app_id: str) -> str:
@@ -140,8 +142,7 @@ def create_campaign(
     plan_items, skipped = plan_waves(body, now)
     planned = [p["wave"] for p in plan_items]
     automated = body.schedule.type in AUTOMATED
-    if automated:
-        check_automation(deps, app_id, body)
+    index_job = declare_anniversary(deps, app_id, body) if automated else None
     variant_names = [v.name for v in body.variants or []] or [DEFAULT_VARIANT]
     item = {
         "app_id": app_id,
@@ -169,6 +170,7 @@ def create_campaign(
         "vstats": {name: zero_stats() for name in [*variant_names, HOLDOUT]},
         "paced": {},  # send slots handed out per wave, when max_per_second paces the campaign
         "errors": {},  # reason -> sends that failed for good (dead-lettered batches and tasks)
+        **({"index_job": index_job} if index_job else {}),
     }
     # Noted on each segment before the campaign exists, so a segment cannot be deleted from under it.
     check_stored_size(item)
@@ -196,11 +198,16 @@ def create_campaign(
     return campaign_out(created, known_zones=set(deps.devices.zones(app_id)))
 
 
-def check_automation(deps: CampaignDeps, app_id: str, body: CampaignIn) -> None:
-    """What the schedule model cannot check alone: an anniversary's attribute must be a declared date."""
-    if body.schedule.type == "anniversary":
-        declared = app_settings.load(deps.apps, app_id).get("date_attributes") or []
-        anniversaries.check_declared(list(declared), body.schedule.attribute)
+def declare_anniversary(deps: CampaignDeps, app_id: str, body: CampaignIn) -> str | None:
+    """An anniversary on an attribute the app has not declared declares it: the id of the job indexing the
+    devices that already hold it (the campaign's first occurrence waits for it), else None."""
+    if body.schedule.type != "anniversary":
+        return None
+    if deps.apps is None or deps.jobs is None or deps.automation is None:
+        raise InvalidInput("anniversary campaigns are not available here", field="body.schedule")
+    index = anniversaries.IndexDeps(settings=deps.settings, devices=deps.devices, automation=deps.automation,
+                                    jobs=deps.jobs, queue=deps.queue)  # fmt: skip
+    return anniversaries.declare(index, deps.apps, app_id, body.schedule.attribute)
 
 
 def campaign_out(
@@ -233,6 +240,7 @@ def campaign_out(
         variants={name: stats_view(v, currency) for name, v in item.get("vstats", {}).items()},
         lift=lift.lift(item.get("vstats", {}), HOLDOUT) if spec.holdout_percent else None,
         errors=item.get("errors", {}),
+        index_job=item.get("index_job"),
     )
 
 

@@ -507,6 +507,9 @@ class CampaignOut(BaseModel):
     errors: dict[str, int] = {}
     # recurring and anniversary campaigns: the latest runs (occurrences), each with its own stats
     runs: list[dict[str, Any]] | None = None
+    # an anniversary campaign that declared its attribute: the job indexing the devices already holding it
+    # (GET /v1/devices/index/{job_id}); its first occurrence waits for it
+    index_job: str | None = None
 
 
 class CampaignPage(BaseModel):

@@ -16,6 +16,7 @@ from pushengine.dal.apps import AppsRepository
 from pushengine.dal.automation import AutomationRepository
 from pushengine.dal.campaigns import CampaignsRepository
 from pushengine.dal.devices import DevicesRepository
+from pushengine.dal.jobs import JobsRepository
 from pushengine.dal.scheduler import WaveScheduler
 from pushengine.dal.segments import SegmentsRepository
 from pushengine.http import ApiRouter, caller
@@ -36,6 +37,7 @@ class Deps:
             segments=SegmentsRepository(s.audience_table),
             automation=AutomationRepository(s.automation_table),
             apps=AppsRepository(s.apps_table),
+            jobs=JobsRepository(s.delivery_state_table),
         )
 
 

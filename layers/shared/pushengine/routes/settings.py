@@ -22,7 +22,7 @@ AppId = Annotated[str, Path(pattern=r"^app_[0-9a-f]{16}$")]
             "currency (ISO 4217), attribution_window_days",
 )  # fmt: skip
 def put_settings(app_id: AppId, body: AppSettingsIn) -> AppSettingsOut:
-    return app_settings.put_settings(deps.apps, app_id, body)
+    return app_settings.put_settings(deps.apps, app_id, body, deps.index)
 
 
 @router.api(
