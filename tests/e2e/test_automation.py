@@ -232,6 +232,7 @@ def test_birthdays_over_a_driven_year_greet_each_device_once_at_nine_local(
     bad = app.client.put("/v1/devices/bd-bad", {"platform": "web", "subscription": standins.webpush.new_subscription(),
                                                 "attributes": {"birthday": "soon"}})  # fmt: skip
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "body.attributes.birthday"
+    stack.drain(timeout=120)  # the declaration's index job: campaigns on the attribute plan once it is done
     standins.webpush.reset_received()
     start = datetime.now(UTC).date() + timedelta(days=1)
     r = app.server.post("/v1/campaigns", {

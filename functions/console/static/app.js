@@ -141,6 +141,8 @@ async function campaignView(campaignId) {
 }
 
 // ---------- create ----------
+const COUNT_DEBOUNCE_MS = 400;
+
 function newView() {
   const count = h("output", { id: "audience-count" }, "…");
   const problem = h("p", { class: "error", role: "alert" });
@@ -148,8 +150,10 @@ function newView() {
     placeholder: '{"attr": "tags.plan", "op": "eq", "value": "pro"}' });
   let timer = null;
   let asked = 0;
+  let counted = undefined; // the filter last sent, as JSON: typing that changes nothing asks nothing
   const recount = () => {
     clearTimeout(timer);
+    // debounced: one count once typing pauses, never one per keystroke
     timer = setTimeout(async () => {
       const text = audience.value.trim();
       let filter = null;
@@ -159,15 +163,20 @@ function newView() {
         count.textContent = "not valid JSON yet";
         return;
       }
+      const key = JSON.stringify(filter);
+      if (key === counted) return;
+      counted = key;
       const mine = ++asked;
       count.textContent = "counting…";
       try {
         const answer = await call("POST", "/v1/audience/count", { audience: filter });
-        if (mine === asked) count.textContent = String(answer.count);
+        // a big app's count is a sample of each zone, scaled up
+        if (mine === asked) count.textContent = (answer.estimated ? "≈ " : "") + String(answer.count);
       } catch (error) {
+        counted = undefined;
         if (mine === asked) count.textContent = error.errors.map((e) => `${e.field}: ${e.reason}`).join("; ") || error.message;
       }
-    }, 300);
+    }, COUNT_DEBOUNCE_MS);
   };
   audience.addEventListener("input", recount);
   const field = (label, input) => h("label", {}, label, input);

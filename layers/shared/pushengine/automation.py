@@ -135,6 +135,10 @@ def plan_campaign(
     """Schedule the occurrence waves falling in (now, now + PLAN_HORIZON] not scheduled yet; returns how many."""
     assert deps.automation is not None
     schedule = spec.schedule
+    if isinstance(schedule, AnniversarySchedule) and not anniversaries.indexed(
+        deps.automation, app_id, schedule.attribute
+    ):
+        return 0  # its attribute's devices are still being indexed: the job's end runs the planner
     horizon = now + PLAN_HORIZON
     done = {str(item["sk"]) for item in deps.automation.planned(app_id, campaign_id)}
     registry = deps.devices.zones(app_id)

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import secrets
-import time as clock
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from pushengine import anniversaries, app_settings, automation, compose, lift, segments, waves
+from pushengine import anniversaries, automation, compose, lift, segments, waves
 from pushengine.analytics import DEFAULT_CURRENCY, app_defaults, currency_of, revenue_view
-from pushengine.audience import parse_filter, segment_ids
 from pushengine.config import Settings
 from pushengine.dal.apps import AppsRepository, now_iso
 from pushengine.dal.automation import AutomationRepository
 from pushengine.dal.campaigns import ACTION_STAT_PREFIX, PROGRESS_FIELDS, parsed, zero_stats
+from pushengine.dal.jobs import JobsRepository
 from pushengine.dal.queues import SqsQueue
 from pushengine.dal.scheduler import schedule_name
 from pushengine.dal.segments import SegmentsRepository
@@ -25,7 +24,6 @@ from pushengine.limits import DYNAMO_MAX_ITEM_BYTES, heaviest_part, item_size
 from pushengine.models import (
     AUTOMATED,
     AtSchedule,
-    AudienceCount,
     CampaignIn,
     CampaignOut,
     CampaignPage,
@@ -50,6 +48,7 @@ class CampaignDeps:
     segments: SegmentsRepository | None = None
     automation: AutomationRepository | None = None
     apps: AppsRepository | None = None  # the app's settings: default currency, date attributes
+    jobs: JobsRepository | None = None  # index jobs of the date attributes anniversary campaigns declare
     queue: Queue = field(default_factory=SqsQueue)
 
     def currency(self, app_id: str) -> str:
@@ -173,8 +172,7 @@ def create_campaign(
     planned = [p["wave"] for p in plan_items]
     counts = deps.devices.zone_sizes(app_id)
     automated = body.schedule.type in AUTOMATED
-    if automated:
-        check_automation(deps, app_id, body)
+    index_job = declare_anniversary(deps, app_id, body) if automated else None
     variant_names = [v.name for v in body.variants or []] or [DEFAULT_VARIANT]
     item = {
         "app_id": app_id,
@@ -202,6 +200,7 @@ def create_campaign(
         "vstats": {name: zero_stats() for name in [*variant_names, HOLDOUT]},
         "paced": {},  # send slots handed out per wave, when max_per_second paces the campaign
         "errors": {},  # reason -> sends that failed for good (dead-lettered batches and tasks)
+        **({"index_job": index_job} if index_job else {}),
     }
     # Noted on each segment before the campaign exists, so a segment cannot be deleted from under it.
     check_stored_size(item)
@@ -229,11 +228,16 @@ def create_campaign(
     return campaign_out(created, zone_counts=counts)
 
 
-def check_automation(deps: CampaignDeps, app_id: str, body: CampaignIn) -> None:
-    """What the schedule model cannot check alone: an anniversary's attribute must be a declared date."""
-    if body.schedule.type == "anniversary":
-        declared = app_settings.load(deps.apps, app_id).get("date_attributes") or []
-        anniversaries.check_declared(list(declared), body.schedule.attribute)
+def declare_anniversary(deps: CampaignDeps, app_id: str, body: CampaignIn) -> str | None:
+    """An anniversary on an attribute the app has not declared declares it: the id of the job indexing the
+    devices that already hold it (the campaign's first occurrence waits for it), else None."""
+    if body.schedule.type != "anniversary":
+        return None
+    if deps.apps is None or deps.jobs is None or deps.automation is None:
+        raise InvalidInput("anniversary campaigns are not available here", field="body.schedule")
+    index = anniversaries.IndexDeps(settings=deps.settings, devices=deps.devices, automation=deps.automation,
+                                    jobs=deps.jobs, queue=deps.queue)  # fmt: skip
+    return anniversaries.declare(index, deps.apps, app_id, body.schedule.attribute)
 
 
 def campaign_out(
@@ -268,6 +272,7 @@ def campaign_out(
         variants={name: stats_view(v, currency) for name, v in item.get("vstats", {}).items()},
         lift=lift.lift(item.get("vstats", {}), HOLDOUT) if spec.holdout_percent else None,
         errors=item.get("errors", {}),
+        index_job=item.get("index_job"),
     )
 
 
@@ -331,31 +336,3 @@ def cancel_campaign(deps: CampaignDeps, app_id: str, campaign_id: str) -> Campai
             deps.scheduler.delete(wave["schedule"])
     # Batches already queued stop at the sender, which checks the status before each batch.
     return get_campaign(deps, app_id, campaign_id)
-
-
-def count_audience(
-    deps: CampaignDeps, app_id: str, audience: dict[str, Any] | None, *, budget_seconds: float = 20.0
-) -> AudienceCount:
-    """How many opted-in devices a filter selects now (reads partitions; bounded by a time budget)."""
-    if segment_ids(audience):
-        if deps.segments is None:
-            raise InvalidInput("saved segments are not available here", field="body.audience")
-        audience = segments.expand(deps.segments, app_id, audience, "body.audience")
-    matcher = parse_filter(audience, expanded=True) if audience else None
-    now, deadline = datetime.now(UTC), clock.monotonic() + budget_seconds
-    count = scanned = 0
-    for zone in deps.devices.zones(app_id):
-        start: dict[str, Any] | None = None
-        while True:
-            items, start = deps.devices.partition_page(app_id, zone, limit=1000, start=start)
-            scanned += len(items)
-            count += sum(
-                1 for d in items if d.get("opted_in", True) and (matcher is None or matcher.matches(d, now))
-            )
-            if start is None:
-                break
-            if clock.monotonic() > deadline:
-                raise InvalidInput(
-                    "audience too large to count within the time budget", field="body.audience"
-                )
-    return AudienceCount(count=count, scanned=scanned)

@@ -23,9 +23,9 @@ from pushengine.audience import segment_ids
 from pushengine.campaigns import (
     CampaignDeps,
     campaign_out,
-    check_automation,
     check_messages,
     check_stored_size,
+    declare_anniversary,
     plan_waves,
     skipped_of,
 )
@@ -182,7 +182,7 @@ def edit(
                            field="body.schedule.type")  # fmt: skip
     check_messages(body, campaign_id)
     if automated:
-        check_automation(deps, app_id, body)
+        declare_anniversary(deps, app_id, body)  # an edited attribute is declared and indexed as on create
         plan_items: list[dict[str, Any]] = []
         passed: list[str] = []
     else:

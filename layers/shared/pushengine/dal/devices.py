@@ -130,10 +130,10 @@ class DevicesRepository:
     ) -> dict[str, Any]:
         return device_item(app_id, device_id, fields, current)
 
-    def put_many(self, app_id: str, registrations: dict[str, dict[str, Any]]) -> None:
+    def put_many(self, app_id: str, registrations: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """Register or update many devices at once (an import): 25 per BatchWriteItem, WRITERS calls in
         flight, each over its current item (read 100 per BatchGetItem). Last writer wins against a
-        concurrent single update."""
+        concurrent single update. Returns the items it replaced, by device id."""
         current = self.get_many(app_id, list(registrations))
         zones = {
             f["timezone"]
@@ -168,6 +168,7 @@ class DevicesRepository:
         for zone, delta in moves.items():
             if delta:
                 self.count_zone(app_id, zone, delta)
+        return current
 
     def delete(self, app_id: str, device_id: str) -> bool:
         key = {"pk": _pk(app_id, device_id)}

@@ -14,6 +14,8 @@ from pushengine.config import settings
 from pushengine.dal.apps import AppsRepository, SecretsStore
 from pushengine.dal.automation import AutomationRepository
 from pushengine.dal.devices import DevicesRepository
+from pushengine.dal.jobs import JobsRepository
+from pushengine.dal.queues import SqsQueue
 from pushengine.http import ApiRouter, caller
 from pushengine.models import AppCreated, AppIn, DeviceId, DeviceIn, DeviceOut, ProviderOut
 
@@ -37,6 +39,13 @@ class Deps:
     def devices(self) -> DevicesRepository:
         s = settings()
         return DevicesRepository(s.devices_table, s.zones_table, s.shard_count)
+
+    @cached_property
+    def index(self) -> anniversaries.IndexDeps:
+        """Where a newly declared date attribute's index job runs from."""
+        s = settings()
+        return anniversaries.IndexDeps(settings=s, devices=self.devices, automation=self.automation,
+                                       jobs=JobsRepository(s.delivery_state_table), queue=SqsQueue())  # fmt: skip
 
 
 deps = Deps()
