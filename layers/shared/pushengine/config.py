@@ -59,6 +59,8 @@ class Settings(BaseModel):
     # checkpoints; a crash repeats at most this long of sends, which replace themselves on the device.
     checkpoint_every: int = Field(default=100, ge=1)
     checkpoint_seconds: float = Field(default=5.0, ge=0)
+    # Journey timers are spread over this many partitions of the automation table (README "Journeys").
+    journey_timer_shards: int = Field(default=16, ge=1, le=1024)
 
     @property
     def allowed_webpush_hosts(self) -> list[str]:

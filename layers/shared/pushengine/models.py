@@ -568,6 +568,8 @@ class EventIn(BaseModel):
     user_id: UserId | None = None
     name: Annotated[str, StringConstraints(pattern=EVENT_NAME)]
     campaign_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = None
+    journey_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = None
+    step: Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,23}$")] | None = None
     value: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False), Storable] | None = None
     currency: Currency | None = None
     # e.g. {"action_id": "buy"} on `clicked`: the notification button that was tapped

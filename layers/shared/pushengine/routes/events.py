@@ -19,6 +19,7 @@ from pushengine.dal.profiles import ProfilesRepository
 from pushengine.delivery import segment
 from pushengine.errors import DomainError
 from pushengine.http import ApiRouter, caller, field_errors
+from pushengine.journeys import intake as journey_intake
 from pushengine.models import EventBatchIn, EventIn
 
 
@@ -38,6 +39,7 @@ class Deps:
 
     def on_event(self, app_id: str, event: EventIn) -> None:
         triggers.on_event(self.automation, app_id, event)
+        journey_intake.on_event(self.automation, app_id, event)
 
     @cached_property
     def automation(self) -> segment.SegmentDeps:
