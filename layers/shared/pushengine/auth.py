@@ -103,7 +103,8 @@ def require(
     one (credentials, keys, settings, the audit log)."""
     allowed = principal.kind in kinds or (principal.kind == "marketer" and "server" in kinds and not operator)
     if not allowed:
-        who = f"the {principal.role} role" if principal.user else f"a {principal.kind} key"
+        article = "an" if principal.kind[0] in "aeiou" else "a"
+        who = f"the {principal.role} role" if principal.user else f"{article} {principal.kind} key"
         raise Forbidden(f"{who} may not call this route (it needs a {' or '.join(kinds)} key)")
     if app_id is not None and principal.kind != "admin" and principal.app_id != app_id:
         raise Forbidden("key belongs to another app")

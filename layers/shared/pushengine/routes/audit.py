@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Annotated
+from typing import Annotated, Literal
 
-from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,16 +31,20 @@ deps = Deps()
 router = ApiRouter()
 
 
-class AuditActor(BaseModel):
-    kind: str  # a key's kind, or "console"
-    key_id: str | None = None
-    user: str | None = None
-    role: str | None = None
+class KeyActor(BaseModel):
+    kind: str  # the key's kind: admin, server, analytics
+    key_id: str  # the key's public id (as DELETE /v1/apps/{app_id}/keys/{key_id} names it); "admin"
+
+
+class ConsoleActor(BaseModel):
+    kind: Literal["console"]
+    user: str
+    role: str  # admin, marketer, analyst
 
 
 class AuditEntry(BaseModel):
     at: str
-    actor: AuditActor
+    actor: ConsoleActor | KeyActor
     action: str  # the route: "POST /v1/campaigns"
     target: str  # "campaign_id:cmp_…"; person ids pseudonymised
     status: int
@@ -59,12 +62,9 @@ class AuditPage(BaseModel):
 def list_audit(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     next_token: Annotated[str | None, Query(max_length=512)] = None,
-) -> Response[AuditPage]:
+) -> AuditPage:
     entries, token = deps.audit.page(str(caller().app_id), limit=limit, next_token=next_token)
-    page = AuditPage.model_validate({"entries": entries, "next_token": token}).model_dump(mode="json")
-    for entry in page["entries"]:  # an actor is a key (kind, key_id) or a console user (user, role)
-        entry["actor"] = {k: v for k, v in entry["actor"].items() if v is not None}
-    return Response(200, content_types.APPLICATION_JSON, page)  # type: ignore[arg-type]
+    return AuditPage.model_validate({"entries": entries, "next_token": token})
 
 
 # ---------- console sign-in ----------
