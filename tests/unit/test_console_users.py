@@ -29,7 +29,8 @@ class PoolKeys:
     def get_signing_key_from_jwt(self, token: str) -> Any:
         if jwt.get_unverified_header(token).get("kid") != "pool":
             raise jwt.PyJWKClientError("Unable to find a signing key that matches")
-        return jwt.PyJWK.from_dict(jwt.algorithms.RSAAlgorithm.to_jwk(POOL_KEY.public_key(), as_dict=True) | {"alg": "RS256"})
+        public = jwt.algorithms.RSAAlgorithm.to_jwk(POOL_KEY.public_key(), as_dict=True)
+        return jwt.PyJWK.from_dict(public | {"alg": "RS256"})
 
 
 def token(key: Any = POOL_KEY, kid: str = "pool", **claims: Any) -> str:
