@@ -210,6 +210,22 @@ def new_app(api: Api, standins: Standins, name: str = "shop", *, providers: bool
     return keys
 
 
+CONSOLE_PASSWORD = "Console-Passw0rd"
+
+
+def console_user(stack: Any, app_id: str, role: str, name: str, password: str = CONSOLE_PASSWORD) -> Api:
+    """A console user of this app in this role (made in the stack's Cognito pool), signed in through the API:
+    an Api whose bearer is the user's ID token."""
+    from pushengine.dal.console_pool import ConsolePool
+
+    env = stack.function_env["DevicesFunction"]
+    ConsolePool(env["CONSOLE_USER_POOL_ID"], env["CONSOLE_CLIENT_ID"]).create_user(name, password, role, app_id)
+    answer = Api(stack.api_url).post("/v1/console/session", {"username": name, "password": password})
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["role"], answer.json()["app_id"]) == (role, app_id)
+    return Api(stack.api_url, answer.json()["id_token"])
+
+
 def import_devices(stack: Any, app: AppKeys, devices: dict[str, dict[str, Any]]) -> None:
     """Register many devices at once through the bulk import (one inline JSON-lines job), as a backend
     migrating its devices would: test setup in seconds where a PUT per device takes minutes."""

@@ -5,6 +5,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from pushengine.http import SECURITY, api_handler, openapi_document
 from pushengine.routes import (
     analytics,
+    audit,
     campaigns,
     devices,
     events,
@@ -22,6 +23,7 @@ TITLE, VERSION = "Push campaign engine", "1.0.0"
 # every router of every API function (tests/e2e/test_api_edge.py checks them all through this list)
 ROUTERS = (
     devices.router,
+    audit.router,
     campaigns.router,
     events.router,
     segments.router,

@@ -1,5 +1,5 @@
 // The console: a hash router over four views. Every value from the API is put in the page as text.
-import { ApiError, call, signIn, signOut, signedIn } from "./api.js";
+import { ApiError, call, may, signIn, signOut, signedIn, who } from "./api.js";
 import { lineChart, timeline } from "./chart.js";
 
 const main = document.getElementById("main");
@@ -25,7 +25,9 @@ const money = (amounts) => {
 };
 const pct = (v) => (v === null || v === undefined ? "—" : `${(v * 100).toFixed(2)}%`);
 const show = (...nodes) => main.replaceChildren(...nodes);
-const failure = (error) => h("p", { class: "error", role: "alert" }, error.message);
+// An API refusal shows its reason (the role, the field), never just a status.
+const reason = (error) => [error.message, ...(error.errors || []).map((e) => `${e.field}: ${e.reason}`)].join(" — ");
+const failure = (error) => h("p", { class: "error", role: "alert" }, reason(error));
 
 // ---------- sign in ----------
 function signInView() {
@@ -36,12 +38,11 @@ function signInView() {
     event.preventDefault();
     const message = document.getElementById("sign-in-error");
     try {
-      await signIn(document.getElementById("key").value.trim());
+      await signIn(document.getElementById("username").value.trim(), document.getElementById("password").value);
       if (location.hash === "#/campaigns") route();
       else location.hash = "#/campaigns"; // hashchange routes
     } catch (error) {
-      message.textContent = error instanceof ApiError && [401, 403].includes(error.status)
-        ? "That key was refused: use a server key of your app." : error.message;
+      message.textContent = error instanceof ApiError ? reason(error) : error.message;
     }
   });
 }
@@ -194,7 +195,7 @@ function newView() {
       const created = await call("POST", "/v1/campaigns", body);
       location.hash = `#/campaign/${encodeURIComponent(created.campaign_id)}`;
     } catch (error) {
-      problem.textContent = [error.message, ...error.errors.map((e) => `${e.field}: ${e.reason}`)].join(" — ");
+      problem.textContent = reason(error);
     }
   } },
   h("h1", {}, "New campaign"),
@@ -230,15 +231,37 @@ function deviceView() {
   show(form, out);
 }
 
+// ---------- audit log ----------
+async function auditView() {
+  const page = await call("GET", "/v1/audit?limit=100");
+  const actor = (a) => (a.user ? `${a.user} (${a.role})` : `${a.kind} key ${a.key_id || ""}`.trim());
+  show(h("section", { class: "card" }, h("h1", {}, "Audit log"),
+    page.entries.length ? h("table", { id: "audit" },
+      h("thead", {}, h("tr", {}, ...["When (UTC)", "Who", "Action", "Target", "Status"].map((t) => h("th", {}, t)))),
+      h("tbody", {}, page.entries.map((e) => h("tr", { "data-action": e.action },
+        h("td", {}, e.at.slice(0, 19).replace("T", " ")), h("td", { "data-actor": "" }, actor(e.actor)),
+        h("td", {}, e.action), h("td", {}, e.target), h("td", { class: "num" }, e.status)))))
+      : h("p", {}, "Nothing recorded yet.")));
+}
+
 // ---------- router ----------
+function showNav() {
+  const nav = document.getElementById("nav");
+  nav.hidden = false;
+  for (const link of nav.querySelectorAll("[data-right]")) link.hidden = !may(link.dataset.right);
+  const { user, role } = who();
+  document.getElementById("who").textContent = `${user} · ${role}`;
+}
+
 export async function route() {
   if (!signedIn()) return signInView();
-  document.getElementById("nav").hidden = false;
+  showNav();
   const [, view, arg] = location.hash.split("/");
   try {
     if (view === "campaign" && arg) await campaignView(decodeURIComponent(arg));
     else if (view === "new") newView();
     else if (view === "device") deviceView();
+    else if (view === "audit") await auditView();
     else await listView();
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from pushengine import campaigns, idempotency, segments, templates
-from pushengine.auth import Kind
+from pushengine.auth import READERS, Kind
 from pushengine.config import settings
 from pushengine.content import Message
 from pushengine.dal.apps import AppsRepository
@@ -67,7 +67,7 @@ def create_campaign(body: CampaignIn) -> Response[CampaignOut]:
     return idempotency.answer(router, "POST /v1/campaigns", body, make)
 
 
-@router.api("GET", "/v1/campaigns", keys=SERVER, summary="List campaigns, newest first")
+@router.api("GET", "/v1/campaigns", keys=READERS, summary="List campaigns, newest first")
 def list_campaigns(
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
     next_token: Annotated[str | None, Query(max_length=512)] = None,
@@ -76,7 +76,7 @@ def list_campaigns(
 
 
 @router.api(
-    "GET", "/v1/campaigns/<campaign_id>", keys=SERVER, answers=[404],
+    "GET", "/v1/campaigns/<campaign_id>", keys=READERS, answers=[404],
     summary="One campaign with its status, waves and stats",
 )  # fmt: skip
 def get_campaign(campaign_id: CampaignId) -> CampaignOut:
@@ -92,7 +92,7 @@ def cancel_campaign(campaign_id: CampaignId) -> CampaignOut:
 
 
 @router.api(
-    "POST", "/v1/audience/count", keys=SERVER,
+    "POST", "/v1/audience/count", keys=READERS, audited=False,
     summary="How many opted-in devices a filter selects now (bounded reads: estimated for a big app; cached a "
             "minute)",
 )  # fmt: skip

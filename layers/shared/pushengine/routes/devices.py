@@ -65,7 +65,7 @@ def create_app(body: AppIn) -> Response[AppCreated]:
 
 
 @router.api(
-    "PUT", "/v1/apps/<app_id>/providers/<provider>", keys=["server"], app_param="app_id", answers=[404],
+    "PUT", "/v1/apps/<app_id>/providers/<provider>", keys=["server"], app_param="app_id", operator=True, answers=[404],
     summary="Store provider credentials (server key of this app)",
 )  # fmt: skip
 def put_provider(

@@ -55,7 +55,7 @@ router = ApiRouter()
 
 
 @router.api(
-    "POST", "/v1/events", keys=("client", "server"), status=202, answers=[404],
+    "POST", "/v1/events", keys=("client", "server"), status=202, answers=[404], audited=False,
     summary="Report an event: behaviour, and opens, clicks, conversions",
 )  # fmt: skip
 def post_event(body: EventIn) -> Response[dict]:
@@ -66,7 +66,7 @@ def post_event(body: EventIn) -> Response[dict]:
 
 
 @router.api(
-    "POST", "/v1/events/batch", keys=("client", "server"), status=202, answers=[409, 422],
+    "POST", "/v1/events/batch", keys=("client", "server"), status=202, answers=[409, 422], audited=False,
     summary="Report up to 100 events; each event's own status in `results` (Idempotency-Key honoured)",
 )  # fmt: skip
 def post_events(body: EventBatchIn) -> Response[dict]:

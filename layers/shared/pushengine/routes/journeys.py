@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from pushengine import idempotency, templates
-from pushengine.auth import Kind
+from pushengine.auth import READERS, Kind
 from pushengine.config import settings
 from pushengine.dal.queues import SqsQueue
 from pushengine.http import ApiRouter, caller
@@ -55,12 +55,12 @@ def create_journey(body: JourneyIn) -> Response[dict]:
     return idempotency.answer(router, "POST /v1/journeys", body, make)
 
 
-@router.api("GET", "/v1/journeys", keys=SERVER, summary="The app's journeys, newest first")
+@router.api("GET", "/v1/journeys", keys=READERS, summary="The app's journeys, newest first")
 def list_journeys() -> JourneyPage:
     return service.list_journeys(deps.journeys, _app_id())
 
 
-@router.api("GET", "/v1/journeys/<journey_id>", keys=SERVER, answers=[404],
+@router.api("GET", "/v1/journeys/<journey_id>", keys=READERS, answers=[404],
             summary="One journey: its definition, status, version and per-step stats")  # fmt: skip
 def get_journey(journey_id: JourneyId) -> JourneyOut:
     return service.get(deps.journeys, _app_id(), journey_id)

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from pushengine import idempotency, segments
-from pushengine.auth import Kind
+from pushengine.auth import READERS, Kind
 from pushengine.dal.segments import SegmentsRepository
 from pushengine.http import ApiRouter, caller
 from pushengine.models import AudienceCount, SegmentIn, SegmentOut, SegmentPage
@@ -47,18 +47,18 @@ def create_segment(body: SegmentIn) -> Response[dict]:
     return idempotency.answer(router, "POST /v1/segments", body, make)
 
 
-@router.api("GET", "/v1/segments", keys=SERVER, summary="Every saved segment of the app")
+@router.api("GET", "/v1/segments", keys=READERS, summary="Every saved segment of the app")
 def list_segments() -> SegmentPage:
     return segments.list_segments(_repo(), _app_id())
 
 
-@router.api("GET", "/v1/segments/<segment_id>", keys=SERVER, answers=[404], summary="One segment, as saved")
+@router.api("GET", "/v1/segments/<segment_id>", keys=READERS, answers=[404], summary="One segment, as saved")
 def get_segment(segment_id: SegmentId) -> SegmentOut:
     return segments.get_segment(_repo(), _app_id(), segment_id)
 
 
 @router.api(
-    "GET", "/v1/segments/<segment_id>/count", keys=SERVER, answers=[404],
+    "GET", "/v1/segments/<segment_id>/count", keys=READERS, answers=[404],
     summary="How many opted-in devices the segment selects now (bounded reads: estimated for a big app; "
             "cached a minute)",
 )  # fmt: skip

@@ -17,7 +17,7 @@ AppId = Annotated[str, Path(pattern=r"^app_[0-9a-f]{16}$")]
 
 
 @router.api(
-    "PUT", "/v1/apps/<app_id>/settings", keys=["server"], app_param="app_id", answers=[404],
+    "PUT", "/v1/apps/<app_id>/settings", keys=["server"], app_param="app_id", operator=True, answers=[404],
     summary="Set the app's defaults: quiet hours, app-wide frequency cap, max_per_second, date attributes, "
             "currency (ISO 4217), attribution_window_days",
 )  # fmt: skip
@@ -26,7 +26,7 @@ def put_settings(app_id: AppId, body: AppSettingsIn) -> AppSettingsOut:
 
 
 @router.api(
-    "GET", "/v1/apps/<app_id>/settings", keys=["server"], app_param="app_id", answers=[404],
+    "GET", "/v1/apps/<app_id>/settings", keys=["server"], app_param="app_id", operator=True, answers=[404],
     summary="Read the app's defaults",
 )  # fmt: skip
 def get_settings(app_id: AppId) -> AppSettingsOut:
