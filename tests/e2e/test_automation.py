@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from pushengine.automation import PLAN_HORIZON
 from tests.conftest import Api, AppKeys, Standins, new_app, quiet_hours_around
 
 
@@ -249,7 +250,7 @@ def test_birthdays_over_a_driven_year_greet_each_device_once_at_nine_local(
     campaign_id = r.json()["campaign_id"]
 
     received_at: dict[str, list[datetime]] = {name: [] for name in subs}
-    step = timedelta(days=3)  # the planner schedules four days ahead; every run of it is on the clock
+    step = PLAN_HORIZON  # each run of the planner (on the clock) schedules what falls before the next one
     moment = datetime.combine(start, datetime.min.time(), UTC) - step - timedelta(days=1)  # first run: 31 Dec
     while moment < year_end:
         moment += step
