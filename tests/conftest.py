@@ -8,8 +8,10 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -246,6 +248,21 @@ def dynamodb(stack: Any) -> Any:
 
     return boto3.resource("dynamodb", endpoint_url=stack.aws_url, region_name="us-east-1",
                           aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+
+
+def ahead_everywhere(days: int = 2) -> date:
+    """A date `days` after today's UTC date: its 09:00 (any wall time) is still ahead in every zone of the world,
+    at any instant, for days >= 2 (UTC+14 reaches a date's 09:00 at 19:00Z the day before)."""
+    assert days >= 2
+    return (datetime.now(UTC) + timedelta(days=days)).date()
+
+
+def quiet_hours_around(zone: str = "UTC", *, before: timedelta = timedelta(hours=1),
+                       after: timedelta = timedelta(hours=2)) -> dict[str, str]:  # fmt: skip
+    """Quiet hours that began `before` ago and end `after` from now, in `zone`: a device there is asleep now,
+    at any instant (the window runs over midnight when now is near it)."""
+    local_now = datetime.now(UTC).astimezone(ZoneInfo(zone))
+    return {"start": (local_now - before).strftime("%H:%M"), "end": (local_now + after).strftime("%H:%M")}
 
 
 @pytest.fixture
