@@ -195,12 +195,14 @@ class LocalRuntime:
             alone = _live == {id(self)}
         if self._moto is None or not alone:
             raise RuntimeError("reset() needs this stack's own embedded AWS")
+        # real time first: a schedule made while the clock still read a driven instant (a year ahead, say)
+        # would be anchored there, and periodic work would not fire again until the clock came back to it
+        self.clock.run_real_time()
         self._reset_moto()
         self._provision()
         self._groups["PeriodicWork"] = create_periodic_schedules(
             self.boto3_client("scheduler"), self.template.stack_name, self.functions
         )
-        self.clock.run_real_time()
         self.faults.reset_counts()
 
     def close(self) -> None:

@@ -10,6 +10,7 @@ from pushengine.routes import (
     devices,
     events,
     imports,
+    journeys,
     keys,
     lifecycle,
     messages,
@@ -35,6 +36,7 @@ ROUTERS = (
     messages.router,
     imports.router,
     settings.router,
+    journeys.router,
 )
 app, lambda_handler = api_handler(*ROUTERS, public=("GET /v1/openapi.json", "GET /v1/docs"))
 app.enable_swagger(path="/v1/docs", title=TITLE, version=VERSION, security_schemes=SECURITY)

@@ -331,8 +331,8 @@ BAD_SCHEDULES = [
     ({"type": "triggered", "event": "cart_updated", "start": "2027-05-01T00:00:00Z",
       "end": "2027-04-01T00:00:00Z"}, "end", "after start"),
     ({"type": "recurring", "frequency": "weekly", "time": "10:00", "start": "2027-05-01"}, "days", "required"),
-    ({"type": "anniversary", "attribute": "attributes.first_name", "time": "09:00", "start": "2027-05-01"},
-     "body.schedule.attribute", "not a date attribute"),
+    ({"type": "anniversary", "attribute": "tags.birthday", "time": "09:00", "start": "2027-05-01"},
+     "attribute", "pattern"),
 ]  # fmt: skip
 
 

@@ -168,7 +168,9 @@ def test_keys_rotate_without_downtime(stack: Any, standins: Standins) -> None:
     assert app.server.get("/v1/campaigns").status_code == 200  # the old key still works
     assert api.as_key(new["key"]).get("/v1/campaigns").status_code == 200
     assert api.as_key(new["key"]).put("/v1/devices/x", {"platform": "web"}).status_code != 401
-    assert app.server.post(f"/v1/apps/{app.app_id}/keys", {"kind": "client"}).status_code == 403
+    assert app.client.post(f"/v1/apps/{app.app_id}/keys", {"kind": "client"}).status_code == 403
+    other = new_app(api, standins, "rotating-other", providers=False)
+    assert other.server.post(f"/v1/apps/{app.app_id}/keys", {"kind": "client"}).status_code == 403
     gone = admin.delete(f"/v1/apps/{app.app_id}/keys/{new['key_id']}")
     assert gone.status_code == 204, gone.text
     assert admin.delete(f"/v1/apps/{app.app_id}/keys/{new['key_id']}").status_code == 404

@@ -99,10 +99,15 @@ def get(deps: JourneyApiDeps, app_id: str, journey_id: str) -> JourneyOut:
     return view(deps, _get(deps, app_id, journey_id))
 
 
-def list_journeys(deps: JourneyApiDeps, app_id: str) -> JourneyPage:
+def list_journeys(deps: JourneyApiDeps, app_id: str, *, limit: int = 25, next_token: str | None = None) -> JourneyPage:
+    """Newest first, `limit` a page; `next_token` is the last journey id of the page before."""
     items = sorted(deps.store.journeys(app_id), key=lambda j: str(j["journey_id"]), reverse=True)
+    if next_token is not None:
+        items = [j for j in items if str(j["journey_id"]) < next_token]
+    page = items[:limit]
+    token = str(page[-1]["journey_id"]) if len(items) > limit else None
     return JourneyPage(journeys=[{k: j[k] for k in ("journey_id", "name", "status", "version", "created_at")}
-                                 for j in items])  # fmt: skip
+                                 for j in page], next_token=token)  # fmt: skip
 
 
 def replace(deps: JourneyApiDeps, app_id: str, journey_id: str, body: JourneyIn) -> JourneyOut:

@@ -6,7 +6,7 @@ from functools import cached_property
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from pushengine import idempotency, templates
 from pushengine.auth import READERS, Kind
@@ -56,8 +56,11 @@ def create_journey(body: JourneyIn) -> Response[dict]:
 
 
 @router.api("GET", "/v1/journeys", keys=READERS, summary="The app's journeys, newest first")
-def list_journeys() -> JourneyPage:
-    return service.list_journeys(deps.journeys, _app_id())
+def list_journeys(
+    limit: Annotated[int, Query(ge=1, le=100)] = 25,
+    next_token: Annotated[str | None, Query(max_length=512)] = None,
+) -> JourneyPage:
+    return service.list_journeys(deps.journeys, _app_id(), limit=limit, next_token=next_token)
 
 
 @router.api("GET", "/v1/journeys/<journey_id>", keys=READERS, answers=[404],
