@@ -15,6 +15,7 @@ from pushengine.routes import (
     segments,
     settings,
     templates,
+    trust,
     users,
 )
 
@@ -33,6 +34,7 @@ ROUTERS = (
     messages.router,
     imports.router,
     settings.router,
+    trust.router,
 )
 app, lambda_handler = api_handler(*ROUTERS, public=("GET /v1/openapi.json", "GET /v1/docs"))
 app.enable_swagger(path="/v1/docs", title=TITLE, version=VERSION, security_schemes=SECURITY)

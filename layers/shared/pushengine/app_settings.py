@@ -13,10 +13,14 @@ from typing import Any
 from pushengine.dal.apps import AppsRepository, now_iso, require_app
 from pushengine.models import AppSettingsIn, AppSettingsOut, CampaignSpec
 
+# settings a PUT keeps when it leaves them out: dropping one would switch a client check off unseen
+KEPT = ("device_secrets", "identity_verification", "client_event_rate")
+
 
 def put_settings(apps: AppsRepository, app_id: str, body: AppSettingsIn) -> AppSettingsOut:
-    require_app(apps, app_id)
-    values = {**body.model_dump(mode="json", exclude_none=True), "updated_at": now_iso()}
+    stored = of_app(require_app(apps, app_id))
+    kept = {k: stored[k] for k in KEPT if k in stored}
+    values = {**kept, **body.model_dump(mode="json", exclude_none=True), "updated_at": now_iso()}
     apps.put_settings(app_id, values)
     return AppSettingsOut(app_id=app_id, **values)
 

@@ -110,6 +110,7 @@ class AppCreated(BaseModel):
     name: str
     client_key: str
     server_key: str
+    identity_secret: str  # signs the user tokens of X-User-Token (the app's backend keeps it)
 
 
 # Sends a minute this provider project accepts (pushengine/pacing.py): overrides the provider's default.
@@ -260,6 +261,10 @@ class UserDevice(BaseModel):
 class DeviceOut(UserDevice):
     token: str | None = None
     subscription: SubscriptionOut | None = None
+
+
+class DeviceRegistered(DeviceOut):
+    device_secret: str | None = None  # a new device's, or a claimed one's: shown once (X-Device-Secret)
 
 
 class UserOut(BaseModel):
@@ -619,6 +624,11 @@ class AppSettingsIn(BaseModel):
     max_per_second: Annotated[int, Field(ge=1, le=100_000)] | None = None
     # device attributes holding dates (YYYY-MM-DD) that anniversary campaigns may use; indexed by month-day
     date_attributes: Annotated[list[TagKey], Field(max_length=10)] = []
+    # what a client key must prove (pushengine.device_trust): a new app's are "required"; omitted in a PUT,
+    # the stored value stays; an app made before they existed has neither, and behaves as "off"
+    device_secrets: Literal["required", "off"] | None = None
+    identity_verification: Literal["required", "off"] | None = None
+    client_event_rate: Annotated[int, Field(ge=1, le=100_000)] | None = None  # per device per minute (120)
 
 
 class AppSettingsOut(AppSettingsIn):
