@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,6 +151,9 @@ class ClientTrust:
 
     identity_secret: str | None = None
     device_secrets: dict[str, str] = field(default_factory=dict)
+    # the app's backend handing a device it imported its secret (a server-key reset), on the client's first
+    # read or event of a device whose secret it does not hold; None: never
+    issue: Callable[[str], str | None] | None = None
 
     def headers(self, method: str, path: str, body: Any) -> dict[str, str]:
         from pushengine.identity import mint
@@ -166,6 +169,10 @@ class ClientTrust:
             device_id = next((e["device_id"] for e in named if isinstance(e.get("device_id"), str)), None)
             user_id = next((e["user_id"] for e in named if isinstance(e.get("user_id"), str)), None)
         headers = {}
+        if device_id and device_id not in self.device_secrets and self.issue and not (found and method == "PUT"):
+            issued = self.issue(device_id)
+            if issued:
+                self.device_secrets[device_id] = issued
         if device_id and device_id in self.device_secrets:
             headers["x-device-secret"] = self.device_secrets[device_id]
         if isinstance(user_id, str) and self.identity_secret:
@@ -237,8 +244,14 @@ def new_app(api: Api, standins: Standins, name: str = "shop", *, providers: bool
     created = api.as_key(ADMIN_KEY).post("/v1/apps", {"name": name})
     assert created.status_code == 201, created.text
     body = created.json()
-    client = Api(str(api.http.base_url), body["client_key"], ClientTrust(body["identity_secret"]))
-    keys = AppKeys(body["app_id"], api.as_key(body["server_key"]), client)
+    server = api.as_key(body["server_key"])
+
+    def issue(device_id: str) -> str | None:
+        r = server.post(f"/v1/devices/{device_id}/secret")
+        return str(r.json()["device_secret"]) if r.status_code == 200 else None
+
+    client = Api(str(api.http.base_url), body["client_key"], ClientTrust(body["identity_secret"], issue=issue))
+    keys = AppKeys(body["app_id"], server, client)
     if providers:
         private, public = apns_key()
         team, key_id, bundle = "TEAM123456", "KEY1234567", f"com.example.{name}"

@@ -22,18 +22,22 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+
 from pushengine import identity
 from pushengine.auth import Principal
 from pushengine.dal.apps import AppsRepository
 from pushengine.dal.devices import SECRET_HASH, DevicesRepository
 from pushengine.dal.event_rate import EventRate
 from pushengine.errors import Forbidden, NotFound, TooManyRequests
+from pushengine.models import DeviceId
 
 HEADER = "x-device-secret"
 SETTING = "device_secrets"  # "required" | "off"; absent (an app made before secrets existed): off
 RATE_SETTING = "client_event_rate"
 DEFAULT_CLIENT_EVENT_RATE = 120  # client events per device (or user) per minute
 _NO_HASH = "0" * 64
+_DEVICE_ID: TypeAdapter[str] = TypeAdapter(DeviceId)
 
 
 def new_secret() -> str:
@@ -80,6 +84,14 @@ def same_address(stored: Mapping[str, Any], given: Mapping[str, Any]) -> bool:
     return bool(mine and theirs) and hmac.compare_digest(str(mine).encode(), str(theirs).encode())
 
 
+def is_device_id(value: Any) -> bool:
+    try:
+        _DEVICE_ID.validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
 _UNCLAIMED = "this device has no secret yet: register it again (PUT) with its own push address to claim it"
 
 
@@ -106,7 +118,7 @@ class Gate:
         app = self._apps().get(app_id)
         method = str(event.get("routeKey", "")).split(" ")[0]
         device_id = str((event.get("pathParameters") or {}).get("device_id", ""))
-        if required(app):
+        if required(app) and is_device_id(device_id):  # else no device has it: validation answers 400
             current = self._devices().get(app_id, device_id)
             if current is not None:
                 if current.get(SECRET_HASH):
@@ -164,7 +176,8 @@ class Gate:
             return
         app_id = str(principal.app_id)
         device_id, user_id = raw.get("device_id"), raw.get("user_id")
-        if isinstance(device_id, str):
+        if is_device_id(device_id):  # a device id that is not one is validation's 400
+            assert isinstance(device_id, str)
             device = self._devices().get(app_id, device_id)
             if device is None:
                 raise NotFound("device not found", field="body.device_id")
@@ -174,14 +187,14 @@ class Gate:
                 )
                 raise Forbidden(reason, field=HEADER)
         self._user(app, user_id, headers)
-        subject = f"device#{device_id}" if isinstance(device_id, str) else f"user#{user_id}"
-        if self._rate is not None and (isinstance(device_id, str) or isinstance(user_id, str)):
+        subject = f"device#{device_id}" if is_device_id(device_id) else f"user#{user_id}"
+        if self._rate is not None and (is_device_id(device_id) or isinstance(user_id, str)):
             limit = client_event_rate(app)
             wait = self._rate().take(app_id, subject, limit)
             if wait is not None:
                 raise TooManyRequests(
                     f"over {limit} client events a minute for this {subject.split('#')[0]}",
-                    retry_after=wait, field="body.device_id" if isinstance(device_id, str) else "body.user_id",
+                    retry_after=wait, field="body.device_id" if is_device_id(device_id) else "body.user_id",
                 )  # fmt: skip
 
     # ---------- users ----------
