@@ -118,6 +118,7 @@ class Gate:
         app = self._apps().get(app_id)
         method = str(event.get("routeKey", "")).split(" ")[0]
         device_id = str((event.get("pathParameters") or {}).get("device_id", ""))
+        current = None
         if required(app) and is_device_id(device_id):  # else no device has it: validation answers 400
             current = self._devices().get(app_id, device_id)
             if current is not None:
@@ -127,7 +128,14 @@ class Gate:
                 elif method != "PUT":
                     raise Forbidden(_UNCLAIMED, field=HEADER)
         if method == "PUT":
-            self._user(app, body().get("user_id"), headers)
+            user_id = body().get("user_id")
+            # a proven device restating the user it is already linked to claims nothing new (the service
+            # worker re-registers without the page's token); naming another user needs that user's token
+            kept = (
+                current is not None and bool(current.get(SECRET_HASH)) and current.get("user_id") == user_id
+            )
+            if not kept:
+                self._user(app, user_id, headers)
 
     def admit_registration(
         self, principal: Principal, app: Mapping[str, Any] | None, given: str | None,
