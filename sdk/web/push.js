@@ -8,8 +8,8 @@
 //
 // The service worker (push-sw.js) imports the API helpers below, so both speak to the engine alike.
 
-const DEVICE_FIELDS = ["platform", "token", "subscription", "timezone", "locale", "country", "user_id",
-  "tags", "attributes", "quiet_hours", "opted_in"];
+const DEVICE_FIELDS = ["platform", "token", "subscription", "timezone", "locale", "country", "region", "location",
+  "user_id", "tags", "attributes", "quiet_hours", "opted_in"];
 const STORAGE_KEY = "pushengine.device_id";
 const SECRET_KEY = "pushengine.device_secret";
 
@@ -153,7 +153,7 @@ export class EngineApi {
 }
 
 // what a re-registration carries over from the engine's copy of the device
-const DEFAULT_KEPT = ["country", "user_id", "tags", "attributes", "quiet_hours", "opted_in"];
+const DEFAULT_KEPT = ["country", "region", "location", "user_id", "tags", "attributes", "quiet_hours", "opted_in"];
 
 /** The service worker's script URL, carrying what it needs to report (it has no page storage). */
 export function workerUrl(script, { apiUrl, clientKey, deviceId }) {

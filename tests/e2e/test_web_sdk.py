@@ -280,6 +280,29 @@ def test_data_only_message_reaches_the_page_and_shows_nothing(
     assert stats(app, campaign_id)["delivered"] == 0  # nothing was shown
 
 
+def test_refresh_on_page_load_keeps_the_devices_region_and_location(
+    browser: Browser, app: AppKeys, subscription: dict[str, Any]
+) -> None:
+    device_id = browser.page.evaluate("window.push.deviceId")
+    path = f"/v1/devices/{device_id}"
+    # the page may name them itself (a coarse location the site chose to ask for)
+    browser.page.evaluate("window.push.refresh({region: 'DE-BE', location: {lat: 52.52, lon: 13.4}})")
+    device = app.server.get(path).json()
+    assert (device["region"], device["country"]) == ("DE-BE", "DE")
+    assert device["location"] == {"lat": 52.52, "lon": 13.4}
+
+    # or the app's backend sets them (server key); the next page load re-registers without them
+    current = {k: device[k] for k in ("timezone", "locale", "tags", "attributes", "opted_in")}
+    body = {**current, "platform": "web", "subscription": subscription, "region": "DE-HH",
+            "location": {"lat": 53.55, "lon": 10.0}}  # fmt: skip
+    assert app.server.put(path, body).status_code == 200
+    browser.page.evaluate("window.push.refresh()")
+    device = app.server.get(path).json()
+    assert (device["region"], device["country"]) == ("DE-HH", "DE")
+    assert device["location"] == {"lat": 53.55, "lon": 10.0}
+    assert device["timezone"] == "Europe/Berlin"  # refreshed from the browser, as before
+
+
 def test_renewed_subscription_is_registered_and_unsubscribe_removes_the_device(
     browser: Browser, standins: Standins, app: AppKeys
 ) -> None:

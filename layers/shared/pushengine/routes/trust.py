@@ -27,7 +27,7 @@ class IdentitySecretOut(BaseModel):
 
 
 @router.api(
-    "POST", "/v1/devices/<device_id>/secret", keys=["server"], answers=[404],
+    "POST", "/v1/devices/<device_id>/secret", keys=["server"], answers=[404], operator=True,
     summary="Issue a device a new secret (server key): the old one stops working",
 )  # fmt: skip
 def reset_device_secret(device_id: Annotated[DeviceId, Path()]) -> DeviceSecretOut:
@@ -36,7 +36,7 @@ def reset_device_secret(device_id: Annotated[DeviceId, Path()]) -> DeviceSecretO
 
 
 @router.api(
-    "POST", "/v1/apps/<app_id>/identity-secret", keys=["server"], app_param="app_id", answers=[404],
+    "POST", "/v1/apps/<app_id>/identity-secret", keys=["server"], app_param="app_id", answers=[404], operator=True,
     summary="Rotate the app's identity secret (server key of this app): user tokens are signed with it",
 )  # fmt: skip
 def rotate_identity_secret(app_id: AppId) -> IdentitySecretOut:
