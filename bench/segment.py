@@ -22,6 +22,7 @@ from pushengine.dal.aws import plain_item
 from pushengine.dal.devices import partition_key, range_key
 from pushengine.dal.numbers import to_dynamo
 from pushengine.delivery.segment import device_entry
+from pushengine.models import CampaignSpec
 from pushengine.targeting import Targeting
 
 
@@ -44,7 +45,7 @@ def measure_page(subscriptions: list[dict[str, Any]], page_size: int, batch_size
     items = [device_item(i, subscriptions[i % len(subscriptions)]) for i in range(page_size)]
     serializer = TypeSerializer()
     wire = json.dumps({"Items": [{k: serializer.serialize(v) for k, v in it.items()} for it in items]})
-    targeting = Targeting(CAMPAIGN_ID, SPEC)
+    targeting = Targeting(CAMPAIGN_ID, CampaignSpec.model_validate(SPEC))
     now = datetime.now(UTC)
     rounds = 3
     cpu = time.process_time()

@@ -39,6 +39,7 @@ from pushengine.dal.numbers import from_dynamo
 from pushengine.dal.queues import encode, pack
 from pushengine.delivery import segment, sending
 from pushengine.models import CampaignSpec
+from pushengine.ports import CapRule
 from pushengine.providers.base import Notification, Outcome, PushProvider, SendResult
 from pushengine.readplan import KeyRange
 
@@ -157,6 +158,8 @@ class FakeCampaigns(Faults):
         if key not in self.definitions:
             raise ValueError(f"campaign {key} does not exist")
         self.definitions[key] = copy.deepcopy(definition)
+        with self._lock:  # the repository notes the revision on the progress item too
+            self.main[key]["revision"] = int(definition.get("revision") or 0)
 
     def mark_wave_fired(self, app_id: str, campaign_id: str, wave_id: str, tasks: int) -> bool:
         self.check("mark_wave_fired")
@@ -370,6 +373,9 @@ class FakeDevices(Faults):
     def zone_size(self, app_id: str, zone: str) -> int:
         return max(0, self.zone_counts[app_id][zone])
 
+    def zone_sizes(self, app_id: str) -> dict[str, int]:
+        return {zone: self.zone_size(app_id, zone) for zone in self.zones(app_id)}
+
     def partition_page(
         self, app_id: str, zone: str, key_range: KeyRange | None = None, *, limit: int,
         start: dict[str, Any] | None = None,
@@ -483,16 +489,15 @@ class FakeCaps:
         self.clock = clock
         self.sends: dict[tuple[str, str], builtins.list[tuple[str, float]]] = defaultdict(list)
 
-    def allow_within(
-        self, app_id: str, device_id: str, send_id: str, limits: builtins.list[tuple[int, int]]
-    ) -> bool:
+    def allow_within(self, app_id: str, device_id: str, send_id: str, limits: builtins.list[CapRule]) -> bool:
         now = self.clock()
-        longest = max(hours for _, hours in limits)
+        longest = max(rule.per_hours for rule in limits)
         recent = [(s, at) for s, at in self.sends[(app_id, device_id)] if at > now - longest * 3600]
         if any(s == send_id for s, _ in recent):
             return True  # a redelivered batch repeats its own send
-        for limit, per_hours in limits:
-            if sum(1 for _, at in recent if at > now - per_hours * 3600) >= limit:
+        for rule in limits:
+            since = now - rule.per_hours * 3600
+            if sum(1 for s, at in recent if at > since and rule.counts(s)) >= rule.max:
                 return False
         self.sends[(app_id, device_id)] = [*recent, (send_id, now)]
         return True

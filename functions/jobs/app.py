@@ -1,6 +1,6 @@
-"""Jobs function: device imports and exports, one stretch per jobs-queue message (pushengine.imports), and
-the rest of an erasure's pass (pending triggered sends, messages, dead-letter queues, export files:
-pushengine.erasure)."""
+"""Jobs function: device imports and exports and date-attribute index jobs, one stretch per jobs-queue message
+(pushengine.imports, pushengine.anniversaries), and the rest of an erasure's pass (pending triggered sends,
+messages, dead-letter queues, export files: pushengine.erasure)."""
 
 import json
 from functools import cache

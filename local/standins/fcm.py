@@ -31,6 +31,7 @@ from local.standins._server import LocalHTTPServer, Request, Response, ServedSta
 FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
+BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
 MAX_PAYLOAD_BYTES = 4096
 ACCESS_TOKEN_LIFETIME = 3599
 CLOCK_SKEW = 30  # seconds of iat/exp slack, as Google allows for unsynchronised clocks
@@ -124,6 +125,7 @@ class _Failure:
     status: int
     retry_after: float | None
     times: int | None  # None: every send fails
+    field: str | None = None  # INVALID_ARGUMENT: the field a google.rpc.BadRequest blames
 
 
 class _Reply(Exception):
@@ -214,12 +216,17 @@ class FcmStandIn(ServedStandIn):
         status: int | None = None,
         retry_after: float | None = None,
         times: int | None = None,
+        field: str | None = None,
     ) -> None:
-        """Answer sends to token with a documented FCM error (every time, or the next `times` sends)."""
+        """Answer sends to token with a documented FCM error (every time, or the next `times` sends); `field`
+        adds the google.rpc.BadRequest violation FCM gives with INVALID_ARGUMENT (`message.token`: the token
+        is at fault; `message.data`: the payload is)."""
         if error_code not in ERRORS:
             raise ValueError(f"unknown FCM error code {error_code!r}")
         with self._lock:
-            self._failures[token] = _Failure(error_code, status or ERRORS[error_code][0], retry_after, times)
+            self._failures[token] = _Failure(
+                error_code, status or ERRORS[error_code][0], retry_after, times, field
+            )
 
     def expire_access_tokens(self) -> None:
         with self._lock:
@@ -404,7 +411,13 @@ class FcmStandIn(ServedStandIn):
         if failure is not None:
             code = failure.error_code
             headers = {"Retry-After": f"{failure.retry_after:g}"} if failure.retry_after is not None else {}
-            error = _rpc_error(failure.status, ERRORS[code][1], code.replace("_", " ").lower(), code)
+            message = (
+                f"Invalid value at '{failure.field}'" if failure.field else code.replace("_", " ").lower()
+            )
+            error = _rpc_error(failure.status, ERRORS[code][1], message, code)
+            if failure.field:
+                error["error"]["details"].append({"@type": BAD_REQUEST_TYPE, "fieldViolations": [
+                    {"field": failure.field, "description": message}]})  # fmt: skip
             raise _Reply(failure.status, error, headers)
         if not WELL_FORMED_TOKEN.match(token):
             raise _invalid("The registration token is not a valid FCM registration token")

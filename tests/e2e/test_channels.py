@@ -101,6 +101,9 @@ def test_provider_errors_lead_to_prune_fail_retry_and_refresh(stack: Any, standi
     standins.fcm.fail(f["unregistered"], "UNREGISTERED")
     standins.fcm.fail(f["invalid"], "INVALID_ARGUMENT")
     standins.fcm.fail(f["unavailable"], "UNAVAILABLE", times=1)
+    # the token itself is bad: FCM says "not a valid FCM registration token", or it is another project's
+    f["malformed"] = "truncated-" + "x" * 30  # passes registration's shape check, not FCM's
+    f["other_project"] = standins.fcm.new_token("someone-else")  # SENDER_ID_MISMATCH
     for name, token in t.items():
         assert (
             app.client.put(f"/v1/devices/ios-{name}", {"platform": "ios", "token": token}).status_code == 201
@@ -122,10 +125,10 @@ def test_provider_errors_lead_to_prune_fail_retry_and_refresh(stack: Any, standi
     assert standins.apns.jwt_count - jwts_before == 2  # the app's first JWT, and one refresh
     sent_fcm = {n for n, tok in f.items() if standins.fcm.received_for(tok)}
     assert sent_fcm == {"unavailable", "ok"}
-    for device in ("ios-unregistered", "ios-bad", "and-unregistered"):
+    for device in ("ios-unregistered", "ios-bad", "and-unregistered", "and-malformed", "and-other_project"):
         assert app.client.get(f"/v1/devices/{device}").json()["status"] == "invalid"
-    for device in ("ios-wrong_topic", "and-invalid", "ios-ok"):
-        assert app.client.get(f"/v1/devices/{device}").json()["status"] == "active"
+    for device in ("ios-wrong_topic", "and-invalid", "ios-ok"):  # and-invalid: an INVALID_ARGUMENT not about
+        assert app.client.get(f"/v1/devices/{device}").json()["status"] == "active"  # its token
 
     stats = app.server.get(f"/v1/campaigns/{campaign_id}").json()["stats"]
-    assert (stats["sent"], stats["pruned"], stats["failed"]) == (5, 3, 2)
+    assert (stats["sent"], stats["pruned"], stats["failed"]) == (5, 5, 2)

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import Api, Standins, new_app
+from tests.conftest import Api, Standins, new_app, quiet_hours_around
 
 pytestmark = pytest.mark.e2e
 
@@ -20,7 +20,9 @@ def campaign(app: Any, **extra: Any) -> str:
     return str(r.json()["campaign_id"])
 
 
-def test_frequency_cap_suppresses_marketing_but_not_transactional(stack: Any, standins: Standins) -> None:
+def test_a_campaigns_cap_counts_its_own_sends_the_app_wide_cap_every_marketing_send(
+    stack: Any, standins: Standins
+) -> None:
     app = new_app(Api(stack.api_url), standins, "caps")
     for i in range(3):
         body = {"platform": "web", "subscription": standins.webpush.new_subscription()}
@@ -28,23 +30,63 @@ def test_frequency_cap_suppresses_marketing_but_not_transactional(stack: Any, st
     cap = {"max": 1, "per_hours": 24}
     first = campaign(app, frequency_cap=cap, quiet_hours="ignore")
     stack.drain(timeout=60)
-    second = campaign(app, frequency_cap=cap, quiet_hours="ignore")
+    second = campaign(app, frequency_cap=cap, quiet_hours="ignore")  # its own cap: the first's sends don't count
     stack.drain(timeout=60)
     receipt = campaign(app, frequency_cap=cap, category="transactional")
     stack.drain(timeout=60)
-    stats = {c: app.server.get(f"/v1/campaigns/{c}").json()["stats"] for c in (first, second, receipt)}
+    # across campaigns: the app-wide cap, over every marketing send (the two above, not the receipt)
+    r = app.server.put(f"/v1/apps/{app.app_id}/settings", {"frequency_cap": {"max": 2, "per_hours": 24}})
+    assert r.status_code == 200, r.text
+    third = campaign(app, quiet_hours="ignore")
+    stack.drain(timeout=60)
+    stats = {c: app.server.get(f"/v1/campaigns/{c}").json()["stats"] for c in (first, second, receipt, third)}
     assert stats[first]["sent"] == 3
-    assert (stats[second]["sent"], stats[second]["suppressed"]["frequency_cap"]) == (0, 3)
+    assert (stats[second]["sent"], stats[second]["suppressed"]["frequency_cap"]) == (3, 0)
     assert stats[receipt]["sent"] == 3  # transactional ignores caps
+    assert (stats[third]["sent"], stats[third]["suppressed"]["frequency_cap"]) == (0, 3)
+
+
+def _direct(app: Any, stack: Any, **extra: Any) -> dict[str, Any]:
+    """A direct send to device `lone`, drained; its one recipient's result."""
+    body = {"to": {"device_ids": ["lone"]}, "message": {"title": "Deal", "body": "Today only"}, **extra}
+    r = app.server.post("/v1/messages", body)
+    assert r.status_code == 202, r.text
+    stack.drain(timeout=60)
+    (result,) = app.server.get(f"/v1/messages/{r.json()['message_id']}").json()["results"]
+    return {k: v for k, v in result.items() if v is not None}
+
+
+def test_marketing_direct_sends_obey_the_apps_default_quiet_hours_and_app_wide_cap(
+    stack: Any, standins: Standins
+) -> None:
+    app = new_app(Api(stack.api_url), standins, "directdefaults")
+    zone = "Asia/Kolkata"
+    local_now = datetime.now(UTC).astimezone(ZoneInfo(zone))
+    # the app's default quiet hours began an hour ago and end in two: true at whatever instant this runs
+    quiet = {"start": (local_now - timedelta(hours=1)).strftime("%H:%M"),
+             "end": (local_now + timedelta(hours=2)).strftime("%H:%M")}  # fmt: skip
+    settings = f"/v1/apps/{app.app_id}/settings"
+    assert app.server.put(settings, {"quiet_hours": quiet}).status_code == 200
+    body = {"platform": "web", "subscription": standins.webpush.new_subscription(), "timezone": zone}
+    assert app.client.put("/v1/devices/lone", body).status_code == 201  # no quiet hours of its own
+
+    assert _direct(app, stack, quiet_hours="skip") == {"device_id": "lone", "outcome": "suppressed",
+                                                        "reason": "quiet_hours"}  # fmt: skip
+    assert _direct(app, stack)["outcome"] == "deferred"  # the default policy: held until they end
+    assert _direct(app, stack, quiet_hours="skip", category="transactional")["outcome"] == "sent"
+
+    assert app.server.put(settings, {"frequency_cap": {"max": 1, "per_hours": 24}}).status_code == 200
+    assert _direct(app, stack, quiet_hours="ignore")["outcome"] == "sent"  # the app's one marketing send
+    assert _direct(app, stack, quiet_hours="ignore") == {"device_id": "lone", "outcome": "suppressed",
+                                                          "reason": "frequency_cap"}  # fmt: skip
+    assert _direct(app, stack, category="transactional")["outcome"] == "sent"  # receipts are never capped
 
 
 def test_quiet_hours_defer_until_they_end_or_skip(stack: Any, standins: Standins) -> None:
     app = new_app(Api(stack.api_url), standins, "quiet")
     zone = "Asia/Tokyo"
     local_now = datetime.now(UTC).astimezone(ZoneInfo(zone))
-    # Quiet hours that started an hour ago and end in two: the device is asleep right now.
-    quiet = {"start": (local_now - timedelta(hours=1)).strftime("%H:%M"),
-             "end": (local_now + timedelta(hours=2)).strftime("%H:%M")}  # fmt: skip
+    quiet = quiet_hours_around(zone)  # started an hour ago, ends in two: the device is asleep right now
     sub = standins.webpush.new_subscription()
     body = {"platform": "web", "subscription": sub, "timezone": zone, "quiet_hours": quiet}
     assert app.client.put("/v1/devices/sleepy", body).status_code == 201

@@ -200,6 +200,25 @@ def test_demo_page_subscribes_and_registers_the_device(
     assert (device["timezone"], device["locale"]) == ("Europe/Berlin", "de-DE")  # Intl and navigator.language
     key = bytes(page.evaluate("window.subscribedWithKey"))
     assert len(key) == 65 and key[0] == 4  # the app's VAPID public key, decoded from base64url
+    # the device secret the registration issued is kept beside the device id (the worker reads IndexedDB)
+    secret = page.evaluate("localStorage.getItem('pushengine.device_secret.' + window.push.deviceId)")
+    kept = page.evaluate("import('./push.js').then((m) => m.secretStore.get(window.push.deviceId))")
+    assert secret and kept == secret
+    anyone = app.client.as_key(app.client.key)
+    assert anyone.get(f"/v1/devices/{device_id}").status_code == 403
+    assert anyone.get(f"/v1/devices/{device_id}", headers={"x-device-secret": secret}).status_code == 200
+
+
+def test_the_page_names_its_user_with_the_token_its_backend_minted(browser: Browser, app: AppKeys) -> None:
+    from pushengine.identity import mint
+
+    page, secret = browser.page, app.client.trust.identity_secret if app.client.trust else ""
+    device_id = page.evaluate("window.push.deviceId")
+    refused = page.evaluate("window.push.refresh({user_id: 'u-web'}).then(() => 0, (e) => e.status)")
+    assert refused == 403  # no token yet: the engine does not let the page claim a user
+    page.evaluate("(token) => window.push.setUserToken(token)", mint(str(secret), "u-web"))
+    page.evaluate("window.push.refresh({user_id: 'u-web'})")
+    assert app.server.get(f"/v1/devices/{device_id}").json()["user_id"] == "u-web"
 
 
 def test_rich_push_is_shown_replaced_by_tag_and_reported(
@@ -259,6 +278,29 @@ def test_data_only_message_reaches_the_page_and_shows_nothing(
     assert browser.page.locator("#messages li").inner_text() == '{"cart":"refresh","items":3}'
     assert browser.notifications() == before
     assert stats(app, campaign_id)["delivered"] == 0  # nothing was shown
+
+
+def test_refresh_on_page_load_keeps_the_devices_region_and_location(
+    browser: Browser, app: AppKeys, subscription: dict[str, Any]
+) -> None:
+    device_id = browser.page.evaluate("window.push.deviceId")
+    path = f"/v1/devices/{device_id}"
+    # the page may name them itself (a coarse location the site chose to ask for)
+    browser.page.evaluate("window.push.refresh({region: 'DE-BE', location: {lat: 52.52, lon: 13.4}})")
+    device = app.server.get(path).json()
+    assert (device["region"], device["country"]) == ("DE-BE", "DE")
+    assert device["location"] == {"lat": 52.52, "lon": 13.4}
+
+    # or the app's backend sets them (server key); the next page load re-registers without them
+    current = {k: device[k] for k in ("timezone", "locale", "tags", "attributes", "opted_in")}
+    body = {**current, "platform": "web", "subscription": subscription, "region": "DE-HH",
+            "location": {"lat": 53.55, "lon": 10.0}}  # fmt: skip
+    assert app.server.put(path, body).status_code == 200
+    browser.page.evaluate("window.push.refresh()")
+    device = app.server.get(path).json()
+    assert (device["region"], device["country"]) == ("DE-HH", "DE")
+    assert device["location"] == {"lat": 53.55, "lon": 10.0}
+    assert device["timezone"] == "Europe/Berlin"  # refreshed from the browser, as before
 
 
 def test_renewed_subscription_is_registered_and_unsubscribe_removes_the_device(

@@ -77,7 +77,7 @@ def test_send_arrives_with_the_right_message(fcm: FcmStandIn) -> None:
     [
         ("UNREGISTERED", None, SendResult(Outcome.PRUNED, 404, "UNREGISTERED")),
         ("INVALID_ARGUMENT", None, SendResult(Outcome.FAILED, 400, "INVALID_ARGUMENT")),
-        ("SENDER_ID_MISMATCH", None, SendResult(Outcome.FAILED, 403, "SENDER_ID_MISMATCH")),
+        ("SENDER_ID_MISMATCH", None, SendResult(Outcome.PRUNED, 403, "SENDER_ID_MISMATCH")),
         ("THIRD_PARTY_AUTH_ERROR", None, SendResult(Outcome.FAILED, 401, "THIRD_PARTY_AUTH_ERROR")),
         ("QUOTA_EXCEEDED", 10, SendResult(Outcome.RETRY, 429, "QUOTA_EXCEEDED", 60.0)),
         ("QUOTA_EXCEEDED", 90, SendResult(Outcome.RETRY, 429, "QUOTA_EXCEEDED", 90.0)),
@@ -116,11 +116,24 @@ def test_real_rejections_without_injection(fcm: FcmStandIn) -> None:
     )
     assert [(r.outcome, r.status, r.reason) for r in results] == [
         (Outcome.PRUNED, 404, "UNREGISTERED"),
-        (Outcome.FAILED, 400, "INVALID_ARGUMENT"),
-        (Outcome.FAILED, 403, "SENDER_ID_MISMATCH"),
-        (Outcome.FAILED, 400, "INVALID_ARGUMENT"),
+        (Outcome.PRUNED, 400, "INVALID_ARGUMENT"),  # "not a valid FCM registration token"
+        (Outcome.PRUNED, 403, "SENDER_ID_MISMATCH"),  # another project's token
+        (Outcome.FAILED, 400, "INVALID_ARGUMENT"),  # the payload is too big: the device is not at fault
     ]
     assert fcm.received == []
+
+
+@pytest.mark.parametrize(
+    ("field", "expected"),
+    [("message.token", Outcome.PRUNED), ("message.data", Outcome.FAILED), (None, Outcome.FAILED)],
+)
+def test_an_invalid_argument_prunes_only_when_it_blames_the_token(
+    fcm: FcmStandIn, field: str | None, expected: Outcome
+) -> None:
+    token = fcm.new_token()
+    fcm.fail(token, "INVALID_ARGUMENT", field=field)
+    [result] = asyncio.run(send_all(provider_for(fcm), [notification(token)]))
+    assert (result.outcome, result.status, result.reason) == (expected, 400, "INVALID_ARGUMENT")
 
 
 def test_transient_failure_clears(fcm: FcmStandIn) -> None:

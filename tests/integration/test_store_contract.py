@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 
 from pushengine.dal.campaigns import CampaignsRepository, zero_stats
+from pushengine.dal.caps import FrequencyCaps
 from pushengine.dal.devices import DevicesRepository
 from pushengine.models import CampaignSpec
-from pushengine.ports import CampaignStore, DeviceStore
+from pushengine.ports import CampaignStore, CapRule, CapStore, DeviceStore
 from pushengine.readplan import key_range
-from tests.fakes import FakeCampaigns, FakeDevices
+from tests.fakes import FakeCampaigns, FakeCaps, FakeDevices
 
 pytestmark = pytest.mark.integration
 
@@ -47,6 +48,24 @@ def devices(request: pytest.FixtureRequest) -> tuple[DeviceStore, Callable[[str,
         repo.put(APP, device_id, fields)
 
     return repo, register
+
+
+class Clock:
+    """The caps' clock, moved by the test (seconds since the epoch)."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=["fake", "dynamodb"])
+def caps(request: pytest.FixtureRequest) -> tuple[CapStore, Clock]:
+    clock = Clock()
+    if request.param == "fake":
+        return FakeCaps(clock), clock
+    return FrequencyCaps(request.getfixturevalue("names")["DeliveryStateTable"], clock=clock), clock
 
 
 def created(store: CampaignStore, waves: int = 1) -> CampaignStore:
@@ -224,3 +243,50 @@ def test_every_device_read_answers_plain_values(
         assert {k: item[k] for k in ("tags", "location")} == {k: fields[k] for k in ("tags", "location")}
         assert _types(item["tags"]) == {"visits": "int", "score": "float", "vip": "bool"}
         assert type(item["version"]) is int
+
+
+def test_a_campaigns_cap_counts_its_own_sends_and_the_app_wide_cap_counts_every_send(
+    caps: tuple[CapStore, Clock],
+) -> None:
+    store, clock = caps
+    own = {c: CapRule(1, 24, c) for c in ("cmp_a", "cmp_b", "cmp_r")}
+    assert store.allow_within(APP, "d1", "cmp_a", [own["cmp_a"]])
+    assert store.allow_within(APP, "d1", "cmp_a", [own["cmp_a"]])  # a redelivery of its own send
+    assert store.allow_within(APP, "d1", "cmp_b", [own["cmp_b"]])  # another campaign's send does not count
+    assert store.allow_within(APP, "d1", "cmp_r.2027-01-04", [own["cmp_r"]])  # a recurring campaign's run
+    assert not store.allow_within(APP, "d1", "cmp_r.2027-01-05", [own["cmp_r"]])  # its next run counts the first
+    assert not store.allow_within(APP, "d1", "cmp_a.dev.2", [own["cmp_a"]])  # a triggered send of cmp_a too
+    app_wide = CapRule(3, 24)
+    assert not store.allow_within(APP, "d1", "cmp_c", [app_wide])  # three sends of any campaign already
+    assert store.allow_within(APP, "d2", "cmp_c", [app_wide])  # per device
+    clock.now += 25 * 3600
+    assert store.allow_within(APP, "d1", "cmp_r.2027-01-06", [own["cmp_r"], app_wide])  # the window passed
+
+
+def test_an_edited_definition_reaches_a_container_that_read_the_old_one(campaigns: CampaignStore) -> None:
+    created(campaigns)
+    other = campaigns
+    if isinstance(campaigns, CampaignsRepository):  # another container: its own definition cache
+        other = CampaignsRepository(campaigns._campaigns_name, campaigns._state_name, campaigns.timeseries)
+    before = other.get(APP, CAMPAIGN, summed=False)
+    assert before is not None and before["spec"].message.title == "t"  # type: ignore[union-attr]
+    definition = campaigns.definition(APP, CAMPAIGN, consistent=True)
+    assert definition is not None
+    edited = {"message": {"title": "edited", "body": "b"}}
+    campaigns.replace_definition({**definition, "spec": edited, "revision": 1})
+    for summed in (False, True):
+        after = other.get(APP, CAMPAIGN, summed=summed)
+        assert after is not None and after["spec"].message.title == "edited"  # type: ignore[union-attr]
+        assert after["revision"] == 1
+
+
+def test_zone_sizes_name_every_zone_of_the_registry_with_its_count(
+    devices: tuple[DeviceStore, Callable[[str, dict[str, Any]], None]],
+) -> None:
+    store, register = devices
+    for i, zone in enumerate(["Europe/Paris", "Europe/Paris", "Asia/Tokyo"]):
+        register(f"z{i}", {"platform": "web", "timezone": zone, "opted_in": True,
+                           "subscription": {"endpoint": f"https://push.example/z{i}",
+                                            "keys": {"p256dh": "BOr", "auth": "au"}}})  # fmt: skip
+    assert store.zone_sizes(APP) == {"Asia/Tokyo": 1, "Europe/Paris": 2}
+    assert sorted(store.zone_sizes(APP)) == sorted(store.zones(APP))

@@ -10,11 +10,22 @@ from pushengine.providers.fcm import FCM_ERROR_TYPE, map_response
 pytestmark = pytest.mark.unit
 
 
-def rpc(code: int, status: str, error_code: str | None = None) -> dict[str, Any]:
-    details = [{"@type": "type.googleapis.com/google.rpc.BadRequest", "fieldViolations": []}]
+def rpc(
+    code: int, status: str, error_code: str | None = None, *, message: str = "m", field: str | None = None
+) -> dict[str, Any]:
+    violations = [{"field": field, "description": message}] if field else []
+    details: list[dict[str, Any]] = [
+        {"@type": "type.googleapis.com/google.rpc.BadRequest", "fieldViolations": violations}
+    ]
     if error_code:
         details.append({"@type": FCM_ERROR_TYPE, "errorCode": error_code})
-    return {"error": {"code": code, "message": "m", "status": status, "details": details}}
+    return {"error": {"code": code, "message": message, "status": status, "details": details}}
+
+
+# FCM's documented answer for a bad token (firebase.google.com/docs/cloud-messaging/error-codes, example 2)
+BAD_TOKEN = {"error": {"code": 400, "message": "The registration token is not a valid FCM registration token",
+                       "status": "INVALID_ARGUMENT",
+                       "details": [{"@type": FCM_ERROR_TYPE, "errorCode": "INVALID_ARGUMENT"}]}}  # fmt: skip
 
 
 NOW = 1_700_000_000.0
@@ -39,12 +50,45 @@ NOW = 1_700_000_000.0
             SendResult(Outcome.FAILED, 400, "INVALID_ARGUMENT"),
         ),
         (400, rpc(400, "INVALID_ARGUMENT"), None, SendResult(Outcome.FAILED, 400, "INVALID_ARGUMENT")),
+        # the token itself is bad: prune (a payload's INVALID_ARGUMENT, above and below, never prunes)
+        (400, BAD_TOKEN, None, SendResult(Outcome.PRUNED, 400, "INVALID_ARGUMENT")),
+        (
+            400,
+            rpc(
+                400,
+                "INVALID_ARGUMENT",
+                "INVALID_ARGUMENT",
+                message="Invalid value at 'message.token'",
+                field="message.token",
+            ),
+            None,
+            SendResult(Outcome.PRUNED, 400, "INVALID_ARGUMENT"),
+        ),
+        (
+            400,
+            rpc(
+                400,
+                "INVALID_ARGUMENT",
+                message="Invalid value at 'message.data[0].value' (TYPE_STRING), 12",
+                field="message.data[0].value",
+            ),
+            None,
+            SendResult(Outcome.FAILED, 400, "INVALID_ARGUMENT"),
+        ),
+        (
+            400,
+            rpc(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", message="Message is too big"),
+            None,
+            SendResult(Outcome.FAILED, 400, "INVALID_ARGUMENT"),
+        ),
         (
             403,
             rpc(403, "PERMISSION_DENIED", "SENDER_ID_MISMATCH"),
             None,
-            SendResult(Outcome.FAILED, 403, "SENDER_ID_MISMATCH"),
+            SendResult(Outcome.PRUNED, 403, "SENDER_ID_MISMATCH"),
         ),
+        # our own credentials lack the permission: the message fails, the device stays
+        (403, rpc(403, "PERMISSION_DENIED"), None, SendResult(Outcome.FAILED, 403, "PERMISSION_DENIED")),
         (
             401,
             rpc(401, "UNAUTHENTICATED", "THIRD_PARTY_AUTH_ERROR"),

@@ -11,13 +11,15 @@ from typing import Any
 
 import pytest
 
-from pushengine.delivery import pace
+from pushengine.delivery import pace, segment, sending
 from pushengine.delivery.pace import LEAD_SECONDS as PACING_LEAD_SECONDS
-from tests.fakes import SEND, Harness
+from pushengine.providers.base import Notification, Outcome, SendResult
+from tests.fakes import SEND, FakeProvider, Harness
 
 pytestmark = pytest.mark.unit
 
 APP = "app_p"
+SENDER_TIMEOUT_SECONDS = 60
 RATE = 10
 
 
@@ -127,10 +129,11 @@ def test_a_late_reservation_skips_the_slots_already_past_and_shares_none() -> No
     campaign_id = h.create_campaign(APP, body(max_per_second=RATE))
     args = (h.campaigns, APP, campaign_id)
     assert pace.reserve(*args, 10, RATE, 1000.0) == 1000.0 + PACING_LEAD_SECONDS  # the origin
-    assert pace.reserve(*args, 5, RATE, 1000.5) == 1001.0 + 10 / RATE  # on time: right after
+    step = pace.gap(RATE)
+    assert pace.reserve(*args, 5, RATE, 1000.5) == pytest.approx(1001.0 + 10 * step)  # on time: right after
     late = pace.reserve(*args, 4, RATE, 1100.0)
-    assert late == 1100.0 + PACING_LEAD_SECONDS
-    assert pace.reserve(*args, 1, RATE, 1100.0) == late + 4 / RATE  # and the next follows the late block
+    assert 1100.0 + PACING_LEAD_SECONDS <= late < 1100.0 + PACING_LEAD_SECONDS + step  # the first slot on
+    assert pace.reserve(*args, 1, RATE, 1100.0) == pytest.approx(late + 4 * step)  # the next follows it
 
 
 def test_waves_whose_sends_overlap_share_the_campaigns_rate() -> None:
@@ -146,8 +149,141 @@ def test_waves_whose_sends_overlap_share_the_campaigns_rate() -> None:
     h.advance(minutes=15)
     h.drain(rounds=2000)  # the clock moves on to each delayed batch; Kolkata's wave fires on the way
     assert h.campaigns.totals(APP, campaign_id)["stats"]["sent"] == 1060
-    slots = sorted({(b["batch_id"], b["slot_at"], len(b["devices"])) for q, _, b in h.receipts if q == SEND},
-                   key=lambda s: s[1])  # fmt: skip
+    slots = sorted({(b["batch_id"], b["slot_at"], b.get("slot_count", len(b["devices"])))
+                    for q, _, b in h.receipts if q == SEND}, key=lambda s: s[1])  # fmt: skip
     assert {batch_id.split(".")[1] for batch_id, _, _ in slots} == {"Asia/Kathmandu", "Asia/Kolkata"}
     for (_, at, n), (_, following, _) in pairwise(slots):
-        assert following >= at + n - 1e-6  # one a second: a batch of n holds n seconds
+        assert following >= at + n * pace.gap(1) - 1e-6  # a block of n holds n slots of the timeline
+
+
+def strictest_second(times: list[float]) -> int:
+    """The most sends in any sliding second [t, t + 1) (t at any send)."""
+    ordered = sorted(times)
+    return max(sum(1 for u in ordered if t <= u < t + 1) for t in ordered)
+
+
+def test_a_send_that_wakes_up_late_gives_its_slot_up_instead_of_crowding_the_next_ones() -> None:
+    """Every fifth wait of the sender overruns by 0.3 s (a busy container): with slots fixed at
+    origin + k/rate, the late send and the next `rate` on-time ones would share one second."""
+    h = Harness()
+    waits = 0
+
+    async def overrunning_sleep(seconds: float) -> None:
+        nonlocal waits
+        waits += 1
+        await Harness.sleep(h, seconds + (0.3 if waits % 5 == 0 else 0.0))
+
+    h.sleep = overrunning_sleep  # type: ignore[method-assign]
+    ids = h.web_devices(APP, 40)
+    campaign_id = h.create_campaign(APP, body(max_per_second=4))
+    h.drain(rounds=500)
+    assert h.campaigns.totals(APP, campaign_id)["stats"]["sent"] == 40
+    assert strictest_second(sent_at(h, ids)) <= 4
+
+
+def test_a_quiet_hours_release_takes_the_campaigns_slots() -> None:
+    """60 devices asleep until 14:00 are released at once: their sends keep the campaign's rate."""
+    h = Harness()  # 12:00 UTC
+    ids = h.web_devices(APP, 60, zone="UTC", quiet_hours={"start": "11:00", "end": "14:00"})
+    campaign_id = h.create_campaign(APP, body(max_per_second=5, quiet_hours="defer"))
+    h.drain(rounds=500)
+    assert h.provider.sent == [] and h.campaigns.totals(APP, campaign_id)["stats"]["deferred"] == 60
+    h.now = datetime(2026, 6, 1, 14, 0, tzinfo=UTC)
+    h.drain(rounds=500)
+    totals = h.campaigns.totals(APP, campaign_id)
+    assert totals["stats"]["sent"] == 60 and totals["status"] == "completed"
+    times = sent_at(h, ids)
+    assert strictest_second(times) <= 5 and times[0] >= h.now.timestamp() - 60 * pace.gap(5)
+
+
+def test_a_batch_queued_with_only_the_rate_is_paced_by_the_sender() -> None:
+    """A path that queues batches without reserving (a trigger's one-device batches) still keeps the rate:
+    the sender's first send reserves the batch's slots."""
+    h = Harness()
+    ids = h.web_devices(APP, 12)
+    campaign_id = h.create_campaign(APP, body(max_per_second=RATE, audience=kind_is("nobody")))
+    h.drain()  # its own wave reaches nobody
+    entries = [segment.device_entry(item, "default") for item in h.devices.get_many(APP, ids).values()]
+    batches = [{"app_id": APP, "campaign_id": campaign_id, "batch_id": f"t.{e['id']}.1", "devices": [e],
+                "rate": float(RATE)} for e in entries for _ in range(3)]  # fmt: skip
+    h.campaigns.record(APP, campaign_id, "setup", counters={"batches_pending": len(batches)})
+    h.queue.send_json(SEND, batches)
+    h.drain(rounds=500)
+    times = sent_at(h, ids)
+    assert len(times) == 12  # each device once: its three copies share one ledger
+    assert strictest_second(times) <= RATE and times[-1] - times[0] >= 11 * pace.gap(RATE) - 1e-6
+
+
+def test_a_paced_send_whose_slot_falls_in_quiet_hours_waits_for_their_end() -> None:
+    """At one a second, 120 devices take two minutes; their quiet hours begin at 12:01, so the sends whose
+    slots fall after that wait until 13:00 (quiet_hours: defer), or are skipped (skip)."""
+    for policy in ("defer", "skip"):
+        h = Harness()  # 12:00 UTC
+        ids = h.web_devices(APP, 120, zone="UTC", quiet_hours={"start": "12:01", "end": "13:00"})
+        campaign_id = h.create_campaign(APP, body(max_per_second=1, quiet_hours=policy))
+        h.drain(rounds=2000)
+        quiet_from, quiet_to = (datetime(2026, 6, 1, 12, m, tzinfo=UTC).timestamp() for m in (1, 59))
+        times = sent_at(h, ids)
+        assert not [t for t in times if quiet_from <= t < quiet_to + 60], policy
+        stats = h.campaigns.totals(APP, campaign_id)["stats"]
+        early = sum(1 for t in times if t < quiet_from)
+        assert 40 <= early < 120
+        if policy == "defer":
+            assert len(times) == 120 and stats["sent"] == 120 and stats["deferred"] == 120 - early
+            assert strictest_second(times) <= 1
+        else:
+            assert stats["sent"] == early and stats["suppressed_quiet_hours"] == 120 - early
+        assert h.campaigns.totals(APP, campaign_id)["status"] == "completed"
+
+
+def test_a_paced_batch_longer_than_the_senders_window_is_sent_over_several_deliveries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch of 100 devices at one a second outlasts a sender invocation (its Timeout in template.yaml:
+    60 s): each delivery sends the slots of its window, then queues the batch again holding the rest."""
+    h = Harness()
+    h.settings = h.settings.model_copy(update={"send_batch_size": 100, "audience_pages_per_task": 5})
+    spans: list[float] = []
+    send_batch = sending.send_batch
+
+    async def timed(deps: Any, batch: dict[str, Any], **options: Any) -> dict[str, int]:
+        start = h.wall()
+        try:
+            return await send_batch(deps, batch, **options)
+        finally:
+            spans.append(h.wall() - start)
+
+    monkeypatch.setattr(sending, "send_batch", timed)
+    ids = h.web_devices(APP, 100)
+    campaign_id = h.create_campaign(APP, body(max_per_second=1))
+    h.drain(rounds=2000)
+    totals = h.campaigns.totals(APP, campaign_id)
+    assert totals["stats"]["sent"] == 100 and totals["status"] == "completed" and not h.dead_letters
+    assert max(spans) < SENDER_TIMEOUT_SECONDS
+    times = sent_at(h, ids)
+    assert strictest_second(times) <= 1 and times[-1] - times[0] <= 100 * pace.gap(1) + 10
+
+
+class AttemptClock(FakeProvider):
+    """A provider that notes the clock at every attempt, answered or not: each is a send the receiver sees."""
+
+    def __init__(self, answers: dict[str, Any]) -> None:
+        super().__init__(answers)
+        self.started: list[float] = []
+
+    async def send(self, notification: Notification) -> SendResult:
+        self.started.append(self.clock())
+        return await super().send(notification)
+
+
+def test_a_retried_send_takes_a_slot_of_its_own() -> None:
+    """Every device's first attempt is answered 503 with a short Retry-After: the retry is another send at
+    the receiver, so it waits for a slot rather than go out beside the next device's."""
+    busy = [SendResult(Outcome.RETRY, 503, retry_after=0.01), SendResult(Outcome.SENT, 201)]
+    provider = AttemptClock({f"https://push.example/d{i:04d}": list(busy) for i in range(20)})
+    h = Harness(provider=provider)
+    ids = h.web_devices(APP, 20)
+    campaign_id = h.create_campaign(APP, body(max_per_second=4))
+    h.drain(rounds=500)
+    assert h.campaigns.totals(APP, campaign_id)["stats"]["sent"] == 20 and len(sent_at(h, ids)) == 20
+    assert len(provider.started) == 40 and strictest_second(provider.started) <= 4

@@ -1,5 +1,7 @@
 """README's code-layout section matches the tree: every top-level directory, every module and subpackage of
-pushengine and every function is named there, and every file it names exists."""
+pushengine and every function is named there, and every file it names exists. README stands alone (it cites
+no document the repository lacks), keeps its table rows in their tables and its bullets whole, and counts
+the console's modules right."""
 
 from __future__ import annotations
 
@@ -48,3 +50,41 @@ def test_every_file_the_layout_names_exists() -> None:
     paths = [n for n in named() if "<" not in n and (n.endswith((".py", ".yaml", "/")) or n.startswith(".ci/"))]
     stale = [n for n in paths if not any((base / n.strip("/")).exists() for base in BASES)]
     assert stale == [], f"README's code layout names what is not in the tree: {stale}"
+
+
+def readme() -> str:
+    return (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_stands_alone_citing_no_document_the_repository_lacks() -> None:
+    cited = set(re.findall(r"[\w./-]*[A-Za-z]\.md\b", readme()))
+    missing = sorted(c for c in cited if not (ROOT / c).exists() and not list(ROOT.glob(f"*/{c}")))
+    assert missing == [], f"README cites documents the repository does not have: {missing}"
+
+
+def test_every_table_row_sits_in_a_table() -> None:
+    """A row cut off from its table renders as a stray line of pipes."""
+    lines = readme().splitlines()
+    strays = [
+        line for i, line in enumerate(lines)
+        if line.startswith("|") and not (i and lines[i - 1].startswith("|"))
+        and not (i + 1 < len(lines) and lines[i + 1].startswith("|"))
+    ]  # fmt: skip
+    assert strays == []
+
+
+def test_the_console_s_modules_are_counted_right() -> None:
+    words = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
+    modules = sorted(p.name for p in (ROOT / "functions" / "console" / "static").glob("*.js"))
+    (said,) = re.findall(r"Plain HTML, CSS and (\w+) small ES modules", readme())
+    assert said == words[len(modules)], f"README says {said} ES modules; the console has {modules}"
+
+
+def test_no_bullet_of_properties_kept_is_cut_by_another() -> None:
+    """Each bullet of 'Properties kept' is one paragraph: none ends in a fragment of another's sentence."""
+    text = readme()
+    section = text[text.index("### Properties kept") : text.index("\n## Code layout")]
+    bullets = re.split(r"\n- ", section)[1:]
+    fragments = [b.split("\n")[0][:60] for b in bullets
+                 if re.search(r"\.\n  [a-z]", b)]  # fmt: skip
+    assert fragments == [], f"bullets with a sentence fragment of another's inside: {fragments}"

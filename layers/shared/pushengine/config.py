@@ -32,6 +32,11 @@ class Settings(BaseModel):
     segment_query_function_arn: str = ""
     secrets_prefix: str = "push-engine"
     admin_key_hash: str = ""
+    aws_region: str = "us-east-1"
+    # The console's Cognito user pool and app client (ID tokens' issuer and audience); empty: no console users.
+    console_user_pool_id: str = ""
+    console_client_id: str = ""
+    audit_table: str = ""  # the audit log; empty: not kept (unit tests of other parts)
     shard_count: int = Field(default=16, ge=1, le=1024)
     send_batch_size: int = Field(default=500, ge=1, le=1000)
     # The queues' MaximumMessageSize and maxReceiveCount, set once in the template: a send batch is split
@@ -51,6 +56,9 @@ class Settings(BaseModel):
     # A batch whose place in its provider quota is further off than this is queued again to come back
     # then (SQS holds it for free) rather than holding an invocation asleep (billed by the GB-second).
     quota_inline_wait: float = Field(default=1.0, ge=0)
+    # A paced batch sends the slots falling this soon after its delivery starts, then is queued again for
+    # the rest (its slots kept): 500 devices at 4 a second outlast the sender's 60-second timeout.
+    paced_window_seconds: float = Field(default=30.0, gt=0)
     # A batch whose sends failed without Retry-After comes back after this, doubling per receive.
     redelivery_backoff_seconds: float = Field(default=5.0, gt=0)
     # A batch checkpoints after this many results, but not more often than every checkpoint_seconds:
@@ -59,6 +67,8 @@ class Settings(BaseModel):
     # checkpoints; a crash repeats at most this long of sends, which replace themselves on the device.
     checkpoint_every: int = Field(default=100, ge=1)
     checkpoint_seconds: float = Field(default=5.0, ge=0)
+    # Journey timers are spread over this many partitions of the automation table (README "Journeys").
+    journey_timer_shards: int = Field(default=16, ge=1, le=1024)
 
     @property
     def allowed_webpush_hosts(self) -> list[str]:

@@ -1,10 +1,11 @@
 """Direct sends: one message to named users or devices (≤ 1,000 recipients), straight to the send queue.
 
 No partition is read: recipients are found through the user index and by id, decided once (opt-in, quiet
-hours) and packed into send batches the sender already knows. A message is stored like a campaign (its
-definition and progress items, id `msg_...`), so the sender, checkpoints, stats and completion are shared;
-each batch asks the sender to keep its per-device outcomes in its ledger item, which GET reads back
-(at most 1,000 devices: a bounded read of a few ledger items).
+hours: the device's own, else the app's default) and packed into send batches the sender already knows; a
+marketing send's batches carry the app-wide cap as a campaign's do (transactional ignores both). A message
+is stored like a campaign (its definition and progress items, id `msg_...`), so the sender, checkpoints,
+stats and completion are shared; each batch asks the sender to keep its per-device outcomes in its ledger
+item, which GET reads back (at most 1,000 devices: a bounded read of a few ledger items).
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from pushengine import compose
+from pushengine import app_settings, compose
 from pushengine.config import Settings
 from pushengine.content import Message
-from pushengine.dal.apps import now_iso
+from pushengine.dal.apps import AppsRepository, now_iso
 from pushengine.dal.campaigns import batch_key, zero_stats
 from pushengine.dal.queues import send_json
 from pushengine.delivery.segment import device_entry, split_to_fit
@@ -104,6 +105,7 @@ class MessageDeps:
     devices: DeviceStore
     scheduler: Scheduler
     resolve_template: Callable[[str, str], dict[str, Any]] | None = None  # (app_id, template_id) -> message
+    apps: AppsRepository | None = None  # the app's defaults: quiet hours, the app-wide cap
 
 
 def new_message_id(now: datetime) -> str:
@@ -148,7 +150,10 @@ def send(deps: MessageDeps, app_id: str, body: MessageIn, *, now: datetime | Non
         **({"frequency_cap": body.frequency_cap.model_dump()} if body.frequency_cap else {}),
     }
     devices, results = _recipients(deps.devices, app_id, body.to)
-    targeting = Targeting(message_id, CampaignSpec.model_validate(spec), audience=None)
+    typed = CampaignSpec.model_validate(spec)
+    defaults = app_settings.load(deps.apps, app_id)
+    targeting = Targeting(message_id, typed, audience=None, defaults=defaults)
+    policy = app_settings.batch_policy(defaults, typed)  # the app-wide cap, marketing only
     to_send: list[dict[str, Any]] = []
     deferred: dict[datetime, list[dict[str, Any]]] = {}
     stats: Counter[str] = Counter()
@@ -171,12 +176,12 @@ def send(deps: MessageDeps, app_id: str, body: MessageIn, *, now: datetime | Non
             stats[decision.outcome] += 1
     s = deps.settings
     queued_at = time.time()
-    batches = _batches(app_id, message_id, "s", to_send, s.send_batch_size, s.max_message_bytes, queued_at)
+    batches = _batches(app_id, message_id, "s", to_send, s.send_batch_size, s.max_message_bytes, queued_at, policy)
     held = [
         (at, batch)
         for at, entries in sorted(deferred.items())
         for batch in _batches(app_id, message_id, f"d{at:%Y%m%d%H%M}", entries, s.send_batch_size,
-                              s.max_message_bytes, queued_at)
+                              s.max_message_bytes, queued_at, policy)
     ]  # fmt: skip
     pending = len(batches) + len(held)
     item = {
@@ -212,12 +217,12 @@ def send(deps: MessageDeps, app_id: str, body: MessageIn, *, now: datetime | Non
 
 def _batches(
     app_id: str, message_id: str, prefix: str, entries: list[dict[str, Any]], size: int, max_bytes: int,
-    queued_at: float,
+    queued_at: float, policy: Mapping[str, Any],
 ) -> list[dict[str, Any]]:  # fmt: skip
     out: list[dict[str, Any]] = []
     for i in range(0, len(entries), size):
         batch = {"app_id": app_id, "campaign_id": message_id, "batch_id": f"{prefix}.{i // size}",
-                 "devices": entries[i : i + size], "results": True, "queued_at": queued_at}  # fmt: skip
+                 "devices": entries[i : i + size], "results": True, "queued_at": queued_at, **policy}  # fmt: skip
         out += split_to_fit(batch, max_bytes)
     return out
 

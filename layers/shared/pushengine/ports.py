@@ -12,7 +12,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from pushengine import pacing
 from pushengine.providers.base import PushProvider
@@ -122,6 +122,10 @@ class DeviceStore(Protocol):
 
     def zones(self, app_id: str) -> list[str]: ...
 
+    def zone_sizes(self, app_id: str) -> dict[str, int]:
+        """The zone registry with each zone's device count (the same read as `zones`)."""
+        ...
+
     def zone_size(self, app_id: str, zone: str) -> int: ...
 
     def partition_page(
@@ -156,12 +160,24 @@ class Scheduler(Protocol):
     def exists(self, name: str) -> bool: ...
 
 
+class CapRule(NamedTuple):
+    """One frequency cap: at most `max` sends to a device in `per_hours`. `campaign_id` set: only that
+    campaign's own sends count (its `frequency_cap`, as Pinpoint's campaign limits: every run of a recurring
+    campaign, every triggered send of it); None: every capped send of the app counts (the app-wide cap)."""
+
+    max: int
+    per_hours: int
+    campaign_id: str | None = None
+
+    def counts(self, send_id: str) -> bool:
+        """Whether a recorded send (`campaign`, `campaign.run` or `campaign.device.generation`) counts."""
+        return self.campaign_id is None or send_id.split(".", 1)[0] == self.campaign_id
+
+
 class CapStore(Protocol):
     """Frequency caps (`dal.caps.FrequencyCaps`)."""
 
-    def allow_within(
-        self, app_id: str, device_id: str, send_id: str, limits: list[tuple[int, int]]
-    ) -> bool: ...
+    def allow_within(self, app_id: str, device_id: str, send_id: str, limits: list[CapRule]) -> bool: ...
 
 
 class ErasureLog(Protocol):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from pushengine import webpush_keys
@@ -28,7 +29,8 @@ from pushengine.providers.fcm import check_token_uri, parse_service_account
 
 def create_app(apps: AppsRepository, name: str) -> AppCreated:
     item, client_key, server_key = apps.create(name)
-    return AppCreated(app_id=item["app_id"], name=name, client_key=client_key, server_key=server_key)
+    return AppCreated(app_id=item["app_id"], name=name, client_key=client_key, server_key=server_key,
+                      identity_secret=item["identity_secret"])  # fmt: skip
 
 
 def put_provider(
@@ -83,10 +85,12 @@ def _credentials(provider: str, body: dict[str, Any]) -> tuple[dict[str, Any], d
 
 
 def register_device(
-    devices: DevicesRepository, app_id: str, device_id: str, body: DeviceIn
-) -> tuple[DeviceOut, bool]:
+    devices: DevicesRepository, app_id: str, device_id: str, body: DeviceIn,
+    admit: Callable[[dict[str, Any] | None], dict[str, Any]] | None = None,
+) -> tuple[DeviceOut, bool]:  # fmt: skip
+    """`admit`: what the caller must prove over the current device (pushengine.device_trust)."""
     fields = body.model_dump(exclude_none=True, mode="json")
-    item, created = devices.put(app_id, device_id, fields)
+    item, created = devices.put(app_id, device_id, fields, admit)
     return device_out(item), created
 
 

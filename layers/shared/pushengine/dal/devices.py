@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -27,6 +27,7 @@ from pushengine.readplan import HASH_SPACE, KeyRange
 
 AUDIENCE_INDEX = "audience"
 USER_INDEX = "user"  # sparse: only devices with a user_id carry `user_key`
+SECRET_HASH = "secret_hash"  # the device secret's hash (pushengine.device_trust); never shown
 WRITERS = 8  # BatchWriteItem calls in flight at once in a bulk registration (each a ~10 ms round trip)
 
 
@@ -55,7 +56,7 @@ def user_key(app_id: str, user_id: str) -> str:
 
 
 def public_view(item: dict[str, Any]) -> dict[str, Any]:
-    hidden = {"pk", "aud", "app_id", "version", "user_key"}
+    hidden = {"pk", "aud", "app_id", "version", "user_key", SECRET_HASH}
     return {k: v for k, v in item.items() if k not in hidden}
 
 
@@ -78,6 +79,8 @@ def device_item(
         "version": (current or {}).get("version", 0) + 1,
         **profile_attrs(current or {}),  # behaviour is the events', not the registration's
     }
+    if SECRET_HASH not in item and current and current.get(SECRET_HASH):  # a re-registration keeps it
+        item[SECRET_HASH] = current[SECRET_HASH]
     if fields.get("user_id"):
         item["user_key"] = user_key(app_id, fields["user_id"])
     return item
@@ -103,12 +106,17 @@ class DevicesRepository:
         keys = [{"pk": {"S": pk}} for pk in pks]  # AttributeValues: the bulk client sends them as they are
         return [aws.plain_item(raw) for raw in aws.batch_get(aws.bulk_dynamodb(), self._table.name, keys)]
 
-    def put(self, app_id: str, device_id: str, fields: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    def put(
+        self, app_id: str, device_id: str, fields: dict[str, Any],
+        admit: Callable[[dict[str, Any] | None], dict[str, Any]] | None = None,
+    ) -> tuple[dict[str, Any], bool]:  # fmt: skip
         """Register or update (`fields` plain JSON values); returns (item, created). Optimistic on `version`
-        so racing updates retry."""
+        so racing updates retry. `admit` sees the very item the write replaces (None: a new device) and
+        raises to refuse it, or returns fields to store beside the body's (a device secret's hash)."""
         for _ in range(5):
             current = self.get(app_id, device_id)
-            item = self.item(app_id, device_id, fields, current)
+            extra = admit(current) if admit is not None else {}
+            item = self.item(app_id, device_id, {**fields, **extra}, current)
             moved = current is None or current.get("timezone") != fields["timezone"]
             if moved:
                 self._register_zone(app_id, fields["timezone"])  # before the device, so no wave misses it
@@ -130,10 +138,10 @@ class DevicesRepository:
     ) -> dict[str, Any]:
         return device_item(app_id, device_id, fields, current)
 
-    def put_many(self, app_id: str, registrations: dict[str, dict[str, Any]]) -> None:
+    def put_many(self, app_id: str, registrations: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """Register or update many devices at once (an import): 25 per BatchWriteItem, WRITERS calls in
         flight, each over its current item (read 100 per BatchGetItem). Last writer wins against a
-        concurrent single update."""
+        concurrent single update. Returns the items it replaced, by device id."""
         current = self.get_many(app_id, list(registrations))
         zones = {
             f["timezone"]
@@ -168,6 +176,19 @@ class DevicesRepository:
         for zone, delta in moves.items():
             if delta:
                 self.count_zone(app_id, zone, delta)
+        return current
+
+    def set_secret(self, app_id: str, device_id: str, secret_hash: str) -> bool:
+        """Replace a device's secret hash; False if there is no such device. `version` moves, so a
+        registration racing this write reads the device again and keeps the new hash."""
+        return aws.conditional(
+            self._table.update_item,
+            Key={"pk": _pk(app_id, device_id)},
+            UpdateExpression="SET #h = :h ADD version :one",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={"#h": SECRET_HASH},
+            ExpressionAttributeValues={":h": secret_hash, ":one": 1},
+        )
 
     def delete(self, app_id: str, device_id: str) -> bool:
         key = {"pk": _pk(app_id, device_id)}
@@ -226,13 +247,17 @@ class DevicesRepository:
         )
 
     def zones(self, app_id: str) -> list[str]:
-        zones: list[str] = []
+        return list(self.zone_sizes(app_id))
+
+    def zone_sizes(self, app_id: str) -> dict[str, int]:
+        """Every zone of the app's registry (kept once seen) with its device count, never below zero."""
+        counts: dict[str, int] = {}
         kwargs: dict[str, Any] = {"KeyConditionExpression": Key("app_id").eq(app_id)}
         while True:
             page = self._zones.query(**kwargs)
-            zones.extend(item["zone"] for item in page["Items"])
+            counts.update((str(item["zone"]), max(0, int(item.get("devices", 0)))) for item in page["Items"])
             if "LastEvaluatedKey" not in page:
-                return zones
+                return counts
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def of_user(self, app_id: str, user_id: str, *, limit: int) -> list[dict[str, Any]]:

@@ -177,6 +177,8 @@ def device_entry(
         entry["s"] = item["subscription"]
     else:
         entry["t"] = item["token"]
+    if item.get("quiet_hours"):  # its own, for a paced send's check at its slot (delivery/pace.py)
+        entry["q"] = item["quiet_hours"]
     entry["c"] = {k: item[k] for k in DEVICE_FIELDS if k in item}
     entry["c"].update(context or {})
     return entry
@@ -232,15 +234,14 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
     prefix = f"{task['wave_id']}.{task['zone']}.{task['shard']}.{task['seq']}"
     cs = shard_of(ledger)  # the counter shard this task counts its batches on; each batch counts down there
     # what each batch carries besides its devices: its run (an occurrence) and the app-wide cap
-    extra = app_settings.batch_policy(defaults, spec)
+    extra = {**app_settings.batch_policy(defaults, spec), **app_settings.pacing_policy(defaults, spec)}
     if task.get("run"):
         extra.update(run=task["run"], cap_id=f"{campaign_id}.{task['run']}")
     # each batch names the hour its sends count in, unless they go out later still
     batches = _batches(
         app_id, campaign_id, prefix, to_send, s.send_batch_size, s.max_message_bytes, cs, hour_of(now), extra
     )
-    rate = app_settings.max_per_second(defaults, targeting.spec)
-    delays = _pace(deps, task, batches, rate) if rate and batches else None
+    delays = pace_batches(deps, batches, now) if extra.get("rate") else None
     deps.queue.send_json(s.send_queue_url, batches, delays=delays, max_message=s.max_message_bytes)
     held = _defer(deps, app_id, campaign_id, prefix, deferred, cs, extra)
     counters = {"batches_pending": len(batches) + held, "tasks_pending": 0 if cursor else -1}
@@ -306,20 +307,17 @@ def split_to_fit(batch: dict[str, Any], max_bytes: int) -> list[dict[str, Any]]:
     ]
 
 
-def _pace(deps: SegmentDeps, task: dict[str, Any], batches: list[dict[str, Any]], rate: float) -> list[int]:
-    """max_per_second across all of a campaign's waves and tasks: the task's devices take consecutive slots
-    of the campaign's timeline (delivery/pace.py). A batch carries when its first slot is due (`slot_at`;
-    `not_before` is when to come back, the same at first) and the rate (the sender spaces the rest); SQS
-    holds it back until then (at most 15 minutes: the sender postpones anything later)."""
-    now = deps.wall()  # the wall clock the sender will compare with, whatever the wave's instant
-    count = sum(len(b["devices"]) for b in batches)
-    at = pace.reserve(deps.campaigns, task["app_id"], task["campaign_id"], count, rate, now)
-    delays = []
-    for batch in batches:
-        batch.update(not_before=at, slot_at=at, rate=rate)
-        at += len(batch["devices"]) / rate
-        delays.append(int(min(900, batch["not_before"] - now - pace.LEAD_SECONDS)))
-    return delays
+def pace_batches(deps: SegmentDeps, batches: list[dict[str, Any]], instant: datetime) -> list[int] | None:
+    """max_per_second across every path of a campaign (its waves, tasks, releases, triggers): the batches'
+    devices take consecutive slots of the campaign's timeline (delivery/pace.py), and SQS holds each batch
+    back until its first slot. `instant`: what the batches were decided as of (quiet hours are checked
+    again at each slot, as far ahead of the wall clock as this is)."""
+    if not batches:
+        return None
+    wall = deps.wall()  # the wall clock the sender will compare with, whatever the wave's instant
+    return pace.plan(
+        deps.campaigns, batches, float(batches[0]["rate"]), wall, ahead=instant.timestamp() - wall
+    )
 
 
 def _minute_ceiling(at: datetime) -> datetime:
@@ -342,7 +340,7 @@ def _defer(
                               deps.settings.send_batch_size, deps.settings.max_message_bytes, cs,
                               None, extra):  # fmt: skip
             key = f"defer#{campaign_id}#{batch['batch_id']}"
-            deps.campaigns.store_deferred(key, batch)
+            deps.campaigns.store_deferred(key, {**batch, "release_at": release_at.isoformat()})
             name = "d-" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
             deps.scheduler.create(
                 name,
@@ -382,7 +380,11 @@ def release(deps: SegmentDeps, key: str) -> None:
             app_id, campaign_id, f"release#{key}", stats=stats, variant_stats=vstats, run=batch.get("run")
         )
     if kept:
-        deps.queue.send_json(deps.settings.send_queue_url, [{**batch, "devices": kept}],
+        out = {**batch, "devices": kept}
+        # paced like any other batch: released devices take the campaign's slots from now on
+        due = datetime.fromisoformat(batch["release_at"]) if "release_at" in batch else deps.clock()
+        delays = pace_batches(deps, [out], max(deps.clock(), due)) if out.get("rate") else None
+        deps.queue.send_json(deps.settings.send_queue_url, [out], delays=delays,
                              max_message=deps.settings.max_message_bytes)  # fmt: skip
     elif deps.campaigns.record(
         app_id,
@@ -411,6 +413,10 @@ def handle(
             run_task(deps, message, remaining_millis)
         elif kind == "release":
             release(deps, message["key"])
+        elif kind.startswith("journey_"):
+            from pushengine.journeys import engine
+
+            engine.handle(engine.from_segment_deps(deps), message, remaining_millis)
         elif kind in AUTOMATION_KINDS:
             from pushengine import automation
 

@@ -34,9 +34,10 @@ from pushengine.dal.quota import QuotaLedger
 from pushengine.delivery import erasure, lifecycle, pace
 from pushengine.delivery.provider_pool import ProviderPool
 from pushengine.export import send_unit
-from pushengine.ports import CampaignStore, CapStore, DeviceStore, ErasureLog, Providers, Queue
+from pushengine.ports import CampaignStore, CapRule, CapStore, DeviceStore, ErasureLog, Providers, Queue
 from pushengine.providers.base import Notification, Outcome, PushProvider, SendResult
 from pushengine.rendering import RenderError
+from pushengine.targeting import quiet_until
 
 STAT_OF = {Outcome.SENT: "sent", Outcome.FAILED: "failed", Outcome.PRUNED: "pruned"}
 
@@ -85,10 +86,14 @@ def redelivery_backoff(settings: Settings, receives: int) -> float:
 async def deliver(
     provider: PushProvider, n: Notification, *, attempts: int, max_wait: float,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    before: Callable[[], Awaitable[object]] | None = None,
 ) -> SendResult:  # fmt: skip
-    """Send with retries for retryable answers only, honouring Retry-After up to `max_wait` seconds."""
+    """Send with retries for retryable answers only, honouring Retry-After up to `max_wait` seconds.
+    `before` runs right before each attempt goes out (a paced send's slot: every attempt is a send)."""
     result = SendResult(Outcome.RETRY)
     for attempt in range(attempts):
+        if before is not None:
+            await before()
         result = await provider.send(n)
         if result.outcome is not Outcome.RETRY:
             return result
@@ -106,7 +111,8 @@ def encode_done(done: set[int]) -> str:
     return base64.b64encode(bytes(bits)).decode()
 
 
-_OUTCOME_CODES = {"sent": "s", "failed": "f", "pruned": "p", "suppressed_frequency_cap": "c"}
+_OUTCOME_CODES = {"sent": "s", "failed": "f", "pruned": "p", "suppressed_frequency_cap": "c",
+                  "suppressed_quiet_hours": "q"}  # fmt: skip
 _OUTCOME_NAMES = {v: k for k, v in _OUTCOME_CODES.items()}
 
 
@@ -160,25 +166,28 @@ async def send_batch(
     if checkpoint.get("done") and not checkpoint.get("dead_lettered"):
         return {}
     done = decode_done(checkpoint.get("done_idx"))
+    deferred = decode_done(checkpoint.get("deferred_idx"))  # held for quiet hours once (counted once)
     outcome_of = decode_outcomes(checkpoint.get("outcomes"))  # for the export, across redeliveries
     counts: Counter[str] = Counter(checkpoint.get("counts", {}))
     vcounts: dict[str, Counter[str]] = defaultdict(Counter)
     for variant, c in checkpoint.get("vcounts", {}).items():
         vcounts[variant].update(c)
-    composer = deps.composers.get(campaign_id)
+    composed = f"{campaign_id}#{campaign.get('revision', 0)}"  # an edit (a new revision) composes anew
+    composer = deps.composers.get(composed)
     if composer is None:
-        composer = deps.composers[campaign_id] = Composer(campaign_id, campaign["spec"])
+        composer = deps.composers[composed] = Composer(campaign_id, campaign["spec"])
 
     erased = await asyncio.to_thread(erasure.erased_from, deps.erasures, deps.devices, batch)
     if erased:  # before anything is sent, recorded, exported or queued again
         batch = erasure.with_tombstones(batch, erased)
     devices = batch["devices"]
     results: dict[str, list[Any]] = dict(checkpoint.get("results", {}))  # direct sends only
-    # the campaign's own cap and the app-wide one (marketing only; see app_settings.batch_policy)
+    # the campaign's own cap counts its own sends, the app-wide one every marketing send (marketing only;
+    # see app_settings.batch_policy)
     own = composer.cap
     app_cap = batch.get("app_cap")
-    limits = [(own.max, own.per_hours)] if own else []
-    limits += [(int(app_cap["max"]), int(app_cap["per_hours"]))] if app_cap else []
+    limits = [CapRule(own.max, own.per_hours, campaign_id)] if own else []
+    limits += [CapRule(int(app_cap["max"]), int(app_cap["per_hours"]))] if app_cap else []
     pruned: list[tuple[str, str]] = []
     retry_after: list[float] = []
     retry_reasons: Counter[str] = Counter()
@@ -192,20 +201,36 @@ async def send_batch(
     async def save() -> None:
         fields = {"done_idx": encode_done(done), "counts": dict(counts),
                   "vcounts": {k: dict(v) for k, v in vcounts.items()}}  # fmt: skip
+        if deferred:
+            fields["deferred_idx"] = encode_done(deferred)
         if deps.export is not None and deps.export.enabled:
             fields["outcomes"] = encode_outcomes(outcome_of)
         if batch.get("results"):
             fields["results"] = dict(results)
         await asyncio.to_thread(deps.campaigns.save_checkpoint, key, fields)
 
-    async def attempt(entry: dict[str, Any]) -> SendResult | None:
-        """The provider's answer, or None when the device's frequency cap suppresses this send."""
+    async def attempt(index: int, entry: dict[str, Any], earliest: float) -> SendResult | str:
+        """The provider's answer, or the stat of a send not made (a frequency cap, quiet hours). Raises
+        pace.Later when it goes in a later delivery (its slot is further off, or its quiet hours began)."""
         if entry.get(erasure.ERASED):  # erased while the batch waited: never sent to again
             return SendResult(Outcome.FAILED, reason=erasure.ERASED)
+        slot: float | None = None
+        if pacer is not None:  # max_per_second: quiet hours as of now (no slot spent), then as of its slot
+            for at in (max(deps.wall(), earliest), None):
+                if at is None:
+                    at = slot = await pacer.slot(earliest)
+                quiet_end = quiet_hours_end(batch, entry, quiet_policy, at)
+                if quiet_end is not None and quiet_policy == "skip":
+                    return "suppressed_quiet_hours"
+                if quiet_end is not None:
+                    if index not in deferred:
+                        deferred.add(index)
+                        counts["deferred"] += 1
+                    raise pace.Later(quiet_end, "quiet_hours")
         if limits and deps.caps is not None:
             args = (app_id, entry["id"], batch.get("cap_id", campaign_id), limits)
             if not await asyncio.to_thread(deps.caps.allow_within, *args):
-                return None
+                return "suppressed_frequency_cap"
         try:
             notification = composer.notification(entry)
         except RenderError as exc:  # this device's data broke a template: it fails, not the batch
@@ -213,33 +238,48 @@ async def send_batch(
         provider = providers[entry["p"]]
         if provider is None:
             return SendResult(Outcome.FAILED, reason=f"no {entry['p']} credentials configured")
+        before = None
+        if pacer is not None:
+            paced = pacer
+
+            async def before() -> None:  # the clock checked again right before the send goes out
+                nonlocal slot
+                await paced.start(slot)
+                slot = None  # a retry is another send: it takes a slot of its own
+
         return await deliver(
             provider,
             notification,
             attempts=s.send_attempts,
             max_wait=s.max_inline_retry_wait,
             sleep=deps.sleep,
+            before=before,
         )
 
     async def one(index: int, entry: dict[str, Any]) -> None:
         nonlocal since_checkpoint, last_save
         due = quota_due.get(index, 0.0)  # its place in the provider project's quota
-        if rate:  # max_per_second: never before the device's slot
-            due = max(due, slots[index])
-        if (wait := due - deps.wall()) > 0:
+        if pacer is None and (wait := due - deps.wall()) > 0:  # paced: the pacer waits for both
             await deps.sleep(wait)
-        result = await attempt(entry)
-        if result is not None and result.outcome is Outcome.RETRY:
+        try:
+            result = await attempt(index, entry, due)
+        except pace.Later as off:  # not settled here: the batch comes back for it
+            paced_later.append(off.at)
+            return
+        if isinstance(result, SendResult) and result.outcome is Outcome.RETRY:
             retry_after.append(result.retry_after or 0.0)
             retry_reasons[result.reason or (f"HTTP {result.status}" if result.status else "no answer")] += 1
             return
-        if result is not None and result.outcome is Outcome.PRUNED:
-            pruned.append((entry["id"], result.reason))
-        stat = "suppressed_frequency_cap" if result is None else STAT_OF[result.outcome]
-        if result is not None and result.reason == erasure.ERASED:
-            stat = "suppressed_unregistered"
+        if isinstance(result, str):
+            stat, reason = result, None
+        else:
+            stat, reason = STAT_OF.get(result.outcome, "failed"), result.reason
+            if result.outcome is Outcome.PRUNED:
+                pruned.append((entry["id"], result.reason))
+            if result.reason == erasure.ERASED:
+                stat = "suppressed_unregistered"
         if batch.get("results"):  # a direct send reads each recipient's outcome back
-            results[entry["id"]] = [stat, result.reason if result is not None and result.reason else None]
+            results[entry["id"]] = [stat, reason or None]
         done.add(index)
         outcome_of[index] = stat
         counts[stat] += 1
@@ -252,12 +292,13 @@ async def send_batch(
                 await save()
 
     todo = [(i, e) for i, e in enumerate(devices) if i not in done]
-    slots: dict[int, float] = {}
+    spec = campaign["spec"]
+    quiet_policy = "ignore" if composer.transactional else spec.quiet_hours
+    pacer = None  # max_per_second: every send of the batch starts through it (delivery/pace.py)
     if rate and todo:
-        slots, moved = await asyncio.to_thread(paced_slots, deps, batch, todo, rate)
-        if moved is not None and moved - deps.wall() > s.max_inline_retry_wait:  # its new slots are later
-            await asyncio.to_thread(requeue, deps, {**batch, "slot_at": moved, "slots": "remaining"}, moved)
-            return {}
+        pacer = pace.BatchPace(deps.campaigns, batch, len(todo), wall=deps.wall, sleep=deps.sleep,
+                               max_wait=s.max_inline_retry_wait, window=s.paced_window_seconds)  # fmt: skip
+    paced_later: list[float] = []  # when sends held back (a slot further off, quiet hours) may go
     quota_due, later, grants = await asyncio.to_thread(
         place_in_quotas, deps, batch, todo, transactional=composer.transactional
     )
@@ -274,9 +315,14 @@ async def send_batch(
         for _ in range(workers):
             group.create_task(worker())
     await _prune(deps, app_id, pruned)
-    if later is not None:  # the rest waits for its quota: queued again (a new message: no receive spent)
+    if later is not None or paced_later:  # the rest waits for its quota, its slots or the end of its quiet
+        # hours: queued again (a new message: no receive spent)
         await save()
-        await asyncio.to_thread(requeue, deps, batch, later, grants)
+        body = dict(batch)
+        if pacer is not None and pacer.later is not None:  # the block its sends wait for
+            body.update(slot_at=pacer.later[0], slot_count=pacer.later[1])
+        back = min([*paced_later, *([later] if later is not None else [])])
+        await asyncio.to_thread(requeue, deps, body, back, grants if later is not None else None)
         return dict(counts)
     if retry_after:
         await save()
@@ -355,21 +401,19 @@ def place_in_quotas(
     return due, later, grants
 
 
-def paced_slots(
-    deps: SenderDeps, batch: Mapping[str, Any], todo: list[tuple[int, dict[str, Any]]], rate: float
-) -> tuple[dict[int, float], float | None]:
-    """When each remaining device of a paced batch is due: its own slot of the campaign's timeline
-    (delivery/pace.py); or, when the first of them is already past (a batch that came off the queue late,
-    or came back after its sender died), new slots at the timeline's end, and when those start."""
-    start = float(batch.get("slot_at", batch["not_before"]))  # when the batch's first slot is due
-    packed = batch.get("slots") == "remaining"  # its slots are its remaining devices', in order
-    now = deps.wall()
-    if start + (0 if packed else todo[0][0]) / rate >= now:
-        return {i: start + (j if packed else i) / rate for j, (i, _) in enumerate(todo)}, None
-    if "slot_at" not in batch:  # queued by a release without the timeline: spaced from now
-        return {i: now + j / rate for j, (i, _) in enumerate(todo)}, None
-    at = pace.reserve(deps.campaigns, batch["app_id"], batch["campaign_id"], len(todo), rate, now)
-    return {i: at + j / rate for j, (i, _) in enumerate(todo)}, at
+def quiet_hours_end(
+    batch: Mapping[str, Any], entry: Mapping[str, Any], policy: str, slot: float
+) -> float | None:
+    """When (wall clock) a paced send's device leaves its quiet hours, if its slot falls inside them: a
+    slot can land long after its batch was decided. The instant is the slot's, moved on by how far the
+    batch's decision ran ahead of the wall clock (`ahead`: a wave fired before its instant)."""
+    quiet = entry.get("q") or batch.get("quiet")
+    if policy == "ignore" or not quiet:
+        return None
+    ahead = float(batch.get("ahead", 0))
+    zone = str(entry.get("c", {}).get("timezone") or "UTC")
+    end = quiet_until(quiet, zone, datetime.fromtimestamp(slot + ahead, UTC))
+    return None if end is None else end.timestamp() - ahead
 
 
 def requeue(
@@ -380,8 +424,6 @@ def requeue(
     body = {**batch, "not_before": at} if grants is None else {**batch, "not_before": at, "grants": grants}
     if "rate" not in batch:  # not_before without a rate is only when to come back
         body["rate"] = 0
-    elif "slot_at" not in batch:  # a paced batch keeps its slots, whenever it comes back
-        body["slot_at"] = batch["not_before"]
     delay = max(0, math.ceil(at - deps.wall()))
     deps.queue.send_json(
         deps.settings.send_queue_url, [body], delays=[delay], max_message=deps.settings.max_message_bytes

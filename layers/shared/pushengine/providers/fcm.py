@@ -26,6 +26,8 @@ ASSERTION_LIFETIME = 3600  # Google refuses assertions valid for longer than one
 TOKEN_REFRESH_MARGIN = 300  # refresh 5 minutes early so no send races the expiry
 QUOTA_MIN_BACKOFF = 60.0  # Google: back off at least 60 s after QUOTA_EXCEEDED
 FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
+BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
+TOKEN_FIELD = "message.token"
 DEFAULT_ENDPOINT = "https://fcm.googleapis.com"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 
@@ -127,14 +129,39 @@ def _error_code(body: Any) -> str:
     return str(error.get("status") or "")
 
 
+def _blames_the_token(body: Any) -> bool:
+    """An INVALID_ARGUMENT about the registration token itself, not the payload: FCM says so in its message
+    ("The registration token is not a valid FCM registration token") or with a google.rpc.BadRequest field
+    violation on `message.token`. Any other INVALID_ARGUMENT (a data key, the TTL, the size) is the
+    message's fault and would fail for every device alike, so it never prunes."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return False
+    if "registration token" in str(error.get("message") or "").lower():
+        return True
+    return any(
+        isinstance(detail, dict) and detail.get("@type") == BAD_REQUEST_TYPE
+        and any(isinstance(v, dict) and v.get("field") == TOKEN_FIELD for v in detail.get("fieldViolations") or [])
+        for detail in error.get("details") or []
+    )  # fmt: skip
+
+
 def map_response(status: int, body: Any, retry_after: str | None, now: float = 0.0) -> SendResult:
-    """What an FCM v1 answer means for this message (pure: status, parsed JSON body, Retry-After header)."""
+    """What an FCM v1 answer means for this message (pure: status, parsed JSON body, Retry-After header).
+
+    Prune (FCM's "manage tokens" guidance): UNREGISTERED (404), an INVALID_ARGUMENT that blames the token,
+    and SENDER_ID_MISMATCH (403: the token belongs to another Firebase project, so no send from this one
+    will ever reach it)."""
     if status == 200:
         return SendResult(Outcome.SENT, 200)
     code = _error_code(body)
     wait = parse_retry_after(retry_after, now)
     if status == 404 or code == "UNREGISTERED":
         return SendResult(Outcome.PRUNED, status, code or "UNREGISTERED")
+    if code == "SENDER_ID_MISMATCH":
+        return SendResult(Outcome.PRUNED, status, code)
+    if status == 400 and code == "INVALID_ARGUMENT" and _blames_the_token(body):
+        return SendResult(Outcome.PRUNED, status, code)
     if status == 429 or code == "QUOTA_EXCEEDED":
         wait = max(wait or 0.0, QUOTA_MIN_BACKOFF)
         return SendResult(Outcome.RETRY, status, code or "QUOTA_EXCEEDED", wait)

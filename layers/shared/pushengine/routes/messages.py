@@ -24,6 +24,7 @@ class Deps:
         return messages.MessageDeps(
             settings=c.settings, campaigns=c.campaigns, devices=c.devices, scheduler=c.scheduler,
             resolve_template=lambda app_id, template_id: templates.resolve(store, app_id, template_id),
+            apps=c.apps,
         )  # fmt: skip
 
 
