@@ -102,8 +102,10 @@ def get_device(devices: DevicesRepository, app_id: str, device_id: str) -> Devic
 
 
 def delete_device(devices: DevicesRepository, app_id: str, device_id: str) -> None:
-    if not devices.delete(app_id, device_id):
-        raise NotFound("device not found", field="device_id")
+    """`DELETE /v1/devices/{id}` erases the device everywhere (pushengine.erasure); 404 when it is not there."""
+    from pushengine import erasure  # the erasure reaches the other stores: built on first use
+
+    erasure.erase_device(erasure.default_deps(devices), app_id, device_id)
 
 
 def device_out(item: dict[str, Any]) -> DeviceOut:
