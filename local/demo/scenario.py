@@ -24,6 +24,7 @@ from local.demo import page
 from local.standins.apns import ApnsStandIn
 from local.standins.fcm import FcmStandIn
 from local.standins.webpush import WebPushStandIn
+from pushengine.identity import mint
 from samlocal import LocalRuntime
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -221,14 +222,29 @@ def plant_faults(devices: list[Device], rng: random.Random, web: WebPushStandIn,
 
 # ---------- the API ----------
 class Api:
-    def __init__(self, http: httpx.Client, key: str) -> None:
-        self.http, self.key = http, key
+    """The demo's client of the HTTP API. With `identity_secret` it acts as an app's client key does: a user
+    token (minted as the app's backend would) for the user a body names, and each device's own secret."""
+
+    def __init__(self, http: httpx.Client, key: str, identity_secret: str | None = None) -> None:
+        self.http, self.key, self.identity_secret = http, key, identity_secret
+        self.device_secrets: dict[str, str] = {}
 
     def call(self, method: str, path: str, body: Any = None, expect: Iterable[int] = (200, 201, 202)) -> Any:
-        r = self.http.request(method, path, json=body, headers={"authorization": f"Bearer {self.key}"})
+        headers = {"authorization": f"Bearer {self.key}"}
+        named = body if isinstance(body, dict) else {}
+        device_id = path.split("/")[3] if path.startswith("/v1/devices/") else named.get("device_id")
+        if self.identity_secret is not None:
+            if isinstance(named.get("user_id"), str):
+                headers["x-user-token"] = mint(self.identity_secret, named["user_id"])
+            if isinstance(device_id, str) and device_id in self.device_secrets:
+                headers["x-device-secret"] = self.device_secrets[device_id]
+        r = self.http.request(method, path, json=body, headers=headers)
         if r.status_code not in tuple(expect):
             raise SystemExit(f"demo: {method} {path} answered {r.status_code}: {r.text[:500]}")
-        return r.json() if r.content else None
+        answer = r.json() if r.content else None
+        if isinstance(device_id, str) and isinstance(answer, dict) and answer.get("device_secret"):
+            self.device_secrets[device_id] = str(answer["device_secret"])
+        return answer
 
 
 def run_pool(what: str, items: list[Any], work: Callable[[Any], None], workers: int = 16) -> float:
@@ -254,7 +270,8 @@ def setup_app(
 ) -> tuple[Api, Api, str, str]:
     created = Api(http, admin_key).call("POST", "/v1/apps", {"name": "Shop"})
     app_id = created["app_id"]
-    server, client = Api(http, created["server_key"]), Api(http, created["client_key"])
+    server = Api(http, created["server_key"])
+    client = Api(http, created["client_key"], identity_secret=created["identity_secret"])
     key = ec.generate_private_key(ec.SECP256R1())
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption()).decode()  # fmt: skip
