@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from local.demo.scenario import setup_app
+from local.demo.scenario import Api, setup_app
 from local.standins.apns import ApnsStandIn
 from local.standins.fcm import FcmStandIn
 from local.standins.webpush import WebPushStandIn
@@ -76,6 +76,7 @@ class World:
     template_id: str
     data_bucket: str
     date_ahead: str  # two days after today's UTC date: 09:00 there is still ahead in every zone
+    client: Api  # holds the sample devices' secrets and mints user tokens, as the app's client would
 
     @classmethod
     def make(cls, stack: LocalRuntime, admin_key: str, apns: ApnsStandIn, fcm: FcmStandIn) -> World:
@@ -97,7 +98,16 @@ class World:
             Bucket=bucket, Key=SAMPLE_IMPORT_KEY, Body=json.dumps(line) + "\n"
         )
         return cls(admin_key, app_id, server.key, client.key, campaign["campaign_id"], wave["wave_id"],
-                   wave["send_at"].replace("Z", "+00:00"), template["template_id"], bucket, date)  # fmt: skip
+                   wave["send_at"].replace("Z", "+00:00"), template["template_id"], bucket, date, client)  # fmt: skip
+
+    def remember(self, event: Any, result: Any) -> None:
+        """A device the event registered (again, after an erasure say) keeps the secret it was issued."""
+        device = ((event.get("pathParameters") or {}) if isinstance(event, dict) else {}).get("device_id")
+        body = result.get("body") if isinstance(result, dict) else None
+        if device and isinstance(body, str) and body.startswith("{"):
+            secret = json.loads(body).get("device_secret")
+            if isinstance(secret, str):
+                self.client.device_secrets[device] = secret
 
     def fill(self, text: str) -> Any:
         """The event with its placeholders filled (the key by the route the event names)."""
@@ -117,7 +127,12 @@ class World:
         if isinstance(event, dict) and "routeKey" in event:
             kinds = route_kinds().get(event["routeKey"], ("server",)) or ("server",)
             key = {"admin": self.admin_key, "server": self.server_key, "client": self.client_key}[kinds[0]]
-            event.setdefault("headers", {})["authorization"] = f"Bearer {key}"
+            headers = event.setdefault("headers", {})
+            headers["authorization"] = f"Bearer {key}"
+            if key == self.client_key:  # the device's secret and the user's token, as an app sends them
+                body = json.loads(event["body"]) if str(event.get("body") or "").startswith("{") else {}
+                device = (event.get("pathParameters") or {}).get("device_id") or body.get("device_id")
+                headers.update(self.client.proofs(device, body.get("user_id")))
         return event
 
 
@@ -131,6 +146,7 @@ def invoke(stack: LocalRuntime, world: World, function: str, event_file: str | P
     """Run one function with one event file; (its result, whether it failed)."""
     event = world.fill(Path(event_file).read_text())
     result = stack.invoke(function, event)
+    world.remember(event, result)
     return result, failed(result)
 
 

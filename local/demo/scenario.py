@@ -230,14 +230,9 @@ class Api:
         self.device_secrets: dict[str, str] = {}
 
     def call(self, method: str, path: str, body: Any = None, expect: Iterable[int] = (200, 201, 202)) -> Any:
-        headers = {"authorization": f"Bearer {self.key}"}
         named = body if isinstance(body, dict) else {}
         device_id = path.split("/")[3] if path.startswith("/v1/devices/") else named.get("device_id")
-        if self.identity_secret is not None:
-            if isinstance(named.get("user_id"), str):
-                headers["x-user-token"] = mint(self.identity_secret, named["user_id"])
-            if isinstance(device_id, str) and device_id in self.device_secrets:
-                headers["x-device-secret"] = self.device_secrets[device_id]
+        headers = {"authorization": f"Bearer {self.key}", **self.proofs(device_id, named.get("user_id"))}
         r = self.http.request(method, path, json=body, headers=headers)
         if r.status_code not in tuple(expect):
             raise SystemExit(f"demo: {method} {path} answered {r.status_code}: {r.text[:500]}")
@@ -245,6 +240,15 @@ class Api:
         if isinstance(device_id, str) and isinstance(answer, dict) and answer.get("device_secret"):
             self.device_secrets[device_id] = str(answer["device_secret"])
         return answer
+
+    def proofs(self, device_id: Any, user_id: Any) -> dict[str, str]:
+        """What a client key shows for the device and the user a request names (none for a server key)."""
+        headers = {}
+        if self.identity_secret is not None and isinstance(user_id, str):
+            headers["x-user-token"] = mint(self.identity_secret, user_id)
+        if isinstance(device_id, str) and device_id in self.device_secrets:
+            headers["x-device-secret"] = self.device_secrets[device_id]
+        return headers
 
 
 def run_pool(what: str, items: list[Any], work: Callable[[Any], None], workers: int = 16) -> float:

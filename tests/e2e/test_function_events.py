@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from pushengine.identity import mint
 from tests.conftest import ROOT, Api, Standins, new_app
 
 pytestmark = pytest.mark.e2e
@@ -38,7 +39,11 @@ def test_every_function_handles_its_sample_event(stack: Any, standins: Standins)
     put = http_event("devices_put_device.json", str(app.client.key))
     body = json.loads(put["body"])
     put["body"] = json.dumps({**body, "token": token})
-    assert stack.invoke("DevicesFunction", put)["statusCode"] == 201
+    assert app.client.trust is not None and app.client.trust.identity_secret is not None
+    put["headers"]["x-user-token"] = mint(app.client.trust.identity_secret, body["user_id"])
+    registered = stack.invoke("DevicesFunction", put)
+    assert registered["statusCode"] == 201, registered
+    secret = json.loads(registered["body"])["device_secret"]
 
     create = http_event("campaigns_create.json", str(app.server.key))
     spec = json.loads(create["body"])
@@ -79,5 +84,6 @@ def test_every_function_handles_its_sample_event(stack: Any, standins: Standins)
     assert sent.payload["aps"]["alert"]["title"] == "Black Friday, Maya!"
 
     purchase = http_event("events_post_purchase.json", str(app.client.key), **ids)
+    purchase["headers"]["x-device-secret"] = secret
     assert stack.invoke("EventsFunction", purchase)["statusCode"] == 202
     stack.drain(timeout=60)  # leave no queued work for the next test
