@@ -382,6 +382,7 @@ def read_back(client: Api, devices: list[Device]) -> dict[str, str]:
     """What the API now says about each device: active, invalid or gone."""
     states = {}
     for d in devices:
-        r = client.http.get(f"/v1/devices/{d.device_id}", headers={"authorization": f"Bearer {client.key}"})
+        headers = {"authorization": f"Bearer {client.key}", **client.proofs(d.device_id, None)}
+        r = client.http.get(f"/v1/devices/{d.device_id}", headers=headers)
         states[d.device_id] = "gone" if r.status_code == 404 else str(r.json().get("status"))
     return states
