@@ -150,8 +150,8 @@ def _erase(deps: ErasureDeps, app_id: str, user_id: str, items: list[dict[str, A
     for key, held in deps.store.deferred_holding(owned):
         if held.get("app_id") != app_id:
             continue
-        kept = [e for e in held["devices"] if e["id"] not in gone]
-        deps.campaigns.store_deferred(key, {**held, "devices": kept})  # released later, to the others
+        # released later, to the others; the erased stay counted (suppressed, unregistered), as tombstones
+        deps.campaigns.store_deferred(key, with_tombstones(held, gone))
         touched += 1
     since = min((str(i["created_at"]) for i in items if i.get("created_at")), default=None)
     step = {"kind": ERASE_KIND, "app_id": app_id, "user_id": user_id, "devices": sorted(gone), "since": since,
