@@ -167,8 +167,9 @@ def test_client_events_past_the_per_device_rate_get_429_and_take_no_slot(
     assert r.json()["device_secrets"] == r.json()["identity_verification"] == "required"  # kept by the PUT
     assert app.client.put("/v1/devices/busy", web(standins)).status_code == 201
     assert app.client.put("/v1/devices/calm", web(standins)).status_code == 201
-    # the minute's window starts where this clock says: one second into a minute, whenever the test runs
-    minute = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    # the minute's window starts where this clock says: one second into a minute, whenever the test runs.
+    # The minute is in the past, so leaving it moves the in-process stack's clock forward, never back.
+    minute = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=3)
     with time_machine.travel(minute + timedelta(seconds=1), tick=True) as clock:
         for _ in range(3):
             assert app.client.post("/v1/events", {"device_id": "busy", "name": "app_open"}).status_code == 202

@@ -102,7 +102,7 @@ def test_a_direct_send_names_what_is_wrong(body: dict, reason: str) -> None:
 
 
 def test_an_erasure_leaves_tombstones_in_a_dead_lettered_batch() -> None:
-    from pushengine.delivery.erasure import erased_from
+    from pushengine.delivery.erasure import erased_from, pseudonym
     from pushengine.erasure import without_erased
 
     u1 = {"id": "u1-web", "p": "web", "v": "a", "s": {"endpoint": "https://push.example/x"},
@@ -114,11 +114,12 @@ def test_an_erasure_leaves_tombstones_in_a_dead_lettered_batch() -> None:
     rewritten = without_erased(batch, "app_1", {"u1-web"})
     assert rewritten is not None
     # positions kept (the checkpoint counts by index); nothing that addresses or describes u1 stays
-    assert rewritten["devices"] == [{"id": "u1-web", "p": "web", "v": "a", "erased": True}, other]
+    assert rewritten["devices"] == [{"id": pseudonym("app_1", "u1-web"), "p": "web", "v": "a", "erased": True}, other]
+    assert "u1-web" not in repr(rewritten["devices"][0])
     assert "Zeb" not in json.dumps(rewritten) and "push.example" not in json.dumps(rewritten)
     assert without_erased(rewritten, "app_1", {"u1-web"}) is None  # a second pass changes nothing
     # redriven after the erasure mark expired (or with no marks at all): the tombstone is still skipped
-    assert erased_from(None, None, rewritten) == {"u1-web"}  # type: ignore[arg-type]
+    assert erased_from(None, None, rewritten) == {pseudonym("app_1", "u1-web")}  # type: ignore[arg-type]
     assert erased_from(None, None, batch) == set()  # type: ignore[arg-type]
 
 
