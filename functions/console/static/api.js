@@ -12,9 +12,11 @@ export const signOut = () => sessionStorage.removeItem(SESSION);
 /** Who is signed in: {user, role, app_id}; the role decides what the console offers. */
 export const who = () => session() || {};
 
-// What each role may do (the API decides; the console only hides what would be refused).
+// What each role may do (the API decides; the console only hides what would be refused):
+// analyst reads like an analytics key; marketer acts as the server key but for credentials, keys and
+// settings; admin is the app's server key.
 const RIGHTS = {
-  admin: ["read", "create", "devices", "audit"],
+  admin: ["read", "create", "devices", "audit", "admin"],
   marketer: ["read", "create", "devices"],
   analyst: ["read"],
 };
@@ -40,6 +42,9 @@ async function send(method, path, body, token) {
 }
 
 export const call = (method, path, body) => send(method, path, body, session()?.id_token);
+/** A path with its segments escaped: path`/v1/campaigns/${id}`. */
+export const path = (strings, ...values) =>
+  strings.reduce((out, s, i) => out + s + (i < values.length ? encodeURIComponent(values[i]) : ""), "");
 
 /** Sign in with a user name and password; the session is kept for this tab only. */
 export async function signIn(username, password) {
