@@ -20,9 +20,11 @@ let serial = 0;
 /** A page-unique id, for `for`, `aria-describedby` and the like. */
 export const uid = (prefix = "f") => `${prefix}-${++serial}`;
 
-/** A control with its visible label (the label wraps it, so clicking the words focuses it). */
+/** A control with its visible label (`for` names it, so the label is its whole accessible name) and an
+ * optional hint it is described by. */
 export function field(label, control, hint) {
-  const wrap = h("label", { class: "field" }, h("span", { class: "label-text" }, label), control);
+  if (!control.id) control.id = uid("c");
+  const wrap = h("div", { class: "field" }, h("label", { for: control.id, class: "label-text" }, label), control);
   if (hint) {
     const id = uid("hint");
     control.setAttribute("aria-describedby", id);

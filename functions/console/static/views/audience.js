@@ -122,6 +122,7 @@ function group(changed, depth = 0) {
     items.push(item);
     holder.append(row);
     changed();
+    row.querySelector("select, input")?.focus(); // keyboard users go on from what they added
     return item;
   };
   const node = h("fieldset", { class: `group depth-${depth}` },

@@ -17,7 +17,7 @@ const SAMPLE = { platform: "ios", locale: "en", attributes: {}, tags: {} };
 function rows(addLabel, make) {
   const holder = h("div", { class: "rows" });
   const items = [];
-  const add = (value) => {
+  const add = (value, focus = false) => {
     const item = make(value || {});
     const row = h("div", { class: "row" }, item.node, button("Remove", () => {
       items.splice(items.indexOf(item), 1);
@@ -26,6 +26,7 @@ function rows(addLabel, make) {
     }, { class: "secondary", "aria-label": `Remove ${addLabel.replace(/^Add /, "")}` }));
     items.push(item);
     holder.append(row);
+    if (focus) row.querySelector("input")?.focus();
     return item;
   };
   return { holder, items, add, clear: () => { items.length = 0; holder.replaceChildren(); } };
@@ -156,9 +157,9 @@ export function composer({ onchange = () => {}, legend = "Message", preview = tr
     h("div", { class: "inline" }, field("Field to insert", picker), field("Default if empty", fallback), insert),
     h("details", {}, h("summary", {}, "Image, link and buttons"),
       field("Image URL", image), field("Link (on tap)", link), buttons.holder,
-      button("Add button", () => { if (buttons.items.length < 3) buttons.add(); }, { class: "secondary" })),
+      button("Add button", () => { if (buttons.items.length < 3) buttons.add({}, true); }, { class: "secondary" })),
     h("details", {}, h("summary", {}, "Localizations"), locales.holder,
-      button("Add localization", () => locales.add(), { class: "secondary" })),
+      button("Add localization", () => locales.add({}, true), { class: "secondary" })),
     h("details", {}, h("summary", {}, "Platform options"),
       field("iOS subtitle", subtitle), field("Android channel id", channel), sticky.node),
     preview ? h("div", { class: "preview" }, h("h3", {}, "Preview"),
