@@ -41,7 +41,18 @@ async function send(method, path, body, token) {
   return data;
 }
 
-export const call = (method, path, body) => send(method, path, body, session()?.id_token);
+/** A read answered after the user moved to another view: dropped, so it never paints over the new one. */
+export class Stale extends Error {}
+let epoch = 0;
+/** A new view begins: reads still under way for the last one come back as Stale. */
+export const newView = () => { epoch += 1; };
+
+export async function call(method, path, body) {
+  const mine = epoch;
+  const data = await send(method, path, body, session()?.id_token);
+  if (method === "GET" && mine !== epoch) throw new Stale("stale");
+  return data;
+}
 /** A path with its segments escaped: path`/v1/campaigns/${id}`. */
 export const path = (strings, ...values) =>
   strings.reduce((out, s, i) => out + s + (i < values.length ? encodeURIComponent(values[i]) : ""), "");

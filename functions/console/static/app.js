@@ -1,6 +1,6 @@
 // The console: sign-in, then a hash router over one module per view. Every value from the API is put
 // in the page as text (ui.h), and what the user's role may not do is not offered.
-import { ApiError, may, signIn, signOut, signedIn, who } from "./api.js";
+import { ApiError, Stale, may, newView as beginView, signIn, signOut, signedIn, who } from "./api.js";
 import { failure, reason, show } from "./ui.js";
 import { adminView, auditView } from "./views/admin.js";
 import { editView, listView, newView } from "./views/campaigns.js";
@@ -58,11 +58,13 @@ function showNav(view) {
 export async function route() {
   if (!signedIn()) return signInView();
   const [, view = "campaigns", arg] = location.hash.split("/");
+  beginView();
   showNav(view);
   document.title = `${view} · Push engine console`;
   try {
     await (ROUTES[view] || listView)(arg === undefined ? undefined : decodeURIComponent(arg));
   } catch (error) {
+    if (error instanceof Stale) return; // the user has moved on: the view they are on now draws itself
     if (error instanceof ApiError && error.status === 401) {
       signOut();
       return signInView();

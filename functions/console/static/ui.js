@@ -67,7 +67,9 @@ export const button = (text, onclick, attrs = {}) => h("button", { type: "button
 /** A table; `rows` are arrays of cells (a cell is text, a node, or {text, attrs}). */
 export function table(headers, rows, attrs = {}) {
   const cell = (tag, c) => (c && typeof c === "object" && !(c instanceof Node) ? h(tag, c.attrs || {}, c.text) : h(tag, {}, c));
-  return h("div", { class: "scroll" }, h("table", attrs,
+  // a wide table scrolls inside its own region, which keyboard users can focus and scroll
+  const name = `Table: ${headers.filter(Boolean).slice(0, 3).join(", ")}${headers.length > 3 ? ", …" : ""}`;
+  return h("div", { class: "scroll", tabindex: 0, role: "region", "aria-label": name }, h("table", attrs,
     h("thead", {}, h("tr", {}, headers.map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, rows.map((r) => (r instanceof Node ? r : h("tr", {}, r.map((c) => cell("td", c))))))));
 }

@@ -57,7 +57,7 @@ export function composer({ onchange = () => {}, legend = "Message", preview = tr
   const sticky = checkbox("Require interaction on the web (stays until dismissed)", { name: "web_require", onchange: changed });
 
   const buttons = rows("Add button", (v) => {
-    const id = input({ value: v.id || "", maxlength: 32, oninput: changed, pattern: "[A-Za-z0-9_-]{1,32}" });
+    const id = input({ value: v.id || "", maxlength: 32, oninput: changed, pattern: "[A-Za-z0-9_\\-]{1,32}" });
     const text = input({ value: v.title || "", maxlength: 64, oninput: changed });
     const url = input({ value: v.url || "", oninput: changed });
     return { node: h("div", { class: "grid3" }, field("Button id", id), field("Button text", text), field("Button link", url)),

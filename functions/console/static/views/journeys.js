@@ -172,7 +172,7 @@ function drawGraph(holder, first, steps, stats) {
   for (const id of Object.keys(steps)) if (!level.has(id)) level.set(id, spare++);
   const rows = [];
   for (const [id, l] of level) (rows[l] = rows[l] || []).push(id);
-  const W = 150; const H = 58; const GAP = 28;
+  const W = 170; const H = 58; const GAP = 28;
   const width = Math.max(340, ...rows.map((r) => r.length * (W + 12) + 12));
   const height = rows.length * (H + GAP) + 10;
   const pos = new Map();
@@ -192,10 +192,11 @@ function drawGraph(holder, first, steps, stats) {
     svg("rect", { x: p.x, y: p.y, width: W, height: H, rx: 8 }, g);
     svg("text", { x: p.x + 8, y: p.y + 18, class: "node-id" }, g).textContent = `${id} · ${s.type}`;
     const c = (stats && stats[id]) || {};
-    const line = ["entered", "sent", "opened"].filter((k) => k in c).map((k) => `${k} ${c[k]}`).join(" ");
-    const wait = "waiting" in c && c.waiting ? ` waiting ${c.waiting}` : "";
-    svg("text", { x: p.x + 8, y: p.y + 38, class: "node-count", "data-node-counts": id }, g).textContent = stats ? line + wait : "";
+    const shown = s.type === "send" ? ["entered", "sent", "opened"] : s.type.startsWith("wait") ? ["entered", "waiting"] : ["entered"];
+    svg("text", { x: p.x + 8, y: p.y + 40, class: "node-count", "data-node-counts": id }, g).textContent =
+      stats ? shown.map((k) => `${k} ${c[k] ?? 0}`).join(" · ") : "";
   }
+  root.style.maxWidth = `${width * 1.4}px`; // no bigger than a readable scale on a wide screen (CSSOM: CSP-safe)
   holder.replaceChildren(root);
 }
 

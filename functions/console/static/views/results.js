@@ -106,7 +106,7 @@ export async function resultsView(campaignId) {
     h("p", { class: "muted" }, campaign.campaign_id, " · created ", when(campaign.created_at), " UTC · schedule: ", scheduleText),
     lifecycle(campaign, problem), problem,
     h("h2", {}, "Waves (UTC)"), timeline(campaign.waves),
-    h("p", { class: "muted" }, `${campaign.waves.length} waves: ${campaign.waves.filter((w) => w.status === "fired").length} fired`),
+    h("p", { class: "muted" }, `${campaign.waves.length} wave${campaign.waves.length === 1 ? "" : "s"}, ${campaign.waves.filter((w) => w.status === "fired").length} fired`),
     campaign.skipped_time_zones.length ? h("div", { id: "skipped-zones" }, h("h2", {}, "Zones skipped (their time had passed)"),
       table(["Time zone", "Devices"], campaign.skipped_time_zones.map((z) => [z.time_zone, { text: z.devices, attrs: { class: "num" } }]))) : null,
     h("h2", {}, "Funnel"), funnel(campaign.stats),

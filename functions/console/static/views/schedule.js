@@ -103,7 +103,7 @@ export function variantsPicker() {
   const holdout = input({ type: "number", min: 0, max: 50, step: 1, value: 0, name: "holdout" });
   const add = () => {
     const n = items.length + 1;
-    const name = input({ value: `variant_${String.fromCharCode(96 + n)}`, maxlength: 32, pattern: "[A-Za-z0-9_-]{1,32}" });
+    const name = input({ value: `variant_${String.fromCharCode(96 + n)}`, maxlength: 32, pattern: "[A-Za-z0-9_\\-]{1,32}" });
     const weight = input({ type: "number", min: 1, max: 100, value: 50 });
     const at = input({ type: "time" });
     const message = composer({ legend: `Variant ${n} message`, preview: false });
