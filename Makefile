@@ -14,7 +14,7 @@ QUIET_PIP := { grep -v '^WARNING: Location' || true; }
 export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo serve invoke test test-unit test-clock lint bench build validate deploy clean chromium faketime migrate
+.PHONY: demo serve invoke test test-unit test-clock lint bench build validate deploy clean chromium faketime migrate axe
 
 $(STAMP): requirements-dev.txt layers/shared/requirements.txt
 	@echo "setting up $(VENV) with $(PYTHON)"
@@ -40,7 +40,7 @@ serve: $(STAMP)  ## the stack in the foreground (PORT, AWS_PORT, PUSH_ADMIN_KEY,
 invoke: $(STAMP)  ## one function, one sample event, on the local stack: FUNCTION=<logical id> EVENT=events/<file>.json
 	$(PY) -m local.invoke $(EVENT) $(FUNCTION)
 
-test: $(VENV)/.bench chromium  ## every test tier (and every bench phase once, tiny: the peers it runs are in requirements-bench.txt)
+test: $(VENV)/.bench chromium axe  ## every test tier (and every bench phase once, tiny: the peers it runs are in requirements-bench.txt)
 	$(PY) -m pytest -q
 
 test-unit: $(STAMP)
@@ -76,6 +76,14 @@ chromium:
 	 { echo "installing chromium (for the demo report test)"; \
 	   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 || \
 	   echo "could not install chromium: the report screenshot test will say so"; }
+
+# axe-core (npm, the version pinned in tools/axe/package-lock.json) for the console's accessibility tests,
+# which inject tools/axe/node_modules/axe-core/axe.min.js into each view.
+AXE := tools/axe/node_modules/axe-core/axe.min.js
+axe: $(AXE)
+$(AXE): tools/axe/package.json tools/axe/package-lock.json
+	cd tools/axe && npm ci --no-audit --no-fund --ignore-scripts
+	@touch $@
 
 # `make test-clock` shifts whole processes (the stack, the stand-ins) with Debian's libfaketime.
 faketime:

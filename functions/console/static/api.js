@@ -12,9 +12,11 @@ export const signOut = () => sessionStorage.removeItem(SESSION);
 /** Who is signed in: {user, role, app_id}; the role decides what the console offers. */
 export const who = () => session() || {};
 
-// What each role may do (the API decides; the console only hides what would be refused).
+// What each role may do (the API decides; the console only hides what would be refused):
+// analyst reads like an analytics key; marketer acts as the server key but for credentials, keys and
+// settings; admin is the app's server key.
 const RIGHTS = {
-  admin: ["read", "create", "devices", "audit"],
+  admin: ["read", "create", "devices", "audit", "admin"],
   marketer: ["read", "create", "devices"],
   analyst: ["read"],
 };
@@ -39,7 +41,21 @@ async function send(method, path, body, token) {
   return data;
 }
 
-export const call = (method, path, body) => send(method, path, body, session()?.id_token);
+/** A read answered after the user moved to another view: dropped, so it never paints over the new one. */
+export class Stale extends Error {}
+let epoch = 0;
+/** A new view begins: reads still under way for the last one come back as Stale. */
+export const newView = () => { epoch += 1; };
+
+export async function call(method, path, body) {
+  const mine = epoch;
+  const data = await send(method, path, body, session()?.id_token);
+  if (method === "GET" && mine !== epoch) throw new Stale("stale");
+  return data;
+}
+/** A path with its segments escaped: path`/v1/campaigns/${id}`. */
+export const path = (strings, ...values) =>
+  strings.reduce((out, s, i) => out + s + (i < values.length ? encodeURIComponent(values[i]) : ""), "");
 
 /** Sign in with a user name and password; the session is kept for this tab only. */
 export async function signIn(username, password) {

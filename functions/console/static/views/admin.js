@@ -1,0 +1,138 @@
+// Admin (the console's admin role: the app's server key): the app's settings, provider credentials,
+// keys (issue, shown once; revoke), console users (no API route yet: see the README) and the audit log.
+import { call, path, who } from "../api.js";
+import { alertBox, button, card, checkbox, field, h, input, list, reason, select, show, table, textarea, when } from "../ui.js";
+
+const num = (v) => (v === "" || v === null || v === undefined ? undefined : Number(v));
+
+function settingsForm(current) {
+  const problem = alertBox();
+  const done = h("p", { role: "status", class: "muted" });
+  const qh = current.quiet_hours || {};
+  const cap = current.frequency_cap || {};
+  const f = {
+    qStart: input({ type: "time", value: qh.start || "" }), qEnd: input({ type: "time", value: qh.end || "" }),
+    capMax: input({ type: "number", min: 1, max: 1000, value: cap.max ?? "" }),
+    capHours: input({ type: "number", min: 1, max: 2160, value: cap.per_hours ?? "" }),
+    mps: input({ type: "number", min: 1, max: 100000, value: current.max_per_second ?? "" }),
+    currency: input({ maxlength: 3, value: current.currency || "", placeholder: "USD" }),
+    window: input({ type: "number", min: 0, value: current.attribution_window_days ?? "" }),
+    dates: input({ value: (current.date_attributes || []).join(", "), placeholder: "birthday" }),
+    rate: input({ type: "number", min: 1, value: current.client_event_rate ?? "" }),
+    identity: select([["required", "required"], ["off", "off"]], {}, current.identity_verification || "required"),
+    secrets: select([["required", "required"], ["off", "off"]], {}, current.device_secrets || "required"),
+  };
+  return h("form", { id: "settings", onsubmit: async (event) => {
+    event.preventDefault();
+    problem.textContent = "";
+    const body = {
+      ...(f.qStart.value && f.qEnd.value ? { quiet_hours: { start: f.qStart.value, end: f.qEnd.value } } : {}),
+      ...(f.capMax.value && f.capHours.value ? { frequency_cap: { max: num(f.capMax.value), per_hours: num(f.capHours.value) } } : {}),
+      max_per_second: num(f.mps.value), currency: f.currency.value.trim().toUpperCase() || undefined,
+      attribution_window_days: num(f.window.value), date_attributes: list(f.dates.value),
+      client_event_rate: num(f.rate.value), identity_verification: f.identity.value, device_secrets: f.secrets.value,
+    };
+    try {
+      const saved = await call("PUT", `${path`/v1/apps/${who().app_id}`}/settings`, body);
+      done.textContent = `Saved ${when(saved.updated_at)} UTC.`;
+    } catch (error) { problem.textContent = reason(error); }
+  } },
+  h("div", { class: "grid3" }, field("Quiet hours start", f.qStart), field("Quiet hours end", f.qEnd), field("Most sends per second", f.mps)),
+  h("div", { class: "grid3" }, field("App-wide cap: at most (sends)", f.capMax), field("App-wide cap: per hours", f.capHours), field("Currency (ISO 4217)", f.currency)),
+  h("div", { class: "grid3" }, field("Attribution window (days)", f.window), field("Date attributes (commas)", f.dates), field("Client events per device per minute", f.rate)),
+  h("div", { class: "grid3" }, field("Identity verification", f.identity), field("Device secrets", f.secrets)),
+  h("button", { type: "submit" }, "Save settings"), problem, done);
+}
+
+function providersForm() {
+  const out = h("p", { role: "status", class: "muted" });
+  const problem = alertBox();
+  const save = (provider, read) => async (event) => {
+    event.preventDefault();
+    problem.textContent = "";
+    try {
+      const answer = await call("PUT", `${path`/v1/apps/${who().app_id}`}/providers/${provider}`, read());
+      out.textContent = `${provider}: saved${answer.public_key ? `; VAPID public key ${answer.public_key}` : ""}.`;
+    } catch (error) { problem.textContent = reason(error); }
+  };
+  const a = { team: input({ maxlength: 10 }), key: input({ maxlength: 10 }), bundle: input({ maxlength: 155 }),
+    pem: textarea({ rows: 3 }), env: select([["production", "production"], ["sandbox", "sandbox"]]) };
+  const fcm = textarea({ rows: 3 });
+  const subject = input({ placeholder: "mailto:ops@example.com" });
+  return h("div", {},
+    h("form", { onsubmit: save("apns", () => ({ team_id: a.team.value.trim(), key_id: a.key.value.trim(), bundle_id: a.bundle.value.trim(), private_key: a.pem.value, environment: a.env.value })) },
+      h("h3", {}, "APNs"), h("div", { class: "grid3" }, field("Team id", a.team), field("Key id", a.key), field("Bundle id", a.bundle)),
+      field("Private key (.p8)", a.pem), field("Environment", a.env), h("button", { type: "submit" }, "Save APNs key")),
+    h("form", { onsubmit: save("fcm", () => ({ service_account: fcm.value })) },
+      h("h3", {}, "FCM"), field("Service-account file (paste its contents)", fcm), h("button", { type: "submit" }, "Save FCM account")),
+    h("form", { onsubmit: save("webpush", () => ({ subject: subject.value.trim() })) },
+      h("h3", {}, "Web Push"), field("VAPID subject", subject), h("button", { type: "submit" }, "Save and make VAPID keys")),
+    problem, out);
+}
+
+function keysForm() {
+  const kind = select([["server", "server"], ["client", "client"], ["analytics", "analytics (read-only)"]]);
+  const shown = h("div", { id: "issued", "aria-live": "polite" });
+  const keyId = input({ placeholder: "key_0123456789abcdef", maxlength: 20 });
+  const problem = alertBox();
+  return h("div", {},
+    h("form", { class: "inline", onsubmit: async (event) => {
+      event.preventDefault();
+      problem.textContent = "";
+      try {
+        const k = await call("POST", `${path`/v1/apps/${who().app_id}`}/keys`, { kind: kind.value });
+        shown.replaceChildren(h("p", {}, `New ${k.kind} key ${k.key_id} (shown once, copy it now):`),
+          h("code", { class: "secret", "data-key-id": k.key_id }, k.key));
+      } catch (error) { problem.textContent = reason(error); }
+    } }, field("Kind of key", kind), h("button", { type: "submit" }, "Issue key")),
+    shown,
+    h("form", { class: "inline", onsubmit: async (event) => {
+      event.preventDefault();
+      problem.textContent = "";
+      try {
+        await call("DELETE", `${path`/v1/apps/${who().app_id}`}/keys/${keyId.value.trim()}`);
+        shown.replaceChildren(h("p", {}, `Key ${keyId.value.trim()} revoked.`));
+      } catch (error) { problem.textContent = reason(error); }
+    } }, field("Key id to revoke", keyId), h("button", { type: "submit", class: "danger" }, "Revoke key")),
+    h("p", { class: "muted" }, "The API has no route that lists an app's keys: the audit log shows each one issued."), problem);
+}
+
+function usersForm() {
+  const name = input({ maxlength: 128 });
+  const role = select(["marketer", "analyst", "admin"]);
+  const note = h("p", { class: "muted" }, "The API has no console-user route yet (POST /v1/console/users): create users in the Cognito pool (README, Console users).");
+  const { box, node } = checkbox("Send an invitation by e-mail", { disabled: true });
+  box.disabled = true;
+  return h("form", { onsubmit: (e) => e.preventDefault() }, note,
+    h("div", { class: "grid3" }, field("User name", name), field("Role", role)), node,
+    h("button", { type: "submit", disabled: true }, "Create console user"));
+}
+
+export async function adminView() {
+  const current = await call("GET", `${path`/v1/apps/${who().app_id}`}/settings`);
+  show(card(h("h1", {}, "Admin"), h("p", { class: "muted" }, `App ${who().app_id}`),
+    h("h2", {}, "Settings"), settingsForm(current),
+    h("h2", {}, "Provider credentials"), providersForm(),
+    h("h2", {}, "Keys"), keysForm(),
+    h("h2", {}, "Console users"), usersForm()));
+}
+
+export async function auditView() {
+  const entries = [];
+  let next = null;
+  const body = h("div", {});
+  const more = button("Load more", () => load(), { class: "secondary", hidden: true });
+  const actor = (a) => (a.user ? `${a.user} (${a.role})` : `${a.kind} key ${a.key_id || ""}`.trim());
+  const load = async () => {
+    const page = await call("GET", `/v1/audit?limit=100${next ? `&next_token=${encodeURIComponent(next)}` : ""}`);
+    entries.push(...page.entries);
+    next = page.next_token;
+    more.hidden = !next;
+    body.replaceChildren(entries.length ? table(["When (UTC)", "Who", "Action", "Target", "Status"],
+      entries.map((e) => h("tr", { "data-action": e.action }, h("td", {}, e.at.slice(0, 19).replace("T", " ")),
+        h("td", { "data-actor": "" }, actor(e.actor)), h("td", {}, e.action), h("td", {}, e.target), h("td", { class: "num" }, e.status))),
+      { id: "audit" }) : h("p", {}, "Nothing recorded yet."));
+  };
+  show(card(h("h1", {}, "Audit log"), body, more));
+  await load();
+}
