@@ -33,6 +33,7 @@ from pushengine import pacing
 from pushengine.analytics import series_deltas
 from pushengine.config import Settings
 from pushengine.dal import counters as sharded
+from pushengine.dal import provider_tokens
 from pushengine.dal.aws import Contended
 from pushengine.dal.campaigns import PROGRESS_FIELDS, parsed
 from pushengine.dal.devices import device_item, partition_key
@@ -492,6 +493,28 @@ class FakeScheduler(Faults):
             (n for n, (at, _) in self.schedules.items() if at <= now), key=lambda n: self.schedules[n][0]
         )
         return [self.schedules.pop(n)[1] for n in names]
+
+
+class FakeTokens:
+    """`SharedTokens` in memory (`dal.provider_tokens.ProviderTokens`): one stored token per scope,
+    replaced by the first writer once due."""
+
+    def __init__(self, min_age: float = provider_tokens.MIN_AGE) -> None:
+        self._lock = threading.Lock()
+        self._min_age = min_age
+        self.items: dict[str, tuple[str, int]] = {}
+        self.writes = 0
+
+    def shared(
+        self, scope: str, now: float, sign: Callable[[int], str], *, ttl: float, stale: str | None = None
+    ) -> tuple[str, int]:
+        with self._lock:  # the repository's conditional write: one writer wins
+            found = self.items.get(scope)
+            if found and provider_tokens.reusable(*found, now, ttl=ttl, min_age=self._min_age, stale=stale):
+                return found
+            self.items[scope] = (sign(int(now)), int(now))
+            self.writes += 1
+            return self.items[scope]
 
 
 class FakeCaps:

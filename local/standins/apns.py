@@ -55,6 +55,9 @@ PUSH_TYPES = frozenset({"alert", "background", "location", "voip", "complication
 PRIORITIES = frozenset({"1", "5", "10"})
 MAX_PAYLOAD_BYTES = 4096
 MAX_JWT_AGE = 3600  # Apple rejects provider tokens older than one hour
+# Apple: "refresh your token no more than once every 20 minutes"; faster is 429 TooManyProviderTokenUpdates
+TOKEN_UPDATE_INTERVAL = 20 * 60.0
+_RENEWAL_ASKED = frozenset({"ExpiredProviderToken", "InvalidProviderToken"})  # renewing these is no update
 _DEVICE_PATH = re.compile(r"/3/device/([0-9a-fA-F]{64,})")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
@@ -84,6 +87,13 @@ class _Failure:
     remaining: int | None  # None: every request
 
 
+@dataclass(slots=True)
+class _Current:
+    token: str
+    since: float  # when it became the key's current token, by the stand-in's clock
+    renewable: bool = False  # refused as expired or invalid: the next token is a renewal, not an update
+
+
 @dataclass(frozen=True, slots=True)
 class _Key:
     team_id: str
@@ -105,8 +115,12 @@ class ApnsStandIn:
         port: int = 0,
         accept_any_token: bool = False,
         clock: Callable[[], float] = time.time,
+        token_update_interval: float = TOKEN_UPDATE_INTERVAL,
     ) -> None:
         self.latency = latency
+        # A key's provider token may change once per interval: a new token sooner is refused with 429
+        # TooManyProviderTokenUpdates, unless the stand-in refused the current one as expired or invalid.
+        self.token_update_interval = token_update_interval
         self.clock = clock  # APNs' idea of now, for judging JWT age; tests may move it
         self.accept_any_token = accept_any_token  # benchmark mode: every well-formed token is a device
         self._port = port
@@ -118,6 +132,10 @@ class ApnsStandIn:
         self._received: list[ApnsRequest] = []
         self._jwts: set[str] = set()
         self._verified: dict[str, dict[str, Any]] = {}  # a signature is checked once per distinct JWT
+        self._kids: dict[str, str] = {}  # verified JWT -> its key id
+        self._current: dict[str, _Current] = {}  # key id -> its current provider token
+        self._accepted: dict[str, set[str]] = {}  # key id -> every token that has been its current one
+        self._update_refusals = 0
         self._requests = 0
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -134,6 +152,8 @@ class ApnsStandIn:
         with self._lock:
             self._keys[key_id] = _Key(team_id, public_key)
             self._verified.clear()
+            self._current.pop(key_id, None)  # a new key starts its own token history
+            self._accepted.pop(key_id, None)
 
     def allow_topic(self, bundle_id: str) -> None:
         with self._lock:
@@ -164,6 +184,9 @@ class ApnsStandIn:
             self._received.clear()
             self._failures.clear()
             self._jwts.clear()
+            self._current.clear()
+            self._accepted.clear()
+            self._update_refusals = 0
             self._requests = 0
 
     @property
@@ -178,6 +201,17 @@ class ApnsStandIn:
     def request_count(self) -> int:
         with self._lock:
             return self._requests
+
+    @property
+    def token_update_refusals(self) -> int:
+        """Requests refused with 429 TooManyProviderTokenUpdates."""
+        with self._lock:
+            return self._update_refusals
+
+    def accepted_tokens(self, key_id: str) -> int:
+        """Distinct provider tokens of a key that APNs took as its current one."""
+        with self._lock:
+            return len(self._accepted.get(key_id, ()))
 
     @property
     def jwt_count(self) -> int:
@@ -313,7 +347,31 @@ class ApnsStandIn:
             raise _Refusal("InvalidProviderToken")  # issued in the future
         if now - claims["iat"] > MAX_JWT_AGE:
             raise _Refusal("ExpiredProviderToken")
+        self._check_update(bearer, now)
         return claims
+
+    def _check_update(self, bearer: str, now: float) -> None:
+        """A token new to its key becomes the current one, unless the current one is under the update
+        interval old (and was not refused): then 429 TooManyProviderTokenUpdates."""
+        with self._lock:
+            kid = self._kids[bearer]
+            accepted = self._accepted.setdefault(kid, set())
+            if bearer in accepted:
+                return
+            current = self._current.get(kid)
+            if current is not None and not current.renewable and now - current.since < self.token_update_interval:
+                self._update_refusals += 1
+                raise _Refusal("TooManyProviderTokenUpdates")
+            self._current[kid] = _Current(bearer, now)
+            accepted.add(bearer)
+
+    def _renewal_asked(self, headers: dict[str, str], reason: str) -> None:
+        """The stand-in refused a key's current token as expired or invalid: its next one is a renewal."""
+        bearer = headers.get("authorization", "").partition(" ")[2].strip()
+        kid = self._kids.get(bearer)
+        current = self._current.get(kid) if kid else None
+        if current is not None and current.token == bearer and reason in _RENEWAL_ASKED:
+            current.renewable = True
 
     def _verify_signature(self, bearer: str) -> dict[str, Any]:
         try:
@@ -333,6 +391,8 @@ class ApnsStandIn:
         iat = claims["iat"]
         if claims["iss"] != key.team_id or not isinstance(iat, int):
             raise _Refusal("InvalidProviderToken")
+        with self._lock:
+            self._kids[bearer] = str(header["kid"])
         return claims
 
     def _check_device(self, token: str, topic: str) -> None:
@@ -365,6 +425,8 @@ class ApnsStandIn:
                 status, reason, retry_after = failure.status, failure.reason, failure.retry_after
                 if failure.remaining is not None:
                     failure.remaining -= 1
+            if status == 403:
+                self._renewal_asked(headers, reason)
             record = ApnsRequest(
                 token, headers, payload, claims, status, reason, scope["http_version"], now, retry_after
             )
@@ -386,6 +448,7 @@ class ApnsStandIn:
             return 200, {
                 "requests": self.request_count,
                 "jwts": self.jwt_count,
+                "token_update_refusals": self.token_update_refusals,
                 "sent": sum(1 for r in received if r.status == 200),
             }
         return 404, {"error": "unknown control route"}

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from local.standins.apns import ApnsStandIn
 from pushengine.providers.apns import ApnsCredentials, ApnsProvider
 from pushengine.providers.base import Notification, Outcome, SendResult
+from tests.fakes import FakeTokens
 
 pytestmark = pytest.mark.integration
 
@@ -158,14 +159,15 @@ def test_the_stand_ins_own_checks_reach_the_same_outcomes(apns: ApnsStandIn) -> 
     apns.allow_topic("com.example.other")
     known = apns.new_token()
     unknown = "ab" * 32
-    provider = ApnsProvider(credentials(), endpoint=apns.base_url)
+    tokens = FakeTokens()  # one key's two apps (topics) share its provider token, as containers do
+    provider = ApnsProvider(credentials(), endpoint=apns.base_url, tokens=tokens)
     results = run(send_all(provider, [note(other_app), note(unknown), note(known)]))
     assert results == [
         SendResult(Outcome.FAILED, 400, "DeviceTokenNotForTopic"),
         SendResult(Outcome.PRUNED, 400, "BadDeviceToken"),
         SendResult(Outcome.SENT, 200),
     ]
-    disallowed = ApnsProvider(credentials(bundle_id="com.example.unlisted"), endpoint=apns.base_url)
+    disallowed = ApnsProvider(credentials(bundle_id="com.example.unlisted"), endpoint=apns.base_url, tokens=tokens)
     assert run(send_all(disallowed, [note(known)])) == [SendResult(Outcome.FAILED, 400, "TopicDisallowed")]
 
 

@@ -60,7 +60,9 @@ class TimeseriesRepository:
         adds = [((f"s:{k}",), v) for k, v in stats.items()]
         for variant, deltas in variant_stats.items():
             adds += [((f"v:{variant}:{k}",), v) for k, v in deltas.items()]
-        return add_update(self._name, {"series": series_key(app_id, campaign_id, run, shard), "hour": hour}, adds)
+        return add_update(
+            self._name, {"series": series_key(app_id, campaign_id, run, shard), "hour": hour}, adds
+        )
 
     def hours(self, app_id: str, campaign_id: str, run: str | None = None) -> Iterator[dict[str, Any]]:
         """Every hour of the campaign (or of one run), oldest first, as {"hour", "stats", "vstats"}: each
@@ -71,7 +73,9 @@ class TimeseriesRepository:
         for shard in (None, *range(SHARDS)):
             for item in self._items(series_key(app_id, campaign_id, run, shard)):
                 parsed = _parse(from_dynamo(item))
-                hours[parsed["hour"]] = _merged(hours[parsed["hour"]], parsed) if parsed["hour"] in hours else parsed
+                hours[parsed["hour"]] = (
+                    _merged(hours[parsed["hour"]], parsed) if parsed["hour"] in hours else parsed
+                )
         for hour in sorted(hours):
             yield hours[hour]
 

@@ -1,6 +1,7 @@
 """The sender's pool of provider clients: one warm client per (app, push service), built from the app's
 stored credentials, so JWTs, OAuth tokens and connections are reused across batches and invocations of the
-same container; and the quota lane each send takes."""
+same container, and APNs provider tokens shared by every container of a signing key (dal/provider_tokens.py);
+and the quota lane each send takes."""
 
 from __future__ import annotations
 
@@ -12,18 +13,21 @@ from urllib.parse import urlsplit
 from pushengine import pacing
 from pushengine.config import Settings
 from pushengine.dal.apps import AppsRepository, SecretsStore
+from pushengine.dal.provider_tokens import ProviderTokens
 from pushengine.payloads import channel_of
 from pushengine.providers.apns import ApnsCredentials, ApnsProvider
-from pushengine.providers.base import PushProvider
+from pushengine.providers.base import PushProvider, SharedTokens
 from pushengine.providers.fcm import FcmProvider, parse_service_account
 from pushengine.providers.webpush import WebPushProvider
 
 _RECHECK_SECONDS = 30.0  # credentials changed through the API are picked up within this
 
 
-def build_provider(channel: str, secret: dict[str, Any], settings: Settings) -> PushProvider:
+def build_provider(
+    channel: str, secret: dict[str, Any], settings: Settings, tokens: SharedTokens | None = None
+) -> PushProvider:
     if channel == "apns":
-        return ApnsProvider(ApnsCredentials(**secret), endpoint=settings.apns_endpoint or None)
+        return ApnsProvider(ApnsCredentials(**secret), endpoint=settings.apns_endpoint or None, tokens=tokens)
     in_flight = settings.send_concurrency  # connections per push service: as many as sends in flight
     if channel == "fcm":
         return FcmProvider(
@@ -36,8 +40,11 @@ def build_provider(channel: str, secret: dict[str, Any], settings: Settings) -> 
 
 
 class ProviderPool:
-    def __init__(self, settings: Settings, apps: AppsRepository, secrets: SecretsStore) -> None:
+    def __init__(
+        self, settings: Settings, apps: AppsRepository, secrets: SecretsStore, tokens: SharedTokens | None = None
+    ) -> None:
         self._settings, self._apps, self._secrets = settings, apps, secrets
+        self._tokens = tokens if tokens is not None else ProviderTokens(settings.delivery_state_table)
         self._by_version: dict[tuple[str, str, str], PushProvider] = {}
         self._recent: dict[tuple[str, str], tuple[float, PushProvider | None]] = {}
         self._meta: dict[tuple[str, str], dict[str, Any]] = {}
@@ -64,7 +71,7 @@ class ProviderPool:
         key = (app_id, channel, str(meta.get("updated_at", "")))
         if key not in self._by_version:
             secret = self._secrets.get(meta["secret_arn"], key[2])
-            self._by_version[key] = build_provider(channel, secret, self._settings)
+            self._by_version[key] = build_provider(channel, secret, self._settings, self._tokens)
         return self._by_version[key]
 
     def lane(self, app_id: str, entry: dict[str, Any], *, transactional: bool) -> pacing.Lane | None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from pushengine.payloads.apns import MAX_PAYLOAD_BYTES
 from pushengine.payloads.base import encode
-from pushengine.providers.base import Notification, Outcome, SendResult, parse_retry_after
+from pushengine.providers.base import Notification, Outcome, SendResult, SharedTokens, parse_retry_after
 from pushengine.providers.h2transport import H2Transport
 
 ENDPOINTS = {
@@ -30,6 +33,7 @@ _APPLE_ID = re.compile(r"[A-Z0-9]{10}")
 _BUNDLE_ID = re.compile(r"[A-Za-z0-9.\-]+")
 _DEVICE_TOKEN = re.compile(r"[0-9a-fA-F]{64,200}")
 _REFRESH_REASONS = frozenset({"ExpiredProviderToken", "InvalidProviderToken"})
+_TOO_MANY_UPDATES = "TooManyProviderTokenUpdates"  # 429: another token of this key is current at APNs
 _SHOWN = frozenset({"alert", "badge", "sound"})  # aps keys a background push may not carry
 
 
@@ -95,7 +99,9 @@ def classify(status: int, reason: str, retry_after: float | None = None) -> Send
 
 
 class ApnsProvider:
-    """Sends over pooled HTTP/2 connections; the provider JWT is shared by all sends until token_ttl."""
+    """Sends over pooled HTTP/2 connections; the provider JWT is shared by all sends until token_ttl, and
+    with `tokens` by every container of the key (dal/provider_tokens.py): APNs then sees one token per key
+    at a time, renewed once per ttl, however many containers send."""
 
     def __init__(
         self,
@@ -105,6 +111,7 @@ class ApnsProvider:
         client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
         token_ttl: float = 45 * 60.0,
+        tokens: SharedTokens | None = None,
     ) -> None:
         if not MIN_TOKEN_TTL <= token_ttl <= MAX_TOKEN_TTL:
             raise ValueError("token_ttl: APNs wants provider tokens renewed every 20 to 60 minutes")
@@ -121,7 +128,13 @@ class ApnsProvider:
         self._token_ttl = token_ttl
         self._jwt: str | None = None
         self._jwt_made_at = 0.0
-        self.tokens_issued = 0
+        self.tokens_issued = 0  # tokens this provider signed (with `tokens`, a lost race signs one unused)
+        self._tokens = tokens
+        self._token_lock = threading.Lock()  # one store round trip per container, from any event loop
+        c = credentials
+        # the key's scope in the store: a new .p8 under the same ids never meets the old key's token
+        fingerprint = hashlib.sha256(str(c.private_key).encode()).hexdigest()[:16]
+        self._scope = f"apns#{c.team_id}#{c.key_id}#{fingerprint}"
 
     def __repr__(self) -> str:
         c = self._credentials
@@ -131,21 +144,48 @@ class ApnsProvider:
         """The current JWT; made anew only when older than token_ttl (no await inside: safe to share)."""
         now = self._clock()
         if self._jwt is None or now - self._jwt_made_at >= self._token_ttl:
-            self._jwt = jwt.encode(
-                {"iss": self._credentials.team_id, "iat": int(now)},
-                self._signing_key,
-                algorithm="ES256",
-                headers={"kid": self._credentials.key_id},
-            )
+            self._jwt = self._sign(int(now))
             self._jwt_made_at = now
-            self.tokens_issued += 1
         return self._jwt
+
+    def _sign(self, iat: int) -> str:
+        self.tokens_issued += 1
+        return jwt.encode(
+            {"iss": self._credentials.team_id, "iat": iat},
+            self._signing_key,
+            algorithm="ES256",
+            headers={"kid": self._credentials.key_id},
+        )
 
     def _renew_token(self, stale: str) -> str:
         # Only the first send to see the stale token renews it; the rest reuse that renewal.
         if self._jwt == stale:
             self._jwt = None
         return self.provider_token()
+
+    async def _bearer(self, stale: str | None = None, *, reread: bool = False) -> str:
+        """The JWT to send with: this container's while fresh; with a shared store, the key's stored one
+        (`stale`: a token APNs refused; `reread`: APNs holds another token of the key current)."""
+        if self._tokens is None:
+            return self.provider_token() if stale is None else self._renew_token(stale)
+        current = self._jwt
+        if current is not None and current != stale and not reread and self._fresh():
+            return current
+        return await asyncio.to_thread(self._shared_token, stale, current if reread else None)
+
+    def _fresh(self) -> bool:
+        return self._clock() - self._jwt_made_at < self._token_ttl
+
+    def _shared_token(self, stale: str | None, seen: str | None) -> str:
+        assert self._tokens is not None
+        with self._token_lock:  # sends that waited here find the token the first one fetched
+            current = self._jwt
+            if current is not None and current != stale and current != seen and self._fresh():
+                return current
+            token, iat = self._tokens.shared(self._scope, self._clock(), self._sign, ttl=self._token_ttl,
+                                             stale=stale)  # fmt: skip
+            self._jwt, self._jwt_made_at = token, float(iat)
+            return token
 
     def headers(self, notification: Notification, bearer: str) -> dict[str, str]:
         now = self._clock()
@@ -176,10 +216,15 @@ class ApnsProvider:
         if len(body) > MAX_PAYLOAD_BYTES:
             return SendResult(Outcome.FAILED, 0, "PayloadTooLarge")
         url = f"{self._base_url}/3/device/{token}"
-        bearer = self.provider_token()
+        bearer = await self._bearer()
         result = await self._post(url, body, notification, bearer)
         if result.status == 403 and result.reason in _REFRESH_REASONS:
-            result = await self._post(url, body, notification, self._renew_token(bearer))
+            result = await self._post(url, body, notification, await self._bearer(bearer))
+        elif result.status == 429 and result.reason == _TOO_MANY_UPDATES and self._tokens is not None:
+            # another container's token is the key's current one: take it from the store and send again
+            renewed = await self._bearer(reread=True)
+            if renewed != bearer:
+                result = await self._post(url, body, notification, renewed)
         return result
 
     async def _post(self, url: str, body: bytes, notification: Notification, bearer: str) -> SendResult:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
@@ -45,6 +46,14 @@ class PushProvider(Protocol):
     async def send(self, notification: Notification) -> SendResult: ...
 
     async def aclose(self) -> None: ...
+
+
+class SharedTokens(Protocol):
+    """One provider token per signing key for every container (`dal.provider_tokens.ProviderTokens`)."""
+
+    def shared(
+        self, scope: str, now: float, sign: Callable[[int], str], *, ttl: float, stale: str | None = None
+    ) -> tuple[str, int]: ...
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
