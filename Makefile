@@ -14,7 +14,7 @@ QUIET_PIP := { grep -v '^WARNING: Location' || true; }
 export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo serve invoke test test-unit lint bench build validate deploy clean chromium migrate
+.PHONY: demo serve invoke test test-unit test-clock lint bench build validate deploy clean chromium faketime migrate
 
 $(STAMP): requirements-dev.txt layers/shared/requirements.txt
 	@echo "setting up $(VENV) with $(PYTHON)"
@@ -46,6 +46,9 @@ test: $(VENV)/.bench chromium  ## every test tier (and every bench phase once, t
 test-unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit
 
+test-clock: $(STAMP) faketime  ## the `clock`-marked tests at each instant of a matrix (CLOCK_AT='YYYY-MM-DD HH:MM:SS': one)
+	$(PY) -m tests.clock.matrix $(if $(CLOCK_AT),--at '$(CLOCK_AT)')
+
 lint: $(VENV)/.lint
 	$(PY) -m ruff check .
 	$(PY) -m mypy
@@ -73,6 +76,13 @@ chromium:
 	 { echo "installing chromium (for the demo report test)"; \
 	   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 || \
 	   echo "could not install chromium: the report screenshot test will say so"; }
+
+# `make test-clock` shifts whole processes (the stack, the stand-ins) with Debian's libfaketime.
+faketime:
+	@command -v faketime >/dev/null 2>&1 || \
+	 { echo "installing faketime (for make test-clock)"; \
+	   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime) >/dev/null 2>&1 || \
+	   echo "could not install faketime: make test-clock will say so"; }
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache reports

@@ -5,6 +5,8 @@ The stack starts with the provider stand-ins and a sample world (an app with cre
 user cust-4411, a campaign, a template, a small JSONL in the data bucket), and the event's placeholders
 are filled from it: `<app id>`, `<campaign id>`, `<wave id>`, `<wave at>`, `<template id>`,
 `<data bucket>`, and `<server or client key>` becomes the key the route takes (admin, server or client).
+Dates are relative to the run: `<now>` (an ISO 8601 UTC instant) and `<date two days ahead>` (the UTC date
+two days on, whose 09:00 is still ahead in every zone of the world).
 FUNCTION may be left out: the file name's prefix names it (campaigns_… → CampaignsFunction).
 Exits 1 when the function failed: an exception, an HTTP answer ≥ 400, or SQS batch item failures.
 """
@@ -73,6 +75,7 @@ class World:
     wave_at: str
     template_id: str
     data_bucket: str
+    date_ahead: str  # two days after today's UTC date: 09:00 there is still ahead in every zone
 
     @classmethod
     def make(cls, stack: LocalRuntime, admin_key: str, apns: ApnsStandIn, fcm: FcmStandIn) -> World:
@@ -80,7 +83,7 @@ class World:
         server, client, app_id, _ = setup_app(http, admin_key, apns, fcm)
         device = json.loads(json.loads((ROOT / "events/devices_put_device.json").read_text())["body"])
         client.call("PUT", "/v1/devices/ios-maya-1", {**device, "token": apns.new_token()})
-        date = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
+        date = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()  # UTC+14 reaches its 09:00 at 19:00Z
         campaign = server.call("POST", "/v1/campaigns", {
             "name": "sample", "message": {"title": "Hi {{ attributes.first_name }}", "body": "b"},
             "schedule": {"type": "local_time", "date": date, "time": "09:00"}})  # fmt: skip
@@ -94,7 +97,7 @@ class World:
             Bucket=bucket, Key=SAMPLE_IMPORT_KEY, Body=json.dumps(line) + "\n"
         )
         return cls(admin_key, app_id, server.key, client.key, campaign["campaign_id"], wave["wave_id"],
-                   wave["send_at"].replace("Z", "+00:00"), template["template_id"], bucket)  # fmt: skip
+                   wave["send_at"].replace("Z", "+00:00"), template["template_id"], bucket, date)  # fmt: skip
 
     def fill(self, text: str) -> Any:
         """The event with its placeholders filled (the key by the route the event names)."""
@@ -105,6 +108,8 @@ class World:
             "<wave at>": self.wave_at,
             "<template id>": self.template_id,
             "<data bucket>": self.data_bucket,
+            "<date two days ahead>": self.date_ahead,
+            "<now>": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
         for placeholder, value in values.items():
             text = text.replace(placeholder, value)

@@ -8,7 +8,11 @@ one (with STRICT_AWS=1, behind a local strict proxy on AWS_PORT; otherwise AWS_P
 STRICT_AWS=1: AWS's limits enforced, faults injected at the rates of STRICT_AWS_FAULTS
 ("transaction_conflict=0.2,throttle=0.05,sqs_5xx=0.01,scheduler_5xx=0.01"; when unset,
 strict.DEFAULT_SERVE_FAULTS; "none" for limits only), seeded by STRICT_AWS_SEED (0).
-Prints `API http://127.0.0.1:<port>` and `AWS http://127.0.0.1:<port>` once ready; stops on SIGINT/SIGTERM.
+PUSH_CONSOLE_PASSWORD: the password of the console user `console-admin` (generated and printed when
+absent), made in the template's user pool (when it has one) as the `admin` of an app `console` created
+for it.
+Prints `API http://127.0.0.1:<port>` and `AWS http://127.0.0.1:<port>` once ready, then the console's
+address, user, password and app; stops on SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
@@ -24,10 +28,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
 
+import httpx
+
 from samlocal import LocalRuntime, Template
 from samlocal.strict import DEFAULT_SERVE_FAULTS, parse_faults
 
 ROOT = Path(__file__).resolve().parents[1]
+CONSOLE_USER = "console-admin"
 
 # Environment variable -> the template parameter it overrides (and the function variable it sets).
 OVERRIDES = {
@@ -73,6 +80,28 @@ def strict_options(environ: Mapping[str, str]) -> dict[str, object]:
     }
 
 
+def console_password(environ: Mapping[str, str]) -> str:
+    """PUSH_CONSOLE_PASSWORD, or a new one that meets the pool's policy (12+, upper, lower, digit)."""
+    return environ.get("PUSH_CONSOLE_PASSWORD") or "Pe1" + secrets.token_urlsafe(15)
+
+
+def create_console_admin(stack: LocalRuntime, admin_key: str, password: str) -> str | None:
+    """An app for the console and its `console-admin` user; the app's id, or None without a user pool."""
+    env = next(iter(stack.function_env.values()), {})
+    if not stack.user_pools or not env.get("CONSOLE_USER_POOL_ID"):
+        return None
+    from pushengine.dal.console_pool import ConsolePool
+
+    created = httpx.post(f"{stack.api_url}/v1/apps", json={"name": "console"},
+                         headers={"authorization": f"Bearer {admin_key}"}, timeout=30)  # fmt: skip
+    created.raise_for_status()
+    app_id = str(created.json()["app_id"])
+    ConsolePool(env["CONSOLE_USER_POOL_ID"], env["CONSOLE_CLIENT_ID"]).create_user(
+        CONSOLE_USER, password, "admin", app_id
+    )
+    return app_id
+
+
 def main() -> int:
     logging.basicConfig(
         level=os.environ.get("LOG_LEVEL", "WARNING").upper(), format="%(levelname)s %(name)s: %(message)s"
@@ -100,6 +129,10 @@ def main() -> int:
             print(f"PUSH_ADMIN_KEY {generated_key}")
         print(f"API {stack.api_url}")
         print(f"AWS {stack.aws_url}", flush=True)
+        password = console_password(os.environ)
+        app_id = create_console_admin(stack, os.environ.get("PUSH_ADMIN_KEY") or str(generated_key), password)
+        if app_id:
+            print(f"CONSOLE {stack.api_url}/console user {CONSOLE_USER} password {password} app {app_id}", flush=True)
         stop.wait()
     return 0
 

@@ -1,4 +1,4 @@
-"""Create the template's tables, queues, schedule groups and roles on any boto3 endpoint.
+"""Create the template's tables, queues, schedule groups, roles and Cognito user pools on any boto3 endpoint.
 
 Tests call `create_tables(template, dynamodb_client)` so their schema is the deployed schema.
 """
@@ -19,6 +19,9 @@ from samlocal.template import (
     ROLE_TYPE,
     SCHEDULE_GROUP_TYPE,
     TABLE_TYPE,
+    USER_POOL_CLIENT_TYPE,
+    USER_POOL_GROUP_TYPE,
+    USER_POOL_TYPE,
     Template,
     TemplateError,
     load_template,
@@ -216,3 +219,35 @@ def create_roles(template: Template | str | Path, iam: Any, *, exist_ok: bool = 
             )
         arns[logical_id] = template.get_att(logical_id, "Arn")
     return arns
+
+
+# What template.yaml declares of a user pool and its app clients (other properties are not passed on).
+_POOL_KEYS = ("Policies", "Schema", "AdminCreateUserConfig", "UserPoolAddOns", "DeletionProtection")
+_CLIENT_KEYS = ("ClientName", "GenerateSecret", "ExplicitAuthFlows", "PreventUserExistenceErrors",
+                "IdTokenValidity", "AccessTokenValidity", "RefreshTokenValidity", "TokenValidityUnits",
+                "ReadAttributes", "WriteAttributes")  # fmt: skip
+
+
+def create_user_pools(template: Template | str | Path, cognito: Any) -> dict[str, str]:
+    """Create every AWS::Cognito::UserPool, its clients and groups; returns {logical id: the id AWS gave}
+    (also recorded in template.provisioned, so a Ref to them resolves)."""
+    template = _template(template)
+    ids: dict[str, str] = {}
+    for logical_id in template.of_type(USER_POOL_TYPE):
+        props = template.resolved_properties(logical_id)
+        spec = {k: v for k, v in props.items() if k in _POOL_KEYS}
+        made = cognito.create_user_pool(PoolName=template.physical_name(logical_id), **spec)
+        ids[logical_id] = template.provisioned[logical_id] = made["UserPool"]["Id"]
+        log.info("user pool %s created", ids[logical_id])
+    for logical_id in template.of_type(USER_POOL_CLIENT_TYPE):
+        props = template.resolved_properties(logical_id)
+        spec = {k: v for k, v in props.items() if k in _CLIENT_KEYS}
+        made = cognito.create_user_pool_client(UserPoolId=props["UserPoolId"], **spec)
+        ids[logical_id] = template.provisioned[logical_id] = made["UserPoolClient"]["ClientId"]
+    for logical_id in template.of_type(USER_POOL_GROUP_TYPE):
+        props = template.resolved_properties(logical_id)
+        cognito.create_group(
+            GroupName=props["GroupName"], UserPoolId=props["UserPoolId"],
+            Description=props.get("Description", ""), Precedence=int(props.get("Precedence", 0)),
+        )  # fmt: skip
+    return ids

@@ -29,6 +29,7 @@ from samlocal.provision import (
     create_roles,
     create_schedule_groups,
     create_tables,
+    create_user_pools,
 )
 from samlocal.runtime_log import RuntimeLog
 from samlocal.scheduler import Clock, Firing, ScheduleRunner, target_event
@@ -38,6 +39,7 @@ from samlocal.template import (
     API_TYPE,
     DEFAULT_STACK,
     FUNCTION_TYPES,
+    USER_POOL_TYPE,
     Template,
     TemplateError,
 )
@@ -49,6 +51,12 @@ _live_lock = threading.Lock()
 _live: set[int] = set()
 
 _DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+# The embedded moto derives user pool and client ids from what creates them, so a reset() (which creates
+# them again) gives the same ids the functions were configured with.
+_STABLE_COGNITO_IDS = {
+    "MOTO_COGNITO_IDP_USER_POOL_ID_STRATEGY": "HASH",
+    "MOTO_COGNITO_IDP_USER_POOL_CLIENT_ID_STRATEGY": "HASH",
+}
 # Powertools offline: no X-Ray daemon, no CloudWatch metrics flush.
 _OFFLINE = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"}
 # Removed while the stack runs so no real AWS profile or session leaks into the functions.
@@ -113,6 +121,7 @@ class LocalRuntime:
         self._queue_urls: dict[str, str] = {}
         self._tables: dict[str, str] = {}
         self.buckets: dict[str, str] = {}  # logical id -> name
+        self.user_pools: dict[str, str] = {}  # logical id -> id (user pools and their app clients)
         self._groups: dict[str, str] = {}
         self._roles: dict[str, str] = {}
         self._moto: EmbeddedAws | None = None
@@ -186,12 +195,14 @@ class LocalRuntime:
             alone = _live == {id(self)}
         if self._moto is None or not alone:
             raise RuntimeError("reset() needs this stack's own embedded AWS")
+        # real time first: a schedule made while the clock still read a driven instant (a year ahead, say)
+        # would be anchored there, and periodic work would not fire again until the clock came back to it
+        self.clock.run_real_time()
         self._reset_moto()
         self._provision()
         self._groups["PeriodicWork"] = create_periodic_schedules(
             self.boto3_client("scheduler"), self.template.stack_name, self.functions
         )
-        self.clock.run_real_time()
         self.faults.reset_counts()
 
     def close(self) -> None:
@@ -344,6 +355,9 @@ class LocalRuntime:
                 werkzeug.setLevel(logging.WARNING)  # moto's request lines: quiet unless asked for
             atomic_dynamodb.install()
             fast_dynamodb.install()
+            for key, value in _STABLE_COGNITO_IDS.items():
+                self._saved_env.setdefault(key, os.environ.get(key))
+                os.environ[key] = value
             self._moto = EmbeddedAws(self.aws_port, limits=self.strict, faults=self.faults)
             self._moto.start()
             self.aws_url = self._moto.url
@@ -382,6 +396,7 @@ class LocalRuntime:
         )
         self._groups = create_schedule_groups(self.template, self.boto3_client("scheduler"), exist_ok=reuse)
         self._roles = create_roles(self.template, self.boto3_client("iam"), exist_ok=reuse)
+        self.user_pools = create_user_pools(self.template, self.boto3_client("cognito-idp"))
 
     def _delete_own_resources(self) -> None:
         dynamodb, sqs = self.boto3_client("dynamodb"), self.boto3_client("sqs")
@@ -391,6 +406,11 @@ class LocalRuntime:
         ]
         deletions += [partial(sqs.delete_queue, QueueUrl=url) for url in self._queue_urls.values()]
         deletions += [partial(scheduler.delete_schedule_group, Name=g) for g in self._groups.values()]
+        cognito = self.boto3_client("cognito-idp")
+        for logical_id, pool_id in self.user_pools.items():
+            if logical_id in self.template.of_type(USER_POOL_TYPE):
+                deletions.append(partial(cognito.update_user_pool, UserPoolId=pool_id, DeletionProtection="INACTIVE"))
+                deletions.append(partial(cognito.delete_user_pool, UserPoolId=pool_id))
         for logical_id in self._roles:
             role = self.template.physical_name(logical_id)
             for policy in iam.list_role_policies(RoleName=role)["PolicyNames"]:

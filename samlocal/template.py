@@ -4,9 +4,10 @@ Short tags become long-form intrinsics, parameters take defaults and overrides, 
 is merged into each serverless function, and intrinsics resolve to the physical names and ARNs the
 local stack provisions (`{stack}-{LogicalId}` unless the template names the resource).
 
-Only what template.yaml uses is understood: Ref, GetAtt (Arn of queues, roles and buckets, a queue's
-QueueName), Sub, If, Split and the conditions Equals, Not, Or. Anything else is a TemplateError naming
-where it appears, so a template that outgrows the emulator says so instead of running half-resolved.
+Only what template.yaml uses is understood: Ref (a Cognito user pool's or client's to the id AWS gave it
+when provisioned), GetAtt (Arn of queues, roles and buckets, a queue's QueueName), Sub, If, Split and the
+conditions Equals, Not, Or. Anything else is a TemplateError naming where it appears, so a template that
+outgrows the emulator says so instead of running half-resolved.
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ TABLE_TYPE = "AWS::DynamoDB::Table"
 BUCKET_TYPE = "AWS::S3::Bucket"
 SCHEDULE_GROUP_TYPE = "AWS::Scheduler::ScheduleGroup"
 ROLE_TYPE = "AWS::IAM::Role"
+USER_POOL_TYPE = "AWS::Cognito::UserPool"
+USER_POOL_CLIENT_TYPE = "AWS::Cognito::UserPoolClient"
+USER_POOL_GROUP_TYPE = "AWS::Cognito::UserPoolGroup"
+# Resources whose Ref is an id AWS chooses when it creates them (recorded in Template.provisioned).
+_PROVISIONED_IDS = (USER_POOL_TYPE, USER_POOL_CLIENT_TYPE)
 
 # The property that carries a resource's own name, when the template chooses it.
 _NAME_PROPERTY = {
@@ -39,6 +45,9 @@ _NAME_PROPERTY = {
     QUEUE_TYPE: "QueueName",
     SCHEDULE_GROUP_TYPE: "Name",
     ROLE_TYPE: "RoleName",
+    USER_POOL_TYPE: "UserPoolName",
+    USER_POOL_CLIENT_TYPE: "ClientName",
+    USER_POOL_GROUP_TYPE: "GroupName",
     "AWS::Serverless::Function": "FunctionName",
     "AWS::Serverless::LayerVersion": "LayerName",
 }
@@ -137,6 +146,7 @@ class Template:
         self.region = REGION
         self.account_id = ACCOUNT_ID
         self.aws_url = aws_url
+        self.provisioned: dict[str, str] = {}  # logical id -> the id AWS chose (a user pool's, a client's)
         self.declared_parameters: dict[str, dict[str, Any]] = dict(self.body.get("Parameters") or {})
         unknown = sorted(set(parameters or {}) - set(self.declared_parameters))
         if unknown:
@@ -213,6 +223,9 @@ class Template:
                 raise TemplateError(f"{where}: parameter {target} has no Default and no value was given")
             return self.parameters[target]
         rtype = self.type_of_ref(target, where)
+        if rtype in _PROVISIONED_IDS:
+            # before provisioning (start-up validation) a stand-in that names what it waits for
+            return self.provisioned.get(target, f"unprovisioned-{target}")
         name = self.physical_name(target)
         if rtype == QUEUE_TYPE:
             return self.queue_url(target)

@@ -8,8 +8,10 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -210,6 +212,22 @@ def new_app(api: Api, standins: Standins, name: str = "shop", *, providers: bool
     return keys
 
 
+CONSOLE_PASSWORD = "Console-Passw0rd"
+
+
+def console_user(stack: Any, app_id: str, role: str, name: str, password: str = CONSOLE_PASSWORD) -> Api:
+    """A console user of this app in this role (made in the stack's Cognito pool), signed in through the API:
+    an Api whose bearer is the user's ID token."""
+    from pushengine.dal.console_pool import ConsolePool
+
+    env = stack.function_env["DevicesFunction"]
+    ConsolePool(env["CONSOLE_USER_POOL_ID"], env["CONSOLE_CLIENT_ID"]).create_user(name, password, role, app_id)
+    answer = Api(stack.api_url).post("/v1/console/session", {"username": name, "password": password})
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["role"], answer.json()["app_id"]) == (role, app_id)
+    return Api(stack.api_url, answer.json()["id_token"])
+
+
 def import_devices(stack: Any, app: AppKeys, devices: dict[str, dict[str, Any]]) -> None:
     """Register many devices at once through the bulk import (one inline JSON-lines job), as a backend
     migrating its devices would: test setup in seconds where a PUT per device takes minutes."""
@@ -230,6 +248,21 @@ def dynamodb(stack: Any) -> Any:
 
     return boto3.resource("dynamodb", endpoint_url=stack.aws_url, region_name="us-east-1",
                           aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+
+
+def ahead_everywhere(days: int = 2) -> date:
+    """A date `days` after today's UTC date: its 09:00 (any wall time) is still ahead in every zone of the world,
+    at any instant, for days >= 2 (UTC+14 reaches a date's 09:00 at 19:00Z the day before)."""
+    assert days >= 2
+    return (datetime.now(UTC) + timedelta(days=days)).date()
+
+
+def quiet_hours_around(zone: str = "UTC", *, before: timedelta = timedelta(hours=1),
+                       after: timedelta = timedelta(hours=2)) -> dict[str, str]:  # fmt: skip
+    """Quiet hours that began `before` ago and end `after` from now, in `zone`: a device there is asleep now,
+    at any instant (the window runs over midnight when now is near it)."""
+    local_now = datetime.now(UTC).astimezone(ZoneInfo(zone))
+    return {"start": (local_now - before).strftime("%H:%M"), "end": (local_now + after).strftime("%H:%M")}
 
 
 @pytest.fixture

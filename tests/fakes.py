@@ -158,6 +158,8 @@ class FakeCampaigns(Faults):
         if key not in self.definitions:
             raise ValueError(f"campaign {key} does not exist")
         self.definitions[key] = copy.deepcopy(definition)
+        with self._lock:  # the repository notes the revision on the progress item too
+            self.main[key]["revision"] = int(definition.get("revision") or 0)
 
     def mark_wave_fired(self, app_id: str, campaign_id: str, wave_id: str, tasks: int) -> bool:
         self.check("mark_wave_fired")
@@ -370,6 +372,9 @@ class FakeDevices(Faults):
 
     def zone_size(self, app_id: str, zone: str) -> int:
         return max(0, self.zone_counts[app_id][zone])
+
+    def zone_sizes(self, app_id: str) -> dict[str, int]:
+        return {zone: self.zone_size(app_id, zone) for zone in self.zones(app_id)}
 
     def partition_page(
         self, app_id: str, zone: str, key_range: KeyRange | None = None, *, limit: int,

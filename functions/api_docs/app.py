@@ -5,10 +5,12 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from pushengine.http import SECURITY, api_handler, openapi_document
 from pushengine.routes import (
     analytics,
+    audit,
     campaigns,
     devices,
     events,
     imports,
+    journeys,
     keys,
     lifecycle,
     messages,
@@ -22,6 +24,7 @@ TITLE, VERSION = "Push campaign engine", "1.0.0"
 # every router of every API function (tests/e2e/test_api_edge.py checks them all through this list)
 ROUTERS = (
     devices.router,
+    audit.router,
     campaigns.router,
     events.router,
     segments.router,
@@ -33,6 +36,7 @@ ROUTERS = (
     messages.router,
     imports.router,
     settings.router,
+    journeys.router,
 )
 app, lambda_handler = api_handler(*ROUTERS, public=("GET /v1/openapi.json", "GET /v1/docs"))
 app.enable_swagger(path="/v1/docs", title=TITLE, version=VERSION, security_schemes=SECURITY)

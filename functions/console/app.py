@@ -1,8 +1,9 @@
 """Console function: the marketers' web console, static files served as they are (no build step).
 
-`GET /console` answers the page; `GET /console/{path}` its modules and style sheet. The page signs in
-with a server key kept in the tab's sessionStorage and calls the API on the same origin, so its
-Content-Security-Policy allows nothing but this origin.
+`GET /console` answers the page; `GET /console/{path}` its modules and style sheet. The page signs in a
+console user (user name and password, through the API's `POST /v1/console/session`, which asks the
+Cognito user pool), keeps the ID token in the tab's sessionStorage and calls the API on the same origin
+with it, so its Content-Security-Policy allows nothing but this origin. It never holds an API key.
 """
 
 from __future__ import annotations

@@ -1,6 +1,9 @@
-"""Devices function (HTTP API): apps and their keys, providers, devices, users (routes in pushengine.routes)."""
+"""Devices function (HTTP API): apps and their keys, providers, devices, users, the audit log, console
+sign-in (routes in pushengine.routes)."""
 
 from pushengine.http import api_handler
-from pushengine.routes import devices, imports, keys, settings, users
+from pushengine.routes import audit, devices, imports, keys, settings, users
 
-app, lambda_handler = api_handler(imports.router, devices.router, keys.router, users.router, settings.router)
+app, lambda_handler = api_handler(
+    imports.router, devices.router, keys.router, users.router, settings.router, audit.router
+)

@@ -1,4 +1,5 @@
-"""Jobs function: device imports and exports, one stretch per jobs-queue message (pushengine.imports), and
+"""Jobs function: device imports and exports and date-attribute index jobs, one stretch per jobs-queue message
+(pushengine.imports, pushengine.anniversaries), and
 the rest of an erasure's pass over the send dead-letter queue (pushengine.erasure)."""
 
 import json

@@ -154,14 +154,17 @@ def test_a_segment_edited_before_the_wave_changes_who_is_reached(shop: Shop) -> 
     assert r.status_code == 201, r.text
     segment_id = r.json()["segment_id"]
     got = server.get(f"/v1/segments/{segment_id}").json()
-    assert got["size"]["count"] == 1 and got["name"] == "plan"
+    assert got["name"] == "plan" and got["audience"] == got["filter"] and "size" not in got  # no count
+    size = server.get(f"/v1/segments/{segment_id}/count").json()
+    assert (size["count"], size["estimated"]) == (1, False)
+    assert server.get("/v1/segments/seg_missing/count").status_code == 404
 
     at = shop.later(hours=1)
     campaign_id = shop.campaign({"segment": segment_id}, schedule={"type": "at", "at": iso(at)})
     edited = {"all": [{"attr": "tags.cohort", "op": "eq", "value": "segment"},
                       {"attr": "tags.plan", "op": "eq", "value": "free"}]}  # fmt: skip
-    assert server.put(f"/v1/segments/{segment_id}", {"name": "plan", "filter": edited}).status_code == 200
-    assert server.get(f"/v1/segments/{segment_id}").json()["filter"] == edited
+    assert server.put(f"/v1/segments/{segment_id}", {"name": "plan", "audience": edited}).status_code == 200
+    assert server.get(f"/v1/segments/{segment_id}").json()["audience"] == edited
     deleting = server.delete(f"/v1/segments/{segment_id}")
     assert deleting.status_code == 409 and campaign_id in deleting.json()["message"]
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import Api, AppKeys, Standins, new_app
+from tests.conftest import Api, AppKeys, Standins, ahead_everywhere, new_app
 
 pytestmark = pytest.mark.e2e
 
@@ -32,22 +33,29 @@ def schedules_of(stack: Any, campaign_id: str) -> dict[str, dict[str, Any]]:
     return {n: scheduler.get_schedule(Name=n, GroupName=group) for n in names if campaign_id in n}
 
 
+@pytest.mark.clock
 def test_local_time_campaign_creates_one_schedule_per_wave_and_cancel_removes_them(
     stack: Any, shop: AppKeys
 ) -> None:
-    day = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
+    day = ahead_everywhere(3)
     r = shop.server.post("/v1/campaigns", {
         "name": "morning", "message": {"title": "Good morning", "body": "Coffee is on us"},
-        "schedule": {"type": "local_time", "date": day, "time": "09:00"},
+        "schedule": {"type": "local_time", "date": day.isoformat(), "time": "09:00"},
     })  # fmt: skip
     assert r.status_code == 201, r.text
     created = r.json()
     waves = {w["send_at"]: w["time_zones"] for w in created["waves"]}
-    london_utc = [z for zs in waves.values() for z in zs]
-    assert sorted(london_utc) == sorted(ZONES)  # every device's zone is in exactly one listed wave
-    # London, Dublin and UTC share 09:00Z in winter; Kathmandu's 09:00 is 03:15Z.
-    assert waves[f"{day}T09:00:00Z"] == ["Europe/Dublin", "Europe/London", "UTC"]
-    assert waves[f"{day}T03:15:00Z"] == ["Asia/Kathmandu"]
+    assert sorted(z for zs in waves.values() for z in zs) == sorted(ZONES)  # each zone in exactly one wave
+    # One wave per instant: London and Dublin share theirs (09:00Z in winter, 08:00Z in summer), UTC's is
+    # 09:00Z, Kathmandu's (UTC+5:45, no DST) 03:15Z; the instants read from tzdata, as of that date.
+    expected: dict[str, list[str]] = {}
+    for zone in ZONES:
+        instant = datetime.combine(day, time(9, 0), ZoneInfo(zone)).astimezone(UTC)
+        expected.setdefault(instant.strftime("%Y-%m-%dT%H:%M:%SZ"), []).append(zone)
+    assert waves == {at: sorted(zones) for at, zones in expected.items()}
+    assert waves[f"{day}T09:00:00Z"][-1] == "UTC" and waves[f"{day}T03:15:00Z"] == ["Asia/Kathmandu"]
+    london = next(zones for zones in waves.values() if "Europe/London" in zones)
+    assert {"Europe/Dublin", "Europe/London"} <= set(london)
 
     schedules = schedules_of(stack, created["campaign_id"])
     by_expression = {s["ScheduleExpression"]: s for s in schedules.values()}
@@ -155,7 +163,7 @@ def test_a_device_registering_in_a_new_zone_after_creation_is_reached(stack: Any
     first = standins.webpush.new_subscription()
     assert app.client.put("/v1/devices/early", {"platform": "web", "subscription": first,
                                                 "timezone": "Europe/London"}).status_code == 201  # fmt: skip
-    day = (datetime.now(UTC) + timedelta(days=2)).date()
+    day = ahead_everywhere(2)
     r = app.server.post("/v1/campaigns", {
         "name": "late", "message": {"title": "Morning", "body": "b"}, "quiet_hours": "ignore",
         "schedule": {"type": "local_time", "date": day.isoformat(), "time": "09:00"},
@@ -168,7 +176,7 @@ def test_a_device_registering_in_a_new_zone_after_creation_is_reached(stack: Any
                                                "timezone": "Asia/Kathmandu"}).status_code == 201  # fmt: skip
     standins.webpush.reset_received()
     kathmandu = datetime(day.year, day.month, day.day, 3, 15, tzinfo=UTC)  # 09:00 at +5:45
-    london = datetime(day.year, day.month, day.day, 9, 0, tzinfo=UTC)
+    london = datetime.combine(day, time(9, 0), ZoneInfo("Europe/London")).astimezone(UTC)  # 08:00Z in summer
     for instant in (kathmandu, london):
         stack.clock.set(instant)
         stack.fire_due_schedules()

@@ -1,6 +1,8 @@
-"""The marketers' console in headless Chromium, served by the local stack at /console: sign in with a server
-key, the campaigns list and a campaign page show the API's numbers, the chart renders (screenshot kept
-under reports/), the create form's audience count follows the filter, device lookup; no console errors."""
+"""The marketers' console in headless Chromium, served by the local stack at /console: a console user signs in
+through the Cognito pool (never an API key); the campaigns list and a campaign page show the API's
+numbers, the chart renders (screenshot kept under reports/), the create form's audience count follows the
+filter, device lookup, an admin creates a campaign; an analyst sees results, is refused a creation and
+sees why; no console errors."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Api, AppKeys, Standins, new_app
+from tests.conftest import CONSOLE_PASSWORD, Api, AppKeys, Standins, console_user, new_app
 from tests.e2e.test_web_sdk import CHROMIUM_ARGS, REPORTS, chromium
 
 pytestmark = pytest.mark.e2e
@@ -43,6 +45,15 @@ def shop(stack: Any, standins: Standins) -> tuple[AppKeys, str]:
     return app, campaign_id
 
 
+def sign_in(page: Any, stack: Any, user: str, password: str = CONSOLE_PASSWORD) -> None:
+    page.goto(f"{stack.api_url}/console#/campaigns")
+    page.evaluate("sessionStorage.clear()")
+    page.reload()
+    page.fill("#username", user)
+    page.fill("#password", password)
+    page.click("#sign-in-form button")
+
+
 @pytest.fixture(scope="module")
 def page(stack: Any) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
@@ -63,9 +74,8 @@ def test_console(stack: Any, shop: tuple[AppKeys, str], page: Any) -> None:
 
     app, campaign_id = shop
     api = app.server
-    page.goto(f"{stack.api_url}/console")
-    page.fill("#key", str(app.server.key))
-    page.click("#sign-in-form button")
+    console_user(stack, app.app_id, "admin", "console-admin")
+    sign_in(page, stack, "console-admin")
 
     # The list shows the campaign with the API's numbers.
     row = page.wait_for_selector(f"tr[data-campaign='{campaign_id}']", timeout=15_000)
@@ -76,6 +86,9 @@ def test_console(stack: Any, shop: tuple[AppKeys, str], page: Any) -> None:
     assert row.query_selector("[data-stat=revenue]").inner_text() == "€375.00"
     assert stats["revenue_by_currency"] == {"EUR": 375}
     assert page.evaluate("sessionStorage.length") == 1 and page.evaluate("localStorage.length") == 0
+    held = page.evaluate("Object.values(sessionStorage).join()")
+    assert app.server.key not in held and app.client.key not in held and '"role":"admin"' in held
+    expect(page.locator("#who")).to_have_text("console-admin · admin")
 
     # The campaign page: funnel, waves, the chart, variants with lift.
     page.locator(f"tr[data-campaign='{campaign_id}'] a").click()
@@ -115,4 +128,46 @@ def test_console(stack: Any, shop: tuple[AppKeys, str], page: Any) -> None:
     assert page.inner_text("#device td[data-field=device_id]") == "con-03"
     assert "token" not in page.inner_text("#device").split()  # the push address is not shown
 
+    # An admin creates a campaign from the form.
+    page.click("a[href='#/new']")
+    page.fill("input[name=name]", "Made in the console")
+    page.fill("input[name=title]", "Hello")
+    page.fill("textarea[name=body]", "From the console")
+    page.fill("input[name=at]", "2099-01-01T09:00")
+    page.click("#create button[type=submit]")
+    page.wait_for_selector("#funnel", timeout=15_000)
+    made = [c for c in api.get("/v1/campaigns?limit=100").json()["campaigns"] if c["name"] == "Made in the console"]
+    assert len(made) == 1 and made[0]["status"] == "scheduled", made
+    api.post(f"/v1/campaigns/{made[0]['campaign_id']}/cancel")
+
     assert page.problems == []
+
+
+def test_an_analyst_sees_results_but_is_refused_a_creation_and_sees_why(
+    stack: Any, shop: tuple[AppKeys, str], page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    app, campaign_id = shop
+    console_user(stack, app.app_id, "analyst", "ana")
+    before = app.server.get("/v1/campaigns?limit=100").json()["campaigns"]
+    sign_in(page, stack, "ana")
+    row = page.wait_for_selector(f"tr[data-campaign='{campaign_id}']", timeout=15_000)
+    stats = app.server.get(f"/v1/campaigns/{campaign_id}").json()["stats"]
+    assert row.query_selector("[data-stat=sent]").inner_text() == str(stats["sent"])
+    # What an analyst may not do is not offered ...
+    assert page.locator("a[href='#/new']").is_hidden() and page.locator("a[href='#/device']").is_hidden()
+    # ... and when asked anyway, the API refuses and the console says why.
+    page.goto(f"{stack.api_url}/console#/new")
+    page.fill("input[name=name]", "Not allowed")
+    page.fill("input[name=title]", "t")
+    page.fill("textarea[name=body]", "b")
+    page.click("#create button[type=submit]")
+    expect(page.locator("#create .error")).to_contain_text("the analyst role may not call this route")
+    assert app.server.get("/v1/campaigns?limit=100").json()["campaigns"] == before
+
+    # A wrong password is refused on the sign-in form, with the pool's reason.
+    sign_in(page, stack, "ana", "not-the-password")
+    expect(page.locator("#sign-in-error")).to_have_text("wrong user name or password")
+    # the refused requests (403, 401) are Chromium's only complaints: no script error
+    assert page.problems and all(p.startswith("Failed to load resource") for p in page.problems), page.problems

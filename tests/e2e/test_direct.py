@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ADMIN_KEY, Api, AppKeys, Standins, dynamodb, new_app
+from tests.conftest import ADMIN_KEY, Api, AppKeys, Standins, dynamodb, new_app, quiet_hours_around
 
 pytestmark = pytest.mark.e2e
 
@@ -90,11 +90,12 @@ def test_direct_send_reaches_every_platform_within_a_second_with_outcomes(
     assert accepted["message_id"] not in {c["campaign_id"] for c in listed}
 
 
+@pytest.mark.clock
 def test_direct_send_obeys_quiet_hours_unless_transactional(
     stack: Any, standins: Standins, shop: AppKeys
 ) -> None:
     sub = standins.webpush.new_subscription()
-    quiet = {"start": "00:00", "end": "23:59"}  # quiet nearly all day, in UTC
+    quiet = quiet_hours_around("UTC")  # asleep now at any hour (00:00-23:59 left the minute 23:59 awake)
     r = shop.client.put("/v1/devices/sleeper", {"platform": "web", "subscription": sub, "timezone": "UTC",
                                                 "quiet_hours": quiet})  # fmt: skip
     assert r.status_code == 201, r.text
@@ -167,7 +168,9 @@ def test_keys_rotate_without_downtime(stack: Any, standins: Standins) -> None:
     assert app.server.get("/v1/campaigns").status_code == 200  # the old key still works
     assert api.as_key(new["key"]).get("/v1/campaigns").status_code == 200
     assert api.as_key(new["key"]).put("/v1/devices/x", {"platform": "web"}).status_code != 401
-    assert app.server.post(f"/v1/apps/{app.app_id}/keys", {"kind": "client"}).status_code == 403
+    assert app.client.post(f"/v1/apps/{app.app_id}/keys", {"kind": "client"}).status_code == 403
+    other = new_app(api, standins, "rotating-other", providers=False)
+    assert other.server.post(f"/v1/apps/{app.app_id}/keys", {"kind": "client"}).status_code == 403
     gone = admin.delete(f"/v1/apps/{app.app_id}/keys/{new['key_id']}")
     assert gone.status_code == 204, gone.text
     assert admin.delete(f"/v1/apps/{app.app_id}/keys/{new['key_id']}").status_code == 404

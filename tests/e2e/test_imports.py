@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import Api, AppKeys, Standins, new_app
+from tests.conftest import Api, AppKeys, Standins, ahead_everywhere, new_app
 
 pytestmark = pytest.mark.e2e
 
@@ -46,6 +46,7 @@ def wait_import(shop: AppKeys, stack: Any, import_id: str) -> dict[str, Any]:
     return dict(job.json())
 
 
+@pytest.mark.clock
 def test_a_hundred_thousand_lines_land_but_the_bad_fifty(
     stack: Any, standins: Standins, shop: AppKeys
 ) -> None:
@@ -83,12 +84,13 @@ def test_a_hundred_thousand_lines_land_but_the_bad_fifty(
     assert (got["platform"], got["token"], got["tags"]) == ("android", "tok-0000002" * 8, {"plan": "free"})
     assert shop.client.get(f"/v1/devices/bad-{BAD_EVERY * 2}").status_code == 404
 
-    # A campaign reaches them: its Chatham wave reads only the imported sample's zone.
-    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    # A campaign reaches them: its Chatham wave reads only the imported sample's zone. Its date is two days
+    # ahead: "tomorrow" in UTC has its 09:00 already past in Chatham (UTC+13:45) from 19:15Z.
+    day = ahead_everywhere(2).isoformat()
     r = shop.server.post("/v1/campaigns", {
         "name": "imported", "message": {"title": "hello", "body": "b"}, "quiet_hours": "ignore",
         "audience": {"attr": "tags.cohort", "op": "eq", "value": "sample"},
-        "schedule": {"type": "local_time", "date": tomorrow, "time": "09:00"}})  # fmt: skip
+        "schedule": {"type": "local_time", "date": day, "time": "09:00"}})  # fmt: skip
     assert r.status_code == 201, r.text
     campaign_id = r.json()["campaign_id"]
     chatham = next(w for w in r.json()["waves"] if "Pacific/Chatham" in w["time_zones"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from typing import Any
@@ -14,6 +15,7 @@ from tests.conftest import ADMIN_KEY, ROOT, Api, Standins
 pytestmark = pytest.mark.e2e
 
 
+@pytest.mark.clock
 def test_every_sample_event_succeeds_through_make_invokes_code_path(stack: Any, standins: Standins) -> None:
     world = World.make(stack, ADMIN_KEY, standins.apns, standins.fcm)
     files = sorted((ROOT / "events").glob("*.json"))
@@ -21,6 +23,10 @@ def test_every_sample_event_succeeds_through_make_invokes_code_path(stack: Any, 
     for path in files:
         result, failed = invoke(stack, world, function_for(path), path)
         assert not failed, (path.name, result)
+        if path.name == "campaigns_create.json":  # a sample campaign with something to send, on any day
+            created = json.loads(result["body"])
+            assert created["status"] == "scheduled" and created["waves"], created
+            assert "America/New_York" in {z for w in created["waves"] for z in w["time_zones"]}, created
     # campaigns_pause.json paused the sample campaign: resume it, so its held work finishes
     resumed = Api(stack.api_url, world.server_key).post(f"/v1/campaigns/{world.campaign_id}/resume")
     assert resumed.status_code == 200, resumed.text

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Api, AppKeys, Standins, dynamodb, new_app
+from tests.conftest import Api, AppKeys, Standins, dynamodb, new_app, quiet_hours_around
 
 pytestmark = pytest.mark.e2e
 
@@ -168,10 +168,7 @@ def test_erasure_removes_every_copy_and_a_deferred_batch_sends_to_the_others_onl
     stack: Any, standins: Standins, shop: AppKeys
 ) -> None:
     now = datetime.now(UTC)
-    quiet = {
-        "start": (now - timedelta(hours=1)).strftime("%H:%M"),
-        "end": (now + timedelta(hours=1)).strftime("%H:%M"),
-    }
+    quiet = quiet_hours_around("UTC", after=timedelta(hours=1))
     token = standins.apns.new_token("com.example.lifecycle")
     sub = standins.webpush.new_subscription()
     secret = "Zebulon-the-erased"

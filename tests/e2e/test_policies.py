@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import Api, Standins, new_app
+from tests.conftest import Api, Standins, new_app, quiet_hours_around
 
 pytestmark = pytest.mark.e2e
 
@@ -86,9 +86,7 @@ def test_quiet_hours_defer_until_they_end_or_skip(stack: Any, standins: Standins
     app = new_app(Api(stack.api_url), standins, "quiet")
     zone = "Asia/Tokyo"
     local_now = datetime.now(UTC).astimezone(ZoneInfo(zone))
-    # Quiet hours that started an hour ago and end in two: the device is asleep right now.
-    quiet = {"start": (local_now - timedelta(hours=1)).strftime("%H:%M"),
-             "end": (local_now + timedelta(hours=2)).strftime("%H:%M")}  # fmt: skip
+    quiet = quiet_hours_around(zone)  # started an hour ago, ends in two: the device is asleep right now
     sub = standins.webpush.new_subscription()
     body = {"platform": "web", "subscription": sub, "timezone": zone, "quiet_hours": quiet}
     assert app.client.put("/v1/devices/sleepy", body).status_code == 201

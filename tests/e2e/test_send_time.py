@@ -194,6 +194,8 @@ def console_shows_the_runs(
     """The console's campaign page lists the runs with the API's numbers and charts one run on its own."""
     from playwright.sync_api import sync_playwright
 
+    from tests.conftest import console_user
+    from tests.e2e.test_console import sign_in
     from tests.e2e.test_web_sdk import CHROMIUM_ARGS, chromium
 
     one = app.server.get(f"/v1/campaigns/{campaign_id}/timeseries", params={"run": series_of_first}).json()
@@ -205,9 +207,8 @@ def console_shows_the_runs(
         problems: list[str] = []
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: problems.append(str(e)))
-        page.goto(f"{stack.api_url}/console")
-        page.fill("#key", str(app.server.key))
-        page.click("#sign-in-form button")
+        console_user(stack, app.app_id, "analyst", f"runs-{campaign_id[-6:]}")
+        sign_in(page, stack, f"runs-{campaign_id[-6:]}")
         page.locator(f"tr[data-campaign='{campaign_id}'] a").click()
         page.wait_for_selector("#runs tbody tr", timeout=15_000)
         for run in campaign["runs"]:

@@ -4,10 +4,12 @@ transaction, so the event counts when it is posted again; a recurring campaign's
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 
 from pushengine import events
 from pushengine.dal import aws
@@ -71,6 +73,8 @@ def test_conversion_whose_write_failed_counts_once_when_posted_again(repos: Any)
     assert (stats["converted"], stats["revenue_USD"]) == (1, 25)  # no currency: the app's default
 
 
+@pytest.mark.clock
+@time_machine.travel(datetime(2026, 11, 22, 8, 0, tzinfo=UTC))  # the morning after the opens: none is too old
 def test_a_recurring_campaigns_events_count_once_per_device_and_run_in_the_runs_series(
     names: dict[str, str],
 ) -> None:

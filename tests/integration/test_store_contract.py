@@ -279,3 +279,32 @@ def test_a_user_scoped_cap_counts_every_device_of_the_user_together(caps: tuple[
     assert not store.allow_within(APP, "car", "cmp_v", [CapRule(2, 24, "cmp_v", "user")], user_id="cy")
     clock.now += 25 * 3600
     assert store.allow_within(APP, "tablet", "cmp_u", [per_user], user_id="ann")  # the window passed
+
+
+def test_an_edited_definition_reaches_a_container_that_read_the_old_one(campaigns: CampaignStore) -> None:
+    created(campaigns)
+    other = campaigns
+    if isinstance(campaigns, CampaignsRepository):  # another container: its own definition cache
+        other = CampaignsRepository(campaigns._campaigns_name, campaigns._state_name, campaigns.timeseries)
+    before = other.get(APP, CAMPAIGN, summed=False)
+    assert before is not None and before["spec"].message.title == "t"  # type: ignore[union-attr]
+    definition = campaigns.definition(APP, CAMPAIGN, consistent=True)
+    assert definition is not None
+    edited = {"message": {"title": "edited", "body": "b"}}
+    campaigns.replace_definition({**definition, "spec": edited, "revision": 1})
+    for summed in (False, True):
+        after = other.get(APP, CAMPAIGN, summed=summed)
+        assert after is not None and after["spec"].message.title == "edited"  # type: ignore[union-attr]
+        assert after["revision"] == 1
+
+
+def test_zone_sizes_name_every_zone_of_the_registry_with_its_count(
+    devices: tuple[DeviceStore, Callable[[str, dict[str, Any]], None]],
+) -> None:
+    store, register = devices
+    for i, zone in enumerate(["Europe/Paris", "Europe/Paris", "Asia/Tokyo"]):
+        register(f"z{i}", {"platform": "web", "timezone": zone, "opted_in": True,
+                           "subscription": {"endpoint": f"https://push.example/z{i}",
+                                            "keys": {"p256dh": "BOr", "auth": "au"}}})  # fmt: skip
+    assert store.zone_sizes(APP) == {"Asia/Tokyo": 1, "Europe/Paris": 2}
+    assert sorted(store.zone_sizes(APP)) == sorted(store.zones(APP))

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import time_machine
 from hypothesis import example, given
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -265,22 +266,30 @@ def test_device_geography() -> None:
         assert error[0] == field
 
 
+@pytest.mark.clock
 def test_event_bodies() -> None:
-    ok = EventIn.model_validate({"user_id": "u1", "name": "purchase", "value": 10, "properties": {"sku": "A"},
-                                 "timestamp": "2026-11-30T10:00:00+01:00"})  # fmt: skip
-    assert ok.timestamp == datetime(2026, 11, 30, 9, 0, tzinfo=UTC) and ok.device_id is None
-    bad = [
-        ({"name": "e"}, "give exactly one"),
-        ({"device_id": "d", "user_id": "u", "name": "e"}, "give exactly one"),
-        ({"device_id": "d", "name": "e", "properties": {"k": "v" * 2100}}, "bytes as JSON"),
-        ({"device_id": "d", "name": "e", "properties": {f"k{i}": i for i in range(33)}}, "at most 32 keys"),
-        ({"device_id": "d", "name": "e", "timestamp": (datetime.now(UTC) + timedelta(hours=1)).isoformat()}, "future"),
-        ({"device_id": "d", "name": "e", "timestamp": "2001-01-01T00:00:00Z"}, "5 years"),
-        ({"device_id": "d", "name": "e", "timestamp": "2026-11-30T10:00:00"}, "timezone"),
-        ({"device_id": "d", "name": "x" * 65}, "pattern"),
-    ]  # fmt: skip
-    for body, reason in bad:
-        assert any(reason in msg for _, msg in errors_of(EventIn, body)), (body, errors_of(EventIn, body))
+    # The intake refuses events from the future and from over five years ago, as of now: the test holds "now".
+    received = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    with time_machine.travel(received, tick=False):
+        ok = EventIn.model_validate({"user_id": "u1", "name": "purchase", "value": 10, "properties": {"sku": "A"},
+                                     "timestamp": "2026-11-30T10:00:00+01:00"})  # fmt: skip
+        assert ok.timestamp == datetime(2026, 11, 30, 9, 0, tzinfo=UTC) and ok.device_id is None
+        edges = [received + timedelta(minutes=5), received - timedelta(days=5 * 365)]  # the last ones accepted
+        assert [EventIn.model_validate({"device_id": "d", "name": "e", "timestamp": at.isoformat()}).timestamp
+                for at in edges] == edges  # fmt: skip
+        bad = [
+            ({"name": "e"}, "give exactly one"),
+            ({"device_id": "d", "user_id": "u", "name": "e"}, "give exactly one"),
+            ({"device_id": "d", "name": "e", "properties": {"k": "v" * 2100}}, "bytes as JSON"),
+            ({"device_id": "d", "name": "e", "properties": {f"k{i}": i for i in range(33)}}, "at most 32 keys"),
+            ({"device_id": "d", "name": "e", "timestamp": (edges[0] + timedelta(seconds=1)).isoformat()}, "future"),
+            ({"device_id": "d", "name": "e", "timestamp": (edges[1] - timedelta(seconds=1)).isoformat()}, "5 years"),
+            ({"device_id": "d", "name": "e", "timestamp": "2001-01-01T00:00:00Z"}, "5 years"),
+            ({"device_id": "d", "name": "e", "timestamp": "2026-11-30T10:00:00"}, "timezone"),
+            ({"device_id": "d", "name": "x" * 65}, "pattern"),
+        ]  # fmt: skip
+        for body, reason in bad:
+            assert any(reason in msg for _, msg in errors_of(EventIn, body)), (body, errors_of(EventIn, body))
 
 
 # Matching never raises, whatever a stored device holds where a profile, region or location should be.

@@ -33,6 +33,23 @@ def test_a_line_becomes_a_device(
     assert {k: got[k] for k in fields} == fields
 
 
+CSV_TYPED = ["device_id", "platform", "token", "tags.visits", "tags.vip", "tags.zip", "attributes.score",
+             "attributes.code", "attributes.birthday", "attributes.big", "timezone"]
+
+
+def test_csv_numbers_and_booleans_are_stored_as_a_json_line_stores_them() -> None:
+    """A CSV `tags.visits` of 12 must be the number 12, as in JSON, or a `gt` filter never matches it."""
+    cells = f"d3,ios,{TOKEN},12,true,02134,-3.5e1,+1,1990-05-17,{'9' * 65},Europe/Paris"
+    _, csv_fields = parse_line("csv", cells, CSV_TYPED)
+    line = {"device_id": "d3", "platform": "ios", "token": TOKEN, "timezone": "Europe/Paris",
+            "tags": {"visits": 12, "vip": True, "zip": "02134"},
+            "attributes": {"score": -35.0, "code": "+1", "birthday": "1990-05-17", "big": "9" * 65}}  # fmt: skip
+    _, json_fields = parse_line("jsonl", json.dumps(line), None)
+    assert csv_fields == json_fields
+    assert csv_fields["tags"] == {"visits": 12, "vip": True, "zip": "02134"}
+    assert isinstance(csv_fields["tags"]["visits"], int) and csv_fields["attributes"]["score"] == -35.0
+
+
 @pytest.mark.parametrize(
     ("fmt", "text", "header", "field"),
     [
@@ -119,3 +136,12 @@ def test_an_imported_item_is_written_as_boto3_would_write_it() -> None:
     assert {k: attribute(v) for k, v in item.items()} == boto3_wire
     with pytest.raises(TypeError):
         attribute(object())
+
+
+def test_an_imported_declared_date_attribute_must_be_a_date() -> None:
+    header = ["device_id", "platform", "token", "attributes.birthday"]
+    _, fields = parse_line("csv", f"d4,ios,{TOKEN},1990-05-17", header, ["birthday"])
+    assert fields["attributes"] == {"birthday": "1990-05-17"}
+    with pytest.raises(LineProblem) as caught:
+        parse_line("csv", f"d5,ios,{TOKEN},soon", header, ["birthday"])
+    assert caught.value.field == "attributes.birthday" and "YYYY-MM-DD" in caught.value.reason

@@ -151,7 +151,9 @@ def test_route_keys_are_api_gateways() -> None:
 
 def test_every_route_declares_keys_and_its_app_parameter() -> None:
     table = {**devices.router.access, **campaigns.router.access, **events.router.access}
-    assert table["POST /v1/apps"] == Access(("admin",), None, body=True)
+    assert table["POST /v1/apps"] == Access(("admin",), None, body=True, audited=True)
+    assert table["PUT /v1/apps/{app_id}/providers/{provider}"].operator  # not the marketer role's
+    assert not table["POST /v1/events"].audited and not table["POST /v1/audience/count"].audited
     assert table["PUT /v1/apps/{app_id}/providers/{provider}"].app_param == "app_id"
     assert all(a.kinds for a in table.values())  # no public route among them
 
@@ -232,3 +234,29 @@ def test_a_contended_store_answers_503_with_retry_after() -> None:
     out = app.resolve(event, None)
     assert out["statusCode"] == 503 and out["headers"]["Retry-After"] == "1"
     assert json.loads(out["body"]) == {"message": "busy, please retry", "errors": []}
+
+
+class AuditLog:
+    def __init__(self) -> None:
+        self.entries: list[tuple[str | None, dict[str, Any]]] = []
+
+    def put(self, app_id: str | None, entry: dict[str, Any], at: Any) -> None:
+        self.entries.append((app_id, entry))
+
+
+def test_the_edge_records_changes_by_keys_and_console_users_but_not_reads_nor_client_keys() -> None:
+    log = AuditLog()
+    routes = {**ROUTES, "POST /v1/campaigns": Access(("server",), body=True, audited=True)}
+    edge = Edge(routes, apps=Apps(), admin_key_hash=hash_key(ADMIN), audit_log=log)  # type: ignore[arg-type]
+    server = Principal("server", "app_a", key_id="key_0000000000000001")
+    made = {"statusCode": 201, "body": json.dumps({"campaign_id": "cmp_1"})}
+    edge.record({"routeKey": "POST /v1/campaigns"}, server, made)
+    edge.record({"routeKey": "POST /v1/campaigns"}, Principal("client", "app_a"), made)
+    edge.record({"routeKey": "GET /v1/devices/{device_id}"}, server, {"statusCode": 200})
+    edge.record({"routeKey": "POST /v1/campaigns"}, None, {"statusCode": 401})
+    mia = Principal("marketer", "app_a", user="mia", role="marketer")
+    edge.record({"routeKey": "POST /v1/campaigns"}, mia, {"statusCode": 403, "body": "{}"})
+    assert [(app, e["actor"], e["action"], e["target"], e["status"]) for app, e in log.entries] == [
+        ("app_a", {"kind": "server", "key_id": "key_0000000000000001"}, "POST /v1/campaigns", "campaign_id:cmp_1", 201),
+        ("app_a", {"kind": "console", "user": "mia", "role": "marketer"}, "POST /v1/campaigns", "", 403),
+    ]

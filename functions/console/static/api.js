@@ -1,11 +1,24 @@
-// The API as the console calls it: same origin, bearer server key from this tab's sessionStorage.
-const KEY = "pushengine.console.key";
+// The API as the console calls it: same origin, `Authorization: Bearer <ID token>` of the console user
+// signed in (through POST /v1/console/session, which asks the Cognito user pool). The console never holds
+// an API key; the ID token, the user's name, role and app stay in this tab's sessionStorage.
+const SESSION = "pushengine.console.session";
 
 // The API's base path: the console is served at <base>/console (a stage prefix on API Gateway).
 export const apiBase = location.pathname.replace(/\/console(\/.*)?$/, "");
 
-export const signedIn = () => Boolean(sessionStorage.getItem(KEY));
-export const signOut = () => sessionStorage.removeItem(KEY);
+const session = () => JSON.parse(sessionStorage.getItem(SESSION) || "null");
+export const signedIn = () => Boolean(session());
+export const signOut = () => sessionStorage.removeItem(SESSION);
+/** Who is signed in: {user, role, app_id}; the role decides what the console offers. */
+export const who = () => session() || {};
+
+// What each role may do (the API decides; the console only hides what would be refused).
+const RIGHTS = {
+  admin: ["read", "create", "devices", "audit"],
+  marketer: ["read", "create", "devices"],
+  analyst: ["read"],
+};
+export const may = (right) => (RIGHTS[who().role] || []).includes(right);
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -15,8 +28,8 @@ export class ApiError extends Error {
   }
 }
 
-export async function call(method, path, body, key = sessionStorage.getItem(KEY)) {
-  const headers = { authorization: `Bearer ${key}` };
+async function send(method, path, body, token) {
+  const headers = token ? { authorization: `Bearer ${token}` } : {};
   if (body !== undefined) headers["content-type"] = "application/json";
   const reply = await fetch(apiBase + path, {
     method, headers, body: body === undefined ? undefined : JSON.stringify(body),
@@ -26,8 +39,11 @@ export async function call(method, path, body, key = sessionStorage.getItem(KEY)
   return data;
 }
 
-/** Check a key by listing one campaign; keep it for this tab only when it works. */
-export async function signIn(key) {
-  await call("GET", "/v1/campaigns?limit=1", undefined, key);
-  sessionStorage.setItem(KEY, key);
+export const call = (method, path, body) => send(method, path, body, session()?.id_token);
+
+/** Sign in with a user name and password; the session is kept for this tab only. */
+export async function signIn(username, password) {
+  const answer = await send("POST", "/v1/console/session", { username, password });
+  sessionStorage.setItem(SESSION, JSON.stringify(answer));
+  return answer;
 }

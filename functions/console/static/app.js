@@ -1,5 +1,5 @@
 // The console: a hash router over four views. Every value from the API is put in the page as text.
-import { ApiError, call, signIn, signOut, signedIn } from "./api.js";
+import { ApiError, call, may, signIn, signOut, signedIn, who } from "./api.js";
 import { lineChart, timeline } from "./chart.js";
 
 const main = document.getElementById("main");
@@ -25,7 +25,9 @@ const money = (amounts) => {
 };
 const pct = (v) => (v === null || v === undefined ? "—" : `${(v * 100).toFixed(2)}%`);
 const show = (...nodes) => main.replaceChildren(...nodes);
-const failure = (error) => h("p", { class: "error", role: "alert" }, error.message);
+// An API refusal shows its reason (the role, the field), never just a status.
+const reason = (error) => [error.message, ...(error.errors || []).map((e) => `${e.field}: ${e.reason}`)].join(" — ");
+const failure = (error) => h("p", { class: "error", role: "alert" }, reason(error));
 
 // ---------- sign in ----------
 function signInView() {
@@ -36,12 +38,11 @@ function signInView() {
     event.preventDefault();
     const message = document.getElementById("sign-in-error");
     try {
-      await signIn(document.getElementById("key").value.trim());
+      await signIn(document.getElementById("username").value.trim(), document.getElementById("password").value);
       if (location.hash === "#/campaigns") route();
       else location.hash = "#/campaigns"; // hashchange routes
     } catch (error) {
-      message.textContent = error instanceof ApiError && [401, 403].includes(error.status)
-        ? "That key was refused: use a server key of your app." : error.message;
+      message.textContent = error instanceof ApiError ? reason(error) : error.message;
     }
   });
 }
@@ -131,6 +132,8 @@ async function campaignView(campaignId) {
     h("h1", {}, campaign.name, " ", h("span", { class: `status ${campaign.status}` }, campaign.status)),
     h("p", { class: "muted" }, campaign.campaign_id, " · created ", campaign.created_at),
     h("h2", {}, "Waves (UTC)"), timeline(campaign.waves),
+    ...(campaign.skipped_time_zones.length ? [h("p", { id: "skipped-zones", class: "muted" }, "Skipped (time passed): ",
+      campaign.skipped_time_zones.map((z) => `${z.time_zone} (${z.devices} devices)`).join(", "))] : []),
     h("h2", {}, "Funnel"), funnel(campaign.stats),
     h("h2", {}, "Over time ", picker, " ", runPicker), chart,
     ...(runs.length ? [h("h2", {}, "Runs"), runsTable(runs)] : []),
@@ -139,6 +142,8 @@ async function campaignView(campaignId) {
 }
 
 // ---------- create ----------
+const COUNT_DEBOUNCE_MS = 400;
+
 function newView() {
   const count = h("output", { id: "audience-count" }, "…");
   const problem = h("p", { class: "error", role: "alert" });
@@ -146,8 +151,10 @@ function newView() {
     placeholder: '{"attr": "tags.plan", "op": "eq", "value": "pro"}' });
   let timer = null;
   let asked = 0;
+  let counted = undefined; // the filter last sent, as JSON: typing that changes nothing asks nothing
   const recount = () => {
     clearTimeout(timer);
+    // debounced: one count once typing pauses, never one per keystroke
     timer = setTimeout(async () => {
       const text = audience.value.trim();
       let filter = null;
@@ -157,15 +164,20 @@ function newView() {
         count.textContent = "not valid JSON yet";
         return;
       }
+      const key = JSON.stringify(filter);
+      if (key === counted) return;
+      counted = key;
       const mine = ++asked;
       count.textContent = "counting…";
       try {
         const answer = await call("POST", "/v1/audience/count", { audience: filter });
-        if (mine === asked) count.textContent = String(answer.count);
+        // a big app's count is a sample of each zone, scaled up
+        if (mine === asked) count.textContent = (answer.estimated ? "≈ " : "") + String(answer.count);
       } catch (error) {
+        counted = undefined;
         if (mine === asked) count.textContent = error.errors.map((e) => `${e.field}: ${e.reason}`).join("; ") || error.message;
       }
-    }, 300);
+    }, COUNT_DEBOUNCE_MS);
   };
   audience.addEventListener("input", recount);
   const field = (label, input) => h("label", {}, label, input);
@@ -183,7 +195,7 @@ function newView() {
       const created = await call("POST", "/v1/campaigns", body);
       location.hash = `#/campaign/${encodeURIComponent(created.campaign_id)}`;
     } catch (error) {
-      problem.textContent = [error.message, ...error.errors.map((e) => `${e.field}: ${e.reason}`)].join(" — ");
+      problem.textContent = reason(error);
     }
   } },
   h("h1", {}, "New campaign"),
@@ -219,15 +231,37 @@ function deviceView() {
   show(form, out);
 }
 
+// ---------- audit log ----------
+async function auditView() {
+  const page = await call("GET", "/v1/audit?limit=100");
+  const actor = (a) => (a.user ? `${a.user} (${a.role})` : `${a.kind} key ${a.key_id || ""}`.trim());
+  show(h("section", { class: "card" }, h("h1", {}, "Audit log"),
+    page.entries.length ? h("table", { id: "audit" },
+      h("thead", {}, h("tr", {}, ...["When (UTC)", "Who", "Action", "Target", "Status"].map((t) => h("th", {}, t)))),
+      h("tbody", {}, page.entries.map((e) => h("tr", { "data-action": e.action },
+        h("td", {}, e.at.slice(0, 19).replace("T", " ")), h("td", { "data-actor": "" }, actor(e.actor)),
+        h("td", {}, e.action), h("td", {}, e.target), h("td", { class: "num" }, e.status)))))
+      : h("p", {}, "Nothing recorded yet.")));
+}
+
 // ---------- router ----------
+function showNav() {
+  const nav = document.getElementById("nav");
+  nav.hidden = false;
+  for (const link of nav.querySelectorAll("[data-right]")) link.hidden = !may(link.dataset.right);
+  const { user, role } = who();
+  document.getElementById("who").textContent = `${user} · ${role}`;
+}
+
 export async function route() {
   if (!signedIn()) return signInView();
-  document.getElementById("nav").hidden = false;
+  showNav();
   const [, view, arg] = location.hash.split("/");
   try {
     if (view === "campaign" && arg) await campaignView(decodeURIComponent(arg));
     else if (view === "new") newView();
     else if (view === "device") deviceView();
+    else if (view === "audit") await auditView();
     else await listView();
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {

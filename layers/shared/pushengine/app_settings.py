@@ -1,5 +1,6 @@
 """App defaults (`PUT /v1/apps/{app_id}/settings`): quiet hours for devices without their own, an app-wide
-frequency cap over every marketing send, a default `max_per_second`, the declared date attributes.
+frequency cap over every marketing send, a default `max_per_second`, the declared date attributes, the default
+currency (`stats.revenue` is in it) and the attribution window (read by pushengine.analytics.app_defaults).
 
 Campaign fields override them; transactional campaigns ignore caps and quiet hours. Stored as one map on
 the app item, read through the apps repository's short cache (one read per container per 30 s).
@@ -8,16 +9,28 @@ the app item, read through the apps repository's short cache (one read per conta
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from pushengine import anniversaries
 from pushengine.dal.apps import AppsRepository, now_iso, require_app
 from pushengine.models import AppSettingsIn, AppSettingsOut, CampaignSpec
 
+if TYPE_CHECKING:
+    from pushengine.anniversaries import IndexDeps
 
-def put_settings(apps: AppsRepository, app_id: str, body: AppSettingsIn) -> AppSettingsOut:
-    require_app(apps, app_id)
+
+def put_settings(
+    apps: AppsRepository, app_id: str, body: AppSettingsIn, index: IndexDeps | None = None
+) -> AppSettingsOut:
+    """Replace the app's defaults; a date attribute declared here for the first time has the devices that
+    already hold it indexed by a job (`index`: where the job's adapters are)."""
+    before = set(of_app(require_app(apps, app_id)).get("date_attributes") or [])
     values = {**body.model_dump(mode="json", exclude_none=True), "updated_at": now_iso()}
     apps.put_settings(app_id, values)
+    if index is not None:
+        for name in body.date_attributes:
+            if name not in before:
+                anniversaries.start_index(index, app_id, name)
     return AppSettingsOut(app_id=app_id, **values)
 
 

@@ -22,6 +22,7 @@ from pushengine.observability import logger
 
 PLAN_HORIZON = timedelta(days=4)  # occurrence waves are scheduled at most this far ahead (runs are hourly)
 ACTIVE = triggers.ACTIVE
+PAUSED = triggers.PAUSED
 
 
 def occurrence_schedule(campaign_id: str, run: str, wave_id: str) -> str:
@@ -73,6 +74,28 @@ def deactivate(deps: SegmentDeps, app_id: str, campaign_id: str, spec: CampaignS
     deps.automation.deactivate(app_id, campaign_id)
 
 
+def reschedule(
+    deps: SegmentDeps, app_id: str, campaign_id: str, old: CampaignSpec, new: CampaignSpec, now: datetime,
+    *, plan: bool,
+) -> None:  # fmt: skip
+    """An edit changed an automated campaign's schedule (same type): listen to its new events, or take back
+    the occurrence waves still to come and (unless paused: resume does it) plan the new ones."""
+    assert deps.automation is not None
+    schedule = new.schedule
+    deps.automation.activate(app_id, campaign_id, schedule.type, schedule.model_dump(mode="json", exclude_unset=True))
+    if isinstance(old.schedule, TriggeredSchedule):
+        deps.automation.unlisten(app_id, campaign_id, old.schedule.event, list(old.schedule.cancel_on))
+    if isinstance(schedule, TriggeredSchedule):
+        deps.automation.listen(app_id, campaign_id, schedule.event, list(schedule.cancel_on))
+        return
+    for item in deps.automation.planned(app_id, campaign_id):
+        run, wave_id = str(item["sk"]).split("#", 1)
+        if waves.instant_of(wave_id) > now and deps.scheduler.delete(occurrence_schedule(campaign_id, run, wave_id)):
+            deps.automation.unmark_planned(app_id, campaign_id, run, wave_id)
+    if plan:
+        plan_campaign(deps, app_id, campaign_id, new, now)
+
+
 # ---------- periodic planning ----------
 def plan_all(deps: SegmentDeps, now: datetime) -> int:
     """The periodic run: extend every active campaign's plan; end the ones past their `end`."""
@@ -81,6 +104,8 @@ def plan_all(deps: SegmentDeps, now: datetime) -> int:
     for entry in deps.automation.active():
         app_id, campaign_id = str(entry["app_id"]), str(entry["campaign_id"])
         campaign = deps.campaigns.get(app_id, campaign_id, consistent=True)
+        if campaign is not None and campaign.get("status") == PAUSED:
+            continue  # plans nothing meanwhile; resume plans from then on
         if campaign is None or campaign.get("status") != ACTIVE:
             deps.automation.deactivate(app_id, campaign_id)
             continue
@@ -110,6 +135,10 @@ def plan_campaign(
     """Schedule the occurrence waves falling in (now, now + PLAN_HORIZON] not scheduled yet; returns how many."""
     assert deps.automation is not None
     schedule = spec.schedule
+    if isinstance(schedule, AnniversarySchedule) and not anniversaries.indexed(
+        deps.automation, app_id, schedule.attribute
+    ):
+        return 0  # its attribute's devices are still being indexed: the job's end runs the planner
     horizon = now + PLAN_HORIZON
     done = {str(item["sk"]) for item in deps.automation.planned(app_id, campaign_id)}
     registry = deps.devices.zones(app_id)
@@ -157,7 +186,9 @@ def fire_occurrence(deps: SegmentDeps, message: Mapping[str, Any]) -> int:
         message["wave_id"],
     )
     campaign = deps.campaigns.get(app_id, campaign_id, consistent=True)
-    if campaign is None or campaign.get("status") != ACTIVE:
+    if campaign is None or campaign.get("status") != ACTIVE:  # paused: skipped, its local time has passed
+        logger.info("occurrence skipped", extra={"campaign_id": campaign_id, "run": run, "wave_id": wave_id,
+                                                 "status": campaign and campaign.get("status")})  # fmt: skip
         return 0
     spec: CampaignSpec = campaign["spec"]
     schedule = spec.schedule

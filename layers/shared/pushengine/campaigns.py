@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import secrets
-import time as clock
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from pushengine import anniversaries, app_settings, automation, compose, lift, segments, waves
+from pushengine import anniversaries, automation, compose, lift, segments, waves
 from pushengine.analytics import DEFAULT_CURRENCY, app_defaults, currency_of, revenue_view
-from pushengine.audience import parse_filter, segment_ids
 from pushengine.config import Settings
 from pushengine.dal.apps import AppsRepository, now_iso
 from pushengine.dal.automation import AutomationRepository
 from pushengine.dal.campaigns import ACTION_STAT_PREFIX, PROGRESS_FIELDS, parsed, zero_stats
+from pushengine.dal.jobs import JobsRepository
 from pushengine.dal.queues import SqsQueue
 from pushengine.dal.scheduler import schedule_name
 from pushengine.dal.segments import SegmentsRepository
@@ -23,18 +23,20 @@ from pushengine.errors import Conflict, InvalidInput, NotFound
 from pushengine.limits import DYNAMO_MAX_ITEM_BYTES, heaviest_part, item_size
 from pushengine.models import (
     AUTOMATED,
-    AudienceCount,
+    AtSchedule,
     CampaignIn,
     CampaignOut,
     CampaignPage,
     CampaignSpec,
     LocalTimeSchedule,
+    SkippedZone,
     WaveOut,
 )
 from pushengine.ports import CampaignStore, DeviceStore, Queue, Scheduler
 from pushengine.targeting import DEFAULT_VARIANT, HOLDOUT
 
 IMMEDIATE = timedelta(seconds=2)  # a wave this close is queued now rather than scheduled
+AT_GRACE = timedelta(minutes=1)  # an `at` this little in the past (a client's clock, the request's trip) goes now
 
 
 @dataclass
@@ -46,6 +48,7 @@ class CampaignDeps:
     segments: SegmentsRepository | None = None
     automation: AutomationRepository | None = None
     apps: AppsRepository | None = None  # the app's settings: default currency, date attributes
+    jobs: JobsRepository | None = None  # index jobs of the date attributes anniversary campaigns declare
     queue: Queue = field(default_factory=SqsQueue)
 
     def currency(self, app_id: str) -> str:
@@ -115,13 +118,17 @@ def variant_times(body: CampaignIn) -> dict[str, list[str]]:
 
 
 def plan_waves(body: CampaignIn, now: datetime) -> tuple[list[dict[str, Any]], list[str]]:
-    """The campaign's waves as stored, `variants` naming who a send-time experiment's wave reaches."""
+    """The campaign's waves as stored, `variants` naming who a send-time experiment's wave reaches, and the
+    zones whose wall time has passed (every zone of the world: `skipped_of` keeps the app's). A schedule
+    wholly in the past is refused (`refuse_past`)."""
     groups = variant_times(body)
     if not groups:
         planned, passed = plan(body, now)
-        return [{"wave": w} for w in planned], passed
+        out: list[dict[str, Any]] = [{"wave": w} for w in planned]
+        refuse_past(body, out, now)
+        return out, passed
     assert body.schedule.type == "local_time"  # variant_times holds only for local_time
-    out: list[dict[str, Any]] = []
+    out = []
     skipped: set[str] = set()
     for wall, names in groups.items():
         result = waves.plan_local_time(
@@ -131,7 +138,28 @@ def plan_waves(body: CampaignIn, now: datetime) -> tuple[list[dict[str, Any]], l
         suffix = "-t" + wall.replace(":", "")  # two times can share an instant in different zones
         out += [{"wave": replace(w, wave_id=w.wave_id + suffix), "variants": names} for w in result.waves]
     out.sort(key=lambda p: (p["wave"].send_at, p["wave"].wave_id))
+    refuse_past(body, out, now)
     return out, sorted(skipped)
+
+
+def refuse_past(body: CampaignIn, planned: list[dict[str, Any]], now: datetime) -> None:
+    """A schedule wholly in the past is a 400 naming `schedule`: an `at` more than AT_GRACE ago, or a
+    `local_time` that plans no wave (its wall time has passed in every zone of the world and `if_passed`
+    brings none forward: `skip`, or `next_day` once the next day's has passed too; `send_now` always
+    sends)."""
+    schedule = body.schedule
+    if isinstance(schedule, AtSchedule) and schedule.at < now - AT_GRACE:
+        raise InvalidInput(f"schedule.at {schedule.at.isoformat()} has passed", field="body.schedule")
+    if isinstance(schedule, LocalTimeSchedule) and not planned:
+        raise InvalidInput(
+            f"{schedule.date} {schedule.time} has passed in every time zone (if_passed: {schedule.if_passed})",
+            field="body.schedule",
+        )
+
+
+def skipped_of(passed: Iterable[str], counts: Mapping[str, int]) -> dict[str, int]:
+    """The skipped zones the app has devices in, with their device counts (as the zone registry counts)."""
+    return {zone: counts[zone] for zone in sorted(passed) if counts.get(zone, 0) > 0}
 
 
 def create_campaign(
@@ -140,11 +168,11 @@ def create_campaign(
     now = now or datetime.now(UTC)
     campaign_id = new_campaign_id(now)
     check_messages(body, campaign_id)
-    plan_items, skipped = plan_waves(body, now)
+    plan_items, passed = plan_waves(body, now)
     planned = [p["wave"] for p in plan_items]
+    counts = deps.devices.zone_sizes(app_id)
     automated = body.schedule.type in AUTOMATED
-    if automated:
-        check_automation(deps, app_id, body)
+    index_job = declare_anniversary(deps, app_id, body) if automated else None
     variant_names = [v.name for v in body.variants or []] or [DEFAULT_VARIANT]
     item = {
         "app_id": app_id,
@@ -164,7 +192,7 @@ def create_campaign(
             for p in plan_items
             for w in [p["wave"]]
         ],
-        "skipped_zones": skipped,
+        "skipped_zones": skipped_of(passed, counts),
         "waves_pending": len(planned),
         "tasks_pending": 0,
         "batches_pending": 0,
@@ -172,6 +200,7 @@ def create_campaign(
         "vstats": {name: zero_stats() for name in [*variant_names, HOLDOUT]},
         "paced": {},  # send slots handed out per wave, when max_per_second paces the campaign
         "errors": {},  # reason -> sends that failed for good (dead-lettered batches and tasks)
+        **({"index_job": index_job} if index_job else {}),
     }
     # Noted on each segment before the campaign exists, so a segment cannot be deleted from under it.
     check_stored_size(item)
@@ -196,21 +225,28 @@ def create_campaign(
         deps.queue.send_json(
             deps.settings.audience_queue_url, immediate, max_message=deps.settings.max_message_bytes
         )
-    return campaign_out(created, known_zones=set(deps.devices.zones(app_id)))
+    return campaign_out(created, zone_counts=counts)
 
 
-def check_automation(deps: CampaignDeps, app_id: str, body: CampaignIn) -> None:
-    """What the schedule model cannot check alone: an anniversary's attribute must be a declared date."""
-    if body.schedule.type == "anniversary":
-        declared = app_settings.load(deps.apps, app_id).get("date_attributes") or []
-        anniversaries.check_declared(list(declared), body.schedule.attribute)
+def declare_anniversary(deps: CampaignDeps, app_id: str, body: CampaignIn) -> str | None:
+    """An anniversary on an attribute the app has not declared declares it: the id of the job indexing the
+    devices that already hold it (the campaign's first occurrence waits for it), else None."""
+    if body.schedule.type != "anniversary":
+        return None
+    if deps.apps is None or deps.jobs is None or deps.automation is None:
+        raise InvalidInput("anniversary campaigns are not available here", field="body.schedule")
+    index = anniversaries.IndexDeps(settings=deps.settings, devices=deps.devices, automation=deps.automation,
+                                    jobs=deps.jobs, queue=deps.queue)  # fmt: skip
+    return anniversaries.declare(index, deps.apps, app_id, body.schedule.attribute)
 
 
 def campaign_out(
-    item: dict[str, Any], *, known_zones: set[str] | None = None, currency: str = DEFAULT_CURRENCY
+    item: dict[str, Any], *, zone_counts: Mapping[str, int] | None = None, currency: str = DEFAULT_CURRENCY
 ) -> CampaignOut:
-    """The API's answer for a campaign as the store reads it (`spec` parsed)."""
+    """The API's answer for a campaign as the store reads it (`spec` parsed); with the app's zone registry
+    (`zone_counts`), each wave lists only the zones the app has."""
     spec: CampaignSpec = item["spec"]
+    known_zones = set(zone_counts) if zone_counts is not None else None
     fired = set(item.get("fired_waves") or [])
     wave_list = []
     for w in item["waves"]:
@@ -231,12 +267,21 @@ def campaign_out(
         created_at=item["created_at"],
         schedule=spec.schedule.model_dump(mode="json", exclude_unset=True),  # as stored
         waves=wave_list,
-        skipped_time_zones=item.get("skipped_zones", []),
+        skipped_time_zones=skipped_view(item.get("skipped_zones"), zone_counts),
         stats=stats_view(item.get("stats", {}), currency),
         variants={name: stats_view(v, currency) for name, v in item.get("vstats", {}).items()},
         lift=lift.lift(item.get("vstats", {}), HOLDOUT) if spec.holdout_percent else None,
         errors=item.get("errors", {}),
+        index_job=item.get("index_job"),
     )
+
+
+def skipped_view(stored: Any, zone_counts: Mapping[str, int] | None) -> list[SkippedZone]:
+    """Skipped zones as stored (zone -> devices then); a campaign stored before counts were kept has every
+    zone of the world by name: the app's own are shown, counted now, when the registry was read."""
+    if isinstance(stored, list):
+        stored = skipped_of(stored, zone_counts or {})
+    return [SkippedZone(time_zone=zone, devices=int(n)) for zone, n in sorted((stored or {}).items())]
 
 
 def stats_view(flat: dict[str, Any], currency: str = DEFAULT_CURRENCY) -> dict[str, Any]:
@@ -261,7 +306,7 @@ def get_campaign(deps: CampaignDeps, app_id: str, campaign_id: str) -> CampaignO
     item = deps.campaigns.get(app_id, campaign_id, consistent=True)
     if item is None:
         raise NotFound("campaign not found", field="campaign_id")
-    out = campaign_out(item, known_zones=set(deps.devices.zones(app_id)), currency=deps.currency(app_id))
+    out = campaign_out(item, zone_counts=deps.devices.zone_sizes(app_id), currency=deps.currency(app_id))
     if item["spec"].schedule.type in ("recurring", "anniversary"):
         out.runs = automation.runs_view(deps.campaigns, app_id, campaign_id, item)
     return out
@@ -291,31 +336,3 @@ def cancel_campaign(deps: CampaignDeps, app_id: str, campaign_id: str) -> Campai
             deps.scheduler.delete(wave["schedule"])
     # Batches already queued stop at the sender, which checks the status before each batch.
     return get_campaign(deps, app_id, campaign_id)
-
-
-def count_audience(
-    deps: CampaignDeps, app_id: str, audience: dict[str, Any] | None, *, budget_seconds: float = 20.0
-) -> AudienceCount:
-    """How many opted-in devices a filter selects now (reads partitions; bounded by a time budget)."""
-    if segment_ids(audience):
-        if deps.segments is None:
-            raise InvalidInput("saved segments are not available here", field="body.audience")
-        audience = segments.expand(deps.segments, app_id, audience, "body.audience")
-    matcher = parse_filter(audience, expanded=True) if audience else None
-    now, deadline = datetime.now(UTC), clock.monotonic() + budget_seconds
-    count = scanned = 0
-    for zone in deps.devices.zones(app_id):
-        start: dict[str, Any] | None = None
-        while True:
-            items, start = deps.devices.partition_page(app_id, zone, limit=1000, start=start)
-            scanned += len(items)
-            count += sum(
-                1 for d in items if d.get("opted_in", True) and (matcher is None or matcher.matches(d, now))
-            )
-            if start is None:
-                break
-            if clock.monotonic() > deadline:
-                raise InvalidInput(
-                    "audience too large to count within the time budget", field="body.audience"
-                )
-    return AudienceCount(count=count, scanned=scanned)

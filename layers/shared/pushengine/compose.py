@@ -72,6 +72,7 @@ class Composer:
         self.campaign_id = campaign_id
         self.collapse_id = spec.collapse_id or collapse_id(campaign_id)
         self.data = spec.data  # a direct send's data: Liquid reads it as data.*
+        self.journey = {k: str(v) for k, v in (getattr(spec, "journey", None) or {}).items()}
         self.ttl = spec.ttl_seconds
         self.transactional = transactional = spec.transactional
         self.priority = "high" if transactional else "normal"
@@ -85,6 +86,9 @@ class Composer:
     def _payload(self, rendered: RenderedMessage, platform: str) -> tuple[dict[str, Any], bytes | None]:
         shape = BY_DEVICE_PLATFORM[platform]
         payload = shape.build(rendered, self.campaign_id, self.collapse_id)
+        if self.journey:  # a journey's send says which journey and step, where the campaign id goes
+            target = payload.setdefault("data", {}) if platform == "android" else payload
+            target.update(self.journey)
         return payload, encode(payload) if shape.shared_body else None
 
     def notification(self, entry: Mapping[str, Any]) -> Notification:

@@ -29,6 +29,11 @@ class Settings(BaseModel):
     segment_query_function_arn: str = ""
     secrets_prefix: str = "push-engine"
     admin_key_hash: str = ""
+    aws_region: str = "us-east-1"
+    # The console's Cognito user pool and app client (ID tokens' issuer and audience); empty: no console users.
+    console_user_pool_id: str = ""
+    console_client_id: str = ""
+    audit_table: str = ""  # the audit log; empty: not kept (unit tests of other parts)
     shard_count: int = Field(default=16, ge=1, le=1024)
     send_batch_size: int = Field(default=500, ge=1, le=1000)
     # The queues' MaximumMessageSize and maxReceiveCount, set once in the template: a send batch is split
@@ -59,6 +64,8 @@ class Settings(BaseModel):
     # checkpoints; a crash repeats at most this long of sends, which replace themselves on the device.
     checkpoint_every: int = Field(default=100, ge=1)
     checkpoint_seconds: float = Field(default=5.0, ge=0)
+    # Journey timers are spread over this many partitions of the automation table (README "Journeys").
+    journey_timer_shards: int = Field(default=16, ge=1, le=1024)
 
     @property
     def allowed_webpush_hosts(self) -> list[str]:

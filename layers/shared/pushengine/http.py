@@ -1,8 +1,10 @@
 """The HTTP edge every API function shares: routes that say who may call them, the edge checks that run
 before Powertools reads a body, error mapping, and the OpenAPI document.
 
-Order of a request: route -> key (401) -> kind and app (403) -> body size (413) -> media type (415) ->
-UTF-8, JSON, depth, an object (400) -> Powertools' validation of path, query and body (400) -> handler.
+Order of a request: route -> key or console ID token (401) -> kind and app (403) -> body size (413) ->
+media type (415) -> UTF-8, JSON, depth, an object (400) -> Powertools' validation of path, query and
+body (400) -> handler -> the audit log (every request that may change something, by a caller that
+is not a client key: `audit.py`).
 Powertools runs its request validation before any middleware (`app.use` included), so the edge runs in
 front of `resolve`, on the API Gateway event's own `routeKey` and `pathParameters`: the inputs an HTTP
 API Lambda authorizer would get. An authorizer is not used because it can only answer API Gateway's bare
@@ -19,6 +21,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -29,10 +32,14 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
+from pushengine import audit
 from pushengine.auth import Kind, Principal, authenticate, bearer, require
 from pushengine.config import settings
+from pushengine.console_users import IdTokenVerifier, looks_like_token
 from pushengine.dal.apps import AppsRepository
+from pushengine.dal.audit import AuditRepository
 from pushengine.dal.aws import Contended
+from pushengine.dal.console_pool import console_verifier
 from pushengine.errors import BodyTooLarge, DomainError, InvalidInput, NotFound, UnsupportedMediaType
 from pushengine.limits import MAX_BODY_BYTES, MAX_JSON_DEPTH
 from pushengine.models import ErrorOut
@@ -46,8 +53,9 @@ _caller: ContextVar[Principal | None] = ContextVar("caller", default=None)
 # What each error status means on this API (the body is always ErrorOut).
 ERROR_STATUSES = {
     400: "invalid request: `errors` names each field and the reason",
-    401: "missing or unknown key",
-    403: "this key may not call this route (wrong kind of key, or another app's)",
+    401: "missing or unknown key, or a console ID token that is invalid or expired",
+    403: "this key or console role may not call this route (wrong kind of key, a role without the right, "
+    "or another app's); `message` says which",
     404: "not found",
     409: "conflict with the current state; `message` says which",
     413: f"request body over {MAX_BODY_BYTES} bytes",
@@ -66,6 +74,8 @@ class Access:
     kinds: tuple[Kind, ...]  # () is a public route
     app_param: str | None = None  # a path parameter naming the app the key must belong to
     body: bool = False  # the route reads a JSON body
+    operator: bool = False  # credentials, keys, settings, the audit log: not for the marketer role
+    audited: bool = False  # what it does is recorded in the audit log
 
 
 PUBLIC = Access(())
@@ -94,14 +104,20 @@ class ApiRouter(APIGatewayHttpRouter):
         status: int | tuple[int, ...] = 200,
         answers: Iterable[int] = (),
         app_param: str | None = None,
+        operator: bool = False,
+        audited: bool | None = None,
     ) -> Callable[[F], F]:
-        """Register a route: `keys` may call it (`app_param` must name the key's own app), it answers
-        `status` on success and, beside the errors every route of its shape gives, `answers` (404, 409)."""
+        """Register a route: `keys` may call it (`app_param` must name the key's own app; `operator`: not
+        the marketer role), it answers `status` on success and, beside the errors every route of its
+        shape gives, `answers` (404, 409). A route that may change something is `audited` unless it says
+        otherwise (a read over POST, the events' data plane)."""
 
         def register(func: F) -> F:
             params = inspect.signature(func).parameters
-            access = Access(tuple(keys), app_param, "body" in params)
-            self.access[route_key(method, path)] = access
+            key = route_key(method, path)
+            recorded = audit.changes(key) if audited is None else audited
+            access = Access(tuple(keys), app_param, "body" in params, operator, recorded)
+            self.access[key] = access
             errors = set(answers) | ({400} if params else set()) | {503}
             errors |= {401, 403} if access.kinds else set()
             errors |= {413, 415} if access.body else set()
@@ -145,10 +161,14 @@ class Edge:
         access: Mapping[str, Access],
         apps: AppsRepository | None = None,
         admin_key_hash: str | None = None,
+        verifier: IdTokenVerifier | None = None,
+        audit_log: AuditRepository | None = None,
     ) -> None:
         self.access = dict(access)
         self._apps = apps
         self._admin_key_hash = admin_key_hash
+        self._verifier = verifier
+        self._audit_log = audit_log
 
     @property
     def apps(self) -> AppsRepository:
@@ -156,24 +176,70 @@ class Edge:
             self._apps = AppsRepository(settings().apps_table)
         return self._apps
 
-    def admit(self, event: Mapping[str, Any]) -> Principal | None:
+    @property
+    def verifier(self) -> IdTokenVerifier:
+        if self._verifier is None:
+            s = settings()
+            self._verifier = console_verifier(s.aws_region, s.console_user_pool_id, s.console_client_id)
+        return self._verifier
+
+    @property
+    def audit_log(self) -> AuditRepository | None:
+        if self._audit_log is None and settings().audit_table:
+            self._audit_log = AuditRepository(settings().audit_table)
+        return self._audit_log
+
+    def _access(self, event: Mapping[str, Any]) -> Access:
         access = self.access.get(str(event.get("routeKey", "")))
         if access is None:  # a route the code does not declare: fail closed
             raise NotFound("no such route")
-        principal = None
-        if access.kinds:
+        return access
+
+    def identify(self, event: Mapping[str, Any]) -> Principal | None:
+        """Who is calling a keyed route (401 when nobody valid); None on a public route."""
+        if not self._access(event).kinds:
+            return None
+        presented = bearer(event.get("headers"))
+        if presented and looks_like_token(presented):
+            principal = self.verifier.principal(presented)
+        else:
             admin = settings().admin_key_hash if self._admin_key_hash is None else self._admin_key_hash
-            principal = authenticate(
-                bearer(event.get("headers")), admin_key_hash=admin, load_app=self.apps.get
-            )
-            logger.append_keys(app_id=principal.app_id, key_kind=principal.kind)
+            principal = authenticate(presented, admin_key_hash=admin, load_app=self.apps.get)
+        logger.append_keys(app_id=principal.app_id, key_kind=principal.kind, console_user=principal.user)
+        return principal
+
+    def authorize(self, event: Mapping[str, Any], principal: Principal | None) -> None:
+        """May this caller call this route (403), and is the body a JSON object (413, 415, 400)."""
+        access = self._access(event)
+        if access.kinds:
+            assert principal is not None  # identify() answered for a keyed route
             app_id = None
             if access.app_param:  # a missing parameter matches no key's app
                 app_id = str((event.get("pathParameters") or {}).get(access.app_param, ""))
-            require(principal, *access.kinds, app_id=app_id)
+            require(principal, *access.kinds, app_id=app_id, operator=access.operator)
         if access.body:
             json_object(event)
+
+    def admit(self, event: Mapping[str, Any]) -> Principal | None:
+        principal = self.identify(event)
+        self.authorize(event, principal)
         return principal
+
+    def record(self, event: Mapping[str, Any], principal: Principal | None, answer: Mapping[str, Any]) -> None:
+        """Add the request to the audit log when it may have changed something and a key other than a
+        client key (or a console user) made it; answered refusals (403) are recorded too."""
+        access = self.access.get(str(event.get("routeKey", "")))
+        log = self.audit_log
+        if access is None or not access.audited or principal is None or principal.kind == "client" or log is None:
+            return
+        at = datetime.now(UTC)
+        status = int(answer.get("statusCode") or 200)
+        body = answer.get("body") if isinstance(answer.get("body"), str) else None
+        item = audit.entry(principal, str(event["routeKey"]), event.get("pathParameters") or {}, status, body, at)
+        try:
+            log.put(principal.app_id, item, at)
+        except Exception:  # the change is made: its record goes to the log rather than turn it into a 5xx
+            logger.exception("audit entry not stored", extra={"audit": item})
 
 
 def _raw_body(event: Mapping[str, Any]) -> bytes:
@@ -319,15 +385,20 @@ def api_handler(
     @tracer.capture_lambda_handler
     @metrics.log_metrics
     def lambda_handler(event: dict, context: LambdaContext) -> dict:
+        principal = None
         try:
-            principal = edge.admit(event)
+            principal = edge.identify(event)
+            edge.authorize(event, principal)
         except DomainError as exc:
-            return _proxy_error(exc)
-        token = _caller.set(principal)
-        try:
-            return app.resolve(event, context)
-        finally:
-            _caller.reset(token)
+            answer = _proxy_error(exc)
+        else:
+            token = _caller.set(principal)
+            try:
+                answer = app.resolve(event, context)
+            finally:
+                _caller.reset(token)
+        edge.record(event, principal, answer)
+        return answer
 
     return app, lambda_handler
 

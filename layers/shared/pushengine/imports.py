@@ -1,7 +1,8 @@
 """Bulk import and export of devices, run as jobs on the jobs queue.
 
 Import: the file (JSONL, one `{"device_id", ...device body}` a line, or CSV with a header row; dotted
-columns nest: `subscription.keys.p256dh`, `tags.plan`) is read from S3 a stretch at a time; every valid
+columns nest: `subscription.keys.p256dh`, `tags.plan`; `tags.*` and `attributes.*` cells are typed as JSON
+would carry them, `csv_value`) is read from S3 a stretch at a time; every valid
 line lands (25 devices per BatchWriteItem), a bad line is counted with its line number and reason, and
 each stretch counts once (a ledger item per stretch). Export: the app's active devices, partition by
 partition, as JSONL in one multipart S3 object; the POST answers its presigned URL at once, which serves
@@ -12,21 +13,26 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, TypeAdapter, ValidationError
 
+from pushengine import anniversaries
 from pushengine.config import Settings
 from pushengine.dal import objects
+from pushengine.dal.apps import AppsRepository
+from pushengine.dal.automation import AutomationRepository
 from pushengine.dal.devices import DevicesRepository, public_view
 from pushengine.dal.jobs import JobsRepository
-from pushengine.dal.queues import send_json
+from pushengine.dal.queues import SqsQueue, send_json
 from pushengine.errors import InvalidInput, NotFound
 from pushengine.http import field_errors
 from pushengine.models import DeviceId, DeviceIn
+from pushengine.ports import Queue
 
 MEDIA_FORMATS = {"application/x-ndjson": "jsonl", "application/jsonl": "jsonl", "text/csv": "csv"}
 CHUNK_BYTES = 1 << 20  # read per S3 request
@@ -72,6 +78,14 @@ class JobDeps:
     settings: Settings
     jobs: JobsRepository
     devices: DevicesRepository
+    apps: AppsRepository | None = None  # the declared date attributes an import indexes
+    automation: AutomationRepository | None = None
+    queue: Queue = field(default_factory=SqsQueue)
+
+    def index(self) -> anniversaries.IndexDeps:
+        assert self.automation is not None
+        return anniversaries.IndexDeps(settings=self.settings, devices=self.devices, automation=self.automation,
+                                       jobs=self.jobs, queue=self.queue)  # fmt: skip
 
 
 # ---------- import: the API side ----------
@@ -109,6 +123,23 @@ def get_import(deps: JobDeps, app_id: str, import_id: str) -> ImportOut:
 
 
 # ---------- import: one line ----------
+TYPED_MAPS = ("tags", "attributes")  # free-form maps whose CSV cells are typed as JSON would carry them
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+MAX_NUMBER_CHARS = 64  # a longer cell of digits stays text (an id, not an amount)
+
+
+def csv_value(text: str) -> str | bool | int | float:
+    """A `tags.*` / `attributes.*` cell as the same value in a JSON line would be stored: `true`/`false` are
+    booleans, a number written as JSON writes numbers (`42`, `-3.5`, `1e3`) is a number; anything else stays
+    the text it is, so leading zeros (`02134`, a zip code), `+1`, `.5`, `1,000` or `NaN` stay strings."""
+    if text in ("true", "false"):
+        return text == "true"
+    if len(text) <= MAX_NUMBER_CHARS and _JSON_NUMBER.fullmatch(text):
+        number: int | float = json.loads(text)
+        return number
+    return text
+
+
 def _nest(flat: dict[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in flat.items():
@@ -118,12 +149,15 @@ def _nest(flat: dict[str, str]) -> dict[str, Any]:
         *parents, leaf = name.split(".")
         for part in parents:
             node = node.setdefault(part, {})
-        node[leaf] = value
+        node[leaf] = csv_value(value) if len(parents) == 1 and parents[0] in TYPED_MAPS else value
     return out
 
 
-def parse_line(fmt: str, text: str, header: list[str] | None) -> tuple[str, dict[str, Any]]:
-    """(device_id, stored fields) of one line; raises LineProblem naming the field and reason."""
+def parse_line(
+    fmt: str, text: str, header: list[str] | None, declared: Sequence[str] = ()
+) -> tuple[str, dict[str, Any]]:
+    """(device_id, stored fields) of one line; raises LineProblem naming the field and reason. A declared
+    date attribute must hold a date, as at registration."""
     if fmt == "csv":
         row = next(csv.reader([text]))
         if header is None or len(row) != len(header):
@@ -146,6 +180,10 @@ def parse_line(fmt: str, text: str, header: list[str] | None) -> tuple[str, dict
     except ValidationError as exc:
         first = field_errors(exc)[0]  # the API's own naming of a field and its reason
         raise LineProblem(first["field"] or "line", first["reason"]) from None
+    try:
+        anniversaries.check_device(list(declared), device.attributes)
+    except InvalidInput as exc:
+        raise LineProblem((exc.field or "line").removeprefix("body."), str(exc)) from None
     return device_id, device.model_dump(exclude_none=True, mode="json")  # numbers as JSON has them
 
 
@@ -159,6 +197,7 @@ class LineProblem(ValueError):
 def run_import(deps: JobDeps, step: dict[str, Any], remaining_millis: Callable[[], int]) -> None:
     app_id, import_id = step["app_id"], step["import_id"]
     offset, line, header = int(step["offset"]), int(step["line"]), step.get("header")
+    declared = anniversaries.declared(deps.apps, app_id)  # indexed for anniversaries, as at registration
     while True:
         try:
             data = objects.read_range(step["bucket"], step["key"], offset, CHUNK_BYTES)
@@ -186,14 +225,17 @@ def run_import(deps: JobDeps, step: dict[str, Any], remaining_millis: Callable[[
                 header = next(csv.reader([text]))
                 continue
             try:
-                device_id, fields = parse_line(step["format"], text, header)
+                device_id, fields = parse_line(step["format"], text, header, declared)
             except LineProblem as exc:
                 failed += 1
                 errors.append({"line": line, "field": exc.field, "reason": exc.reason})
                 continue
             registrations[device_id] = fields  # a repeated id: the later line wins
         if registrations:
-            deps.devices.put_many(app_id, registrations)
+            replaced = deps.devices.put_many(app_id, registrations)
+            if declared and deps.automation is not None:
+                for device_id, fields in registrations.items():
+                    anniversaries.reindex(deps.automation, app_id, device_id, replaced.get(device_id), fields, declared)
         finished = at_end
         done = {"status": "completed"} if finished else None
         deps.jobs.step("import", app_id, import_id, str(offset), add={"done": len(registrations), "failed": failed},
@@ -216,6 +258,21 @@ def _fix_total(deps: JobDeps, app_id: str, import_id: str) -> None:
     if job.get("total") is None:
         deps.jobs.step("import", app_id, import_id, "total", add={},
                        done={"total": int(job.get("done", 0)) + int(job.get("failed", 0))})  # fmt: skip
+
+
+class IndexJobOut(BaseModel):
+    job_id: str
+    status: str
+    attribute: str
+    read: int = 0  # devices read so far
+    indexed: int = 0  # of them, those holding a date in the attribute
+
+
+def get_index_job(deps: JobDeps, app_id: str, job_id: str) -> IndexJobOut:
+    job = deps.jobs.get(anniversaries.JOB, app_id, job_id)
+    if job is None:
+        raise NotFound("index job not found", field="job_id")
+    return IndexJobOut.model_validate({"job_id": job_id, **job})
 
 
 # ---------- export ----------
@@ -281,6 +338,8 @@ def run_export(deps: JobDeps, step: dict[str, Any], remaining_millis: Callable[[
 def handle(deps: JobDeps, step: dict[str, Any], remaining_millis: Callable[[], int]) -> None:
     if step.get("kind") == "import":
         run_import(deps, step, remaining_millis)
+    elif step.get("kind") == anniversaries.JOB:
+        anniversaries.run_index(deps.index(), step, remaining_millis)
     elif step.get("kind") == "export":
         run_export(deps, step, remaining_millis)
     else:
@@ -292,4 +351,5 @@ def default_deps() -> JobDeps:
 
     s = settings()
     return JobDeps(settings=s, jobs=JobsRepository(s.delivery_state_table),
-                   devices=DevicesRepository(s.devices_table, s.zones_table, s.shard_count))  # fmt: skip
+                   devices=DevicesRepository(s.devices_table, s.zones_table, s.shard_count),
+                   apps=AppsRepository(s.apps_table), automation=AutomationRepository(s.automation_table))  # fmt: skip

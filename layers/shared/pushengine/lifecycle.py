@@ -1,24 +1,41 @@
-"""A campaign's lifecycle after creation: pause, resume, and edits until its first wave fires.
+"""A campaign's lifecycle after creation: pause, resume, and edits.
 
 Paused: the sender re-queues each batch it receives with a delay (delivery.lifecycle), audience tasks
-wait the same way, and a wave whose schedule fires is held (fire_wave does nothing). Resume queues
-every wave that came due meanwhile, unless the schedule says `if_passed: skip`, which skips them.
+wait the same way, and a wave whose schedule fires is held (fire_wave does nothing). Resume treats every
+wave that came due meanwhile as its schedule's `if_passed` says for a wall time already gone: `skip`
+skips its zones (reported in `skipped_time_zones`), `send_now` sends at once, `next_day` plans the zones
+again at the wall time of the next day; an `at` or `now` wave goes at once.
+
+Automated campaigns (triggered, recurring, anniversary) pause too (pushengine.automation and
+pushengine.triggers read the status): no new enrolment or occurrence starts, a triggered send that comes
+due waits and goes on resume, an occurrence that comes due is skipped (its local time has passed); a
+`cancel_on` event still cancels. They are edited at any time; an edit reaches the sends still to come.
+A one-off campaign is edited until its first wave fires.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import Any
 
-from pushengine import campaigns
-from pushengine.campaigns import CampaignDeps, campaign_out, check_messages, check_stored_size, plan
-from pushengine.dal.campaigns import PROGRESS_FIELDS, parsed
-from pushengine.dal.queues import send_json
+from pushengine import automation, campaigns, segments, waves
+from pushengine.audience import segment_ids
+from pushengine.campaigns import (
+    CampaignDeps,
+    campaign_out,
+    check_messages,
+    check_stored_size,
+    declare_anniversary,
+    plan_waves,
+    skipped_of,
+)
+from pushengine.dal.campaigns import parsed
 from pushengine.dal.scheduler import schedule_name
-from pushengine.errors import Conflict, NotFound
-from pushengine.models import CampaignIn, CampaignOut, LocalTimeSchedule
+from pushengine.errors import Conflict, InvalidInput, NotFound
+from pushengine.models import AUTOMATED, CampaignIn, CampaignOut, CampaignSpec, LocalTimeSchedule
 
 EDITABLE = ("name", "message", "template_id", "audience", "schedule")
+ACTIVE = "active"  # an automated campaign's running status
 
 
 def _load(deps: CampaignDeps, app_id: str, campaign_id: str) -> dict[str, Any]:
@@ -28,57 +45,189 @@ def _load(deps: CampaignDeps, app_id: str, campaign_id: str) -> dict[str, Any]:
     return item
 
 
+def _automated(item: dict[str, Any]) -> bool:
+    return item["spec"].schedule.type in AUTOMATED
+
+
 def pause(deps: CampaignDeps, app_id: str, campaign_id: str) -> CampaignOut:
     item = _load(deps, app_id, campaign_id)
-    if not deps.campaigns.set_status(app_id, campaign_id, "paused", allowed_from=("scheduled", "sending")):
-        raise Conflict(f"campaign is {item['status']}; only scheduled or sending campaigns can be paused")
+    allowed = (ACTIVE,) if _automated(item) else ("scheduled", "sending")
+    if not deps.campaigns.set_status(app_id, campaign_id, "paused", allowed_from=allowed):
+        raise Conflict(f"campaign is {item['status']}; only a running campaign can be paused")
     return campaigns.get_campaign(deps, app_id, campaign_id)
 
 
 def resume(deps: CampaignDeps, app_id: str, campaign_id: str, *, now: datetime | None = None) -> CampaignOut:
     now = now or datetime.now(UTC)
     item = _load(deps, app_id, campaign_id)
+    if _automated(item):
+        if not deps.campaigns.set_status(app_id, campaign_id, ACTIVE, allowed_from=("paused",)):
+            raise Conflict(f"campaign is {item['status']}; only a paused campaign can be resumed")
+        if item["spec"].schedule.type != "triggered":  # the occurrences skipped meanwhile are planned again
+            automation.plan_campaign(deps.automated(), app_id, campaign_id, item["spec"], now)
+        return campaigns.get_campaign(deps, app_id, campaign_id)
     fired = set(item.get("fired_waves") or [])
-    status = "sending" if fired else "scheduled"
-    if not deps.campaigns.set_status(app_id, campaign_id, status, allowed_from=("paused",)):
+    if not deps.campaigns.set_status(app_id, campaign_id, "sending" if fired else "scheduled",
+                                     allowed_from=("paused",)):  # fmt: skip
         raise Conflict(f"campaign is {item['status']}; only a paused campaign can be resumed")
-    schedule = item["spec"].schedule
-    skip = isinstance(schedule, LocalTimeSchedule) and schedule.if_passed == "skip"
     # due: its schedule fired (or it was queued at once) while paused, so fire_wave held it
     due = [w for w in item["waves"] if w["wave_id"] not in fired
            and (datetime.fromisoformat(w["send_at"]) <= now or not deps.scheduler.exists(w["schedule"]))]  # fmt: skip
-    if skip:  # the wall time passed while paused: those zones are skipped, as at creation
-        for wave in due:
-            deps.campaigns.mark_wave_fired(app_id, campaign_id, wave["wave_id"], 0)
+    schedule = item["spec"].schedule
+    if isinstance(schedule, LocalTimeSchedule) and schedule.if_passed != "send_now":
+        _replan_missed(deps, item, due, schedule, now)
     elif due:  # fire_wave counts each wave once, and the task ledger drops a second fan-out
         s = deps.settings
-        send_json(s.audience_queue_url,
-                  [{"kind": "wave", "app_id": app_id, "campaign_id": campaign_id, "wave_id": w["wave_id"]}
-                   for w in due], max_message=s.max_message_bytes)  # fmt: skip
+        deps.queue.send_json(s.audience_queue_url,
+                             [{"kind": "wave", "app_id": app_id, "campaign_id": campaign_id,
+                               "wave_id": w["wave_id"]} for w in due], max_message=s.max_message_bytes)  # fmt: skip
     deps.campaigns.try_complete(app_id, campaign_id)  # batches that finished while paused
     return campaigns.get_campaign(deps, app_id, campaign_id)
+
+
+def _replan_missed(
+    deps: CampaignDeps, item: dict[str, Any], due: list[dict[str, Any]], schedule: LocalTimeSchedule,
+    now: datetime,
+) -> None:  # fmt: skip
+    """The waves missed while paused, under `skip` or `next_day`: each is claimed (counted fired, empty) so
+    no late firing sends it too, and its zones are placed as at creation from the instant it came due:
+    skipped (reported with the app's device counts), or a new wave the next day at the wall time."""
+    app_id, campaign_id = item["app_id"], item["campaign_id"]
+    if not due:
+        return
+    new_waves: list[dict[str, Any]] = []
+    passed: set[str] = set()
+    # counted before any wave is claimed, so the campaign cannot complete between the two
+    planned = {w["wave_id"]: _placed(w, schedule, max(now, datetime.fromisoformat(w["send_at"]))) for w in due}
+    adding = sum(len(groups) for groups, _ in planned.values())
+    revision = int(item.get("revision") or 0) + 1
+    if adding:
+        deps.campaigns.record(app_id, campaign_id, f"resume#{campaign_id}#{revision}",
+                              counters={"waves_pending": adding})  # fmt: skip
+    for wave in due:
+        groups, skipped = planned[wave["wave_id"]]
+        if not deps.campaigns.mark_wave_fired(app_id, campaign_id, wave["wave_id"], 0):
+            if groups:  # it fired after all (a late schedule): its replacement is not wanted
+                deps.campaigns.record(app_id, campaign_id, f"unresume#{campaign_id}#{revision}#{wave['wave_id']}",
+                                      counters={"waves_pending": -len(groups)})  # fmt: skip
+            continue
+        passed.update(skipped)
+        for at, zones in groups:
+            wave_id = waves.Wave.at(at, zones).wave_id + _suffix(wave) + "-r"
+            new_waves.append({"wave_id": wave_id, "send_at": at.isoformat(), "zones": zones,
+                              "schedule": schedule_name(campaign_id, wave_id),
+                              **({"variants": wave["variants"]} if "variants" in wave else {})})  # fmt: skip
+    if not new_waves and not passed:
+        return
+    stored = item.get("skipped_zones") or {}
+    if isinstance(stored, list):  # stored before counts were kept
+        stored = {}
+    reported = {**stored, **skipped_of(passed, deps.devices.zone_sizes(app_id))}
+    definition = _definition(deps, item) | {"revision": revision, "waves": [*item["waves"], *new_waves],
+                                             "skipped_zones": reported}  # fmt: skip
+    check_stored_size(definition)
+    deps.campaigns.replace_definition(definition)
+    for wave in new_waves:
+        payload = {"kind": "wave", "app_id": app_id, "campaign_id": campaign_id, "wave_id": wave["wave_id"]}
+        deps.scheduler.create(wave["schedule"], datetime.fromisoformat(wave["send_at"]), payload)
+
+
+def _definition(deps: CampaignDeps, item: dict[str, Any]) -> dict[str, Any]:
+    """The campaign's definition item as stored (no progress field), its spec as stored."""
+    found = deps.campaigns.definition(item["app_id"], item["campaign_id"], consistent=True)
+    if found is None:
+        raise NotFound("campaign not found", field="campaign_id")
+    return {**found, "spec": found["spec"].model_dump(mode="json", exclude_none=True)}
+
+
+def _suffix(wave: dict[str, Any]) -> str:
+    """A send-time experiment's wave carries its wall time in its id (campaigns.plan_waves): `-tHHMM`."""
+    found = [part for part in wave["wave_id"].split("-")[1:] if part.startswith("t") and len(part) == 5]
+    return f"-{found[0]}" if found else ""
+
+
+def _placed(
+    wave: dict[str, Any], schedule: LocalTimeSchedule, moment: datetime
+) -> tuple[list[tuple[datetime, list[str]]], list[str]]:
+    """Where a missed wave's zones go from `moment` under the schedule's if_passed: (new instant, zones)
+    groups, and the zones skipped."""
+    suffix = _suffix(wave)
+    wall = time.fromisoformat(f"{suffix[2:4]}:{suffix[4:6]}" if suffix else schedule.time)
+    result = waves.plan_local_time(schedule.date, wall, wave["zones"], moment, schedule.if_passed)
+    return [(w.send_at, list(w.time_zones)) for w in result.waves], list(result.skipped)
 
 
 def edit(
     deps: CampaignDeps, app_id: str, campaign_id: str, changes: dict[str, Any], *, now: datetime | None = None
 ) -> CampaignOut:
-    """Replace name, message, audience or schedule while no wave has fired; the waves are planned again."""
+    """Replace name, message, audience or schedule: a one-off campaign while no wave has fired (its waves
+    are planned again, a send-time experiment's per variant time), an automated one at any time while it
+    runs or is paused (for the sends still to come)."""
     now = now or datetime.now(UTC)
     item = _load(deps, app_id, campaign_id)
-    if item.get("fired_waves") or item["status"] not in ("scheduled", "paused"):
+    automated = _automated(item)
+    if automated:
+        if item["status"] not in (ACTIVE, "paused"):
+            raise Conflict(f"campaign is {item['status']}; only an active or paused campaign can be edited")
+    elif item.get("fired_waves") or item["status"] not in ("scheduled", "paused"):
         raise Conflict("a wave of this campaign has fired; only a campaign no wave has reached can be edited")
-    spec = item["spec"].stored()
+    old: CampaignSpec = item["spec"]
+    spec = old.stored()
     if "message" in changes or "template_id" in changes:
         spec.pop("message", None)
         spec.pop("template_id", None)
     body = CampaignIn.model_validate({**spec, **changes})  # raises the 400 naming the field
+    if (body.schedule.type in AUTOMATED) != automated or (automated and body.schedule.type != old.schedule.type):
+        raise InvalidInput(f"a {old.schedule.type} campaign's schedule cannot become {body.schedule.type}",
+                           field="body.schedule.type")  # fmt: skip
     check_messages(body, campaign_id)
-    planned, skipped = plan(body, now)
-    waves = [{"wave_id": w.wave_id, "send_at": w.send_at.isoformat(), "zones": list(w.time_zones),
-              "schedule": schedule_name(campaign_id, w.wave_id)} for w in planned]  # fmt: skip
-    definition = {k: v for k, v in item.items() if k not in PROGRESS_FIELDS and k != "fired_waves"}
-    definition |= {"name": body.name, "spec": body.model_dump(mode="json", exclude_none=True),
-                   "waves": waves, "skipped_zones": skipped}  # fmt: skip
+    if automated:
+        declare_anniversary(deps, app_id, body)  # an edited attribute is declared and indexed as on create
+        plan_items: list[dict[str, Any]] = []
+        passed: list[str] = []
+    else:
+        plan_items, passed = plan_waves(body, now)
+    named = segments.referenced(deps.segments, app_id, body.audience, campaign_id)  # as create does
+    try:
+        out = _replace(deps, item, body, plan_items, passed, now)
+    except Exception:
+        _unreference(deps, app_id, set(named) - set(segment_ids(old.audience)), campaign_id)
+        raise
+    _unreference(deps, app_id, set(segment_ids(old.audience)) - set(named), campaign_id)
+    return out
+
+
+def _unreference(deps: CampaignDeps, app_id: str, ids: set[str], campaign_id: str) -> None:
+    if ids and deps.segments is not None:
+        deps.segments.unreference(app_id, sorted(ids), campaign_id)
+
+
+def _replace(
+    deps: CampaignDeps, item: dict[str, Any], body: CampaignIn, plan_items: list[dict[str, Any]],
+    passed: list[str], now: datetime,
+) -> CampaignOut:  # fmt: skip
+    app_id, campaign_id = item["app_id"], item["campaign_id"]
+    counts = deps.devices.zone_sizes(app_id)
+    new_spec = body.model_dump(mode="json", exclude_none=True)
+    definition = _definition(deps, item) | {"name": body.name, "spec": new_spec,
+                                             "revision": int(item.get("revision") or 0) + 1}  # fmt: skip
+    if _automated(item):
+        check_stored_size(definition)
+        old: CampaignSpec = item["spec"]
+        deps.campaigns.replace_definition(definition)
+        if old.schedule != body.schedule:  # listen to the new events, or plan the new occurrences
+            edited = parsed(definition)["spec"]
+            automation.reschedule(deps.automated(), app_id, campaign_id, old, edited, now,
+                                  plan=item["status"] == ACTIVE)  # fmt: skip
+        return campaigns.get_campaign(deps, app_id, campaign_id)
+    planned = [p["wave"] for p in plan_items]
+    definition |= {
+        "waves": [{"wave_id": w.wave_id, "send_at": w.send_at.isoformat(), "zones": list(w.time_zones),
+                   "schedule": schedule_name(campaign_id, w.wave_id),
+                   **({"variants": p["variants"]} if "variants" in p else {})}
+                  for p in plan_items for w in [p["wave"]]],
+        "skipped_zones": skipped_of(passed, counts),
+    }  # fmt: skip
     check_stored_size(definition)
     if not deps.campaigns.replan(app_id, campaign_id, len(planned)):
         raise Conflict("a wave of this campaign fired while it was being edited")
@@ -88,5 +237,5 @@ def edit(
     for wave in planned:
         payload = {"kind": "wave", "app_id": app_id, "campaign_id": campaign_id, "wave_id": wave.wave_id}
         deps.scheduler.create(schedule_name(campaign_id, wave.wave_id), max(wave.send_at, now), payload)
-    return campaign_out({**item, **parsed(definition), "waves_pending": len(planned)},
-                        known_zones=set(deps.devices.zones(app_id)))  # fmt: skip
+    return campaign_out({**item, **parsed(definition), "waves_pending": len(planned)}, zone_counts=counts,
+                        currency=deps.currency(app_id))  # fmt: skip

@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from pushengine import geo, webpush_keys
-from pushengine.analytics import check_currency
+from pushengine.analytics import MAX_ATTRIBUTION_DAYS, check_currency
 from pushengine.audience import FilterError, validate_filter
 from pushengine.config import settings
 from pushengine.content import Locale, Message
@@ -44,6 +44,8 @@ DeviceId = Annotated[
 HHMM = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 TagKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 Scalar = Annotated[Annotated[str, StringConstraints(max_length=1024)] | bool | int | float, Storable]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(check_currency)]  # ISO 4217
+MAX_DATE_ATTRIBUTES = 10
 
 
 @lru_cache(maxsize=1)
@@ -490,6 +492,13 @@ class WaveOut(BaseModel):
     variants: list[str] | None = None  # a send-time experiment's wave: the variants (and holdout) it reaches
 
 
+class SkippedZone(BaseModel):
+    """A zone of the app's whose wall time had passed: not sent to (if_passed: skip)."""
+
+    time_zone: str
+    devices: int  # the devices the zone held when it was skipped
+
+
 class CampaignOut(BaseModel):
     campaign_id: str
     name: str
@@ -497,7 +506,7 @@ class CampaignOut(BaseModel):
     created_at: str
     schedule: dict[str, Any]
     waves: list[WaveOut]
-    skipped_time_zones: list[str] = []
+    skipped_time_zones: list[SkippedZone] = []
     stats: dict[str, Any] = {}
     variants: dict[str, dict[str, Any]] = {}
     # with a holdout: per variant, its conversion rate against the holdout's (pushengine.lift)
@@ -506,6 +515,9 @@ class CampaignOut(BaseModel):
     errors: dict[str, int] = {}
     # recurring and anniversary campaigns: the latest runs (occurrences), each with its own stats
     runs: list[dict[str, Any]] | None = None
+    # an anniversary campaign that declared its attribute: the job indexing the devices already holding it
+    # (GET /v1/devices/index/{job_id}); its first occurrence waits for it
+    index_job: str | None = None
 
 
 class CampaignPage(BaseModel):
@@ -519,8 +531,11 @@ class AudienceCountIn(BaseModel):
 
 
 class AudienceCount(BaseModel):
-    count: int
-    scanned: int
+    count: int  # opted-in devices the filter selects (scaled up from a sample when `estimated`)
+    scanned: int  # devices read to answer
+    estimated: bool = False  # the app has more devices than one count reads: a sample of each zone
+    devices: int = 0  # devices in the app's zones, as counted
+    counted_at: str | None = None  # answers are cached for a minute
 
 
 # ---------- events ----------
@@ -554,10 +569,10 @@ class EventIn(BaseModel):
     user_id: UserId | None = None
     name: Annotated[str, StringConstraints(pattern=EVENT_NAME)]
     campaign_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = None
+    journey_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = None
+    step: Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,23}$")] | None = None
     value: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False), Storable] | None = None
-    currency: (
-        Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(check_currency)] | None
-    ) = None
+    currency: Currency | None = None
     # e.g. {"action_id": "buy"} on `clicked`: the notification button that was tapped
     properties: Annotated[dict[str, Any], AfterValidator(_properties)] | None = None
     timestamp: Annotated[AwareDatetime, AfterValidator(_event_time)] | None = None
@@ -590,19 +605,44 @@ def _segment_filter(value: dict[str, Any]) -> dict[str, Any]:
     return canonical
 
 
+SegmentFilter = Annotated[dict[str, Any], AfterValidator(_segment_filter)]
+
+
 class SegmentIn(BaseModel):
+    """`{name, audience}` like a campaign; `filter`, the name segments took first, is still accepted."""
+
     model_config = Strict
     name: Annotated[str, StringConstraints(min_length=1, max_length=128)]
-    filter: Annotated[dict[str, Any], AfterValidator(_segment_filter)]
+    audience: SegmentFilter | None = None
+    filter: SegmentFilter | None = None
+
+    @model_validator(mode="after")
+    def _one_definition(self) -> SegmentIn:
+        if self.audience is None and self.filter is None:
+            raise ValueError("audience: required (the filter the segment selects)")
+        if self.audience is not None and self.filter is not None:
+            raise ValueError("audience: give audience or filter (its former name), not both")
+        return self
+
+    @property
+    def definition(self) -> dict[str, Any]:
+        found = self.audience if self.audience is not None else self.filter
+        assert found is not None  # _one_definition
+        return found
+
+    @property
+    def field(self) -> str:
+        """Where errors in the definition are named: the field the body used."""
+        return "body.audience" if self.audience is not None else "body.filter"
 
 
 class SegmentOut(BaseModel):
     segment_id: str
     name: str
-    filter: dict[str, Any]
+    audience: dict[str, Any]
+    filter: dict[str, Any]  # the same, under the name earlier clients read
     created_at: str
     updated_at: str
-    size: AudienceCount | None = None  # GET of one segment: how many opted-in devices it selects now
 
 
 class SegmentPage(BaseModel):
@@ -612,14 +652,18 @@ class SegmentPage(BaseModel):
 # ---------- app settings ----------
 class AppSettingsIn(BaseModel):
     """App-wide defaults. Campaign fields override them; transactional sends ignore caps and quiet hours.
-    Every field is optional so later defaults (currency, attribution window...) add without breaking."""
+    Every field is optional so later defaults add without breaking."""
 
     model_config = Strict
     quiet_hours: QuietHours | None = None  # for devices that have none of their own
     frequency_cap: FrequencyCap | None = None  # over all marketing sends of the app, capped campaigns or not
     max_per_second: Annotated[int, Field(ge=1, le=100_000)] | None = None
     # device attributes holding dates (YYYY-MM-DD) that anniversary campaigns may use; indexed by month-day
-    date_attributes: Annotated[list[TagKey], Field(max_length=10)] = []
+    date_attributes: Annotated[list[TagKey], Field(max_length=MAX_DATE_ATTRIBUTES)] = []
+    # revenue without a currency counts in it, and `stats.revenue` is the amount in it (USD when unset)
+    currency: Currency | None = None
+    # a conversion without campaign_id counts for campaigns that reached the device this many days before
+    attribution_window_days: Annotated[int, Field(ge=0, le=MAX_ATTRIBUTION_DAYS)] | None = None
 
 
 class AppSettingsOut(AppSettingsIn):

@@ -122,6 +122,10 @@ class DeviceStore(Protocol):
 
     def zones(self, app_id: str) -> list[str]: ...
 
+    def zone_sizes(self, app_id: str) -> dict[str, int]:
+        """The zone registry with each zone's device count (the same read as `zones`)."""
+        ...
+
     def zone_size(self, app_id: str, zone: str) -> int: ...
 
     def partition_page(

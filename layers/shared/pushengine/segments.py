@@ -1,4 +1,5 @@
-"""Saved segments: named filters that campaigns name with a leaf {"segment": id}.
+"""Saved segments: named filters (`{name, audience}`, or `filter` as before) that campaigns name with a leaf
+{"segment": id}; their live size is its own read (`segment_size`), bounded and cached.
 
 A segment is expanded when a wave fires (dynamic, as in Pinpoint), so an edit reaches every wave
 not yet fired. A segment named by an active campaign, or by another segment, cannot be deleted.
@@ -11,10 +12,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pushengine import audience_size
 from pushengine.audience import FilterError, SegmentLoader, expand_segments, segment_ids
 from pushengine.dal.segments import SegmentsRepository
 from pushengine.errors import Conflict, InvalidInput, NotFound
-from pushengine.models import SegmentIn, SegmentOut, SegmentPage
+from pushengine.models import AudienceCount, SegmentIn, SegmentOut, SegmentPage
+from pushengine.ports import DeviceStore
 
 MAX_SEGMENTS = 200  # per app; listing and the delete check read them all
 ACTIVE = ("scheduled", "sending", "paused")
@@ -45,37 +48,54 @@ def expand(
         raise InvalidInput(exc.reason, field=exc.path) from None
 
 
-def _out(segment: dict[str, Any], size: Any = None) -> SegmentOut:
+def _out(segment: dict[str, Any]) -> SegmentOut:
     return SegmentOut(**{k: segment[k] for k in ("segment_id", "name", "filter", "created_at", "updated_at")},
-                      size=size)  # fmt: skip
+                      audience=segment["filter"])  # fmt: skip
 
 
 def create_segment(repo: SegmentsRepository, app_id: str, body: SegmentIn) -> SegmentOut:
     if len(repo.all(app_id)) >= MAX_SEGMENTS:
         raise Conflict(f"this app already has {MAX_SEGMENTS} segments; delete one first")
-    expand(repo, app_id, body.filter, "body.filter")
+    expand(repo, app_id, body.definition, body.field)
     segment_id = f"seg_{secrets.token_hex(8)}"
-    return _out(repo.create(app_id, segment_id, body.name, body.filter))
+    return _out(repo.create(app_id, segment_id, body.name, body.definition))
 
 
 def update_segment(repo: SegmentsRepository, app_id: str, segment_id: str, body: SegmentIn) -> SegmentOut:
     if repo.get(app_id, segment_id) is None:
         raise NotFound("segment not found", field="segment_id")
     # Expanded as if already saved, so a cycle through this segment is refused.
-    expand(repo, app_id, {"segment": segment_id}, "body.filter", **{segment_id: body.filter})
-    updated = repo.update(app_id, segment_id, body.name, body.filter)
+    expand(repo, app_id, {"segment": segment_id}, body.field, **{segment_id: body.definition})
+    updated = repo.update(app_id, segment_id, body.name, body.definition)
     if updated is None:
         raise NotFound("segment not found", field="segment_id")
     return _out(updated)
 
 
-def get_segment(
-    repo: SegmentsRepository, app_id: str, segment_id: str, count: Callable[[dict[str, Any]], Any]
-) -> SegmentOut:
+def get_segment(repo: SegmentsRepository, app_id: str, segment_id: str) -> SegmentOut:
+    """The segment as saved: one read, never a count of its audience (that is `segment_size`)."""
     segment = repo.get(app_id, segment_id)
     if segment is None:
         raise NotFound("segment not found", field="segment_id")
-    return _out(segment, size=count({"segment": segment_id}))
+    return _out(segment)
+
+
+def segment_size(repo: SegmentsRepository, devices: DeviceStore, app_id: str, segment_id: str) -> AudienceCount:
+    """How many opted-in devices the segment selects now: bounded, cached, estimated for a big app."""
+    get_segment(repo, app_id, segment_id)  # a 404 for a segment that is not there
+    return audience_count(repo, devices, app_id, {"segment": segment_id}, "segment_id")
+
+
+def audience_count(
+    repo: SegmentsRepository | None, devices: DeviceStore, app_id: str, audience: dict[str, Any] | None,
+    field: str = "body.audience",
+) -> AudienceCount:  # fmt: skip
+    """The live count of a filter (saved segments expanded as a wave would expand them now)."""
+    if segment_ids(audience):
+        if repo is None:
+            raise InvalidInput("saved segments are not available here", field=field)
+        audience = expand(repo, app_id, audience, field)
+    return audience_size.count(devices, app_id, audience)
 
 
 def list_segments(repo: SegmentsRepository, app_id: str) -> SegmentPage:

@@ -18,6 +18,7 @@ from typing import Any
 from pushengine import app_settings, segments
 from pushengine.audience import segment_ids
 from pushengine.dal.queues import send_json
+from pushengine.delivery import lifecycle
 from pushengine.delivery.segment import SegmentDeps, device_entry, pace_batches
 from pushengine.models import CampaignSpec, EventIn, TriggeredSchedule, parse_delay
 from pushengine.observability import logger
@@ -25,6 +26,7 @@ from pushengine.profiles import attr
 from pushengine.targeting import Targeting
 
 ACTIVE = "active"
+PAUSED = "paused"  # no new wait starts; a due send waits on the queue; a cancel still cancels
 IMMEDIATE_SECONDS = 2  # a send due this soon goes to the queue rather than to a schedule
 
 
@@ -63,12 +65,12 @@ def on_event(deps: SegmentDeps, app_id: str, event: EventIn, now: datetime | Non
         device_ids = [d["device_id"] for d in deps.devices.of_user(app_id, event.user_id, limit=100)]
     for listener in listeners:
         campaign = deps.campaigns.get(app_id, str(listener["campaign_id"]))
-        if campaign is None or campaign.get("status") != ACTIVE:
+        if campaign is None or campaign.get("status") not in (ACTIVE, PAUSED):
             continue
         if listener["role"] == "cancel":
             for device_id in device_ids:
                 cancel(deps, app_id, campaign["campaign_id"], device_id, at)
-        else:
+        elif campaign.get("status") == ACTIVE:
             start(deps, app_id, campaign, device_ids, event, at)
 
 
@@ -149,6 +151,9 @@ def fire(deps: SegmentDeps, message: Mapping[str, Any]) -> str:
         return "stale"
     ledger = f"tsend#{campaign_id}#{device_id}#{gen}"
     campaign = deps.campaigns.get(app_id, campaign_id, consistent=True)
+    if campaign is not None and campaign.get("status") == PAUSED:
+        lifecycle.hold_paused(deps.queue, deps.settings, message, audience=True)  # goes on after resume
+        return "held: campaign paused"
     if campaign is None or campaign.get("status") != ACTIVE:
         deps.automation.finish(app_id, campaign_id, device_id, gen, "cancelled")
         return "campaign inactive"

@@ -170,5 +170,13 @@ def _ceil_second(moment: datetime) -> datetime:
     return moment
 
 
+_WAVE_ID_FORMAT = "w%Y%m%dT%H%M%SZ"
+
+
 def _wave_id(send_at: datetime) -> str:
-    return "w" + send_at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return send_at.astimezone(UTC).strftime(_WAVE_ID_FORMAT)
+
+
+def instant_of(wave_id: str) -> datetime:
+    """The UTC instant a wave id names (its first 17 characters; a suffix may follow)."""
+    return datetime.strptime(wave_id[:17], _WAVE_ID_FORMAT).replace(tzinfo=UTC)

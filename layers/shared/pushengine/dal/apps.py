@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from pushengine.auth import hash_key, key_id, new_key
 from pushengine.dal import aws
 from pushengine.dal.numbers import from_dynamo, to_dynamo
-from pushengine.errors import NotFound
+from pushengine.errors import Conflict, NotFound
 
 _APP_CACHE_SECONDS = 30.0  # keys and credentials are re-read at most this stale
 _APP_CACHES: dict[str, dict[str, tuple[float, dict[str, Any] | None]]] = {}
@@ -92,6 +92,29 @@ class AppsRepository:
     def put_settings(self, app_id: str, values: dict[str, Any]) -> None:
         """Replace the app's defaults (a map on the app item; see pushengine.app_settings)."""
         self._update(app_id, "SET #s = :s", {"#s": "settings"}, {":s": to_dynamo(values)})
+
+    def declare_date_attribute(self, app_id: str, name: str, limit: int) -> bool:
+        """Add `name` to the app's declared date attributes (`settings.date_attributes`) unless it is there:
+        True when this call declared it. Conditional, so two callers racing declare it once; Conflict when
+        the app already declares `limit`."""
+        self._update(app_id, "SET #s = if_not_exists(#s, :empty)", {"#s": "settings"}, {":empty": {}})
+        names = {"#s": "settings", "#d": "date_attributes"}
+        values = {":name": [name], ":one": name, ":none": [], ":limit": limit}
+        applied = aws.conditional(
+            self._table.update_item, Key={"app_id": app_id},
+            UpdateExpression="SET #s.#d = list_append(if_not_exists(#s.#d, :none), :name)",
+            ConditionExpression="attribute_exists(app_id) AND NOT contains(#s.#d, :one) "
+                                "AND (attribute_not_exists(#s.#d) OR size(#s.#d) < :limit)",
+            ExpressionAttributeNames=names, ExpressionAttributeValues=values,
+        )  # fmt: skip
+        self._cache.pop(app_id, None)
+        if applied:
+            return True
+        app = self._table.get_item(Key={"app_id": app_id}, ConsistentRead=True).get("Item") or {}
+        if name in ((app.get("settings") or {}).get("date_attributes") or []):
+            return False
+        raise Conflict(f"the app already declares {limit} date attributes; remove one in its settings",
+                       field="body.schedule.attribute")  # fmt: skip
 
     def _update(self, app_id: str, expression: str, names: dict[str, str], values: dict[str, Any]) -> None:
         """Update an existing app (NotFound when there is none) and forget this container's copy of it."""

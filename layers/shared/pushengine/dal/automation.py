@@ -10,6 +10,8 @@
 - `anniv#{app_id}#{attribute}#{MM-DD}` / `{zone}#{device_id}`: devices celebrating on a month-day,
   written at registration for the app's declared date attributes, so a day reads only its celebrants.
 - `planned#{app_id}#{campaign_id}` / `{run}#{wave_id}`: occurrence waves already scheduled.
+- `dateindex#{app_id}` / `{attribute}`: the job indexing the devices that held a date attribute when it was
+  declared (`job_id`, `status` running → completed); anniversary campaigns on it plan once it completes.
 """
 
 from __future__ import annotations
@@ -199,6 +201,24 @@ class AutomationRepository:
     ) -> list[dict[str, Any]]:
         return list(self._query(f"anniv#{app_id}#{attribute}#{month_day}", f"{zone}#" if zone else None))
 
+    # ---- indexing a newly declared date attribute ----
+    def start_indexing(self, app_id: str, attribute: str, job_id: str) -> None:
+        aws.retried(self._table.put_item, Item={"pk": f"dateindex#{app_id}", "sk": attribute, "job_id": job_id,
+                                                 "status": "running"})  # fmt: skip
+
+    def finish_indexing(self, app_id: str, attribute: str, job_id: str) -> None:
+        """The job's last step: its index is complete (unless a later job of the attribute took over)."""
+        aws.conditional(
+            self._table.update_item, Key={"pk": f"dateindex#{app_id}", "sk": attribute},
+            UpdateExpression="SET #s = :done", ConditionExpression="job_id = :j",
+            ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":done": "completed", ":j": job_id},
+        )  # fmt: skip
+
+    def indexing(self, app_id: str, attribute: str) -> dict[str, Any] | None:
+        key = {"pk": f"dateindex#{app_id}", "sk": attribute}
+        item = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
+        return from_dynamo(item) if item is not None else None
+
     # ---- planned occurrence waves ----
     def mark_planned(self, app_id: str, campaign_id: str, run: str, wave_id: str) -> bool:
         """True the first time this wave of this run is planned."""
@@ -208,6 +228,10 @@ class AutomationRepository:
                   "expires_at": int(time.time()) + 60 * 86400},
             ConditionExpression="attribute_not_exists(pk)",
         )  # fmt: skip
+
+    def unmark_planned(self, app_id: str, campaign_id: str, run: str, wave_id: str) -> None:
+        """An occurrence wave an edit took back (its schedule deleted): it may be planned again."""
+        aws.retried(self._table.delete_item, Key={"pk": f"planned#{app_id}#{campaign_id}", "sk": f"{run}#{wave_id}"})
 
     def planned(self, app_id: str, campaign_id: str) -> list[dict[str, Any]]:
         return list(self._query(f"planned#{app_id}#{campaign_id}"))

@@ -127,12 +127,18 @@ class CampaignsRepository:
         if not definition:
             return None
         if summed:
-            return {**definition, **(self.progress(app_id, campaign_id) or {})}
-        main = self._state.get_item(Key=self._progress_key(app_id, campaign_id), ConsistentRead=True)
-        return {**definition, **{k: v for k, v in from_dynamo(main.get("Item", {})).items() if k != "pk"}}
+            progress = self.progress(app_id, campaign_id) or {}
+        else:
+            main = self._state.get_item(Key=self._progress_key(app_id, campaign_id), ConsistentRead=True)
+            progress = {k: v for k, v in from_dynamo(main.get("Item", {})).items() if k != "pk"}
+        if progress.get("revision", 0) != definition.get("revision", 0):  # edited since this container read it
+            self._definitions.pop((app_id, campaign_id), None)
+            definition = self.definition(app_id, campaign_id, consistent=True) or definition
+        return {**definition, **progress}
 
     def definition(self, app_id: str, campaign_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
-        """A campaign's definition never changes after creation: each container reads it once."""
+        """A definition changes only by an edit (`replace_definition`), which bumps its `revision` on the
+        progress item too: each container reads it once, and again when `get` finds a newer revision."""
         key = (app_id, campaign_id)
         if key in self._definitions:
             return self._definitions[key]
@@ -225,11 +231,18 @@ class CampaignsRepository:
         )  # fmt: skip
 
     def replace_definition(self, definition: dict[str, Any]) -> None:
-        """An edit before any wave fired: the only time a definition changes (this container forgets it)."""
+        """An edit, or waves a resume planned again: the definition is written, then its `revision` on the
+        progress item, so every container's next `get` reads the new one."""
         aws.retried(
             self._table.put_item, Item=to_dynamo(definition), ConditionExpression="attribute_exists(campaign_id)"
         )
         self._definitions.pop((definition["app_id"], definition["campaign_id"]), None)
+        aws.retried(
+            self._state.update_item,
+            Key=self._progress_key(definition["app_id"], definition["campaign_id"]),
+            UpdateExpression="SET revision = :r",
+            ExpressionAttributeValues={":r": int(definition.get("revision") or 0)},
+        )
 
     def mark_wave_fired(self, app_id: str, campaign_id: str, wave_id: str, tasks: int) -> bool:
         """Count a fired wave's audience tasks, once per wave; False if cancelled or already counted."""

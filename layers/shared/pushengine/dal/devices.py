@@ -130,10 +130,10 @@ class DevicesRepository:
     ) -> dict[str, Any]:
         return device_item(app_id, device_id, fields, current)
 
-    def put_many(self, app_id: str, registrations: dict[str, dict[str, Any]]) -> None:
+    def put_many(self, app_id: str, registrations: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """Register or update many devices at once (an import): 25 per BatchWriteItem, WRITERS calls in
         flight, each over its current item (read 100 per BatchGetItem). Last writer wins against a
-        concurrent single update."""
+        concurrent single update. Returns the items it replaced, by device id."""
         current = self.get_many(app_id, list(registrations))
         zones = {
             f["timezone"]
@@ -168,6 +168,7 @@ class DevicesRepository:
         for zone, delta in moves.items():
             if delta:
                 self.count_zone(app_id, zone, delta)
+        return current
 
     def delete(self, app_id: str, device_id: str) -> bool:
         key = {"pk": _pk(app_id, device_id)}
@@ -226,13 +227,17 @@ class DevicesRepository:
         )
 
     def zones(self, app_id: str) -> list[str]:
-        zones: list[str] = []
+        return list(self.zone_sizes(app_id))
+
+    def zone_sizes(self, app_id: str) -> dict[str, int]:
+        """Every zone of the app's registry (kept once seen) with its device count, never below zero."""
+        counts: dict[str, int] = {}
         kwargs: dict[str, Any] = {"KeyConditionExpression": Key("app_id").eq(app_id)}
         while True:
             page = self._zones.query(**kwargs)
-            zones.extend(item["zone"] for item in page["Items"])
+            counts.update((str(item["zone"]), max(0, int(item.get("devices", 0)))) for item in page["Items"])
             if "LastEvaluatedKey" not in page:
-                return zones
+                return counts
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def of_user(self, app_id: str, user_id: str, *, limit: int) -> list[dict[str, Any]]:

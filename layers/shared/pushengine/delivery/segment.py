@@ -413,6 +413,10 @@ def handle(
             run_task(deps, message, remaining_millis)
         elif kind == "release":
             release(deps, message["key"])
+        elif kind.startswith("journey_"):
+            from pushengine.journeys import engine
+
+            engine.handle(engine.from_segment_deps(deps), message, remaining_millis)
         elif kind in AUTOMATION_KINDS:
             from pushengine import automation
 

@@ -172,9 +172,10 @@ async def send_batch(
     vcounts: dict[str, Counter[str]] = defaultdict(Counter)
     for variant, c in checkpoint.get("vcounts", {}).items():
         vcounts[variant].update(c)
-    composer = deps.composers.get(campaign_id)
+    composed = f"{campaign_id}#{campaign.get('revision', 0)}"  # an edit (a new revision) composes anew
+    composer = deps.composers.get(composed)
     if composer is None:
-        composer = deps.composers[campaign_id] = Composer(campaign_id, campaign["spec"])
+        composer = deps.composers[composed] = Composer(campaign_id, campaign["spec"])
 
     devices = batch["devices"]
     erased = await asyncio.to_thread(erasure.erased_from, deps.erasures, deps.devices, batch)

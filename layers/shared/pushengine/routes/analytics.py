@@ -8,11 +8,12 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from pushengine import analytics
+from pushengine.auth import READERS
 from pushengine.config import settings
 from pushengine.dal.campaigns import CampaignsRepository
 from pushengine.dal.timeseries import TimeseriesRepository
 from pushengine.http import ApiRouter, caller
-from pushengine.routes.campaigns import SERVER, CampaignId
+from pushengine.routes.campaigns import CampaignId
 
 
 class Deps:
@@ -32,7 +33,7 @@ router = ApiRouter()
 
 
 @router.api(
-    "GET", "/v1/campaigns/<campaign_id>/timeseries", keys=SERVER, answers=[404],
+    "GET", "/v1/campaigns/<campaign_id>/timeseries", keys=READERS, answers=[404],
     summary="A campaign's (or one run's) funnel and revenue per UTC hour or day, overall and per variant",
 )  # fmt: skip
 def campaign_timeseries(

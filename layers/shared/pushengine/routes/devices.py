@@ -14,6 +14,8 @@ from pushengine.config import settings
 from pushengine.dal.apps import AppsRepository, SecretsStore
 from pushengine.dal.automation import AutomationRepository
 from pushengine.dal.devices import DevicesRepository
+from pushengine.dal.jobs import JobsRepository
+from pushengine.dal.queues import SqsQueue
 from pushengine.http import ApiRouter, caller
 from pushengine.models import AppCreated, AppIn, DeviceId, DeviceIn, DeviceOut, ProviderOut
 
@@ -38,6 +40,13 @@ class Deps:
         s = settings()
         return DevicesRepository(s.devices_table, s.zones_table, s.shard_count)
 
+    @cached_property
+    def index(self) -> anniversaries.IndexDeps:
+        """Where a newly declared date attribute's index job runs from."""
+        s = settings()
+        return anniversaries.IndexDeps(settings=s, devices=self.devices, automation=self.automation,
+                                       jobs=JobsRepository(s.delivery_state_table), queue=SqsQueue())  # fmt: skip
+
 
 deps = Deps()
 router = ApiRouter()
@@ -56,7 +65,7 @@ def create_app(body: AppIn) -> Response[AppCreated]:
 
 
 @router.api(
-    "PUT", "/v1/apps/<app_id>/providers/<provider>", keys=["server"], app_param="app_id", answers=[404],
+    "PUT", "/v1/apps/<app_id>/providers/<provider>", keys=["server"], app_param="app_id", operator=True, answers=[404],
     summary="Store provider credentials (server key of this app)",
 )  # fmt: skip
 def put_provider(

@@ -19,6 +19,7 @@ from pushengine.dal.profiles import ProfilesRepository
 from pushengine.delivery import segment
 from pushengine.errors import DomainError
 from pushengine.http import ApiRouter, caller, field_errors
+from pushengine.journeys import intake as journey_intake
 from pushengine.models import EventBatchIn, EventIn
 
 
@@ -38,6 +39,7 @@ class Deps:
 
     def on_event(self, app_id: str, event: EventIn) -> None:
         triggers.on_event(self.automation, app_id, event)
+        journey_intake.on_event(self.automation, app_id, event)
 
     @cached_property
     def automation(self) -> segment.SegmentDeps:
@@ -53,7 +55,7 @@ router = ApiRouter()
 
 
 @router.api(
-    "POST", "/v1/events", keys=("client", "server"), status=202, answers=[404],
+    "POST", "/v1/events", keys=("client", "server"), status=202, answers=[404], audited=False,
     summary="Report an event: behaviour, and opens, clicks, conversions",
 )  # fmt: skip
 def post_event(body: EventIn) -> Response[dict]:
@@ -64,7 +66,7 @@ def post_event(body: EventIn) -> Response[dict]:
 
 
 @router.api(
-    "POST", "/v1/events/batch", keys=("client", "server"), status=202, answers=[409, 422],
+    "POST", "/v1/events/batch", keys=("client", "server"), status=202, answers=[409, 422], audited=False,
     summary="Report up to 100 events; each event's own status in `results` (Idempotency-Key honoured)",
 )  # fmt: skip
 def post_events(body: EventBatchIn) -> Response[dict]:

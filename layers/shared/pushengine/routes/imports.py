@@ -65,6 +65,13 @@ def get_import(import_id: JobId) -> imports.ImportOut:
     return imports.get_import(deps(), str(caller().app_id), import_id)
 
 
+@router.api("GET", "/v1/devices/index/<job_id>", keys=["server"], answers=[404],
+            summary="A date attribute's index job (started when the attribute is declared): status, devices "
+                    "read, devices indexed")  # fmt: skip
+def get_index_job(job_id: JobId) -> imports.IndexJobOut:
+    return imports.get_index_job(deps(), str(caller().app_id), job_id)
+
+
 @router.api("POST", "/v1/devices/export", keys=["server"], status=202,
             summary="Export the app's devices as JSONL to S3: a job; answers the presigned URL of the file "
                     "(404 until the job completes) and the job's id")  # fmt: skip

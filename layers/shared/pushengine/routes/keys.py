@@ -1,5 +1,5 @@
-"""Routes of API keys (admin key), served by the devices function: issue and revoke, so keys rotate
-without downtime (several keys of a kind are valid at once)."""
+"""Routes of API keys (the admin key, or the app's own server key), served by the devices function: issue
+and revoke, so keys rotate without downtime (several keys of a kind are valid at once)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ KeyId = Annotated[str, Path(pattern=r"^key_[0-9a-f]{16}$")]
 
 class KeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    kind: Literal["client", "server"]
+    kind: Literal["client", "server", "analytics"]
 
 
 class KeyOut(BaseModel):
@@ -31,8 +31,9 @@ class KeyOut(BaseModel):
 
 
 @router.api(
-    "POST", "/v1/apps/<app_id>/keys", keys=["admin"], status=201, answers=[404],
-    summary="Issue another client or server key (the key is shown once)",
+    "POST", "/v1/apps/<app_id>/keys", keys=["admin", "server"], app_param="app_id", operator=True,
+    status=201, answers=[404],
+    summary="Issue another client, server or analytics (read-only) key (the key is shown once)",
 )  # fmt: skip
 def issue_key(app_id: AppId, body: KeyIn) -> Response[KeyOut]:
     key_id, key, created_at = deps.apps.add_key(app_id, body.kind)
@@ -41,7 +42,8 @@ def issue_key(app_id: AppId, body: KeyIn) -> Response[KeyOut]:
 
 
 @router.api(
-    "DELETE", "/v1/apps/<app_id>/keys/<key_id>", keys=["admin"], status=204, answers=[404],
+    "DELETE", "/v1/apps/<app_id>/keys/<key_id>", keys=["admin", "server"], app_param="app_id", operator=True,
+    status=204, answers=[404],
     summary="Revoke a key (stops working within 30 s everywhere)",
 )  # fmt: skip
 def revoke_key(app_id: AppId, key_id: KeyId) -> Response[None]:

@@ -29,7 +29,7 @@ class CampaignPatch(BaseModel):
 
 @router.api(
     "POST", "/v1/campaigns/<campaign_id>/pause", keys=["server"], answers=[404, 409],
-    summary="Pause: nothing is sent; queued batches wait; waves due meanwhile go out on resume",
+    summary="Pause: nothing is sent; queued batches and due triggered sends wait; no new enrolment or occurrence",
 )  # fmt: skip
 def pause_campaign(campaign_id: CampaignId) -> CampaignOut:
     return lifecycle.pause(deps.campaign, str(caller().app_id), campaign_id)
@@ -37,7 +37,7 @@ def pause_campaign(campaign_id: CampaignId) -> CampaignOut:
 
 @router.api(
     "POST", "/v1/campaigns/<campaign_id>/resume", keys=["server"], answers=[404, 409],
-    summary="Resume a paused campaign (waves that came due go now, or are skipped if_passed: skip)",
+    summary="Resume a paused campaign: waves that came due follow if_passed (skip, send_now, next_day)",
 )  # fmt: skip
 def resume_campaign(campaign_id: CampaignId) -> CampaignOut:
     return lifecycle.resume(deps.campaign, str(caller().app_id), campaign_id)
@@ -45,7 +45,7 @@ def resume_campaign(campaign_id: CampaignId) -> CampaignOut:
 
 @router.api(
     "PATCH", "/v1/campaigns/<campaign_id>", keys=["server"], answers=[404, 409],
-    summary="Edit name, message, audience or schedule until the first wave fires",
+    summary="Edit name, message, audience or schedule: until the first wave fires, or any time if automated",
 )  # fmt: skip
 def patch_campaign(campaign_id: CampaignId, body: CampaignPatch) -> CampaignOut:
     app_id = str(caller().app_id)

@@ -1,4 +1,5 @@
-"""Routes of app defaults (server key of the app): quiet hours, app-wide cap, max_per_second, date attributes."""
+"""Routes of app defaults (server key of the app): quiet hours, app-wide cap, max_per_second, date attributes,
+currency and attribution window."""
 
 from __future__ import annotations
 
@@ -16,15 +17,16 @@ AppId = Annotated[str, Path(pattern=r"^app_[0-9a-f]{16}$")]
 
 
 @router.api(
-    "PUT", "/v1/apps/<app_id>/settings", keys=["server"], app_param="app_id", answers=[404],
-    summary="Set the app's defaults: quiet hours, app-wide frequency cap, max_per_second, date attributes",
+    "PUT", "/v1/apps/<app_id>/settings", keys=["server"], app_param="app_id", operator=True, answers=[404],
+    summary="Set the app's defaults: quiet hours, app-wide frequency cap, max_per_second, date attributes, "
+            "currency (ISO 4217), attribution_window_days",
 )  # fmt: skip
 def put_settings(app_id: AppId, body: AppSettingsIn) -> AppSettingsOut:
-    return app_settings.put_settings(deps.apps, app_id, body)
+    return app_settings.put_settings(deps.apps, app_id, body, deps.index)
 
 
 @router.api(
-    "GET", "/v1/apps/<app_id>/settings", keys=["server"], app_param="app_id", answers=[404],
+    "GET", "/v1/apps/<app_id>/settings", keys=["server"], app_param="app_id", operator=True, answers=[404],
     summary="Read the app's defaults",
 )  # fmt: skip
 def get_settings(app_id: AppId) -> AppSettingsOut:

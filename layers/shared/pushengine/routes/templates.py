@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from pushengine import idempotency, templates
+from pushengine.auth import READERS
 from pushengine.dal.templates import TemplatesRepository
 from pushengine.http import ApiRouter, caller
 
@@ -38,14 +39,14 @@ def create_template(body: templates.TemplateIn) -> Response[templates.TemplateOu
     return idempotency.answer(router, "POST /v1/templates", body, make)
 
 
-@router.api("GET", "/v1/templates", keys=["server"], summary="Every template of the app")
+@router.api("GET", "/v1/templates", keys=READERS, summary="Every template of the app")
 def list_templates() -> templates.TemplatePage:
     return templates.TemplatePage(
         templates=[templates.TemplateOut.model_validate(t) for t in _store().all(_app_id())]
     )
 
 
-@router.api("GET", "/v1/templates/<template_id>", keys=["server"], answers=[404], summary="One template")
+@router.api("GET", "/v1/templates/<template_id>", keys=READERS, answers=[404], summary="One template")
 def get_template(template_id: TemplateId) -> templates.TemplateOut:
     return templates.get(_store(), _app_id(), template_id)
 

@@ -1,0 +1,1 @@
+"""Journeys: multi-step automation (model, engine, timers, store); see README "Journeys"."""

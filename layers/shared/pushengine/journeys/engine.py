@@ -1,0 +1,564 @@
+"""The journey engine: entries, exits, timers and events moving enrolments through their steps.
+
+A move is planned first (pure, from the enrolment, the device and the definition): the steps it passes
+through at once (send, split, random, holdout, exit) up to the next wait. A plan without a send is one
+transition. A plan with sends is two: a claim that stores the plan on the enrolment and arms a recovery
+timer, then the sends (one-device send batches whose ids come from the claim, so the sender's batch ledger
+and the step's collapse id keep a repeat invisible), then the commit. A crash after the claim is replayed
+from the stored plan by the recovery timer; a redelivered message finds `seq` moved on and does nothing.
+Every enrolment that is not done holds exactly one timer (or a held item while its journey is paused), so
+none is stranded.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from functools import lru_cache
+from typing import Any
+
+from pushengine import app_settings
+from pushengine.audience import parse_filter
+from pushengine.config import Settings
+from pushengine.delivery.segment import device_entry
+from pushengine.journeys import steps as step_campaigns
+from pushengine.journeys.model import (
+    EngagementWhen,
+    HoldoutStep,
+    JourneyIn,
+    RandomStep,
+    SendStep,
+    SplitStep,
+    Step,
+    WaitForStep,
+    WaitStep,
+)
+from pushengine.journeys.store import JourneyStore, Move, timer_shard, timer_sk
+from pushengine.models import CampaignSpec, parse_delay
+from pushengine.observability import logger
+from pushengine.ports import DeviceStore, Queue
+from pushengine.targeting import Targeting, bucket
+from pushengine.waves import local_instant
+
+RECOVERY = timedelta(minutes=5)  # a claimed plan not committed by then is replayed
+PATH_KEPT = 100  # path entries kept on an enrolment (the latest)
+SWEEP_PAGE = 200
+SWEEP_PAGES = 25  # per shard and sweep: 5,000 timers; the rest waits for the next minute's sweep
+ENGAGEMENT = ("delivered", "opened", "clicked")
+
+
+@dataclass
+class JourneyDeps:
+    settings: Settings
+    store: JourneyStore
+    devices: DeviceStore
+    queue: Queue
+    apps: Any = None
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    timer_shards: int = 16
+    queue_delay_max: int = 900  # SQS DelaySeconds' limit: a timer due sooner also goes on the queue
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@lru_cache(maxsize=256)
+def _parsed(journey_id: str, version: int, raw: str) -> tuple[JourneyIn, dict[str, Step]]:
+    import json
+
+    spec = JourneyIn.model_validate(json.loads(raw))
+    return spec, spec.parsed_steps()
+
+
+def definition(journey: Mapping[str, Any]) -> tuple[JourneyIn, dict[str, Step]]:
+    import json
+
+    return _parsed(str(journey["journey_id"]), int(journey["version"]),
+                   json.dumps(journey["definition"], sort_keys=True))  # fmt: skip
+
+
+# ---------- plans ----------
+@dataclass
+class Plan:
+    final: str | None  # the step the enrolment stops on (None: done)
+    status: str  # waiting | deferred | done
+    outcome: str | None = None  # done: completed | exit_on | holdout | removed | stopped
+    due: str | None = None  # waiting: when its timer fires
+    waiting_for: str | None = None
+    passed: list[str] = field(default_factory=list)  # steps entered, in order (final included)
+    sends: list[dict[str, Any]] = field(default_factory=list)  # {step, variant}
+    stats: Counter[str] = field(default_factory=Counter)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"final": self.final, "status": self.status, "outcome": self.outcome, "due": self.due,
+                "waiting_for": self.waiting_for, "passed": self.passed, "sends": self.sends,
+                "stats": dict(self.stats)}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Plan:
+        return cls(raw["final"], raw["status"], raw.get("outcome"), raw.get("due"), raw.get("waiting_for"),
+                   list(raw.get("passed") or []), list(raw.get("sends") or []), Counter(raw.get("stats") or {}))  # fmt: skip
+
+
+def _leave(step: Step, reason: str) -> str | None:
+    """Where a waiting step goes when its timer fires or its event arrives."""
+    if isinstance(step, WaitStep):
+        return step.next
+    if isinstance(step, WaitForStep):
+        return step.on_event if reason == "event" else step.on_timeout
+    return None
+
+
+def until_local(moment: datetime, wall: str, zone: str) -> datetime:
+    """The next instant at or after `moment` when the device's clock reads `wall`."""
+    from zoneinfo import ZoneInfo
+
+    try:
+        local_day = moment.astimezone(ZoneInfo(zone)).date()
+    except (KeyError, ValueError):
+        zone, local_day = "UTC", moment.date()
+    for offset in range(3):
+        at = local_instant(local_day + timedelta(days=offset), time.fromisoformat(wall), zone)
+        if at >= moment:
+            return at
+    raise AssertionError("a wall time recurs within a day")
+
+
+def plan(
+    journey: Mapping[str, Any], enrolment: Mapping[str, Any], device: Mapping[str, Any] | None,
+    moment: datetime, reason: str, defaults: Mapping[str, Any] | None = None,
+) -> Plan:  # fmt: skip
+    """Where this enrolment goes now. `reason`: entry (start on its step), timer, event (leave its wait)."""
+    spec, steps = definition(journey)
+    current = str(enrolment["step"])
+    out = Plan(final=None, status="done")
+    if journey["status"] == "stopped":
+        out.outcome = "stopped"
+        out.stats["exited_stopped"] += 1
+        return out
+    if current not in steps:  # removed by a new version
+        out.outcome = "removed"
+        out.stats["exited_removed"] += 1
+        return out
+    step_id: str | None = current
+    if reason in ("timer", "event") and enrolment.get("status") == "waiting":
+        step_id = _leave(steps[current], reason)
+        out.stats[f"step.{current}.waiting"] -= 1
+        assert step_id is not None
+        out.passed.append(step_id)
+        out.stats[f"step.{step_id}.entered"] += 1
+    elif enrolment.get("status") == "deferred":
+        out.stats[f"step.{current}.waiting"] -= 1
+    for _ in range(len(steps) + 1):  # a loop without a wait is refused by validation
+        assert step_id is not None
+        step = steps[step_id]
+        nxt: str | None
+        if isinstance(step, WaitStep | WaitForStep):
+            out.final, out.status = step_id, "waiting"
+            if isinstance(step, WaitStep) and step.duration is not None:
+                out.due = iso(moment + parse_delay(step.duration))
+            elif isinstance(step, WaitStep):
+                assert step.until is not None
+                zone = str((device or {}).get("timezone") or "UTC")
+                out.due = iso(until_local(moment, step.until.local_time, zone))
+            else:
+                assert isinstance(step, WaitForStep)
+                out.due = iso(moment + parse_delay(step.timeout))
+                out.waiting_for = step.event
+            out.stats[f"step.{step_id}.waiting"] += 1
+            return out
+        if step.type == "exit":
+            out.final, out.outcome = step_id, "completed"
+            out.stats["completed"] += 1
+            return out
+        if isinstance(step, SendStep):
+            decided = _send(journey, spec, step_id, device, moment, defaults)
+            if decided.outcome == "defer" and decided.release_at is not None:
+                out.final, out.status, out.due = step_id, "deferred", iso(decided.release_at)
+                out.stats[f"step.{step_id}.deferred"] += 1
+                out.stats[f"step.{step_id}.waiting"] += 1
+                return out
+            if decided.outcome == "send":
+                out.sends.append({"step": step_id, "variant": decided.variant})
+                out.stats[f"step.{step_id}.sent"] += 1
+            else:
+                out.stats[f"step.{step_id}.{decided.outcome}"] += 1
+            nxt = step.next
+        elif isinstance(step, SplitStep):
+            nxt = step.else_
+            for branch in step.branches:
+                if _matches(branch.when, enrolment, device, moment):
+                    nxt = branch.next
+                    break
+        elif isinstance(step, RandomStep):
+            point = bucket(str(journey["journey_id"]), str(enrolment["device_id"]),
+                           f"{step_id}#{enrolment.get('run', 1)}") * 100  # fmt: skip
+            nxt = step.branches[-1].next
+            for chance in step.branches:
+                point -= chance.percent
+                if point < 0:
+                    nxt = chance.next
+                    break
+        elif isinstance(step, HoldoutStep):
+            point = (
+                bucket(str(journey["journey_id"]), str(enrolment["device_id"]), f"holdout#{step_id}") * 100
+            )
+            if point < step.percent:
+                out.final, out.outcome = step_id, "holdout"
+                out.stats["exited_holdout"] += 1
+                out.stats[f"step.{step_id}.held_out"] += 1
+                return out
+            nxt = step.next
+        else:  # webhook: refused by validation until it is built
+            nxt = getattr(step, "next", None)
+        if nxt is None:
+            out.final, out.outcome = step_id, "completed"
+            out.stats["completed"] += 1
+            return out
+        step_id = nxt
+        out.passed.append(step_id)
+        out.stats[f"step.{step_id}.entered"] += 1
+    raise AssertionError("a loop without a wait passed validation")
+
+
+def _matches(when: Mapping[str, Any], enrolment: Mapping[str, Any], device: Mapping[str, Any] | None,
+             moment: datetime) -> bool:  # fmt: skip
+    if "step" in when:
+        engaged = EngagementWhen.model_validate(when)
+        return engaged.op in set(enrolment.get(f"eng_{engaged.step}") or ())
+    return device is not None and parse_filter(when, path="when").matches(device, moment)
+
+
+def _send(journey: Mapping[str, Any], spec: JourneyIn, step_id: str, device: Mapping[str, Any] | None,
+          moment: datetime, defaults: Mapping[str, Any] | None) -> Any:  # fmt: skip
+    from pushengine.targeting import Decision
+
+    if device is None or device.get("status", "active") != "active":
+        return Decision("suppressed_unregistered")
+    campaign_id = step_campaigns.campaign_id(str(journey["journey_id"]), step_id, int(journey["version"]))
+    step_spec = CampaignSpec.model_validate(journey["campaigns"][step_id])
+    return Targeting(campaign_id, step_spec, audience=None, defaults=defaults).decide(device, moment)
+
+
+# ---------- moving ----------
+def _timer(deps: JourneyDeps, enrolment: Mapping[str, Any], due: str, seq: int) -> dict[str, Any]:
+    device_id = str(enrolment["device_id"])
+    shard = timer_shard(device_id, deps.timer_shards)
+    return {"pk": f"jtimer#{shard}",
+            "sk": timer_sk(due, str(enrolment["app_id"]), str(enrolment["journey_id"]), device_id, seq),
+            "app_id": enrolment["app_id"], "journey_id": enrolment["journey_id"], "device_id": device_id,
+            "seq": seq, "due": due}  # fmt: skip
+
+
+def _key(item: Mapping[str, Any] | None) -> dict[str, str] | None:
+    return None if not item else {"pk": str(item["pk"]), "sk": str(item["sk"])}
+
+
+def _path(enrolment: Mapping[str, Any], entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [*list(enrolment.get("path") or []), *entries][-PATH_KEPT:]
+
+
+def _commit(deps: JourneyDeps, journey: Mapping[str, Any], enrolment: dict[str, Any], p: Plan,
+            moment: datetime) -> bool:  # fmt: skip
+    seq = int(enrolment["seq"]) + 1  # the enrolment's seq once this commits
+    arm = _timer(deps, enrolment, p.due, seq) if p.due is not None else None
+    at = iso(moment)
+    entries: list[dict[str, Any]] = [{"step": s, "at": at} for s in p.passed]
+    if p.status == "done":
+        entries.append({"exit": p.outcome, "at": at})
+    fields: dict[str, Any] = {
+        "status": p.status, "state": "done" if p.status == "done" else "active", "version": journey["version"],
+        "path": _path(enrolment, entries), "timer": _key(arm),
+    }  # fmt: skip
+    if p.final is not None:
+        fields["step"] = p.final
+    if p.status == "done":
+        fields["exited_at"] = at
+    if p.waiting_for:
+        fields["waiting_for"] = p.waiting_for
+    remove = tuple(n for n in ("plan", "waiting_for", "held_reason") if n in enrolment and n not in fields)
+    if p.sends:
+        fields["last_send"] = p.sends[-1]["step"]
+    move = Move(
+        fields=fields, stats=dict(p.stats), remove=remove, arm=arm, consume=_key(enrolment.get("timer"))
+    )
+    if not deps.store.transition(enrolment, move):
+        return False
+    if arm is not None:
+        _fast_timer(deps, arm, moment)
+    enrolment.update(fields, seq=seq)
+    return True
+
+
+def _fast_timer(deps: JourneyDeps, timer: Mapping[str, Any], moment: datetime) -> None:
+    """A timer due within SQS's delay limit also rides the queue, so it fires to the second; the sweep is the
+    backstop (the transition that fires first consumes the timer)."""
+    delay = (_at(str(timer["due"])) - max(moment, deps.clock())).total_seconds()
+    if delay > deps.queue_delay_max:
+        return
+    body = {
+        "kind": "journey_timer",
+        **{k: timer[k] for k in ("app_id", "journey_id", "device_id", "seq", "due")},
+    }
+    s = deps.settings
+    deps.queue.send_json(s.audience_queue_url, [body], delays=[max(0, math.ceil(delay))],
+                         max_message=s.max_message_bytes)  # fmt: skip
+
+
+def move(deps: JourneyDeps, journey: Mapping[str, Any], enrolment: dict[str, Any], moment: datetime,
+         reason: str) -> str:  # fmt: skip
+    """Move an enrolment read at its current seq; returns what happened."""
+    if enrolment.get("state") != "active":
+        return "done"
+    if journey["status"] == "paused" and enrolment.get("status") != "running":
+        return _hold(deps, journey, enrolment, reason)
+    if enrolment.get("status") == "running":  # a claimed plan: replay it
+        p = Plan.from_json(enrolment["plan"])
+    else:
+        app_id = str(enrolment["app_id"])
+        device = deps.devices.get(app_id, str(enrolment["device_id"]))
+        defaults = app_settings.load(deps.apps, app_id) if deps.apps is not None else {}
+        p = plan(journey, enrolment, device, moment, reason, defaults)
+        if p.sends and not _claim(deps, enrolment, p, moment):
+            return "stale"
+    if p.sends:
+        _queue_sends(deps, journey, enrolment, p)
+    return "moved" if _commit(deps, journey, enrolment, p, moment) else "stale"
+
+
+def _claim(deps: JourneyDeps, enrolment: dict[str, Any], p: Plan, moment: datetime) -> bool:
+    seq = int(enrolment["seq"]) + 1
+    recovery = _timer(deps, enrolment, iso(max(moment, deps.clock()) + RECOVERY), seq)
+    fields = {"status": "running", "plan": p.to_json(), "claim": seq, "timer": _key(recovery),
+              "run_event": enrolment.get("event")}  # fmt: skip
+    if not deps.store.transition(
+        enrolment, Move(fields=fields, arm=recovery, consume=_key(enrolment.get("timer")))
+    ):
+        return False
+    enrolment.update(fields, seq=seq)
+    return True
+
+
+def _queue_sends(
+    deps: JourneyDeps, journey: Mapping[str, Any], enrolment: Mapping[str, Any], p: Plan
+) -> None:
+    app_id, device_id = str(enrolment["app_id"]), str(enrolment["device_id"])
+    device = deps.devices.get(app_id, device_id)
+    if device is None:
+        return
+    defaults = app_settings.load(deps.apps, app_id) if deps.apps is not None else {}
+    event = enrolment.get("event") or {}
+    context: dict[str, Any] = {
+        "event": {"name": event.get("name"), "properties": event.get("properties") or {}}
+    }
+    batches = []
+    for send in p.sends:
+        step_id = send["step"]
+        campaign_id = step_campaigns.campaign_id(str(journey["journey_id"]), step_id, int(journey["version"]))
+        spec = CampaignSpec.model_validate(journey["campaigns"][step_id])
+        batch_id = f"j.{device_id}.{enrolment.get('run', 1)}.{enrolment['claim']}.{step_id}"
+        batches.append({"app_id": app_id, "campaign_id": campaign_id, "batch_id": batch_id,
+                        "devices": [device_entry(device, send["variant"], context)],
+                        "cap_id": f"{journey['journey_id']}.{device_id}",
+                        **app_settings.batch_policy(defaults, spec)})  # fmt: skip
+    s = deps.settings
+    deps.queue.send_json(s.send_queue_url, batches, max_message=s.max_message_bytes)
+
+
+def _hold(deps: JourneyDeps, journey: Mapping[str, Any], enrolment: dict[str, Any], reason: str) -> str:
+    """Paused: the enrolment keeps its step and waits in the journey's held partition for resume."""
+    seq = int(enrolment["seq"]) + 1
+    held = {"pk": f"jheld#{enrolment['app_id']}#{journey['journey_id']}", "sk": str(enrolment["device_id"]),
+            "app_id": enrolment["app_id"], "journey_id": journey["journey_id"],
+            "device_id": enrolment["device_id"], "seq": seq, "reason": reason}  # fmt: skip
+    fields = {"timer": _key(held), "held_reason": reason}
+    if not deps.store.transition(
+        enrolment, Move(fields=fields, arm=held, consume=_key(enrolment.get("timer")))
+    ):
+        return "stale"
+    return "held"
+
+
+# ---------- entry points ----------
+def enter(deps: JourneyDeps, journey: Mapping[str, Any], device_id: str, event: Mapping[str, Any],
+          at: datetime) -> str:  # fmt: skip
+    """An entry event for this device: enrol it (re-entry rules permitting) and move it on at once."""
+    spec, _ = definition(journey)
+    if journey["status"] != "active" or not spec.active_at(at):
+        return "closed"
+    app_id, journey_id = str(journey["app_id"]), str(journey["journey_id"])
+    device = deps.devices.get(app_id, device_id)
+    if device is None or device.get("status", "active") != "active":
+        return "no device"
+    if spec.entry.audience and not parse_filter(spec.entry.audience).matches(device, at):
+        return "not in the audience"
+    previous = deps.store.enrolment(app_id, journey_id, device_id)
+    if previous is not None:
+        if previous.get("state") == "active" or spec.reentry == "never":
+            return "already entered"
+        after = spec.reentry_after()
+        if after is not None and at < _at(str(previous["entered_at"])) + after:
+            return "re-entry too soon"
+    run = int(previous["run"]) + 1 if previous else 1
+    item: dict[str, Any] = {
+        "app_id": app_id, "journey_id": journey_id, "device_id": device_id, "run": run, "seq": 0,
+        "state": "active", "status": "ready", "step": spec.first, "version": journey["version"],
+        "entered_at": iso(at), "event": {"name": event.get("name"), "properties": event.get("properties") or {}},
+        "path": [{"step": spec.first, "at": iso(at)}],
+    }  # fmt: skip
+    # the enrolment holds a timer due now from the start: a crash before its first move is swept up
+    timer = _timer(deps, item, iso(at), 0)
+    item["timer"] = _key(timer)
+    if not deps.store.enrol({**item}, previous, {"entered": 1, f"step.{spec.first}.entered": 1}, timer):
+        return "already entered"
+    return move(deps, journey, item, at, "entry")
+
+
+def fire_timer(deps: JourneyDeps, timer: Mapping[str, Any]) -> str:
+    """A timer (from the sweep or the queue) is due."""
+    app_id, journey_id, device_id = str(timer["app_id"]), str(timer["journey_id"]), str(timer["device_id"])
+    enrolment = deps.store.enrolment(app_id, journey_id, device_id)
+    journey = deps.store.journey(app_id, journey_id)
+    if enrolment is None or journey is None or int(enrolment["seq"]) != int(timer["seq"]):
+        if "pk" in timer:  # a stale timer item: its enrolment moved on without consuming it
+            deps.store.drop_timer(_key(timer))  # type: ignore[arg-type]
+        return "stale"
+    moment = max(deps.clock(), _at(str(timer["due"]))) if timer.get("due") else deps.clock()
+    reason = str(enrolment.get("held_reason") or "timer")
+    return move(deps, journey, enrolment, moment, "entry" if enrolment.get("status") == "ready" else reason)
+
+
+def on_event(
+    deps: JourneyDeps, app_id: str, event: Mapping[str, Any], device_ids: list[str]
+) -> dict[str, int]:
+    """An event for these devices: exits, then wakes waiting wait_for steps, then entries; engagement with
+    a journey's send is noted on the enrolment."""
+    name = str(event["name"])
+    at = _at(str(event["timestamp"])) if event.get("timestamp") else deps.clock()
+    done: Counter[str] = Counter()
+    journey_id, step = event.get("journey_id"), event.get("step")
+    if journey_id and step and name in ENGAGEMENT:
+        for device_id in device_ids:
+            if deps.store.engage(app_id, str(journey_id), device_id, str(step), name):
+                done["engaged"] += 1
+    order = {"exit": 0, "wait": 1, "entry": 2}
+    listeners = sorted(deps.store.listeners(app_id, name), key=lambda item: order.get(str(item["role"]), 3))
+    for listener in listeners:
+        journey = deps.store.journey(app_id, str(listener["journey_id"]))
+        if journey is None:
+            continue
+        for device_id in device_ids:
+            role = listener["role"]
+            if role == "entry":
+                done[enter(deps, journey, device_id, event, at)] += 1
+            elif role == "exit":
+                done[exit_on(deps, journey, device_id, at)] += 1
+            elif role == "wait":
+                done[wake(deps, journey, device_id, name, at)] += 1
+    return dict(done)
+
+
+def exit_on(deps: JourneyDeps, journey: Mapping[str, Any], device_id: str, at: datetime) -> str:
+    enrolment = deps.store.enrolment(str(journey["app_id"]), str(journey["journey_id"]), device_id)
+    if enrolment is None or enrolment.get("state") != "active":
+        return "not enrolled"
+    if at < _at(str(enrolment["entered_at"])):
+        return "before entry"
+    stats = {"exited_exit_on": 1}
+    if enrolment.get("status") in ("waiting", "deferred"):
+        stats[f"step.{enrolment['step']}.waiting"] = -1
+    fields = {"state": "done", "status": "done", "exited_at": iso(at), "timer": None,
+              "path": _path(enrolment, [{"exit": "exit_on", "at": iso(at)}])}  # fmt: skip
+    move_ = Move(
+        fields=fields,
+        stats=stats,
+        consume=_key(enrolment.get("timer")),
+        remove=("plan",) if "plan" in enrolment else (),
+    )
+    return "exited" if deps.store.transition(enrolment, move_) else "stale"
+
+
+def wake(deps: JourneyDeps, journey: Mapping[str, Any], device_id: str, name: str, at: datetime) -> str:
+    enrolment = deps.store.enrolment(str(journey["app_id"]), str(journey["journey_id"]), device_id)
+    if (enrolment is None or enrolment.get("state") != "active" or enrolment.get("status") != "waiting"
+            or enrolment.get("waiting_for") != name):  # fmt: skip
+        return "not waiting"
+    return move(deps, journey, enrolment, max(at, deps.clock()), "event")
+
+
+def sweep(deps: JourneyDeps, until: datetime) -> int:
+    """The minute's sweep: one message per timer shard (each reads only its due timers)."""
+    bodies = [
+        {"kind": "journey_sweep_shard", "shard": shard, "until": iso(until)}
+        for shard in range(deps.timer_shards)
+    ]
+    s = deps.settings
+    deps.queue.send_json(s.audience_queue_url, bodies, max_message=s.max_message_bytes)
+    return len(bodies)
+
+
+def sweep_shard(deps: JourneyDeps, shard: int, until: str, remaining_millis: Callable[[], int]) -> int:
+    """Fire this shard's timers due by `until`, a bounded number per invocation (the rest next minute)."""
+    fired = 0
+    for _ in range(SWEEP_PAGES):
+        timers = deps.store.due_timers(shard, until, SWEEP_PAGE)
+        for timer in timers:
+            fire_timer(deps, timer)
+            fired += 1
+        if len(timers) < SWEEP_PAGE or remaining_millis() < 20_000:
+            break
+    return fired
+
+
+def resume_held(deps: JourneyDeps, app_id: str, journey_id: str, remaining_millis: Callable[[], int]) -> int:
+    """Resume: the held enrolments move on, a page at a time, the task continuing itself."""
+    moved = 0
+    while remaining_millis() > 20_000:
+        held = deps.store.held(app_id, journey_id, SWEEP_PAGE)
+        for item in held:
+            fire_timer(deps, item)
+            moved += 1
+        if len(held) < SWEEP_PAGE:
+            return moved
+    s = deps.settings
+    deps.queue.send_json(s.audience_queue_url, [{"kind": "journey_resume", "app_id": app_id, "journey_id": journey_id}],
+                         max_message=s.max_message_bytes)  # fmt: skip
+    return moved
+
+
+def handle(deps: JourneyDeps, message: Mapping[str, Any], remaining_millis: Callable[[], int]) -> None:
+    kind = message["kind"]
+    if kind == "journey_event":
+        on_event(deps, str(message["app_id"]), message["event"], list(message["device_ids"]))
+    elif kind == "journey_timer":
+        fire_timer(deps, message)
+    elif kind == "journey_sweep":
+        sweep(deps, _at(str(message["time"])) if message.get("time") else deps.clock())
+    elif kind == "journey_sweep_shard":
+        sweep_shard(deps, int(message["shard"]), str(message["until"]), remaining_millis)
+    elif kind == "journey_resume":
+        resume_held(deps, str(message["app_id"]), str(message["journey_id"]), remaining_millis)
+    else:
+        raise ValueError(f"unknown journey message kind {kind!r}")
+    logger.debug("journey message", extra={"kind": kind})
+
+
+def from_segment_deps(deps: Any) -> JourneyDeps:
+    """The engine's adapters, from the audience-queue function's (one composition root per function)."""
+    from pushengine.journeys.store import DynamoJourneyStore
+
+    return JourneyDeps(settings=deps.settings, store=DynamoJourneyStore(deps.settings.automation_table),
+                       devices=deps.devices, queue=deps.queue, apps=deps.apps, clock=deps.clock,
+                       timer_shards=deps.settings.journey_timer_shards)  # fmt: skip
+
+
+def event_message(app_id: str, event: Mapping[str, Any], device_ids: list[str]) -> dict[str, Any]:
+    return {"kind": "journey_event", "app_id": app_id, "event": dict(event), "device_ids": device_ids}

@@ -1,0 +1,158 @@
+"""The journeys API's logic: create, read, list, new versions, pause, resume, stop, a device's path."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pushengine.dal.apps import now_iso
+from pushengine.errors import Conflict, InvalidInput, NotFound
+from pushengine.journeys import steps as step_campaigns
+from pushengine.journeys.model import (
+    EnrolmentOut,
+    JourneyCreated,
+    JourneyIn,
+    JourneyOut,
+    JourneyPage,
+    WaitForStep,
+    WebhookStep,
+)
+from pushengine.journeys.store import JourneyStore
+from pushengine.ports import CampaignStore, Queue
+
+EXITS = ("exit_on", "holdout", "removed", "stopped")
+STEP_STATS = ("entered", "waiting", "sent", "deferred", "delivered", "opened", "clicked", "converted",
+              "suppressed_quiet_hours", "suppressed_opted_out", "suppressed_unregistered", "held_out")  # fmt: skip
+
+
+@dataclass
+class JourneyApiDeps:
+    store: JourneyStore
+    campaigns: CampaignStore
+    queue: Queue
+    audience_queue_url: str
+    resolve_template: Callable[[str, str], dict[str, Any]]
+    max_message_bytes: int = 262_144
+
+
+def new_journey_id(now: datetime) -> str:
+    return f"jrn{int(now.timestamp() * 1000):012x}{secrets.token_hex(3)}"
+
+
+def _roles(body: JourneyIn) -> dict[str, list[str]]:
+    waits = sorted({s.event for s in body.parsed_steps().values() if isinstance(s, WaitForStep)})
+    return {"entry": [body.entry.event], "exit": list(body.exit_on), "wait": waits}
+
+
+def _check_buildable(body: JourneyIn) -> None:
+    for step_id, step in body.parsed_steps().items():
+        if isinstance(step, WebhookStep):
+            raise InvalidInput(
+                "webhook steps are not available in this release", field=f"body.steps.{step_id}.type"
+            )
+
+
+def create(deps: JourneyApiDeps, app_id: str, body: JourneyIn, now: datetime | None = None) -> JourneyCreated:
+    now = now or datetime.now(UTC)
+    _check_buildable(body)
+    journey_id = new_journey_id(now)
+    specs = step_campaigns.specs(journey_id, body, lambda t, f: deps.resolve_template(app_id, t))
+    step_campaigns.create(deps.campaigns, app_id, journey_id, 1, specs)
+    item = {"app_id": app_id, "journey_id": journey_id, "name": body.name, "status": "active", "version": 1,
+            "created_at": now_iso(), "definition": body.model_dump(mode="json", by_alias=True, exclude_none=True),
+            "campaigns": specs}  # fmt: skip
+    deps.store.put_journey(item, expected_version=None)
+    deps.store.listen(app_id, journey_id, _roles(body))
+    return JourneyCreated(journey_id=journey_id, status="active", version=1)
+
+
+def _get(deps: JourneyApiDeps, app_id: str, journey_id: str) -> dict[str, Any]:
+    found = deps.store.journey(app_id, journey_id)
+    if found is None:
+        raise NotFound("no journey with this id")
+    return found
+
+
+def stats_view(raw: dict[str, int], step_ids: list[str]) -> dict[str, Any]:
+    exited = {name: raw.get(f"exited_{name}", 0) for name in EXITS}
+    entered, completed = raw.get("entered", 0), raw.get("completed", 0)
+    return {
+        "entered": entered, "active": entered - completed - sum(exited.values()), "completed": completed,
+        "exited": exited,
+        "steps": {s: {k: raw.get(f"step.{s}.{k}", 0) for k in STEP_STATS} for s in step_ids},
+    }  # fmt: skip
+
+
+def view(deps: JourneyApiDeps, journey: dict[str, Any]) -> JourneyOut:
+    steps = list(journey["definition"]["steps"])
+    return JourneyOut(
+        journey_id=journey["journey_id"], name=journey["name"], status=journey["status"],
+        version=int(journey["version"]), created_at=journey["created_at"], definition=journey["definition"],
+        stats=stats_view(deps.store.stats(journey["app_id"], journey["journey_id"]), steps),
+    )  # fmt: skip
+
+
+def get(deps: JourneyApiDeps, app_id: str, journey_id: str) -> JourneyOut:
+    return view(deps, _get(deps, app_id, journey_id))
+
+
+def list_journeys(deps: JourneyApiDeps, app_id: str, *, limit: int = 25, next_token: str | None = None) -> JourneyPage:
+    """Newest first, `limit` a page; `next_token` is the last journey id of the page before."""
+    items = sorted(deps.store.journeys(app_id), key=lambda j: str(j["journey_id"]), reverse=True)
+    if next_token is not None:
+        items = [j for j in items if str(j["journey_id"]) < next_token]
+    page = items[:limit]
+    token = str(page[-1]["journey_id"]) if len(items) > limit else None
+    return JourneyPage(journeys=[{k: j[k] for k in ("journey_id", "name", "status", "version", "created_at")}
+                                 for j in page], next_token=token)  # fmt: skip
+
+
+def replace(deps: JourneyApiDeps, app_id: str, journey_id: str, body: JourneyIn) -> JourneyOut:
+    """A new version: enrolled devices carry on by step id; one on a removed step exits when it next moves."""
+    _check_buildable(body)
+    current = _get(deps, app_id, journey_id)
+    if current["status"] == "stopped":
+        raise Conflict("a stopped journey takes no new version")
+    version = int(current["version"]) + 1
+    specs = step_campaigns.specs(journey_id, body, lambda t, f: deps.resolve_template(app_id, t))
+    step_campaigns.create(deps.campaigns, app_id, journey_id, version, specs)
+    item = {**current, "name": body.name, "version": version, "campaigns": specs,
+            "definition": body.model_dump(mode="json", by_alias=True, exclude_none=True)}  # fmt: skip
+    if not deps.store.put_journey(item, expected_version=int(current["version"])):
+        raise Conflict("the journey changed meanwhile: read it again")
+    old = JourneyIn.model_validate(current["definition"])
+    deps.store.unlisten(app_id, journey_id, _roles(old))
+    deps.store.listen(app_id, journey_id, _roles(body))
+    return view(deps, {**item})
+
+
+def set_status(deps: JourneyApiDeps, app_id: str, journey_id: str, action: str) -> JourneyOut:
+    journey = _get(deps, app_id, journey_id)
+    to, allowed = {"pause": ("paused", ("active",)), "resume": ("active", ("paused",)),
+                   "stop": ("stopped", ("active", "paused"))}[action]  # fmt: skip
+    if journey["status"] == to:
+        return view(deps, journey)
+    if not deps.store.set_status(app_id, journey_id, to, allowed):
+        raise Conflict(f"a {journey['status']} journey cannot {action}")
+    if action == "resume":
+        deps.queue.send_json(deps.audience_queue_url, [{"kind": "journey_resume", "app_id": app_id,
+                                                        "journey_id": journey_id}],
+                             max_message=deps.max_message_bytes)  # fmt: skip
+    if action == "stop":
+        deps.store.unlisten(app_id, journey_id, {"entry": [journey["definition"]["entry"]["event"]]})
+    return view(deps, {**journey, "status": to})
+
+
+def device_path(deps: JourneyApiDeps, app_id: str, journey_id: str, device_id: str) -> EnrolmentOut:
+    _get(deps, app_id, journey_id)
+    found = deps.store.enrolment(app_id, journey_id, device_id)
+    if found is None:
+        raise NotFound("this device has not entered this journey")
+    return EnrolmentOut(
+        journey_id=journey_id, device_id=device_id, state=str(found["state"]),
+        step=found.get("step"), version=int(found["version"]), entered_at=str(found["entered_at"]),
+        path=list(found.get("path") or []),
+    )  # fmt: skip

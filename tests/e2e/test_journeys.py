@@ -1,0 +1,112 @@
+"""Journeys through the local stack on a driven clock: the minute's timer sweep fires on the stack's clock,
+so days of waiting pass in seconds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tests.conftest import Api, AppKeys, Standins, new_app
+from tests.e2e.test_automation import advance, event, restore_clock, web_device
+
+__all__ = ["restore_clock"]
+
+CART: dict[str, Any] = {
+    "name": "Abandoned cart", "quiet_hours": "ignore", "entry": {"event": "cart_updated"},
+    "reentry": "after_exit", "exit_on": ["purchase"], "first": "wait",
+    "steps": {
+        "wait": {"type": "wait", "duration": "PT1H", "next": "remind"},
+        "remind": {"type": "send", "next": "pause",
+                   "message": {"title": "Still thinking?", "body": "You left {{ event.properties.item_name }}"}},
+        "pause": {"type": "wait", "duration": "P1D", "next": "check"},
+        "check": {"type": "split", "branches": [{"when": {"step": "remind", "op": "opened"}, "next": "done"}],
+                  "else": "nudge"},
+        "nudge": {"type": "send", "message": {"title": "Last call", "body": "for {{ event.properties.item_name }}"},
+                  "next": "later"},
+        "later": {"type": "wait_for", "event": "app_open", "timeout": "P2D", "on_event": "done", "on_timeout": "done"},
+        "done": {"type": "exit"},
+    },
+}  # fmt: skip
+
+
+def journey(app: AppKeys, journey_id: str) -> dict[str, Any]:
+    r = app.server.get(f"/v1/journeys/{journey_id}")
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_abandoned_cart_journey_over_three_days(stack: Any, standins: Standins, restore_clock: Any) -> None:
+    app = new_app(Api(stack.api_url), standins, "journey-cart")
+    subs = {name: web_device(app, standins, f"jc-{name}") for name in ("opens", "ignores", "buys")}
+    standins.webpush.reset_received()
+    r = app.server.post("/v1/journeys", CART)
+    assert r.status_code == 201, r.text
+    journey_id = r.json()["journey_id"]
+    assert r.json() == {"journey_id": journey_id, "status": "active", "version": 1}
+
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    for name in subs:
+        event(app, f"jc-{name}", "cart_updated", t0, item_name=f"{name} shoes")
+    stack.drain(timeout=60)
+    assert journey(app, journey_id)["stats"]["steps"]["wait"]["waiting"] == 3
+    advance(stack, t0 + timedelta(minutes=50))
+    assert standins.webpush.received == []
+
+    advance(stack, t0 + timedelta(hours=1, minutes=1))  # the hour is up: one reminder each
+    for name, sub in subs.items():
+        (got,) = standins.webpush.received_for(sub)
+        assert got.payload["body"] == f"You left {name} shoes"
+        assert got.payload["journey_id"] == journey_id and got.payload["step"] == "remind"
+    opened = standins.webpush.received_for(subs["opens"])[0].payload
+    r = app.client.post("/v1/events", {"device_id": "jc-opens", "name": "opened", "campaign_id": opened["campaign_id"],
+                                       "journey_id": journey_id, "step": "remind"})  # fmt: skip
+    assert r.status_code == 202, r.text
+    event(app, "jc-buys", "purchase", datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1))
+    stack.drain(timeout=60)
+
+    advance(stack, t0 + timedelta(days=1, hours=1, minutes=2))  # the day's pause: the split
+    assert len(standins.webpush.received_for(subs["opens"])) == 1  # opened: done
+    assert len(standins.webpush.received_for(subs["buys"])) == 1  # exited on purchase
+    nudge = standins.webpush.received_for(subs["ignores"])
+    assert [m.payload["body"] for m in nudge] == ["You left ignores shoes", "for ignores shoes"]
+    advance(stack, t0 + timedelta(days=3, hours=2))  # wait_for times out
+    assert len(standins.webpush.received) == 4
+
+    stats = journey(app, journey_id)["stats"]
+    assert (stats["entered"], stats["active"], stats["completed"], stats["exited"]["exit_on"]) == (3, 0, 2, 1)
+    assert stats["steps"]["remind"]["sent"] == 3 and stats["steps"]["remind"]["opened"] == 1
+    assert stats["steps"]["nudge"]["sent"] == 1
+    r = app.server.get(f"/v1/journeys/{journey_id}/devices/jc-ignores")
+    assert r.status_code == 200, r.text
+    path = [e.get("step") or e.get("exit") for e in r.json()["path"]]
+    assert path == ["wait", "remind", "pause", "check", "nudge", "later", "done", "completed"]
+
+
+def test_bad_journeys_are_400s_naming_the_step(stack: Any, standins: Standins) -> None:
+    app = new_app(Api(stack.api_url), standins, "journey-bad")
+    bad = {
+        **CART,
+        "steps": {**CART["steps"], "wait": {"type": "wait", "duration": "PT1H", "next": "nowhere"}},
+    }
+    r = app.server.post("/v1/journeys", bad)
+    assert r.status_code == 400, r.text
+    assert r.json()["errors"][0]["field"].endswith("steps.wait.next"), r.text
+    assert app.client.post("/v1/journeys", CART).status_code == 403
+    assert app.server.get("/v1/journeys/jrn_nope").status_code == 404
+
+
+def test_pause_and_resume_lose_and_repeat_no_send(stack: Any, standins: Standins, restore_clock: Any) -> None:
+    app = new_app(Api(stack.api_url), standins, "journey-pause")
+    sub = web_device(app, standins, "jp-a")
+    standins.webpush.reset_received()
+    journey_id = app.server.post("/v1/journeys", CART).json()["journey_id"]
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    event(app, "jp-a", "cart_updated", t0, item_name="hat")
+    stack.drain(timeout=60)
+    assert app.server.post(f"/v1/journeys/{journey_id}/pause").json()["status"] == "paused"
+    advance(stack, t0 + timedelta(hours=2))
+    assert standins.webpush.received_for(sub) == []
+    assert app.server.post(f"/v1/journeys/{journey_id}/resume").json()["status"] == "active"
+    stack.drain(timeout=60)
+    advance(stack, t0 + timedelta(hours=3))
+    assert len(standins.webpush.received_for(sub)) == 1
