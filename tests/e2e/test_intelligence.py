@@ -31,3 +31,8 @@ def test_a_per_user_cap_of_one_stops_the_second_device_of_a_user(stack: Any, sta
     stats = {c: app.server.get(f"/v1/campaigns/{c}").json()["stats"] for c in (per_user, per_device)}
     assert (stats[per_user]["sent"], stats[per_user]["suppressed"]["frequency_cap"]) == (2, 1)
     assert (stats[per_device]["sent"], stats[per_device]["suppressed"]["frequency_cap"]) == (3, 0)
+    bad = app.server.post("/v1/campaigns", {"name": "x", "message": {"title": "t", "body": "b"},
+                                            "frequency_cap": {"max": 1, "per_hours": 24, "scope": "household"}})
+    assert bad.status_code == 400 and [e["field"] for e in bad.json()["errors"]] == ["body.frequency_cap.scope"]
+    erased = app.server.delete("/v1/users/ann").json()
+    assert erased["frequency_caps"] == 3  # each device's item and the user's own

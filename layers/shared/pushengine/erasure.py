@@ -94,7 +94,7 @@ def erase_user(deps: ErasureDeps, app_id: str, user_id: str) -> ErasureOut:
         owned += batch
     if not owned:
         raise NotFound("no device of this user found", field="user_id")
-    caps = deps.store.forget_caps(app_id, owned)
+    caps = deps.store.forget_caps(app_id, owned, user_id)
     touched = 0
     gone = set(owned)
     for key, held in deps.store.deferred_holding(owned):

@@ -184,11 +184,19 @@ def cap_subjects(
     subjects: dict[str, tuple[str, list[CapRule]]] = {}
     for rule in limits:
         if rule.scope == "user" and user_id:
-            pk, entry = f"capu#{app_id}#{user_id}", f"{device_id}|{send_id}"
+            pk, entry = user_cap_key(app_id, user_id), f"{device_id}|{send_id}"
         else:
-            pk, entry = f"cap#{app_id}#{device_id}", send_id
+            pk, entry = device_cap_key(app_id, device_id), send_id
         subjects.setdefault(pk, (entry, []))[1].append(rule)
     return subjects
+
+
+def device_cap_key(app_id: str, device_id: str) -> str:
+    return f"cap#{app_id}#{device_id}"
+
+
+def user_cap_key(app_id: str, user_id: str) -> str:
+    return f"capu#{app_id}#{user_id}"
 
 
 def recorded_send(recorded: str) -> tuple[str, str, int]:

@@ -185,7 +185,8 @@ async def send_batch(
     own = composer.cap
     app_cap = batch.get("app_cap")
     limits = [CapRule(own.max, own.per_hours, campaign_id, own.scope)] if own else []
-    limits += [CapRule(int(app_cap["max"]), int(app_cap["per_hours"]), None, app_cap.get("scope", "device"))] if app_cap else []
+    if app_cap:
+        limits.append(CapRule(int(app_cap["max"]), int(app_cap["per_hours"]), None, app_cap.get("scope", "device")))
     pruned: list[tuple[str, str]] = []
     retry_after: list[float] = []
     retry_reasons: Counter[str] = Counter()
