@@ -51,7 +51,7 @@ def on_local_stack(lines: int) -> None:
             "/v1/apps", json={"name": "bench"}, headers={"authorization": f"Bearer {admin}"}
         ).json()
         server = {"authorization": f"Bearer {app['server_key']}"}
-        bucket = stack.bucket_name("DataBucket")
+        bucket = stack.bucket_name("ImportBucket")
         stack.boto3_client("s3").put_object(Bucket=bucket, Key="in/devices.jsonl", Body=body)
         wall, cpu, main = time.monotonic(), time.process_time(), time.thread_time()
         r = api.post("/v1/devices/import", json={"s3_uri": f"s3://{bucket}/in/devices.jsonl"}, headers=server)

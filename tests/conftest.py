@@ -6,8 +6,8 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -143,31 +143,88 @@ def aws_faults(stack: Any) -> Iterator[Any]:
     stack.faults.set(before)
 
 
-class Api:
-    """A small client for the HTTP API with a bearer key; every answer is checked against the OpenAPI document."""
+_DEVICE_PATH = re.compile(r"^/v1/devices/(?!import$|export$)([^/?]+)$")
 
-    def __init__(self, base_url: str, key: str | None = None) -> None:
+
+@dataclass
+class ClientTrust:
+    """What an app's client holds besides its key, as the SDKs keep it: each device's secret (learnt from
+    the registration that issued it) and, from the app's backend, a token for the user it names."""
+
+    identity_secret: str | None = None
+    device_secrets: dict[str, str] = field(default_factory=dict)
+    # the app's backend handing a device it imported its secret (a server-key reset), on the client's first
+    # read or event of a device whose secret it does not hold; None: never
+    issue: Callable[[str], str | None] | None = None
+
+    def headers(self, method: str, path: str, body: Any) -> dict[str, str]:
+        from pushengine.identity import mint
+
+        device_id, user_id = None, None
+        found = _DEVICE_PATH.match(path.split("?")[0])
+        if found:
+            device_id = found.group(1)
+            user_id = body.get("user_id") if method == "PUT" and isinstance(body, dict) else None
+        elif path.startswith("/v1/events") and isinstance(body, dict):
+            events = body.get("events") if path.startswith("/v1/events/batch") else [body]
+            named = [e for e in events or [] if isinstance(e, dict)]
+            device_id = next((e["device_id"] for e in named if isinstance(e.get("device_id"), str)), None)
+            user_id = next((e["user_id"] for e in named if isinstance(e.get("user_id"), str)), None)
+        headers = {}
+        if device_id and device_id not in self.device_secrets and self.issue and not (found and method == "PUT"):
+            issued = self.issue(device_id)
+            if issued:
+                self.device_secrets[device_id] = issued
+        if device_id and device_id in self.device_secrets:
+            headers["x-device-secret"] = self.device_secrets[device_id]
+        if isinstance(user_id, str) and self.identity_secret:
+            headers["x-user-token"] = mint(self.identity_secret, user_id)
+        return headers
+
+    def learn(self, method: str, path: str, response: httpx.Response) -> None:
+        found = _DEVICE_PATH.match(path.split("?")[0])
+        if not found:
+            return
+        if method == "PUT" and response.status_code in (200, 201) and response.json().get("device_secret"):
+            self.device_secrets[found.group(1)] = response.json()["device_secret"]
+        elif method == "DELETE" and response.status_code == 204:
+            self.device_secrets.pop(found.group(1), None)
+
+
+class Api:
+    """A small client for the HTTP API with a bearer key; every answer is checked against the OpenAPI document.
+    With `trust` (an app's client), it sends the device secret and user token each request needs."""
+
+    def __init__(self, base_url: str, key: str | None = None, trust: ClientTrust | None = None) -> None:
         self.http = httpx.Client(base_url=base_url, timeout=30, event_hooks={"response": [ANSWERS.check]})
         self.key = key
+        self.trust = trust
 
     def as_key(self, key: str | None) -> Api:
+        """The same API with another key, and none of this client's secrets."""
         return Api(str(self.http.base_url), key)
 
     def request(self, method: str, path: str, body: Any = None, **kw: Any) -> httpx.Response:
         headers = {"authorization": f"Bearer {self.key}"} if self.key else {}
-        return self.http.request(method, path, json=body, headers=headers, **kw)
+        if self.trust is not None:
+            headers |= self.trust.headers(method.upper(), path, body)
+        headers |= kw.pop("headers", None) or {}
+        response = self.http.request(method, path, json=body, headers=headers, **kw)
+        if self.trust is not None:
+            self.trust.learn(method.upper(), path, response)
+        return response
 
     def get(self, path: str, **kw: Any) -> httpx.Response:
         return self.request("GET", path, **kw)
 
-    def post(self, path: str, body: Any = None) -> httpx.Response:
-        return self.request("POST", path, body)
+    def post(self, path: str, body: Any = None, **kw: Any) -> httpx.Response:
+        return self.request("POST", path, body, **kw)
 
-    def put(self, path: str, body: Any = None) -> httpx.Response:
-        return self.request("PUT", path, body)
+    def put(self, path: str, body: Any = None, **kw: Any) -> httpx.Response:
+        return self.request("PUT", path, body, **kw)
 
-    def delete(self, path: str) -> httpx.Response:
-        return self.request("DELETE", path)
+    def delete(self, path: str, **kw: Any) -> httpx.Response:
+        return self.request("DELETE", path, **kw)
 
 
 @dataclass
@@ -189,7 +246,14 @@ def new_app(api: Api, standins: Standins, name: str = "shop", *, providers: bool
     created = api.as_key(ADMIN_KEY).post("/v1/apps", {"name": name})
     assert created.status_code == 201, created.text
     body = created.json()
-    keys = AppKeys(body["app_id"], api.as_key(body["server_key"]), api.as_key(body["client_key"]))
+    server = api.as_key(body["server_key"])
+
+    def issue(device_id: str) -> str | None:
+        r = server.post(f"/v1/devices/{device_id}/secret")
+        return str(r.json()["device_secret"]) if r.status_code == 200 else None
+
+    client = Api(str(api.http.base_url), body["client_key"], ClientTrust(body["identity_secret"], issue=issue))
+    keys = AppKeys(body["app_id"], server, client)
     if providers:
         private, public = apns_key()
         team, key_id, bundle = "TEAM123456", "KEY1234567", f"com.example.{name}"

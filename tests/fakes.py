@@ -30,6 +30,7 @@ from decimal import Decimal
 from typing import Any
 
 from pushengine import pacing
+from pushengine.analytics import series_deltas
 from pushengine.config import Settings
 from pushengine.dal import counters as sharded
 from pushengine.dal.aws import Contended
@@ -85,7 +86,8 @@ class FakeCampaigns(Faults):
         self.main: dict[tuple[str, str], dict[str, Any]] = {}
         self.shards: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.items: dict[str, dict[str, Any]] = {}  # the delivery-state table: ledgers, checkpoints, plans...
-        self.series: dict[tuple[str, str], dict[str, Any]] = defaultdict(dict)  # (campaign, hour) funnel
+        # (app, campaign, run or None, hour) -> {"stats", "vstats"}: the funnel part, as the repository keeps it
+        self.hours: dict[tuple[str, str, str | None, str], dict[str, Any]] = {}
         self.run_stats: dict[tuple[str, str, str], dict[str, Any]] = defaultdict(dict)
 
     # ---- campaign items ----
@@ -212,7 +214,12 @@ class FakeCampaigns(Faults):
                 _add(target.setdefault("vstats", {}).setdefault(variant, {}), deltas)
             _add(target.setdefault("errors", {}), {r[:200]: n for r, n in (errors or {}).items()})
             if hour is not None:
-                _add(self.series[(campaign_id, hour)], stats)
+                for series_run in (None, run) if run else (None,):
+                    bucket = self.hours.setdefault((app_id, campaign_id, series_run, hour), {"stats": {}, "vstats": {}})
+                    _add(bucket["stats"], series_deltas(stats or {}))
+                    for variant, deltas in (variant_stats or {}).items():
+                        if kept := series_deltas(deltas):
+                            _add(bucket["vstats"].setdefault(variant, {}), kept)
             if run:
                 _add(self.run_stats[(app_id, campaign_id, run)], stats)
             return True
@@ -223,6 +230,11 @@ class FakeCampaigns(Faults):
             for r in run_ids
             if (app_id, campaign_id, r) in self.run_stats
         }
+
+    def series(self, app_id: str, campaign_id: str, run: str | None = None) -> builtins.list[dict[str, Any]]:
+        with self._lock:
+            found = [(k[3], v) for k, v in self.hours.items() if k[:3] == (app_id, campaign_id, run)]
+            return [{"hour": h, **plain(copy.deepcopy(v))} for h, v in sorted(found) if v["stats"] or v["vstats"]]
 
     def add_run(self, app_id: str, campaign_id: str, run: str) -> None:
         with self._lock:

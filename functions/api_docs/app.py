@@ -17,6 +17,7 @@ from pushengine.routes import (
     segments,
     settings,
     templates,
+    trust,
     users,
 )
 
@@ -36,6 +37,7 @@ ROUTERS = (
     messages.router,
     imports.router,
     settings.router,
+    trust.router,
     journeys.router,
 )
 app, lambda_handler = api_handler(*ROUTERS, public=("GET /v1/openapi.json", "GET /v1/docs"))

@@ -1,6 +1,6 @@
 """Jobs function: device imports and exports and date-attribute index jobs, one stretch per jobs-queue message
-(pushengine.imports, pushengine.anniversaries), and
-the rest of an erasure's pass over the send dead-letter queue (pushengine.erasure)."""
+(pushengine.imports, pushengine.anniversaries), and the rest of an erasure's pass (pending triggered sends,
+messages, dead-letter queues, export files: pushengine.erasure)."""
 
 import json
 from functools import cache
@@ -23,8 +23,8 @@ erasure_deps = cache(erasure.default_deps)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     def record_handler(record: SQSRecord) -> None:
         step = json.loads(record.body)
-        if step.get("kind") == "erase_dead_letters":
-            erasure.continue_scrub(erasure_deps(), step, context.get_remaining_time_in_millis)
+        if step.get("kind") in (erasure.ERASE_KIND, "erase_dead_letters"):
+            erasure.continue_erasure(erasure_deps(), step, context.get_remaining_time_in_millis)
         else:
             imports.handle(deps(), step, context.get_remaining_time_in_millis)
 

@@ -6,17 +6,25 @@
 // `opened` on a tap and `clicked` (properties.action_id) on a button, passes data-only messages to the
 // site's open pages, and re-registers the device when the browser renews the subscription.
 
-import { EngineApi, keyBytes } from "./push.js";
+import { EngineApi, keyBytes, secretStore } from "./push.js";
 
 const params = new URL(self.location.href).searchParams;
 const config = { apiUrl: params.get("api"), clientKey: params.get("key"), deviceId: params.get("device") };
-const api = config.apiUrl && config.clientKey ? new EngineApi(config) : null;
+const api = config.apiUrl && config.clientKey
+  ? new EngineApi({ ...config, onDeviceSecret: (secret) => secretStore.set(config.deviceId, secret) })
+  : null;
+
+/** The device secret the page kept (IndexedDB): read again for each call, as the page may renew it. */
+async function withSecret() {
+  if (api && config.deviceId) api.deviceSecret = (await secretStore.get(config.deviceId)) || api.deviceSecret;
+  return api;
+}
 
 /** Reports one event; never throws (a lost report must not break showing or opening). */
 async function report(name, campaignId, properties) {
   if (!api || !config.deviceId || !campaignId) return false;
   try {
-    await api.postEvent(config.deviceId, name, campaignId, properties);
+    await (await withSecret()).postEvent(config.deviceId, name, campaignId, properties);
     return true;
   } catch (error) {
     console.warn("push: could not report", name, error);
@@ -88,7 +96,7 @@ export async function handleSubscriptionChange(event) {
     userVisibleOnly: true,
     applicationServerKey: old && old.options.applicationServerKey,
   }));
-  if (api && config.deviceId) await api.registerDevice(config.deviceId, subscription, {}, self.navigator);
+  if (api && config.deviceId) await (await withSecret()).registerDevice(config.deviceId, subscription, {}, self.navigator);
 }
 
 function parse(data) {

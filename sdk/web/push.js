@@ -2,6 +2,7 @@
 //
 //   import { PushClient } from "/push.js";
 //   const push = new PushClient({ apiUrl, clientKey, vapidPublicKey });
+//   push.setUserToken(tokenFromYourBackend);                           // when the page names a user_id
 //   button.onclick = () => push.subscribe({ tags: { plan: "pro" } });  // on a user gesture
 //   push.onData((data, message) => ...);                               // data-only messages
 //
@@ -10,6 +11,39 @@
 const DEVICE_FIELDS = ["platform", "token", "subscription", "timezone", "locale", "country", "region", "location",
   "user_id", "tags", "attributes", "quiet_hours", "opted_in"];
 const STORAGE_KEY = "pushengine.device_id";
+const SECRET_KEY = "pushengine.device_secret";
+
+/** The device secret, where both the page and the service worker can read it: IndexedDB (a worker has no
+ * localStorage). The engine shows a device's secret once, when it registers (or claims) the device. */
+export const secretStore = {
+  open() {
+    return new Promise((resolve, reject) => {
+      const request = indexedDB.open("pushengine", 1);
+      request.onupgradeneeded = () => request.result.createObjectStore("kv");
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+  },
+  async get(deviceId) {
+    if (!globalThis.indexedDB) return null;
+    const db = await this.open();
+    return new Promise((resolve) => {
+      const request = db.transaction("kv").objectStore("kv").get(`${SECRET_KEY}.${deviceId}`);
+      request.onsuccess = () => resolve(request.result || null);
+      request.onerror = () => resolve(null);
+    });
+  },
+  async set(deviceId, secret) {
+    if (!globalThis.indexedDB) return;
+    const db = await this.open();
+    await new Promise((resolve, reject) => {
+      const tx = db.transaction("kv", "readwrite");
+      tx.objectStore("kv").put(secret, `${SECRET_KEY}.${deviceId}`);
+      tx.oncomplete = resolve;
+      tx.onerror = () => reject(tx.error);
+    });
+  },
+};
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -24,10 +58,14 @@ export function environment(nav = globalThis.navigator) {
 /** The API with the app's client key: JSON bodies, retries with exponential backoff and jitter on network
  * errors, 429 and 5xx (honouring Retry-After), never on other 4xx (the body is wrong: retrying won't help). */
 export class EngineApi {
-  constructor({ apiUrl, clientKey, attempts = 5, baseDelayMs = 500, maxDelayMs = 30000, fetch: f } = {}) {
+  constructor({ apiUrl, clientKey, attempts = 5, baseDelayMs = 500, maxDelayMs = 30000, fetch: f,
+    deviceSecret = null, userToken = null, onDeviceSecret = null } = {}) {
     if (!apiUrl || !clientKey) throw new TypeError("apiUrl and clientKey are required");
     this.apiUrl = apiUrl.replace(/\/+$/, "");
     this.clientKey = clientKey;
+    this.deviceSecret = deviceSecret; // X-Device-Secret: proves this device (the engine issued it once)
+    this.userToken = userToken; // X-User-Token: the app's backend's token for the user_id the page names
+    this.onDeviceSecret = onDeviceSecret; // called with a newly issued secret, to keep it
     this.attempts = attempts;
     this.baseDelayMs = baseDelayMs;
     this.maxDelayMs = maxDelayMs;
@@ -48,7 +86,9 @@ export class EngineApi {
       try {
         const response = await this.fetch(this.apiUrl + path, {
           method,
-          headers: { authorization: `Bearer ${this.clientKey}`, ...(body ? { "content-type": "application/json" } : {}) },
+          headers: { authorization: `Bearer ${this.clientKey}`, ...(body ? { "content-type": "application/json" } : {}),
+            ...(this.deviceSecret ? { "x-device-secret": this.deviceSecret } : {}),
+            ...(this.userToken && body && body.user_id ? { "x-user-token": this.userToken } : {}) },
           body: body ? JSON.stringify(body) : undefined,
           keepalive: true,
         });
@@ -78,7 +118,11 @@ export class EngineApi {
    * `profile` says otherwise, since PUT replaces the device. */
   async registerDevice(deviceId, subscription, profile = {}, nav = globalThis.navigator) {
     const path = `/v1/devices/${encodeURIComponent(deviceId)}`;
-    const current = await this.request("GET", path);
+    // 403: the device has no secret here yet (imported, or registered before secrets): the PUT claims it
+    const current = await this.request("GET", path).catch((error) => {
+      if (error.status === 403) return { status: 403, body: null };
+      throw error;
+    });
     const kept = {};
     if (current.status === 200 && current.body) {
       for (const field of DEFAULT_KEPT) if (current.body[field] !== undefined) kept[field] = current.body[field];
@@ -87,7 +131,12 @@ export class EngineApi {
     const body = { ...kept, ...environment(nav), ...profile, platform: "web",
       subscription: { endpoint: json.endpoint, keys: { p256dh: json.keys.p256dh, auth: json.keys.auth } } };
     for (const field of Object.keys(body)) if (!DEVICE_FIELDS.includes(field)) delete body[field];
-    return (await this.request("PUT", path, body)).body;
+    const registered = (await this.request("PUT", path, body)).body;
+    if (registered && registered.device_secret) {
+      this.deviceSecret = registered.device_secret; // shown once: keep it before anything else
+      if (this.onDeviceSecret) await this.onDeviceSecret(registered.device_secret);
+    }
+    return registered;
   }
 
   unregisterDevice(deviceId) {
@@ -134,15 +183,29 @@ export class PushClient {
    * push-sw.js (its scope must cover the pages); deviceId: kept in localStorage unless given.
    */
   constructor({ apiUrl, clientKey, vapidPublicKey, serviceWorker = "/push-sw.js", scope = "/", deviceId,
-    storage = globalThis.localStorage, attempts } = {}) {
-    this.api = new EngineApi({ apiUrl, clientKey, attempts });
+    storage = globalThis.localStorage, attempts, userToken = null } = {}) {
+    this.api = new EngineApi({ apiUrl, clientKey, attempts, userToken,
+      onDeviceSecret: (secret) => this.keepSecret(secret) });
     this.vapidPublicKey = vapidPublicKey;
     this.serviceWorker = serviceWorker;
     this.scope = scope;
     this.storage = storage;
     this.deviceId = deviceId || (storage && storage.getItem(STORAGE_KEY)) || crypto.randomUUID();
     if (storage) storage.setItem(STORAGE_KEY, this.deviceId);
+    this.api.deviceSecret = (storage && storage.getItem(`${SECRET_KEY}.${this.deviceId}`)) || null;
     this._registration = null;
+  }
+
+  /** The token your backend minted for the signed-in user (HS256 with the app's identity secret): sent
+   * with every registration that names a user_id. */
+  setUserToken(token) {
+    this.api.userToken = token || null;
+  }
+
+  /** Keeps a newly issued device secret beside the device id, and where the service worker reads it. */
+  async keepSecret(secret) {
+    if (this.storage) this.storage.setItem(`${SECRET_KEY}.${this.deviceId}`, secret);
+    await secretStore.set(this.deviceId, secret);
   }
 
   static supported() {
@@ -191,6 +254,7 @@ export class PushClient {
     const subscription = await registration.pushManager.getSubscription();
     if (subscription) await subscription.unsubscribe();
     await this.api.unregisterDevice(this.deviceId);
+    if (this.storage) this.storage.removeItem(`${SECRET_KEY}.${this.deviceId}`);
   }
 
   /** Data-only messages (content_available): the worker shows nothing and posts them here. */

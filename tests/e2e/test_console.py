@@ -41,7 +41,7 @@ def shop(stack: Any, standins: Standins) -> tuple[AppKeys, str]:
     events = [{"device_id": f"con-{i:02d}", "name": name, "campaign_id": campaign_id, "timestamp": now,
                **({"value": 12.5, "currency": "EUR"} if name == "purchase" else {})}
               for i in range(0, 60, 2) for name in ("opened", "purchase")]  # fmt: skip
-    assert app.client.post("/v1/events/batch", {"events": events}).status_code == 202
+    assert app.server.post("/v1/events/batch", {"events": events}).status_code == 202
     return app, campaign_id
 
 

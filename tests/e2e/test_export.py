@@ -48,7 +48,7 @@ def test_every_send_and_every_event_is_exported_once(stack: Any, standins: Stand
     posted += [{"device_id": d, "name": "purchase", "value": 9.5, "currency": "EUR", "timestamp": at}
                for d in devices[:5]]  # fmt: skip
     refused = {"device_id": "ex-00", "name": "purchase", "currency": "EURO"}
-    r = app.client.post("/v1/events/batch", {"events": [*posted, refused]})
+    r = app.server.post("/v1/events/batch", {"events": [*posted, refused]})
     assert r.status_code == 202 and [x["status"] for x in r.json()["results"]][-1] == 400
     single = {"device_id": "ex-29", "name": "app_open", "timestamp": at}
     assert app.client.post("/v1/events", single).status_code == 202
@@ -107,7 +107,7 @@ def test_a_redelivered_batch_and_a_retried_post_are_exported_once(
     posted.append({"device_id": devices[0], "name": "purchase", "campaign_id": campaign_id, "value": 6,
                    "currency": "EUR", "timestamp": at})  # fmt: skip  # a second purchase: its own event
     for _ in range(2):  # the client did not hear the answer and posts again
-        assert app.client.post("/v1/events/batch", {"events": posted}).status_code == 202
+        assert app.server.post("/v1/events/batch", {"events": posted}).status_code == 202
 
     records = exported(stack, app.app_id)
     sends = [r for r in records if r["type"] == "send"]

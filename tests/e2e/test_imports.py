@@ -66,7 +66,7 @@ def test_a_hundred_thousand_lines_land_but_the_bad_fifty(
             lines.append(json.dumps({"device_id": f"dev-{n}", "platform": "android", "token": f"tok-{n:07d}" * 8,
                                      "timezone": "UTC", "locale": "en-GB", "tags": {"plan": "free"}}))  # fmt: skip
     body = ("\n".join(lines) + "\n").encode()
-    bucket = stack.bucket_name("DataBucket")
+    bucket = stack.bucket_name("ImportBucket")
     stack.boto3_client("s3").put_object(Bucket=bucket, Key="incoming/devices.jsonl", Body=body)
 
     started = time.monotonic()
@@ -173,3 +173,44 @@ def test_inline_csv_import_and_export(stack: Any, standins: Standins) -> None:
     done = app.server.get(f"/v1/devices/export/{r.json()['export_id']}").json()
     assert (done["status"], done["devices"]) == ("completed", 2)
     assert httpx.get(done["url"]).text == fetched.text  # the GET signs a fresh URL of the same file
+
+
+def test_an_s3_import_reads_only_the_import_bucket(stack: Any, standins: Standins) -> None:
+    """Another bucket (the stack's own data bucket, with another app's copy of an upload in it, or any bucket
+    of the account) is a 400 naming s3_uri, answered after authorization and before anything is read or
+    queued; the import bucket's object is imported."""
+    victim = new_app(Api(stack.api_url), standins, "victim", providers=False)
+    thief = new_app(Api(stack.api_url), standins, "thief", providers=False)
+    s3, sqs = stack.boto3_client("s3"), stack.boto3_client("sqs")
+    data, imports_bucket = stack.bucket_name("DataBucket"), stack.bucket_name("ImportBucket")
+    line = json.dumps(
+        {"device_id": "v-1", "platform": "android", "token": "victim-token" * 4, "timezone": "UTC"}
+    )
+    secret_key = f"imports/{victim.app_id}/imp_0123456789abcdef.jsonl"  # where an inline upload waits
+    s3.put_object(Bucket=data, Key=secret_key, Body=line + "\n")
+    s3.create_bucket(Bucket="another-bucket-of-the-account")
+    s3.put_object(Bucket="another-bucket-of-the-account", Key="devices.jsonl", Body=line + "\n")
+    stack.drain()
+    jobs = stack.queue_url("JobsQueue")
+
+    def queued() -> int:
+        attributes = sqs.get_queue_attributes(QueueUrl=jobs, AttributeNames=["All"])["Attributes"]
+        return sum(int(attributes[n]) for n in ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                                                "ApproximateNumberOfMessagesDelayed"))  # fmt: skip
+
+    for uri in (f"s3://{data}/{secret_key}", "s3://another-bucket-of-the-account/devices.jsonl",
+                f"s3://{imports_bucket}x/devices.jsonl", f"s3:/{imports_bucket}/devices.jsonl"):  # fmt: skip
+        refused = thief.server.post("/v1/devices/import", {"s3_uri": uri, "format": "jsonl"})
+        assert refused.status_code == 400, (uri, refused.text)
+        assert [e["field"] for e in refused.json()["errors"]] == ["body.s3_uri"], refused.json()
+        assert queued() == 0  # nothing started
+    # authorization first: a client key is refused before the body is looked at
+    assert thief.client.post("/v1/devices/import", {"s3_uri": f"s3://{data}/{secret_key}"}).status_code == 403
+    stack.drain()
+    assert thief.server.get("/v1/devices/v-1").status_code == 404
+
+    s3.put_object(Bucket=imports_bucket, Key="thief/devices.jsonl", Body=line + "\n")
+    r = thief.server.post("/v1/devices/import", {"s3_uri": f"s3://{imports_bucket}/thief/devices.jsonl"})
+    assert r.status_code == 202, r.text
+    assert wait_import(thief, stack, r.json()["import_id"])["done"] == 1
+    assert thief.server.get("/v1/devices/v-1").json()["token"] == "victim-token" * 4

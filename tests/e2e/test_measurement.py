@@ -40,7 +40,7 @@ def z_test(x1: int, n1: int, x2: int, n2: int) -> tuple[float, float, float, flo
 def post_all(app: AppKeys, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     results = []
     for i in range(0, len(events), 100):
-        r = app.client.post("/v1/events/batch", {"events": events[i : i + 100]})
+        r = app.server.post("/v1/events/batch", {"events": events[i : i + 100]})
         assert r.status_code == 202, r.text
         results += r.json()["results"]
     assert all(r["status"] == 202 for r in results), [r for r in results if r["status"] != 202][:3]

@@ -200,6 +200,25 @@ def test_demo_page_subscribes_and_registers_the_device(
     assert (device["timezone"], device["locale"]) == ("Europe/Berlin", "de-DE")  # Intl and navigator.language
     key = bytes(page.evaluate("window.subscribedWithKey"))
     assert len(key) == 65 and key[0] == 4  # the app's VAPID public key, decoded from base64url
+    # the device secret the registration issued is kept beside the device id (the worker reads IndexedDB)
+    secret = page.evaluate("localStorage.getItem('pushengine.device_secret.' + window.push.deviceId)")
+    kept = page.evaluate("import('./push.js').then((m) => m.secretStore.get(window.push.deviceId))")
+    assert secret and kept == secret
+    anyone = app.client.as_key(app.client.key)
+    assert anyone.get(f"/v1/devices/{device_id}").status_code == 403
+    assert anyone.get(f"/v1/devices/{device_id}", headers={"x-device-secret": secret}).status_code == 200
+
+
+def test_the_page_names_its_user_with_the_token_its_backend_minted(browser: Browser, app: AppKeys) -> None:
+    from pushengine.identity import mint
+
+    page, secret = browser.page, app.client.trust.identity_secret if app.client.trust else ""
+    device_id = page.evaluate("window.push.deviceId")
+    refused = page.evaluate("window.push.refresh({user_id: 'u-web'}).then(() => 0, (e) => e.status)")
+    assert refused == 403  # no token yet: the engine does not let the page claim a user
+    page.evaluate("(token) => window.push.setUserToken(token)", mint(str(secret), "u-web"))
+    page.evaluate("window.push.refresh({user_id: 'u-web'})")
+    assert app.server.get(f"/v1/devices/{device_id}").json()["user_id"] == "u-web"
 
 
 def test_rich_push_is_shown_replaced_by_tag_and_reported(

@@ -4,6 +4,9 @@ shards and completion, provider-quota lanes."""
 from __future__ import annotations
 
 import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +14,9 @@ import boto3
 from boto3.dynamodb.conditions import Key
 
 from pushengine import pacing, readplan
+from pushengine.dal import aws
 from pushengine.dal.campaigns import CampaignsRepository, zero_stats
+from pushengine.dal.counters import shard_of
 from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.numbers import from_dynamo
 from pushengine.dal.quota import QuotaLedger
@@ -186,3 +191,63 @@ def test_an_audience_page_holds_what_the_resource_layer_reads(names: dict[str, s
     assert [i for p in pages for i in p] == [from_dynamo({**i, "tags": {**i["tags"], "seen": ["a", "b"]}})
                                              for i in expected]  # fmt: skip
     assert type(pages[0][0]["tags"]["visits"]) is int and type(pages[0][0]["tags"]["score"]) is float
+
+
+@contextmanager
+def writes_per_item(client: Any, table: str) -> Iterator[Counter[str]]:
+    """The writes each item of `table` takes through `client` while the block runs (UpdateItem, and the
+    Updates of TransactWriteItems), by its partition key's value."""
+    seen: Counter[str] = Counter()
+
+    def count(params: dict[str, Any], **_: Any) -> None:
+        updates = [item["Update"] for item in params.get("TransactItems", []) if "Update" in item]
+        updates += [params] if "UpdateExpression" in params else []
+        for update in updates:
+            if update.get("TableName") == table:
+                key = update["Key"]
+                first = next(iter(key.values()))
+                seen[str(first["S"] if isinstance(first, dict) else first)] += 1
+
+    events = client.meta.events
+    events.register("provide-client-params.dynamodb.*", count)
+    try:
+        yield seen
+    finally:
+        events.unregister("provide-client-params.dynamodb.*", count)
+
+
+def test_one_hours_series_writes_spread_over_shards_that_sum_to_the_stats(names: dict[str, str]) -> None:
+    """Every send batch adds to its (campaign, hour) in its transaction: 320 batches of 20 audience tasks
+    spread that hour over the 16 write shards, none taking more than twice its share, and the series sums
+    back to the stats. One item per (campaign, hour) would have taken all 320."""
+    series = TimeseriesRepository(names["AnalyticsTable"])
+    repo = CampaignsRepository(names["CampaignsTable"], names["DeliveryStateTable"], series)
+    campaign(repo, "hot")
+    with writes_per_item(aws.client("dynamodb"), names["AnalyticsTable"]) as writes:
+        for task in range(20):
+            cs = shard_of(f"task#hot#w1#Europe/Paris#{task}#0")  # as segment.py picks a task's counter shard
+            for batch in range(16):
+                key = f"batch#hot#{task}.{batch}"
+                assert repo.record("app", "hot", key, stats={"sent": 250}, variant_stats={"default": {"sent": 250}},
+                                   shard=cs, hour="2026-12-01T05")  # fmt: skip
+    assert sum(writes.values()) == 320
+    assert len(writes) >= 10 and max(writes.values()) <= 2 * 320 // 16, writes
+    [hour] = list(series.hours("app", "hot"))
+    progress = repo.progress("app", "hot")
+    assert progress is not None
+    assert hour["stats"]["sent"] == progress["stats"]["sent"] == 320 * 250
+
+
+def test_prunes_count_a_zone_down_on_spread_shards_once_a_call(names: dict[str, str]) -> None:
+    """A sender prunes each rejected token as it comes: 64 prunes in one zone land on many prune shards, not
+    on the zone's one registry item, and a call that prunes several counts each zone once."""
+    devices = DevicesRepository(names["DevicesTable"], names["ZonesTable"], 16)
+    for i in range(80):
+        devices.put("app", f"d{i}", device())
+    with writes_per_item(aws.table(names["ZonesTable"]).meta.client, names["ZonesTable"]) as writes:
+        for i in range(64):
+            devices.mark_invalid("app", [f"d{i}"], "UNREGISTERED")
+        devices.mark_invalid("app", [f"d{i}" for i in range(64, 74)], "UNREGISTERED")  # one batch's prunes
+    assert sum(writes.values()) == 65
+    assert "app" not in writes and len(writes) >= 10 and max(writes.values()) <= 2 * 64 // 16 + 1, writes
+    assert devices.zone_size("app", "Europe/Paris") == 6 and devices.zone_sizes("app") == {"Europe/Paris": 6}

@@ -13,6 +13,7 @@ import pytest
 from pushengine.dal.campaigns import CampaignsRepository, zero_stats
 from pushengine.dal.caps import FrequencyCaps
 from pushengine.dal.devices import DevicesRepository
+from pushengine.dal.timeseries import TimeseriesRepository
 from pushengine.models import CampaignSpec
 from pushengine.ports import CampaignStore, CapRule, CapStore, DeviceStore
 from pushengine.readplan import key_range
@@ -28,7 +29,9 @@ def campaigns(request: pytest.FixtureRequest) -> CampaignStore:
     if request.param == "fake":
         return FakeCampaigns()
     names = request.getfixturevalue("names")
-    return CampaignsRepository(names["CampaignsTable"], names["DeliveryStateTable"])
+    return CampaignsRepository(
+        names["CampaignsTable"], names["DeliveryStateTable"], TimeseriesRepository(names["AnalyticsTable"])
+    )
 
 
 @pytest.fixture(params=["fake", "dynamodb"])
@@ -308,3 +311,39 @@ def test_zone_sizes_name_every_zone_of_the_registry_with_its_count(
                                             "keys": {"p256dh": "BOr", "auth": "au"}}})  # fmt: skip
     assert store.zone_sizes(APP) == {"Asia/Tokyo": 1, "Europe/Paris": 2}
     assert sorted(store.zone_sizes(APP)) == sorted(store.zones(APP))
+
+
+def test_an_hours_series_sums_every_writer_once_whatever_shard_it_wrote_on(campaigns: CampaignStore) -> None:
+    """Send batches and audience tasks add to their hour on their own counter shard; the series reads
+    each hour's sum, a redelivered batch adds nothing, and a run's own series keeps its part."""
+    created(campaigns)
+    for i in range(40):  # batches of many tasks, spread over every shard
+        assert campaigns.record(APP, CAMPAIGN, f"batch#{i}", stats={"sent": 2, "failed": 1, "revenue_EUR": 0.5},
+                                variant_stats={"default": {"sent": 2}}, shard=i % 16, hour="2026-12-01T05")  # fmt: skip
+    assert not campaigns.record(APP, CAMPAIGN, "batch#7", stats={"sent": 2}, shard=7, hour="2026-12-01T05")
+    campaigns.record(APP, CAMPAIGN, "batch#late", stats={"sent": 1, "opened": 0}, shard=3, hour="2026-12-01T07",
+                     run="2026-12-01")  # fmt: skip
+    campaigns.record(APP, CAMPAIGN, "task#no-hour", stats={"targeted": 5})  # not in the series
+    [five, seven] = campaigns.series(APP, CAMPAIGN)
+    assert five == {"hour": "2026-12-01T05", "stats": {"sent": 80, "revenue_EUR": 20.0},
+                    "vstats": {"default": {"sent": 80}}}  # fmt: skip
+    assert seven == {"hour": "2026-12-01T07", "stats": {"sent": 1}, "vstats": {}}
+    assert campaigns.series(APP, CAMPAIGN, "2026-12-01") == [seven]
+    assert campaigns.series(APP, CAMPAIGN, "2026-12-02") == []
+    assert progress(campaigns)["stats"]["sent"] == 81  # the stats count what the series counts
+
+
+def test_a_pruned_devices_zone_count_leaves_the_zone_once(
+    devices: tuple[DeviceStore, Callable[[str, dict[str, Any]], None]],
+) -> None:
+    store, register = devices
+    for i in range(30):
+        register(f"p{i}", {"platform": "android", "token": f"t{i}", "timezone": "Europe/Paris", "opted_in": True})
+    register("tokyo", {"platform": "android", "token": "tk", "timezone": "Asia/Tokyo", "opted_in": True})
+    store.mark_invalid(APP, [f"p{i}" for i in range(0, 20, 2)], "UNREGISTERED")  # one batch's prunes
+    for i in range(20, 26):  # one a call, as a sender prunes as it goes
+        store.mark_invalid(APP, [f"p{i}"], "UNREGISTERED")
+        store.mark_invalid(APP, [f"p{i}"], "UNREGISTERED")  # redelivered: counted once
+    assert store.zone_size(APP, "Europe/Paris") == 14
+    assert store.zone_sizes(APP) == {"Asia/Tokyo": 1, "Europe/Paris": 14}
+    assert store.zones(APP) == ["Asia/Tokyo", "Europe/Paris"]

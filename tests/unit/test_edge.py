@@ -170,7 +170,7 @@ def test_the_document_lists_real_answers_and_422_only_where_an_idempotency_key_i
     assert answers[("PUT", "/v1/devices/{device_id}")] == {200, 201, 400, 401, 403, 409, 413, 415, 503}
     assert answers[("DELETE", "/v1/devices/{device_id}")] == {204, 400, 401, 403, 404, 503}
     assert answers[("POST", "/v1/campaigns")] == {201, 400, 401, 403, 409, 413, 415, 422, 503}
-    assert answers[("POST", "/v1/events")] == {202, 400, 401, 403, 404, 413, 415, 503}
+    assert answers[("POST", "/v1/events")] == {202, 400, 401, 403, 404, 413, 415, 429, 503}
     idempotent = {("POST", "/v1/campaigns"), ("POST", "/v1/events/batch")}
     assert all(422 not in statuses for route, statuses in answers.items() if route not in idempotent)
     assert doc["paths"]["/v1/campaigns"]["post"]["responses"]["422"]["description"].startswith(

@@ -18,14 +18,19 @@ from pushengine.models import AppSettingsIn, AppSettingsOut, CampaignSpec
 if TYPE_CHECKING:
     from pushengine.anniversaries import IndexDeps
 
+# settings a PUT keeps when it leaves them out: dropping one would switch a client check off unseen
+KEPT = ("device_secrets", "identity_verification", "client_event_rate")
+
 
 def put_settings(
     apps: AppsRepository, app_id: str, body: AppSettingsIn, index: IndexDeps | None = None
 ) -> AppSettingsOut:
     """Replace the app's defaults; a date attribute declared here for the first time has the devices that
     already hold it indexed by a job (`index`: where the job's adapters are)."""
-    before = set(of_app(require_app(apps, app_id)).get("date_attributes") or [])
-    values = {**body.model_dump(mode="json", exclude_none=True), "updated_at": now_iso()}
+    stored = of_app(require_app(apps, app_id))
+    before = set(stored.get("date_attributes") or [])
+    kept = {k: stored[k] for k in KEPT if k in stored}
+    values = {**kept, **body.model_dump(mode="json", exclude_none=True), "updated_at": now_iso()}
     apps.put_settings(app_id, values)
     if index is not None:
         for name in body.date_attributes:

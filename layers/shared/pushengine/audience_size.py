@@ -50,7 +50,7 @@ def _count(
     devices: DeviceStore, app_id: str, audience: dict[str, Any] | None, max_reads: int, now: datetime
 ) -> AudienceCount:
     matcher = parse_filter(audience, expanded=True) if audience else None
-    sizes = {zone: devices.zone_size(app_id, zone) for zone in devices.zones(app_id)}
+    sizes = devices.zone_sizes(app_id)
     total = sum(sizes.values())
     sampled = total > max_reads
     found = 0.0

@@ -19,11 +19,14 @@ class Settings(BaseModel):
     event_export: str = ""  # firehose:<stream> | eventbridge:<bus> | s3:<bucket> | empty: off
     idempotency_table: str = "idempotency"
     data_bucket: str = ""
+    import_bucket: str = ""  # the only bucket `POST /v1/devices/import {"s3_uri"}` reads
+    event_export_bucket: str = ""  # where the event export lands (firehose, s3): an erasure rewrites it
     jobs_queue_url: str = ""
     automation_table: str = "automation"
     audience_queue_url: str = ""
     send_queue_url: str = ""
     send_dlq_url: str = ""  # an erasure rewrites the dead-lettered send batches that hold the user
+    audience_dlq_url: str = ""  # ... and drops the dead-lettered triggered sends of the user's devices
     schedule_group: str = "default"
     scheduler_role_arn: str = ""
     segment_query_function_arn: str = ""

@@ -42,3 +42,13 @@ class UnsupportedMediaType(DomainError):
 
 class Unprocessable(DomainError):
     status = 422
+
+
+class TooManyRequests(DomainError):
+    """Over a rate: `retry_after` seconds until the caller may try again (the Retry-After header)."""
+
+    status = 429
+
+    def __init__(self, reason: str, *, retry_after: int, field: str | None = None) -> None:
+        super().__init__(reason, field=field)
+        self.retry_after = max(1, int(retry_after))

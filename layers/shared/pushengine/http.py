@@ -1,10 +1,12 @@
 """The HTTP edge every API function shares: routes that say who may call them, the edge checks that run
 before Powertools reads a body, error mapping, and the OpenAPI document.
 
-Order of a request: route -> key or console ID token (401) -> kind and app (403) -> body size (413) ->
-media type (415) -> UTF-8, JSON, depth, an object (400) -> Powertools' validation of path, query and
-body (400) -> handler -> the audit log (every request that may change something, by a caller that
-is not a client key: `audit.py`).
+Order of a request: route -> key or console ID token (401) -> kind and app (403) -> the route's guard (a
+client key's device secret and user token, 403; its event rate, 429: `pushengine.device_trust`) -> body
+size (413) -> media type (415) -> UTF-8, JSON, depth, an object (400) -> Powertools' validation of path,
+query and body (400) -> handler -> the audit log (every request that may change something, by a caller
+that is not a client key: `audit.py`). A guard that needs the body (an event names its device in it)
+reads its envelope first.
 Powertools runs its request validation before any middleware (`app.use` included), so the edge runs in
 front of `resolve`, on the API Gateway event's own `routeKey` and `pathParameters`: the inputs an HTTP
 API Lambda authorizer would get. An authorizer is not used because it can only answer API Gateway's bare
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import inspect
 import json
 import re
@@ -40,7 +43,14 @@ from pushengine.dal.apps import AppsRepository
 from pushengine.dal.audit import AuditRepository
 from pushengine.dal.aws import Contended
 from pushengine.dal.console_pool import console_verifier
-from pushengine.errors import BodyTooLarge, DomainError, InvalidInput, NotFound, UnsupportedMediaType
+from pushengine.errors import (
+    BodyTooLarge,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    TooManyRequests,
+    UnsupportedMediaType,
+)
 from pushengine.limits import MAX_BODY_BYTES, MAX_JSON_DEPTH
 from pushengine.models import ErrorOut
 from pushengine.observability import logger, metrics, tracer
@@ -55,16 +65,22 @@ ERROR_STATUSES = {
     400: "invalid request: `errors` names each field and the reason",
     401: "missing or unknown key, or a console ID token that is invalid or expired",
     403: "this key or console role may not call this route (wrong kind of key, a role without the right, "
-    "or another app's); `message` says which",
+    "or another app's), or a client key's X-Device-Secret or X-User-Token is missing or wrong; `message` "
+    "says which",
     404: "not found",
     409: "conflict with the current state; `message` says which",
     413: f"request body over {MAX_BODY_BYTES} bytes",
     415: "request body is not application/json",
     422: "this Idempotency-Key was used with another body in the last 24 hours",
+    429: "this device's client events are over the app's `client_event_rate`: retry after `Retry-After` seconds",
     503: "the store is busy (contended or throttled): nothing was changed; retry after `Retry-After` seconds",
 }
 RETRY_AFTER_SECONDS = 1
 _SUCCESS = {200: "ok", 201: "created", 202: "accepted", 204: "done, no content"}
+
+
+# (principal, API Gateway event, the body as a JSON object, parsed on first call): raises the refusal
+Guard = Callable[[Principal, Mapping[str, Any], Callable[[], dict[str, Any]]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +92,7 @@ class Access:
     body: bool = False  # the route reads a JSON body
     operator: bool = False  # credentials, keys, settings, the audit log: not for the marketer role
     audited: bool = False  # what it does is recorded in the audit log
+    guard: Guard | None = None  # what a route checks next, before the body is validated (device_trust)
 
 
 PUBLIC = Access(())
@@ -106,6 +123,7 @@ class ApiRouter(APIGatewayHttpRouter):
         app_param: str | None = None,
         operator: bool = False,
         audited: bool | None = None,
+        guard: Guard | None = None,
     ) -> Callable[[F], F]:
         """Register a route: `keys` may call it (`app_param` must name the key's own app; `operator`: not
         the marketer role), it answers `status` on success and, beside the errors every route of its
@@ -116,7 +134,7 @@ class ApiRouter(APIGatewayHttpRouter):
             params = inspect.signature(func).parameters
             key = route_key(method, path)
             recorded = audit.changes(key) if audited is None else audited
-            access = Access(tuple(keys), app_param, "body" in params, operator, recorded)
+            access = Access(tuple(keys), app_param, "body" in params, operator, recorded, guard)
             self.access[key] = access
             errors = set(answers) | ({400} if params else set()) | {503}
             errors |= {401, 403} if access.kinds else set()
@@ -217,8 +235,11 @@ class Edge:
             if access.app_param:  # a missing parameter matches no key's app
                 app_id = str((event.get("pathParameters") or {}).get(access.app_param, ""))
             require(principal, *access.kinds, app_id=app_id, operator=access.operator)
+        body = functools.cache(lambda: json_object(event))
+        if access.guard is not None and principal is not None:
+            access.guard(principal, event, body)
         if access.body:
-            json_object(event)
+            body()
 
     def admit(self, event: Mapping[str, Any]) -> Principal | None:
         principal = self.identify(event)
@@ -300,12 +321,16 @@ def json_object(event: Mapping[str, Any]) -> dict[str, Any]:
     return value
 
 
+def _retry_after(exc: DomainError) -> dict[str, str]:
+    return {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else {}
+
+
 def _proxy_error(exc: DomainError) -> dict[str, Any]:
     """An API Gateway (payload 2.0) response for an error the edge answers itself."""
     errors = [{"field": exc.field, "reason": exc.reason}] if exc.field else []
     return {
         "statusCode": exc.status,
-        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "headers": {"Content-Type": content_types.APPLICATION_JSON, **_retry_after(exc)},
         "body": json.dumps({"message": exc.reason, "errors": errors}),
         "isBase64Encoded": False,
     }
@@ -368,7 +393,7 @@ def make_resolver(*routers: APIGatewayHttpRouter) -> APIGatewayHttpResolver:
     @app.exception_handler(DomainError)
     def _domain(exc: DomainError) -> Response:
         errors = [{"field": exc.field, "reason": exc.reason}] if exc.field else []
-        return error_response(exc.status, exc.reason, errors)
+        return error_response(exc.status, exc.reason, errors, headers=_retry_after(exc) or None)
 
     return app
 

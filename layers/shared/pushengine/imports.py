@@ -19,7 +19,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from pushengine import anniversaries
 from pushengine.config import Settings
@@ -44,9 +52,30 @@ Format = Literal["jsonl", "csv"]
 
 
 class ImportFromS3(BaseModel):
+    """`{"s3_uri", "format"}`: an object of the stack's import bucket, the only bucket an import reads.
+    Validate with `context={"import_bucket": name}` (no bucket: every s3_uri is refused)."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     s3_uri: Annotated[str, StringConstraints(min_length=8, max_length=1100)]
     format: Format = "jsonl"
+
+    @field_validator("s3_uri")
+    @classmethod
+    def _in_import_bucket(cls, uri: str, info: ValidationInfo) -> str:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        if not uri.startswith("s3://") or not bucket or not key:
+            raise ValueError("must look like s3://bucket/key")
+        allowed = str((info.context or {}).get("import_bucket") or "")
+        if bucket != allowed:
+            where = f"s3://{allowed}/" if allowed else "the stack's import bucket (none is configured)"
+            raise ValueError(f"imports read only the stack's import bucket: put the file under {where}")
+        return uri
+
+    @property
+    def location(self) -> tuple[str, str]:
+        """(bucket, key)."""
+        bucket, _, key = self.s3_uri.removeprefix("s3://").partition("/")
+        return bucket, key
 
 
 class LineError(BaseModel):
@@ -97,8 +126,13 @@ def start_inline(deps: JobDeps, app_id: str, raw: bytes, fmt: str) -> ImportOut:
     return _start(deps, app_id, import_id, deps.settings.data_bucket, key, fmt, max(0, lines), inline=True)
 
 
+def parse_s3_import(settings: Settings, raw: object) -> ImportFromS3:
+    """The JSON body of an S3 import, held to the stack's import bucket (a 400 naming body.s3_uri)."""
+    return ImportFromS3.model_validate(raw, context={"import_bucket": settings.import_bucket})
+
+
 def start_from_s3(deps: JobDeps, app_id: str, body: ImportFromS3) -> ImportOut:
-    bucket, key = objects.parse_uri(body.s3_uri)
+    bucket, key = body.location
     objects.size(bucket, key)  # readable by the stack, or a 400 now rather than a failed job
     return _start(deps, app_id, "imp_" + secrets.token_hex(8), bucket, key, body.format, None)
 

@@ -112,6 +112,7 @@ class AppCreated(BaseModel):
     name: str
     client_key: str
     server_key: str
+    identity_secret: str  # signs the user tokens of X-User-Token (the app's backend keeps it)
 
 
 # Sends a minute this provider project accepts (pushengine/pacing.py): overrides the provider's default.
@@ -262,6 +263,10 @@ class UserDevice(BaseModel):
 class DeviceOut(UserDevice):
     token: str | None = None
     subscription: SubscriptionOut | None = None
+
+
+class DeviceRegistered(DeviceOut):
+    device_secret: str | None = None  # a new device's, or a claimed one's: shown once (X-Device-Secret)
 
 
 class UserOut(BaseModel):
@@ -664,6 +669,11 @@ class AppSettingsIn(BaseModel):
     currency: Currency | None = None
     # a conversion without campaign_id counts for campaigns that reached the device this many days before
     attribution_window_days: Annotated[int, Field(ge=0, le=MAX_ATTRIBUTION_DAYS)] | None = None
+    # what a client key must prove (pushengine.device_trust): a new app's are "required"; omitted in a PUT,
+    # the stored value stays; an app made before they existed has neither, and behaves as "off"
+    device_secrets: Literal["required", "off"] | None = None
+    identity_verification: Literal["required", "off"] | None = None
+    client_event_rate: Annotated[int, Field(ge=1, le=100_000)] | None = None  # per device per minute (120)
 
 
 class AppSettingsOut(AppSettingsIn):

@@ -80,6 +80,11 @@ class CampaignStore(Protocol):
 
     def runs(self, app_id: str, campaign_id: str, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]: ...
 
+    def series(self, app_id: str, campaign_id: str, run: str | None = None) -> builtins.list[dict[str, Any]]:
+        """The time series `record(hour=...)` added to (of one run, with `run`), oldest hour first, as
+        `{"hour", "stats", "vstats"}` with each hour's write shards summed."""
+        ...
+
     def add_run(self, app_id: str, campaign_id: str, run: str) -> None: ...
 
     def reserve_slots(

@@ -62,6 +62,10 @@ def profile_attrs(item: Mapping[str, Any]) -> dict[str, Any]:
 class ProfileStore(Protocol):
     def admit_name(self, app_id: str, name: str) -> bool: ...
 
+    def knows_name(self, app_id: str, name: str) -> bool: ...
+
+    def has_device(self, app_id: str, device_id: str) -> bool: ...
+
     def user_devices(self, app_id: str, user_id: str, limit: int) -> list[str]: ...
 
     def apply(self, app_id: str, device_id: str, name: str, at: str, value: float | None) -> bool: ...
@@ -77,17 +81,23 @@ def record_behaviour(
     at: datetime,
     value: float | None,
 ) -> Sequence[str]:
-    """Add one event to the profile of its device, or of each of its user's devices; the ids updated."""
+    """Add one event to the profile of its device, or of each of its user's devices; the ids updated.
+    An event of an unknown device or user takes no event-name slot: its name is admitted only once its
+    devices are known to exist (a new name costs one read more)."""
+    if device_id is not None:
+        targets, field = [device_id], "body.device_id"
+        missing = not store.knows_name(app_id, name) and not store.has_device(app_id, device_id)
+    else:
+        assert user_id is not None  # the model demands exactly one
+        targets, field = store.user_devices(app_id, user_id, MAX_USER_DEVICES), "body.user_id"
+        missing = not targets
+    if missing:
+        raise NotFound("device not found" if device_id else "no device of this user found", field=field)
     if not store.admit_name(app_id, name):
         raise InvalidInput(
             f"this app already has {MAX_EVENT_NAMES} distinct event names; reuse one of them",
             field="body.name",
         )
-    if device_id is not None:
-        targets, field = [device_id], "body.device_id"
-    else:
-        assert user_id is not None  # the model demands exactly one
-        targets, field = store.user_devices(app_id, user_id, MAX_USER_DEVICES), "body.user_id"
     amount = None if value is None else float(value)
     updated = [d for d in targets if store.apply(app_id, d, name, stamp(at), amount)]
     if not updated:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from pushengine import webpush_keys
@@ -28,7 +29,8 @@ from pushengine.providers.fcm import check_token_uri, parse_service_account
 
 def create_app(apps: AppsRepository, name: str) -> AppCreated:
     item, client_key, server_key = apps.create(name)
-    return AppCreated(app_id=item["app_id"], name=name, client_key=client_key, server_key=server_key)
+    return AppCreated(app_id=item["app_id"], name=name, client_key=client_key, server_key=server_key,
+                      identity_secret=item["identity_secret"])  # fmt: skip
 
 
 def put_provider(
@@ -83,10 +85,12 @@ def _credentials(provider: str, body: dict[str, Any]) -> tuple[dict[str, Any], d
 
 
 def register_device(
-    devices: DevicesRepository, app_id: str, device_id: str, body: DeviceIn
-) -> tuple[DeviceOut, bool]:
+    devices: DevicesRepository, app_id: str, device_id: str, body: DeviceIn,
+    admit: Callable[[dict[str, Any] | None], dict[str, Any]] | None = None,
+) -> tuple[DeviceOut, bool]:  # fmt: skip
+    """`admit`: what the caller must prove over the current device (pushengine.device_trust)."""
     fields = body.model_dump(exclude_none=True, mode="json")
-    item, created = devices.put(app_id, device_id, fields)
+    item, created = devices.put(app_id, device_id, fields, admit)
     return device_out(item), created
 
 
@@ -98,8 +102,10 @@ def get_device(devices: DevicesRepository, app_id: str, device_id: str) -> Devic
 
 
 def delete_device(devices: DevicesRepository, app_id: str, device_id: str) -> None:
-    if not devices.delete(app_id, device_id):
-        raise NotFound("device not found", field="device_id")
+    """`DELETE /v1/devices/{id}` erases the device everywhere (pushengine.erasure); 404 when it is not there."""
+    from pushengine import erasure  # the erasure reaches the other stores: built on first use
+
+    erasure.erase_device(erasure.default_deps(devices), app_id, device_id)
 
 
 def device_out(item: dict[str, Any]) -> DeviceOut:

@@ -15,7 +15,9 @@ from pushengine.auth import hash_key, key_id, new_key
 from pushengine.dal import aws
 from pushengine.dal.numbers import from_dynamo, to_dynamo
 from pushengine.errors import Conflict, NotFound
+from pushengine.identity import new_secret as new_identity_secret
 
+TRUST_DEFAULTS = {"device_secrets": "required", "identity_verification": "required"}  # of a new app
 _APP_CACHE_SECONDS = 30.0  # keys and credentials are re-read at most this stale
 _APP_CACHES: dict[str, dict[str, tuple[float, dict[str, Any] | None]]] = {}
 
@@ -42,6 +44,9 @@ class AppsRepository:
             "client_key_hash": hash_key(client_key),
             "server_key_hash": hash_key(server_key),
             "providers": {},
+            # new apps verify devices and users from the start (pushengine.device_trust, pushengine.identity)
+            "identity_secret": new_identity_secret(),
+            "settings": dict(TRUST_DEFAULTS),
         }
         self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(app_id)")
         return item, client_key, server_key
@@ -83,6 +88,13 @@ class AppsRepository:
         done = aws.conditional(self._table.update_item, Key={"app_id": app_id}, **update)
         self._cache.pop(app_id, None)
         return done
+
+    def rotate_identity_secret(self, app_id: str) -> str:
+        """A new identity secret: user tokens signed with the old one stop verifying (within the cache's
+        30 s on other containers)."""
+        secret = new_identity_secret()
+        self._update(app_id, "SET #i = :i", {"#i": "identity_secret"}, {":i": secret})
+        return secret
 
     def set_provider(self, app_id: str, provider: str, meta: dict[str, Any]) -> None:
         self._update(

@@ -272,7 +272,8 @@ class CampaignsRepository:
 
         Waves and tasks pending go to the progress item; everything else to counter shard `shard` (by
         default the ledger key's): a send batch names the shard its task counted it on. With `hour`
-        (analytics.hour_of), the funnel part of the stats also joins that hour's time series. `run`: an
+        (analytics.hour_of), the funnel part of the stats also joins that hour's time series, on the write
+        shard of the ledger key (so one task's batches spread too, and a redelivery finds the same one). `run`: an
         occurrence of a recurring or anniversary campaign, whose own stats item (and with `hour`, its own
         series) gains them too. `marks`: more ledger keys written with this one (unguarded), so a later
         record under one of them finds it done."""
@@ -306,7 +307,9 @@ class CampaignsRepository:
             vdeltas = {v: series_deltas(d) for v, d in (variant_stats or {}).items()}
             for series_run in (None, run) if run else (None,):
                 updates.append(
-                    self.timeseries.bucket_update(app_id, campaign_id, hour, deltas, vdeltas, series_run)
+                    self.timeseries.bucket_update(
+                        app_id, campaign_id, hour, deltas, vdeltas, series_run, shard=sharded.shard_of(ledger_key)
+                    )
                 )
         if run:
             run_stats = [((k,), d) for k, d in (stats or {}).items()]
@@ -322,6 +325,9 @@ class CampaignsRepository:
         for item in self._batch_get(keys):
             found[str(item.pop("pk")).rsplit("#", 1)[1]] = from_dynamo(item)
         return found
+
+    def series(self, app_id: str, campaign_id: str, run: str | None = None) -> builtins.list[dict[str, Any]]:
+        return list(self.timeseries.hours(app_id, campaign_id, run))
 
     def add_run(self, app_id: str, campaign_id: str, run: str) -> None:
         """Note an occurrence on the campaign's progress, so reads can list its runs."""

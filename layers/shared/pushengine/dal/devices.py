@@ -5,6 +5,11 @@ then the id) its place in it, so a zone of any size splits into as many independ
 reads need (`pushengine.readplan`), and moving zones is one write. Invalid devices drop `aud` and so
 leave the (sparse) index. The zone registry lists the zones each app has devices in, with a device
 count per zone that sizes a wave's reads (approximate: it is a plan's input, never a stat).
+
+Registrations count on the zone's own registry item; prunes, which come from the send path at a rate that
+grows with it (0.4% invalid tokens at 250,000 sends a second is 1,000 a second), count on one of
+PRUNE_SHARDS items under their own partition keys (`<app>#p<n>`, chosen by the device id), so no item
+takes more than its share; a zone's count is its registry item plus its prune shards.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -27,6 +32,9 @@ from pushengine.readplan import HASH_SPACE, KeyRange
 
 AUDIENCE_INDEX = "audience"
 USER_INDEX = "user"  # sparse: only devices with a user_id carry `user_key`
+SECRET_HASH = "secret_hash"  # the device secret's hash (pushengine.device_trust); never shown
+
+PRUNE_SHARDS = 16  # partitions a zone's prune counts spread over (dal/counters.py: the same sum)
 WRITERS = 8  # BatchWriteItem calls in flight at once in a bulk registration (each a ~10 ms round trip)
 
 
@@ -55,7 +63,7 @@ def user_key(app_id: str, user_id: str) -> str:
 
 
 def public_view(item: dict[str, Any]) -> dict[str, Any]:
-    hidden = {"pk", "aud", "app_id", "version", "user_key"}
+    hidden = {"pk", "aud", "app_id", "version", "user_key", SECRET_HASH}
     return {k: v for k, v in item.items() if k not in hidden}
 
 
@@ -78,6 +86,8 @@ def device_item(
         "version": (current or {}).get("version", 0) + 1,
         **profile_attrs(current or {}),  # behaviour is the events', not the registration's
     }
+    if SECRET_HASH not in item and current and current.get(SECRET_HASH):  # a re-registration keeps it
+        item[SECRET_HASH] = current[SECRET_HASH]
     if fields.get("user_id"):
         item["user_key"] = user_key(app_id, fields["user_id"])
     return item
@@ -103,12 +113,17 @@ class DevicesRepository:
         keys = [{"pk": {"S": pk}} for pk in pks]  # AttributeValues: the bulk client sends them as they are
         return [aws.plain_item(raw) for raw in aws.batch_get(aws.bulk_dynamodb(), self._table.name, keys)]
 
-    def put(self, app_id: str, device_id: str, fields: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    def put(
+        self, app_id: str, device_id: str, fields: dict[str, Any],
+        admit: Callable[[dict[str, Any] | None], dict[str, Any]] | None = None,
+    ) -> tuple[dict[str, Any], bool]:  # fmt: skip
         """Register or update (`fields` plain JSON values); returns (item, created). Optimistic on `version`
-        so racing updates retry."""
+        so racing updates retry. `admit` sees the very item the write replaces (None: a new device) and
+        raises to refuse it, or returns fields to store beside the body's (a device secret's hash)."""
         for _ in range(5):
             current = self.get(app_id, device_id)
-            item = self.item(app_id, device_id, fields, current)
+            extra = admit(current) if admit is not None else {}
+            item = self.item(app_id, device_id, {**fields, **extra}, current)
             moved = current is None or current.get("timezone") != fields["timezone"]
             if moved:
                 self._register_zone(app_id, fields["timezone"])  # before the device, so no wave misses it
@@ -170,6 +185,18 @@ class DevicesRepository:
                 self.count_zone(app_id, zone, delta)
         return current
 
+    def set_secret(self, app_id: str, device_id: str, secret_hash: str) -> bool:
+        """Replace a device's secret hash; False if there is no such device. `version` moves, so a
+        registration racing this write reads the device again and keeps the new hash."""
+        return aws.conditional(
+            self._table.update_item,
+            Key={"pk": _pk(app_id, device_id)},
+            UpdateExpression="SET #h = :h ADD version :one",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={"#h": SECRET_HASH},
+            ExpressionAttributeValues={":h": secret_hash, ":one": 1},
+        )
+
     def delete(self, app_id: str, device_id: str) -> bool:
         key = {"pk": _pk(app_id, device_id)}
         old: dict[str, Any] = {}
@@ -186,7 +213,10 @@ class DevicesRepository:
         return deleted
 
     def mark_invalid(self, app_id: str, device_ids: Iterable[str], reason: str = "") -> None:
-        """The provider said this token is gone: it leaves the audience index at once."""
+        """The provider said these tokens are gone: they leave the audience index at once, and each zone's
+        count drops once for the call, on a prune shard."""
+        pruned: Counter[str] = Counter()
+        first = ""
         for device_id in device_ids:
             # A device its owner already deleted (or already pruned) has nothing to mark: the condition fails.
             old: dict[str, Any] = {}
@@ -203,21 +233,26 @@ class DevicesRepository:
                 old.update(got.get("Attributes") or {})
 
             if aws.conditional(mark) and old.get("timezone"):
-                self.count_zone(app_id, str(old["timezone"]), -1)
+                pruned[str(old["timezone"])] -= 1
+                first = first or device_id
+        for zone, delta in pruned.items():
+            self.count_zone(app_id, zone, delta, partition=prune_partition(app_id, first))
 
-    def count_zone(self, app_id: str, zone: str, delta: int) -> None:
-        """A zone's device count moves with registrations, moves, deletions and prunes (one small write)."""
+    def count_zone(self, app_id: str, zone: str, delta: int, *, partition: str | None = None) -> None:
+        """A zone's device count moves with registrations, moves, deletions and prunes (one small write), on
+        its registry item or, for prunes, on a prune shard's `partition`."""
         aws.retried(
             self._zones.update_item,
-            Key={"app_id": app_id, "zone": zone},
+            Key={"app_id": partition or app_id, "zone": zone},
             UpdateExpression="ADD devices :d",
             ExpressionAttributeValues={":d": delta},
         )
 
     def zone_size(self, app_id: str, zone: str) -> int:
         """How many devices the zone's partition holds, as counted (never below zero)."""
-        item = self._zones.get_item(Key={"app_id": app_id, "zone": zone}).get("Item") or {}
-        return max(0, int(item.get("devices", 0)))
+        keys = [{"app_id": {"S": part}, "zone": {"S": zone}} for part in (app_id, *prune_partitions(app_id))]
+        found = aws.batch_get(aws.bulk_dynamodb(), self._zones.name, keys, consistent=False)
+        return max(0, sum(int(aws.plain_item(item).get("devices", 0)) for item in found))
 
     def _register_zone(self, app_id: str, zone: str) -> None:
         self._zones.update_item(
@@ -227,17 +262,24 @@ class DevicesRepository:
         )
 
     def zones(self, app_id: str) -> list[str]:
-        return list(self.zone_sizes(app_id))
+        return [zone for zone, _ in self._counts(app_id)]  # a prune shard only counts registered zones
 
     def zone_sizes(self, app_id: str) -> dict[str, int]:
         """Every zone of the app's registry (kept once seen) with its device count, never below zero."""
-        counts: dict[str, int] = {}
-        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("app_id").eq(app_id)}
+        counts = {zone: n for zone, n in self._counts(app_id)}
+        for part in prune_partitions(app_id):
+            for zone, n in self._counts(part):
+                if zone in counts:
+                    counts[zone] += n
+        return {zone: max(0, n) for zone, n in counts.items()}
+
+    def _counts(self, partition: str) -> Iterable[tuple[str, int]]:
+        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("app_id").eq(partition)}
         while True:
             page = self._zones.query(**kwargs)
-            counts.update((str(item["zone"]), max(0, int(item.get("devices", 0)))) for item in page["Items"])
+            yield from ((str(item["zone"]), int(item.get("devices", 0))) for item in page["Items"])
             if "LastEvaluatedKey" not in page:
-                return counts
+                return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def of_user(self, app_id: str, user_id: str, *, limit: int) -> list[dict[str, Any]]:
@@ -271,3 +313,12 @@ class DevicesRepository:
         page = aws.item_reader().query(**kwargs)  # items decoded in one pass (a page is most of a read's CPU)
         last = page.get("LastEvaluatedKey")
         return page["Items"], (aws.plain_item(last) if last else None)
+
+
+def prune_partitions(app_id: str) -> list[str]:
+    return [f"{app_id}#p{n}" for n in range(PRUNE_SHARDS)]
+
+
+def prune_partition(app_id: str, device_id: str) -> str:
+    """The prune shard a device's prune counts on."""
+    return f"{app_id}#p{int.from_bytes(hashlib.blake2b(device_id.encode(), digest_size=2).digest(), 'big') % PRUNE_SHARDS}"

@@ -1,4 +1,6 @@
-"""When each app last erased a user: a queued batch older than that re-reads its devices before sending."""
+"""What an erasure reads and removes beyond the device items: the app's erasure mark (a queued batch older
+than it re-reads its devices before sending), frequency-cap items, deferred batches, pending triggered
+sends and their ledgers, and the direct messages' per-device results."""
 
 from __future__ import annotations
 
@@ -7,7 +9,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from boto3.dynamodb.conditions import Attr, Key
+
 from pushengine.dal import aws
+from pushengine.dal.campaigns import batch_key
 from pushengine.ports import device_cap_key, user_cap_key
 
 # A batch waits at most the queue's retention (4 days) plus a deferral (a day): past that, no batch
@@ -35,11 +40,82 @@ class ErasureMarks:
         return float(item["at"])
 
 
-class ErasureStore:
-    """What an erasure touches beyond the device items: frequency-cap items and deferred batches."""
+# The ledgers a triggered send writes per (campaign, device, generation): started, sent, cancelled, deferred.
+TRIGGER_LEDGERS = ("trig", "tsend", "tcancel", "tdefer")
+PAGE = 100  # items read per Query page of an erasure's passes
 
-    def __init__(self, delivery_state_table: str) -> None:
+
+class ErasureStore:
+    """What an erasure touches beyond the device items (the tables are the template's)."""
+
+    def __init__(self, delivery_state_table: str, campaigns_table: str = "", automation_table: str = "") -> None:
         self._table = aws.table(delivery_state_table)
+        self._campaigns = aws.table(campaigns_table) if campaigns_table else None
+        self._automation = aws.table(automation_table) if automation_table else None
+
+    def triggered_campaigns(self, app_id: str, start: str | None) -> tuple[list[str], str | None]:
+        """A page of the app's triggered campaigns (any status: an ended one's pending items linger), and
+        where the next page starts (None: the last)."""
+        assert self._campaigns is not None
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("app_id").eq(app_id) & Key("campaign_id").lt("msg_"),
+            "FilterExpression": Attr("spec.schedule.type").eq("triggered"),
+            "ProjectionExpression": "campaign_id", "Limit": PAGE,
+        }  # fmt: skip
+        if start:
+            kwargs["ExclusiveStartKey"] = {"app_id": app_id, "campaign_id": start}
+        page = aws.retried(self._campaigns.query, **kwargs)
+        last = page.get("LastEvaluatedKey")
+        return [str(i["campaign_id"]) for i in page["Items"]], (str(last["campaign_id"]) if last else None)
+
+    def forget_pending(self, app_id: str, campaign_id: str, device_id: str) -> int | None:
+        """Delete the device's pending triggered send (it holds the event's properties) and the ledgers of
+        its generations: the last generation, whose schedule may still wait, or None if there was none."""
+        assert self._automation is not None
+        old = aws.retried(self._automation.delete_item,
+                          Key={"pk": f"pending#{app_id}#{campaign_id}", "sk": device_id},
+                          ReturnValues="ALL_OLD").get("Attributes")  # fmt: skip
+        if not old:
+            return None
+        gen = int(old.get("gen", 1))
+        keys = [f"{kind}#{campaign_id}#{device_id}#{g}" for g in range(1, gen + 1) for kind in TRIGGER_LEDGERS]
+        with self._table.batch_writer() as writer:  # 25 deletes per BatchWriteItem, unprocessed ones again
+            for key in keys:
+                writer.delete_item(Key={"pk": key})
+        return gen
+
+    def messages(self, app_id: str, start: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of the app's direct messages with who they went to (their `batches` and `results`)."""
+        assert self._campaigns is not None
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("app_id").eq(app_id) & Key("campaign_id").begins_with("msg_"),
+            "ProjectionExpression": "campaign_id, batches, results", "Limit": PAGE,
+        }  # fmt: skip
+        if start:
+            kwargs["ExclusiveStartKey"] = {"app_id": app_id, "campaign_id": start}
+        page = aws.retried(self._campaigns.query, **kwargs)
+        last = page.get("LastEvaluatedKey")
+        return list(page["Items"]), (str(last["campaign_id"]) if last else None)
+
+    def rename_recipients(
+        self, app_id: str, message: dict[str, Any], batches: dict[str, Any], results: list[Any]
+    ) -> None:
+        assert self._campaigns is not None
+        aws.retried(self._campaigns.update_item,
+                    Key={"app_id": app_id, "campaign_id": message["campaign_id"]},
+                    UpdateExpression="SET batches = :b, results = :r",
+                    ExpressionAttributeValues={":b": batches, ":r": results})  # fmt: skip
+
+    def rename_results(self, message_id: str, batch_id: str, renamed: dict[str, str]) -> None:
+        """A message batch's ledger keeps its outcomes by device id: the erased ones under their pseudonyms."""
+        key = {"pk": batch_key(message_id, batch_id)}
+        item = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
+        results = (item or {}).get("results")
+        if not isinstance(results, dict) or not set(results) & set(renamed):
+            return
+        kept = {renamed.get(k, k): v for k, v in results.items()}
+        aws.retried(self._table.update_item, Key=key, UpdateExpression="SET results = :r",
+                    ExpressionAttributeValues={":r": kept})  # fmt: skip
 
     def forget_caps(self, app_id: str, device_ids: list[str], user_id: str | None = None) -> int:
         """Delete the devices' cap items and, for a user, the user's own (`ports.cap_subjects`)."""

@@ -1,22 +1,16 @@
-"""S3 objects of imports and exports: the only module that speaks to S3."""
+"""S3 objects of imports and exports (and an erasure's rewrite of them): the only module that speaks to S3."""
 
 from __future__ import annotations
 
+import gzip
+import json
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from pushengine.dal import aws
 from pushengine.errors import InvalidInput
-
-
-def parse_uri(uri: str) -> tuple[str, str]:
-    if not uri.startswith("s3://") or "/" not in uri[5:]:
-        raise InvalidInput("must look like s3://bucket/key", field="body.s3_uri")
-    bucket, key = uri[5:].split("/", 1)
-    if not bucket or not key:
-        raise InvalidInput("must look like s3://bucket/key", field="body.s3_uri")
-    return bucket, key
 
 
 def put(bucket: str, key: str, body: bytes, content_type: str) -> None:
@@ -87,3 +81,41 @@ def presigned(bucket: str, key: str, seconds: int) -> str:
             "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=seconds
         )
     )
+
+
+def keys_after(bucket: str, prefix: str, start_after: str | None, limit: int = 100) -> tuple[list[str], bool]:
+    """Up to `limit` keys under `prefix` after `start_after`, in order, and whether more follow."""
+    kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": limit}
+    if start_after:
+        kwargs["StartAfter"] = start_after
+    got = aws.client("s3").list_objects_v2(**kwargs)
+    return [str(o["Key"]) for o in got.get("Contents", [])], bool(got.get("IsTruncated"))
+
+
+def drop_lines(bucket: str, key: str, drop: Callable[[dict[str, Any]], bool]) -> int:
+    """Rewrite a JSON-lines object (gzipped, as Firehose writes it, or plain) without the lines `drop`
+    picks; the object is left untouched when it holds none. Returns the lines dropped."""
+    try:
+        got = aws.client("s3").get_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if aws.error_code(exc) == "NoSuchKey":  # expired or deleted meanwhile
+            return 0
+        raise
+    raw = bytes(got["Body"].read())
+    zipped = raw[:2] == b"\x1f\x8b"
+    lines = (gzip.decompress(raw) if zipped else raw).splitlines(keepends=True)
+
+    def picked(line: bytes) -> bool:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            return False
+        return isinstance(record, dict) and drop(record)
+
+    kept = [line for line in lines if not picked(line)]
+    if len(kept) == len(lines):
+        return 0
+    body = b"".join(kept)
+    aws.client("s3").put_object(Bucket=bucket, Key=key, Body=gzip.compress(body) if zipped else body,
+                                ContentType=got.get("ContentType") or "application/x-ndjson")  # fmt: skip
+    return len(lines) - len(kept)

@@ -69,6 +69,15 @@ class ProfilesRepository:
             self._names[app_id] = (names, time.monotonic())
         return admitted
 
+    def knows_name(self, app_id: str, name: str) -> bool:
+        """Whether this container has seen `name` admitted for the app (no read)."""
+        with self._lock:
+            return name in self._names.get(app_id, (frozenset(), 0.0))[0]
+
+    def has_device(self, app_id: str, device_id: str) -> bool:
+        got = self._devices.get_item(Key={"pk": device_pk(app_id, device_id)}, ProjectionExpression="pk")
+        return "Item" in got
+
     def event_names(self, app_id: str) -> list[str]:
         item = self._audience.get_item(Key={"app_id": app_id, "key": NAMES_KEY}).get("Item") or {}
         return sorted(item.get("names", ()))

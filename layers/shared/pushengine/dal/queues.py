@@ -111,10 +111,12 @@ def rewrite_all(
     max_message: int = 262_144,
     hold_seconds: int = 60,
     until: Callable[[], bool] = lambda: False,
+    drop: Callable[[dict[str, Any]], bool] = lambda body: False,
 ) -> tuple[int, bool]:
     """One pass over a queue nobody consumes (a dead-letter queue): every visible message is received and
-    held invisible; `change(body)` answers the body to keep in its place (sent, then the old one deleted) or
-    None (left as it is). Held messages are released at the end. Stops early once `until()` is true.
+    held invisible; `drop(body)` deletes it; else `change(body)` answers the body to keep in its place
+    (sent, then the old one deleted) or None (left as it is). Held messages are released at the end. Stops
+    early once `until()` is true. Rewritten counts the dropped ones.
     Returns (messages rewritten, whether the pass reached an empty receive). A long-polling receive (1 s)
     ends the pass, as a short poll may answer empty while a few messages remain."""
     client = aws.client("sqs")
@@ -132,11 +134,13 @@ def rewrite_all(
                     body = json.loads(message["Body"])
                 except ValueError:
                     body = None
-                new = change(body) if isinstance(body, dict) else None
-                if new is None:
+                dropped = isinstance(body, dict) and drop(body)
+                new = change(body) if isinstance(body, dict) and not dropped else None
+                if new is None and not dropped:
                     held.append(message["ReceiptHandle"])
                     continue
-                send_json(queue_url, [new], max_message=max_message)
+                if new is not None:
+                    send_json(queue_url, [new], max_message=max_message)
                 client.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
                 rewritten += 1
         return rewritten, False

@@ -1,6 +1,13 @@
-"""A campaign's stats per UTC hour, in the analytics table: one item per (campaign, hour), and for an
-occurrence of a recurring or anniversary campaign one more per (campaign, run, hour) in the run's own
-partition, so one run's series is one Query however many runs the campaign has had.
+"""A campaign's stats per UTC hour, in the analytics table: an hour's counts spread over SHARDS write
+shards (partition keys `<series>#s<n>`, by the writer's ledger key: see dal/counters.py), and for an
+occurrence of a recurring or anniversary campaign the same again per (campaign, run) in the run's own
+partitions, so one run's series is SHARDS Queries however many runs the campaign has had.
+
+Every send batch and audience task adds to its hour, so one item per (campaign, hour) would take writes
+that grow with the send rate: at 2 WRU a transactional write, one item's 1,000 WCU is 500 transactions
+(~125,000 notifications of 250-device batches) a second. Spread over 16 shards, 250,000 notifications a
+second are ~63 transactions (~125 WCU) a shard. Reads sum the shards (and the unsharded item that
+deployments before the shards wrote), so the stats, the time series and the console read the same numbers.
 
 The item's counters are top-level attributes (`s:<stat>` overall, `v:<variant>:<stat>` per variant), so
 one ADD creates or bumps them without a parent map that would first have to exist. The writers do not
@@ -18,12 +25,15 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from pushengine.dal import aws
+from pushengine.dal.counters import SHARDS
 from pushengine.dal.expressions import add_update
 from pushengine.dal.numbers import from_dynamo
 
 
-def series_key(app_id: str, campaign_id: str, run: str | None = None) -> str:
-    return f"{app_id}#{campaign_id}" if run is None else f"{app_id}#{campaign_id}#run#{run}"
+def series_key(app_id: str, campaign_id: str, run: str | None = None, shard: int | None = None) -> str:
+    """The partition of a series' write shard `shard` (None: the unsharded one of earlier deployments)."""
+    base = f"{app_id}#{campaign_id}" if run is None else f"{app_id}#{campaign_id}#run#{run}"
+    return base if shard is None else f"{base}#s{shard % SHARDS}"
 
 
 class TimeseriesRepository:
@@ -39,29 +49,54 @@ class TimeseriesRepository:
         stats: Mapping[str, int | float],
         variant_stats: Mapping[str, Mapping[str, int | float]],
         run: str | None = None,
+        *,
+        shard: int,
     ) -> dict[str, Any] | None:
-        """A TransactWriteItems Update adding these deltas to the hour's item (of the run's series, with
-        `run`); None when nothing to add."""
+        """A TransactWriteItems Update adding these deltas to the hour's item on write shard `shard` (of the
+        run's series, with `run`); None when nothing to add. A redelivery names the same shard and its
+        ledger stops the transaction, so each delta is added once."""
         if not self._name:
             return None
         adds = [((f"s:{k}",), v) for k, v in stats.items()]
         for variant, deltas in variant_stats.items():
             adds += [((f"v:{variant}:{k}",), v) for k, v in deltas.items()]
-        return add_update(self._name, {"series": series_key(app_id, campaign_id, run), "hour": hour}, adds)
+        return add_update(self._name, {"series": series_key(app_id, campaign_id, run, shard), "hour": hour}, adds)
 
     def hours(self, app_id: str, campaign_id: str, run: str | None = None) -> Iterator[dict[str, Any]]:
-        """Every hour item of the campaign (or of one run), oldest first, as {"hour", "stats", "vstats"}."""
+        """Every hour of the campaign (or of one run), oldest first, as {"hour", "stats", "vstats"}: each
+        hour's shards summed."""
         if self._table is None:
             return
-        key = series_key(app_id, campaign_id, run)
+        hours: dict[str, dict[str, Any]] = {}
+        for shard in (None, *range(SHARDS)):
+            for item in self._items(series_key(app_id, campaign_id, run, shard)):
+                parsed = _parse(from_dynamo(item))
+                hours[parsed["hour"]] = _merged(hours[parsed["hour"]], parsed) if parsed["hour"] in hours else parsed
+        for hour in sorted(hours):
+            yield hours[hour]
+
+    def _items(self, key: str) -> Iterator[dict[str, Any]]:
+        assert self._table is not None
         kwargs: dict[str, Any] = {"KeyConditionExpression": Key("series").eq(key)}
         while True:
             page = self._table.query(**kwargs)
-            for item in page["Items"]:
-                yield _parse(from_dynamo(item))
+            yield from page["Items"]
             if "LastEvaluatedKey" not in page:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _merged(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+    """Two shards' counts of one hour, added."""
+    stats = dict(a["stats"])
+    for k, v in b["stats"].items():
+        stats[k] = stats.get(k, 0) + v
+    vstats = {variant: dict(counts) for variant, counts in a["vstats"].items()}
+    for variant, counts in b["vstats"].items():
+        into = vstats.setdefault(variant, {})
+        for k, v in counts.items():
+            into[k] = into.get(k, 0) + v
+    return {"hour": a["hour"], "stats": stats, "vstats": vstats}
 
 
 def _parse(item: Mapping[str, Any]) -> dict[str, Any]:

@@ -177,8 +177,10 @@ async def send_batch(
     if composer is None:
         composer = deps.composers[composed] = Composer(campaign_id, campaign["spec"])
 
-    devices = batch["devices"]
     erased = await asyncio.to_thread(erasure.erased_from, deps.erasures, deps.devices, batch)
+    if erased:  # before anything is sent, recorded, exported or queued again
+        batch = erasure.with_tombstones(batch, erased)
+    devices = batch["devices"]
     results: dict[str, list[Any]] = dict(checkpoint.get("results", {}))  # direct sends only
     # the campaign's own cap counts its own sends, the app-wide one every marketing send (marketing only;
     # see app_settings.batch_policy)
@@ -211,7 +213,7 @@ async def send_batch(
     async def attempt(index: int, entry: dict[str, Any], earliest: float) -> SendResult | str:
         """The provider's answer, or the stat of a send not made (a frequency cap, quiet hours). Raises
         pace.Later when it goes in a later delivery (its slot is further off, or its quiet hours began)."""
-        if entry["id"] in erased:  # erased while the batch waited: never sent to again
+        if entry.get(erasure.ERASED):  # erased while the batch waited: never sent to again
             return SendResult(Outcome.FAILED, reason=erasure.ERASED)
         slot: float | None = None
         if pacer is not None:  # max_per_second: quiet hours as of now (no slot spent), then as of its slot

@@ -6,9 +6,9 @@ from functools import cached_property
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
 
-from pushengine import anniversaries, app_settings, registry
+from pushengine import anniversaries, app_settings, device_trust, registry
 from pushengine.auth import Kind
 from pushengine.config import settings
 from pushengine.dal.apps import AppsRepository, SecretsStore
@@ -17,7 +17,7 @@ from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.jobs import JobsRepository
 from pushengine.dal.queues import SqsQueue
 from pushengine.http import ApiRouter, caller
-from pushengine.models import AppCreated, AppIn, DeviceId, DeviceIn, DeviceOut, ProviderOut
+from pushengine.models import AppCreated, AppIn, DeviceId, DeviceIn, DeviceOut, DeviceRegistered, ProviderOut
 
 
 class Deps:
@@ -53,6 +53,10 @@ router = ApiRouter()
 
 
 DEVICE_KEYS: tuple[Kind, ...] = ("client", "server")
+gate = device_trust.Gate(lambda: deps.apps, lambda: deps.devices)
+# what a client key sends beside it (pushengine.device_trust, pushengine.identity); documented per route
+DeviceSecret = Annotated[str | None, Header(description="the device's secret (client key)")]
+UserToken = Annotated[str | None, Header(description="HS256 user token for the body's user_id (client key)")]
 
 
 def _json(status: int, body: Any) -> Response:
@@ -78,31 +82,44 @@ def put_provider(
 
 @router.api(
     "PUT", "/v1/devices/<device_id>", keys=DEVICE_KEYS, status=(200, 201), answers=[409],
-    summary="Register (201) or update (200) a device (client key)",
+    summary="Register (201, with `device_secret`) or update (200) a device (client key: X-Device-Secret)",
+    guard=gate.device_route,
 )  # fmt: skip
-def put_device(device_id: Annotated[DeviceId, Path()], body: DeviceIn) -> Response[DeviceOut]:
-    app_id = str(caller().app_id)
+def put_device(
+    device_id: Annotated[DeviceId, Path()], body: DeviceIn,
+    x_device_secret: DeviceSecret = None, x_user_token: UserToken = None,
+) -> Response[DeviceRegistered]:  # fmt: skip
+    principal = caller()
+    app_id = str(principal.app_id)
+    app = deps.apps.get(app_id)
     # the app's declared date attributes are indexed by month-day for anniversary campaigns
-    declared = list(app_settings.load(deps.apps, app_id).get("date_attributes") or [])
+    declared = list(app_settings.of_app(app).get("date_attributes") or [])
     anniversaries.check_device(declared, body.attributes)
     before = deps.devices.get(app_id, device_id) if declared else None
-    out, created = registry.register_device(deps.devices, app_id, device_id, body)
+    issued: list[str] = []  # the secret a new or claimed device gets, shown in this answer only
+    fields = body.model_dump(exclude_none=True, mode="json")
+    admit = gate.admit_registration(principal, app, x_device_secret, fields, issued)
+    out, created = registry.register_device(deps.devices, app_id, device_id, body, admit)
     if declared:
         anniversaries.reindex(deps.automation, app_id, device_id, before, out.model_dump(), declared)
-    return _json(201 if created else 200, out.model_dump(mode="json", exclude_none=True))
+    answer = out.model_dump(mode="json", exclude_none=True) | ({"device_secret": issued[0]} if issued else {})
+    return _json(201 if created else 200, answer)
 
 
 @router.api(
-    "GET", "/v1/devices/<device_id>", keys=DEVICE_KEYS, answers=[404], summary="Read a device (client key)"
-)
-def get_device(device_id: Annotated[DeviceId, Path()]) -> DeviceOut:
+    "GET", "/v1/devices/<device_id>", keys=DEVICE_KEYS, answers=[404],
+    summary="Read a device (client key: X-Device-Secret)", guard=gate.device_route,
+)  # fmt: skip
+def get_device(device_id: Annotated[DeviceId, Path()], x_device_secret: DeviceSecret = None) -> DeviceOut:
     return registry.get_device(deps.devices, str(caller().app_id), device_id)
 
 
 @router.api(
     "DELETE", "/v1/devices/<device_id>", keys=DEVICE_KEYS, status=204, answers=[404],
-    summary="Unregister a device (client key)",
+    summary="Unregister a device (client key: X-Device-Secret)", guard=gate.device_route,
 )  # fmt: skip
-def delete_device(device_id: Annotated[DeviceId, Path()]) -> Response[None]:
+def delete_device(
+    device_id: Annotated[DeviceId, Path()], x_device_secret: DeviceSecret = None
+) -> Response[None]:
     registry.delete_device(deps.devices, str(caller().app_id), device_id)
     return Response(status_code=204)

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Header
 from pydantic import ValidationError
 
-from pushengine import events, export, idempotency, triggers
+from pushengine import device_trust, events, export, idempotency, triggers
 from pushengine.attribution import RecentCampaigns
 from pushengine.config import settings
 from pushengine.dal.apps import AppsRepository
 from pushengine.dal.campaigns import CampaignsRepository
 from pushengine.dal.devices import DevicesRepository
+from pushengine.dal.event_rate import EventRate
 from pushengine.dal.export import EventExport
 from pushengine.dal.profiles import ProfilesRepository
 from pushengine.delivery import segment
@@ -25,14 +28,23 @@ from pushengine.models import EventBatchIn, EventIn
 
 class Deps:
     @cached_property
+    def apps(self) -> AppsRepository:
+        return AppsRepository(settings().apps_table)
+
+    @cached_property
+    def devices(self) -> DevicesRepository:
+        s = settings()
+        return DevicesRepository(s.devices_table, s.zones_table, s.shard_count)
+
+    @cached_property
     def events(self) -> events.EventDeps:
         s = settings()
         campaigns = CampaignsRepository(s.campaigns_table, s.delivery_state_table)
         return events.EventDeps(
             campaigns=campaigns,
-            devices=DevicesRepository(s.devices_table, s.zones_table, s.shard_count),
+            devices=self.devices,
             profiles=ProfilesRepository(s.devices_table, s.audience_table),
-            apps=AppsRepository(s.apps_table),
+            apps=self.apps,
             recent=RecentCampaigns(campaigns),
             on_event=self.on_event,
         )
@@ -49,16 +61,27 @@ class Deps:
     def export(self) -> EventExport:
         return EventExport(settings().event_export)
 
+    @cached_property
+    def rate(self) -> EventRate:
+        return EventRate(settings().delivery_state_table)
+
 
 deps = Deps()
 router = ApiRouter()
+gate = device_trust.Gate(lambda: deps.apps, lambda: deps.devices, lambda: deps.rate)
+# sent with a client key: the event's device's secret, a token for its user (pushengine.device_trust)
+DeviceSecret = Annotated[str | None, Header(description="the event's device's secret (client key)")]
+UserToken = Annotated[str | None, Header(description="HS256 user token for the event's user_id (client key)")]
 
 
 @router.api(
-    "POST", "/v1/events", keys=("client", "server"), status=202, answers=[404], audited=False,
-    summary="Report an event: behaviour, and opens, clicks, conversions",
+    "POST", "/v1/events", keys=("client", "server"), status=202, answers=[404, 429], audited=False,
+    summary="Report an event: behaviour, and opens, clicks, conversions (client key: X-Device-Secret)",
+    guard=gate.event_route,
 )  # fmt: skip
-def post_event(body: EventIn) -> Response[dict]:
+def post_event(
+    body: EventIn, x_device_secret: DeviceSecret = None, x_user_token: UserToken = None
+) -> Response[dict]:
     app_id = str(caller().app_id)
     result = events.record_event(deps.events, app_id, body)
     deps.export.put(export.event_unit([export.event_record(app_id, body, result)]))
@@ -69,22 +92,35 @@ def post_event(body: EventIn) -> Response[dict]:
     "POST", "/v1/events/batch", keys=("client", "server"), status=202, answers=[409, 422], audited=False,
     summary="Report up to 100 events; each event's own status in `results` (Idempotency-Key honoured)",
 )  # fmt: skip
-def post_events(body: EventBatchIn) -> Response[dict]:
-    app_id = str(caller().app_id)
+def post_events(
+    body: EventBatchIn, x_device_secret: DeviceSecret = None, x_user_token: UserToken = None
+) -> Response[dict]:
+    principal = caller()
+    app_id = str(principal.app_id)
+    app = deps.apps.get(app_id) if principal.kind == "client" else None
+    headers = {device_trust.HEADER: x_device_secret, "x-user-token": x_user_token}
+
+    def check(raw: dict[str, Any]) -> None:  # each event as posted: its device's secret, its user, the rate
+        gate.event(principal, app, raw, headers)
 
     def make() -> tuple[int, dict]:
         accepted: list[dict[str, Any]] = []
-        results = [_one(app_id, i, raw, accepted) for i, raw in enumerate(body.events)]
+        results = [_one(app_id, i, raw, accepted, check) for i, raw in enumerate(body.events)]
         deps.export.put(export.event_unit(accepted))  # one unit of the request's accepted events
         return 202, {"results": results}
 
     return idempotency.answer(router, "POST /v1/events/batch", body, make)
 
 
-def _one(app_id: str, index: int, raw: dict[str, Any], accepted: list[dict[str, Any]]) -> dict[str, Any]:
-    """One event of a batch: a bad one gets its own 4xx result (fields under body.events[i]), the others land."""
+def _one(
+    app_id: str, index: int, raw: dict[str, Any], accepted: list[dict[str, Any]],
+    check: Callable[[dict[str, Any]], None],
+) -> dict[str, Any]:  # fmt: skip
+    """One event of a batch: a bad one gets its own 4xx result (fields under body.events[i]), the others land.
+    A client key's event is proven (device secret, user token, rate) before it is validated."""
     where = f"body.events[{index}]"
     try:
+        check(raw)
         event = EventIn.model_validate(raw)
         result = events.record_event(deps.events, app_id, event)
         accepted.append(export.event_record(app_id, event, result))

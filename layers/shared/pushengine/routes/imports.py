@@ -1,8 +1,8 @@
 """Routes of bulk device import and export (server key), served by the devices function.
 
 An import's body is the file itself (application/x-ndjson or text/csv, up to MAX_IMPORT_BODY_BYTES), or
-JSON `{"s3_uri", "format"}` naming an object the stack can read; so the route reads its body itself,
-with its own size cap, rather than through the JSON edge."""
+JSON `{"s3_uri", "format"}` naming an object of the stack's import bucket (any other bucket is a 400); so
+the route reads its body itself, with its own size cap, rather than through the JSON edge."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ deps = cache(imports.default_deps)
 
 @router.api(
     "POST", "/v1/devices/import", keys=["server"], status=202, answers=[400, 409, 413, 415, 422],
-    summary="Import devices as a job: a JSONL or CSV body, or JSON {s3_uri, format} (Idempotency-Key honoured)",
+    summary="Import devices as a job: a JSONL or CSV body, or JSON {s3_uri, format} naming an object of the "
+            "stack's import bucket (Idempotency-Key honoured)",
 )  # fmt: skip
 def import_devices() -> Response[imports.ImportOut]:
     event = router.current_event
@@ -51,7 +52,8 @@ def import_devices() -> Response[imports.ImportOut]:
         raise UnsupportedMediaType(
             f"send application/x-ndjson, text/csv or application/json, not {media[:64]}", field="content-type"
         )
-    body = imports.ImportFromS3.model_validate(json_object(event.raw_event))  # a 400 naming body.* fields
+    # a 400 naming body.* fields: s3_uri outside the import bucket among them
+    body = imports.parse_s3_import(deps().settings, json_object(event.raw_event))
 
     def from_s3() -> tuple[int, dict]:
         return 202, imports.start_from_s3(deps(), app_id, body).model_dump(mode="json")
