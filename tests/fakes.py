@@ -41,7 +41,7 @@ from pushengine.dal.numbers import from_dynamo
 from pushengine.dal.queues import encode, pack
 from pushengine.delivery import segment, sending
 from pushengine.models import CampaignSpec
-from pushengine.ports import CapRule
+from pushengine.ports import CapRule, cap_subjects, send_of
 from pushengine.providers.base import Notification, Outcome, PushProvider, SendResult
 from pushengine.readplan import KeyRange
 
@@ -522,19 +522,25 @@ class FakeCaps:
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self.clock = clock
-        self.sends: dict[tuple[str, str], builtins.list[tuple[str, float]]] = defaultdict(list)
+        self.sends: dict[str, builtins.list[tuple[str, float]]] = defaultdict(list)  # by cap item key
 
-    def allow_within(self, app_id: str, device_id: str, send_id: str, limits: builtins.list[CapRule]) -> bool:
+    def allow_within(
+        self, app_id: str, device_id: str, send_id: str, limits: builtins.list[CapRule], *,
+        user_id: str | None = None,
+    ) -> bool:  # fmt: skip
         now = self.clock()
-        longest = max(rule.per_hours for rule in limits)
-        recent = [(s, at) for s, at in self.sends[(app_id, device_id)] if at > now - longest * 3600]
-        if any(s == send_id for s, _ in recent):
-            return True  # a redelivered batch repeats its own send
-        for rule in limits:
-            since = now - rule.per_hours * 3600
-            if sum(1 for s, at in recent if at > since and rule.counts(s)) >= rule.max:
-                return False
-        self.sends[(app_id, device_id)] = [*recent, (send_id, now)]
+        writes: dict[str, builtins.list[tuple[str, float]]] = {}
+        for pk, (entry, rules) in cap_subjects(app_id, device_id, send_id, limits, user_id).items():
+            longest = max(rule.per_hours for rule in rules)
+            recent = [(s, at) for s, at in self.sends[pk] if at > now - longest * 3600]
+            if any(s == entry for s, _ in recent):
+                continue  # a redelivered batch repeats its own send
+            for rule in rules:
+                since = now - rule.per_hours * 3600
+                if sum(1 for s, at in recent if at > since and rule.counts(send_of(s))) >= rule.max:
+                    return False
+            writes[pk] = [*recent, (entry, now)]
+        self.sends.update(writes)
         return True
 
 

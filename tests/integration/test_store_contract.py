@@ -266,6 +266,24 @@ def test_a_campaigns_cap_counts_its_own_sends_and_the_app_wide_cap_counts_every_
     assert store.allow_within(APP, "d1", "cmp_r.2027-01-06", [own["cmp_r"], app_wide])  # the window passed
 
 
+def test_a_user_scoped_cap_counts_every_device_of_the_user_together(caps: tuple[CapStore, Clock]) -> None:
+    store, clock = caps
+    per_user = CapRule(1, 24, "cmp_u", "user")
+    assert store.allow_within(APP, "phone", "cmp_u", [per_user], user_id="ann")
+    assert store.allow_within(APP, "phone", "cmp_u", [per_user], user_id="ann")  # its own send, redelivered
+    assert not store.allow_within(APP, "tablet", "cmp_u", [per_user], user_id="ann")  # her second device
+    assert store.allow_within(APP, "laptop", "cmp_u", [per_user], user_id="bob")  # another user
+    assert store.allow_within(APP, "kiosk", "cmp_u", [per_user])  # no user: the device is its own
+    # both scopes on one send: recorded in both items, so each counts it
+    app_wide = CapRule(1, 24)
+    assert store.allow_within(APP, "watch", "cmp_v", [CapRule(2, 24, "cmp_v", "user"), app_wide], user_id="cy")
+    assert not store.allow_within(APP, "watch", "cmp_w", [app_wide], user_id="cy")  # the device's own item
+    assert store.allow_within(APP, "pad", "cmp_v", [CapRule(2, 24, "cmp_v", "user"), app_wide], user_id="cy")
+    assert not store.allow_within(APP, "car", "cmp_v", [CapRule(2, 24, "cmp_v", "user")], user_id="cy")
+    clock.now += 25 * 3600
+    assert store.allow_within(APP, "tablet", "cmp_u", [per_user], user_id="ann")  # the window passed
+
+
 def test_an_edited_definition_reaches_a_container_that_read_the_old_one(campaigns: CampaignStore) -> None:
     created(campaigns)
     other = campaigns

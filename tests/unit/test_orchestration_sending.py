@@ -190,6 +190,17 @@ def test_a_frequency_cap_counts_its_own_campaigns_sends_and_not_a_redelivery_of_
     # (its own later sends do: a run or a trigger of the same campaign, tests/integration/test_store_contract.py)
 
 
+def test_a_user_scoped_cap_counts_the_sends_to_all_of_a_users_devices_together() -> None:
+    h = Harness()
+    h.web_devices(APP, 2, prefix="ann", user_id="ann")
+    h.web_devices(APP, 1, prefix="bob", user_id="bob")
+    per_user = h.create_campaign(APP, body(frequency_cap={"max": 1, "per_hours": 24, "scope": "user"}))
+    h.drain()
+    stats = h.campaigns.totals(APP, per_user)["stats"]
+    assert (stats["sent"], stats["suppressed_frequency_cap"]) == (2, 1)  # one of ann's two, and bob's
+    assert sum(notified(h)[f"ann{i:04d}"] for i in range(2)) == 1
+
+
 def test_a_transactional_campaign_ignores_caps() -> None:
     h = Harness()
     cap = {"max": 1, "per_hours": 24}

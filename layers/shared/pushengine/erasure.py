@@ -112,7 +112,8 @@ def erase_device(deps: ErasureDeps, app_id: str, device_id: str) -> ErasureOut:
     items = _remove_devices(deps, app_id, [device_id])
     if not items:  # deleted meanwhile by another call
         raise NotFound("device not found", field="device_id")
-    return _erase(deps, app_id, str(item.get("user_id") or ""), items)
+    # the user's own cap item stays: it still counts the user's other devices
+    return _erase(deps, app_id, str(item.get("user_id") or ""), items, user_cap=False)
 
 
 def _remove_devices(deps: ErasureDeps, app_id: str, device_ids: list[str]) -> list[dict[str, Any]]:
@@ -142,9 +143,11 @@ def _unindex_anniversaries(deps: ErasureDeps, app_id: str, item: Mapping[str, An
     return gone
 
 
-def _erase(deps: ErasureDeps, app_id: str, user_id: str, items: list[dict[str, Any]]) -> ErasureOut:
+def _erase(
+    deps: ErasureDeps, app_id: str, user_id: str, items: list[dict[str, Any]], *, user_cap: bool = True
+) -> ErasureOut:
     owned = [str(i["device_id"]) for i in items]
-    caps = deps.store.forget_caps(app_id, owned)
+    caps = deps.store.forget_caps(app_id, owned, user_id if user_cap and user_id else None)
     touched = 0
     gone = set(owned)
     for key, held in deps.store.deferred_holding(owned):

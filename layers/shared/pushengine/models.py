@@ -423,6 +423,7 @@ class FrequencyCap(BaseModel):
     model_config = Strict
     max: Annotated[int, Field(ge=1, le=1000)]
     per_hours: Annotated[int, Field(ge=1, le=24 * 90)]
+    scope: Literal["device", "user"] = "device"  # "user": all of a user's devices count together
 
 
 class CampaignFields(BaseModel):

@@ -173,16 +173,54 @@ class CapRule(NamedTuple):
     max: int
     per_hours: int
     campaign_id: str | None = None
+    scope: str = "device"  # "user": the sends to all of the device's user's devices count together
 
     def counts(self, send_id: str) -> bool:
         """Whether a recorded send (`campaign`, `campaign.run` or `campaign.device.generation`) counts."""
         return self.campaign_id is None or send_id.split(".", 1)[0] == self.campaign_id
 
 
+def cap_subjects(
+    app_id: str, device_id: str, send_id: str, limits: list[CapRule], user_id: str | None
+) -> dict[str, tuple[str, list[CapRule]]]:
+    """Where each rule of a send counts: {cap item key: (the entry this send records there, its rules)}. A
+    user's item records which device each send went to, so a redelivery is told from a sibling's send; a
+    device without a user is its own user."""
+    subjects: dict[str, tuple[str, list[CapRule]]] = {}
+    for rule in limits:
+        if rule.scope == "user" and user_id:
+            pk, entry = user_cap_key(app_id, user_id), f"{device_id}|{send_id}"
+        else:
+            pk, entry = device_cap_key(app_id, device_id), send_id
+        subjects.setdefault(pk, (entry, []))[1].append(rule)
+    return subjects
+
+
+def device_cap_key(app_id: str, device_id: str) -> str:
+    return f"cap#{app_id}#{device_id}"
+
+
+def user_cap_key(app_id: str, user_id: str) -> str:
+    return f"capu#{app_id}#{user_id}"
+
+
+def recorded_send(recorded: str) -> tuple[str, str, int]:
+    """A cap item's entry (`send@at`, or `device|send@at` in a user's item): (entry, send id, at)."""
+    entry, at = recorded.rsplit("@", 1)
+    return entry, send_of(entry), int(at)
+
+
+def send_of(entry: str) -> str:
+    """The send id of an entry `cap_subjects` records (`send`, or `device|send`)."""
+    return entry.rsplit("|", 1)[-1]
+
+
 class CapStore(Protocol):
     """Frequency caps (`dal.caps.FrequencyCaps`)."""
 
-    def allow_within(self, app_id: str, device_id: str, send_id: str, limits: list[CapRule]) -> bool: ...
+    def allow_within(
+        self, app_id: str, device_id: str, send_id: str, limits: list[CapRule], *, user_id: str | None = None
+    ) -> bool: ...
 
 
 class ErasureLog(Protocol):

@@ -13,6 +13,7 @@ from boto3.dynamodb.conditions import Attr, Key
 
 from pushengine.dal import aws
 from pushengine.dal.campaigns import batch_key
+from pushengine.ports import device_cap_key, user_cap_key
 
 # A batch waits at most the queue's retention (4 days) plus a deferral (a day): past that, no batch
 # queued before the erasure can still exist, and the mark expires.
@@ -116,11 +117,13 @@ class ErasureStore:
         aws.retried(self._table.update_item, Key=key, UpdateExpression="SET results = :r",
                     ExpressionAttributeValues={":r": kept})  # fmt: skip
 
-    def forget_caps(self, app_id: str, device_ids: list[str]) -> int:
+    def forget_caps(self, app_id: str, device_ids: list[str], user_id: str | None = None) -> int:
+        """Delete the devices' cap items and, for a user, the user's own (`ports.cap_subjects`)."""
         gone = 0
-        for device_id in device_ids:
+        keys = [device_cap_key(app_id, device_id) for device_id in device_ids]
+        for pk in [*keys, *([user_cap_key(app_id, user_id)] if user_id else [])]:
             gone += aws.conditional(
-                self._table.delete_item, Key={"pk": f"cap#{app_id}#{device_id}"},
+                self._table.delete_item, Key={"pk": pk},
                 ConditionExpression="attribute_exists(pk)",
             )  # fmt: skip
         return gone

@@ -186,8 +186,9 @@ async def send_batch(
     # see app_settings.batch_policy)
     own = composer.cap
     app_cap = batch.get("app_cap")
-    limits = [CapRule(own.max, own.per_hours, campaign_id)] if own else []
-    limits += [CapRule(int(app_cap["max"]), int(app_cap["per_hours"]))] if app_cap else []
+    limits = [CapRule(own.max, own.per_hours, campaign_id, own.scope)] if own else []
+    if app_cap:
+        limits.append(CapRule(int(app_cap["max"]), int(app_cap["per_hours"]), None, app_cap.get("scope", "device")))
     pruned: list[tuple[str, str]] = []
     retry_after: list[float] = []
     retry_reasons: Counter[str] = Counter()
@@ -229,7 +230,8 @@ async def send_batch(
                     raise pace.Later(quiet_end, "quiet_hours")
         if limits and deps.caps is not None:
             args = (app_id, entry["id"], batch.get("cap_id", campaign_id), limits)
-            if not await asyncio.to_thread(deps.caps.allow_within, *args):
+            user_id = entry.get("c", {}).get("user_id")
+            if not await asyncio.to_thread(deps.caps.allow_within, *args, user_id=user_id):
                 return "suppressed_frequency_cap"
         try:
             notification = composer.notification(entry)
