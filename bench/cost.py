@@ -13,6 +13,12 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
+SENDER_MEMORY_MB = 1024  # template.yaml: SenderFunction MemorySize
+SEGMENT_MEMORY_MB = 512  # template.yaml: Globals MemorySize
+FUNCTION_MEMORY_MB = {"CampaignsFunction": 512, "SegmentQueryFunction": SEGMENT_MEMORY_MB,
+                      "SenderFunction": SENDER_MEMORY_MB, "DevicesFunction": 512}  # template.yaml  # fmt: skip
+
+
 SQS_CHUNK_BYTES = 64 * 1024  # SQS bills each 64 KB chunk of a request's payload as one request
 SQS_MAX_BATCH_BYTES = 1024 * 1024  # SendMessageBatch: 10 messages, 1 MiB in total
 DYNAMO_READ_UNIT_BYTES = 4096

@@ -36,8 +36,6 @@ from pushengine.config import Settings
 CAMPAIGN_DEVICES = 1_000_000  # the campaign the per-million figures describe
 CAMPAIGN_ZONES = 40  # distinct zones with devices (the demo's audience spans 24)
 AUDIENCE_TASKS_PER_INVOCATION = 5  # template.yaml: SegmentQueryFunction SQS BatchSize
-SENDER_MEMORY_MB = 1024  # template.yaml: SenderFunction MemorySize
-SEGMENT_MEMORY_MB = 512  # template.yaml: Globals MemorySize
 DYNAMO_ROUND_TRIP_S = 0.008  # assumed in-region DynamoDB latency the sender waits on
 CHANNELS = frozenset(STOCK)  # web, android, ios
 SEGMENT_WAIT_S = 0.060  # assumed per page: Query round trip + SendMessageBatch + transact write + update
@@ -176,9 +174,9 @@ def stages(
     idle = (calls - dynamo["requests_per_batch"].get("PutItem checkpoint", 0)) * DYNAMO_ROUND_TRIP_S + latency
     sender = cost.Stage(
         notifications=size,
-        lambda_seconds=cost.billed_seconds(engine.cpu_seconds / engine.notifications * size, SENDER_MEMORY_MB)
+        lambda_seconds=cost.billed_seconds(engine.cpu_seconds / engine.notifications * size, cost.SENDER_MEMORY_MB)
         + idle,
-        memory_mb=SENDER_MEMORY_MB,
+        memory_mb=cost.SENDER_MEMORY_MB,
         invocations=1 / SQS_MESSAGES_PER_SENDER_INVOCATION,
         sqs_requests=cost.sqs_send_requests_per_message(batch_bytes)
         + cost.sqs_receive_delete_per_message(batch_bytes, SQS_MESSAGES_PER_SENDER_INVOCATION),
@@ -197,8 +195,8 @@ def stages(
     task_rru = 2 * cost.dynamo_rru(progress_bytes, consistent=True)  # the progress read, try_complete's read
     segment_stage = cost.Stage(
         notifications=page_devices,
-        lambda_seconds=cost.billed_seconds(segment.cpu_seconds, SEGMENT_MEMORY_MB) + SEGMENT_WAIT_S,
-        memory_mb=SEGMENT_MEMORY_MB,
+        lambda_seconds=cost.billed_seconds(segment.cpu_seconds, cost.SEGMENT_MEMORY_MB) + SEGMENT_WAIT_S,
+        memory_mb=cost.SEGMENT_MEMORY_MB,
         invocations=1 / (AUDIENCE_TASKS_PER_INVOCATION * pages_per_task),
         sqs_requests=(cost.sqs_send_requests_per_message(audience_task_bytes)
                       + cost.sqs_receive_delete_per_message(audience_task_bytes, AUDIENCE_TASKS_PER_INVOCATION))
@@ -215,7 +213,7 @@ ASSUMPTIONS = [
     "standard $0.40 per million requests, each 64 KB payload chunk billed as one; DynamoDB on-demand $0.625 per "
     "million WRU and $0.125 per million RRU; transactional writes cost 2 WRU per KB per item; a failed "
     "conditional write is still billed. Free tiers ignored.",
-    f"Sender: {SENDER_MEMORY_MB} MB gets {SENDER_MEMORY_MB}/{cost.LAMBDA_MB_PER_VCPU} of a vCPU, so a "
+    f"Sender: {cost.SENDER_MEMORY_MB} MB gets {cost.SENDER_MEMORY_MB}/{cost.LAMBDA_MB_PER_VCPU} of a vCPU, so a "
     "CPU-bound batch is billed its measured CPU time / that share (the measuring core is taken as fast as a "
     "Graviton core: not verified); plus waits: each non-overlapped DynamoDB call "
     f"{DYNAMO_ROUND_TRIP_S * 1000:.0f} ms and one provider round trip for the batch's last answers.",
@@ -227,7 +225,7 @@ ASSUMPTIONS = [
     "UpdateItem). No device is pruned in the bench, so no per-device writes.",
     f"Segment query: a {CAMPAIGN_DEVICES:,}-device campaign over {CAMPAIGN_ZONES} zones x ShardCount "
     f"{Settings().shard_count} partitions, one audience task per partition reading all its pages of "
-    f"{Settings().audience_page_size} devices; {SEGMENT_MEMORY_MB} MB, {AUDIENCE_TASKS_PER_INVOCATION} tasks per "
+    f"{Settings().audience_page_size} devices; {cost.SEGMENT_MEMORY_MB} MB, {AUDIENCE_TASKS_PER_INVOCATION} tasks per "
     "invocation; per task a campaign progress GetItem, one ledger+progress transaction and try_complete's read; per "
     "page the Query (eventually consistent, GSI projects ALL, measured device item size); CPU measured "
     f"(parse, target, build entries, serialise), {SEGMENT_WAIT_S * 1000:.0f} ms of network waits assumed per page. "
@@ -309,10 +307,6 @@ def undelivered(table: list[dict[str, Any]]) -> list[str]:
     return bad
 
 
-FUNCTION_MEMORY_MB = {"CampaignsFunction": 512, "SegmentQueryFunction": SEGMENT_MEMORY_MB,
-                      "SenderFunction": SENDER_MEMORY_MB, "DevicesFunction": 512}  # template.yaml  # fmt: skip
-
-
 def wave_figures(devices: int, latency: float, reports: Path, prices: cost.Prices) -> dict[str, Any]:
     """The big run through the local stack, its measured cost per million, and the scale model fed by it."""
     from bench import scale, wave
@@ -321,35 +315,12 @@ def wave_figures(devices: int, latency: float, reports: Path, prices: cost.Price
     measured = wave.run_wave(devices, latency)
     reports.mkdir(parents=True, exist_ok=True)
     (reports / "bench_wave.json").write_text(json.dumps(measured, indent=2, default=str))
-    priced = cost.measured_per_million(measured["per_million"], FUNCTION_MEMORY_MB, prices)
-    print_measured_cost(measured, priced)
+    priced = cost.measured_per_million(measured["per_million"], cost.FUNCTION_MEMORY_MB, prices)
+    wave.print_measured_cost(measured, priced)
     figures = scale.Figures.load(reports / "bench_wave.json")
     rows = scale.model(figures, Settings())
     scale.print_model(rows, figures)
     return {"wave": measured, "cost_per_million_measured": priced, "scale_model": rows}
-
-
-def print_measured_cost(measured: dict[str, Any], priced: dict[str, Any]) -> None:
-    stats = measured["stats"]
-    print(f"\nOne campaign, {measured['devices']:,} devices in one zone, through the local stack: "
-          f"{measured['notifications_per_second']:,.0f} notifications/s end to end; sent {stats['sent']:,}, "
-          f"stand-in accepted {measured['standin_accepted']:,}, stats exact: {measured['stats_exact']}")  # fmt: skip
-    pm = measured["per_million"]
-    print(f"  per million: {pm['dynamodb_rru']:,.0f} RRU, {pm['dynamodb_wru']:,.0f} WRU, "
-          f"{pm['sqs_requests']:,.0f} SQS requests ({pm['sqs_bytes'] / 1e9:.2f} GB), "
-          f"{priced['lambda_gb_seconds']:,.0f} Lambda GB-s, "
-          f"{sum(pm['lambda_invocations'].values()):,.0f} invocations")  # fmt: skip
-    print("AWS list price per million notifications, from the measured counts")
-    for line, usd in priced["lines"].items():
-        print(f"  {line:16} ${usd:.4f}")
-    print(f"  {'AWS total':16} ${priced['aws_total']:.4f}")
-    egress = priced["egress"]
-    print(f"  {'egress':16} ${egress['usd']:.4f}  ({egress['bytes_per_notification']:,.0f} bytes on the wire "
-          f"per notification at ${cost.EGRESS_PER_GB}/GB)")  # fmt: skip
-    print(f"  {'with egress':16} ${priced['total_with_egress']:.4f}")
-    from bench.wave import print_where
-
-    print_where(measured, cost.Prices())
 
 
 def wave_only(devices: int, latency: float, path: Path) -> int:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.cost import vcpu_share
+from bench.cost import SEGMENT_MEMORY_MB, SENDER_MEMORY_MB, vcpu_share
 from pushengine import pacing, readplan
 from pushengine.config import Settings
 
@@ -46,7 +46,6 @@ DYNAMO_NEW_RRU, DYNAMO_NEW_WRU, DYNAMO_TABLE_MAX = 12_000, 4_000, 40_000
 # FCM: 600,000 messages a minute per project by default
 # (https://firebase.google.com/docs/cloud-messaging/throttling-and-quotas).
 FCM_DEFAULT_PER_MINUTE = pacing.DEFAULT_PER_MINUTE["fcm"] or 600_000
-SEGMENT_MEMORY_MB, SENDER_MEMORY_MB = 512, 1024  # template.yaml
 
 # --- assumptions (printed) ---
 HOP_SECONDS = 0.25  # one SQS hop: send, poll, invoke (wave -> zone plan -> slices -> cursor -> batch)

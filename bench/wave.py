@@ -398,12 +398,34 @@ def main(argv: list[str] | None = None) -> int:
     result = run_wave(args.devices, args.latency)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2, default=str))
-    from bench.run import FUNCTION_MEMORY_MB, print_measured_cost
 
     prices = cost.Prices()
-    print_measured_cost(result, cost.measured_per_million(result["per_million"], FUNCTION_MEMORY_MB, prices))
+    print_measured_cost(result, cost.measured_per_million(result["per_million"], cost.FUNCTION_MEMORY_MB, prices))
     return 0 if result["stats_exact"] else 1
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def print_measured_cost(measured: dict[str, Any], priced: dict[str, Any]) -> None:
+    stats = measured["stats"]
+    print(f"\nOne campaign, {measured['devices']:,} devices in one zone, through the local stack: "
+          f"{measured['notifications_per_second']:,.0f} notifications/s end to end; sent {stats['sent']:,}, "
+          f"stand-in accepted {measured['standin_accepted']:,}, stats exact: {measured['stats_exact']}")  # fmt: skip
+    pm = measured["per_million"]
+    print(f"  per million: {pm['dynamodb_rru']:,.0f} RRU, {pm['dynamodb_wru']:,.0f} WRU, "
+          f"{pm['sqs_requests']:,.0f} SQS requests ({pm['sqs_bytes'] / 1e9:.2f} GB), "
+          f"{priced['lambda_gb_seconds']:,.0f} Lambda GB-s, "
+          f"{sum(pm['lambda_invocations'].values()):,.0f} invocations")  # fmt: skip
+    print("AWS list price per million notifications, from the measured counts")
+    for line, usd in priced["lines"].items():
+        print(f"  {line:16} ${usd:.4f}")
+    print(f"  {'AWS total':16} ${priced['aws_total']:.4f}")
+    egress = priced["egress"]
+    print(f"  {'egress':16} ${egress['usd']:.4f}  ({egress['bytes_per_notification']:,.0f} bytes on the wire "
+          f"per notification at ${cost.EGRESS_PER_GB}/GB)")  # fmt: skip
+    print(f"  {'with egress':16} ${priced['total_with_egress']:.4f}")
+    from bench.wave import print_where
+
+    print_where(measured, cost.Prices())

@@ -39,7 +39,7 @@ from pushengine.dal.campaigns import PROGRESS_FIELDS, parsed
 from pushengine.dal.devices import device_item, partition_key
 from pushengine.dal.numbers import from_dynamo
 from pushengine.dal.queues import encode, pack
-from pushengine.delivery import segment, sending
+from pushengine.delivery import audience_queue, segment, sending
 from pushengine.models import CampaignSpec
 from pushengine.ports import CapRule, cap_subjects, send_of
 from pushengine.providers.base import Notification, Outcome, PushProvider, SendResult
@@ -670,13 +670,13 @@ class Harness:
         """Every audience message visible now (and every due schedule), once each; how many ran."""
         deps, ran = self.segment_deps(), 0
         for payload in self.scheduler.due(self.now):
-            segment.handle(deps, payload, lambda: self.remaining_millis)
+            audience_queue.handle(deps, payload, lambda: self.remaining_millis)
             ran += 1
         for message in self._receive(AUDIENCE):
             message.receives += 1
             final = message.receives >= self.settings.max_receive_count
             try:
-                segment.handle(deps, message.body, lambda: self.remaining_millis, final=final)
+                audience_queue.handle(deps, message.body, lambda: self.remaining_millis, final=final)
             except Exception:
                 self._failed(AUDIENCE, message, final)
             ran += 1

@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from pushengine.delivery import segment
+from pushengine.delivery import audience_queue, segment
 from pushengine.observability import logger, metrics, tracer
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -19,12 +19,12 @@ deps = cache(segment.default_deps)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     if "Records" not in event:  # an EventBridge Scheduler invocation: the schedule's input is the event
-        segment.handle(deps(), event, context.get_remaining_time_in_millis)
+        audience_queue.handle(deps(), event, context.get_remaining_time_in_millis)
         return {"fired": event.get("wave_id") or event.get("kind")}
 
     def record_handler(record: SQSRecord) -> None:
         receives = int(record.attributes.approximate_receive_count or 1)
         final = receives >= deps().settings.max_receive_count  # the next failure dead-letters it
-        segment.handle(deps(), json.loads(record.body), context.get_remaining_time_in_millis, final=final)
+        audience_queue.handle(deps(), json.loads(record.body), context.get_remaining_time_in_millis, final=final)
 
     return dict(process_partial_response(event, record_handler, processor, context))

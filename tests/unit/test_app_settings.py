@@ -9,8 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from pushengine import app_settings
-from pushengine.analytics import app_defaults
-from pushengine.campaigns import stats_view
+from pushengine.analytics import app_defaults, stats_view
 from pushengine.http import field_errors
 from pushengine.models import AppSettingsIn
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from pushengine import readplan
-from pushengine.delivery import segment
+from pushengine.delivery import audience_queue, segment
 from tests.fakes import AUDIENCE, SEND, Harness
 
 pytestmark = pytest.mark.unit
@@ -32,7 +32,7 @@ def step(h: Harness, kind: str) -> dict[str, Any]:
     """Run the first queued audience message, which must be of `kind`; returns it."""
     message = h.queue.queues[AUDIENCE].pop(0)
     assert message.body["kind"] == kind, message.body
-    segment.handle(h.segment_deps(), message.body, lambda: h.remaining_millis)
+    audience_queue.handle(h.segment_deps(), message.body, lambda: h.remaining_millis)
     return message.body
 
 
@@ -103,7 +103,7 @@ def test_a_redelivered_wave_and_task_count_once() -> None:
     campaign_id = h.create_campaign(APP, body())
     wave = h.queue.bodies(AUDIENCE)[0]
     h.run_audience()
-    segment.handle(h.segment_deps(), wave, lambda: 900_000)  # the wave again: its zones again, counted once
+    audience_queue.handle(h.segment_deps(), wave, lambda: 900_000)  # the wave again: its zones again, counted once
     h.run_audience()  # zone plans (twice): the same plan, the same tasks
     tasks = h.queue.bodies(AUDIENCE)
     h.queue.send_json(AUDIENCE, tasks)  # every task delivered twice
@@ -309,7 +309,7 @@ def test_a_queue_error_after_some_batches_were_queued_repeats_them_and_each_devi
         step(h, "task")
     h.run_sends()  # the two that made it go out first
     assert len(h.provider.sent) == 60
-    segment.handle(h.segment_deps(), task, lambda: 900_000)  # SQS redelivers the task
+    audience_queue.handle(h.segment_deps(), task, lambda: 900_000)  # SQS redelivers the task
     h.drain()
     assert notified(h) == Counter(ids)
     totals = h.campaigns.totals(APP, campaign_id)

@@ -20,6 +20,9 @@ DEFAULT_ATTRIBUTION_DAYS = 7
 MAX_ATTRIBUTION_DAYS = 90
 Granularity = Literal["hour", "day"]
 
+ACTION_STAT_PREFIX = "clicked_action_"  # + action id: taps on one button, read back as clicked_actions
+
+
 
 @lru_cache(maxsize=1)
 def iso_currencies() -> frozenset[str]:
@@ -62,6 +65,24 @@ def revenue_view(flat: Mapping[str, Any], default_currency: str) -> tuple[float 
 
 
 # ---------- app measurement settings ----------
+
+def stats_view(flat: dict[str, Any], currency: str = DEFAULT_CURRENCY) -> dict[str, Any]:
+    """Flat stored stats as the API answers them: `revenue` in the app's default currency (a number, as
+    it always was) beside `revenue_by_currency`, suppressions and button taps grouped."""
+    revenue, by_currency = revenue_view(flat, currency)
+    out: dict[str, Any] = {"suppressed": {}, "clicked_actions": {}, "revenue": revenue,
+                           "revenue_by_currency": by_currency, "currency": currency}  # fmt: skip
+    for key, value in flat.items():
+        if key == "revenue" or currency_of(key) is not None:
+            continue
+        if key.startswith("suppressed_"):
+            out["suppressed"][key.removeprefix("suppressed_")] = value
+        elif key.startswith(ACTION_STAT_PREFIX):
+            out["clicked_actions"][key.removeprefix(ACTION_STAT_PREFIX)] = value
+        else:
+            out[key] = value
+    return out
+
 def app_defaults(app: Mapping[str, Any] | None) -> tuple[str, int]:
     """(default currency, attribution window in days) from the app item's `settings` map
     (written by `PUT /v1/apps/{app_id}/settings`); USD and 7 days when unset."""

@@ -226,7 +226,7 @@ def fire_occurrence(deps: SegmentDeps, message: Mapping[str, Any]) -> int:
 def runs_view(deps_campaigns: Any, app_id: str, campaign_id: str, progress: Mapping[str, Any], limit: int = 20
               ) -> list[dict[str, Any]]:  # fmt: skip
     """The latest runs of a campaign, each with its own stats (newest first)."""
-    from pushengine.campaigns import stats_view
+    from pushengine.analytics import stats_view
     from pushengine.dal.campaigns import zero_stats
 
     run_ids = sorted((str(r) for r in progress.get("run_ids") or ()), reverse=True)[:limit]

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from pushengine import anniversaries, automation, compose, lift, segments, waves
-from pushengine.analytics import DEFAULT_CURRENCY, app_defaults, currency_of, revenue_view
+from pushengine.analytics import DEFAULT_CURRENCY, app_defaults, stats_view
 from pushengine.config import Settings
 from pushengine.dal.apps import AppsRepository, now_iso
 from pushengine.dal.automation import AutomationRepository
-from pushengine.dal.campaigns import ACTION_STAT_PREFIX, PROGRESS_FIELDS, parsed, zero_stats
+from pushengine.dal.campaigns import PROGRESS_FIELDS, parsed, zero_stats
 from pushengine.dal.jobs import JobsRepository
 from pushengine.dal.queues import SqsQueue
 from pushengine.dal.scheduler import schedule_name
@@ -282,24 +282,6 @@ def skipped_view(stored: Any, zone_counts: Mapping[str, int] | None) -> list[Ski
     if isinstance(stored, list):
         stored = skipped_of(stored, zone_counts or {})
     return [SkippedZone(time_zone=zone, devices=int(n)) for zone, n in sorted((stored or {}).items())]
-
-
-def stats_view(flat: dict[str, Any], currency: str = DEFAULT_CURRENCY) -> dict[str, Any]:
-    """Flat stored stats as the API answers them: `revenue` in the app's default currency (a number, as
-    it always was) beside `revenue_by_currency`, suppressions and button taps grouped."""
-    revenue, by_currency = revenue_view(flat, currency)
-    out: dict[str, Any] = {"suppressed": {}, "clicked_actions": {}, "revenue": revenue,
-                           "revenue_by_currency": by_currency, "currency": currency}  # fmt: skip
-    for key, value in flat.items():
-        if key == "revenue" or currency_of(key) is not None:
-            continue
-        if key.startswith("suppressed_"):
-            out["suppressed"][key.removeprefix("suppressed_")] = value
-        elif key.startswith(ACTION_STAT_PREFIX):
-            out["clicked_actions"][key.removeprefix(ACTION_STAT_PREFIX)] = value
-        else:
-            out[key] = value
-    return out
 
 
 def get_campaign(deps: CampaignDeps, app_id: str, campaign_id: str) -> CampaignOut:

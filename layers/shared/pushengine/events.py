@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pushengine import recurring
-from pushengine.analytics import app_defaults, hour_of, revenue_key
+from pushengine.analytics import ACTION_STAT_PREFIX, app_defaults, hour_of, revenue_key
 from pushengine.attribution import RecentCampaigns, exposures
 from pushengine.dal.apps import AppsRepository
-from pushengine.dal.campaigns import ACTION_STAT_PREFIX
 from pushengine.errors import NotFound
 from pushengine.export import event_id
 from pushengine.models import CampaignSpec, EventIn

@@ -269,7 +269,7 @@ def get_message(campaigns: CampaignStore, app_id: str, message_id: str) -> Messa
     ledgers = campaigns.checkpoints([batch_key(message_id, b) for b in batches])
     for batch_id, device_ids in sorted(batches.items()):
         results += _batch_results(ledgers.get(batch_key(message_id, batch_id)), batch_id, device_ids)
-    from pushengine.campaigns import stats_view
+    from pushengine.analytics import stats_view
 
     return MessageOut(
         message_id=message_id,

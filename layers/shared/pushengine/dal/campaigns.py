@@ -42,7 +42,6 @@ STAT_KEYS = (
     "suppressed_unregistered", "delivered", "opened", "clicked", "converted", "revenue",
     "triggered", "cancelled",
 )  # fmt: skip
-ACTION_STAT_PREFIX = "clicked_action_"  # + action id: taps on one button, read back as clicked_actions
 LEDGER_DAYS = 14
 PROGRESS_FIELDS = ("status", "waves_pending", "tasks_pending", "batches_pending", "stats", "vstats", "paced",
                    "errors")  # fmt: skip
