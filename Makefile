@@ -49,10 +49,19 @@ test-unit: $(STAMP)
 test-clock: $(STAMP) faketime  ## the `clock`-marked tests at each instant of a matrix (CLOCK_AT='YYYY-MM-DD HH:MM:SS': one)
 	$(PY) -m tests.clock.matrix $(if $(CLOCK_AT),--at '$(CLOCK_AT)')
 
-lint: $(VENV)/.lint
+# checkov has its own venv: its dependencies would otherwise move the engine's pinned ones.
+CHECKOV := .venv-checkov/bin/checkov
+lint: $(VENV)/.lint $(CHECKOV)  ## ruff, mypy, sam validate --lint, and checkov on template.yaml (.checkov.yaml says what it skips and why)
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(VENV)/bin/sam validate --lint
+	$(CHECKOV) -f template.yaml --config-file .checkov.yaml
+
+$(CHECKOV): requirements-checkov.txt
+	@echo "setting up .venv-checkov"
+	@test -x .venv-checkov/bin/python || $(PYTHON) -m venv .venv-checkov
+	@.venv-checkov/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt 2>&1 | $(QUIET_PIP)
+	@touch $@
 
 validate: lint
 
