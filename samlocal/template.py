@@ -246,6 +246,8 @@ class Template:
             values = {"Arn": self.arn("iam", f"role{path}{name}")}
         elif rtype == BUCKET_TYPE:
             values = {"Arn": self.arn("s3", name)}
+        elif rtype == "AWS::Logs::LogGroup":  # the API's access log destination (AWS: the group's ARN with :*)
+            values = {"Arn": self.arn("logs", f"log-group:{name}:*")}
         if attr not in values:
             raise TemplateError(f"{where}: !GetAtt {target}.{attr} is not supported by the local runtime")
         return values[attr]
