@@ -30,6 +30,7 @@ FUNCTION_TYPES = ("AWS::Serverless::Function",)
 QUEUE_TYPE = "AWS::SQS::Queue"
 TABLE_TYPE = "AWS::DynamoDB::Table"
 BUCKET_TYPE = "AWS::S3::Bucket"
+LOG_GROUP_TYPE = "AWS::Logs::LogGroup"
 SCHEDULE_GROUP_TYPE = "AWS::Scheduler::ScheduleGroup"
 ROLE_TYPE = "AWS::IAM::Role"
 USER_POOL_TYPE = "AWS::Cognito::UserPool"
@@ -246,7 +247,7 @@ class Template:
             values = {"Arn": self.arn("iam", f"role{path}{name}")}
         elif rtype == BUCKET_TYPE:
             values = {"Arn": self.arn("s3", name)}
-        elif rtype == "AWS::Logs::LogGroup":  # the API's access log destination (AWS: the group's ARN with :*)
+        elif rtype == LOG_GROUP_TYPE:  # the API's access log destination (AWS: the group's ARN with :*)
             values = {"Arn": self.arn("logs", f"log-group:{name}:*")}
         if attr not in values:
             raise TemplateError(f"{where}: !GetAtt {target}.{attr} is not supported by the local runtime")

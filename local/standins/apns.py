@@ -359,7 +359,11 @@ class ApnsStandIn:
             if bearer in accepted:
                 return
             current = self._current.get(kid)
-            if current is not None and not current.renewable and now - current.since < self.token_update_interval:
+            if (
+                current is not None
+                and not current.renewable
+                and now - current.since < self.token_update_interval
+            ):
                 self._update_refusals += 1
                 raise _Refusal("TooManyProviderTokenUpdates")
             self._current[kid] = _Current(bearer, now)
@@ -537,8 +541,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Local APNs stand-in (HTTP/2 cleartext, prior knowledge)")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument("--token-update-interval", type=float, default=TOKEN_UPDATE_INTERVAL,
+                        help="seconds a key's provider token must last before a new one (0: any time)")  # fmt: skip
     args = parser.parse_args()
-    standin = ApnsStandIn(args.latency, port=args.port, accept_any_token=True).start()
+    standin = ApnsStandIn(
+        args.latency, port=args.port, accept_any_token=True, token_update_interval=args.token_update_interval
+    ).start()
     print(f"APNs stand-in {standin.base_url}", flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())

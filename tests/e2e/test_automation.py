@@ -287,7 +287,8 @@ def test_app_wide_cap_counts_every_marketing_campaign_but_not_transactional(
 ) -> None:
     app = new_app(Api(stack.api_url), standins, "capped")
     r = app.server.put(f"/v1/apps/{app.app_id}/settings", {"frequency_cap": {"max": 2, "per_hours": 24}})
-    assert r.status_code == 200 and r.json()["frequency_cap"] == {"max": 2, "per_hours": 24}
+    assert r.status_code == 200, r.text
+    assert r.json()["frequency_cap"] == {"max": 2, "per_hours": 24, "scope": "device"}  # the default scope
     assert app.server.get(f"/v1/apps/{app.app_id}/settings").json()["frequency_cap"]["max"] == 2
     sub = web_device(app, standins, "capped-a")
     standins.webpush.reset_received()

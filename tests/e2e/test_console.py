@@ -114,15 +114,19 @@ def restore_clock(stack: Any) -> Iterator[None]:
     stack.clock.set(datetime.now(UTC))
 
 
-def sign_in(page: Any, stack: Any, role: str, password: str = CONSOLE_PASSWORD) -> None:
+def sign_in(
+    page: Any, stack: Any, role: str, password: str = CONSOLE_PASSWORD, user: str | None = None
+) -> None:
+    """Sign in as `user` (by default this module's user of `role`, console-<role>)."""
     from playwright.sync_api import expect
 
+    user = user or f"console-{role}"
     page.goto(f"{stack.api_url}/console#/campaigns")
-    page.get_by_label("User name").fill(f"console-{role}")
+    page.get_by_label("User name").fill(user)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     if password == CONSOLE_PASSWORD:
-        expect(page.locator("#who")).to_have_text(f"console-{role} · {role}")
+        expect(page.locator("#who")).to_have_text(f"{user} · {role}")
 
 
 def nav(page: Any, name: str) -> None:

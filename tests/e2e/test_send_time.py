@@ -207,8 +207,9 @@ def console_shows_the_runs(
         problems: list[str] = []
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: problems.append(str(e)))
-        console_user(stack, app.app_id, "analyst", f"runs-{campaign_id[-6:]}")
-        sign_in(page, stack, f"runs-{campaign_id[-6:]}")
+        user = f"runs-{campaign_id[-6:]}"
+        console_user(stack, app.app_id, "analyst", user)
+        sign_in(page, stack, "analyst", user=user)
         page.locator(f"tr[data-campaign='{campaign_id}'] a").click()
         page.wait_for_selector("#runs tbody tr", timeout=15_000)
         for run in campaign["runs"]:

@@ -70,12 +70,25 @@ def site() -> Iterator[str]:
 class Browser:
     """The page, its DevTools session and what DevTools said about service worker registrations."""
 
-    def __init__(self, page: Any, cdp: Any, context: Any, registrations: list[dict[str, Any]]) -> None:
-        self.page, self.cdp, self.context, self.registrations = page, cdp, context, registrations
+    def __init__(
+        self, page: Any, cdp: Any, context: Any, registrations: dict[str, Any], versions: dict[str, Any]
+    ) -> None:
+        self.page, self.cdp, self.context = page, cdp, context
+        self.registrations, self.versions = registrations, versions  # the latest DevTools said of each, by id
 
     def registration_id(self) -> str:
-        live = eventually(lambda: [r for r in self.registrations if not r.get("isDeleted")], what="a worker")
-        return str(live[-1]["registrationId"])
+        """The live registration whose newest version is activated: a push sent while a re-registered
+        worker is still installing would go to a version on its way out."""
+
+        def ready() -> list[str]:
+            live = {r["registrationId"] for r in self.registrations.values() if not r.get("isDeleted")}
+            newest: dict[str, dict[str, Any]] = {}
+            for v in sorted(self.versions.values(), key=lambda v: int(v["versionId"])):
+                if v["registrationId"] in live:
+                    newest[v["registrationId"]] = v
+            return [rid for rid, v in newest.items() if v["status"] == "activated"]
+
+        return str(eventually(ready, what="an activated worker")[-1])
 
     def deliver(self, origin: str, payload: Any) -> None:
         """What the browser does when its push service hands it a message: DevTools' own push delivery."""
@@ -133,13 +146,19 @@ def browser(site: str, stack: Any, app: AppKeys, subscription: dict[str, Any]) -
         context.add_init_script(stand_in_push_manager)
         page = context.new_page()
         cdp = context.new_cdp_session(page)
-        registrations: list[dict[str, Any]] = []
-        cdp.on("ServiceWorker.workerRegistrationUpdated", lambda e: registrations.extend(e["registrations"]))
+        registrations: dict[str, Any] = {}
+        versions: dict[str, Any] = {}
+        cdp.on("ServiceWorker.workerRegistrationUpdated",
+               lambda e: registrations.update({r["registrationId"]: r for r in e["registrations"]}))  # fmt: skip
+        cdp.on(
+            "ServiceWorker.workerVersionUpdated",
+            lambda e: versions.update({v["versionId"]: v for v in e["versions"]}),
+        )
         cdp.send("ServiceWorker.enable")
         query = f"api={stack.api_url}&key={app.client.key}&vapid={app.vapid_public_key}"
         page.goto(f"{site}/demo.html?{query}")
         page.wait_for_selector("body[data-ready=true]", timeout=15_000)
-        yield Browser(page, cdp, context, registrations)
+        yield Browser(page, cdp, context, registrations, versions)
         launched.close()
 
 
