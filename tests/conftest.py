@@ -78,7 +78,8 @@ def session_stack(standins: Standins) -> Iterator[Any]:
             "EventExport": "s3",  # the export's local emulation: JSON-lines objects in the embedded S3
         },
         visibility_timeout=1,
-        env={"REDELIVERY_BACKOFF_SECONDS": "0.2"},  # failed sends come back in about a second
+        # failed sends come back in about a second; an app's item is cached 2 s (the date index job waits 3 s)
+        env={"REDELIVERY_BACKOFF_SECONDS": "0.2", "APPS_CACHE_SECONDS": "2"},
         background=False,
         strict=True,
         faults=parse_faults(os.environ.get("STRICT_AWS_FAULTS")),

@@ -142,7 +142,7 @@ def test_an_undeclared_attribute_is_declared_and_its_devices_indexed_by_a_job_th
     apps = FakeApps(["anniversary"])
     job_id = anniversaries.declare(deps, apps, APP, "attributes.birthday")  # type: ignore[arg-type]
     assert job_id is not None and apps.item["settings"]["date_attributes"] == ["anniversary", "birthday"]
-    assert [m.delay for m in queue.queues["jobs"]] == [anniversaries.SETTLE_SECONDS]
+    assert [m.delay for m in queue.queues["jobs"]] == [31]  # the apps cache (30 s by default) and a second
     assert not anniversaries.indexed(deps.automation, APP, "attributes.birthday")
     assert deps.automation.index == set()  # type: ignore[attr-defined]
 

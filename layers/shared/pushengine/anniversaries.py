@@ -10,12 +10,13 @@ has not declared) starts an index job on the jobs queue for the devices that alr
 app's zones page by page, at most PAGES_PER_STEP pages an invocation, and queues its own next step; its
 progress is a job item (`GET /v1/devices/index/{job_id}`). Anniversary campaigns on the attribute plan no
 occurrence until it completes; its last step asks the planner to run. Its first step waits
-SETTLE_SECONDS, the apps cache's age, so a registration by a container that had not yet seen the
+settle_seconds(), the apps cache's age, so a registration by a container that had not yet seen the
 declaration is written before the job reads its partition.
 """
 
 from __future__ import annotations
 
+import math
 import secrets
 from calendar import isleap
 from collections.abc import Callable, Mapping
@@ -38,7 +39,11 @@ JOB = "date_index"  # the jobs-queue step kind and the job item's kind
 PAGE = 1000  # devices a partition read returns
 PAGES_PER_STEP = 20  # bounded work per invocation, whatever the app's size
 MIN_STEP_MILLIS = 20_000  # time left to count the step and queue the next
-SETTLE_SECONDS = 31  # the apps repository caches an app 30 s per container
+
+
+def settle_seconds(s: Settings) -> int:
+    """How long the index job's first step waits: the apps repository caches an app this long per container."""
+    return math.ceil(s.apps_cache_seconds) + 1
 
 
 def month_day(value: object) -> str | None:
@@ -60,7 +65,6 @@ def celebrated_on(day: date) -> list[str]:
 
 def attribute_name(path: str) -> str:
     return path.removeprefix("attributes.")
-
 
 
 def check_device(declared: list[str], attributes: Mapping[str, Any]) -> None:
@@ -151,14 +155,16 @@ def declare(deps: IndexDeps, apps: AppsRepository, app_id: str, path: str) -> st
 
 
 def start_index(deps: IndexDeps, app_id: str, attribute: str) -> str:
-    """Index the devices that hold `attribute` now: a job, its first step held back SETTLE_SECONDS."""
+    """Index the devices that hold `attribute` now: a job, its first step held back settle_seconds()."""
     job_id = "idx_" + secrets.token_hex(8)
     deps.jobs.create(JOB, app_id, job_id, {"attribute": attribute, "read": 0, "indexed": 0})
     deps.automation.start_indexing(app_id, attribute, job_id)  # campaigns on it wait from now on
     step = {"kind": JOB, "app_id": app_id, "job_id": job_id, "attribute": attribute,
             "zones": sorted(deps.devices.zones(app_id)), "zone": 0, "cursor": None, "seq": 0}  # fmt: skip
     s = deps.settings
-    deps.queue.send_json(s.jobs_queue_url, [step], delays=[SETTLE_SECONDS], max_message=s.max_message_bytes)
+    deps.queue.send_json(
+        s.jobs_queue_url, [step], delays=[settle_seconds(s)], max_message=s.max_message_bytes
+    )
     return job_id
 
 
@@ -184,7 +190,9 @@ def run_index(
         for item in items:
             md = month_day((item.get("attributes") or {}).get(attribute))
             if md is not None:  # the index is idempotent: a redelivered step writes the same items
-                deps.automation.index_celebrant(app_id, attribute, md, str(item["timezone"]), str(item["device_id"]))
+                deps.automation.index_celebrant(
+                    app_id, attribute, md, str(item["timezone"]), str(item["device_id"])
+                )
                 written += 1
         read += len(items)
         if cursor is None:

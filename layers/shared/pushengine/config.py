@@ -67,6 +67,9 @@ class Settings(BaseModel):
     # checkpoints; a crash repeats at most this long of sends, which replace themselves on the device.
     checkpoint_every: int = Field(default=100, ge=1)
     checkpoint_seconds: float = Field(default=5.0, ge=0)
+    # An app item (keys, credentials, settings) is re-read at most this stale by each container; work that
+    # must see a change everywhere (the date attribute index job) waits this long first.
+    apps_cache_seconds: float = Field(default=30.0, ge=1, le=300)
     # Journey timers are spread over this many partitions of the automation table (README "Journeys").
     journey_timer_shards: int = Field(default=16, ge=1, le=1024)
 

@@ -12,13 +12,13 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from pushengine.auth import hash_key, key_id, new_key
+from pushengine.config import settings
 from pushengine.dal import aws
 from pushengine.dal.numbers import from_dynamo, to_dynamo
 from pushengine.errors import Conflict, NotFound
 from pushengine.identity import new_secret as new_identity_secret
 
 TRUST_DEFAULTS = {"device_secrets": "required", "identity_verification": "required"}  # of a new app
-_APP_CACHE_SECONDS = 30.0  # keys and credentials are re-read at most this stale
 _APP_CACHES: dict[str, dict[str, tuple[float, dict[str, Any] | None]]] = {}
 
 
@@ -27,9 +27,17 @@ def now_iso() -> str:
 
 
 class AppsRepository:
-    def __init__(self, table_name: str, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        cache_seconds: float | None = None,
+    ) -> None:
         self._table = aws.table(table_name)
         self._clock = clock
+        # keys and credentials are re-read at most this stale (Settings.apps_cache_seconds)
+        self._max_age = settings().apps_cache_seconds if cache_seconds is None else cache_seconds
         # one cache per table and container, shared by every repository on it: a key revoked or a
         # provider set here is seen at once by this container's edge too
         self._cache = _APP_CACHES.setdefault(table_name, {})
@@ -53,7 +61,7 @@ class AppsRepository:
 
     def get(self, app_id: str) -> dict[str, Any] | None:
         hit = self._cache.get(app_id)
-        if hit and self._clock() - hit[0] < _APP_CACHE_SECONDS:
+        if hit and self._clock() - hit[0] < self._max_age:
             return hit[1]
         item = self._table.get_item(Key={"app_id": app_id}).get("Item")
         item = from_dynamo(item) if item is not None else None  # plain values, converted once per read
