@@ -219,6 +219,23 @@ def test_a_redelivered_timer_makes_no_second_call(world: HookWorld) -> None:
     assert len(world.receiver.calls) == 1 and world.stats(jid)["steps"]["tell"]["sent"] == 1
 
 
+def test_a_copy_delivered_while_the_call_is_in_flight_makes_no_second_call(world: HookWorld) -> None:
+    """SQS may hand the same message to two invocations at once: the claim before the call stops the second."""
+    jid = world.create(hooked())
+    world.event("a", "signup")
+    (message,) = world.queue.take(AQ)
+    answer = world.receiver.post
+
+    def meanwhile_the_copy_arrives(url: str, body: bytes, headers: Mapping[str, str]) -> WebhookAnswer:
+        if not world.receiver.calls:
+            assert engine.handle(world.deps, message.body, lambda: 60_000) is None
+        return answer(url, body, headers)
+
+    world.receiver.post = meanwhile_the_copy_arrives  # type: ignore[method-assign]
+    engine.handle(world.deps, message.body, lambda: 60_000)
+    assert len(world.receiver.calls) == 1 and world.stats(jid)["steps"]["tell"]["sent"] == 1
+
+
 def test_a_crash_after_the_call_repeats_it_under_the_same_delivery_id(world: HookWorld) -> None:
     jid = world.create(hooked())
     world.event("a", "signup")
