@@ -10,8 +10,8 @@ import pytest
 
 from local.standins._server import LocalHTTPServer, Request, Response
 from local.standins.webhook import WebhookStandIn
-from pushengine.dal.webhooks import HttpWebhookSender
 from pushengine.journeys import webhook
+from pushengine.providers.webhook import HttpWebhookSender
 
 pytestmark = pytest.mark.integration
 WALL = 1_796_644_800  # the receiver's clock and the signature's timestamp, both fixed

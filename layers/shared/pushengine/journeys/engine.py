@@ -637,13 +637,13 @@ def handle(deps: JourneyDeps, message: Mapping[str, Any], remaining_millis: Call
 
 def from_segment_deps(deps: Any) -> JourneyDeps:
     """The engine's adapters, from the audience-queue function's (one composition root per function)."""
-    from pushengine.dal import webhooks
     from pushengine.journeys.store import DynamoJourneyStore
+    from pushengine.providers import webhook as webhook_http
 
     apps = deps.apps
     return JourneyDeps(settings=deps.settings, store=DynamoJourneyStore(deps.settings.automation_table),
                        devices=deps.devices, queue=deps.queue, apps=apps, clock=deps.clock,
-                       timer_shards=deps.settings.journey_timer_shards, webhooks=webhooks.sender(),
+                       timer_shards=deps.settings.journey_timer_shards, webhooks=webhook_http.sender(),
                        webhook_secret=lambda app_id: ((apps.get(app_id) if apps else None) or {}).get(
                            "webhook_secret"))  # fmt: skip
 

@@ -1,5 +1,5 @@
 """The journey `webhook` step: what is POSTed, how it is signed, and what an answer means (pure; the HTTP
-call is the `WebhookSender` port, `pushengine.dal.webhooks` in production).
+call is the `WebhookSender` port, `pushengine.providers.webhook` in production).
 
 - Body: `{"journey_id", "device_id", "user_id", "step"}` as compact JSON, the same bytes on every attempt.
 - `X-Push-Signature: t=<unix seconds>,v1=<hex>`: HMAC-SHA256 with the app's webhook signing secret over
