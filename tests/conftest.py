@@ -35,16 +35,18 @@ class Standins:
     webpush: Any
     apns: Any
     fcm: Any
+    webhook: Any = None  # the journey webhook receiver (local.standins.webhook)
 
 
 @pytest.fixture(scope="session")
 def standins() -> Iterator[Standins]:
     from local.standins.apns import ApnsStandIn
     from local.standins.fcm import FcmStandIn
+    from local.standins.webhook import WebhookStandIn
     from local.standins.webpush import WebPushStandIn
 
-    with WebPushStandIn() as web, ApnsStandIn() as apns, FcmStandIn() as fcm:
-        yield Standins(web, apns, fcm)
+    with WebPushStandIn() as web, ApnsStandIn() as apns, FcmStandIn() as fcm, WebhookStandIn() as hooks:
+        yield Standins(web, apns, fcm, hooks)
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +74,8 @@ def session_stack(standins: Standins) -> Iterator[Any]:
             "AdminKeyHash": hashlib.sha256(ADMIN_KEY.encode()).hexdigest(),
             "ShardCount": "4",
             "SendBatchSize": "50",
-            "WebPushAllowedHosts": web_host,
+            # the one outbound allow-list: push services and journey webhooks alike
+            "WebPushAllowedHosts": ",".join([web_host, *standins.webhook.allowed_hosts]),
             "ApnsEndpoint": standins.apns.base_url,
             "FcmEndpoint": standins.fcm.base_url,
             "EventExport": "s3",  # the export's local emulation: JSON-lines objects in the embedded S3

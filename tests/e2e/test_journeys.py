@@ -3,9 +3,11 @@ so days of waiting pass in seconds."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pushengine.journeys.engine import iso as engine_iso
 from tests.conftest import Api, AppKeys, Standins, new_app
 from tests.e2e.test_automation import advance, event, restore_clock, web_device
 
@@ -110,3 +112,79 @@ def test_pause_and_resume_lose_and_repeat_no_send(stack: Any, standins: Standins
     stack.drain(timeout=60)
     advance(stack, t0 + timedelta(hours=3))
     assert len(standins.webpush.received_for(sub)) == 1
+
+
+def hook_journey(url: str) -> dict[str, Any]:
+    return {
+        "name": "Welcome hook", "quiet_hours": "ignore", "entry": {"event": "signup"}, "first": "tell",
+        "steps": {
+            "tell": {"type": "webhook", "url": url, "next": "thanks"},
+            "thanks": {"type": "send", "message": {"title": "Welcome", "body": "Glad you came"}, "next": "done"},
+            "done": {"type": "exit"},
+        },
+    }  # fmt: skip
+
+
+def test_a_webhook_step_is_signed_retried_after_a_500_and_delivered_once(
+    stack: Any, standins: Standins, restore_clock: Any
+) -> None:
+    app = new_app(Api(stack.api_url), standins, "journey-hook")
+    sub = web_device(app, standins, "jh-a", user_id="jh-user")
+    standins.webpush.reset_received()
+    r = app.server.post(f"/v1/apps/{app.app_id}/webhook-secret")
+    assert r.status_code == 200, r.text
+    url = standins.webhook.endpoint(r.json()["webhook_secret"])
+    standins.webhook.fail(url, 500)
+    r = app.server.post("/v1/journeys", hook_journey("https://169.254.169.254/latest/meta-data"))
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "body.steps.tell.url", r.text
+    r = app.server.post("/v1/journeys", hook_journey(url))
+    assert r.status_code == 201, r.text
+    journey_id = r.json()["journey_id"]
+
+    t0 = datetime.now(UTC).replace(microsecond=0)
+    event(app, "jh-a", "signup", t0 - timedelta(seconds=1))
+    # SQS delivers the step's first timer message twice (the enrolment's seq when it reached the step: 1), the
+    # copy 5 s later, while the enrolment waits out the 10 s backoff after the 500: whichever copy comes
+    # first makes the call, the other finds the enrolment moved on
+    sqs = stack.boto3_client("sqs")
+    again = {"kind": "journey_timer", "app_id": app.app_id, "journey_id": journey_id, "device_id": "jh-a",
+             "seq": 1, "due": engine_iso(t0)}  # fmt: skip
+    sqs.send_message(QueueUrl=stack.queue_url("AudienceQueue"), MessageBody=json.dumps(again), DelaySeconds=5)
+    stack.drain(timeout=60)  # the retry's timer rides the queue (10 s)
+    first, second = standins.webhook.received(url)
+    assert (first.status, second.status) == (500, 200)
+    assert first.verified and second.verified  # the stand-in checked X-Push-Signature with the app's secret
+    assert first.delivery == second.delivery == f"{journey_id}:jh-a#tell#1.1"
+    assert second.body == {"journey_id": journey_id, "device_id": "jh-a", "user_id": "jh-user", "step": "tell"}  # fmt: skip
+    # and once more, after the journey is done
+    sqs.send_message(QueueUrl=stack.queue_url("AudienceQueue"), MessageBody=json.dumps(again))
+    advance(stack, t0 + timedelta(minutes=10))  # the minute's sweeps find nothing left either
+    assert len(standins.webhook.received(url)) == 2 and standins.webhook.repeats(url) == 0
+    assert len(standins.webpush.received_for(sub)) == 1
+    stats = journey(app, journey_id)["stats"]
+    tell = stats["steps"]["tell"]
+    assert (tell["entered"], tell["sent"], tell["failed"], tell["retried"]) == (1, 1, 0, 1)
+    assert stats["steps"]["thanks"]["sent"] == 1 and stats["completed"] == 1
+
+
+def test_erasing_the_user_removes_the_enrolment_and_its_timer(
+    stack: Any, standins: Standins, restore_clock: Any
+) -> None:
+    app = new_app(Api(stack.api_url), standins, "journey-erase")
+    sub = web_device(app, standins, "je-a", user_id="je-user")
+    standins.webpush.reset_received()
+    body = {**CART, "steps": {**CART["steps"], "wait": {"type": "wait", "duration": "P7D", "next": "remind"}}}
+    journey_id = app.server.post("/v1/journeys", body).json()["journey_id"]
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    event(app, "je-a", "cart_updated", t0, item_name="boots")
+    stack.drain(timeout=60)
+    assert app.server.get(f"/v1/journeys/{journey_id}/devices/je-a").status_code == 200
+
+    r = app.server.delete("/v1/users/je-user")
+    assert r.status_code == 200, r.text
+    assert r.json()["journey_enrolments"] == 1
+    assert app.server.get(f"/v1/journeys/{journey_id}/devices/je-a").status_code == 404
+    advance(stack, t0 + timedelta(days=7, minutes=5))  # when the wait would have ended
+    assert standins.webpush.received_for(sub) == []
+    remind = journey(app, journey_id)["stats"]["steps"]["remind"]
+    assert remind["entered"] == 0 and remind["suppressed_unregistered"] == 0  # its timer never fired

@@ -7,6 +7,8 @@ The rest is a resumable pass, stage by stage, run in the call for up to ERASURE_
 on as a jobs-queue step (`{"kind": "erase", ...}`, re-queued by each jobs invocation until done):
 - `pending`: each triggered campaign's pending send of the devices (it holds the event's `properties` for
   400 days), its ledgers and its schedule;
+- `journeys`: each journey's enrolment of the devices (its path and the entry event's `properties`) with
+  its timer or held item, so nothing is sent or called for them when a wait ends (counts stay);
 - `messages`: direct messages' recipients and outcomes, renamed to the devices' pseudonyms;
 - `dead_letters`: send batches in the send DLQ rewritten with tombstones (positions kept: the batch's
   checkpoint counts by position; a redrive never sends to them); triggered sends of the devices waiting
@@ -38,6 +40,7 @@ from pushengine.dal.queues import rewrite_all, send_json
 from pushengine.dal.scheduler import WaveScheduler
 from pushengine.delivery.erasure import ERASED, pseudonym, with_tombstones
 from pushengine.errors import NotFound
+from pushengine.journeys.store import DynamoJourneyStore, JourneyStore
 from pushengine.profiles import MAX_USER_DEVICES
 from pushengine.triggers import schedule_name
 
@@ -49,13 +52,14 @@ class ErasureOut(BaseModel):
     deferred_batches: int
     anniversary_entries: int
     pending_sends: int  # triggered sends waiting for the user's devices, deleted with their schedules
+    journey_enrolments: int = 0  # the devices' enrolments in the app's journeys, deleted with their timers
     dead_letters: int  # send batches in the dead-letter queue rewritten without the user's addresses
     finishing: bool  # the rest of the pass (files, messages) goes on in the jobs function
 
 
 ERASURE_BUDGET_SECONDS = 10.0  # of the API call; the rest of the pass is a jobs step
 JOBS_RESERVE_MILLIS = 20_000  # a jobs invocation hands the pass on with this much of its time left
-STAGES = ("pending", "messages", "dead_letters", "device_exports", "event_export", "audit")
+STAGES = ("pending", "journeys", "messages", "dead_letters", "device_exports", "event_export", "audit")
 ERASE_KIND = "erase"
 
 
@@ -73,6 +77,7 @@ class ErasureDeps:
     marks: ErasureMarks
     store: ErasureStore
     automation: AutomationRepository | None = None
+    journeys: JourneyStore | None = None
     scheduler: WaveScheduler | None = None
     audit: AuditTargets | None = None  # None until the audit log provides it
     send_dlq_url: str = ""
@@ -167,6 +172,7 @@ def _erase(
     anniversaries = sum(1 for i in items for v in (i.get("attributes") or {}).values() if month_day(v))
     return ErasureOut(user_id=user_id, devices=len(owned), frequency_caps=caps, deferred_batches=touched,
                       anniversary_entries=anniversaries, pending_sends=counts.get("pending", 0),
+                      journey_enrolments=counts.get("journeys", 0),
                       dead_letters=counts.get("dead_letters", 0), finishing=rest is not None)  # fmt: skip
 
 
@@ -216,6 +222,22 @@ def _pending(deps: ErasureDeps, step: Mapping[str, Any], cursor: Any, until: Unt
         if more is None:
             return True, None, removed
         cursor = more
+
+
+def _journeys(deps: ErasureDeps, step: Mapping[str, Any], cursor: Any, until: Until) -> Stage:
+    """Every journey of the app (one query), each device's enrolment in it. Cursor: the last journey done."""
+    if deps.journeys is None:
+        return True, None, 0
+    app_id, removed = str(step["app_id"]), 0
+    for journey_id in sorted(str(j["journey_id"]) for j in deps.journeys.journeys(app_id)):
+        if cursor is not None and journey_id <= cursor:
+            continue
+        if until():
+            return False, cursor, removed
+        for device_id in step["devices"]:
+            removed += deps.journeys.erase_device(app_id, [journey_id], str(device_id))
+        cursor = journey_id
+    return True, None, removed
 
 
 def _messages(deps: ErasureDeps, step: Mapping[str, Any], cursor: Any, until: Until) -> Stage:
@@ -360,7 +382,7 @@ def _audit(deps: ErasureDeps, step: Mapping[str, Any], cursor: Any, until: Until
 
 
 _STAGE: dict[str, Callable[[ErasureDeps, Mapping[str, Any], Any, Until], Stage]] = {
-    "pending": _pending, "messages": _messages, "dead_letters": _dead_letters,
+    "pending": _pending, "journeys": _journeys, "messages": _messages, "dead_letters": _dead_letters,
     "device_exports": _device_exports, "event_export": _event_export, "audit": _audit,
 }  # fmt: skip
 
@@ -374,7 +396,7 @@ def default_deps(devices: DevicesRepository | None = None) -> ErasureDeps:
         campaigns=CampaignsRepository(s.campaigns_table, s.delivery_state_table),
         marks=ErasureMarks(s.delivery_state_table),
         store=ErasureStore(s.delivery_state_table, s.campaigns_table, s.automation_table),
-        automation=AutomationRepository(s.automation_table),
+        automation=AutomationRepository(s.automation_table), journeys=DynamoJourneyStore(s.automation_table),
         scheduler=WaveScheduler(s.schedule_group, s.scheduler_role_arn, s.segment_query_function_arn),
         send_dlq_url=s.send_dlq_url, audience_dlq_url=s.audience_dlq_url, jobs_queue_url=s.jobs_queue_url,
         data_bucket=s.data_bucket, export_bucket=s.event_export_bucket, max_message=s.max_message_bytes,

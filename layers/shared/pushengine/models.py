@@ -113,6 +113,7 @@ class AppCreated(BaseModel):
     client_key: str
     server_key: str
     identity_secret: str  # signs the user tokens of X-User-Token (the app's backend keeps it)
+    webhook_secret: str  # signs journey webhook calls (X-Push-Signature); the receiving backend keeps it
 
 
 # Sends a minute this provider project accepts (pushengine/pacing.py): overrides the provider's default.

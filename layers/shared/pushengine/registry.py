@@ -30,7 +30,7 @@ from pushengine.providers.fcm import check_token_uri, parse_service_account
 def create_app(apps: AppsRepository, name: str) -> AppCreated:
     item, client_key, server_key = apps.create(name)
     return AppCreated(app_id=item["app_id"], name=name, client_key=client_key, server_key=server_key,
-                      identity_secret=item["identity_secret"])  # fmt: skip
+                      identity_secret=item["identity_secret"], webhook_secret=item["webhook_secret"])  # fmt: skip
 
 
 def put_provider(

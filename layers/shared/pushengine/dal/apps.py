@@ -17,6 +17,7 @@ from pushengine.dal import aws
 from pushengine.dal.numbers import from_dynamo, to_dynamo
 from pushengine.errors import Conflict, NotFound
 from pushengine.identity import new_secret as new_identity_secret
+from pushengine.journeys.webhook import new_secret as new_webhook_secret
 
 TRUST_DEFAULTS = {"device_secrets": "required", "identity_verification": "required"}  # of a new app
 _APP_CACHES: dict[str, dict[str, tuple[float, dict[str, Any] | None]]] = {}
@@ -54,6 +55,7 @@ class AppsRepository:
             "providers": {},
             # new apps verify devices and users from the start (pushengine.device_trust, pushengine.identity)
             "identity_secret": new_identity_secret(),
+            "webhook_secret": new_webhook_secret(),  # signs journey webhook calls (pushengine.journeys.webhook)
             "settings": dict(TRUST_DEFAULTS),
         }
         self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(app_id)")
@@ -102,6 +104,13 @@ class AppsRepository:
         30 s on other containers)."""
         secret = new_identity_secret()
         self._update(app_id, "SET #i = :i", {"#i": "identity_secret"}, {":i": secret})
+        return secret
+
+    def rotate_webhook_secret(self, app_id: str) -> str:
+        """A new webhook signing secret: journey webhook calls are signed with it from the next one (within
+        the cache's 30 s on other containers); an app made before webhooks gets its first one here."""
+        secret = new_webhook_secret()
+        self._update(app_id, "SET #w = :w", {"#w": "webhook_secret"}, {":w": secret})
         return secret
 
     def set_provider(self, app_id: str, provider: str, meta: dict[str, Any]) -> None:

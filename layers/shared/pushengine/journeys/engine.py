@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
+from time import time as wall_time
 from typing import Any
 
 from pushengine import app_settings
@@ -25,6 +26,7 @@ from pushengine.audience import parse_filter
 from pushengine.config import Settings
 from pushengine.delivery.segment import device_entry
 from pushengine.journeys import steps as step_campaigns
+from pushengine.journeys import webhook
 from pushengine.journeys.model import (
     EngagementWhen,
     HoldoutStep,
@@ -35,6 +37,7 @@ from pushengine.journeys.model import (
     Step,
     WaitForStep,
     WaitStep,
+    WebhookStep,
 )
 from pushengine.journeys.store import JourneyStore, Move, timer_shard, timer_sk
 from pushengine.models import CampaignSpec, parse_delay
@@ -60,6 +63,11 @@ class JourneyDeps:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     timer_shards: int = 16
     queue_delay_max: int = 900  # SQS DelaySeconds' limit: a timer due sooner also goes on the queue
+    webhooks: webhook.WebhookSender | None = None  # None: a webhook step counts failed without a call
+    webhook_secret: Callable[[str], str | None] = lambda app_id: None  # the app's signing secret
+    # a webhook signature's timestamp is the real time of the request (its receiver's replay check), not the
+    # domain's clock, which the local runtime drives
+    wall_clock: Callable[[], float] = wall_time
 
 
 def iso(moment: datetime) -> str:
@@ -89,7 +97,7 @@ def definition(journey: Mapping[str, Any]) -> tuple[JourneyIn, dict[str, Step]]:
 @dataclass
 class Plan:
     final: str | None  # the step the enrolment stops on (None: done)
-    status: str  # waiting | deferred | done
+    status: str  # waiting | deferred | webhook (its call is due now) | done
     outcome: str | None = None  # done: completed | exit_on | holdout | removed | stopped
     due: str | None = None  # waiting: when its timer fires
     waiting_for: str | None = None
@@ -217,8 +225,11 @@ def plan(
                 out.stats[f"step.{step_id}.held_out"] += 1
                 return out
             nxt = step.next
-        else:  # webhook: refused by validation until it is built
-            nxt = getattr(step, "next", None)
+        elif isinstance(step, WebhookStep):  # the call is made by the timer this arms (due now), not here
+            out.final, out.status, out.due = step_id, "webhook", iso(moment)
+            return out
+        else:
+            nxt = None
         if nxt is None:
             out.final, out.outcome = step_id, "completed"
             out.stats["completed"] += 1
@@ -284,7 +295,11 @@ def _commit(deps: JourneyDeps, journey: Mapping[str, Any], enrolment: dict[str, 
         fields["exited_at"] = at
     if p.waiting_for:
         fields["waiting_for"] = p.waiting_for
-    remove = tuple(n for n in ("plan", "waiting_for", "held_reason") if n in enrolment and n not in fields)
+    if p.status == "webhook":  # `visit` keeps the step's delivery id stable across its attempts
+        fields["webhook"] = {"attempt": 1, "visit": seq}
+    remove = tuple(
+        n for n in ("plan", "waiting_for", "held_reason", "webhook") if n in enrolment and n not in fields
+    )
     if p.sends:
         fields["last_send"] = p.sends[-1]["step"]
     move = Move(
@@ -320,6 +335,8 @@ def move(deps: JourneyDeps, journey: Mapping[str, Any], enrolment: dict[str, Any
         return "done"
     if journey["status"] == "paused" and enrolment.get("status") != "running":
         return _hold(deps, journey, enrolment, reason)
+    if enrolment.get("status") in ("webhook", "calling") and (found := _webhook_step(journey, enrolment)):
+        return _call_webhook(deps, journey, enrolment, found, moment)
     if enrolment.get("status") == "running":  # a claimed plan: replay it
         p = Plan.from_json(enrolment["plan"])
     else:
@@ -332,6 +349,73 @@ def move(deps: JourneyDeps, journey: Mapping[str, Any], enrolment: dict[str, Any
     if p.sends:
         _queue_sends(deps, journey, enrolment, p)
     return "moved" if _commit(deps, journey, enrolment, p, moment) else "stale"
+
+
+def _webhook_step(journey: Mapping[str, Any], enrolment: Mapping[str, Any]) -> WebhookStep | None:
+    """The webhook step this enrolment is on, unless the journey stopped or its new version changed the step
+    (then the plan decides: exited, or on from whatever the step now is)."""
+    if journey["status"] != "active":
+        return None
+    step = definition(journey)[1].get(str(enrolment["step"]))
+    return step if isinstance(step, WebhookStep) else None
+
+
+def _call_webhook(deps: JourneyDeps, journey: Mapping[str, Any], enrolment: dict[str, Any], step: WebhookStep,
+                  moment: datetime) -> str:  # fmt: skip
+    """One attempt of the step's call: claimed first (status `calling`, a recovery timer), so a redelivered
+    timer makes no second call; then retried on a later timer, or on by `next` with the step's count."""
+    step_id = str(enrolment["step"])
+    state = dict(enrolment.get("webhook") or {"attempt": 1, "visit": int(enrolment["seq"])})
+    attempt = int(state["attempt"])
+    seq = int(enrolment["seq"]) + 1
+    recovery = _timer(deps, enrolment, iso(max(moment, deps.clock()) + RECOVERY), seq)
+    claim = {"status": "calling", "timer": _key(recovery), "webhook": state}
+    if not deps.store.transition(
+        enrolment, Move(fields=claim, arm=recovery, consume=_key(enrolment.get("timer")))
+    ):
+        return "stale"
+    enrolment.update(claim, seq=seq)
+    device = deps.devices.get(str(enrolment["app_id"]), str(enrolment["device_id"]))
+    answer = _attempt(deps, enrolment, device, step, moment)
+    result = webhook.outcome(answer, attempt)
+    if result == "retry":
+        due = iso(max(moment, deps.clock()) + timedelta(seconds=webhook.retry_delay(answer, attempt)))
+        arm = _timer(deps, enrolment, due, seq + 1)
+        fields = {"status": "webhook", "timer": _key(arm), "webhook": {**state, "attempt": attempt + 1}}
+        move_ = Move(fields=fields, stats={f"step.{step_id}.retried": 1}, arm=arm, consume=_key(recovery))
+        if not deps.store.transition(enrolment, move_):
+            return "stale"
+        _fast_timer(deps, arm, moment)
+        enrolment.update(fields, seq=seq + 1)
+        return "retrying"
+    logger.info("journey webhook", extra={"journey_id": enrolment["journey_id"], "step": step_id,
+                                          "status": answer.status, "outcome": result, "attempt": attempt})  # fmt: skip
+    defaults = app_settings.load(deps.apps, str(enrolment["app_id"])) if deps.apps is not None else {}
+    p = plan(journey, {**enrolment, "step": step.next, "status": "ready"}, device, moment, "entry", defaults)
+    p.passed.insert(0, step.next)
+    p.stats[f"step.{step_id}.{result}"] += 1
+    p.stats[f"step.{step.next}.entered"] += 1
+    if p.sends:
+        if not _claim(deps, enrolment, p, moment):
+            return "stale"
+        _queue_sends(deps, journey, enrolment, p)
+    return "moved" if _commit(deps, journey, enrolment, p, moment) else "stale"
+
+
+def _attempt(deps: JourneyDeps, enrolment: Mapping[str, Any], device: Mapping[str, Any] | None,
+             step: WebhookStep, moment: datetime) -> webhook.WebhookAnswer:  # fmt: skip
+    """The call itself, refused without one when the URL no longer passes the policy (an allow-list
+    narrowed since the journey was made) or the app has no signing secret: never sent unsigned."""
+    secret = deps.webhook_secret(str(enrolment["app_id"]))
+    try:
+        webhook.check(step.url, deps.settings.allowed_webpush_hosts, field="url")
+    except ValueError as exc:
+        return webhook.WebhookAnswer(None, error=str(exc), refused=True)
+    if deps.webhooks is None or not secret or device is None:
+        return webhook.WebhookAnswer(None, error="no sender, signing secret or device", refused=True)
+    call = webhook.prepare(secret, step.url, enrolment, device.get("user_id"), str(enrolment["step"]),
+                           int(deps.wall_clock()))  # fmt: skip
+    return deps.webhooks.post(call.url, call.payload, call.headers)
 
 
 def _claim(deps: JourneyDeps, enrolment: dict[str, Any], p: Plan, moment: datetime) -> bool:
@@ -559,10 +643,14 @@ def handle(deps: JourneyDeps, message: Mapping[str, Any], remaining_millis: Call
 def from_segment_deps(deps: Any) -> JourneyDeps:
     """The engine's adapters, from the audience-queue function's (one composition root per function)."""
     from pushengine.journeys.store import DynamoJourneyStore
+    from pushengine.providers import webhook as webhook_http
 
+    apps = deps.apps
     return JourneyDeps(settings=deps.settings, store=DynamoJourneyStore(deps.settings.automation_table),
-                       devices=deps.devices, queue=deps.queue, apps=deps.apps, clock=deps.clock,
-                       timer_shards=deps.settings.journey_timer_shards)  # fmt: skip
+                       devices=deps.devices, queue=deps.queue, apps=apps, clock=deps.clock,
+                       timer_shards=deps.settings.journey_timer_shards, webhooks=webhook_http.sender(),
+                       webhook_secret=lambda app_id: ((apps.get(app_id) if apps else None) or {}).get(
+                           "webhook_secret"))  # fmt: skip
 
 
 def event_message(app_id: str, event: Mapping[str, Any], device_ids: list[str]) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +11,7 @@ from typing import Any
 from pushengine.dal.apps import now_iso
 from pushengine.errors import Conflict, InvalidInput, NotFound
 from pushengine.journeys import steps as step_campaigns
+from pushengine.journeys import webhook
 from pushengine.journeys.model import (
     EnrolmentOut,
     JourneyCreated,
@@ -24,7 +25,7 @@ from pushengine.journeys.store import JourneyStore
 from pushengine.ports import CampaignStore, Queue
 
 EXITS = ("exit_on", "holdout", "removed", "stopped")
-STEP_STATS = ("entered", "waiting", "sent", "deferred", "delivered", "opened", "clicked", "converted",
+STEP_STATS = ("entered", "waiting", "sent", "failed", "retried", "deferred", "delivered", "opened", "clicked", "converted",
               "suppressed_quiet_hours", "suppressed_opted_out", "suppressed_unregistered", "held_out")  # fmt: skip
 
 
@@ -36,6 +37,8 @@ class JourneyApiDeps:
     audience_queue_url: str
     resolve_template: Callable[[str, str], dict[str, Any]]
     max_message_bytes: int = 262_144
+    outbound_hosts: Sequence[str] = ()  # the one outbound allow-list (Settings.allowed_webpush_hosts)
+    webhook_secret: Callable[[str], str | None] = lambda app_id: None  # the app's signing secret
 
 
 def new_journey_id(now: datetime) -> str:
@@ -47,17 +50,25 @@ def _roles(body: JourneyIn) -> dict[str, list[str]]:
     return {"entry": [body.entry.event], "exit": list(body.exit_on), "wait": waits}
 
 
-def _check_buildable(body: JourneyIn) -> None:
+def _check_buildable(deps: JourneyApiDeps, app_id: str, body: JourneyIn) -> None:
+    """What the step models cannot check alone: a webhook's URL against the outbound policy, and that the
+    app has a secret to sign it with (an app made before webhooks rotates one in first)."""
     for step_id, step in body.parsed_steps().items():
-        if isinstance(step, WebhookStep):
-            raise InvalidInput(
-                "webhook steps are not available in this release", field=f"body.steps.{step_id}.type"
-            )
+        if not isinstance(step, WebhookStep):
+            continue
+        field = f"body.steps.{step_id}.url"
+        try:
+            webhook.check(step.url, deps.outbound_hosts, field=field)
+        except ValueError as exc:
+            raise InvalidInput(str(exc).removeprefix(f"{field}: "), field=field) from None
+        if not deps.webhook_secret(app_id):
+            raise InvalidInput("this app has no webhook signing secret: POST /v1/apps/{app_id}/webhook-secret "
+                               "issues one", field=field)  # fmt: skip
 
 
 def create(deps: JourneyApiDeps, app_id: str, body: JourneyIn, now: datetime | None = None) -> JourneyCreated:
     now = now or datetime.now(UTC)
-    _check_buildable(body)
+    _check_buildable(deps, app_id, body)
     journey_id = new_journey_id(now)
     specs = step_campaigns.specs(journey_id, body, lambda t, f: deps.resolve_template(app_id, t))
     step_campaigns.create(deps.campaigns, app_id, journey_id, 1, specs)
@@ -112,7 +123,7 @@ def list_journeys(deps: JourneyApiDeps, app_id: str, *, limit: int = 25, next_to
 
 def replace(deps: JourneyApiDeps, app_id: str, journey_id: str, body: JourneyIn) -> JourneyOut:
     """A new version: enrolled devices carry on by step id; one on a removed step exits when it next moves."""
-    _check_buildable(body)
+    _check_buildable(deps, app_id, body)
     current = _get(deps, app_id, journey_id)
     if current["status"] == "stopped":
         raise Conflict("a stopped journey takes no new version")

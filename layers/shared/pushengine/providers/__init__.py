@@ -1,1 +1,2 @@
-"""Adapters to the push services: APNs (HTTP/2, JWT), FCM HTTP v1 (OAuth2), Web Push (VAPID, aes128gcm)."""
+"""Adapters to the services the engine calls: APNs (HTTP/2, JWT), FCM HTTP v1 (OAuth2), Web Push (VAPID,
+aes128gcm), and journey webhooks (signed POSTs)."""

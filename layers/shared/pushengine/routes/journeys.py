@@ -29,11 +29,13 @@ class Deps:
     def journeys(self) -> service.JourneyApiDeps:
         s = settings()
         store = templates.default_store()
+        apps = campaign_deps.campaign.apps
         return service.JourneyApiDeps(
             store=DynamoJourneyStore(s.automation_table), campaigns=campaign_deps.campaign.campaigns,
             queue=SqsQueue(), audience_queue_url=s.audience_queue_url,
             resolve_template=lambda app_id, template_id: templates.resolve(store, app_id, template_id),
-            max_message_bytes=s.max_message_bytes,
+            max_message_bytes=s.max_message_bytes, outbound_hosts=s.allowed_webpush_hosts,
+            webhook_secret=lambda app_id: ((apps.get(app_id) if apps else None) or {}).get("webhook_secret"),
         )  # fmt: skip
 
 

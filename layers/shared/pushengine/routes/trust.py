@@ -1,5 +1,6 @@
 """Routes of the secrets a server key resets (devices function): a device's secret, the app's identity
-secret (pushengine.device_trust, pushengine.identity)."""
+secret and its webhook signing secret (pushengine.device_trust, pushengine.identity,
+pushengine.journeys.webhook)."""
 
 from __future__ import annotations
 
@@ -41,3 +42,16 @@ def reset_device_secret(device_id: Annotated[DeviceId, Path()]) -> DeviceSecretO
 )  # fmt: skip
 def rotate_identity_secret(app_id: AppId) -> IdentitySecretOut:
     return IdentitySecretOut(app_id=app_id, identity_secret=deps.apps.rotate_identity_secret(app_id))
+
+
+class WebhookSecretOut(BaseModel):
+    app_id: str
+    webhook_secret: str  # signs journey webhook calls from now on; shown once
+
+
+@router.api(
+    "POST", "/v1/apps/<app_id>/webhook-secret", keys=["server"], app_param="app_id", answers=[404], operator=True,
+    summary="Rotate the app's webhook signing secret (server key of this app): journey webhooks are signed with it",
+)  # fmt: skip
+def rotate_webhook_secret(app_id: AppId) -> WebhookSecretOut:
+    return WebhookSecretOut(app_id=app_id, webhook_secret=deps.apps.rotate_webhook_secret(app_id))
