@@ -419,6 +419,30 @@ class Variant(BaseModel):
     days: Annotated[list[Weekday], Field(min_length=1, max_length=7)] | None = None
 
 
+EXPERIMENT_REST = "rest"  # the devices outside an experiment's test share: they get the winner
+MAX_EXPERIMENT_VARIANTS = 8
+DECIDE_AFTER_MIN, DECIDE_AFTER_MAX = timedelta(minutes=10), timedelta(days=7)
+
+
+def _decide_after(value: str) -> str:
+    span = parse_delay(value)
+    if not DECIDE_AFTER_MIN <= span <= DECIDE_AFTER_MAX:
+        raise ValueError("must be between PT10M and P7D")
+    return value
+
+
+class Experiment(BaseModel):
+    """Variants go to `test_percent` of the audience; `decide_after` the test send, the winner on `metric`
+    (or `fallback` when nothing is conclusive at `min_confidence`) goes to the rest: pushengine.rollout."""
+
+    model_config = Strict
+    test_percent: Annotated[float, Field(gt=0, lt=100), Storable]
+    metric: Literal["opened", "clicked", "converted", "revenue"] = "opened"
+    decide_after: Annotated[str, StringConstraints(max_length=32), AfterValidator(_decide_after)] = "PT2H"
+    min_confidence: Annotated[float, Field(ge=0.5, lt=1), Storable] = 0.95
+    fallback: Literal["default", "best"] = "default"
+
+
 class FrequencyCap(BaseModel):
     model_config = Strict
     max: Annotated[int, Field(ge=1, le=1000)]
@@ -442,6 +466,7 @@ class CampaignFields(BaseModel):
     category: Literal["marketing", "transactional"] = "marketing"
     ttl_seconds: Annotated[int, Field(ge=0, le=28 * 86400)] = 86400
     max_per_second: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    experiment: Experiment | None = None
 
 
 class CampaignIn(CampaignFields):
@@ -463,7 +488,21 @@ class CampaignIn(CampaignFields):
                 raise ValueError(f"variants.{i}.days: each weekday at most once")
         if (self.message is None) == (self.template_id is None):
             raise ValueError("message: give exactly one of message and template_id")
+        if self.experiment is not None:
+            self._check_experiment()
         return self
+
+    def _check_experiment(self) -> None:
+        variants = self.variants or []
+        if not 2 <= len(variants) <= MAX_EXPERIMENT_VARIANTS:
+            raise ValueError(f"experiment: needs 2 to {MAX_EXPERIMENT_VARIANTS} variants, not {len(variants)}")
+        if self.schedule.type not in ("now", "at", "local_time"):
+            raise ValueError(f"experiment: only for now, at and local_time schedules, not {self.schedule.type}")
+        for i, v in enumerate(variants):
+            if v.name == EXPERIMENT_REST:
+                raise ValueError(f'variants.{i}.name: "{EXPERIMENT_REST}" names the rest of an experiment')
+            if v.time is not None:
+                raise ValueError(f"variants.{i}.time: an experiment sends its variants at the schedule's time")
 
 
 class CampaignSpec(CampaignFields):
