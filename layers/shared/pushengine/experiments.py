@@ -32,6 +32,13 @@ _MAX_ITER = 500
 Fallback = Literal["default", "best"]
 
 
+def storable(p: float | None) -> float | None:
+    """A p-value as stored and answered: six significant digits, and 0 below DynamoDB's smallest number."""
+    if p is None:
+        return None
+    return 0.0 if p < 1e-100 else float(f"{p:.6g}")
+
+
 def normal_sf(z: float) -> float:
     """P(Z > z) for a standard normal Z."""
     return 0.5 * math.erfc(z / math.sqrt(2))
@@ -148,7 +155,7 @@ class Comparison:
 
     def view(self) -> dict[str, Any]:
         return {"a": self.a, "b": self.b, "rate_a": self.rate_a, "rate_b": self.rate_b,
-                "p_value": self.p_value, "conclusive": self.conclusive}  # fmt: skip
+                "p_value": storable(self.p_value), "conclusive": self.conclusive}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 from typing import Any
 
-from pushengine import automation, campaigns, segments, waves
+from pushengine import automation, campaigns, rollout, segments, waves
 from pushengine.audience import segment_ids
 from pushengine.campaigns import (
     CampaignDeps,
@@ -221,21 +221,28 @@ def _replace(
                                   plan=item["status"] == ACTIVE)  # fmt: skip
         return campaigns.get_campaign(deps, app_id, campaign_id)
     planned = [p["wave"] for p in plan_items]
+    experiment = campaigns.experiment_record(body, campaign_id, planned)  # its decision follows the new waves
     definition |= {
         "waves": [{"wave_id": w.wave_id, "send_at": w.send_at.isoformat(), "zones": list(w.time_zones),
                    "schedule": schedule_name(campaign_id, w.wave_id),
                    **({"variants": p["variants"]} if "variants" in p else {})}
                   for p in plan_items for w in [p["wave"]]],
         "skipped_zones": skipped_of(passed, counts),
+        **({"experiment": experiment} if experiment else {}),
     }  # fmt: skip
     check_stored_size(definition)
-    if not deps.campaigns.replan(app_id, campaign_id, len(planned)):
+    pending = len(planned) + (1 if experiment else 0)
+    if not deps.campaigns.replan(app_id, campaign_id, pending):
         raise Conflict("a wave of this campaign fired while it was being edited")
     for wave in item["waves"]:
         deps.scheduler.delete(wave["schedule"])
+    if item.get("experiment"):
+        deps.scheduler.delete(item["experiment"]["schedule"])
     deps.campaigns.replace_definition(definition)
     for wave in planned:
         payload = {"kind": "wave", "app_id": app_id, "campaign_id": campaign_id, "wave_id": wave.wave_id}
         deps.scheduler.create(schedule_name(campaign_id, wave.wave_id), max(wave.send_at, now), payload)
-    return campaign_out({**item, **parsed(definition), "waves_pending": len(planned)}, zone_counts=counts,
+    if experiment:
+        rollout.schedule_decision(deps.scheduler, app_id, campaign_id, experiment)
+    return campaign_out({**item, **parsed(definition), "waves_pending": pending}, zone_counts=counts,
                         currency=deps.currency(app_id))  # fmt: skip

@@ -27,6 +27,7 @@ from pushengine.config import settings
 from pushengine.content import Locale, Message
 from pushengine.limits import Storable
 from pushengine.profiles import EVENT_NAME
+from pushengine.targeting import REST
 from pushengine.waves import is_valid_zone
 
 Strict = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -419,7 +420,6 @@ class Variant(BaseModel):
     days: Annotated[list[Weekday], Field(min_length=1, max_length=7)] | None = None
 
 
-EXPERIMENT_REST = "rest"  # the devices outside an experiment's test share: they get the winner
 MAX_EXPERIMENT_VARIANTS = 8
 DECIDE_AFTER_MIN, DECIDE_AFTER_MAX = timedelta(minutes=10), timedelta(days=7)
 
@@ -499,8 +499,8 @@ class CampaignIn(CampaignFields):
         if self.schedule.type not in ("now", "at", "local_time"):
             raise ValueError(f"experiment: only for now, at and local_time schedules, not {self.schedule.type}")
         for i, v in enumerate(variants):
-            if v.name == EXPERIMENT_REST:
-                raise ValueError(f'variants.{i}.name: "{EXPERIMENT_REST}" names the rest of an experiment')
+            if v.name == REST:
+                raise ValueError(f'variants.{i}.name: "{REST}" names the rest of an experiment')
             if v.time is not None:
                 raise ValueError(f"variants.{i}.time: an experiment sends its variants at the schedule's time")
 
@@ -562,6 +562,9 @@ class CampaignOut(BaseModel):
     # an anniversary campaign that declared its attribute: the job indexing the devices already holding it
     # (GET /v1/devices/index/{job_id}); its first occurrence waits for it
     index_job: str | None = None
+    # a campaign with an experiment: {status: testing | decided, decide_at, decided_at, winner, conclusive,
+    # reason, comparisons: [{a, b, rate_a, rate_b, p_value, conclusive}]} (pushengine.rollout)
+    experiment: dict[str, Any] | None = None
 
 
 class CampaignPage(BaseModel):

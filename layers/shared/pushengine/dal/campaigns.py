@@ -42,6 +42,7 @@ STAT_KEYS = (
     "suppressed_unregistered", "delivered", "opened", "clicked", "converted", "revenue",
     "triggered", "cancelled",
 )  # fmt: skip
+PAYING = "paying"  # devices with a revenue-bearing conversion (counted once each; an experiment's `revenue`)
 ACTION_STAT_PREFIX = "clicked_action_"  # + action id: taps on one button, read back as clicked_actions
 LEDGER_DAYS = 14
 PROGRESS_FIELDS = ("status", "waves_pending", "tasks_pending", "batches_pending", "stats", "vstats", "paced",
