@@ -29,8 +29,9 @@ def setup(stack: Any, standins: Standins, name: str) -> tuple[AppKeys, dict[str,
 
 def start(stack: Any, standins: Standins, app: AppKeys, experiment: dict[str, Any]) -> dict[str, Any]:
     standins.webpush.reset_received()
-    r = app.server.post("/v1/campaigns", {"name": "x", "message": {"title": "Base", "body": "b"},
-                                          "quiet_hours": "ignore", "variants": VARIANTS, "experiment": experiment})  # fmt: skip
+    body = {"name": "x", "message": {"title": "Base", "body": "b"}, "quiet_hours": "ignore", "variants": VARIANTS,
+            "experiment": experiment}  # fmt: skip
+    r = app.server.post("/v1/campaigns", body)
     assert r.status_code == 201, r.text
     stack.drain(timeout=120)
     return dict(r.json())
