@@ -1,8 +1,11 @@
-"""The experiment's statistics against published tables and closed forms, and the winner they pick."""
+"""The experiment's statistics against published tables and closed forms, the winner they pick, and when
+the rest of the audience gets it."""
 
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -16,6 +19,8 @@ from pushengine.experiments import (
     upper_gamma_q,
     z_test,
 )
+from pushengine.models import CampaignIn
+from pushengine.rollout import rest_waves
 
 
 @pytest.mark.parametrize(
@@ -149,3 +154,39 @@ def test_a_pairwise_win_without_the_overall_test_is_inconclusive() -> None:
 def test_needs_two_variants() -> None:
     with pytest.raises(ValueError):
         decide([Arm("a", 1, 2)], 0.95, "default")
+
+
+def _schedule(**fields: object) -> Any:
+    body = {"name": "x", "message": {"title": "t", "body": "b"}, "schedule": fields}
+    return CampaignIn.model_validate(body).schedule
+
+
+def test_the_rest_goes_at_once_for_now_and_at() -> None:
+    at = datetime(2027, 3, 1, 12, 0, 0, 250_000, tzinfo=UTC)
+    (wave,) = rest_waves(_schedule(type="now"), "cmp_1", [], at)
+    assert wave["wave_id"] == "w20270301T120001Z-rest" and wave["send_at"] == "2027-03-01T12:00:01+00:00"
+    assert wave["zones"] == [] and wave["variants"] == ["rest"] and wave["schedule"] == "c-cmp_1-w20270301T120001Z-rest"
+
+
+@pytest.mark.parametrize(
+    ("decided_at", "expected"),
+    [  # 09:00 local on 2027-03-01: Tokyo at 00:00Z, Berlin at 08:00Z, New York at 14:00Z
+        ("2027-03-01T16:00:00+00:00",  # two hours after the last: each zone the next day at 09:00
+         {"2027-03-02T00:00:00+00:00": ["Asia/Tokyo"], "2027-03-02T08:00:00+00:00": ["Europe/Berlin"],
+          "2027-03-02T14:00:00+00:00": ["America/New_York"]}),
+        ("2027-03-02T10:00:00+00:00",  # Tokyo's and Berlin's next day has passed: the day after
+         {"2027-03-03T00:00:00+00:00": ["Asia/Tokyo"], "2027-03-03T08:00:00+00:00": ["Europe/Berlin"],
+          "2027-03-02T14:00:00+00:00": ["America/New_York"]}),
+    ],
+)  # fmt: skip
+def test_the_rest_goes_at_the_same_local_time_on_the_next_day_still_to_come(
+    decided_at: str, expected: dict[str, list[str]]
+) -> None:
+    schedule = _schedule(type="local_time", date="2027-03-01", time="09:00")
+    tests = [{"wave_id": "w1", "send_at": "2027-03-01T00:00:00+00:00", "zones": ["Asia/Tokyo"]},
+             {"wave_id": "w2", "send_at": "2027-03-01T08:00:00+00:00", "zones": ["Europe/Berlin", "Not/AZone"]},
+             {"wave_id": "w3", "send_at": "2027-03-01T14:00:00+00:00", "zones": ["America/New_York"]}]  # fmt: skip
+    out = rest_waves(schedule, "cmp_1", tests, datetime.fromisoformat(decided_at))
+    assert {w["send_at"]: w["zones"] for w in out} == expected
+    assert all(w["variants"] == ["rest"] and w["wave_id"].endswith("-rest") for w in out)
+    assert rest_waves(schedule, "cmp_1", [*tests, *out], datetime.fromisoformat(decided_at)) == out  # not twice

@@ -176,7 +176,7 @@ def create_campaign(
     automated = body.schedule.type in AUTOMATED
     index_job = declare_anniversary(deps, app_id, body) if automated else None
     variant_names = [v.name for v in body.variants or []] or [DEFAULT_VARIANT]
-    experiment = experiment_record(body, campaign_id, planned)
+    experiment = experiment_record(body, campaign_id, planned, counts)
     item = {
         "app_id": app_id,
         "campaign_id": campaign_id,
@@ -234,11 +234,18 @@ def create_campaign(
     return campaign_out(created, zone_counts=counts)
 
 
-def experiment_record(body: CampaignIn, campaign_id: str, planned: list[waves.Wave]) -> dict[str, Any] | None:
-    """An experiment's record while it tests (None without one): its decision after the last test wave."""
+def experiment_record(
+    body: CampaignIn, campaign_id: str, planned: list[waves.Wave], zone_counts: Mapping[str, int]
+) -> dict[str, Any] | None:
+    """An experiment's record while it tests (None without one): its decision `decide_after` the last test
+    wave that reaches a zone the app has devices in (any wave's, when it has none yet). A zone that gains
+    devices later is still tested by its own wave; the decision does not wait for the far side of the world
+    when the app lives on one side of it."""
     if body.experiment is None or not planned:
         return None
-    return rollout.testing(body.experiment, campaign_id, (w.send_at for w in planned))
+    lived = {zone for zone, n in zone_counts.items() if n > 0}
+    reaching = [w for w in planned if not w.time_zones or lived & set(w.time_zones)] or planned
+    return rollout.testing(body.experiment, campaign_id, (w.send_at for w in reaching))
 
 
 def declare_anniversary(deps: CampaignDeps, app_id: str, body: CampaignIn) -> str | None:

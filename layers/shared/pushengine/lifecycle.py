@@ -221,7 +221,7 @@ def _replace(
                                   plan=item["status"] == ACTIVE)  # fmt: skip
         return campaigns.get_campaign(deps, app_id, campaign_id)
     planned = [p["wave"] for p in plan_items]
-    experiment = campaigns.experiment_record(body, campaign_id, planned)  # its decision follows the new waves
+    experiment = campaigns.experiment_record(body, campaign_id, planned, counts)  # after the new waves
     definition |= {
         "waves": [{"wave_id": w.wave_id, "send_at": w.send_at.isoformat(), "zones": list(w.time_zones),
                    "schedule": schedule_name(campaign_id, w.wave_id),
