@@ -5,12 +5,13 @@ each device reached once."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import Api, AppKeys, Standins, import_devices, new_app
+from tests.conftest import Api, AppKeys, Standins, ahead_everywhere, import_devices, new_app
 
 pytestmark = pytest.mark.e2e
 
@@ -141,3 +142,51 @@ def test_an_experiment_names_what_is_wrong(stack: Any, standins: Standins) -> No
         r = app.server.post("/v1/campaigns", {**base, **change})
         assert r.status_code == 400, (change, r.text)
         assert r.json()["errors"][0]["field"] == field, (change, r.text)
+
+
+def test_on_local_time_the_rest_goes_at_the_same_local_time_the_next_day(stack: Any, standins: Standins) -> None:
+    app = new_app(Api(stack.api_url), standins, "explocal")
+    zones = {"Asia/Tokyo": 20, "America/New_York": 20}
+    subs = {f"el-{zone.split('/')[1].lower()}-{i}": (zone, standins.webpush.new_subscription())
+            for zone, n in zones.items() for i in range(n)}  # fmt: skip
+    import_devices(stack, app, {d: {"platform": "web", "subscription": s, "timezone": z}
+                                for d, (z, s) in subs.items()})  # fmt: skip
+    device_of = {standins.webpush.subscription_id(s): d for d, (_, s) in subs.items()}
+    zone_of = {d: z for d, (z, _) in subs.items()}
+    day = ahead_everywhere(3)
+    r = app.server.post("/v1/campaigns", {
+        "name": "x", "message": {"title": "Base", "body": "b"}, "quiet_hours": "ignore", "variants": VARIANTS,
+        "schedule": {"type": "local_time", "date": day.isoformat(), "time": "09:00"},
+        "experiment": {"test_percent": 50, "decide_after": "PT2H", "fallback": "best"}})  # fmt: skip
+    assert r.status_code == 201, r.text
+    campaign_id = r.json()["campaign_id"]
+    at = {zone: datetime.combine(day, time(9), ZoneInfo(zone)).astimezone(UTC) for zone in zones}
+    standins.webpush.reset_received()
+    got: dict[str, tuple[datetime, str]] = {}
+    for zone in sorted(zones, key=lambda z: at[z]):  # each zone's test wave on the driven clock
+        stack.clock.set(at[zone] + timedelta(seconds=1))
+        stack.fire_due_schedules()
+        stack.drain(timeout=120)
+        got |= {d: (at[zone], t) for d, t in reached(standins, device_of).items()}
+        standins.webpush.reset_received()
+    experiment = app.server.get(f"/v1/campaigns/{campaign_id}").json()["experiment"]
+    # the decision follows the last wave reaching the app's zones (New York's), not the world's last
+    assert datetime.fromisoformat(experiment["decide_at"]) == max(at.values()) + timedelta(hours=2)
+    tested = dict(got)
+    out = decide(stack, app, campaign_id)
+    assert out["experiment"]["winner"] == "a" and not out["experiment"]["conclusive"]  # no opens: the best of equals
+    for zone in sorted(zones, key=lambda z: at[z]):  # each zone's rest wave: 09:00 local, the next day
+        nxt = datetime.combine(day + timedelta(days=1), time(9), ZoneInfo(zone)).astimezone(UTC)
+        stack.clock.set(nxt + timedelta(seconds=1))
+        stack.fire_due_schedules()
+        stack.drain(timeout=120)
+        rest = reached(standins, device_of)
+        standins.webpush.reset_received()
+        assert rest and all(zone_of[d] == zone for d in rest) and not set(rest) & set(got)
+        got |= {d: (nxt, t) for d, t in rest.items()}
+    assert set(got) == set(subs)  # everyone once
+    for device, (sent_at, title) in got.items():
+        local = sent_at.astimezone(ZoneInfo(zone_of[device]))
+        assert local.strftime("%H:%M") == "09:00"
+        assert local.date() == (day if device in tested else day + timedelta(days=1))
+        assert device in tested or title == "A title"

@@ -123,6 +123,7 @@ def decide(
     if item["status"] in ("cancelled", "completed"):
         logger.info("experiment not decided: campaign over", extra={"campaign_id": campaign_id})
         return False
+    now = max(now, datetime.fromisoformat(record["decide_at"]))  # as of its instant, or later if it fired late
     spec = item["spec"]
     experiment: Experiment = spec.experiment
     outcome = experiments.decide(
