@@ -133,3 +133,30 @@ def test_a_decision_while_paused_sends_the_rest_on_resume() -> None:
     h.drain()
     assert len(h.provider.sent) == len(ids)
     assert h.campaigns.status(APP, campaign_id) == "completed"
+
+
+def test_a_local_time_rest_wave_missed_while_paused_goes_the_next_day_on_resume() -> None:
+    h = Harness()  # 2026-06-01 12:00Z; Paris is UTC+2
+    ids = h.web_devices(APP, 40)
+    body = {"name": "x", "message": {"title": "Base", "body": "b"}, "quiet_hours": "ignore", "variants": VARIANTS,
+            "schedule": {"type": "local_time", "date": "2026-06-02", "time": "09:00", "if_passed": "next_day"},
+            "experiment": {"test_percent": 50, "decide_after": "PT1H"}}  # fmt: skip
+    campaign_id = h.create_campaign(APP, body)
+    paris = datetime.fromisoformat("2026-06-02T07:00:00+00:00")
+    h.now = paris + timedelta(seconds=1)
+    h.drain()
+    tested = len(h.provider.sent)
+    assert 0 < tested < len(ids)
+    h.now = datetime.fromisoformat(decision(h, campaign_id)["decide_at"]) + timedelta(seconds=1)
+    h.drain()
+    assert decision(h, campaign_id)["status"] == "decided"
+    lifecycle.pause(h.campaign_deps(), APP, campaign_id)
+    h.now = paris + timedelta(days=1, hours=1)  # the rest's 09:00 in Paris passes while paused
+    h.drain()
+    lifecycle.resume(h.campaign_deps(), APP, campaign_id, now=h.now)
+    h.drain()
+    assert len(h.provider.sent) == tested  # not now: at 09:00 the next day (if_passed: next_day)
+    h.now = paris + timedelta(days=2, seconds=1)
+    h.drain()
+    assert len(h.provider.sent) == len(ids)
+    assert h.provider.sent_at[-1] == (paris + timedelta(days=2, seconds=1)).timestamp()

@@ -207,7 +207,7 @@ def create_campaign(
         **({"experiment": experiment} if experiment else {}),
     }
     # Noted on each segment before the campaign exists, so a segment cannot be deleted from under it.
-    check_stored_size(item)
+    check_stored_size({**item, "waves": item["waves"] * 2} if experiment else item)  # the rest's waves join it
     named = segments.referenced(deps.segments, app_id, body.audience, campaign_id)
     try:
         deps.campaigns.create(item)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pushengine import automation, campaigns, rollout, segments, waves
 from pushengine.audience import segment_ids
@@ -33,6 +34,7 @@ from pushengine.dal.campaigns import parsed
 from pushengine.dal.scheduler import schedule_name
 from pushengine.errors import Conflict, InvalidInput, NotFound
 from pushengine.models import AUTOMATED, CampaignIn, CampaignOut, CampaignSpec, LocalTimeSchedule
+from pushengine.targeting import REST
 
 EDITABLE = ("name", "message", "template_id", "audience", "schedule")
 ACTIVE = "active"  # an automated campaign's running status
@@ -150,10 +152,14 @@ def _placed(
     wave: dict[str, Any], schedule: LocalTimeSchedule, moment: datetime
 ) -> tuple[list[tuple[datetime, list[str]]], list[str]]:
     """Where a missed wave's zones go from `moment` under the schedule's if_passed: (new instant, zones)
-    groups, and the zones skipped."""
+    groups, and the zones skipped. An experiment's rest wave keeps its own day (its zones share the instant
+    and the wall time, so the offset and the local date too)."""
     suffix = _suffix(wave)
     wall = time.fromisoformat(f"{suffix[2:4]}:{suffix[4:6]}" if suffix else schedule.time)
-    result = waves.plan_local_time(schedule.date, wall, wave["zones"], moment, schedule.if_passed)
+    day = schedule.date
+    if REST in (wave.get("variants") or []) and wave["zones"]:
+        day = datetime.fromisoformat(wave["send_at"]).astimezone(ZoneInfo(wave["zones"][0])).date()
+    result = waves.plan_local_time(day, wall, wave["zones"], moment, schedule.if_passed)
     return [(w.send_at, list(w.time_zones)) for w in result.waves], list(result.skipped)
 
 
