@@ -177,6 +177,17 @@ def create_campaign(
     index_job = declare_anniversary(deps, app_id, body) if automated else None
     variant_names = [v.name for v in body.variants or []] or [DEFAULT_VARIANT]
     experiment = experiment_record(body, campaign_id, planned, counts)
+    stored_waves = [
+        {
+            "wave_id": w.wave_id,
+            "send_at": w.send_at.isoformat(),
+            "zones": list(w.time_zones),
+            "schedule": schedule_name(campaign_id, w.wave_id),
+            **({"variants": p["variants"]} if "variants" in p else {}),
+        }
+        for p in plan_items
+        for w in [p["wave"]]
+    ]
     item = {
         "app_id": app_id,
         "campaign_id": campaign_id,
@@ -184,17 +195,7 @@ def create_campaign(
         "status": "active" if automated else "scheduled",
         "created_at": now_iso(),
         "spec": body.model_dump(mode="json", exclude_none=True),
-        "waves": [
-            {
-                "wave_id": w.wave_id,
-                "send_at": w.send_at.isoformat(),
-                "zones": list(w.time_zones),
-                "schedule": schedule_name(campaign_id, w.wave_id),
-                **({"variants": p["variants"]} if "variants" in p else {}),
-            }
-            for p in plan_items
-            for w in [p["wave"]]
-        ],
+        "waves": stored_waves,
         "skipped_zones": skipped_of(passed, counts),
         "waves_pending": len(planned) + (1 if experiment else 0),  # an experiment's decision is pending too
         "tasks_pending": 0,
@@ -207,7 +208,7 @@ def create_campaign(
         **({"experiment": experiment} if experiment else {}),
     }
     # Noted on each segment before the campaign exists, so a segment cannot be deleted from under it.
-    check_stored_size({**item, "waves": item["waves"] * 2} if experiment else item)  # the rest's waves join it
+    check_stored_size({**item, "waves": stored_waves * 2} if experiment else item)  # the rest's waves join it
     named = segments.referenced(deps.segments, app_id, body.audience, campaign_id)
     try:
         deps.campaigns.create(item)
