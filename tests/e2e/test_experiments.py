@@ -5,13 +5,14 @@ each device reached once."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import Api, AppKeys, Standins, ahead_everywhere, import_devices, new_app
+from tests.conftest import ROOT, Api, AppKeys, Standins, ahead_everywhere, import_devices, new_app
 
 pytestmark = pytest.mark.e2e
 
@@ -94,7 +95,9 @@ def test_planted_opens_decide_for_b_and_the_rest_gets_b(stack: Any, standins: St
 
     # The decision's schedule firing again decides nothing new and sends nobody twice.
     standins.webpush.reset_received()
-    stack.invoke("SegmentQueryFunction", {"kind": "decide", "app_id": app.app_id, "campaign_id": campaign_id})
+    again_event = json.loads((ROOT / "events" / "segment_query_decide_from_scheduler.json").read_text()
+                             .replace("<app id>", app.app_id).replace("<campaign id>", campaign_id))  # fmt: skip
+    assert stack.invoke("SegmentQueryFunction", again_event) == {"fired": "decide"}
     stack.drain(timeout=60, schedules=True)
     assert reached(standins, device_of) == {}
     again = app.server.get(f"/v1/campaigns/{campaign_id}").json()
