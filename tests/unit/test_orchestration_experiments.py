@@ -37,7 +37,7 @@ def titles(h: Harness) -> dict[str, str]:
 def decision(h: Harness, campaign_id: str) -> dict[str, Any]:
     found = get_campaign(h.campaign_deps(), APP, campaign_id).experiment
     assert found is not None
-    return found
+    return found.model_dump(mode="json")
 
 
 def test_revenue_counts_the_devices_whose_conversion_carried_revenue() -> None:

@@ -543,6 +543,30 @@ class SkippedZone(BaseModel):
     devices: int  # the devices the zone held when it was skipped
 
 
+class ExperimentComparison(BaseModel):
+    a: str
+    b: str
+    rate_a: float
+    rate_b: float
+    p_value: float | None  # two-sided; Bonferroni-corrected with more than two variants
+    conclusive: bool
+
+
+class ExperimentOut(BaseModel):
+    """An experiment's state as `GET /v1/campaigns/{id}` answers it (pushengine.rollout)."""
+
+    status: Literal["testing", "decided"]
+    metric: str
+    test_percent: float
+    decide_at: str | None = None
+    decided_at: str | None = None
+    winner: str | None = None
+    conclusive: bool | None = None
+    reason: str | None = None
+    overall_p_value: float | None = None  # the chi-squared test's, with more than two variants
+    comparisons: list[ExperimentComparison] = []
+
+
 class CampaignOut(BaseModel):
     campaign_id: str
     name: str
@@ -562,9 +586,8 @@ class CampaignOut(BaseModel):
     # an anniversary campaign that declared its attribute: the job indexing the devices already holding it
     # (GET /v1/devices/index/{job_id}); its first occurrence waits for it
     index_job: str | None = None
-    # a campaign with an experiment: {status: testing | decided, decide_at, decided_at, winner, conclusive,
-    # reason, comparisons: [{a, b, rate_a, rate_b, p_value, conclusive}]} (pushengine.rollout)
-    experiment: dict[str, Any] | None = None
+    # a campaign with an experiment: its decision, once made, and every comparison
+    experiment: ExperimentOut | None = None
 
 
 class CampaignPage(BaseModel):

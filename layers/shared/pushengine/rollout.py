@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from pushengine import experiments, waves
 from pushengine.dal.campaigns import PAYING
 from pushengine.dal.scheduler import schedule_name
-from pushengine.models import CampaignFields, Experiment, parse_delay
+from pushengine.models import CampaignFields, Experiment, ExperimentComparison, ExperimentOut, parse_delay
 from pushengine.observability import logger
 from pushengine.ports import CampaignStore, Queue, Scheduler
 from pushengine.targeting import HOLDOUT, REST
@@ -175,20 +175,20 @@ def _send_rest(
         queue.send_json(audience_queue, due, max_message=max_message)
 
 
-def view(record: Mapping[str, Any] | None, experiment: Experiment | None) -> dict[str, Any] | None:
+def view(record: Mapping[str, Any] | None, experiment: Experiment | None) -> ExperimentOut | None:
     """The experiment as `GET /v1/campaigns/{id}` answers it."""
     if experiment is None:
         return None
     record = record or {}
-    return {
-        "status": record.get("status", "testing"),
-        "metric": experiment.metric,
-        "test_percent": experiment.test_percent,
-        "decide_at": record.get("decide_at"),
-        "decided_at": record.get("decided_at"),
-        "winner": record.get("winner"),
-        "conclusive": record.get("conclusive"),
-        "reason": record.get("reason"),
-        "overall_p_value": record.get("overall_p_value"),
-        "comparisons": record.get("comparisons", []),
-    }
+    return ExperimentOut(
+        status=record.get("status", "testing"),
+        metric=experiment.metric,
+        test_percent=experiment.test_percent,
+        decide_at=record.get("decide_at"),
+        decided_at=record.get("decided_at"),
+        winner=record.get("winner"),
+        conclusive=record.get("conclusive"),
+        reason=record.get("reason"),
+        overall_p_value=record.get("overall_p_value"),
+        comparisons=[ExperimentComparison(**c) for c in record.get("comparisons", [])],
+    )
