@@ -11,7 +11,7 @@ import pytest
 from pushengine import lifecycle, rollout
 from pushengine.campaigns import cancel_campaign, get_campaign
 from pushengine.events import EventDeps, record_event
-from pushengine.models import EventIn
+from pushengine.models import CampaignIn, EventIn, LocalTimeSchedule
 from pushengine.targeting import REST, assign
 from tests.fakes import Harness
 
@@ -160,3 +160,16 @@ def test_a_local_time_rest_wave_missed_while_paused_goes_the_next_day_on_resume(
     h.drain()
     assert len(h.provider.sent) == len(ids)
     assert h.provider.sent_at[-1] == (paris + timedelta(days=2, seconds=1)).timestamp()
+
+
+def test_a_missed_rest_wave_keeps_each_zones_own_day() -> None:
+    # Kiritimati (UTC+14) on 03-03 and Honolulu (UTC-10) on 03-02 reach 09:00 at the same instant: one rest
+    # wave; missed while paused, under next_day each goes at 09:00 on its own next day (one wave again)
+    local = {"type": "local_time", "date": "2027-03-01", "time": "09:00", "if_passed": "next_day"}
+    schedule = CampaignIn.model_validate({"name": "x", "message": {"title": "t", "body": "b"}, "schedule": local}).schedule
+    wave = {"wave_id": "w20270302T190000Z-rest", "send_at": "2027-03-02T19:00:00+00:00",
+            "zones": ["Pacific/Honolulu", "Pacific/Kiritimati"], "variants": [REST]}  # fmt: skip
+    assert isinstance(schedule, LocalTimeSchedule)
+    groups, skipped = lifecycle._placed(wave, schedule, datetime.fromisoformat("2027-03-02T20:00:00+00:00"))
+    assert groups == [(datetime.fromisoformat("2027-03-03T19:00:00+00:00"), ["Pacific/Honolulu", "Pacific/Kiritimati"])]
+    assert skipped == []

@@ -15,7 +15,7 @@ A one-off campaign is edited until its first wave fires.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -152,15 +152,23 @@ def _placed(
     wave: dict[str, Any], schedule: LocalTimeSchedule, moment: datetime
 ) -> tuple[list[tuple[datetime, list[str]]], list[str]]:
     """Where a missed wave's zones go from `moment` under the schedule's if_passed: (new instant, zones)
-    groups, and the zones skipped. An experiment's rest wave keeps its own day (its zones share the instant
-    and the wall time, so the offset and the local date too)."""
+    groups, and the zones skipped. An experiment's rest wave keeps each zone's own day (the day its wave
+    reached it: zones 24 hours apart share an instant on different dates)."""
     suffix = _suffix(wave)
     wall = time.fromisoformat(f"{suffix[2:4]}:{suffix[4:6]}" if suffix else schedule.time)
-    day = schedule.date
-    if REST in (wave.get("variants") or []) and wave["zones"]:
-        day = datetime.fromisoformat(wave["send_at"]).astimezone(ZoneInfo(wave["zones"][0])).date()
-    result = waves.plan_local_time(day, wall, wave["zones"], moment, schedule.if_passed)
-    return [(w.send_at, list(w.time_zones)) for w in result.waves], list(result.skipped)
+    by_day: dict[date, list[str]] = {schedule.date: wave["zones"]}
+    if REST in (wave.get("variants") or []):
+        sent, by_day = datetime.fromisoformat(wave["send_at"]), {}
+        for zone in wave["zones"]:
+            by_day.setdefault(sent.astimezone(ZoneInfo(zone)).date(), []).append(zone)
+    groups: dict[datetime, list[str]] = {}
+    skipped: list[str] = []
+    for day, zones in sorted(by_day.items()):
+        result = waves.plan_local_time(day, wall, zones, moment, schedule.if_passed)
+        for w in result.waves:
+            groups.setdefault(w.send_at, []).extend(w.time_zones)
+        skipped += result.skipped
+    return [(at, sorted(zones)) for at, zones in sorted(groups.items())], skipped
 
 
 def edit(
