@@ -173,3 +173,22 @@ def test_a_missed_rest_wave_keeps_each_zones_own_day() -> None:
     groups, skipped = lifecycle._placed(wave, schedule, datetime.fromisoformat("2027-03-02T20:00:00+00:00"))
     assert groups == [(datetime.fromisoformat("2027-03-03T19:00:00+00:00"), ["Pacific/Honolulu", "Pacific/Kiritimati"])]
     assert skipped == []
+
+
+def test_the_holdout_stays_out_of_the_test_and_of_the_rest() -> None:
+    h = Harness()
+    ids = h.web_devices(APP, 200)
+    body = {"name": "x", "message": {"title": "Base", "body": "b"}, "quiet_hours": "ignore", "variants": VARIANTS,
+            "holdout_percent": 10, "experiment": {"test_percent": 30, "decide_after": "PT1H"}}  # fmt: skip
+    campaign_id = h.create_campaign(APP, body)
+    h.drain()
+    h.advance(hours=1, seconds=1)
+    h.drain()
+    spec = h.campaigns.definition(APP, campaign_id)["spec"]  # type: ignore[index]
+    groups = {d: assign(spec, campaign_id, d) for d in ids}
+    held = {d for d, g in groups.items() if g == "holdout"}
+    assert held and {g for g in groups.values()} == {"a", "b", "holdout", REST}
+    assert set(titles(h)) == set(ids) - held and len(h.provider.sent) == len(ids) - len(held)
+    totals = h.campaigns.totals(APP, campaign_id)
+    assert totals["stats"]["suppressed_holdout"] == len(held)  # counted once, by the test wave
+    assert totals["vstats"][REST]["targeted"] == sum(1 for g in groups.values() if g == REST)
