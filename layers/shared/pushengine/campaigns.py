@@ -35,7 +35,6 @@ from pushengine.models import (
 from pushengine.ports import CampaignStore, DeviceStore, Queue, Scheduler
 from pushengine.targeting import DEFAULT_VARIANT, HOLDOUT, REST
 
-IMMEDIATE = timedelta(seconds=2)  # a wave this close is queued now rather than scheduled
 AT_GRACE = timedelta(minutes=1)  # an `at` this little in the past (a client's clock, the request's trip) goes now
 
 
@@ -222,7 +221,7 @@ def create_campaign(
     immediate = []
     for wave in planned:
         payload = {"kind": "wave", "app_id": app_id, "campaign_id": campaign_id, "wave_id": wave.wave_id}
-        if wave.send_at - now <= IMMEDIATE:
+        if wave.send_at - now <= waves.IMMEDIATE:
             immediate.append(payload)
         else:
             deps.scheduler.create(schedule_name(campaign_id, wave.wave_id), wave.send_at, payload)

@@ -26,7 +26,6 @@ from pushengine.ports import CampaignStore, Queue, Scheduler
 from pushengine.targeting import HOLDOUT, REST
 
 DECIDE = "decide"  # the audience message kind, and the decision's schedule's name suffix
-IMMEDIATE = timedelta(seconds=2)  # a rest wave this close is queued now rather than scheduled
 MAX_DAYS_AHEAD = 10  # decide_after is at most P7D, and a zone's test send at most a day and a half away
 
 
@@ -167,7 +166,7 @@ def _send_rest(
         payload = {"kind": "wave", "app_id": item["app_id"], "campaign_id": item["campaign_id"],
                    "wave_id": wave["wave_id"]}  # fmt: skip
         send_at = datetime.fromisoformat(wave["send_at"])
-        if send_at - now <= IMMEDIATE:
+        if send_at - now <= waves.IMMEDIATE:
             due.append(payload)
         else:
             scheduler.create(wave["schedule"], send_at, payload)
