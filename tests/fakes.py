@@ -164,6 +164,19 @@ class FakeCampaigns(Faults):
         with self._lock:  # the repository notes the revision on the progress item too
             self.main[key]["revision"] = int(definition.get("revision") or 0)
 
+    def settle_experiment(self, definition: dict[str, Any], waves: int) -> bool:
+        self.check("settle_experiment")
+        key = (definition["app_id"], definition["campaign_id"])
+        with self._lock:
+            main = self.main.get(key)
+            if main is None or key not in self.definitions or main.get("experiment_decided"):
+                return False
+            main["experiment_decided"] = True
+            main["revision"] = int(definition.get("revision") or 0)
+            main["waves_pending"] = main.get("waves_pending", 0) + waves - 1
+            self.definitions[key] = copy.deepcopy(definition)
+            return True
+
     def mark_wave_fired(self, app_id: str, campaign_id: str, wave_id: str, tasks: int) -> bool:
         self.check("mark_wave_fired")
         with self._lock:

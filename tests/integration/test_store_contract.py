@@ -347,3 +347,23 @@ def test_a_pruned_devices_zone_count_leaves_the_zone_once(
     assert store.zone_size(APP, "Europe/Paris") == 14
     assert store.zone_sizes(APP) == {"Asia/Tokyo": 1, "Europe/Paris": 14}
     assert store.zones(APP) == ["Asia/Tokyo", "Europe/Paris"]
+
+
+def test_an_experiment_is_decided_once_and_its_rest_waves_count(campaigns: CampaignStore) -> None:
+    created(campaigns, waves=2)  # one test wave and the decision
+    other = campaigns
+    if isinstance(campaigns, CampaignsRepository):  # another container: its own definition cache
+        other = CampaignsRepository(campaigns._campaigns_name, campaigns._state_name, campaigns.timeseries)
+    assert other.get(APP, CAMPAIGN, summed=False) is not None
+    assert campaigns.mark_wave_fired(APP, CAMPAIGN, "w1", 0)
+    definition = campaigns.definition(APP, CAMPAIGN, consistent=True)
+    assert definition is not None
+    stored = {**definition, "spec": definition["spec"].stored(), "revision": 1,
+              "experiment": {"status": "decided", "winner": "b", "comparisons": [{"p_value": 0.0125}]},
+              "waves": [{"wave_id": "w2-rest", "zones": []}]}  # fmt: skip
+    assert campaigns.settle_experiment(stored, 3)
+    assert not campaigns.settle_experiment({**stored, "experiment": {"status": "decided", "winner": "a"}}, 3)
+    found = other.get(APP, CAMPAIGN, summed=False)
+    assert found is not None and found["experiment"]["winner"] == "b" and found["revision"] == 1
+    assert found["experiment"]["comparisons"] == [{"p_value": 0.0125}]
+    assert found["waves_pending"] == 3 and found["waves"] == [{"wave_id": "w2-rest", "zones": []}]

@@ -21,6 +21,7 @@ MAX_ATTRIBUTION_DAYS = 90
 Granularity = Literal["hour", "day"]
 
 ACTION_STAT_PREFIX = "clicked_action_"  # + action id: taps on one button, read back as clicked_actions
+PAYING = "paying"  # devices with a revenue-bearing conversion (counted once each; an experiment's `revenue`)
 
 
 

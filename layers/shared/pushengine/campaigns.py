@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from pushengine import anniversaries, automation, compose, lift, segments, waves
+from pushengine import anniversaries, automation, compose, lift, rollout, segments, waves
 from pushengine.analytics import DEFAULT_CURRENCY, app_defaults, stats_view
 from pushengine.config import Settings
 from pushengine.dal.apps import AppsRepository, now_iso
@@ -33,9 +33,8 @@ from pushengine.models import (
     WaveOut,
 )
 from pushengine.ports import CampaignStore, DeviceStore, Queue, Scheduler
-from pushengine.targeting import DEFAULT_VARIANT, HOLDOUT
+from pushengine.targeting import DEFAULT_VARIANT, HOLDOUT, REST
 
-IMMEDIATE = timedelta(seconds=2)  # a wave this close is queued now rather than scheduled
 AT_GRACE = timedelta(minutes=1)  # an `at` this little in the past (a client's clock, the request's trip) goes now
 
 
@@ -124,7 +123,9 @@ def plan_waves(body: CampaignIn, now: datetime) -> tuple[list[dict[str, Any]], l
     groups = variant_times(body)
     if not groups:
         planned, passed = plan(body, now)
-        out: list[dict[str, Any]] = [{"wave": w} for w in planned]
+        # an experiment's test waves reach its variants' devices; the rest waits for the winner (rollout)
+        reach = {"variants": rollout.tested(body)} if body.experiment else {}
+        out: list[dict[str, Any]] = [{"wave": w, **reach} for w in planned]
         refuse_past(body, out, now)
         return out, passed
     assert body.schedule.type == "local_time"  # variant_times holds only for local_time
@@ -174,6 +175,18 @@ def create_campaign(
     automated = body.schedule.type in AUTOMATED
     index_job = declare_anniversary(deps, app_id, body) if automated else None
     variant_names = [v.name for v in body.variants or []] or [DEFAULT_VARIANT]
+    experiment = experiment_record(body, campaign_id, planned, counts)
+    stored_waves = [
+        {
+            "wave_id": w.wave_id,
+            "send_at": w.send_at.isoformat(),
+            "zones": list(w.time_zones),
+            "schedule": schedule_name(campaign_id, w.wave_id),
+            **({"variants": p["variants"]} if "variants" in p else {}),
+        }
+        for p in plan_items
+        for w in [p["wave"]]
+    ]
     item = {
         "app_id": app_id,
         "campaign_id": campaign_id,
@@ -181,29 +194,20 @@ def create_campaign(
         "status": "active" if automated else "scheduled",
         "created_at": now_iso(),
         "spec": body.model_dump(mode="json", exclude_none=True),
-        "waves": [
-            {
-                "wave_id": w.wave_id,
-                "send_at": w.send_at.isoformat(),
-                "zones": list(w.time_zones),
-                "schedule": schedule_name(campaign_id, w.wave_id),
-                **({"variants": p["variants"]} if "variants" in p else {}),
-            }
-            for p in plan_items
-            for w in [p["wave"]]
-        ],
+        "waves": stored_waves,
         "skipped_zones": skipped_of(passed, counts),
-        "waves_pending": len(planned),
+        "waves_pending": len(planned) + (1 if experiment else 0),  # an experiment's decision is pending too
         "tasks_pending": 0,
         "batches_pending": 0,
         "stats": zero_stats(),
-        "vstats": {name: zero_stats() for name in [*variant_names, HOLDOUT]},
+        "vstats": {name: zero_stats() for name in [*variant_names, HOLDOUT, *([REST] if experiment else [])]},
         "paced": {},  # send slots handed out per wave, when max_per_second paces the campaign
         "errors": {},  # reason -> sends that failed for good (dead-lettered batches and tasks)
         **({"index_job": index_job} if index_job else {}),
+        **({"experiment": experiment} if experiment else {}),
     }
     # Noted on each segment before the campaign exists, so a segment cannot be deleted from under it.
-    check_stored_size(item)
+    check_stored_size({**item, "waves": stored_waves * 2} if experiment else item)  # the rest's waves join it
     named = segments.referenced(deps.segments, app_id, body.audience, campaign_id)
     try:
         deps.campaigns.create(item)
@@ -217,7 +221,7 @@ def create_campaign(
     immediate = []
     for wave in planned:
         payload = {"kind": "wave", "app_id": app_id, "campaign_id": campaign_id, "wave_id": wave.wave_id}
-        if wave.send_at - now <= IMMEDIATE:
+        if wave.send_at - now <= waves.IMMEDIATE:
             immediate.append(payload)
         else:
             deps.scheduler.create(schedule_name(campaign_id, wave.wave_id), wave.send_at, payload)
@@ -225,7 +229,23 @@ def create_campaign(
         deps.queue.send_json(
             deps.settings.audience_queue_url, immediate, max_message=deps.settings.max_message_bytes
         )
+    if experiment:
+        rollout.schedule_decision(deps.scheduler, app_id, campaign_id, experiment)
     return campaign_out(created, zone_counts=counts)
+
+
+def experiment_record(
+    body: CampaignIn, campaign_id: str, planned: list[waves.Wave], zone_counts: Mapping[str, int]
+) -> dict[str, Any] | None:
+    """An experiment's record while it tests (None without one): its decision `decide_after` the last test
+    wave that reaches a zone the app has devices in (any wave's, when it has none yet). A zone that gains
+    devices later is still tested by its own wave; the decision does not wait for the far side of the world
+    when the app lives on one side of it."""
+    if body.experiment is None or not planned:
+        return None
+    lived = {zone for zone, n in zone_counts.items() if n > 0}
+    reaching = [w for w in planned if not w.time_zones or lived & set(w.time_zones)] or planned
+    return rollout.testing(body.experiment, campaign_id, (w.send_at for w in reaching))
 
 
 def declare_anniversary(deps: CampaignDeps, app_id: str, body: CampaignIn) -> str | None:
@@ -273,6 +293,7 @@ def campaign_out(
         lift=lift.lift(item.get("vstats", {}), HOLDOUT) if spec.holdout_percent else None,
         errors=item.get("errors", {}),
         index_job=item.get("index_job"),
+        experiment=rollout.view(item.get("experiment"), spec.experiment),
     )
 
 
@@ -316,5 +337,7 @@ def cancel_campaign(deps: CampaignDeps, app_id: str, campaign_id: str) -> Campai
     for wave in item["waves"]:
         if wave["wave_id"] not in fired:
             deps.scheduler.delete(wave["schedule"])
+    if (item.get("experiment") or {}).get("status") == "testing":
+        deps.scheduler.delete(item["experiment"]["schedule"])  # a decision that fires anyway finds it cancelled
     # Batches already queued stop at the sender, which checks the status before each batch.
     return get_campaign(deps, app_id, campaign_id)

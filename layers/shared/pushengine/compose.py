@@ -93,7 +93,8 @@ class Composer:
 
     def notification(self, entry: Mapping[str, Any]) -> Notification:
         """One send batch entry's notification; raises RenderError when its data breaks a template."""
-        message = self.messages.get(entry.get("v", "default"), self.messages["default"])
+        # `m`: the variant whose message it gets when that is not its own (an experiment's rest: the winner's)
+        message = self.messages.get(entry.get("m") or entry.get("v", "default"), self.messages["default"])
         context, platform = entry.get("c", {}), entry["p"]
         if self.data:
             context = {**context, "data": self.data}

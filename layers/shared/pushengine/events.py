@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pushengine import recurring
-from pushengine.analytics import ACTION_STAT_PREFIX, app_defaults, hour_of, revenue_key
+from pushengine.analytics import ACTION_STAT_PREFIX, PAYING, app_defaults, hour_of, revenue_key
 from pushengine.attribution import RecentCampaigns, exposures
 from pushengine.dal.apps import AppsRepository
 from pushengine.errors import NotFound
@@ -109,6 +109,10 @@ def count(
         app_id, campaign_id, claim, stats={**delta, **revenue}, variant_stats={variant: {**delta, **revenue}},
         hour=hour, run=run, marks=[paid] if paid else [],
     )  # fmt: skip
+    if revenue:  # the device converted with revenue: counted once, the `revenue` metric of experiments
+        paying = f"evt#{campaign_id}#{event.device_id}#{PAYING}" + (f"#{run}" if run else "")
+        deps.campaigns.record(app_id, campaign_id, paying, stats={PAYING: 1}, variant_stats={variant: {PAYING: 1}},
+                              run=run)  # fmt: skip
     action = (event.properties or {}).get("action_id")
     # a button's taps, once per device; only the campaign's own action ids, so the stats item stays bounded
     if stat == "clicked" and isinstance(action, str) and spec is not None and action in action_ids(spec):

@@ -15,10 +15,11 @@ A one-off campaign is edited until its first wave fires.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from pushengine import automation, campaigns, segments, waves
+from pushengine import automation, campaigns, rollout, segments, waves
 from pushengine.audience import segment_ids
 from pushengine.campaigns import (
     CampaignDeps,
@@ -33,6 +34,7 @@ from pushengine.dal.campaigns import parsed
 from pushengine.dal.scheduler import schedule_name
 from pushengine.errors import Conflict, InvalidInput, NotFound
 from pushengine.models import AUTOMATED, CampaignIn, CampaignOut, CampaignSpec, LocalTimeSchedule
+from pushengine.targeting import REST
 
 EDITABLE = ("name", "message", "template_id", "audience", "schedule")
 ACTIVE = "active"  # an automated campaign's running status
@@ -150,11 +152,23 @@ def _placed(
     wave: dict[str, Any], schedule: LocalTimeSchedule, moment: datetime
 ) -> tuple[list[tuple[datetime, list[str]]], list[str]]:
     """Where a missed wave's zones go from `moment` under the schedule's if_passed: (new instant, zones)
-    groups, and the zones skipped."""
+    groups, and the zones skipped. An experiment's rest wave keeps each zone's own day (the day its wave
+    reached it: zones 24 hours apart share an instant on different dates)."""
     suffix = _suffix(wave)
     wall = time.fromisoformat(f"{suffix[2:4]}:{suffix[4:6]}" if suffix else schedule.time)
-    result = waves.plan_local_time(schedule.date, wall, wave["zones"], moment, schedule.if_passed)
-    return [(w.send_at, list(w.time_zones)) for w in result.waves], list(result.skipped)
+    by_day: dict[date, list[str]] = {schedule.date: wave["zones"]}
+    if REST in (wave.get("variants") or []):
+        sent, by_day = datetime.fromisoformat(wave["send_at"]), {}
+        for zone in wave["zones"]:
+            by_day.setdefault(sent.astimezone(ZoneInfo(zone)).date(), []).append(zone)
+    groups: dict[datetime, list[str]] = {}
+    skipped: list[str] = []
+    for day, zones in sorted(by_day.items()):
+        result = waves.plan_local_time(day, wall, zones, moment, schedule.if_passed)
+        for w in result.waves:
+            groups.setdefault(w.send_at, []).extend(w.time_zones)
+        skipped += result.skipped
+    return [(at, sorted(zones)) for at, zones in sorted(groups.items())], skipped
 
 
 def edit(
@@ -221,21 +235,28 @@ def _replace(
                                   plan=item["status"] == ACTIVE)  # fmt: skip
         return campaigns.get_campaign(deps, app_id, campaign_id)
     planned = [p["wave"] for p in plan_items]
+    experiment = campaigns.experiment_record(body, campaign_id, planned, counts)  # after the new waves
     definition |= {
         "waves": [{"wave_id": w.wave_id, "send_at": w.send_at.isoformat(), "zones": list(w.time_zones),
                    "schedule": schedule_name(campaign_id, w.wave_id),
                    **({"variants": p["variants"]} if "variants" in p else {})}
                   for p in plan_items for w in [p["wave"]]],
         "skipped_zones": skipped_of(passed, counts),
+        **({"experiment": experiment} if experiment else {}),
     }  # fmt: skip
     check_stored_size(definition)
-    if not deps.campaigns.replan(app_id, campaign_id, len(planned)):
+    pending = len(planned) + (1 if experiment else 0)
+    if not deps.campaigns.replan(app_id, campaign_id, pending):
         raise Conflict("a wave of this campaign fired while it was being edited")
     for wave in item["waves"]:
         deps.scheduler.delete(wave["schedule"])
+    if item.get("experiment"):
+        deps.scheduler.delete(item["experiment"]["schedule"])
     deps.campaigns.replace_definition(definition)
     for wave in planned:
         payload = {"kind": "wave", "app_id": app_id, "campaign_id": campaign_id, "wave_id": wave.wave_id}
         deps.scheduler.create(schedule_name(campaign_id, wave.wave_id), max(wave.send_at, now), payload)
-    return campaign_out({**item, **parsed(definition), "waves_pending": len(planned)}, zone_counts=counts,
+    if experiment:
+        rollout.schedule_decision(deps.scheduler, app_id, campaign_id, experiment)
+    return campaign_out({**item, **parsed(definition), "waves_pending": pending}, zone_counts=counts,
                         currency=deps.currency(app_id))  # fmt: skip

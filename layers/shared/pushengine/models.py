@@ -27,6 +27,7 @@ from pushengine.config import settings
 from pushengine.content import Locale, Message
 from pushengine.limits import Storable
 from pushengine.profiles import EVENT_NAME
+from pushengine.targeting import REST
 from pushengine.waves import is_valid_zone
 
 Strict = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -420,6 +421,29 @@ class Variant(BaseModel):
     days: Annotated[list[Weekday], Field(min_length=1, max_length=7)] | None = None
 
 
+MAX_EXPERIMENT_VARIANTS = 8
+DECIDE_AFTER_MIN, DECIDE_AFTER_MAX = timedelta(minutes=10), timedelta(days=7)
+
+
+def _decide_after(value: str) -> str:
+    span = parse_delay(value)
+    if not DECIDE_AFTER_MIN <= span <= DECIDE_AFTER_MAX:
+        raise ValueError("must be between PT10M and P7D")
+    return value
+
+
+class Experiment(BaseModel):
+    """Variants go to `test_percent` of the audience; `decide_after` the test send, the winner on `metric`
+    (or `fallback` when nothing is conclusive at `min_confidence`) goes to the rest: pushengine.rollout."""
+
+    model_config = Strict
+    test_percent: Annotated[float, Field(gt=0, lt=100), Storable]
+    metric: Literal["opened", "clicked", "converted", "revenue"] = "opened"
+    decide_after: Annotated[str, StringConstraints(max_length=32), AfterValidator(_decide_after)] = "PT2H"
+    min_confidence: Annotated[float, Field(ge=0.5, lt=1), Storable] = 0.95
+    fallback: Literal["default", "best"] = "default"
+
+
 class FrequencyCap(BaseModel):
     model_config = Strict
     max: Annotated[int, Field(ge=1, le=1000)]
@@ -443,6 +467,7 @@ class CampaignFields(BaseModel):
     category: Literal["marketing", "transactional"] = "marketing"
     ttl_seconds: Annotated[int, Field(ge=0, le=28 * 86400)] = 86400
     max_per_second: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    experiment: Experiment | None = None
 
 
 class CampaignIn(CampaignFields):
@@ -464,7 +489,21 @@ class CampaignIn(CampaignFields):
                 raise ValueError(f"variants.{i}.days: each weekday at most once")
         if (self.message is None) == (self.template_id is None):
             raise ValueError("message: give exactly one of message and template_id")
+        if self.experiment is not None:
+            self._check_experiment()
         return self
+
+    def _check_experiment(self) -> None:
+        variants = self.variants or []
+        if not 2 <= len(variants) <= MAX_EXPERIMENT_VARIANTS:
+            raise ValueError(f"experiment: needs 2 to {MAX_EXPERIMENT_VARIANTS} variants, not {len(variants)}")
+        if self.schedule.type not in ("now", "at", "local_time"):
+            raise ValueError(f"experiment: only for now, at and local_time schedules, not {self.schedule.type}")
+        for i, v in enumerate(variants):
+            if v.name == REST:
+                raise ValueError(f'variants.{i}.name: "{REST}" names the rest of an experiment')
+            if v.time is not None:
+                raise ValueError(f"variants.{i}.time: an experiment sends its variants at the schedule's time")
 
 
 class CampaignSpec(CampaignFields):
@@ -505,6 +544,30 @@ class SkippedZone(BaseModel):
     devices: int  # the devices the zone held when it was skipped
 
 
+class ExperimentComparison(BaseModel):
+    a: str
+    b: str
+    rate_a: float
+    rate_b: float
+    p_value: float | None  # two-sided; Bonferroni-corrected with more than two variants
+    conclusive: bool
+
+
+class ExperimentOut(BaseModel):
+    """An experiment's state as `GET /v1/campaigns/{id}` answers it (pushengine.rollout)."""
+
+    status: Literal["testing", "decided"]
+    metric: str
+    test_percent: float
+    decide_at: str | None = None
+    decided_at: str | None = None
+    winner: str | None = None
+    conclusive: bool | None = None
+    reason: str | None = None
+    overall_p_value: float | None = None  # the chi-squared test's, with more than two variants
+    comparisons: list[ExperimentComparison] = []
+
+
 class CampaignOut(BaseModel):
     campaign_id: str
     name: str
@@ -524,6 +587,8 @@ class CampaignOut(BaseModel):
     # an anniversary campaign that declared its attribute: the job indexing the devices already holding it
     # (GET /v1/devices/index/{job_id}); its first occurrence waits for it
     index_job: str | None = None
+    # a campaign with an experiment: its decision, once made, and every comparison
+    experiment: ExperimentOut | None = None
 
 
 class CampaignPage(BaseModel):

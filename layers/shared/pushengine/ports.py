@@ -54,6 +54,11 @@ class CampaignStore(Protocol):
 
     def replace_definition(self, definition: dict[str, Any]) -> None: ...
 
+    def settle_experiment(self, definition: dict[str, Any], waves: int) -> bool:
+        """Write an experiment's decided definition and count `waves` rest waves pending (less the decision
+        itself) once; False if it was already decided."""
+        ...
+
     def mark_wave_fired(self, app_id: str, campaign_id: str, wave_id: str, tasks: int) -> bool:
         """Count a wave's tasks once; False if already counted or the campaign left scheduled/sending."""
         ...

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 HOLDOUT = "holdout"
 DEFAULT_VARIANT = "default"
+REST = "rest"  # an experiment's devices outside its test share: they wait for the winner
 _SPEC: Any = object()  # Targeting's audience defaults to the spec's own
 
 
@@ -31,9 +32,11 @@ def bucket(campaign_id: str, device_id: str, salt: str = "") -> float:
 
 
 def assign(spec: CampaignSpec, campaign_id: str, device_id: str) -> str:
-    """Holdout or the variant name this device gets."""
+    """Holdout, the rest of an experiment (outside its test share), or the variant name this device gets."""
     if bucket(campaign_id, device_id, "holdout") * 100 < spec.holdout_percent:
         return HOLDOUT
+    if spec.experiment is not None and bucket(campaign_id, device_id, "experiment") * 100 >= spec.experiment.test_percent:
+        return REST
     variants = spec.variants or []
     if not variants:
         return DEFAULT_VARIANT

@@ -14,6 +14,7 @@ from functools import cache
 from typing import Literal, get_args
 
 IfPassed = Literal["skip", "send_now", "next_day"]
+IMMEDIATE = timedelta(seconds=2)  # a wave this close is queued now rather than scheduled
 IF_PASSED: tuple[str, ...] = get_args(IfPassed)
 
 # Duplicates and host artefacts that are not IANA zone names a device could report.

@@ -243,6 +243,23 @@ class CampaignsRepository:
             ExpressionAttributeValues={":r": int(definition.get("revision") or 0)},
         )
 
+    def settle_experiment(self, definition: dict[str, Any], waves: int) -> bool:
+        """An experiment's decision, once: the definition (with the rest's waves and the decided record) and,
+        on the progress item, its revision and `waves` more waves pending less the decision itself, in one
+        transaction; False if the experiment was already decided."""
+        app_id, campaign_id = definition["app_id"], definition["campaign_id"]
+        applied = aws.transact([
+            {"Update": {"TableName": self._state_name, "Key": _serialize(self._progress_key(app_id, campaign_id)),
+                        "UpdateExpression": "SET experiment_decided = :yes, revision = :r ADD waves_pending :n",
+                        "ConditionExpression": "attribute_not_exists(experiment_decided)",
+                        "ExpressionAttributeValues": _serialize({":yes": True, ":n": waves - 1,
+                                                                 ":r": int(definition.get("revision") or 0)})}},
+            {"Put": {"TableName": self._campaigns_name, "Item": _serialize(definition),
+                     "ConditionExpression": "attribute_exists(campaign_id)"}},
+        ], guard=0)  # fmt: skip
+        self._definitions.pop((app_id, campaign_id), None)
+        return applied
+
     def mark_wave_fired(self, app_id: str, campaign_id: str, wave_id: str, tasks: int) -> bool:
         """Count a fired wave's audience tasks, once per wave; False if cancelled or already counted."""
         return self._change_progress(

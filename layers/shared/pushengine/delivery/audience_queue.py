@@ -1,8 +1,8 @@
 """The audience queue's router: each message (or Scheduler event) goes to the one handler its `kind` names.
 
-Fan-out (waves, zone plans, slices, cursor tasks, releases) is delivery/segment.py's; automation's plans,
-triggers and occurrences are pushengine.automation's; journeys' timers and entries are the journey engine's.
-A failure on a message's last receive is counted on its campaign first (`dead_letter`), so the campaign
+Fan-out (waves, zone plans, slices, cursor tasks, releases) is delivery/segment.py's; an experiment's decision
+is pushengine.rollout's; automation's plans, triggers and occurrences are pushengine.automation's; journeys'
+timers and entries are the journey engine's. A failure on a message's last receive is counted on its campaign first (`dead_letter`), so the campaign
 still completes."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pushengine import automation
+from pushengine import automation, rollout
 from pushengine.dal.campaigns import batch_key, task_key
 from pushengine.delivery import segment
 from pushengine.delivery.segment import SegmentDeps, plan_key, slice_key
@@ -36,6 +36,10 @@ def handle(
             segment.run_task(deps, message, remaining_millis)
         elif kind == "release":
             segment.release(deps, message["key"])
+        elif kind == rollout.DECIDE:
+            s = deps.settings
+            rollout.decide(deps.campaigns, deps.scheduler, deps.queue, s.audience_queue_url, s.max_message_bytes,
+                           message["app_id"], message["campaign_id"], deps.clock())  # fmt: skip
         elif kind.startswith("journey_"):
             engine.handle(engine.from_segment_deps(deps), message, remaining_millis)
         elif kind in AUTOMATION_KINDS:

@@ -35,7 +35,7 @@ from pushengine.models import CampaignSpec
 from pushengine.observability import logger
 from pushengine.ports import CampaignStore, Clock, DeviceStore, Queue, Scheduler
 from pushengine.rendering import DEVICE_FIELDS, SEND_FIELDS
-from pushengine.targeting import Targeting, assign
+from pushengine.targeting import REST, Targeting, assign
 
 ACTIVE = ("scheduled", "sending", "active")  # active: automated campaigns (pushengine.automation)
 MIN_TASK_MILLIS = 15_000  # leave this much of the invocation for writing batches and the ledger
@@ -166,12 +166,15 @@ def slice_key(message: Mapping[str, Any]) -> str:
 
 
 def device_entry(
-    item: Mapping[str, Any], variant: str, context: Mapping[str, Any] | None = None
+    item: Mapping[str, Any], variant: str, context: Mapping[str, Any] | None = None, shown: str | None = None
 ) -> dict[str, Any]:
     """What sending needs about one device, so the sender reads no device records; `context` adds template
-    values that are not the device's (a trigger's `event`, an anniversary's `local_date`). `item` as the
-    device store reads it: plain values already, so nothing is converted here."""
+    values that are not the device's (a trigger's `event`, an anniversary's `local_date`); `shown`: the
+    variant whose message it gets when that is not its own (an experiment's rest gets the winner's). `item`
+    as the device store reads it: plain values already, so nothing is converted here."""
     entry: dict[str, Any] = {"id": item["device_id"], "p": item["platform"], "v": variant}
+    if shown:
+        entry["m"] = shown
     if item["platform"] == "web":
         entry["s"] = item["subscription"]
     else:
@@ -203,6 +206,7 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
     reaches = task.get("variants") or next(
         (w.get("variants") for w in campaign["waves"] if w["wave_id"] == task["wave_id"]), None
     )
+    winner = (campaign.get("experiment") or {}).get("winner")  # an experiment's rest gets its message
     to_send: list[dict[str, Any]] = []
     deferred: dict[datetime, list[dict[str, Any]]] = defaultdict(list)
     stats: Counter[str] = Counter()
@@ -218,11 +222,12 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
             decision = targeting.decide(item, now)
             stats["targeted"] += 1
             vstats[decision.variant]["targeted"] += 1
+            shown = winner if decision.variant == REST else None
             if decision.outcome == "send":
-                to_send.append(device_entry(item, decision.variant, task.get("context")))
+                to_send.append(device_entry(item, decision.variant, task.get("context"), shown))
             elif decision.outcome == "defer" and decision.release_at is not None:
                 deferred[_minute_ceiling(decision.release_at)].append(
-                    device_entry(item, decision.variant, task.get("context"))
+                    device_entry(item, decision.variant, task.get("context"), shown)
                 )
                 stats["deferred"] += 1
             else:
@@ -370,7 +375,7 @@ def release(deps: SegmentDeps, key: str) -> None:
         else:
             # its token and fields as of now; what its template saw besides the device stays
             context = {k: entry["c"][k] for k in SEND_FIELDS if k in entry.get("c", {})}
-            kept.append(device_entry(item, entry.get("v", "default"), context))
+            kept.append(device_entry(item, entry.get("v", "default"), context, entry.get("m")))
             continue
         stats[outcome] += 1
         vstats[entry.get("v", "default")][outcome] += 1
