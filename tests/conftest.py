@@ -28,6 +28,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_KEY = "test-admin-key-" + "x" * 32
+APPLE_WEB_PUSH_HOST = "web.push.apple.com"  # Safari's push service, played by the Web Push stand-in
 
 
 @dataclass
@@ -72,13 +73,17 @@ def session_stack(standins: Standins) -> Iterator[Any]:
             "AdminKeyHash": hashlib.sha256(ADMIN_KEY.encode()).hexdigest(),
             "ShardCount": "4",
             "SendBatchSize": "50",
-            "WebPushAllowedHosts": web_host,
+            # the stand-in, and Apple's push service (which the stand-in also plays, WEBPUSH_CONNECT_TO)
+            "WebPushAllowedHosts": f"{web_host},*.push.apple.com",
             "ApnsEndpoint": standins.apns.base_url,
             "FcmEndpoint": standins.fcm.base_url,
             "EventExport": "s3",  # the export's local emulation: JSON-lines objects in the embedded S3
         },
         visibility_timeout=1,
-        env={"REDELIVERY_BACKOFF_SECONDS": "0.2"},  # failed sends come back in about a second
+        env={
+            "REDELIVERY_BACKOFF_SECONDS": "0.2",  # failed sends come back in about a second
+            "WEBPUSH_CONNECT_TO": f"{APPLE_WEB_PUSH_HOST}={web_host}",
+        },
         background=False,
         strict=True,
         faults=parse_faults(os.environ.get("STRICT_AWS_FAULTS")),

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from pushengine.payloads.base import collapse_id
-from tests.conftest import ROOT, Api, AppKeys, Standins, new_app
+from tests.conftest import APPLE_WEB_PUSH_HOST, ROOT, Api, AppKeys, Standins, new_app
 
 pytestmark = pytest.mark.e2e
 
@@ -31,6 +31,7 @@ REPORTS = ROOT / "reports"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 IMAGE = "https://cdn.example.com/sale.png"
+DEVICE_BODY = ("platform", "timezone", "locale", "country", "tags", "attributes", "opted_in", "user_id")
 
 
 def chromium() -> str:
@@ -297,6 +298,66 @@ def test_data_only_message_reaches_the_page_and_shows_nothing(
     assert browser.page.locator("#messages li").inner_text() == '{"cart":"refresh","items":3}'
     assert browser.notifications() == before
     assert stats(app, campaign_id)["delivered"] == 0  # nothing was shown
+
+
+def test_a_subscription_on_apples_push_service_gets_the_declarative_message_the_worker_shows(
+    browser: Browser, site: str, stack: Any, standins: Standins, app: AppKeys
+) -> None:
+    # the page's device, as Safari subscribes it: on web.push.apple.com (through the allow-list), played by
+    # the stand-in; its worker reports as that device
+    page = browser.page
+    device_id = page.evaluate("window.push.subscribe().then((device) => device.device_id)")
+    apple = standins.webpush.new_subscription(app.vapid_public_key, origin=f"https://{APPLE_WEB_PUSH_HOST}")
+    device = {k: v for k, v in app.server.get(f"/v1/devices/{device_id}").json().items() if k in DEVICE_BODY}
+    assert app.server.put(f"/v1/devices/{device_id}", {**device, "subscription": apple}).status_code == 200
+    other = standins.webpush.new_subscription(app.vapid_public_key)  # another browser's, on another service
+    assert app.server.put("/v1/devices/chrome-1", {**device, "subscription": other}).status_code == 201
+    try:
+        campaign_id = campaign(app, {
+            "title": "Flash sale", "body": "40% off today", "url": "https://shop.example.com/sale",
+            "localizations": {"de": {"title": "Blitzangebot", "body": "Heute 40 % Rabatt"}},
+            "badge": 2, "data": {"sku": "A-1"}, "web": {"icon": "https://cdn.example.com/icon.png"},
+        })  # fmt: skip
+        drain(stack)
+        (received,) = standins.webpush.received_for(apple)  # decrypted as Safari would (aes128gcm)
+        assert received.claims["aud"] == f"https://{APPLE_WEB_PUSH_HOST}"  # signed for Apple's service
+        assert received.payload == {"web_push": 8030, "notification": {
+            "title": "Blitzangebot", "body": "Heute 40 % Rabatt", "navigate": "https://shop.example.com/sale",
+            "lang": "de", "dir": "ltr", "app_badge": 2, "icon": "https://cdn.example.com/icon.png",
+            "tag": collapse_id(campaign_id), "data": {"campaign_id": campaign_id, "data": {"sku": "A-1"}},
+            "mutable": True}}  # fmt: skip
+        # the other browsers' subscription got the engine's own shape for the same campaign
+        assert pushed(standins, other, campaign_id)["title"] == "Blitzangebot"
+
+        # a browser whose service worker exists gets this JSON in its push event: the worker shows it
+        before = browser.notifications()
+        browser.deliver(site, received.payload)
+        shown = eventually(lambda: [n for n in browser.notifications() if n["tag"] == collapse_id(campaign_id)],
+                           what="the declarative message to be shown")  # fmt: skip
+        assert len(browser.notifications()) == len(before) + 1
+        (note,) = shown
+        assert (note["title"], note["body"]) == ("Blitzangebot", "Heute 40 % Rabatt")
+        assert note["icon"] == "https://cdn.example.com/icon.png"
+        assert note["data"]["url"] == "https://shop.example.com/sale" and note["data"]["data"] == {"sku": "A-1"}
+        assert note["data"]["campaign_id"] == campaign_id
+        lang = browser.page.evaluate("""async (tag) => {
+            const [n] = (await (await navigator.serviceWorker.ready).getNotifications({tag}));
+            return [n.lang, n.dir];
+        }""", collapse_id(campaign_id))  # fmt: skip
+        assert lang == ["de", "ltr"]
+        eventually(lambda: stats(app, campaign_id)["delivered"] == 1, what="delivered to be counted")
+
+        # a tap opens `navigate` and reports `opened`
+        result = browser.worker().evaluate("""async (tag) => {
+            const [n] = await self.registration.getNotifications({tag});
+            return self.pushEngine.handleClick(n, "");
+        }""", collapse_id(campaign_id))  # fmt: skip
+        assert result["url"] == "https://shop.example.com/sale" and result["reported"]["opened"] is True
+        assert stats(app, campaign_id)["opened"] == 1
+        assert browser.notifications() == before
+    finally:
+        page.evaluate("window.push.refresh()")  # the page's own subscription again
+        app.server.delete("/v1/devices/chrome-1")
 
 
 def test_refresh_on_page_load_keeps_the_devices_region_and_location(
