@@ -76,6 +76,7 @@ class Browser:
     ) -> None:
         self.page, self.cdp, self.context = page, cdp, context
         self.registrations, self.versions = registrations, versions  # the latest DevTools said of each, by id
+        self.chromium: Any = None  # the launched browser, for pages in contexts of their own
 
     def registration_id(self) -> str:
         """The live registration whose newest version is activated: a push sent while a re-registered
@@ -109,6 +110,24 @@ class Browser:
         return eventually(lambda: self.context.service_workers, what="the service worker")[0]
 
 
+def stand_in_push_manager(subscription: dict[str, Any]) -> str:
+    """Chromium's push service is unreachable: PushManager answers with the stand-in's subscription instead."""
+    return """(() => {
+        const sub = SUBSCRIPTION;
+        let current = null;
+        const make = () => ({endpoint: sub.endpoint, expirationTime: null, options: {userVisibleOnly: true},
+            keys: sub.keys, toJSON() { return {endpoint: sub.endpoint, expirationTime: null, keys: sub.keys}; },
+            unsubscribe: async () => { current = null; return true; }});
+        PushManager.prototype.subscribe = async function (options) {
+            if (!options || !options.applicationServerKey) throw new Error("no applicationServerKey");
+            window.subscribedWithKey = Array.from(new Uint8Array(options.applicationServerKey));
+            current = make();
+            return current;
+        };
+        PushManager.prototype.getSubscription = async function () { return current; };
+    })();""".replace("SUBSCRIPTION", json.dumps(subscription))
+
+
 @pytest.fixture(scope="module")
 def app(stack: Any, standins: Standins) -> AppKeys:
     return new_app(Api(stack.api_url), standins, "websdk")
@@ -124,27 +143,12 @@ def subscription(standins: Standins, app: AppKeys) -> dict[str, Any]:
 def browser(site: str, stack: Any, app: AppKeys, subscription: dict[str, Any]) -> Iterator[Browser]:
     from playwright.sync_api import sync_playwright
 
-    # Chromium's push service is unreachable: PushManager answers with the stand-in's subscription instead.
-    stand_in_push_manager = """(() => {
-        const sub = SUBSCRIPTION;
-        let current = null;
-        const make = () => ({endpoint: sub.endpoint, expirationTime: null, options: {userVisibleOnly: true},
-            keys: sub.keys, toJSON() { return {endpoint: sub.endpoint, expirationTime: null, keys: sub.keys}; },
-            unsubscribe: async () => { current = null; return true; }});
-        PushManager.prototype.subscribe = async function (options) {
-            if (!options || !options.applicationServerKey) throw new Error("no applicationServerKey");
-            window.subscribedWithKey = Array.from(new Uint8Array(options.applicationServerKey));
-            current = make();
-            return current;
-        };
-        PushManager.prototype.getSubscription = async function () { return current; };
-    })();""".replace("SUBSCRIPTION", json.dumps(subscription))
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
         context = launched.new_context(locale="de-DE", timezone_id="Europe/Berlin",
                                        viewport={"width": 900, "height": 700})  # fmt: skip
         context.grant_permissions(["notifications"], origin=site)
-        context.add_init_script(stand_in_push_manager)
+        context.add_init_script(stand_in_push_manager(subscription))
         page = context.new_page()
         cdp = context.new_cdp_session(page)
         registrations: dict[str, Any] = {}
@@ -159,7 +163,9 @@ def browser(site: str, stack: Any, app: AppKeys, subscription: dict[str, Any]) -
         query = f"api={stack.api_url}&key={app.client.key}&vapid={app.vapid_public_key}"
         page.goto(f"{site}/demo.html?{query}")
         page.wait_for_selector("body[data-ready=true]", timeout=15_000)
-        yield Browser(page, cdp, context, registrations, versions)
+        found = Browser(page, cdp, context, registrations, versions)
+        found.chromium = launched
+        yield found
         launched.close()
 
 
@@ -401,3 +407,92 @@ def test_renewed_subscription_is_registered_and_unsubscribe_removes_the_device(
     browser.page.locator("#unsubscribe").click()
     browser.page.wait_for_function("document.getElementById('status').textContent === 'Unsubscribed.'")
     assert app.server.get(f"/v1/devices/{device_id}").status_code == 404
+
+
+def primed_page(browser: Browser, site: str, stack: Any, standins: Standins, name: str) -> tuple[Any, AppKeys]:
+    """The demo page with its soft prompt (?prime=sale), for an app of its own, in a fresh context where the
+    browser has not been asked yet (Notification.permission "default")."""
+    keys = new_app(Api(stack.api_url), standins, name)
+    context = browser.chromium.new_context(locale="de-DE", timezone_id="Europe/Berlin")
+    context.add_init_script(stand_in_push_manager(standins.webpush.new_subscription(keys.vapid_public_key)))
+    page = context.new_page()
+    page.goto(f"{site}/demo.html?api={stack.api_url}&key={keys.client.key}&vapid={keys.vapid_public_key}&prime=sale")
+    assert page.evaluate("Notification.permission") == "default"
+    return page, keys
+
+
+def opt_in(keys: AppKeys) -> dict[str, Any]:
+    r = keys.server.get(f"/v1/apps/{keys.app_id}/opt-in")
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def test_the_soft_prompt_asks_first_and_allow_subscribes_and_counts_accepted(
+    browser: Browser, site: str, stack: Any, standins: Standins
+) -> None:
+    page, keys = primed_page(browser, site, stack, standins, "priming")
+    dialog = page.get_by_role("dialog", name="Stay in the loop")
+    dialog.wait_for(timeout=15_000)
+    assert dialog.get_attribute("aria-modal") == "true"
+    assert "sales and back-in-stock" in dialog.inner_text()
+    allow, later = dialog.get_by_role("button", name="Allow"), dialog.get_by_role("button", name="Not now")
+    # keyboard alone: focus starts on Allow, Tab and Shift+Tab stay on the dialog's two buttons
+    assert allow.evaluate("(b) => b === document.activeElement")
+    page.keyboard.press("Tab")
+    assert later.evaluate("(b) => b === document.activeElement")
+    page.keyboard.press("Shift+Tab")
+    assert allow.evaluate("(b) => b === document.activeElement")
+    eventually(lambda: opt_in(keys)["prompted"] == 1, what="prompted to be counted")
+    assert page.evaluate("window.push.api.deviceSecret") is None  # nothing subscribed before the answer
+
+    page.context.grant_permissions(["notifications"], origin=site)  # what the person says to the browser next
+    page.keyboard.press("Enter")  # "Allow", by keyboard
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('Subscribed')")
+    assert dialog.count() == 0
+    device_id = page.evaluate("window.push.deviceId")
+    assert keys.server.get(f"/v1/devices/{device_id}").json()["platform"] == "web"
+    counts = eventually(lambda: (c := opt_in(keys))["accepted"] == 1 and c, what="accepted to be counted")
+    assert (counts["prompted"], counts["accepted"], counts["declined"]) == (1, 1, 0)
+    assert counts["accept_rate"] == 1.0 and counts["variants"]["sale"]["accepted"] == 1
+    (bucket,) = counts["buckets"]
+    assert (bucket["prompted"], bucket["accepted"]) == (1, 1) and bucket["start"].endswith("T00:00:00Z")
+    page.context.close()
+
+
+def test_not_now_is_counted_and_the_prompt_waits_before_asking_again(
+    browser: Browser, site: str, stack: Any, standins: Standins
+) -> None:
+    page, keys = primed_page(browser, site, stack, standins, "priming-later")
+    page.get_by_role("dialog").wait_for(timeout=15_000)
+    page.keyboard.press("Escape")  # "Not now"
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('Not now')")
+    counts = eventually(lambda: (c := opt_in(keys))["declined"] == 1 and c, what="declined to be counted")
+    assert (counts["prompted"], counts["accepted"], counts["declined"]) == (1, 0, 1)
+    assert (counts["accept_rate"], counts["decline_rate"]) == (0.0, 1.0)
+    declined_at = int(page.evaluate("localStorage.getItem('pushengine.prompt_declined_at')"))
+
+    page.reload()  # the next visit: not asked again within the snooze
+    page.wait_for_selector("body[data-ready=true]", timeout=15_000)
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('Not now')")
+    assert page.get_by_role("dialog").count() == 0
+    # once the snooze is over (the decline stored 8 days earlier), it asks again
+    page.evaluate("(at) => localStorage.setItem('pushengine.prompt_declined_at', String(at))", declined_at - 8 * 86_400_000)
+    page.reload()
+    page.get_by_role("dialog").wait_for(timeout=15_000)
+    eventually(lambda: opt_in(keys)["prompted"] == 2, what="the second prompt to be counted")
+    page.context.close()
+
+
+def test_opt_in_reports_count_once_and_are_checked(stack: Any, standins: Standins) -> None:
+    keys = new_app(Api(stack.api_url), standins, "priming-api", providers=False)
+    report = {"outcome": "prompted", "prompt_id": "7f0c2a4e-1b9d-4c55-9e62-0d3f1b8a6c11"}
+    first = keys.client.post("/v1/events/opt-in", report)
+    assert first.status_code == 202 and first.json() == {"accepted": True, "counted": True}
+    again = keys.client.post("/v1/events/opt-in", report)  # the SDK's retry of the same report
+    assert again.status_code == 202 and again.json()["counted"] is False
+    assert opt_in(keys)["prompted"] == 1
+    bad = keys.client.post("/v1/events/opt-in", {**report, "outcome": "maybe"})
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "body.outcome"
+    assert keys.client.get(f"/v1/apps/{keys.app_id}/opt-in").status_code == 403  # a client key reads nothing
+    other = new_app(Api(stack.api_url), standins, "priming-other", providers=False)
+    assert other.server.get(f"/v1/apps/{keys.app_id}/opt-in").status_code == 403  # nor another app's key
