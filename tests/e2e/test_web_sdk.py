@@ -493,6 +493,8 @@ def test_opt_in_reports_count_once_and_are_checked(stack: Any, standins: Standin
     assert opt_in(keys)["prompted"] == 1
     bad = keys.client.post("/v1/events/opt-in", {**report, "outcome": "maybe"})
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "body.outcome"
+    week = keys.server.get(f"/v1/apps/{keys.app_id}/opt-in?granularity=week")
+    assert week.status_code == 400 and "granularity" in week.text
     assert keys.client.get(f"/v1/apps/{keys.app_id}/opt-in").status_code == 403  # a client key reads nothing
     other = new_app(Api(stack.api_url), standins, "priming-other", providers=False)
     assert other.server.get(f"/v1/apps/{keys.app_id}/opt-in").status_code == 403  # nor another app's key
