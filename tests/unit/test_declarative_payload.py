@@ -39,6 +39,11 @@ APPLE = "https://web.push.apple.com/QGuQyavXutnMH"
         ("https://updates.push.services.mozilla.com/wpush/v2/x", False),
         ("not a url", False),
         ("https://[::1/x", False),
+        ("https://user@web.push.apple.com/x", False),  # user info: refused by the allow-list anyway
+        ("https://web.push.apple.com", True),
+        ("https://web.push.apple.com?x=1", True),
+        ("https://web.push.apple.com.:443/x", False),
+        ("ftp://web.push.apple.com/x", False),
         (None, False),
     ],
 )

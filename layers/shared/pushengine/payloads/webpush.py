@@ -8,6 +8,7 @@ encrypted alike (aes128gcm) by the adapter."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -50,20 +51,21 @@ PLATFORM = Platform("webpush", payload, MAX_PLAINTEXT_BYTES, payload_size)
 DECLARATIVE_WEB_PUSH = 8030  # the magic number that marks a declarative push message
 APPLE_PUSH_SERVICE = ".push.apple.com"  # web.push.apple.com: Safari's subscriptions
 # primary language subtags written right to left (the notification's `dir`)
+_HTTPS_HOST = re.compile(r"https://([^/?#:@\[\]\\]+)(?::\d*)?(?:[/?#]|$)", re.IGNORECASE)  # an https URL's host
 _RTL_LANGUAGES = frozenset({"ar", "arc", "ckb", "dv", "fa", "he", "ks", "ku", "ps", "sd", "ug", "ur", "yi"})
 
 
 def is_declarative_endpoint(endpoint: object) -> bool:
     """A subscription on Apple's push service: it is sent the declarative message. Which hosts may be
-    called at all is the allow-list's to say (pushengine.outbound), checked at registration and on send."""
-    if not isinstance(endpoint, str):
+    called at all is the allow-list's to say (pushengine.outbound), checked at registration and on send.
+    It runs for every web send: most endpoints are ruled out by a substring test (~0.1 us)."""
+    if not isinstance(endpoint, str) or APPLE_PUSH_SERVICE not in endpoint[:256].lower():
         return False
-    try:
-        parts = urlsplit(endpoint)
-    except ValueError:
+    match = _HTTPS_HOST.match(endpoint)
+    if match is None:
         return False
-    host = (parts.hostname or "").lower()
-    return parts.scheme == "https" and host.endswith(APPLE_PUSH_SERVICE) and len(host) > len(APPLE_PUSH_SERVICE)
+    host = match.group(1).lower()
+    return host.endswith(APPLE_PUSH_SERVICE) and len(host) > len(APPLE_PUSH_SERVICE)
 
 
 def text_direction(lang: str) -> str:
