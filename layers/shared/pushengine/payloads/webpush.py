@@ -50,15 +50,15 @@ PLATFORM = Platform("webpush", payload, MAX_PLAINTEXT_BYTES, payload_size)
 
 DECLARATIVE_WEB_PUSH = 8030  # the magic number that marks a declarative push message
 APPLE_PUSH_SERVICE = ".push.apple.com"  # web.push.apple.com: Safari's subscriptions
-# primary language subtags written right to left (the notification's `dir`)
 _HTTPS_HOST = re.compile(r"https://([^/?#:@\[\]\\]+)(?::\d*)?(?:[/?#]|$)", re.IGNORECASE)  # an https URL's host
+# primary language subtags written right to left (the notification's `dir`)
 _RTL_LANGUAGES = frozenset({"ar", "arc", "ckb", "dv", "fa", "he", "ks", "ku", "ps", "sd", "ug", "ur", "yi"})
 
 
 def is_declarative_endpoint(endpoint: object) -> bool:
     """A subscription on Apple's push service: it is sent the declarative message. Which hosts may be
     called at all is the allow-list's to say (pushengine.outbound), checked at registration and on send.
-    It runs for every web send: most endpoints are ruled out by a substring test (~0.1 us)."""
+    It runs for every web send: most endpoints are ruled out by a substring test (~0.2 us)."""
     if not isinstance(endpoint, str) or APPLE_PUSH_SERVICE not in endpoint[:256].lower():
         return False
     match = _HTTPS_HOST.match(endpoint)
