@@ -28,6 +28,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_KEY = "test-admin-key-" + "x" * 32
+APPLE_WEB_PUSH_HOST = "web.push.apple.com"  # Safari's push service, played by the Web Push stand-in
 
 
 @dataclass
@@ -74,15 +75,19 @@ def session_stack(standins: Standins) -> Iterator[Any]:
             "AdminKeyHash": hashlib.sha256(ADMIN_KEY.encode()).hexdigest(),
             "ShardCount": "4",
             "SendBatchSize": "50",
-            # the one outbound allow-list: push services and journey webhooks alike
-            "WebPushAllowedHosts": ",".join([web_host, *standins.webhook.allowed_hosts]),
+            # the one outbound allow-list: push services (the stand-in, and Apple's push service, which the
+            # stand-in also plays: WEBPUSH_CONNECT_TO) and journey webhooks alike
+            "WebPushAllowedHosts": ",".join([web_host, "*.push.apple.com", *standins.webhook.allowed_hosts]),
             "ApnsEndpoint": standins.apns.base_url,
             "FcmEndpoint": standins.fcm.base_url,
             "EventExport": "s3",  # the export's local emulation: JSON-lines objects in the embedded S3
         },
         visibility_timeout=1,
-        # failed sends come back in about a second; an app's item is cached 2 s (the date index job waits 3 s)
-        env={"REDELIVERY_BACKOFF_SECONDS": "0.2", "APPS_CACHE_SECONDS": "2"},
+        env={
+            "REDELIVERY_BACKOFF_SECONDS": "0.2",  # failed sends come back in about a second
+            "APPS_CACHE_SECONDS": "2",  # an app's item is cached 2 s (the date index job waits 3 s)
+            "WEBPUSH_CONNECT_TO": f"{APPLE_WEB_PUSH_HOST}={web_host}",
+        },
         background=False,
         strict=True,
         faults=parse_faults(os.environ.get("STRICT_AWS_FAULTS")),

@@ -58,6 +58,7 @@ class _Subscription:
     auth: bytes
     application_server_key: str | None
     public: bytes = b""  # the p256dh point the browser handed out
+    origin: str | None = None  # the push service it plays (its endpoints' origin); None: this stand-in's own
     faults: deque[int] = field(default_factory=deque)
     always: int | None = None
     retry_after: str | None = None
@@ -183,16 +184,21 @@ class WebPushStandIn(ServedStandIn):
         return [f"127.0.0.1:{self._http.port}"]
 
     # subscriptions and faults
-    def new_subscription(self, application_server_key: str | None = None) -> dict[str, Any]:
-        """A browser-like subscription; with application_server_key it is restricted (RFC 8292 §4.2)."""
+    def new_subscription(
+        self, application_server_key: str | None = None, *, origin: str | None = None
+    ) -> dict[str, Any]:
+        """A browser-like subscription; with application_server_key it is restricted (RFC 8292 §4.2).
+
+        origin ("https://web.push.apple.com") plays that push service: the endpoint is on it, and its
+        requests (which the sender connects here, WEBPUSH_CONNECT_TO) must name it in Host and VAPID aud."""
         key = ec.generate_private_key(ec.SECP256R1())
         auth = os.urandom(16)
         sub_id = uuid.uuid4().hex
         point = key.public_key().public_bytes(_X962, _UNCOMPRESSED)
         with self._lock:
-            self._subs[sub_id] = _Subscription(key, auth, application_server_key, point)
+            self._subs[sub_id] = _Subscription(key, auth, application_server_key, point, origin)
         return {
-            "endpoint": f"{self.base_url}/push/{sub_id}",
+            "endpoint": f"{origin or self.base_url}/push/{sub_id}",
             "keys": {"p256dh": b64url_encode(point), "auth": b64url_encode(auth)},
         }
 
@@ -319,6 +325,8 @@ class WebPushStandIn(ServedStandIn):
             if fault is not None:
                 extra = {"Retry-After": retry_after} if retry_after is not None else {}
                 return self._answer(sub_id, Response.json(fault, {"reason": f"injected {fault}"}, extra))
+            if sub.origin is not None and headers.get("host") != sub.origin.split("//", 1)[1]:
+                raise _Refused(400, "WrongHost")
             claims = self._verify_vapid(headers.get("authorization"), sub)
             ttl, urgency, topic = self._check_headers(headers)
             if len(body) > MAX_BODY_BYTES:
@@ -379,7 +387,7 @@ class WebPushStandIn(ServedStandIn):
             raise _Refused(403, "ExpiredJwtToken")
         if exp > now + MAX_JWT_LIFETIME + 60:
             raise _Refused(403, "JwtExpiryTooFar")
-        if claims.get("aud") != self.base_url:
+        if claims.get("aud") != (sub.origin or self.base_url):
             raise _Refused(403, "BadJwtAudience")
         sub_claim = claims.get("sub")
         if not isinstance(sub_claim, str) or not sub_claim.startswith(("mailto:", "https:")):

@@ -2,7 +2,8 @@
 //
 // Serve it from the site's own origin next to push.js; PushClient registers it as
 //   /push-sw.js?api=<engine API>&key=<client key>&device=<device id>
-// It shows what the engine sends (the Web Push JSON in the README), reports `delivered` when shown,
+// It shows what the engine sends (the Web Push JSON in the README, or for subscriptions on Apple's push
+// service the Declarative Web Push message `{web_push: 8030, notification}`), reports `delivered` when shown,
 // `opened` on a tap and `clicked` (properties.action_id) on a button, passes data-only messages to the
 // site's open pages, and re-registers the device when the browser renews the subscription.
 
@@ -32,6 +33,39 @@ async function report(name, campaignId, properties) {
   }
 }
 
+const DECLARATIVE_WEB_PUSH = 8030;
+
+/** A Declarative Web Push message (`{web_push: 8030, notification: {title, body, navigate, ...}}`, which
+ * Safari 18.4+ shows by itself and hands to this worker when the message is `mutable`) read as the
+ * engine's own shape, so both are shown, tagged and reported alike. The engine's fields (campaign_id,
+ * journey_id, step, the message's data and buttons) travel in notification.data. */
+export function fromDeclarative(message) {
+  const n = message.notification || {};
+  const { data, actions, ...engine } = n.data && typeof n.data === "object" ? n.data : {};
+  const out = { ...engine, title: n.title, body: n.body, url: n.navigate, tag: n.tag };
+  if (data) out.data = data;
+  if (actions) out.actions = actions;
+  const members = { icon: "icon", image: "image", badge: "badge", lang: "lang", dir: "dir", silent: "silent",
+    renotify: "renotify", requireInteraction: "require_interaction", app_badge: "app_badge" };
+  for (const [member, field] of Object.entries(members)) if (n[member] !== undefined) out[field] = n[member];
+  return out;
+}
+
+export function isDeclarative(message) {
+  return Boolean(message) && message.web_push === DECLARATIVE_WEB_PUSH && typeof message.notification === "object";
+}
+
+/** The app badge a message sets (0 clears it), where the browser has the Badging API. */
+async function setBadge(count) {
+  const nav = self.navigator;
+  if (count === undefined || !nav || !("setAppBadge" in nav)) return;
+  try {
+    await (Number(count) > 0 ? nav.setAppBadge(Number(count)) : nav.clearAppBadge());
+  } catch (error) {
+    console.warn("push: could not set the app badge", error);
+  }
+}
+
 /** The showNotification() options for an engine message. */
 export function notificationOptions(message) {
   const options = {
@@ -40,6 +74,8 @@ export function notificationOptions(message) {
     data: { campaign_id: message.campaign_id, url: message.url, actions: message.actions || [],
       data: message.data || {} },
   };
+  if (message.lang) options.lang = message.lang;
+  if (message.dir) options.dir = message.dir;
   if (message.icon) options.icon = message.icon;
   if (message.image) options.image = message.image;
   if (message.badge) options.badge = message.badge;
@@ -53,6 +89,7 @@ export function notificationOptions(message) {
 /** What a push does: show and report `delivered`, or hand a data-only message to the pages. */
 export async function handlePush(message) {
   if (!message || typeof message !== "object") return;
+  if (isDeclarative(message)) message = fromDeclarative(message);
   if (message.data_only) {
     const pages = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
     for (const page of pages) {
@@ -61,6 +98,7 @@ export async function handlePush(message) {
     return;
   }
   await self.registration.showNotification(message.title, notificationOptions(message));
+  await setBadge(message.app_badge);
   await report("delivered", message.campaign_id);
 }
 
@@ -115,4 +153,5 @@ self.addEventListener("notificationclick", (event) => event.waitUntil(handleClic
 self.addEventListener("pushsubscriptionchange", (event) => event.waitUntil(handleSubscriptionChange(event)));
 
 // for the site's own code and for tests run inside the worker (DevTools, Playwright's worker.evaluate)
-self.pushEngine = { handlePush, handleClick, handleSubscriptionChange, notificationOptions, config, keyBytes };
+self.pushEngine = { handlePush, handleClick, handleSubscriptionChange, notificationOptions, fromDeclarative,
+  config, keyBytes };

@@ -5,6 +5,7 @@
 //   push.setUserToken(tokenFromYourBackend);                           // when the page names a user_id
 //   button.onclick = () => push.subscribe({ tags: { plan: "pro" } });  // on a user gesture
 //   push.onData((data, message) => ...);                               // data-only messages
+//   push.prime({ text: "Get back-in-stock alerts?" });                  // a soft prompt before the browser's
 //
 // The service worker (push-sw.js) imports the API helpers below, so both speak to the engine alike.
 
@@ -12,6 +13,8 @@ const DEVICE_FIELDS = ["platform", "token", "subscription", "timezone", "locale"
   "user_id", "tags", "attributes", "quiet_hours", "opted_in"];
 const STORAGE_KEY = "pushengine.device_id";
 const SECRET_KEY = "pushengine.device_secret";
+const DECLINED_KEY = "pushengine.prompt_declined_at"; // when "Not now" was chosen (ms since the epoch)
+const DAY_MS = 24 * 3600 * 1000;
 
 /** The device secret, where both the page and the service worker can read it: IndexedDB (a worker has no
  * localStorage). The engine shows a device's secret once, when it registers (or claims) the device. */
@@ -150,7 +153,67 @@ export class EngineApi {
     if (properties) event.properties = properties;
     return this.request("POST", "/v1/events", event);
   }
+
+  /** POST /v1/events/opt-in: a soft prompt was shown (`prompted`), or answered (`accepted`, `declined`). */
+  postOptIn(outcome, promptId, variant) {
+    const report = { outcome, prompt_id: promptId };
+    if (variant) report.variant = variant;
+    return this.request("POST", "/v1/events/opt-in", report);
+  }
 }
+
+/** The soft prompt's dialog: text and two buttons, labelled for assistive technology, focus kept inside
+ * (Tab and Shift+Tab cycle the buttons), Escape answers "Not now". Resolves to true (Allow) or false. */
+export function softPrompt({ text, title = null, allow = "Allow", later = "Not now", container = document.body,
+  onShown = null } = {}) {
+  return new Promise((resolve) => {
+    const previous = document.activeElement;
+    const dialog = document.createElement("div");
+    dialog.className = "pushengine-prompt";
+    dialog.setAttribute("role", "dialog");
+    dialog.setAttribute("aria-modal", "true");
+    const ids = `pushengine-prompt-${Math.random().toString(36).slice(2, 10)}`;
+    dialog.setAttribute("aria-describedby", `${ids}-text`);
+    const heading = document.createElement("h2");
+    heading.id = `${ids}-title`;
+    heading.textContent = title || "Notifications";
+    dialog.setAttribute("aria-labelledby", heading.id);
+    const body = document.createElement("p");
+    body.id = `${ids}-text`;
+    body.textContent = text;
+    const yes = document.createElement("button");
+    yes.type = "button";
+    yes.className = "pushengine-allow";
+    yes.textContent = allow;
+    const no = document.createElement("button");
+    no.type = "button";
+    no.className = "pushengine-later";
+    no.textContent = later;
+    dialog.style.cssText = "position:fixed;inset:auto 1rem 1rem 1rem;max-width:24rem;margin:0 auto;padding:1rem;" +
+      "background:#fff;color:#1d2330;border:1px solid #8a93a6;border-radius:.5rem;box-shadow:0 .5rem 2rem #0003;z-index:2147483647";
+    dialog.append(heading, body, no, yes);
+    const close = (answer) => {
+      dialog.remove();
+      if (previous && typeof previous.focus === "function") previous.focus();
+      resolve(answer);
+    };
+    yes.addEventListener("click", () => close(true));
+    no.addEventListener("click", () => close(false));
+    dialog.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        event.preventDefault();
+        close(false);
+      } else if (event.key === "Tab") { // keep focus on the two buttons while the dialog is open
+        event.preventDefault();
+        (document.activeElement === yes ? no : yes).focus();
+      }
+    });
+    container.append(dialog);
+    yes.focus();
+    if (onShown) onShown(dialog);
+  });
+}
+
 
 // what a re-registration carries over from the engine's copy of the device
 const DEFAULT_KEPT = ["country", "region", "location", "user_id", "tags", "attributes", "quiet_hours", "opted_in"];
@@ -238,6 +301,39 @@ export class PushClient {
     subscription = subscription ||
       (await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key }));
     return this.api.registerDevice(this.deviceId, subscription, profile);
+  }
+
+  /**
+   * A soft prompt before the browser's own: shows `softPrompt` (text, Allow / Not now) when the browser
+   * would still ask (permission "default") and "Not now" was not chosen in the last `snoozeDays` days; on
+   * Allow asks the browser and subscribes. Reports `prompted`, `accepted` and `declined` to the engine
+   * (POST /v1/events/opt-in, counted per app; `variant` names the wording when a site tries several).
+   * Resolves to the registered device, or null (declined, blocked, snoozed, or the browser said no).
+   */
+  async prime({ text = "Get notified about offers and updates?", title, allow, later, snoozeDays = 7, variant,
+    profile = {}, container } = {}) {
+    if (!PushClient.supported()) return null;
+    if (Notification.permission === "granted") return this.subscribe(profile);
+    if (Notification.permission === "denied") return null; // the browser will not ask again
+    const declinedAt = Number(this.storage && this.storage.getItem(DECLINED_KEY));
+    if (declinedAt && Date.now() - declinedAt < snoozeDays * DAY_MS) return null;
+    const promptId = crypto.randomUUID();
+    const report = (outcome) => this.api.postOptIn(outcome, promptId, variant).catch((error) => {
+      console.warn("push: could not report the prompt", outcome, error); // never blocks the person's answer
+    });
+    let reported = null;
+    const allowed = await softPrompt({ text, title, allow, later, container,
+      onShown: () => { reported = report("prompted"); } });
+    if (!allowed) {
+      if (this.storage) this.storage.setItem(DECLINED_KEY, String(Date.now()));
+      await Promise.all([reported, report("declined")]);
+      return null;
+    }
+    if (this.storage) this.storage.removeItem(DECLINED_KEY);
+    // the browser's request first, still inside the click (browsers ask only on a user gesture)
+    const subscribing = this.subscribe(profile);
+    await Promise.all([reported, report("accepted")]);
+    return subscribing;
   }
 
   /** On every page load: re-registers when the browser's subscription changed while no worker ran. */

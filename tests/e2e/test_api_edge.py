@@ -22,7 +22,8 @@ ROUTES: dict[str, Access] = {key: access for router in ROUTERS for key, access i
 NO_INPUT = {"GET /v1/segments": 200, "GET /v1/users/{user_id}": 404, "GET /v1/templates": 200,
             "DELETE /v1/users/{user_id}": 404, "POST /v1/devices/export": 202,
             "GET /v1/apps/{app_id}/settings": 200, "POST /v1/apps/{app_id}/identity-secret": 200,
-            "POST /v1/apps/{app_id}/webhook-secret": 200}  # fmt: skip
+            "POST /v1/apps/{app_id}/webhook-secret": 200,
+            "GET /v1/apps/{app_id}/opt-in": 200}  # fmt: skip
 INVALID_BODIES = {"schema": json.dumps({"unexpected": True, "name": 7}).encode(), "bytes": b"\xff\xfe{"}
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from pushengine.payloads.base import collapse_id
-from tests.conftest import ROOT, Api, AppKeys, Standins, new_app
+from tests.conftest import APPLE_WEB_PUSH_HOST, ROOT, Api, AppKeys, Standins, new_app
 
 pytestmark = pytest.mark.e2e
 
@@ -31,6 +31,7 @@ REPORTS = ROOT / "reports"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 IMAGE = "https://cdn.example.com/sale.png"
+DEVICE_BODY = ("platform", "timezone", "locale", "country", "tags", "attributes", "opted_in", "user_id")
 
 
 def chromium() -> str:
@@ -75,6 +76,7 @@ class Browser:
     ) -> None:
         self.page, self.cdp, self.context = page, cdp, context
         self.registrations, self.versions = registrations, versions  # the latest DevTools said of each, by id
+        self.chromium: Any = None  # the launched browser, for pages in contexts of their own
 
     def registration_id(self) -> str:
         """The live registration whose newest version is activated: a push sent while a re-registered
@@ -108,6 +110,24 @@ class Browser:
         return eventually(lambda: self.context.service_workers, what="the service worker")[0]
 
 
+def stand_in_push_manager(subscription: dict[str, Any]) -> str:
+    """Chromium's push service is unreachable: PushManager answers with the stand-in's subscription instead."""
+    return """(() => {
+        const sub = SUBSCRIPTION;
+        let current = null;
+        const make = () => ({endpoint: sub.endpoint, expirationTime: null, options: {userVisibleOnly: true},
+            keys: sub.keys, toJSON() { return {endpoint: sub.endpoint, expirationTime: null, keys: sub.keys}; },
+            unsubscribe: async () => { current = null; return true; }});
+        PushManager.prototype.subscribe = async function (options) {
+            if (!options || !options.applicationServerKey) throw new Error("no applicationServerKey");
+            window.subscribedWithKey = Array.from(new Uint8Array(options.applicationServerKey));
+            current = make();
+            return current;
+        };
+        PushManager.prototype.getSubscription = async function () { return current; };
+    })();""".replace("SUBSCRIPTION", json.dumps(subscription))
+
+
 @pytest.fixture(scope="module")
 def app(stack: Any, standins: Standins) -> AppKeys:
     return new_app(Api(stack.api_url), standins, "websdk")
@@ -123,27 +143,12 @@ def subscription(standins: Standins, app: AppKeys) -> dict[str, Any]:
 def browser(site: str, stack: Any, app: AppKeys, subscription: dict[str, Any]) -> Iterator[Browser]:
     from playwright.sync_api import sync_playwright
 
-    # Chromium's push service is unreachable: PushManager answers with the stand-in's subscription instead.
-    stand_in_push_manager = """(() => {
-        const sub = SUBSCRIPTION;
-        let current = null;
-        const make = () => ({endpoint: sub.endpoint, expirationTime: null, options: {userVisibleOnly: true},
-            keys: sub.keys, toJSON() { return {endpoint: sub.endpoint, expirationTime: null, keys: sub.keys}; },
-            unsubscribe: async () => { current = null; return true; }});
-        PushManager.prototype.subscribe = async function (options) {
-            if (!options || !options.applicationServerKey) throw new Error("no applicationServerKey");
-            window.subscribedWithKey = Array.from(new Uint8Array(options.applicationServerKey));
-            current = make();
-            return current;
-        };
-        PushManager.prototype.getSubscription = async function () { return current; };
-    })();""".replace("SUBSCRIPTION", json.dumps(subscription))
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
         context = launched.new_context(locale="de-DE", timezone_id="Europe/Berlin",
                                        viewport={"width": 900, "height": 700})  # fmt: skip
         context.grant_permissions(["notifications"], origin=site)
-        context.add_init_script(stand_in_push_manager)
+        context.add_init_script(stand_in_push_manager(subscription))
         page = context.new_page()
         cdp = context.new_cdp_session(page)
         registrations: dict[str, Any] = {}
@@ -158,7 +163,9 @@ def browser(site: str, stack: Any, app: AppKeys, subscription: dict[str, Any]) -
         query = f"api={stack.api_url}&key={app.client.key}&vapid={app.vapid_public_key}"
         page.goto(f"{site}/demo.html?{query}")
         page.wait_for_selector("body[data-ready=true]", timeout=15_000)
-        yield Browser(page, cdp, context, registrations, versions)
+        found = Browser(page, cdp, context, registrations, versions)
+        found.chromium = launched
+        yield found
         launched.close()
 
 
@@ -299,6 +306,66 @@ def test_data_only_message_reaches_the_page_and_shows_nothing(
     assert stats(app, campaign_id)["delivered"] == 0  # nothing was shown
 
 
+def test_a_subscription_on_apples_push_service_gets_the_declarative_message_the_worker_shows(
+    browser: Browser, site: str, stack: Any, standins: Standins, app: AppKeys
+) -> None:
+    # the page's device, as Safari subscribes it: on web.push.apple.com (through the allow-list), played by
+    # the stand-in; its worker reports as that device
+    page = browser.page
+    device_id = page.evaluate("window.push.subscribe().then((device) => device.device_id)")
+    apple = standins.webpush.new_subscription(app.vapid_public_key, origin=f"https://{APPLE_WEB_PUSH_HOST}")
+    device = {k: v for k, v in app.server.get(f"/v1/devices/{device_id}").json().items() if k in DEVICE_BODY}
+    assert app.server.put(f"/v1/devices/{device_id}", {**device, "subscription": apple}).status_code == 200
+    other = standins.webpush.new_subscription(app.vapid_public_key)  # another browser's, on another service
+    assert app.server.put("/v1/devices/chrome-1", {**device, "subscription": other}).status_code == 201
+    try:
+        campaign_id = campaign(app, {
+            "title": "Flash sale", "body": "40% off today", "url": "https://shop.example.com/sale",
+            "localizations": {"de": {"title": "Blitzangebot", "body": "Heute 40 % Rabatt"}},
+            "badge": 2, "data": {"sku": "A-1"}, "web": {"icon": "https://cdn.example.com/icon.png"},
+        })  # fmt: skip
+        drain(stack)
+        (received,) = standins.webpush.received_for(apple)  # decrypted as Safari would (aes128gcm)
+        assert received.claims["aud"] == f"https://{APPLE_WEB_PUSH_HOST}"  # signed for Apple's service
+        assert received.payload == {"web_push": 8030, "notification": {
+            "title": "Blitzangebot", "body": "Heute 40 % Rabatt", "navigate": "https://shop.example.com/sale",
+            "lang": "de", "dir": "ltr", "app_badge": 2, "icon": "https://cdn.example.com/icon.png",
+            "tag": collapse_id(campaign_id), "data": {"campaign_id": campaign_id, "data": {"sku": "A-1"}},
+            "mutable": True}}  # fmt: skip
+        # the other browsers' subscription got the engine's own shape for the same campaign
+        assert pushed(standins, other, campaign_id)["title"] == "Blitzangebot"
+
+        # a browser whose service worker exists gets this JSON in its push event: the worker shows it
+        before = browser.notifications()
+        browser.deliver(site, received.payload)
+        shown = eventually(lambda: [n for n in browser.notifications() if n["tag"] == collapse_id(campaign_id)],
+                           what="the declarative message to be shown")  # fmt: skip
+        assert len(browser.notifications()) == len(before) + 1
+        (note,) = shown
+        assert (note["title"], note["body"]) == ("Blitzangebot", "Heute 40 % Rabatt")
+        assert note["icon"] == "https://cdn.example.com/icon.png"
+        assert note["data"]["url"] == "https://shop.example.com/sale" and note["data"]["data"] == {"sku": "A-1"}
+        assert note["data"]["campaign_id"] == campaign_id
+        lang = browser.page.evaluate("""async (tag) => {
+            const [n] = (await (await navigator.serviceWorker.ready).getNotifications({tag}));
+            return [n.lang, n.dir];
+        }""", collapse_id(campaign_id))  # fmt: skip
+        assert lang == ["de", "ltr"]
+        eventually(lambda: stats(app, campaign_id)["delivered"] == 1, what="delivered to be counted")
+
+        # a tap opens `navigate` and reports `opened`
+        result = browser.worker().evaluate("""async (tag) => {
+            const [n] = await self.registration.getNotifications({tag});
+            return self.pushEngine.handleClick(n, "");
+        }""", collapse_id(campaign_id))  # fmt: skip
+        assert result["url"] == "https://shop.example.com/sale" and result["reported"]["opened"] is True
+        assert stats(app, campaign_id)["opened"] == 1
+        assert browser.notifications() == before
+    finally:
+        page.evaluate("window.push.refresh()")  # the page's own subscription again
+        app.server.delete("/v1/devices/chrome-1")
+
+
 def test_refresh_on_page_load_keeps_the_devices_region_and_location(
     browser: Browser, app: AppKeys, subscription: dict[str, Any]
 ) -> None:
@@ -340,3 +407,94 @@ def test_renewed_subscription_is_registered_and_unsubscribe_removes_the_device(
     browser.page.locator("#unsubscribe").click()
     browser.page.wait_for_function("document.getElementById('status').textContent === 'Unsubscribed.'")
     assert app.server.get(f"/v1/devices/{device_id}").status_code == 404
+
+
+def primed_page(browser: Browser, site: str, stack: Any, standins: Standins, name: str) -> tuple[Any, AppKeys]:
+    """The demo page with its soft prompt (?prime=sale), for an app of its own, in a fresh context where the
+    browser has not been asked yet (Notification.permission "default")."""
+    keys = new_app(Api(stack.api_url), standins, name)
+    context = browser.chromium.new_context(locale="de-DE", timezone_id="Europe/Berlin")
+    context.add_init_script(stand_in_push_manager(standins.webpush.new_subscription(keys.vapid_public_key)))
+    page = context.new_page()
+    page.goto(f"{site}/demo.html?api={stack.api_url}&key={keys.client.key}&vapid={keys.vapid_public_key}&prime=sale")
+    assert page.evaluate("Notification.permission") == "default"
+    return page, keys
+
+
+def opt_in(keys: AppKeys) -> dict[str, Any]:
+    r = keys.server.get(f"/v1/apps/{keys.app_id}/opt-in")
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def test_the_soft_prompt_asks_first_and_allow_subscribes_and_counts_accepted(
+    browser: Browser, site: str, stack: Any, standins: Standins
+) -> None:
+    page, keys = primed_page(browser, site, stack, standins, "priming")
+    dialog = page.get_by_role("dialog", name="Stay in the loop")
+    dialog.wait_for(timeout=15_000)
+    assert dialog.get_attribute("aria-modal") == "true"
+    assert "sales and back-in-stock" in dialog.inner_text()
+    allow, later = dialog.get_by_role("button", name="Allow"), dialog.get_by_role("button", name="Not now")
+    # keyboard alone: focus starts on Allow, Tab and Shift+Tab stay on the dialog's two buttons
+    assert allow.evaluate("(b) => b === document.activeElement")
+    page.keyboard.press("Tab")
+    assert later.evaluate("(b) => b === document.activeElement")
+    page.keyboard.press("Shift+Tab")
+    assert allow.evaluate("(b) => b === document.activeElement")
+    eventually(lambda: opt_in(keys)["prompted"] == 1, what="prompted to be counted")
+    assert page.evaluate("window.push.api.deviceSecret") is None  # nothing subscribed before the answer
+
+    page.context.grant_permissions(["notifications"], origin=site)  # what the person says to the browser next
+    page.keyboard.press("Enter")  # "Allow", by keyboard
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('Subscribed')")
+    assert dialog.count() == 0
+    device_id = page.evaluate("window.push.deviceId")
+    assert keys.server.get(f"/v1/devices/{device_id}").json()["platform"] == "web"
+    counts = eventually(lambda: (c := opt_in(keys))["accepted"] == 1 and c, what="accepted to be counted")
+    assert (counts["prompted"], counts["accepted"], counts["declined"]) == (1, 1, 0)
+    assert counts["accept_rate"] == 1.0 and counts["variants"]["sale"]["accepted"] == 1
+    (bucket,) = counts["buckets"]
+    assert (bucket["prompted"], bucket["accepted"]) == (1, 1) and bucket["start"].endswith("T00:00:00Z")
+    page.context.close()
+
+
+def test_not_now_is_counted_and_the_prompt_waits_before_asking_again(
+    browser: Browser, site: str, stack: Any, standins: Standins
+) -> None:
+    page, keys = primed_page(browser, site, stack, standins, "priming-later")
+    page.get_by_role("dialog").wait_for(timeout=15_000)
+    page.keyboard.press("Escape")  # "Not now"
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('Not now')")
+    counts = eventually(lambda: (c := opt_in(keys))["declined"] == 1 and c, what="declined to be counted")
+    assert (counts["prompted"], counts["accepted"], counts["declined"]) == (1, 0, 1)
+    assert (counts["accept_rate"], counts["decline_rate"]) == (0.0, 1.0)
+    declined_at = int(page.evaluate("localStorage.getItem('pushengine.prompt_declined_at')"))
+
+    page.reload()  # the next visit: not asked again within the snooze
+    page.wait_for_selector("body[data-ready=true]", timeout=15_000)
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('Not now')")
+    assert page.get_by_role("dialog").count() == 0
+    # once the snooze is over (the decline stored 8 days earlier), it asks again
+    page.evaluate("(at) => localStorage.setItem('pushengine.prompt_declined_at', String(at))", declined_at - 8 * 86_400_000)
+    page.reload()
+    page.get_by_role("dialog").wait_for(timeout=15_000)
+    eventually(lambda: opt_in(keys)["prompted"] == 2, what="the second prompt to be counted")
+    page.context.close()
+
+
+def test_opt_in_reports_count_once_and_are_checked(stack: Any, standins: Standins) -> None:
+    keys = new_app(Api(stack.api_url), standins, "priming-api", providers=False)
+    report = {"outcome": "prompted", "prompt_id": "7f0c2a4e-1b9d-4c55-9e62-0d3f1b8a6c11"}
+    first = keys.client.post("/v1/events/opt-in", report)
+    assert first.status_code == 202 and first.json() == {"accepted": True, "counted": True}
+    again = keys.client.post("/v1/events/opt-in", report)  # the SDK's retry of the same report
+    assert again.status_code == 202 and again.json()["counted"] is False
+    assert opt_in(keys)["prompted"] == 1
+    bad = keys.client.post("/v1/events/opt-in", {**report, "outcome": "maybe"})
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "body.outcome"
+    week = keys.server.get(f"/v1/apps/{keys.app_id}/opt-in?granularity=week")
+    assert week.status_code == 400 and "granularity" in week.text
+    assert keys.client.get(f"/v1/apps/{keys.app_id}/opt-in").status_code == 403  # a client key reads nothing
+    other = new_app(Api(stack.api_url), standins, "priming-other", providers=False)
+    assert other.server.get(f"/v1/apps/{keys.app_id}/opt-in").status_code == 403  # nor another app's key

@@ -264,3 +264,26 @@ def test_stand_in_runs_as_its_own_process_for_benchmarks() -> None:
         proc.terminate()
         proc.wait(timeout=10)
     assert proc.returncode == 0
+
+
+def test_a_subscription_on_apples_service_is_sent_there_and_the_stand_in_plays_it(push: WebPushStandIn) -> None:
+    host = push.base_url.split("//", 1)[1]
+    sub = push.new_subscription(application_server_key=PUBLIC, origin="https://web.push.apple.com")
+    assert sub["endpoint"].startswith("https://web.push.apple.com/push/")
+    provider = _provider(push, allowed_hosts=["*.push.apple.com"], connect_to={"web.push.apple.com": host})
+    declarative = {"web_push": 8030, "notification": {"title": "T", "navigate": "https://e.example/"}}
+    (result,) = _send(provider, _note(sub, payload=declarative))
+    assert result.outcome is Outcome.SENT, result
+    (received,) = push.received_for(sub)
+    assert received.payload == declarative  # aes128gcm, decrypted as Safari would
+    assert received.claims["aud"] == "https://web.push.apple.com"  # signed for Apple's service, not the stand-in
+
+    # the stand-in holds a sender to the service it plays: the Host and the JWT audience must name it
+    token = jwt.encode({"aud": push.base_url, "exp": int(time.time()) + 600, "sub": SUBJECT},
+                       load_private_key(PEM), "ES256")  # fmt: skip
+    headers = {"authorization": f"vapid t={token}, k={PUBLIC}", "ttl": "60", "content-encoding": "aes128gcm"}
+    path = f"{push.base_url}/push/{push.subscription_id(sub)}"
+    wrong_host = httpx.post(path, content=b"x" * 100, headers=headers)
+    assert (wrong_host.status_code, wrong_host.json()["reason"]) == (400, "WrongHost")
+    wrong_aud = httpx.post(path, content=b"x" * 100, headers={**headers, "host": "web.push.apple.com"})
+    assert (wrong_aud.status_code, wrong_aud.json()["reason"]) == (403, "BadJwtAudience")

@@ -255,3 +255,22 @@ def test_largest_allowed_payload_encrypts_to_exactly_4096_bytes() -> None:
 def test_failure_reason_is_a_short_snippet_without_our_token(status: int, body: str, reason: str) -> None:
     phrase = HTTPStatus(status).phrase.encode()
     assert _reason_from(RawResponse(status, phrase, [], body.encode()), "SECRET.JWT.VALUE") == reason
+
+
+@pytest.mark.parametrize("to", ["10.0.0.5:8443", "metadata.internal:80", "169.254.169.254:80"])
+def test_connect_to_only_reaches_loopback_stand_ins(to: str) -> None:
+    with pytest.raises(ValueError, match=r"connect_to: .* is not a loopback address"):
+        WebPushProvider(PEM, "mailto:ops@example.com", connect_to={"web.push.apple.com": to})
+
+
+def test_connect_to_keeps_the_endpoints_host_and_audience_and_connects_to_the_stand_in() -> None:
+    provider = WebPushProvider(PEM, "mailto:ops@example.com", connect_to={"web.push.apple.com": "127.0.0.1:9"})
+    route = provider._route("https://web.push.apple.com/QGuQyavXutnMH")
+    assert (route.origin, route.host, route.target) == (
+        "https://web.push.apple.com", "web.push.apple.com", ("http", "127.0.0.1", 9)
+    )
+    other = provider._route("https://fcm.googleapis.com/fcm/send/x")
+    assert other.target == ("https", "fcm.googleapis.com", 443)
+    with pytest.raises(ValueError, match="not on"):  # the allow-list still decides what may be called
+        WebPushProvider(PEM, "mailto:ops@example.com", allowed_hosts=["fcm.googleapis.com"],
+                        connect_to={"web.push.apple.com": "127.0.0.1:9"})._route("https://web.push.apple.com/x")  # fmt: skip

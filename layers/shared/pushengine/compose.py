@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from pushengine.content import Message, RenderedMessage, static_fields
 from pushengine.errors import InvalidInput
-from pushengine.payloads import BY_DEVICE_PLATFORM
-from pushengine.payloads.base import collapse_id, encode
+from pushengine.payloads import SHAPES, shape_for
+from pushengine.payloads.base import Platform, collapse_id, encode
 from pushengine.providers.base import Notification
 from pushengine.rendering import CompiledMessage, worst_case
 
@@ -56,7 +56,7 @@ def check_sizes(message: Message, campaign_id: str, *, prefix: str = "message") 
     tag = collapse_id(campaign_id)
     for field, title, body in texts:
         r = RenderedMessage(worst_case(title), worst_case(body), url, **static_fields(message))
-        for platform in BY_DEVICE_PLATFORM.values():
+        for platform in SHAPES:
             size = platform.wire_size(platform.build(r, campaign_id, tag))
             if size > platform.limit:
                 raise PayloadTooLarge(platform.service, size, platform.limit, field=field)
@@ -83,26 +83,24 @@ class Composer:
             self.messages[v.name] = CompiledMessage.compile(v.message, campaign_id)
         self._memo: dict[tuple[Any, ...], tuple[dict[str, Any], bytes | None]] = {}
 
-    def _payload(self, rendered: RenderedMessage, platform: str) -> tuple[dict[str, Any], bytes | None]:
-        shape = BY_DEVICE_PLATFORM[platform]
+    def _payload(self, rendered: RenderedMessage, shape: Platform) -> tuple[dict[str, Any], bytes | None]:
         payload = shape.build(rendered, self.campaign_id, self.collapse_id)
         if self.journey:  # a journey's send says which journey and step, where the campaign id goes
-            target = payload.setdefault("data", {}) if platform == "android" else payload
-            target.update(self.journey)
+            shape.attach(payload, self.journey)
         return payload, encode(payload) if shape.shared_body else None
 
     def notification(self, entry: Mapping[str, Any]) -> Notification:
         """One send batch entry's notification; raises RenderError when its data breaks a template."""
         # `m`: the variant whose message it gets when that is not its own (an experiment's rest: the winner's)
         message = self.messages.get(entry.get("m") or entry.get("v", "default"), self.messages["default"])
-        context, platform = entry.get("c", {}), entry["p"]
+        context, shape = entry.get("c", {}), shape_for(entry["p"], entry.get("s"))
         if self.data:
             context = {**context, "data": self.data}
         key = message.render_key(context)
-        memo = None if key is None else (platform, key)
+        memo = None if key is None else (id(shape), key)  # shapes are module-level singletons
         hit = None if memo is None else self._memo.get(memo)
         if hit is None:
-            hit = self._payload(message.render(context), platform)
+            hit = self._payload(message.render(context), shape)
             if memo is not None:
                 if len(self._memo) >= _MEMO_MAX:
                     self._memo.clear()

@@ -44,6 +44,9 @@ class Settings(BaseModel):
     max_message_bytes: int = Field(default=262_144, ge=1024, le=1_048_576)
     max_receive_count: int = Field(default=5, ge=1)
     webpush_allowed_hosts: str = ""
+    # Local runs and tests only: "host=127.0.0.1:port,..." connects a push service's requests to a stand-in
+    # (like curl --connect-to); the URL, its allow-list check, Host and the VAPID audience stay the endpoint's.
+    webpush_connect_to: str = ""
     apns_endpoint: str = ""
     fcm_endpoint: str = "https://fcm.googleapis.com"
     # Segment query: pages read per invocation before it hands its continuation back to the queue.
@@ -78,6 +81,12 @@ class Settings(BaseModel):
         from pushengine.webpush_keys import parse_allowed_hosts
 
         return parse_allowed_hosts(self.webpush_allowed_hosts)
+
+    @property
+    def webpush_connections(self) -> dict[str, str]:
+        """webpush_connect_to as {push service host: "127.0.0.1:port"}."""
+        pairs = (entry.split("=", 1) for entry in self.webpush_connect_to.split(",") if "=" in entry)
+        return {host.strip().lower(): to.strip() for host, to in pairs}
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -212,6 +212,7 @@ class RenderedMessage:
     android: AndroidOptions | None = None
     web: WebOptions | None = None
     content_available: bool = False  # data-only: nothing shown, only `data` reaches the app
+    lang: str | None = None  # the localization's locale the text came from; None: the default text
 
 
 def static_fields(message: Message) -> dict[str, Any]:

@@ -145,6 +145,7 @@ class _Variant:
     title_field: str
     body_field: str
     reads: tuple[tuple[str | int, ...], ...] | None = ()  # see _reads; None: not memoisable
+    lang: str | None = None  # the localization's locale; None: the default text
 
 
 _MISSING = object()
@@ -243,7 +244,7 @@ class CompiledMessage:
                 local_title, local_body,
                 f"{field}.title" if text.title else default.title_field,
                 f"{field}.body" if text.body else default.body_field,
-                _reads(local_title, local_body, url),
+                _reads(local_title, local_body, url), locale,
             )  # fmt: skip
         return cls(message, campaign_id, default, url, variants, url_field=f"{prefix}.url")
 
@@ -285,6 +286,7 @@ class CompiledMessage:
             body=_render(variant.body, context, variant.body_field),
             url=url,
             **self._static,
+            lang=variant.lang,
         )
 
 

@@ -2,8 +2,8 @@
 
 Fan-out (waves, zone plans, slices, cursor tasks, releases) is delivery/segment.py's; an experiment's decision
 is pushengine.rollout's; automation's plans, triggers and occurrences are pushengine.automation's; journeys'
-timers and entries are the journey engine's. A failure on a message's last receive is counted on its campaign first (`dead_letter`), so the campaign
-still completes."""
+timers and entries are the journey engine's. A failure on a message's last receive is counted on its campaign
+first (`dead_letter`), so the campaign still completes."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ def build_provider(
         )
     return WebPushProvider(
         secret["private_key"], secret["subject"], allowed_hosts=settings.allowed_webpush_hosts,
-        max_in_flight=in_flight,
+        max_in_flight=in_flight, connect_to=settings.webpush_connections,
     )  # fmt: skip
 
 

@@ -13,6 +13,11 @@ from typing import Any
 from pushengine.content import Action, RenderedMessage
 
 
+def attach_top_level(body: dict[str, Any], fields: Mapping[str, str]) -> None:
+    """Extra engine fields (a journey's id and step) beside the campaign id, at the payload's top level."""
+    body.update(fields)
+
+
 @dataclass(frozen=True, slots=True)
 class Platform:
     """One push service's builder and limit, so composition and the size check treat them alike."""
@@ -24,6 +29,8 @@ class Platform:
     # the encoded payload is the whole request body, the same for every device that renders it alike
     # (not FCM's: its body also holds the device's token)
     shared_body: bool = True
+    # where extra engine fields (a journey's id and step) go in a built payload
+    attach: Callable[[dict[str, Any], Mapping[str, str]], None] = attach_top_level
 
 
 def encode(payload: Mapping[str, Any]) -> bytes:

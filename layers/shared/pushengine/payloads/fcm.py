@@ -58,4 +58,9 @@ def wire_size(body: Mapping[str, Any]) -> int:
     return payload_size({"message": body})
 
 
-PLATFORM = Platform("fcm", message, MAX_MESSAGE_BYTES, wire_size, shared_body=False)
+def attach_data(body: dict[str, Any], fields: Mapping[str, str]) -> None:
+    """Extra engine fields (a journey's id and step) go in `data`, beside the campaign id."""
+    body.setdefault("data", {}).update(fields)
+
+
+PLATFORM = Platform("fcm", message, MAX_MESSAGE_BYTES, wire_size, shared_body=False, attach=attach_data)

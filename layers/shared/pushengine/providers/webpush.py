@@ -13,7 +13,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -104,10 +104,13 @@ class WebPushProvider:
         allowed_hosts: Sequence[str] | None = None,
         timeout: float = 10.0,
         max_in_flight: int = 200,
+        connect_to: Mapping[str, str] | None = None,
     ) -> None:
         """urgency is the Urgency for priority="normal" messages (e.g. "low" for marketing);
         priority="high" always sends "high". allowed_hosts defaults to
-        DEFAULT_WEBPUSH_HOSTS: the same list device registration enforces."""
+        DEFAULT_WEBPUSH_HOSTS: the same list device registration enforces. connect_to (local runs and
+        tests) sends a push service host's requests over plain HTTP to "127.0.0.1:port" instead: the
+        endpoint is checked, addressed (Host) and signed for (VAPID aud) as it is."""
         if not (subject.startswith("mailto:") or subject.startswith("https:")):
             raise ValueError("subject: must be a mailto: or https: URI (RFC 8292 §2.1)")
         if urgency not in URGENCIES:
@@ -124,6 +127,10 @@ class WebPushProvider:
         # of which applies here.
         self._transport = transport or KeepAliveTransport(max_per_origin=max_in_flight)
         self._timeout = timeout
+        self._connect_to = {host.lower(): to for host, to in (connect_to or {}).items()}
+        for to in self._connect_to.values():
+            if urlsplit(f"http://{to}").hostname not in ("127.0.0.1", "localhost", "::1"):
+                raise ValueError(f"connect_to: {to} is not a loopback address (it is for local stand-ins)")
         self._checked: dict[str, _Route] = {}  # endpoint prefix (scheme://netloc) that passed check_endpoint
         self._blocks: dict[tuple[str, str, int, str, str], bytes] = {}  # header blocks, see _header_block
         self._vapid: dict[str, tuple[str, float]] = {}  # origin -> (Authorization value, refresh at)
@@ -210,9 +217,9 @@ class WebPushProvider:
                 return route
         check_endpoint(endpoint, self._allowed_hosts)  # defence in depth: never call internal addresses
         url = httpx.URL(endpoint)
-        route = _Route(
-            origin_of(endpoint), target_of(url), url.netloc.decode("ascii"), cut if cut > 0 else len(endpoint)
-        )
+        to = self._connect_to.get(url.host)
+        target = target_of(httpx.URL(f"http://{to}")) if to else target_of(url)
+        route = _Route(origin_of(endpoint), target, url.netloc.decode("ascii"), cut if cut > 0 else len(endpoint))
         if prefix is not None:
             if len(self._checked) >= _MAX_CACHED_ORIGINS:
                 self._checked.clear()

@@ -1,4 +1,5 @@
-"""Routes of measurement (campaigns function, server key): a campaign's time series."""
+"""Routes of measurement (campaigns function, server key): a campaign's time series, the app's opt-in
+counts."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from pushengine import analytics
+from pushengine import analytics, opt_in
 from pushengine.auth import READERS
 from pushengine.config import settings
 from pushengine.dal.campaigns import CampaignsRepository
+from pushengine.dal.opt_in import OptInRepository
 from pushengine.dal.timeseries import TimeseriesRepository
 from pushengine.http import ApiRouter, caller
 from pushengine.routes.campaigns import CampaignId
+from pushengine.routes.settings import AppId
 
 
 class Deps:
@@ -25,6 +28,11 @@ class Deps:
     @cached_property
     def timeseries(self) -> TimeseriesRepository:
         return TimeseriesRepository(settings().analytics_table)
+
+    @cached_property
+    def opt_in(self) -> OptInRepository:
+        s = settings()
+        return OptInRepository(s.delivery_state_table, s.analytics_table)
 
 
 deps = Deps()
@@ -47,3 +55,14 @@ def campaign_timeseries(
     )  # definition and its runs, no shard reads
     hours = deps.timeseries.hours(app_id, campaign_id, run)
     return analytics.campaign_timeseries(campaign, hours, granularity, run)
+
+
+@router.api(
+    "GET", "/v1/apps/<app_id>/opt-in", keys=READERS, app_param="app_id",
+    summary="The web SDK's soft permission prompts: prompted, accepted, declined and rates, per UTC hour or day",
+)  # fmt: skip
+def app_opt_in(
+    app_id: AppId,
+    granularity: Annotated[Literal["hour", "day"], Query()] = "day",
+) -> dict[str, Any]:
+    return opt_in.summary(deps.opt_in.hours(app_id), granularity)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Annotated, Any
 
@@ -10,7 +11,8 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Header
 from pydantic import ValidationError
 
-from pushengine import device_trust, events, export, idempotency, triggers
+from pushengine import device_trust, events, export, idempotency, opt_in, triggers
+from pushengine.analytics import hour_of
 from pushengine.attribution import RecentCampaigns
 from pushengine.config import settings
 from pushengine.dal.apps import AppsRepository
@@ -18,6 +20,7 @@ from pushengine.dal.campaigns import CampaignsRepository
 from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.event_rate import EventRate
 from pushengine.dal.export import EventExport
+from pushengine.dal.opt_in import OptInRepository
 from pushengine.dal.profiles import ProfilesRepository
 from pushengine.delivery import segment
 from pushengine.errors import DomainError
@@ -62,6 +65,11 @@ class Deps:
         return EventExport(settings().event_export)
 
     @cached_property
+    def opt_in(self) -> OptInRepository:
+        s = settings()
+        return OptInRepository(s.delivery_state_table, s.analytics_table)
+
+    @cached_property
     def rate(self) -> EventRate:
         return EventRate(settings().delivery_state_table)
 
@@ -86,6 +94,15 @@ def post_event(
     result = events.record_event(deps.events, app_id, body)
     deps.export.put(export.event_unit([export.event_record(app_id, body, result)]))
     return Response(202, content_types.APPLICATION_JSON, result)
+
+
+@router.api(
+    "POST", "/v1/events/opt-in", keys=("client", "server"), status=202, audited=False,
+    summary="Report a soft permission prompt's outcome: prompted, accepted or declined (counted per app)",
+)  # fmt: skip
+def post_opt_in(body: opt_in.OptInReport) -> Response[dict]:
+    counted = deps.opt_in.record(str(caller().app_id), body, hour_of(datetime.now(UTC)))
+    return Response(202, content_types.APPLICATION_JSON, {"accepted": True, "counted": counted})
 
 
 @router.api(
