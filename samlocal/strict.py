@@ -124,6 +124,7 @@ class Faults:
         self._rates = dict.fromkeys(FAULT_KINDS, 0.0)
         self._rates.update(_checked(rates or {}))
         self._random = random.Random(seed)
+        self._only: dict[str, frozenset[str]] = {}  # kind -> the only operations it is drawn for
         self.history: list[Injection] = []
 
     @property
@@ -147,13 +148,24 @@ class Faults:
         self.set()
 
     @contextmanager
-    def raised(self, rates: Mapping[str, float] | None = None, /, **more: float) -> Iterator[Faults]:
+    def raised(
+        self, rates: Mapping[str, float] | None = None, /, *, operations: Iterable[str] | None = None, **more: float
+    ) -> Iterator[Faults]:
+        """These rates for the block; with `operations`, the kinds named here hit only those operations
+        (a test that means to throttle UpdateItem does, whatever else the code calls meanwhile)."""
         before = self.rates
-        self.update(rates, **more)
+        named = {**(rates or {}), **more}
+        self.update(named)
+        if operations is not None:
+            with self._lock:
+                self._only.update(dict.fromkeys(named, frozenset(operations)))
         try:
             yield self
         finally:
             self.set(before)
+            with self._lock:
+                for kind in named:
+                    self._only.pop(kind, None)
 
     def injected(self) -> dict[str, int]:
         """How many faults of each kind were injected so far (kinds never injected are absent)."""
@@ -168,9 +180,12 @@ class Faults:
         with self._lock:
             self._random.seed(seed)
 
-    def draw(self, kind: str) -> bool:
+    def draw(self, kind: str, operation: str | None = None) -> bool:
         with self._lock:
             rate = self._rates[kind]
+            only = self._only.get(kind)
+            if only is not None and operation not in only:
+                return False
             return rate > 0 and self._random.random() < rate
 
     def pick(self, options: list[Any]) -> Any:
@@ -414,7 +429,7 @@ class AwsFrontDoor:
 
     def _dynamodb_fault(self, operation: str, request: dict[str, Any]) -> None:
         faults = self.faults
-        if operation in ("TransactWriteItems", "TransactGetItems") and faults.draw("transaction_conflict"):
+        if operation in ("TransactWriteItems", "TransactGetItems") and faults.draw("transaction_conflict", operation):
             count = max(1, len(request.get("TransactItems") or []))
             conflicted = faults.pick(list(range(count)))
             reasons = [
@@ -431,10 +446,10 @@ class AwsFrontDoor:
                 message_key="Message",
                 CancellationReasons=reasons,
             )
-        if operation in ("PutItem", "UpdateItem", "DeleteItem") and faults.draw("write_conflict"):
+        if operation in ("PutItem", "UpdateItem", "DeleteItem") and faults.draw("write_conflict", operation):
             self._inject("write_conflict", "dynamodb", operation, "TransactionConflictException")
             raise dynamodb_error("TransactionConflictException", "Transaction is ongoing for the item")
-        if operation in _DYNAMODB_ITEM_CALLS and faults.draw("throttle"):
+        if operation in _DYNAMODB_ITEM_CALLS and faults.draw("throttle", operation):
             code = faults.pick(["ThrottlingException", "ProvisionedThroughputExceededException"])
             self._inject("throttle", "dynamodb", operation, code)
             if code == "ThrottlingException":

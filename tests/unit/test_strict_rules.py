@@ -105,3 +105,12 @@ def test_serve_reads_strict_mode_faults_and_endpoint_from_the_environment() -> N
         strict_options({"AWS_ENDPOINT_URL": "http://127.0.0.1:4566"})["aws_endpoint_url"]
         == "http://127.0.0.1:4566"
     )
+
+
+def test_raised_with_operations_draws_a_fault_only_for_those_operations() -> None:
+    faults = Faults(seed=3)
+    with faults.raised(throttle=1.0, operations={"UpdateItem"}):
+        assert faults.draw("throttle", "UpdateItem") and not faults.draw("throttle", "Query")
+    assert not faults.draw("throttle", "UpdateItem")  # back to no throttling
+    with faults.raised(throttle=1.0):  # unscoped again: every operation
+        assert faults.draw("throttle", "Query")
