@@ -20,6 +20,9 @@ import zoneinfo
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
+from typing import Literal
+
+from pushengine.waves import local_instant
 
 OPEN_TIMES = "open_times"  # device attribute: UTC epoch minutes of its newest opens
 # `opened` (and its other names in pushengine.events.STAT_FOR) and `app_open`
@@ -27,7 +30,9 @@ OPEN_EVENTS = frozenset({"opened", "open", "notification_opened", "app_open"})
 RECENT_OPENS = 64
 HISTORY_DAYS = 90
 SPAN_MINUTES = 60  # the densest hour-long span of the day
-DAY_MINUTES = 1440
+# Devices due later than the wave wait in release slots of this length (one schedule per slot and stored
+# batch), then SQS holds each batch back to its minute: DelaySeconds goes up to 900.
+SLOT_SECONDS = 900
 
 
 def epoch_minute(moment: datetime) -> int:
@@ -85,6 +90,34 @@ def busiest_minute(hour_counts: Mapping[int, int], start: int, end: int) -> int:
         return start
     top = max(hours, key=lambda h: (hour_counts[h], -h))
     return max(start, top * 60)
+
+
+def due_at(
+    stamps: Iterable[int], zone: str, day: date, window: tuple[int, int], fallback: int, now: datetime,
+    if_passed: Literal["skip", "send_now", "next_day"] = "skip",
+) -> datetime | None:  # fmt: skip
+    """When a device is due: its typical minute on `day` in `zone`, else `fallback` (the app's busiest
+    hour); one already past at `now` follows `if_passed` (None: skipped)."""
+    minute = typical_minute(stamps, zone, day, *window)
+    wall = wall_time(fallback if minute is None else minute)
+    at = local_instant(day, wall, zone)
+    if at >= now:
+        return at
+    if if_passed == "send_now":
+        return now
+    return local_instant(day + timedelta(days=1), wall, zone) if if_passed == "next_day" else None
+
+
+def slot_of(due: datetime) -> datetime:
+    """The release slot a device due later waits in: `due` down to a quarter of the UTC hour (every zone's
+    offset is a whole number of quarter-hours, so a slot is a quarter-hour of local time too)."""
+    seconds = int(due.timestamp())
+    return datetime.fromtimestamp(seconds - seconds % SLOT_SECONDS, UTC)
+
+
+def delay_seconds(due: datetime, now: datetime) -> int:
+    """SQS DelaySeconds that hold a batch from `now` to `due` (0 when due; never past SQS's 900)."""
+    return max(0, min(SLOT_SECONDS, -int((now - due).total_seconds() // 1)))
 
 
 def local_hour(stamp: int, zone: str) -> int:
