@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import pytest
 
@@ -83,3 +84,61 @@ def test_busiest_minute(hours: dict[int, int], window: tuple[int, int], expected
 
 def test_newest_keeps_the_newest_oldest_first() -> None:
     assert tt.newest([5, 1, 9, 3], keep=2) == [5, 9]
+
+
+BERLIN_DAY = date(2026, 12, 9)  # CET, UTC+1: the window 08:00-21:00 is 07:00-20:00 UTC
+
+
+@pytest.mark.parametrize(
+    ("now", "if_passed", "expected"),
+    [
+        (datetime(2026, 12, 9, 6, 0, tzinfo=UTC), "skip", datetime(2026, 12, 9, 7, 0, tzinfo=UTC)),  # at its start
+        (datetime(2026, 12, 9, 12, 30, 0, 500, tzinfo=UTC), "skip", datetime(2026, 12, 9, 12, 30, 1, tzinfo=UTC)),
+        (datetime(2026, 12, 9, 20, 0, tzinfo=UTC), "skip", None),  # the whole window has passed
+        (datetime(2026, 12, 9, 20, 0, tzinfo=UTC), "send_now", datetime(2026, 12, 9, 20, 0, tzinfo=UTC)),
+        (datetime(2026, 12, 9, 20, 0, tzinfo=UTC), "next_day", datetime(2026, 12, 10, 7, 0, tzinfo=UTC)),
+    ],
+)
+def test_plan_intelligent_reads_each_zone_at_its_windows_start(
+    now: datetime, if_passed: Any, expected: datetime | None
+) -> None:
+    from pushengine import waves
+
+    result = waves.plan_intelligent(BERLIN_DAY, time(8), time(21), ["Europe/Berlin"], now, if_passed)
+    assert [w.send_at for w in result.waves] == ([expected] if expected else [])
+    assert result.skipped == ([] if expected else ["Europe/Berlin"])
+    if expected:  # the tasks of a next day's wave send on the next day
+        day = waves.intelligent_day(BERLIN_DAY, time(8), "Europe/Berlin", expected, if_passed)
+        assert day == (BERLIN_DAY + timedelta(days=1) if if_passed == "next_day" else BERLIN_DAY)
+
+
+NINE_OPENS = [tt.epoch_minute(datetime(2026, 12, 1, 8, 40, tzinfo=UTC))]  # 09:40 in Berlin
+
+
+@pytest.mark.parametrize(
+    ("opens", "now", "if_passed", "expected"),
+    [
+        (NINE_OPENS, datetime(2026, 12, 9, 7, 0, tzinfo=UTC), "skip", datetime(2026, 12, 9, 8, 40, tzinfo=UTC)),
+        ([], datetime(2026, 12, 9, 7, 0, tzinfo=UTC), "skip", datetime(2026, 12, 9, 12, 0, tzinfo=UTC)),  # 13:00
+        (NINE_OPENS, datetime(2026, 12, 9, 10, 0, tzinfo=UTC), "skip", None),  # its minute has passed
+        (NINE_OPENS, datetime(2026, 12, 9, 10, 0, tzinfo=UTC), "send_now", datetime(2026, 12, 9, 10, 0, tzinfo=UTC)),
+        (NINE_OPENS, datetime(2026, 12, 9, 10, 0, tzinfo=UTC), "next_day", datetime(2026, 12, 10, 8, 40, tzinfo=UTC)),
+    ],
+)
+def test_due_at(opens: list[int], now: datetime, if_passed: Any, expected: datetime | None) -> None:
+    window = (8 * 60, 21 * 60)
+    assert tt.due_at(opens, "Europe/Berlin", BERLIN_DAY, window, 13 * 60, now, if_passed) == expected
+
+
+@pytest.mark.parametrize(
+    ("due", "slot", "held"),
+    [
+        (datetime(2026, 12, 9, 8, 40, tzinfo=UTC), datetime(2026, 12, 9, 8, 30, tzinfo=UTC), 600),
+        (datetime(2026, 12, 9, 8, 30, tzinfo=UTC), datetime(2026, 12, 9, 8, 30, tzinfo=UTC), 0),
+        (datetime(2026, 12, 9, 8, 44, 59, tzinfo=UTC), datetime(2026, 12, 9, 8, 30, tzinfo=UTC), 899),
+    ],
+)
+def test_a_device_waits_in_its_quarter_hour_then_is_held_to_its_minute(due: datetime, slot: datetime, held: int) -> None:
+    assert tt.slot_of(due) == slot
+    assert tt.delay_seconds(due, slot) == held <= tt.SLOT_SECONDS
+    assert tt.delay_seconds(due, due + timedelta(seconds=5)) == 0
