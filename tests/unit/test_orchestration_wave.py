@@ -349,3 +349,25 @@ def test_an_intelligent_wave_sends_each_device_at_its_minute_through_slots_and_d
     totals = h.campaigns.totals(APP, campaign_id)
     assert totals["stats"]["sent"] == totals["stats"]["targeted"] == 4
     assert totals["status"] == "completed"  # the split batch was counted: nothing left pending
+
+
+@pytest.mark.parametrize(("policy", "expected"), [("defer", "14:00"), ("skip", None), ("ignore", "13:00")])
+def test_an_intelligent_send_meets_the_devices_quiet_hours_at_its_own_minute(policy: str, expected: str | None) -> None:
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from pushengine.typical_time import epoch_minute
+
+    paris = ZoneInfo("Europe/Paris")
+    h = Harness(now=datetime(2026, 6, 1, 5, 0, tzinfo=UTC))  # 07:00 in Paris: not quiet at the wave
+    stamps = [epoch_minute(datetime(2026, 5, 30, 13, 0, tzinfo=paris))]
+    h.web_devices(APP, 1, open_times=stamps, quiet_hours={"start": "12:00", "end": "14:00"})
+    schedule = {"type": "intelligent", "date": "2026-06-01", "window": {"start": "08:00", "end": "21:00"}}
+    h.create_campaign(APP, body(schedule=schedule, quiet_hours=policy))
+    moment = h.now
+    while moment < datetime(2026, 6, 1, 18, 0, tzinfo=UTC):
+        moment += timedelta(minutes=1)
+        h.now = max(h.now, moment)
+        h.drain()
+    sent = [datetime.fromtimestamp(at, UTC).astimezone(paris).strftime("%H:%M") for at in h.provider.sent_at]
+    assert sent == ([expected] if expected else [])
