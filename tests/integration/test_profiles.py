@@ -80,3 +80,30 @@ def test_the_name_registry_caps_names_across_containers_and_caches(tables: dict[
     # ... and a container that found the set full refuses more without writing.
     assert first.admit_name("app_1", "e") is False
     assert "Item" not in table.get_item(Key={"app_id": "app_1", "key": "event-names"})
+
+
+def test_opens_keep_the_newest_minutes_on_the_device_and_the_apps_local_hours(tables: dict[str, str]) -> None:
+    from pushengine import typical_time
+
+    repo = ProfilesRepository(tables["DevicesTable"], tables["AudienceTable"])
+    put_device(tables, "d1", timezone="Asia/Kathmandu")  # UTC+5:45
+    opens = [START + timedelta(days=d, hours=3, minutes=20) for d in range(2 * typical_time.RECENT_OPENS + 3)]
+    random.Random(5).shuffle(opens)  # late batches append older opens after newer ones
+    for moment in opens:
+        minute = typical_time.epoch_minute(moment)
+        assert repo.apply("app_1", "d1", "app_open", profiles.stamp(moment), None, minute) is True
+    assert repo.apply("app_1", "d1", "purchase", profiles.stamp(START), None) is True  # not an open
+    held = [int(m) for m in device(tables, "d1")[typical_time.OPEN_TIMES]]
+    assert len(held) <= 2 * typical_time.RECENT_OPENS  # trimmed as it grows past twice the bound
+    assert typical_time.newest(held) == typical_time.newest(typical_time.epoch_minute(m) for m in opens)
+    # 03:20 UTC is 09:05 in Kathmandu: every open counted in hour 9 of the app, over its week items
+    counts = repo.app_hours("app_1", typical_time.epoch_minute(max(opens)))
+
+    def within(days: int) -> int:
+        return sum(1 for m in opens if m > max(opens) - timedelta(days=days))
+
+    # the weeks that meet the last 90 days: those days' opens, and at most a week's more
+    assert set(counts) == {9} and within(typical_time.HISTORY_DAYS) <= counts[9] <= within(
+        typical_time.HISTORY_DAYS + 7
+    )
+    assert repo.app_hours("app_2", typical_time.epoch_minute(max(opens))) == {}

@@ -314,3 +314,60 @@ def test_a_queue_error_after_some_batches_were_queued_repeats_them_and_each_devi
     assert notified(h) == Counter(ids)
     totals = h.campaigns.totals(APP, campaign_id)
     assert totals["stats"]["sent"] == 120 and totals["status"] == "completed"
+
+
+def test_an_intelligent_wave_sends_each_device_at_its_minute_through_slots_and_delays_then_completes() -> None:
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from pushengine.typical_time import epoch_minute
+
+    paris = ZoneInfo("Europe/Paris")  # UTC+2 in June
+    h = Harness(now=datetime(2026, 6, 1, 5, 0, tzinfo=UTC))  # 07:00 in Paris
+
+    def opens(*walls: str) -> list[int]:
+        return [epoch_minute(datetime.fromisoformat(f"2026-05-2{i}T{w}").replace(tzinfo=paris))
+                for i, w in enumerate(walls)]  # fmt: skip
+
+    timed = {"a": opens("09:05"), "b": opens("09:10", "09:10"), "c": opens("13:37", "13:30", "13:44"), "d": []}
+    for device_id, stamps in timed.items():
+        h.web_devices(APP, 1, prefix=device_id, **({"open_times": stamps} if stamps else {}))
+    schedule = {"type": "intelligent", "date": "2026-06-01", "window": {"start": "08:00", "end": "21:00"}}
+    campaign_id = h.create_campaign(APP, body(schedule=schedule))
+    moment = h.now
+    while moment < datetime(2026, 6, 2, 10, 0, tzinfo=UTC):  # a minute at a time, past the last zone's wave
+        moment += timedelta(minutes=1)
+        h.now = max(h.now, moment)
+        h.drain()
+    sent = {
+        h.provider.target(n).rsplit("/", 1)[1][0]: datetime.fromtimestamp(at, UTC).astimezone(paris).strftime("%H:%M")
+        for n, at in zip(h.provider.sent, h.provider.sent_at, strict=True)
+    }
+    # a and b share the 09:00 slot's stored batch, split per minute; d has no history (and the app none)
+    assert sent == {"a": "09:05", "b": "09:10", "c": "13:37", "d": "08:00"}
+    assert len(h.provider.sent) == 4
+    totals = h.campaigns.totals(APP, campaign_id)
+    assert totals["stats"]["sent"] == totals["stats"]["targeted"] == 4
+    assert totals["status"] == "completed"  # the split batch was counted: nothing left pending
+
+
+@pytest.mark.parametrize(("policy", "expected"), [("defer", "14:00"), ("skip", None), ("ignore", "13:00")])
+def test_an_intelligent_send_meets_the_devices_quiet_hours_at_its_own_minute(policy: str, expected: str | None) -> None:
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from pushengine.typical_time import epoch_minute
+
+    paris = ZoneInfo("Europe/Paris")
+    h = Harness(now=datetime(2026, 6, 1, 5, 0, tzinfo=UTC))  # 07:00 in Paris: not quiet at the wave
+    stamps = [epoch_minute(datetime(2026, 5, 30, 13, 0, tzinfo=paris))]
+    h.web_devices(APP, 1, open_times=stamps, quiet_hours={"start": "12:00", "end": "14:00"})
+    schedule = {"type": "intelligent", "date": "2026-06-01", "window": {"start": "08:00", "end": "21:00"}}
+    h.create_campaign(APP, body(schedule=schedule, quiet_hours=policy))
+    moment = h.now
+    while moment < datetime(2026, 6, 1, 18, 0, tzinfo=UTC):
+        moment += timedelta(minutes=1)
+        h.now = max(h.now, moment)
+        h.drain()
+    sent = [datetime.fromtimestamp(at, UTC).astimezone(paris).strftime("%H:%M") for at in h.provider.sent_at]
+    assert sent == ([expected] if expected else [])

@@ -28,6 +28,7 @@ from pushengine.models import (
     CampaignOut,
     CampaignPage,
     CampaignSpec,
+    IntelligentSchedule,
     LocalTimeSchedule,
     SkippedZone,
     WaveOut,
@@ -95,6 +96,11 @@ def plan(body: CampaignIn, now: datetime) -> tuple[list[waves.Wave], list[str]]:
         return waves.plan_now(now), []
     if schedule.type == "at":
         return waves.plan_at(max(schedule.at, now)), []
+    if isinstance(schedule, IntelligentSchedule):
+        window = schedule.window
+        start, end = time.fromisoformat(window.start), time.fromisoformat(window.end)
+        result = waves.plan_intelligent(schedule.date, start, end, waves.ALL_ZONES, now, schedule.if_passed)
+        return list(result.waves), list(result.skipped)
     if not isinstance(schedule, LocalTimeSchedule):
         return [], []  # automated: planned as they come (pushengine.automation)
     # Every zone in the world is planned, so a device that registers in a new zone later is still reached.
@@ -145,7 +151,7 @@ def plan_waves(body: CampaignIn, now: datetime) -> tuple[list[dict[str, Any]], l
 
 def refuse_past(body: CampaignIn, planned: list[dict[str, Any]], now: datetime) -> None:
     """A schedule wholly in the past is a 400 naming `schedule`: an `at` more than AT_GRACE ago, or a
-    `local_time` that plans no wave (its wall time has passed in every zone of the world and `if_passed`
+    `local_time` or `intelligent` that plans no wave (its time has passed in every zone of the world and `if_passed`
     brings none forward: `skip`, or `next_day` once the next day's has passed too; `send_now` always
     sends)."""
     schedule = body.schedule
@@ -158,6 +164,12 @@ def refuse_past(body: CampaignIn, planned: list[dict[str, Any]], now: datetime) 
         )
 
 
+    if isinstance(schedule, IntelligentSchedule) and not planned:
+        raise InvalidInput(
+            f"the window {schedule.window.start}-{schedule.window.end} of {schedule.date} has passed in every "
+            f"time zone (if_passed: {schedule.if_passed})",
+            field="body.schedule",
+        )
 def skipped_of(passed: Iterable[str], counts: Mapping[str, int]) -> dict[str, int]:
     """The skipped zones the app has devices in, with their device counts (as the zone registry counts)."""
     return {zone: counts[zone] for zone in sorted(passed) if counts.get(zone, 0) > 0}

@@ -52,7 +52,7 @@ from pushengine.errors import (
     UnsupportedMediaType,
 )
 from pushengine.limits import MAX_BODY_BYTES, MAX_JSON_DEPTH
-from pushengine.models import ErrorOut
+from pushengine.models import SCHEDULE_TYPES, ErrorOut
 from pushengine.observability import logger, metrics, tracer
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -351,6 +351,7 @@ def _field_and_reason(error: dict[str, Any]) -> dict[str, str]:
     loc = [
         p for p in loc if not p[:1].isupper() and p not in {"str", "int", "float", "bool", "dict[str,any]"}
     ]
+    loc = [p for i, p in enumerate(loc) if not (i and loc[i - 1] == "schedule" and p in SCHEDULE_TYPES)]
     return {"field": ".".join(loc), "reason": reason}
 
 

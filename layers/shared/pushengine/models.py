@@ -7,7 +7,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from importlib import resources
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -303,6 +303,28 @@ class LocalTimeSchedule(BaseModel):
 
 EventName = Annotated[str, StringConstraints(pattern=EVENT_NAME)]
 MAX_TRIGGER_DELAY = timedelta(days=365)
+class SendWindow(BaseModel):
+    model_config = Strict
+    start: HHMM
+    end: HHMM
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SendWindow:
+        if self.end <= self.start:  # "HH:MM" strings order as times; a window does not cross midnight
+            raise ValueError("end: must be after start (a window lies inside one day)")
+        return self
+
+
+class IntelligentSchedule(BaseModel):
+    """Each device at its own typical local time inside `window` on `date`; see pushengine.typical_time."""
+
+    model_config = Strict
+    type: Literal["intelligent"]
+    date: date
+    window: SendWindow = SendWindow(start="08:00", end="21:00")
+    if_passed: Literal["skip", "send_now", "next_day"] = "skip"
+
+
 _ISO_DURATION = re.compile(
     r"P(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?", re.ASCII
 )
@@ -405,11 +427,14 @@ Schedule = Annotated[
     | LocalTimeSchedule
     | TriggeredSchedule
     | RecurringSchedule
+    | IntelligentSchedule
     | AnniversarySchedule,
     Field(discriminator="type"),
 ]
 AUTOMATED = ("triggered", "recurring", "anniversary")  # schedule types that stay active and run repeatedly
 
+# each schedule model's `type`: a discriminated union puts it in an error's location, which callers do not write
+SCHEDULE_TYPES = frozenset(get_args(m.model_fields["type"].annotation)[0] for m in get_args(get_args(Schedule)[0]))
 
 class Variant(BaseModel):
     model_config = Strict

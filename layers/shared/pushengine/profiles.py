@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from pushengine.errors import InvalidInput, NotFound
+from pushengine.typical_time import OPEN_EVENTS, OPEN_TIMES, epoch_minute
 
 EVENT_NAME = r"^[A-Za-z0-9_.:-]{1,64}$"
 PREFIX = "events."
@@ -56,7 +57,7 @@ def profile_view(item: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 def profile_attrs(item: Mapping[str, Any]) -> dict[str, Any]:
     """The profile attributes of a device item, to carry over when the device is re-registered."""
-    return {k: v for k, v in item.items() if k.startswith(PREFIX)}
+    return {k: v for k, v in item.items() if k.startswith(PREFIX) or k == OPEN_TIMES}
 
 
 class ProfileStore(Protocol):
@@ -68,7 +69,9 @@ class ProfileStore(Protocol):
 
     def user_devices(self, app_id: str, user_id: str, limit: int) -> list[str]: ...
 
-    def apply(self, app_id: str, device_id: str, name: str, at: str, value: float | None) -> bool: ...
+    def apply(
+        self, app_id: str, device_id: str, name: str, at: str, value: float | None, opened: int | None = None
+    ) -> bool: ...
 
 
 def record_behaviour(
@@ -99,7 +102,8 @@ def record_behaviour(
             field="body.name",
         )
     amount = None if value is None else float(value)
-    updated = [d for d in targets if store.apply(app_id, d, name, stamp(at), amount)]
+    opened = epoch_minute(at) if name in OPEN_EVENTS else None  # an open also feeds the typical time
+    updated = [d for d in targets if store.apply(app_id, d, name, stamp(at), amount, opened)]
     if not updated:
         raise NotFound("device not found" if device_id else "no device of this user found", field=field)
     return updated

@@ -88,6 +88,44 @@ def plan_local_time(
     return PlanResult(waves=waves, skipped=skipped)
 
 
+def plan_intelligent(
+    day: date, start: time, end: time, zones: Iterable[str], now: datetime, if_passed: IfPassed = "skip"
+) -> PlanResult:
+    """An intelligent campaign's waves: each zone is read once, at its window's start on `day` (now, when
+    the window has begun); its tasks then place each device at its own minute (pushengine.typical_time).
+    A zone whose whole window has passed: `skip` leaves it out, `send_now` reads it now (each device at
+    once), `next_day` at the next day's window. Zones sharing an instant share a wave, as for local_time."""
+    now = _utc(now)
+    groups: dict[datetime, list[str]] = {}
+    skipped: list[str] = []
+    for zone in sorted(set(zones)):
+        instant = _window_instant(day, start, end, zone, now)
+        if instant is None and if_passed == "send_now":
+            instant = _ceil_second(now)
+        elif instant is None and if_passed == "next_day":
+            instant = _window_instant(day + timedelta(days=1), start, end, zone, now)
+        if instant is None:
+            skipped.append(zone)
+        else:
+            groups.setdefault(instant, []).append(zone)
+    return PlanResult(waves=[Wave.at(i, members) for i, members in sorted(groups.items())], skipped=skipped)
+
+
+def _window_instant(day: date, start: time, end: time, zone: str, now: datetime) -> datetime | None:
+    opens = local_instant(day, start, zone)
+    if opens > now:
+        return opens
+    return _ceil_second(now) if local_instant(day, end, zone) > now else None
+
+
+def intelligent_day(day: date, start: time, zone: str, wave_at: datetime, if_passed: IfPassed) -> date:
+    """The local date an intelligent wave sends on in `zone`: the schedule's, or with `next_day` the next
+    when the wave is the next day's (it fires at or after that day's window start)."""
+    tomorrow = day + timedelta(days=1)
+    next_opens = local_instant(tomorrow, start, zone)
+    return tomorrow if if_passed == "next_day" and _utc(wave_at) >= next_opens else day
+
+
 def plan_at(at: datetime, zones: Iterable[str] | None = None) -> list[Wave]:
     """One wave at `at` (rounded up to a whole second); zones None means all zones at fire time."""
     members: tuple[str, ...] = ()

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pushengine import app_settings, readplan, segments
+from pushengine import app_settings, readplan, segments, typical_time, waves
 from pushengine.analytics import hour_of
 from pushengine.audience import FilterError, expand_segments, segment_ids
 from pushengine.config import Settings
@@ -27,11 +27,12 @@ from pushengine.dal.automation import AutomationRepository
 from pushengine.dal.campaigns import CampaignsRepository, batch_key, task_key
 from pushengine.dal.counters import shard_of
 from pushengine.dal.devices import DevicesRepository
+from pushengine.dal.profiles import ProfilesRepository
 from pushengine.dal.queues import MessageTooLarge, SqsQueue, size_of
 from pushengine.dal.scheduler import WaveScheduler
 from pushengine.dal.segments import SegmentsRepository
 from pushengine.delivery import lifecycle, pace
-from pushengine.models import CampaignSpec
+from pushengine.models import CampaignSpec, IntelligentSchedule
 from pushengine.observability import logger
 from pushengine.ports import CampaignStore, Clock, DeviceStore, Queue, Scheduler
 from pushengine.rendering import DEVICE_FIELDS, SEND_FIELDS
@@ -52,6 +53,7 @@ class SegmentDeps:
     segments: SegmentsRepository | None = None
     automation: AutomationRepository | None = None
     apps: AppsRepository | None = None
+    profiles: ProfilesRepository | None = None  # the app's opens per local hour (intelligent timing)
     queue: Queue = field(default_factory=SqsQueue)
 
 
@@ -71,9 +73,10 @@ def fire_wave(deps: SegmentDeps, app_id: str, campaign_id: str, wave_id: str) ->
         return 0
     registry = deps.devices.zones(app_id)  # read now, so zones that gained devices since creation count
     zones = sorted(set(wave["zones"]) & set(registry)) if wave["zones"] else sorted(registry)
+    timing = _fallback(deps, app_id, campaign["spec"]) if zones else {}
     tasks = [
         {"kind": "zone", "app_id": app_id, "campaign_id": campaign_id, "wave_id": wave_id,
-         "at": wave["send_at"], "zone": zone}
+         "at": wave["send_at"], "zone": zone, **timing}
         for zone in zones
     ]  # fmt: skip
     # Tasks first, then the count: a retry re-queues (deduplicated by the task ledger) but counts once.
@@ -83,6 +86,17 @@ def fire_wave(deps: SegmentDeps, app_id: str, campaign_id: str, wave_id: str) ->
         deps.campaigns.try_complete(app_id, campaign_id)
     logger.info("wave fired", extra={"campaign_id": campaign_id, "wave_id": wave_id, "tasks": len(tasks)})
     return len(tasks)
+
+
+def _fallback(deps: SegmentDeps, app_id: str, spec: CampaignSpec) -> dict[str, int]:
+    """An intelligent wave's minute for devices without history: the app's busiest local hour in the window,
+    read once per wave (one BatchGetItem) and carried by its tasks."""
+    schedule = spec.schedule
+    if not isinstance(schedule, IntelligentSchedule):
+        return {}
+    start, end = (typical_time.clock_minute(t) for t in (schedule.window.start, schedule.window.end))
+    hours = deps.profiles.app_hours(app_id, typical_time.epoch_minute(deps.clock())) if deps.profiles else {}
+    return {"fallback": typical_time.busiest_minute(hours, start, end)}
 
 
 def _fix_audience(deps: SegmentDeps, app_id: str, campaign_id: str, wave_id: str, audience: Any) -> bool:
@@ -144,6 +158,7 @@ def fan_out(deps: SegmentDeps, message: dict[str, Any]) -> None:
         "run",
         "context",
         "variants",
+        "fallback",
     )  # occurrences too (a send-time experiment's: the variants its wave reaches)
     base = {k: message[k] for k in carried if k in message}
     parts = readplan.fan(lo, hi)
@@ -207,7 +222,9 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
         (w.get("variants") for w in campaign["waves"] if w["wave_id"] == task["wave_id"]), None
     )
     winner = (campaign.get("experiment") or {}).get("winner")  # an experiment's rest gets its message
+    timing = _timing(spec, task, now)
     to_send: list[dict[str, Any]] = []
+    soon: dict[datetime, list[dict[str, Any]]] = defaultdict(list)  # intelligent: due inside this slot
     deferred: dict[datetime, list[dict[str, Any]]] = defaultdict(list)
     stats: Counter[str] = Counter()
     vstats: dict[str, Counter[str]] = defaultdict(Counter)
@@ -219,11 +236,21 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
                 continue
             if reaches and assign(spec, campaign_id, str(item["device_id"])) not in reaches:
                 continue
-            decision = targeting.decide(item, now)
+            due = timing(item) if timing else now
+            if due is None:
+                continue  # its time had passed (if_passed: skip)
+            decision = targeting.decide(item, due)  # quiet hours as of its own minute
             stats["targeted"] += 1
             vstats[decision.variant]["targeted"] += 1
             shown = winner if decision.variant == REST else None
-            if decision.outcome == "send":
+            if decision.outcome == "send" and due > now:
+                entry = device_entry(item, decision.variant, task.get("context"), shown)
+                slot = typical_time.slot_of(due)
+                if slot <= now:
+                    soon[due].append(entry)
+                else:  # released at its slot, then held back to its minute (release)
+                    deferred[slot].append({**entry, "due": due.timestamp()})
+            elif decision.outcome == "send":
                 to_send.append(device_entry(item, decision.variant, task.get("context"), shown))
             elif decision.outcome == "defer" and decision.release_at is not None:
                 deferred[_minute_ceiling(decision.release_at)].append(
@@ -247,6 +274,12 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
     )
     delays = pace_batches(deps, batches, now) if extra.get("rate") else None
     deps.queue.send_json(s.send_queue_url, batches, delays=delays, max_message=s.max_message_bytes)
+    for due, entries in sorted(soon.items()):  # intelligent: each minute's batches held back to it
+        timed = _batches(app_id, campaign_id, f"{prefix}.m{due:%H%M}", entries, s.send_batch_size,
+                         s.max_message_bytes, cs, hour_of(due), extra)  # fmt: skip
+        batches += timed
+        deps.queue.send_json(s.send_queue_url, timed, delays=_held(deps, timed, due, now),
+                             max_message=s.max_message_bytes)  # fmt: skip
     held = _defer(deps, app_id, campaign_id, prefix, deferred, cs, extra)
     counters = {"batches_pending": len(batches) + held, "tasks_pending": 0 if cursor else -1}
     recorded = deps.campaigns.record(
@@ -265,6 +298,33 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
                              max_message=s.max_message_bytes)  # fmt: skip
     elif recorded:
         deps.campaigns.try_complete(app_id, campaign_id)
+
+
+def _timing(
+    spec: CampaignSpec, task: Mapping[str, Any], now: datetime
+) -> Callable[[Mapping[str, Any]], datetime | None] | None:
+    """For an intelligent wave's task: each device's due instant (typical_time.due_at), else None."""
+    schedule = spec.schedule
+    if not isinstance(schedule, IntelligentSchedule) or "zone" not in task:
+        return None
+    start = typical_time.clock_minute(schedule.window.start)
+    window = (start, typical_time.clock_minute(schedule.window.end))
+    zone = str(task["zone"])
+    day = waves.intelligent_day(schedule.date, typical_time.wall_time(start), zone, now, schedule.if_passed)
+    fallback = int(task.get("fallback", start))
+
+    def due(item: Mapping[str, Any]) -> datetime | None:
+        stamps = item.get(typical_time.OPEN_TIMES) or []
+        return typical_time.due_at(stamps, zone, day, window, fallback, now, schedule.if_passed)
+
+    return due
+
+
+def _held(deps: SegmentDeps, batches: list[dict[str, Any]], due: datetime, now: datetime) -> list[int]:
+    """Each batch's DelaySeconds to its devices' minute, and no earlier than its pacing slot if paced."""
+    held = typical_time.delay_seconds(due, now)
+    paced = pace_batches(deps, batches, due) if batches and batches[0].get("rate") else None
+    return [max(held, p) for p in paced] if paced else [held] * len(batches)
 
 
 def _page(
@@ -375,7 +435,8 @@ def release(deps: SegmentDeps, key: str) -> None:
         else:
             # its token and fields as of now; what its template saw besides the device stays
             context = {k: entry["c"][k] for k in SEND_FIELDS if k in entry.get("c", {})}
-            kept.append(device_entry(item, entry.get("v", "default"), context, entry.get("m")))
+            fresh = device_entry(item, entry.get("v", "default"), context, entry.get("m"))
+            kept.append({**fresh, "due": entry["due"]} if "due" in entry else fresh)
             continue
         stats[outcome] += 1
         vstats[entry.get("v", "default")][outcome] += 1
@@ -383,7 +444,9 @@ def release(deps: SegmentDeps, key: str) -> None:
         deps.campaigns.record(
             app_id, campaign_id, f"release#{key}", stats=stats, variant_stats=vstats, run=batch.get("run")
         )
-    if kept:
+    if kept and any("due" in e for e in kept):
+        _release_timed(deps, key, {**batch, "devices": kept})
+    elif kept:
         out = {**batch, "devices": kept}
         # paced like any other batch: released devices take the campaign's slots from now on
         due = datetime.fromisoformat(batch["release_at"]) if "release_at" in batch else deps.clock()
@@ -400,6 +463,31 @@ def release(deps: SegmentDeps, key: str) -> None:
         deps.campaigns.try_complete(app_id, campaign_id, shard=batch.get("cs"))  # fmt: skip
 
 
+def _release_timed(deps: SegmentDeps, key: str, batch: dict[str, Any]) -> None:
+    """An intelligent slot's batch: one batch per minute its devices are due, each held back to it (at most
+    SLOT_SECONDS). The stored batch was counted once; the extra ones are counted before they are queued."""
+    by_due: dict[float, list[dict[str, Any]]] = defaultdict(list)
+    for entry in batch["devices"]:
+        by_due[float(entry.get("due", 0))].append({k: v for k, v in entry.items() if k != "due"})
+    parts = [
+        {**batch, "batch_id": f"{batch['batch_id']}.{i}" if len(by_due) > 1 else batch["batch_id"], "devices": group,
+         "due": due}
+        for i, (due, group) in enumerate(sorted(by_due.items()))
+    ]  # fmt: skip
+    if len(parts) > 1:
+        deps.campaigns.record(batch["app_id"], batch["campaign_id"], f"split#{key}",
+                              counters={"batches_pending": len(parts) - 1}, shard=batch.get("cs"))  # fmt: skip
+    now = (
+        max(deps.clock(), datetime.fromisoformat(batch["release_at"]))
+        if "release_at" in batch
+        else deps.clock()
+    )
+    for part in parts:
+        due = datetime.fromtimestamp(part.pop("due"), UTC)
+        deps.queue.send_json(deps.settings.send_queue_url, [part], delays=_held(deps, [part], due, now),
+                             max_message=deps.settings.max_message_bytes)  # fmt: skip
+
+
 def default_deps() -> SegmentDeps:
     from pushengine.config import settings
 
@@ -412,4 +500,5 @@ def default_deps() -> SegmentDeps:
         segments=SegmentsRepository(s.audience_table),
         automation=AutomationRepository(s.automation_table),
         apps=AppsRepository(s.apps_table),
+        profiles=ProfilesRepository(s.devices_table, s.audience_table),
     )
