@@ -150,7 +150,8 @@ class ConsolePool:
             code = aws.error_code(exc)
             if code == "InvalidPasswordException":
                 raise InvalidInput(_policy_reason(exc), field="new_password") from None
-            if code in (*_REFUSED_SIGN_IN, "CodeMismatchException", "ExpiredCodeException"):
+            # AWS: NotAuthorizedException "Invalid session for the user"; moto: ResourceNotFoundException
+            if code in (*_REFUSED_SIGN_IN, "CodeMismatchException", "ExpiredCodeException", "ResourceNotFoundException"):
                 raise Unauthorized("the sign-in session is not valid or has expired: sign in again") from None
             if code == "InvalidParameterException":
                 raise InvalidInput("not a sign-in session of this user", field="session") from None
