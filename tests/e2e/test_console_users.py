@@ -62,8 +62,10 @@ def test_an_admin_creates_an_analyst_who_sets_a_password_is_refused_a_create_and
 
     entries = shop.server.get("/v1/audit?limit=10").json()["entries"]
     by_admin = {"kind": "console", "user": "users-admin", "role": "admin"}
-    assert [(e["actor"], e["action"], e["target"], e["status"]) for e in entries[:2]] == [
+    ana = {"kind": "console", "user": "ana.lyst", "role": "analyst"}
+    assert [(e["actor"], e["action"], e["target"], e["status"]) for e in entries[:3]] == [
         (by_admin, "PATCH /v1/apps/{app_id}/console-users/{username}", f"app_id:{shop.app_id},username:ana.lyst", 200),
+        (ana, "POST /v1/campaigns", "", 403),  # the refusal is recorded too
         (by_admin, "POST /v1/apps/{app_id}/console-users", f"app_id:{shop.app_id},username:ana.lyst", 201),
     ]
     assert TEMPORARY not in str(entries) and CHOSEN not in str(entries)
