@@ -12,7 +12,10 @@ app) that reads each request before moto does and
   10 entries or 1 MiB, messages over the queue's `MaximumMessageSize` (body and attributes, in UTF-8
   bytes), DynamoDB transactions over 100 items or 4 MB, BatchWriteItem over 25 requests, numbers
   outside DynamoDB's range or precision (moto already refuses 400 KB items, DelaySeconds > 900,
-  BatchGetItem over 100 keys and TransactWriteItems over 100 items the way AWS does);
+  BatchGetItem over 100 keys and TransactWriteItems over 100 items the way AWS does); Cognito's
+  AdminCreateUser with a TemporaryPassword that breaks the pool's password policy, and a ListUsers,
+  ListUsersInGroup or AdminListGroupsForUser page over 60 (moto takes both; it already refuses a
+  ListUsers filter on a custom attribute, as AWS does);
 - injects faults at the rates held by a `Faults` (seeded, changeable while running): a fault is
   answered *instead of* forwarding, so a faulted request has never run.
 
@@ -51,6 +54,7 @@ FAULT_KINDS: dict[str, str] = {
     "throttle": "any DynamoDB item or query call: ThrottlingException or ProvisionedThroughputExceededException (400)",
     "sqs_5xx": "any SQS call: InternalError (500) or ServiceUnavailable (503)",
     "scheduler_5xx": "any EventBridge Scheduler call: InternalServerException (500)",
+    "cognito_throttle": "any Cognito user-pool call: TooManyRequestsException (400), as past a quota category's RPS",
 }
 
 # The rates `make serve` uses with STRICT_AWS=1 when STRICT_AWS_FAULTS is not set.
@@ -71,6 +75,9 @@ DYNAMODB_BATCH_WRITE_REQUESTS = 25
 DYNAMODB_NUMBER_DIGITS = 38
 DYNAMODB_NUMBER_MAX_EXPONENT = 125  # 9.9999999999999999999999999999999999999E+125
 DYNAMODB_NUMBER_MIN_EXPONENT = -130  # 1E-130
+COGNITO_PAGE_LIMIT = 60  # ListUsers, ListUsersInGroup, AdminListGroupsForUser: Limit 0..60
+_COGNITO_PAGED = ("ListUsers", "ListUsersInGroup", "AdminListGroupsForUser")
+_COGNITO_TARGET = "AWSCognitoIdentityProviderService."
 
 _DYNAMODB_ITEM_CALLS = {
     "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem", "BatchWriteItem",
@@ -236,6 +243,28 @@ def dynamodb_validation(message: str) -> AwsError:
     return _json_error(400, "com.amazon.coral.validate#ValidationException", message)
 
 
+def cognito_error(code: str, message: str) -> AwsError:
+    return _json_error(400, code, message, json_version="1.1")
+
+
+# Cognito's symbols for RequireSymbols (its documented set)
+COGNITO_SYMBOLS = frozenset("^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+- ")
+
+
+def password_problem(password: str, policy: Mapping[str, Any]) -> str | None:
+    """What a password lacks against a user pool's PasswordPolicy, in Cognito's words; None when it passes."""
+    if len(password) < int(policy.get("MinimumLength") or 8):
+        return "Password not long enough"
+    checks = (("RequireLowercase", str.islower, "Password must have lowercase characters"),
+              ("RequireUppercase", str.isupper, "Password must have uppercase characters"),
+              ("RequireNumbers", str.isdigit, "Password must have numeric characters"),
+              ("RequireSymbols", lambda c: c in COGNITO_SYMBOLS, "Password must have symbol characters"))  # fmt: skip
+    for setting, kind, problem in checks:
+        if policy.get(setting) and not any(kind(c) for c in password):
+            return problem
+    return None
+
+
 def sqs_error(status: int, code: str, query_code: str, message: str) -> AwsError:
     fault = "Sender" if status < 500 else "Receiver"
     return _json_error(status, f"com.amazonaws.sqs#{code}", message, query_error=f"{query_code};{fault}")
@@ -368,10 +397,11 @@ class AwsFrontDoor:
         self._dynamodb_lock = threading.RLock()
         self._scheduler_lock = threading.RLock()
         self._max_sizes: dict[str, int] = {}
+        self._password_policies: dict[str, dict[str, Any]] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         service = _service(environ)
-        if service not in ("dynamodb", "sqs", "scheduler"):
+        if service not in ("dynamodb", "sqs", "scheduler", "cognito-idp"):
             return self.app(environ, start_response)
         body = _read_body(environ)
         environ[BODY_READ] = True  # to its end: the connection can be kept (embedded_aws)
@@ -381,6 +411,8 @@ class AwsFrontDoor:
                 return self._dynamodb(environ, start_response, body, exempt)
             if service == "sqs":
                 return self._sqs(environ, start_response, body, exempt)
+            if service == "cognito-idp":
+                return self._cognito(environ, start_response, body, exempt)
             return self._scheduler(environ, start_response, body, exempt)
         except AwsError as answer:
             reply = answer.reply
@@ -551,6 +583,51 @@ class AwsFrontDoor:
         with self._scheduler_lock:  # moto lists a group's schedules from a dict a create may grow
             return _buffered(self.app, environ, start_response)
 
+    # ----- Cognito user pools -----
+
+    def _cognito(
+        self, environ: dict[str, Any], start_response: Any, body: bytes, exempt: bool
+    ) -> Iterable[bytes]:
+        operation = _operation(environ)
+        request = _json(body) or {}
+        if operation in ("UpdateUserPool", "DeleteUserPool"):
+            self._password_policies.clear()
+        if self.limits:
+            self._cognito_limits(environ, operation, request)
+        if not exempt and self.faults.draw("cognito_throttle"):
+            self._inject("cognito_throttle", "cognito-idp", operation, "TooManyRequestsException")
+            raise cognito_error("TooManyRequestsException", "Too many requests")
+        _set_body(environ, body)
+        return self.app(environ, start_response)
+
+    def _cognito_limits(self, environ: dict[str, Any], operation: str, request: dict[str, Any]) -> None:
+        if operation in _COGNITO_PAGED and request.get("Limit") is not None:
+            limit = int(request["Limit"])
+            if not 0 <= limit <= COGNITO_PAGE_LIMIT:
+                raise cognito_error("InvalidParameterException", f"1 validation error detected: Value '{limit}' "
+                                    f"at 'limit' failed to satisfy constraint: Member must have value less than or "
+                                    f"equal to {COGNITO_PAGE_LIMIT}")  # fmt: skip
+        if operation == "AdminCreateUser" and request.get("TemporaryPassword") is not None:
+            policy = self._password_policy(environ, str(request.get("UserPoolId", "")))
+            broken = password_problem(str(request["TemporaryPassword"]), policy)
+            if broken:
+                raise cognito_error("InvalidPasswordException", f"Password did not conform with policy: {broken}")
+
+    def _password_policy(self, environ: dict[str, Any], pool_id: str) -> dict[str, Any]:
+        """The pool's PasswordPolicy, asked of the app behind (cached until the pool changes)."""
+        if pool_id in self._password_policies:
+            return self._password_policies[pool_id]
+        sub = dict(environ)
+        sub["HTTP_X_AMZ_TARGET"] = f"{_COGNITO_TARGET}DescribeUserPool"
+        _set_body(sub, json.dumps({"UserPoolId": pool_id}).encode())
+        status: list[str] = []
+        reply = b"".join(self.app(sub, lambda s, h, *exc: status.append(s)))
+        if not status or not status[0].startswith("200"):
+            return {}  # no such pool: the request itself will say so
+        policy = dict(((json.loads(reply).get("UserPool") or {}).get("Policies") or {}).get("PasswordPolicy") or {})
+        self._password_policies[pool_id] = policy
+        return policy
+
     def _inject(self, kind: str, service: str, operation: str, code: str) -> None:
         self.faults.record(Injection(kind, service, operation, code))
 
@@ -571,6 +648,8 @@ def _service(environ: dict[str, Any]) -> str:
     if match:
         return match.group(1)
     target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if target.startswith(_COGNITO_TARGET):  # InitiateAuth and RespondToAuthChallenge are not signed
+        return "cognito-idp"
     if target.startswith("DynamoDB_"):
         return "dynamodb"
     if target.startswith("AmazonSQS."):

@@ -7,6 +7,7 @@ from pushengine.routes import (
     analytics,
     audit,
     campaigns,
+    console_users,
     devices,
     events,
     imports,
@@ -26,6 +27,7 @@ TITLE, VERSION = "Push campaign engine", "1.0.0"
 ROUTERS = (
     devices.router,
     audit.router,
+    console_users.router,
     campaigns.router,
     events.router,
     segments.router,

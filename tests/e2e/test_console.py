@@ -2,7 +2,8 @@
 would: by visible labels and roles, signed in as Cognito console users (never an API key). One test per
 flow: a local-time campaign built with the audience builder, previewed, created, paused, resumed and
 delivered on the driven clock with its results on its page; a campaign's results; segments and templates;
-lookup; a journey built in the graph editor; admin; an analyst refused; a keyboard-only creation; and
+lookup; a journey built in the graph editor; admin; console users and the first sign-in's new password;
+an analyst refused; a keyboard-only creation; and
 every view axe-core clean at 390 px with nothing scrolling sideways (screenshots in reports/console/)."""
 
 from __future__ import annotations
@@ -557,6 +558,71 @@ def test_an_admin_sets_the_defaults_issues_and_revokes_a_key_and_reads_the_audit
     expect(revoked).to_contain_text("console-admin (admin)")
     expect(revoked).to_contain_text(str(key_id))
     assert page.problems == []
+
+
+def test_a_new_user_chooses_a_password_at_first_sign_in_and_the_admin_manages_console_users(
+    stack: Any, shop: Shop, browser: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    found: dict[str, list[str]] = {}
+    users = f"/v1/apps/{shop.app.app_id}/console-users"
+    temporary, chosen = "Welcome-Passw0rd", "My-Own-Passw0rd-1"
+    admin = new_page(browser, bypass_csp=True)  # axe.min.js goes in as an inline script (see below)
+    sign_in(admin, stack, "admin")
+    nav(admin, "Admin")
+    admin.get_by_label("New user name", exact=True).fill("new-analyst")
+    admin.get_by_label("Role", exact=True).select_option("analyst")
+    admin.get_by_label("Temporary password (optional)").fill(temporary)
+    admin.get_by_role("button", name="Create console user").click()
+    expect(admin.locator("#user-done")).to_contain_text("new-analyst created as analyst")
+    row = admin.locator("#users tr[data-user='new-analyst']")
+    expect(row).to_contain_text("must choose a password")
+    admin.get_by_label("New user name", exact=True).fill("leaver")
+    admin.get_by_role("button", name="Create console user").click()  # its temporary password is made
+    expect(admin.locator("#user-done code.secret")).to_have_count(1)
+    check(admin, "admin-users", 1100, found)
+
+    person = new_page(browser, 390, bypass_csp=True)
+    sign_in(person, stack, "analyst", password=temporary, user="new-analyst")
+    expect(person.get_by_role("heading", level=1)).to_have_text("Choose a new password")
+    check(person, "new-password", 390, found)
+    person.get_by_label("New password", exact=True).fill(chosen)
+    person.get_by_label("Repeat the new password").fill(chosen + "x")
+    person.get_by_role("button", name="Set password and sign in").click()
+    expect(person.locator("#new-password-error")).to_contain_text("differ")
+    person.get_by_label("New password", exact=True).fill("weak")
+    person.get_by_label("Repeat the new password").fill("weak")
+    person.get_by_role("button", name="Set password and sign in").click()
+    expect(person.locator("#new-password-error")).to_contain_text("new_password")  # the pool's refusal, shown
+    person.get_by_label("New password", exact=True).fill(chosen)
+    person.get_by_label("Repeat the new password").fill(chosen)
+    person.get_by_role("button", name="Set password and sign in").click()
+    expect(person.locator("#who")).to_have_text("new-analyst · analyst")
+    expect(person.get_by_role("link", name="New campaign")).to_be_hidden()
+    person.context.close()
+
+    admin.reload()  # the list again: the user has chosen its password
+    admin.get_by_role("heading", name="Console users").wait_for()
+    expect(row).to_contain_text("confirmed")
+    admin.get_by_label("Role of new-analyst", exact=True).select_option("marketer")
+    admin.get_by_role("button", name="Save role of new-analyst").click()
+    expect(admin.locator("#user-done")).to_have_text("new-analyst is now marketer.")
+    admin.get_by_role("button", name="Disable new-analyst").click()
+    expect(row).to_contain_text("disabled")
+    listed = {u["username"]: u for u in shop.app.server.get(users).json()["users"]}
+    assert (listed["new-analyst"]["role"], listed["new-analyst"]["enabled"]) == ("marketer", False)
+    refused = Api(stack.api_url).post("/v1/console/session", {"username": "new-analyst", "password": chosen})
+    assert refused.status_code == 401, refused.text
+    admin.get_by_role("button", name="Delete leaver").click()
+    admin.get_by_role("button", name="Confirm delete leaver").click()
+    expect(admin.locator("#user-done")).to_have_text("leaver deleted.")
+    expect(admin.locator("#users tr[data-user='leaver']")).to_have_count(0)
+    assert "leaver" not in {u["username"] for u in shop.app.server.get(users).json()["users"]}
+    admin.keyboard.press("Shift+Tab")  # the page is still usable by keyboard after the row went
+    assert admin.problems == [], admin.problems
+    admin.context.close()
+    assert found == {}, found
 
 
 def test_a_campaign_created_by_keyboard_alone(stack: Any, shop: Shop, page: Any) -> None:

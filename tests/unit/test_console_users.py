@@ -14,6 +14,8 @@ from pushengine import audit
 from pushengine.auth import Principal, require
 from pushengine.console_users import IdTokenVerifier, issuer, looks_like_token
 from pushengine.errors import Forbidden, Unauthorized
+from pushengine.routes.console_users import temporary_password
+from samlocal.strict import password_problem
 
 pytestmark = pytest.mark.unit
 
@@ -119,3 +121,18 @@ def test_an_audit_entry_names_the_actor_and_target_and_pseudonymises_people() ->
     assert created["target"] == "campaign_id:cmp_1"
     assert audit.entry(key, "POST /v1/campaigns", {}, 403, '{"message": "no"}', at)["target"] == ""
     assert audit.changes("PATCH /v1/campaigns/{campaign_id}") and not audit.changes("GET /v1/audit")
+    # what is created under a path names both: the path's ids, then the created one
+    user = audit.entry(key, "POST /v1/apps/{app_id}/console-users", {"app_id": "app_a"}, 201,
+                       '{"username": "ana", "role": "analyst"}', at)  # fmt: skip
+    assert user["target"] == "app_id:app_a,username:ana"
+    changed = audit.entry(key, "PATCH /v1/apps/{app_id}/console-users/{username}",
+                          {"app_id": "app_a", "username": "ana"}, 200, '{"username": "ana"}', at)  # fmt: skip
+    assert changed["target"] == "app_id:app_a,username:ana"
+
+
+def test_a_made_temporary_password_meets_the_strictest_policy_a_pool_may_set() -> None:
+    made = {temporary_password() for _ in range(50)}
+    assert len(made) == 50
+    strictest = {"MinimumLength": 32, "RequireLowercase": True, "RequireUppercase": True, "RequireNumbers": True,
+                 "RequireSymbols": True}  # fmt: skip
+    assert all(password_problem(p, strictest) is None for p in made)

@@ -1,4 +1,5 @@
-"""Strict mode's pure rules: fault-rate parsing, seeded draws, DynamoDB numbers and sizes, SQS sizes."""
+"""Strict mode's pure rules: fault-rate parsing, seeded draws, DynamoDB numbers and sizes, SQS sizes, a user
+pool's password policy."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from samlocal.strict import (
     check_number,
     item_size,
     parse_faults,
+    password_problem,
     sqs_message_size,
 )
 
@@ -48,7 +50,7 @@ def test_rates_change_while_running_and_raised_puts_them_back() -> None:
     assert faults.rates["throttle"] == 0.1 and faults.rates["transaction_conflict"] == 0.0
     faults.set(write_conflict=0.2)
     assert faults.rates == {"transaction_conflict": 0.0, "write_conflict": 0.2, "throttle": 0.0,
-                            "sqs_5xx": 0.0, "scheduler_5xx": 0.0}  # fmt: skip
+                            "sqs_5xx": 0.0, "scheduler_5xx": 0.0, "cognito_throttle": 0.0}  # fmt: skip
     faults.clear()
     assert set(faults.rates.values()) == {0.0}
 
@@ -114,3 +116,26 @@ def test_raised_with_operations_draws_a_fault_only_for_those_operations() -> Non
     assert not faults.draw("throttle", "UpdateItem")  # back to no throttling
     with faults.raised(throttle=1.0):  # unscoped again: every operation
         assert faults.draw("throttle", "Query")
+
+
+# The console pool's policy (template.yaml): 12 characters, lower, upper and a number; symbols not required.
+POOL_POLICY = {"MinimumLength": 12, "RequireLowercase": True, "RequireUppercase": True, "RequireNumbers": True,
+               "RequireSymbols": False}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("password", "policy", "problem"),
+    [
+        ("Abcdefghijk1", POOL_POLICY, None),
+        ("Abcdefghij1", POOL_POLICY, "Password not long enough"),
+        ("abcdefghijk1", POOL_POLICY, "Password must have uppercase characters"),
+        ("ABCDEFGHIJK1", POOL_POLICY, "Password must have lowercase characters"),
+        ("Abcdefghijkl", POOL_POLICY, "Password must have numeric characters"),
+        ("Abcdefghijk1", POOL_POLICY | {"RequireSymbols": True}, "Password must have symbol characters"),
+        ("Abcdefghij1^", POOL_POLICY | {"RequireSymbols": True}, None),
+        ("short", {}, "Password not long enough"),  # Cognito's default minimum is 8
+        ("longenough", {}, None),
+    ],
+)
+def test_a_password_is_held_to_the_pools_policy(password: str, policy: dict, problem: str | None) -> None:
+    assert password_problem(password, policy) == problem

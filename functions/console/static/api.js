@@ -57,9 +57,18 @@ export async function call(method, path, body) {
 export const path = (strings, ...values) =>
   strings.reduce((out, s, i) => out + s + (i < values.length ? encodeURIComponent(values[i]) : ""), "");
 
-/** Sign in with a user name and password; the session is kept for this tab only. */
+/** Sign in with a user name and password; the session is kept for this tab only. A first sign-in with a
+ * temporary password answers `{challenge: "NEW_PASSWORD_REQUIRED", session}` instead: nothing is kept, and
+ * `setNewPassword` completes it. */
 export async function signIn(username, password) {
   const answer = await send("POST", "/v1/console/session", { username, password });
+  if (!answer.challenge) sessionStorage.setItem(SESSION, JSON.stringify(answer));
+  return answer;
+}
+
+/** Answer the first sign-in's challenge with a password of the user's own: signed in as signIn is. */
+export async function setNewPassword(username, session, newPassword) {
+  const answer = await send("POST", "/v1/console/session/new-password", { username, session, new_password: newPassword });
   sessionStorage.setItem(SESSION, JSON.stringify(answer));
   return answer;
 }

@@ -1,6 +1,6 @@
 // The console: sign-in, then a hash router over one module per view. Every value from the API is put
 // in the page as text (ui.h), and what the user's role may not do is not offered.
-import { ApiError, Stale, may, newView as beginView, signIn, signOut, signedIn, who } from "./api.js";
+import { ApiError, Stale, may, newView as beginView, setNewPassword, signIn, signOut, signedIn, who } from "./api.js";
 import { failure, reason, show } from "./ui.js";
 import { adminView, auditView } from "./views/admin.js";
 import { editView, listView, newView } from "./views/campaigns.js";
@@ -27,17 +27,51 @@ const ROUTES = {
   audit: auditView,
 };
 
+const signedInRoute = () => {
+  if (location.hash === "#/campaigns") route();
+  else location.hash = "#/campaigns"; // hashchange routes
+};
+
 function signInView() {
   document.getElementById("nav").hidden = true;
   show(document.getElementById("sign-in").content.cloneNode(true));
   document.getElementById("sign-in-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const message = document.getElementById("sign-in-error");
+    const username = document.getElementById("username").value.trim();
     try {
-      await signIn(document.getElementById("username").value.trim(), document.getElementById("password").value);
-      if (location.hash === "#/campaigns") route();
-      else location.hash = "#/campaigns"; // hashchange routes
+      const answer = await signIn(username, document.getElementById("password").value);
+      if (answer.challenge === "NEW_PASSWORD_REQUIRED") return newPasswordView(username, answer.session);
+      signedInRoute();
     } catch (error) {
+      message.textContent = reason(error);
+    }
+    return undefined;
+  });
+}
+
+// A first sign-in with a temporary password: the user chooses a password of its own (the pool's policy
+// decides; the API's refusal is shown), typed twice.
+function newPasswordView(username, session) {
+  show(document.getElementById("new-password").content.cloneNode(true));
+  document.getElementById("new-password-user").textContent = username;
+  document.getElementById("new-password-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const message = document.getElementById("new-password-error");
+    const chosen = document.getElementById("new-password-1").value;
+    if (chosen !== document.getElementById("new-password-2").value) {
+      message.textContent = "The two passwords differ: type the same one twice.";
+      return;
+    }
+    try {
+      await setNewPassword(username, session, chosen);
+      signedInRoute();
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) { // the 3-minute session ran out: start again
+        signInView();
+        document.getElementById("sign-in-error").textContent = reason(error);
+        return;
+      }
       message.textContent = reason(error);
     }
   });

@@ -22,7 +22,7 @@ RETENTION_DAYS = 400
 PERSON_PARAMS = ("user_id", "device_id")  # pseudonymised in targets
 # ids a created thing answers with, in the order they name the target
 CREATED_IDS = ("campaign_id", "segment_id", "template_id", "key_id", "message_id", "import_id",
-               "export_id", "app_id")  # fmt: skip
+               "export_id", "app_id", "username")  # fmt: skip
 _UNCHANGING = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -36,13 +36,17 @@ def pseudonym(app_id: str, value: str) -> str:
 
 
 def target(app_id: str, path: Mapping[str, Any], answer: Any) -> str:
-    """`name:value` pairs of the path's ids (person ids pseudonymised), else of the id answered."""
+    """`name:value` pairs of the path's ids (person ids pseudonymised), then of the id of what it created
+    (a console user made under `/v1/apps/{app_id}/console-users`: `app_id:…,username:…`)."""
+    path = path or {}
     parts = [
         f"{name}:{pseudonym(app_id, str(value)) if name in PERSON_PARAMS else value}"
-        for name, value in sorted((path or {}).items())
+        for name, value in sorted(path.items())
     ]
-    if not parts and isinstance(answer, Mapping):
-        parts = [f"{name}:{answer[name]}" for name in CREATED_IDS if isinstance(answer.get(name), str)][:1]
+    if isinstance(answer, Mapping):
+        made = [f"{name}:{answer[name]}" for name in CREATED_IDS
+                if name not in path and isinstance(answer.get(name), str)]  # fmt: skip
+        parts += made[:1]
     return ",".join(parts)
 
 

@@ -19,7 +19,10 @@ from pushengine.auth import Kind, Principal
 from pushengine.errors import Forbidden, Unauthorized
 
 ROLES: dict[str, Kind] = {"admin": "server", "marketer": "marketer", "analyst": "analytics"}
-_BY_POWER = ("admin", "marketer", "analyst")
+BY_POWER = ("admin", "marketer", "analyst")
+# A console user's name: Cognito takes 1-128 characters without spaces; this API keeps them to ones that
+# read plainly in the audit log and a URL path (letters, digits and . _ - @ +), starting with a letter or digit.
+USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$"
 APP_ATTRIBUTE = "custom:app_id"
 LEEWAY_SECONDS = 5  # clock skew between Cognito and Lambda
 
@@ -72,10 +75,10 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
     """The rights of a verified token: its most powerful group, on its own app."""
     user = str(claims.get("cognito:username") or claims.get("sub") or "")
     groups = set(claims.get("cognito:groups") or [])
-    role = next((name for name in _BY_POWER if name in groups), None)
+    role = next((name for name in BY_POWER if name in groups), None)
     app_id = str(claims.get(APP_ATTRIBUTE) or "")
     if role is None:
-        raise Forbidden(f"console user {user} is in none of the groups {', '.join(_BY_POWER)}")
+        raise Forbidden(f"console user {user} is in none of the groups {', '.join(BY_POWER)}")
     if not app_id:
         raise Forbidden(f"console user {user} belongs to no app ({APP_ATTRIBUTE} is not set)")
     return Principal(ROLES[role], app_id, user=user, role=role)

@@ -1,7 +1,7 @@
 // Admin (the console's admin role: the app's server key): the app's settings, provider credentials,
-// keys (issue, shown once; revoke), console users (no API route yet: see the README) and the audit log.
+// keys (issue, shown once; revoke), console users (list, create, role, disable, delete) and the audit log.
 import { call, path, who } from "../api.js";
-import { alertBox, button, card, checkbox, field, h, input, list, reason, select, show, table, textarea, when } from "../ui.js";
+import { alertBox, button, card, field, h, input, list, reason, select, show, table, textarea, when } from "../ui.js";
 
 const num = (v) => (v === "" || v === null || v === undefined ? undefined : Number(v));
 
@@ -97,24 +97,88 @@ function keysForm() {
     h("p", { class: "muted" }, "The API has no route that lists an app's keys: the audit log shows each one issued."), problem);
 }
 
-function usersForm() {
-  const name = input({ maxlength: 128 });
-  const role = select(["marketer", "analyst", "admin"]);
-  const note = h("p", { class: "muted" }, "The API has no console-user route yet (POST /v1/console/users): create users in the Cognito pool (README, Console users).");
-  const { box, node } = checkbox("Send an invitation by e-mail", { disabled: true });
-  box.disabled = true;
-  return h("form", { onsubmit: (e) => e.preventDefault() }, note,
-    h("div", { class: "grid3" }, field("User name", name), field("Role", role)), node,
-    h("button", { type: "submit", disabled: true }, "Create console user"));
+// Console users: the list with each user's role, status and state; create one with a temporary password
+// (shown once, to hand over: the user chooses its own at first sign-in); change a role, disable or enable,
+// delete (a second press confirms).
+function usersSection() {
+  const base = `${path`/v1/apps/${who().app_id}`}/console-users`;
+  const problem = alertBox();
+  const done = h("div", { id: "user-done", role: "status" });
+  const body = h("div", { id: "console-users" });
+  const report = (text) => { problem.textContent = ""; done.replaceChildren(h("p", {}, text)); };
+  const act = async (work) => {
+    problem.textContent = "";
+    try { await work(); await load(); } catch (error) { problem.textContent = reason(error); }
+  };
+
+  function row(user) {
+    const name = user.username;
+    const role = select(["admin", "marketer", "analyst"], { "aria-label": `Role of ${name}` }, user.role || "");
+    const saveRole = button("Save role", () => act(async () => {
+      await call("PATCH", `${base}/${encodeURIComponent(name)}`, { role: role.value });
+      report(`${name} is now ${role.value}.`);
+    }), { class: "secondary", "aria-label": `Save role of ${name}` });
+    const verb = user.enabled ? "Disable" : "Enable";
+    const toggle = button(verb, () => act(async () => {
+      await call("PATCH", `${base}/${encodeURIComponent(name)}`, { enabled: !user.enabled });
+      report(`${name} ${user.enabled ? "disabled: its sign-in is refused" : "enabled"}.`);
+    }), { class: "secondary", "aria-label": `${verb} ${name}` });
+    const remove = button("Delete", () => {
+      if (remove.dataset.armed !== "yes") { // a second press confirms
+        remove.dataset.armed = "yes";
+        remove.textContent = "Confirm delete";
+        remove.setAttribute("aria-label", `Confirm delete ${name}`);
+        return undefined;
+      }
+      return act(async () => {
+        await call("DELETE", `${base}/${encodeURIComponent(name)}`);
+        report(`${name} deleted.`);
+      });
+    }, { class: "danger", "aria-label": `Delete ${name}` });
+    const status = user.status === "FORCE_CHANGE_PASSWORD" ? "must choose a password" : user.status.toLowerCase();
+    return h("tr", { "data-user": name }, h("td", {}, name),
+      h("td", {}, h("div", { class: "inline" }, role, saveRole)),
+      h("td", {}, status), h("td", {}, user.enabled ? "enabled" : "disabled"), h("td", {}, when(user.created)),
+      h("td", {}, h("div", { class: "actions" }, toggle, remove)));
+  }
+
+  async function load() {
+    const { users } = await call("GET", base);
+    body.replaceChildren(users.length
+      ? table(["User", "Role", "Status", "State", "Created (UTC)", "Actions"], users.map(row), { id: "users" })
+      : h("p", {}, "No console users yet."));
+  }
+
+  const name = input({ maxlength: 128, autocomplete: "off", pattern: "[A-Za-z0-9][A-Za-z0-9._@+\\-]*" });
+  const role = select([["marketer", "marketer"], ["analyst", "analyst (reads results)"], ["admin", "admin"]]);
+  const temporary = input({ type: "password", maxlength: 256, autocomplete: "new-password" });
+  const form = h("form", { id: "new-user", onsubmit: (event) => {
+    event.preventDefault();
+    return act(async () => {
+      const made = await call("POST", base, { username: name.value.trim(), role: role.value,
+        ...(temporary.value ? { temporary_password: temporary.value } : {}) });
+      problem.textContent = "";
+      done.replaceChildren(h("p", {}, `${made.username} created as ${made.role}. Temporary password (shown once: hand it over; `
+        + "they choose their own at first sign-in):"), h("code", { class: "secret" }, made.temporary_password));
+      name.value = ""; temporary.value = "";
+    });
+  } },
+  h("h3", {}, "Add a console user"),
+  h("div", { class: "grid3" }, field("New user name", name, "Letters, digits and . _ - @ +"), field("Role", role),
+    field("Temporary password (optional)", temporary, "Left empty, one is made")),
+  h("button", { type: "submit" }, "Create console user"));
+  return { node: h("div", {}, body, form, problem, done), load };
 }
 
 export async function adminView() {
   const current = await call("GET", `${path`/v1/apps/${who().app_id}`}/settings`);
+  const users = usersSection();
   show(card(h("h1", {}, "Admin"), h("p", { class: "muted" }, `App ${who().app_id}`),
     h("h2", {}, "Settings"), settingsForm(current),
     h("h2", {}, "Provider credentials"), providersForm(),
     h("h2", {}, "Keys"), keysForm(),
-    h("h2", {}, "Console users"), usersForm()));
+    h("h2", {}, "Console users"), users.node));
+  await users.load();
 }
 
 export async function auditView() {
