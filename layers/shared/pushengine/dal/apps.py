@@ -102,15 +102,15 @@ class AppsRepository:
     def rotate_identity_secret(self, app_id: str) -> str:
         """A new identity secret: user tokens signed with the old one stop verifying (within the cache's
         30 s on other containers)."""
-        secret = new_identity_secret()
-        self._update(app_id, "SET #i = :i", {"#i": "identity_secret"}, {":i": secret})
-        return secret
+        return self._rotate(app_id, "identity_secret", new_identity_secret())
 
     def rotate_webhook_secret(self, app_id: str) -> str:
         """A new webhook signing secret: journey webhook calls are signed with it from the next one (within
         the cache's 30 s on other containers); an app made before webhooks gets its first one here."""
-        secret = new_webhook_secret()
-        self._update(app_id, "SET #w = :w", {"#w": "webhook_secret"}, {":w": secret})
+        return self._rotate(app_id, "webhook_secret", new_webhook_secret())
+
+    def _rotate(self, app_id: str, field: str, secret: str) -> str:
+        self._update(app_id, "SET #f = :f", {"#f": field}, {":f": secret})
         return secret
 
     def set_provider(self, app_id: str, provider: str, meta: dict[str, Any]) -> None:

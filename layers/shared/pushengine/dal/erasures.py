@@ -53,6 +53,17 @@ class ErasureStore:
         self._campaigns = aws.table(campaigns_table) if campaigns_table else None
         self._automation = aws.table(automation_table) if automation_table else None
 
+    def _campaign_page(
+        self, app_id: str, start: str | None, kwargs: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of the app's campaigns table query from `start`, and where the next one starts."""
+        assert self._campaigns is not None
+        if start:
+            kwargs["ExclusiveStartKey"] = {"app_id": app_id, "campaign_id": start}
+        page = aws.retried(self._campaigns.query, **kwargs)
+        last = page.get("LastEvaluatedKey")
+        return list(page["Items"]), (str(last["campaign_id"]) if last else None)
+
     def triggered_campaigns(self, app_id: str, start: str | None) -> tuple[list[str], str | None]:
         """A page of the app's triggered campaigns (any status: an ended one's pending items linger), and
         where the next page starts (None: the last)."""
@@ -62,11 +73,8 @@ class ErasureStore:
             "FilterExpression": Attr("spec.schedule.type").eq("triggered"),
             "ProjectionExpression": "campaign_id", "Limit": PAGE,
         }  # fmt: skip
-        if start:
-            kwargs["ExclusiveStartKey"] = {"app_id": app_id, "campaign_id": start}
-        page = aws.retried(self._campaigns.query, **kwargs)
-        last = page.get("LastEvaluatedKey")
-        return [str(i["campaign_id"]) for i in page["Items"]], (str(last["campaign_id"]) if last else None)
+        items, last = self._campaign_page(app_id, start, kwargs)
+        return [str(i["campaign_id"]) for i in items], last
 
     def forget_pending(self, app_id: str, campaign_id: str, device_id: str) -> int | None:
         """Delete the device's pending triggered send (it holds the event's properties) and the ledgers of
@@ -91,11 +99,7 @@ class ErasureStore:
             "KeyConditionExpression": Key("app_id").eq(app_id) & Key("campaign_id").begins_with("msg_"),
             "ProjectionExpression": "campaign_id, batches, results", "Limit": PAGE,
         }  # fmt: skip
-        if start:
-            kwargs["ExclusiveStartKey"] = {"app_id": app_id, "campaign_id": start}
-        page = aws.retried(self._campaigns.query, **kwargs)
-        last = page.get("LastEvaluatedKey")
-        return list(page["Items"]), (str(last["campaign_id"]) if last else None)
+        return self._campaign_page(app_id, start, kwargs)
 
     def rename_recipients(
         self, app_id: str, message: dict[str, Any], batches: dict[str, Any], results: list[Any]
