@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from decimal import Decimal
 from typing import Any
 
 SENDER_MEMORY_MB = 1024  # template.yaml: SenderFunction MemorySize
@@ -87,30 +86,6 @@ def dynamo_wru(item_bytes: int, *, transactional: bool = False) -> float:
     """Write units of one put/update (the larger of the item before and after); transactions cost double."""
     units = max(1, math.ceil(item_bytes / DYNAMO_WRITE_UNIT_BYTES))
     return float(units * (2 if transactional else 1))
-
-
-def item_size(item: Mapping[str, Any]) -> int:
-    """DynamoDB's size of an item: attribute names plus values, per the documented sizing rules."""
-    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
-
-
-def _value_size(value: Any) -> int:
-    if isinstance(value, str):
-        return len(value.encode())
-    if isinstance(value, bool) or value is None:
-        return 1
-    if isinstance(value, int | float | Decimal):
-        digits = len(str(abs(value)).replace(".", "").lstrip("0")) or 1
-        return math.ceil(digits / 2) + 1
-    if isinstance(value, bytes | bytearray):
-        return len(value)
-    if isinstance(value, Mapping):
-        return 3 + sum(1 + len(str(k).encode()) + _value_size(v) for k, v in value.items())
-    if isinstance(value, set | frozenset):
-        return sum(_value_size(v) for v in value)
-    if isinstance(value, list | tuple):
-        return 3 + sum(1 + _value_size(v) for v in value)
-    raise TypeError(f"not a DynamoDB value: {type(value).__name__}")
 
 
 def stage_cost_per_million(stage: Stage, prices: Prices) -> dict[str, float]:

@@ -10,11 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.cost import item_size
 from bench.ports import DynamoMeter, MeteredCampaigns, MeteredDevices, campaign_item
 from bench.setup import Fixture
 from pushengine.config import Settings
 from pushengine.delivery.sending import SenderDeps, concurrency_share, send_batch
+from pushengine.limits import item_size
 from tests.fakes import FakeProviders
 
 APP_ID = "app_bench"

@@ -12,11 +12,12 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from bench.cost import dynamo_rru, dynamo_wru, item_size
+from bench.cost import dynamo_rru, dynamo_wru
 from pushengine.campaigns import plan
 from pushengine.dal.campaigns import LEDGER_DAYS, zero_stats
 from pushengine.dal.numbers import to_dynamo
 from pushengine.dal.scheduler import schedule_name
+from pushengine.limits import item_size
 from pushengine.models import CampaignIn
 from pushengine.targeting import DEFAULT_VARIANT, HOLDOUT
 from tests.fakes import FakeCampaigns, FakeDevices

@@ -16,12 +16,12 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
 
-from bench.cost import item_size
 from bench.engine import APP_ID, CAMPAIGN_ID, SPEC
 from pushengine.dal.aws import plain_item
 from pushengine.dal.devices import partition_key, range_key
 from pushengine.dal.numbers import to_dynamo
 from pushengine.delivery.segment import device_entry
+from pushengine.limits import item_size
 from pushengine.models import CampaignSpec
 from pushengine.targeting import Targeting
 

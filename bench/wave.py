@@ -32,6 +32,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from bench import cost, emulator
 from bench.standins import ROOT, StandIns, cores
 from pushengine.dal.devices import partition_key, range_key
+from pushengine.limits import item_size
 
 ADMIN_KEY = "bench-admin-key-" + "x" * 32
 ZONE = "America/New_York"
@@ -91,29 +92,27 @@ class Meter:
 
     def _dynamo(self, op: str, params: dict[str, Any], response: dict[str, Any]) -> None:
         if op == "GetItem":
-            size = cost.item_size(_plain(response.get("Item", {})))
+            size = item_size(_plain(response.get("Item", {})))
             self.rru += cost.dynamo_rru(size, consistent=bool(params.get("ConsistentRead")))
         elif op == "BatchGetItem":
             for table, items in response.get("Responses", {}).items():
                 consistent = bool(params["RequestItems"][table].get("ConsistentRead"))
-                self.rru += sum(
-                    cost.dynamo_rru(cost.item_size(_plain(i)), consistent=consistent) for i in items
-                )
+                self.rru += sum(cost.dynamo_rru(item_size(_plain(i)), consistent=consistent) for i in items)
         elif op == "Query":
-            size = sum(cost.item_size(_plain(i)) for i in response.get("Items", []))
+            size = sum(item_size(_plain(i)) for i in response.get("Items", []))
             self.rru += max(1, math.ceil(size / 4096)) * (1 if params.get("ConsistentRead") else 0.5)
         elif op == "PutItem":
-            self.wru += cost.dynamo_wru(cost.item_size(_plain(params["Item"])))
+            self.wru += cost.dynamo_wru(item_size(_plain(params["Item"])))
         elif op == "BatchWriteItem":
             for requests in params["RequestItems"].values():
-                self.wru += sum(cost.dynamo_wru(cost.item_size(_plain(r["PutRequest"]["Item"])))
+                self.wru += sum(cost.dynamo_wru(item_size(_plain(r["PutRequest"]["Item"])))
                                 for r in requests if "PutRequest" in r)  # fmt: skip
         elif op in ("UpdateItem", "DeleteItem"):
             self.updates.append((params["TableName"], params["Key"], 1.0, op))
         elif op == "TransactWriteItems":
             for item in params["TransactItems"]:
                 if "Put" in item:
-                    units = cost.dynamo_wru(cost.item_size(_plain(item["Put"]["Item"])), transactional=True)
+                    units = cost.dynamo_wru(item_size(_plain(item["Put"]["Item"])), transactional=True)
                     self.wru += units
                     self.units[f"WRU {_short(item['Put']['TableName'])} TransactPut"] += units
                 else:
@@ -148,7 +147,7 @@ class Meter:
             ident = (table, json.dumps(plain, sort_keys=True, default=str))
             if ident not in sizes:
                 item = resource.Table(table).get_item(Key=plain).get("Item") or {}
-                sizes[ident] = cost.item_size(item) if item else 1
+                sizes[ident] = item_size(item) if item else 1
             units = cost.dynamo_wru(sizes[ident]) * multiplier
             self.wru += units
             self.units[f"WRU {_short(table)} {operation}"] += units
@@ -400,7 +399,9 @@ def main(argv: list[str] | None = None) -> int:
     args.json.write_text(json.dumps(result, indent=2, default=str))
 
     prices = cost.Prices()
-    print_measured_cost(result, cost.measured_per_million(result["per_million"], cost.FUNCTION_MEMORY_MB, prices))
+    print_measured_cost(
+        result, cost.measured_per_million(result["per_million"], cost.FUNCTION_MEMORY_MB, prices)
+    )
     return 0 if result["stats_exact"] else 1
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -96,21 +95,6 @@ def test_read_units(size: int, consistent: bool, expected: float) -> None:
 )
 def test_write_units(size: int, transactional: bool, expected: float) -> None:
     assert cost.dynamo_wru(size, transactional=transactional) == expected
-
-
-@pytest.mark.parametrize(
-    ("item", "expected"),
-    [
-        ({"pk": "abc"}, 2 + 3),
-        ({"n": Decimal(12345)}, 1 + 3 + 1),  # 5 significant digits: ceil(5/2) + 1
-        ({"ok": True, "none": None}, 2 + 1 + 4 + 1),
-        ({"m": {"a": "xy"}}, 1 + 3 + (1 + 1 + 2)),
-        ({"l": ["a", "bc"]}, 1 + 3 + (1 + 1) + (1 + 2)),
-        ({"s": {"ab", "c"}}, 1 + 3),
-    ],
-)
-def test_item_size(item: dict[str, Any], expected: int) -> None:
-    assert cost.item_size(item) == expected
 
 
 @pytest.mark.parametrize(
