@@ -180,9 +180,7 @@ def stages(
     idle = (calls - dynamo["requests_per_batch"].get("PutItem checkpoint", 0)) * DYNAMO_ROUND_TRIP_S + latency
     sender = cost.Stage(
         notifications=size,
-        lambda_seconds=cost.billed_seconds(
-            engine.cpu_seconds / engine.notifications * size, cost.SENDER_MEMORY_MB
-        )
+        lambda_seconds=cost.billed_seconds(engine.cpu_seconds / engine.notifications * size, cost.SENDER_MEMORY_MB)
         + idle,
         memory_mb=cost.SENDER_MEMORY_MB,
         invocations=1 / SQS_MESSAGES_PER_SENDER_INVOCATION,

@@ -15,14 +15,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from pushengine import anniversaries, recurring, triggers, waves
+from pushengine.campaign_status import CampaignStatus
 from pushengine.dal.queues import send_json
 from pushengine.delivery.segment import SegmentDeps, _fix_audience
 from pushengine.models import AnniversarySchedule, CampaignSpec, Schedule, TriggeredSchedule
 from pushengine.observability import logger
 
 PLAN_HORIZON = timedelta(days=4)  # occurrence waves are scheduled at most this far ahead (runs are hourly)
-ACTIVE = triggers.ACTIVE
-PAUSED = triggers.PAUSED
+ACTIVE = CampaignStatus.ACTIVE
+PAUSED = CampaignStatus.PAUSED
 
 
 def occurrence_schedule(campaign_id: str, run: str, wave_id: str) -> str:
@@ -111,7 +112,7 @@ def plan_all(deps: SegmentDeps, now: datetime) -> int:
             continue
         spec: CampaignSpec = campaign["spec"]
         if _ended(spec.schedule, now):
-            if deps.campaigns.set_status(app_id, campaign_id, "completed", allowed_from=(ACTIVE,)):
+            if deps.campaigns.set_status(app_id, campaign_id, CampaignStatus.COMPLETED, allowed_from=(ACTIVE,)):
                 deactivate(deps, app_id, campaign_id, spec)
             continue
         if spec.schedule.type != "triggered":

@@ -10,6 +10,7 @@ from typing import Any
 
 from pushengine import anniversaries, automation, compose, lift, rollout, segments, waves
 from pushengine.analytics import DEFAULT_CURRENCY, app_defaults, stats_view
+from pushengine.campaign_status import CANCELLABLE, CampaignStatus
 from pushengine.config import Settings
 from pushengine.dal.apps import AppsRepository, now_iso
 from pushengine.dal.automation import AutomationRepository
@@ -203,7 +204,7 @@ def create_campaign(
         "app_id": app_id,
         "campaign_id": campaign_id,
         "name": body.name,
-        "status": "active" if automated else "scheduled",
+        "status": CampaignStatus.ACTIVE if automated else CampaignStatus.SCHEDULED,
         "created_at": now_iso(),
         "spec": body.model_dump(mode="json", exclude_none=True),
         "waves": stored_waves,
@@ -288,7 +289,7 @@ def campaign_out(
         status = (
             "fired"
             if w["wave_id"] in fired
-            else ("cancelled" if item["status"] == "cancelled" else "scheduled")
+            else ("cancelled" if item["status"] == CampaignStatus.CANCELLED else "scheduled")
         )
         wave_list.append(WaveOut(wave_id=w["wave_id"], send_at=w["send_at"], time_zones=zones, status=status,
                                  variants=w.get("variants")))  # fmt: skip
@@ -338,7 +339,7 @@ def cancel_campaign(deps: CampaignDeps, app_id: str, campaign_id: str) -> Campai
     if item is None:
         raise NotFound("campaign not found", field="campaign_id")
     if not deps.campaigns.set_status(
-        app_id, campaign_id, "cancelled", allowed_from=("scheduled", "sending", "active")
+        app_id, campaign_id, CampaignStatus.CANCELLED, allowed_from=CANCELLABLE
     ):
         raise Conflict(
             f"campaign is {item['status']}; only scheduled, sending or active campaigns can be cancelled"

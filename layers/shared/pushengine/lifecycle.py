@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from pushengine import automation, campaigns, rollout, segments, waves
 from pushengine.audience import segment_ids
+from pushengine.campaign_status import CampaignStatus
 from pushengine.campaigns import (
     CampaignDeps,
     campaign_out,
@@ -36,8 +37,8 @@ from pushengine.errors import Conflict, InvalidInput, NotFound
 from pushengine.models import AUTOMATED, CampaignIn, CampaignOut, CampaignSpec, LocalTimeSchedule
 from pushengine.targeting import REST
 
+ACTIVE, PAUSED = CampaignStatus.ACTIVE, CampaignStatus.PAUSED
 EDITABLE = ("name", "message", "template_id", "audience", "schedule")
-ACTIVE = "active"  # an automated campaign's running status
 
 
 def _load(deps: CampaignDeps, app_id: str, campaign_id: str) -> dict[str, Any]:
@@ -53,8 +54,8 @@ def _automated(item: dict[str, Any]) -> bool:
 
 def pause(deps: CampaignDeps, app_id: str, campaign_id: str) -> CampaignOut:
     item = _load(deps, app_id, campaign_id)
-    allowed = (ACTIVE,) if _automated(item) else ("scheduled", "sending")
-    if not deps.campaigns.set_status(app_id, campaign_id, "paused", allowed_from=allowed):
+    allowed = (ACTIVE,) if _automated(item) else (CampaignStatus.SCHEDULED, CampaignStatus.SENDING)
+    if not deps.campaigns.set_status(app_id, campaign_id, PAUSED, allowed_from=allowed):
         raise Conflict(f"campaign is {item['status']}; only a running campaign can be paused")
     return campaigns.get_campaign(deps, app_id, campaign_id)
 
@@ -63,14 +64,14 @@ def resume(deps: CampaignDeps, app_id: str, campaign_id: str, *, now: datetime |
     now = now or datetime.now(UTC)
     item = _load(deps, app_id, campaign_id)
     if _automated(item):
-        if not deps.campaigns.set_status(app_id, campaign_id, ACTIVE, allowed_from=("paused",)):
+        if not deps.campaigns.set_status(app_id, campaign_id, ACTIVE, allowed_from=(PAUSED,)):
             raise Conflict(f"campaign is {item['status']}; only a paused campaign can be resumed")
         if item["spec"].schedule.type != "triggered":  # the occurrences skipped meanwhile are planned again
             automation.plan_campaign(deps.automated(), app_id, campaign_id, item["spec"], now)
         return campaigns.get_campaign(deps, app_id, campaign_id)
     fired = set(item.get("fired_waves") or [])
-    if not deps.campaigns.set_status(app_id, campaign_id, "sending" if fired else "scheduled",
-                                     allowed_from=("paused",)):  # fmt: skip
+    if not deps.campaigns.set_status(app_id, campaign_id, CampaignStatus.SENDING if fired else CampaignStatus.SCHEDULED,
+                                     allowed_from=(PAUSED,)):  # fmt: skip
         raise Conflict(f"campaign is {item['status']}; only a paused campaign can be resumed")
     # due: its schedule fired (or it was queued at once) while paused, so fire_wave held it
     due = [w for w in item["waves"] if w["wave_id"] not in fired
@@ -181,9 +182,9 @@ def edit(
     item = _load(deps, app_id, campaign_id)
     automated = _automated(item)
     if automated:
-        if item["status"] not in (ACTIVE, "paused"):
+        if item["status"] not in (ACTIVE, PAUSED):
             raise Conflict(f"campaign is {item['status']}; only an active or paused campaign can be edited")
-    elif item.get("fired_waves") or item["status"] not in ("scheduled", "paused"):
+    elif item.get("fired_waves") or item["status"] not in (CampaignStatus.SCHEDULED, PAUSED):
         raise Conflict("a wave of this campaign has fired; only a campaign no wave has reached can be edited")
     old: CampaignSpec = item["spec"]
     spec = old.stored()

@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from pushengine import app_settings, compose
+from pushengine.campaign_status import CampaignStatus
 from pushengine.config import Settings
 from pushengine.content import Message
 from pushengine.dal.apps import AppsRepository, now_iso
@@ -189,7 +190,7 @@ def send(deps: MessageDeps, app_id: str, body: MessageIn, *, now: datetime | Non
         "campaign_id": message_id,
         "name": "direct message",
         "kind": "message",
-        "status": "sending" if pending else "completed",
+        "status": CampaignStatus.SENDING if pending else CampaignStatus.COMPLETED,
         "created_at": now_iso(),
         "spec": spec,
         "waves": [],

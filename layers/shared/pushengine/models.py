@@ -23,6 +23,7 @@ from pydantic import (
 from pushengine import geo, webpush_keys
 from pushengine.analytics import MAX_ATTRIBUTION_DAYS, check_currency
 from pushengine.audience import FilterError, validate_filter
+from pushengine.campaign_status import CampaignStatus
 from pushengine.config import settings
 from pushengine.content import Locale, Message
 from pushengine.limits import Storable
@@ -558,7 +559,7 @@ class WaveOut(BaseModel):
     wave_id: str
     send_at: datetime
     time_zones: list[str]
-    status: str = "scheduled"
+    status: str = CampaignStatus.SCHEDULED
     variants: list[str] | None = None  # a send-time experiment's wave: the variants (and holdout) it reaches
 
 

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from pushengine import experiments, waves
 from pushengine.analytics import PAYING
+from pushengine.campaign_status import CampaignStatus
 from pushengine.dal.scheduler import schedule_name
 from pushengine.models import CampaignFields, Experiment, ExperimentComparison, ExperimentOut, parse_delay
 from pushengine.observability import logger
@@ -119,7 +120,7 @@ def decide(
     if record.get("status") != "testing":  # decided already: its rest waves are scheduled, or are now
         _send_rest(scheduler, queue, audience_queue, max_message, item, now)
         return False
-    if item["status"] in ("cancelled", "completed"):
+    if item["status"] in (CampaignStatus.CANCELLED, CampaignStatus.COMPLETED):
         logger.info("experiment not decided: campaign over", extra={"campaign_id": campaign_id})
         return False
     now = max(now, datetime.fromisoformat(record["decide_at"]))  # as of its instant, or later if it fired late

@@ -14,13 +14,13 @@ from typing import Any
 
 from pushengine import audience_size
 from pushengine.audience import FilterError, SegmentLoader, expand_segments, segment_ids
+from pushengine.campaign_status import UNFINISHED
 from pushengine.dal.segments import SegmentsRepository
 from pushengine.errors import Conflict, InvalidInput, NotFound
 from pushengine.models import AudienceCount, SegmentIn, SegmentOut, SegmentPage
 from pushengine.ports import DeviceStore
 
 MAX_SEGMENTS = 200  # per app; listing and the delete check read them all
-ACTIVE = ("scheduled", "sending", "paused")
 # A reference by a campaign that does not exist (yet) counts while the campaign may still be
 # being created; after this it is the trace of a creation that failed half-way.
 PENDING_REFERENCE = timedelta(hours=1)
@@ -121,7 +121,7 @@ def delete_segment(
     for campaign_id, referenced_at in sorted(segment["campaigns"].items()):
         status = campaign_status(campaign_id)
         pending = status is None and now - datetime.fromisoformat(referenced_at) < PENDING_REFERENCE
-        if status in ACTIVE or pending:
+        if status in UNFINISHED or pending:
             raise Conflict(f"segment is used by campaign {campaign_id} ({status or 'being created'})",
                            field="segment_id")  # fmt: skip
     if not repo.delete(app_id, segment_id, version=segment["version"]):

@@ -17,6 +17,7 @@ from typing import Any
 
 from pushengine import app_settings, segments
 from pushengine.audience import segment_ids
+from pushengine.campaign_status import CampaignStatus
 from pushengine.dal.queues import send_json
 from pushengine.delivery import lifecycle
 from pushengine.delivery.segment import SegmentDeps, device_entry, pace_batches
@@ -25,8 +26,8 @@ from pushengine.observability import logger
 from pushengine.profiles import attr
 from pushengine.targeting import Targeting
 
-ACTIVE = "active"
-PAUSED = "paused"  # no new wait starts; a due send waits on the queue; a cancel still cancels
+ACTIVE = CampaignStatus.ACTIVE
+PAUSED = CampaignStatus.PAUSED  # no new wait starts; a due send waits on the queue; a cancel still cancels
 IMMEDIATE_SECONDS = 2  # a send due this soon goes to the queue rather than to a schedule
 
 

@@ -27,6 +27,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from pushengine.analytics import series_deltas
+from pushengine.campaign_status import CampaignStatus
 from pushengine.dal import aws
 from pushengine.dal import counters as sharded
 from pushengine.dal.apps import now_iso
@@ -226,7 +227,7 @@ class CampaignsRepository:
         return self._change_progress(
             app_id, campaign_id, "SET waves_pending = :n, updated_at = :t",
             "#s IN (:scheduled, :paused) AND attribute_not_exists(fired_waves)",
-            n=waves, t=now_iso(), scheduled="scheduled", paused="paused",
+            n=waves, t=now_iso(), scheduled=CampaignStatus.SCHEDULED, paused=CampaignStatus.PAUSED,
         )  # fmt: skip
 
     def replace_definition(self, definition: dict[str, Any]) -> None:
@@ -265,7 +266,7 @@ class CampaignsRepository:
         return self._change_progress(
             app_id, campaign_id, "SET #s = :sending ADD fired_waves :w, tasks_pending :n, waves_pending :minus",
             "#s IN (:scheduled, :sending) AND NOT contains(fired_waves, :wid)",
-            sending="sending", scheduled="scheduled", w={wave_id}, wid=wave_id, n=tasks, minus=-1,
+            sending=CampaignStatus.SENDING, scheduled=CampaignStatus.SCHEDULED, w={wave_id}, wid=wave_id, n=tasks, minus=-1,
         )  # fmt: skip
 
     def record(
@@ -391,19 +392,19 @@ class CampaignsRepository:
                 return False
         main = self._state.get_item(Key={"pk": pk}, ConsistentRead=True).get("Item") or {}
         if (
-            main.get("status") != "sending"
+            main.get("status") != CampaignStatus.SENDING
             or main.get("waves_pending") != 0
             or main.get("tasks_pending") != 0
         ):
             return False
         # no task is pending, so every batch is counted: every shard must read 0
         progress = self.progress(app_id, campaign_id) or {}
-        if progress.get("status") != "sending" or progress.get("batches_pending") != 0:
+        if progress.get("status") != CampaignStatus.SENDING or progress.get("batches_pending") != 0:
             return False
         return self._change_progress(
             app_id, campaign_id, "SET #s = :done, completed_at = :t",
             "#s = :sending AND waves_pending = :zero AND tasks_pending = :zero",
-            done="completed", sending="sending", zero=0, t=now_iso(),
+            done=CampaignStatus.COMPLETED, sending=CampaignStatus.SENDING, zero=0, t=now_iso(),
         )  # fmt: skip
 
     # ---- checkpoints ----

@@ -21,6 +21,7 @@ from typing import Any
 from pushengine import app_settings, readplan, segments, typical_time, waves
 from pushengine.analytics import hour_of
 from pushengine.audience import FilterError, expand_segments, segment_ids
+from pushengine.campaign_status import SENDABLE, CampaignStatus
 from pushengine.config import Settings
 from pushengine.dal.apps import AppsRepository
 from pushengine.dal.automation import AutomationRepository
@@ -38,7 +39,6 @@ from pushengine.ports import CampaignStore, Clock, DeviceStore, Queue, Scheduler
 from pushengine.rendering import DEVICE_FIELDS, SEND_FIELDS
 from pushengine.targeting import REST, Targeting, assign
 
-ACTIVE = ("scheduled", "sending", "active")  # active: automated campaigns (pushengine.automation)
 MIN_TASK_MILLIS = 15_000  # leave this much of the invocation for writing batches and the ledger
 
 
@@ -60,10 +60,10 @@ class SegmentDeps:
 def fire_wave(deps: SegmentDeps, app_id: str, campaign_id: str, wave_id: str) -> int:
     """Queue one plan per zone of the wave (each sizes and fans out its zone's reads); returns how many."""
     campaign = deps.campaigns.get(app_id, campaign_id, consistent=True, summed=False)
-    if campaign is not None and campaign["status"] == "paused":  # resume fires it (or skips it: if_passed)
+    if campaign is not None and campaign["status"] == CampaignStatus.PAUSED:  # resume fires it (or skips it: if_passed)
         logger.info("wave held: campaign paused", extra={"campaign_id": campaign_id, "wave_id": wave_id})
         return 0
-    if campaign is None or campaign["status"] not in ACTIVE:
+    if campaign is None or campaign["status"] not in SENDABLE:
         logger.info("wave skipped", extra={"campaign_id": campaign_id, "wave_id": wave_id})
         return 0
     wave = next(w for w in campaign["waves"] if w["wave_id"] == wave_id)
@@ -206,10 +206,10 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
     app_id, campaign_id = task["app_id"], task["campaign_id"]
     ledger = task_key(task)
     campaign = deps.campaigns.get(app_id, campaign_id, summed=False)
-    if campaign is not None and campaign["status"] == "paused":
+    if campaign is not None and campaign["status"] == CampaignStatus.PAUSED:
         lifecycle.hold_paused(deps.queue, deps.settings, task, audience=True)
         return
-    if campaign is None or campaign["status"] not in ACTIVE:
+    if campaign is None or campaign["status"] not in SENDABLE:
         deps.campaigns.record(app_id, campaign_id, ledger, counters={"tasks_pending": -1})
         return
     # Decide as of the wave's instant, or later if it fired late (quiet hours, `within` filters).

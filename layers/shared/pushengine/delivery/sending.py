@@ -22,6 +22,7 @@ from typing import Any
 
 from pushengine import pacing
 from pushengine.analytics import hour_of
+from pushengine.campaign_status import CampaignStatus
 from pushengine.compose import Composer
 from pushengine.config import Settings
 from pushengine.dal.campaigns import CampaignsRepository, batch_key
@@ -145,7 +146,7 @@ async def send_batch(
     app_id, campaign_id = batch["app_id"], batch["campaign_id"]
     key = batch_key(campaign_id, batch["batch_id"])
     campaign = await asyncio.to_thread(deps.campaigns.get, app_id, campaign_id, consistent=True, summed=False)
-    if campaign is None or campaign["status"] == "cancelled":  # cancel stops batches already queued
+    if campaign is None or campaign["status"] == CampaignStatus.CANCELLED:  # cancel stops batches already queued
         await asyncio.to_thread(
             deps.campaigns.record,
             app_id,
@@ -155,7 +156,7 @@ async def send_batch(
             shard=batch.get("cs"),
         )
         return {}
-    if campaign["status"] == "paused":  # waits on the queue, re-sent with a delay: never dead-lettered
+    if campaign["status"] == CampaignStatus.PAUSED:  # waits on the queue, re-sent with a delay: never dead-lettered
         await asyncio.to_thread(lifecycle.hold_paused, deps.queue, deps.settings, batch)
         return {}
     not_before, rate = float(batch.get("not_before", 0)), float(batch.get("rate", 0))
