@@ -14,6 +14,7 @@ from pushengine.waves import (
     ALL_ZONES,
     PlanResult,
     Wave,
+    due_now,
     is_valid_zone,
     local_instant,
     plan_at,
@@ -367,3 +368,9 @@ def test_zones_for_wave_reproduces_every_planned_wave(if_passed: str) -> None:
         assert tuple(found) == wave.time_zones
     planned = [z for w in plan.waves for z in w.time_zones]
     assert sorted(planned + plan.skipped) == ALL_ZONES
+
+
+@pytest.mark.parametrize(("ahead", "queued"), [(-60, True), (0, True), (2, True), (2.5, False), (3600, False)])
+def test_a_send_within_two_seconds_is_queued_rather_than_scheduled(ahead: float, queued: bool) -> None:
+    now = utc("2026-12-07T10:00:00")
+    assert due_now(now + timedelta(seconds=ahead), now) is queued

@@ -156,7 +156,7 @@ def plan_campaign(
             continue
         payload = {"kind": "occurrence", "app_id": app_id, "campaign_id": campaign_id,
                    "run": run, "wave_id": wave.wave_id, "at": wave.send_at.isoformat()}  # fmt: skip
-        if (wave.send_at - datetime.now(UTC)).total_seconds() <= triggers.IMMEDIATE_SECONDS:
+        if waves.due_now(wave.send_at, datetime.now(UTC)):
             send_json(
                 deps.settings.audience_queue_url, [payload], max_message=deps.settings.max_message_bytes
             )

@@ -234,7 +234,7 @@ def create_campaign(
     immediate = []
     for wave in planned:
         payload = {"kind": "wave", "app_id": app_id, "campaign_id": campaign_id, "wave_id": wave.wave_id}
-        if wave.send_at - now <= waves.IMMEDIATE:
+        if waves.due_now(wave.send_at, now):
             immediate.append(payload)
         else:
             deps.scheduler.create(schedule_name(campaign_id, wave.wave_id), wave.send_at, payload)

@@ -167,7 +167,7 @@ def _send_rest(
         payload = {"kind": "wave", "app_id": item["app_id"], "campaign_id": item["campaign_id"],
                    "wave_id": wave["wave_id"]}  # fmt: skip
         send_at = datetime.fromisoformat(wave["send_at"])
-        if send_at - now <= waves.IMMEDIATE:
+        if waves.due_now(send_at, now):
             due.append(payload)
         else:
             scheduler.create(wave["schedule"], send_at, payload)

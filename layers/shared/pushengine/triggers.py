@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from pushengine import app_settings, segments
+from pushengine import app_settings, segments, waves
 from pushengine.audience import segment_ids
 from pushengine.campaign_status import CampaignStatus
 from pushengine.dal.queues import send_json
@@ -28,7 +28,6 @@ from pushengine.targeting import Targeting
 
 ACTIVE = CampaignStatus.ACTIVE
 PAUSED = CampaignStatus.PAUSED  # no new wait starts; a due send waits on the queue; a cancel still cancels
-IMMEDIATE_SECONDS = 2  # a send due this soon goes to the queue rather than to a schedule
 
 
 def schedule_name(app_id: str, campaign_id: str, device_id: str, gen: int) -> str:
@@ -122,7 +121,7 @@ def _schedule(
         "device_id": device_id,
         "gen": gen,
     }
-    if (due - datetime.now(UTC)).total_seconds() <= IMMEDIATE_SECONDS:
+    if waves.due_now(due, datetime.now(UTC)):
         send_json(deps.settings.audience_queue_url, [payload], max_message=deps.settings.max_message_bytes)
     else:
         deps.scheduler.create(schedule_name(app_id, campaign_id, device_id, gen), due, payload)

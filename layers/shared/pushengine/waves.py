@@ -14,7 +14,7 @@ from functools import cache
 from typing import Literal, get_args
 
 IfPassed = Literal["skip", "send_now", "next_day"]
-IMMEDIATE = timedelta(seconds=2)  # a wave this close is queued now rather than scheduled
+IMMEDIATE = timedelta(seconds=2)  # a send this close is queued now rather than scheduled
 IF_PASSED: tuple[str, ...] = get_args(IfPassed)
 
 # Duplicates and host artefacts that are not IANA zone names a device could report.
@@ -25,6 +25,12 @@ ALL_ZONES: list[str] = sorted(
     if z not in _NOT_ZONES and not z.startswith(("posix/", "right/"))
 )
 _ZONE_SET = frozenset(ALL_ZONES)
+
+
+def due_now(at: datetime, now: datetime) -> bool:
+    """Whether a send due `at` goes on the queue now rather than to a one-time schedule: within IMMEDIATE
+    a schedule could not be made in time, and Scheduler refuses one in the past."""
+    return at - now <= IMMEDIATE
 
 
 @dataclass(frozen=True, slots=True)
