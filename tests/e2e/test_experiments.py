@@ -117,13 +117,20 @@ def test_an_inconclusive_experiment_sends_its_fallback(stack: Any, standins: Sta
             assert app.server.post("/v1/events", body).status_code == 202
 
     standins.webpush.reset_received()
-    out = decide(stack, app, campaign_id)
+    # On AWS a transaction may be cancelled by a conflict: the decision's own, and every count the rest adds.
+    stack.faults.seed(20261207)
+    stack.faults.reset_counts()
+    with stack.faults.raised(transaction_conflict=0.5, operations={"TransactWriteItems"}):
+        out = decide(stack, app, campaign_id)
+    assert stack.faults.injected().get("transaction_conflict", 0) >= 2, stack.faults.injected()
     experiment = out["experiment"]
     assert (experiment["status"], experiment["winner"], experiment["conclusive"]) == ("decided", "a", False)
     assert "fallback default" in experiment["reason"]
     assert experiment["comparisons"][0]["p_value"] > 0.5 and not experiment["comparisons"][0]["conclusive"]
     rest = reached(standins, device_of)
     assert set(rest.values()) == {"A title"} and len(rest) + len(test) == DEVICES
+    assert out["status"] == "completed" and out["stats"]["sent"] == DEVICES  # counted once each, conflicts or not
+    assert out["variants"]["rest"]["sent"] == len(rest)
 
 
 def test_an_experiment_names_what_is_wrong(stack: Any, standins: Standins) -> None:
