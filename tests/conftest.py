@@ -93,7 +93,18 @@ def session_stack(standins: Standins) -> Iterator[Any]:
         faults=parse_faults(os.environ.get("STRICT_AWS_FAULTS")),
         fault_seed=int(os.environ.get("STRICT_AWS_SEED", "0")),
     ) as local:
+        forget_process_caches()  # what a test before the stack cached (another environment's) is not its
         yield local
+
+
+def forget_process_caches() -> None:
+    """Drop the engine's process-wide caches of settings and AWS clients: in Lambda each function is a process
+    of its own; here a tier that ran earlier in this pytest process (its own environment) may have filled them."""
+    from pushengine.config import settings
+    from pushengine.dal import aws
+
+    for cached in (settings, aws._client, aws._resource, aws._bulk_dynamodb, aws._item_reader):
+        cached.cache_clear()
 
 
 class DocumentedAnswers:

@@ -9,8 +9,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from pushengine.dal import aws
 from samlocal import create_tables, load_template
+from tests.conftest import forget_process_caches
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
@@ -22,13 +22,7 @@ def names(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
                        "AWS_DEFAULT_REGION": "us-east-1"}.items():  # fmt: skip
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    aws._client.cache_clear()
-    aws._resource.cache_clear()
-    aws._bulk_dynamodb.cache_clear()
-    aws._item_reader.cache_clear()
+    forget_process_caches()
     with mock_aws():
         yield create_tables(load_template(TEMPLATE), boto3.client("dynamodb", region_name="us-east-1"))
-    aws._client.cache_clear()
-    aws._resource.cache_clear()
-    aws._bulk_dynamodb.cache_clear()
-    aws._item_reader.cache_clear()
+    forget_process_caches()
