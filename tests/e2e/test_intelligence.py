@@ -48,11 +48,13 @@ TIMED = {
 }
 
 
+@pytest.mark.clock
 def test_intelligent_timing_reaches_each_device_at_its_own_local_time(stack: Any, standins: Standins) -> None:
     from datetime import UTC, datetime, timedelta
     from zoneinfo import ZoneInfo
 
     app = new_app(Api(stack.api_url), standins, "timing")
+    today = datetime.now(UTC).date()  # events are refused from the future of the wall clock
     day = (max(datetime.now(UTC), stack.clock.now()) + timedelta(days=2)).date()
     device_of: dict[str, str] = {}
     for device_id, (zone, opens, _) in TIMED.items():
@@ -60,8 +62,8 @@ def test_intelligent_timing_reaches_each_device_at_its_own_local_time(stack: Any
         body = {"platform": "android", "token": token, "timezone": zone}
         assert app.client.put(f"/v1/devices/{device_id}", body).status_code == 201
         device_of[token] = device_id
-        for i, wall in enumerate(opens):  # opens on days before the send, built from the send day
-            local = datetime.combine(day - timedelta(days=3 + i), datetime.strptime(wall, "%H:%M").time(),
+        for i, wall in enumerate(opens):  # opens on local days two and more before the wall clock's today
+            local = datetime.combine(today - timedelta(days=2 + i), datetime.strptime(wall, "%H:%M").time(),
                                      ZoneInfo(zone))  # fmt: skip
             event = {"device_id": device_id, "name": "app_open" if i % 2 else "opened",
                      "timestamp": local.astimezone(UTC).isoformat()}  # fmt: skip

@@ -84,6 +84,7 @@ def test_a_past_schedule_is_a_400_and_skipped_zones_are_the_apps_with_counts(
     assert [w["time_zones"] for w in got["waves"]] == [[ahead]]
 
 
+@pytest.mark.clock
 def test_a_resumed_next_day_campaign_sends_the_paused_zones_the_next_day_at_nine(
     stack: Any, standins: Standins, restore_clock: Any
 ) -> None:
@@ -178,6 +179,7 @@ def test_a_triggered_campaign_pauses_takes_an_edit_and_resumes(
     assert (stats["triggered"], stats["sent"]) == (1, 1)
 
 
+@pytest.mark.clock
 def test_a_recurring_campaign_skips_the_occurrence_in_its_pause_and_sends_the_edited_one_after(
     stack: Any, standins: Standins, restore_clock: Any
 ) -> None:

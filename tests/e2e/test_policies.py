@@ -56,6 +56,7 @@ def _direct(app: Any, stack: Any, **extra: Any) -> dict[str, Any]:
     return {k: v for k, v in result.items() if v is not None}
 
 
+@pytest.mark.clock
 def test_marketing_direct_sends_obey_the_apps_default_quiet_hours_and_app_wide_cap(
     stack: Any, standins: Standins
 ) -> None:
@@ -82,6 +83,7 @@ def test_marketing_direct_sends_obey_the_apps_default_quiet_hours_and_app_wide_c
     assert _direct(app, stack, category="transactional")["outcome"] == "sent"  # receipts are never capped
 
 
+@pytest.mark.clock
 def test_quiet_hours_defer_until_they_end_or_skip(stack: Any, standins: Standins) -> None:
     stack.clock.run_real_time()  # its instants are the wall clock's: a clock an earlier test froze is let go
     app = new_app(Api(stack.api_url), standins, "quiet")

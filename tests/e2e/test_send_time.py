@@ -19,6 +19,7 @@ ZONES = ("Asia/Tokyo", "Asia/Kathmandu", "Europe/Berlin", "America/New_York")
 PER_ZONE = 12
 
 
+@pytest.mark.clock
 def test_nine_against_six_pm_local(stack: Any, standins: Standins) -> None:
     app = new_app(Api(stack.api_url), standins, "sendtime")
     zone_of: dict[str, str] = {}
