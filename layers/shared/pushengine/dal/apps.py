@@ -52,6 +52,9 @@ class AppsRepository:
             "created_at": now_iso(),
             "client_key_hash": hash_key(client_key),
             "server_key_hash": hash_key(server_key),
+            # each key's last four characters, to tell keys apart in a listing (the key is never stored)
+            "client_key_last4": client_key[-4:],
+            "server_key_last4": server_key[-4:],
             "providers": {},
             # new apps verify devices and users from the start (pushengine.device_trust, pushengine.identity)
             "identity_secret": new_identity_secret(),
@@ -77,9 +80,23 @@ class AppsRepository:
         ident = key_id(digest)
         # the map first: DynamoDB sets a key inside a map only once the map exists
         self._update(app_id, "SET #k = if_not_exists(#k, :empty)", {"#k": "keys"}, {":empty": {}})
-        entry = {"kind": kind, "hash": digest, "created_at": stamp}
+        entry = {"kind": kind, "hash": digest, "created_at": stamp, "last4": key[-4:]}
         self._update(app_id, "SET #k.#id = :key", {"#k": "keys", "#id": ident}, {":key": entry})
         return ident, key, stamp
+
+    def list_keys(self, app_id: str) -> list[dict[str, Any]]:
+        """The app's valid keys, oldest first: id, kind, when issued and the key's last four characters
+        (None for keys issued before they were kept), never its hash."""
+        app = self._table.get_item(Key={"app_id": app_id}, ConsistentRead=True).get("Item")
+        if app is None:
+            raise NotFound("app not found", field="app_id")
+        first = [{"key_id": key_id(str(app[f"{kind}_key_hash"])), "kind": kind, "created_at": str(app["created_at"]),
+                  "last4": app.get(f"{kind}_key_last4")}
+                 for kind in ("client", "server") if app.get(f"{kind}_key_hash")]  # fmt: skip
+        issued = [{"key_id": ident, "kind": str(entry["kind"]), "created_at": str(entry["created_at"]),
+                   "last4": entry.get("last4")}
+                  for ident, entry in (app.get("keys") or {}).items()]  # fmt: skip
+        return sorted([*first, *issued], key=lambda k: (k["created_at"], k["key_id"]))
 
     def revoke_key(self, app_id: str, ident: str) -> bool:
         """Revoke one key by id (an issued one, or one of the app's first two); False if no such key."""
