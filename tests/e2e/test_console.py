@@ -544,14 +544,25 @@ def test_an_admin_sets_the_defaults_issues_and_revokes_a_key_and_reads_the_audit
     assert settings["quiet_hours"] == {"start": "22:00", "end": "07:30"}
     assert settings["attribution_window_days"] == 5
 
+    # the keys: listed by id, kind and their start and last four characters; one issued (shown once), revoked
+    listed = app.server.get(f"/v1/apps/{app.app_id}/keys").json()["keys"]
+    expect(page.locator("#key-list tbody tr")).to_have_count(len(listed))
     page.get_by_label("Kind of key").select_option("analytics")
     page.get_by_role("button", name="Issue key").click()
     issued = page.locator("#issued code.secret")
     key, key_id = issued.inner_text(), issued.get_attribute("data-key-id")
     assert Api(stack.api_url, key).get("/v1/campaigns?limit=1").status_code == 200
-    page.get_by_label("Key id to revoke").fill(str(key_id))
-    page.get_by_role("button", name="Revoke key").click()
+    row = page.locator(f"#key-list tr[data-key='{key_id}']")
+    expect(row).to_contain_text("analytics")
+    expect(row.locator("[data-key-hint]")).to_have_text(f"pea.{app.app_id}.…{key[-4:]}")
+    for secret in (key, app.server.key, app.client.key):
+        assert secret.rsplit(".", 1)[1][:-4] not in page.locator("#keys").inner_text()
+    page.get_by_role("button", name=f"Revoke {key_id}", exact=True).click()
+    page.get_by_role("button", name=f"Confirm revoke {key_id}").click()
     expect(page.locator("#issued")).to_have_text(f"Key {key_id} revoked.")
+    expect(row).to_have_count(0)
+    # the devices function revoked it, so it refuses it at once (the others within their 30 s app cache)
+    assert Api(stack.api_url, key).get(f"/v1/apps/{app.app_id}/keys").status_code == 401
 
     nav(page, "Audit log")
     revoked = page.locator("#audit tr[data-action^='DELETE /v1/apps/']").first

@@ -1,5 +1,5 @@
 // Admin (the console's admin role: the app's server key): the app's settings, provider credentials,
-// keys (issue, shown once; revoke), console users (list, create, role, disable, delete) and the audit log.
+// keys (listed, issued and shown once, revoked), console users (list, create, role, disable, delete) and the audit log.
 import { call, path, who } from "../api.js";
 import { alertBox, button, card, field, h, input, list, reason, select, show, table, textarea, when } from "../ui.js";
 
@@ -70,31 +70,49 @@ function providersForm() {
     problem, out);
 }
 
-function keysForm() {
+// Keys: the app's valid keys (id, kind, its public start and last four characters: the API never answers a
+// key again), issue one (shown once), revoke one (a second press confirms).
+function keysSection() {
+  const base = `${path`/v1/apps/${who().app_id}`}/keys`;
   const kind = select([["server", "server"], ["client", "client"], ["analytics", "analytics (read-only)"]]);
   const shown = h("div", { id: "issued", "aria-live": "polite" });
-  const keyId = input({ placeholder: "key_0123456789abcdef", maxlength: 20 });
+  const body = h("div", { id: "keys" });
   const problem = alertBox();
-  return h("div", {},
-    h("form", { class: "inline", onsubmit: async (event) => {
-      event.preventDefault();
-      problem.textContent = "";
-      try {
-        const k = await call("POST", `${path`/v1/apps/${who().app_id}`}/keys`, { kind: kind.value });
-        shown.replaceChildren(h("p", {}, `New ${k.kind} key ${k.key_id} (shown once, copy it now):`),
-          h("code", { class: "secret", "data-key-id": k.key_id }, k.key));
-      } catch (error) { problem.textContent = reason(error); }
-    } }, field("Kind of key", kind), h("button", { type: "submit" }, "Issue key")),
-    shown,
-    h("form", { class: "inline", onsubmit: async (event) => {
-      event.preventDefault();
-      problem.textContent = "";
-      try {
-        await call("DELETE", `${path`/v1/apps/${who().app_id}`}/keys/${keyId.value.trim()}`);
-        shown.replaceChildren(h("p", {}, `Key ${keyId.value.trim()} revoked.`));
-      } catch (error) { problem.textContent = reason(error); }
-    } }, field("Key id to revoke", keyId), h("button", { type: "submit", class: "danger" }, "Revoke key")),
-    h("p", { class: "muted" }, "The API has no route that lists an app's keys: the audit log shows each one issued."), problem);
+  const act = async (work) => {
+    problem.textContent = "";
+    try { await work(); await load(); } catch (error) { problem.textContent = reason(error); }
+  };
+  const row = (k) => {
+    const revoke = button("Revoke", () => {
+      if (revoke.dataset.armed !== "yes") { // a second press confirms
+        revoke.dataset.armed = "yes";
+        revoke.textContent = "Confirm revoke";
+        revoke.setAttribute("aria-label", `Confirm revoke ${k.key_id}`);
+        return undefined;
+      }
+      return act(async () => {
+        await call("DELETE", `${base}/${encodeURIComponent(k.key_id)}`);
+        shown.replaceChildren(h("p", {}, `Key ${k.key_id} revoked.`));
+      });
+    }, { class: "danger", "aria-label": `Revoke ${k.key_id}` });
+    return h("tr", { "data-key": k.key_id }, h("td", {}, h("code", {}, k.key_id)), h("td", {}, k.kind),
+      h("td", {}, h("code", { "data-key-hint": "" }, `${k.prefix}…${k.last4 || "????"}`)), h("td", {}, when(k.created_at)),
+      h("td", {}, revoke));
+  };
+  async function load() {
+    const { keys } = await call("GET", base);
+    body.replaceChildren(keys.length ? table(["Key id", "Kind", "Key (start … last 4)", "Issued (UTC)", "Revoke"], keys.map(row), { id: "key-list" })
+      : h("p", {}, "The app has no valid key."));
+  }
+  const form = h("form", { class: "inline", onsubmit: (event) => {
+    event.preventDefault();
+    return act(async () => {
+      const k = await call("POST", base, { kind: kind.value });
+      shown.replaceChildren(h("p", {}, `New ${k.kind} key ${k.key_id} (shown once, copy it now):`),
+        h("code", { class: "secret", "data-key-id": k.key_id }, k.key));
+    });
+  } }, field("Kind of key", kind), h("button", { type: "submit" }, "Issue key"));
+  return { node: h("div", {}, body, form, shown, problem), load };
 }
 
 // Console users: the list with each user's role, status and state; create one with a temporary password
@@ -173,12 +191,13 @@ function usersSection() {
 export async function adminView() {
   const current = await call("GET", `${path`/v1/apps/${who().app_id}`}/settings`);
   const users = usersSection();
+  const keys = keysSection();
   show(card(h("h1", {}, "Admin"), h("p", { class: "muted" }, `App ${who().app_id}`),
     h("h2", {}, "Settings"), settingsForm(current),
     h("h2", {}, "Provider credentials"), providersForm(),
-    h("h2", {}, "Keys"), keysForm(),
+    h("h2", {}, "Keys"), keys.node,
     h("h2", {}, "Console users"), users.node));
-  await users.load();
+  await Promise.all([keys.load(), users.load()]);
 }
 
 export async function auditView() {
