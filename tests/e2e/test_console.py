@@ -51,11 +51,12 @@ class Shop:
 def shop(stack: Any, standins: Standins) -> Shop:
     app = new_app(Api(stack.api_url), standins, "console")
     devices: dict[str, dict[str, Any]] = {}
+    tokens: dict[str, str] = {}  # every device's by its push token
     for i in range(60):
         devices[f"con-{i:02d}"] = {"platform": "android", "token": standins.fcm.new_token("demo-project"),
                                    "timezone": ZONES["pagopago"],
                                    "tags": {"plan": "pro" if i % 3 == 0 else "free"}}  # fmt: skip
-    tokens: dict[str, str] = {}
+        tokens[devices[f"con-{i:02d}"]["token"]] = f"con-{i:02d}"
     for city, zone in ZONES.items():
         for i in range(PER_ZONE):
             token = standins.fcm.new_token("demo-project")
@@ -322,6 +323,126 @@ def test_a_campaign_s_results_page_and_the_list_s_filter_and_search(
     assert page.problems == []
 
 
+def test_an_experiment_built_in_the_form_shows_its_decision_and_comparisons_and_the_opt_in_rates(
+    stack: Any, standins: Standins, shop: Shop, page: Any, restore_clock: None
+) -> None:
+    from playwright.sync_api import expect
+
+    app = shop.app
+    sign_in(page, stack, "marketer")
+    nav(page, "New campaign")
+    page.get_by_label("Campaign name", exact=True).fill("Which title")
+    page.get_by_label("Title", exact=True).first.fill("Base")
+    page.get_by_label("Body", exact=True).first.fill("b")
+    page.get_by_role("button", name="Add condition").click()
+    page.get_by_label("Tag name").fill("plan")
+    page.get_by_label("Value", exact=True).fill("pro")
+    page.get_by_label("During quiet hours", exact=True).select_option("ignore")
+    for n, title in ((1, "Short"), (2, "A longer title")):
+        page.get_by_role("button", name="Add variant").click()
+        variant = page.get_by_role("group", name=f"Variant {n}", exact=True)
+        variant.get_by_label("Title", exact=True).fill(title)
+        variant.get_by_label("Body", exact=True).fill("b")
+    page.get_by_label("Pick a winner: test the variants on a share, then send the best to the rest").check()
+    page.get_by_label("Test share (%)").fill("50")
+    page.get_by_label("Decide after", exact=True).fill("30")
+    page.get_by_label("Decide after (unit)").select_option("M")
+    page.get_by_label("If nothing is conclusive, send").select_option("default")
+    standins.fcm.reset()
+    page.get_by_role("button", name="Create campaign").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Which title")
+    campaign_id = page.url.rsplit("/", 1)[1]
+    testing = app.server.get(f"/v1/campaigns/{campaign_id}").json()
+    assert testing["experiment"]["status"] == "testing" and testing["experiment"]["test_percent"] == 50
+    expect(page.locator("#decision")).to_have_attribute("data-decision", "testing")
+
+    # the test share's opens: every device that got the longer title opened it
+    drain(stack)
+    longer = [shop.tokens[m.token] for m in standins.fcm.received
+              if m.message["data"].get("campaign_id") == campaign_id
+              and m.message["notification"]["title"] == "A longer title"]  # fmt: skip
+    assert longer, [m.message for m in standins.fcm.received]
+    events = [{"device_id": d, "name": "opened", "campaign_id": campaign_id} for d in longer]
+    assert app.server.post("/v1/events/batch", {"events": events}).status_code == 202
+    drain(stack)
+
+    def decide() -> None:
+        stack.clock.set(datetime.fromisoformat(testing["experiment"]["decide_at"]) + timedelta(seconds=1))
+        stack.fire_due_schedules()
+        stack.drain(timeout=120, schedules=True)
+
+    off_loop(decide)
+    # the soft prompt's outcomes, two wordings
+    for i, (outcome, wording) in enumerate([("prompted", "plain"), ("accepted", "plain"), ("prompted", "plain"),
+                                            ("declined", "plain"), ("prompted", "warm"), ("accepted", "warm")]):  # fmt: skip
+        report = {"outcome": outcome, "prompt_id": f"prompt-{i // 2:04d}{wording}", "variant": wording}
+        assert app.server.post("/v1/events/opt-in", report).status_code == 202
+
+    page.reload()
+    experiment = app.server.get(f"/v1/campaigns/{campaign_id}").json()["experiment"]
+    assert experiment["status"] == "decided" and experiment["conclusive"] is False, experiment
+    decision = page.locator("#decision")
+    expect(decision).to_have_attribute("data-decision", "fallback")
+    expect(decision).to_contain_text(f"No conclusive winner: fallback {experiment['winner']}")
+    expect(decision).to_contain_text(experiment["reason"])
+    expect(page.locator("#comparisons tbody tr")).to_have_count(len(experiment["comparisons"]))
+    for c in experiment["comparisons"]:
+        row = page.locator(f"#comparisons tr[data-comparison='{c['a']}-{c['b']}']")
+        expect(row).to_contain_text(f"{c['rate_a'] * 100:.2f}%")
+        expect(row).to_contain_text(f"{c['rate_b'] * 100:.2f}%")
+        expect(row.locator("[data-p]")).to_have_text("—" if c["p_value"] is None else f"{c['p_value']:.4f}")
+        expect(row.locator("[data-conclusive]")).to_have_text("yes" if c["conclusive"] else "no")
+
+    rates = app.server.get(f"/v1/apps/{app.app_id}/opt-in").json()
+    assert (rates["prompted"], rates["accepted"], rates["declined"]) == (3, 2, 1), rates
+    overall = page.locator("#opt-in-rates tr[data-prompt='']")
+    for name, value in (("prompted", "3"), ("accepted", "2"), ("declined", "1"), ("accept_rate", "66.67%")):
+        expect(overall.locator(f"[data-opt={name}]")).to_have_text(value)
+    expect(page.locator("#opt-in-rates tr[data-prompt=warm] [data-opt=accept_rate]")).to_have_text("100.00%")
+    page.screenshot(path=str(shot("campaign-experiment")), full_page=True)
+    assert page.problems == []
+
+
+def test_an_intelligent_schedule_sends_each_device_at_its_typical_time_inside_a_window(
+    stack: Any, shop: Shop, page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    day = (max(datetime.now(UTC), stack.clock.now()) + timedelta(days=30)).date()
+    sign_in(page, stack, "marketer")
+    nav(page, "New campaign")
+    page.get_by_label("Campaign name", exact=True).fill("When they read")
+    page.get_by_label("Title", exact=True).fill("Hello")
+    page.get_by_label("Body", exact=True).fill("At your usual time")
+    page.get_by_label("At each device's typical time").check()
+    page.get_by_label("Date", exact=True).fill(day.isoformat())
+    page.get_by_label("Window start (local)").fill("09:00")
+    page.get_by_label("Window end (local)").fill("20:30")
+    page.get_by_label("If a device's time has passed").select_option("next_day")
+    page.get_by_role("button", name="Create campaign").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("When they read")
+    campaign_id = page.url.rsplit("/", 1)[1]
+    made = shop.app.server.get(f"/v1/campaigns/{campaign_id}").json()
+    assert made["schedule"] == {"type": "intelligent", "date": day.isoformat(),
+                                "window": {"start": "09:00", "end": "20:30"}, "if_passed": "next_day"}  # fmt: skip
+    expect(page.get_by_text(f"each device's typical time on {day.isoformat()}, 09:00–20:30 local")).to_be_visible()
+    # a window that ends before it starts: the API names the field, the form shows it
+    page.goto(f"{stack.api_url}/console#/new")
+    page.get_by_label("Campaign name", exact=True).fill("Backwards")
+    page.get_by_label("Title", exact=True).fill("t")
+    page.get_by_label("Body", exact=True).fill("b")
+    page.get_by_label("At each device's typical time").check()
+    page.get_by_label("Date", exact=True).fill(day.isoformat())
+    page.get_by_label("Window start (local)").fill("21:00")
+    page.get_by_label("Window end (local)").fill("08:00")
+    page.get_by_role("button", name="Create campaign").click()
+    expect(page.locator("#create [role=alert]").last).to_contain_text("window")
+    page.goto(f"{stack.api_url}/console#/campaign/{campaign_id}")
+    page.get_by_role("button", name="Cancel campaign").click()
+    expect(page.locator("#status")).to_have_text("cancelled")
+    assert page.problems == ["Failed to load resource: the server responded with a status of 400 (Bad Request)"]
+
+
 def test_an_analyst_is_refused_a_creation_and_sees_why(stack: Any, shop: Shop, page: Any) -> None:
     from playwright.sync_api import expect
 
@@ -525,6 +646,52 @@ def test_a_journey_built_in_the_graph_editor_published_and_its_step_counts_read_
     assert page.problems == [
         "Failed to load resource: the server responded with a status of 400 (Bad Request)"
     ]
+
+
+def test_a_journey_webhook_step_configured_in_the_editor_shows_its_calls_sent_and_failed(
+    stack: Any, standins: Standins, shop: Shop, page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    app = shop.app
+    secret = app.server.post(f"/v1/apps/{app.app_id}/webhook-secret").json()["webhook_secret"]
+    url = standins.webhook.endpoint(secret)
+    standins.webhook.fail(url, 400)  # the first call is refused for good: counted failed, never retried
+    sign_in(page, stack, "marketer")
+    page.goto(f"{stack.api_url}/console#/journey/new")
+    page.get_by_label("Journey name").fill("Tell the CRM")
+    page.get_by_label("Entry event").fill("hooked")
+    for step_id, kind in (("tell", "webhook"), ("done", "exit")):
+        page.get_by_label("New step id").fill(step_id)
+        page.get_by_label("Step type").select_option(kind)
+        page.get_by_role("button", name="Add step").click()
+    tell = page.get_by_role("group", name=re.compile(r"^Step tell "))
+    tell.get_by_label("Webhook URL").fill("https://169.254.169.254/latest/meta-data")
+    tell.get_by_label("Then go to").select_option("done")
+    page.get_by_label("First step").select_option("tell")
+    page.get_by_role("button", name="Publish journey").click()
+    expect(tell.get_by_role("alert")).to_contain_text("url:")  # refused on the step it names
+    tell.get_by_label("Webhook URL").fill(url)
+    page.get_by_role("button", name="Publish journey").click()
+    expect(page.locator("#status")).to_have_text("active")
+    journey_id = page.url.rsplit("/", 1)[1]
+    assert app.server.get(f"/v1/journeys/{journey_id}").json()["definition"]["steps"]["tell"]["url"] == url
+
+    events = [{"device_id": d, "name": "hooked"} for d in ("loc-kiritimati-2", "loc-kiritimati-3")]
+    assert app.server.post("/v1/events/batch", {"events": events}).status_code == 202
+    drain(stack)
+    assert sorted(r.status for r in standins.webhook.received(url)) == [200, 400]
+    page.reload()
+    counts = app.server.get(f"/v1/journeys/{journey_id}").json()["stats"]["steps"]["tell"]
+    assert (counts["entered"], counts["sent"], counts["failed"], counts["retried"]) == (2, 1, 1, 0), counts
+    node = page.locator("#graph [data-node-counts=tell]")
+    expect(node.locator("[data-line='0']")).to_have_text("entered 2 · sent 1")
+    expect(node.locator("[data-line='1']")).to_have_text("failed 1 · retried 0")
+    expect(page.locator("[data-counts=tell]")).to_have_text("entered 2 · sent 1 · failed 1 · retried 0")
+    page.screenshot(path=str(shot("journey-webhook")), full_page=True)
+    page.get_by_role("button", name="Stop journey").click()
+    expect(page.locator("#status")).to_have_text("stopped")
+    assert page.problems == ["Failed to load resource: the server responded with a status of 400 (Bad Request)"]
 
 
 def test_an_admin_sets_the_defaults_issues_and_revokes_a_key_and_reads_the_audit_log(
