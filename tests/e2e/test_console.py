@@ -865,15 +865,26 @@ def shot(name: str) -> Any:
     return SHOTS / f"{name}.png"
 
 
-def test_every_view_is_axe_clean_and_fits_390_px(stack: Any, shop: Shop, browser: Any) -> None:
+def test_every_view_is_axe_clean_and_fits_390_px(
+    stack: Any, standins: Standins, shop: Shop, browser: Any
+) -> None:
     assert AXE.is_file(), "axe-core is missing: `make axe` installs the pinned version"
+    hook = standins.webhook.endpoint(shop.app.server.post(f"/v1/apps/{shop.app.app_id}/webhook-secret").json()["webhook_secret"])
     journey = shop.app.server.post("/v1/journeys", {
         "name": "Shown", "entry": {"event": "shown"}, "first": "wait",
         "steps": {"wait": {"type": "wait", "duration": "PT1H", "next": "send"},
-                  "send": {"type": "send", "message": {"title": "t", "body": "b"}, "next": "done"},
+                  "send": {"type": "send", "message": {"title": "t", "body": "b"}, "next": "tell"},
+                  "tell": {"type": "webhook", "url": hook, "next": "done"},
                   "done": {"type": "exit"}}})  # fmt: skip
     assert journey.status_code == 201, journey.text
+    at = (max(datetime.now(UTC), stack.clock.now()) + timedelta(days=30)).replace(microsecond=0)
+    tested = shop.app.server.post("/v1/campaigns", {
+        "name": "Tested", "message": {"title": "t", "body": "b"}, "schedule": {"type": "at", "at": at.isoformat()},
+        "variants": [{"name": "a", "message": {"title": "A", "body": "b"}}, {"name": "b", "message": {"title": "B", "body": "b"}}],
+        "experiment": {"test_percent": 20}})  # fmt: skip
+    assert tested.status_code == 201, tested.text
     views = {"campaigns": "campaigns", "campaign-new": "new", "campaign": f"campaign/{shop.campaign_id}",
+             "campaign-experiment": f"campaign/{tested.json()['campaign_id']}",
              "segments": "segments", "segment-new": "segment/new", "templates": "templates",
              "template-new": "template/new", "journeys": "journeys", "journey-new": "journey/new",
              "journey": f"journey/{journey.json()['journey_id']}", "lookup": "lookup", "admin": "admin",
@@ -897,6 +908,8 @@ def test_every_view_is_axe_clean_and_fits_390_px(stack: Any, shop: Shop, browser
             if view == "new":
                 page.get_by_role("button", name="Add condition").click()
                 page.get_by_role("button", name="Add variant").click()
+                page.get_by_label("Pick a winner: test the variants on a share, then send the best to the rest").check()
+                page.get_by_label("At each device's typical time").check()
             check(page, name, width, found)
         assert page.problems == [], page.problems
         page.context.close()

@@ -137,7 +137,7 @@ function graphEditor(definition, stats, redraw) {
     } else if (type === "webhook") {
       const url = input({ type: "url", value: raw.url || "", placeholder: "https://" });
       const next = nextSelect("Then go to", raw.next);
-      body.append(field("Webhook URL", url, "HTTPS on the engine's allow-list; each call is a signed POST, retried on 429, 5xx and timeouts"), next.node);
+      body.append(field("Webhook URL", url, "A host on the engine's allow-list; each call is a signed POST, retried on 429, 5xx and timeouts"), next.node);
       read = () => ({ type, url: url.value.trim(), next: next.sel.value });
     } else {
       body.append(h("p", { class: "muted" }, "The enrolment ends here."));
