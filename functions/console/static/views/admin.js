@@ -93,7 +93,7 @@ function keysSection() {
       return act(async () => {
         await call("DELETE", `${base}/${encodeURIComponent(k.key_id)}`);
         shown.replaceChildren(h("p", {}, `Key ${k.key_id} revoked.`));
-      });
+      }).then(() => { if (!document.activeElement || document.activeElement === document.body) kind.focus(); }); // its row is gone
     }, { class: "danger", "aria-label": `Revoke ${k.key_id}` });
     return h("tr", { "data-key": k.key_id }, h("td", {}, h("code", {}, k.key_id)), h("td", {}, k.kind),
       h("td", {}, h("code", { "data-key-hint": "" }, `${k.prefix}…${k.last4 || "????"}`)), h("td", {}, when(k.created_at)),

@@ -133,7 +133,7 @@ export async function resultsView(campaignId) {
   run.addEventListener("change", redraw);
   const s = campaign.schedule || {};
   const scheduleText = s.type === "local_time" ? `local time ${s.date} ${s.time} (if passed: ${s.if_passed})`
-    : s.type === "intelligent" ? `each device's typical time on ${s.date}, ${s.window.start}–${s.window.end} local (if passed: ${s.if_passed})`
+    : s.type === "intelligent" ? `each device's typical time on ${s.date}, between ${s.window.start} and ${s.window.end} local (if passed: ${s.if_passed})`
       : s.type === "at" ? `at ${when(s.at)} UTC` : s.type;
   const optIn = h("div", { id: "opt-in" });
   show(card(
