@@ -649,16 +649,19 @@ def test_a_journey_built_in_the_graph_editor_published_and_its_step_counts_read_
     ]
 
 
-def test_a_journey_webhook_step_configured_in_the_editor_shows_its_calls_sent_and_failed(
+def test_a_journey_webhook_step_signed_with_a_rotated_secret_shows_its_calls_sent_and_failed(
     stack: Any, standins: Standins, shop: Shop, page: Any
 ) -> None:
     from playwright.sync_api import expect
 
     app = shop.app
-    secret = app.server.post(f"/v1/apps/{app.app_id}/webhook-secret").json()["webhook_secret"]
+    sign_in(page, stack, "admin")
+    nav(page, "Admin")  # the signing secret the receiver checks, rotated and shown once
+    page.get_by_role("button", name="Rotate the webhook secret").click()
+    page.get_by_role("button", name=re.compile(r"^Confirm: rotate the webhook secret")).click()
+    secret = page.locator("#rotated code[data-secret=webhook-secret]").inner_text()
     url = standins.webhook.endpoint(secret)
     standins.webhook.fail(url, 400)  # the first call is refused for good: counted failed, never retried
-    sign_in(page, stack, "marketer")
     page.goto(f"{stack.api_url}/console#/journey/new")
     page.get_by_label("Journey name").fill("Tell the CRM")
     page.get_by_label("Entry event").fill("hooked")
@@ -681,7 +684,8 @@ def test_a_journey_webhook_step_configured_in_the_editor_shows_its_calls_sent_an
     events = [{"device_id": d, "name": "hooked"} for d in ("loc-kiritimati-2", "loc-kiritimati-3")]
     assert app.server.post("/v1/events/batch", {"events": events}).status_code == 202
     drain(stack)
-    assert sorted(r.status for r in standins.webhook.received(url)) == [200, 400]
+    calls = standins.webhook.received(url)
+    assert sorted(r.status for r in calls) == [200, 400] and all(r.verified for r in calls)  # signed with it
     page.reload()
     counts = app.server.get(f"/v1/journeys/{journey_id}").json()["stats"]["steps"]["tell"]
     assert (counts["entered"], counts["sent"], counts["failed"], counts["retried"]) == (2, 1, 1, 0), counts

@@ -1,5 +1,6 @@
 // Admin (the console's admin role: the app's server key): the app's settings, provider credentials,
-// keys (listed, issued and shown once, revoked), console users (list, create, role, disable, delete) and the audit log.
+// keys (listed, issued and shown once, revoked), the signing secrets (rotated, shown once), console users
+// (list, create, role, disable, delete) and the audit log.
 import { call, path, who } from "../api.js";
 import { alertBox, button, card, field, h, input, list, reason, select, show, table, textarea, when } from "../ui.js";
 
@@ -115,6 +116,34 @@ function keysSection() {
   return { node: h("div", {}, body, form, shown, problem), load };
 }
 
+// The app's signing secrets, rotated (a second press confirms: what the old one signed stops verifying) and
+// shown once: the identity secret signs the backend's user tokens, the webhook secret journey webhook calls.
+function secretsSection() {
+  const shown = h("div", { id: "rotated", "aria-live": "polite" });
+  const problem = alertBox();
+  const rotate = (what, route, field_, effect) => {
+    const press = button(`Rotate the ${what} secret`, async () => {
+      if (press.dataset.armed !== "yes") {
+        press.dataset.armed = "yes";
+        press.textContent = `Confirm: rotate the ${what} secret (${effect})`;
+        return;
+      }
+      press.dataset.armed = "";
+      press.textContent = `Rotate the ${what} secret`;
+      problem.textContent = "";
+      try {
+        const answer = await call("POST", `${path`/v1/apps/${who().app_id}`}/${route}`);
+        shown.replaceChildren(h("p", {}, `New ${what} secret (shown once, copy it now):`),
+          h("code", { class: "secret", "data-secret": route }, answer[field_]));
+      } catch (error) { problem.textContent = reason(error); }
+    }, { class: "secondary" });
+    return press;
+  };
+  return h("div", {}, h("div", { class: "actions" },
+    rotate("identity", "identity-secret", "identity_secret", "user tokens signed with the old one stop verifying"),
+    rotate("webhook", "webhook-secret", "webhook_secret", "webhook calls are signed with the new one")), shown, problem);
+}
+
 // Console users: the list with each user's role, status and state; create one with a temporary password
 // (shown once, to hand over: the user chooses its own at first sign-in); change a role, disable or enable,
 // delete (a second press confirms).
@@ -196,6 +225,7 @@ export async function adminView() {
     h("h2", {}, "Settings"), settingsForm(current),
     h("h2", {}, "Provider credentials"), providersForm(),
     h("h2", {}, "Keys"), keys.node,
+    h("h2", {}, "Signing secrets"), secretsSection(),
     h("h2", {}, "Console users"), users.node));
   await Promise.all([keys.load(), users.load()]);
 }
