@@ -355,19 +355,30 @@ def test_an_experiment_built_in_the_form_shows_its_decision_and_comparisons_and_
     testing = app.server.get(f"/v1/campaigns/{campaign_id}").json()
     assert testing["experiment"]["status"] == "testing" and testing["experiment"]["test_percent"] == 50
     expect(page.locator("#decision")).to_have_attribute("data-decision", "testing")
+    # and one big enough to conclude, made through the API: 40 devices, nearly all in the test
+    clear = app.server.post("/v1/campaigns", {
+        "name": "Clear winner", "message": {"title": "Base", "body": "b"}, "quiet_hours": "ignore",
+        "audience": {"attr": "tags.plan", "op": "eq", "value": "free"},
+        "variants": [{"name": "a", "message": {"title": "A", "body": "b"}},
+                     {"name": "b", "message": {"title": "B", "body": "b"}}],
+        "experiment": {"test_percent": 99, "decide_after": "PT30M"}})  # fmt: skip
+    assert clear.status_code == 201, clear.text
+    clear_id = clear.json()["campaign_id"]
 
-    # the test share's opens: every device that got the longer title opened it
+    # the test shares' opens: every device that got the longer title, or B, opened it
     drain(stack)
-    longer = [shop.tokens[m.token] for m in standins.fcm.received
-              if m.message["data"].get("campaign_id") == campaign_id
-              and m.message["notification"]["title"] == "A longer title"]  # fmt: skip
-    assert longer, [m.message for m in standins.fcm.received]
-    events = [{"device_id": d, "name": "opened", "campaign_id": campaign_id} for d in longer]
+    opened = [(shop.tokens[m.token], m.message["data"]["campaign_id"]) for m in standins.fcm.received
+              if (m.message["data"].get("campaign_id"), m.message["notification"]["title"])
+              in ((campaign_id, "A longer title"), (clear_id, "B"))]  # fmt: skip
+    assert {c for _, c in opened} == {campaign_id, clear_id}, [m.message for m in standins.fcm.received]
+    events = [{"device_id": d, "name": "opened", "campaign_id": c} for d, c in opened]
     assert app.server.post("/v1/events/batch", {"events": events}).status_code == 202
     drain(stack)
+    decide_at = max(app.server.get(f"/v1/campaigns/{c}").json()["experiment"]["decide_at"]
+                    for c in (campaign_id, clear_id))  # fmt: skip
 
     def decide() -> None:
-        stack.clock.set(datetime.fromisoformat(testing["experiment"]["decide_at"]) + timedelta(seconds=1))
+        stack.clock.set(datetime.fromisoformat(decide_at) + timedelta(seconds=1))
         stack.fire_due_schedules()
         stack.drain(timeout=120, schedules=True)
 
@@ -395,11 +406,19 @@ def test_an_experiment_built_in_the_form_shows_its_decision_and_comparisons_and_
 
     rates = app.server.get(f"/v1/apps/{app.app_id}/opt-in").json()
     assert (rates["prompted"], rates["accepted"], rates["declined"]) == (3, 2, 1), rates
+    expect(page.locator("#opt-in-rates")).to_be_visible()
     overall = page.locator("#opt-in-rates tr[data-prompt='']")
     for name, value in (("prompted", "3"), ("accepted", "2"), ("declined", "1"), ("accept_rate", "66.67%")):
         expect(overall.locator(f"[data-opt={name}]")).to_have_text(value)
     expect(page.locator("#opt-in-rates tr[data-prompt=warm] [data-opt=accept_rate]")).to_have_text("100.00%")
     page.screenshot(path=str(shot("campaign-experiment")), full_page=True)
+
+    page.goto(f"{stack.api_url}/console#/campaign/{clear_id}")
+    won = app.server.get(f"/v1/campaigns/{clear_id}").json()["experiment"]
+    assert (won["status"], won["conclusive"], won["winner"]) == ("decided", True, "b"), won
+    expect(page.locator("#decision")).to_have_attribute("data-decision", "winner")
+    expect(page.locator("#decision")).to_contain_text("Winner: b")
+    expect(page.locator("#comparisons tr[data-comparison='a-b'] [data-conclusive]")).to_have_text("yes")
     assert page.problems == []
 
 
