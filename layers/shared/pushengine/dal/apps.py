@@ -87,9 +87,7 @@ class AppsRepository:
     def list_keys(self, app_id: str) -> list[dict[str, Any]]:
         """The app's valid keys, oldest first: id, kind, when issued and the key's last four characters
         (None for keys issued before they were kept), never its hash."""
-        app = self._table.get_item(Key={"app_id": app_id}, ConsistentRead=True).get("Item")
-        if app is None:
-            raise NotFound("app not found", field="app_id")
+        app = self._fresh(app_id)
         first = [{"key_id": key_id(str(app[f"{kind}_key_hash"])), "kind": kind, "created_at": str(app["created_at"]),
                   "last4": app.get(f"{kind}_key_last4")}
                  for kind in ("client", "server") if app.get(f"{kind}_key_hash")]  # fmt: skip
@@ -100,9 +98,7 @@ class AppsRepository:
 
     def revoke_key(self, app_id: str, ident: str) -> bool:
         """Revoke one key by id (an issued one, or one of the app's first two); False if no such key."""
-        app = self._table.get_item(Key={"app_id": app_id}, ConsistentRead=True).get("Item")
-        if app is None:
-            raise NotFound("app not found", field="app_id")
+        app = self._fresh(app_id)
         first = [f"{kind}_key_hash" for kind in ("client", "server")
                  if app.get(f"{kind}_key_hash") and key_id(str(app[f"{kind}_key_hash"])) == ident]  # fmt: skip
         update: dict[str, Any]
@@ -115,6 +111,13 @@ class AppsRepository:
         done = aws.conditional(self._table.update_item, Key={"app_id": app_id}, **update)
         self._cache.pop(app_id, None)
         return done
+
+    def _fresh(self, app_id: str) -> dict[str, Any]:
+        """The app's item as stored now (a strongly consistent read, past the cache); NotFound without one."""
+        app = self._table.get_item(Key={"app_id": app_id}, ConsistentRead=True).get("Item")
+        if app is None:
+            raise NotFound("app not found", field="app_id")
+        return dict(app)
 
     def rotate_identity_secret(self, app_id: str) -> str:
         """A new identity secret: user tokens signed with the old one stop verifying (within the cache's
