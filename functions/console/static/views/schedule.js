@@ -76,7 +76,7 @@ export function schedulePicker(current = { type: "now" }) {
       const win = current.window || { start: "08:00", end: "21:00" };
       const start = input({ type: "time", value: win.start });
       const end = input({ type: "time", value: win.end });
-      const passed = select(IF_PASSED, {}, current.if_passed || "skip");
+      const passed = select([["skip", "skip those devices"], ...IF_PASSED.slice(1)], {}, current.if_passed || "skip");
       return { node: h("div", {}, h("p", { class: "muted" }, "Each device gets it at the time of day it usually opens "
         + "notifications or the app, inside the window, in its own zone."),
       h("div", { class: "grid3" }, field("Date", d), field("Window start (local)", start), field("Window end (local)", end),

@@ -94,7 +94,10 @@ class AppsRepository:
         issued = [{"key_id": ident, "kind": str(entry["kind"]), "created_at": str(entry["created_at"]),
                    "last4": entry.get("last4")}
                   for ident, entry in (app.get("keys") or {}).items()]  # fmt: skip
-        return sorted([*first, *issued], key=lambda k: (k["created_at"], k["key_id"]))
+        # by when issued; the app's first two (client, then server) before any key issued in the same ms
+        ranked = [((k["created_at"], 0, str(i)), k) for i, k in enumerate(first)]
+        ranked += [((k["created_at"], 1, k["key_id"]), k) for k in issued]
+        return [k for _, k in sorted(ranked, key=lambda r: r[0])]
 
     def revoke_key(self, app_id: str, ident: str) -> bool:
         """Revoke one key by id (an issued one, or one of the app's first two); False if no such key."""
