@@ -51,11 +51,12 @@ class Shop:
 def shop(stack: Any, standins: Standins) -> Shop:
     app = new_app(Api(stack.api_url), standins, "console")
     devices: dict[str, dict[str, Any]] = {}
+    tokens: dict[str, str] = {}  # every device's by its push token
     for i in range(60):
         devices[f"con-{i:02d}"] = {"platform": "android", "token": standins.fcm.new_token("demo-project"),
                                    "timezone": ZONES["pagopago"],
                                    "tags": {"plan": "pro" if i % 3 == 0 else "free"}}  # fmt: skip
-    tokens: dict[str, str] = {}
+        tokens[devices[f"con-{i:02d}"]["token"]] = f"con-{i:02d}"
     for city, zone in ZONES.items():
         for i in range(PER_ZONE):
             token = standins.fcm.new_token("demo-project")
@@ -322,6 +323,148 @@ def test_a_campaign_s_results_page_and_the_list_s_filter_and_search(
     assert page.problems == []
 
 
+def test_an_experiment_built_in_the_form_shows_its_decision_and_comparisons_and_the_opt_in_rates(
+    stack: Any, standins: Standins, shop: Shop, page: Any, restore_clock: None
+) -> None:
+    from playwright.sync_api import expect
+
+    app = shop.app
+    sign_in(page, stack, "marketer")
+    nav(page, "New campaign")
+    page.get_by_label("Campaign name", exact=True).fill("Which title")
+    page.get_by_label("Title", exact=True).first.fill("Base")
+    page.get_by_label("Body", exact=True).first.fill("b")
+    page.get_by_role("button", name="Add condition").click()
+    page.get_by_label("Tag name").fill("plan")
+    page.get_by_label("Value", exact=True).fill("pro")
+    page.get_by_label("During quiet hours", exact=True).select_option("ignore")
+    for n, title in ((1, "Short"), (2, "A longer title")):
+        page.get_by_role("button", name="Add variant").click()
+        variant = page.get_by_role("group", name=f"Variant {n}", exact=True)
+        variant.get_by_label("Title", exact=True).fill(title)
+        variant.get_by_label("Body", exact=True).fill("b")
+    page.get_by_label("Pick a winner: test the variants on a share, then send the best to the rest").check()
+    page.get_by_label("Test share (%)").fill("50")
+    page.get_by_label("Decide after", exact=True).fill("30")
+    page.get_by_label("Decide after (unit)").select_option("M")
+    page.get_by_label("If nothing is conclusive, send").select_option("default")
+    standins.fcm.reset()
+    page.get_by_role("button", name="Create campaign").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Which title")
+    campaign_id = page.url.rsplit("/", 1)[1]
+    testing = app.server.get(f"/v1/campaigns/{campaign_id}").json()
+    assert testing["experiment"]["status"] == "testing" and testing["experiment"]["test_percent"] == 50
+    expect(page.locator("#decision")).to_have_attribute("data-decision", "testing")
+    # and one big enough to conclude, made through the API: all 68 devices, nearly all in the test (each arm
+    # of about 34 is far from the 19 under which an expected count would be below 5)
+    clear = app.server.post("/v1/campaigns", {
+        "name": "Clear winner", "message": {"title": "Base", "body": "b"}, "quiet_hours": "ignore",
+        "variants": [{"name": "a", "message": {"title": "A", "body": "b"}},
+                     {"name": "b", "message": {"title": "B", "body": "b"}}],
+        "experiment": {"test_percent": 99, "decide_after": "PT30M"}})  # fmt: skip
+    assert clear.status_code == 201, clear.text
+    clear_id = clear.json()["campaign_id"]
+
+    # the test shares' opens: every device that got the longer title, or B, opened it
+    drain(stack)
+    opened = [(shop.tokens[m.token], m.message["data"]["campaign_id"]) for m in standins.fcm.received
+              if (m.message["data"].get("campaign_id"), m.message["notification"]["title"])
+              in ((campaign_id, "A longer title"), (clear_id, "B"))]  # fmt: skip
+    assert {c for _, c in opened} == {campaign_id, clear_id}, [m.message for m in standins.fcm.received]
+    events = [{"device_id": d, "name": "opened", "campaign_id": c} for d, c in opened]
+    assert app.server.post("/v1/events/batch", {"events": events}).status_code == 202
+    drain(stack)
+    decide_at = max(app.server.get(f"/v1/campaigns/{c}").json()["experiment"]["decide_at"]
+                    for c in (campaign_id, clear_id))  # fmt: skip
+
+    def decide() -> None:
+        stack.clock.set(datetime.fromisoformat(decide_at) + timedelta(seconds=1))
+        stack.fire_due_schedules()
+        stack.drain(timeout=120, schedules=True)
+
+    off_loop(decide)
+    # the soft prompt's outcomes, two wordings
+    for i, (outcome, wording) in enumerate([("prompted", "plain"), ("accepted", "plain"), ("prompted", "plain"),
+                                            ("declined", "plain"), ("prompted", "warm"), ("accepted", "warm")]):  # fmt: skip
+        report = {"outcome": outcome, "prompt_id": f"prompt-{i // 2:04d}{wording}", "variant": wording}
+        assert app.server.post("/v1/events/opt-in", report).status_code == 202
+
+    page.reload()
+    experiment = app.server.get(f"/v1/campaigns/{campaign_id}").json()["experiment"]
+    assert experiment["status"] == "decided" and experiment["conclusive"] is False, experiment
+    decision = page.locator("#decision")
+    expect(decision).to_have_attribute("data-decision", "fallback")
+    expect(decision).to_contain_text(f"No conclusive winner: fallback {experiment['winner']}")
+    expect(decision).to_contain_text(experiment["reason"])
+    expect(page.locator("#comparisons tbody tr")).to_have_count(len(experiment["comparisons"]))
+    for c in experiment["comparisons"]:
+        row = page.locator(f"#comparisons tr[data-comparison='{c['a']}-{c['b']}']")
+        expect(row).to_contain_text(f"{c['rate_a'] * 100:.2f}%")
+        expect(row).to_contain_text(f"{c['rate_b'] * 100:.2f}%")
+        expect(row.locator("[data-p]")).to_have_text("—" if c["p_value"] is None else f"{c['p_value']:.4f}")
+        expect(row.locator("[data-conclusive]")).to_have_text("yes" if c["conclusive"] else "no")
+
+    rates = app.server.get(f"/v1/apps/{app.app_id}/opt-in").json()
+    assert (rates["prompted"], rates["accepted"], rates["declined"]) == (3, 2, 1), rates
+    expect(page.locator("#opt-in-rates")).to_be_visible()
+    overall = page.locator("#opt-in-rates tr[data-prompt='']")
+    for name, value in (("prompted", "3"), ("accepted", "2"), ("declined", "1"), ("accept_rate", "66.67%")):
+        expect(overall.locator(f"[data-opt={name}]")).to_have_text(value)
+    expect(page.locator("#opt-in-rates tr[data-prompt=warm] [data-opt=accept_rate]")).to_have_text("100.00%")
+    page.screenshot(path=str(shot("campaign-experiment")), full_page=True)
+
+    page.goto(f"{stack.api_url}/console#/campaign/{clear_id}")
+    answer = app.server.get(f"/v1/campaigns/{clear_id}").json()
+    won = answer["experiment"]
+    assert (won["status"], won["conclusive"], won["winner"]) == ("decided", True, "b"), (
+        won["reason"], won["comparisons"], answer["variants"])
+    expect(page.locator("#decision")).to_have_attribute("data-decision", "winner")
+    expect(page.locator("#decision")).to_contain_text("Winner: b")
+    expect(page.locator("#comparisons tr[data-comparison='a-b'] [data-conclusive]")).to_have_text("yes")
+    assert page.problems == []
+
+
+def test_an_intelligent_schedule_sends_each_device_at_its_typical_time_inside_a_window(
+    stack: Any, shop: Shop, page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    day = (max(datetime.now(UTC), stack.clock.now()) + timedelta(days=30)).date()
+    sign_in(page, stack, "marketer")
+    nav(page, "New campaign")
+    page.get_by_label("Campaign name", exact=True).fill("When they read")
+    page.get_by_label("Title", exact=True).fill("Hello")
+    page.get_by_label("Body", exact=True).fill("At your usual time")
+    page.get_by_label("At each device's typical time").check()
+    page.get_by_label("Date", exact=True).fill(day.isoformat())
+    page.get_by_label("Window start (local)").fill("09:00")
+    page.get_by_label("Window end (local)").fill("20:30")
+    page.get_by_label("If a device's time has passed").select_option("next_day")
+    page.get_by_role("button", name="Create campaign").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("When they read")
+    campaign_id = page.url.rsplit("/", 1)[1]
+    made = shop.app.server.get(f"/v1/campaigns/{campaign_id}").json()
+    assert made["schedule"] == {"type": "intelligent", "date": day.isoformat(),
+                                "window": {"start": "09:00", "end": "20:30"}, "if_passed": "next_day"}  # fmt: skip
+    shown = f"each device's typical time on {day.isoformat()}, between 09:00 and 20:30 local"
+    expect(page.get_by_text(shown)).to_be_visible()
+    # a window that ends before it starts: the API names the field, the form shows it
+    page.goto(f"{stack.api_url}/console#/new")
+    page.get_by_label("Campaign name", exact=True).fill("Backwards")
+    page.get_by_label("Title", exact=True).fill("t")
+    page.get_by_label("Body", exact=True).fill("b")
+    page.get_by_label("At each device's typical time").check()
+    page.get_by_label("Date", exact=True).fill(day.isoformat())
+    page.get_by_label("Window start (local)").fill("21:00")
+    page.get_by_label("Window end (local)").fill("08:00")
+    page.get_by_role("button", name="Create campaign").click()
+    expect(page.locator("#create [role=alert]").last).to_contain_text("window")
+    page.goto(f"{stack.api_url}/console#/campaign/{campaign_id}")
+    page.get_by_role("button", name="Cancel campaign").click()
+    expect(page.locator("#status")).to_have_text("cancelled")
+    assert page.problems == ["Failed to load resource: the server responded with a status of 400 (Bad Request)"]
+
+
 def test_an_analyst_is_refused_a_creation_and_sees_why(stack: Any, shop: Shop, page: Any) -> None:
     from playwright.sync_api import expect
 
@@ -527,6 +670,56 @@ def test_a_journey_built_in_the_graph_editor_published_and_its_step_counts_read_
     ]
 
 
+def test_a_journey_webhook_step_signed_with_a_rotated_secret_shows_its_calls_sent_and_failed(
+    stack: Any, standins: Standins, shop: Shop, page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    app = shop.app
+    sign_in(page, stack, "admin")
+    nav(page, "Admin")  # the signing secret the receiver checks, rotated and shown once
+    page.get_by_role("button", name="Rotate the webhook secret").click()
+    page.get_by_role("button", name=re.compile(r"^Confirm: rotate the webhook secret")).click()
+    secret = page.locator("#rotated code[data-secret=webhook-secret]").inner_text()
+    url = standins.webhook.endpoint(secret)
+    standins.webhook.fail(url, 400)  # the first call is refused for good: counted failed, never retried
+    page.goto(f"{stack.api_url}/console#/journey/new")
+    page.get_by_label("Journey name").fill("Tell the CRM")
+    page.get_by_label("Entry event").fill("hooked")
+    for step_id, kind in (("tell", "webhook"), ("done", "exit")):
+        page.get_by_label("New step id").fill(step_id)
+        page.get_by_label("Step type").select_option(kind)
+        page.get_by_role("button", name="Add step").click()
+    tell = page.get_by_role("group", name=re.compile(r"^Step tell "))
+    tell.get_by_label("Webhook URL").fill("https://169.254.169.254/latest/meta-data")
+    tell.get_by_label("Then go to").select_option("done")
+    page.get_by_label("First step").select_option("tell")
+    page.get_by_role("button", name="Publish journey").click()
+    expect(tell.get_by_role("alert")).to_contain_text("url:")  # refused on the step it names
+    tell.get_by_label("Webhook URL").fill(url)
+    page.get_by_role("button", name="Publish journey").click()
+    expect(page.locator("#status")).to_have_text("active")
+    journey_id = page.url.rsplit("/", 1)[1]
+    assert app.server.get(f"/v1/journeys/{journey_id}").json()["definition"]["steps"]["tell"]["url"] == url
+
+    events = [{"device_id": d, "name": "hooked"} for d in ("loc-kiritimati-2", "loc-kiritimati-3")]
+    assert app.server.post("/v1/events/batch", {"events": events}).status_code == 202
+    drain(stack)
+    calls = standins.webhook.received(url)
+    assert sorted(r.status for r in calls) == [200, 400] and all(r.verified for r in calls)  # signed with it
+    page.reload()
+    counts = app.server.get(f"/v1/journeys/{journey_id}").json()["stats"]["steps"]["tell"]
+    assert (counts["entered"], counts["sent"], counts["failed"], counts["retried"]) == (2, 1, 1, 0), counts
+    node = page.locator("#graph [data-node-counts=tell]")
+    expect(node.locator("[data-line='0']")).to_have_text("entered 2 · sent 1")
+    expect(node.locator("[data-line='1']")).to_have_text("failed 1 · retried 0")
+    expect(page.locator("[data-counts=tell]")).to_have_text("entered 2 · sent 1 · failed 1 · retried 0")
+    page.screenshot(path=str(shot("journey-webhook")), full_page=True)
+    page.get_by_role("button", name="Stop journey").click()
+    expect(page.locator("#status")).to_have_text("stopped")
+    assert page.problems == ["Failed to load resource: the server responded with a status of 400 (Bad Request)"]
+
+
 def test_an_admin_sets_the_defaults_issues_and_revokes_a_key_and_reads_the_audit_log(
     stack: Any, shop: Shop, page: Any
 ) -> None:
@@ -544,14 +737,26 @@ def test_an_admin_sets_the_defaults_issues_and_revokes_a_key_and_reads_the_audit
     assert settings["quiet_hours"] == {"start": "22:00", "end": "07:30"}
     assert settings["attribution_window_days"] == 5
 
+    # the keys: listed by id, kind and their start and last four characters; one issued (shown once), revoked
+    listed = app.server.get(f"/v1/apps/{app.app_id}/keys").json()["keys"]
+    expect(page.locator("#key-list tbody tr")).to_have_count(len(listed))
     page.get_by_label("Kind of key").select_option("analytics")
     page.get_by_role("button", name="Issue key").click()
     issued = page.locator("#issued code.secret")
     key, key_id = issued.inner_text(), issued.get_attribute("data-key-id")
     assert Api(stack.api_url, key).get("/v1/campaigns?limit=1").status_code == 200
-    page.get_by_label("Key id to revoke").fill(str(key_id))
-    page.get_by_role("button", name="Revoke key").click()
+    row = page.locator(f"#key-list tr[data-key='{key_id}']")
+    expect(row).to_contain_text("analytics")
+    expect(row.locator("[data-key-hint]")).to_have_text(f"pea.{app.app_id}.…{key[-4:]}")
+    for secret in (key, app.server.key, app.client.key):
+        assert secret.rsplit(".", 1)[1][:-4] not in page.locator("#keys").inner_text()
+    page.get_by_role("button", name=f"Revoke {key_id}", exact=True).click()
+    page.get_by_role("button", name=f"Confirm revoke {key_id}").click()
     expect(page.locator("#issued")).to_have_text(f"Key {key_id} revoked.")
+    expect(row).to_have_count(0)
+    expect(page.get_by_label("Kind of key")).to_be_focused()  # the keyboard carries on from the form
+    # the devices function revoked it, so it refuses it at once (the others within their 30 s app cache)
+    assert Api(stack.api_url, key).get(f"/v1/apps/{app.app_id}/keys").status_code == 401
 
     nav(page, "Audit log")
     revoked = page.locator("#audit tr[data-action^='DELETE /v1/apps/']").first
@@ -687,15 +892,28 @@ def shot(name: str) -> Any:
     return SHOTS / f"{name}.png"
 
 
-def test_every_view_is_axe_clean_and_fits_390_px(stack: Any, shop: Shop, browser: Any) -> None:
+def test_every_view_is_axe_clean_and_fits_390_px(
+    stack: Any, standins: Standins, shop: Shop, browser: Any
+) -> None:
     assert AXE.is_file(), "axe-core is missing: `make axe` installs the pinned version"
+    secret = shop.app.server.post(f"/v1/apps/{shop.app.app_id}/webhook-secret").json()["webhook_secret"]
+    hook = standins.webhook.endpoint(secret)
     journey = shop.app.server.post("/v1/journeys", {
         "name": "Shown", "entry": {"event": "shown"}, "first": "wait",
         "steps": {"wait": {"type": "wait", "duration": "PT1H", "next": "send"},
-                  "send": {"type": "send", "message": {"title": "t", "body": "b"}, "next": "done"},
+                  "send": {"type": "send", "message": {"title": "t", "body": "b"}, "next": "tell"},
+                  "tell": {"type": "webhook", "url": hook, "next": "done"},
                   "done": {"type": "exit"}}})  # fmt: skip
     assert journey.status_code == 201, journey.text
+    at = (max(datetime.now(UTC), stack.clock.now()) + timedelta(days=30)).replace(microsecond=0)
+    tested = shop.app.server.post("/v1/campaigns", {
+        "name": "Tested", "message": {"title": "t", "body": "b"}, "schedule": {"type": "at", "at": at.isoformat()},
+        "variants": [{"name": "a", "message": {"title": "A", "body": "b"}},
+                     {"name": "b", "message": {"title": "B", "body": "b"}}],
+        "experiment": {"test_percent": 20}})  # fmt: skip
+    assert tested.status_code == 201, tested.text
     views = {"campaigns": "campaigns", "campaign-new": "new", "campaign": f"campaign/{shop.campaign_id}",
+             "campaign-experiment": f"campaign/{tested.json()['campaign_id']}",
              "segments": "segments", "segment-new": "segment/new", "templates": "templates",
              "template-new": "template/new", "journeys": "journeys", "journey-new": "journey/new",
              "journey": f"journey/{journey.json()['journey_id']}", "lookup": "lookup", "admin": "admin",
@@ -719,6 +937,8 @@ def test_every_view_is_axe_clean_and_fits_390_px(stack: Any, shop: Shop, browser
             if view == "new":
                 page.get_by_role("button", name="Add condition").click()
                 page.get_by_role("button", name="Add variant").click()
+                page.get_by_label("Pick a winner: test the variants on a share, then send the best to the rest").check()
+                page.get_by_label("At each device's typical time").check()
             check(page, name, width, found)
         assert page.problems == [], page.problems
         page.context.close()

@@ -127,3 +127,40 @@ def test_the_audit_log_shows_who_created_paused_and_cancelled_a_campaign(stack: 
     second = admin.get(f"/v1/audit?limit=3&next_token={first['next_token']}").json()
     assert first["entries"] + second["entries"] == entries[:6]
     assert ADMIN_KEY not in str(entries) and str(shop.server.key) not in str(entries)
+
+
+def test_an_app_s_keys_are_listed_by_id_kind_and_last_four_characters_never_the_secret(
+    stack: Any, standins: Standins
+) -> None:
+    app = new_app(Api(stack.api_url), standins, "listed", providers=False)
+    route = f"/v1/apps/{app.app_id}/keys"
+    issued = [app.server.post(route, {"kind": kind}).json() for kind in ("analytics", "server")]
+    secrets = [app.server.key, app.client.key, *(k["key"] for k in issued)]
+    first = {key_id(hash_key(app.client.key)): "client", key_id(hash_key(app.server.key)): "server"}
+
+    for caller in (app.server, Api(stack.api_url, ADMIN_KEY), console_user(stack, app.app_id, "admin", "kay")):
+        answer = caller.get(route)
+        assert answer.status_code == 200, answer.text
+        for secret in secrets:  # neither a key, nor its hash, nor the part after the public prefix
+            for hidden in (secret, hash_key(secret), secret.rsplit(".", 1)[1][:-4]):
+                assert hidden not in answer.text, hidden
+        listed = answer.json()["keys"]
+        assert [(k["key_id"], k["kind"]) for k in listed[2:]] == [(k["key_id"], k["kind"]) for k in issued]
+        assert {k["key_id"]: k["kind"] for k in listed[:2]} == first
+        by_id = {k["key_id"]: k for k in listed}
+        for key, kind in [(app.client.key, "client"), (app.server.key, "server"), *((k["key"], k["kind"]) for k in issued)]:
+            shown = by_id[key_id(hash_key(key))]
+            assert (shown["prefix"], shown["last4"]) == (f"{key.split('.')[0]}.{app.app_id}.", key[-4:]), shown
+            assert shown["kind"] == kind and key.startswith(shown["prefix"])
+        assert set(listed[0]) == {"key_id", "kind", "created_at", "prefix", "last4"}
+
+    # the analytics key, a client key, the marketer and another app's server key may not list
+    marketer = console_user(stack, app.app_id, "marketer", "mark")
+    other = new_app(Api(stack.api_url), standins, "listed-other", providers=False)
+    for refused in (app.server.as_key(issued[0]["key"]), app.client, marketer, other.server):
+        answer = refused.get(route)
+        assert answer.status_code == 403, answer.text
+    assert Api(stack.api_url, ADMIN_KEY).get("/v1/apps/app_0000000000000000/keys").status_code == 404
+    # revoked, a key leaves the list
+    assert app.server.delete(f"{route}/{issued[1]['key_id']}").status_code == 204
+    assert issued[1]["key_id"] not in {k["key_id"] for k in app.server.get(route).json()["keys"]}

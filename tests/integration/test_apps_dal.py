@@ -49,3 +49,24 @@ def test_an_unknown_app_is_not_found_and_not_created(names: dict[str, str], chan
     with pytest.raises(NotFound):
         change(apps)
     assert AppsRepository(names["AppsTable"]).get("app_missing") is None
+
+
+def test_keys_are_listed_oldest_first_without_their_hashes_and_an_older_app_s_have_no_last_four(
+    names: dict[str, str],
+) -> None:
+    from pushengine.dal import aws
+
+    apps = AppsRepository(names["AppsTable"])
+    app, client_key, server_key = apps.create("listed")
+    app_id = app["app_id"]
+    issued, key, _ = apps.add_key(app_id, "analytics")
+    # an app made before the last four characters were kept
+    aws.table(names["AppsTable"]).update_item(Key={"app_id": app_id}, UpdateExpression="REMOVE client_key_last4")
+    listed = apps.list_keys(app_id)
+    assert [(k["key_id"], k["kind"], k["last4"]) for k in listed] == [
+        (key_id(hash_key(client_key)), "client", None), (key_id(hash_key(server_key)), "server", server_key[-4:]),
+        (issued, "analytics", key[-4:])]  # fmt: skip
+    assert all(set(k) == {"key_id", "kind", "created_at", "last4"} for k in listed)
+    assert apps.revoke_key(app_id, issued) and [k["kind"] for k in apps.list_keys(app_id)] == ["client", "server"]
+    with pytest.raises(NotFound):
+        apps.list_keys("app_0000000000000000")

@@ -113,3 +113,6 @@ export function debounce(fn, ms) {
 
 /** Comma-separated text as a list of trimmed, non-empty items. */
 export const list = (text) => String(text || "").split(",").map((s) => s.trim()).filter(Boolean);
+
+/** An ISO 8601 duration from an amount and a unit (M minutes, H hours, D days): 2, "H" -> "PT2H". */
+export const isoDuration = (n, unit) => (unit === "D" ? `P${Number(n) || 0}D` : `PT${Number(n) || 0}${unit}`);

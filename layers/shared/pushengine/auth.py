@@ -47,8 +47,13 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def key_prefix(kind: KeyKind, app_id: str) -> str:
+    """The public start of every key of this kind and app (`<kind>.<app_id>.`): it names no secret."""
+    return f"{_KIND_PREFIX[kind]}.{app_id}."
+
+
 def new_key(kind: KeyKind, app_id: str) -> str:
-    return f"{_KIND_PREFIX[kind]}.{app_id}.{secrets.token_urlsafe(32)}"
+    return key_prefix(kind, app_id) + secrets.token_urlsafe(32)
 
 
 def bearer(headers: Mapping[str, str] | None) -> str | None:

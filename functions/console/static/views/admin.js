@@ -1,5 +1,6 @@
 // Admin (the console's admin role: the app's server key): the app's settings, provider credentials,
-// keys (issue, shown once; revoke), console users (list, create, role, disable, delete) and the audit log.
+// keys (listed, issued and shown once, revoked), the signing secrets (rotated, shown once), console users
+// (list, create, role, disable, delete) and the audit log.
 import { call, path, who } from "../api.js";
 import { alertBox, button, card, field, h, input, list, reason, select, show, table, textarea, when } from "../ui.js";
 
@@ -70,31 +71,77 @@ function providersForm() {
     problem, out);
 }
 
-function keysForm() {
+// Keys: the app's valid keys (id, kind, its public start and last four characters: the API never answers a
+// key again), issue one (shown once), revoke one (a second press confirms).
+function keysSection() {
+  const base = `${path`/v1/apps/${who().app_id}`}/keys`;
   const kind = select([["server", "server"], ["client", "client"], ["analytics", "analytics (read-only)"]]);
   const shown = h("div", { id: "issued", "aria-live": "polite" });
-  const keyId = input({ placeholder: "key_0123456789abcdef", maxlength: 20 });
+  const body = h("div", { id: "keys" });
   const problem = alertBox();
-  return h("div", {},
-    h("form", { class: "inline", onsubmit: async (event) => {
-      event.preventDefault();
+  const act = async (work) => {
+    problem.textContent = "";
+    try { await work(); await load(); } catch (error) { problem.textContent = reason(error); }
+  };
+  const row = (k) => {
+    const revoke = button("Revoke", () => {
+      if (revoke.dataset.armed !== "yes") { // a second press confirms
+        revoke.dataset.armed = "yes";
+        revoke.textContent = "Confirm revoke";
+        revoke.setAttribute("aria-label", `Confirm revoke ${k.key_id}`);
+        return undefined;
+      }
+      return act(async () => {
+        await call("DELETE", `${base}/${encodeURIComponent(k.key_id)}`);
+        shown.replaceChildren(h("p", {}, `Key ${k.key_id} revoked.`));
+      }).then(() => { if (!document.activeElement || document.activeElement === document.body) kind.focus(); }); // its row is gone
+    }, { class: "danger", "aria-label": `Revoke ${k.key_id}` });
+    return h("tr", { "data-key": k.key_id }, h("td", {}, h("code", {}, k.key_id)), h("td", {}, k.kind),
+      h("td", {}, h("code", { "data-key-hint": "" }, `${k.prefix}…${k.last4 || "????"}`)), h("td", {}, when(k.created_at)),
+      h("td", {}, revoke));
+  };
+  async function load() {
+    const { keys } = await call("GET", base);
+    body.replaceChildren(keys.length ? table(["Key id", "Kind", "Key (start … last 4)", "Issued (UTC)", "Revoke"], keys.map(row), { id: "key-list" })
+      : h("p", {}, "The app has no valid key."));
+  }
+  const form = h("form", { class: "inline", onsubmit: (event) => {
+    event.preventDefault();
+    return act(async () => {
+      const k = await call("POST", base, { kind: kind.value });
+      shown.replaceChildren(h("p", {}, `New ${k.kind} key ${k.key_id} (shown once, copy it now):`),
+        h("code", { class: "secret", "data-key-id": k.key_id }, k.key));
+    });
+  } }, field("Kind of key", kind), h("button", { type: "submit" }, "Issue key"));
+  return { node: h("div", {}, body, form, shown, problem), load };
+}
+
+// The app's signing secrets, rotated (a second press confirms: what the old one signed stops verifying) and
+// shown once: the identity secret signs the backend's user tokens, the webhook secret journey webhook calls.
+function secretsSection() {
+  const shown = h("div", { id: "rotated", "aria-live": "polite" });
+  const problem = alertBox();
+  const rotate = (what, route, field_, effect) => {
+    const press = button(`Rotate the ${what} secret`, async () => {
+      if (press.dataset.armed !== "yes") {
+        press.dataset.armed = "yes";
+        press.textContent = `Confirm: rotate the ${what} secret (${effect})`;
+        return;
+      }
+      press.dataset.armed = "";
+      press.textContent = `Rotate the ${what} secret`;
       problem.textContent = "";
       try {
-        const k = await call("POST", `${path`/v1/apps/${who().app_id}`}/keys`, { kind: kind.value });
-        shown.replaceChildren(h("p", {}, `New ${k.kind} key ${k.key_id} (shown once, copy it now):`),
-          h("code", { class: "secret", "data-key-id": k.key_id }, k.key));
+        const answer = await call("POST", `${path`/v1/apps/${who().app_id}`}/${route}`);
+        shown.replaceChildren(h("p", {}, `New ${what} secret (shown once, copy it now):`),
+          h("code", { class: "secret", "data-secret": route }, answer[field_]));
       } catch (error) { problem.textContent = reason(error); }
-    } }, field("Kind of key", kind), h("button", { type: "submit" }, "Issue key")),
-    shown,
-    h("form", { class: "inline", onsubmit: async (event) => {
-      event.preventDefault();
-      problem.textContent = "";
-      try {
-        await call("DELETE", `${path`/v1/apps/${who().app_id}`}/keys/${keyId.value.trim()}`);
-        shown.replaceChildren(h("p", {}, `Key ${keyId.value.trim()} revoked.`));
-      } catch (error) { problem.textContent = reason(error); }
-    } }, field("Key id to revoke", keyId), h("button", { type: "submit", class: "danger" }, "Revoke key")),
-    h("p", { class: "muted" }, "The API has no route that lists an app's keys: the audit log shows each one issued."), problem);
+    }, { class: "secondary" });
+    return press;
+  };
+  return h("div", {}, h("div", { class: "actions" },
+    rotate("identity", "identity-secret", "identity_secret", "user tokens signed with the old one stop verifying"),
+    rotate("webhook", "webhook-secret", "webhook_secret", "webhook calls are signed with the new one")), shown, problem);
 }
 
 // Console users: the list with each user's role, status and state; create one with a temporary password
@@ -173,12 +220,14 @@ function usersSection() {
 export async function adminView() {
   const current = await call("GET", `${path`/v1/apps/${who().app_id}`}/settings`);
   const users = usersSection();
+  const keys = keysSection();
   show(card(h("h1", {}, "Admin"), h("p", { class: "muted" }, `App ${who().app_id}`),
     h("h2", {}, "Settings"), settingsForm(current),
     h("h2", {}, "Provider credentials"), providersForm(),
-    h("h2", {}, "Keys"), keysForm(),
+    h("h2", {}, "Keys"), keys.node,
+    h("h2", {}, "Signing secrets"), secretsSection(),
     h("h2", {}, "Console users"), users.node));
-  await users.load();
+  await Promise.all([keys.load(), users.load()]);
 }
 
 export async function auditView() {

@@ -3,13 +3,16 @@
 // validation shown on the step it names (`steps.<id>.<field>`); pause, resume, stop.
 import { call, may, path } from "../api.js";
 import { svg } from "../chart.js";
-import { alertBox, button, card, field, h, input, list, reason, select, show, table } from "../ui.js";
+import { alertBox, button, card, field, h, input, isoDuration, list, reason, select, show, table } from "../ui.js";
 import { composer } from "./composer.js";
 
 const TYPES = [["send", "send a message"], ["wait", "wait"], ["wait_for", "wait for an event"], ["split", "split on a condition"],
   ["random", "random split"], ["holdout", "holdout"], ["webhook", "webhook"], ["exit", "exit"]];
 const UNITS = [["M", "minutes"], ["H", "hours"], ["D", "days"]];
 const COUNTS = ["entered", "waiting", "sent", "delivered", "opened", "clicked", "converted"];
+// what a step's box on the graph shows: a send's reach, a wait's backlog, a webhook's calls
+const SHOWN = { send: ["entered", "sent", "opened"], wait: ["entered", "waiting"], wait_for: ["entered", "waiting"],
+  webhook: ["entered", "sent", "failed", "retried"] };
 const STEP_ID = /^[A-Za-z][A-Za-z0-9_]{0,23}$/;
 
 export async function journeysView() {
@@ -24,7 +27,6 @@ export async function journeysView() {
   }), { id: "journeys" }) : h("p", {}, "No journeys yet.")));
 }
 
-const duration = (n, unit) => (unit === "D" ? `P${Number(n) || 0}D` : `PT${Number(n) || 0}${unit}`);
 function parseDuration(text) {
   const m = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$/.exec(text || "");
   if (!m) return [1, "H"];
@@ -77,7 +79,7 @@ function graphEditor(definition, stats, redraw) {
       mode.addEventListener("change", shape);
       shape();
       body.append(h("div", { class: "grid3" }, field("Wait how", mode), fAmount, fUnit, fAt), next.node);
-      read = () => ({ type, ...(mode.value === "duration" ? (amount.value === "" ? {} : { duration: duration(amount.value, unit.value) })
+      read = () => ({ type, ...(mode.value === "duration" ? (amount.value === "" ? {} : { duration: isoDuration(amount.value, unit.value) })
         : { until: { local_time: at.value } }), next: next.sel.value });
     } else if (type === "wait_for") {
       const event = input({ maxlength: 64, value: raw.event || "", placeholder: "app_open" });
@@ -87,7 +89,7 @@ function graphEditor(definition, stats, redraw) {
       const onEvent = nextSelect("If it happens, go to", raw.on_event);
       const onTimeout = nextSelect("If not, go to", raw.on_timeout);
       body.append(h("div", { class: "grid3" }, field("Event", event), field("Timeout", amount), field("Unit", unit)), onEvent.node, onTimeout.node);
-      read = () => ({ type, event: event.value.trim(), timeout: duration(amount.value, unit.value), on_event: onEvent.sel.value, on_timeout: onTimeout.sel.value });
+      read = () => ({ type, event: event.value.trim(), timeout: isoDuration(amount.value, unit.value), on_event: onEvent.sel.value, on_timeout: onTimeout.sel.value });
     } else if (type === "split") {
       const branches = [];
       const list_ = h("div", {});
@@ -135,13 +137,13 @@ function graphEditor(definition, stats, redraw) {
     } else if (type === "webhook") {
       const url = input({ type: "url", value: raw.url || "", placeholder: "https://" });
       const next = nextSelect("Then go to", raw.next);
-      body.append(field("Webhook URL", url), next.node);
+      body.append(field("Webhook URL", url, "A host on the engine's allow-list; each call is a signed POST, retried on 429, 5xx and timeouts"), next.node);
       read = () => ({ type, url: url.value.trim(), next: next.sel.value });
     } else {
       body.append(h("p", { class: "muted" }, "The enrolment ends here."));
     }
     const s = (stats && stats[id]) || null;
-    const counts = s ? h("p", { class: "counts", "data-counts": id }, COUNTS.filter((k) => k in s).map((k) => `${k} ${s[k]}`).join(" · ")) : null;
+    const counts = s ? h("p", { class: "counts", "data-counts": id }, (type === "webhook" ? SHOWN.webhook : COUNTS).filter((k) => k in s).map((k) => `${k} ${s[k]}`).join(" · ")) : null;
     const node = h("fieldset", { class: "step-card", "data-step": id }, h("legend", {}, `Step ${id} (${type.replace("_", " ")})`),
       counts, body, error, button(`Remove step ${id}`, () => { steps.delete(id); node.remove(); refresh(); }, { class: "secondary" }));
     steps.set(id, { id, type, read, node, error });
@@ -192,9 +194,13 @@ function drawGraph(holder, first, steps, stats) {
     svg("rect", { x: p.x, y: p.y, width: W, height: H, rx: 8 }, g);
     svg("text", { x: p.x + 8, y: p.y + 18, class: "node-id" }, g).textContent = `${id} · ${s.type}`;
     const c = (stats && stats[id]) || {};
-    const shown = s.type === "send" ? ["entered", "sent", "opened"] : s.type.startsWith("wait") ? ["entered", "waiting"] : ["entered"];
-    svg("text", { x: p.x + 8, y: p.y + 40, class: "node-count", "data-node-counts": id }, g).textContent =
-      stats ? shown.map((k) => `${k} ${c[k] ?? 0}`).join(" · ") : "";
+    const shown = (SHOWN[s.type] || ["entered"]).filter((k) => k !== "retried" || k in c); // retried: when the stats carry it
+    const parts = stats ? shown.map((k) => `${k} ${c[k] ?? 0}`) : [];
+    const lines = parts.length > 3 ? [parts.slice(0, 2), parts.slice(2)] : [parts]; // more than 3 fit on two lines
+    const text = svg("text", { x: p.x + 8, y: p.y + (lines.length > 1 ? 34 : 40), class: "node-count", "data-node-counts": id }, g);
+    lines.forEach((line, i) => {
+      svg("tspan", { x: p.x + 8, dy: i ? 14 : 0, "data-line": i }, text).textContent = line.join(" · ");
+    });
   }
   root.style.maxWidth = `${width * 1.4}px`; // no bigger than a readable scale on a wide screen (CSSOM: CSP-safe)
   holder.replaceChildren(root);

@@ -1,7 +1,8 @@
 // A campaign's page: its status and actions (pause, resume, cancel, edit before the first wave), waves
 // and the zones skipped, the funnel, the time series per hour or day (and per run), per variant with
-// lift and significance, revenue per currency, suppressions and errors.
-import { call, may, path } from "../api.js";
+// lift and significance, an experiment's decision (winner or fallback, and every comparison), revenue per
+// currency, suppressions and errors; and the app's opt-in prompts (the web SDK's soft prompt).
+import { call, may, path, who } from "../api.js";
 import { lineChart, timeline } from "../chart.js";
 import { alertBox, button, card, field, h, money, pct, reason, select, show, table, when } from "../ui.js";
 
@@ -41,6 +42,38 @@ function variantsTable(campaign) {
         h("td", { class: "num", "data-lift": "p_value" }, l && l.p_value !== null ? l.p_value.toFixed(4) : "—"),
         h("td", { "data-lift": "verdict" }, verdict));
     }), { id: "variants" });
+}
+
+// An experiment: testing (decided when), or decided: the winner, or the fallback when nothing was
+// conclusive, why, and every comparison the API made (p-values Bonferroni-corrected past two variants).
+function experimentSection(x) {
+  const facts = [`metric ${x.metric}`, `test share ${x.test_percent}%`];
+  const decision = x.status !== "decided"
+    ? h("p", { id: "decision", "data-decision": "testing" }, `Testing: decides at ${when(x.decide_at)} UTC.`)
+    : h("p", { id: "decision", "data-decision": x.conclusive ? "winner" : "fallback" },
+      h("strong", {}, x.conclusive ? `Winner: ${x.winner}` : `No conclusive winner: fallback ${x.winner}`),
+      ` (decided ${when(x.decided_at)} UTC) — ${x.reason}`);
+  if (x.overall_p_value !== null && x.overall_p_value !== undefined) facts.push(`across all variants p = ${x.overall_p_value.toFixed(4)}`);
+  return h("div", { id: "experiment" }, decision, h("p", { class: "muted" }, facts.join(" · ")),
+    x.comparisons.length ? table(["Variant A", "Variant B", `Rate A (${x.metric})`, "Rate B", "p-value", "Conclusive"],
+      x.comparisons.map((c) => h("tr", { "data-comparison": `${c.a}-${c.b}` }, h("td", {}, c.a), h("td", {}, c.b),
+        h("td", { class: "num" }, pct(c.rate_a)), h("td", { class: "num" }, pct(c.rate_b)),
+        h("td", { class: "num", "data-p": "" }, c.p_value === null ? "—" : c.p_value.toFixed(4)),
+        h("td", { "data-conclusive": String(c.conclusive) }, c.conclusive ? "yes" : "no"))), { id: "comparisons" })
+      : h("p", { class: "muted" }, "No comparison yet."));
+}
+
+// The app's soft permission prompts (GET /v1/apps/{id}/opt-in): prompted, accepted and declined, with their
+// rates, in all and per prompt wording.
+async function optInSection(holder) {
+  const o = await call("GET", `${path`/v1/apps/${who().app_id}`}/opt-in`);
+  const cells = (c) => [h("td", { class: "num", "data-opt": "prompted" }, c.prompted),
+    h("td", { class: "num", "data-opt": "accepted" }, c.accepted), h("td", { class: "num", "data-opt": "accept_rate" }, pct(c.accept_rate)),
+    h("td", { class: "num", "data-opt": "declined" }, c.declined), h("td", { class: "num", "data-opt": "decline_rate" }, pct(c.decline_rate))];
+  holder.replaceChildren(o.prompted ? table(["Prompt", "Prompted", "Accepted", "Accept rate", "Declined", "Decline rate"],
+    [h("tr", { "data-prompt": "" }, h("td", {}, "all prompts"), ...cells(o)),
+      ...Object.entries(o.variants).map(([name, c]) => h("tr", { "data-prompt": name }, h("td", {}, name), ...cells(c)))], { id: "opt-in-rates" })
+    : h("p", { class: "muted" }, "No soft prompt shown yet."));
 }
 
 const runsTable = (runs) => table(["Run (local date)", "Targeted", "Sent", "Opened", "Converted", "Revenue"],
@@ -100,7 +133,9 @@ export async function resultsView(campaignId) {
   run.addEventListener("change", redraw);
   const s = campaign.schedule || {};
   const scheduleText = s.type === "local_time" ? `local time ${s.date} ${s.time} (if passed: ${s.if_passed})`
-    : s.type === "at" ? `at ${when(s.at)} UTC` : s.type;
+    : s.type === "intelligent" ? `each device's typical time on ${s.date}, between ${s.window.start} and ${s.window.end} local (if passed: ${s.if_passed})`
+      : s.type === "at" ? `at ${when(s.at)} UTC` : s.type;
+  const optIn = h("div", { id: "opt-in" });
   show(card(
     h("h1", {}, campaign.name, " ", h("span", { class: `status ${campaign.status}`, id: "status" }, campaign.status)),
     h("p", { class: "muted" }, campaign.campaign_id, " · created ", when(campaign.created_at), " UTC · schedule: ", scheduleText),
@@ -114,9 +149,11 @@ export async function resultsView(campaignId) {
     h("h2", {}, "Over time"), h("div", { class: "inline" }, field("Granularity", granularity), runs.length ? field("Run", run) : null), chart,
     runs.length ? h("h2", {}, "Runs") : null, runs.length ? runsTable(runs) : null,
     h("h2", {}, "Per variant"), variantsTable(campaign),
+    campaign.experiment ? h("h2", {}, "Experiment") : null, campaign.experiment ? experimentSection(campaign.experiment) : null,
     h("h2", {}, "Per platform"), campaign.stats.platforms ? table(["Platform", "Sent"], Object.entries(campaign.stats.platforms).map(([k, v]) => [k, v.sent ?? v]))
       : h("p", { class: "muted" }, "The API does not break a campaign's results down by platform yet."),
     h("h2", {}, "Not sent"), suppressed(campaign.stats),
-    h("h2", {}, "Errors"), errors(campaign)));
-  await redraw();
+    h("h2", {}, "Errors"), errors(campaign),
+    h("h2", {}, "Opt-in prompts (whole app)"), optIn));
+  await Promise.all([redraw(), optInSection(optIn).catch((e) => optIn.replaceChildren(h("p", { class: "error" }, reason(e))))]);
 }

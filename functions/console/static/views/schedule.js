@@ -1,12 +1,14 @@
 // When and how a campaign sends: the schedule (now, at, local time with if_passed, recurring,
-// anniversary, triggered), then delivery rules (quiet hours, frequency cap, max_per_second, category),
-// variants and holdout. Each part reads back as the API's fields.
-import { checkbox, field, h, input, list, radios, select } from "../ui.js";
+// anniversary, triggered, intelligent), then delivery rules (quiet hours, frequency cap, max_per_second,
+// category), variants, holdout and an experiment that picks the winner. Each part reads back as the API's
+// fields.
+import { checkbox, field, h, input, isoDuration, list, radios, select } from "../ui.js";
 import { composer } from "./composer.js";
 
 const TYPES = [
   ["now", "Now"], ["at", "At a moment (UTC)"], ["local_time", "At a local time in each device's zone"],
   ["recurring", "Recurring"], ["anniversary", "Anniversary of a date attribute"], ["triggered", "Triggered by an event"],
+  ["intelligent", "At each device's typical time"],
 ];
 const DAYS = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"];
 const IF_PASSED = [["skip", "skip those zones"], ["send_now", "send at once"], ["next_day", "send the next day"]];
@@ -64,8 +66,22 @@ export function schedulePicker(current = { type: "now" }) {
       return { node: h("div", {}, h("div", { class: "grid3" }, field("Event", event), field("Delay", delay), field("Delay unit", unit)),
         field("Cancelled by events (commas)", cancel), restart.node),
       value: () => ({ type: "triggered", event: event.value.trim(),
-        delay: unit.value === "D" ? `P${Number(delay.value) || 0}D` : `PT${Number(delay.value) || 0}${unit.value}`,
+        delay: isoDuration(delay.value, unit.value),
         cancel_on: list(cancel.value), restart_on_repeat: restart.box.checked }) };
+    },
+    // each device at its own typical local time of day inside the window (its opens and app opens of the
+    // last 90 days; without them the app's busiest hour, else the window's start): pushengine.typical_time
+    intelligent: () => {
+      const d = date(current.date);
+      const win = current.window || { start: "08:00", end: "21:00" };
+      const start = input({ type: "time", value: win.start });
+      const end = input({ type: "time", value: win.end });
+      const passed = select([["skip", "skip those devices"], ...IF_PASSED.slice(1)], {}, current.if_passed || "skip");
+      return { node: h("div", {}, h("p", { class: "muted" }, "Each device gets it at the time of day it usually opens "
+        + "notifications or the app, inside the window, in its own zone."),
+      h("div", { class: "grid3" }, field("Date", d), field("Window start (local)", start), field("Window end (local)", end),
+        field("If a device's time has passed", passed))),
+      value: () => ({ type: "intelligent", date: d.value, window: { start: start.value, end: end.value }, if_passed: passed.value }) };
     },
   };
   const draw = () => {
@@ -114,7 +130,29 @@ export function variantsPicker() {
     items.push(item);
     holder.append(row);
   };
+  const experiment = experimentPicker();
   const node = h("div", {}, holder, h("button", { type: "button", class: "secondary", onclick: add }, "Add variant"),
-    field("Holdout (% who get nothing, to measure lift)", holdout));
-  return { node, value: () => ({ ...(items.length ? { variants: items.map((i) => i.value()) } : {}), holdout_percent: Number(holdout.value || 0) }) };
+    field("Holdout (% who get nothing, to measure lift)", holdout), experiment.node);
+  return { node, value: () => ({ ...(items.length ? { variants: items.map((i) => i.value()) } : {}), holdout_percent: Number(holdout.value || 0),
+    ...experiment.value() }) };
+}
+
+/** An experiment: the variants go to a test share, and after a while the winner (or the fallback) goes to the rest. */
+function experimentPicker() {
+  const on = checkbox("Pick a winner: test the variants on a share, then send the best to the rest");
+  const share = input({ type: "number", min: 1, max: 99, value: 20 });
+  const metric = select([["opened", "opened"], ["clicked", "clicked"], ["converted", "converted"], ["revenue", "revenue"]]);
+  const after = input({ type: "number", min: 1, value: 2 });
+  const unit = select([["M", "minutes"], ["H", "hours"], ["D", "days"]], {}, "H");
+  const confidence = select([["0.9", "90%"], ["0.95", "95%"], ["0.99", "99%"]], {}, "0.95");
+  const fallback = select([["default", "the first variant"], ["best", "the best observed rate"]]);
+  const detail = h("div", { class: "grid3" }, field("Test share (%)", share), field("Winner by", metric), field("Decide after", after),
+    field("Decide after (unit)", unit), field("Confidence", confidence), field("If nothing is conclusive, send", fallback));
+  const shape = () => { detail.hidden = !on.box.checked; };
+  on.box.addEventListener("change", shape);
+  shape();
+  return { node: h("fieldset", { class: "experiment" }, h("legend", {}, "Experiment"), on.node, detail),
+    value: () => (on.box.checked ? { experiment: { test_percent: Number(share.value), metric: metric.value,
+      decide_after: isoDuration(after.value, unit.value),
+      min_confidence: Number(confidence.value), fallback: fallback.value } } : {}) };
 }

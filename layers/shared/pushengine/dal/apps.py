@@ -52,6 +52,9 @@ class AppsRepository:
             "created_at": now_iso(),
             "client_key_hash": hash_key(client_key),
             "server_key_hash": hash_key(server_key),
+            # each key's last four characters, to tell keys apart in a listing (the key is never stored)
+            "client_key_last4": client_key[-4:],
+            "server_key_last4": server_key[-4:],
             "providers": {},
             # new apps verify devices and users from the start (pushengine.device_trust, pushengine.identity)
             "identity_secret": new_identity_secret(),
@@ -77,15 +80,28 @@ class AppsRepository:
         ident = key_id(digest)
         # the map first: DynamoDB sets a key inside a map only once the map exists
         self._update(app_id, "SET #k = if_not_exists(#k, :empty)", {"#k": "keys"}, {":empty": {}})
-        entry = {"kind": kind, "hash": digest, "created_at": stamp}
+        entry = {"kind": kind, "hash": digest, "created_at": stamp, "last4": key[-4:]}
         self._update(app_id, "SET #k.#id = :key", {"#k": "keys", "#id": ident}, {":key": entry})
         return ident, key, stamp
 
+    def list_keys(self, app_id: str) -> list[dict[str, Any]]:
+        """The app's valid keys, oldest first: id, kind, when issued and the key's last four characters
+        (None for keys issued before they were kept), never its hash."""
+        app = self._fresh(app_id)
+        first = [{"key_id": key_id(str(app[f"{kind}_key_hash"])), "kind": kind, "created_at": str(app["created_at"]),
+                  "last4": app.get(f"{kind}_key_last4")}
+                 for kind in ("client", "server") if app.get(f"{kind}_key_hash")]  # fmt: skip
+        issued = [{"key_id": ident, "kind": str(entry["kind"]), "created_at": str(entry["created_at"]),
+                   "last4": entry.get("last4")}
+                  for ident, entry in (app.get("keys") or {}).items()]  # fmt: skip
+        # by when issued; the app's first two (client, then server) before any key issued in the same ms
+        ranked = [((k["created_at"], 0, str(i)), k) for i, k in enumerate(first)]
+        ranked += [((k["created_at"], 1, k["key_id"]), k) for k in issued]
+        return [k for _, k in sorted(ranked, key=lambda r: r[0])]
+
     def revoke_key(self, app_id: str, ident: str) -> bool:
         """Revoke one key by id (an issued one, or one of the app's first two); False if no such key."""
-        app = self._table.get_item(Key={"app_id": app_id}, ConsistentRead=True).get("Item")
-        if app is None:
-            raise NotFound("app not found", field="app_id")
+        app = self._fresh(app_id)
         first = [f"{kind}_key_hash" for kind in ("client", "server")
                  if app.get(f"{kind}_key_hash") and key_id(str(app[f"{kind}_key_hash"])) == ident]  # fmt: skip
         update: dict[str, Any]
@@ -98,6 +114,13 @@ class AppsRepository:
         done = aws.conditional(self._table.update_item, Key={"app_id": app_id}, **update)
         self._cache.pop(app_id, None)
         return done
+
+    def _fresh(self, app_id: str) -> dict[str, Any]:
+        """The app's item as stored now (a strongly consistent read, past the cache); NotFound without one."""
+        app = self._table.get_item(Key={"app_id": app_id}, ConsistentRead=True).get("Item")
+        if app is None:
+            raise NotFound("app not found", field="app_id")
+        return dict(app)
 
     def rotate_identity_secret(self, app_id: str) -> str:
         """A new identity secret: user tokens signed with the old one stop verifying (within the cache's

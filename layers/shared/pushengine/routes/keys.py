@@ -1,5 +1,6 @@
-"""Routes of API keys (the admin key, or the app's own server key), served by the devices function: issue
-and revoke, so keys rotate without downtime (several keys of a kind are valid at once)."""
+"""Routes of API keys (the admin key, or the app's own server key), served by the devices function: list,
+issue and revoke, so keys rotate without downtime (several keys of a kind are valid at once). A listing
+names each key by its id, kind, prefix and last four characters: never the key, nor its hash."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, ConfigDict
 
+from pushengine.auth import KeyKind, key_prefix
 from pushengine.errors import NotFound
 from pushengine.http import ApiRouter
 from pushengine.routes.devices import deps
@@ -23,11 +25,31 @@ class KeyIn(BaseModel):
     kind: Literal["client", "server", "analytics"]
 
 
+class KeyListed(BaseModel):
+    key_id: str
+    kind: KeyKind
+    created_at: str
+    prefix: str  # the key's public start, `<kind>.<app_id>.`
+    last4: str | None  # the key's last four characters (None for a key issued before they were kept)
+
+
+class KeyList(BaseModel):
+    keys: list[KeyListed]
+
+
 class KeyOut(BaseModel):
     key_id: str
     kind: str
     key: str  # shown once: only its hash is stored
     created_at: str
+
+
+@router.api(
+    "GET", "/v1/apps/<app_id>/keys", keys=["admin", "server"], app_param="app_id", operator=True,
+    answers=[404], summary="The app's valid keys, oldest first: id, kind, prefix and last four characters, never the key",
+)  # fmt: skip
+def list_keys(app_id: AppId) -> KeyList:
+    return KeyList(keys=[KeyListed(**k, prefix=key_prefix(k["kind"], app_id)) for k in deps.apps.list_keys(app_id)])
 
 
 @router.api(
