@@ -188,3 +188,22 @@ def test_erasing_the_user_removes_the_enrolment_and_its_timer(
     assert standins.webpush.received_for(sub) == []
     remind = journey(app, journey_id)["stats"]["steps"]["remind"]
     assert remind["entered"] == 0 and remind["suppressed_unregistered"] == 0  # its timer never fired
+
+
+def test_a_journeys_sends_keep_max_per_second_at_the_receiver(stack: Any, standins: Standins) -> None:
+    from tests.e2e.test_max_per_second import DEVICES, RATE, assert_paced, devices, received
+
+    app = new_app(Api(stack.api_url), standins, "journey-paced")
+    subs = devices(stack, standins, app)
+    body = {"name": "Paced welcome", "quiet_hours": "ignore", "max_per_second": RATE,
+            "entry": {"event": "checkout"}, "first": "thanks",
+            "steps": {"thanks": {"type": "send", "message": {"title": "Thanks", "body": "for your order"}}}}  # fmt: skip
+    r = app.server.post("/v1/journeys", body)
+    assert r.status_code == 201, r.text
+    journey_id = r.json()["journey_id"]
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=5)
+    for i in range(DEVICES):  # 20 entries within a second or two: every send is due at once
+        event(app, f"paced-{i:02d}", "checkout", at)
+    stack.drain(timeout=120, schedules=True)
+    assert_paced(received(standins, subs))
+    assert journey(app, journey_id)["stats"]["steps"]["thanks"]["sent"] == DEVICES

@@ -80,6 +80,11 @@ class World:
 
 @pytest.fixture
 def world() -> World:
+    return new_world()
+
+
+def new_world() -> World:
+    """Three pro web devices in Paris, at T0."""
     w = World(FakeJourneyStore(), FakeDevices(), FakeQueue(), FakeCampaigns(), T0)
     for name in ("a", "b", "c"):
         w.devices.register(APP, name, platform="web", timezone="Europe/Paris",

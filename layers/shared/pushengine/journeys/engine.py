@@ -24,6 +24,7 @@ from typing import Any
 from pushengine import app_settings
 from pushengine.audience import parse_filter
 from pushengine.config import Settings
+from pushengine.delivery import pace
 from pushengine.delivery.segment import device_entry
 from pushengine.journeys import steps as step_campaigns
 from pushengine.journeys import webhook
@@ -42,7 +43,7 @@ from pushengine.journeys.model import (
 from pushengine.journeys.store import JourneyStore, Move, timer_shard, timer_sk
 from pushengine.models import CampaignSpec, parse_delay
 from pushengine.observability import logger
-from pushengine.ports import DeviceStore, Queue
+from pushengine.ports import CampaignStore, DeviceStore, Queue
 from pushengine.targeting import Targeting, bucket
 from pushengine.waves import local_instant
 
@@ -68,6 +69,7 @@ class JourneyDeps:
     # a webhook signature's timestamp is the real time of the request (its receiver's replay check), not the
     # domain's clock, which the local runtime drives
     wall_clock: Callable[[], float] = wall_time
+    campaigns: CampaignStore | None = None  # the step campaigns' pacing timeline (max_per_second)
 
 
 def iso(moment: datetime) -> str:
@@ -347,7 +349,7 @@ def move(deps: JourneyDeps, journey: Mapping[str, Any], enrolment: dict[str, Any
         if p.sends and not _claim(deps, enrolment, p, moment):
             return "stale"
     if p.sends:
-        _queue_sends(deps, journey, enrolment, p)
+        _queue_sends(deps, journey, enrolment, p, moment)
     return "moved" if _commit(deps, journey, enrolment, p, moment) else "stale"
 
 
@@ -398,7 +400,7 @@ def _call_webhook(deps: JourneyDeps, journey: Mapping[str, Any], enrolment: dict
     if p.sends:
         if not _claim(deps, enrolment, p, moment):
             return "stale"
-        _queue_sends(deps, journey, enrolment, p)
+        _queue_sends(deps, journey, enrolment, p, moment)
     return "moved" if _commit(deps, journey, enrolment, p, moment) else "stale"
 
 
@@ -432,7 +434,7 @@ def _claim(deps: JourneyDeps, enrolment: dict[str, Any], p: Plan, moment: dateti
 
 
 def _queue_sends(
-    deps: JourneyDeps, journey: Mapping[str, Any], enrolment: Mapping[str, Any], p: Plan
+    deps: JourneyDeps, journey: Mapping[str, Any], enrolment: Mapping[str, Any], p: Plan, moment: datetime
 ) -> None:
     app_id, device_id = str(enrolment["app_id"]), str(enrolment["device_id"])
     device = deps.devices.get(app_id, device_id)
@@ -452,9 +454,26 @@ def _queue_sends(
         batches.append({"app_id": app_id, "campaign_id": campaign_id, "batch_id": batch_id,
                         "devices": [device_entry(device, send["variant"], context)],
                         "cap_id": f"{journey['journey_id']}.{device_id}",
-                        **app_settings.batch_policy(defaults, spec)})  # fmt: skip
+                        **app_settings.batch_policy(defaults, spec),
+                        **app_settings.pacing_policy(defaults, spec)})  # fmt: skip
     s = deps.settings
-    deps.queue.send_json(s.send_queue_url, batches, max_message=s.max_message_bytes)
+    delays = _pace(deps, journey, batches, moment)
+    deps.queue.send_json(s.send_queue_url, batches, delays=delays, max_message=s.max_message_bytes)
+
+
+def _pace(deps: JourneyDeps, journey: Mapping[str, Any], batches: list[dict[str, Any]],
+          moment: datetime) -> list[int] | None:  # fmt: skip
+    """max_per_second as campaigns have it (delivery/pace.py): each send takes a slot of the journey's one
+    timeline (`pace_campaign`, shared by every send step and version), and SQS holds it back to its slot.
+    A redelivered claim reserves again: its batch ids are the same, so the sender's ledger sends it once."""
+    if not batches or not batches[0].get("rate") or deps.campaigns is None:
+        return None
+    timeline = journey.get("pace_campaign")
+    if timeline:
+        for batch in batches:
+            batch["pace_id"] = timeline
+    wall = deps.wall_clock()
+    return pace.plan(deps.campaigns, batches, float(batches[0]["rate"]), wall, ahead=moment.timestamp() - wall)
 
 
 def _hold(deps: JourneyDeps, journey: Mapping[str, Any], enrolment: dict[str, Any], reason: str) -> str:
@@ -649,6 +668,7 @@ def from_segment_deps(deps: Any) -> JourneyDeps:
     return JourneyDeps(settings=deps.settings, store=DynamoJourneyStore(deps.settings.automation_table),
                        devices=deps.devices, queue=deps.queue, apps=apps, clock=deps.clock,
                        timer_shards=deps.settings.journey_timer_shards, webhooks=webhook_http.sender(),
+                       campaigns=deps.campaigns, wall_clock=deps.wall,
                        webhook_secret=lambda app_id: ((apps.get(app_id) if apps else None) or {}).get(
                            "webhook_secret"))  # fmt: skip
 

@@ -74,10 +74,20 @@ def create(deps: JourneyApiDeps, app_id: str, body: JourneyIn, now: datetime | N
     step_campaigns.create(deps.campaigns, app_id, journey_id, 1, specs)
     item = {"app_id": app_id, "journey_id": journey_id, "name": body.name, "status": "active", "version": 1,
             "created_at": now_iso(), "definition": body.model_dump(mode="json", by_alias=True, exclude_none=True),
-            "campaigns": specs}  # fmt: skip
+            "campaigns": specs, **_pace_campaign(journey_id, 1, specs, None)}  # fmt: skip
     deps.store.put_journey(item, expected_version=None)
     deps.store.listen(app_id, journey_id, _roles(body))
     return JourneyCreated(journey_id=journey_id, status="active", version=1)
+
+
+def _pace_campaign(
+    journey_id: str, version: int, specs: dict[str, Any], kept: str | None
+) -> dict[str, str]:
+    """The step campaign whose progress item holds the journey's one pacing timeline (max_per_second over
+    all its sends): the first ever made, kept across versions."""
+    if kept:
+        return {"pace_campaign": kept}
+    return {"pace_campaign": step_campaigns.campaign_id(journey_id, min(specs), version)} if specs else {}
 
 
 def _get(deps: JourneyApiDeps, app_id: str, journey_id: str) -> dict[str, Any]:
@@ -131,7 +141,8 @@ def replace(deps: JourneyApiDeps, app_id: str, journey_id: str, body: JourneyIn)
     specs = step_campaigns.specs(journey_id, body, lambda t, f: deps.resolve_template(app_id, t))
     step_campaigns.create(deps.campaigns, app_id, journey_id, version, specs)
     item = {**current, "name": body.name, "version": version, "campaigns": specs,
-            "definition": body.model_dump(mode="json", by_alias=True, exclude_none=True)}  # fmt: skip
+            "definition": body.model_dump(mode="json", by_alias=True, exclude_none=True),
+            **_pace_campaign(journey_id, version, specs, current.get("pace_campaign"))}  # fmt: skip
     if not deps.store.put_journey(item, expected_version=int(current["version"])):
         raise Conflict("the journey changed meanwhile: read it again")
     old = JourneyIn.model_validate(current["definition"])
