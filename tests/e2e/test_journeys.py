@@ -207,3 +207,43 @@ def test_a_journeys_sends_keep_max_per_second_at_the_receiver(stack: Any, standi
     stack.drain(timeout=120, schedules=True)
     assert_paced(received(standins, subs))
     assert journey(app, journey_id)["stats"]["steps"]["thanks"]["sent"] == DEVICES
+
+
+def test_a_segment_enters_at_each_daily_occurrence(stack: Any, standins: Standins, restore_clock: Any) -> None:
+    app = new_app(Api(stack.api_url), standins, "journey-segment")
+    subs = {name: web_device(app, standins, f"js-{name}", timezone="UTC", tags={"plan": plan})
+            for name, plan in (("p1", "pro"), ("p2", "pro"), ("free", "free"))}  # fmt: skip
+    standins.webpush.reset_received()
+    r = app.server.post("/v1/segments", {"name": "pros", "audience": {"attr": "tags.plan", "op": "eq", "value": "pro"}})
+    assert r.status_code == 201, r.text
+    segment_id = r.json()["segment_id"]
+    first = datetime.now(UTC).date() + timedelta(days=1)
+    daily = {"type": "recurring", "frequency": "daily", "time": "09:00", "start": first.isoformat(),
+             "end": (first + timedelta(days=1)).isoformat()}  # fmt: skip
+    body = {"name": "Daily tip", "quiet_hours": "ignore", "entry": {"segment": segment_id, "schedule": daily},
+            "reentry": "after_exit", "first": "tip",
+            "steps": {"tip": {"type": "send", "message": {"title": "Tip", "body": "of the day"}, "next": "done"},
+                      "done": {"type": "exit"}}}  # fmt: skip
+    bad = {**body, "entry": {"segment": "seg_gone", "schedule": daily}}
+    r = app.server.post("/v1/journeys", bad)
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "body.entry.segment", r.text
+    r = app.server.post("/v1/journeys", body)
+    assert r.status_code == 201, r.text
+    journey_id = r.json()["journey_id"]
+
+    nine = datetime.combine(first, datetime.min.time(), UTC) + timedelta(hours=9)
+    advance(stack, nine - timedelta(minutes=1))
+    assert standins.webpush.received == []
+    advance(stack, nine + timedelta(minutes=1))  # the first occurrence: the segment's members enter
+    assert [len(standins.webpush.received_for(s)) for s in subs.values()] == [1, 1, 0]
+    # the free device joins the segment before the second occurrence, evaluated when it fires
+    r = app.client.put("/v1/devices/js-free", {"platform": "web", "subscription": subs["free"], "timezone": "UTC",
+                                              "tags": {"plan": "pro"}})  # fmt: skip
+    assert r.status_code in (200, 201), r.text
+    advance(stack, nine + timedelta(days=1, minutes=1))
+    assert [len(standins.webpush.received_for(s)) for s in subs.values()] == [2, 2, 1]
+    advance(stack, nine + timedelta(days=3))  # past the end: nobody enters again
+    stats = journey(app, journey_id)["stats"]
+    assert (stats["entered"], stats["completed"], stats["steps"]["tip"]["sent"]) == (5, 5, 5)
+    path = app.server.get(f"/v1/journeys/{journey_id}/devices/js-free").json()["path"]
+    assert [e.get("step") or e.get("exit") for e in path] == ["tip", "done", "completed"]

@@ -30,6 +30,7 @@ from pushengine.journeys import steps as step_campaigns
 from pushengine.journeys import webhook
 from pushengine.journeys.model import (
     EngagementWhen,
+    EventEntry,
     HoldoutStep,
     JourneyIn,
     RandomStep,
@@ -492,8 +493,10 @@ def _hold(deps: JourneyDeps, journey: Mapping[str, Any], enrolment: dict[str, An
 
 # ---------- entry points ----------
 def enter(deps: JourneyDeps, journey: Mapping[str, Any], device_id: str, event: Mapping[str, Any],
-          at: datetime) -> str:  # fmt: skip
-    """An entry event for this device: enrol it (re-entry rules permitting) and move it on at once."""
+          at: datetime, entry_key: str | None = None) -> str:  # fmt: skip
+    """An entry event (or a scheduled entry's page) for this device: enrol it (re-entry rules permitting) and
+    move it on at once. `entry_key`: the scheduled entry's occurrence; the enrolment it made keeps it, so the
+    same occurrence delivered again enrols nobody twice, whatever the re-entry rule."""
     spec, _ = definition(journey)
     if journey["status"] != "active" or not spec.active_at(at):
         return "closed"
@@ -501,9 +504,13 @@ def enter(deps: JourneyDeps, journey: Mapping[str, Any], device_id: str, event: 
     device = deps.devices.get(app_id, device_id)
     if device is None or device.get("status", "active") != "active":
         return "no device"
-    if spec.entry.audience and not parse_filter(spec.entry.audience).matches(device, at):
+    if isinstance(spec.entry, EventEntry) and spec.entry.audience and not parse_filter(
+        spec.entry.audience
+    ).matches(device, at):  # a scheduled entry's audience was matched by the segment query
         return "not in the audience"
     previous = deps.store.enrolment(app_id, journey_id, device_id)
+    if previous is not None and entry_key is not None and previous.get("entry_key") == entry_key:
+        return "already entered"
     if previous is not None:
         if previous.get("state") == "active" or spec.reentry == "never":
             return "already entered"
@@ -515,7 +522,7 @@ def enter(deps: JourneyDeps, journey: Mapping[str, Any], device_id: str, event: 
         "app_id": app_id, "journey_id": journey_id, "device_id": device_id, "run": run, "seq": 0,
         "state": "active", "status": "ready", "step": spec.first, "version": journey["version"],
         "entered_at": iso(at), "event": {"name": event.get("name"), "properties": event.get("properties") or {}},
-        "path": [{"step": spec.first, "at": iso(at)}],
+        "path": [{"step": spec.first, "at": iso(at)}], **({"entry_key": entry_key} if entry_key else {}),
     }  # fmt: skip
     # the enrolment holds a timer due now from the start: a crash before its first move is swept up
     timer = _timer(deps, item, iso(at), 0)
@@ -523,6 +530,25 @@ def enter(deps: JourneyDeps, journey: Mapping[str, Any], device_id: str, event: 
     if not deps.store.enrol({**item}, previous, {"entered": 1, f"step.{spec.first}.entered": 1}, timer):
         return "already entered"
     return move(deps, journey, item, at, "entry")
+
+
+def enrol_page(deps: JourneyDeps, message: Mapping[str, Any], remaining_millis: Callable[[], int]) -> Counter[str]:
+    """A page of a scheduled entry's devices (delivery/segment.py): each enrolled as an entry event's device
+    is; what the invocation's time does not reach goes back on the queue."""
+    done: Counter[str] = Counter()
+    journey = deps.store.journey(str(message["app_id"]), str(message["journey_id"]))
+    if journey is None:
+        return done
+    device_ids = [str(d) for d in message["device_ids"]]
+    at = max(deps.clock(), _at(str(message["at"])))
+    for i, device_id in enumerate(device_ids):
+        if remaining_millis() < 20_000:
+            s = deps.settings
+            deps.queue.send_json(s.audience_queue_url, [{**message, "device_ids": device_ids[i:]}],
+                                 max_message=s.max_message_bytes)  # fmt: skip
+            break
+        done[enter(deps, journey, device_id, {"name": None}, at, str(message["entry_key"]))] += 1
+    return done
 
 
 def fire_timer(deps: JourneyDeps, timer: Mapping[str, Any]) -> str:
@@ -646,6 +672,8 @@ def handle(deps: JourneyDeps, message: Mapping[str, Any], remaining_millis: Call
     kind = message["kind"]
     if kind == "journey_event":
         on_event(deps, str(message["app_id"]), message["event"], list(message["device_ids"]))
+    elif kind == "journey_enrol":
+        enrol_page(deps, message, remaining_millis)
     elif kind == "journey_timer":
         fire_timer(deps, message)
     elif kind == "journey_sweep":
@@ -665,7 +693,8 @@ def from_segment_deps(deps: Any) -> JourneyDeps:
     from pushengine.providers import webhook as webhook_http
 
     apps = deps.apps
-    return JourneyDeps(settings=deps.settings, store=DynamoJourneyStore(deps.settings.automation_table),
+    store = deps.journeys or DynamoJourneyStore(deps.settings.automation_table)
+    return JourneyDeps(settings=deps.settings, store=store,
                        devices=deps.devices, queue=deps.queue, apps=apps, clock=deps.clock,
                        timer_shards=deps.settings.journey_timer_shards, webhooks=webhook_http.sender(),
                        campaigns=deps.campaigns, wall_clock=deps.wall,

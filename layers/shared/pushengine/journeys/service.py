@@ -10,10 +10,11 @@ from typing import Any
 
 from pushengine.dal.apps import now_iso
 from pushengine.errors import Conflict, InvalidInput, NotFound
+from pushengine.journeys import entry, webhook
 from pushengine.journeys import steps as step_campaigns
-from pushengine.journeys import webhook
 from pushengine.journeys.model import (
     EnrolmentOut,
+    EventEntry,
     JourneyCreated,
     JourneyIn,
     JourneyOut,
@@ -39,6 +40,7 @@ class JourneyApiDeps:
     max_message_bytes: int = 262_144
     outbound_hosts: Sequence[str] = ()  # the one outbound allow-list (Settings.allowed_webpush_hosts)
     webhook_secret: Callable[[str], str | None] = lambda app_id: None  # the app's signing secret
+    campaign_deps: Any = None  # campaigns.CampaignDeps: a scheduled entry's campaign (journeys.entry)
 
 
 def new_journey_id(now: datetime) -> str:
@@ -47,12 +49,19 @@ def new_journey_id(now: datetime) -> str:
 
 def _roles(body: JourneyIn) -> dict[str, list[str]]:
     waits = sorted({s.event for s in body.parsed_steps().values() if isinstance(s, WaitForStep)})
-    return {"entry": [body.entry.event], "exit": list(body.exit_on), "wait": waits}
+    entries = [body.entry.event] if isinstance(body.entry, EventEntry) else []
+    return {"entry": entries, "exit": list(body.exit_on), "wait": waits}
 
 
-def _check_buildable(deps: JourneyApiDeps, app_id: str, body: JourneyIn) -> None:
-    """What the step models cannot check alone: a webhook's URL against the outbound policy, and that the
-    app has a secret to sign it with (an app made before webhooks rotates one in first)."""
+def _check_buildable(deps: JourneyApiDeps, app_id: str, body: JourneyIn, now: datetime, *,
+                     new_entry: bool = True) -> None:  # fmt: skip
+    """What the models cannot check alone: a scheduled entry's schedule and segment, a webhook's URL against
+    the outbound policy, and that the app has a secret to sign it with (an app made before webhooks rotates
+    one in first)."""
+    if new_entry and entry.scheduled(body):
+        if deps.campaign_deps is None:
+            raise InvalidInput("scheduled entries are not available here", field="body.entry")
+        entry.check(deps.campaign_deps, app_id, body, now)
     for step_id, step in body.parsed_steps().items():
         if not isinstance(step, WebhookStep):
             continue
@@ -68,16 +77,22 @@ def _check_buildable(deps: JourneyApiDeps, app_id: str, body: JourneyIn) -> None
 
 def create(deps: JourneyApiDeps, app_id: str, body: JourneyIn, now: datetime | None = None) -> JourneyCreated:
     now = now or datetime.now(UTC)
-    _check_buildable(deps, app_id, body)
+    _check_buildable(deps, app_id, body, now)
     journey_id = new_journey_id(now)
     specs = step_campaigns.specs(journey_id, body, lambda t, f: deps.resolve_template(app_id, t))
     step_campaigns.create(deps.campaigns, app_id, journey_id, 1, specs)
     item = {"app_id": app_id, "journey_id": journey_id, "name": body.name, "status": "active", "version": 1,
             "created_at": now_iso(), "definition": body.model_dump(mode="json", by_alias=True, exclude_none=True),
-            "campaigns": specs, **_pace_campaign(journey_id, 1, specs, None)}  # fmt: skip
+            "campaigns": specs, **_pace_campaign(journey_id, 1, specs, None),
+            **_entry_campaign(journey_id, 1, body)}  # fmt: skip
     deps.store.put_journey(item, expected_version=None)
     deps.store.listen(app_id, journey_id, _roles(body))
+    entry.create(deps.campaign_deps, app_id, journey_id, 1, body, now)  # after the journey: it may fire at once
     return JourneyCreated(journey_id=journey_id, status="active", version=1)
+
+
+def _entry_campaign(journey_id: str, version: int, body: JourneyIn) -> dict[str, str]:
+    return {"entry_campaign": entry.campaign_id(journey_id, version)} if entry.scheduled(body) else {}
 
 
 def _pace_campaign(
@@ -133,8 +148,10 @@ def list_journeys(deps: JourneyApiDeps, app_id: str, *, limit: int = 25, next_to
 
 def replace(deps: JourneyApiDeps, app_id: str, journey_id: str, body: JourneyIn) -> JourneyOut:
     """A new version: enrolled devices carry on by step id; one on a removed step exits when it next moves."""
-    _check_buildable(deps, app_id, body)
+    now = datetime.now(UTC)
     current = _get(deps, app_id, journey_id)
+    keep = entry.same_entry(current["definition"], body)  # then its campaign stays (it may have fired)
+    _check_buildable(deps, app_id, body, now, new_entry=not keep)
     if current["status"] == "stopped":
         raise Conflict("a stopped journey takes no new version")
     version = int(current["version"]) + 1
@@ -143,8 +160,14 @@ def replace(deps: JourneyApiDeps, app_id: str, journey_id: str, body: JourneyIn)
     item = {**current, "name": body.name, "version": version, "campaigns": specs,
             "definition": body.model_dump(mode="json", by_alias=True, exclude_none=True),
             **_pace_campaign(journey_id, version, specs, current.get("pace_campaign"))}  # fmt: skip
+    if not keep:
+        item.pop("entry_campaign", None)
+        item.update(_entry_campaign(journey_id, version, body))
     if not deps.store.put_journey(item, expected_version=int(current["version"])):
         raise Conflict("the journey changed meanwhile: read it again")
+    if not keep:  # the old entry stops; the new one plans its waves
+        entry.follow(deps.campaign_deps, app_id, current, "stop")
+        entry.create(deps.campaign_deps, app_id, journey_id, version, body, now)
     old = JourneyIn.model_validate(current["definition"])
     deps.store.unlisten(app_id, journey_id, _roles(old))
     deps.store.listen(app_id, journey_id, _roles(body))
@@ -164,7 +187,8 @@ def set_status(deps: JourneyApiDeps, app_id: str, journey_id: str, action: str) 
                                                         "journey_id": journey_id}],
                              max_message=deps.max_message_bytes)  # fmt: skip
     if action == "stop":
-        deps.store.unlisten(app_id, journey_id, {"entry": [journey["definition"]["entry"]["event"]]})
+        deps.store.unlisten(app_id, journey_id, {"entry": _roles(JourneyIn.model_validate(journey["definition"]))["entry"]})
+    entry.follow(deps.campaign_deps, app_id, journey, action)
     return view(deps, {**journey, "status": to})
 
 
