@@ -247,3 +247,29 @@ def test_a_segment_enters_at_each_daily_occurrence(stack: Any, standins: Standin
     assert (stats["entered"], stats["completed"], stats["steps"]["tip"]["sent"]) == (5, 5, 5)
     path = app.server.get(f"/v1/journeys/{journey_id}/devices/js-free").json()["path"]
     assert [e.get("step") or e.get("exit") for e in path] == ["tip", "done", "completed"]
+
+
+def test_a_purchase_is_credited_to_the_last_send_once(stack: Any, standins: Standins) -> None:
+    app = new_app(Api(stack.api_url), standins, "journey-convert")
+    sub = web_device(app, standins, "jv-a")
+    standins.webpush.reset_received()
+    body = {**CART, "first": "remind", "steps": {
+        "remind": {**CART["steps"]["remind"], "next": "gap"},
+        "gap": {"type": "wait", "duration": "PT1M", "next": "nudge"},
+        "nudge": {**CART["steps"]["nudge"], "next": "later"},
+        "later": {"type": "wait", "duration": "P1D", "next": "done"}, "done": {"type": "exit"}}}  # fmt: skip
+    journey_id = app.server.post("/v1/journeys", body).json()["journey_id"]
+    # entered 5 minutes ago: the reminder then, and the minute's gap is over, so the nudge goes now
+    event(app, "jv-a", "cart_updated", datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5), item_name="lamp")
+    stack.drain(timeout=60)
+    assert [m.payload["step"] for m in standins.webpush.received_for(sub)] == ["remind", "nudge"]
+    purchase = {"device_id": "jv-a", "name": "purchase", "value": 42.5, "currency": "EUR"}
+    for _ in range(2):  # the app posts it twice (a retry): credited once
+        r = app.client.post("/v1/events", purchase)
+        assert r.status_code == 202, r.text
+    stack.drain(timeout=60)
+    stats = journey(app, journey_id)["stats"]
+    nudge, remind = stats["steps"]["nudge"], stats["steps"]["remind"]
+    assert (nudge["converted"], nudge["revenue_by_currency"]) == (1, {"EUR": 42.5})
+    assert (remind["converted"], remind["revenue_by_currency"]) == (0, {})
+    assert stats["exited"]["exit_on"] == 1  # the purchase also ended the enrolment

@@ -22,10 +22,12 @@ from time import time as wall_time
 from typing import Any
 
 from pushengine import app_settings
+from pushengine.analytics import app_defaults, exposure_window, revenue_key
 from pushengine.audience import parse_filter
 from pushengine.config import Settings
 from pushengine.delivery import pace
 from pushengine.delivery.segment import device_entry
+from pushengine.events import STAT_FOR
 from pushengine.journeys import steps as step_campaigns
 from pushengine.journeys import webhook
 from pushengine.journeys.model import (
@@ -53,6 +55,8 @@ PATH_KEPT = 100  # path entries kept on an enrolment (the latest)
 SWEEP_PAGE = 200
 SWEEP_PAGES = 25  # per shard and sweep: 5,000 timers; the rest waits for the next minute's sweep
 ENGAGEMENT = ("delivered", "opened", "clicked")
+# the event names the events intake counts as `converted` (pushengine.events): a journey's conversions
+CONVERSIONS = tuple(sorted(name for name, stat in STAT_FOR.items() if stat == "converted"))
 
 
 @dataclass
@@ -303,8 +307,8 @@ def _commit(deps: JourneyDeps, journey: Mapping[str, Any], enrolment: dict[str, 
     remove = tuple(
         n for n in ("plan", "waiting_for", "held_reason", "webhook") if n in enrolment and n not in fields
     )
-    if p.sends:
-        fields["last_send"] = p.sends[-1]["step"]
+    if p.sends:  # what a conversion is credited to (`convert`)
+        fields["last_send"], fields["last_send_at"] = p.sends[-1]["step"], at
     move = Move(
         fields=fields, stats=dict(p.stats), remove=remove, arm=arm, consume=_key(enrolment.get("timer"))
     )
@@ -578,7 +582,7 @@ def on_event(
         for device_id in device_ids:
             if deps.store.engage(app_id, str(journey_id), device_id, str(step), name):
                 done["engaged"] += 1
-    order = {"exit": 0, "wait": 1, "entry": 2}
+    order = {"convert": 0, "exit": 1, "wait": 2, "entry": 3}
     listeners = sorted(deps.store.listeners(app_id, name), key=lambda item: order.get(str(item["role"]), 3))
     for listener in listeners:
         journey = deps.store.journey(app_id, str(listener["journey_id"]))
@@ -590,9 +594,31 @@ def on_event(
                 done[enter(deps, journey, device_id, event, at)] += 1
             elif role == "exit":
                 done[exit_on(deps, journey, device_id, at)] += 1
+            elif role == "convert":
+                done[convert(deps, journey, device_id, event, at)] += 1
             elif role == "wait":
                 done[wake(deps, journey, device_id, name, at)] += 1
     return dict(done)
+
+
+def convert(deps: JourneyDeps, journey: Mapping[str, Any], device_id: str, event: Mapping[str, Any],
+            at: datetime) -> str:  # fmt: skip
+    """A conversion (an event the events intake counts as `converted`) credited to the enrolment's last send,
+    when it comes within the app's attribution window after it (as campaigns' conversions: analytics), once
+    per enrolment run: its `converted` and the revenue it names. The enrolment may be done (exited on this
+    very purchase): its last send still earned it."""
+    app_id = str(journey["app_id"])
+    enrolment = deps.store.enrolment(app_id, str(journey["journey_id"]), device_id)
+    if enrolment is None or not enrolment.get("last_send") or not enrolment.get("last_send_at"):
+        return "no send"
+    currency, window = app_defaults(deps.apps.get(app_id) if deps.apps is not None else None)
+    if not exposure_window(_at(str(enrolment["last_send_at"])), at, window):
+        return "outside the window"
+    step = str(enrolment["last_send"])
+    credit: dict[str, float] = {f"step.{step}.converted": 1}
+    if event.get("value"):
+        credit[f"step.{step}.{revenue_key(str(event.get('currency') or currency))}"] = float(event["value"])
+    return "converted" if deps.store.convert(enrolment, credit) else "already converted"
 
 
 def exit_on(deps: JourneyDeps, journey: Mapping[str, Any], device_id: str, at: datetime) -> str:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pushengine.analytics import currency_of
 from pushengine.dal.apps import now_iso
 from pushengine.errors import Conflict, InvalidInput, NotFound
 from pushengine.journeys import entry, webhook
 from pushengine.journeys import steps as step_campaigns
+from pushengine.journeys.engine import CONVERSIONS
 from pushengine.journeys.model import (
     EnrolmentOut,
     EventEntry,
@@ -19,6 +21,7 @@ from pushengine.journeys.model import (
     JourneyIn,
     JourneyOut,
     JourneyPage,
+    SendStep,
     WaitForStep,
     WebhookStep,
 )
@@ -50,7 +53,9 @@ def new_journey_id(now: datetime) -> str:
 def _roles(body: JourneyIn) -> dict[str, list[str]]:
     waits = sorted({s.event for s in body.parsed_steps().values() if isinstance(s, WaitForStep)})
     entries = [body.entry.event] if isinstance(body.entry, EventEntry) else []
-    return {"entry": entries, "exit": list(body.exit_on), "wait": waits}
+    sends = any(isinstance(s, SendStep) for s in body.parsed_steps().values())
+    return {"entry": entries, "exit": list(body.exit_on), "wait": waits,
+            "convert": list(CONVERSIONS) if sends else []}  # fmt: skip
 
 
 def _check_buildable(deps: JourneyApiDeps, app_id: str, body: JourneyIn, now: datetime, *,
@@ -112,14 +117,25 @@ def _get(deps: JourneyApiDeps, app_id: str, journey_id: str) -> dict[str, Any]:
     return found
 
 
-def stats_view(raw: dict[str, int], step_ids: list[str]) -> dict[str, Any]:
-    exited = {name: raw.get(f"exited_{name}", 0) for name in EXITS}
-    entered, completed = raw.get("entered", 0), raw.get("completed", 0)
+def stats_view(raw: Mapping[str, float], step_ids: list[str]) -> dict[str, Any]:
+    exited = {name: int(raw.get(f"exited_{name}", 0)) for name in EXITS}
+    entered, completed = int(raw.get("entered", 0)), int(raw.get("completed", 0))
     return {
         "entered": entered, "active": entered - completed - sum(exited.values()), "completed": completed,
-        "exited": exited,
-        "steps": {s: {k: raw.get(f"step.{s}.{k}", 0) for k in STEP_STATS} for s in step_ids},
+        "exited": exited, "steps": {s: _step_stats(raw, s) for s in step_ids},
     }  # fmt: skip
+
+
+def _step_stats(raw: Mapping[str, float], step_id: str) -> dict[str, Any]:
+    out: dict[str, Any] = {k: int(raw.get(f"step.{step_id}.{k}", 0)) for k in STEP_STATS}
+    prefix = f"step.{step_id}."
+    revenue: dict[str, float] = {}
+    for key, amount in raw.items():
+        currency = currency_of(key[len(prefix) :]) if key.startswith(prefix) else None
+        if currency is not None:
+            revenue[currency] = round(amount, 2)
+    out["revenue_by_currency"] = dict(sorted(revenue.items()))
+    return out
 
 
 def view(deps: JourneyApiDeps, journey: dict[str, Any]) -> JourneyOut:
