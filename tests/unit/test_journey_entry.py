@@ -143,3 +143,22 @@ def test_a_past_schedule_or_a_missing_segment_is_a_400_naming_the_entry_field(h:
         h.create(welcome({"segment": "seg_gone", "schedule": daily}))
     assert caught.value.field == "body.entry.segment"
     assert h.journeys.journeys(APP) == []  # nothing written
+
+
+def test_a_new_version_keeps_an_unchanged_entry_and_replaces_a_changed_one(h: JourneyHarness) -> None:
+    body = welcome(pro_at(h, hours=2))
+    jid = h.create(body)
+    renamed = {**body, "steps": {**body["steps"], "hello": {**body["steps"]["hello"],
+                                                            "message": {"title": "Hey", "body": "welcome"}}}}  # fmt: skip
+    service.replace(h.api(), APP, jid, JourneyIn.model_validate(renamed), now=h.now)
+    journey = h.journeys.journey(APP, jid)
+    assert journey is not None and journey["entry_campaign"] == entry.campaign_id(jid, 1)
+    service.replace(h.api(), APP, jid, JourneyIn.model_validate({**renamed, "entry": pro_at(h, hours=4)}),
+                    now=h.now)  # fmt: skip
+    journey = h.journeys.journey(APP, jid)
+    assert journey is not None and journey["entry_campaign"] == entry.campaign_id(jid, 3)
+    old, new = (h.campaigns.get(APP, entry.campaign_id(jid, v)) for v in (1, 3))
+    assert old is not None and old["status"] == "cancelled" and new is not None and new["status"] == "scheduled"
+    h.advance(hours=4)
+    h.drain()
+    assert h.stats(jid)["entered"] == 45  # once, at the new entry's time

@@ -162,9 +162,11 @@ def list_journeys(deps: JourneyApiDeps, app_id: str, *, limit: int = 25, next_to
                                  for j in page], next_token=token)  # fmt: skip
 
 
-def replace(deps: JourneyApiDeps, app_id: str, journey_id: str, body: JourneyIn) -> JourneyOut:
+def replace(
+    deps: JourneyApiDeps, app_id: str, journey_id: str, body: JourneyIn, now: datetime | None = None
+) -> JourneyOut:
     """A new version: enrolled devices carry on by step id; one on a removed step exits when it next moves."""
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     current = _get(deps, app_id, journey_id)
     keep = entry.same_entry(current["definition"], body)  # then its campaign stays (it may have fired)
     _check_buildable(deps, app_id, body, now, new_entry=not keep)
