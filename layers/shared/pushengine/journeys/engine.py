@@ -336,8 +336,9 @@ def _fast_timer(deps: JourneyDeps, timer: Mapping[str, Any], moment: datetime) -
 
 
 def move(deps: JourneyDeps, journey: Mapping[str, Any], enrolment: dict[str, Any], moment: datetime,
-         reason: str) -> str:  # fmt: skip
-    """Move an enrolment read at its current seq; returns what happened."""
+         reason: str, device: Mapping[str, Any] | None = None) -> str:  # fmt: skip
+    """Move an enrolment read at its current seq; returns what happened. `device`: as its caller just read it
+    (an entry), so the move and its sends read it no second time."""
     if enrolment.get("state") != "active":
         return "done"
     if journey["status"] == "paused" and enrolment.get("status") != "running":
@@ -348,13 +349,14 @@ def move(deps: JourneyDeps, journey: Mapping[str, Any], enrolment: dict[str, Any
         p = Plan.from_json(enrolment["plan"])
     else:
         app_id = str(enrolment["app_id"])
-        device = deps.devices.get(app_id, str(enrolment["device_id"]))
+        if device is None:
+            device = deps.devices.get(app_id, str(enrolment["device_id"]))
         defaults = app_settings.load(deps.apps, app_id) if deps.apps is not None else {}
         p = plan(journey, enrolment, device, moment, reason, defaults)
         if p.sends and not _claim(deps, enrolment, p, moment):
             return "stale"
     if p.sends:
-        _queue_sends(deps, journey, enrolment, p, moment)
+        _queue_sends(deps, journey, enrolment, p, moment, device)
     return "moved" if _commit(deps, journey, enrolment, p, moment) else "stale"
 
 
@@ -405,7 +407,7 @@ def _call_webhook(deps: JourneyDeps, journey: Mapping[str, Any], enrolment: dict
     if p.sends:
         if not _claim(deps, enrolment, p, moment):
             return "stale"
-        _queue_sends(deps, journey, enrolment, p, moment)
+        _queue_sends(deps, journey, enrolment, p, moment, device)
     return "moved" if _commit(deps, journey, enrolment, p, moment) else "stale"
 
 
@@ -439,10 +441,12 @@ def _claim(deps: JourneyDeps, enrolment: dict[str, Any], p: Plan, moment: dateti
 
 
 def _queue_sends(
-    deps: JourneyDeps, journey: Mapping[str, Any], enrolment: Mapping[str, Any], p: Plan, moment: datetime
-) -> None:
+    deps: JourneyDeps, journey: Mapping[str, Any], enrolment: Mapping[str, Any], p: Plan, moment: datetime,
+    device: Mapping[str, Any] | None = None,
+) -> None:  # fmt: skip
     app_id, device_id = str(enrolment["app_id"]), str(enrolment["device_id"])
-    device = deps.devices.get(app_id, device_id)
+    if device is None:  # a replayed claim reads it again
+        device = deps.devices.get(app_id, device_id)
     if device is None:
         return
     defaults = app_settings.load(deps.apps, app_id) if deps.apps is not None else {}
@@ -533,7 +537,7 @@ def enter(deps: JourneyDeps, journey: Mapping[str, Any], device_id: str, event: 
     item["timer"] = _key(timer)
     if not deps.store.enrol({**item}, previous, {"entered": 1, f"step.{spec.first}.entered": 1}, timer):
         return "already entered"
-    return move(deps, journey, item, at, "entry")
+    return move(deps, journey, item, at, "entry", device)
 
 
 def enrol_page(deps: JourneyDeps, message: Mapping[str, Any], remaining_millis: Callable[[], int]) -> Counter[str]:
