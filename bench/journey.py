@@ -81,7 +81,7 @@ class Stages:
 
     def report(self, enrolments: int) -> dict[str, Any]:
         out = {}
-        for name, a, b in zip(self.names, self.marks, self.marks[1:], strict=True):
+        for name, a, b in zip(self.names, self.marks[:-1], self.marks[1:], strict=True):
             requests = b["requests"] - a["requests"]
             invocations = b["invocations"] - a["invocations"]
             cpu = {k: v - a["cpu"].get(k, 0.0) for k, v in b["cpu"].items()}
