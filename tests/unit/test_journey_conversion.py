@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.unit.test_journey_engine import T0, World, new_world
+from pushengine.journeys import engine
+from tests.unit.test_journey_engine import APP, T0, World, new_world
 
 
 @pytest.fixture
@@ -79,3 +80,15 @@ def test_each_run_of_an_enrolment_converts_once(world: World) -> None:
         world.advance(start + timedelta(days=1))
         world.advance(start + timedelta(days=4))
     assert world.stats(jid)["entered"] == 2 and steps(world, jid)["hello"]["converted"] == 2
+
+
+def test_a_users_conversion_is_credited_once_across_their_devices(world: World) -> None:
+    jid = world.create(series())
+    world.event("a", "signed_up")
+    world.event("b", "signed_up")  # the same user's second device, enrolled and sent to as well
+    world.now = T0 + timedelta(hours=1)
+    body = {"name": "purchase", "user_id": "u1", "timestamp": world.now.isoformat(), "value": 5}
+    for _ in range(2):  # and redelivered
+        engine.on_event(world.deps, APP, body, ["a", "b"])
+    assert steps(world, jid)["hello"]["converted"] == 1
+    assert steps(world, jid)["hello"]["revenue_by_currency"] == {"USD": 5.0}

@@ -592,14 +592,18 @@ def on_event(
         journey = deps.store.journey(app_id, str(listener["journey_id"]))
         if journey is None:
             continue
+        credited = False  # a user's conversion counts once, for the first of their devices it credits
         for device_id in device_ids:
             role = listener["role"]
-            if role == "entry":
+            if role == "convert":
+                if not credited:
+                    outcome = convert(deps, journey, device_id, event, at)
+                    credited = outcome in ("converted", "already converted")
+                    done[outcome] += 1
+            elif role == "entry":
                 done[enter(deps, journey, device_id, event, at)] += 1
             elif role == "exit":
                 done[exit_on(deps, journey, device_id, at)] += 1
-            elif role == "convert":
-                done[convert(deps, journey, device_id, event, at)] += 1
             elif role == "wait":
                 done[wake(deps, journey, device_id, name, at)] += 1
     return dict(done)
