@@ -65,7 +65,7 @@ $(CHECKOV): requirements-checkov.txt
 
 validate: lint
 
-bench: $(VENV)/.bench  ## throughput against the peers, and cost per million (BENCH_ONLY=wave: the campaign through the local stack alone)
+bench: $(VENV)/.bench  ## throughput against the peers, and cost per million (BENCH_ONLY=wave: the campaign through the local stack alone; BENCH_ONLY=journey: 100,000 journey enrolments)
 	$(PY) -m bench.run $(if $(BENCH_ONLY),--only $(BENCH_ONLY))
 
 build: $(VENV)/.lint

@@ -1,12 +1,15 @@
 """`make bench`: notifications per second of our sender and of the peers on the same stand-ins, and the
 AWS list-price cost per million notifications from the measured figures.
 
-python -m bench.run [--n 5000] [--latency 0.02] [--json reports/bench.json] [--only transports|wave]
+python -m bench.run [--n 5000] [--latency 0.02] [--json reports/bench.json] [--only transports|wave|journey]
 
 `--only transports` (or BENCH_ONLY=transports) runs just the engine on its own transports and on the stock
 ones (bench/transports.py), with the aioapns peer, and writes reports/bench_transports.json;
 `--channels ios` (any of web,android,ios) narrows it further.
 `--only wave` (or BENCH_ONLY=wave): just the campaign to --wave-devices through the local stack (bench/wave.py).
+`--only journey` (or BENCH_ONLY=journey): a journey of --journey-devices enrolments (100,000) through the local
+stack, per-stage request counts (bench/journey.py; reports/bench_journey.json). Not in the default run: at the
+local emulator's enrolment rate it takes hours.
 """
 
 from __future__ import annotations
@@ -382,13 +385,21 @@ def main(argv: list[str] | None = None) -> int:
                         help="devices of the campaign run through the local stack (0: skip it)")  # fmt: skip
     parser.add_argument("--channels", default=",".join(sorted(CHANNELS)),
                         help="with --only transports: which of web,android,ios (default all)")  # fmt: skip
-    parser.add_argument("--only", choices=["all", "transports", "wave"], default=os.environ.get("BENCH_ONLY") or "all",
+    parser.add_argument("--journey-devices", type=int, default=100_000,
+                        help="with --only journey: enrolments of the journey run (default 100,000)")  # fmt: skip
+    parser.add_argument("--only", choices=["all", "transports", "wave", "journey"],
+                        default=os.environ.get("BENCH_ONLY") or "all",
                         help="transports: only the engine on its own and on stock transports, and aioapns; "
                              "wave: only the campaign through the local stack, its figures written into the "
                              "report beside the others (default: $BENCH_ONLY or all)")  # fmt: skip
     args = parser.parse_args(argv)
     if args.only == "transports":
         return transports_only(args)
+    if args.only == "journey":
+        from bench import journey
+
+        return journey.main(["--devices", str(args.journey_devices), "--latency", str(args.latency),
+                             "--json", str(args.json.with_name("bench_journey.json"))])  # fmt: skip
     n_sequential = args.n_sequential or max(50, args.n // 10)
     for signum in (signal.SIGTERM, signal.SIGINT):  # unwind through StandIns' cleanup, even when started in
         signal.signal(signum, _stop)  # the background (where SIGINT comes in ignored)

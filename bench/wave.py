@@ -325,18 +325,23 @@ def run_wave(n: int, latency: float) -> dict[str, Any]:
         "stats": stats, "errors": campaign.get("errors", {}), "standin_accepted": accepted,
         "stats_exact": exact and accepted == stats["sent"], "standin_busy": standin_busy,
         "requests": dict(meter.requests),
-        "per_million": {
-            "dynamodb_rru": meter.rru * per_million, "dynamodb_wru": meter.wru * per_million,
-            "sqs_requests": meter.sqs_billed * per_million, "sqs_bytes": meter.sqs_bytes * per_million,
-            "lambda_invocations": {k: v * per_million for k, v in meter.invocations.items()},
-            "lambda_cpu_seconds": {k: v * per_million for k, v in meter.cpu.items()},
-            "lambda_cpu_seconds_in_aws_calls": {k: v * per_million for k, v in meter.cpu_in_calls.items()},
-            "lambda_wall_seconds_local": {k: v * per_million for k, v in meter.wall.items()},
-            "wire_bytes": (after["bytes_received"] - before["bytes_received"]) * per_million,
-            "requests": {k: v * per_million for k, v in meter.requests.items()},
-            "function_calls": {k: v * per_million for k, v in meter.calls.items()},
-            "units": {k: round(v * per_million, 1) for k, v in sorted(meter.units.items(), key=lambda kv: -kv[1])},
-        },
+        "per_million": scaled(meter, per_million, after["bytes_received"] - before["bytes_received"]),
+    }  # fmt: skip
+
+
+def scaled(meter: Meter, factor: float, wire_bytes: float) -> dict[str, Any]:
+    """What the meter counted, times `factor` (1e6 / the run's units: per million of them)."""
+    return {
+        "dynamodb_rru": meter.rru * factor, "dynamodb_wru": meter.wru * factor,
+        "sqs_requests": meter.sqs_billed * factor, "sqs_bytes": meter.sqs_bytes * factor,
+        "lambda_invocations": {k: v * factor for k, v in meter.invocations.items()},
+        "lambda_cpu_seconds": {k: v * factor for k, v in meter.cpu.items()},
+        "lambda_cpu_seconds_in_aws_calls": {k: v * factor for k, v in meter.cpu_in_calls.items()},
+        "lambda_wall_seconds_local": {k: v * factor for k, v in meter.wall.items()},
+        "wire_bytes": wire_bytes * factor,
+        "requests": {k: v * factor for k, v in meter.requests.items()},
+        "function_calls": {k: v * factor for k, v in meter.calls.items()},
+        "units": {k: round(v * factor, 1) for k, v in sorted(meter.units.items(), key=lambda kv: -kv[1])},
     }  # fmt: skip
 
 

@@ -17,7 +17,7 @@ class FakeJourneyStore(Faults):
     def __init__(self) -> None:
         super().__init__()
         self.items: dict[tuple[str, str], dict[str, Any]] = {}
-        self.counts: dict[tuple[str, str], Counter[str]] = {}
+        self.counts: dict[tuple[str, str], Counter[str]] = {}  # revenue amounts too
         self.transitions = 0
 
     def _enrol_key(self, app_id: str, journey_id: str, device_id: str) -> tuple[str, str]:
@@ -67,7 +67,7 @@ class FakeJourneyStore(Faults):
         found = self.items.get(self._enrol_key(app_id, journey_id, device_id))
         return plain(found) if found else None
 
-    def _add(self, app_id: str, journey_id: str, stats: Mapping[str, int]) -> None:
+    def _add(self, app_id: str, journey_id: str, stats: Mapping[str, float]) -> None:
         self.counts.setdefault((app_id, journey_id), Counter()).update({k: v for k, v in stats.items() if v})
 
     def enrol(self, item: dict[str, Any], previous: dict[str, Any] | None, stats: Mapping[str, int],
@@ -114,6 +114,14 @@ class FakeJourneyStore(Faults):
         self._add(app_id, journey_id, {f"step.{step}.{op}": 1})
         return True
 
+    def convert(self, enrolment: Mapping[str, Any], credit: Mapping[str, float]) -> bool:
+        current = self.items.get(self._enrol_key(enrolment["app_id"], enrolment["journey_id"], enrolment["device_id"]))
+        if current is None or current["run"] != enrolment["run"] or current.get("converted_run") == enrolment["run"]:
+            return False
+        current["converted_run"] = enrolment["run"]
+        self._add(enrolment["app_id"], enrolment["journey_id"], credit)
+        return True
+
     def drop_timer(self, key: dict[str, str]) -> None:
         self.items.pop((key["pk"], key["sk"]), None)
 
@@ -136,7 +144,7 @@ class FakeJourneyStore(Faults):
             :limit
         ]
 
-    def stats(self, app_id: str, journey_id: str) -> dict[str, int]:
+    def stats(self, app_id: str, journey_id: str) -> dict[str, float]:
         return dict(self.counts.get((app_id, journey_id), Counter()))
 
     def erase_device(self, app_id: str, journey_ids: Sequence[str], device_id: str) -> int:

@@ -188,3 +188,88 @@ def test_erasing_the_user_removes_the_enrolment_and_its_timer(
     assert standins.webpush.received_for(sub) == []
     remind = journey(app, journey_id)["stats"]["steps"]["remind"]
     assert remind["entered"] == 0 and remind["suppressed_unregistered"] == 0  # its timer never fired
+
+
+def test_a_journeys_sends_keep_max_per_second_at_the_receiver(stack: Any, standins: Standins) -> None:
+    from tests.e2e.test_max_per_second import DEVICES, RATE, assert_paced, devices, received
+
+    app = new_app(Api(stack.api_url), standins, "journey-paced")
+    subs = devices(stack, standins, app)
+    body = {"name": "Paced welcome", "quiet_hours": "ignore", "max_per_second": RATE,
+            "entry": {"event": "checkout"}, "first": "thanks",
+            "steps": {"thanks": {"type": "send", "message": {"title": "Thanks", "body": "for your order"}}}}  # fmt: skip
+    r = app.server.post("/v1/journeys", body)
+    assert r.status_code == 201, r.text
+    journey_id = r.json()["journey_id"]
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=5)
+    for i in range(DEVICES):  # 20 entries within a second or two: every send is due at once
+        event(app, f"paced-{i:02d}", "checkout", at)
+    stack.drain(timeout=120, schedules=True)
+    assert_paced(received(standins, subs))
+    assert journey(app, journey_id)["stats"]["steps"]["thanks"]["sent"] == DEVICES
+
+
+def test_a_segment_enters_at_each_daily_occurrence(stack: Any, standins: Standins, restore_clock: Any) -> None:
+    app = new_app(Api(stack.api_url), standins, "journey-segment")
+    subs = {name: web_device(app, standins, f"js-{name}", timezone="UTC", tags={"plan": plan})
+            for name, plan in (("p1", "pro"), ("p2", "pro"), ("free", "free"))}  # fmt: skip
+    standins.webpush.reset_received()
+    r = app.server.post("/v1/segments", {"name": "pros", "audience": {"attr": "tags.plan", "op": "eq", "value": "pro"}})
+    assert r.status_code == 201, r.text
+    segment_id = r.json()["segment_id"]
+    first = datetime.now(UTC).date() + timedelta(days=1)
+    daily = {"type": "recurring", "frequency": "daily", "time": "09:00", "start": first.isoformat(),
+             "end": (first + timedelta(days=1)).isoformat()}  # fmt: skip
+    body = {"name": "Daily tip", "quiet_hours": "ignore", "entry": {"segment": segment_id, "schedule": daily},
+            "reentry": "after_exit", "first": "tip",
+            "steps": {"tip": {"type": "send", "message": {"title": "Tip", "body": "of the day"}, "next": "done"},
+                      "done": {"type": "exit"}}}  # fmt: skip
+    bad = {**body, "entry": {"segment": "seg_gone", "schedule": daily}}
+    r = app.server.post("/v1/journeys", bad)
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "body.entry.segment", r.text
+    r = app.server.post("/v1/journeys", body)
+    assert r.status_code == 201, r.text
+    journey_id = r.json()["journey_id"]
+
+    nine = datetime.combine(first, datetime.min.time(), UTC) + timedelta(hours=9)
+    advance(stack, nine - timedelta(minutes=1))
+    assert standins.webpush.received == []
+    advance(stack, nine + timedelta(minutes=1))  # the first occurrence: the segment's members enter
+    assert [len(standins.webpush.received_for(s)) for s in subs.values()] == [1, 1, 0]
+    # the free device joins the segment before the second occurrence, evaluated when it fires
+    r = app.client.put("/v1/devices/js-free", {"platform": "web", "subscription": subs["free"], "timezone": "UTC",
+                                              "tags": {"plan": "pro"}})  # fmt: skip
+    assert r.status_code in (200, 201), r.text
+    advance(stack, nine + timedelta(days=1, minutes=1))
+    assert [len(standins.webpush.received_for(s)) for s in subs.values()] == [2, 2, 1]
+    advance(stack, nine + timedelta(days=3))  # past the end: nobody enters again
+    stats = journey(app, journey_id)["stats"]
+    assert (stats["entered"], stats["completed"], stats["steps"]["tip"]["sent"]) == (5, 5, 5)
+    path = app.server.get(f"/v1/journeys/{journey_id}/devices/js-free").json()["path"]
+    assert [e.get("step") or e.get("exit") for e in path] == ["tip", "done", "completed"]
+
+
+def test_a_purchase_is_credited_to_the_last_send_once(stack: Any, standins: Standins) -> None:
+    app = new_app(Api(stack.api_url), standins, "journey-convert")
+    sub = web_device(app, standins, "jv-a")
+    standins.webpush.reset_received()
+    body = {**CART, "first": "remind", "steps": {
+        "remind": {**CART["steps"]["remind"], "next": "gap"},
+        "gap": {"type": "wait", "duration": "PT1M", "next": "nudge"},
+        "nudge": {**CART["steps"]["nudge"], "next": "later"},
+        "later": {"type": "wait", "duration": "P1D", "next": "done"}, "done": {"type": "exit"}}}  # fmt: skip
+    journey_id = app.server.post("/v1/journeys", body).json()["journey_id"]
+    # entered 5 minutes ago: the reminder then, and the minute's gap is over, so the nudge goes now
+    event(app, "jv-a", "cart_updated", datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5), item_name="lamp")
+    stack.drain(timeout=60)
+    assert [m.payload["step"] for m in standins.webpush.received_for(sub)] == ["remind", "nudge"]
+    purchase = {"device_id": "jv-a", "name": "purchase", "value": 42.5, "currency": "EUR"}
+    for _ in range(2):  # the app posts it twice (a retry): credited once
+        r = app.client.post("/v1/events", purchase)
+        assert r.status_code == 202, r.text
+    stack.drain(timeout=60)
+    stats = journey(app, journey_id)["stats"]
+    nudge, remind = stats["steps"]["nudge"], stats["steps"]["remind"]
+    assert (nudge["converted"], nudge["revenue_by_currency"]) == (1, {"EUR": 42.5})
+    assert (remind["converted"], remind["revenue_by_currency"]) == (0, {})
+    assert stats["exited"]["exit_on"] == 1  # the purchase also ended the enrolment

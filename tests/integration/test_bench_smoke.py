@@ -62,3 +62,14 @@ def test_the_import_bench_runs_on_the_engine_alone_and_on_the_local_stack() -> N
     assert re.search(r"engine only: 200 lines in .* lines/s", engine), engine
     stack = bench("bench.imports", "--once", "--lines", "200")
     assert "(completed, 200 done)" in stack, stack
+
+
+def test_the_journey_bench_runs_through_the_local_stack(tmp_path: Path) -> None:
+    out = tmp_path / "bench_journey.json"
+    bench("bench.run", "--only", "journey", "--journey-devices", "30", "--latency", "0.001", "--json",
+          str(tmp_path / "bench.json"))  # fmt: skip
+    report = json.loads(out.read_text())
+    assert report["stats_exact"] is True and report["enrolments"] == 30 == report["standin_accepted"]
+    assert set(report["stages"]) == {"entry", "timers"}
+    assert report["stages"]["entry"]["requests_per_enrolment"]["dynamodb.TransactWriteItems"] > 0
+    assert report["cost_per_million_enrolment_steps"]["aws_total"] > 0 and len(report["model"]) == 2

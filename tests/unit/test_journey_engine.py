@@ -80,6 +80,11 @@ class World:
 
 @pytest.fixture
 def world() -> World:
+    return new_world()
+
+
+def new_world() -> World:
+    """Three pro web devices in Paris, at T0."""
     w = World(FakeJourneyStore(), FakeDevices(), FakeQueue(), FakeCampaigns(), T0)
     for name in ("a", "b", "c"):
         w.devices.register(APP, name, platform="web", timezone="Europe/Paris",
@@ -147,7 +152,7 @@ def test_exit_on_ends_a_waiting_enrolment_and_its_timer(world: World) -> None:
     jid = world.create(cart())
     world.event("b", "cart_updated")
     world.now = T0 + timedelta(minutes=30)
-    assert world.event("b", "purchase") == {"exited": 1}
+    assert world.event("b", "purchase") == {"exited": 1, "no send": 1}  # a conversion too: nothing sent yet
     assert world.store.timers() == []
     world.advance(T0 + timedelta(hours=2))
     assert world.sends() == []

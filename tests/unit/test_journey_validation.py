@@ -114,3 +114,26 @@ def test_more_than_fifty_steps_is_refused() -> None:
 
 def test_first_must_name_a_step() -> None:
     assert error_of({**CART, "first": "nope"}).startswith("first: no step named")
+
+
+@pytest.mark.parametrize(("entry", "error"), [
+    ({"segment": "seg 1", "schedule": {"type": "recurring", "frequency": "daily", "time": "09:00",
+                                       "start": "2026-12-08"}}, "entry.segment"),
+    ({"segment": "seg_1", "schedule": {"type": "at", "at": "2026-12-08T09:00:00Z"}}, "entry.schedule.type"),
+    ({"audience": {"attr": "tags.plan", "op": "zz", "value": 1},
+      "schedule": {"type": "at", "at": "2026-12-08T09:00:00Z"}}, "entry.audience.op"),
+    ({"audience": {"attr": "tags.plan", "op": "eq", "value": "pro"},
+      "schedule": {"type": "local_time", "date": "2026-12-08", "time": "9:00"}}, "entry.schedule.time"),
+    ({"audience": {"attr": "tags.plan", "op": "eq", "value": "pro"}}, "entry.event"),
+])  # fmt: skip
+def test_a_scheduled_entry_is_checked_naming_its_field(entry: dict[str, Any], error: str) -> None:
+    assert error_of({**CART, "entry": entry}).startswith(f"{error}: ")
+
+
+def test_the_three_entries_parse() -> None:
+    daily = {"type": "recurring", "frequency": "daily", "time": "09:00", "start": "2026-12-08"}
+    once = {"type": "local_time", "date": "2026-12-08", "time": "09:00"}
+    pro = {"attr": "tags.plan", "op": "eq", "value": "pro"}
+    entries = (CART["entry"], {"segment": "seg_1", "schedule": daily}, {"audience": pro, "schedule": once})
+    kinds = [type(JourneyIn.model_validate({**CART, "entry": e}).entry).__name__ for e in entries]
+    assert kinds == ["EventEntry", "SegmentEntry", "AudienceEntry"]

@@ -177,10 +177,13 @@ def skipped_of(passed: Iterable[str], counts: Mapping[str, int]) -> dict[str, in
 
 
 def create_campaign(
-    deps: CampaignDeps, app_id: str, body: CampaignIn, *, now: datetime | None = None
-) -> CampaignOut:
+    deps: CampaignDeps, app_id: str, body: CampaignIn, *, now: datetime | None = None,
+    campaign_id: str | None = None, spec_extra: Mapping[str, Any] | None = None,
+) -> CampaignOut:  # fmt: skip
+    """`campaign_id` and `spec_extra` (kept in the stored spec) for a campaign another feature owns: a
+    journey's scheduled entry (pushengine.journeys.entry)."""
     now = now or datetime.now(UTC)
-    campaign_id = new_campaign_id(now)
+    campaign_id = campaign_id or new_campaign_id(now)
     check_messages(body, campaign_id)
     plan_items, passed = plan_waves(body, now)
     planned = [p["wave"] for p in plan_items]
@@ -206,7 +209,7 @@ def create_campaign(
         "name": body.name,
         "status": CampaignStatus.ACTIVE if automated else CampaignStatus.SCHEDULED,
         "created_at": now_iso(),
-        "spec": body.model_dump(mode="json", exclude_none=True),
+        "spec": {**body.model_dump(mode="json", exclude_none=True), **(spec_extra or {})},
         "waves": stored_waves,
         "skipped_zones": skipped_of(passed, counts),
         "waves_pending": len(planned) + (1 if experiment else 0),  # an experiment's decision is pending too

@@ -47,6 +47,12 @@ START_TOLERANCE = 0.05  # how late after its slot a send may still start
 TRANSIT_ALLOWANCE = 0.10  # how much the time from a send's start to its receipt may vary
 
 
+def timeline_of(batch: Mapping[str, Any]) -> str:
+    """The campaign whose timeline paces this batch: its own, or the one it shares (`pace_id`: a journey's
+    send steps, in every version, share one timeline, so the journey's max_per_second holds across them)."""
+    return str(batch.get("pace_id") or batch["campaign_id"])
+
+
 def gap(rate: float) -> float:
     """Seconds between two slots of a timeline paced at `rate` a second (see the module's proof)."""
     return (1 + START_TOLERANCE + TRANSIT_ALLOWANCE) / rate
@@ -83,7 +89,7 @@ def plan(
     DelaySeconds (at most 15 minutes: the sender queues anything later again)."""
     if not batches:
         return []
-    app_id, campaign_id = batches[0]["app_id"], batches[0]["campaign_id"]
+    app_id, campaign_id = batches[0]["app_id"], timeline_of(batches[0])
     count = sum(len(b["devices"]) for b in batches)
     at = reserve(campaigns, app_id, campaign_id, count, rate, now)
     delays = []
@@ -122,7 +128,7 @@ class BatchPace:
         max_wait: float,
         window: float = math.inf,
     ) -> None:
-        self.campaigns, self.app_id, self.campaign_id = campaigns, batch["app_id"], batch["campaign_id"]
+        self.campaigns, self.app_id, self.campaign_id = campaigns, batch["app_id"], timeline_of(batch)
         self.rate = float(batch["rate"])
         self.step = gap(self.rate)
         self.wall, self.sleep, self.max_wait = wall, sleep, max_wait

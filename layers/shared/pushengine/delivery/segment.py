@@ -40,6 +40,8 @@ from pushengine.rendering import DEVICE_FIELDS, SEND_FIELDS
 from pushengine.targeting import REST, Targeting, assign
 
 MIN_TASK_MILLIS = 15_000  # leave this much of the invocation for writing batches and the ledger
+JOURNEY_ENTRY = "journey_entry"  # a stored spec's mark: this campaign enrols a journey's entrants, sends nothing
+ENROL_BATCH = 100  # devices per journey_enrol message: one invocation enrols them well within its time
 
 
 @dataclass
@@ -55,6 +57,7 @@ class SegmentDeps:
     apps: AppsRepository | None = None
     profiles: ProfilesRepository | None = None  # the app's opens per local hour (intelligent timing)
     queue: Queue = field(default_factory=SqsQueue)
+    journeys: Any = None  # the journey engine's store (journeys.store.JourneyStore); None: the automation table's
 
 
 def fire_wave(deps: SegmentDeps, app_id: str, campaign_id: str, wave_id: str) -> int:
@@ -217,6 +220,9 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
     spec = campaign["spec"]
     defaults = app_settings.load(deps.apps, app_id)
     targeting = Targeting(campaign_id, spec, audience=_wave_audience(deps, task, spec), defaults=defaults)
+    if (spec.model_extra or {}).get(JOURNEY_ENTRY):
+        _enrol_pages(deps, task, spec.model_extra[JOURNEY_ENTRY], targeting, now, remaining_millis)
+        return
     # a send-time experiment's wave reaches only its variants' devices; the others have their own wave
     reaches = task.get("variants") or next(
         (w.get("variants") for w in campaign["waves"] if w["wave_id"] == task["wave_id"]), None
@@ -293,6 +299,38 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
         hour=hour_of(now),
         run=task.get("run"),
     )
+    if cursor:  # after the ledger: a redelivery re-queues the continuation but never re-counts
+        deps.queue.send_json(s.audience_queue_url, [{**task, "seq": task["seq"] + 1, "cursor": cursor}],
+                             max_message=s.max_message_bytes)  # fmt: skip
+    elif recorded:
+        deps.campaigns.try_complete(app_id, campaign_id)
+
+
+def _enrol_pages(deps: SegmentDeps, task: dict[str, Any], entry: Mapping[str, Any], targeting: Targeting,
+                 now: datetime, remaining_millis: Callable[[], int]) -> None:  # fmt: skip
+    """A journey's scheduled entry (pushengine.journeys.entry): the task's pages, as for a send, but each page's
+    matching devices go to the journey engine to enrol (`journey_enrol` messages of ENROL_BATCH, through the same
+    enrol path as an entry event) instead of into send batches. The enrol key names the occurrence (or the
+    one-off wave), so a redelivered task or page enrols nobody twice, whatever the re-entry rule."""
+    s = deps.settings
+    app_id, campaign_id = task["app_id"], task["campaign_id"]
+    key = f"{campaign_id}#{task.get('run') or task['wave_id']}"
+    pages: list[dict[str, Any]] = []
+    matched, cursor = 0, task.get("cursor")
+    for _ in range(s.audience_pages_per_task):
+        items, cursor = _page(deps, task, s.audience_page_size, cursor)
+        chosen = [str(i["device_id"]) for i in items if targeting.selects(i, now)]
+        matched += len(chosen)
+        pages += [{"kind": "journey_enrol", "app_id": app_id, "journey_id": entry["journey_id"],
+                   "device_ids": chosen[i : i + ENROL_BATCH], "at": now.isoformat(), "entry_key": key}
+                  for i in range(0, len(chosen), ENROL_BATCH)]  # fmt: skip
+        if cursor is None or remaining_millis() < MIN_TASK_MILLIS:
+            break
+    deps.queue.send_json(s.audience_queue_url, pages, max_message=s.max_message_bytes)
+    recorded = deps.campaigns.record(
+        app_id, campaign_id, task_key(task), stats={"targeted": matched},
+        counters={"tasks_pending": 0 if cursor else -1}, shard=shard_of(task_key(task)), run=task.get("run"),
+    )  # fmt: skip
     if cursor:  # after the ledger: a redelivery re-queues the continuation but never re-counts
         deps.queue.send_json(s.audience_queue_url, [{**task, "seq": task["seq"] + 1, "cursor": cursor}],
                              max_message=s.max_message_bytes)  # fmt: skip

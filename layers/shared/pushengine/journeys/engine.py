@@ -22,13 +22,17 @@ from time import time as wall_time
 from typing import Any
 
 from pushengine import app_settings
+from pushengine.analytics import app_defaults, exposure_window, revenue_key
 from pushengine.audience import parse_filter
 from pushengine.config import Settings
+from pushengine.delivery import pace
 from pushengine.delivery.segment import device_entry
+from pushengine.events import STAT_FOR
 from pushengine.journeys import steps as step_campaigns
 from pushengine.journeys import webhook
 from pushengine.journeys.model import (
     EngagementWhen,
+    EventEntry,
     HoldoutStep,
     JourneyIn,
     RandomStep,
@@ -42,7 +46,7 @@ from pushengine.journeys.model import (
 from pushengine.journeys.store import JourneyStore, Move, timer_shard, timer_sk
 from pushengine.models import CampaignSpec, parse_delay
 from pushengine.observability import logger
-from pushengine.ports import DeviceStore, Queue
+from pushengine.ports import CampaignStore, DeviceStore, Queue
 from pushengine.targeting import Targeting, bucket
 from pushengine.waves import local_instant
 
@@ -51,6 +55,8 @@ PATH_KEPT = 100  # path entries kept on an enrolment (the latest)
 SWEEP_PAGE = 200
 SWEEP_PAGES = 25  # per shard and sweep: 5,000 timers; the rest waits for the next minute's sweep
 ENGAGEMENT = ("delivered", "opened", "clicked")
+# the event names the events intake counts as `converted` (pushengine.events): a journey's conversions
+CONVERSIONS = tuple(sorted(name for name, stat in STAT_FOR.items() if stat == "converted"))
 
 
 @dataclass
@@ -68,6 +74,7 @@ class JourneyDeps:
     # a webhook signature's timestamp is the real time of the request (its receiver's replay check), not the
     # domain's clock, which the local runtime drives
     wall_clock: Callable[[], float] = wall_time
+    campaigns: CampaignStore | None = None  # the step campaigns' pacing timeline (max_per_second)
 
 
 def iso(moment: datetime) -> str:
@@ -300,8 +307,8 @@ def _commit(deps: JourneyDeps, journey: Mapping[str, Any], enrolment: dict[str, 
     remove = tuple(
         n for n in ("plan", "waiting_for", "held_reason", "webhook") if n in enrolment and n not in fields
     )
-    if p.sends:
-        fields["last_send"] = p.sends[-1]["step"]
+    if p.sends:  # what a conversion is credited to (`convert`)
+        fields["last_send"], fields["last_send_at"] = p.sends[-1]["step"], at
     move = Move(
         fields=fields, stats=dict(p.stats), remove=remove, arm=arm, consume=_key(enrolment.get("timer"))
     )
@@ -329,8 +336,9 @@ def _fast_timer(deps: JourneyDeps, timer: Mapping[str, Any], moment: datetime) -
 
 
 def move(deps: JourneyDeps, journey: Mapping[str, Any], enrolment: dict[str, Any], moment: datetime,
-         reason: str) -> str:  # fmt: skip
-    """Move an enrolment read at its current seq; returns what happened."""
+         reason: str, device: Mapping[str, Any] | None = None) -> str:  # fmt: skip
+    """Move an enrolment read at its current seq; returns what happened. `device`: as its caller just read it
+    (an entry), so the move and its sends read it no second time."""
     if enrolment.get("state") != "active":
         return "done"
     if journey["status"] == "paused" and enrolment.get("status") != "running":
@@ -341,13 +349,14 @@ def move(deps: JourneyDeps, journey: Mapping[str, Any], enrolment: dict[str, Any
         p = Plan.from_json(enrolment["plan"])
     else:
         app_id = str(enrolment["app_id"])
-        device = deps.devices.get(app_id, str(enrolment["device_id"]))
+        if device is None:
+            device = deps.devices.get(app_id, str(enrolment["device_id"]))
         defaults = app_settings.load(deps.apps, app_id) if deps.apps is not None else {}
         p = plan(journey, enrolment, device, moment, reason, defaults)
         if p.sends and not _claim(deps, enrolment, p, moment):
             return "stale"
     if p.sends:
-        _queue_sends(deps, journey, enrolment, p)
+        _queue_sends(deps, journey, enrolment, p, moment, device)
     return "moved" if _commit(deps, journey, enrolment, p, moment) else "stale"
 
 
@@ -398,7 +407,7 @@ def _call_webhook(deps: JourneyDeps, journey: Mapping[str, Any], enrolment: dict
     if p.sends:
         if not _claim(deps, enrolment, p, moment):
             return "stale"
-        _queue_sends(deps, journey, enrolment, p)
+        _queue_sends(deps, journey, enrolment, p, moment, device)
     return "moved" if _commit(deps, journey, enrolment, p, moment) else "stale"
 
 
@@ -432,10 +441,12 @@ def _claim(deps: JourneyDeps, enrolment: dict[str, Any], p: Plan, moment: dateti
 
 
 def _queue_sends(
-    deps: JourneyDeps, journey: Mapping[str, Any], enrolment: Mapping[str, Any], p: Plan
-) -> None:
+    deps: JourneyDeps, journey: Mapping[str, Any], enrolment: Mapping[str, Any], p: Plan, moment: datetime,
+    device: Mapping[str, Any] | None = None,
+) -> None:  # fmt: skip
     app_id, device_id = str(enrolment["app_id"]), str(enrolment["device_id"])
-    device = deps.devices.get(app_id, device_id)
+    if device is None:  # a replayed claim reads it again
+        device = deps.devices.get(app_id, device_id)
     if device is None:
         return
     defaults = app_settings.load(deps.apps, app_id) if deps.apps is not None else {}
@@ -452,9 +463,26 @@ def _queue_sends(
         batches.append({"app_id": app_id, "campaign_id": campaign_id, "batch_id": batch_id,
                         "devices": [device_entry(device, send["variant"], context)],
                         "cap_id": f"{journey['journey_id']}.{device_id}",
-                        **app_settings.batch_policy(defaults, spec)})  # fmt: skip
+                        **app_settings.batch_policy(defaults, spec),
+                        **app_settings.pacing_policy(defaults, spec)})  # fmt: skip
     s = deps.settings
-    deps.queue.send_json(s.send_queue_url, batches, max_message=s.max_message_bytes)
+    delays = _pace(deps, journey, batches, moment)
+    deps.queue.send_json(s.send_queue_url, batches, delays=delays, max_message=s.max_message_bytes)
+
+
+def _pace(deps: JourneyDeps, journey: Mapping[str, Any], batches: list[dict[str, Any]],
+          moment: datetime) -> list[int] | None:  # fmt: skip
+    """max_per_second as campaigns have it (delivery/pace.py): each send takes a slot of the journey's one
+    timeline (`pace_campaign`, shared by every send step and version), and SQS holds it back to its slot.
+    A redelivered claim reserves again: its batch ids are the same, so the sender's ledger sends it once."""
+    if not batches or not batches[0].get("rate") or deps.campaigns is None:
+        return None
+    timeline = journey.get("pace_campaign")
+    if timeline:
+        for batch in batches:
+            batch["pace_id"] = timeline
+    wall = deps.wall_clock()
+    return pace.plan(deps.campaigns, batches, float(batches[0]["rate"]), wall, ahead=moment.timestamp() - wall)
 
 
 def _hold(deps: JourneyDeps, journey: Mapping[str, Any], enrolment: dict[str, Any], reason: str) -> str:
@@ -473,8 +501,10 @@ def _hold(deps: JourneyDeps, journey: Mapping[str, Any], enrolment: dict[str, An
 
 # ---------- entry points ----------
 def enter(deps: JourneyDeps, journey: Mapping[str, Any], device_id: str, event: Mapping[str, Any],
-          at: datetime) -> str:  # fmt: skip
-    """An entry event for this device: enrol it (re-entry rules permitting) and move it on at once."""
+          at: datetime, entry_key: str | None = None) -> str:  # fmt: skip
+    """An entry event (or a scheduled entry's page) for this device: enrol it (re-entry rules permitting) and
+    move it on at once. `entry_key`: the scheduled entry's occurrence; the enrolment it made keeps it, so the
+    same occurrence delivered again enrols nobody twice, whatever the re-entry rule."""
     spec, _ = definition(journey)
     if journey["status"] != "active" or not spec.active_at(at):
         return "closed"
@@ -482,9 +512,13 @@ def enter(deps: JourneyDeps, journey: Mapping[str, Any], device_id: str, event: 
     device = deps.devices.get(app_id, device_id)
     if device is None or device.get("status", "active") != "active":
         return "no device"
-    if spec.entry.audience and not parse_filter(spec.entry.audience).matches(device, at):
+    if isinstance(spec.entry, EventEntry) and spec.entry.audience and not parse_filter(
+        spec.entry.audience
+    ).matches(device, at):  # a scheduled entry's audience was matched by the segment query
         return "not in the audience"
     previous = deps.store.enrolment(app_id, journey_id, device_id)
+    if previous is not None and entry_key is not None and previous.get("entry_key") == entry_key:
+        return "already entered"
     if previous is not None:
         if previous.get("state") == "active" or spec.reentry == "never":
             return "already entered"
@@ -496,14 +530,33 @@ def enter(deps: JourneyDeps, journey: Mapping[str, Any], device_id: str, event: 
         "app_id": app_id, "journey_id": journey_id, "device_id": device_id, "run": run, "seq": 0,
         "state": "active", "status": "ready", "step": spec.first, "version": journey["version"],
         "entered_at": iso(at), "event": {"name": event.get("name"), "properties": event.get("properties") or {}},
-        "path": [{"step": spec.first, "at": iso(at)}],
+        "path": [{"step": spec.first, "at": iso(at)}], **({"entry_key": entry_key} if entry_key else {}),
     }  # fmt: skip
     # the enrolment holds a timer due now from the start: a crash before its first move is swept up
     timer = _timer(deps, item, iso(at), 0)
     item["timer"] = _key(timer)
     if not deps.store.enrol({**item}, previous, {"entered": 1, f"step.{spec.first}.entered": 1}, timer):
         return "already entered"
-    return move(deps, journey, item, at, "entry")
+    return move(deps, journey, item, at, "entry", device)
+
+
+def enrol_page(deps: JourneyDeps, message: Mapping[str, Any], remaining_millis: Callable[[], int]) -> Counter[str]:
+    """A page of a scheduled entry's devices (delivery/segment.py): each enrolled as an entry event's device
+    is; what the invocation's time does not reach goes back on the queue."""
+    done: Counter[str] = Counter()
+    journey = deps.store.journey(str(message["app_id"]), str(message["journey_id"]))
+    if journey is None:
+        return done
+    device_ids = [str(d) for d in message["device_ids"]]
+    at = max(deps.clock(), _at(str(message["at"])))
+    for i, device_id in enumerate(device_ids):
+        if remaining_millis() < 20_000:
+            s = deps.settings
+            deps.queue.send_json(s.audience_queue_url, [{**message, "device_ids": device_ids[i:]}],
+                                 max_message=s.max_message_bytes)  # fmt: skip
+            break
+        done[enter(deps, journey, device_id, {"name": None}, at, str(message["entry_key"]))] += 1
+    return done
 
 
 def fire_timer(deps: JourneyDeps, timer: Mapping[str, Any]) -> str:
@@ -533,21 +586,47 @@ def on_event(
         for device_id in device_ids:
             if deps.store.engage(app_id, str(journey_id), device_id, str(step), name):
                 done["engaged"] += 1
-    order = {"exit": 0, "wait": 1, "entry": 2}
+    order = {"convert": 0, "exit": 1, "wait": 2, "entry": 3}
     listeners = sorted(deps.store.listeners(app_id, name), key=lambda item: order.get(str(item["role"]), 3))
     for listener in listeners:
         journey = deps.store.journey(app_id, str(listener["journey_id"]))
         if journey is None:
             continue
+        credited = False  # a user's conversion counts once, for the first of their devices it credits
         for device_id in device_ids:
             role = listener["role"]
-            if role == "entry":
+            if role == "convert":
+                if not credited:
+                    outcome = convert(deps, journey, device_id, event, at)
+                    credited = outcome in ("converted", "already converted")
+                    done[outcome] += 1
+            elif role == "entry":
                 done[enter(deps, journey, device_id, event, at)] += 1
             elif role == "exit":
                 done[exit_on(deps, journey, device_id, at)] += 1
             elif role == "wait":
                 done[wake(deps, journey, device_id, name, at)] += 1
     return dict(done)
+
+
+def convert(deps: JourneyDeps, journey: Mapping[str, Any], device_id: str, event: Mapping[str, Any],
+            at: datetime) -> str:  # fmt: skip
+    """A conversion (an event the events intake counts as `converted`) credited to the enrolment's last send,
+    when it comes within the app's attribution window after it (as campaigns' conversions: analytics), once
+    per enrolment run: its `converted` and the revenue it names. The enrolment may be done (exited on this
+    very purchase): its last send still earned it."""
+    app_id = str(journey["app_id"])
+    enrolment = deps.store.enrolment(app_id, str(journey["journey_id"]), device_id)
+    if enrolment is None or not enrolment.get("last_send") or not enrolment.get("last_send_at"):
+        return "no send"
+    currency, window = app_defaults(deps.apps.get(app_id) if deps.apps is not None else None)
+    if not exposure_window(_at(str(enrolment["last_send_at"])), at, window):
+        return "outside the window"
+    step = str(enrolment["last_send"])
+    credit: dict[str, float] = {f"step.{step}.converted": 1}
+    if event.get("value"):
+        credit[f"step.{step}.{revenue_key(str(event.get('currency') or currency))}"] = float(event["value"])
+    return "converted" if deps.store.convert(enrolment, credit) else "already converted"
 
 
 def exit_on(deps: JourneyDeps, journey: Mapping[str, Any], device_id: str, at: datetime) -> str:
@@ -627,6 +706,8 @@ def handle(deps: JourneyDeps, message: Mapping[str, Any], remaining_millis: Call
     kind = message["kind"]
     if kind == "journey_event":
         on_event(deps, str(message["app_id"]), message["event"], list(message["device_ids"]))
+    elif kind == "journey_enrol":
+        enrol_page(deps, message, remaining_millis)
     elif kind == "journey_timer":
         fire_timer(deps, message)
     elif kind == "journey_sweep":
@@ -646,9 +727,11 @@ def from_segment_deps(deps: Any) -> JourneyDeps:
     from pushengine.providers import webhook as webhook_http
 
     apps = deps.apps
-    return JourneyDeps(settings=deps.settings, store=DynamoJourneyStore(deps.settings.automation_table),
+    store = deps.journeys or DynamoJourneyStore(deps.settings.automation_table)
+    return JourneyDeps(settings=deps.settings, store=store,
                        devices=deps.devices, queue=deps.queue, apps=apps, clock=deps.clock,
                        timer_shards=deps.settings.journey_timer_shards, webhooks=webhook_http.sender(),
+                       campaigns=deps.campaigns, wall_clock=deps.wall,
                        webhook_secret=lambda app_id: ((apps.get(app_id) if apps else None) or {}).get(
                            "webhook_secret"))  # fmt: skip
 

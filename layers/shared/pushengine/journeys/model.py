@@ -25,7 +25,16 @@ from pydantic import (
 
 from pushengine.audience import FilterError, validate_filter
 from pushengine.content import Message
-from pushengine.models import HHMM, FrequencyCap, Strict, Variant, parse_delay
+from pushengine.models import (
+    HHMM,
+    AtSchedule,
+    FrequencyCap,
+    LocalTimeSchedule,
+    RecurringSchedule,
+    Strict,
+    Variant,
+    parse_delay,
+)
 from pushengine.profiles import EVENT_NAME
 
 MAX_STEPS = 50
@@ -232,6 +241,57 @@ class EventEntry(BaseModel):
             raise ValueError(f"{exc.path}: {exc.reason}") from None
 
 
+class SegmentEntry(BaseModel):
+    """The segment's members enter at each occurrence of a recurring schedule (re-entry rules permitting)."""
+
+    model_config = Strict
+    segment: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+    schedule: RecurringSchedule
+
+    def audience(self) -> dict[str, Any]:
+        return {"segment": self.segment}
+
+
+class AudienceEntry(BaseModel):
+    """The devices matching the audience enter once, at an instant or at a wall time in each device's zone."""
+
+    model_config = Strict
+    audience: dict[str, Any]
+    schedule: Annotated[AtSchedule | LocalTimeSchedule, Field(discriminator="type")]
+
+    @field_validator("audience")
+    @classmethod
+    def _audience(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return EventEntry._audience(value) or {}  # type: ignore[operator]
+
+
+Entry = EventEntry | SegmentEntry | AudienceEntry
+SCHEDULED = (SegmentEntry, AudienceEntry)  # entries that enrol through the segment query, not an event
+
+
+def parse_entry(raw: Any) -> Entry:
+    """The entry by its keys (an event, a segment, an audience with a schedule), errors named `entry.<field>`."""
+    if not isinstance(raw, dict):
+        raise ValueError("entry: give {event, audience?}, {segment, schedule} or {audience, schedule}")
+    kind: type[BaseModel] = (
+        EventEntry if "event" in raw else SegmentEntry if "segment" in raw else AudienceEntry
+    )
+    if kind is AudienceEntry and "schedule" not in raw:
+        raise ValueError("entry.event: give an event, a segment with a schedule, or an audience with a schedule")
+    try:
+        return kind.model_validate(raw)  # type: ignore[return-value]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = [str(part) for part in error["loc"]]
+        if len(loc) > 1 and loc[0] == "schedule" and loc[1] in ("at", "local_time", "recurring"):
+            loc = [loc[0], *loc[2:]]  # the union's tag
+        reason = str(error["msg"]).removeprefix("Value error, ")
+        named, _, rest = reason.partition(": ")
+        if loc and rest and named.split(".")[0] == loc[-1]:  # a filter's error names its own path
+            loc, reason = [*loc[:-1], named], rest
+        raise ValueError(f"{'.'.join(['entry', *loc])}: {reason}") from None
+
+
 def parse_step(step_id: str, raw: Any) -> Step:
     """One step, its errors named `steps.<id>.<field>`."""
     try:
@@ -258,13 +318,18 @@ class JourneyIn(BaseModel):
     frequency_cap: FrequencyCap | None = None
     max_per_second: Annotated[int, Field(ge=1, le=100_000)] | None = None
     ttl_seconds: Annotated[int, Field(ge=0, le=28 * 86400)] = 86400
-    entry: EventEntry
+    entry: Entry
     reentry: Literal["never", "after_exit"] | dict[str, str] = "after_exit"
     exit_on: Annotated[list[str], Field(max_length=10)] = []
     start: AwareDatetime | None = None
     end: AwareDatetime | None = None
     first: StepId
     steps: dict[str, Any]
+
+    @field_validator("entry", mode="before")
+    @classmethod
+    def _entry(cls, value: Any) -> Any:
+        return parse_entry(value)
 
     @field_validator("reentry")
     @classmethod

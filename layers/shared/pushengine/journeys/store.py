@@ -70,11 +70,12 @@ class JourneyStore(Protocol):
         timer: dict[str, Any],
     ) -> bool: ...
     def engage(self, app_id: str, journey_id: str, device_id: str, step: str, op: str) -> bool: ...
+    def convert(self, enrolment: Mapping[str, Any], credit: Mapping[str, float]) -> bool: ...
     def drop_timer(self, key: dict[str, str]) -> None: ...
     def transition(self, enrolment: Mapping[str, Any], move: Move) -> bool: ...
     def due_timers(self, shard: int, until: str, limit: int) -> list[dict[str, Any]]: ...
     def held(self, app_id: str, journey_id: str, limit: int) -> list[dict[str, Any]]: ...
-    def stats(self, app_id: str, journey_id: str) -> dict[str, int]: ...
+    def stats(self, app_id: str, journey_id: str) -> dict[str, float]: ...
     def erase_device(self, app_id: str, journey_ids: Sequence[str], device_id: str) -> int: ...
 
 
@@ -172,6 +173,20 @@ class DynamoJourneyStore:
         return aws.transact([update, *self._stats_update(app_id, journey_id, device_id, {f"step.{step}.{op}": 1})],
                             guard=0)  # fmt: skip
 
+    def convert(self, enrolment: Mapping[str, Any], credit: Mapping[str, float]) -> bool:
+        """Credit a conversion once per enrolment run (`converted_run`), whatever moved the enrolment since it
+        was read (its seq is not a condition: a conversion is no transition); False: already credited, or the
+        device entered again meanwhile."""
+        app_id, journey_id, device_id = enrolment["app_id"], enrolment["journey_id"], enrolment["device_id"]
+        update = {"Update": {
+            "TableName": self._name, "Key": serialize({"pk": f"enrol#{app_id}#{journey_id}", "sk": device_id}),
+            "UpdateExpression": "SET #c = :run",
+            "ConditionExpression": "#r = :run AND (attribute_not_exists(#c) OR #c <> :run)",
+            "ExpressionAttributeNames": {"#c": "converted_run", "#r": "run"},
+            "ExpressionAttributeValues": serialize({":run": enrolment["run"]}),
+        }}  # fmt: skip
+        return aws.transact([update, *self._stats_update(app_id, journey_id, device_id, credit)], guard=0)
+
     def drop_timer(self, key: dict[str, str]) -> None:
         aws.retried(self._table.delete_item, Key=key)
 
@@ -210,7 +225,7 @@ class DynamoJourneyStore:
         return aws.transact(items, guard=0)
 
     def _stats_update(
-        self, app_id: str, journey_id: str, device_id: str, stats: Mapping[str, int]
+        self, app_id: str, journey_id: str, device_id: str, stats: Mapping[str, float]
     ) -> list[dict[str, Any]]:
         deltas = {k: v for k, v in stats.items() if v}
         if not deltas:
@@ -240,11 +255,12 @@ class DynamoJourneyStore:
         )
         return [from_dynamo(i) for i in page["Items"]]
 
-    def stats(self, app_id: str, journey_id: str) -> dict[str, int]:
-        total: dict[str, int] = {}
+    def stats(self, app_id: str, journey_id: str) -> dict[str, float]:
+        """Counts (ints) and revenue (amounts, possibly fractional), summed over the shards."""
+        total: dict[str, float] = {}
         for item in self._query(f"jstats#{app_id}#{journey_id}"):
             for k, v in _strip(item).items():
-                total[k] = total.get(k, 0) + int(v)
+                total[k] = total.get(k, 0) + v
         return total
 
     def erase_device(self, app_id: str, journey_ids: Sequence[str], device_id: str) -> int:

@@ -36,6 +36,7 @@ class Deps:
             resolve_template=lambda app_id, template_id: templates.resolve(store, app_id, template_id),
             max_message_bytes=s.max_message_bytes, outbound_hosts=s.allowed_webpush_hosts,
             webhook_secret=lambda app_id: ((apps.get(app_id) if apps else None) or {}).get("webhook_secret"),
+            campaign_deps=campaign_deps.campaign,
         )  # fmt: skip
 
 
