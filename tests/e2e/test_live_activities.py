@@ -36,10 +36,11 @@ def test_a_live_activity_is_started_reported_updated_and_ended(
 ) -> None:
     apns = standins.apns
     to_start = {d: apns.new_activity_token(BUNDLE) for d in ("fan-1", "fan-2")}
-    for device_id, push_to_start in to_start.items():
-        register(live, device_id, {"platform": "ios", "token": apns.new_token(BUNDLE),
+    for (device_id, push_to_start), team in zip(to_start.items(), ("hertha", "union"), strict=True):
+        register(live, device_id, {"platform": "ios", "token": apns.new_token(BUNDLE), "tags": {"team": team},
                                    "live_activity": {"push_to_start_token": push_to_start}})  # fmt: skip
-    register(live, "fan-3", {"platform": "ios", "token": apns.new_token(BUNDLE)})  # no push-to-start token
+    register(live, "fan-3", {"platform": "ios", "token": apns.new_token(BUNDLE),
+                             "tags": {"team": "hertha"}})  # no push-to-start token: never started on  # fmt: skip
     bad = live.client.put("/v1/devices/fan-4", {"platform": "ios", "token": apns.new_token(BUNDLE),
                                                  "live_activity": {"push_to_start_token": "nope"}})  # fmt: skip
     assert bad.status_code == 400
@@ -95,8 +96,9 @@ def test_a_live_activity_is_started_reported_updated_and_ended(
     assert r.status_code == 202, r.text
     assert r.json() == {"activity_id": activity_id, "event": "update", "targeted": 1}
     stack.drain()
-    r = live.server.post(f"/v1/live-activities/{activity_id}/end",
-                         {"content_state": {"score": "2-1", "minute": 90}, "dismissal_date": "2026-12-31T23:30:00Z"})  # fmt: skip
+    r = live.server.post(f"/v1/live-activities/{activity_id}/end", {
+        "content_state": {"score": "2-1", "minute": 90}, "dismissal_date": "2026-12-31T23:30:00Z",
+    })  # fmt: skip
     assert r.status_code == 202, r.text
     stack.drain()
     after = int(time.time())
@@ -121,3 +123,19 @@ def test_a_live_activity_is_started_reported_updated_and_ended(
     assert out["counts"] == {"targeted": 2, "started": 2, "reported": 1, "updated": 1, "ended": 1, "failed": 0}
     assert live.server.get("/v1/live-activities/xla_000000000000aaaaaaaaaa").status_code == 404
     assert live.client.get(f"/v1/live-activities/{activity_id}").status_code == 403  # a client key reads none
+
+    # by audience: the matching devices that hold a push-to-start token, read like a campaign's zones
+    apns.reset()
+    r = live.server.post("/v1/live-activities", {
+        "activity_type": "MatchAttributes", "audience": {"attr": "tags.team", "op": "eq", "value": "hertha"},
+        "attributes": {"home": "Hertha", "away": "Bochum"}, "content_state": {"score": "0-0", "minute": 0},
+        "alert": {"title": "Kick-off", "body": "Hertha v Bochum"},
+    })  # fmt: skip
+    assert r.status_code == 201, r.text
+    assert r.json()["targeted"] is None  # counted as the audience is read
+    stack.drain()
+    [second] = apns.received
+    assert (second.token, second.status, second.headers["apns-topic"]) == (to_start["fan-1"], 200, LIVE_TOPIC)
+    assert second.payload["aps"]["attributes"] == {"home": "Hertha", "away": "Bochum"}
+    counts = live.server.get(f"/v1/live-activities/{r.json()['activity_id']}").json()["counts"]
+    assert counts == {"targeted": 1, "started": 1, "reported": 0, "updated": 0, "ended": 0, "failed": 0}

@@ -25,16 +25,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from pushengine import app_settings
+from pushengine import app_settings, waves
+from pushengine.audience import segment_ids
 from pushengine.config import Settings
 from pushengine.dal.apps import AppsRepository, now_iso
 from pushengine.dal.campaigns import zero_stats
 from pushengine.dal.live_activities import LiveActivityStore
 from pushengine.dal.queues import send_json
-from pushengine.delivery.segment import split_to_fit
+from pushengine.dal.scheduler import schedule_name
+from pushengine.delivery.segment import split_to_fit, start_entry, startable
 from pushengine.errors import Conflict, InvalidInput, NotFound
 from pushengine.limits import Storable
-from pushengine.models import ApnsToken, CampaignSpec, DeviceId
+from pushengine.models import ApnsToken, AudienceFilter, CampaignSpec, DeviceId
 from pushengine.payloads import live_activity
 from pushengine.payloads.apns import MAX_PAYLOAD_BYTES
 from pushengine.ports import CampaignStore, Clock, DeviceStore
@@ -61,19 +63,17 @@ class ActivityStart(BaseModel):
     model_config = Strict
     activity_type: SwiftType
     device_ids: Annotated[list[DeviceId], Field(min_length=1, max_length=MAX_DEVICES)] | None = None
-    audience: dict[str, Any] | None = None
+    audience: AudienceFilter = None
     attributes: State
     content_state: State
     alert: Alert
 
     @model_validator(mode="after")
     def _targets(self) -> ActivityStart:
-        if self.audience is not None:
-            raise ValueError(
-                "audience: a Live Activity starts on named devices for now; give device_ids (at most 1000)"
-            )
-        if not self.device_ids:
-            raise ValueError("device_ids: name the devices to start the Live Activity on")
+        if (self.audience is None) == (self.device_ids is None):
+            raise ValueError("audience: give exactly one of audience and device_ids")
+        if segment_ids(self.audience):
+            raise ValueError("audience: a Live Activity's audience names no saved segment; give its conditions")
         return self
 
 
@@ -99,7 +99,9 @@ class TokenIn(BaseModel):
 
 class ActivityStarted(BaseModel):
     activity_id: str
-    targeted: int  # devices the start was sent to: iOS, opted in, holding a push-to-start token
+    # devices the start goes to (iOS, opted in, holding a push-to-start token); None for an audience, whose
+    # devices are counted as its zones are read (GET's counts.targeted)
+    targeted: int | None
 
 
 class ActivitySent(BaseModel):
@@ -171,35 +173,51 @@ def start(deps: LiveActivityDeps, app_id: str, body: ActivityStart) -> ActivityS
         ("attributes", "content_state", "alert"),
     )  # fmt: skip
     activity_id = deps.new_id(now)
+    if body.audience is not None:
+        return _start_audience(deps, app_id, activity_id, body, payload, now)
     found = deps.devices.get_many(app_id, list(dict.fromkeys(body.device_ids or [])))
-    entries = [
-        {"id": device_id, "p": "ios", "v": "start", "t": item["live_activity"]["push_to_start_token"]}
-        for device_id, item in found.items()
-        if _startable(item)
-    ]
+    entries = [start_entry(item) for item in found.values() if startable(item)]
     spec = _spec(body.activity_type)
     defaults = app_settings.load(deps.apps, app_id)
     policy = app_settings.pacing_policy(defaults, CampaignSpec.model_validate(spec))
     batches = _batches(deps.settings, app_id, activity_id, "start", entries, payload, policy)
-    vstats = {event: zero_stats() for event in live_activity.EVENTS}
     deps.activities.create(app_id, activity_id, body.activity_type, now_iso(), targeted=len(entries))
     deps.campaigns.create({
-        "app_id": app_id, "campaign_id": activity_id, "name": "live activity", "kind": "live_activity",
-        "status": "sending" if batches else "completed", "created_at": now_iso(), "spec": spec, "waves": [],
-        "waves_pending": 0, "tasks_pending": 0, "batches_pending": len(batches),
-        # zeros only: every counter shard starts as a copy of these maps
-        "stats": {**zero_stats(), "reported": 0}, "vstats": vstats, "errors": {},
+        **_delivery(app_id, activity_id, spec), "status": "sending" if batches else "completed",
+        "waves": [], "waves_pending": 0, "batches_pending": len(batches),
     })  # fmt: skip
     send_json(deps.settings.send_queue_url, batches, max_message=deps.settings.max_message_bytes)
     return ActivityStarted(activity_id=activity_id, targeted=len(entries))
 
 
-def _startable(item: dict[str, Any]) -> bool:
-    holds = isinstance(item.get("live_activity"), dict) and bool(item["live_activity"].get("push_to_start_token"))
-    return (
-        holds and item.get("platform") == "ios" and item.get("status", "active") == "active"
-        and item.get("opted_in", True) is not False
-    )  # fmt: skip
+def _delivery(app_id: str, activity_id: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """The campaign-like item the sender counts the activity's sends on (zeros only: every counter shard
+    starts as a copy of these maps). `default` is where an audience's targeting counts."""
+    vstats = {name: zero_stats() for name in (*live_activity.EVENTS, "default")}
+    return {"app_id": app_id, "campaign_id": activity_id, "name": "live activity", "kind": "live_activity",
+            "created_at": now_iso(), "spec": spec, "tasks_pending": 0, "stats": {**zero_stats(), "reported": 0},
+            "vstats": vstats, "errors": {}}  # fmt: skip
+
+
+def _start_audience(
+    deps: LiveActivityDeps, app_id: str, activity_id: str, body: ActivityStart, payload: dict[str, Any],
+    now: datetime,
+) -> ActivityStarted:  # fmt: skip
+    """A start by audience goes the way a campaign sent now goes: one wave, every zone of the app read in
+    shards by the segment-query function (bounded work at any size), its batches built of the matching
+    devices that hold a push-to-start token (`spec.activity` says so)."""
+    spec = {**_spec(body.activity_type), "audience": body.audience,
+            "activity": {"payload": payload, "ttl_seconds": TTL_SECONDS}}  # fmt: skip
+    [wave] = waves.plan_now(now)
+    deps.activities.create(app_id, activity_id, body.activity_type, now_iso(), targeted=0)
+    deps.campaigns.create({
+        **_delivery(app_id, activity_id, spec), "status": "scheduled", "batches_pending": 0, "waves_pending": 1,
+        "waves": [{"wave_id": wave.wave_id, "send_at": wave.send_at.isoformat(), "zones": list(wave.time_zones),
+                   "schedule": schedule_name(activity_id, wave.wave_id)}],
+    })  # fmt: skip
+    fire = {"kind": "wave", "app_id": app_id, "campaign_id": activity_id, "wave_id": wave.wave_id}
+    send_json(deps.settings.audience_queue_url, [fire], max_message=deps.settings.max_message_bytes)
+    return ActivityStarted(activity_id=activity_id, targeted=None)
 
 
 def report_token(deps: LiveActivityDeps, app_id: str, activity_id: str, device_id: str, body: TokenIn) -> None:
@@ -283,7 +301,8 @@ def get(deps: LiveActivityDeps, app_id: str, activity_id: str) -> ActivityOut:
         return int((vstats.get(event) or {}).get("sent", 0))
 
     counts = ActivityCounts(
-        targeted=int(state.get("targeted", 0)), started=sent("start"), reported=int(stats.get("reported", 0)),
+        targeted=int(state.get("targeted", 0)) + int(stats.get("targeted", 0)),  # named devices, or as read
+        started=sent("start"), reported=int(stats.get("reported", 0)),
         updated=sent("update"), ended=sent("end"),
         failed=int(stats.get("failed", 0)) + int(stats.get("pruned", 0)),
     )  # fmt: skip

@@ -11,6 +11,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 
 from pushengine import device_trust, idempotency, live_activities
 from pushengine.config import settings
+from pushengine.dal.apps import AppsRepository
+from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.live_activities import LiveActivityStore
 from pushengine.http import ApiRouter, caller
 from pushengine.models import DeviceId
@@ -23,6 +25,15 @@ router = ApiRouter()
 
 class Deps:
     @cached_property
+    def apps(self) -> AppsRepository:
+        return AppsRepository(settings().apps_table)
+
+    @cached_property
+    def devices(self) -> DevicesRepository:
+        s = settings()
+        return DevicesRepository(s.devices_table, s.zones_table, s.shard_count)
+
+    @cached_property
     def activities(self) -> live_activities.LiveActivityDeps:
         c = campaign_deps.campaign
         return live_activities.LiveActivityDeps(
@@ -32,11 +43,15 @@ class Deps:
 
 
 deps = Deps()
-gate = device_trust.Gate(lambda: campaign_deps.campaign.apps, lambda: campaign_deps.campaign.devices)
+gate = device_trust.Gate(lambda: deps.apps, lambda: deps.devices)
 
 
 def _app_id() -> str:
     return str(caller().app_id)
+
+
+def _accepted(sent: live_activities.ActivitySent) -> Response:
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=sent.model_dump(mode="json"))
 
 
 @router.api(
@@ -72,8 +87,7 @@ def report_live_activity_token(
 def update_live_activity(
     activity_id: ActivityId, body: live_activities.ActivityUpdate
 ) -> Response[live_activities.ActivitySent]:
-    sent = live_activities.update(deps.activities, _app_id(), activity_id, body)
-    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=sent.model_dump(mode="json"))
+    return _accepted(live_activities.update(deps.activities, _app_id(), activity_id, body))
 
 
 @router.api(
@@ -83,8 +97,7 @@ def update_live_activity(
 def end_live_activity(
     activity_id: ActivityId, body: live_activities.ActivityEnd
 ) -> Response[live_activities.ActivitySent]:
-    sent = live_activities.end(deps.activities, _app_id(), activity_id, body)
-    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=sent.model_dump(mode="json"))
+    return _accepted(live_activities.end(deps.activities, _app_id(), activity_id, body))
 
 
 @router.api(
