@@ -181,18 +181,20 @@ def start(deps: LiveActivityDeps, app_id: str, body: ActivityStart) -> ActivityS
     defaults = app_settings.load(deps.apps, app_id)
     policy = app_settings.pacing_policy(defaults, CampaignSpec.model_validate(spec))
     batches = _batches(deps.settings, app_id, activity_id, "start", entries, payload, policy)
-    deps.activities.create(app_id, activity_id, body.activity_type, now_iso(), targeted=len(entries))
+    deps.activities.create(app_id, activity_id, body.activity_type, now_iso())
+    delivery = _delivery(app_id, activity_id, spec)
+    delivery["stats"]["targeted"] = len(entries)
     deps.campaigns.create({
-        **_delivery(app_id, activity_id, spec), "status": "sending" if batches else "completed",
-        "waves": [], "waves_pending": 0, "batches_pending": len(batches),
+        **delivery, "status": "sending" if batches else "completed", "waves": [], "waves_pending": 0,
+        "batches_pending": len(batches),
     })  # fmt: skip
     send_json(deps.settings.send_queue_url, batches, max_message=deps.settings.max_message_bytes)
     return ActivityStarted(activity_id=activity_id, targeted=len(entries))
 
 
 def _delivery(app_id: str, activity_id: str, spec: dict[str, Any]) -> dict[str, Any]:
-    """The campaign-like item the sender counts the activity's sends on (zeros only: every counter shard
-    starts as a copy of these maps). `default` is where an audience's targeting counts."""
+    """The campaign-like item the sender counts the activity's sends on; `vstats.default` is where an
+    audience's targeting counts."""
     vstats = {name: zero_stats() for name in (*live_activity.EVENTS, "default")}
     return {"app_id": app_id, "campaign_id": activity_id, "name": "live activity", "kind": "live_activity",
             "created_at": now_iso(), "spec": spec, "tasks_pending": 0, "stats": {**zero_stats(), "reported": 0},
@@ -209,7 +211,7 @@ def _start_audience(
     spec = {**_spec(body.activity_type), "audience": body.audience,
             "activity": {"payload": payload, "ttl_seconds": TTL_SECONDS}}  # fmt: skip
     [wave] = waves.plan_now(now)
-    deps.activities.create(app_id, activity_id, body.activity_type, now_iso(), targeted=0)
+    deps.activities.create(app_id, activity_id, body.activity_type, now_iso())
     deps.campaigns.create({
         **_delivery(app_id, activity_id, spec), "status": "scheduled", "batches_pending": 0, "waves_pending": 1,
         "waves": [{"wave_id": wave.wave_id, "send_at": wave.send_at.isoformat(), "zones": list(wave.time_zones),
@@ -301,8 +303,7 @@ def get(deps: LiveActivityDeps, app_id: str, activity_id: str) -> ActivityOut:
         return int((vstats.get(event) or {}).get("sent", 0))
 
     counts = ActivityCounts(
-        targeted=int(state.get("targeted", 0)) + int(stats.get("targeted", 0)),  # named devices, or as read
-        started=sent("start"), reported=int(stats.get("reported", 0)),
+        targeted=int(stats.get("targeted", 0)), started=sent("start"), reported=int(stats.get("reported", 0)),
         updated=sent("update"), ended=sent("end"),
         failed=int(stats.get("failed", 0)) + int(stats.get("pruned", 0)),
     )  # fmt: skip

@@ -41,12 +41,11 @@ class LiveActivityStore:
     def __init__(self, table_name: str) -> None:
         self._table = aws.table(table_name)
 
-    def create(self, app_id: str, activity_id: str, activity_type: str, created_at: str, *, targeted: int) -> None:
+    def create(self, app_id: str, activity_id: str, activity_type: str, created_at: str) -> None:
         aws.retried(
             self._table.put_item,
             Item={"pk": _pk(app_id, activity_id), "sk": STATE, "status": "active", "updates": 0,
-                  "activity_type": activity_type, "created_at": created_at, "targeted": targeted,
-                  "expires_at": _expires()},
+                  "activity_type": activity_type, "created_at": created_at, "expires_at": _expires()},
         )  # fmt: skip
 
     def state(self, app_id: str, activity_id: str) -> dict[str, Any] | None:
