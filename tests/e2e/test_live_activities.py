@@ -122,6 +122,7 @@ def test_a_live_activity_is_started_reported_updated_and_ended(
     assert (out["status"], out["activity_type"], out["updates"]) == ("ended", "MatchAttributes", 1)
     assert out["counts"] == {"targeted": 2, "started": 2, "reported": 1, "updated": 1, "ended": 1, "failed": 0}
     assert live.server.get("/v1/live-activities/xla_000000000000aaaaaaaaaa").status_code == 404
+    assert activity_id not in [c["campaign_id"] for c in live.server.get("/v1/campaigns").json()["campaigns"]]
     assert live.client.get(f"/v1/live-activities/{activity_id}").status_code == 403  # a client key reads none
 
     # by audience: the matching devices that hold a push-to-start token, read like a campaign's zones
