@@ -87,6 +87,8 @@ def test_a_live_activity_is_started_reported_updated_and_ended(
     assert too_big.status_code == 400
     assert [e["field"] for e in too_big.json()["errors"]] == ["body.content_state"]
 
+    # paced as every send: the app's max_per_second holds for Live Activity pushes too
+    assert live.server.put(f"/v1/apps/{live.app_id}/settings", {"max_per_second": 50}).status_code == 200
     apns.reset()
     before = int(time.time())
     r = live.server.post(f"/v1/live-activities/{activity_id}/update", {

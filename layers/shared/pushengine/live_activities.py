@@ -194,11 +194,11 @@ def start(deps: LiveActivityDeps, app_id: str, body: ActivityStart) -> ActivityS
 
 def _delivery(app_id: str, activity_id: str, spec: dict[str, Any]) -> dict[str, Any]:
     """The campaign-like item the sender counts the activity's sends on; `vstats.default` is where an
-    audience's targeting counts."""
+    audience's targeting counts, `paced` where the app's `max_per_second` hands out send slots."""
     vstats = {name: zero_stats() for name in (*live_activity.EVENTS, "default")}
     return {"app_id": app_id, "campaign_id": activity_id, "name": "live activity", "kind": "live_activity",
             "created_at": now_iso(), "spec": spec, "tasks_pending": 0, "stats": {**zero_stats(), "reported": 0},
-            "vstats": vstats, "errors": {}}  # fmt: skip
+            "vstats": vstats, "paced": {}, "errors": {}}  # fmt: skip
 
 
 def _start_audience(
