@@ -96,7 +96,7 @@ def test_a_live_activity_is_started_reported_updated_and_ended(
         "stale_date": "2026-12-31T23:00:00Z",
     })  # fmt: skip
     assert r.status_code == 202, r.text
-    assert r.json() == {"activity_id": activity_id, "event": "update", "targeted": 1}
+    assert r.json() == {"activity_id": activity_id, "event": "update"}  # its tokens are read a page at a time
     stack.drain()
     r = live.server.post(f"/v1/live-activities/{activity_id}/end", {
         "content_state": {"score": "2-1", "minute": 90}, "dismissal_date": "2026-12-31T23:30:00Z",

@@ -39,9 +39,11 @@ from pushengine.limits import Storable
 from pushengine.models import ApnsToken, AudienceFilter, CampaignSpec, DeviceId
 from pushengine.payloads import live_activity
 from pushengine.payloads.apns import MAX_PAYLOAD_BYTES
-from pushengine.ports import CampaignStore, Clock, DeviceStore
+from pushengine.ports import CampaignStore, Clock, DeviceStore, Queue
 
 ACTIVITY_PREFIX = "xla_"
+FAN_OUT = "activity_push"  # the audience-queue message kind of an update's or end's fan-out (`fan_out`)
+PAGE_BATCHES = 4  # send batches of tokens one fan-out message reads
 MAX_DEVICES = 1000
 TTL_SECONDS = 8 * 3600  # Apple ends a Live Activity after 8 hours: a push older than that has no use
 Strict = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -105,9 +107,10 @@ class ActivityStarted(BaseModel):
 
 
 class ActivitySent(BaseModel):
+    """Queued: the reported tokens are read a page at a time by the segment-query function (`fan_out`)."""
+
     activity_id: str
     event: Literal["update", "end"]
-    targeted: int  # reported tokens the push goes to
 
 
 class ActivityCounts(BaseModel):
@@ -143,7 +146,7 @@ class LiveActivityDeps:
     )
 
 
-def _spec(activity_type: str) -> dict[str, Any]:
+def stored_spec(activity_type: str) -> dict[str, Any]:
     """The stored spec: what the sender and the campaign store read (quiet hours and caps do not apply)."""
     return {"kind": "live_activity", "activity_type": activity_type, "category": "transactional",
             "quiet_hours": "ignore", "ttl_seconds": TTL_SECONDS}  # fmt: skip
@@ -177,12 +180,13 @@ def start(deps: LiveActivityDeps, app_id: str, body: ActivityStart) -> ActivityS
         return _start_audience(deps, app_id, activity_id, body, payload, now)
     found = deps.devices.get_many(app_id, list(dict.fromkeys(body.device_ids or [])))
     entries = [start_entry(item) for item in found.values() if startable(item)]
-    spec = _spec(body.activity_type)
+    spec = stored_spec(body.activity_type)
     defaults = app_settings.load(deps.apps, app_id)
     policy = app_settings.pacing_policy(defaults, CampaignSpec.model_validate(spec))
-    batches = _batches(deps.settings, app_id, activity_id, "start", entries, payload, policy)
+    push = {"payload": payload, "ttl_seconds": TTL_SECONDS}
+    batches = _batches(deps.settings, app_id, activity_id, "start", entries, push, policy)
     deps.activities.create(app_id, activity_id, body.activity_type, now_iso())
-    delivery = _delivery(app_id, activity_id, spec)
+    delivery = delivery_item(app_id, activity_id, spec)
     delivery["stats"]["targeted"] = len(entries)
     deps.campaigns.create({
         **delivery, "status": "sending" if batches else "completed", "waves": [], "waves_pending": 0,
@@ -192,7 +196,7 @@ def start(deps: LiveActivityDeps, app_id: str, body: ActivityStart) -> ActivityS
     return ActivityStarted(activity_id=activity_id, targeted=len(entries))
 
 
-def _delivery(app_id: str, activity_id: str, spec: dict[str, Any]) -> dict[str, Any]:
+def delivery_item(app_id: str, activity_id: str, spec: dict[str, Any]) -> dict[str, Any]:
     """The campaign-like item the sender counts the activity's sends on; `vstats.default` is where an
     audience's targeting counts, `paced` where the app's `max_per_second` hands out send slots."""
     vstats = {name: zero_stats() for name in (*live_activity.EVENTS, "default")}
@@ -208,12 +212,12 @@ def _start_audience(
     """A start by audience goes the way a campaign sent now goes: one wave, every zone of the app read in
     shards by the segment-query function (bounded work at any size), its batches built of the matching
     devices that hold a push-to-start token (`spec.activity` says so)."""
-    spec = {**_spec(body.activity_type), "audience": body.audience,
+    spec = {**stored_spec(body.activity_type), "audience": body.audience,
             "activity": {"payload": payload, "ttl_seconds": TTL_SECONDS}}  # fmt: skip
     [wave] = waves.plan_now(now)
     deps.activities.create(app_id, activity_id, body.activity_type, now_iso())
     deps.campaigns.create({
-        **_delivery(app_id, activity_id, spec), "status": "scheduled", "batches_pending": 0, "waves_pending": 1,
+        **delivery_item(app_id, activity_id, spec), "status": "scheduled", "batches_pending": 0, "waves_pending": 1,
         "waves": [{"wave_id": wave.wave_id, "send_at": wave.send_at.isoformat(), "zones": list(wave.time_zones),
                    "schedule": schedule_name(activity_id, wave.wave_id)}],
     })  # fmt: skip
@@ -260,24 +264,46 @@ def end(deps: LiveActivityDeps, app_id: str, activity_id: str, body: ActivityEnd
 def _send(
     deps: LiveActivityDeps, app_id: str, activity_id: str, event: Literal["update", "end"], payload: dict[str, Any]
 ) -> ActivitySent:
-    entries = [{"id": d, "p": "ios", "v": event, "t": t} for d, t in deps.activities.tokens(app_id, activity_id)]
+    """Queue the push's fan-out over the reported tokens: the tokens of an activity started on an audience
+    are as many as its audience, so they are never read here."""
     op = f"{event}{int(payload['aps']['timestamp'])}{secrets.token_hex(3)}"
     defaults = app_settings.load(deps.apps, app_id)
-    policy = app_settings.pacing_policy(defaults, CampaignSpec.model_validate(_spec("")))
-    batches = _batches(deps.settings, app_id, activity_id, op, entries, payload, policy)
-    if batches:  # counted pending before any is queued, so the activity never reads done too early
-        deps.campaigns.record(app_id, activity_id, f"laop#{activity_id}#{op}",
-                              counters={"batches_pending": len(batches)})  # fmt: skip
-        send_json(deps.settings.send_queue_url, batches, max_message=deps.settings.max_message_bytes)
-    return ActivitySent(activity_id=activity_id, event=event, targeted=len(entries))
+    policy = app_settings.pacing_policy(defaults, CampaignSpec.model_validate(stored_spec("")))
+    message = {"kind": FAN_OUT, "app_id": app_id, "campaign_id": activity_id, "op": op, "seq": 0,
+               "activity": {"payload": payload, "ttl_seconds": TTL_SECONDS}, "policy": policy}  # fmt: skip
+    send_json(deps.settings.audience_queue_url, [message], max_message=deps.settings.max_message_bytes)
+    return ActivitySent(activity_id=activity_id, event=event)
+
+
+def fan_out(
+    settings: Settings, campaigns: CampaignStore, activities: LiveActivityStore, queue: Queue,
+    message: dict[str, Any],
+) -> None:  # fmt: skip
+    """One page of an update's or end's tokens into send batches (an audience-queue message of kind
+    `activity_push`), then the next page as a message of its own: bounded work per invocation at any number
+    of tokens. Batch ids follow the page, and the page counts its batches once under its own ledger item,
+    so a redelivered page sends the same batches (the sender's ledger sends each once) and counts nothing
+    twice; the next page is queued after the count, as a campaign task's continuation is."""
+    app_id, activity_id, op, seq = message["app_id"], message["campaign_id"], message["op"], int(message["seq"])
+    push = message["activity"]
+    event = push["payload"]["aps"]["event"]
+    limit = settings.send_batch_size * PAGE_BATCHES
+    found, cursor = activities.tokens_page(app_id, activity_id, limit=limit, start=message.get("cursor"))
+    entries = [{"id": d, "p": "ios", "v": event, "t": t} for d, t in found]
+    batches = _batches(settings, app_id, activity_id, f"{op}.{seq}", entries, push, message.get("policy") or {})
+    queue.send_json(settings.send_queue_url, batches, max_message=settings.max_message_bytes)
+    campaigns.record(app_id, activity_id, f"laop#{activity_id}#{op}#{seq}", counters={"batches_pending": len(batches)},
+                     variant_stats={event: {"targeted": len(entries)}})  # fmt: skip
+    if cursor is not None:
+        queue.send_json(settings.audience_queue_url, [{**message, "seq": seq + 1, "cursor": cursor}],
+                        max_message=settings.max_message_bytes)  # fmt: skip
 
 
 def _batches(
-    s: Settings, app_id: str, activity_id: str, op: str, entries: list[dict[str, Any]], payload: dict[str, Any],
+    s: Settings, app_id: str, activity_id: str, op: str, entries: list[dict[str, Any]], push: dict[str, Any],
     policy: dict[str, Any],
 ) -> list[dict[str, Any]]:  # fmt: skip
     queued_at = time.time()
-    push = {"payload": payload, "ttl_seconds": TTL_SECONDS}
     out: list[dict[str, Any]] = []
     size = s.send_batch_size
     for i in range(0, len(entries), size):

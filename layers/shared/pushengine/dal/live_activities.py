@@ -5,9 +5,10 @@
 - `activity#{app_id}#{activity_id}` / `token#{device_id}`: the update token the app reported for the
   activity started on that device (the latest one: ActivityKit may rotate it).
 
-An update or end reads one partition (a Query, paged), at most as many items as the start targeted
-(≤ 1,000 devices); nothing scans. Every item expires: Apple ends a Live Activity after 8 hours and removes
-it from the Lock Screen at most 4 hours later, so a day after its last write nothing can use it.
+An update or end reads one partition, a page at a time (a Query with a cursor, one page per
+segment-query invocation: pushengine.live_activities.fan_out); nothing scans. Every item expires: Apple
+ends a Live Activity after 8 hours and removes it from the Lock Screen at most 4 hours later, so a day
+after its last write nothing can use it.
 
 The activity's delivery (its send batches, their checkpoints and counts) is a campaign-like item in the
 campaigns store (pushengine.live_activities), so the sender, its pacing and its ledger are shared.
@@ -16,7 +17,6 @@ campaigns store (pushengine.live_activities), so the sender, its pacing and its 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
@@ -81,19 +81,19 @@ class LiveActivityStore:
                   "token": token, "reported_at": reported_at, "expires_at": _expires()},
         )  # fmt: skip
 
-    def tokens(self, app_id: str, activity_id: str) -> Iterator[tuple[str, str]]:
-        """(device id, update token) of every device that reported one, one Query page at a time."""
-        start: dict[str, Any] | None = None
-        while True:
-            page = self._table.query(
-                KeyConditionExpression=Key("pk").eq(_pk(app_id, activity_id)) & Key("sk").begins_with(TOKEN),
-                ConsistentRead=True,
-                ProjectionExpression="device_id, #t",
-                ExpressionAttributeNames={"#t": "token"},
-                **({"ExclusiveStartKey": start} if start else {}),
-            )
-            for item in page["Items"]:
-                yield str(item["device_id"]), str(item["token"])
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                return
+    def tokens_page(
+        self, app_id: str, activity_id: str, *, limit: int, start: dict[str, Any] | None = None
+    ) -> tuple[list[tuple[str, str]], dict[str, Any] | None]:
+        """Up to `limit` (device id, update token) pairs of the devices that reported one, from `start` (the
+        last page's cursor); the cursor of the next page, or None after the last."""
+        page = self._table.query(
+            KeyConditionExpression=Key("pk").eq(_pk(app_id, activity_id)) & Key("sk").begins_with(TOKEN),
+            ConsistentRead=True,
+            ProjectionExpression="pk, sk, device_id, #t",
+            ExpressionAttributeNames={"#t": "token"},
+            Limit=limit,
+            **({"ExclusiveStartKey": start} if start else {}),
+        )
+        found = [(str(item["device_id"]), str(item["token"])) for item in page["Items"]]
+        last = page.get("LastEvaluatedKey")
+        return found, ({"pk": str(last["pk"]), "sk": str(last["sk"])} if last else None)

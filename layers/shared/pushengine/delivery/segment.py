@@ -27,6 +27,7 @@ from pushengine.dal.automation import AutomationRepository
 from pushengine.dal.campaigns import CampaignsRepository, batch_key, task_key
 from pushengine.dal.counters import shard_of
 from pushengine.dal.devices import DevicesRepository
+from pushengine.dal.live_activities import LiveActivityStore
 from pushengine.dal.profiles import ProfilesRepository
 from pushengine.dal.queues import MessageTooLarge, SqsQueue, size_of
 from pushengine.dal.scheduler import WaveScheduler
@@ -55,6 +56,7 @@ class SegmentDeps:
     apps: AppsRepository | None = None
     profiles: ProfilesRepository | None = None  # the app's opens per local hour (intelligent timing)
     queue: Queue = field(default_factory=SqsQueue)
+    activities: LiveActivityStore | None = None  # Live Activities' reported tokens (pushengine.live_activities)
 
 
 def fire_wave(deps: SegmentDeps, app_id: str, campaign_id: str, wave_id: str) -> int:
@@ -522,4 +524,5 @@ def default_deps() -> SegmentDeps:
         automation=AutomationRepository(s.automation_table),
         apps=AppsRepository(s.apps_table),
         profiles=ProfilesRepository(s.devices_table, s.audience_table),
+        activities=LiveActivityStore(s.automation_table),
     )
