@@ -7,8 +7,9 @@ import time
 from typing import Any
 
 import pytest
+from boto3.dynamodb.conditions import Key
 
-from tests.conftest import Api, AppKeys, Standins, new_app
+from tests.conftest import Api, AppKeys, Standins, dynamodb, new_app
 
 pytestmark = pytest.mark.e2e
 
@@ -142,3 +143,14 @@ def test_a_live_activity_is_started_reported_updated_and_ended(
     assert second.payload["aps"]["attributes"] == {"home": "Hertha", "away": "Bochum"}
     counts = live.server.get(f"/v1/live-activities/{r.json()['activity_id']}").json()["counts"]
     assert counts == {"targeted": 1, "started": 1, "reported": 0, "updated": 0, "ended": 0, "failed": 0}
+
+    # erasing fan-1 takes its reported token with it
+    table = dynamodb(stack).Table(stack.table_name("AutomationTable"))
+
+    def tokens_of(activity: str) -> list[str]:
+        found = table.query(KeyConditionExpression=Key("pk").eq(f"activity#{live.app_id}#{activity}"))["Items"]
+        return [str(i["sk"]) for i in found if str(i["sk"]).startswith("token#")]
+
+    assert tokens_of(activity_id) == ["token#fan-1"]
+    assert live.client.delete("/v1/devices/fan-1").status_code == 204
+    assert tokens_of(activity_id) == []

@@ -72,3 +72,15 @@ def test_an_activity_ends_once(names: dict[str, str]) -> None:
     state = store.state("app", "xla_2")
     assert state is not None
     assert (state["status"], state["updates"], state["ended_at"]) == ("ended", 1, "2026-12-07T20:00:00Z")
+
+
+def test_erasing_a_device_deletes_its_tokens_of_every_activity(names: dict[str, str]) -> None:
+    store = LiveActivityStore(names["AutomationTable"])
+    for activity in ("xla_a", "xla_b"):
+        store.create("app", activity, "MatchAttributes", "2026-12-07T18:00:00Z")
+        store.put_token("app", activity, "gone", "aa" * 32, "2026-12-07T18:01:00Z")
+        store.put_token("app", activity, "kept", "bb" * 32, "2026-12-07T18:01:00Z")
+    assert store.forget_device("app", "gone") == 2
+    for activity in ("xla_a", "xla_b"):
+        assert store.tokens_page("app", activity, limit=10) == ([("kept", "bb" * 32)], None)
+    assert store.forget_device("app", "gone") == 0

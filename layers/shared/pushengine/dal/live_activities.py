@@ -3,7 +3,9 @@
 - `activity#{app_id}#{activity_id}` / `state`: the activity's lifecycle (`status` active → ended, the
   number of updates asked for, when it ended);
 - `activity#{app_id}#{activity_id}` / `token#{device_id}`: the update token the app reported for the
-  activity started on that device (the latest one: ActivityKit may rotate it).
+  activity started on that device (the latest one: ActivityKit may rotate it);
+- `activities#{app_id}#{device_id}` / `{activity_id}`: the activities a device reported a token for, so
+  erasing the device deletes its tokens with one small Query (pushengine.erasure).
 
 An update or end reads one partition, a page at a time (a Query with a cursor, one page per
 segment-query invocation: pushengine.live_activities.fan_out); nothing scans. Every item expires: Apple
@@ -31,6 +33,10 @@ STATE, TOKEN = "state", "token#"
 
 def _pk(app_id: str, activity_id: str) -> str:
     return f"activity#{app_id}#{activity_id}"
+
+
+def _device_pk(app_id: str, device_id: str) -> str:
+    return f"activities#{app_id}#{device_id}"
 
 
 def _expires(now: float | None = None) -> int:
@@ -75,6 +81,11 @@ class LiveActivityStore:
             raise Conflict("this Live Activity has ended", field="activity_id")
 
     def put_token(self, app_id: str, activity_id: str, device_id: str, token: str, reported_at: str) -> None:
+        """The device's index entry first: a token is never stored where its device's erasure cannot find it."""
+        aws.retried(
+            self._table.put_item,
+            Item={"pk": _device_pk(app_id, device_id), "sk": activity_id, "expires_at": _expires()},
+        )
         aws.retried(
             self._table.put_item,
             Item={"pk": _pk(app_id, activity_id), "sk": TOKEN + device_id, "device_id": device_id,
@@ -97,3 +108,20 @@ class LiveActivityStore:
         found = [(str(item["device_id"]), str(item["token"])) for item in page["Items"]]
         last = page.get("LastEvaluatedKey")
         return found, ({"pk": str(last["pk"]), "sk": str(last["sk"])} if last else None)
+
+    def forget_device(self, app_id: str, device_id: str) -> int:
+        """Delete the device's tokens of every activity (and its index entries); how many tokens went."""
+        gone, start = 0, None
+        while True:
+            page = self._table.query(
+                KeyConditionExpression=Key("pk").eq(_device_pk(app_id, device_id)), ConsistentRead=True,
+                **({"ExclusiveStartKey": start} if start else {}),
+            )  # fmt: skip
+            for item in page["Items"]:
+                activity_id = str(item["sk"])
+                aws.retried(self._table.delete_item, Key={"pk": _pk(app_id, activity_id), "sk": TOKEN + device_id})
+                aws.retried(self._table.delete_item, Key={"pk": item["pk"], "sk": item["sk"]})
+                gone += 1
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return gone
