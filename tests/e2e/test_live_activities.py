@@ -92,12 +92,12 @@ def test_a_live_activity_is_started_reported_updated_and_ended(
     assert live.server.put(f"/v1/apps/{live.app_id}/settings", {"max_per_second": 50}).status_code == 200
     apns.reset()
     before = int(time.time())
-    r = live.server.post(f"/v1/live-activities/{activity_id}/update", {
-        "content_state": {"score": "1-0", "minute": 52}, "alert": {"title": "Goal!", "body": "Hertha 1-0"},
-        "stale_date": "2026-12-31T23:00:00Z",
-    })  # fmt: skip
-    assert r.status_code == 202, r.text
-    assert r.json() == {"activity_id": activity_id, "event": "update"}  # its tokens are read a page at a time
+    goal = {"content_state": {"score": "1-0", "minute": 52}, "alert": {"title": "Goal!", "body": "Hertha 1-0"},
+            "stale_date": "2026-12-31T23:00:00Z"}  # fmt: skip
+    for _ in range(2):  # a retry with the same Idempotency-Key pushes nothing twice
+        r = live.server.post(f"/v1/live-activities/{activity_id}/update", goal, headers={"Idempotency-Key": "goal-1"})
+        assert r.status_code == 202, r.text
+        assert r.json() == {"activity_id": activity_id, "event": "update"}  # its tokens are read a page at a time
     stack.drain()
     r = live.server.post(f"/v1/live-activities/{activity_id}/end", {
         "content_state": {"score": "2-1", "minute": 90}, "dismissal_date": "2026-12-31T23:30:00Z",

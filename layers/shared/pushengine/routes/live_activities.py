@@ -3,11 +3,13 @@ app's report of each started activity's token (client key and the device's secre
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path
+from pydantic import BaseModel
 
 from pushengine import device_trust, idempotency, live_activities
 from pushengine.config import settings
@@ -50,8 +52,10 @@ def _app_id() -> str:
     return str(caller().app_id)
 
 
-def _accepted(sent: live_activities.ActivitySent) -> Response:
-    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=sent.model_dump(mode="json"))
+def _queued(route: str, body: BaseModel, send: Callable[[], live_activities.ActivitySent]) -> Response:
+    """202 once per Idempotency-Key and activity (`route` names it): a retried update or end pushes nothing
+    twice."""
+    return idempotency.answer(router, route, body, lambda: (202, send().model_dump(mode="json")))
 
 
 @router.api(
@@ -81,23 +85,27 @@ def report_live_activity_token(
 
 
 @router.api(
-    "POST", "/v1/live-activities/<activity_id>/update", keys=["server"], status=202, answers=[404, 409],
-    summary="Update a Live Activity on every device that reported its token",
+    "POST", "/v1/live-activities/<activity_id>/update", keys=["server"], status=202, answers=[404, 409, 422],
+    summary="Update a Live Activity on every device that reported its token (Idempotency-Key honoured)",
 )  # fmt: skip
 def update_live_activity(
     activity_id: ActivityId, body: live_activities.ActivityUpdate
 ) -> Response[live_activities.ActivitySent]:
-    return _accepted(live_activities.update(deps.activities, _app_id(), activity_id, body))
+    app_id = _app_id()
+    return _queued(f"POST /v1/live-activities/{activity_id}/update", body,
+                   lambda: live_activities.update(deps.activities, app_id, activity_id, body))  # fmt: skip
 
 
 @router.api(
-    "POST", "/v1/live-activities/<activity_id>/end", keys=["server"], status=202, answers=[404, 409],
-    summary="End a Live Activity on every device that reported its token",
+    "POST", "/v1/live-activities/<activity_id>/end", keys=["server"], status=202, answers=[404, 409, 422],
+    summary="End a Live Activity on every device that reported its token (Idempotency-Key honoured)",
 )  # fmt: skip
 def end_live_activity(
     activity_id: ActivityId, body: live_activities.ActivityEnd
 ) -> Response[live_activities.ActivitySent]:
-    return _accepted(live_activities.end(deps.activities, _app_id(), activity_id, body))
+    app_id = _app_id()
+    return _queued(f"POST /v1/live-activities/{activity_id}/end", body,
+                   lambda: live_activities.end(deps.activities, app_id, activity_id, body))  # fmt: skip
 
 
 @router.api(
