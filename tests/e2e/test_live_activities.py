@@ -49,6 +49,7 @@ def test_a_live_activity_is_started_reported_updated_and_ended(
     assert live.client.get("/v1/devices/fan-1").json()["live_activity"] == {"push_to_start_token": to_start["fan-1"]}
 
     apns.reset()
+    apns.fail(to_start["fan-2"], "Unregistered")  # the activity's token is gone: fan-2 itself is not
     before = int(time.time())
     r = live.server.post("/v1/live-activities", {
         "activity_type": "MatchAttributes", "device_ids": ["fan-1", "fan-2", "fan-3", "nobody"],
@@ -62,8 +63,9 @@ def test_a_live_activity_is_started_reported_updated_and_ended(
     after = int(time.time())
     starts = [m for m in apns.received if m.token in to_start.values()]
     assert sorted(m.token for m in starts) == sorted(to_start.values())
+    assert {m.token: m.status for m in starts} == {to_start["fan-1"]: 200, to_start["fan-2"]: 410}
+    assert live.server.get("/v1/devices/fan-2").json()["status"] == "active"  # an activity's token prunes nothing
     for m in starts:
-        assert m.status == 200, m.reason
         assert (m.headers["apns-push-type"], m.headers["apns-topic"]) == ("liveactivity", LIVE_TOPIC)
         assert "apns-collapse-id" not in m.headers
         aps = m.payload["aps"]
@@ -123,7 +125,7 @@ def test_a_live_activity_is_started_reported_updated_and_ended(
     assert got.status_code == 200, got.text
     out = got.json()
     assert (out["status"], out["activity_type"], out["updates"]) == ("ended", "MatchAttributes", 1)
-    assert out["counts"] == {"targeted": 2, "started": 2, "reported": 1, "updated": 1, "ended": 1, "failed": 0}
+    assert out["counts"] == {"targeted": 2, "started": 1, "reported": 1, "updated": 1, "ended": 1, "failed": 1}
     assert live.server.get("/v1/live-activities/xla_000000000000aaaaaaaaaa").status_code == 404
     assert activity_id not in [c["campaign_id"] for c in live.server.get("/v1/campaigns").json()["campaigns"]]
     assert live.client.get(f"/v1/live-activities/{activity_id}").status_code == 403  # a client key reads none
