@@ -128,6 +128,11 @@ def test_a_live_activity_is_started_reported_updated_and_ended(
     assert out["counts"] == {"targeted": 2, "started": 1, "reported": 1, "updated": 1, "ended": 1, "failed": 1}
     assert live.server.get("/v1/live-activities/xla_000000000000aaaaaaaaaa").status_code == 404
     assert activity_id not in [c["campaign_id"] for c in live.server.get("/v1/campaigns").json()["campaigns"]]
+    assert live.server.get(f"/v1/campaigns/{activity_id}").status_code == 404  # not a campaign to read or stop
+    assert live.server.post(f"/v1/campaigns/{activity_id}/cancel").status_code == 404
+    assert live.server.post(f"/v1/campaigns/{activity_id}/pause").status_code == 404
+    r = live.client.put(f"/v1/live-activities/{activity_id}/tokens/nobody", {"token": activity_token})
+    assert r.status_code == 404, r.text
     assert live.client.get(f"/v1/live-activities/{activity_id}").status_code == 403  # a client key reads none
 
     # by audience: the matching devices that hold a push-to-start token, read like a campaign's zones
