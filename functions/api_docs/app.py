@@ -14,6 +14,7 @@ from pushengine.routes import (
     journeys,
     keys,
     lifecycle,
+    live_activities,
     messages,
     segments,
     settings,
@@ -41,6 +42,7 @@ ROUTERS = (
     settings.router,
     trust.router,
     journeys.router,
+    live_activities.router,
 )
 app, lambda_handler = api_handler(*ROUTERS, public=("GET /v1/openapi.json", "GET /v1/docs"))
 app.enable_swagger(path="/v1/docs", title=TITLE, version=VERSION, security_schemes=SECURITY)

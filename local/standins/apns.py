@@ -53,6 +53,8 @@ REASON_STATUS: dict[str, int] = {
 PUSH_TYPES = frozenset({"alert", "background", "location", "voip", "complication", "fileprovider", "mdm",
                         "liveactivity", "pushtotalk", "widgets", "controls"})  # fmt: skip
 PRIORITIES = frozenset({"1", "5", "10"})
+LIVE_ACTIVITY_TOPIC_SUFFIX = ".push-type.liveactivity"
+LIVE_ACTIVITY_EVENTS = frozenset({"start", "update", "end"})
 MAX_PAYLOAD_BYTES = 4096
 MAX_JWT_AGE = 3600  # Apple rejects provider tokens older than one hour
 # Apple: "refresh your token no more than once every 20 minutes"; faster is 429 TooManyProviderTokenUpdates
@@ -158,6 +160,11 @@ class ApnsStandIn:
     def allow_topic(self, bundle_id: str) -> None:
         with self._lock:
             self._topics.add(bundle_id)
+
+    def new_activity_token(self, bundle_id: str) -> str:
+        """A push-to-start or Live Activity token: bound to the app's `<bundle>.push-type.liveactivity` topic,
+        so a push on the plain bundle id answers DeviceTokenNotForTopic, as Apple does."""
+        return self.new_token(bundle_id + LIVE_ACTIVITY_TOPIC_SUFFIX)
 
     def new_token(self, topic: str | None = None) -> str:
         """A device token APNs knows; bound to `topic` when given (else valid for any allowed topic)."""
@@ -316,12 +323,13 @@ class ApnsStandIn:
             if not topic:
                 raise _Refusal("MissingTopic")
             with self._lock:
-                allowed = topic in self._topics
+                allowed = _app_topic(headers, topic) in self._topics
             if not allowed:
                 raise _Refusal("TopicDisallowed")
             _check_options(headers)
             payload = _check_body(body)
             _check_push_type(headers, payload)
+            _check_live_activity(headers, payload)
             self._check_device(token, topic)
         except _Refusal as refusal:
             return self._record(token, headers, payload, claims, refusal.status, refusal.reason, scope, now)
@@ -515,6 +523,42 @@ def _check_push_type(headers: dict[str, str], payload: dict[str, Any]) -> None:
     aps = payload["aps"]
     if aps.get("content-available") != 1 or {"alert", "sound", "badge"} & aps.keys():
         raise _Refusal("InvalidPushType")
+
+
+def _app_topic(headers: dict[str, str], topic: str) -> str:
+    """The app (bundle id) a topic belongs to: Apple wants a Live Activity push (apns-push-type
+    liveactivity) on `<bundle id>.push-type.liveactivity`; any other topic for it is not allowed."""
+    if headers.get("apns-push-type") != "liveactivity":
+        return topic
+    if not topic.endswith(LIVE_ACTIVITY_TOPIC_SUFFIX):
+        raise _Refusal("TopicDisallowed")
+    return topic.removesuffix(LIVE_ACTIVITY_TOPIC_SUFFIX)
+
+
+def _check_live_activity(headers: dict[str, str], payload: dict[str, Any]) -> None:
+    """Apple's rules for an ActivityKit push ("Starting and updating Live Activities with ActivityKit push
+    notifications"): `aps.event` start, update or end, `aps.timestamp` in seconds, an update's
+    `content-state`, and a start's `attributes-type`, `attributes` and `alert`. APNs documents no reason for
+    a body that breaks them (the device drops it): the reasons here are the stand-in's own."""
+    if headers.get("apns-push-type") != "liveactivity":
+        return
+    aps = payload["aps"]
+    if aps.get("event") not in LIVE_ACTIVITY_EVENTS:
+        raise _Refusal("MissingLiveActivityEvent", 400)
+    timestamp = aps.get("timestamp")
+    if not isinstance(timestamp, int) or isinstance(timestamp, bool) or timestamp <= 0:
+        raise _Refusal("MissingLiveActivityTimestamp", 400)
+    if aps["event"] == "update" and not isinstance(aps.get("content-state"), dict):
+        raise _Refusal("MissingContentState", 400)
+    if aps["event"] == "start":
+        alert = aps.get("alert")
+        if (
+            not isinstance(aps.get("attributes-type"), str)
+            or not isinstance(aps.get("attributes"), dict)
+            or not isinstance(aps.get("content-state"), dict)
+            or not (isinstance(alert, dict) and alert.get("title") and alert.get("body"))
+        ):
+            raise _Refusal("IncompleteLiveActivityStart", 400)
 
 
 async def read_body(receive: Any) -> bytes:

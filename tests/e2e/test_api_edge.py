@@ -85,7 +85,7 @@ def test_authorization_comes_before_validation_on_every_route(
     # Every path parameter and the query are invalid too, except the app id when the key's app is tested.
     path = template.replace("{app_id}", shop.app_id if who in ("other-app", "right") else "not-an-app")
     for name in ("provider", "device_id", "campaign_id", "segment_id", "user_id", "message_id", "template_id",
-                 "key_id", "import_id", "export_id", "username"):  # fmt: skip
+                 "key_id", "import_id", "export_id", "username", "activity_id"):  # fmt: skip
         path = path.replace(f"{{{name}}}", "bad!value")
     r = send(Api(stack.api_url), keys[who], method, path + "?limit=0", INVALID_BODIES[body])
     assert r.status_code == expected, (route, who, r.text)

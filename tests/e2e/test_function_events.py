@@ -55,6 +55,10 @@ def test_every_function_handles_its_sample_event(stack: Any, standins: Standins)
     (wave,) = [w for w in campaign["waves"] if "America/New_York" in w["time_zones"]]
     ids = {"app_id": app.app_id, "campaign_id": campaign["campaign_id"]}
 
+    # the device holds no push-to-start token: the Live Activity starts nowhere
+    started = stack.invoke("CampaignsFunction", http_event("campaigns_start_live_activity.json", str(app.server.key)))
+    assert started["statusCode"] == 201 and json.loads(started["body"])["targeted"] == 0, started["body"]
+
     listed = stack.invoke("CampaignsFunction", http_event("campaigns_list.json", str(app.server.key)))
     assert listed["statusCode"] == 200 and json.loads(listed["body"])["campaigns"]
     series = stack.invoke("CampaignsFunction", http_event("campaigns_timeseries.json", str(app.server.key),

@@ -266,3 +266,47 @@ def test_a_background_push_is_refused_unless_it_is_silent_at_priority_5(
 ) -> None:
     token = apns.new_token(BUNDLE)
     assert reason(push(h2, apns, token, body=body, apns_push_type="background", **headers)) == expected
+
+
+LIVE_TOPIC = BUNDLE + ".push-type.liveactivity"
+START = {"timestamp": 1765000000, "event": "start", "content-state": {"score": "0-0"},
+         "attributes-type": "MatchAttributes", "attributes": {"home": "A", "away": "B"},
+         "alert": {"title": "Kick-off", "body": "A v B"}}  # fmt: skip
+
+
+def live(aps: dict[str, Any], *drop: str) -> bytes:
+    return json.dumps({"aps": {k: v for k, v in aps.items() if k not in drop}}).encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "topic", "expected"),
+    [
+        (live(START), LIVE_TOPIC, (200, "")),
+        (live({"timestamp": 1765000001, "event": "update", "content-state": {"score": "1-0"}}), LIVE_TOPIC, (200, "")),
+        (live({"timestamp": 1765000002, "event": "end"}), LIVE_TOPIC, (200, "")),
+        # Apple: a liveactivity push goes on <bundle id>.push-type.liveactivity; the plain bundle id is refused
+        (live(START), BUNDLE, (400, "TopicDisallowed")),
+        (live(START), "com.example.other.push-type.liveactivity", (400, "TopicDisallowed")),
+        (live(START, "event"), LIVE_TOPIC, (400, "MissingLiveActivityEvent")),
+        (live({**START, "event": "begin"}), LIVE_TOPIC, (400, "MissingLiveActivityEvent")),
+        (live(START, "timestamp"), LIVE_TOPIC, (400, "MissingLiveActivityTimestamp")),
+        (live({**START, "timestamp": "1765000000"}), LIVE_TOPIC, (400, "MissingLiveActivityTimestamp")),
+        (live({"timestamp": 1765000001, "event": "update"}), LIVE_TOPIC, (400, "MissingContentState")),
+        (live(START, "attributes-type"), LIVE_TOPIC, (400, "IncompleteLiveActivityStart")),
+        (live(START, "attributes"), LIVE_TOPIC, (400, "IncompleteLiveActivityStart")),
+        (live(START, "alert"), LIVE_TOPIC, (400, "IncompleteLiveActivityStart")),
+    ],
+)
+def test_a_live_activity_push_is_refused_as_apple_refuses_it(
+    apns: ApnsStandIn, h2: httpx.Client, body: bytes, topic: str, expected: tuple[int, str]
+) -> None:
+    token = apns.new_token()  # a token of no topic: only the push's own rules decide
+    assert reason(push(h2, apns, token, body=body, apns_push_type="liveactivity", apns_topic=topic)) == expected
+
+
+def test_an_activity_token_is_bound_to_the_live_activity_topic(apns: ApnsStandIn, h2: httpx.Client) -> None:
+    token = apns.new_activity_token(BUNDLE)
+    ok = push(h2, apns, token, body=live(START), apns_push_type="liveactivity", apns_topic=LIVE_TOPIC)
+    assert ok.status_code == 200
+    # as an alert on the app's own topic, the token is not the app's (Apple answers the same)
+    assert reason(push(h2, apns, token)) == (400, "DeviceTokenNotForTopic")

@@ -91,6 +91,25 @@ def test_counters_spread_over_shards_sum_on_read_and_complete_when_every_shard_i
     assert repo.progress("app", "c1")["stats"]["opened"] == 2  # type: ignore[index]
 
 
+def test_what_creation_counts_is_counted_once_not_once_per_shard(names: dict[str, str]) -> None:
+    """A direct send decides some recipients at creation (unknown, opted out): its stats start non-zero."""
+    repo = CampaignsRepository(names["CampaignsTable"], names["DeliveryStateTable"])
+    repo.create({
+        "app_id": "app", "campaign_id": "msg_c", "spec": {"kind": "message"}, "waves": [], "status": "sending",
+        "waves_pending": 0, "tasks_pending": 0, "batches_pending": 1,
+        "stats": {**zero_stats(), "targeted": 4, "suppressed_opted_out": 1},
+        "vstats": {"default": {**zero_stats(), "targeted": 4}}, "errors": {"unknown device": 1},
+    })  # fmt: skip
+    repo.record("app", "msg_c", "batch#1", stats={"sent": 3}, variant_stats={"default": {"sent": 3}},
+                counters={"batches_pending": -1})  # fmt: skip
+    progress = repo.progress("app", "msg_c")
+    assert progress is not None
+    assert (progress["stats"]["targeted"], progress["stats"]["suppressed_opted_out"], progress["stats"]["sent"]) == (
+        4, 1, 3)  # fmt: skip
+    assert progress["vstats"]["default"]["targeted"] == 4 and progress["errors"] == {"unknown device": 1}
+    assert progress["batches_pending"] == 0
+
+
 def test_a_campaign_is_not_complete_while_another_shard_has_batches(names: dict[str, str]) -> None:
     repo = CampaignsRepository(names["CampaignsTable"], names["DeliveryStateTable"])
     campaign(repo, "c2")

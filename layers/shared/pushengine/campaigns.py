@@ -22,6 +22,7 @@ from pushengine.dal.segments import SegmentsRepository
 from pushengine.delivery.segment import SegmentDeps
 from pushengine.errors import Conflict, InvalidInput, NotFound
 from pushengine.limits import DYNAMO_MAX_ITEM_BYTES, heaviest_part, item_size
+from pushengine.live_activities import ACTIVITY_PREFIX
 from pushengine.models import (
     AUTOMATED,
     AtSchedule,
@@ -323,7 +324,7 @@ def skipped_view(stored: Any, zone_counts: Mapping[str, int] | None) -> list[Ski
 
 def get_campaign(deps: CampaignDeps, app_id: str, campaign_id: str) -> CampaignOut:
     item = deps.campaigns.get(app_id, campaign_id, consistent=True)
-    if item is None:
+    if item is None or campaign_id.startswith(ACTIVITY_PREFIX):  # a Live Activity: its own routes
         raise NotFound("campaign not found", field="campaign_id")
     out = campaign_out(item, zone_counts=deps.devices.zone_sizes(app_id), currency=deps.currency(app_id))
     if item["spec"].schedule.type in ("recurring", "anniversary"):
@@ -339,7 +340,7 @@ def list_campaigns(deps: CampaignDeps, app_id: str, *, limit: int, next_token: s
 
 def cancel_campaign(deps: CampaignDeps, app_id: str, campaign_id: str) -> CampaignOut:
     item = deps.campaigns.get(app_id, campaign_id, consistent=True)
-    if item is None:
+    if item is None or campaign_id.startswith(ACTIVITY_PREFIX):  # a Live Activity: its own routes
         raise NotFound("campaign not found", field="campaign_id")
     if not deps.campaigns.set_status(
         app_id, campaign_id, CampaignStatus.CANCELLED, allowed_from=CANCELLABLE

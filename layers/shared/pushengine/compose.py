@@ -68,6 +68,8 @@ class Composer:
     Payloads are memoised per render key (CompiledMessage.render_key) and platform: devices that read
     the same values render once, and Web Push/APNs reuse the serialised JSON too."""
 
+    prunes = True  # a token its push service refuses for good is the device's: it leaves the audience
+
     def __init__(self, campaign_id: str, spec: CampaignSpec) -> None:
         self.campaign_id = campaign_id
         self.collapse_id = spec.collapse_id or collapse_id(campaign_id)
@@ -109,3 +111,23 @@ class Composer:
             payload=hit[0], collapse_id=self.collapse_id, ttl_seconds=self.ttl, priority=self.priority,  # type: ignore[arg-type]
             token=entry.get("t"), subscription=entry.get("s"), encoded=hit[1],
         )  # fmt: skip
+
+
+class ActivityComposer:
+    """A Live Activity batch's notifications: the one body the request built (payloads/live_activity.py) to
+    each token of the batch. Its sends ignore caps and quiet hours (the person asked for the activity), take
+    the provider quota's transactional lane unless they start it, and a token APNs refuses is the
+    activity's, not the device's: it prunes nothing."""
+
+    cap = None
+    prunes = False
+
+    def __init__(self, push: Mapping[str, Any]) -> None:
+        self.payload = dict(push["payload"])
+        self.transactional = push["payload"]["aps"]["event"] != "start"
+        self.ttl = int(push.get("ttl_seconds", 8 * 3600))
+        self._encoded = encode(self.payload)
+
+    def notification(self, entry: Mapping[str, Any]) -> Notification:
+        return Notification(payload=self.payload, collapse_id="", ttl_seconds=self.ttl, priority="high",
+                            token=entry.get("t"), encoded=self._encoded)  # fmt: skip

@@ -137,6 +137,25 @@ class Gate:
             if not kept:
                 self._user(app, user_id, headers)
 
+    def device_named(
+        self, principal: Principal, event: Mapping[str, Any], body: Callable[[], dict[str, Any]]
+    ) -> None:
+        """A client route about a registered device other than its registration (a Live Activity's token
+        report): the device exists and, where the app requires secrets, is proven. Claiming is only PUT
+        /v1/devices' (by its push address): a device without a secret yet is refused here."""
+        if principal.kind != "client":
+            return
+        app_id = str(principal.app_id)
+        device_id = (event.get("pathParameters") or {}).get("device_id")
+        if not is_device_id(device_id):  # validation's 400
+            return
+        device = self._devices().get(app_id, str(device_id))
+        if device is None:
+            raise NotFound("device not found", field="device_id")
+        if required(self._apps().get(app_id)) and not matches(device.get(SECRET_HASH), header(event.get("headers"), HEADER)):
+            reason = "send this device's secret in X-Device-Secret" if device.get(SECRET_HASH) else _UNCLAIMED
+            raise Forbidden(reason, field=HEADER)
+
     def admit_registration(
         self, principal: Principal, app: Mapping[str, Any] | None, given: str | None,
         fields: Mapping[str, Any], issued: list[str],

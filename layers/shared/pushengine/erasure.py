@@ -2,7 +2,8 @@
 
 At once, in the API call: the app's erasure mark first (a send batch queued before it re-reads its devices
 and turns the erased ones into tombstones before sending: delivery.erasure), then the anniversary index
-entries, the device items (push address, profile), frequency-cap items and deferred batches (quiet hours).
+entries, the Live Activity tokens the devices reported, the device items (push address, profile),
+frequency-cap items and deferred batches (quiet hours).
 The rest is a resumable pass, stage by stage, run in the call for up to ERASURE_BUDGET_SECONDS and handed
 on as a jobs-queue step (`{"kind": "erase", ...}`, re-queued by each jobs invocation until done):
 - `pending`: each triggered campaign's pending send of the devices (it holds the event's `properties` for
@@ -36,6 +37,7 @@ from pushengine.dal.automation import AutomationRepository
 from pushengine.dal.campaigns import CampaignsRepository
 from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.erasures import ErasureMarks, ErasureStore
+from pushengine.dal.live_activities import LiveActivityStore
 from pushengine.dal.queues import rewrite_all, send_json
 from pushengine.dal.scheduler import WaveScheduler
 from pushengine.delivery.erasure import ERASED, pseudonym, with_tombstones
@@ -80,6 +82,7 @@ class ErasureDeps:
     journeys: JourneyStore | None = None
     scheduler: WaveScheduler | None = None
     audit: AuditTargets | None = None  # None until the audit log provides it
+    activities: LiveActivityStore | None = None  # the Live Activity tokens devices reported
     send_dlq_url: str = ""
     audience_dlq_url: str = ""
     jobs_queue_url: str = ""
@@ -130,6 +133,8 @@ def _remove_devices(deps: ErasureDeps, app_id: str, device_ids: list[str]) -> li
         if item is None:
             continue
         _unindex_anniversaries(deps, app_id, item)
+        if deps.activities is not None:
+            deps.activities.forget_device(app_id, device_id)
         if deps.devices.delete(app_id, device_id):
             removed.append(item)
     return removed
@@ -397,6 +402,7 @@ def default_deps(devices: DevicesRepository | None = None) -> ErasureDeps:
         marks=ErasureMarks(s.delivery_state_table),
         store=ErasureStore(s.delivery_state_table, s.campaigns_table, s.automation_table),
         automation=AutomationRepository(s.automation_table), journeys=DynamoJourneyStore(s.automation_table),
+        activities=LiveActivityStore(s.automation_table),
         scheduler=WaveScheduler(s.schedule_group, s.scheduler_role_arn, s.segment_query_function_arn),
         send_dlq_url=s.send_dlq_url, audience_dlq_url=s.audience_dlq_url, jobs_queue_url=s.jobs_queue_url,
         data_bucket=s.data_bucket, export_bucket=s.event_export_bucket, max_message=s.max_message_bytes,

@@ -34,6 +34,7 @@ from pushengine.campaigns import (
 from pushengine.dal.campaigns import parsed
 from pushengine.dal.scheduler import schedule_name
 from pushengine.errors import Conflict, InvalidInput, NotFound
+from pushengine.live_activities import ACTIVITY_PREFIX
 from pushengine.models import AUTOMATED, CampaignIn, CampaignOut, CampaignSpec, LocalTimeSchedule
 from pushengine.targeting import REST
 
@@ -43,7 +44,7 @@ EDITABLE = ("name", "message", "template_id", "audience", "schedule")
 
 def _load(deps: CampaignDeps, app_id: str, campaign_id: str) -> dict[str, Any]:
     item = deps.campaigns.get(app_id, campaign_id, consistent=True)
-    if item is None or campaign_id.startswith("msg_"):
+    if item is None or campaign_id.startswith(("msg_", ACTIVITY_PREFIX)):  # a direct send, a Live Activity
         raise NotFound("campaign not found", field="campaign_id")
     return item
 

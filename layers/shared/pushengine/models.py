@@ -190,6 +190,26 @@ class Location(BaseModel):
     lon: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
 
 
+APNS_TOKEN = re.compile(r"(?:[0-9a-fA-F]{2}){32,100}")  # an APNs device, push-to-start or activity token
+
+
+def _apns_token(value: str) -> str:
+    if not APNS_TOKEN.fullmatch(value):
+        raise ValueError("an APNs token is hex (64 to 200 characters)")
+    return value
+
+
+ApnsToken = Annotated[str, StringConstraints(max_length=200), AfterValidator(_apns_token)]
+
+
+class LiveActivityTokens(BaseModel):
+    """What ActivityKit gave the app for starting Live Activities remotely (iOS 17.2+:
+    `Activity.pushToStartTokenUpdates`)."""
+
+    model_config = Strict
+    push_to_start_token: ApnsToken
+
+
 class DeviceIn(BaseModel):
     model_config = Strict
     platform: Literal["ios", "android", "web"]
@@ -205,6 +225,7 @@ class DeviceIn(BaseModel):
     opted_in: bool = True
     region: Region | None = None
     location: Location | None = None
+    live_activity: LiveActivityTokens | None = None
 
     @model_validator(mode="after")
     def _geography(self) -> DeviceIn:
@@ -228,10 +249,12 @@ class DeviceIn(BaseModel):
                 raise ValueError(f"subscription: only for platform web, not {self.platform}")
             if not self.token:
                 raise ValueError(f"token: required for platform {self.platform}")
-            if self.platform == "ios" and not re.fullmatch(r"(?:[0-9a-fA-F]{2}){32,100}", self.token):
+            if self.platform == "ios" and not APNS_TOKEN.fullmatch(self.token):
                 raise ValueError("token: an APNs device token is hex (64+ characters)")
             if self.platform == "android" and not re.fullmatch(r"[A-Za-z0-9_:\-]{32,4096}", self.token):
                 raise ValueError("token: not an FCM registration token")
+        if self.live_activity is not None and self.platform != "ios":
+            raise ValueError(f"live_activity: only for platform ios, not {self.platform}")
         return self
 
 
@@ -266,6 +289,7 @@ class UserDevice(BaseModel):
 class DeviceOut(UserDevice):
     token: str | None = None
     subscription: SubscriptionOut | None = None
+    live_activity: LiveActivityTokens | None = None
 
 
 class DeviceRegistered(DeviceOut):

@@ -102,8 +102,8 @@ class CampaignsRepository:
         definition = {k: v for k, v in item.items() if k not in PROGRESS_FIELDS}
         progress.update(self._progress_key(item["app_id"], item["campaign_id"]))
         # each shard starts with the maps its ADDs write into (DynamoDB adds to a nested path only under
-        # an existing map)
-        shard = {name: progress[name] for name in sharded.SUMMED if name in progress}
+        # an existing map), at zero: what creation counted (a direct send's targeted) is the progress item's
+        shard = {name: _zeroed(progress[name]) for name in sharded.SUMMED if name in progress}
         shards = [
             {"Put": {"TableName": self._state_name,
                      "Item": _serialize({"pk": sharded.shard_key(progress["pk"], i), "batches_pending": 0,
@@ -433,6 +433,11 @@ class CampaignsRepository:
     def load_deferred(self, key: str) -> dict[str, Any] | None:
         item = self._state.get_item(Key={"pk": key}, ConsistentRead=True).get("Item")
         return json.loads(item["batch"]) if item else None
+
+
+def _zeroed(counts: Mapping[str, Any]) -> dict[str, Any]:
+    """The same maps with every count at 0."""
+    return {k: _zeroed(v) if isinstance(v, Mapping) else 0 for k, v in counts.items()}
 
 
 def _deserialize(item: Mapping[str, Any]) -> dict[str, Any]:

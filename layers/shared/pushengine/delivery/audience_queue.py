@@ -1,7 +1,8 @@
 """The audience queue's router: each message (or Scheduler event) goes to the one handler its `kind` names.
 
 Fan-out (waves, zone plans, slices, cursor tasks, releases) is delivery/segment.py's; an experiment's decision
-is pushengine.rollout's; automation's plans, triggers and occurrences are pushengine.automation's; journeys'
+is pushengine.rollout's; a Live Activity update's or end's pages of tokens are pushengine.live_activities';
+automation's plans, triggers and occurrences are pushengine.automation's; journeys'
 timers and entries are the journey engine's. A failure on a message's last receive is counted on its campaign
 first (`dead_letter`), so the campaign still completes."""
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pushengine import automation, rollout
+from pushengine import automation, live_activities, rollout
 from pushengine.dal.campaigns import batch_key, task_key
 from pushengine.delivery import segment
 from pushengine.delivery.segment import SegmentDeps, plan_key, slice_key
@@ -40,6 +41,9 @@ def handle(
             s = deps.settings
             rollout.decide(deps.campaigns, deps.scheduler, deps.queue, s.audience_queue_url, s.max_message_bytes,
                            message["app_id"], message["campaign_id"], deps.clock())  # fmt: skip
+        elif kind == live_activities.FAN_OUT:
+            assert deps.activities is not None
+            live_activities.fan_out(deps.settings, deps.campaigns, deps.activities, deps.queue, message)
         elif kind.startswith("journey_"):
             engine.handle(engine.from_segment_deps(deps), message, remaining_millis)
         elif kind in AUTOMATION_KINDS:

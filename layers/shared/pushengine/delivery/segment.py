@@ -28,6 +28,7 @@ from pushengine.dal.automation import AutomationRepository
 from pushengine.dal.campaigns import CampaignsRepository, batch_key, task_key
 from pushengine.dal.counters import shard_of
 from pushengine.dal.devices import DevicesRepository
+from pushengine.dal.live_activities import LiveActivityStore
 from pushengine.dal.profiles import ProfilesRepository
 from pushengine.dal.queues import MessageTooLarge, SqsQueue, size_of
 from pushengine.dal.scheduler import WaveScheduler
@@ -58,6 +59,7 @@ class SegmentDeps:
     profiles: ProfilesRepository | None = None  # the app's opens per local hour (intelligent timing)
     queue: Queue = field(default_factory=SqsQueue)
     journeys: Any = None  # the journey engine's store (journeys.store.JourneyStore); None: the automation table's
+    activities: LiveActivityStore | None = None  # Live Activities' reported tokens (pushengine.live_activities)
 
 
 def fire_wave(deps: SegmentDeps, app_id: str, campaign_id: str, wave_id: str) -> int:
@@ -204,6 +206,22 @@ def device_entry(
     return entry
 
 
+def startable(item: Mapping[str, Any]) -> bool:
+    """A device a Live Activity can be started on remotely: an active, opted-in iOS device holding a
+    push-to-start token (pushengine.live_activities)."""
+    tokens = item.get("live_activity")
+    return (
+        isinstance(tokens, Mapping) and bool(tokens.get("push_to_start_token"))
+        and item.get("platform") == "ios" and item.get("status", "active") == "active"
+        and item.get("opted_in", True) is not False
+    )  # fmt: skip
+
+
+def start_entry(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A Live Activity start's batch entry: the device's push-to-start token, counted as `start`."""
+    return {"id": item["device_id"], "p": "ios", "v": "start", "t": item["live_activity"]["push_to_start_token"]}
+
+
 def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable[[], int]) -> None:
     s = deps.settings
     app_id, campaign_id = task["app_id"], task["campaign_id"]
@@ -229,6 +247,11 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
     )
     winner = (campaign.get("experiment") or {}).get("winner")  # an experiment's rest gets its message
     timing = _timing(spec, task, now)
+    start = getattr(spec, "activity", None)  # a Live Activity's start by audience: its one body
+
+    def entry_of(item: Mapping[str, Any], variant: str, shown: str | None) -> dict[str, Any]:
+        return start_entry(item) if start else device_entry(item, variant, task.get("context"), shown)
+
     to_send: list[dict[str, Any]] = []
     soon: dict[datetime, list[dict[str, Any]]] = defaultdict(list)  # intelligent: due inside this slot
     deferred: dict[datetime, list[dict[str, Any]]] = defaultdict(list)
@@ -238,7 +261,7 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
     for _ in range(s.audience_pages_per_task):
         items, cursor = _page(deps, task, s.audience_page_size, cursor)
         for item in items:
-            if not targeting.selects(item, now):
+            if not targeting.selects(item, now) or (start and not startable(item)):
                 continue
             if reaches and assign(spec, campaign_id, str(item["device_id"])) not in reaches:
                 continue
@@ -250,18 +273,16 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
             vstats[decision.variant]["targeted"] += 1
             shown = winner if decision.variant == REST else None
             if decision.outcome == "send" and due > now:
-                entry = device_entry(item, decision.variant, task.get("context"), shown)
+                entry = entry_of(item, decision.variant, shown)
                 slot = typical_time.slot_of(due)
                 if slot <= now:
                     soon[due].append(entry)
                 else:  # released at its slot, then held back to its minute (release)
                     deferred[slot].append({**entry, "due": due.timestamp()})
             elif decision.outcome == "send":
-                to_send.append(device_entry(item, decision.variant, task.get("context"), shown))
+                to_send.append(entry_of(item, decision.variant, shown))
             elif decision.outcome == "defer" and decision.release_at is not None:
-                deferred[_minute_ceiling(decision.release_at)].append(
-                    device_entry(item, decision.variant, task.get("context"), shown)
-                )
+                deferred[_minute_ceiling(decision.release_at)].append(entry_of(item, decision.variant, shown))
                 stats["deferred"] += 1
             else:
                 stats[decision.outcome] += 1
@@ -274,6 +295,8 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
     extra = {**app_settings.batch_policy(defaults, spec), **app_settings.pacing_policy(defaults, spec)}
     if task.get("run"):
         extra.update(run=task["run"], cap_id=f"{campaign_id}.{task['run']}")
+    if start:
+        extra["activity"] = start
     # each batch names the hour its sends count in, unless they go out later still
     batches = _batches(
         app_id, campaign_id, prefix, to_send, s.send_batch_size, s.max_message_bytes, cs, hour_of(now), extra
@@ -539,4 +562,5 @@ def default_deps() -> SegmentDeps:
         automation=AutomationRepository(s.automation_table),
         apps=AppsRepository(s.apps_table),
         profiles=ProfilesRepository(s.devices_table, s.audience_table),
+        activities=LiveActivityStore(s.automation_table),
     )

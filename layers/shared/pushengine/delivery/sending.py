@@ -23,7 +23,7 @@ from typing import Any
 from pushengine import pacing
 from pushengine.analytics import hour_of
 from pushengine.campaign_status import CampaignStatus
-from pushengine.compose import Composer
+from pushengine.compose import ActivityComposer, Composer
 from pushengine.config import Settings
 from pushengine.dal.campaigns import CampaignsRepository, batch_key
 from pushengine.dal.caps import FrequencyCaps
@@ -173,10 +173,15 @@ async def send_batch(
     vcounts: dict[str, Counter[str]] = defaultdict(Counter)
     for variant, c in checkpoint.get("vcounts", {}).items():
         vcounts[variant].update(c)
-    composed = f"{campaign_id}#{campaign.get('revision', 0)}"  # an edit (a new revision) composes anew
-    composer = deps.composers.get(composed)
-    if composer is None:
-        composer = deps.composers[composed] = Composer(campaign_id, campaign["spec"])
+    composer: Composer | ActivityComposer
+    if batch.get("activity"):  # a Live Activity's start, update or end: its body travels in the batch
+        composer = ActivityComposer(batch["activity"])
+    else:
+        composed = f"{campaign_id}#{campaign.get('revision', 0)}"  # an edit (a new revision) composes anew
+        cached = deps.composers.get(composed)
+        if cached is None:
+            cached = deps.composers[composed] = Composer(campaign_id, campaign["spec"])
+        composer = cached
 
     erased = await asyncio.to_thread(erasure.erased_from, deps.erasures, deps.devices, batch)
     if erased:  # before anything is sent, recorded, exported or queued again
@@ -277,7 +282,7 @@ async def send_batch(
             stat, reason = result, None
         else:
             stat, reason = STAT_OF.get(result.outcome, "failed"), result.reason
-            if result.outcome is Outcome.PRUNED:
+            if result.outcome is Outcome.PRUNED and composer.prunes:
                 pruned.append((entry["id"], result.reason))
             if result.reason == erasure.ERASED:
                 stat = "suppressed_unregistered"

@@ -16,6 +16,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+from pushengine.payloads import live_activity
 from pushengine.payloads.apns import MAX_PAYLOAD_BYTES
 from pushengine.payloads.base import encode
 from pushengine.providers.base import Notification, Outcome, SendResult, SharedTokens, parse_retry_after
@@ -79,8 +80,11 @@ def truncate_collapse_id(collapse_id: str) -> str:
     return collapse_id.encode()[:MAX_COLLAPSE_ID_BYTES].decode(errors="ignore")
 
 
-def push_type(payload: dict[str, Any]) -> Literal["alert", "background"]:
-    """apns-push-type from the body: `content-available` with nothing to show is a background push."""
+def push_type(payload: dict[str, Any]) -> Literal["alert", "background", "liveactivity"]:
+    """apns-push-type from the body: an ActivityKit event is a Live Activity push (payloads/live_activity.py),
+    `content-available` with nothing to show a background push."""
+    if live_activity.is_live_activity(payload):
+        return "liveactivity"
     aps = payload.get("aps")
     if isinstance(aps, dict) and aps.get("content-available") == 1 and not _SHOWN.intersection(aps):
         return "background"
@@ -192,10 +196,11 @@ class ApnsProvider:
         ttl = notification.ttl_seconds
         kind = push_type(notification.payload)
         # Apple: a background push must be sent with priority 5 (10 is an error for it)
-        high = notification.priority == "high" and kind == "alert"
+        high = notification.priority == "high" and kind != "background"
+        bundle_id = self._credentials.bundle_id
         headers = {
             "authorization": f"bearer {bearer}",
-            "apns-topic": self._credentials.bundle_id,
+            "apns-topic": live_activity.topic(bundle_id) if kind == "liveactivity" else bundle_id,
             "apns-push-type": kind,
             "apns-priority": "10" if high else "5",
             "apns-expiration": str(int(now) + ttl if ttl > 0 else 0),
