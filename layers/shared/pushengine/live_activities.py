@@ -27,6 +27,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from pushengine import app_settings, waves
 from pushengine.audience import segment_ids
+from pushengine.campaign_status import CampaignStatus
 from pushengine.config import Settings
 from pushengine.dal.apps import AppsRepository, now_iso
 from pushengine.dal.campaigns import zero_stats
@@ -189,8 +190,8 @@ def start(deps: LiveActivityDeps, app_id: str, body: ActivityStart) -> ActivityS
     delivery = delivery_item(app_id, activity_id, spec)
     delivery["stats"]["targeted"] = len(entries)
     deps.campaigns.create({
-        **delivery, "status": "sending" if batches else "completed", "waves": [], "waves_pending": 0,
-        "batches_pending": len(batches),
+        **delivery, "status": CampaignStatus.SENDING if batches else CampaignStatus.COMPLETED,
+        "waves": [], "waves_pending": 0, "batches_pending": len(batches),
     })  # fmt: skip
     send_json(deps.settings.send_queue_url, batches, max_message=deps.settings.max_message_bytes)
     return ActivityStarted(activity_id=activity_id, targeted=len(entries))
