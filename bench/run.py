@@ -7,6 +7,8 @@ python -m bench.run [--n 5000] [--latency 0.02] [--json reports/bench.json] [--o
 ones (bench/transports.py), with the aioapns peer, and writes reports/bench_transports.json;
 `--channels ios` (any of web,android,ios) narrows it further.
 `--only wave` (or BENCH_ONLY=wave): just the campaign to --wave-devices through the local stack (bench/wave.py).
+After the wave, a wave's first send is timed hop by hop on the local stack (--first-send-devices; bench/first_send.py)
+and modelled for AWS.
 """
 
 from __future__ import annotations
@@ -329,6 +331,18 @@ def wave_figures(devices: int, latency: float, reports: Path, prices: cost.Price
     return {"wave": measured, "cost_per_million_measured": priced, "scale_model": rows}
 
 
+def first_send_figures(devices: int, latency: float, page: Measurement, settings: Settings) -> dict[str, Any]:
+    """A wave's first send timed hop by hop on the local stack, and modelled for AWS from the measured page CPU."""
+    from bench import first_send
+
+    progress(f"the first send of a wave to {devices:,} devices, on the local stack with background pollers")
+    measured = first_send.run(devices, latency)
+    first_send.print_first_send(measured)
+    measured["aws_model"] = first_send.models(float(page.extra["cpu_seconds_per_page"]), settings)
+    first_send.print_model(measured["aws_model"])
+    return measured
+
+
 def wave_only(devices: int, latency: float, path: Path) -> int:
     """`make bench BENCH_ONLY=wave`: the big run alone, its figures written into the report beside the rest."""
     report = json.loads(path.read_text()) if path.exists() else {}
@@ -380,6 +394,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=ROOT / "reports" / "bench.json")
     parser.add_argument("--wave-devices", type=int, default=100_000,
                         help="devices of the campaign run through the local stack (0: skip it)")  # fmt: skip
+    parser.add_argument("--first-send-devices", type=int, default=20_000,
+                        help="devices of the zone whose first send is timed on the local stack (0: skip it)")  # fmt: skip
     parser.add_argument("--channels", default=",".join(sorted(CHANNELS)),
                         help="with --only transports: which of web,android,ios (default all)")  # fmt: skip
     parser.add_argument("--only", choices=["all", "transports", "wave"], default=os.environ.get("BENCH_ONLY") or "all",
@@ -440,6 +456,8 @@ def main(argv: list[str] | None = None) -> int:
         measured_total = float(big_run["cost_per_million_measured"]["aws_total"])
         goals["cost < $0.05 per million"] = {"value": measured_total, "goal": 0.05, "lower_is_better": True,
                                              "met": measured_total < 0.05}  # fmt: skip
+    if args.first_send_devices:
+        report["first_send"] = first_send_figures(args.first_send_devices, args.latency, segment, settings)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2, default=str))
     print(f"\nwrote {args.json} ({report['run_seconds']:.0f} s)")

@@ -3,7 +3,7 @@
 The figures are not judged here (40 notifications say nothing about a rate); what is checked is that each
 phase ran to its end and produced its figure: every contender sent what it was given (none reported n/a),
 the segment query's page, the cost per million, the wave through the local stack with exact stats, the
-scale model, and the device import (engine alone and on the local stack). Each runs as `make bench` runs it,
+scale model, a wave's first send timed hop by hop and modelled, and the device import (engine alone and on the local stack). Each runs as `make bench` runs it,
 in its own process (the bench pins its CPU and installs signal handlers).
 """
 
@@ -36,7 +36,8 @@ def bench(*args: str) -> str:
 def test_every_phase_of_make_bench_runs_once_at_a_tiny_size(tmp_path: Path) -> None:
     report_path = tmp_path / "bench.json"
     bench("bench.run", "--n", str(TINY), "--rounds", "1", "--latency", "0.001",
-          "--wave-devices", str(WAVE_DEVICES), "--json", str(report_path))  # fmt: skip
+          "--wave-devices", str(WAVE_DEVICES), "--first-send-devices", str(WAVE_DEVICES),
+          "--json", str(report_path))  # fmt: skip
     report = json.loads(report_path.read_text())
 
     rows = report["throughput"]
@@ -55,6 +56,13 @@ def test_every_phase_of_make_bench_runs_once_at_a_tiny_size(tmp_path: Path) -> N
     assert wave["stats"]["sent"] == WAVE_DEVICES == wave["standin_accepted"]
     assert report["cost_per_million_measured"]["aws_total"] > 0
     assert report["scale_model"]
+
+    first = report["first_send"]  # timed hop by hop on the local stack, and modelled for AWS
+    assert first["devices"] == WAVE_DEVICES and first["sent"] == WAVE_DEVICES
+    assert 0 < first["wave_to_first_send_seconds"] < first["all_sent_seconds"]
+    assert [h["hop"].split(" (")[0] for h in first["hops"]][-2:] == [
+        "batch queued -> sender starts", "sender starts -> first notification at the provider"]  # fmt: skip
+    assert {row["devices"] for row in first["aws_model"]} == {1_000_000, 10_000_000}
 
 
 def test_the_import_bench_runs_on_the_engine_alone_and_on_the_local_stack() -> None:
