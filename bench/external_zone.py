@@ -155,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     result = run(args.devices, args.subscriptions)
     print(f"\n{result['devices']:,} web devices in one zone through an external endpoint, strict mode: "
           f"{result['wall_seconds']:.0f} s; targeted {result['stats'].get('targeted', 0):,}, sent "
-          f"{result['stats'].get('sent', 0):,}, failed {result['stats'].get('failed', 0):,}; stand-in delivered {result['delivered']:,}; "
+          f"{result['stats'].get('sent', 0):,}, failed {result['stats'].get('failed', 0):,}; "
+          f"stand-in delivered {result['delivered']:,}; "
           f"stopped at their Timeout: {result['timeouts'] or 'none'}; exact: {result['exact']}")  # fmt: skip
     for name, row in result["longest_invocation"].items():
         print(f"  {name:28} longest invocation {row['seconds']:7.1f} s of its {row['timeout']} s Timeout")
