@@ -17,6 +17,7 @@ import argparse
 import hashlib
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -143,6 +144,10 @@ def run(devices: int, subscriptions: int) -> dict[str, Any]:
             "delivered": delivered, "timeouts": timeouts, "exact": exact, "longest_invocation": budget}  # fmt: skip
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -152,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the strict proxy's request lines
+    for signum in (signal.SIGTERM, signal.SIGINT):  # unwind through the cleanup of the stack and moto
+        signal.signal(signum, _stop)
     result = run(args.devices, args.subscriptions)
     print(f"\n{result['devices']:,} web devices in one zone through an external endpoint, strict mode: "
           f"{result['wall_seconds']:.0f} s; targeted {result['stats'].get('targeted', 0):,}, sent "

@@ -102,6 +102,10 @@ class _Container:
     def submit(self, job: _Invocation) -> None:
         self._jobs.put(job)
 
+    def stop(self) -> None:
+        """End the thread once it is idle."""
+        self._jobs.put(None)
+
     def end(self, job: _Invocation) -> bool:
         """Stop the running invocation; True if its thread ended within KILL_GRACE."""
         self._jobs.put(None)  # once the invocation is out of the way, the thread stops
@@ -201,6 +205,12 @@ class LocalFunction:
                     log.warning(
                         "%s ran %.1fs, over its Timeout of %ss", self.name, elapsed, self.spec.timeout
                     )
+
+    def close(self) -> None:
+        """Let the worker thread go (strict mode); a later invocation starts a new one."""
+        container, self._container = self._container, None
+        if container is not None:
+            container.stop()
 
     def _call(self, event: Any, context: LambdaContext) -> Any:
         assert self.handler is not None

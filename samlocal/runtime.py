@@ -211,6 +211,8 @@ class LocalRuntime:
         for thread in self._threads:
             thread.join(timeout=10)
         self._threads.clear()
+        for function in self.functions:
+            function.close()
         if self._api:
             self._api.stop()
             self._api = None

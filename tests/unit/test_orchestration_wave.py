@@ -110,6 +110,27 @@ def test_a_task_short_of_time_reads_one_page_and_hands_the_rest_on() -> None:
     assert continuation["seq"] == 1 and continuation["cursor"]
 
 
+def test_a_record_started_too_late_in_its_invocation_is_handed_back_unrun() -> None:
+    """The segment query works through its batch's records in turn: one that would start with less than
+    MIN_TASK_MILLIS left goes back to the queue as it was, so the invocation never passes its Timeout."""
+    h = Harness()
+    ids = h.web_devices(APP, 50)
+    h.devices.zone_counts[APP]["Europe/Paris"] = 1
+    campaign_id = h.create_campaign(APP, body())
+    for kind in ("wave", "zone"):
+        step(h, kind)
+    (task,) = h.queue.bodies(AUDIENCE)
+    h.queue.queues[AUDIENCE].clear()
+    before = h.devices.pages_read
+    audience_queue.handle_record(h.segment_deps(), task, lambda: segment.MIN_TASK_MILLIS - 1)
+    assert h.devices.pages_read == before and h.queue.bodies(SEND) == []  # not started: nothing read or sent
+    assert h.queue.bodies(AUDIENCE) == [task]  # handed back as it was
+    assert h.campaigns.totals(APP, campaign_id)["tasks_pending"] == 1
+    h.drain()  # a later invocation, with its time, runs it
+    assert notified(h) == Counter(ids)
+    assert h.campaigns.status(APP, campaign_id) == "completed"
+
+
 def test_a_zone_plan_splits_a_big_zone_into_key_ranges_read_once_each() -> None:
     h = Harness()
     ids = h.web_devices(APP, 200)  # 200 devices at 36 a cursor (40 with the planning margin): 6 ranges

@@ -52,6 +52,25 @@ def handle(
         raise
 
 
+def handle_record(
+    deps: SegmentDeps, message: dict[str, Any], remaining_millis: Callable[[], int], *, final: bool = False
+) -> None:
+    """One record of an SQS batch (an invocation works through up to BatchSize of them in turn): run it, or,
+    when the invocation has less than MIN_TASK_MILLIS left, hand it back unrun, so a record started late
+    never runs into the function's Timeout (which would return the whole batch, finished records too)."""
+    if remaining_millis() < segment.MIN_TASK_MILLIS:
+        hand_back(deps, message)
+        return
+    handle(deps, message, remaining_millis, final=final)
+
+
+def hand_back(deps: SegmentDeps, message: dict[str, Any]) -> None:
+    """Queue a message again as it is, for a later invocation: a new message (its receive count starts
+    again; only a record never started is handed back, so one that itself overruns still dead-letters)."""
+    s = deps.settings
+    deps.queue.send_json(s.audience_queue_url, [message], max_message=s.max_message_bytes)
+
+
 def dead_letter(deps: SegmentDeps, message: dict[str, Any], reason: str) -> None:
     """Account for an audience message about to dead-letter: a task stops being pending (its devices
     were never read: the reason says so), a released batch fails its devices."""
