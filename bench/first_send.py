@@ -266,12 +266,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--devices", type=int, default=20_000)
     parser.add_argument("--latency", type=float, default=0.02)
     parser.add_argument("--json", type=Path, default=ROOT / "reports" / "bench_first_send.json")
+    parser.add_argument(
+        "--no-model", action="store_true", help="the local measurement only (bench.run models it)"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     measured = run(args.devices, args.latency)
     print_first_send(measured)
-    measured["aws_model"] = models(page_cpu(), Settings())
-    print_model(measured["aws_model"])
+    if not args.no_model:
+        measured["aws_model"] = models(page_cpu(), Settings())
+        print_model(measured["aws_model"])
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(measured, indent=2))
     return 0
