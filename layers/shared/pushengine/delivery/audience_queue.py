@@ -15,6 +15,7 @@ from pushengine.dal.campaigns import batch_key, task_key
 from pushengine.delivery import segment
 from pushengine.delivery.segment import SegmentDeps, plan_key, slice_key
 from pushengine.journeys import engine
+from pushengine.observability import logger
 
 AUTOMATION_KINDS = ("trigger", "occurrence", "plan")  # see pushengine.automation
 
@@ -58,8 +59,12 @@ def handle_record(
     """One record of an SQS batch (an invocation works through up to BatchSize of them in turn): run it, or,
     when the invocation has less than MIN_TASK_MILLIS left, hand it back unrun, so a record started late
     never runs into the function's Timeout (which would return the whole batch, finished records too)."""
-    if remaining_millis() < segment.MIN_TASK_MILLIS:
+    left = remaining_millis()
+    if left < segment.MIN_TASK_MILLIS:
         hand_back(deps, message)
+        logger.info(
+            "record handed back unrun", extra={"kind": message.get("kind", "wave"), "remaining_ms": left}
+        )
         return
     handle(deps, message, remaining_millis, final=final)
 
