@@ -77,3 +77,18 @@ def test_work_within_its_timeout_is_untouched(stack: LocalRuntime) -> None:
     before = dict(stack.timeouts())
     assert stack.invoke("SlowFunction", records({"id": "quick", "work": 0.3})) == {"ok": 1}
     assert "done#quick#1" in marks(stack) and stack.timeouts() == before
+
+
+def test_a_functions_worker_thread_ends_when_the_function_is_closed(stack: LocalRuntime) -> None:
+    """What LocalRuntime.close() does to each function: its worker (container) thread is let go."""
+    import threading
+
+    def workers() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == "lambda-SlowFunction"]
+
+    stack.invoke("SlowFunction", records({"id": "warm"}))
+    (worker,) = workers()
+    stack.functions.get("SlowFunction").close()
+    worker.join(2)
+    assert not worker.is_alive() and workers() == []
+    assert stack.invoke("SlowFunction", records({"id": "again"})) == {"ok": 1}  # a new worker on demand
