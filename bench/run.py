@@ -7,6 +7,8 @@ python -m bench.run [--n 5000] [--latency 0.02] [--json reports/bench.json] [--o
 ones (bench/transports.py), with the aioapns peer, and writes reports/bench_transports.json;
 `--channels ios` (any of web,android,ios) narrows it further.
 `--only wave` (or BENCH_ONLY=wave): just the campaign to --wave-devices through the local stack (bench/wave.py).
+After the wave, a wave's first send is timed hop by hop on the local stack (--first-send-devices; bench/first_send.py)
+and modelled for AWS.
 `--only journey` (or BENCH_ONLY=journey): a journey of --journey-devices enrolments (100,000) through the local
 stack, per-stage request counts (bench/journey.py; reports/bench_journey.json). Not in the default run: at the
 local emulator's enrolment rate it takes hours.
@@ -332,6 +334,26 @@ def wave_figures(devices: int, latency: float, reports: Path, prices: cost.Price
     return {"wave": measured, "cost_per_million_measured": priced, "scale_model": rows}
 
 
+def first_send_figures(devices: int, latency: float, page: Measurement, settings: Settings) -> dict[str, Any]:
+    """A wave's first send timed hop by hop on the local stack, and modelled for AWS from the measured page CPU."""
+    import subprocess
+    import tempfile
+
+    from bench import first_send
+
+    progress(f"the first send of a wave to {devices:,} devices, on the local stack with background pollers")
+    # its own process: a second stack in this one would find the engine's cached clients bound to the first
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "first_send.json"
+        subprocess.run([sys.executable, "-m", "bench.first_send", "--devices", str(devices), "--latency",
+                        str(latency), "--json", str(out), "--no-model"], check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+        measured = json.loads(out.read_text())
+    first_send.print_first_send(measured)
+    measured["aws_model"] = first_send.models(float(page.extra["cpu_seconds_per_page"]), settings)
+    first_send.print_model(measured["aws_model"])
+    return measured
+
+
 def wave_only(devices: int, latency: float, path: Path) -> int:
     """`make bench BENCH_ONLY=wave`: the big run alone, its figures written into the report beside the rest."""
     report = json.loads(path.read_text()) if path.exists() else {}
@@ -383,6 +405,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=ROOT / "reports" / "bench.json")
     parser.add_argument("--wave-devices", type=int, default=100_000,
                         help="devices of the campaign run through the local stack (0: skip it)")  # fmt: skip
+    parser.add_argument("--first-send-devices", type=int, default=20_000,
+                        help="devices of the zone whose first send is timed on the local stack (0: skip it)")  # fmt: skip
     parser.add_argument("--channels", default=",".join(sorted(CHANNELS)),
                         help="with --only transports: which of web,android,ios (default all)")  # fmt: skip
     parser.add_argument("--journey-devices", type=int, default=100_000,
@@ -451,6 +475,8 @@ def main(argv: list[str] | None = None) -> int:
         measured_total = float(big_run["cost_per_million_measured"]["aws_total"])
         goals["cost < $0.05 per million"] = {"value": measured_total, "goal": 0.05, "lower_is_better": True,
                                              "met": measured_total < 0.05}  # fmt: skip
+    if args.first_send_devices:
+        report["first_send"] = first_send_figures(args.first_send_devices, args.latency, segment, settings)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2, default=str))
     print(f"\nwrote {args.json} ({report['run_seconds']:.0f} s)")

@@ -7,6 +7,7 @@
 See samlocal/README.md.
 """
 
+from samlocal.functions import FunctionTimeout
 from samlocal.provision import create_queues, create_roles, create_schedule_groups, create_tables
 from samlocal.runtime import LocalRuntime
 from samlocal.runtime_log import RuntimeLog
@@ -18,6 +19,7 @@ __all__ = [
     "Clock",
     "Faults",
     "Firing",
+    "FunctionTimeout",
     "LocalRuntime",
     "RuntimeLog",
     "Template",

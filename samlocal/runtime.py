@@ -73,7 +73,8 @@ class LocalRuntime:
     long-polling `long_poll_seconds` (also how long close() may wait for them); background=False
     leaves polling to drain(). schedule_interval (seconds) starts a ticker that fires due schedules;
     without it, call fire_due_schedules() or drain(schedules=True).
-    strict=True enforces AWS's limits on the embedded AWS; `faults` (a Faults, or rates by kind),
+    strict=True enforces AWS's limits on the embedded AWS and ends each invocation at its function's
+    Timeout (`stack.timeouts()` counts them; an SQS batch then returns to its queue); `faults` (a Faults, or rates by kind),
     seeded by fault_seed, are injected whatever `strict` says and can be changed while running
     through `stack.faults` (see strict.py). aws_endpoint_url uses that existing AWS-compatible
     endpoint instead of starting one (with strict or faults, behind a local proxy that applies them);
@@ -210,6 +211,8 @@ class LocalRuntime:
         for thread in self._threads:
             thread.join(timeout=10)
         self._threads.clear()
+        for function in self.functions:
+            function.close()
         if self._api:
             self._api.stop()
             self._api = None
@@ -260,6 +263,10 @@ class LocalRuntime:
     def invoke(self, function_name_or_arn: str, event: Any) -> Any:
         """Invoke a function by logical id, name or ARN, as a synchronous (RequestResponse) call."""
         return self.functions.get(function_name_or_arn).invoke(event, _arn_or_none(function_name_or_arn))
+
+    def timeouts(self) -> dict[str, int]:
+        """Invocations stopped at their Timeout (strict mode), by function logical id: those that had any."""
+        return {f.spec.logical_id: f.timeouts for f in self.functions if f.timeouts}
 
     def queue_url(self, logical_id: str) -> str:
         return self._queue_urls[logical_id]
@@ -434,7 +441,7 @@ class LocalRuntime:
         for logical_id in self.template.of_type(*FUNCTION_TYPES):
             spec = self.template.function(logical_id)
             env = {**spec.environment, **self.extra_env, **runtime_env}
-            function = LocalFunction(spec, env)
+            function = LocalFunction(spec, env, enforce_timeout=self.strict)
             function.load()
             functions.append(function)
             self.function_env[logical_id] = dict(function.env)

@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from samlocal.functions import LocalFunction
+from samlocal.functions import FunctionTimeout, LocalFunction
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,12 @@ class SqsPoller:
         source = self.source
         try:
             result = source.function.invoke(self.event(messages), source.function.spec.arn)
+        except FunctionTimeout:
+            # Stopped at its Timeout (logged by the function): nothing is deleted, the whole batch returns
+            # after its visibility timeout, as from Lambda.
+            log.info("%s timed out on a batch of %d from %s: it stays on the queue",
+                     source.function.name, len(messages), source.queue_arn)  # fmt: skip
+            return
         except Exception:
             # Like Lambda: the whole batch stays on the queue and returns after its visibility timeout.
             log.exception(

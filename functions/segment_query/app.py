@@ -25,6 +25,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     def record_handler(record: SQSRecord) -> None:
         receives = int(record.attributes.approximate_receive_count or 1)
         final = receives >= deps().settings.max_receive_count  # the next failure dead-letters it
-        audience_queue.handle(deps(), json.loads(record.body), context.get_remaining_time_in_millis, final=final)
+        message = json.loads(record.body)
+        audience_queue.handle_record(deps(), message, context.get_remaining_time_in_millis, final=final)
 
     return dict(process_partial_response(event, record_handler, processor, context))

@@ -382,7 +382,8 @@ class FcmStandIn(ServedStandIn):
         if request.method == "GET" and request.path == "/_standin/stats":  # benchmarks, in process mode
             with self._lock:
                 counts = {"accepted": len(self._received), "send_requests": self.send_requests,
-                          "quota_refusals": self.quota_refusals, "bytes_received": self._http.bytes_received}  # fmt: skip
+                          "quota_refusals": self.quota_refusals, "bytes_received": self._http.bytes_received,
+                          "first_accepted_at": self._received[0].time if self._received else None}  # fmt: skip
             return Response(200, json.dumps(counts).encode(), _JSON)
         try:
             if request.method != "POST":

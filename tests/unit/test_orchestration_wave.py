@@ -69,6 +69,32 @@ def test_a_task_reads_at_most_its_page_limit_then_queues_its_own_continuation() 
     assert notified(h) == Counter(ids)
 
 
+def test_a_task_queues_each_full_batch_as_soon_as_its_page_is_read() -> None:
+    """The first sends leave while later pages are still read: not one SendMessageBatch after the last page."""
+    h = Harness()
+    h.settings = h.settings.model_copy(update={"send_batch_size": 15, "audience_pages_per_task": 4})
+    ids = h.web_devices(APP, 70)
+    h.devices.zone_counts[APP]["Europe/Paris"] = 1  # one cursor: one task reads every page
+    h.create_campaign(APP, body())
+    for kind in ("wave", "zone"):
+        step(h, kind)
+    queued_before_page = []
+    read = h.devices.partition_page
+
+    def page(*args: Any, **kwargs: Any) -> Any:
+        queued_before_page.append([b["batch_id"].rsplit(".", 1)[1] for b in h.queue.bodies(SEND)])
+        return read(*args, **kwargs)
+
+    h.devices.partition_page = page  # type: ignore[method-assign]
+    step(h, "task")
+    # pages of 20 devices at 15 a batch: 20 read fill batch 0, 40 batch 1, 60 batches 2 and 3; ids run on
+    assert queued_before_page == [[], ["0"], ["0", "1"], ["0", "1", "2", "3"]]
+    assert [b["batch_id"].rsplit(".", 1)[1] for b in h.queue.bodies(SEND)] == ["0", "1", "2", "3", "4"]
+    assert [len(b["devices"]) for b in h.queue.bodies(SEND)] == [15, 15, 15, 15, 10]
+    h.drain()
+    assert notified(h) == Counter(ids)
+
+
 def test_a_task_short_of_time_reads_one_page_and_hands_the_rest_on() -> None:
     h = Harness()
     h.web_devices(APP, 50)
@@ -82,6 +108,27 @@ def test_a_task_short_of_time_reads_one_page_and_hands_the_rest_on() -> None:
     assert h.devices.pages_read - before == 1
     (continuation,) = h.queue.bodies(AUDIENCE)
     assert continuation["seq"] == 1 and continuation["cursor"]
+
+
+def test_a_record_started_too_late_in_its_invocation_is_handed_back_unrun() -> None:
+    """The segment query works through its batch's records in turn: one that would start with less than
+    MIN_TASK_MILLIS left goes back to the queue as it was, so the invocation never passes its Timeout."""
+    h = Harness()
+    ids = h.web_devices(APP, 50)
+    h.devices.zone_counts[APP]["Europe/Paris"] = 1
+    campaign_id = h.create_campaign(APP, body())
+    for kind in ("wave", "zone"):
+        step(h, kind)
+    (task,) = h.queue.bodies(AUDIENCE)
+    h.queue.queues[AUDIENCE].clear()
+    before = h.devices.pages_read
+    audience_queue.handle_record(h.segment_deps(), task, lambda: segment.MIN_TASK_MILLIS - 1)
+    assert h.devices.pages_read == before and h.queue.bodies(SEND) == []  # not started: nothing read or sent
+    assert h.queue.bodies(AUDIENCE) == [task]  # handed back as it was
+    assert h.campaigns.totals(APP, campaign_id)["tasks_pending"] == 1
+    h.drain()  # a later invocation, with its time, runs it
+    assert notified(h) == Counter(ids)
+    assert h.campaigns.status(APP, campaign_id) == "completed"
 
 
 def test_a_zone_plan_splits_a_big_zone_into_key_ranges_read_once_each() -> None:
@@ -304,9 +351,18 @@ def test_a_queue_error_after_some_batches_were_queued_repeats_them_and_each_devi
     for kind in ("wave", "zone"):
         step(h, kind)
     task = h.queue.bodies(AUDIENCE)[0]
-    h.queue.partial = 2  # SQS takes two of the task's batches, then fails the call
+    send, calls = h.queue.send_json, []
+
+    def failing_third(url: str, bodies: Any, **kwargs: Any) -> int:
+        calls.append(url)
+        if calls.count(SEND) == 3:
+            h.queue.partial = 0  # the task queues a batch as each fills: SQS takes two, then fails a call
+        return send(url, bodies, **kwargs)
+
+    h.queue.send_json = failing_third  # type: ignore[method-assign]
     with pytest.raises(ConnectionError):
         step(h, "task")
+    h.queue.send_json = send  # type: ignore[method-assign]
     h.run_sends()  # the two that made it go out first
     assert len(h.provider.sent) == 60
     audience_queue.handle(h.segment_deps(), task, lambda: 900_000)  # SQS redelivers the task

@@ -16,6 +16,7 @@ from pushengine.dal.campaigns import batch_key, task_key
 from pushengine.delivery import segment
 from pushengine.delivery.segment import SegmentDeps, plan_key, slice_key
 from pushengine.journeys import engine
+from pushengine.observability import logger
 
 AUTOMATION_KINDS = ("trigger", "occurrence", "plan")  # see pushengine.automation
 
@@ -54,6 +55,29 @@ def handle(
         if final:
             dead_letter(deps, message, f"dead-lettered: {kind} failed: {type(exc).__name__}")
         raise
+
+
+def handle_record(
+    deps: SegmentDeps, message: dict[str, Any], remaining_millis: Callable[[], int], *, final: bool = False
+) -> None:
+    """One record of an SQS batch (an invocation works through up to BatchSize of them in turn): run it, or,
+    when the invocation has less than MIN_TASK_MILLIS left, hand it back unrun, so a record started late
+    never runs into the function's Timeout (which would return the whole batch, finished records too)."""
+    left = remaining_millis()
+    if left < segment.MIN_TASK_MILLIS:
+        hand_back(deps, message)
+        logger.info(
+            "record handed back unrun", extra={"kind": message.get("kind", "wave"), "remaining_ms": left}
+        )
+        return
+    handle(deps, message, remaining_millis, final=final)
+
+
+def hand_back(deps: SegmentDeps, message: dict[str, Any]) -> None:
+    """Queue a message again as it is, for a later invocation: a new message (its receive count starts
+    again; only a record never started is handed back, so one that itself overruns still dead-letters)."""
+    s = deps.settings
+    deps.queue.send_json(s.audience_queue_url, [message], max_message=s.max_message_bytes)
 
 
 def dead_letter(deps: SegmentDeps, message: dict[str, Any], reason: str) -> None:

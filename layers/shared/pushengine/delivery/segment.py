@@ -257,6 +257,33 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
     deferred: dict[datetime, list[dict[str, Any]]] = defaultdict(list)
     stats: Counter[str] = Counter()
     vstats: dict[str, Counter[str]] = defaultdict(Counter)
+    prefix = f"{task['wave_id']}.{task['zone']}.{task['shard']}.{task['seq']}"
+    cs = shard_of(ledger)  # the counter shard this task counts its batches on; each batch counts down there
+    # what each batch carries besides its devices: its run (an occurrence) and the app-wide cap
+    extra = {**app_settings.batch_policy(defaults, spec), **app_settings.pacing_policy(defaults, spec)}
+    if task.get("run"):
+        extra.update(run=task["run"], cap_id=f"{campaign_id}.{task['run']}")
+    if start:
+        extra["activity"] = start
+    batches: list[dict[str, Any]] = []  # queued so far: counted by the ledger at the end
+    numbered = 0  # send batches numbered so far (a split one keeps its number: .a/.b)
+
+    def queue_ready(last: bool) -> None:
+        """Queue the full batches of what is waiting (all of it when `last`), so the first sends go out
+        while later pages are still being read. Each batch names the hour its sends count in; batch ids run
+        on across pages, so a redelivered task makes the same ones."""
+        nonlocal to_send, numbered
+        ready = len(to_send) if last else len(to_send) // s.send_batch_size * s.send_batch_size
+        if not ready:
+            return
+        out = _batches(app_id, campaign_id, prefix, to_send[:ready], s.send_batch_size, s.max_message_bytes,
+                       cs, hour_of(now), extra, first=numbered)  # fmt: skip
+        numbered += -(-ready // s.send_batch_size)
+        to_send = to_send[ready:]
+        delays = pace_batches(deps, out, now) if extra.get("rate") else None
+        deps.queue.send_json(s.send_queue_url, out, delays=delays, max_message=s.max_message_bytes)
+        batches.extend(out)
+
     cursor = task.get("cursor")
     for _ in range(s.audience_pages_per_task):
         items, cursor = _page(deps, task, s.audience_page_size, cursor)
@@ -287,22 +314,10 @@ def run_task(deps: SegmentDeps, task: dict[str, Any], remaining_millis: Callable
             else:
                 stats[decision.outcome] += 1
                 vstats[decision.variant][decision.outcome] += 1
+        queue_ready(last=False)
         if cursor is None or remaining_millis() < MIN_TASK_MILLIS:
             break
-    prefix = f"{task['wave_id']}.{task['zone']}.{task['shard']}.{task['seq']}"
-    cs = shard_of(ledger)  # the counter shard this task counts its batches on; each batch counts down there
-    # what each batch carries besides its devices: its run (an occurrence) and the app-wide cap
-    extra = {**app_settings.batch_policy(defaults, spec), **app_settings.pacing_policy(defaults, spec)}
-    if task.get("run"):
-        extra.update(run=task["run"], cap_id=f"{campaign_id}.{task['run']}")
-    if start:
-        extra["activity"] = start
-    # each batch names the hour its sends count in, unless they go out later still
-    batches = _batches(
-        app_id, campaign_id, prefix, to_send, s.send_batch_size, s.max_message_bytes, cs, hour_of(now), extra
-    )
-    delays = pace_batches(deps, batches, now) if extra.get("rate") else None
-    deps.queue.send_json(s.send_queue_url, batches, delays=delays, max_message=s.max_message_bytes)
+    queue_ready(last=True)
     for due, entries in sorted(soon.items()):  # intelligent: each minute's batches held back to it
         timed = _batches(app_id, campaign_id, f"{prefix}.m{due:%H%M}", entries, s.send_batch_size,
                          s.max_message_bytes, cs, hour_of(due), extra)  # fmt: skip
@@ -402,14 +417,15 @@ def _page(
 
 def _batches(
     app_id: str, campaign_id: str, prefix: str, entries: list[dict[str, Any]], size: int, max_bytes: int,
-    cs: int, hour: str | None = None, extra: Mapping[str, Any] | None = None,
+    cs: int, hour: str | None = None, extra: Mapping[str, Any] | None = None, first: int = 0,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Send batches of at most `size` devices, each split in halves until it fits one SQS message
-    (`max_bytes`): Web Push subscriptions make a device ~600 bytes, so 250 of them can pass 150 KB."""
+    (`max_bytes`): Web Push subscriptions make a device ~600 bytes, so 250 of them can pass 150 KB.
+    `first`: the number of the first batch (a task queueing its batches page by page)."""
     out: list[dict[str, Any]] = []
     for i in range(0, len(entries), size):
         out += split_to_fit(
-            {"app_id": app_id, "campaign_id": campaign_id, "batch_id": f"{prefix}.{i // size}", "cs": cs,
+            {"app_id": app_id, "campaign_id": campaign_id, "batch_id": f"{prefix}.{first + i // size}", "cs": cs,
              "devices": entries[i : i + size], "queued_at": time.time(), **({"h": hour} if hour else {}),
              **(extra or {})},
             max_bytes,
