@@ -33,7 +33,7 @@ from bench import emulator
 from bench.cost import SEGMENT_MEMORY_MB, vcpu_share
 from bench.scale import COLD_START_SECONDS, HOP_SECONDS
 from bench.standins import ROOT, StandIns, cores
-from bench.wave import ADMIN_KEY, PROJECT, write_devices
+from bench.wave import ADMIN_KEY, fcm_app, write_devices
 from pushengine import readplan
 from pushengine.config import Settings
 
@@ -139,18 +139,7 @@ def run(devices: int, latency: float) -> dict[str, Any]:
         with LocalRuntime(ROOT / "template.yaml", parameters=parameters, background=True) as stack:
             emulator.install()
             api = httpx.Client(base_url=stack.api_url, timeout=60)
-            created = api.post("/v1/apps", json={"name": "first send"},
-                               headers={"authorization": f"Bearer {ADMIN_KEY}"})  # fmt: skip
-            created.raise_for_status()
-            app = created.json()
-            server = {"authorization": f"Bearer {app['server_key']}"}
-            account = httpx.post(
-                f"{fcm.base_url}/_standin/service-accounts", json={"project_id": PROJECT}
-            ).json()
-            r = api.put(
-                f"/v1/apps/{app['app_id']}/providers/fcm", json={"service_account": account}, headers=server
-            )
-            r.raise_for_status()
+            app, server = fcm_app(api, fcm.base_url, "first send")
             write_devices(stack, app["app_id"], devices)
             for function in stack.functions:
                 timeline.wrap(function)

@@ -36,7 +36,7 @@ import httpx
 
 from bench import cost, emulator
 from bench.standins import ROOT, StandIns, cores
-from bench.wave import ADMIN_KEY, PROJECT, Meter, dynamodb, install, progress, scaled, write_devices
+from bench.wave import ADMIN_KEY, Meter, dynamodb, fcm_app, install, progress, scaled, write_devices
 
 STEPS_PER_ENROLMENT = 3  # hello (send), rest (wait), done (exit)
 TABLE_WRU_QUOTA = 40_000  # DynamoDB on-demand table write throughput quota, default (adjustable)
@@ -136,13 +136,7 @@ def run_journey(n: int, latency: float) -> dict[str, Any]:
             for function in stack.functions:
                 install.wrap(function)  # type: ignore[attr-defined]
             api = httpx.Client(base_url=stack.api_url, timeout=60)
-            created = api.post("/v1/apps", json={"name": "journey"}, headers={"authorization": f"Bearer {ADMIN_KEY}"})
-            created.raise_for_status()
-            app = created.json()
-            server = {"authorization": f"Bearer {app['server_key']}"}
-            account = httpx.post(f"{fcm.base_url}/_standin/service-accounts", json={"project_id": PROJECT}).json()
-            api.put(f"/v1/apps/{app['app_id']}/providers/fcm", json={"service_account": account},
-                    headers=server).raise_for_status()  # fmt: skip
+            app, server = fcm_app(api, fcm.base_url, "journey")
             progress(f"writing {n:,} devices in bulk")
             write_devices(stack, app["app_id"], n)
             before = httpx.get(f"{fcm.base_url}/_standin/stats").json()

@@ -256,6 +256,19 @@ def write_devices(stack: Any, app_id: str, n: int) -> float:
     return time.perf_counter() - started
 
 
+def fcm_app(api: httpx.Client, fcm_url: str, name: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """A new app on the stack (admin key) with the FCM stand-in's service account: the app as created, and the
+    headers of its server key."""
+    created = api.post("/v1/apps", json={"name": name}, headers={"authorization": f"Bearer {ADMIN_KEY}"})
+    created.raise_for_status()
+    app = created.json()
+    server = {"authorization": f"Bearer {app['server_key']}"}
+    account = httpx.post(f"{fcm_url}/_standin/service-accounts", json={"project_id": PROJECT}).json()
+    api.put(f"/v1/apps/{app['app_id']}/providers/fcm", json={"service_account": account},
+            headers=server).raise_for_status()  # fmt: skip
+    return app, server
+
+
 def run_wave(n: int, latency: float) -> dict[str, Any]:
     from pushengine.dal import aws
     from samlocal import LocalRuntime
@@ -274,19 +287,7 @@ def run_wave(n: int, latency: float) -> dict[str, Any]:
             for function in stack.functions:
                 install.wrap(function)  # type: ignore[attr-defined]
             api = httpx.Client(base_url=stack.api_url, timeout=60)
-            created = api.post(
-                "/v1/apps", json={"name": "wave"}, headers={"authorization": f"Bearer {ADMIN_KEY}"}
-            )
-            created.raise_for_status()
-            app = created.json()
-            server = {"authorization": f"Bearer {app['server_key']}"}
-            account = httpx.post(
-                f"{fcm.base_url}/_standin/service-accounts", json={"project_id": PROJECT}
-            ).json()
-            r = api.put(
-                f"/v1/apps/{app['app_id']}/providers/fcm", json={"service_account": account}, headers=server
-            )
-            r.raise_for_status()
+            app, server = fcm_app(api, fcm.base_url, "wave")
             progress(f"writing {n:,} devices in bulk")
             write_seconds = write_devices(stack, app["app_id"], n)
             progress(f"{n:,} devices written in {write_seconds:.0f} s; sending one campaign")
