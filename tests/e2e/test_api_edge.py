@@ -23,7 +23,8 @@ NO_INPUT = {"GET /v1/segments": 200, "GET /v1/users/{user_id}": 404, "GET /v1/te
             "DELETE /v1/users/{user_id}": 404, "POST /v1/devices/export": 202,
             "GET /v1/apps/{app_id}/settings": 200, "POST /v1/apps/{app_id}/identity-secret": 200,
             "POST /v1/apps/{app_id}/webhook-secret": 200,
-            "GET /v1/apps/{app_id}/opt-in": 200, "GET /v1/apps/{app_id}/console-users": 200}  # fmt: skip
+            "GET /v1/apps/{app_id}/opt-in": 200, "GET /v1/apps/{app_id}/console-users": 200,
+            "GET /v1/apps/{app_id}/keys": 200}  # fmt: skip
 INVALID_BODIES = {"schema": json.dumps({"unexpected": True, "name": 7}).encode(), "bytes": b"\xff\xfe{"}
 
 
