@@ -64,7 +64,7 @@ CARRIED = tuple(Reach.model_fields)  # the fields a slice hands down to its chil
 class ZonePlan(Reach):
     """Size one zone's reads (readplan) once, then fan its key ranges out as slices or cursor tasks."""
 
-    kind: Literal["zone"]
+    kind: Literal["zone"] = "zone"
     seq: int | None = None  # an occurrence's zone plan is built from its task fields; unused here
 
 
@@ -72,7 +72,7 @@ class Slice(Reach):
     """A range [lo, hi) of a zone's key ranges: queued as cursor tasks, or as sub-slices when wider than
     readplan.FAN_OUT."""
 
-    kind: Literal["slice"]
+    kind: Literal["slice"] = "slice"
     cursors: int
     lo: int
     hi: int
@@ -89,7 +89,7 @@ class CursorTask(Reach):
     """Read one key range (or a day's celebrants) page by page into send batches; `seq` counts the task's
     continuations, each carrying the `cursor` its predecessor stopped at."""
 
-    kind: Literal["task"]
+    kind: Literal["task"] = "task"
     shard: int  # which of the zone's `cursors` key ranges
     seq: int
     cursor: Any = None  # where the previous page stopped (the device index's last key), as DynamoDB gave it
@@ -100,7 +100,7 @@ class CursorTask(Reach):
 class ReleaseDue(QueueMessage):
     """A batch deferred for quiet hours is due: read its devices again and queue it for sending."""
 
-    kind: Literal["release"]
+    kind: Literal["release"] = "release"
     app_id: str
     campaign_id: str  # a campaign's id, or a direct message's
     key: str  # the stored deferred batch's key
@@ -109,7 +109,7 @@ class ReleaseDue(QueueMessage):
 class DecideExperiment(QueueMessage):
     """An experiment's `decide_after` has passed: compare its variants and send the winner to the rest."""
 
-    kind: Literal["decide"]
+    kind: Literal["decide"] = "decide"
     app_id: str
     campaign_id: str
 
@@ -124,7 +124,7 @@ class ActivityBody(Fields):
 class ActivityPush(QueueMessage):
     """One page of a Live Activity update's or end's reported tokens into send batches; `seq` counts pages."""
 
-    kind: Literal["activity_push"]
+    kind: Literal["activity_push"] = "activity_push"
     app_id: str
     campaign_id: str  # the activity's id
     op: str  # the update or end this page belongs to (its batch ids follow it)
@@ -137,7 +137,7 @@ class ActivityPush(QueueMessage):
 class TriggerDue(QueueMessage):
     """A triggered campaign's wait for one device is over: send to it unless cancelled or replaced."""
 
-    kind: Literal["trigger"]
+    kind: Literal["trigger"] = "trigger"
     app_id: str
     campaign_id: str
     device_id: str
@@ -147,7 +147,7 @@ class TriggerDue(QueueMessage):
 class OccurrenceDue(QueueMessage):
     """A recurring or anniversary campaign's occurrence wave is due: its zone plans or celebrant tasks."""
 
-    kind: Literal["occurrence"]
+    kind: Literal["occurrence"] = "occurrence"
     app_id: str
     campaign_id: str
     run: str  # the occurrence's local date
@@ -158,14 +158,14 @@ class OccurrenceDue(QueueMessage):
 class PlanOccurrences(QueueMessage):
     """The hourly planner (a scheduled rule): schedule every automated campaign's occurrences ahead."""
 
-    kind: Literal["plan"]
+    kind: Literal["plan"] = "plan"
     time: str | None = None  # the rule's scheduled time; now when absent (or not a time)
 
 
 class JourneyEvent(QueueMessage):
     """An event that starts, wakes or exits journeys for the devices it describes."""
 
-    kind: Literal["journey_event"]
+    kind: Literal["journey_event"] = "journey_event"
     app_id: str
     event: dict[str, Any]  # the event as `POST /v1/events` took it
     device_ids: list[str]
@@ -174,7 +174,7 @@ class JourneyEvent(QueueMessage):
 class JourneyEnrol(QueueMessage):
     """A scheduled entry's page of matching devices to enrol in a journey."""
 
-    kind: Literal["journey_enrol"]
+    kind: Literal["journey_enrol"] = "journey_enrol"
     app_id: str
     journey_id: str
     device_ids: list[str]
@@ -185,7 +185,7 @@ class JourneyEnrol(QueueMessage):
 class JourneyTimer(QueueMessage):
     """One enrolment's wait is due (a timer near enough to ride the queue's delay)."""
 
-    kind: Literal["journey_timer"]
+    kind: Literal["journey_timer"] = "journey_timer"
     app_id: str
     journey_id: str
     device_id: str
@@ -196,14 +196,14 @@ class JourneyTimer(QueueMessage):
 class JourneySweep(QueueMessage):
     """The minute's timer sweep (a scheduled rule): one message per timer shard holding a due timer."""
 
-    kind: Literal["journey_sweep"]
+    kind: Literal["journey_sweep"] = "journey_sweep"
     time: str | None = None  # the rule's scheduled time; now when absent
 
 
 class JourneySweepShard(QueueMessage):
     """Fire one timer shard's timers due by `until`."""
 
-    kind: Literal["journey_sweep_shard"]
+    kind: Literal["journey_sweep_shard"] = "journey_sweep_shard"
     shard: int
     until: str  # ISO 8601
 
@@ -211,7 +211,7 @@ class JourneySweepShard(QueueMessage):
 class JourneyResume(QueueMessage):
     """A resumed journey's held enrolments move on, a page at a time."""
 
-    kind: Literal["journey_resume"]
+    kind: Literal["journey_resume"] = "journey_resume"
     app_id: str
     journey_id: str
 
