@@ -79,14 +79,14 @@ def _journey(deps: SegmentDeps, m: JourneyMessage, remaining_millis: Remaining) 
     engine.handle(engine.from_segment_deps(deps), m.body(), remaining_millis)  # the journey_* kinds
 
 
-HANDLERS: dict[str, Handler] = {
+HANDLERS: dict[str, Handler] = {  # every kind of queue_messages.AudienceMessage (a unit test holds them equal)
     "wave": _wave,
     "zone": _zone,
     "slice": _slice,
     "task": _task,
     "release": _release,
-    rollout.DECIDE: _decide,
-    live_activities.FAN_OUT: _activity_push,
+    "decide": _decide,
+    "activity_push": _activity_push,
     "trigger": _automation,
     "occurrence": _automation,
     "plan": _automation,
