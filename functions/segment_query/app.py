@@ -1,6 +1,5 @@
 """Segment query function: Scheduler fires a wave here; the audience queue brings (zone, shard) tasks."""
 
-import json
 from functools import cache
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -19,13 +18,14 @@ deps = cache(segment.default_deps)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     if "Records" not in event:  # an EventBridge Scheduler invocation: the schedule's input is the event
-        audience_queue.handle(deps(), event, context.get_remaining_time_in_millis)
-        return {"fired": event.get("wave_id") or event.get("kind")}
+        message = audience_queue.parsed(deps(), event)  # refused (and raised) if no message model accepts it
+        audience_queue.handle(deps(), message, context.get_remaining_time_in_millis)
+        return {"fired": getattr(message, "wave_id", None) or message.kind}
 
     def record_handler(record: SQSRecord) -> None:
         receives = int(record.attributes.approximate_receive_count or 1)
         final = receives >= deps().settings.max_receive_count  # the next failure dead-letters it
-        message = json.loads(record.body)
+        message = audience_queue.decoded(record.body)
         audience_queue.handle_record(deps(), message, context.get_remaining_time_in_millis, final=final)
 
     return dict(process_partial_response(event, record_handler, processor, context))

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from pushengine.errors import InvalidInput
 from pushengine.models import MAX_DATE_ATTRIBUTES
+from pushengine.queue_messages import PlanOccurrences
 
 if TYPE_CHECKING:
     from pushengine.config import Settings
@@ -209,4 +210,4 @@ def run_index(
     deps.jobs.step(JOB, app_id, job_id, str(step["seq"]), add=counts, done={"status": "completed"})
     deps.automation.finish_indexing(app_id, attribute, job_id)
     # the campaigns that waited plan now rather than at the planner's next hourly run
-    deps.queue.send_json(s.audience_queue_url, [{"kind": "plan"}], max_message=s.max_message_bytes)
+    deps.queue.send_json(s.audience_queue_url, [PlanOccurrences().body()], max_message=s.max_message_bytes)

@@ -20,6 +20,7 @@ from pushengine.dal.queues import send_json
 from pushengine.delivery.segment import SegmentDeps, _fix_audience
 from pushengine.models import AnniversarySchedule, CampaignSpec, Schedule, TriggeredSchedule
 from pushengine.observability import logger
+from pushengine.queue_messages import Celebrants, CursorTask, OccurrenceDue, ZonePlan
 
 PLAN_HORIZON = timedelta(days=4)  # occurrence waves are scheduled at most this far ahead (runs are hourly)
 ACTIVE = CampaignStatus.ACTIVE
@@ -154,8 +155,8 @@ def plan_campaign(
         run, wave = occurrence.run, occurrence.wave
         if f"{run}#{wave.wave_id}" in done:
             continue
-        payload = {"kind": "occurrence", "app_id": app_id, "campaign_id": campaign_id,
-                   "run": run, "wave_id": wave.wave_id, "at": wave.send_at.isoformat()}  # fmt: skip
+        payload = OccurrenceDue(app_id=app_id, campaign_id=campaign_id, run=run, wave_id=wave.wave_id,
+                                at=wave.send_at.isoformat()).body()  # fmt: skip
         if waves.due_now(wave.send_at, datetime.now(UTC)):
             send_json(
                 deps.settings.audience_queue_url, [payload], max_message=deps.settings.max_message_bytes
@@ -204,15 +205,15 @@ def fire_occurrence(deps: SegmentDeps, message: Mapping[str, Any]) -> int:
     if not _fix_audience(deps, app_id, campaign_id, task_wave, spec.audience):
         return 0
     deps.campaigns.add_run(app_id, campaign_id, run)
-    base = {"kind": "task", "app_id": app_id, "campaign_id": campaign_id, "wave_id": task_wave, "at": at.isoformat(),
-            "seq": 0, "run": run, "context": {"local_date": run},
-            **({"variants": list(send_time.variants)} if send_time.variants else {})}  # fmt: skip
+    base: dict[str, Any] = {"app_id": app_id, "campaign_id": campaign_id, "wave_id": task_wave, "at": at.isoformat(),
+                            "run": run, "context": {"local_date": run},
+                            "variants": list(send_time.variants) if send_time.variants else None}  # fmt: skip
     if isinstance(schedule, AnniversarySchedule):
-        celebrants = {"attribute": anniversaries.attribute_name(schedule.attribute),
-                      "month_days": anniversaries.celebrated_on(day)}  # fmt: skip
-        tasks = [{**base, "zone": zone, "shard": 0, "celebrants": celebrants} for zone in zones]
+        celebrants = Celebrants(attribute=anniversaries.attribute_name(schedule.attribute),
+                                month_days=anniversaries.celebrated_on(day))  # fmt: skip
+        tasks = [CursorTask(**base, zone=zone, shard=0, seq=0, celebrants=celebrants).body() for zone in zones]
     else:
-        tasks = [{**base, "kind": "zone", "zone": zone} for zone in zones]  # each sizes its reads (readplan)
+        tasks = [ZonePlan(**base, zone=zone).body() for zone in zones]  # each sizes its reads (readplan)
     if tasks:
         # counted once per wave (the ledger); a redelivered fire re-queues, and the task ledger dedupes
         deps.campaigns.record(

@@ -36,6 +36,7 @@ from pushengine.models import (
     WaveOut,
 )
 from pushengine.ports import CampaignStore, DeviceStore, Queue, Scheduler
+from pushengine.queue_messages import WaveDue
 from pushengine.targeting import DEFAULT_VARIANT, HOLDOUT, REST
 
 AT_GRACE = timedelta(minutes=1)  # an `at` this little in the past (a client's clock, the request's trip) goes now
@@ -237,7 +238,7 @@ def create_campaign(
         automation.activate(deps.automated(), app_id, campaign_id, created["spec"], now)
     immediate = []
     for wave in planned:
-        payload = {"kind": "wave", "app_id": app_id, "campaign_id": campaign_id, "wave_id": wave.wave_id}
+        payload = WaveDue(app_id=app_id, campaign_id=campaign_id, wave_id=wave.wave_id).body()
         if waves.due_now(wave.send_at, now):
             immediate.append(payload)
         else:

@@ -36,6 +36,7 @@ from pushengine.dal.scheduler import schedule_name
 from pushengine.errors import Conflict, InvalidInput, NotFound
 from pushengine.live_activities import ACTIVITY_PREFIX
 from pushengine.models import AUTOMATED, CampaignIn, CampaignOut, CampaignSpec, LocalTimeSchedule
+from pushengine.queue_messages import WaveDue
 from pushengine.targeting import REST
 
 ACTIVE, PAUSED = CampaignStatus.ACTIVE, CampaignStatus.PAUSED
@@ -83,8 +84,8 @@ def resume(deps: CampaignDeps, app_id: str, campaign_id: str, *, now: datetime |
     elif due:  # fire_wave counts each wave once, and the task ledger drops a second fan-out
         s = deps.settings
         deps.queue.send_json(s.audience_queue_url,
-                             [{"kind": "wave", "app_id": app_id, "campaign_id": campaign_id,
-                               "wave_id": w["wave_id"]} for w in due], max_message=s.max_message_bytes)  # fmt: skip
+                             [WaveDue(app_id=app_id, campaign_id=campaign_id, wave_id=w["wave_id"]).body() for w in due],
+                             max_message=s.max_message_bytes)  # fmt: skip
     deps.campaigns.try_complete(app_id, campaign_id)  # batches that finished while paused
     return campaigns.get_campaign(deps, app_id, campaign_id)
 
@@ -132,7 +133,7 @@ def _replan_missed(
     check_stored_size(definition)
     deps.campaigns.replace_definition(definition)
     for wave in new_waves:
-        payload = {"kind": "wave", "app_id": app_id, "campaign_id": campaign_id, "wave_id": wave["wave_id"]}
+        payload = WaveDue(app_id=app_id, campaign_id=campaign_id, wave_id=wave["wave_id"]).body()
         deps.scheduler.create(wave["schedule"], datetime.fromisoformat(wave["send_at"]), payload)
 
 
@@ -256,7 +257,7 @@ def _replace(
         deps.scheduler.delete(item["experiment"]["schedule"])
     deps.campaigns.replace_definition(definition)
     for wave in planned:
-        payload = {"kind": "wave", "app_id": app_id, "campaign_id": campaign_id, "wave_id": wave.wave_id}
+        payload = WaveDue(app_id=app_id, campaign_id=campaign_id, wave_id=wave.wave_id).body()
         deps.scheduler.create(schedule_name(campaign_id, wave.wave_id), max(wave.send_at, now), payload)
     if experiment:
         rollout.schedule_decision(deps.scheduler, app_id, campaign_id, experiment)

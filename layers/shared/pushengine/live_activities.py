@@ -41,6 +41,7 @@ from pushengine.models import ApnsToken, AudienceFilter, CampaignSpec, DeviceId
 from pushengine.payloads import live_activity
 from pushengine.payloads.apns import MAX_PAYLOAD_BYTES
 from pushengine.ports import CampaignStore, Clock, DeviceStore, Queue
+from pushengine.queue_messages import ActivityBody, ActivityPush, WaveDue
 
 ACTIVITY_PREFIX = "xla_"
 FAN_OUT = "activity_push"  # the audience-queue message kind of an update's or end's fan-out (`fan_out`)
@@ -222,7 +223,7 @@ def _start_audience(
         "waves": [{"wave_id": wave.wave_id, "send_at": wave.send_at.isoformat(), "zones": list(wave.time_zones),
                    "schedule": schedule_name(activity_id, wave.wave_id)}],
     })  # fmt: skip
-    fire = {"kind": "wave", "app_id": app_id, "campaign_id": activity_id, "wave_id": wave.wave_id}
+    fire = WaveDue(app_id=app_id, campaign_id=activity_id, wave_id=wave.wave_id).body()
     send_json(deps.settings.audience_queue_url, [fire], max_message=deps.settings.max_message_bytes)
     return ActivityStarted(activity_id=activity_id, targeted=None)
 
@@ -270,8 +271,8 @@ def _send(
     op = f"{event}{int(payload['aps']['timestamp'])}{secrets.token_hex(3)}"
     defaults = app_settings.load(deps.apps, app_id)
     policy = app_settings.pacing_policy(defaults, CampaignSpec.model_validate(stored_spec("")))
-    message = {"kind": FAN_OUT, "app_id": app_id, "campaign_id": activity_id, "op": op, "seq": 0,
-               "activity": {"payload": payload, "ttl_seconds": TTL_SECONDS}, "policy": policy}  # fmt: skip
+    message = ActivityPush(app_id=app_id, campaign_id=activity_id, op=op, seq=0, policy=policy,
+                           activity=ActivityBody(payload=payload, ttl_seconds=TTL_SECONDS)).body()  # fmt: skip
     send_json(deps.settings.audience_queue_url, [message], max_message=deps.settings.max_message_bytes)
     return ActivitySent(activity_id=activity_id, event=event)
 

@@ -34,6 +34,7 @@ from pushengine.limits import Storable
 from pushengine.models import CampaignSpec, DeviceId, FrequencyCap, UserId
 from pushengine.ports import CampaignStore, DeviceStore, Scheduler
 from pushengine.profiles import MAX_USER_DEVICES
+from pushengine.queue_messages import ReleaseDue
 from pushengine.targeting import DEFAULT_VARIANT, Targeting
 
 MAX_RECIPIENTS = 1000
@@ -211,8 +212,7 @@ def send(deps: MessageDeps, app_id: str, body: MessageIn, *, now: datetime | Non
         key = f"defer#{message_id}#{batch['batch_id']}"
         deps.campaigns.store_deferred(key, batch)
         name = "d-" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
-        deps.scheduler.create(name, at, {"kind": "release", "app_id": app_id, "campaign_id": message_id,
-                                         "key": key})  # fmt: skip
+        deps.scheduler.create(name, at, ReleaseDue(app_id=app_id, campaign_id=message_id, key=key).body())
     return MessageAccepted(message_id=message_id, recipients=len(devices))
 
 

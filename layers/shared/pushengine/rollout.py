@@ -24,6 +24,7 @@ from pushengine.dal.scheduler import schedule_name
 from pushengine.models import CampaignFields, Experiment, ExperimentComparison, ExperimentOut, parse_delay
 from pushengine.observability import logger
 from pushengine.ports import CampaignStore, Queue, Scheduler
+from pushengine.queue_messages import DecideExperiment, WaveDue
 from pushengine.targeting import HOLDOUT, REST
 
 DECIDE = "decide"  # the audience message kind, and the decision's schedule's name suffix
@@ -42,7 +43,7 @@ def testing(experiment: Experiment, campaign_id: str, send_times: Iterable[datet
 
 
 def schedule_decision(scheduler: Scheduler, app_id: str, campaign_id: str, record: Mapping[str, Any]) -> None:
-    payload = {"kind": DECIDE, "app_id": app_id, "campaign_id": campaign_id}
+    payload = DecideExperiment(app_id=app_id, campaign_id=campaign_id).body()
     scheduler.create(record["schedule"], datetime.fromisoformat(record["decide_at"]), payload)
 
 
@@ -164,8 +165,7 @@ def _send_rest(
     for wave in item["waves"]:
         if wave["wave_id"] not in names or wave["wave_id"] in fired:
             continue
-        payload = {"kind": "wave", "app_id": item["app_id"], "campaign_id": item["campaign_id"],
-                   "wave_id": wave["wave_id"]}  # fmt: skip
+        payload = WaveDue(app_id=item["app_id"], campaign_id=item["campaign_id"], wave_id=wave["wave_id"]).body()
         send_at = datetime.fromisoformat(wave["send_at"])
         if waves.due_now(send_at, now):
             due.append(payload)

@@ -24,6 +24,7 @@ from pushengine.delivery.segment import SegmentDeps, device_entry, pace_batches
 from pushengine.models import CampaignSpec, EventIn, TriggeredSchedule, parse_delay
 from pushengine.observability import logger
 from pushengine.profiles import attr
+from pushengine.queue_messages import TriggerDue
 from pushengine.targeting import Targeting
 
 ACTIVE = CampaignStatus.ACTIVE
@@ -114,13 +115,7 @@ def start(
 def _schedule(
     deps: SegmentDeps, app_id: str, campaign_id: str, device_id: str, gen: int, due: datetime
 ) -> None:
-    payload = {
-        "kind": "trigger",
-        "app_id": app_id,
-        "campaign_id": campaign_id,
-        "device_id": device_id,
-        "gen": gen,
-    }
+    payload = TriggerDue(app_id=app_id, campaign_id=campaign_id, device_id=device_id, gen=gen).body()
     if waves.due_now(due, datetime.now(UTC)):
         send_json(deps.settings.audience_queue_url, [payload], max_message=deps.settings.max_message_bytes)
     else:

@@ -37,6 +37,7 @@ from pushengine.delivery import lifecycle, pace
 from pushengine.models import CampaignSpec, IntelligentSchedule
 from pushengine.observability import logger
 from pushengine.ports import CampaignStore, Clock, DeviceStore, Queue, Scheduler
+from pushengine.queue_messages import CARRIED, CursorTask, JourneyEnrol, ReleaseDue, Slice, ZonePlan
 from pushengine.rendering import DEVICE_FIELDS, SEND_FIELDS
 from pushengine.targeting import REST, Targeting, assign
 
@@ -80,8 +81,8 @@ def fire_wave(deps: SegmentDeps, app_id: str, campaign_id: str, wave_id: str) ->
     zones = sorted(set(wave["zones"]) & set(registry)) if wave["zones"] else sorted(registry)
     timing = _fallback(deps, app_id, campaign["spec"]) if zones else {}
     tasks = [
-        {"kind": "zone", "app_id": app_id, "campaign_id": campaign_id, "wave_id": wave_id,
-         "at": wave["send_at"], "zone": zone, **timing}
+        ZonePlan(app_id=app_id, campaign_id=campaign_id, wave_id=wave_id, at=wave["send_at"], zone=zone,
+                 fallback=timing.get("fallback")).body()
         for zone in zones
     ]  # fmt: skip
     # Tasks first, then the count: a retry re-queues (deduplicated by the task ledger) but counts once.
@@ -153,24 +154,13 @@ def fan_out(deps: SegmentDeps, message: dict[str, Any]) -> None:
     s = deps.settings
     app_id, campaign_id = message["app_id"], message["campaign_id"]
     lo, hi = int(message["lo"]), int(message["hi"])
-    carried = (
-        "app_id",
-        "campaign_id",
-        "wave_id",
-        "at",
-        "zone",
-        "cursors",
-        "run",
-        "context",
-        "variants",
-        "fallback",
-    )  # occurrences too (a send-time experiment's: the variants its wave reaches)
-    base = {k: message[k] for k in carried if k in message}
+    # what every child carries (queue_messages.Reach): occurrences' too, a send-time experiment's variants
+    base = {k: message[k] for k in CARRIED if k in message}
     parts = readplan.fan(lo, hi)
     if hi - lo <= readplan.FAN_OUT:
-        children = [{**base, "kind": "task", "shard": a, "seq": 0} for a, _ in parts]
+        children = [CursorTask(**base, shard=a, seq=0).body() for a, _ in parts]
     else:
-        children = [{**base, "kind": "slice", "lo": a, "hi": b} for a, b in parts]
+        children = [Slice(**base, lo=a, hi=b).body() for a, b in parts]
     deps.campaigns.record(
         app_id, campaign_id, slice_key(message), counters={"tasks_pending": len(children) - 1}
     )
@@ -359,8 +349,8 @@ def _enrol_pages(deps: SegmentDeps, task: dict[str, Any], entry: Mapping[str, An
         items, cursor = _page(deps, task, s.audience_page_size, cursor)
         chosen = [str(i["device_id"]) for i in items if targeting.selects(i, now)]
         matched += len(chosen)
-        pages += [{"kind": "journey_enrol", "app_id": app_id, "journey_id": entry["journey_id"],
-                   "device_ids": chosen[i : i + ENROL_BATCH], "at": now.isoformat(), "entry_key": key}
+        pages += [JourneyEnrol(app_id=app_id, journey_id=entry["journey_id"], device_ids=chosen[i : i + ENROL_BATCH],
+                               at=now.isoformat(), entry_key=key).body()
                   for i in range(0, len(chosen), ENROL_BATCH)]  # fmt: skip
         if cursor is None or remaining_millis() < MIN_TASK_MILLIS:
             break
@@ -484,9 +474,7 @@ def _defer(
             deps.campaigns.store_deferred(key, {**batch, "release_at": release_at.isoformat()})
             name = "d-" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
             deps.scheduler.create(
-                name,
-                release_at,
-                {"kind": "release", "app_id": app_id, "campaign_id": campaign_id, "key": key},
+                name, release_at, ReleaseDue(app_id=app_id, campaign_id=campaign_id, key=key).body()
             )
             count += 1
     return count

@@ -47,6 +47,7 @@ from pushengine.journeys.store import JourneyStore, Move, timer_shard, timer_sk
 from pushengine.models import CampaignSpec, parse_delay
 from pushengine.observability import logger
 from pushengine.ports import CampaignStore, DeviceStore, Queue
+from pushengine.queue_messages import JourneyEvent, JourneyResume, JourneySweepShard, JourneyTimer
 from pushengine.targeting import Targeting, bucket
 from pushengine.waves import local_instant
 
@@ -326,10 +327,8 @@ def _fast_timer(deps: JourneyDeps, timer: Mapping[str, Any], moment: datetime) -
     delay = (_at(str(timer["due"])) - max(moment, deps.clock())).total_seconds()
     if delay > deps.queue_delay_max:
         return
-    body = {
-        "kind": "journey_timer",
-        **{k: timer[k] for k in ("app_id", "journey_id", "device_id", "seq", "due")},
-    }
+    body = JourneyTimer(app_id=timer["app_id"], journey_id=timer["journey_id"], device_id=timer["device_id"],
+                        seq=timer["seq"], due=timer["due"]).body()  # fmt: skip
     s = deps.settings
     deps.queue.send_json(s.audience_queue_url, [body], delays=[max(0, math.ceil(delay))],
                          max_message=s.max_message_bytes)  # fmt: skip
@@ -663,7 +662,7 @@ def sweep(deps: JourneyDeps, until: datetime) -> int:
     invocation: a minute with nothing due, the usual one, queues nothing."""
     due = iso(until)
     bodies = [
-        {"kind": "journey_sweep_shard", "shard": shard, "until": due}
+        JourneySweepShard(shard=shard, until=due).body()
         for shard in range(deps.timer_shards)
         if deps.store.due_timers(shard, due, 1)
     ]
@@ -697,7 +696,7 @@ def resume_held(deps: JourneyDeps, app_id: str, journey_id: str, remaining_milli
         if len(held) < SWEEP_PAGE:
             return moved
     s = deps.settings
-    deps.queue.send_json(s.audience_queue_url, [{"kind": "journey_resume", "app_id": app_id, "journey_id": journey_id}],
+    deps.queue.send_json(s.audience_queue_url, [JourneyResume(app_id=app_id, journey_id=journey_id).body()],
                          max_message=s.max_message_bytes)  # fmt: skip
     return moved
 
@@ -737,4 +736,4 @@ def from_segment_deps(deps: Any) -> JourneyDeps:
 
 
 def event_message(app_id: str, event: Mapping[str, Any], device_ids: list[str]) -> dict[str, Any]:
-    return {"kind": "journey_event", "app_id": app_id, "event": dict(event), "device_ids": device_ids}
+    return JourneyEvent(app_id=app_id, event=dict(event), device_ids=device_ids).body()

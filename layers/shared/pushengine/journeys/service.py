@@ -27,6 +27,7 @@ from pushengine.journeys.model import (
 )
 from pushengine.journeys.store import JourneyStore
 from pushengine.ports import CampaignStore, Queue
+from pushengine.queue_messages import JourneyResume
 
 EXITS = ("exit_on", "holdout", "removed", "stopped")
 STEP_STATS = ("entered", "waiting", "sent", "failed", "retried", "deferred", "delivered", "opened", "clicked", "converted",
@@ -201,9 +202,8 @@ def set_status(deps: JourneyApiDeps, app_id: str, journey_id: str, action: str) 
     if not deps.store.set_status(app_id, journey_id, to, allowed):
         raise Conflict(f"a {journey['status']} journey cannot {action}")
     if action == "resume":
-        deps.queue.send_json(deps.audience_queue_url, [{"kind": "journey_resume", "app_id": app_id,
-                                                        "journey_id": journey_id}],
-                             max_message=deps.max_message_bytes)  # fmt: skip
+        deps.queue.send_json(deps.audience_queue_url, [JourneyResume(app_id=app_id, journey_id=journey_id).body()],
+                             max_message=deps.max_message_bytes)
     if action == "stop":
         deps.store.unlisten(app_id, journey_id, {"entry": _roles(JourneyIn.model_validate(journey["definition"]))["entry"]})
     entry.follow(deps.campaign_deps, app_id, journey, action)
