@@ -412,6 +412,12 @@ def test_an_experiment_built_in_the_form_shows_its_decision_and_comparisons_and_
         expect(overall.locator(f"[data-opt={name}]")).to_have_text(value)
     expect(page.locator("#opt-in-rates tr[data-prompt=warm] [data-opt=accept_rate]")).to_have_text("100.00%")
     page.screenshot(path=str(shot("campaign-experiment")), full_page=True)
+    page.get_by_role("button", name="Sign out").click()  # the admin reads the same app-wide rates in admin
+    sign_in(page, stack, "admin")
+    nav(page, "Admin")
+    for name, value in (("prompted", "3"), ("accept_rate", "66.67%"), ("decline_rate", "33.33%")):
+        expect(page.locator(f"#opt-in-rates tr[data-prompt=''] [data-opt={name}]")).to_have_text(value)
+    expect(page.locator("#opt-in-rates tr[data-prompt=plain] [data-opt=accept_rate]")).to_have_text("50.00%")
 
     page.goto(f"{stack.api_url}/console#/campaign/{clear_id}")
     answer = app.server.get(f"/v1/campaigns/{clear_id}").json()
@@ -912,11 +918,12 @@ def test_every_view_is_axe_clean_and_fits_390_px(
                      {"name": "b", "message": {"title": "B", "body": "b"}}],
         "experiment": {"test_percent": 20}})  # fmt: skip
     assert tested.status_code == 201, tested.text
-    segment = shop.app.server.post("/v1/segments", {"name": "Shown segment with a long name to wrap",
-                                                    "audience": {"attr": "tags.plan", "op": "eq", "value": "pro"}})
+    segment = shop.app.server.post("/v1/segments", {
+        "name": "Shown segment with a long name to wrap",
+        "audience": {"attr": "tags.plan", "op": "eq", "value": "pro"}})  # fmt: skip
     assert segment.status_code == 201, segment.text
-    template = shop.app.server.post("/v1/templates", {"name": "Shown template",
-                                                      "message": {"title": "A title of some length", "body": "b"}})
+    template = shop.app.server.post("/v1/templates", {
+        "name": "Shown template", "message": {"title": "A title of some length", "body": "b"}})  # fmt: skip
     assert template.status_code == 201, template.text
     views = {"campaigns": "campaigns", "campaign-new": "new", "campaign": f"campaign/{shop.campaign_id}",
              "campaign-experiment": f"campaign/{tested.json()['campaign_id']}",
