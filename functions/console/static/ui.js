@@ -64,14 +64,27 @@ export function radios(legend, name, options, current, onchange) {
 
 export const button = (text, onclick, attrs = {}) => h("button", { type: "button", onclick, ...attrs }, text);
 
-/** A table; `rows` are arrays of cells (a cell is text, a node, or {text, attrs}). */
+/** A table; `rows` are arrays of cells (a cell is text, a node, or {text, attrs}) or ready <tr> nodes.
+ * On a narrow screen each row of a table of three columns or more becomes a card of its cells, each
+ * labelled by its column's header (the CSS shows `data-label`, set here for every cell, so no view sets
+ * it), and a name-value table stays one, its text wrapping: nothing scrolls sideways. On a wide screen a
+ * table wider than its room scrolls inside its own region, which keyboard users can focus and scroll.
+ * The roles are set explicitly: a browser may drop a table's semantics once CSS lays it out as cards. */
 export function table(headers, rows, attrs = {}) {
   const cell = (tag, c) => (c && typeof c === "object" && !(c instanceof Node) ? h(tag, c.attrs || {}, c.text) : h(tag, {}, c));
-  // a wide table scrolls inside its own region, which keyboard users can focus and scroll
+  const body = h("tbody", { role: "rowgroup" }, rows.map((r) => (r instanceof Node ? r : h("tr", {}, r.map((c) => cell("td", c))))));
+  for (const tr of body.rows) {
+    tr.setAttribute("role", "row");
+    [...tr.cells].forEach((td, i) => {
+      td.setAttribute("role", td.tagName === "TH" ? "rowheader" : "cell");
+      td.dataset.label = headers[i] || "";
+    });
+  }
   const name = `Table: ${headers.filter(Boolean).slice(0, 3).join(", ")}${headers.length > 3 ? ", …" : ""}`;
-  return h("div", { class: "scroll", tabindex: 0, role: "region", "aria-label": name }, h("table", attrs,
-    h("thead", {}, h("tr", {}, headers.map((t) => h("th", { scope: "col" }, t)))),
-    h("tbody", {}, rows.map((r) => (r instanceof Node ? r : h("tr", {}, r.map((c) => cell("td", c))))))));
+  return h("div", { class: "scroll", tabindex: 0, role: "region", "aria-label": name },
+    h("table", { ...attrs, class: [headers.length > 2 ? "cards" : "", attrs.class].filter(Boolean).join(" "), role: "table" },
+      h("thead", { role: "rowgroup" }, h("tr", { role: "row" }, headers.map((t) => h("th", { scope: "col", role: "columnheader" }, t)))),
+      body));
 }
 
 export const card = (...children) => h("section", { class: "card" }, ...children);

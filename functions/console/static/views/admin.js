@@ -1,8 +1,9 @@
 // Admin (the console's admin role: the app's server key): the app's settings, provider credentials,
 // keys (listed, issued and shown once, revoked), the signing secrets (rotated, shown once), console users
-// (list, create, role, disable, delete) and the audit log.
+// (list, create, role, disable, delete), the app's opt-in prompt rates, and the audit log.
 import { call, path, who } from "../api.js";
-import { alertBox, button, card, field, h, input, list, reason, select, show, table, textarea, when } from "../ui.js";
+import { alertBox, button, card, failure, field, h, input, list, reason, select, show, table, textarea, when } from "../ui.js";
+import { optInSection } from "./results.js";
 
 const num = (v) => (v === "" || v === null || v === undefined ? undefined : Number(v));
 
@@ -221,13 +222,15 @@ export async function adminView() {
   const current = await call("GET", `${path`/v1/apps/${who().app_id}`}/settings`);
   const users = usersSection();
   const keys = keysSection();
+  const optIn = h("div", { id: "opt-in" });
   show(card(h("h1", {}, "Admin"), h("p", { class: "muted" }, `App ${who().app_id}`),
     h("h2", {}, "Settings"), settingsForm(current),
     h("h2", {}, "Provider credentials"), providersForm(),
     h("h2", {}, "Keys"), keys.node,
     h("h2", {}, "Signing secrets"), secretsSection(),
-    h("h2", {}, "Console users"), users.node));
-  await Promise.all([keys.load(), users.load()]);
+    h("h2", {}, "Console users"), users.node,
+    h("h2", {}, "Opt-in prompts"), optIn));
+  await Promise.all([keys.load(), users.load(), optInSection(optIn).catch((e) => optIn.replaceChildren(failure(e)))]);
 }
 
 export async function auditView() {

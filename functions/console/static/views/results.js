@@ -64,8 +64,8 @@ function experimentSection(x) {
 }
 
 // The app's soft permission prompts (GET /v1/apps/{id}/opt-in): prompted, accepted and declined, with their
-// rates, in all and per prompt wording.
-async function optInSection(holder) {
+// rates, in all and per prompt wording. App-wide: shown on every campaign's page and in admin.
+export async function optInSection(holder) {
   const o = await call("GET", `${path`/v1/apps/${who().app_id}`}/opt-in`);
   const cells = (c) => [h("td", { class: "num", "data-opt": "prompted" }, c.prompted),
     h("td", { class: "num", "data-opt": "accepted" }, c.accepted), h("td", { class: "num", "data-opt": "accept_rate" }, pct(c.accept_rate)),

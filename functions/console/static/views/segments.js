@@ -23,7 +23,7 @@ export async function segmentsView() {
   });
   show(card(h("div", { class: "title-row" }, h("h1", {}, "Segments"),
     may("create") ? h("a", { href: "#/segment/new", class: "button" }, "New segment") : null),
-  rows.length ? table(["Name", "Id", "Devices now", "Updated (UTC)", ""], rows, { id: "segments" }) : h("p", {}, "No segments yet."), problem));
+  rows.length ? table(["Name", "Id", "Devices now", "Updated (UTC)", "Actions"], rows, { id: "segments" }) : h("p", {}, "No segments yet."), problem));
 }
 
 export async function segmentForm(segmentId) {

@@ -18,7 +18,7 @@ export async function templatesView() {
       }, { class: "link", "aria-label": `Delete ${t.name}` })) : "")));
   show(card(h("div", { class: "title-row" }, h("h1", {}, "Templates"),
     may("create") ? h("a", { href: "#/template/new", class: "button" }, "New template") : null),
-  rows.length ? table(["Name", "Title", "Id", ""], rows, { id: "templates" }) : h("p", {}, "No templates yet."), problem));
+  rows.length ? table(["Name", "Title", "Id", "Actions"], rows, { id: "templates" }) : h("p", {}, "No templates yet."), problem));
 }
 
 export async function templateForm(templateId) {
