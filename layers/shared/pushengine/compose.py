@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from pushengine.channels import SHAPES, shape_for
 from pushengine.content import Message, RenderedMessage, static_fields
 from pushengine.errors import InvalidInput
-from pushengine.payloads import SHAPES, shape_for
 from pushengine.payloads.base import Platform, collapse_id, encode
 from pushengine.providers.base import Notification
 from pushengine.rendering import CompiledMessage, worst_case
