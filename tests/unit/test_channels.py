@@ -9,7 +9,11 @@ import asyncio
 import dataclasses
 import importlib
 import inspect
+import os
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -134,7 +138,7 @@ PIGEON = Channel(
     shape=apns_payload.PLATFORM, credentials=pigeon_credentials, provider=pigeon_provider,
     classify=lambda status, reason: SendResult(Outcome.PRUNED if status == 404 else Outcome.SENT, status),
     quota_scope=lambda app_id, meta, entry: f"coop:{meta['loft']}", quota_per_minute=None,
-    standin="local.standins.apns:ApnsStandIn",
+    standin="local.standins.apns:ApnsStandIn", adapter=__name__,
 )  # fmt: skip
 
 
@@ -231,3 +235,26 @@ def test_the_records_are_immutable_and_name_every_address_field() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         CHANNELS["ios"].service = "x"  # type: ignore[misc]
     assert channels.ADDRESS_FIELDS == ("token", "subscription")
+
+
+# one fresh interpreter: what the modules that check devices load, then what the sender's pool adds
+LOADED = """
+import sys
+from pushengine.channels import CHANNELS
+def loaded():
+    return [c.adapter in sys.modules for c in CHANNELS.values()], "httpx" in sys.modules, "h2" in sys.modules
+import pushengine.models, pushengine.registry, pushengine.delivery.segment, pushengine.compose
+print(loaded())
+import pushengine.delivery.provider_pool
+print(loaded())
+"""
+
+
+def test_the_provider_adapters_load_with_the_sender_and_not_where_devices_are_checked() -> None:
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": f"{root / 'layers' / 'shared'}{os.pathsep}{root}"}
+    run = subprocess.run([sys.executable, "-c", LOADED], env=env, capture_output=True, text=True, check=True)
+    assert run.stdout.splitlines() == [
+        "([False, False, False], False, False)",  # registration, fan-out, composition: no adapter, no httpx
+        "([True, True, True], True, True)",  # the sender's cold start loads them all, not its first send
+    ]

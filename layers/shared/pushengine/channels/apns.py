@@ -12,8 +12,7 @@ from pushengine.channels.base import Channel, Credentials, QuotaPerMinute, token
 from pushengine.errors import InvalidInput
 from pushengine.limits import Strict
 from pushengine.payloads import apns as payload
-from pushengine.providers.apns import ApnsCredentials, ApnsProvider, classify
-from pushengine.providers.base import PushProvider, SharedTokens
+from pushengine.providers.base import PushProvider, SendResult, SharedTokens
 
 if TYPE_CHECKING:
     from pushengine.config import Settings
@@ -31,7 +30,13 @@ class ApnsIn(BaseModel):
     quota_per_minute: QuotaPerMinute | None = None
 
 
+# The adapter (h2, cryptography) is imported by the functions that use it, so a function that only checks
+# devices (events, jobs, the segment query) does not load it on its cold start.
+
+
 def credentials(body: dict[str, Any], settings: Settings) -> Credentials:
+    from pushengine.providers.apns import ApnsCredentials
+
     apns = ApnsIn.model_validate(body)
     secret = apns.model_dump(exclude={"quota_per_minute"})
     try:
@@ -44,7 +49,16 @@ def credentials(body: dict[str, Any], settings: Settings) -> Credentials:
 
 
 def provider(secret: dict[str, Any], settings: Settings, tokens: SharedTokens | None) -> PushProvider:
+    from pushengine.providers.apns import ApnsCredentials, ApnsProvider
+
     return ApnsProvider(ApnsCredentials(**secret), endpoint=settings.apns_endpoint or None, tokens=tokens)
+
+
+def classify(status: int, reason: str, retry_after: float | None = None) -> SendResult:
+    """410, and 400 BadDeviceToken, prune (Apple's "Handling notification responses")."""
+    from pushengine.providers import apns
+
+    return apns.classify(status, reason, retry_after)
 
 
 def quota_scope(app_id: str, meta: Mapping[str, Any], entry: Mapping[str, Any]) -> str:
@@ -56,5 +70,5 @@ CHANNEL = Channel(
     check_address=token_address("ios", TOKEN, "an APNs device token is hex (64+ characters)"),
     shape=payload.PLATFORM, credentials=credentials, provider=provider, classify=classify,
     quota_scope=quota_scope, quota_per_minute=None, standin="local.standins.apns:ApnsStandIn",
-    live_activities=True,
+    adapter="pushengine.providers.apns", live_activities=True,
 )  # fmt: skip

@@ -52,6 +52,9 @@ class Channel:
     quota_scope: Callable[[str, Mapping[str, Any], Mapping[str, Any]], str]
     quota_per_minute: int | None  # the service's published quota; None: unpaced unless the app sets one
     standin: str  # "module:Class" of the local stand-in that plays this service (local/standins/)
+    # the provider adapter's module: imported by the functions above when used (it loads httpx or h2), and
+    # by the sender at its cold start (delivery/provider_pool.py), not by every function that checks devices
+    adapter: str
     # other shapes a device may get, with the address that picks one (Web Push's declarative message)
     variants: tuple[tuple[Platform, Callable[[Any], bool]], ...] = ()
     live_activities: bool = False  # ActivityKit tokens may be registered on its devices

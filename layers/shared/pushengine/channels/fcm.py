@@ -14,8 +14,7 @@ from pushengine.channels.base import Channel, Credentials, QuotaPerMinute, token
 from pushengine.errors import InvalidInput
 from pushengine.limits import Strict
 from pushengine.payloads import fcm as payload
-from pushengine.providers.base import PushProvider, SharedTokens
-from pushengine.providers.fcm import FcmProvider, check_token_uri, map_response, parse_service_account
+from pushengine.providers.base import PushProvider, SendResult, SharedTokens
 
 if TYPE_CHECKING:
     from pushengine.config import Settings
@@ -30,7 +29,13 @@ class FcmIn(BaseModel):
     quota_per_minute: QuotaPerMinute | None = None
 
 
+# The adapter (httpx) is imported by the functions that use it, so a function that only checks devices
+# (events, jobs, the segment query) does not load it on its cold start.
+
+
 def credentials(body: dict[str, Any], settings: Settings) -> Credentials:
+    from pushengine.providers.fcm import check_token_uri, parse_service_account
+
     fcm = FcmIn.model_validate(body)
     try:
         account = parse_service_account(fcm.service_account)
@@ -45,10 +50,20 @@ def credentials(body: dict[str, Any], settings: Settings) -> Credentials:
 
 
 def provider(secret: dict[str, Any], settings: Settings, tokens: SharedTokens | None) -> PushProvider:
+    from pushengine.providers.fcm import FcmProvider, parse_service_account
+
     # connections per push service: as many as sends in flight
     return FcmProvider(
         parse_service_account(secret), endpoint=settings.fcm_endpoint, max_in_flight=settings.send_concurrency
     )
+
+
+def classify(status: int, body: Any, retry_after: str | None, now: float = 0.0) -> SendResult:
+    """UNREGISTERED, SENDER_ID_MISMATCH and an INVALID_ARGUMENT that blames the token prune (FCM's "manage
+    tokens" guidance)."""
+    from pushengine.providers import fcm
+
+    return fcm.map_response(status, body, retry_after, now)
 
 
 def quota_scope(app_id: str, meta: Mapping[str, Any], entry: Mapping[str, Any]) -> str:
@@ -58,6 +73,7 @@ def quota_scope(app_id: str, meta: Mapping[str, Any], entry: Mapping[str, Any]) 
 CHANNEL = Channel(
     platform="android", service="fcm", address_field="token", entry_key="t",
     check_address=token_address("android", r"[A-Za-z0-9_:\-]{32,4096}", "not an FCM registration token"),
-    shape=payload.PLATFORM, credentials=credentials, provider=provider, classify=map_response,
+    shape=payload.PLATFORM, credentials=credentials, provider=provider, classify=classify,
     quota_scope=quota_scope, quota_per_minute=QUOTA_PER_MINUTE, standin="local.standins.fcm:FcmStandIn",
+    adapter="pushengine.providers.fcm",
 )  # fmt: skip

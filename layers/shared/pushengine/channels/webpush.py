@@ -15,8 +15,7 @@ from pushengine.channels.base import Channel, Credentials, QuotaPerMinute
 from pushengine.errors import InvalidInput
 from pushengine.limits import Strict
 from pushengine.payloads import webpush as payload
-from pushengine.providers.base import PushProvider, SharedTokens
-from pushengine.providers.webpush import WebPushProvider, classify
+from pushengine.providers.base import PushProvider, SendResult, SharedTokens
 
 if TYPE_CHECKING:
     from pushengine.config import Settings
@@ -50,11 +49,24 @@ def credentials(body: dict[str, Any], settings: Settings) -> Credentials:
     return Credentials(secret, {"public_key": public, "subject": web.subject}, public_key=public)
 
 
+# The adapter (httpx) is imported by the functions that use it, so a function that only checks devices
+# (events, jobs, the segment query) does not load it on its cold start.
+
+
 def provider(secret: dict[str, Any], settings: Settings, tokens: SharedTokens | None) -> PushProvider:
+    from pushengine.providers.webpush import WebPushProvider
+
     return WebPushProvider(
         secret["private_key"], secret["subject"], allowed_hosts=settings.allowed_webpush_hosts,
         max_in_flight=settings.send_concurrency, connect_to=settings.webpush_connections,
     )  # fmt: skip
+
+
+def classify(status: int, reason: str, retry_after: float | None = None) -> SendResult:
+    """404 and 410 prune: the subscription is gone (RFC 8030)."""
+    from pushengine.providers import webpush
+
+    return webpush.classify(status, reason, retry_after)
 
 
 def quota_scope(app_id: str, meta: Mapping[str, Any], entry: Mapping[str, Any]) -> str:
@@ -71,5 +83,6 @@ CHANNEL = Channel(
     platform="web", service="webpush", address_field="subscription", entry_key="s",
     check_address=check_address, shape=payload.PLATFORM, credentials=credentials, provider=provider,
     classify=classify, quota_scope=quota_scope, quota_per_minute=None,
-    standin="local.standins.webpush:WebPushStandIn", variants=((payload.DECLARATIVE, declarative),),
+    standin="local.standins.webpush:WebPushStandIn", adapter="pushengine.providers.webpush",
+    variants=((payload.DECLARATIVE, declarative),),
 )  # fmt: skip

@@ -6,17 +6,21 @@ and the quota lane each send takes."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import time
 from typing import Any
 
 from pushengine import pacing
-from pushengine.channels import by_service, channel_of
+from pushengine.channels import CHANNELS, by_service, channel_of
 from pushengine.config import Settings
 from pushengine.dal.apps import AppsRepository, SecretsStore
 from pushengine.dal.provider_tokens import ProviderTokens
 from pushengine.providers.base import PushProvider, SharedTokens
 
 _RECHECK_SECONDS = 30.0  # credentials changed through the API are picked up within this
+
+for _channel in CHANNELS.values():  # every adapter loads with the sender (Lambda's init), not on a first send
+    importlib.import_module(_channel.adapter)
 
 
 def build_provider(
