@@ -118,7 +118,6 @@ class AppCreated(BaseModel):
     webhook_secret: str  # signs journey webhook calls (X-Push-Signature); the receiving backend keeps it
 
 
-# Sends a minute this provider project accepts (pushengine/pacing.py): overrides the provider's default.
 class ProviderOut(BaseModel):
     provider: str
     configured: bool = True

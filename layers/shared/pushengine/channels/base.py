@@ -19,7 +19,8 @@ from pushengine.providers.base import PushProvider, SendResult, SharedTokens
 if TYPE_CHECKING:
     from pushengine.config import Settings
 
-# a provider quota an app may set on its credentials, per minute (`quota_per_minute`)
+# Sends a minute this provider project accepts (pushengine/pacing.py), set on the app's credentials
+# (`quota_per_minute`): overrides the provider's default.
 QuotaPerMinute = Annotated[int, Field(ge=600, le=1_000_000_000)]
 
 
@@ -35,6 +36,8 @@ class Credentials:
 
 @dataclass(frozen=True, slots=True)
 class Channel:
+    """One channel: everything the generic path asks about a device's platform and its push service."""
+
     platform: str  # a device's `platform`: "ios"
     service: str  # the push service and the name of the app's credentials for it: "apns"
     address_field: str  # the device field holding its address: "token" or "subscription"
