@@ -200,10 +200,16 @@ def test_a_channels_credentials_are_read_and_stored_under_its_service(pigeon: Ch
     assert secrets.stored == {f"{APP}/coop": {"loft": "north"}}
 
 
-def test_an_unknown_provider_names_the_registered_ones(pigeon: Channel) -> None:
-    with pytest.raises(NotFound) as raised:
-        registry.put_provider(Apps({}), Secrets(), APP, "carrier", {})  # type: ignore[arg-type]
-    assert str(raised.value) == "unknown provider 'carrier': use apns, fcm, webpush, coop"
+def test_an_unknown_provider_names_the_registered_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refusal() -> NotFound:
+        with pytest.raises(NotFound) as raised:
+            registry.put_provider(Apps({}), Secrets(), APP, "carrier", {})  # type: ignore[arg-type]
+        assert raised.value.field == "provider"
+        return raised.value
+
+    assert str(refusal()) == "unknown provider 'carrier': use apns, fcm or webpush"
+    monkeypatch.setitem(BY_SERVICE, PIGEON.service, PIGEON)
+    assert str(refusal()) == "unknown provider 'carrier': use apns, fcm, webpush or coop"
 
 
 class Tokens:

@@ -27,7 +27,8 @@ def put_provider(
     require_app(apps, app_id)
     channel = BY_SERVICE.get(provider)
     if channel is None:
-        raise NotFound(f"unknown provider {provider!r}: use {', '.join(BY_SERVICE)}", field="provider")
+        *others, last = BY_SERVICE
+        raise NotFound(f"unknown provider {provider!r}: use {', '.join(others)} or {last}", field="provider")
     stored = channel.credentials(body, settings())
     meta = stored.meta
     if body.get("quota_per_minute"):  # validated with the credentials' model
