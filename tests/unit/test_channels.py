@@ -21,11 +21,12 @@ import pytest
 from pushengine import channels, pacing, registry
 from pushengine.channels import BY_SERVICE, CHANNELS, SHAPES
 from pushengine.channels.base import Channel, Credentials, token_address
+from pushengine.compose import Composer
 from pushengine.config import Settings
 from pushengine.delivery.provider_pool import ProviderPool
 from pushengine.delivery.segment import device_entry
 from pushengine.errors import NotFound
-from pushengine.models import DeviceIn
+from pushengine.models import CampaignSpec, DeviceIn
 from pushengine.payloads import apns as apns_payload
 from pushengine.payloads import webpush as webpush_payload
 from pushengine.providers.base import Outcome, SendResult
@@ -150,7 +151,9 @@ def pigeon(monkeypatch: pytest.MonkeyPatch) -> Iterator[Channel]:
     yield PIGEON
 
 
-def test_a_device_address_travels_under_its_channels_batch_entry_key(pigeon: Channel) -> None:
+def test_a_device_address_travels_under_its_channels_batch_entry_key_to_its_notification(
+    pigeon: Channel,
+) -> None:
     item = {"device_id": "d1", "platform": "pigeon", "token": "leg-7", "locale": "en"}
     entry = device_entry(item, "A")
     assert entry["x"] == "leg-7"
@@ -158,6 +161,12 @@ def test_a_device_address_travels_under_its_channels_batch_entry_key(pigeon: Cha
     web = device_entry({"device_id": "d2", "platform": "web", "subscription": MOZILLA}, "A")
     ios = device_entry({"device_id": "d3", "platform": "ios", "token": "ab" * 32}, "A")
     assert (web["s"], ios["t"]) == (MOZILLA, "ab" * 32)
+    composer = Composer(
+        "cmp_1", CampaignSpec.model_validate({"name": "c", "message": {"title": "T", "body": "B"}})
+    )
+    sent = composer.notification(entry)  # the address reaches the provider under the channel's field
+    assert (sent.token, sent.subscription, sent.payload["aps"]["alert"]["title"]) == ("leg-7", None, "T")
+    assert (composer.notification(web).subscription, composer.notification(ios).token) == (MOZILLA, "ab" * 32)
 
 
 def test_a_channels_address_check_is_the_one_device_registration_runs(pigeon: Channel) -> None:
