@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from pushengine.channels import CHANNELS, SHAPES
 from pushengine.content import Message, RenderedMessage, static_fields
 from pushengine.errors import InvalidInput
-from pushengine.payloads import SHAPES, shape_for
 from pushengine.payloads.base import Platform, collapse_id, encode
 from pushengine.providers.base import Notification
 from pushengine.rendering import CompiledMessage, worst_case
@@ -95,7 +95,9 @@ class Composer:
         """One send batch entry's notification; raises RenderError when its data breaks a template."""
         # `m`: the variant whose message it gets when that is not its own (an experiment's rest: the winner's)
         message = self.messages.get(entry.get("m") or entry.get("v", "default"), self.messages["default"])
-        context, shape = entry.get("c", {}), shape_for(entry["p"], entry.get("s"))
+        channel = CHANNELS[entry["p"]]
+        address = entry.get(channel.entry_key)  # the device's token or subscription, as its channel keeps it
+        context, shape = entry.get("c", {}), channel.shape_for(address)
         if self.data:
             context = {**context, "data": self.data}
         key = message.render_key(context)
@@ -109,7 +111,7 @@ class Composer:
                 self._memo[memo] = hit
         return Notification(
             payload=hit[0], collapse_id=self.collapse_id, ttl_seconds=self.ttl, priority=self.priority,  # type: ignore[arg-type]
-            token=entry.get("t"), subscription=entry.get("s"), encoded=hit[1],
+            encoded=hit[1], **{channel.address_field: address},
         )  # fmt: skip
 
 

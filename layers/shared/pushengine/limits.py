@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, ConfigDict
+
+Strict = ConfigDict(extra="forbid", str_strip_whitespace=True)  # every API body: unknown fields are refused
 
 MAX_BODY_BYTES = (
     512 * 1024

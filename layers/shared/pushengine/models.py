@@ -7,7 +7,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from importlib import resources
-from typing import Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -24,14 +24,14 @@ from pushengine import geo, webpush_keys
 from pushengine.analytics import MAX_ATTRIBUTION_DAYS, check_currency
 from pushengine.audience import FilterError, validate_filter
 from pushengine.campaign_status import CampaignStatus
+from pushengine.channels import ADDRESS_FIELDS, CHANNELS
+from pushengine.channels.apns import TOKEN
 from pushengine.config import settings
 from pushengine.content import Locale, Message
-from pushengine.limits import Storable
+from pushengine.limits import Storable, Strict
 from pushengine.profiles import EVENT_NAME
 from pushengine.targeting import REST
 from pushengine.waves import is_valid_zone
-
-Strict = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 def _not_a_dot_segment(value: str) -> str:
@@ -118,33 +118,6 @@ class AppCreated(BaseModel):
     webhook_secret: str  # signs journey webhook calls (X-Push-Signature); the receiving backend keeps it
 
 
-# Sends a minute this provider project accepts (pushengine/pacing.py): overrides the provider's default.
-QuotaPerMinute = Annotated[int, Field(ge=600, le=1_000_000_000)]
-
-
-class ApnsIn(BaseModel):
-    model_config = Strict
-    team_id: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{10}$")]
-    key_id: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{10}$")]
-    private_key: Annotated[str, StringConstraints(min_length=1, max_length=4096)] = Field(repr=False)
-    bundle_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.-]{1,155}$")]
-    environment: Literal["production", "sandbox"] = "production"
-    quota_per_minute: QuotaPerMinute | None = None
-
-
-class FcmIn(BaseModel):
-    model_config = Strict
-    service_account: dict[str, Any] | str = Field(repr=False)
-    quota_per_minute: QuotaPerMinute | None = None
-
-
-class WebPushIn(BaseModel):
-    model_config = Strict
-    subject: Annotated[str, StringConstraints(pattern=r"^(mailto:[^@\s]+@[^@\s]+|https://\S+)$")]
-    private_key: str | None = Field(default=None, repr=False)
-    quota_per_minute: QuotaPerMinute | None = None
-
-
 class ProviderOut(BaseModel):
     provider: str
     configured: bool = True
@@ -190,7 +163,7 @@ class Location(BaseModel):
     lon: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
 
 
-APNS_TOKEN = re.compile(r"(?:[0-9a-fA-F]{2}){32,100}")  # an APNs device, push-to-start or activity token
+APNS_TOKEN = re.compile(TOKEN)  # an APNs device, push-to-start or activity token
 
 
 def _apns_token(value: str) -> str:
@@ -210,9 +183,16 @@ class LiveActivityTokens(BaseModel):
     push_to_start_token: ApnsToken
 
 
+if TYPE_CHECKING:
+    PlatformName = str
+else:  # one of the registered channels' platforms, in the registry's order ("ios", "android", "web")
+    PlatformName = Literal[tuple(CHANNELS)]
+LIVE_ACTIVITY_PLATFORMS = ", ".join(name for name, channel in CHANNELS.items() if channel.live_activities)
+
+
 class DeviceIn(BaseModel):
     model_config = Strict
-    platform: Literal["ios", "android", "web"]
+    platform: PlatformName
     token: Annotated[str, StringConstraints(max_length=4096)] | None = None
     subscription: Subscription | None = None
     timezone: Zone = "UTC"
@@ -239,22 +219,10 @@ class DeviceIn(BaseModel):
 
     @model_validator(mode="after")
     def _address(self) -> DeviceIn:
-        if self.platform == "web":
-            if self.subscription is None:
-                raise ValueError("subscription: required for platform web")
-            if self.token is not None:
-                raise ValueError("token: web devices use subscription, not token")
-        else:
-            if self.subscription is not None:
-                raise ValueError(f"subscription: only for platform web, not {self.platform}")
-            if not self.token:
-                raise ValueError(f"token: required for platform {self.platform}")
-            if self.platform == "ios" and not APNS_TOKEN.fullmatch(self.token):
-                raise ValueError("token: an APNs device token is hex (64+ characters)")
-            if self.platform == "android" and not re.fullmatch(r"[A-Za-z0-9_:\-]{32,4096}", self.token):
-                raise ValueError("token: not an FCM registration token")
-        if self.live_activity is not None and self.platform != "ios":
-            raise ValueError(f"live_activity: only for platform ios, not {self.platform}")
+        channel = CHANNELS[self.platform]
+        channel.check_address({name: getattr(self, name) for name in ADDRESS_FIELDS})
+        if self.live_activity is not None and not channel.live_activities:
+            raise ValueError(f"live_activity: only for platform {LIVE_ACTIVITY_PLATFORMS}, not {self.platform}")
         return self
 
 

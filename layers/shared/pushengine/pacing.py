@@ -21,7 +21,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-DEFAULT_PER_MINUTE: dict[str, int | None] = {"fcm": 600_000, "apns": None, "webpush": None}
+from pushengine.channels import CHANNELS
+
+# each push service's published quota (its channel's), None when it publishes none
+DEFAULT_PER_MINUTE: dict[str, int | None] = {c.service: c.quota_per_minute for c in CHANNELS.values()}
 CAMPAIGN_SHARE = 0.9  # of a quota; transactional sends keep the rest as their own lane
 SHARD_RATE = 25_000  # notifications per second one window counter admits (~100 batch claims a second)
 MAX_CLAIMS = 4  # windows one batch tries before it takes the last one's estimate as its place

@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
-from pushengine import webpush_keys
+from pushengine.channels import BY_SERVICE
 from pushengine.config import settings
 from pushengine.dal.apps import AppsRepository, SecretsStore, require_app
 from pushengine.dal.devices import DevicesRepository, public_view
-from pushengine.errors import InvalidInput, NotFound
-from pushengine.models import (
-    ApnsIn,
-    AppCreated,
-    DeviceIn,
-    DeviceOut,
-    FcmIn,
-    ProviderOut,
-    UserDevice,
-    UserOut,
-    WebPushIn,
-)
+from pushengine.errors import NotFound
+from pushengine.models import AppCreated, DeviceIn, DeviceOut, ProviderOut, UserDevice, UserOut
 from pushengine.profiles import MAX_USER_DEVICES, PREFIX, profile_view
-from pushengine.providers.apns import ApnsCredentials
-from pushengine.providers.fcm import check_token_uri, parse_service_account
 
 
 def create_app(apps: AppsRepository, name: str) -> AppCreated:
@@ -38,50 +25,17 @@ def put_provider(
 ) -> ProviderOut:
     """Validate credentials on the way in (a key that does not parse is a 400 naming the field)."""
     require_app(apps, app_id)
-    secret, meta, out = _credentials(provider, body)
+    channel = BY_SERVICE.get(provider)
+    if channel is None:
+        *others, last = BY_SERVICE
+        raise NotFound(f"unknown provider {provider!r}: use {', '.join(others)} or {last}", field="provider")
+    stored = channel.credentials(body, settings())
+    meta = stored.meta
     if body.get("quota_per_minute"):  # validated with the credentials' model
         meta["quota_per_minute"] = int(body["quota_per_minute"])
-    meta["secret_arn"] = secrets.put(f"{app_id}/{provider}", secret)
+    meta["secret_arn"] = secrets.put(f"{app_id}/{provider}", stored.secret)
     apps.set_provider(app_id, provider, meta)
-    return out
-
-
-def _credentials(provider: str, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], ProviderOut]:
-    if provider == "apns":
-        apns = ApnsIn.model_validate(body)
-        try:
-            ApnsCredentials(**apns.model_dump(exclude={"quota_per_minute"}))
-        except ValueError as exc:
-            raise InvalidInput(str(exc), field="body.private_key") from None
-        meta = {"bundle_id": apns.bundle_id, "environment": apns.environment, "team_id": apns.team_id,
-                "key_id": apns.key_id}  # fmt: skip
-        return apns.model_dump(exclude={"quota_per_minute"}), meta, ProviderOut(provider="apns")
-    if provider == "fcm":
-        fcm = FcmIn.model_validate(body)
-        try:
-            account = parse_service_account(fcm.service_account)
-            check_token_uri(account.token_uri, settings().fcm_endpoint)
-        except ValueError as exc:
-            name, _, reason = str(exc).partition(": ")
-            inner = "" if name == "service_account" or not reason else f".{name}"
-            raise InvalidInput(reason or str(exc), field=f"body.service_account{inner}") from None
-        sa = fcm.service_account
-        secret = sa if isinstance(sa, dict) else json.loads(sa)
-        return secret, {"project_id": account.project_id}, ProviderOut(provider="fcm")
-    if provider == "webpush":
-        web = WebPushIn.model_validate(body)
-        try:
-            if web.private_key:
-                key = webpush_keys.load_private_key(web.private_key)
-                pem, public = webpush_keys.private_key_pem(key), webpush_keys.public_key_b64(key)
-            else:
-                pem, public = webpush_keys.generate_vapid_keys()
-        except ValueError as exc:
-            raise InvalidInput(str(exc), field="body.private_key") from None
-        secret = {"private_key": pem, "subject": web.subject}
-        meta = {"public_key": public, "subject": web.subject}
-        return secret, meta, ProviderOut(provider="webpush", public_key=public)
-    raise NotFound(f"unknown provider {provider!r}: use apns, fcm or webpush", field="provider")
+    return ProviderOut(provider=provider, public_key=stored.public_key)
 
 
 def register_device(

@@ -6,37 +6,28 @@ and the quota lane each send takes."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 from pushengine import pacing
+from pushengine.channels import CHANNELS, by_service, channel_of
 from pushengine.config import Settings
 from pushengine.dal.apps import AppsRepository, SecretsStore
 from pushengine.dal.provider_tokens import ProviderTokens
-from pushengine.payloads import channel_of
-from pushengine.providers.apns import ApnsCredentials, ApnsProvider
 from pushengine.providers.base import PushProvider, SharedTokens
-from pushengine.providers.fcm import FcmProvider, parse_service_account
-from pushengine.providers.webpush import WebPushProvider
 
 _RECHECK_SECONDS = 30.0  # credentials changed through the API are picked up within this
+
+for _channel in CHANNELS.values():  # every adapter loads with the sender (Lambda's init), not on a first send
+    importlib.import_module(_channel.adapter)
 
 
 def build_provider(
     channel: str, secret: dict[str, Any], settings: Settings, tokens: SharedTokens | None = None
 ) -> PushProvider:
-    if channel == "apns":
-        return ApnsProvider(ApnsCredentials(**secret), endpoint=settings.apns_endpoint or None, tokens=tokens)
-    in_flight = settings.send_concurrency  # connections per push service: as many as sends in flight
-    if channel == "fcm":
-        return FcmProvider(
-            parse_service_account(secret), endpoint=settings.fcm_endpoint, max_in_flight=in_flight
-        )
-    return WebPushProvider(
-        secret["private_key"], secret["subject"], allowed_hosts=settings.allowed_webpush_hosts,
-        max_in_flight=in_flight, connect_to=settings.webpush_connections,
-    )  # fmt: skip
+    """The client for one push service (`channel`: the credentials' name, "apns", "fcm", "webpush")."""
+    return by_service(channel).provider(secret, settings, tokens)
 
 
 class ProviderPool:
@@ -59,7 +50,7 @@ class ProviderPool:
             hit = self._recent.get((app_id, platform))
             if hit and time.monotonic() - hit[0] < _RECHECK_SECONDS:
                 return hit[1]
-            provider = await asyncio.to_thread(self._resolve, app_id, channel_of(platform))
+            provider = await asyncio.to_thread(self._resolve, app_id, channel_of(platform).service)
             self._recent[(app_id, platform)] = (time.monotonic(), provider)
             return provider
 
@@ -78,18 +69,11 @@ class ProviderPool:
         """The quota lane a device's send takes (after `get` resolved the app's credentials): its FCM
         project, APNs topic or Web Push origin, at the app's `quota_per_minute` or the provider's default."""
         channel = channel_of(entry["p"])
-        meta = self._meta.get((app_id, channel))
+        meta = self._meta.get((app_id, channel.service))
         if not meta:
             return None
-        if channel == "fcm":
-            scope = f"fcm:{meta.get('project_id', app_id)}"
-        elif channel == "apns":
-            scope = f"apns:{meta.get('bundle_id', app_id)}"
-        else:
-            endpoint = urlsplit(str((entry.get("s") or {}).get("endpoint", "")))
-            scope = f"webpush:{app_id}:{endpoint.scheme}://{endpoint.netloc}"
-        quota = pacing.quota_of(channel, meta.get("quota_per_minute"))
-        return pacing.lane_for(scope, quota, transactional)
+        quota = pacing.quota_of(channel.service, meta.get("quota_per_minute"))
+        return pacing.lane_for(channel.quota_scope(app_id, meta, entry), quota, transactional)
 
     async def aclose(self) -> None:
         for provider in self._by_version.values():

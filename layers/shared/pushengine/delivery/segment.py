@@ -22,6 +22,7 @@ from pushengine import app_settings, readplan, segments, typical_time, waves
 from pushengine.analytics import hour_of
 from pushengine.audience import FilterError, expand_segments, segment_ids
 from pushengine.campaign_status import SENDABLE, CampaignStatus
+from pushengine.channels import CHANNELS
 from pushengine.config import Settings
 from pushengine.dal.apps import AppsRepository
 from pushengine.dal.automation import AutomationRepository
@@ -185,10 +186,8 @@ def device_entry(
     entry: dict[str, Any] = {"id": item["device_id"], "p": item["platform"], "v": variant}
     if shown:
         entry["m"] = shown
-    if item["platform"] == "web":
-        entry["s"] = item["subscription"]
-    else:
-        entry["t"] = item["token"]
+    channel = CHANNELS[item["platform"]]
+    entry[channel.entry_key] = item[channel.address_field]
     if item.get("quiet_hours"):  # its own, for a paced send's check at its slot (delivery/pace.py)
         entry["q"] = item["quiet_hours"]
     entry["c"] = {k: item[k] for k in DEVICE_FIELDS if k in item}

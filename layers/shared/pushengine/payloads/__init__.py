@@ -1,33 +1,20 @@
 """What each push service receives for one rendered message: one pure builder per service (apns, fcm,
 webpush, and Web Push's declarative shape for Apple's push service), each beside its service's limits;
-`base` holds what they share. The provider adapters in
-`pushengine.providers` send what these build."""
+`base` holds what they share. The provider adapters in `pushengine.providers` send what these build, and
+which builder a device gets is its channel's (`pushengine.channels`)."""
 
 from __future__ import annotations
 
-from pushengine.payloads import apns, fcm, webpush
-from pushengine.payloads.base import Platform
-
-BY_DEVICE_PLATFORM: dict[str, Platform] = {
-    "ios": apns.PLATFORM,
-    "android": fcm.PLATFORM,
-    "web": webpush.PLATFORM,
-}
-
-# every shape a payload can take, for the worst-case size check at creation
-SHAPES: tuple[Platform, ...] = (*BY_DEVICE_PLATFORM.values(), webpush.DECLARATIVE)
+_FROM_CHANNELS = ("BY_DEVICE_PLATFORM", "SHAPES", "shape_for")
 
 
-def shape_for(platform: str, subscription: object = None) -> Platform:
-    """The builder for one device: its platform's, or the declarative one for a subscription on Apple's
-    push service."""
-    if platform == "web" and isinstance(subscription, dict) and webpush.is_declarative_endpoint(
-        subscription.get("endpoint")
-    ):
-        return webpush.DECLARATIVE
-    return BY_DEVICE_PLATFORM[platform]
+def __getattr__(name: str) -> object:
+    """The names this package had before the channel registry, read from it on use, not at import (every
+    channel imports the builders here); any other name is a submodule or missing."""
+    if name not in _FROM_CHANNELS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from pushengine import channels
 
-
-def channel_of(platform: str) -> str:
-    """The push service (provider channel) a device platform ("ios", "android", "web") is sent through."""
-    return BY_DEVICE_PLATFORM[platform].service
+    if name == "BY_DEVICE_PLATFORM":
+        return {platform: channel.shape for platform, channel in channels.CHANNELS.items()}
+    return getattr(channels, name)

@@ -67,6 +67,22 @@ def origin_of(endpoint: str) -> str:
     return f"{scheme}://{host}" if port in (None, default) else f"{scheme}://{host}:{port}"
 
 
+def _retried(status: int) -> bool:
+    return status == 429 or status >= 500
+
+
+def classify(status: int, reason: str, retry_after: float | None = None) -> SendResult:
+    """Map one push service's answer to an outcome (RFC 8030 §6.4: 404 and 410 mean the subscription is
+    gone)."""
+    if 200 <= status < 300:
+        return SendResult(Outcome.SENT, status=status)
+    if status in (404, 410):
+        return SendResult(Outcome.PRUNED, status=status, reason=reason)
+    if _retried(status):
+        return SendResult(Outcome.RETRY, status=status, reason=reason, retry_after=retry_after)
+    return SendResult(Outcome.FAILED, status=status, reason=reason)
+
+
 def _reason_from(response: RawResponse, redact: str) -> str:
     """A short reason from the service's answer (Apple `reason`, Mozilla `message`, else text)."""
     text = response.body.decode("utf-8", errors="replace").strip()
@@ -261,13 +277,8 @@ class WebPushProvider:
         if 200 <= status < 300:
             return SendResult(Outcome.SENT, status=status)
         token = authorization[len("vapid t=") :].split(",", 1)[0]
-        reason = _reason_from(response, token)
-        if status in (404, 410):
-            return SendResult(Outcome.PRUNED, status=status, reason=reason)
-        if status == 429 or status >= 500:
-            retry_after = parse_retry_after(response.header("Retry-After"), self._clock())
-            return SendResult(Outcome.RETRY, status=status, reason=reason, retry_after=retry_after)
-        return SendResult(Outcome.FAILED, status=status, reason=reason)
+        retry_after = parse_retry_after(response.header("Retry-After"), self._clock()) if _retried(status) else None
+        return classify(status, _reason_from(response, token), retry_after)
 
     async def aclose(self) -> None:
         if self._owns_transport:

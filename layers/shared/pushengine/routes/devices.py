@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 
 from pushengine import anniversaries, app_settings, device_trust, registry
 from pushengine.auth import Kind
+from pushengine.channels import BY_SERVICE
 from pushengine.config import settings
 from pushengine.dal.apps import AppsRepository, SecretsStore
 from pushengine.dal.automation import AutomationRepository
@@ -50,6 +51,7 @@ class Deps:
 
 deps = Deps()
 router = ApiRouter()
+PROVIDER_PATTERN = f"^({'|'.join(BY_SERVICE)})$"  # the registered channels' credentials: apns, fcm, webpush
 
 
 DEVICE_KEYS: tuple[Kind, ...] = ("client", "server")
@@ -74,7 +76,7 @@ def create_app(body: AppIn) -> Response[AppCreated]:
 )  # fmt: skip
 def put_provider(
     app_id: Annotated[str, Path(pattern=r"^app_[0-9a-f]{16}$")],
-    provider: Annotated[str, Path(pattern=r"^(apns|fcm|webpush)$")],
+    provider: Annotated[str, Path(pattern=PROVIDER_PATTERN)],
     body: Annotated[dict[str, Any], Body()],
 ) -> ProviderOut:
     return registry.put_provider(deps.apps, deps.secrets, app_id, provider, body)
