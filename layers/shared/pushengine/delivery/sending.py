@@ -279,7 +279,8 @@ async def _prepare(
     erased = await asyncio.to_thread(erasure.erased_from, deps.erasures, deps.devices, batch)
     if erased:
         batch = erasure.with_tombstones(batch, erased)
-    app_id = batch["app_id"]
+    app_id, clock = batch["app_id"], asyncio.get_running_loop().time
+    started = clock()  # the first checkpoint is `checkpoint_seconds` from here
     providers = {p: await deps.providers.get(app_id, p) for p in {e["p"] for e in batch["devices"]}}
     return BatchSend(
         deps=deps,
@@ -291,8 +292,8 @@ async def _prepare(
         limits=_cap_rules(composer, batch),
         providers=providers,
         quiet_policy="ignore" if composer.transactional else campaign["spec"].quiet_hours,
-        clock=asyncio.get_running_loop().time,
-        last_save=asyncio.get_running_loop().time(),
+        clock=clock,
+        last_save=started,
     )
 
 
