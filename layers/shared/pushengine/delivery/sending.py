@@ -374,7 +374,8 @@ async def _send_one(send: BatchSend, index: int, entry: dict[str, Any]) -> None:
         if result.reason == erasure.ERASED:
             stat = "suppressed_unregistered"
     _settle_device(send, index, entry, stat, reason)
-    await _checkpoint_due(send)
+    if _checkpoint_due(send):
+        await _checkpoint(send)
 
 
 async def _attempt(send: BatchSend, index: int, entry: dict[str, Any], earliest: float) -> SendResult | str:
@@ -448,14 +449,22 @@ def _settle_device(send: BatchSend, index: int, entry: Mapping[str, Any], stat: 
     send.since_checkpoint += 1
 
 
-async def _checkpoint_due(send: BatchSend) -> None:
-    """A checkpoint once `checkpoint_every` results have settled and `checkpoint_seconds` have passed."""
+def _checkpoint_due(send: BatchSend) -> bool:
+    """Whether a checkpoint is due: `checkpoint_every` results settled since the last one, and
+    `checkpoint_seconds` passed (both start again from here when it is)."""
     s = send.deps.settings
     if send.since_checkpoint >= s.checkpoint_every and send.clock() - send.last_save >= s.checkpoint_seconds:
         send.since_checkpoint, send.last_save = 0, send.clock()
-        async with send.saving:  # a checkpoint never claims a device whose prune is not written yet
-            await _prune(send.deps, send.batch["app_id"], send.pruned)
-            await _save(send)
+        return True
+    return False
+
+
+async def _checkpoint(send: BatchSend) -> None:
+    """The pruned devices marked, then the progress saved: a checkpoint never claims a device whose prune is
+    not written yet."""
+    async with send.saving:
+        await _prune(send.deps, send.batch["app_id"], send.pruned)
+        await _save(send)
 
 
 async def _save(send: BatchSend) -> None:
