@@ -8,6 +8,7 @@ from typing import Any
 
 from pushengine.dal import aws
 from pushengine.dal.apps import now_iso
+from pushengine.dal.expressions import serialize
 from pushengine.dal.numbers import from_dynamo
 
 JOB_DAYS = 7
@@ -60,12 +61,10 @@ class JobsRepository:
                 sets.append("errors = list_append(if_not_exists(errors, :none), :errs)")
                 values[":none"], values[":errs"] = [], errors[:room]
         update = "SET " + ", ".join(sets) + (" ADD " + ", ".join(adds) if adds else "")
-        from pushengine.dal.campaigns import _serialize
-
         return aws.transact([
             {"Put": {"TableName": self._name, "ConditionExpression": "attribute_not_exists(pk)",
-                     "Item": _serialize({"pk": f"{key}#step#{step}", "expires_at": _expires()})}},
-            {"Update": {"TableName": self._name, "Key": _serialize({"pk": key}), "UpdateExpression": update,
-                        "ExpressionAttributeValues": _serialize(values),
+                     "Item": serialize({"pk": f"{key}#step#{step}", "expires_at": _expires()})}},
+            {"Update": {"TableName": self._name, "Key": serialize({"pk": key}), "UpdateExpression": update,
+                        "ExpressionAttributeValues": serialize(values),
                         **({"ExpressionAttributeNames": names} if names else {})}},
         ], guard=0)  # fmt: skip

@@ -15,10 +15,10 @@ import random
 import time
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from pushengine import pacing
 from pushengine.analytics import hour_of
@@ -132,6 +132,91 @@ def decode_done(text: str | None) -> set[int]:
     return {i * 8 + b for i, byte in enumerate(raw) for b in range(8) if byte >> b & 1}
 
 
+def _plain(vcounts: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, int]]:
+    return {k: dict(v) for k, v in vcounts.items()}
+
+
+@dataclass(slots=True)
+class Checkpoint:
+    """A send batch's checkpoint (and, once it is recorded, ledger) item, decoded once: which devices are
+    settled and how, and what the batch counted so far. `finished`: the ledger is written (the item's `done`);
+    a dead-lettered batch's ledger also keeps what was counted then (`recorded`, `vrecorded`), which a redrive
+    corrects."""
+
+    done: set[int] = field(default_factory=set)
+    deferred: set[int] = field(default_factory=set)  # held for quiet hours once (counted once)
+    outcome_of: dict[int, str] = field(default_factory=dict)  # for the export, across redeliveries
+    counts: Counter[str] = field(default_factory=Counter)
+    vcounts: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    results: dict[str, list[Any]] = field(default_factory=dict)  # direct sends only
+    finished: bool = False
+    dead_lettered: bool = False
+    recorded: dict[str, int] = field(default_factory=dict)
+    vrecorded: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @classmethod
+    def decode(cls, item: Mapping[str, Any] | None) -> Checkpoint:
+        """The record of a checkpoint item as `CampaignStore.checkpoint` reads it (None: no item yet)."""
+        item = item or {}
+        vcounts: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        for variant, c in item.get("vcounts", {}).items():
+            vcounts[variant].update(c)
+        return cls(
+            done=decode_done(item.get("done_idx")),
+            deferred=decode_done(item.get("deferred_idx")),
+            outcome_of=decode_outcomes(item.get("outcomes")),
+            counts=Counter(item.get("counts", {})),
+            vcounts=vcounts,
+            results=dict(item.get("results", {})),
+            finished=bool(item.get("done")),
+            dead_lettered=bool(item.get("dead_lettered")),
+            recorded=dict(item.get("recorded", {})),
+            vrecorded=dict(item.get("vrecorded", {})),
+        )
+
+    def fields(self, *, outcomes: bool, results: bool) -> dict[str, Any]:
+        """The item's attributes as a checkpoint saves them: with the export's `outcomes` when the export is
+        on, with `results` for a direct send."""
+        fields: dict[str, Any] = {"done_idx": encode_done(self.done), "counts": dict(self.counts),
+                                  "vcounts": _plain(self.vcounts)}  # fmt: skip
+        if self.deferred:
+            fields["deferred_idx"] = encode_done(self.deferred)
+        if outcomes:
+            fields["outcomes"] = encode_outcomes(self.outcome_of)
+        if results:
+            fields["results"] = dict(self.results)
+        return fields
+
+
+@dataclass(slots=True)
+class BatchSend:
+    """One send batch's delivery in this invocation: what its steps share, and its progress (`checkpoint`:
+    read at the start, added to by every settled send, saved as it goes)."""
+
+    deps: SenderDeps
+    batch: dict[str, Any]  # with tombstones for the devices erased since it was queued
+    key: str  # its ledger and checkpoint item (dal.campaigns.batch_key)
+    campaign: dict[str, Any]
+    checkpoint: Checkpoint
+    composer: Composer | ActivityComposer
+    limits: list[CapRule]  # the frequency caps its sends count against
+    providers: dict[str, PushProvider | None]  # each platform's client, ready before the first send
+    quiet_policy: str
+    clock: Callable[[], float]  # the event loop's: how long since the last checkpoint
+    pacer: pace.BatchPace | None = None  # max_per_second: every send of the batch starts through it
+    quota_due: dict[int, float] = field(default_factory=dict)  # each device's place in its provider quota
+    quota_later: float | None = None  # when the devices the quotas left out may go (None: none left out)
+    grants: dict[str, dict[str, float]] = field(default_factory=dict)  # quota claimed for those
+    paced_later: list[float] = field(default_factory=list)  # when sends held back (a slot, quiet hours) may go
+    pruned: list[tuple[str, str]] = field(default_factory=list)  # (device, reason) not yet marked invalid
+    retry_after: list[float] = field(default_factory=list)  # one per send left to SQS's redelivery
+    retry_reasons: Counter[str] = field(default_factory=Counter)
+    since_checkpoint: int = 0
+    last_save: float = 0.0
+    saving: asyncio.Lock = field(default_factory=asyncio.Lock)  # one checkpoint write at a time: an
+    # older one never lands after a newer
+
+
 async def send_batch(
     deps: SenderDeps, batch: dict[str, Any], *, concurrency: int | None = None, final: bool = False
 ) -> dict[str, int]:
@@ -141,10 +226,29 @@ async def send_batch(
     several batches at once gives each its share. Each of that many workers takes the next device.
     `final` is the message's last receive before the dead-letter queue: what is still undelivered is then
     counted as failed (with its reason) so the campaign completes; the message still dead-letters, and a
-    redrive sends the rest and corrects the counts (see `_dead_letter`)."""
-    s = deps.settings
+    redrive sends the rest and corrects the counts (see `_dead_letter`).
+
+    The steps, in order: the campaign still sends it, its checkpoint says what is left, the send is
+    prepared, its devices placed in their quotas and pace, sent, and the batch settled."""
+    key = batch_key(batch["campaign_id"], batch["batch_id"])
+    campaign = await _campaign_sending(deps, batch, key)
+    if campaign is None:
+        return {}
+    checkpoint = Checkpoint.decode(await asyncio.to_thread(deps.campaigns.checkpoint, key))
+    if checkpoint.finished and not checkpoint.dead_lettered:
+        return {}
+    send = await _prepare(deps, batch, key, campaign, checkpoint)
+    todo = await _place(send, [(i, e) for i, e in enumerate(send.batch["devices"]) if i not in checkpoint.done])
+    await _send_all(send, todo, concurrency or deps.settings.send_concurrency)
+    await _prune(deps, batch["app_id"], send.pruned)
+    return await _settle(send, final=final)
+
+
+async def _campaign_sending(deps: SenderDeps, batch: dict[str, Any], key: str) -> dict[str, Any] | None:
+    """The batch's campaign, if the batch is to be sent now; None when it is not: its campaign is gone or
+    cancelled (the batch is counted off), paused (held on the queue) or the batch is paced for later (queued
+    again until then)."""
     app_id, campaign_id = batch["app_id"], batch["campaign_id"]
-    key = batch_key(campaign_id, batch["batch_id"])
     campaign = await asyncio.to_thread(deps.campaigns.get, app_id, campaign_id, consistent=True, summed=False)
     if campaign is None or campaign["status"] == CampaignStatus.CANCELLED:  # cancel stops batches already queued
         await asyncio.to_thread(
@@ -155,215 +259,294 @@ async def send_batch(
             counters={"batches_pending": -1},
             shard=batch.get("cs"),
         )
-        return {}
+        return None
     if campaign["status"] == CampaignStatus.PAUSED:  # waits on the queue, re-sent with a delay: never dead-lettered
         await asyncio.to_thread(lifecycle.hold_paused, deps.queue, deps.settings, batch)
-        return {}
-    not_before, rate = float(batch.get("not_before", 0)), float(batch.get("rate", 0))
-    if not_before - deps.wall() > s.max_inline_retry_wait:  # paced for later: queued again until then
+        return None
+    not_before = float(batch.get("not_before", 0))
+    if not_before - deps.wall() > deps.settings.max_inline_retry_wait:  # paced for later: queued again until then
         await asyncio.to_thread(requeue, deps, batch, not_before)
-        return {}
-    checkpoint = await asyncio.to_thread(deps.campaigns.checkpoint, key) or {}
-    if checkpoint.get("done") and not checkpoint.get("dead_lettered"):
-        return {}
-    done = decode_done(checkpoint.get("done_idx"))
-    deferred = decode_done(checkpoint.get("deferred_idx"))  # held for quiet hours once (counted once)
-    outcome_of = decode_outcomes(checkpoint.get("outcomes"))  # for the export, across redeliveries
-    counts: Counter[str] = Counter(checkpoint.get("counts", {}))
-    vcounts: dict[str, Counter[str]] = defaultdict(Counter)
-    for variant, c in checkpoint.get("vcounts", {}).items():
-        vcounts[variant].update(c)
-    composer: Composer | ActivityComposer
-    if batch.get("activity"):  # a Live Activity's start, update or end: its body travels in the batch
-        composer = ActivityComposer(batch["activity"])
-    else:
-        composed = f"{campaign_id}#{campaign.get('revision', 0)}"  # an edit (a new revision) composes anew
-        cached = deps.composers.get(composed)
-        if cached is None:
-            cached = deps.composers[composed] = Composer(campaign_id, campaign["spec"])
-        composer = cached
+        return None
+    return campaign
 
+
+async def _prepare(
+    deps: SenderDeps, batch: dict[str, Any], key: str, campaign: dict[str, Any], checkpoint: Checkpoint
+) -> BatchSend:
+    """What every send of the batch needs: its composer, the devices erased since it was queued (tombstoned
+    before anything is sent, recorded, exported or queued again), its caps and its providers' clients."""
+    composer = _composer(deps, batch, campaign)
     erased = await asyncio.to_thread(erasure.erased_from, deps.erasures, deps.devices, batch)
-    if erased:  # before anything is sent, recorded, exported or queued again
+    if erased:
         batch = erasure.with_tombstones(batch, erased)
-    devices = batch["devices"]
-    results: dict[str, list[Any]] = dict(checkpoint.get("results", {}))  # direct sends only
-    # the campaign's own cap counts its own sends, the app-wide one every marketing send (marketing only;
-    # see app_settings.batch_policy)
-    own = composer.cap
-    app_cap = batch.get("app_cap")
-    limits = [CapRule(own.max, own.per_hours, campaign_id, own.scope)] if own else []
+    app_id, clock = batch["app_id"], asyncio.get_running_loop().time
+    started = clock()  # the first checkpoint is `checkpoint_seconds` from here
+    providers = {p: await deps.providers.get(app_id, p) for p in {e["p"] for e in batch["devices"]}}
+    return BatchSend(
+        deps=deps,
+        batch=batch,
+        key=key,
+        campaign=campaign,
+        checkpoint=checkpoint,
+        composer=composer,
+        limits=_cap_rules(composer, batch),
+        providers=providers,
+        quiet_policy="ignore" if composer.transactional else campaign["spec"].quiet_hours,
+        clock=clock,
+        last_save=started,
+    )
+
+
+def _composer(deps: SenderDeps, batch: Mapping[str, Any], campaign: Mapping[str, Any]) -> Composer | ActivityComposer:
+    """The batch's composer: a Live Activity's start, update or end carries its body in the batch; a campaign's
+    is kept per revision (an edit composes anew)."""
+    if batch.get("activity"):
+        return ActivityComposer(batch["activity"])
+    composed = f"{batch['campaign_id']}#{campaign.get('revision', 0)}"
+    cached = deps.composers.get(composed)
+    if cached is None:
+        cached = deps.composers[composed] = Composer(batch["campaign_id"], campaign["spec"])
+    return cached
+
+
+def _cap_rules(composer: Composer | ActivityComposer, batch: Mapping[str, Any]) -> list[CapRule]:
+    """The caps the batch's sends count against: the campaign's own counts its own sends, the app-wide one
+    every marketing send (marketing only; see app_settings.batch_policy)."""
+    own, app_cap = composer.cap, batch.get("app_cap")
+    limits = [CapRule(own.max, own.per_hours, batch["campaign_id"], own.scope)] if own else []
     if app_cap:
         limits.append(CapRule(int(app_cap["max"]), int(app_cap["per_hours"]), None, app_cap.get("scope", "device")))
-    pruned: list[tuple[str, str]] = []
-    retry_after: list[float] = []
-    retry_reasons: Counter[str] = Counter()
-    since_checkpoint = 0
-    clock = asyncio.get_running_loop().time
-    last_save = clock()
-    # each platform's client, ready before the first (possibly paced) send
-    providers = {p: await deps.providers.get(app_id, p) for p in {e["p"] for e in devices}}
-    saving = asyncio.Lock()  # one checkpoint write at a time, so an older one never lands after a newer
+    return limits
 
-    async def save() -> None:
-        fields = {"done_idx": encode_done(done), "counts": dict(counts),
-                  "vcounts": {k: dict(v) for k, v in vcounts.items()}}  # fmt: skip
-        if deferred:
-            fields["deferred_idx"] = encode_done(deferred)
-        if deps.export is not None and deps.export.enabled:
-            fields["outcomes"] = encode_outcomes(outcome_of)
-        if batch.get("results"):
-            fields["results"] = dict(results)
-        await asyncio.to_thread(deps.campaigns.save_checkpoint, key, fields)
 
-    async def attempt(index: int, entry: dict[str, Any], earliest: float) -> SendResult | str:
-        """The provider's answer, or the stat of a send not made (a frequency cap, quiet hours). Raises
-        pace.Later when it goes in a later delivery (its slot is further off, or its quiet hours began)."""
-        if entry.get(erasure.ERASED):  # erased while the batch waited: never sent to again
-            return SendResult(Outcome.FAILED, reason=erasure.ERASED)
-        slot: float | None = None
-        if pacer is not None:  # max_per_second: quiet hours as of now (no slot spent), then as of its slot
-            for at in (max(deps.wall(), earliest), None):
-                if at is None:
-                    at = slot = await pacer.slot(earliest)
-                quiet_end = quiet_hours_end(batch, entry, quiet_policy, at)
-                if quiet_end is not None and quiet_policy == "skip":
-                    return "suppressed_quiet_hours"
-                if quiet_end is not None:
-                    if index not in deferred:
-                        deferred.add(index)
-                        counts["deferred"] += 1
-                    raise pace.Later(quiet_end, "quiet_hours")
-        if limits and deps.caps is not None:
-            args = (app_id, entry["id"], batch.get("cap_id", campaign_id), limits)
-            user_id = entry.get("c", {}).get("user_id")
-            if not await asyncio.to_thread(deps.caps.allow_within, *args, user_id=user_id):
-                return "suppressed_frequency_cap"
-        try:
-            notification = composer.notification(entry)
-        except RenderError as exc:  # this device's data broke a template: it fails, not the batch
-            return SendResult(Outcome.FAILED, reason=exc.reason)
-        provider = providers[entry["p"]]
-        if provider is None:
-            return SendResult(Outcome.FAILED, reason=f"no {entry['p']} credentials configured")
-        before = None
-        if pacer is not None:
-            paced = pacer
-
-            async def before() -> None:  # the clock checked again right before the send goes out
-                nonlocal slot
-                await paced.start(slot)
-                slot = None  # a retry is another send: it takes a slot of its own
-
-        return await deliver(
-            provider,
-            notification,
-            attempts=s.send_attempts,
-            max_wait=s.max_inline_retry_wait,
-            sleep=deps.sleep,
-            before=before,
-        )
-
-    async def one(index: int, entry: dict[str, Any]) -> None:
-        nonlocal since_checkpoint, last_save
-        due = quota_due.get(index, 0.0)  # its place in the provider project's quota
-        if pacer is None and (wait := due - deps.wall()) > 0:  # paced: the pacer waits for both
-            await deps.sleep(wait)
-        try:
-            result = await attempt(index, entry, due)
-        except pace.Later as off:  # not settled here: the batch comes back for it
-            paced_later.append(off.at)
-            return
-        if isinstance(result, SendResult) and result.outcome is Outcome.RETRY:
-            retry_after.append(result.retry_after or 0.0)
-            retry_reasons[result.reason or (f"HTTP {result.status}" if result.status else "no answer")] += 1
-            return
-        if isinstance(result, str):
-            stat, reason = result, None
-        else:
-            stat, reason = STAT_OF.get(result.outcome, "failed"), result.reason
-            if result.outcome is Outcome.PRUNED and composer.prunes:
-                pruned.append((entry["id"], result.reason))
-            if result.reason == erasure.ERASED:
-                stat = "suppressed_unregistered"
-        if batch.get("results"):  # a direct send reads each recipient's outcome back
-            results[entry["id"]] = [stat, reason or None]
-        done.add(index)
-        outcome_of[index] = stat
-        counts[stat] += 1
-        vcounts[entry.get("v", "default")][stat] += 1
-        since_checkpoint += 1
-        if since_checkpoint >= s.checkpoint_every and clock() - last_save >= s.checkpoint_seconds:
-            since_checkpoint, last_save = 0, clock()
-            async with saving:  # a checkpoint never claims a device whose prune is not written yet
-                await _prune(deps, app_id, pruned)
-                await save()
-
-    todo = [(i, e) for i, e in enumerate(devices) if i not in done]
-    spec = campaign["spec"]
-    quiet_policy = "ignore" if composer.transactional else spec.quiet_hours
-    pacer = None  # max_per_second: every send of the batch starts through it (delivery/pace.py)
-    if rate and todo:
-        pacer = pace.BatchPace(deps.campaigns, batch, len(todo), wall=deps.wall, sleep=deps.sleep,
-                               max_wait=s.max_inline_retry_wait, window=s.paced_window_seconds)  # fmt: skip
-    paced_later: list[float] = []  # when sends held back (a slot further off, quiet hours) may go
-    quota_due, later, grants = await asyncio.to_thread(
-        place_in_quotas, deps, batch, todo, transactional=composer.transactional
+async def _place(send: BatchSend, todo: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
+    """The devices this invocation sends: the batch's pacer (max_per_second) set up, each device placed in its
+    provider project's quota, and those placed past what this invocation waits for left to the next delivery."""
+    deps, s = send.deps, send.deps.settings
+    if float(send.batch.get("rate", 0)) and todo:
+        send.pacer = pace.BatchPace(deps.campaigns, send.batch, len(todo), wall=deps.wall, sleep=deps.sleep,
+                                    max_wait=s.max_inline_retry_wait, window=s.paced_window_seconds)  # fmt: skip
+    send.quota_due, send.quota_later, send.grants = await asyncio.to_thread(
+        place_in_quotas, deps, send.batch, todo, transactional=send.composer.transactional
     )
-    if later is not None:  # past what this invocation waits for: they go in the batch's next delivery
-        todo = [(i, e) for i, e in todo if i in quota_due]
+    if send.quota_later is not None:
+        todo = [(i, e) for i, e in todo if i in send.quota_due]
+    return todo
+
+
+async def _send_all(send: BatchSend, todo: list[tuple[int, dict[str, Any]]], concurrency: int) -> None:
+    """`concurrency` workers (at most one per device) take the next device in order until none is left; a
+    crash cancels the rest, so nothing runs on into the next batch."""
     queue = iter(todo)  # shared by the workers, so devices go out in order
+    async with asyncio.TaskGroup() as group:
+        for _ in range(min(len(todo), concurrency)):
+            group.create_task(_work(send, queue))
 
-    async def worker() -> None:
-        for index, entry in queue:
-            await one(index, entry)
 
-    workers = min(len(todo), concurrency or s.send_concurrency)
-    async with asyncio.TaskGroup() as group:  # a crash cancels the rest: nothing runs on into the next batch
-        for _ in range(workers):
-            group.create_task(worker())
-    await _prune(deps, app_id, pruned)
-    if later is not None or paced_later:  # the rest waits for its quota, its slots or the end of its quiet
-        # hours: queued again (a new message: no receive spent)
-        await save()
-        body = dict(batch)
-        if pacer is not None and pacer.later is not None:  # the block its sends wait for
-            body.update(slot_at=pacer.later[0], slot_count=pacer.later[1])
-        back = min([*paced_later, *([later] if later is not None else [])])
-        await asyncio.to_thread(requeue, deps, body, back, grants if later is not None else None)
-        return dict(counts)
-    if retry_after:
-        await save()
-        if final:
-            await asyncio.to_thread(dead_letter, deps, batch, dict(retry_reasons))
-            raise RetryLater(len(retry_after), None, dead_lettered=True)
-        raise RetryLater(len(retry_after), max(retry_after) or None)
-    if checkpoint.get("dead_lettered"):  # a redriven batch: correct what was counted when it dead-lettered
-        await asyncio.to_thread(export_outcomes, deps, batch, outcome_of)  # replaces the dead letter's unit
-        recorded_v = checkpoint.get("vrecorded", {})
-        vdelta = {v: _difference(vcounts.get(v, {}), recorded_v.get(v, {})) for v in {*vcounts, *recorded_v}}
-        await asyncio.to_thread(
-            deps.campaigns.record, app_id, campaign_id, f"{key}#redrive",
-            stats=_difference(counts, checkpoint.get("recorded", {})), variant_stats=vdelta,
-            hour=send_hour(batch),
-            run=batch.get("run"),
-        )  # fmt: skip
-        return dict(counts)
+async def _work(send: BatchSend, queue: Iterator[tuple[int, dict[str, Any]]]) -> None:
+    """One worker: the queue's next device, until it is empty."""
+    for index, entry in queue:
+        await _send_one(send, index, entry)
+
+
+async def _send_one(send: BatchSend, index: int, entry: dict[str, Any]) -> None:
+    """One device: waited for its quota's instant, attempted, and its outcome counted (a retryable answer or
+    a send held for later is left unsettled), with a checkpoint every `checkpoint_every` results."""
+    deps = send.deps
+    due = send.quota_due.get(index, 0.0)  # its place in the provider project's quota
+    if send.pacer is None and (wait := due - deps.wall()) > 0:  # paced: the pacer waits for both
+        await deps.sleep(wait)
+    try:
+        result = await _attempt(send, index, entry, due)
+    except pace.Later as off:  # not settled here: the batch comes back for it
+        send.paced_later.append(off.at)
+        return
+    if isinstance(result, SendResult) and result.outcome is Outcome.RETRY:
+        send.retry_after.append(result.retry_after or 0.0)
+        send.retry_reasons[result.reason or (f"HTTP {result.status}" if result.status else "no answer")] += 1
+        return
+    if isinstance(result, str):
+        stat, reason = result, None
+    else:
+        stat, reason = STAT_OF.get(result.outcome, "failed"), result.reason
+        if result.outcome is Outcome.PRUNED and send.composer.prunes:
+            send.pruned.append((entry["id"], result.reason))
+        if result.reason == erasure.ERASED:
+            stat = "suppressed_unregistered"
+    _settle_device(send, index, entry, stat, reason)
+    if _checkpoint_due(send):
+        await _checkpoint(send)
+
+
+async def _attempt(send: BatchSend, index: int, entry: dict[str, Any], earliest: float) -> SendResult | str:
+    """The provider's answer, or the stat of a send not made (a frequency cap, quiet hours). Raises
+    pace.Later when it goes in a later delivery (its slot is further off, or its quiet hours began)."""
+    if entry.get(erasure.ERASED):  # erased while the batch waited: never sent to again
+        return SendResult(Outcome.FAILED, reason=erasure.ERASED)
+    deps, batch = send.deps, send.batch
+    slot: float | None = None
+    if send.pacer is not None:  # max_per_second: quiet hours as of now (no slot spent), then as of its slot
+        slot = await _paced_slot(send, send.pacer, index, entry, earliest)
+        if slot is None:
+            return "suppressed_quiet_hours"
+    if send.limits and deps.caps is not None:
+        args = (batch["app_id"], entry["id"], batch.get("cap_id", batch["campaign_id"]), send.limits)
+        user_id = entry.get("c", {}).get("user_id")
+        if not await asyncio.to_thread(deps.caps.allow_within, *args, user_id=user_id):
+            return "suppressed_frequency_cap"
+    try:
+        notification = send.composer.notification(entry)
+    except RenderError as exc:  # this device's data broke a template: it fails, not the batch
+        return SendResult(Outcome.FAILED, reason=exc.reason)
+    provider = send.providers[entry["p"]]
+    if provider is None:
+        return SendResult(Outcome.FAILED, reason=f"no {entry['p']} credentials configured")
+    before = None
+    if send.pacer is not None:
+        paced = send.pacer
+
+        async def before() -> None:  # the clock checked again right before the send goes out
+            nonlocal slot
+            await paced.start(slot)
+            slot = None  # a retry is another send: it takes a slot of its own
+
+    s = deps.settings
+    return await deliver(
+        provider, notification, attempts=s.send_attempts, max_wait=s.max_inline_retry_wait, sleep=deps.sleep,
+        before=before,
+    )  # fmt: skip
+
+
+async def _paced_slot(
+    send: BatchSend, pacer: pace.BatchPace, index: int, entry: dict[str, Any], earliest: float
+) -> float | None:
+    """A paced send's slot, its device's quiet hours checked as of now (no slot spent), then as of the slot;
+    None when quiet hours skip it. Raises pace.Later when they defer it (counted deferred once)."""
+    slot: float | None = None
+    for at in (max(send.deps.wall(), earliest), None):
+        if at is None:
+            at = slot = await pacer.slot(earliest)
+        quiet_end = quiet_hours_end(send.batch, entry, send.quiet_policy, at)
+        if quiet_end is not None and send.quiet_policy == "skip":
+            return None
+        if quiet_end is not None:
+            if index not in send.checkpoint.deferred:
+                send.checkpoint.deferred.add(index)
+                send.checkpoint.counts["deferred"] += 1
+            raise pace.Later(quiet_end, "quiet_hours")
+    return slot
+
+
+def _settle_device(send: BatchSend, index: int, entry: Mapping[str, Any], stat: str, reason: str | None) -> None:
+    """A device's outcome in the batch's progress (and, for a direct send, its recipient's result)."""
+    progress = send.checkpoint
+    if send.batch.get("results"):  # a direct send reads each recipient's outcome back
+        progress.results[entry["id"]] = [stat, reason or None]
+    progress.done.add(index)
+    progress.outcome_of[index] = stat
+    progress.counts[stat] += 1
+    progress.vcounts[entry.get("v", "default")][stat] += 1
+    send.since_checkpoint += 1
+
+
+def _checkpoint_due(send: BatchSend) -> bool:
+    """Whether a checkpoint is due: `checkpoint_every` results settled since the last one, and
+    `checkpoint_seconds` passed (both start again from here when it is)."""
+    s = send.deps.settings
+    if send.since_checkpoint >= s.checkpoint_every and send.clock() - send.last_save >= s.checkpoint_seconds:
+        send.since_checkpoint, send.last_save = 0, send.clock()
+        return True
+    return False
+
+
+async def _checkpoint(send: BatchSend) -> None:
+    """The pruned devices marked, then the progress saved: a checkpoint never claims a device whose prune is
+    not written yet."""
+    async with send.saving:
+        await _prune(send.deps, send.batch["app_id"], send.pruned)
+        await _save(send)
+
+
+async def _save(send: BatchSend) -> None:
+    """The batch's progress written to its checkpoint item (never over a recorded batch's ledger)."""
+    export = send.deps.export
+    fields = send.checkpoint.fields(
+        outcomes=export is not None and export.enabled, results=bool(send.batch.get("results"))
+    )
+    await asyncio.to_thread(send.deps.campaigns.save_checkpoint, send.key, fields)
+
+
+async def _settle(send: BatchSend, *, final: bool) -> dict[str, int]:
+    """What the sends leave: the rest queued again for later, left to SQS to retry, or the batch recorded
+    (a redriven one corrected); returns the invocation's counts."""
+    if send.quota_later is not None or send.paced_later:
+        await _queue_rest(send)
+    elif send.retry_after:
+        await _retry_later(send, final=final)
+    elif send.checkpoint.dead_lettered:
+        await _correct_redrive(send)
+    else:
+        await _record(send)
+    return dict(send.checkpoint.counts)
+
+
+async def _queue_rest(send: BatchSend) -> None:
+    """The rest waits for its quota, its slots or the end of its quiet hours: saved, and queued again (a new
+    message: no receive spent) for the earliest of them."""
+    await _save(send)
+    body = dict(send.batch)
+    if send.pacer is not None and send.pacer.later is not None:  # the block its sends wait for
+        body.update(slot_at=send.pacer.later[0], slot_count=send.pacer.later[1])
+    later = send.quota_later
+    back = min([*send.paced_later, *([later] if later is not None else [])])
+    await asyncio.to_thread(requeue, send.deps, body, back, send.grants if later is not None else None)
+
+
+async def _retry_later(send: BatchSend, *, final: bool) -> NoReturn:
+    """Sends with retryable answers: saved, and left to SQS's redelivery; on the last receive the rest is
+    dead-lettered (counted failed) first."""
+    await _save(send)
+    if final:
+        await asyncio.to_thread(dead_letter, send.deps, send.batch, dict(send.retry_reasons))
+        raise RetryLater(len(send.retry_after), None, dead_lettered=True)
+    raise RetryLater(len(send.retry_after), max(send.retry_after) or None)
+
+
+async def _correct_redrive(send: BatchSend) -> None:
+    """A redriven batch: what was counted when it dead-lettered is corrected by the difference, and its
+    export unit replaced whole."""
+    deps, batch, progress = send.deps, send.batch, send.checkpoint
+    await asyncio.to_thread(export_outcomes, deps, batch, progress.outcome_of)  # replaces the dead letter's unit
+    vcounts, recorded_v = progress.vcounts, progress.vrecorded
+    vdelta = {v: _difference(vcounts.get(v, {}), recorded_v.get(v, {})) for v in {*vcounts, *recorded_v}}
+    await asyncio.to_thread(
+        deps.campaigns.record, batch["app_id"], batch["campaign_id"], f"{send.key}#redrive",
+        stats=_difference(progress.counts, progress.recorded), variant_stats=vdelta,
+        hour=send_hour(batch),
+        run=batch.get("run"),
+    )  # fmt: skip
+
+
+async def _record(send: BatchSend) -> None:
+    """The batch's outcomes exported, then counted under its ledger (a failure saves the checkpoint first,
+    so what was sent stays sent when SQS brings it back); the campaign completes if nothing is pending."""
+    deps, batch, progress = send.deps, send.batch, send.checkpoint
+    app_id, campaign_id = batch["app_id"], batch["campaign_id"]
     try:
         # exported before the count: a crash in between brings the batch back, and it writes the same unit again
-        await asyncio.to_thread(export_outcomes, deps, batch, outcome_of)
+        await asyncio.to_thread(export_outcomes, deps, batch, progress.outcome_of)
         recorded = await asyncio.to_thread(
-            deps.campaigns.record, app_id, campaign_id, key,
-            stats=counts, variant_stats=vcounts, counters={"batches_pending": -1}, shard=batch.get("cs"),
-            hour=send_hour(batch), ledger={"results": results} if batch.get("results") else None,
+            deps.campaigns.record, app_id, campaign_id, send.key,
+            stats=progress.counts, variant_stats=progress.vcounts, counters={"batches_pending": -1},
+            shard=batch.get("cs"), hour=send_hour(batch),
+            ledger={"results": progress.results} if batch.get("results") else None,
             run=batch.get("run"),
         )  # fmt: skip
     except Exception:
-        await save()  # what was sent stays sent when SQS brings the batch back
+        await _save(send)
         raise
     if recorded:
         await asyncio.to_thread(deps.campaigns.try_complete, app_id, campaign_id, shard=batch.get("cs"))
-    return dict(counts)
 
 
 def place_in_quotas(
@@ -444,27 +627,22 @@ def dead_letter(deps: SenderDeps, batch: Mapping[str, Any], reasons: str | Mappi
     queue resumes where it stopped and corrects the counts. False if the batch was already recorded."""
     app_id, campaign_id = batch["app_id"], batch["campaign_id"]
     key = batch_key(campaign_id, batch["batch_id"])
-    checkpoint = deps.campaigns.checkpoint(key) or {}
-    if checkpoint.get("done"):
+    progress = Checkpoint.decode(deps.campaigns.checkpoint(key))
+    if progress.finished:
         return False
-    done = decode_done(checkpoint.get("done_idx"))
-    counts: Counter[str] = Counter(checkpoint.get("counts", {}))
-    vcounts: dict[str, Counter[str]] = defaultdict(Counter)
-    for variant, c in checkpoint.get("vcounts", {}).items():
-        vcounts[variant].update(c)
-    ledger: dict[str, Any] = {"dead_lettered": True, "done_idx": checkpoint.get("done_idx", ""),
-                              "counts": dict(counts), "vcounts": {k: dict(v) for k, v in vcounts.items()}}  # fmt: skip
-    if checkpoint.get("outcomes"):  # the export's, so a redrive exports the batch whole again
-        ledger["outcomes"] = checkpoint["outcomes"]
-    outcome_of = decode_outcomes(checkpoint.get("outcomes"))
-    undelivered = [(i, entry) for i, entry in enumerate(batch["devices"]) if i not in done]
+    counts, vcounts, outcome_of = progress.counts, progress.vcounts, progress.outcome_of
+    ledger: dict[str, Any] = {"dead_lettered": True, "done_idx": encode_done(progress.done),
+                              "counts": dict(counts), "vcounts": _plain(vcounts)}  # fmt: skip
+    if outcome_of:  # the export's, so a redrive exports the batch whole again
+        ledger["outcomes"] = encode_outcomes(outcome_of)
+    undelivered = [(i, entry) for i, entry in enumerate(batch["devices"]) if i not in progress.done]
     for i, entry in undelivered:
         outcome_of[i] = "failed"
         counts["failed"] += 1
         vcounts[entry.get("v", "default")]["failed"] += 1
     if isinstance(reasons, str):  # the batch itself failed (not its sends): every undelivered device
         reasons = {reasons: len(undelivered)}
-    ledger["recorded"], ledger["vrecorded"] = dict(counts), {k: dict(v) for k, v in vcounts.items()}
+    ledger["recorded"], ledger["vrecorded"] = dict(counts), _plain(vcounts)
     export_outcomes(deps, batch, outcome_of)
     recorded = deps.campaigns.record(
         app_id, campaign_id, key, stats=counts, variant_stats=vcounts, counters={"batches_pending": -1},
