@@ -69,6 +69,8 @@ OLD_SHAPES: dict[str, tuple[type[qm.QueueMessage], dict[str, Any], str]] = {
                           "policy": {"rate": 500}, "cursor": {"pk": "la#la_0001", "sk": "tok#d0042"}},
         "activity_fan_out"),
     "trigger (Scheduler sample)": (qm.TriggerDue, sample("segment_query_trigger_from_scheduler.json"), "automation"),
+    "trigger held while paused": (qm.TriggerDue, {"kind": "trigger", "app_id": APP, "campaign_id": CAMPAIGN,
+                                                  "device_id": "d0001", "gen": 2, "held": 1}, "automation"),
     "occurrence": (qm.OccurrenceDue, {"kind": "occurrence", "app_id": APP, "campaign_id": CAMPAIGN,
                                       "run": "2026-06-01", "wave_id": "w0", "at": AT}, "automation"),
     "plan (the hourly rule's sample)": (qm.PlanOccurrences, sample("segment_query_plan_from_schedule.json"), "automation"),

@@ -142,6 +142,7 @@ class TriggerDue(QueueMessage):
     campaign_id: str
     device_id: str
     gen: int  # which arming of the trigger this is: a later event's replaces it
+    held: int | None = None  # times it was held back while its campaign was paused (delivery.lifecycle)
 
 
 class OccurrenceDue(QueueMessage):
