@@ -42,10 +42,11 @@ ROOT = Path(__file__).resolve().parent.parent
 # Standard SQS event source: 5 concurrent batches at first, up to 300 more a minute, at most 1,000
 # (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html).
 SQS_ESM_START, SQS_ESM_RAMP_PER_MINUTE, SQS_ESM_MAX = 5, 300, 1000
-# Provisioned mode (ProvisionedPollerConfig): each event poller handles up to 10 concurrent invokes, and the
-# mapping scales 3 times faster than standard pollers; it cannot be combined with MaximumConcurrency
-# (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-parameters.html, services-sqs-scaling.html).
-INVOKES_PER_POLLER, PROVISIONED_RAMP_FACTOR = 10, 3
+# Provisioned mode (ProvisionedPollerConfig): each event poller handles up to 1 MB/s and 10 concurrent invokes;
+# it cannot be combined with MaximumConcurrency
+# (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-parameters.html, services-sqs-scaling.html), so
+# the template fixes the pool (MinimumPollers = MaximumPollers) to stay under the reserved concurrency.
+INVOKES_PER_POLLER, POLLER_BYTES_PER_SECOND = 10, 1_000_000
 # Account concurrency: 1,000 by default, raised on request; reserved concurrency must leave 100 unreserved
 # (https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html).
 ACCOUNT_CONCURRENCY, UNRESERVED_MINIMUM = 1000, 100
@@ -103,6 +104,12 @@ class Figures:
     # each channel's send path CPU per message minus FCM's (seconds), and where it came from
     channel_cpu_delta: Mapping[str, float] = field(default_factory=dict)
     channel_source: str = ""
+    sqs_bytes_per_notification: float = 0.0  # every queue's payload, sent and received
+
+    def poller_bytes(self) -> float:
+        """Bytes the send queue's pollers receive per notification: each payload is sent once and received
+        once, so half of the measured SQS bytes (an upper bound: the audience queue's are in it too)."""
+        return self.sqs_bytes_per_notification / 2
 
     @classmethod
     def load(cls, path: Path, bench: Path | None = None) -> Figures:
@@ -128,6 +135,7 @@ class Figures:
             audience_rru_per_device=audience / 1e6 if audience else None,
             channel_cpu_delta={c: (us - path_us["fcm"]) / 1e6 for c, us in path_us.items()},
             channel_source=source,
+            sqs_bytes_per_notification=pm.get("sqs_bytes", 0.0) / 1e6,
         )
 
     def sender_cpu(self, channel: str) -> float:
@@ -208,11 +216,10 @@ SCENARIOS = [
 
 
 def running(limit: int, t: float, provisioned_pollers: int = 0) -> float:
-    """Functions an SQS event source runs `t` seconds into a wave: standard pollers ramp from 5; provisioned
-    ones start at their floor (10 invokes a poller) and ramp 3 times faster."""
+    """Functions an SQS event source runs `t` seconds into a wave: standard pollers ramp from 5; a provisioned
+    pool (fixed in the template) runs 10 invokes a poller from the start."""
     if provisioned_pollers:
-        floor = INVOKES_PER_POLLER * provisioned_pollers
-        return float(min(limit, floor + PROVISIONED_RAMP_FACTOR * SQS_ESM_RAMP_PER_MINUTE * t / 60))
+        return float(min(limit, INVOKES_PER_POLLER * provisioned_pollers))
     return float(min(limit, SQS_ESM_MAX, SQS_ESM_START + SQS_ESM_RAMP_PER_MINUTE * t / 60))
 
 
@@ -281,11 +288,20 @@ def steady_limits(figures: Figures, scenario: Scenario, settings: Settings) -> d
         f"DynamoDB table writes ({scenario.dynamo_wru:,.0f} WRU/s)": scenario.dynamo_wru / figures.table_wru(),
         **{f"hot item: {item.name}": item.ceiling for item in hot_items(figures, scenario, settings)},
     }  # fmt: skip
+    limits.update(_poller_limit(figures, scenario))
     for channel, share in mix.items():
         lane = _lane(scenario, channel)
         if lane:
             limits[_lane_name(scenario, channel)] = lane.per_second / share
     return limits
+
+
+def _poller_limit(figures: Figures, scenario: Scenario) -> dict[str, float]:
+    """A provisioned pool's throughput: 1 MB/s a poller of the send queue's payload."""
+    if not scenario.provisioned_pollers or not figures.poller_bytes():
+        return {}
+    name = f"provisioned pollers' throughput ({scenario.provisioned_pollers} x 1 MB/s)"
+    return {name: scenario.provisioned_pollers * POLLER_BYTES_PER_SECOND / figures.poller_bytes()}
 
 
 def _lane(scenario: Scenario, channel: str) -> pacing.Lane | None:
@@ -342,6 +358,7 @@ def deliver(n: int, figures: Figures, scenario: Scenario, settings: Settings) ->
             f"DynamoDB table writes ({scenario.dynamo_wru:,.0f} WRU/s)": scenario.dynamo_wru / figures.table_wru(),
             **{f"hot item: {item.name}": item.ceiling for item in writes},
             read_name: (read - sent) / dt,  # what the audience reads have made available
+            **_poller_limit(figures, scenario),
         }  # fmt: skip
         for channel, s in shares.items():
             lane = _lane(scenario, channel)
@@ -366,6 +383,7 @@ def provider_floor(n: int, scenario: Scenario) -> float | None:
 
 
 SIZES = (1_000_000, 10_000_000, 100_000_000)
+GOAL_RATE = 250_000  # the engine's own ceiling, goal (issue 28): 10 M in one zone in 40 s
 
 
 def model(figures: Figures, settings: Settings) -> list[dict[str, Any]]:
@@ -412,6 +430,12 @@ def print_model(rows: list[dict[str, Any]], figures: Figures) -> None:
           f"{figures.rru_per_notification:.3f} RRU and {figures.wru_per_notification:.3f} WRU per notification "
           f"(busiest table {figures.table_rru():.3f} RRU, {figures.table_wru():.3f} WRU; zone index "
           f"{figures.audience_rru():.3f} RRU per device)")  # fmt: skip
+    print(
+        f"hottest items at the goal of {GOAL_RATE:,} notifications/s (one partition: 1,000 WCU, 3,000 RCU):"
+    )
+    for item in hot_items(figures, replace(WARM, quotas={}), Settings()):
+        unit = "RCU" if item.capacity == PARTITION_RCU else "WCU"
+        print(f"  {item.name}: {item.units * GOAL_RATE:,.0f} {unit}/s (its ceiling {item.ceiling:,.0f}/s)")
     for row in rows:
         c = row["ceiling"]
         fits = "" if row["fits_default_account"] else "  [needs a raised account limit]"

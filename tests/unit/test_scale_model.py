@@ -99,15 +99,20 @@ def test_standard_pollers_ramp_is_what_binds_a_cold_wave() -> None:
     assert got["binding"] == "sender concurrency (SQS event source ramp)"
 
 
-def test_provisioned_pollers_start_at_their_floor_and_ramp_three_times_faster() -> None:
+def test_provisioned_pollers_run_their_fixed_pool_from_the_start_and_cap_its_throughput() -> None:
     assert scale.running(800, 0.0) == scale.SQS_ESM_START
-    assert scale.running(800, 0.0, provisioned_pollers=20) == 200
-    assert scale.running(800, 30.0, provisioned_pollers=20) == 200 + 3 * 300 / 2
-    assert scale.running(800, 120.0, provisioned_pollers=20) == 800  # its reserved concurrency
-    assert scale.running(800, 60.0) == 305
+    assert scale.running(800, 60.0) == scale.SQS_ESM_START + 300
+    assert scale.running(800, 0.0, provisioned_pollers=20) == 200  # 10 invokes a poller
+    assert scale.running(800, 0.0, provisioned_pollers=200) == 800  # never past the reserved concurrency
     warm = BY_NAME["no provider limit, warm tables, provisioned pollers"]
     cold = scale.deliver(10_000_000, FIGURES, NO_LIMIT_WARM, SETTINGS)
     assert scale.deliver(10_000_000, FIGURES, warm, SETTINGS)["seconds"] < cold["seconds"]
+    # a poller takes 1 MB/s of the send queue's payload: at 2,000 bytes a notification, 500 a second
+    heavy = replace(FIGURES, sqs_bytes_per_notification=4_000)
+    binding, rate = scale.ceiling(heavy, warm, SETTINGS)
+    assert binding == f"provisioned pollers' throughput ({warm.provisioned_pollers} x 1 MB/s)"
+    assert rate == pytest.approx(warm.provisioned_pollers * 500)
+    assert scale.ceiling(heavy, NO_LIMIT_WARM, SETTINGS)[0] != binding  # standard pollers: no such cap
 
 
 def test_every_scenario_deploys_on_a_default_account() -> None:
