@@ -190,7 +190,10 @@ class Receipt:
     lambda_seconds: float = 0.015  # assumed: one small handler run
     memory_mb: int = 512
     rru: float = 3  # the app, the campaign and the device reads
-    wru: float = 7  # the profile update (1) and the count's transaction: ledger 2, counter shard 2, hour 2
+    # the profile update on the device item (1) and its audience-index entry (1; the index projects the whole
+    # item; +1 more on the user index for a device with a user), and the count's transaction: ledger 2,
+    # counter shard 2, hour 2
+    wru: float = 8
 
 
 def init_per_million(
@@ -257,7 +260,7 @@ def left_out_lines(
                            "source": f"{pruned_share:.0%} of tokens pruned x {PRUNE_WRU_PER_DEVICE} WRU"},
         "delivered_receipts": {"usd": receipts_per_million(shown_share, prices),
                                "source": f"{shown_share:.0%} of pushes shown post `delivered`: an HTTP API "
-                                         "request, an invocation, 3 RRU, 7 WRU each"},
+                                         "request, an invocation, 3 RRU, 8 WRU each"},
         "kms_sse": {"usd": kms_per_million(environments, wave_notifications, prices),
                     "source": f"{KMS_TABLES_PER_ENVIRONMENT} table-key decrypts per environment a wave (SSEEnabled)"},
         "egress_real_token": {"usd": egress_bytes * 1e6 / 1e9 * EGRESS_PER_GB, "bytes_per_notification": egress_bytes,
