@@ -239,8 +239,9 @@ class HotItem:
 def hot_items(figures: Figures, scenario: Scenario, settings: Settings) -> list[HotItem]:
     """The send path's busiest items, from the code's shard counts: each caps the wave's rate."""
     batch = settings.send_batch_size
-    per_cursor = readplan.cursors_for(10**9, settings.audience_page_size, settings.audience_pages_per_task)
-    devices_per_cursor = 10**9 / per_cursor
+    devices_per_cursor = (
+        settings.audience_page_size * settings.audience_pages_per_task * readplan.PLANNING_MARGIN
+    )
     items = [
         HotItem(f"campaign counter shard ({counters.SHARDS} shards, {ITEM_WCU_IN_TRANSACTION:g} WCU a batch)",
                 PARTITION_WCU, ITEM_WCU_IN_TRANSACTION / batch / counters.SHARDS),

@@ -82,6 +82,9 @@ def test_the_hourly_series_and_the_counters_cap_the_rate_at_their_shard_count() 
     for name in ("campaign counter shard", "hourly analytics series shard"):
         assert items[name].ceiling == pytest.approx(batches_per_second * SETTINGS.send_batch_size)
     assert "FCM quota window shard" in items
+    # the progress item: one transaction per cursor task, of 20 pages of 500 planned 10% under (9,000 devices)
+    per_task = SETTINGS.audience_page_size * SETTINGS.audience_pages_per_task * 0.9
+    assert items["campaign progress item"].ceiling == pytest.approx(1_000 / 2 * per_task)
     # one unsharded item would hold a wave to 500 transactions a second: the 250,000 a second
     one = scale.HotItem("one item", 1_000, 2 / SETTINGS.send_batch_size)
     assert one.ceiling == pytest.approx(250_000)
