@@ -41,7 +41,7 @@ invoke: $(STAMP)  ## one function, one sample event, on the local stack: FUNCTIO
 	$(PY) -m local.invoke $(EVENT) $(FUNCTION)
 
 test: $(VENV)/.bench chromium axe  ## every test tier (and every bench phase once, tiny: the peers it runs are in requirements-bench.txt)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadfile
 
 test-unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit

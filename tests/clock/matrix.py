@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -116,24 +117,37 @@ def main(argv: list[str] | None = None) -> int:
     pytest_args = args.pytest_args or ["-m", "clock", *clock_modules()]
     passed = failed = 0
     started = time.monotonic()
-    for i, (what, instant) in enumerate(instants, 1):
-        code, output, seconds = run_at(instant, pytest_args)
-        ok, bad = _count(output, "passed"), _count(output, "failed") + _count(output, "error")
-        if code != 0 and bad == 0:
-            bad = 1  # pytest could not run (a collection error, no test selected): that instant failed
-        passed, failed = passed + ok, failed + bad
-        verdict = "ok" if code == 0 else "FAILED"
-        print(f"clock [{i}/{len(instants)}] {instant:%Y-%m-%d %H:%M:%S}Z {what}: {ok} passed, {bad} failed "
-              f"in {seconds:.0f} s: {verdict}", flush=True)  # fmt: skip
-        if code != 0:
-            lines = output.splitlines()
-            fatal = next((k for k, line in enumerate(lines) if line.startswith("Fatal Python error")), None)
-            if fatal is not None and fatal < len(lines) - 60:  # a crash: its first thread is the one that faulted
-                print("\n".join(lines[fatal : fatal + 25]), "...", sep="\n", flush=True)
-            print("\n".join(lines[-60:]), flush=True)
-    print(f"test-clock: {len(instants)} instants in {time.monotonic() - started:.0f} s")
+    # the instants are independent processes: as many at once as the machine has cores (CLOCK_JOBS to choose),
+    # each reported in the matrix's order as soon as it and those before it are done
+    jobs = int(os.environ.get("CLOCK_JOBS") or os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        runs = [pool.submit(run_at, instant, pytest_args) for _, instant in instants]
+        for i, ((what, instant), run) in enumerate(zip(instants, runs, strict=True), 1):
+            passed, failed = _report(i, len(instants), what, instant, run.result(), (passed, failed))
+    print(f"test-clock: {len(instants)} instants in {time.monotonic() - started:.0f} s ({jobs} at once)")
     print(f"clock: {passed} passed, {failed} failed")
     return 1 if failed else 0
+
+
+def _report(i: int, of: int, what: str, instant: datetime, run: tuple[int, str, float],
+            totals: tuple[int, int]) -> tuple[int, int]:
+    """Print one instant's verdict (and a failure's output); the running (passed, failed) totals."""
+    code, output, seconds = run
+    passed, failed = totals
+    ok, bad = _count(output, "passed"), _count(output, "failed") + _count(output, "error")
+    if code != 0 and bad == 0:
+        bad = 1  # pytest could not run (a collection error, no test selected): that instant failed
+    passed, failed = passed + ok, failed + bad
+    verdict = "ok" if code == 0 else "FAILED"
+    print(f"clock [{i}/{of}] {instant:%Y-%m-%d %H:%M:%S}Z {what}: {ok} passed, {bad} failed "
+          f"in {seconds:.0f} s: {verdict}", flush=True)  # fmt: skip
+    if code != 0:
+        lines = output.splitlines()
+        fatal = next((k for k, line in enumerate(lines) if line.startswith("Fatal Python error")), None)
+        if fatal is not None and fatal < len(lines) - 60:  # a crash: its first thread is the one that faulted
+            print("\n".join(lines[fatal : fatal + 25]), "...", sep="\n", flush=True)
+        print("\n".join(lines[-60:]), flush=True)
+    return passed, failed
 
 
 if __name__ == "__main__":

@@ -77,6 +77,8 @@ PROVIDERS = "PUT /v1/apps/{app_id}/providers/{provider}"
         ("GET /v1/devices/{device_id}", ADMIN, None, Forbidden),
         ("POST /v1/undeclared", SERVER_A, None, NotFound),  # a route the code does not declare: closed
     ],
+    # the keys are drawn afresh in each process: ids that name the case, so parallel workers collect alike
+    ids=["no-key", "wrong-secret", "client-key", "admin-key", "other-app", "no-app", "admin-device", "undeclared"],
 )
 def test_who_may_not_call_is_refused_before_the_body_is_read(
     route: str, key: str | None, app: str | None, error: type[Exception]

@@ -66,7 +66,7 @@ PEM = generate_vapid_keys()[0]
     [
         ("", "private key: missing"),
         ("not a key!", "private key: neither PEM nor base64url"),
-        (b64url_encode(os.urandom(31)), "private key: raw key must be 32 bytes, got 31"),
+        (b64url_encode(bytes(range(1, 32))), "private key: raw key must be 32 bytes, got 31"),
         (b64url_encode(b"\xff" * 32), "private key: scalar out of range for P-256"),
         (b64url_encode(b"\x00" * 32), "private key: scalar out of range for P-256"),
         (PEM.replace("A", "B", 3)[:-40] + "\n-----END PRIVATE KEY-----", "not a readable unencrypted PEM"),
