@@ -12,8 +12,8 @@ app) that reads each request before moto does and
   10 entries or 1 MiB, messages over the queue's `MaximumMessageSize` (body and attributes, in UTF-8
   bytes), DynamoDB transactions over 100 items or 4 MB, BatchWriteItem over 25 requests, numbers
   outside DynamoDB's range or precision, a Query whose ExclusiveStartKey lies outside its key condition
-  (moto restarts such a Query from its first item, which reads a page twice; moto already refuses 400 KB items, DelaySeconds > 900,
-  BatchGetItem over 100 keys and TransactWriteItems over 100 items the way AWS does); Cognito's
+  (moto answers it as if it were in; moto already refuses 400 KB items, DelaySeconds > 900, BatchGetItem
+  over 100 keys and TransactWriteItems over 100 items the way AWS does); Cognito's
   AdminCreateUser with a TemporaryPassword that breaks the pool's password policy, and a ListUsers,
   ListUsersInGroup or AdminListGroupsForUser page over 60 (moto takes both; it already refuses a
   ListUsers filter on a custom attribute, as AWS does);
@@ -455,7 +455,7 @@ class AwsFrontDoor:
                 raise dynamodb_validation(
                     "Transaction request size has exceeded the maximum allowed size of 4 MB"
                 )
-        elif operation == "Query" and request.get("ExclusiveStartKey") and not _start_in_condition(request):
+        elif operation == "Query" and request.get("ExclusiveStartKey") and not start_in_condition(request):
             raise dynamodb_validation(
                 "The provided starting key is outside query boundaries based on provided conditions"
             )
@@ -641,7 +641,7 @@ _BETWEEN = re.compile(r"([#\w.]+)\s+BETWEEN\s+(:\w+)\s+AND\s+(:\w+)", re.IGNOREC
 _EQUALS = re.compile(r"([#\w.]+)\s*=\s*(:\w+)")
 
 
-def _start_in_condition(request: Mapping[str, Any]) -> bool:
+def start_in_condition(request: Mapping[str, Any]) -> bool:
     """Whether a Query's ExclusiveStartKey satisfies its KeyConditionExpression's `=` and BETWEEN terms on
     string and number keys (the forms this engine sends; others are let through)."""
     condition = str(request.get("KeyConditionExpression") or "")

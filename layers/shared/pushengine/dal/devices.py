@@ -4,9 +4,9 @@ A device is one item; its `aud` key names its zone's bucket (`app#zone#<h>`, h t
 hash: `readplan.BUCKETS`, so no key of a big zone takes more than its share of a wave's reads) and `ark` (a
 16-bit hash of the device id, then the id) its place in it, so a zone of any size splits into as many
 independent key ranges as its reads need (`pushengine.readplan`), and moving zones is one write. Devices
-written before the buckets carry the zone's bare key (`app#zone`, LEGACY) until the audience migration
-keys them again; every read of a zone reads that key first, then its buckets, so a wave reaches both. Invalid devices drop `aud` and so
-leave the (sparse) index. The zone registry lists the zones each app has devices in, with a device
+written before the buckets carry the zone's bare key (`app#zone`) until the audience migration keys them
+again; every read of a zone reads that key first, then its buckets, so a wave reaches both. Invalid
+devices drop `aud` and so leave the (sparse) index. The zone registry lists the zones each app has devices in, with a device
 count per zone that sizes a wave's reads (approximate: it is a plan's input, never a stat).
 
 Registrations count on the zone's own registry item; prunes, which come from the send path at a rate that
@@ -66,7 +66,9 @@ def audience_key(app_id: str, zone: str, device_id: str) -> str:
     return partition_key(app_id, zone, bucket_of(hash_of(device_id)))
 
 
-def audience_reads(app_id: str, zone: str, key_range: KeyRange | None) -> list[tuple[str, tuple[str, str] | None]]:
+def audience_reads(
+    app_id: str, zone: str, key_range: KeyRange | None
+) -> list[tuple[str, tuple[str, str] | None]]:
     """The Queries that read a zone's key range, in order: (index key, `ark` BETWEEN bounds or None for the
     whole key). The bare key first, for devices not yet keyed by bucket (dal.audience_migration): a device
     re-keyed while a cursor reads is then read twice at worst (its repeat collapses on the device), never
@@ -76,7 +78,8 @@ def audience_reads(app_id: str, zone: str, key_range: KeyRange | None) -> list[t
         (partition_key(app_id, zone), None if whole or key_range is None else key_range.bounds())
     ]
     reads += [
-        (partition_key(app_id, zone, r.bucket), None if r.whole else r.bounds()) for r in bucket_reads(key_range)
+        (partition_key(app_id, zone, r.bucket), None if r.whole else r.bounds())
+        for r in bucket_reads(key_range)
     ]
     return reads
 
