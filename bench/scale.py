@@ -61,15 +61,15 @@ DYNAMO_NEW_RRU, DYNAMO_NEW_WRU, DYNAMO_TABLE_MAX = 12_000, 4_000, 40_000
 # item never spans partitions, so one item (or one partition key's items) is capped there
 # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/warm-throughput-scenarios.html,
 #  https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html).
-PARTITION_WCU, PARTITION_RCU = 1_000, 3_000
+PARTITION_WCU, PARTITION_RCU = 1_000, readplan.PARTITION_RCU
 # FCM: 600,000 messages a minute per project by default
 # (https://firebase.google.com/docs/cloud-messaging/throttling-and-quotas); increases are reviewed requests.
 FCM_DEFAULT_PER_MINUTE = pacing.DEFAULT_PER_MINUTE["fcm"] or 600_000
 
 # --- the engine's own layout (read from the code where it lives) ---
 # The audience index key `app#zone` is split into this many buckets per zone, so a zone's reads spread over
-# as many partition keys (assumed: being built alongside, dal/devices.py; until it lands a zone is one key).
-AUDIENCE_KEY_BUCKETS = 16
+# as many partition keys (dal/devices.py `audience_key`).
+AUDIENCE_KEY_BUCKETS = readplan.BUCKETS
 ITEM_WCU_IN_TRANSACTION = dynamo_wru(
     1024, transactional=True
 )  # a counter or series item (≤ 1 KB) in a transaction

@@ -11,8 +11,9 @@ app) that reads each request before moto does and
 - with `limits=True`: refuses what AWS refuses, with AWS's error code and status — SQS batches over
   10 entries or 1 MiB, messages over the queue's `MaximumMessageSize` (body and attributes, in UTF-8
   bytes), DynamoDB transactions over 100 items or 4 MB, BatchWriteItem over 25 requests, numbers
-  outside DynamoDB's range or precision (moto already refuses 400 KB items, DelaySeconds > 900,
-  BatchGetItem over 100 keys and TransactWriteItems over 100 items the way AWS does); Cognito's
+  outside DynamoDB's range or precision, a Query whose ExclusiveStartKey lies outside its key condition
+  (moto answers it as if it were in; moto already refuses 400 KB items, DelaySeconds > 900, BatchGetItem
+  over 100 keys and TransactWriteItems over 100 items the way AWS does); Cognito's
   AdminCreateUser with a TemporaryPassword that breaks the pool's password policy, and a ListUsers,
   ListUsersInGroup or AdminListGroupsForUser page over 60 (moto takes both; it already refuses a
   ListUsers filter on a custom attribute, as AWS does);
@@ -454,6 +455,10 @@ class AwsFrontDoor:
                 raise dynamodb_validation(
                     "Transaction request size has exceeded the maximum allowed size of 4 MB"
                 )
+        elif operation == "Query" and request.get("ExclusiveStartKey") and not start_in_condition(request):
+            raise dynamodb_validation(
+                "The provided starting key is outside query boundaries based on provided conditions"
+            )
         elif operation == "BatchWriteItem":
             requests = sum(len(r) for r in (request.get("RequestItems") or {}).values())
             if requests > DYNAMODB_BATCH_WRITE_REQUESTS:
@@ -630,6 +635,37 @@ class AwsFrontDoor:
 
     def _inject(self, kind: str, service: str, operation: str, code: str) -> None:
         self.faults.record(Injection(kind, service, operation, code))
+
+
+_BETWEEN = re.compile(r"([#\w.]+)\s+BETWEEN\s+(:\w+)\s+AND\s+(:\w+)", re.IGNORECASE)
+_EQUALS = re.compile(r"([#\w.]+)\s*=\s*(:\w+)")
+
+
+def start_in_condition(request: Mapping[str, Any]) -> bool:
+    """Whether a Query's ExclusiveStartKey satisfies its KeyConditionExpression's `=` and BETWEEN terms on
+    string and number keys (the forms this engine sends; others are let through)."""
+    condition = str(request.get("KeyConditionExpression") or "")
+    names = request.get("ExpressionAttributeNames") or {}
+    values = request.get("ExpressionAttributeValues") or {}
+    start = request["ExclusiveStartKey"]
+
+    def key(value: Mapping[str, Any] | None) -> Any:
+        if not value:
+            return None
+        if "S" in value:
+            return ("S", value["S"])
+        return ("N", Decimal(str(value["N"]))) if "N" in value else None
+
+    for name, lo, hi in _BETWEEN.findall(condition):
+        at = key(start.get(names.get(name, name)))
+        low, high = key(values.get(lo)), key(values.get(hi))
+        if None not in (at, low, high) and not low <= at <= high:
+            return False
+    for name, value in _EQUALS.findall(_BETWEEN.sub("", condition)):
+        at, wanted = key(start.get(names.get(name, name))), key(values.get(value))
+        if None not in (at, wanted) and at != wanted:
+            return False
+    return True
 
 
 def _transaction_size(items: list[dict[str, Any]]) -> int:

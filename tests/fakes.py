@@ -36,7 +36,7 @@ from pushengine.dal import counters as sharded
 from pushengine.dal import provider_tokens
 from pushengine.dal.aws import Contended
 from pushengine.dal.campaigns import PROGRESS_FIELDS, parsed
-from pushengine.dal.devices import device_item, partition_key
+from pushengine.dal.devices import audience_reads, device_item
 from pushengine.dal.numbers import from_dynamo
 from pushengine.dal.queues import encode, pack
 from pushengine.delivery import audience_queue, segment, sending
@@ -408,10 +408,10 @@ class FakeDevices(Faults):
     ) -> tuple[builtins.list[dict[str, Any]], dict[str, Any] | None]:  # fmt: skip
         self.check("partition_page")
         self.pages_read += 1
-        aud = partition_key(app_id, zone)
+        keys = {aud for aud, _ in audience_reads(app_id, zone, None)}  # the bare key and every bucket's
         lo, hi = key_range.bounds() if key_range is not None and not key_range.whole else ("", "\uffff")
         rows = sorted(
-            (i for i in self.items.values() if i.get("aud") == aud and lo <= i["ark"] <= hi),
+            (i for i in self.items.values() if i.get("aud") in keys and lo <= i["ark"] <= hi),
             key=lambda i: str(i["ark"]),
         )
         if start:

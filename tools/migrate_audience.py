@@ -1,5 +1,5 @@
 """Backfill `aud`/`ark` and the zone device counts of a deployment made before the audience index was
-keyed per zone (see README, "Upgrading a deployment"; the work is pushengine.dal.audience_migration).
+keyed per zone bucket (see README, "Upgrading a deployment"; the work is pushengine.dal.audience_migration).
 
 python -m tools.migrate_audience --stack my-push-engine [--segments 8] [--workers 4] [--fresh]
 python -m tools.migrate_audience --devices-table T --zones-table T --delivery-state-table T   # AWS_ENDPOINT_URL

@@ -1,7 +1,8 @@
-"""The backfill for deployments made before the audience index was keyed per zone, on the local stack:
-devices written in the old shape (`aud` = app#zone#shard, no `ark`, zones without counts) are keyed and
-counted by `python -m tools.migrate_audience`, an interrupted run resumes without counting twice, a
-second run changes nothing, and a campaign then reaches every migrated device."""
+"""The backfill for deployments made before the audience index was keyed per zone bucket, on the local
+stack: devices written in the two old shapes (`aud` = app#zone#shard with no `ark` and zones without
+counts; `aud` = app#zone, the bare key, with its `ark`) are keyed by bucket and counted by
+`python -m tools.migrate_audience`, an interrupted run resumes without counting twice, a second run
+changes nothing, and a campaign then reaches every migrated device. Bare-key devices are read before."""
 
 from __future__ import annotations
 
@@ -9,9 +10,17 @@ import time
 from typing import Any
 
 import pytest
+from boto3.dynamodb.conditions import Key
 
 from pushengine.dal.audience_migration import AudienceMigration
-from pushengine.dal.devices import DevicesRepository, device_pk, shard_of
+from pushengine.dal.devices import (
+    DevicesRepository,
+    audience_key,
+    device_pk,
+    partition_key,
+    range_key,
+    shard_of,
+)
 from tests.conftest import Api, Standins, dynamodb, new_app
 from tools import migrate_audience
 
@@ -20,6 +29,7 @@ pytestmark = pytest.mark.e2e
 ZONES = ("America/New_York", "Europe/Paris")
 ACTIVE = 90  # devices in the audience; plus PRUNED that left it (no `aud`)
 PRUNED = 6
+BARE = 3  # every BARE-th active device was written after the per-zone key and before the buckets
 
 
 def old_device(app_id: str, i: int, token: str) -> dict[str, Any]:
@@ -31,6 +41,8 @@ def old_device(app_id: str, i: int, token: str) -> dict[str, Any]:
         "created_at": stamp, "updated_at": stamp, "last_seen": stamp, "version": 1,
         "aud": f"{app_id}#{zone}#{shard_of(device_id, 16)}",
     }  # fmt: skip
+    if i % BARE == 0:  # as it was written before the buckets: the zone's bare key and its place in it
+        item.update(aud=partition_key(app_id, zone), ark=range_key(device_id))
     if i >= ACTIVE:
         del item["aud"]
         item.update(status="invalid", invalid_reason="UNREGISTERED")
@@ -55,7 +67,9 @@ def test_old_devices_are_keyed_counted_and_reached(stack: Any, standins: Standin
     for zone in ZONES:  # the registry as it was: zones listed, no counts
         db.Table(zones_table).put_item(Item={"app_id": app.app_id, "zone": zone, "first_seen": "2026-01-01"})
     repo = DevicesRepository(devices_table, zones_table, 16)
-    assert repo.partition_page(app.app_id, ZONES[0], limit=500)[0] == []  # not in the index as keyed now
+    # not yet migrated: the per-zone-shard devices are in no index; the bare-key ones are read already
+    bare = {z: sorted(f"old-{i:03d}" for i in range(0, ACTIVE, BARE) if ZONES[i % 2] == z) for z in ZONES}
+    assert {z: sorted(i["device_id"] for i in _all(repo, app.app_id, z)) for z in ZONES} == bare
 
     # interrupted after its first saved page: the next run goes on from there and counts each device once
     def stop_after_one(states: Any) -> None:
@@ -75,6 +89,13 @@ def test_old_devices_are_keyed_counted_and_reached(stack: Any, standins: Standin
     assert counts == {ZONES[0]: ACTIVE // 2, ZONES[1]: ACTIVE // 2}
     in_index = {z: [i["device_id"] for i in _all(repo, app.app_id, z)] for z in ZONES}
     assert sorted(in_index[ZONES[0]] + in_index[ZONES[1]]) == [f"old-{i:03d}" for i in range(ACTIVE)]
+    index = db.Table(devices_table)
+    for zone in ZONES:  # every device under its bucket's key, none left under the zone's bare key
+        left = index.query(IndexName="audience", KeyConditionExpression=Key("aud").eq(partition_key(app.app_id, zone)))
+        assert left["Items"] == []
+    for i in range(ACTIVE):
+        item = index.get_item(Key={"pk": device_pk(app.app_id, f"old-{i:03d}")})["Item"]
+        assert item["aud"] == audience_key(app.app_id, ZONES[i % 2], f"old-{i:03d}")
 
     # run again from scratch: nothing to rewrite, the same counts
     assert migrate_audience.main([*args, "--segments=3", "--fresh"]) == 0

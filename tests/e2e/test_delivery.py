@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Api, AppKeys, Standins, import_devices, new_app
+from pushengine.dal.devices import audience_key
+from tests.conftest import Api, AppKeys, Standins, dynamodb, import_devices, new_app
 
 pytestmark = pytest.mark.e2e
 
@@ -26,6 +27,21 @@ def wait_done(stack: Any, app: AppKeys, campaign_id: str) -> dict[str, Any]:
     stack.drain(timeout=300)
     campaign = app.server.get(f"/v1/campaigns/{campaign_id}").json()
     return campaign
+
+
+def scan_keys(stack: Any, app_id: str) -> dict[str, tuple[str, str]]:
+    """Every device of the app as stored: device id -> (zone, audience index key)."""
+    table = dynamodb(stack).Table(stack.table_name("DevicesTable"))
+    kwargs: dict[str, Any] = {"ProjectionExpression": "device_id, app_id, #tz, aud",
+                              "ExpressionAttributeNames": {"#tz": "timezone"}}
+    out: dict[str, tuple[str, str]] = {}
+    while True:
+        page = table.scan(**kwargs)
+        out |= {str(i["device_id"]): (str(i["timezone"]), str(i.get("aud", "")))
+                for i in page["Items"] if i.get("app_id") == app_id}  # fmt: skip
+        if "LastEvaluatedKey" not in page:
+            return out
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +87,15 @@ def test_now_campaign_reaches_exactly_the_matching_opted_in_devices(
     by_endpoint = {b["subscription"]["endpoint"].rsplit("/", 1)[1]: d for d, b in devices.items()}
     got = Counter(by_endpoint[m.subscription_id] for m in standins.webpush.received)
     assert set(got) == opted_in and set(got.values()) == {1}
+    # each zone's devices are stored under several of its index keys (readplan.BUCKETS), and were all sent once
+    stored = scan_keys(stack, app.app_id)
+    assert {d: k for d, (_, k) in stored.items() if d in devices} == {
+        d: audience_key(app.app_id, b["timezone"], d) for d, b in devices.items()
+    }
+    reached_keys = Counter(stored[d][1] for d in opted_in)
+    for zone in ZONES:
+        in_zone = {k for k in reached_keys if k.startswith(f"{app.app_id}#{zone}#")}
+        assert len(in_zone) >= 8, (zone, in_zone)
     topics = {m.topic for m in standins.webpush.received}
     assert len(topics) == 1  # one collapse identifier per campaign
     for m in standins.webpush.received:

@@ -157,6 +157,44 @@ def test_a_delay_over_fifteen_minutes_is_invalid(stack: LocalRuntime) -> None:
 # ---------- DynamoDB limits ----------
 
 
+def test_a_query_cursor_outside_its_key_condition_is_refused(stack: LocalRuntime) -> None:
+    """AWS answers 400 to an ExclusiveStartKey outside the Query's key condition (another partition key, or
+    a sort key outside BETWEEN); moto would answer it, and a cursor carried to the wrong key read again."""
+    dynamodb = client(stack, "dynamodb")
+    dynamodb.create_table(
+        TableName="strict-index",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "aud", "ark")],
+        GlobalSecondaryIndexes=[{"IndexName": "audience", "Projection": {"ProjectionType": "ALL"},
+                                 "KeySchema": [{"AttributeName": "aud", "KeyType": "HASH"},
+                                               {"AttributeName": "ark", "KeyType": "RANGE"}]}],
+        BillingMode="PAY_PER_REQUEST",
+    )  # fmt: skip
+    for pk, aud, ark in [("a", "z#0", "0001#a"), ("b", "z#0", "0002#b"), ("c", "z#1", "1001#c")]:
+        dynamodb.put_item(TableName="strict-index", Item={"pk": {"S": pk}, "aud": {"S": aud}, "ark": {"S": ark}})
+
+    def query(aud: str, start: dict[str, Any], bounds: tuple[str, str] | None = None) -> Any:
+        values = {":aud": {"S": aud}}
+        condition = "aud = :aud"
+        if bounds:
+            values |= {":lo": {"S": bounds[0]}, ":hi": {"S": bounds[1]}}
+            condition += " AND ark BETWEEN :lo AND :hi"
+        return lambda: dynamodb.query(TableName="strict-index", IndexName="audience", Limit=1,
+                                      KeyConditionExpression=condition, ExpressionAttributeValues=values,
+                                      ExclusiveStartKey=start)  # fmt: skip
+
+    first = dynamodb.query(TableName="strict-index", IndexName="audience", Limit=1,
+                           KeyConditionExpression="aud = :aud", ExpressionAttributeValues={":aud": {"S": "z#0"}})
+    start = first["LastEvaluatedKey"]  # fmt: skip
+    assert [i["pk"]["S"] for i in query("z#0", start)()["Items"]] == ["b"]  # the page after it
+    for wrong in (query("z#1", start), query("z#0", start, ("0002", "0002$"))):
+        status, response = error(wrong)
+        assert status == 400 and response["Error"]["Code"] == "ValidationException"
+        assert response["Error"]["Message"] == (
+            "The provided starting key is outside query boundaries based on provided conditions"
+        )
+
+
 def test_an_item_over_400_kb_is_refused(stack: LocalRuntime, table: str) -> None:
     status, response = error(
         client(stack, "dynamodb").put_item,

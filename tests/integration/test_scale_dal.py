@@ -11,13 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 from boto3.dynamodb.conditions import Key
 
 from pushengine import pacing, readplan
 from pushengine.dal import aws
+from pushengine.dal.audience_migration import AudienceMigration
 from pushengine.dal.campaigns import CampaignsRepository, zero_stats
 from pushengine.dal.counters import shard_of
-from pushengine.dal.devices import DevicesRepository
+from pushengine.dal.devices import DevicesRepository, device_pk, partition_key
 from pushengine.dal.numbers import from_dynamo
 from pushengine.dal.quota import QuotaLedger
 from pushengine.dal.timeseries import TimeseriesRepository
@@ -54,6 +56,68 @@ def test_a_zone_counts_its_devices_and_its_key_ranges_read_each_exactly_once(nam
     parts = [read(readplan.key_range(i, 5)) for i in range(5)]
     assert sorted(d for part in parts for d in part) == sorted(whole)  # disjoint ranges that cover the zone
     assert all(parts)  # 57 devices over 5 ranges: none empty
+
+
+class Stop(Exception):
+    pass
+
+
+def test_a_zone_read_while_its_devices_move_to_their_buckets_reaches_each_device(names: dict[str, str]) -> None:
+    """Devices written before the buckets (`aud` = the zone's bare key) and after (their bucket's key) are
+    read together, each once, before, during and after the migration keys them by bucket; a cursor in the
+    bare key when the migration runs goes on and misses none (a device moved past it is read again)."""
+    zone = "Europe/Paris"
+    devices = DevicesRepository(names["DevicesTable"], names["ZonesTable"], 16)
+    table = boto3.resource("dynamodb", region_name="us-east-1").Table(names["DevicesTable"])
+    ids = [f"d{i:02d}" for i in range(80)]
+    for device_id in ids:
+        devices.put("app", device_id, device(zone))
+    before = ids[::2]  # as the code before the buckets wrote them: the zone's bare key, the same `ark`
+    for device_id in before:
+        table.update_item(Key={"pk": device_pk("app", device_id)}, UpdateExpression="SET aud = :a",
+                          ExpressionAttributeValues={":a": partition_key("app", zone)})  # fmt: skip
+    buckets = {str(table.get_item(Key={"pk": device_pk("app", d)})["Item"]["aud"]) for d in ids[1::2]}
+    assert len(buckets) >= 8  # the new devices are spread over the zone's buckets
+
+    def read(key_range: readplan.KeyRange | None, start: dict[str, Any] | None = None) -> list[str]:
+        out = []
+        while True:
+            items, start = devices.partition_page("app", zone, key_range, limit=7, start=start)
+            out += [i["device_id"] for i in items]
+            if start is None:
+                return out
+
+    def read_each_once() -> None:
+        assert Counter(read(None)) == Counter(ids)
+        cursors = 3
+        assert Counter(d for i in range(cursors) for d in read(readplan.key_range(i, cursors))) == Counter(ids)
+
+    def bare() -> list[Any]:
+        return table.query(IndexName="audience", KeyConditionExpression=Key("aud").eq(partition_key("app", zone)))[
+            "Items"
+        ]
+
+    read_each_once()  # before the migration
+    first, cursor = devices.partition_page("app", zone, limit=7)  # a cursor in the bare key
+    assert cursor is not None and cursor["aud"] == partition_key("app", zone)
+    assert {i["device_id"] for i in first} <= set(before)
+
+    def stop(states: Any) -> None:
+        raise Stop
+
+    migration = AudienceMigration(names["DevicesTable"], names["ZonesTable"], names["DeliveryStateTable"],
+                                  segments=1, page_size=30)  # fmt: skip
+    with pytest.raises(Stop):  # part way: some devices moved, some not
+        migration.run(workers=1, on_page=stop)
+    assert 0 < len(bare()) < len(before)
+    read_each_once()  # during the migration
+
+    report = migration.run(workers=1)
+    assert report.rewritten == len(before) and bare() == []
+    read_each_once()  # after
+    rest = [str(i["device_id"]) for i in first] + read(None, cursor)
+    assert set(rest) == set(ids)  # the cursor from before misses nobody
+    assert {d for d, n in Counter(rest).items() if n > 1} <= set(before)  # at worst a moved device twice
 
 
 def campaign(repo: CampaignsRepository, campaign_id: str) -> None:
@@ -197,9 +261,11 @@ def test_an_audience_page_holds_what_the_resource_layer_reads(names: dict[str, s
         devices.put("app", f"d{i}", {**device(), "tags": {"visits": i, "score": 2.5, "vip": i % 2 == 0,
                                                            "seen": {"b", "a"}, "none": None, "list": [1, "x"]}})  # fmt: skip
     table = boto3.resource("dynamodb", region_name="us-east-1").Table(names["DevicesTable"])
-    expected = table.query(IndexName="audience", KeyConditionExpression=Key("aud").eq("app#Europe/Paris"))[
-        "Items"
-    ]
+    expected = [  # the zone's buckets in hash order (readplan.BUCKETS), as a page fills across them
+        item for bucket in range(16)
+        for item in table.query(IndexName="audience",
+                                KeyConditionExpression=Key("aud").eq(f"app#Europe/Paris#{bucket:x}"))["Items"]
+    ]  # fmt: skip
     pages, start = [], None
     while True:
         items, start = devices.partition_page("app", "Europe/Paris", limit=5, start=start)

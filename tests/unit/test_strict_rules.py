@@ -1,5 +1,5 @@
 """Strict mode's pure rules: fault-rate parsing, seeded draws, DynamoDB numbers and sizes, SQS sizes, a user
-pool's password policy."""
+pool's password policy, a Query cursor inside its key condition."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from samlocal.strict import (
     parse_faults,
     password_problem,
     sqs_message_size,
+    start_in_condition,
 )
 
 pytestmark = pytest.mark.unit
@@ -139,3 +140,32 @@ POOL_POLICY = {"MinimumLength": 12, "RequireLowercase": True, "RequireUppercase"
 )
 def test_a_password_is_held_to_the_pools_policy(password: str, policy: dict, problem: str | None) -> None:
     assert password_problem(password, policy) == problem
+
+
+AUDIENCE_QUERY = {
+    "KeyConditionExpression": "aud = :aud AND ark BETWEEN :lo AND :hi",
+    "ExpressionAttributeValues": {":aud": {"S": "app#UTC#3"}, ":lo": {"S": "3200"}, ":hi": {"S": "33ff$"}},
+}
+
+
+@pytest.mark.parametrize(
+    ("condition", "start", "inside"),
+    [
+        (AUDIENCE_QUERY, {"aud": {"S": "app#UTC#3"}, "ark": {"S": "3250#d1"}, "pk": {"S": "app#d1"}}, True),
+        (AUDIENCE_QUERY, {"aud": {"S": "app#UTC#4"}, "ark": {"S": "3250#d1"}, "pk": {"S": "app#d1"}}, False),
+        (AUDIENCE_QUERY, {"aud": {"S": "app#UTC#3"}, "ark": {"S": "3400#d1"}, "pk": {"S": "app#d1"}}, False),
+        (AUDIENCE_QUERY, {"aud": {"S": "app#UTC#3"}, "ark": {"S": "31ff#d1"}, "pk": {"S": "app#d1"}}, False),
+        ({"KeyConditionExpression": "#a = :aud", "ExpressionAttributeNames": {"#a": "aud"},
+          "ExpressionAttributeValues": {":aud": {"S": "app#UTC"}}},
+         {"aud": {"S": "app#UTC#0"}, "ark": {"S": "0000#d"}, "pk": {"S": "app#d"}}, False),
+        ({"KeyConditionExpression": "n = :n", "ExpressionAttributeValues": {":n": {"N": "1.0"}}},
+         {"n": {"N": "1"}}, True),
+        ({"KeyConditionExpression": "pk = :p AND sk >= :s",
+          "ExpressionAttributeValues": {":p": {"S": "a"}, ":s": {"S": "m"}}},
+         {"pk": {"S": "a"}, "sk": {"S": "b"}}, True),  # a form it does not read: let through
+    ],
+)
+def test_a_query_cursor_must_lie_inside_its_key_condition(
+    condition: dict, start: dict, inside: bool
+) -> None:
+    assert start_in_condition({**condition, "ExclusiveStartKey": start}) is inside

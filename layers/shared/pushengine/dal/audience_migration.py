@@ -1,10 +1,13 @@
-"""Backfill for deployments made before the audience index was keyed per zone.
+"""Backfill for deployments made before the audience index was keyed per zone bucket.
 
-Devices written before then carry `aud` = app#zone#shard and no `ark`, so they are not in the `audience`
-index as it is now keyed, and the zone registry holds no device counts. The migration scans the devices
-table in parallel segments and, for every device still in the audience (it has `aud`), writes `aud` and
-`ark` as `DevicesRepository.item` does (one conditional UpdateItem, only where they differ); then it sets
-each zone's device count from what the scan counted.
+Two older shapes are keyed again. Devices written before the index was keyed per zone carry `aud` =
+app#zone#shard and no `ark`, so they are not in the `audience` index at all, and the zone registry holds
+no device counts. Devices written before the buckets carry `aud` = app#zone (the zone's bare key) with
+their `ark`: every read of a zone still reads that key (`dal.devices.audience_reads`), so they are reached
+while the migration runs, but all of a big zone's reads land on that one key until they move to their
+buckets. The migration scans the devices table in parallel segments and, for every device still in the
+audience (it has `aud`), writes `aud` and `ark` as `devices.device_item` does (one conditional UpdateItem,
+only where they differ); then it sets each zone's device count from what the scan counted.
 
 Resumable and idempotent: each segment's cursor, its counts and its tallies are saved after every page in
 one item of the delivery-state table, so an interrupted run goes on from the last saved page (a page done
@@ -24,9 +27,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pushengine.dal import aws
-from pushengine.dal.devices import partition_key, range_key
+from pushengine.dal.devices import audience_key, range_key
 
-STATE_PREFIX = "migrate#audience"
+# v2: the run that keys devices by bucket; a state the per-zone run saved (migrate#audience#<n>#<i>) is
+# not taken for this one's, so a deployment that ran it within STATE_DAYS still scans anew.
+STATE_PREFIX = "migrate#audience#v2"
 STATE_DAYS = 14
 _SEP = "\t"  # between app id and zone in a saved count's key (neither holds a tab)
 
@@ -76,7 +81,8 @@ def needs_rewrite(item: Mapping[str, Any]) -> tuple[str, str] | None:
     """(aud, ark) a device in the audience should carry, when it does not yet; None if nothing to do."""
     if "aud" not in item:  # pruned or never active: not in the audience, nothing to key
         return None
-    aud, ark = partition_key(str(item["app_id"]), str(item["timezone"])), range_key(str(item["device_id"]))
+    app_id, zone, device_id = str(item["app_id"]), str(item["timezone"]), str(item["device_id"])
+    aud, ark = audience_key(app_id, zone, device_id), range_key(device_id)
     return None if item.get("aud") == aud and item.get("ark") == ark else (aud, ark)
 
 

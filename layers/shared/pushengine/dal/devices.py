@@ -1,9 +1,12 @@
-"""Devices, laid out for the audience query: one GSI partition key per (app, zone), sorted by a hash.
+"""Devices, laid out for the audience query: 16 GSI partition keys per (app, zone), sorted by a hash.
 
-A device is one item; its `aud` key names its zone's partition and `ark` (a 16-bit hash of the device id,
-then the id) its place in it, so a zone of any size splits into as many independent key ranges as its
-reads need (`pushengine.readplan`), and moving zones is one write. Invalid devices drop `aud` and so
-leave the (sparse) index. The zone registry lists the zones each app has devices in, with a device
+A device is one item; its `aud` key names its zone's bucket (`app#zone#<h>`, h the top hex digit of the
+hash: `readplan.BUCKETS`, so no key of a big zone takes more than its share of a wave's reads) and `ark` (a
+16-bit hash of the device id, then the id) its place in it, so a zone of any size splits into as many
+independent key ranges as its reads need (`pushengine.readplan`), and moving zones is one write. Devices
+written before the buckets carry the zone's bare key (`app#zone`) until the audience migration keys them
+again; every read of a zone reads that key first, then its buckets, so a wave reaches both. Invalid
+devices drop `aud` and so leave the (sparse) index. The zone registry lists the zones each app has devices in, with a device
 count per zone that sizes a wave's reads (approximate: it is a plan's input, never a stat).
 
 Registrations count on the zone's own registry item; prunes, which come from the send path at a rate that
@@ -28,7 +31,7 @@ from pushengine.dal.apps import now_iso
 from pushengine.dal.numbers import attribute, from_dynamo, to_dynamo
 from pushengine.errors import Conflict
 from pushengine.profiles import profile_attrs
-from pushengine.readplan import HASH_SPACE, KeyRange
+from pushengine.readplan import HASH_SPACE, KeyRange, bucket_of, bucket_reads
 
 AUDIENCE_INDEX = "audience"
 USER_INDEX = "user"  # sparse: only devices with a user_id carry `user_key`
@@ -42,13 +45,43 @@ def shard_of(device_id: str, shard_count: int) -> int:
     return int.from_bytes(hashlib.blake2b(device_id.encode(), digest_size=4).digest(), "big") % shard_count
 
 
-def partition_key(app_id: str, zone: str) -> str:
-    return f"{app_id}#{zone}"
+def partition_key(app_id: str, zone: str, bucket: int | None = None) -> str:
+    """A zone's index key: one bucket's (`app#zone#<h>`), or with no bucket the key devices written before
+    the buckets carry (`app#zone`)."""
+    return f"{app_id}#{zone}" if bucket is None else f"{app_id}#{zone}#{bucket:x}"
+
+
+def hash_of(device_id: str) -> int:
+    """The device's place in its zone: `readplan.HASH_SPACE` values."""
+    return shard_of(device_id, HASH_SPACE)
 
 
 def range_key(device_id: str) -> str:
     """The device's place in its zone's partition: 4 hex digits of its hash (`readplan.HASH_SPACE`), the id."""
-    return f"{shard_of(device_id, HASH_SPACE):04x}#{device_id}"
+    return f"{hash_of(device_id):04x}#{device_id}"
+
+
+def audience_key(app_id: str, zone: str, device_id: str) -> str:
+    """The index key a device of this zone is written under: its bucket's, from the hash its `ark` carries."""
+    return partition_key(app_id, zone, bucket_of(hash_of(device_id)))
+
+
+def audience_reads(
+    app_id: str, zone: str, key_range: KeyRange | None
+) -> list[tuple[str, tuple[str, str] | None]]:
+    """The Queries that read a zone's key range, in order: (index key, `ark` BETWEEN bounds or None for the
+    whole key). The bare key first, for devices not yet keyed by bucket (dal.audience_migration): a device
+    re-keyed while a cursor reads is then read twice at worst (its repeat collapses on the device), never
+    missed. Then the range's buckets in hash order (`readplan.bucket_reads`)."""
+    whole = key_range is None or key_range.whole
+    reads: list[tuple[str, tuple[str, str] | None]] = [
+        (partition_key(app_id, zone), None if whole or key_range is None else key_range.bounds())
+    ]
+    reads += [
+        (partition_key(app_id, zone, r.bucket), None if r.whole else r.bounds())
+        for r in bucket_reads(key_range)
+    ]
+    return reads
 
 
 def _pk(app_id: str, device_id: str) -> str:
@@ -77,7 +110,7 @@ def device_item(
         "pk": _pk(app_id, device_id),
         "app_id": app_id,
         "device_id": device_id,
-        "aud": partition_key(app_id, fields["timezone"]),
+        "aud": audience_key(app_id, fields["timezone"], device_id),
         "ark": range_key(device_id),
         "status": "active",
         "created_at": current["created_at"] if current else stamp,
@@ -296,13 +329,33 @@ class DevicesRepository:
         self, app_id: str, zone: str, key_range: KeyRange | None = None, *, limit: int,
         start: dict[str, Any] | None = None,
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:  # fmt: skip
-        """One page of a zone's partition (of one key range of it, or all), and where the next page
-        starts (None at the end)."""
-        values = {":aud": {"S": partition_key(app_id, zone)}}
+        """One page of a zone's devices (of one key range of it, or all), and where the next page starts
+        (None at the end). The page is filled across the range's index keys (`audience_reads`) in order;
+        the cursor is the last Query's LastEvaluatedKey, or `{"aud": key}` for a key not yet begun."""
+        reads = audience_reads(app_id, zone, key_range)
+        keys = [aud for aud, _ in reads]
+        at, exclusive = 0, None
+        if start:
+            if start.get("aud") not in keys:
+                raise ValueError(f"cursor {start!r} is not in the key range it is read with")
+            at, exclusive = keys.index(start["aud"]), (start if "ark" in start else None)
+        items: list[dict[str, Any]] = []
+        while at < len(reads) and len(items) < limit:
+            page, last = self._query(*reads[at], limit=limit - len(items), start=exclusive)
+            items += page
+            if last is not None:
+                return items, last
+            at, exclusive = at + 1, None
+        return items, ({"aud": keys[at]} if at < len(reads) else None)
+
+    def _query(
+        self, aud: str, bounds: tuple[str, str] | None, *, limit: int, start: dict[str, Any] | None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One Query of one index key (its `ark` bounds, if any): the items, and its LastEvaluatedKey."""
+        values = {":aud": {"S": aud}}
         condition = "aud = :aud"
-        if key_range is not None and not key_range.whole:
-            lo, hi = key_range.bounds()
-            values.update({":lo": {"S": lo}, ":hi": {"S": hi}})
+        if bounds is not None:
+            values.update({":lo": {"S": bounds[0]}, ":hi": {"S": bounds[1]}})
             condition += " AND ark BETWEEN :lo AND :hi"
         kwargs: dict[str, Any] = {
             "TableName": self._table.name, "IndexName": AUDIENCE_INDEX, "KeyConditionExpression": condition,
