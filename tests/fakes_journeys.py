@@ -144,6 +144,23 @@ class FakeJourneyStore(Faults):
             :limit
         ]
 
+    def put_send_group(self, app_id: str, journey_id: str, group_id: str, record: Mapping[str, Any]) -> bool:
+        self.check("put_send_group")
+        key = (f"jsend#{app_id}#{journey_id}", group_id)
+        if key in self.items:
+            return False
+        self.items[key] = plain(dict(record))
+        return True
+
+    def send_group(self, app_id: str, journey_id: str, group_id: str) -> dict[str, Any] | None:
+        pk = f"jsend#{app_id}#{journey_id}"
+        found = self.items.get((pk, group_id))
+        return None if found is None else {**plain(found), "queued": (pk, f"{group_id}#queued") in self.items}
+
+    def mark_send_group(self, app_id: str, journey_id: str, group_id: str, expires_at: int) -> None:
+        self.check("mark_send_group")
+        self.items[(f"jsend#{app_id}#{journey_id}", f"{group_id}#queued")] = {}
+
     def stats(self, app_id: str, journey_id: str) -> dict[str, float]:
         return dict(self.counts.get((app_id, journey_id), Counter()))
 
