@@ -426,7 +426,7 @@ def _attempt(deps: JourneyDeps, enrolment: Mapping[str, Any], device: Mapping[st
     narrowed since the journey was made) or the app has no signing secret: never sent unsigned."""
     secret = deps.webhook_secret(str(enrolment["app_id"]))
     try:
-        webhook.check(step.url, deps.settings.allowed_webpush_hosts, field="url")
+        webhook.check(step.url, deps.settings.allowed_outbound_hosts, field="url")
     except ValueError as exc:
         return webhook.WebhookAnswer(None, error=str(exc), refused=True)
     if deps.webhooks is None or not secret or device is None:

@@ -42,7 +42,7 @@ class JourneyApiDeps:
     audience_queue_url: str
     resolve_template: Callable[[str, str], dict[str, Any]]
     max_message_bytes: int = 262_144
-    outbound_hosts: Sequence[str] = ()  # the one outbound allow-list (Settings.allowed_webpush_hosts)
+    outbound_hosts: Sequence[str] = ()  # the webhook allow-list (Settings.allowed_outbound_hosts)
     webhook_secret: Callable[[str], str | None] = lambda app_id: None  # the app's signing secret
     campaign_deps: Any = None  # campaigns.CampaignDeps: a scheduled entry's campaign (journeys.entry)
 
