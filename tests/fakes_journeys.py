@@ -47,7 +47,13 @@ class FakeJourneyStore(Faults):
         found["status"] = status
         return True
 
+    def mark_listening(self, app_id: str, journey_id: str, listening: int) -> None:
+        found = self.items.get((f"journey#{app_id}", journey_id))
+        if found is not None:
+            found["listening"] = listening
+
     def listen(self, app_id: str, journey_id: str, roles: Mapping[str, Sequence[str]]) -> None:
+        self.check("listen")
         for role, names in roles.items():
             for name in names:
                 self.items[(f"jlisten#{app_id}#{name}", f"{journey_id}#{role}")] = {

@@ -58,6 +58,9 @@ SWEEP_PAGES = 25  # per shard and sweep: 5,000 timers; the rest waits for the ne
 ENGAGEMENT = ("delivered", "opened", "clicked")
 # the event names the events intake counts as `converted` (pushengine.events): a journey's conversions
 CONVERSIONS = tuple(sorted(name for name, stat in STAT_FOR.items() if stat == "converted"))
+# the listener roles a journey item has registered (its `listening`): 2 with `convert`; an item without it was
+# published before conversions were credited
+LISTENING = 2
 
 
 @dataclass
@@ -76,6 +79,25 @@ class JourneyDeps:
     # domain's clock, which the local runtime drives
     wall_clock: Callable[[], float] = wall_time
     campaigns: CampaignStore | None = None  # the step campaigns' pacing timeline (max_per_second)
+
+
+def listening(store: JourneyStore, journey: dict[str, Any]) -> dict[str, Any]:
+    """The journey, its conversion listeners registered if it was published before they existed: the first
+    read that moves or shows it adds them (one put per conversion name, then the journey's `listening`), once
+    per journey; every later read only looks at `listening`."""
+    if int(journey.get("listening") or 1) >= LISTENING:
+        return journey
+    app_id, journey_id = str(journey["app_id"]), str(journey["journey_id"])
+    if any(isinstance(step, SendStep) for step in definition(journey)[1].values()):
+        store.listen(app_id, journey_id, {"convert": list(CONVERSIONS)})
+    store.mark_listening(app_id, journey_id, LISTENING)
+    logger.info("journey conversion listeners registered", extra={"journey_id": journey_id})
+    return {**journey, "listening": LISTENING}
+
+
+def _journey(deps: JourneyDeps, app_id: str, journey_id: str) -> dict[str, Any] | None:
+    found = deps.store.journey(app_id, journey_id)
+    return None if found is None else listening(deps.store, found)
 
 
 def iso(moment: datetime) -> str:
@@ -739,7 +761,7 @@ def enrol_page(deps: JourneyDeps, message: Mapping[str, Any], remaining_millis: 
     """A page of a scheduled entry's devices (delivery/segment.py): each enrolled as an entry event's device
     is; what the invocation's time does not reach goes back on the queue."""
     done: Counter[str] = Counter()
-    journey = deps.store.journey(str(message["app_id"]), str(message["journey_id"]))
+    journey = _journey(deps, str(message["app_id"]), str(message["journey_id"]))
     if journey is None:
         return done
     device_ids = [str(d) for d in message["device_ids"]]
@@ -760,7 +782,7 @@ def fire_timer(deps: JourneyDeps, timer: Mapping[str, Any], outbox: Outbox | Non
     """A timer (from the sweep or the queue) is due."""
     app_id, journey_id, device_id = str(timer["app_id"]), str(timer["journey_id"]), str(timer["device_id"])
     enrolment = deps.store.enrolment(app_id, journey_id, device_id)
-    journey = deps.store.journey(app_id, journey_id)
+    journey = _journey(deps, app_id, journey_id)
     if enrolment is None or journey is None or int(enrolment["seq"]) != int(timer["seq"]):
         if "pk" in timer:  # a stale timer item: its enrolment moved on without consuming it
             deps.store.drop_timer(_key(timer))  # type: ignore[arg-type]
@@ -788,7 +810,7 @@ def on_event(
     order = {"convert": 0, "exit": 1, "wait": 2, "entry": 3}
     listeners = sorted(deps.store.listeners(app_id, name), key=lambda item: order.get(str(item["role"]), 3))
     for listener in listeners:
-        journey = deps.store.journey(app_id, str(listener["journey_id"]))
+        journey = _journey(deps, app_id, str(listener["journey_id"]))
         if journey is None:
             continue
         credited = False  # a user's conversion counts once, for the first of their devices it credits
