@@ -318,9 +318,19 @@ def undelivered(table: list[dict[str, Any]]) -> list[str]:
     return bad
 
 
-def wave_figures(devices: int, latency: float, reports: Path, prices: cost.Prices) -> dict[str, Any]:
-    """The big run through the local stack, its measured cost per million, and the scale model fed by it."""
+def scale_figures(wave_json: Path, bench_json: Path) -> Any:
+    """The scale model's figures: the wave's counts, each channel's send path from this bench's report."""
+    from bench import scale
+
+    return scale.Figures.load(wave_json, bench_json)
+
+
+def wave_figures(devices: int, latency: float, bench_json: Path, prices: cost.Prices) -> dict[str, Any]:
+    """The big run through the local stack, its measured cost per million, and the scale model fed by it
+    (each channel's send path from `bench_json`, this run's throughput report)."""
     from bench import scale, wave
+
+    reports = bench_json.parent
 
     progress(f"one campaign to {devices:,} devices through the local stack")
     measured = wave.run_wave(devices, latency)
@@ -328,7 +338,7 @@ def wave_figures(devices: int, latency: float, reports: Path, prices: cost.Price
     (reports / "bench_wave.json").write_text(json.dumps(measured, indent=2, default=str))
     priced = cost.measured_per_million(measured["per_million"], cost.FUNCTION_MEMORY_MB, prices)
     wave.print_measured_cost(measured, priced)
-    figures = scale.Figures.load(reports / "bench_wave.json")
+    figures = scale_figures(reports / "bench_wave.json", bench_json)
     rows = scale.model(figures, Settings())
     scale.print_model(rows, figures)
     return {"wave": measured, "cost_per_million_measured": priced, "scale_model": rows}
@@ -357,7 +367,7 @@ def first_send_figures(devices: int, latency: float, page: Measurement, settings
 def wave_only(devices: int, latency: float, path: Path) -> int:
     """`make bench BENCH_ONLY=wave`: the big run alone, its figures written into the report beside the rest."""
     report = json.loads(path.read_text()) if path.exists() else {}
-    big_run = wave_figures(devices, latency, path.parent, cost.Prices())
+    big_run = wave_figures(devices, latency, path, cost.Prices())
     report.update(big_run)
     total = float(big_run["cost_per_million_measured"]["aws_total"])
     report.setdefault("targets", {})["cost < $0.05 per million"] = {
@@ -470,7 +480,9 @@ def main(argv: list[str] | None = None) -> int:
         "run_seconds": time.monotonic() - started,
     }  # fmt: skip
     if args.wave_devices:
-        big_run = wave_figures(args.wave_devices, args.latency, args.json.parent, prices)
+        args.json.parent.mkdir(parents=True, exist_ok=True)  # this run's send paths, for the scale model
+        args.json.write_text(json.dumps(report, indent=2, default=str))
+        big_run = wave_figures(args.wave_devices, args.latency, args.json, prices)
         report.update(big_run)
         measured_total = float(big_run["cost_per_million_measured"]["aws_total"])
         goals["cost < $0.05 per million"] = {"value": measured_total, "goal": 0.05, "lower_is_better": True,
