@@ -9,9 +9,9 @@ ones (bench/transports.py), with the aioapns peer, and writes reports/bench_tran
 `--only wave` (or BENCH_ONLY=wave): just the campaign to --wave-devices through the local stack (bench/wave.py).
 After the wave, a wave's first send is timed hop by hop on the local stack (--first-send-devices; bench/first_send.py)
 and modelled for AWS.
-`--only journey` (or BENCH_ONLY=journey): a journey of --journey-devices enrolments (100,000) through the local
-stack, per-stage request counts (bench/journey.py; reports/bench_journey.json). Not in the default run: at the
-local emulator's enrolment rate it takes hours.
+`--only journey` (or BENCH_ONLY=journey): a journey of --journey-devices enrolments (JOURNEY_ENROLMENTS, else a
+1,000 smoke run) through the local stack, per-stage request counts (bench/journey.py; reports/bench_journey.json).
+Not in the default run: the local emulator enrols about 20 a second, so 100,000 take well over an hour.
 """
 
 from __future__ import annotations
@@ -419,8 +419,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="devices of the zone whose first send is timed on the local stack (0: skip it)")  # fmt: skip
     parser.add_argument("--channels", default=",".join(sorted(CHANNELS)),
                         help="with --only transports: which of web,android,ios (default all)")  # fmt: skip
-    parser.add_argument("--journey-devices", type=int, default=100_000,
-                        help="with --only journey: enrolments of the journey run (default 100,000)")  # fmt: skip
+    parser.add_argument("--journey-devices", type=int, default=None,
+                        help="with --only journey: enrolments (JOURNEY_ENROLMENTS, else 1,000)")  # fmt: skip
     parser.add_argument("--only", choices=["all", "transports", "wave", "journey"],
                         default=os.environ.get("BENCH_ONLY") or "all",
                         help="transports: only the engine on its own and on stock transports, and aioapns; "
@@ -432,7 +432,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.only == "journey":
         from bench import journey
 
-        return journey.main(["--devices", str(args.journey_devices), "--latency", str(args.latency),
+        devices = args.journey_devices or journey.default_enrolments()
+        return journey.main(["--devices", str(devices), "--latency", str(args.latency),
                              "--json", str(args.json.with_name("bench_journey.json"))])  # fmt: skip
     n_sequential = args.n_sequential or max(50, args.n // 10)
     for signum in (signal.SIGTERM, signal.SIGINT):  # unwind through StandIns' cleanup, even when started in

@@ -14,7 +14,9 @@ def test_the_wave_s_scale_model_takes_each_channel_s_send_path_from_the_bench_re
     wave_json.write_text(json.dumps({"per_million": {"lambda_cpu_seconds": {"SenderFunction": 140.0},
                                                      "dynamodb_rru": 80_000, "dynamodb_wru": 16_000}}))  # fmt: skip
     bench_json = tmp_path / "bench.json"
-    rows = [{"channel": c, "cpu_us_per_message": us} for c, us in (("android", 100), ("ios", 400), ("web", 250))]
+    rows = [
+        {"channel": c, "cpu_us_per_message": us} for c, us in (("android", 100), ("ios", 400), ("web", 250))
+    ]
     bench_json.write_text(json.dumps({"throughput": rows}))
     figures = run.scale_figures(wave_json, bench_json)
     assert figures.channel_source == "bench.json (make bench)"
@@ -25,4 +27,6 @@ def test_python_m_bench_wave_defines_every_function_before_it_runs_main() -> Non
     tree = ast.parse(Path(wave.__file__).read_text())
     last = tree.body[-1]
     assert isinstance(last, ast.If) and ast.unparse(last.test) == "__name__ == '__main__'"
-    assert not any(isinstance(node, ast.If) and "__main__" in ast.unparse(node.test) for node in tree.body[:-1])
+    assert not any(
+        isinstance(node, ast.If) and "__main__" in ast.unparse(node.test) for node in tree.body[:-1]
+    )
