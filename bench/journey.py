@@ -1,5 +1,5 @@
-"""One journey entered by an audience of `--devices` (100,000 by default) through the whole local stack, every
-AWS request counted per stage.
+"""One journey entered by an audience of `--devices` (JOURNEY_ENROLMENTS, else 1,000: a smoke size) through the
+whole local stack, every AWS request counted per stage.
 
 The journey: a one-off audience entry (`{"audience", "schedule": {"type": "at"}}`: the segment query's
 bounded pages, then `journey_enrol` messages), a send, a one-day wait, the exit. Stages, each metered alone:
@@ -12,9 +12,10 @@ bounded pages, then `journey_enrol` messages), a send, a one-day wait, the exit.
 Per enrolment and per million enrolment-steps (steps entered: send, wait and exit, 3 per enrolment), from
 the counts: requests by operation, capacity units, SQS requests, invocations and CPU, priced as bench/wave.py
 prices a campaign. Then the model: a million enrolments within a minute and ten million waiting, each with
-its binding limit. Progress on stderr.
+its binding limit, held to AWS's published limits (LIMITS), and the writes each key kind and its hottest key
+and item take (`writes_by_key`). Progress on stderr every 5 s.
 
-python -m bench.journey [--devices 100000] [--latency 0.02]
+python -m bench.journey [--devices 100000] [--latency 0.02]   (or JOURNEY_ENROLMENTS=100000)
 """
 
 from __future__ import annotations
@@ -38,11 +39,18 @@ from bench import cost, emulator
 from bench.standins import ROOT, StandIns, cores
 from bench.wave import ADMIN_KEY, Meter, dynamodb, fcm_app, install, progress, scaled, write_devices
 
+SMOKE_ENROLMENTS = 1_000  # `make bench BENCH_ONLY=journey` unless JOURNEY_ENROLMENTS says otherwise
+
+
+def default_enrolments() -> int:
+    """JOURNEY_ENROLMENTS (e.g. 100000 for the full run), else the smoke size."""
+    return int(os.environ.get("JOURNEY_ENROLMENTS") or SMOKE_ENROLMENTS)
+
+
 STEPS_PER_ENROLMENT = 3  # hello (send), rest (wait), done (exit)
 TABLE_WRU_QUOTA = 40_000  # DynamoDB on-demand table write throughput quota, default (adjustable)
 TABLE_RRU_QUOTA = 40_000
 LAMBDA_CONCURRENCY = 1_000  # the account's default concurrent executions
-SHARD_WRITES = 1_000  # WRU/s one partition takes: a timer shard's ceiling
 DEFAULT_SHARDS = 16  # Settings.journey_timer_shards
 STORED_BYTES = 1_700  # an enrolment (≈ 1.5 KB with its path) plus its timer (≈ 200 B)
 GB_MONTH = 0.25  # DynamoDB Standard storage, $ per GB-month
@@ -98,10 +106,72 @@ class Stages:
         return out
 
 
+class HotKeys:
+    """Writes per DynamoDB item, by key kind (the pk up to its first `#`): what one partition key and one item
+    take per enrolment, so the model can hold them to DynamoDB's per-partition 1,000 WCU/s."""
+
+    def __init__(self, meter: Meter) -> None:
+        self.meter, self.lock = meter, threading.Lock()
+        self.writes: Counter[tuple[str, str, str]] = Counter()  # (kind, pk, sk) → writes
+
+    def install(self) -> None:
+        import botocore.client
+
+        original = botocore.client.BaseClient._make_api_call
+        hot = self
+
+        def counted(client: Any, operation: str, params: dict[str, Any]) -> Any:
+            if hot.meter.active and client.meta.service_model.service_name == "dynamodb":
+                hot.count(operation, params)
+            return original(client, operation, params)
+
+        botocore.client.BaseClient._make_api_call = counted  # type: ignore[method-assign]
+
+    def count(self, operation: str, params: dict[str, Any]) -> None:
+        keys: list[dict[str, Any]] = []
+        if operation == "PutItem":
+            keys.append(params["Item"])
+        elif operation in ("UpdateItem", "DeleteItem"):
+            keys.append(params["Key"])
+        elif operation == "TransactWriteItems":
+            for item in params["TransactItems"]:
+                kind, body = next(iter(item.items()))
+                if kind != "ConditionCheck":
+                    keys.append(body["Item"] if kind == "Put" else body["Key"])
+        elif operation == "BatchWriteItem":
+            for requests in params["RequestItems"].values():
+                keys += [r["PutRequest"]["Item"] if "PutRequest" in r else r["DeleteRequest"]["Key"] for r in requests]
+        with self.lock:
+            for key in keys:
+                pk, sk = (_text(key.get("pk")), _text(key.get("sk")))
+                if pk:
+                    self.writes[pk.split("#", 1)[0], pk, sk] += 1
+
+    def report(self, enrolments: int) -> dict[str, dict[str, float]]:
+        """Per key kind: writes per enrolment, and the hottest partition key's and single item's share."""
+        by_kind: dict[str, Counter[str]] = {}
+        items: dict[str, int] = {}
+        per_item: dict[str, int] = {}
+        for (kind, pk, _), n in self.writes.items():
+            by_kind.setdefault(kind, Counter())[pk] += n
+            items[kind] = items.get(kind, 0) + 1
+            per_item[kind] = max(per_item.get(kind, 0), n)
+        return {kind: {"writes_per_enrolment": round(sum(pks.values()) / enrolments, 3),
+                       "hottest_pk_writes_per_enrolment": round(max(pks.values()) / enrolments, 3),
+                       "hottest_item_writes_per_enrolment": round(per_item[kind] / enrolments, 4),
+                       "items": items[kind]}
+                for kind, pks in sorted(by_kind.items())}  # fmt: skip
+
+
+def _text(value: Any) -> str:
+    """A key attribute, wire format ({"S": ...}) or plain."""
+    return str(value["S"]) if isinstance(value, dict) else str(value or "")
+
+
 class Watch(threading.Thread):
     """A progress line every `every` seconds: what the journey's stats say so far."""
 
-    def __init__(self, look: Any, every: float = 15.0) -> None:
+    def __init__(self, look: Any, every: float = 5.0) -> None:
         super().__init__(daemon=True)
         self.look, self.every, self.stopped, self.started = look, every, threading.Event(), time.perf_counter()
 
@@ -127,6 +197,8 @@ def run_journey(n: int, latency: float) -> dict[str, Any]:
 
     meter = Meter()
     install(meter)
+    hot = HotKeys(meter)
+    hot.install()
     _, standin_cores = cores()
     with StandIns(latency, standin_cores) as standins:
         fcm = standins.start("fcm")
@@ -200,13 +272,54 @@ def run_journey(n: int, latency: float) -> dict[str, Any]:
         "enrolments": n, "latency_s": latency, "wall_seconds": wall, "entry_seconds": entry_seconds,
         "sweeps": sweeps, "enrolments_per_second_entry": n / entry_seconds, "stats": final,
         "standin_accepted": accepted, "enrolment_steps": steps, "stats_exact": exact,
-        "stages": stages.report(n), "requests": dict(meter.requests),
+        "stages": stages.report(n), "requests": dict(meter.requests), "writes_by_key": hot.report(n),
         "per_million_enrolment_steps": scaled(meter, 1e6 / max(1, steps),
                                               after["bytes_received"] - before["bytes_received"]),
     }  # fmt: skip
 
 
-def model(result: dict[str, Any]) -> list[dict[str, str]]:
+# AWS's published limits the model holds the measured counts to (read 2026-12-07):
+LIMITS = {
+    "partition": "DynamoDB: 1,000 WCU and 3,000 RCU per second per partition, and one item never spans two "
+                 "(docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html); split "
+                 "for heat does not help a key written in increasing sort-key order",
+    "table": "DynamoDB on-demand: 40,000 RRU/s and 40,000 WRU/s per table by default, adjustable "
+             "(docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html)",
+    "lambda": "Lambda: 1,000 concurrent executions per account and Region by default "
+              "(docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html)",
+    "sqs": "SQS standard queues: nearly unlimited requests per second, 120,000 messages in flight per queue "
+           "(docs.aws.amazon.com/AWSSimpleSQS/latest/SQSDeveloperGuide/quotas-messages.html)",
+    "scheduler": "EventBridge Scheduler: CreateSchedule 5,000/s and 1,000 invocations/s by default in the primary "
+                 "Regions (docs.aws.amazon.com/scheduler/latest/UserGuide/scheduler-quotas.html); the engine "
+                 "makes no per-enrolment Scheduler call, only the sweep's one rate(1 minute) schedule",
+}  # fmt: skip
+PARTITION_WCU = 1_000
+TRANSACT_WRU = 2  # the least one transactional write of an item up to 1 KB costs
+
+
+def pressures(result: dict[str, Any], per_s: float) -> list[tuple[float, str, str]]:
+    """(demand over capacity, what) for each limit at `per_s` enrolments a second through the entry stage."""
+    entry = result["stages"]["entry"]
+    wru = entry["wru_per_enrolment"] * per_s
+    calls = sum(v for k, v in entry["requests_per_enrolment"].items() if k.startswith(("dynamodb.", "sqs.Send")))
+    concurrency = per_s * (sum(entry["cpu_ms_per_enrolment"].values()) / 1000 + calls * cost.ROUND_TRIP_SECONDS)
+    out = [(wru / TABLE_WRU_QUOTA, f"the table's write throughput: {wru:,.0f} WRU/s against the default "
+                                   f"{TABLE_WRU_QUOTA:,}", "table"),
+           (concurrency / LAMBDA_CONCURRENCY, f"Lambda concurrency: ≈ {concurrency:,.0f} against "
+                                              f"{LAMBDA_CONCURRENCY:,}", "lambda")]  # fmt: skip
+    for kind, w in result.get("writes_by_key", {}).items():
+        # a counter item cannot split, nor can a key written in time order (the timers); a journey's enrolments
+        # (`enrol#…`, device ids as sort keys) split for heat, so its one key is reported, not held to 1,000
+        hottest = {"jstats": "hottest_item_writes_per_enrolment", "jtimer": "hottest_pk_writes_per_enrolment"}
+        if kind in hottest:
+            wcu = w[hottest[kind]] * per_s * TRANSACT_WRU
+            out.append((wcu / PARTITION_WCU, f"`{kind}#…` ({w['items']:,} items): its hottest "
+                        f"{'key' if kind == 'jtimer' else 'item'} takes ≥ {wcu:,.0f} WCU/s against one partition's "
+                        f"{PARTITION_WCU:,}", "partition"))  # fmt: skip
+    return sorted(out, reverse=True)
+
+
+def model(result: dict[str, Any]) -> list[dict[str, Any]]:
     """A million enrolments within a minute, and ten million waiting, from the measured counts."""
     entry = result["stages"]["entry"]
     timers = result["stages"]["timers"]
@@ -214,26 +327,27 @@ def model(result: dict[str, Any]) -> list[dict[str, str]]:
     wru = entry["wru_per_enrolment"] * per_s
     rru = entry["rru_per_enrolment"] * per_s
     cpu_s = sum(entry["cpu_ms_per_enrolment"].values()) / 1000 * per_s  # busy Lambda seconds per second
-    calls = sum(v for k, v in entry["requests_per_enrolment"].items() if k.startswith(("dynamodb.", "sqs.Send")))
-    concurrency = per_s * (sum(entry["cpu_ms_per_enrolment"].values()) / 1000 + calls * cost.ROUND_TRIP_SECONDS)
+    burst = pressures(result, per_s)
+    ratio, binding, _ = burst[0]
     fired_per_minute = DEFAULT_SHARDS * 25 * 200
     stored_gb = 10_000_000 * STORED_BYTES / 1e9
+    timer_wcu = fired_per_minute / 60 / DEFAULT_SHARDS * TRANSACT_WRU
     return [
         {"size": "1,000,000 enrolments within a minute",
-         "figure": f"{wru:,.0f} WRU/s and {rru:,.0f} RRU/s; {cpu_s:,.0f} Lambda CPU-s/s; ≈ {concurrency:,.0f} "
-                   f"concurrent executions (CPU plus {calls:.1f} waited calls each)",
-         "binding": (f"the table's write throughput ({wru / TABLE_WRU_QUOTA:.1f} times the default {TABLE_WRU_QUOTA:,} "
-                     "WRU/s quota: raise it, or the burst takes that many minutes)"
-                     if wru > TABLE_WRU_QUOTA else "Lambda concurrency" if concurrency > LAMBDA_CONCURRENCY
-                     else "none of the defaults")},
+         "figure": f"{wru:,.0f} WRU/s and {rru:,.0f} RRU/s; {cpu_s:,.0f} Lambda CPU-s/s",
+         "binding": f"{binding}: {ratio:.1f}x, so the burst takes ≈ {max(1.0, ratio):.0f} minutes"
+                    + (f"; next: {burst[1][1]} ({burst[1][0]:.1f}x)" if len(burst) > 1 else ""),
+         "limits": [{"ratio": round(r, 2), "limit": what, "source": LIMITS[src]} for r, what, src in burst],
+         "not_binding": [LIMITS["sqs"], LIMITS["scheduler"]]},
         {"size": "10,000,000 waiting",
          "figure": f"≈ {stored_gb:,.0f} GB stored (${stored_gb * GB_MONTH:,.2f}/month); nothing per minute while "
                    f"they wait; firing {fired_per_minute:,} timers a minute with {DEFAULT_SHARDS} shards "
-                   f"({timers['wru_per_enrolment']:.1f} WRU per fired timer)",
+                   f"({timers['wru_per_enrolment']:.1f} WRU per fired timer; ≈ {timer_wcu:,.0f} WCU/s of timer "
+                   f"deletes per shard partition, under its {PARTITION_WCU:,})",
          "binding": (f"the sweep's pages: {DEFAULT_SHARDS} shards x 25 pages x 200 = {fired_per_minute:,} a minute; "
                      f"10 M due at once drain in {10_000_000 / fired_per_minute:,.0f} minutes, so a burst "
                      "due together wants JOURNEY_TIMER_SHARDS=64 or more (each shard's partition takes "
-                     f"{SHARD_WRITES:,} WRU/s)")},
+                     f"{PARTITION_WCU:,} WCU/s)")},
     ]  # fmt: skip
 
 
@@ -255,6 +369,11 @@ def print_report(result: dict[str, Any], priced: dict[str, Any]) -> None:
     print(f"  {'AWS total':16} ${priced['aws_total']:.4f}")
     for row in model(result):
         print(f"  {row['size']}: {row['figure']}\n    binding: {row['binding']}")
+        for limit in row.get("limits", []):
+            print(f"      {limit['ratio']:6.2f}x  {limit['limit']}")
+    print("  limits, as AWS publishes them:")
+    for text in LIMITS.values():
+        print(f"    - {text}")
 
 
 def price(result: dict[str, Any]) -> dict[str, Any]:
@@ -270,7 +389,8 @@ def _stop(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--devices", type=int, default=100_000)
+    parser.add_argument("--devices", type=int, default=default_enrolments(),
+                        help=f"enrolments (JOURNEY_ENROLMENTS, else {SMOKE_ENROLMENTS:,})")  # fmt: skip
     parser.add_argument("--latency", type=float, default=0.02)
     parser.add_argument("--json", type=Path, default=ROOT / "reports" / "bench_journey.json")
     args = parser.parse_args(argv)

@@ -9,9 +9,9 @@ ones (bench/transports.py), with the aioapns peer, and writes reports/bench_tran
 `--only wave` (or BENCH_ONLY=wave): just the campaign to --wave-devices through the local stack (bench/wave.py).
 After the wave, a wave's first send is timed hop by hop on the local stack (--first-send-devices; bench/first_send.py)
 and modelled for AWS.
-`--only journey` (or BENCH_ONLY=journey): a journey of --journey-devices enrolments (100,000) through the local
-stack, per-stage request counts (bench/journey.py; reports/bench_journey.json). Not in the default run: at the
-local emulator's enrolment rate it takes hours.
+`--only journey` (or BENCH_ONLY=journey): a journey of --journey-devices enrolments (JOURNEY_ENROLMENTS, else a
+1,000 smoke run) through the local stack, per-stage request counts (bench/journey.py; reports/bench_journey.json).
+Not in the default run: the local emulator enrols about 20 a second, so 100,000 take well over an hour.
 """
 
 from __future__ import annotations
@@ -318,9 +318,19 @@ def undelivered(table: list[dict[str, Any]]) -> list[str]:
     return bad
 
 
-def wave_figures(devices: int, latency: float, reports: Path, prices: cost.Prices) -> dict[str, Any]:
-    """The big run through the local stack, its measured cost per million, and the scale model fed by it."""
+def scale_figures(wave_json: Path, bench_json: Path) -> Any:
+    """The scale model's figures: the wave's counts, each channel's send path from this bench's report."""
+    from bench import scale
+
+    return scale.Figures.load(wave_json, bench_json)
+
+
+def wave_figures(devices: int, latency: float, bench_json: Path, prices: cost.Prices) -> dict[str, Any]:
+    """The big run through the local stack, its measured cost per million, and the scale model fed by it
+    (each channel's send path from `bench_json`, this run's throughput report)."""
     from bench import scale, wave
+
+    reports = bench_json.parent
 
     progress(f"one campaign to {devices:,} devices through the local stack")
     measured = wave.run_wave(devices, latency)
@@ -328,7 +338,7 @@ def wave_figures(devices: int, latency: float, reports: Path, prices: cost.Price
     (reports / "bench_wave.json").write_text(json.dumps(measured, indent=2, default=str))
     priced = cost.measured_per_million(measured["per_million"], cost.FUNCTION_MEMORY_MB, prices)
     wave.print_measured_cost(measured, priced)
-    figures = scale.Figures.load(reports / "bench_wave.json")
+    figures = scale_figures(reports / "bench_wave.json", bench_json)
     rows = scale.model(figures, Settings())
     scale.print_model(rows, figures)
     return {"wave": measured, "cost_per_million_measured": priced, "scale_model": rows}
@@ -357,7 +367,7 @@ def first_send_figures(devices: int, latency: float, page: Measurement, settings
 def wave_only(devices: int, latency: float, path: Path) -> int:
     """`make bench BENCH_ONLY=wave`: the big run alone, its figures written into the report beside the rest."""
     report = json.loads(path.read_text()) if path.exists() else {}
-    big_run = wave_figures(devices, latency, path.parent, cost.Prices())
+    big_run = wave_figures(devices, latency, path, cost.Prices())
     report.update(big_run)
     total = float(big_run["cost_per_million_measured"]["aws_total"])
     report.setdefault("targets", {})["cost < $0.05 per million"] = {
@@ -409,8 +419,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="devices of the zone whose first send is timed on the local stack (0: skip it)")  # fmt: skip
     parser.add_argument("--channels", default=",".join(sorted(CHANNELS)),
                         help="with --only transports: which of web,android,ios (default all)")  # fmt: skip
-    parser.add_argument("--journey-devices", type=int, default=100_000,
-                        help="with --only journey: enrolments of the journey run (default 100,000)")  # fmt: skip
+    parser.add_argument("--journey-devices", type=int, default=None,
+                        help="with --only journey: enrolments (JOURNEY_ENROLMENTS, else 1,000)")  # fmt: skip
     parser.add_argument("--only", choices=["all", "transports", "wave", "journey"],
                         default=os.environ.get("BENCH_ONLY") or "all",
                         help="transports: only the engine on its own and on stock transports, and aioapns; "
@@ -422,7 +432,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.only == "journey":
         from bench import journey
 
-        return journey.main(["--devices", str(args.journey_devices), "--latency", str(args.latency),
+        devices = args.journey_devices or journey.default_enrolments()
+        return journey.main(["--devices", str(devices), "--latency", str(args.latency),
                              "--json", str(args.json.with_name("bench_journey.json"))])  # fmt: skip
     n_sequential = args.n_sequential or max(50, args.n // 10)
     for signum in (signal.SIGTERM, signal.SIGINT):  # unwind through StandIns' cleanup, even when started in
@@ -470,7 +481,9 @@ def main(argv: list[str] | None = None) -> int:
         "run_seconds": time.monotonic() - started,
     }  # fmt: skip
     if args.wave_devices:
-        big_run = wave_figures(args.wave_devices, args.latency, args.json.parent, prices)
+        args.json.parent.mkdir(parents=True, exist_ok=True)  # this run's send paths, for the scale model
+        args.json.write_text(json.dumps(report, indent=2, default=str))
+        big_run = wave_figures(args.wave_devices, args.latency, args.json, prices)
         report.update(big_run)
         measured_total = float(big_run["cost_per_million_measured"]["aws_total"])
         goals["cost < $0.05 per million"] = {"value": measured_total, "goal": 0.05, "lower_is_better": True,

@@ -411,10 +411,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if result["stats_exact"] else 1
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
-
-
 def print_measured_cost(measured: dict[str, Any], priced: dict[str, Any]) -> None:
     stats = measured["stats"]
     print(f"\nOne campaign, {measured['devices']:,} devices in one zone, through the local stack: "
@@ -433,6 +429,8 @@ def print_measured_cost(measured: dict[str, Any], priced: dict[str, Any]) -> Non
     print(f"  {'egress':16} ${egress['usd']:.4f}  ({egress['bytes_per_notification']:,.0f} bytes on the wire "
           f"per notification at ${cost.EGRESS_PER_GB}/GB)")  # fmt: skip
     print(f"  {'with egress':16} ${priced['total_with_egress']:.4f}")
-    from bench.wave import print_where
-
     print_where(measured, cost.Prices())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

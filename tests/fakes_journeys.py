@@ -47,7 +47,13 @@ class FakeJourneyStore(Faults):
         found["status"] = status
         return True
 
+    def mark_listening(self, app_id: str, journey_id: str, listening: int) -> None:
+        found = self.items.get((f"journey#{app_id}", journey_id))
+        if found is not None:
+            found["listening"] = listening
+
     def listen(self, app_id: str, journey_id: str, roles: Mapping[str, Sequence[str]]) -> None:
+        self.check("listen")
         for role, names in roles.items():
             for name in names:
                 self.items[(f"jlisten#{app_id}#{name}", f"{journey_id}#{role}")] = {
@@ -143,6 +149,23 @@ class FakeJourneyStore(Faults):
         return [plain({**v, "pk": pk, "sk": sk}) for (p, sk), v in sorted(self.items.items()) if p == pk][
             :limit
         ]
+
+    def put_send_group(self, app_id: str, journey_id: str, group_id: str, record: Mapping[str, Any]) -> bool:
+        self.check("put_send_group")
+        key = (f"jsend#{app_id}#{journey_id}", group_id)
+        if key in self.items:
+            return False
+        self.items[key] = plain(dict(record))
+        return True
+
+    def send_group(self, app_id: str, journey_id: str, group_id: str) -> dict[str, Any] | None:
+        pk = f"jsend#{app_id}#{journey_id}"
+        found = self.items.get((pk, group_id))
+        return None if found is None else {**plain(found), "queued": (pk, f"{group_id}#queued") in self.items}
+
+    def mark_send_group(self, app_id: str, journey_id: str, group_id: str, expires_at: int) -> None:
+        self.check("mark_send_group")
+        self.items[(f"jsend#{app_id}#{journey_id}", f"{group_id}#queued")] = {}
 
     def stats(self, app_id: str, journey_id: str) -> dict[str, float]:
         return dict(self.counts.get((app_id, journey_id), Counter()))

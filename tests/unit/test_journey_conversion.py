@@ -92,3 +92,38 @@ def test_a_users_conversion_is_credited_once_across_their_devices(world: World) 
         engine.on_event(world.deps, APP, body, ["a", "b"])
     assert steps(world, jid)["hello"]["converted"] == 1
     assert steps(world, jid)["hello"]["revenue_by_currency"] == {"USD": 5.0}
+
+
+def published_before_conversions(world: World, body: dict[str, Any]) -> str:
+    """A journey as one published before conversions were credited left it: no `convert` listeners, and no
+    `listening` on its item."""
+    jid = world.create(body)
+    world.store.unlisten(APP, jid, {"convert": list(engine.CONVERSIONS)})
+    world.store.items[(f"journey#{APP}", jid)].pop("listening")
+    assert world.store.listeners(APP, "purchase") == [] or all(
+        item["role"] != "convert" for item in world.store.listeners(APP, "purchase")
+    )
+    return jid
+
+
+def test_a_journey_published_before_conversions_registers_its_listeners_when_it_next_moves(world: World) -> None:
+    jid = published_before_conversions(world, series(exit_on=[]))
+    world.event("a", "signed_up")  # the entry reads the journey: its conversion listeners are registered
+    journey = world.store.journey(APP, jid)
+    assert journey is not None and journey["listening"] == engine.LISTENING
+    assert {(i["journey_id"], i["role"]) for i in world.store.listeners(APP, "purchase")} == {(jid, "convert")}
+    world.now = T0 + timedelta(hours=1)
+    assert world.event("a", "purchase", value=5, currency="USD") == {"converted": 1}
+    assert steps(world, jid)["hello"]["converted"] == 1
+    # once: a later read registers nothing again
+    listens = world.store.calls.get("listen", 0)
+    world.advance(T0 + timedelta(days=1))
+    assert world.store.calls.get("listen", 0) == listens
+
+
+def test_reading_an_old_journey_through_the_api_registers_its_listeners(world: World) -> None:
+    from pushengine.journeys import service
+
+    jid = published_before_conversions(world, series())
+    service.get(world.api(), APP, jid)
+    assert {(i["journey_id"], i["role"]) for i in world.store.listeners(APP, "conversion")} == {(jid, "convert")}

@@ -19,6 +19,7 @@ from pushengine.errors import InvalidInput
 from pushengine.journeys import engine, service, webhook
 from pushengine.journeys.model import JourneyIn
 from pushengine.journeys.webhook import WebhookAnswer
+from pushengine.webpush_keys import DEFAULT_WEBPUSH_HOSTS
 from tests.fakes import FakeCampaigns, FakeDevices, FakeQueue
 from tests.fakes_journeys import FakeJourneyStore
 from tests.unit.test_journey_engine import APP, AQ, KEYS, SQ, T0, World
@@ -56,11 +57,13 @@ class HookWorld(World):
     receiver: FakeReceiver = field(default_factory=FakeReceiver)
     secret: str | None = SECRET
     hosts: tuple[str, ...] = ("hooks.example.com",)
+    outbound: tuple[str, ...] = ()  # OutboundAllowedHosts (empty: the Web Push list, `hosts`)
 
     @property
     def deps(self) -> engine.JourneyDeps:
         return engine.JourneyDeps(
-            settings=Settings(audience_queue_url=AQ, send_queue_url=SQ, webpush_allowed_hosts=",".join(self.hosts)),
+            settings=Settings(audience_queue_url=AQ, send_queue_url=SQ, webpush_allowed_hosts=",".join(self.hosts),
+                              outbound_allowed_hosts=",".join(self.outbound)),
             store=self.store, devices=self.devices, queue=self.queue, clock=lambda: self.now, timer_shards=4,
             queue_delay_max=0, webhooks=self.receiver, webhook_secret=lambda app_id: self.secret,
             wall_clock=lambda: float(WALL),
@@ -69,7 +72,8 @@ class HookWorld(World):
     def api(self) -> service.JourneyApiDeps:
         return service.JourneyApiDeps(store=self.store, campaigns=self.campaigns, queue=self.queue,
                                       audience_queue_url=AQ, resolve_template=lambda app, t: {"title": "c", "body": "b"},
-                                      outbound_hosts=self.hosts, webhook_secret=lambda app_id: self.secret)  # fmt: skip
+                                      outbound_hosts=self.deps.settings.allowed_outbound_hosts,
+                                      webhook_secret=lambda app_id: self.secret)  # fmt: skip
 
     def create(self, body: dict[str, Any]) -> str:
         return service.create(self.api(), APP, JourneyIn.model_validate(body), now=self.now).journey_id
@@ -266,6 +270,35 @@ def test_no_call_without_a_secret_or_once_the_url_leaves_the_allow_list(world: H
     world.hosts = ("other.example.com",)  # the operator narrowed the allow-list meanwhile
     world.advance(T0)
     assert world.receiver.calls == [] and world.stats(jid)["steps"]["tell"]["failed"] == 1
+
+
+@pytest.mark.parametrize(("outbound", "webpush", "expected"), [
+    ("", "", list(DEFAULT_WEBPUSH_HOSTS)),
+    ("", "push.example, hooks.example.com", ["push.example", "hooks.example.com"]),  # as before the new list
+    ("Hooks.Example.com, *.crm.example", "push.example", ["hooks.example.com", "*.crm.example"]),
+    (" , ", "push.example", ["push.example"]),  # blank is empty
+])
+def test_the_outbound_allow_list_falls_back_to_the_web_push_list(outbound: str, webpush: str,
+                                                                 expected: list[str]) -> None:  # fmt: skip
+    settings = Settings(outbound_allowed_hosts=outbound, webpush_allowed_hosts=webpush)
+    assert settings.allowed_outbound_hosts == expected
+
+
+def test_a_webhook_host_on_the_outbound_list_is_called_and_the_web_push_list_no_longer_counts(
+    world: HookWorld,
+) -> None:
+    world.hosts, world.outbound = ("push.example",), ("hooks.example.com",)
+    jid = world.create(hooked())
+    world.event("a", "signup")
+    world.advance(T0)
+    assert len(world.receiver.calls) == 1 and world.stats(jid)["steps"]["tell"]["sent"] == 1
+    # the operator moves the host off the outbound list; the Web Push list naming it is not consulted
+    world.hosts, world.outbound = ("hooks.example.com",), ("other.example.com",)
+    world.devices.register(APP, "b", platform="web", timezone="UTC",
+                           subscription={"endpoint": "https://push.example/b", "keys": KEYS})  # fmt: skip
+    world.event("b", "signup")
+    world.advance(T0)
+    assert len(world.receiver.calls) == 1 and world.stats(jid)["steps"]["tell"]["failed"] == 1
 
 
 def test_pause_holds_the_call_and_resume_makes_it_once(world: HookWorld) -> None:

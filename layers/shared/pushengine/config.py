@@ -44,6 +44,8 @@ class Settings(BaseModel):
     max_message_bytes: int = Field(default=262_144, ge=1024, le=1_048_576)
     max_receive_count: int = Field(default=5, ge=1)
     webpush_allowed_hosts: str = ""
+    # the hosts journey webhooks may call (OutboundAllowedHosts); empty: webpush_allowed_hosts, as before it
+    outbound_allowed_hosts: str = ""
     # Local runs and tests only: "host=127.0.0.1:port,..." connects a push service's requests to a stand-in
     # (like curl --connect-to); the URL, its allow-list check, Host and the VAPID audience stay the endpoint's.
     webpush_connect_to: str = ""
@@ -81,6 +83,13 @@ class Settings(BaseModel):
         from pushengine.webpush_keys import parse_allowed_hosts
 
         return parse_allowed_hosts(self.webpush_allowed_hosts)
+
+    @property
+    def allowed_outbound_hosts(self) -> list[str]:
+        """The webhook allow-list (pushengine.outbound.outbound_hosts)."""
+        from pushengine.outbound import outbound_hosts
+
+        return outbound_hosts(self.outbound_allowed_hosts, self.allowed_webpush_hosts)
 
     @property
     def webpush_connections(self) -> dict[str, str]:

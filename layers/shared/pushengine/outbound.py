@@ -1,4 +1,5 @@
-"""Which URLs the engine may call: one policy for every user-supplied URL (Web Push endpoints, FCM token_uri).
+"""Which URLs the engine may call: one policy for every user-supplied URL (Web Push endpoints, FCM token_uri,
+journey webhooks).
 
 The sender must never be turned against internal addresses (SSRF): https only, to a host (or host:port) on
 an allow-list, plain http only for a listed loopback host, and private, link-local (cloud metadata) and
@@ -46,6 +47,14 @@ def _entry_matches(host: str, port: int, default_port: int, entries: Iterable[st
         if _host_matches(host, pattern) and port == (entry_port if entry_port is not None else default_port):
             return True
     return False
+
+
+def outbound_hosts(text: str | None, fallback: Sequence[str]) -> list[str]:
+    """The hosts journey webhooks may call: OUTBOUND_ALLOWED_HOSTS (comma list), or, when it is unset or blank,
+    `fallback` (the Web Push allow-list, which webhooks shared before the outbound list existed, so a stack
+    that listed its webhook hosts there keeps calling them)."""
+    entries = [e.strip().lower() for e in (text or "").split(",") if e.strip()]
+    return entries or list(fallback)
 
 
 def check_url(url: str, allowed_hosts: Sequence[str], *, field: str, allow_list: str) -> None:

@@ -26,7 +26,7 @@ from pushengine.analytics import app_defaults, exposure_window, revenue_key
 from pushengine.audience import parse_filter
 from pushengine.config import Settings
 from pushengine.delivery import pace
-from pushengine.delivery.segment import device_entry
+from pushengine.delivery.segment import device_entry, split_to_fit
 from pushengine.events import STAT_FOR
 from pushengine.journeys import steps as step_campaigns
 from pushengine.journeys import webhook
@@ -58,6 +58,9 @@ SWEEP_PAGES = 25  # per shard and sweep: 5,000 timers; the rest waits for the ne
 ENGAGEMENT = ("delivered", "opened", "clicked")
 # the event names the events intake counts as `converted` (pushengine.events): a journey's conversions
 CONVERSIONS = tuple(sorted(name for name, stat in STAT_FOR.items() if stat == "converted"))
+# the listener roles a journey item has registered (its `listening`): 2 with `convert`; an item without it was
+# published before conversions were credited
+LISTENING = 2
 
 
 @dataclass
@@ -76,6 +79,25 @@ class JourneyDeps:
     # domain's clock, which the local runtime drives
     wall_clock: Callable[[], float] = wall_time
     campaigns: CampaignStore | None = None  # the step campaigns' pacing timeline (max_per_second)
+
+
+def listening(store: JourneyStore, journey: dict[str, Any]) -> dict[str, Any]:
+    """The journey, its conversion listeners registered if it was published before they existed: the first
+    read that moves or shows it adds them (one put per conversion name, then the journey's `listening`), once
+    per journey; every later read only looks at `listening`."""
+    if int(journey.get("listening") or 1) >= LISTENING:
+        return journey
+    app_id, journey_id = str(journey["app_id"]), str(journey["journey_id"])
+    if any(isinstance(step, SendStep) for step in definition(journey)[1].values()):
+        store.listen(app_id, journey_id, {"convert": list(CONVERSIONS)})
+    store.mark_listening(app_id, journey_id, LISTENING)
+    logger.info("journey conversion listeners registered", extra={"journey_id": journey_id})
+    return {**journey, "listening": LISTENING}
+
+
+def _journey(deps: JourneyDeps, app_id: str, journey_id: str) -> dict[str, Any] | None:
+    found = deps.store.journey(app_id, journey_id)
+    return None if found is None else listening(deps.store, found)
 
 
 def iso(moment: datetime) -> str:
@@ -335,9 +357,10 @@ def _fast_timer(deps: JourneyDeps, timer: Mapping[str, Any], moment: datetime) -
 
 
 def move(deps: JourneyDeps, journey: Mapping[str, Any], enrolment: dict[str, Any], moment: datetime,
-         reason: str, device: Mapping[str, Any] | None = None) -> str:  # fmt: skip
+         reason: str, device: Mapping[str, Any] | None = None, outbox: Outbox | None = None) -> str:  # fmt: skip
     """Move an enrolment read at its current seq; returns what happened. `device`: as its caller just read it
-    (an entry), so the move and its sends read it no second time."""
+    (an entry), so the move and its sends read it no second time. `outbox`: the page's, which queues the
+    sends of all its moves together (a move with sends then answers "moved" once claimed)."""
     if enrolment.get("state") != "active":
         return "done"
     if journey["status"] == "paused" and enrolment.get("status") != "running":
@@ -346,17 +369,24 @@ def move(deps: JourneyDeps, journey: Mapping[str, Any], enrolment: dict[str, Any
         return _call_webhook(deps, journey, enrolment, found, moment)
     if enrolment.get("status") == "running":  # a claimed plan: replay it
         p = Plan.from_json(enrolment["plan"])
+        box = outbox or Outbox(deps, grouped=False)
+        box.replay(journey, enrolment, p, moment)
     else:
         app_id = str(enrolment["app_id"])
         if device is None:
             device = deps.devices.get(app_id, str(enrolment["device_id"]))
         defaults = app_settings.load(deps.apps, app_id) if deps.apps is not None else {}
         p = plan(journey, enrolment, device, moment, reason, defaults)
-        if p.sends and not _claim(deps, enrolment, p, moment):
+        if not p.sends:
+            return "moved" if _commit(deps, journey, enrolment, p, moment) else "stale"
+        box = outbox or Outbox(deps, grouped=False)
+        if not box.claim(journey, enrolment, p, moment, device):
             return "stale"
-    if p.sends:
-        _queue_sends(deps, journey, enrolment, p, moment, device)
-    return "moved" if _commit(deps, journey, enrolment, p, moment) else "stale"
+    if outbox is not None:
+        outbox.flush_when_full()
+        return "moved"
+    (outcome,) = box.flush()
+    return outcome
 
 
 def _webhook_step(journey: Mapping[str, Any], enrolment: Mapping[str, Any]) -> WebhookStep | None:
@@ -404,9 +434,11 @@ def _call_webhook(deps: JourneyDeps, journey: Mapping[str, Any], enrolment: dict
     p.stats[f"step.{step_id}.{result}"] += 1
     p.stats[f"step.{step.next}.entered"] += 1
     if p.sends:
-        if not _claim(deps, enrolment, p, moment):
+        box = Outbox(deps, grouped=False)
+        if not box.claim(journey, enrolment, p, moment, device):
             return "stale"
-        _queue_sends(deps, journey, enrolment, p, moment, device)
+        (outcome,) = box.flush()
+        return outcome
     return "moved" if _commit(deps, journey, enrolment, p, moment) else "stale"
 
 
@@ -416,7 +448,7 @@ def _attempt(deps: JourneyDeps, enrolment: Mapping[str, Any], device: Mapping[st
     narrowed since the journey was made) or the app has no signing secret: never sent unsigned."""
     secret = deps.webhook_secret(str(enrolment["app_id"]))
     try:
-        webhook.check(step.url, deps.settings.allowed_webpush_hosts, field="url")
+        webhook.check(step.url, deps.settings.allowed_outbound_hosts, field="url")
     except ValueError as exc:
         return webhook.WebhookAnswer(None, error=str(exc), refused=True)
     if deps.webhooks is None or not secret or device is None:
@@ -439,35 +471,221 @@ def _claim(deps: JourneyDeps, enrolment: dict[str, Any], p: Plan, moment: dateti
     return True
 
 
-def _queue_sends(
-    deps: JourneyDeps, journey: Mapping[str, Any], enrolment: Mapping[str, Any], p: Plan, moment: datetime,
-    device: Mapping[str, Any] | None = None,
-) -> None:  # fmt: skip
-    app_id, device_id = str(enrolment["app_id"]), str(enrolment["device_id"])
-    if device is None:  # a replayed claim reads it again
-        device = deps.devices.get(app_id, device_id)
-    if device is None:
-        return
-    defaults = app_settings.load(deps.apps, app_id) if deps.apps is not None else {}
-    event = enrolment.get("event") or {}
-    context: dict[str, Any] = {
-        "event": {"name": event.get("name"), "properties": event.get("properties") or {}}
-    }
-    batches = []
-    for send in p.sends:
-        step_id = send["step"]
-        campaign_id = step_campaigns.campaign_id(str(journey["journey_id"]), step_id, int(journey["version"]))
-        spec = CampaignSpec.model_validate(journey["campaigns"][step_id])
-        batch_id = f"j.{device_id}.{enrolment.get('run', 1)}.{enrolment['claim']}.{step_id}"
-        batches.append({"app_id": app_id, "campaign_id": campaign_id, "batch_id": batch_id,
-                        "devices": [device_entry(device, send["variant"], context)],
-                        "cap_id": f"{journey['journey_id']}.{device_id}",
-                        **app_settings.batch_policy(defaults, spec),
-                        **app_settings.pacing_policy(defaults, spec)})  # fmt: skip
-    s = deps.settings
-    delays = _pace(deps, journey, batches, moment)
-    deps.queue.send_json(s.send_queue_url, batches, delays=delays, max_message=s.max_message_bytes)
+# ---------- sends: queued together, in send batches ----------
+GROUP_KEPT = timedelta(days=2)  # a send group's record outlives every recovery of its members
 
+
+def _group_name(step_id: str, enrolment: Mapping[str, Any]) -> str:
+    """A send group's id, named after the first enrolment it claims: that enrolment's (run, claim) is claimed
+    once, so no other group, here or in a racing invocation, takes the same id."""
+    return f"jg.{step_id}.{enrolment['device_id']}.{enrolment.get('run', 1)}.{int(enrolment['seq']) + 1}"
+
+
+@dataclass
+class _Claimed:
+    journey: Mapping[str, Any]
+    enrolment: dict[str, Any]
+    plan: Plan
+    moment: datetime
+    device: Mapping[str, Any] | None
+    replayed: bool = False
+
+
+@dataclass
+class _Group:
+    journey: Mapping[str, Any]
+    step: str
+    group_id: str
+    members: list[tuple[_Claimed, str]] = field(default_factory=list)  # (move, variant)
+
+
+class Outbox:
+    """The moves with sends of one page (a sweep shard's timers, an entry page, an event's devices): each
+    claimed as it is planned, its sends joining a group per (journey, version, step) of up to the sender's
+    batch size; at `flush` each group is recorded (its members), queued as one send batch whose id is the
+    group's, and only then are the moves committed.
+
+    A crash after the claims is replayed by each member's recovery timer from its stored plan: the group's
+    record says who was in the batch, so a replay queues the same batch under the same id (the sender's
+    batch ledger sends it once), or nothing once the record notes it queued. A group whose record was never
+    written is voided by the first replay (a conditional write the original flush then loses): its members
+    then go one by one, each under an id of its own. `grouped=False` (a single move: a timer message, an
+    event waking one wait) queues one-device batches under ids from the claim, as a replay of them does."""
+
+    def __init__(self, deps: JourneyDeps, *, grouped: bool = True) -> None:
+        self.deps, self.grouped = deps, grouped
+        self.moves: list[_Claimed] = []
+        self.groups: list[_Group] = []
+        self.filling: dict[tuple[str, int, str], _Group] = {}
+        self.sent: list[tuple[str, str, str]] = []  # (app, journey, group) queued by this flush
+        self._defaults: dict[str, Mapping[str, Any]] = {}
+
+    def claim(self, journey: Mapping[str, Any], enrolment: dict[str, Any], p: Plan, moment: datetime,
+              device: Mapping[str, Any] | None) -> bool:  # fmt: skip
+        joins: list[tuple[tuple[str, int, str], _Group | None]] = []
+        if self.grouped:
+            for send in p.sends:
+                key = (str(journey["journey_id"]), int(journey["version"]), str(send["step"]))
+                group = self.filling.get(key)
+                send["group"] = group.group_id if group else _group_name(str(send["step"]), enrolment)
+                joins.append((key, group))
+        if not _claim(self.deps, enrolment, p, moment):
+            return False
+        claimed = _Claimed(journey, enrolment, p, moment, device)
+        self.moves.append(claimed)
+        for (key, found), send in zip(joins, p.sends if self.grouped else [], strict=True):
+            group = found
+            if group is None:
+                group = self.filling[key] = _Group(journey, str(send["step"]), str(send["group"]))
+                self.groups.append(group)
+            group.members.append((claimed, str(send["variant"])))
+            if len(group.members) >= self.deps.settings.send_batch_size:
+                del self.filling[key]
+        return True
+
+    def replay(self, journey: Mapping[str, Any], enrolment: dict[str, Any], p: Plan, moment: datetime) -> None:
+        self.moves.append(_Claimed(journey, enrolment, p, moment, None, replayed=True))
+
+    def flush_when_full(self) -> None:
+        if len(self.moves) >= self.deps.settings.send_batch_size:
+            self.flush()
+
+    def flush(self) -> list[str]:
+        """Queue the sends, then commit each move: what happened to each, in the order they came."""
+        moves, groups = self.moves, self.groups
+        self.moves, self.groups, self.filling = [], [], {}
+        queued: list[tuple[_Claimed, list[dict[str, Any]]]] = []
+        left: set[int] = set()  # moves whose group a replay voided: their recovery timers send them
+        for group in groups:
+            batches = self._group_batches(group)
+            if batches is None:
+                left.update(id(m) for m, _ in group.members)
+            else:
+                queued.append((group.members[0][0], batches))
+                self.sent.append((str(group.journey["app_id"]), str(group.journey["journey_id"]), group.group_id))
+        replayed: dict[str, bool] = {}  # a group replayed once per flush, however many of its members replay
+        for claimed in moves:
+            if claimed.replayed:
+                queued.append((claimed, self._replayed_batches(claimed, replayed)))
+            elif not self.grouped:
+                queued.append((claimed, self._single_batches(claimed)))
+        self._queue(queued)
+        sent, self.sent = self.sent, []
+        for app_id, journey_id, group_id in sent:  # a later replay of a member queues nothing again
+            self.deps.store.mark_send_group(app_id, journey_id, group_id, self._record()["expires_at"])
+        return [
+            "left" if id(m) in left else
+            "moved" if _commit(self.deps, m.journey, m.enrolment, m.plan, m.moment) else "stale"
+            for m in moves
+        ]  # fmt: skip
+
+    # ---- the batches ----
+    def _defaults_of(self, app_id: str) -> Mapping[str, Any]:
+        if app_id not in self._defaults:
+            apps = self.deps.apps
+            self._defaults[app_id] = app_settings.load(apps, app_id) if apps is not None else {}
+        return self._defaults[app_id]
+
+    def _entry(self, enrolment: Mapping[str, Any], device: Mapping[str, Any] | None,
+               variant: str) -> dict[str, Any] | None:  # fmt: skip
+        if device is None:
+            device = self.deps.devices.get(str(enrolment["app_id"]), str(enrolment["device_id"]))
+        if device is None:
+            return None
+        event = enrolment.get("event") or {}
+        context = {"event": {"name": event.get("name"), "properties": event.get("properties") or {}}}
+        return device_entry(device, variant, context)
+
+    def _batches(self, journey: Mapping[str, Any], step_id: str, batch_id: str,
+                 entries: list[dict[str, Any]]) -> list[dict[str, Any]]:  # fmt: skip
+        if not entries:
+            return []
+        app_id, journey_id = str(journey["app_id"]), str(journey["journey_id"])
+        spec = CampaignSpec.model_validate(journey["campaigns"][step_id])
+        defaults = self._defaults_of(app_id)
+        # the cap's send id is this send's (each journey send counts once against a cap, a redelivery not again)
+        batch = {"app_id": app_id, "campaign_id": step_campaigns.campaign_id(journey_id, step_id, int(journey["version"])),
+                 "batch_id": batch_id, "devices": entries, "cap_id": f"{journey_id}.{batch_id}",
+                 **app_settings.batch_policy(defaults, spec), **app_settings.pacing_policy(defaults, spec)}  # fmt: skip
+        return split_to_fit(batch, self.deps.settings.max_message_bytes)
+
+    def _group_batches(self, group: _Group) -> list[dict[str, Any]] | None:
+        """The group's batch, once its record is written; None when a replay voided the group first."""
+        members = [(m, self._entry(m.enrolment, m.device, variant)) for m, variant in group.members]
+        present = [(m, variant, entry) for (m, variant), (_, entry) in zip(group.members, members, strict=True)
+                   if entry is not None]  # fmt: skip
+        record = [[str(m.enrolment["device_id"]), variant] for m, variant, _ in present]
+        app_id, journey_id = str(group.journey["app_id"]), str(group.journey["journey_id"])
+        if not self.deps.store.put_send_group(app_id, journey_id, group.group_id, self._record(members=record)):
+            logger.warning("journey send group voided", extra={"group": group.group_id})
+            return None
+        return self._batches(group.journey, group.step, group.group_id, [entry for _, _, entry in present])
+
+    def _record(self, **fields: Any) -> dict[str, Any]:
+        return {**fields, "expires_at": int((self.deps.clock() + GROUP_KEPT).timestamp())}
+
+    def _single_batches(self, claimed: _Claimed) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for send in claimed.plan.sends:
+            entry = self._entry(claimed.enrolment, claimed.device, str(send["variant"]))
+            e = claimed.enrolment
+            batch_id = f"j.{e['device_id']}.{e.get('run', 1)}.{e['claim']}.{send['step']}"
+            out += self._batches(claimed.journey, str(send["step"]), batch_id, [entry] if entry else [])
+        return out
+
+    def _replayed_batches(self, claimed: _Claimed, replayed: dict[str, bool]) -> list[dict[str, Any]]:
+        """A claimed plan's sends again: a one-device send under its own id, or its group's batch."""
+        out: list[dict[str, Any]] = []
+        e, journey = claimed.enrolment, claimed.journey
+        app_id, journey_id = str(e["app_id"]), str(e["journey_id"])
+        store = self.deps.store
+        for send in claimed.plan.sends:
+            step_id, group_id = str(send["step"]), send.get("group")
+            if group_id is None:  # claimed one by one
+                entry = self._entry(e, None, str(send["variant"]))
+                batch_id = f"j.{e['device_id']}.{e.get('run', 1)}.{e['claim']}.{step_id}"
+                out += self._batches(journey, step_id, batch_id, [entry] if entry else [])
+                continue
+            found = store.send_group(app_id, journey_id, group_id)
+            if found is None and store.put_send_group(app_id, journey_id, group_id, self._record(void=True)):
+                found = {"void": True}
+            elif found is None:
+                found = store.send_group(app_id, journey_id, group_id) or {"void": True}
+            if found.get("void"):  # the group never went: this member goes alone, under an id of its own
+                entry = self._entry(e, None, str(send["variant"]))
+                out += self._batches(journey, step_id, f"{group_id}.{e['device_id']}", [entry] if entry else [])
+            elif not found.get("queued") and group_id not in replayed:
+                replayed[group_id] = True
+                out += self._rebuilt(journey, step_id, group_id, found.get("members") or [])
+        return out
+
+    def _rebuilt(self, journey: Mapping[str, Any], step_id: str, group_id: str,
+                 members: list[list[Any]]) -> list[dict[str, Any]]:  # fmt: skip
+        """A recorded group's batch as its flush made it: the same members, in the same order, under its id."""
+        app_id, journey_id = str(journey["app_id"]), str(journey["journey_id"])
+        entries = []
+        for device_id, variant in members:
+            member = self.deps.store.enrolment(app_id, journey_id, str(device_id)) or {
+                "app_id": app_id, "device_id": device_id}  # fmt: skip
+            entry = self._entry(member, None, str(variant))
+            if entry is not None:
+                entries.append(entry)
+        self.sent.append((app_id, journey_id, group_id))
+        return self._batches(journey, step_id, group_id, entries)
+
+    def _queue(self, queued: list[tuple[_Claimed, list[dict[str, Any]]]]) -> None:
+        """Onto the send queue, paced per journey (its one max_per_second timeline)."""
+        by_journey: dict[str, tuple[Mapping[str, Any], datetime, list[dict[str, Any]]]] = {}
+        for claimed, batches in queued:
+            if not batches:
+                continue
+            key = str(claimed.journey["journey_id"])
+            journey, moment, found = by_journey.get(key, (claimed.journey, claimed.moment, []))
+            by_journey[key] = (journey, max(moment, claimed.moment), [*found, *batches])
+        s = self.deps.settings
+        for journey, moment, batches in by_journey.values():
+            delays = _pace(self.deps, journey, batches, moment)
+            self.deps.queue.send_json(s.send_queue_url, batches, delays=delays, max_message=s.max_message_bytes)
 
 def _pace(deps: JourneyDeps, journey: Mapping[str, Any], batches: list[dict[str, Any]],
           moment: datetime) -> list[int] | None:  # fmt: skip
@@ -500,7 +718,7 @@ def _hold(deps: JourneyDeps, journey: Mapping[str, Any], enrolment: dict[str, An
 
 # ---------- entry points ----------
 def enter(deps: JourneyDeps, journey: Mapping[str, Any], device_id: str, event: Mapping[str, Any],
-          at: datetime, entry_key: str | None = None) -> str:  # fmt: skip
+          at: datetime, entry_key: str | None = None, outbox: Outbox | None = None) -> str:  # fmt: skip
     """An entry event (or a scheduled entry's page) for this device: enrol it (re-entry rules permitting) and
     move it on at once. `entry_key`: the scheduled entry's occurrence; the enrolment it made keeps it, so the
     same occurrence delivered again enrols nobody twice, whatever the re-entry rule."""
@@ -536,40 +754,43 @@ def enter(deps: JourneyDeps, journey: Mapping[str, Any], device_id: str, event: 
     item["timer"] = _key(timer)
     if not deps.store.enrol({**item}, previous, {"entered": 1, f"step.{spec.first}.entered": 1}, timer):
         return "already entered"
-    return move(deps, journey, item, at, "entry", device)
+    return move(deps, journey, item, at, "entry", device, outbox)
 
 
 def enrol_page(deps: JourneyDeps, message: Mapping[str, Any], remaining_millis: Callable[[], int]) -> Counter[str]:
     """A page of a scheduled entry's devices (delivery/segment.py): each enrolled as an entry event's device
     is; what the invocation's time does not reach goes back on the queue."""
     done: Counter[str] = Counter()
-    journey = deps.store.journey(str(message["app_id"]), str(message["journey_id"]))
+    journey = _journey(deps, str(message["app_id"]), str(message["journey_id"]))
     if journey is None:
         return done
     device_ids = [str(d) for d in message["device_ids"]]
     at = max(deps.clock(), _at(str(message["at"])))
+    outbox = Outbox(deps)
     for i, device_id in enumerate(device_ids):
         if remaining_millis() < 20_000:
             s = deps.settings
             deps.queue.send_json(s.audience_queue_url, [{**message, "device_ids": device_ids[i:]}],
                                  max_message=s.max_message_bytes)  # fmt: skip
             break
-        done[enter(deps, journey, device_id, {"name": None}, at, str(message["entry_key"]))] += 1
+        done[enter(deps, journey, device_id, {"name": None}, at, str(message["entry_key"]), outbox)] += 1
+    outbox.flush()
     return done
 
 
-def fire_timer(deps: JourneyDeps, timer: Mapping[str, Any]) -> str:
+def fire_timer(deps: JourneyDeps, timer: Mapping[str, Any], outbox: Outbox | None = None) -> str:
     """A timer (from the sweep or the queue) is due."""
     app_id, journey_id, device_id = str(timer["app_id"]), str(timer["journey_id"]), str(timer["device_id"])
     enrolment = deps.store.enrolment(app_id, journey_id, device_id)
-    journey = deps.store.journey(app_id, journey_id)
+    journey = _journey(deps, app_id, journey_id)
     if enrolment is None or journey is None or int(enrolment["seq"]) != int(timer["seq"]):
         if "pk" in timer:  # a stale timer item: its enrolment moved on without consuming it
             deps.store.drop_timer(_key(timer))  # type: ignore[arg-type]
         return "stale"
     moment = max(deps.clock(), _at(str(timer["due"]))) if timer.get("due") else deps.clock()
     reason = str(enrolment.get("held_reason") or "timer")
-    return move(deps, journey, enrolment, moment, "entry" if enrolment.get("status") == "ready" else reason)
+    reason = "entry" if enrolment.get("status") == "ready" else reason
+    return move(deps, journey, enrolment, moment, reason, outbox=outbox)
 
 
 def on_event(
@@ -585,10 +806,11 @@ def on_event(
         for device_id in device_ids:
             if deps.store.engage(app_id, str(journey_id), device_id, str(step), name):
                 done["engaged"] += 1
+    outbox = Outbox(deps)
     order = {"convert": 0, "exit": 1, "wait": 2, "entry": 3}
     listeners = sorted(deps.store.listeners(app_id, name), key=lambda item: order.get(str(item["role"]), 3))
     for listener in listeners:
-        journey = deps.store.journey(app_id, str(listener["journey_id"]))
+        journey = _journey(deps, app_id, str(listener["journey_id"]))
         if journey is None:
             continue
         credited = False  # a user's conversion counts once, for the first of their devices it credits
@@ -600,11 +822,13 @@ def on_event(
                     credited = outcome in ("converted", "already converted")
                     done[outcome] += 1
             elif role == "entry":
-                done[enter(deps, journey, device_id, event, at)] += 1
+                done[enter(deps, journey, device_id, event, at, outbox=outbox)] += 1
             elif role == "exit":
+                outbox.flush()  # what this event ends was claimed first: committed before it exits
                 done[exit_on(deps, journey, device_id, at)] += 1
             elif role == "wait":
-                done[wake(deps, journey, device_id, name, at)] += 1
+                done[wake(deps, journey, device_id, name, at, outbox)] += 1
+    outbox.flush()
     return dict(done)
 
 
@@ -648,12 +872,13 @@ def exit_on(deps: JourneyDeps, journey: Mapping[str, Any], device_id: str, at: d
     return "exited" if deps.store.transition(enrolment, move_) else "stale"
 
 
-def wake(deps: JourneyDeps, journey: Mapping[str, Any], device_id: str, name: str, at: datetime) -> str:
+def wake(deps: JourneyDeps, journey: Mapping[str, Any], device_id: str, name: str, at: datetime,
+         outbox: Outbox | None = None) -> str:  # fmt: skip
     enrolment = deps.store.enrolment(str(journey["app_id"]), str(journey["journey_id"]), device_id)
     if (enrolment is None or enrolment.get("state") != "active" or enrolment.get("status") != "waiting"
             or enrolment.get("waiting_for") != name):  # fmt: skip
         return "not waiting"
-    return move(deps, journey, enrolment, max(at, deps.clock()), "event")
+    return move(deps, journey, enrolment, max(at, deps.clock()), "event", outbox=outbox)
 
 
 def sweep(deps: JourneyDeps, until: datetime) -> int:
@@ -675,26 +900,31 @@ def sweep(deps: JourneyDeps, until: datetime) -> int:
 def sweep_shard(deps: JourneyDeps, shard: int, until: str, remaining_millis: Callable[[], int]) -> int:
     """Fire this shard's timers due by `until`, a bounded number per invocation (the rest next minute)."""
     fired = 0
+    outbox = Outbox(deps)  # the sends of the timers it fires, in send batches (claims consume the timers)
     for _ in range(SWEEP_PAGES):
         timers = deps.store.due_timers(shard, until, SWEEP_PAGE)
         for timer in timers:
-            fire_timer(deps, timer)
+            fire_timer(deps, timer, outbox)
             fired += 1
         if len(timers) < SWEEP_PAGE or remaining_millis() < 20_000:
             break
+    outbox.flush()
     return fired
 
 
 def resume_held(deps: JourneyDeps, app_id: str, journey_id: str, remaining_millis: Callable[[], int]) -> int:
     """Resume: the held enrolments move on, a page at a time, the task continuing itself."""
     moved = 0
+    outbox = Outbox(deps)
     while remaining_millis() > 20_000:
         held = deps.store.held(app_id, journey_id, SWEEP_PAGE)
         for item in held:
-            fire_timer(deps, item)
+            fire_timer(deps, item, outbox)
             moved += 1
         if len(held) < SWEEP_PAGE:
+            outbox.flush()
             return moved
+    outbox.flush()
     s = deps.settings
     deps.queue.send_json(s.audience_queue_url, [JourneyResume(app_id=app_id, journey_id=journey_id).body()],
                          max_message=s.max_message_bytes)  # fmt: skip

@@ -13,7 +13,7 @@ from pushengine.dal.apps import now_iso
 from pushengine.errors import Conflict, InvalidInput, NotFound
 from pushengine.journeys import entry, webhook
 from pushengine.journeys import steps as step_campaigns
-from pushengine.journeys.engine import CONVERSIONS
+from pushengine.journeys.engine import CONVERSIONS, LISTENING, listening
 from pushengine.journeys.model import (
     EnrolmentOut,
     EventEntry,
@@ -42,7 +42,7 @@ class JourneyApiDeps:
     audience_queue_url: str
     resolve_template: Callable[[str, str], dict[str, Any]]
     max_message_bytes: int = 262_144
-    outbound_hosts: Sequence[str] = ()  # the one outbound allow-list (Settings.allowed_webpush_hosts)
+    outbound_hosts: Sequence[str] = ()  # the webhook allow-list (Settings.allowed_outbound_hosts)
     webhook_secret: Callable[[str], str | None] = lambda app_id: None  # the app's signing secret
     campaign_deps: Any = None  # campaigns.CampaignDeps: a scheduled entry's campaign (journeys.entry)
 
@@ -89,7 +89,7 @@ def create(deps: JourneyApiDeps, app_id: str, body: JourneyIn, now: datetime | N
     step_campaigns.create(deps.campaigns, app_id, journey_id, 1, specs)
     item = {"app_id": app_id, "journey_id": journey_id, "name": body.name, "status": "active", "version": 1,
             "created_at": now_iso(), "definition": body.model_dump(mode="json", by_alias=True, exclude_none=True),
-            "campaigns": specs, **_pace_campaign(journey_id, 1, specs, None),
+            "campaigns": specs, "listening": LISTENING, **_pace_campaign(journey_id, 1, specs, None),
             **_entry_campaign(journey_id, 1, body)}  # fmt: skip
     deps.store.put_journey(item, expected_version=None)
     deps.store.listen(app_id, journey_id, _roles(body))
@@ -115,7 +115,7 @@ def _get(deps: JourneyApiDeps, app_id: str, journey_id: str) -> dict[str, Any]:
     found = deps.store.journey(app_id, journey_id)
     if found is None:
         raise NotFound("no journey with this id")
-    return found
+    return listening(deps.store, found)
 
 
 def stats_view(raw: Mapping[str, float], step_ids: list[str]) -> dict[str, Any]:
@@ -176,7 +176,7 @@ def replace(
     version = int(current["version"]) + 1
     specs = step_campaigns.specs(journey_id, body, lambda t, f: deps.resolve_template(app_id, t))
     step_campaigns.create(deps.campaigns, app_id, journey_id, version, specs)
-    item = {**current, "name": body.name, "version": version, "campaigns": specs,
+    item = {**current, "name": body.name, "version": version, "campaigns": specs, "listening": LISTENING,
             "definition": body.model_dump(mode="json", by_alias=True, exclude_none=True),
             **_pace_campaign(journey_id, version, specs, current.get("pace_campaign"))}  # fmt: skip
     if not keep:

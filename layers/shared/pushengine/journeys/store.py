@@ -10,6 +10,9 @@
   query (never a scan); the transition that consumes a timer deletes it in the same transaction.
 - `jheld#{app_id}#{journey_id}` / `{device_id}`: enrolments stopped by a pause, re-armed by resume.
 - `jstats#{app_id}#{journey_id}` / `{shard}`: counters, added in the transition's own transaction.
+- `jsend#{app_id}#{journey_id}` / `{group}` and `{group}#queued`: a send group (engine.Outbox): the members
+  of one send batch, written before it is queued (or `void`, by a replay that found none), and the note that
+  it was queued; a replay of a member reads them (one query) to queue the same batch or nothing. TTL'd.
 
 `transition` is the only write that moves an enrolment: a TransactWriteItems whose first item is the
 enrolment's update conditioned on its `seq`, so a redelivered message, a racing event and a timer can
@@ -58,6 +61,7 @@ class JourneyStore(Protocol):
     def journey(self, app_id: str, journey_id: str) -> dict[str, Any] | None: ...
     def journeys(self, app_id: str) -> list[dict[str, Any]]: ...
     def set_status(self, app_id: str, journey_id: str, status: str, allowed_from: Sequence[str]) -> bool: ...
+    def mark_listening(self, app_id: str, journey_id: str, listening: int) -> None: ...
     def listen(self, app_id: str, journey_id: str, roles: Mapping[str, Sequence[str]]) -> None: ...
     def unlisten(self, app_id: str, journey_id: str, roles: Mapping[str, Sequence[str]]) -> None: ...
     def listeners(self, app_id: str, event: str) -> list[dict[str, Any]]: ...
@@ -77,6 +81,9 @@ class JourneyStore(Protocol):
     def held(self, app_id: str, journey_id: str, limit: int) -> list[dict[str, Any]]: ...
     def stats(self, app_id: str, journey_id: str) -> dict[str, float]: ...
     def erase_device(self, app_id: str, journey_ids: Sequence[str], device_id: str) -> int: ...
+    def put_send_group(self, app_id: str, journey_id: str, group_id: str, record: Mapping[str, Any]) -> bool: ...
+    def send_group(self, app_id: str, journey_id: str, group_id: str) -> dict[str, Any] | None: ...
+    def mark_send_group(self, app_id: str, journey_id: str, group_id: str, expires_at: int) -> None: ...
 
 
 class DynamoJourneyStore:
@@ -114,6 +121,14 @@ class DynamoJourneyStore:
         )  # fmt: skip
 
     # ---- listeners ----
+    def mark_listening(self, app_id: str, journey_id: str, listening: int) -> None:
+        """The listener roles the journey has registered (engine.listening); never re-creates a deleted one."""
+        aws.conditional(
+            self._table.update_item, Key={"pk": f"journey#{app_id}", "sk": journey_id},
+            UpdateExpression="SET listening = :l", ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":l": listening},
+        )  # fmt: skip
+
     def listen(self, app_id: str, journey_id: str, roles: Mapping[str, Sequence[str]]) -> None:
         for role, names in roles.items():
             for name in names:
@@ -273,6 +288,29 @@ class DynamoJourneyStore:
                 self._table.delete_item(Key=from_dynamo(old["timer"]))
             erased += 1 if old else 0
         return erased
+
+    # ---- send groups ----
+    def put_send_group(self, app_id: str, journey_id: str, group_id: str, record: Mapping[str, Any]) -> bool:
+        """The group's record, unless one is there already (the flush's members, or a replay's void)."""
+        item = {"pk": f"jsend#{app_id}#{journey_id}", "sk": group_id, **record}
+        return aws.conditional(self._table.put_item, Item=item, ConditionExpression="attribute_not_exists(pk)")
+
+    def send_group(self, app_id: str, journey_id: str, group_id: str) -> dict[str, Any] | None:
+        """The record with `queued` (its note, a small item of its own: the record is not written twice)."""
+        page = self._table.query(
+            KeyConditionExpression=Key("pk").eq(f"jsend#{app_id}#{journey_id}")
+            & Key("sk").between(group_id, f"{group_id}#queued"),  # the two items, no other group's
+            ConsistentRead=True,
+        )  # fmt: skip
+        found = {str(i["sk"]): from_dynamo(i) for i in page["Items"]}
+        record = found.get(group_id)
+        if record is None:
+            return None
+        return {**_strip(record), "queued": f"{group_id}#queued" in found}
+
+    def mark_send_group(self, app_id: str, journey_id: str, group_id: str, expires_at: int) -> None:
+        item = {"pk": f"jsend#{app_id}#{journey_id}", "sk": f"{group_id}#queued", "expires_at": expires_at}
+        aws.retried(self._table.put_item, Item=item)
 
     def _query(self, pk: str) -> Iterator[dict[str, Any]]:
         start: dict[str, Any] | None = None

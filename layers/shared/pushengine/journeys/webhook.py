@@ -31,7 +31,7 @@ TIMEOUT_SECONDS = 5.0  # per attempt: connect, write and read together
 ATTEMPTS = 5
 BACKOFF_SECONDS = (10, 60, 300, 900)  # before attempts 2..5: about 21 minutes in all
 MAX_RETRY_AFTER = 900  # a timer due within SQS's DelaySeconds limit rides the queue to the second
-ALLOW_LIST = "the outbound allow-list (stack parameter WebPushAllowedHosts)"
+ALLOW_LIST = "the outbound allow-list (stack parameter OutboundAllowedHosts, else WebPushAllowedHosts)"
 
 Outcome = Literal["sent", "failed", "retry"]
 
