@@ -180,7 +180,7 @@ def test_a_body_of_4096_bytes_passes() -> None:
 
 
 def test_a_live_activity_push_goes_on_the_liveactivity_topic_without_collapse_id() -> None:
-    body = live_activity.payload("update", AT, content_state=STATE)
+    body = live_activity.payload("update", AT, content_state=STATE, alert=ALERT)
     notification = ActivityComposer({"payload": body, "ttl_seconds": 3600}).notification({"id": "d", "t": DEVICE})
     assert provider().headers(notification, "J") == {
         "authorization": "bearer J",
@@ -199,3 +199,25 @@ def test_starts_take_the_marketing_lane_and_updates_the_transactional_one() -> N
     assert not ActivityComposer({"payload": start}).transactional
     assert ActivityComposer({"payload": live_activity.payload("end", AT)}).transactional
     assert not ActivityComposer({"payload": start}).prunes  # a refused activity token is not the device's
+
+
+START_BODY = live_activity.payload("start", AT, content_state={}, attributes_type="M", attributes={}, alert=ALERT)
+
+
+@pytest.mark.parametrize(
+    ("body", "priority"),
+    [
+        # Apple: priority 10 draws on the device's budget; an update with nothing to alert goes at 5
+        (live_activity.payload("update", AT, content_state=STATE), "5"),
+        (live_activity.payload("update", AT, content_state=STATE, stale_date=STALE), "5"),
+        (live_activity.payload("update", AT, content_state=STATE, alert=ALERT), "10"),
+        (START_BODY, "10"),
+        (live_activity.payload("end", AT), "10"),
+        (live_activity.payload("end", AT, content_state=STATE, dismissal_date=STALE), "10"),
+    ],
+)  # fmt: skip
+def test_an_update_without_an_alert_goes_at_priority_5_and_the_rest_at_10(
+    body: dict[str, Any], priority: str
+) -> None:
+    notification = ActivityComposer({"payload": body}).notification({"id": "d", "t": DEVICE})
+    assert provider().headers(notification, "J")["apns-priority"] == priority

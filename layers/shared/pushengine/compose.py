@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from pushengine.channels import CHANNELS, SHAPES
 from pushengine.content import Message, RenderedMessage, static_fields
 from pushengine.errors import InvalidInput
+from pushengine.payloads import live_activity
 from pushengine.payloads.base import Platform, collapse_id, encode
 from pushengine.providers.base import Notification
 from pushengine.rendering import CompiledMessage, worst_case
@@ -118,8 +119,8 @@ class Composer:
 class ActivityComposer:
     """A Live Activity batch's notifications: the one body the request built (payloads/live_activity.py) to
     each token of the batch. Its sends ignore caps and quiet hours (the person asked for the activity), take
-    the provider quota's transactional lane unless they start it, and a token APNs refuses is the
-    activity's, not the device's: it prunes nothing."""
+    the provider quota's transactional lane unless they start it, and go at the priority Apple asks for
+    (`live_activity.priority`: an update with no alert at 5, so it costs the device's budget nothing)."""
 
     cap = None
     prunes = False
@@ -128,8 +129,9 @@ class ActivityComposer:
         self.payload = dict(push["payload"])
         self.transactional = push["payload"]["aps"]["event"] != "start"
         self.ttl = int(push.get("ttl_seconds", 8 * 3600))
+        self.priority = live_activity.priority(self.payload)
         self._encoded = encode(self.payload)
 
     def notification(self, entry: Mapping[str, Any]) -> Notification:
-        return Notification(payload=self.payload, collapse_id="", ttl_seconds=self.ttl, priority="high",
+        return Notification(payload=self.payload, collapse_id="", ttl_seconds=self.ttl, priority=self.priority,
                             token=entry.get("t"), encoded=self._encoded)  # fmt: skip
