@@ -49,7 +49,7 @@ def test_a_live_activity_is_started_reported_updated_and_ended(
     assert live.client.get("/v1/devices/fan-1").json()["live_activity"] == {"push_to_start_token": to_start["fan-1"]}
 
     apns.reset()
-    apns.fail(to_start["fan-2"], "Unregistered")  # the activity's token is gone: fan-2 itself is not
+    apns.fail(to_start["fan-2"], "Unregistered")  # fan-2's push-to-start token is gone: fan-2 itself is not
     before = int(time.time())
     r = live.server.post("/v1/live-activities", {
         "activity_type": "MatchAttributes", "device_ids": ["fan-1", "fan-2", "fan-3", "nobody"],
@@ -64,7 +64,8 @@ def test_a_live_activity_is_started_reported_updated_and_ended(
     starts = [m for m in apns.received if m.token in to_start.values()]
     assert sorted(m.token for m in starts) == sorted(to_start.values())
     assert {m.token: m.status for m in starts} == {to_start["fan-1"]: 200, to_start["fan-2"]: 410}
-    assert live.server.get("/v1/devices/fan-2").json()["status"] == "active"  # an activity's token prunes nothing
+    fan_2 = live.server.get("/v1/devices/fan-2").json()  # its refused push-to-start token left it, as a device
+    assert (fan_2["status"], fan_2["live_activity"]) == ("active", None)  # token would: its own was not refused
     for m in starts:
         assert (m.headers["apns-push-type"], m.headers["apns-topic"]) == ("liveactivity", LIVE_TOPIC)
         assert "apns-collapse-id" not in m.headers
@@ -125,7 +126,8 @@ def test_a_live_activity_is_started_reported_updated_and_ended(
     assert got.status_code == 200, got.text
     out = got.json()
     assert (out["status"], out["activity_type"], out["updates"]) == ("ended", "MatchAttributes", 1)
-    assert out["counts"] == {"targeted": 2, "started": 1, "reported": 1, "updated": 1, "ended": 1, "failed": 1}
+    assert out["counts"] == {"targeted": 2, "started": 1, "reported": 1, "updated": 1, "ended": 1, "failed": 1,
+                             "pruned": 1}  # fmt: skip
     assert live.server.get("/v1/live-activities/xla_000000000000aaaaaaaaaa").status_code == 404
     assert activity_id not in [c["campaign_id"] for c in live.server.get("/v1/campaigns").json()["campaigns"]]
     assert live.server.get(f"/v1/campaigns/{activity_id}").status_code == 404  # not a campaign to read or stop
@@ -149,7 +151,7 @@ def test_a_live_activity_is_started_reported_updated_and_ended(
     assert (second.token, second.status, second.headers["apns-topic"]) == (to_start["fan-1"], 200, LIVE_TOPIC)
     assert second.payload["aps"]["attributes"] == {"home": "Hertha", "away": "Bochum"}
     counts = live.server.get(f"/v1/live-activities/{r.json()['activity_id']}").json()["counts"]
-    assert counts == {"targeted": 1, "started": 1, "reported": 0, "updated": 0, "ended": 0, "failed": 0}
+    assert counts == {"targeted": 1, "started": 1, "reported": 0, "updated": 0, "ended": 0, "failed": 0, "pruned": 0}
 
     # erasing fan-1 takes its reported token with it
     table = dynamodb(stack).Table(stack.table_name("AutomationTable"))

@@ -198,7 +198,9 @@ def test_starts_take_the_marketing_lane_and_updates_the_transactional_one() -> N
     start = live_activity.payload("start", AT, content_state={}, attributes_type="M", attributes={}, alert=ALERT)
     assert not ActivityComposer({"payload": start}).transactional
     assert ActivityComposer({"payload": live_activity.payload("end", AT)}).transactional
-    assert not ActivityComposer({"payload": start}).prunes  # a refused activity token is not the device's
+    # a start's refused token is the device's push-to-start token; an update's or end's is the activity's
+    assert ActivityComposer({"payload": start}).prunes
+    assert not ActivityComposer({"payload": live_activity.payload("end", AT)}).prunes
 
 
 START_BODY = live_activity.payload("start", AT, content_state={}, attributes_type="M", attributes={}, alert=ALERT)

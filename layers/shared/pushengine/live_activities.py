@@ -5,6 +5,8 @@ app reports for them.
   device) get `aps.event: "start"` with the activity's type, attributes, content state and alert.
 - Each device's app then reports the started activity's own token (`PUT .../tokens/{device_id}`, client key
   and device secret); updates and ends reach every reported token.
+- A push-to-start token APNs refuses for good (410, 400 BadDeviceToken) leaves its device, as a refused device
+  token does (the device itself stays: its own token was not refused), counted in `counts.pruned`.
 
 Nothing here calls APNs: each operation packs send batches the sender already knows (a direct send's
 shape, each batch carrying the one body it sends, built by payloads/live_activity.py), so sends go through
@@ -121,7 +123,8 @@ class ActivityCounts(BaseModel):
     reported: int
     updated: int
     ended: int
-    failed: int
+    failed: int  # pushes APNs refused for good, `pruned` among them
+    pruned: int  # push-to-start tokens APNs refused for good (410, 400 BadDeviceToken): gone from their devices
 
 
 class ActivityOut(BaseModel):
@@ -327,13 +330,13 @@ def get(deps: LiveActivityDeps, app_id: str, activity_id: str) -> ActivityOut:
     item = deps.campaigns.get(app_id, activity_id, consistent=True) or {}
     stats, vstats = item.get("stats") or {}, item.get("vstats") or {}
 
-    def sent(event: str) -> int:
-        return int((vstats.get(event) or {}).get("sent", 0))
+    def count(event: str, stat: str = "sent") -> int:
+        return int((vstats.get(event) or {}).get(stat, 0))
 
     counts = ActivityCounts(
-        targeted=int(stats.get("targeted", 0)), started=sent("start"), reported=int(stats.get("reported", 0)),
-        updated=sent("update"), ended=sent("end"),
-        failed=int(stats.get("failed", 0)) + int(stats.get("pruned", 0)),
+        targeted=int(stats.get("targeted", 0)), started=count("start"), reported=int(stats.get("reported", 0)),
+        updated=count("update"), ended=count("end"),
+        failed=int(stats.get("failed", 0)) + int(stats.get("pruned", 0)), pruned=count("start", "pruned"),
     )  # fmt: skip
     return ActivityOut(
         activity_id=activity_id, activity_type=str(state["activity_type"]), status=state["status"],
