@@ -163,3 +163,49 @@ def test_a_live_activity_is_started_reported_updated_and_ended(
     assert tokens_of(activity_id) == ["token#fan-1"]
     assert live.client.delete("/v1/devices/fan-1").status_code == 204
     assert tokens_of(activity_id) == []
+
+
+START = {"activity_type": "MatchAttributes", "attributes": {"home": "Hertha", "away": "Union"},
+         "content_state": {"score": "0-0", "minute": 0},
+         "alert": {"title": "Kick-off", "body": "Hertha v Union"}}  # fmt: skip
+
+
+def fans(app: AppKeys, apns: Any, bundle: str, teams: dict[str, str]) -> dict[str, str]:
+    """iOS devices holding a push-to-start token, tagged with their team; device id -> that token."""
+    tokens = {}
+    for device_id, team in teams.items():
+        tokens[device_id] = apns.new_activity_token(bundle)
+        register(app, device_id, {"platform": "ios", "token": apns.new_token(bundle), "tags": {"team": team},
+                                  "live_activity": {"push_to_start_token": tokens[device_id]}})  # fmt: skip
+    return tokens
+
+
+def test_a_live_activity_audience_names_a_saved_segment_as_a_campaign_does(
+    stack: Any, standins: Standins
+) -> None:
+    app = new_app(Api(stack.api_url), standins, "live-seg")
+    apns = standins.apns
+    to_start = fans(app, apns, "com.example.live-seg", {"s-1": "hertha", "s-2": "hertha", "s-3": "union"})
+    hertha = {"attr": "tags.team", "op": "eq", "value": "hertha"}
+    segment = app.server.post("/v1/segments", {"name": "hertha fans", "audience": hertha})
+    assert segment.status_code == 201, segment.text
+    segment_id = segment.json()["segment_id"]
+
+    missing = app.server.post("/v1/live-activities", {**START, "audience": {"segment": "seg_0000000000000000"}})
+    assert missing.status_code == 400, missing.text
+    assert [e["field"] for e in missing.json()["errors"]] == ["body.audience.segment"]
+
+    apns.reset()
+    audience = {"all": [{"segment": segment_id}, {"attr": "platform", "op": "eq", "value": "ios"}]}
+    r = app.server.post("/v1/live-activities", {**START, "audience": audience})
+    assert r.status_code == 201, r.text
+    activity_id = r.json()["activity_id"]
+    in_use = app.server.delete(f"/v1/segments/{segment_id}")  # its start is under way: the segment stays
+    assert in_use.status_code == 409 and activity_id in in_use.text, in_use.text
+    stack.drain()
+    started = {m.token: m.status for m in apns.received}
+    assert started == {to_start["s-1"]: 200, to_start["s-2"]: 200}  # the segment's members, not s-3
+    assert all(m.payload["aps"]["event"] == "start" for m in apns.received)
+    counts = app.server.get(f"/v1/live-activities/{activity_id}").json()["counts"]
+    assert (counts["targeted"], counts["started"]) == (2, 2)
+    assert app.server.delete(f"/v1/segments/{segment_id}").status_code == 204  # the start is done

@@ -138,8 +138,6 @@ START = {"activity_type": "MatchAttributes", "device_ids": ["d1"], "attributes":
         (live_activities.ActivityStart, {**START, "audience": {"attr": "tags.x", "op": "exists"}}, "body.audience"),
         (live_activities.ActivityStart, {k: v for k, v in START.items() if k != "device_ids"}, "body.audience"),
         (live_activities.ActivityStart, {**{k: v for k, v in START.items() if k != "device_ids"},
-                                         "audience": {"segment": "seg_1"}}, "body.audience"),
-        (live_activities.ActivityStart, {**{k: v for k, v in START.items() if k != "device_ids"},
                                          "audience": {"attr": "tags.x", "op": "near"}}, "body.audience.op"),
         (live_activities.ActivityStart, {**START, "content_state": "1-0"}, "body.content_state"),
         (live_activities.ActivityUpdate, {}, "body.content_state"),
@@ -151,6 +149,13 @@ START = {"activity_type": "MatchAttributes", "device_ids": ["d1"], "attributes":
 )  # fmt: skip
 def test_bad_bodies_name_their_field(model: Any, body: dict[str, Any], field: str) -> None:
     assert field in [f for f, _ in errors(model, body)]
+
+
+def test_an_audience_may_name_saved_segments() -> None:
+    """Resolved as a campaign's are (pushengine.segments.referenced, then expanded when its wave fires)."""
+    audience = {"any": [{"segment": "seg_1"}, {"not": {"segment": "seg_2"}}]}
+    body = {**{k: v for k, v in START.items() if k != "device_ids"}, "audience": audience}
+    assert live_activities.ActivityStart.model_validate(body).audience == audience
 
 
 @pytest.mark.parametrize(
