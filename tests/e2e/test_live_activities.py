@@ -3,6 +3,7 @@ reported by the app, updated and ended, against the APNs stand-in (which refuses
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
@@ -209,3 +210,49 @@ def test_a_live_activity_audience_names_a_saved_segment_as_a_campaign_does(
     counts = app.server.get(f"/v1/live-activities/{activity_id}").json()["counts"]
     assert (counts["targeted"], counts["started"]) == (2, 2)
     assert app.server.delete(f"/v1/segments/{segment_id}").status_code == 204  # the start is done
+
+
+def test_updates_under_apns_429s_are_paced_and_retried_and_every_activity_counts_exactly(
+    stack: Any, standins: Standins
+) -> None:
+    app, bundle, apns = new_app(Api(stack.api_url), standins, "live-busy"), "com.example.live-busy", standins.apns
+    per_second = 2
+    assert app.server.put(f"/v1/apps/{app.app_id}/settings", {"max_per_second": per_second}).status_code == 200
+    fans(app, apns, bundle, {f"b-{i}": "hertha" for i in range(5)})
+    on = {"a": ["b-0", "b-1", "b-2"], "b": ["b-3", "b-4"]}
+    activities = {}
+    for name, devices in on.items():
+        r = app.server.post("/v1/live-activities", {**START, "device_ids": devices})
+        assert r.status_code == 201, r.text
+        activities[name] = r.json()["activity_id"]
+    stack.drain()
+    tokens: dict[str, dict[str, str]] = {name: {} for name in on}  # activity -> device -> its activity token
+    for name, devices in on.items():
+        for device_id in devices:
+            tokens[name][device_id] = token = apns.new_activity_token(bundle)
+            r = app.client.put(f"/v1/live-activities/{activities[name]}/tokens/{device_id}", {"token": token},
+                               headers=secret_of(app, device_id))  # fmt: skip
+            assert r.status_code == 204, r.text
+    busy = {tokens["a"]["b-1"], tokens["b"]["b-3"]}
+    apns.reset()
+    for token in busy:  # APNs is busy for these: two 429s with Retry-After, then it takes them
+        apns.fail(token, "TooManyRequests", retry_after=2, times=2)
+    for name in on:  # silent updates: apns-priority 5, nothing of the device's budget spent
+        r = app.server.post(f"/v1/live-activities/{activities[name]}/update", {"content_state": {"minute": 10}})
+        assert r.status_code == 202, r.text
+    stack.drain(timeout=120)
+
+    for name, by_device in tokens.items():
+        attempts = sorted((m for m in apns.received if m.token in by_device.values()), key=lambda m: m.at)
+        for token in by_device.values():
+            answers = [m for m in attempts if m.token == token]
+            assert [m.status for m in answers] == ([429, 429, 200] if token in busy else [200])
+            for before, after in itertools.pairwise(answers):  # each retry waited its Retry-After
+                assert after.at - before.at >= 2.0 - 0.05, (before.at, after.at)
+        for m in attempts:  # paced: in any second, no more of the activity's pushes than max_per_second
+            assert len([n for n in attempts if m.at <= n.at < m.at + 0.95]) <= per_second
+            assert (m.headers["apns-priority"], m.payload["aps"]["event"]) == ("5", "update")
+            assert apns.budget_spent(m.token) == 0
+        counts = app.server.get(f"/v1/live-activities/{activities[name]}").json()["counts"]
+        assert counts == {"targeted": len(on[name]), "started": len(on[name]), "reported": len(on[name]),
+                          "updated": len(on[name]), "ended": 0, "failed": 0, "pruned": 0}  # fmt: skip
