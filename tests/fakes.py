@@ -383,6 +383,15 @@ class FakeDevices(Faults):
         owned = [i for (a, _), i in sorted(self.items.items()) if a == app_id and i.get("user_id") == user_id]
         return [plain(i) for i in owned[:limit]]
 
+    def forget_push_to_start(self, app_id: str, device_id: str, token: str) -> bool:
+        self.check("forget_push_to_start")
+        item = self.items.get((app_id, device_id))
+        if item is None or (item.get("live_activity") or {}).get("push_to_start_token") != token:
+            return False  # ConditionExpression live_activity.push_to_start_token = :token
+        del item["live_activity"]
+        item["version"] = item.get("version", 0) + 1
+        return True
+
     def mark_invalid(self, app_id: str, device_ids: Iterable[str], reason: str = "") -> None:
         for device_id in device_ids:
             self.check("mark_invalid")

@@ -56,6 +56,11 @@ PRIORITIES = frozenset({"1", "5", "10"})
 LIVE_ACTIVITY_TOPIC_SUFFIX = ".push-type.liveactivity"
 LIVE_ACTIVITY_EVENTS = frozenset({"start", "update", "end"})
 MAX_PAYLOAD_BYTES = 4096
+# Apple ("Starting and updating Live Activities with ActivityKit push notifications", "Determine the update
+# frequency"): a priority-10 ActivityKit push draws on a budget the device keeps per activity, and past it the
+# system throttles the activity's updates; priority 5 costs none. Apple does not publish the budget: the
+# stand-in's is an hour's worth, set per stand-in.
+LIVE_ACTIVITY_BUDGET_WINDOW = 3600.0
 MAX_JWT_AGE = 3600  # Apple rejects provider tokens older than one hour
 # Apple: "refresh your token no more than once every 20 minutes"; faster is 429 TooManyProviderTokenUpdates
 TOKEN_UPDATE_INTERVAL = 20 * 60.0
@@ -79,6 +84,7 @@ class ApnsRequest:
     http_version: str
     at: float
     retry_after: float | None = None  # what the answer's Retry-After header said
+    throttled: bool = False  # a priority-10 Live Activity update past its budget: taken, but the device drops it
 
 
 @dataclass(slots=True)
@@ -118,6 +124,7 @@ class ApnsStandIn:
         accept_any_token: bool = False,
         clock: Callable[[], float] = time.time,
         token_update_interval: float = TOKEN_UPDATE_INTERVAL,
+        live_activity_budget: int | None = None,
     ) -> None:
         self.latency = latency
         # A key's provider token may change once per interval: a new token sooner is refused with 429
@@ -125,6 +132,10 @@ class ApnsStandIn:
         self.token_update_interval = token_update_interval
         self.clock = clock  # APNs' idea of now, for judging JWT age; tests may move it
         self.accept_any_token = accept_any_token  # benchmark mode: every well-formed token is a device
+        # priority-10 Live Activity updates a token takes in LIVE_ACTIVITY_BUDGET_WINDOW before the device
+        # throttles the rest (None: no budget kept)
+        self.live_activity_budget = live_activity_budget
+        self._budget_spent: dict[str, list[float]] = {}  # token -> when its priority-10 updates came
         self._port = port
         self._lock = threading.Lock()
         self._keys: dict[str, _Key] = {}
@@ -195,6 +206,7 @@ class ApnsStandIn:
             self._accepted.clear()
             self._update_refusals = 0
             self._requests = 0
+            self._budget_spent.clear()
 
     @property
     def received(self) -> list[ApnsRequest]:
@@ -208,6 +220,17 @@ class ApnsStandIn:
     def request_count(self) -> int:
         with self._lock:
             return self._requests
+
+    @property
+    def throttled_updates(self) -> int:
+        """Priority-10 Live Activity updates taken past their token's budget (the device would drop them)."""
+        with self._lock:
+            return sum(1 for r in self._received if r.throttled)
+
+    def budget_spent(self, token: str) -> int:
+        """Priority-10 Live Activity pushes this token took (an update without an alert should spend none)."""
+        with self._lock:
+            return len(self._budget_spent.get(token, ()))
 
     @property
     def token_update_refusals(self) -> int:
@@ -439,11 +462,22 @@ class ApnsStandIn:
                     failure.remaining -= 1
             if status == 403:
                 self._renewal_asked(headers, reason)
+            throttled = status == 200 and self._over_budget(token, headers, payload, now)
             record = ApnsRequest(
-                token, headers, payload, claims, status, reason, scope["http_version"], now, retry_after
+                token, headers, payload, claims, status, reason, scope["http_version"], now, retry_after, throttled
             )
             self._received.append(record)
         return record
+
+    def _over_budget(self, token: str, headers: dict[str, str], payload: dict[str, Any] | None, now: float) -> bool:
+        """A taken priority-10 ActivityKit push (a missing apns-priority is 10) spends its token's budget; an
+        update past it is throttled by the device. Under the lock."""
+        if headers.get("apns-push-type") != "liveactivity" or headers.get("apns-priority", "10") != "10":
+            return False
+        spent = [at for at in self._budget_spent.get(token, ()) if now - at < LIVE_ACTIVITY_BUDGET_WINDOW]
+        over = self.live_activity_budget is not None and len(spent) >= self.live_activity_budget
+        self._budget_spent[token] = [*spent, now]
+        return over and (payload or {}).get("aps", {}).get("event") == "update"
 
     def _control(self, scope: Scope, body: bytes) -> tuple[int, dict[str, Any]]:
         if scope["method"] == "POST" and scope["path"] == "/_standin/keys":

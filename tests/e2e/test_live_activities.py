@@ -3,6 +3,7 @@ reported by the app, updated and ended, against the APNs stand-in (which refuses
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
@@ -49,7 +50,7 @@ def test_a_live_activity_is_started_reported_updated_and_ended(
     assert live.client.get("/v1/devices/fan-1").json()["live_activity"] == {"push_to_start_token": to_start["fan-1"]}
 
     apns.reset()
-    apns.fail(to_start["fan-2"], "Unregistered")  # the activity's token is gone: fan-2 itself is not
+    apns.fail(to_start["fan-2"], "Unregistered")  # fan-2's push-to-start token is gone: fan-2 itself is not
     before = int(time.time())
     r = live.server.post("/v1/live-activities", {
         "activity_type": "MatchAttributes", "device_ids": ["fan-1", "fan-2", "fan-3", "nobody"],
@@ -64,7 +65,8 @@ def test_a_live_activity_is_started_reported_updated_and_ended(
     starts = [m for m in apns.received if m.token in to_start.values()]
     assert sorted(m.token for m in starts) == sorted(to_start.values())
     assert {m.token: m.status for m in starts} == {to_start["fan-1"]: 200, to_start["fan-2"]: 410}
-    assert live.server.get("/v1/devices/fan-2").json()["status"] == "active"  # an activity's token prunes nothing
+    fan_2 = live.server.get("/v1/devices/fan-2").json()  # its refused push-to-start token left it, as a device
+    assert (fan_2["status"], fan_2["live_activity"]) == ("active", None)  # token would: its own was not refused
     for m in starts:
         assert (m.headers["apns-push-type"], m.headers["apns-topic"]) == ("liveactivity", LIVE_TOPIC)
         assert "apns-collapse-id" not in m.headers
@@ -125,7 +127,8 @@ def test_a_live_activity_is_started_reported_updated_and_ended(
     assert got.status_code == 200, got.text
     out = got.json()
     assert (out["status"], out["activity_type"], out["updates"]) == ("ended", "MatchAttributes", 1)
-    assert out["counts"] == {"targeted": 2, "started": 1, "reported": 1, "updated": 1, "ended": 1, "failed": 1}
+    assert out["counts"] == {"targeted": 2, "started": 1, "reported": 1, "updated": 1, "ended": 1, "failed": 1,
+                             "pruned": 1}  # fmt: skip
     assert live.server.get("/v1/live-activities/xla_000000000000aaaaaaaaaa").status_code == 404
     assert activity_id not in [c["campaign_id"] for c in live.server.get("/v1/campaigns").json()["campaigns"]]
     assert live.server.get(f"/v1/campaigns/{activity_id}").status_code == 404  # not a campaign to read or stop
@@ -149,7 +152,7 @@ def test_a_live_activity_is_started_reported_updated_and_ended(
     assert (second.token, second.status, second.headers["apns-topic"]) == (to_start["fan-1"], 200, LIVE_TOPIC)
     assert second.payload["aps"]["attributes"] == {"home": "Hertha", "away": "Bochum"}
     counts = live.server.get(f"/v1/live-activities/{r.json()['activity_id']}").json()["counts"]
-    assert counts == {"targeted": 1, "started": 1, "reported": 0, "updated": 0, "ended": 0, "failed": 0}
+    assert counts == {"targeted": 1, "started": 1, "reported": 0, "updated": 0, "ended": 0, "failed": 0, "pruned": 0}
 
     # erasing fan-1 takes its reported token with it
     table = dynamodb(stack).Table(stack.table_name("AutomationTable"))
@@ -161,3 +164,95 @@ def test_a_live_activity_is_started_reported_updated_and_ended(
     assert tokens_of(activity_id) == ["token#fan-1"]
     assert live.client.delete("/v1/devices/fan-1").status_code == 204
     assert tokens_of(activity_id) == []
+
+
+START = {"activity_type": "MatchAttributes", "attributes": {"home": "Hertha", "away": "Union"},
+         "content_state": {"score": "0-0", "minute": 0},
+         "alert": {"title": "Kick-off", "body": "Hertha v Union"}}  # fmt: skip
+
+
+def fans(app: AppKeys, apns: Any, bundle: str, teams: dict[str, str]) -> dict[str, str]:
+    """iOS devices holding a push-to-start token, tagged with their team; device id -> that token."""
+    tokens = {}
+    for device_id, team in teams.items():
+        tokens[device_id] = apns.new_activity_token(bundle)
+        register(app, device_id, {"platform": "ios", "token": apns.new_token(bundle), "tags": {"team": team},
+                                  "live_activity": {"push_to_start_token": tokens[device_id]}})  # fmt: skip
+    return tokens
+
+
+def test_a_live_activity_audience_names_a_saved_segment_as_a_campaign_does(
+    stack: Any, standins: Standins
+) -> None:
+    app = new_app(Api(stack.api_url), standins, "live-seg")
+    apns = standins.apns
+    to_start = fans(app, apns, "com.example.live-seg", {"s-1": "hertha", "s-2": "hertha", "s-3": "union"})
+    hertha = {"attr": "tags.team", "op": "eq", "value": "hertha"}
+    segment = app.server.post("/v1/segments", {"name": "hertha fans", "audience": hertha})
+    assert segment.status_code == 201, segment.text
+    segment_id = segment.json()["segment_id"]
+
+    missing = app.server.post("/v1/live-activities", {**START, "audience": {"segment": "seg_0000000000000000"}})
+    assert missing.status_code == 400, missing.text
+    assert [e["field"] for e in missing.json()["errors"]] == ["body.audience.segment"]
+
+    apns.reset()
+    audience = {"all": [{"segment": segment_id}, {"attr": "platform", "op": "eq", "value": "ios"}]}
+    r = app.server.post("/v1/live-activities", {**START, "audience": audience})
+    assert r.status_code == 201, r.text
+    activity_id = r.json()["activity_id"]
+    in_use = app.server.delete(f"/v1/segments/{segment_id}")  # its start is under way: the segment stays
+    assert in_use.status_code == 409 and activity_id in in_use.text, in_use.text
+    stack.drain()
+    started = {m.token: m.status for m in apns.received}
+    assert started == {to_start["s-1"]: 200, to_start["s-2"]: 200}  # the segment's members, not s-3
+    assert all(m.payload["aps"]["event"] == "start" for m in apns.received)
+    counts = app.server.get(f"/v1/live-activities/{activity_id}").json()["counts"]
+    assert (counts["targeted"], counts["started"]) == (2, 2)
+    assert app.server.delete(f"/v1/segments/{segment_id}").status_code == 204  # the start is done
+
+
+def test_updates_under_apns_429s_are_paced_and_retried_and_every_activity_counts_exactly(
+    stack: Any, standins: Standins
+) -> None:
+    app, bundle, apns = new_app(Api(stack.api_url), standins, "live-busy"), "com.example.live-busy", standins.apns
+    per_second = 2
+    assert app.server.put(f"/v1/apps/{app.app_id}/settings", {"max_per_second": per_second}).status_code == 200
+    fans(app, apns, bundle, {f"b-{i}": "hertha" for i in range(5)})
+    on = {"a": ["b-0", "b-1", "b-2"], "b": ["b-3", "b-4"]}
+    activities = {}
+    for name, devices in on.items():
+        r = app.server.post("/v1/live-activities", {**START, "device_ids": devices})
+        assert r.status_code == 201, r.text
+        activities[name] = r.json()["activity_id"]
+    stack.drain()
+    tokens: dict[str, dict[str, str]] = {name: {} for name in on}  # activity -> device -> its activity token
+    for name, devices in on.items():
+        for device_id in devices:
+            tokens[name][device_id] = token = apns.new_activity_token(bundle)
+            r = app.client.put(f"/v1/live-activities/{activities[name]}/tokens/{device_id}", {"token": token},
+                               headers=secret_of(app, device_id))  # fmt: skip
+            assert r.status_code == 204, r.text
+    busy = {tokens["a"]["b-1"], tokens["b"]["b-3"]}
+    apns.reset()
+    for token in busy:  # APNs is busy for these: two 429s with Retry-After, then it takes them
+        apns.fail(token, "TooManyRequests", retry_after=2, times=2)
+    for name in on:  # silent updates: apns-priority 5, nothing of the device's budget spent
+        r = app.server.post(f"/v1/live-activities/{activities[name]}/update", {"content_state": {"minute": 10}})
+        assert r.status_code == 202, r.text
+    stack.drain(timeout=120)
+
+    for name, by_device in tokens.items():
+        attempts = sorted((m for m in apns.received if m.token in by_device.values()), key=lambda m: m.at)
+        for token in by_device.values():
+            answers = [m for m in attempts if m.token == token]
+            assert [m.status for m in answers] == ([429, 429, 200] if token in busy else [200])
+            for before, after in itertools.pairwise(answers):  # each retry waited its Retry-After
+                assert after.at - before.at >= 2.0 - 0.05, (before.at, after.at)
+        for m in attempts:  # paced: in any second, no more of the activity's pushes than max_per_second
+            assert len([n for n in attempts if m.at <= n.at < m.at + 0.95]) <= per_second
+            assert (m.headers["apns-priority"], m.payload["aps"]["event"]) == ("5", "update")
+            assert apns.budget_spent(m.token) == 0
+        counts = app.server.get(f"/v1/live-activities/{activities[name]}").json()["counts"]
+        assert counts == {"targeted": len(on[name]), "started": len(on[name]), "reported": len(on[name]),
+                          "updated": len(on[name]), "ended": 0, "failed": 0, "pruned": 0}  # fmt: skip

@@ -310,3 +310,26 @@ def test_an_activity_token_is_bound_to_the_live_activity_topic(apns: ApnsStandIn
     assert ok.status_code == 200
     # as an alert on the app's own topic, the token is not the app's (Apple answers the same)
     assert reason(push(h2, apns, token)) == (400, "DeviceTokenNotForTopic")
+
+
+def test_priority_10_live_activity_updates_spend_the_budget_and_past_it_are_throttled(
+    apns: ApnsStandIn, h2: httpx.Client
+) -> None:
+    """Apple: priority-10 ActivityKit pushes draw on the device's budget, past which it throttles updates;
+    priority 5 costs nothing. APNs itself takes them all (200)."""
+    apns.live_activity_budget = 2
+    try:
+        token = apns.new_activity_token(BUNDLE)
+        update = live({"timestamp": 1765000001, "event": "update", "content-state": {"score": "1-0"}})
+        live_push = {"body": update, "apns_push_type": "liveactivity", "apns_topic": LIVE_TOPIC}
+        assert push(h2, apns, token, **live_push, apns_priority="10").status_code == 200
+        assert push(h2, apns, token, **live_push).status_code == 200  # no apns-priority: APNs takes it as 10
+        for _ in range(3):
+            assert push(h2, apns, token, **live_push, apns_priority="5").status_code == 200
+        assert (apns.budget_spent(token), apns.throttled_updates) == (2, 0)
+        over = push(h2, apns, token, **live_push, apns_priority="10")
+        assert over.status_code == 200 and apns.received[-1].throttled
+        assert (apns.budget_spent(token), apns.throttled_updates) == (3, 1)
+        assert [r.throttled for r in apns.received] == [False] * 5 + [True]
+    finally:
+        apns.live_activity_budget = None

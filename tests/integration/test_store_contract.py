@@ -349,6 +349,23 @@ def test_a_pruned_devices_zone_count_leaves_the_zone_once(
     assert store.zones(APP) == ["Asia/Tokyo", "Europe/Paris"]
 
 
+def test_a_refused_push_to_start_token_leaves_its_device_and_the_device_stays(
+    devices: tuple[DeviceStore, Callable[[str, dict[str, Any]], None]],
+) -> None:
+    store, register = devices
+    fields = {"platform": "ios", "token": "ab" * 32, "timezone": "Europe/Paris", "opted_in": True}
+    register("fan", {**fields, "live_activity": {"push_to_start_token": "cd" * 32}})
+    assert not store.forget_push_to_start(APP, "fan", "ef" * 32)  # not the device's token: nothing goes
+    assert store.forget_push_to_start(APP, "fan", "cd" * 32)
+    assert not store.forget_push_to_start(APP, "fan", "cd" * 32)  # redelivered: already gone
+    assert not store.forget_push_to_start(APP, "nobody", "cd" * 32)
+    device = store.get(APP, "fan") or {}
+    assert "live_activity" not in device and (device["status"], device["token"]) == ("active", "ab" * 32)
+    assert store.zone_size(APP, "Europe/Paris") == 1  # still in the audience
+    register("fan", {**fields, "live_activity": {"push_to_start_token": "ef" * 32}})  # the app sends a new one
+    assert (store.get(APP, "fan") or {})["live_activity"] == {"push_to_start_token": "ef" * 32}
+
+
 def test_an_experiment_is_decided_once_and_its_rest_waves_count(campaigns: CampaignStore) -> None:
     created(campaigns, waves=2)  # one test wave and the decision
     other = campaigns

@@ -11,12 +11,17 @@ import pytest
 
 from pushengine.experiments import (
     Arm,
+    MeanArm,
     chi2_sf,
     chi_squared,
     decide,
+    decide_means,
+    incomplete_beta,
     large_enough,
     normal_sf,
+    t_two_sided,
     upper_gamma_q,
+    welch_t_test,
     z_test,
 )
 from pushengine.models import CampaignIn
@@ -190,3 +195,110 @@ def test_the_rest_goes_at_the_same_local_time_on_the_next_day_still_to_come(
     assert {w["send_at"]: w["zones"] for w in out} == expected
     assert all(w["variants"] == ["rest"] and w["wave_id"].endswith("-rest") for w in out)
     assert rest_waves(schedule, "cmp_1", [*tests, *out], datetime.fromisoformat(decided_at)) == out  # not twice
+
+
+# Revenue per device: Welch's t-test.
+
+WELCH_EXAMPLES = [  # Wikipedia, "Welch's t-test", Examples 1 and 2 (the samples, and Welch's t, df, p)
+    ([27.5, 21.0, 19.0, 23.6, 17.0, 17.9, 16.9, 20.1, 21.9, 22.6, 23.1, 19.6, 19.0, 21.7, 21.4],
+     [27.1, 22.0, 20.8, 23.4, 23.4, 23.5, 25.8, 22.0, 24.8, 20.2, 21.9, 22.1, 22.9, 20.5, 24.4],
+     -2.46, 25.0, 0.021),
+    ([17.2, 20.9, 22.6, 18.1, 21.7, 21.4, 23.5, 24.2, 14.7, 21.8],
+     [21.5, 22.8, 21.0, 23.0, 21.6, 23.6, 22.5, 20.7, 23.4, 21.8, 20.7, 21.7, 21.5, 22.5, 23.6, 21.5, 22.5, 23.5,
+      21.5, 21.8],
+     -1.57, 9.9, 0.149),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("first", "second", "t", "df", "p"), WELCH_EXAMPLES)
+def test_welch_matches_the_published_examples(
+    first: list[float], second: list[float], t: float, df: float, p: float
+) -> None:
+    found = welch_t_test(MeanArm.of("a", first), MeanArm.of("b", second))
+    assert found is not None
+    assert (round(found[0], 2), round(found[1], 1), round(found[2], 3)) == (t, df, p)
+    swapped = welch_t_test(MeanArm.of("b", second), MeanArm.of("a", first)) or (0, 0, 0)
+    assert swapped[0] == pytest.approx(-found[0]) and swapped[1:] == pytest.approx(found[1:])
+
+
+@pytest.mark.parametrize(
+    ("df", "t05", "t01"),
+    [  # upper critical values of Student's t at 0.025 and 0.005, i.e. two-sided 0.05 and 0.01
+        # (NIST/SEMATECH e-Handbook of Statistical Methods, table 1.3.6.7.2)
+        (1, 12.706, 63.657), (2, 4.303, 9.925), (3, 3.182, 5.841), (5, 2.571, 4.032), (10, 2.228, 3.169),
+        (20, 2.086, 2.845), (30, 2.042, 2.750), (100, 1.984, 2.626),
+    ],
+)  # fmt: skip
+def test_student_t_tail_matches_the_table(df: int, t05: float, t01: float) -> None:
+    assert t_two_sided(t05, df) == pytest.approx(0.05, abs=2e-4)
+    assert t_two_sided(-t01, df) == pytest.approx(0.01, abs=5e-5)
+
+
+@pytest.mark.parametrize("t", [0.0, 0.1, 0.5, 1.0, 3.0, 25.0])
+def test_student_t_tail_closed_forms(t: float) -> None:
+    # df 1 (Cauchy): 1 - 2 atan(t) / pi; df 2: 1 - t / sqrt(2 + t^2); df -> infinity: the normal's
+    assert t_two_sided(t, 1) == pytest.approx(1 - 2 * math.atan(t) / math.pi, rel=1e-9, abs=1e-15)
+    assert t_two_sided(t, 2) == pytest.approx(1 - t / math.sqrt(2 + t * t), rel=1e-9, abs=1e-15)
+    assert t_two_sided(t, 1e7) == pytest.approx(math.erfc(t / math.sqrt(2)), rel=1e-5, abs=1e-15)
+
+
+@pytest.mark.parametrize(("a", "b", "x"), [(0.5, 0.5, 0.3), (2, 3, 0.1), (2, 3, 0.9), (7.5, 0.5, 0.6), (40, 40, 0.55)])
+def test_incomplete_beta_identities(a: float, b: float, x: float) -> None:
+    # I_x(a, 1) = x^a; I_x(1, b) = 1 - (1 - x)^b; I_x(a, b) = 1 - I_1-x(b, a); I_1/2(a, a) = 1/2
+    assert incomplete_beta(a, 1, x) == pytest.approx(x**a, rel=1e-10)
+    assert incomplete_beta(1, b, x) == pytest.approx(1 - (1 - x) ** b, rel=1e-10)
+    assert incomplete_beta(a, b, x) == pytest.approx(1 - incomplete_beta(b, a, 1 - x), rel=1e-10, abs=1e-14)
+    assert incomplete_beta(a, a, 0.5) == pytest.approx(0.5, rel=1e-10)
+    assert (incomplete_beta(a, b, 0.0), incomplete_beta(a, b, 1.0)) == (0.0, 1.0)
+    with pytest.raises(ValueError):
+        incomplete_beta(0, b, x)
+
+
+def test_welch_of_equal_sizes_and_variances_is_students_pooled_test() -> None:
+    # n = 8 each, sample variances both 4: Welch's df is 2n - 2 = 14 and its t the pooled t = 1.5 / sqrt(1)
+    a, b = _mean_arm("a", 8, 11.5, 4.0), _mean_arm("b", 8, 10.0, 4.0)
+    t, df, p = welch_t_test(a, b) or (0, 0, 0)
+    assert (t, df) == (pytest.approx(1.5), pytest.approx(14.0))
+    assert p == pytest.approx(t_two_sided(1.5, 14))
+
+
+def test_revenue_per_device_counts_the_devices_that_paid_nothing() -> None:
+    arm = MeanArm.of("a", [0.0, 0.0, 0.0, 4.0, 6.0])  # two of five devices paid
+    assert (arm.devices, arm.rate, arm.variance) == (5, 2.0, pytest.approx(8.0))
+    assert welch_t_test(arm, MeanArm.of("b", [3.0])) is None  # one device has no variance
+    assert welch_t_test(MeanArm.of("a", [0.0, 0.0]), MeanArm.of("b", [0.0, 0.0, 0.0])) is None  # nobody paid
+
+
+def _mean_arm(name: str, devices: int, mean: float, variance: float) -> MeanArm:
+    total = devices * mean
+    return MeanArm(name, devices, total, variance * (devices - 1) + total * total / devices)
+
+
+def test_revenue_two_variants_the_clear_winner() -> None:
+    a, b = _mean_arm("a", 100, 1.0, 1.0), _mean_arm("b", 100, 0.7, 1.0)  # t = 0.3 / sqrt(.02) = 2.12, p = .035
+    d = decide_means([b, a], 0.95, "default")
+    assert (d.winner, d.conclusive) == ("a", True)
+    [c] = d.comparisons
+    assert (c.a, c.b, c.rate_a, c.rate_b, c.conclusive) == ("b", "a", pytest.approx(0.7), pytest.approx(1.0), True)
+    assert c.p_value == pytest.approx(t_two_sided(0.3 / math.sqrt(0.02), 198.0), rel=1e-9)
+    assert "revenue per device" in d.reason
+    assert decide_means([b, a], 0.99, "default").winner == "b"  # p .035 is not below .01: the fallback
+
+
+def test_revenue_three_variants_bonferroni_makes_a_raw_win_inconclusive() -> None:
+    arms = [_mean_arm("a", 100, 1.0, 1.0), _mean_arm("b", 100, 0.7, 1.0), _mean_arm("c", 100, 0.7, 1.0)]
+    d = decide_means(arms, 0.95, "default")
+    raw = (welch_t_test(arms[0], arms[1]) or (0, 0, 1))[2]
+    assert raw < 0.05 < 3 * raw  # conclusive alone, not after the three pairs' correction
+    assert (d.winner, d.conclusive) == ("a", False) and "fallback default" in d.reason
+    assert [c.p_value for c in d.comparisons][:2] == [pytest.approx(3 * raw)] * 2
+    assert decide_means(arms[1:] + arms[:1], 0.95, "best").winner == "a"  # best: the highest mean
+    far = [_mean_arm("a", 400, 1.0, 1.0), *arms[1:]]
+    assert (decide_means(far, 0.95, "default").winner, decide_means(far, 0.95, "default").conclusive) == ("a", True)
+
+
+def test_revenue_too_few_devices_never_conclude() -> None:
+    d = decide_means([MeanArm.of("a", [100.0]), MeanArm.of("b", [0.0, 0.0, 1.0])], 0.95, "best")
+    assert (d.winner, d.conclusive) == ("a", False) and "too few devices" in d.reason
+    with pytest.raises(ValueError):
+        decide_means([MeanArm.of("a", [1.0, 2.0])], 0.95, "default")

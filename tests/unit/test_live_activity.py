@@ -138,8 +138,6 @@ START = {"activity_type": "MatchAttributes", "device_ids": ["d1"], "attributes":
         (live_activities.ActivityStart, {**START, "audience": {"attr": "tags.x", "op": "exists"}}, "body.audience"),
         (live_activities.ActivityStart, {k: v for k, v in START.items() if k != "device_ids"}, "body.audience"),
         (live_activities.ActivityStart, {**{k: v for k, v in START.items() if k != "device_ids"},
-                                         "audience": {"segment": "seg_1"}}, "body.audience"),
-        (live_activities.ActivityStart, {**{k: v for k, v in START.items() if k != "device_ids"},
                                          "audience": {"attr": "tags.x", "op": "near"}}, "body.audience.op"),
         (live_activities.ActivityStart, {**START, "content_state": "1-0"}, "body.content_state"),
         (live_activities.ActivityUpdate, {}, "body.content_state"),
@@ -151,6 +149,13 @@ START = {"activity_type": "MatchAttributes", "device_ids": ["d1"], "attributes":
 )  # fmt: skip
 def test_bad_bodies_name_their_field(model: Any, body: dict[str, Any], field: str) -> None:
     assert field in [f for f, _ in errors(model, body)]
+
+
+def test_an_audience_may_name_saved_segments() -> None:
+    """Resolved as a campaign's are (pushengine.segments.referenced, then expanded when its wave fires)."""
+    audience = {"any": [{"segment": "seg_1"}, {"not": {"segment": "seg_2"}}]}
+    body = {**{k: v for k, v in START.items() if k != "device_ids"}, "audience": audience}
+    assert live_activities.ActivityStart.model_validate(body).audience == audience
 
 
 @pytest.mark.parametrize(
@@ -180,7 +185,7 @@ def test_a_body_of_4096_bytes_passes() -> None:
 
 
 def test_a_live_activity_push_goes_on_the_liveactivity_topic_without_collapse_id() -> None:
-    body = live_activity.payload("update", AT, content_state=STATE)
+    body = live_activity.payload("update", AT, content_state=STATE, alert=ALERT)
     notification = ActivityComposer({"payload": body, "ttl_seconds": 3600}).notification({"id": "d", "t": DEVICE})
     assert provider().headers(notification, "J") == {
         "authorization": "bearer J",
@@ -198,4 +203,28 @@ def test_starts_take_the_marketing_lane_and_updates_the_transactional_one() -> N
     start = live_activity.payload("start", AT, content_state={}, attributes_type="M", attributes={}, alert=ALERT)
     assert not ActivityComposer({"payload": start}).transactional
     assert ActivityComposer({"payload": live_activity.payload("end", AT)}).transactional
-    assert not ActivityComposer({"payload": start}).prunes  # a refused activity token is not the device's
+    # a start's refused token is the device's push-to-start token; an update's or end's is the activity's
+    assert ActivityComposer({"payload": start}).prunes
+    assert not ActivityComposer({"payload": live_activity.payload("end", AT)}).prunes
+
+
+START_BODY = live_activity.payload("start", AT, content_state={}, attributes_type="M", attributes={}, alert=ALERT)
+
+
+@pytest.mark.parametrize(
+    ("body", "priority"),
+    [
+        # Apple: priority 10 draws on the device's budget; an update with nothing to alert goes at 5
+        (live_activity.payload("update", AT, content_state=STATE), "5"),
+        (live_activity.payload("update", AT, content_state=STATE, stale_date=STALE), "5"),
+        (live_activity.payload("update", AT, content_state=STATE, alert=ALERT), "10"),
+        (START_BODY, "10"),
+        (live_activity.payload("end", AT), "10"),
+        (live_activity.payload("end", AT, content_state=STATE, dismissal_date=STALE), "10"),
+    ],
+)  # fmt: skip
+def test_an_update_without_an_alert_goes_at_priority_5_and_the_rest_at_10(
+    body: dict[str, Any], priority: str
+) -> None:
+    notification = ActivityComposer({"payload": body}).notification({"id": "d", "t": DEVICE})
+    assert provider().headers(notification, "J")["apns-priority"] == priority

@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING, Any
 from pushengine.channels import CHANNELS, SHAPES
 from pushengine.content import Message, RenderedMessage, static_fields
 from pushengine.errors import InvalidInput
+from pushengine.payloads import live_activity
 from pushengine.payloads.base import Platform, collapse_id, encode
 from pushengine.providers.base import Notification
 from pushengine.rendering import CompiledMessage, worst_case
 
 if TYPE_CHECKING:
     from pushengine.models import CampaignSpec
+    from pushengine.ports import DeviceStore
 
 _MEMO_MAX = 20_000  # distinct rendered payloads kept per campaign and container
 
@@ -114,22 +116,35 @@ class Composer:
             encoded=hit[1], **{channel.address_field: address},
         )  # fmt: skip
 
+    def prune(self, devices: DeviceStore, app_id: str, entry: Mapping[str, Any], reason: str) -> None:
+        """The device's token is gone: the device leaves the audience (marked invalid)."""
+        devices.mark_invalid(app_id, [entry["id"]], reason)
+
 
 class ActivityComposer:
     """A Live Activity batch's notifications: the one body the request built (payloads/live_activity.py) to
     each token of the batch. Its sends ignore caps and quiet hours (the person asked for the activity), take
-    the provider quota's transactional lane unless they start it, and a token APNs refuses is the
-    activity's, not the device's: it prunes nothing."""
+    the provider quota's transactional lane unless they start it, and go at the priority Apple asks for
+    (`live_activity.priority`: an update with no alert at 5, so it costs the device's budget nothing).
+
+    A push-to-start token APNs refuses for good (410, 400 BadDeviceToken) leaves its device, as a device token
+    does, but the device stays: its own token was not refused. A refused activity token (an update's or an
+    end's) is the activity's: it prunes nothing on the device."""
 
     cap = None
-    prunes = False
 
     def __init__(self, push: Mapping[str, Any]) -> None:
         self.payload = dict(push["payload"])
         self.transactional = push["payload"]["aps"]["event"] != "start"
+        self.prunes = not self.transactional  # a start: the refused token is the device's push-to-start token
         self.ttl = int(push.get("ttl_seconds", 8 * 3600))
+        self.priority = live_activity.priority(self.payload)
         self._encoded = encode(self.payload)
 
     def notification(self, entry: Mapping[str, Any]) -> Notification:
-        return Notification(payload=self.payload, collapse_id="", ttl_seconds=self.ttl, priority="high",
+        return Notification(payload=self.payload, collapse_id="", ttl_seconds=self.ttl, priority=self.priority,
                             token=entry.get("t"), encoded=self._encoded)  # fmt: skip
+
+    def prune(self, devices: DeviceStore, app_id: str, entry: Mapping[str, Any], reason: str) -> None:
+        """The start's push-to-start token is gone: it leaves the device (a newer one the app sent stays)."""
+        devices.forget_push_to_start(app_id, entry["id"], entry["t"])

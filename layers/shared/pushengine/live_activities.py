@@ -5,6 +5,8 @@ app reports for them.
   device) get `aps.event: "start"` with the activity's type, attributes, content state and alert.
 - Each device's app then reports the started activity's own token (`PUT .../tokens/{device_id}`, client key
   and device secret); updates and ends reach every reported token.
+- A push-to-start token APNs refuses for good (410, 400 BadDeviceToken) leaves its device, as a refused device
+  token does (the device itself stays: its own token was not refused), counted in `counts.pruned`.
 
 Nothing here calls APNs: each operation packs send batches the sender already knows (a direct send's
 shape, each batch carrying the one body it sends, built by payloads/live_activity.py), so sends go through
@@ -25,8 +27,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from pushengine import app_settings, waves
-from pushengine.audience import segment_ids
+from pushengine import app_settings, segments, waves
 from pushengine.campaign_status import CampaignStatus
 from pushengine.config import Settings
 from pushengine.dal.apps import AppsRepository, now_iso
@@ -34,6 +35,7 @@ from pushengine.dal.campaigns import zero_stats
 from pushengine.dal.live_activities import LiveActivityStore
 from pushengine.dal.queues import send_json
 from pushengine.dal.scheduler import schedule_name
+from pushengine.dal.segments import SegmentsRepository
 from pushengine.delivery.segment import split_to_fit, start_entry, startable
 from pushengine.errors import Conflict, InvalidInput, NotFound
 from pushengine.limits import Storable
@@ -76,8 +78,6 @@ class ActivityStart(BaseModel):
     def _targets(self) -> ActivityStart:
         if (self.audience is None) == (self.device_ids is None):
             raise ValueError("audience: give exactly one of audience and device_ids")
-        if segment_ids(self.audience):
-            raise ValueError("audience: a Live Activity's audience names no saved segment; give its conditions")
         return self
 
 
@@ -121,7 +121,8 @@ class ActivityCounts(BaseModel):
     reported: int
     updated: int
     ended: int
-    failed: int
+    failed: int  # pushes APNs refused for good, `pruned` among them
+    pruned: int  # push-to-start tokens APNs refused for good (410, 400 BadDeviceToken): gone from their devices
 
 
 class ActivityOut(BaseModel):
@@ -142,6 +143,7 @@ class LiveActivityDeps:
     devices: DeviceStore
     activities: LiveActivityStore
     apps: AppsRepository | None = None  # the app's defaults: max_per_second
+    segments: SegmentsRepository | None = None  # the saved segments an audience names
     clock: Clock = field(default=lambda: datetime.now(UTC))
     new_id: Callable[[datetime], str] = field(
         default=lambda now: f"{ACTIVITY_PREFIX}{int(now.timestamp() * 1000):012x}{secrets.token_hex(5)}"
@@ -213,16 +215,25 @@ def _start_audience(
 ) -> ActivityStarted:  # fmt: skip
     """A start by audience goes the way a campaign sent now goes: one wave, every zone of the app read in
     shards by the segment-query function (bounded work at any size), its batches built of the matching
-    devices that hold a push-to-start token (`spec.activity` says so)."""
+    devices that hold a push-to-start token (`spec.activity` says so). Saved segments it names resolve as a
+    campaign's do: checked and noted on each segment now (400 naming `body.audience` when one does not
+    resolve; a segment cannot be deleted while the start is under way), expanded when its wave fires."""
     spec = {**stored_spec(body.activity_type), "audience": body.audience,
             "activity": {"payload": payload, "ttl_seconds": TTL_SECONDS}}  # fmt: skip
     [wave] = waves.plan_now(now)
-    deps.activities.create(app_id, activity_id, body.activity_type, now_iso())
-    deps.campaigns.create({
-        **delivery_item(app_id, activity_id, spec), "status": "scheduled", "batches_pending": 0, "waves_pending": 1,
-        "waves": [{"wave_id": wave.wave_id, "send_at": wave.send_at.isoformat(), "zones": list(wave.time_zones),
-                   "schedule": schedule_name(activity_id, wave.wave_id)}],
-    })  # fmt: skip
+    named = segments.referenced(deps.segments, app_id, body.audience, activity_id)
+    try:
+        deps.activities.create(app_id, activity_id, body.activity_type, now_iso())
+        deps.campaigns.create({
+            **delivery_item(app_id, activity_id, spec), "status": "scheduled", "batches_pending": 0,
+            "waves_pending": 1,
+            "waves": [{"wave_id": wave.wave_id, "send_at": wave.send_at.isoformat(), "zones": list(wave.time_zones),
+                       "schedule": schedule_name(activity_id, wave.wave_id)}],
+        })  # fmt: skip
+    except Exception:
+        if deps.segments is not None and named:
+            deps.segments.unreference(app_id, named, activity_id)
+        raise
     fire = WaveDue(app_id=app_id, campaign_id=activity_id, wave_id=wave.wave_id).body()
     send_json(deps.settings.audience_queue_url, [fire], max_message=deps.settings.max_message_bytes)
     return ActivityStarted(activity_id=activity_id, targeted=None)
@@ -327,13 +338,13 @@ def get(deps: LiveActivityDeps, app_id: str, activity_id: str) -> ActivityOut:
     item = deps.campaigns.get(app_id, activity_id, consistent=True) or {}
     stats, vstats = item.get("stats") or {}, item.get("vstats") or {}
 
-    def sent(event: str) -> int:
-        return int((vstats.get(event) or {}).get("sent", 0))
+    def count(event: str, stat: str = "sent") -> int:
+        return int((vstats.get(event) or {}).get(stat, 0))
 
     counts = ActivityCounts(
-        targeted=int(stats.get("targeted", 0)), started=sent("start"), reported=int(stats.get("reported", 0)),
-        updated=sent("update"), ended=sent("end"),
-        failed=int(stats.get("failed", 0)) + int(stats.get("pruned", 0)),
+        targeted=int(stats.get("targeted", 0)), started=count("start"), reported=int(stats.get("reported", 0)),
+        updated=count("update"), ended=count("end"),
+        failed=int(stats.get("failed", 0)) + int(stats.get("pruned", 0)), pruned=count("start", "pruned"),
     )  # fmt: skip
     return ActivityOut(
         activity_id=activity_id, activity_type=str(state["activity_type"]), status=state["status"],

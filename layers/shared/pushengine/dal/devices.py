@@ -271,6 +271,18 @@ class DevicesRepository:
         for zone, delta in pruned.items():
             self.count_zone(app_id, zone, delta, partition=prune_partition(app_id, first))
 
+    def forget_push_to_start(self, app_id: str, device_id: str, token: str) -> bool:
+        """APNs refused the device's push-to-start token for good: it leaves the device (which stays, with its
+        own token), unless the app has registered another since. `version` moves, so a registration racing
+        this write reads the device again. False when there was nothing to remove."""
+        return aws.conditional(
+            self._table.update_item,
+            Key={"pk": _pk(app_id, device_id)},
+            UpdateExpression="REMOVE live_activity SET updated_at = :t ADD version :one",
+            ConditionExpression="live_activity.push_to_start_token = :token",
+            ExpressionAttributeValues={":token": token, ":t": now_iso(), ":one": 1},
+        )
+
     def count_zone(self, app_id: str, zone: str, delta: int, *, partition: str | None = None) -> None:
         """A zone's device count moves with registrations, moves, deletions and prunes (one small write), on
         its registry item or, for prunes, on a prune shard's `partition`."""

@@ -208,7 +208,7 @@ class BatchSend:
     quota_later: float | None = None  # when the devices the quotas left out may go (None: none left out)
     grants: dict[str, dict[str, float]] = field(default_factory=dict)  # quota claimed for those
     paced_later: list[float] = field(default_factory=list)  # when sends held back (a slot, quiet hours) may go
-    pruned: list[tuple[str, str]] = field(default_factory=list)  # (device, reason) not yet marked invalid
+    pruned: list[tuple[dict[str, Any], str]] = field(default_factory=list)  # (entry, reason) not yet pruned
     retry_after: list[float] = field(default_factory=list)  # one per send left to SQS's redelivery
     retry_reasons: Counter[str] = field(default_factory=Counter)
     since_checkpoint: int = 0
@@ -240,7 +240,7 @@ async def send_batch(
     send = await _prepare(deps, batch, key, campaign, checkpoint)
     todo = await _place(send, [(i, e) for i, e in enumerate(send.batch["devices"]) if i not in checkpoint.done])
     await _send_all(send, todo, concurrency or deps.settings.send_concurrency)
-    await _prune(deps, batch["app_id"], send.pruned)
+    await _prune(send)
     return await _settle(send, final=final)
 
 
@@ -370,7 +370,7 @@ async def _send_one(send: BatchSend, index: int, entry: dict[str, Any]) -> None:
     else:
         stat, reason = STAT_OF.get(result.outcome, "failed"), result.reason
         if result.outcome is Outcome.PRUNED and send.composer.prunes:
-            send.pruned.append((entry["id"], result.reason))
+            send.pruned.append((entry, result.reason))
         if result.reason == erasure.ERASED:
             stat = "suppressed_unregistered"
     _settle_device(send, index, entry, stat, reason)
@@ -463,7 +463,7 @@ async def _checkpoint(send: BatchSend) -> None:
     """The pruned devices marked, then the progress saved: a checkpoint never claims a device whose prune is
     not written yet."""
     async with send.saving:
-        await _prune(send.deps, send.batch["app_id"], send.pruned)
+        await _prune(send)
         await _save(send)
 
 
@@ -675,11 +675,12 @@ def _difference(now: Mapping[str, int], before: Mapping[str, int]) -> dict[str, 
     return {k: int(now.get(k, 0)) - int(before.get(k, 0)) for k in {*now, *before}}
 
 
-async def _prune(deps: SenderDeps, app_id: str, pruned: list[tuple[str, str]]) -> None:
-    """Provider truth: a rejected token leaves the audience at once and is never sent to again."""
-    while pruned:
-        device_id, reason = pruned.pop()
-        await asyncio.to_thread(deps.devices.mark_invalid, app_id, [device_id], reason)
+async def _prune(send: BatchSend) -> None:
+    """Provider truth: a rejected token is never sent to again (the composer says what it was: a device
+    token leaves the audience, a push-to-start token its device)."""
+    while send.pruned:
+        entry, reason = send.pruned.pop()
+        await asyncio.to_thread(send.composer.prune, send.deps.devices, send.batch["app_id"], entry, reason)
 
 
 def default_deps() -> SenderDeps:

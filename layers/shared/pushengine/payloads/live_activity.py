@@ -4,6 +4,11 @@ the request goes with `apns-push-type: liveactivity` on the topic `<bundle id>.p
 `aps` carries `event`, `timestamp` (seconds: the device ignores a push older than the one it last took),
 `content-state` (the activity's ContentState as JSON), a start also `attributes-type`, `attributes` and an
 `alert`; `stale-date` and `dismissal-date` are epoch seconds. Pure: the caller gives the timestamp.
+
+Priority (the same article, "Determine the update frequency"): priority 10 is delivered at once and draws on
+the device's budget for the activity, past which the system throttles its updates; priority 5 is delivered
+as power allows and costs no budget. An update with nothing to alert goes at 5; an alerting update, a start
+(it always alerts) and an end go at 10, as Apple's examples send them.
 """
 
 from __future__ import annotations
@@ -66,6 +71,12 @@ def payload(
         ("dismissal-date", _seconds(dismissal_date) if event == "end" else None),
     )
     return {"aps": aps}
+
+
+def priority(payload: Mapping[str, Any]) -> Literal["high", "normal"]:
+    """The push's priority: `normal` (apns-priority 5) for an update without an alert, else `high` (10)."""
+    aps = payload["aps"]
+    return "normal" if aps.get("event") == "update" and aps.get("alert") is None else "high"
 
 
 def oversize(body: Mapping[str, Any]) -> int | None:

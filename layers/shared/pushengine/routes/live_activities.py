@@ -4,6 +4,7 @@ app's report of each started activity's token (client key and the device's secre
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from functools import cached_property
 from typing import Annotated
 
@@ -64,9 +65,11 @@ def _queued(route: str, body: BaseModel, send: Callable[[], live_activities.Acti
 )  # fmt: skip
 def start_live_activity(body: live_activities.ActivityStart) -> Response[live_activities.ActivityStarted]:
     app_id = _app_id()
+    # the saved segments an audience names, as campaigns read them
+    activities = replace(deps.activities, segments=campaign_deps.campaign.segments)
 
     def make() -> tuple[int, dict]:
-        return 201, live_activities.start(deps.activities, app_id, body).model_dump(mode="json")
+        return 201, live_activities.start(activities, app_id, body).model_dump(mode="json")
 
     return idempotency.answer(router, "POST /v1/live-activities", body, make)
 
