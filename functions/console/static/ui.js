@@ -64,13 +64,29 @@ export function radios(legend, name, options, current, onchange) {
 
 export const button = (text, onclick, attrs = {}) => h("button", { type: "button", onclick, ...attrs }, text);
 
+// Every table of three columns or more is watched: when its room changes it is measured as a table, and
+// stacked (class `stacked`) when even with its words wrapped it is wider than its room, or when its room is
+// a phone's (narrower than STACK_BELOW px), where a row read as a card beats a row of narrow columns.
+const STACK_BELOW = 640;
+const fitting = new ResizeObserver((entries) => {
+  for (const { target } of entries) {
+    const room = target.clientWidth;
+    if (!room || Number(target.dataset.room) === room) continue; // hidden, or only its height changed
+    target.dataset.room = String(room);
+    const t = target.firstElementChild;
+    t.classList.remove("stacked");
+    if (room < STACK_BELOW || t.getBoundingClientRect().width > room + 0.5) t.classList.add("stacked");
+  }
+});
+
 /** A table; `rows` are arrays of cells (a cell is text, a node, or {text, attrs}) or ready <tr> nodes.
- * On a narrow screen each row of a table of three columns or more becomes a card of its cells, each
- * labelled by its column's header (the CSS shows `data-label`, set here for every cell, so no view sets
- * it), and a name-value table stays one, its text wrapping: nothing scrolls sideways. On a wide screen a
- * table wider than its room scrolls inside its own region, which keyboard users can focus and scroll.
- * The roles are set explicitly: a browser may drop a table's semantics once CSS lays it out as cards. */
-export function table(headers, rows, attrs = {}) {
+ * It fits its room at every width, nothing scrolls sideways: its words wrap, and a table of three columns
+ * or more that is still too wide is stacked, each row a card of its cells, each labelled by its column's
+ * header (the CSS shows `data-label`, set here for every cell, so no view sets it); a name-value table
+ * stays one, its text wrapping. `attrs.label` names its region (by default its first headers); the other
+ * attrs go on the <table>. The roles are set explicitly: a browser may drop a table's semantics once CSS
+ * lays it out as cards. */
+export function table(headers, rows, { label, ...attrs } = {}) {
   const cell = (tag, c) => (c && typeof c === "object" && !(c instanceof Node) ? h(tag, c.attrs || {}, c.text) : h(tag, {}, c));
   const body = h("tbody", { role: "rowgroup" }, rows.map((r) => (r instanceof Node ? r : h("tr", {}, r.map((c) => cell("td", c))))));
   for (const tr of body.rows) {
@@ -80,11 +96,13 @@ export function table(headers, rows, attrs = {}) {
       td.dataset.label = headers[i] || "";
     });
   }
-  const name = `Table: ${headers.filter(Boolean).slice(0, 3).join(", ")}${headers.length > 3 ? ", …" : ""}`;
-  return h("div", { class: "scroll", tabindex: 0, role: "region", "aria-label": name },
+  const name = label || `Table: ${headers.filter(Boolean).slice(0, 3).join(", ")}${headers.length > 3 ? ", …" : ""}`;
+  const region = h("div", { class: "scroll", tabindex: 0, role: "region", "aria-label": name },
     h("table", { ...attrs, class: [headers.length > 2 ? "cards" : "", attrs.class].filter(Boolean).join(" "), role: "table" },
       h("thead", { role: "rowgroup" }, h("tr", { role: "row" }, headers.map((t) => h("th", { scope: "col", role: "columnheader" }, t)))),
       body));
+  if (headers.length > 2) fitting.observe(region);
+  return region;
 }
 
 export const card = (...children) => h("section", { class: "card" }, ...children);

@@ -246,7 +246,7 @@ export async function auditView() {
     more.hidden = !next;
     body.replaceChildren(entries.length ? table(["When (UTC)", "Who", "Action", "Target", "Status"],
       entries.map((e) => h("tr", { "data-action": e.action }, h("td", {}, e.at.slice(0, 19).replace("T", " ")),
-        h("td", { "data-actor": "" }, actor(e.actor)), h("td", {}, e.action), h("td", {}, e.target), h("td", { class: "num" }, e.status))),
+        h("td", { "data-actor": "" }, actor(e.actor)), h("td", { class: "token" }, e.action), h("td", { class: "token" }, e.target), h("td", { class: "num" }, e.status))),
       { id: "audit" }) : h("p", {}, "Nothing recorded yet."));
   };
   show(card(h("h1", {}, "Audit log"), body, more));

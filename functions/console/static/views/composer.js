@@ -162,7 +162,7 @@ export function composer({ onchange = () => {}, legend = "Message", preview = tr
       button("Add localization", () => locales.add({}, true), { class: "secondary" })),
     h("details", {}, h("summary", {}, "Platform options"),
       field("iOS subtitle", subtitle), field("Android channel id", channel), sticky.node),
-    preview ? h("div", { class: "preview" }, h("h3", {}, "Preview"),
+    preview ? h("div", { class: "preview" }, h("h2", {}, "Preview"),
       h("div", { class: "inline" }, field("Preview for device", deviceId),
         button("Show preview", choose, { class: "secondary", hidden: !may("devices") })),
       previewNote, shown) : null);

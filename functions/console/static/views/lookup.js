@@ -3,14 +3,18 @@ import { call, path } from "../api.js";
 import { card, failure, field, h, input, show, table, when } from "../ui.js";
 
 const FIELDS = ["device_id", "platform", "status", "timezone", "locale", "country", "region", "user_id", "opted_in", "created_at", "last_seen"];
-const facts = (d) => table(["Field", "Value"], FIELDS.map((k) => [k, { text: d[k] ?? "—", attrs: { "data-field": k } }]));
-const pairs = (title, obj) => h("div", {}, h("h3", {}, title), Object.keys(obj || {}).length
-  ? table(["Name", "Value"], Object.entries(obj).map(([k, v]) => [k, String(v)])) : h("p", { class: "muted" }, "none"));
-const behaviour = (events) => h("div", {}, h("h3", {}, "Behaviour"), Object.keys(events || {}).length
-  ? table(["Event", "Count", "Sum", "First", "Last"], Object.entries(events).map(([k, e]) => [k, e.count ?? 0, e.sum ?? 0, when(e.first), when(e.last)]))
+// each table's region is named by its device: a user's devices, and the same device looked up twice, are told apart
+const facts = (d) => table(["Field", "Value"], FIELDS.map((k) => [k, { text: d[k] ?? "—", attrs: { "data-field": k } }]),
+  { label: `Device ${d.device_id}` });
+const pairs = (d, title, obj) => h("div", {}, h("h3", {}, title), Object.keys(obj || {}).length
+  ? table(["Name", "Value"], Object.entries(obj).map(([k, v]) => [k, String(v)]), { label: `${title} of ${d.device_id}` })
+  : h("p", { class: "muted" }, "none"));
+const behaviour = (d) => h("div", {}, h("h3", {}, "Behaviour"), Object.keys(d.events || {}).length
+  ? table(["Event", "Count", "Sum", "First", "Last"], Object.entries(d.events).map(([k, e]) => [k, e.count ?? 0, e.sum ?? 0, when(e.first), when(e.last)]),
+    { label: `Behaviour of ${d.device_id}` })
   : h("p", { class: "muted" }, "no events"));
 const deviceCard = (d) => h("article", { class: "device", "data-device": d.device_id }, h("h2", {}, d.device_id),
-  facts(d), pairs("Tags", d.tags), pairs("Attributes", d.attributes), behaviour(d.events));
+  facts(d), pairs(d, "Tags", d.tags), pairs(d, "Attributes", d.attributes), behaviour(d));
 
 function lookupForm(id, label, buttonText, run) {
   const out = h("div", { id });
