@@ -126,7 +126,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"clock [{i}/{len(instants)}] {instant:%Y-%m-%d %H:%M:%S}Z {what}: {ok} passed, {bad} failed "
               f"in {seconds:.0f} s: {verdict}", flush=True)  # fmt: skip
         if code != 0:
-            print("\n".join(output.splitlines()[-60:]), flush=True)
+            lines = output.splitlines()
+            fatal = next((k for k, line in enumerate(lines) if line.startswith("Fatal Python error")), None)
+            if fatal is not None and fatal < len(lines) - 60:  # a crash: its first thread is the one that faulted
+                print("\n".join(lines[fatal : fatal + 25]), "...", sep="\n", flush=True)
+            print("\n".join(lines[-60:]), flush=True)
     print(f"test-clock: {len(instants)} instants in {time.monotonic() - started:.0f} s")
     print(f"clock: {passed} passed, {failed} failed")
     return 1 if failed else 0

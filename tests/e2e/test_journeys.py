@@ -217,7 +217,7 @@ def test_a_segment_enters_at_each_daily_occurrence(stack: Any, standins: Standin
     r = app.server.post("/v1/segments", {"name": "pros", "audience": {"attr": "tags.plan", "op": "eq", "value": "pro"}})
     assert r.status_code == 201, r.text
     segment_id = r.json()["segment_id"]
-    first = datetime.now(UTC).date() + timedelta(days=1)
+    first = (max(datetime.now(UTC), stack.clock.now()) + timedelta(days=1)).date()  # ahead of both clocks
     daily = {"type": "recurring", "frequency": "daily", "time": "09:00", "start": first.isoformat(),
              "end": (first + timedelta(days=1)).isoformat()}  # fmt: skip
     body = {"name": "Daily tip", "quiet_hours": "ignore", "entry": {"segment": segment_id, "schedule": daily},

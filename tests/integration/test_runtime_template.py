@@ -131,13 +131,30 @@ def test_the_real_templates_functions_resolve() -> None:
     sender = template.function("SenderFunction")
 
     assert segment_query.name == "push-engine-segment-query"
-    assert segment_query.timeout == 90 and sender.memory_size == 1024 and sender.timeout == 60
+    assert segment_query.timeout == 90 and sender.timeout == 60
+    # sizes are parameters: a full vCPU for the CPU-bound sender, 1,024 MB for the audience reads
+    assert sender.memory_size == 1769 and segment_query.memory_size == 1024
     assert sender.handler_file == ROOT / "functions" / "sender" / "app.py"
     assert sender.layer_dirs == [ROOT / "layers" / "shared"]
     assert sender.environment["SEGMENT_QUERY_FUNCTION_ARN"] == segment_query.arn
     assert sender.environment["SCHEDULE_GROUP"] == "push-engine-campaigns"
     assert sender.environment["SHARD_COUNT"] == "16"
     assert sender.events["SendBatches"]["Properties"]["Queue"] == template.get_att("SendQueue", "Arn")
+
+
+def test_the_send_queue_source_takes_exactly_one_of_provisioned_pollers_and_maximum_concurrency() -> None:
+    """AWS refuses ProvisionedPollerConfig beside ScalingConfig.MaximumConcurrency (services-sqs-scaling)."""
+    standard = load_template(REAL_TEMPLATE, parameters={"AdminKeyHash": "h"}).function("SenderFunction")
+    props = standard.events["SendBatches"]["Properties"]
+    assert props["ScalingConfig"] == {"MaximumConcurrency": "800"} and "ProvisionedPollerConfig" not in props
+
+    params = {"AdminKeyHash": "h", "ProvisionedPollers": "80", "SenderMemory": "2048", "SegmentMemory": "512"}
+    provisioned = load_template(REAL_TEMPLATE, parameters=params)
+    sender = provisioned.function("SenderFunction")
+    props = sender.events["SendBatches"]["Properties"]
+    assert props["ProvisionedPollerConfig"] == {"MinimumPollers": "80", "MaximumPollers": "80"}
+    assert "ScalingConfig" not in props
+    assert sender.memory_size == 2048 and provisioned.function("SegmentQueryFunction").memory_size == 512
 
 
 def test_serve_configuration_hashes_the_admin_key_and_overrides_parameters() -> None:

@@ -109,3 +109,51 @@ def test_write_units(size: int, transactional: bool, expected: float) -> None:
 )  # fmt: skip
 def test_waited_time_at_the_calling_functions_memory(per_million: dict[str, Any], expected: float) -> None:
     assert cost.waited_gb_seconds(per_million, {"Seg": 512, "Send": 1024}) == pytest.approx(expected)
+
+
+# --- the lines a measured run leaves out: one test a line, each worked by hand ---
+WAVE_ENVIRONMENTS = {"SenderFunction": 800, "SegmentQueryFunction": 100}
+WAVE_MEMORY = {"SenderFunction": 2048, "SegmentQueryFunction": 1024}
+
+
+def test_lambda_init_is_billed_once_per_environment_a_wave_starts() -> None:
+    # 800 x 1 s x 2 GB + 100 x 1 s x 1 GB = 1,700 GB-s for a wave of 2 M: 850 GB-s a million
+    got = cost.init_per_million(WAVE_ENVIRONMENTS, WAVE_MEMORY, 2e6, PRICES, init_seconds=1.0)
+    assert got == pytest.approx(850 * 0.0000133334)
+    assert cost.init_per_million(WAVE_ENVIRONMENTS, WAVE_MEMORY, 20e6, PRICES) == pytest.approx(got / 10)
+
+
+def test_pruning_writes_three_units_per_pruned_device() -> None:
+    # 2% of a million = 20,000 devices x 3 WRU = 60,000 WRU x $0.625/M
+    assert cost.pruning_per_million(0.02, PRICES) == pytest.approx(60_000 * 0.625e-6)
+
+
+def test_delivered_receipts_cost_about_six_dollars_per_million_shown() -> None:
+    # per receipt: $1.00/M HTTP API + $0.20/M invocation + 0.015 s x 0.5 GB of Lambda + 3 RRU + 8 WRU
+    one = 1.0e-6 + 0.2e-6 + 0.015 * 0.5 * 0.0000133334 + 3 * 0.125e-6 + 8 * 0.625e-6
+    assert cost.receipts_per_million(1.0, PRICES) == pytest.approx(1e6 * one)
+    assert 6.0 <= cost.receipts_per_million(1.0, PRICES) <= 7.0
+    assert cost.receipts_per_million(0.5, PRICES) == pytest.approx(1e6 * one / 2)
+
+
+def test_kms_decrypts_a_table_key_per_environment_and_table_a_wave() -> None:
+    # 900 environments x 4 tables = 3,600 requests x $0.03 per 10,000, for a wave of 1 M
+    assert cost.kms_per_million(WAVE_ENVIRONMENTS, 1e6, PRICES) == pytest.approx(3_600 * 0.03 / 10_000)
+
+
+def test_egress_is_measured_again_with_a_real_fcm_access_token() -> None:
+    measured = {"egress": {"bytes_per_notification": 836.0}}
+    lines = cost.left_out_lines(measured, WAVE_ENVIRONMENTS, WAVE_MEMORY, 1e6, PRICES, fcm_share=1.0)
+    real = lines["egress_real_token"]
+    assert real["bytes_per_notification"] == 836 + 1024 - 133  # the stand-in's token is `ya29.` + 128 chars
+    assert real["usd"] == pytest.approx((836 + 891) * 1e6 / 1e9 * 0.09)
+    web_only = cost.left_out_lines(measured, WAVE_ENVIRONMENTS, WAVE_MEMORY, 1e6, PRICES, fcm_share=0.0)
+    assert web_only["egress_real_token"]["bytes_per_notification"] == 836
+    assert set(lines) == {
+        "lambda_init",
+        "pruning_writes",
+        "delivered_receipts",
+        "kms_sse",
+        "egress_real_token",
+    }
+    assert all(line["source"] for line in lines.values())
