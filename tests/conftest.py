@@ -98,13 +98,12 @@ def session_stack(standins: Standins) -> Iterator[Any]:
 
 
 def forget_process_caches() -> None:
-    """Drop the engine's process-wide caches of settings and AWS clients: in Lambda each function is a process
-    of its own; here a tier that ran earlier in this pytest process (its own environment) may have filled them."""
-    from pushengine.config import settings
-    from pushengine.dal import aws
+    """Drop what the engine's composition root made (settings and adapters): in Lambda each function is a
+    process of its own; here a tier that ran earlier in this pytest process (its own environment) may have
+    filled it. (AWS clients are kept per endpoint and region, so another environment's are never reused.)"""
+    from pushengine import bootstrap
 
-    for cached in (settings, aws._client, aws._resource, aws._bulk_dynamodb, aws._item_reader):
-        cached.cache_clear()
+    bootstrap.reset()
 
 
 class DocumentedAnswers:

@@ -1,9 +1,9 @@
-"""Settings from the environment, validated once per container (cold start)."""
+"""Settings from the environment, validated once per container (cold start): the composition root
+(pushengine.bootstrap) reads them once per function and hands them down; nothing below it calls `settings()`."""
 
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 
 from pydantic import BaseModel, Field
 
@@ -103,6 +103,6 @@ class Settings(BaseModel):
         return cls.model_validate(values)
 
 
-@lru_cache(maxsize=1)
 def settings() -> Settings:
+    """The environment's settings, read now (the root keeps what it read: `pushengine.bootstrap.reset()`)."""
     return Settings.from_env()

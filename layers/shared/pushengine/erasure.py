@@ -42,7 +42,7 @@ from pushengine.dal.queues import rewrite_all, send_json
 from pushengine.dal.scheduler import WaveScheduler
 from pushengine.delivery.erasure import ERASED, pseudonym, with_tombstones
 from pushengine.errors import NotFound
-from pushengine.journeys.store import DynamoJourneyStore, JourneyStore
+from pushengine.journeys.store import JourneyStore
 from pushengine.profiles import MAX_USER_DEVICES
 from pushengine.triggers import schedule_name
 
@@ -393,17 +393,14 @@ _STAGE: dict[str, Callable[[ErasureDeps, Mapping[str, Any], Any, Until], Stage]]
 
 
 def default_deps(devices: DevicesRepository | None = None) -> ErasureDeps:
-    from pushengine.config import settings
+    """An erasure's adapters (pushengine.bootstrap)."""
+    from pushengine.bootstrap import adapters
 
-    s = settings()
+    a = adapters()
+    s = a.settings
     return ErasureDeps(
-        devices=devices or DevicesRepository(s.devices_table, s.zones_table, s.shard_count),
-        campaigns=CampaignsRepository(s.campaigns_table, s.delivery_state_table),
-        marks=ErasureMarks(s.delivery_state_table),
-        store=ErasureStore(s.delivery_state_table, s.campaigns_table, s.automation_table),
-        automation=AutomationRepository(s.automation_table), journeys=DynamoJourneyStore(s.automation_table),
-        activities=LiveActivityStore(s.automation_table),
-        scheduler=WaveScheduler(s.schedule_group, s.scheduler_role_arn, s.segment_query_function_arn),
+        devices=devices or a.devices, campaigns=a.campaigns, marks=a.erasure_marks, store=a.erasure_store,
+        automation=a.automation, journeys=a.journeys, activities=a.activities, scheduler=a.scheduler,
         send_dlq_url=s.send_dlq_url, audience_dlq_url=s.audience_dlq_url, jobs_queue_url=s.jobs_queue_url,
         data_bucket=s.data_bucket, export_bucket=s.event_export_bucket, max_message=s.max_message_bytes,
     )  # fmt: skip

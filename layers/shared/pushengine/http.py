@@ -35,14 +35,13 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from pushengine import audit
+from pushengine import audit, webpush_keys
 from pushengine.auth import Kind, Principal, authenticate, bearer, require
-from pushengine.config import settings
+from pushengine.bootstrap import adapters
 from pushengine.console_users import IdTokenVerifier, looks_like_token
 from pushengine.dal.apps import AppsRepository
 from pushengine.dal.audit import AuditRepository
 from pushengine.dal.aws import Contended
-from pushengine.dal.console_pool import console_verifier
 from pushengine.errors import (
     BodyTooLarge,
     DomainError,
@@ -188,24 +187,18 @@ class Edge:
         self._verifier = verifier
         self._audit_log = audit_log
 
+    # what is not given is the function's own (pushengine.bootstrap)
     @property
     def apps(self) -> AppsRepository:
-        if self._apps is None:
-            self._apps = AppsRepository(settings().apps_table)
-        return self._apps
+        return self._apps if self._apps is not None else adapters().apps
 
     @property
     def verifier(self) -> IdTokenVerifier:
-        if self._verifier is None:
-            s = settings()
-            self._verifier = console_verifier(s.aws_region, s.console_user_pool_id, s.console_client_id)
-        return self._verifier
+        return self._verifier if self._verifier is not None else adapters().console_verifier
 
     @property
     def audit_log(self) -> AuditRepository | None:
-        if self._audit_log is None and settings().audit_table:
-            self._audit_log = AuditRepository(settings().audit_table)
-        return self._audit_log
+        return self._audit_log if self._audit_log is not None else adapters().audit
 
     def _access(self, event: Mapping[str, Any]) -> Access:
         access = self.access.get(str(event.get("routeKey", "")))
@@ -221,7 +214,7 @@ class Edge:
         if presented and looks_like_token(presented):
             principal = self.verifier.principal(presented)
         else:
-            admin = settings().admin_key_hash if self._admin_key_hash is None else self._admin_key_hash
+            admin = adapters().settings.admin_key_hash if self._admin_key_hash is None else self._admin_key_hash
             principal = authenticate(presented, admin_key_hash=admin, load_app=self.apps.get)
         logger.append_keys(app_id=principal.app_id, key_kind=principal.kind, console_user=principal.user)
         return principal
@@ -420,7 +413,8 @@ def api_handler(
         else:
             token = _caller.set(principal)
             try:
-                answer = app.resolve(event, context)
+                with webpush_keys.allowing(adapters().webpush_hosts):  # what a subscription is held to
+                    answer = app.resolve(event, context)
             finally:
                 _caller.reset(token)
         edge.record(event, principal, answer)

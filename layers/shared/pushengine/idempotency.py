@@ -9,18 +9,22 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency import (
+    BasePersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyValidationError,
 )
 from pydantic import BaseModel
 
-from pushengine.config import settings
+from pushengine.bootstrap import adapters
 from pushengine.errors import Conflict, InvalidInput, Unprocessable
 from pushengine.http import caller
 
@@ -42,14 +46,12 @@ _config = IdempotencyConfig(
 )
 
 
-@cache
-def _idempotent() -> Callable[..., dict[str, Any]]:
-    from pushengine.dal.idempotency import persistence
-
+@lru_cache(maxsize=32)
+def _idempotent(store: BasePersistenceLayer) -> Callable[..., dict[str, Any]]:
     return idempotent_function(  # type: ignore[no-any-return]
         _perform,
         data_keyword_argument="request",
-        persistence_store=persistence(settings().idempotency_table),
+        persistence_store=store,
         config=_config,
     )
 
@@ -81,7 +83,7 @@ def once(key: str | None, scope: str, body: Any, make: Callable[[], tuple[int, A
         return Response(status, content_types.APPLICATION_JSON, out)
     token = _work.set(lambda: dict(zip(("status", "body"), make(), strict=True)))
     try:
-        answer = _idempotent()(request={"key": f"{scope}#{key}", "body": body})
+        answer = _idempotent(adapters().idempotency)(request={"key": f"{scope}#{key}", "body": body})
     except IdempotencyValidationError:
         raise Unprocessable(
             "this Idempotency-Key was used with another body in the last 24 hours", field="idempotency-key"

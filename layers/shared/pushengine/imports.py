@@ -29,7 +29,7 @@ from pydantic import (
     field_validator,
 )
 
-from pushengine import anniversaries
+from pushengine import anniversaries, webpush_keys
 from pushengine.config import Settings
 from pushengine.dal import objects
 from pushengine.dal.apps import AppsRepository
@@ -232,6 +232,7 @@ def run_import(deps: JobDeps, step: dict[str, Any], remaining_millis: Callable[[
     app_id, import_id = step["app_id"], step["import_id"]
     offset, line, header = int(step["offset"]), int(step["line"]), step.get("header")
     declared = anniversaries.declared(deps.apps, app_id)  # indexed for anniversaries, as at registration
+    webpush_hosts = deps.settings.allowed_webpush_hosts  # what the lines' subscriptions are held to
     while True:
         try:
             data = objects.read_range(step["bucket"], step["key"], offset, CHUNK_BYTES)
@@ -259,7 +260,8 @@ def run_import(deps: JobDeps, step: dict[str, Any], remaining_millis: Callable[[
                 header = next(csv.reader([text]))
                 continue
             try:
-                device_id, fields = parse_line(step["format"], text, header, declared)
+                with webpush_keys.allowing(webpush_hosts):
+                    device_id, fields = parse_line(step["format"], text, header, declared)
             except LineProblem as exc:
                 failed += 1
                 errors.append({"line": line, "field": exc.field, "reason": exc.reason})
@@ -381,9 +383,9 @@ def handle(deps: JobDeps, step: dict[str, Any], remaining_millis: Callable[[], i
 
 
 def default_deps() -> JobDeps:
-    from pushengine.config import settings
+    """The jobs' adapters (pushengine.bootstrap)."""
+    from pushengine.bootstrap import adapters
 
-    s = settings()
-    return JobDeps(settings=s, jobs=JobsRepository(s.delivery_state_table),
-                   devices=DevicesRepository(s.devices_table, s.zones_table, s.shard_count),
-                   apps=AppsRepository(s.apps_table), automation=AutomationRepository(s.automation_table))  # fmt: skip
+    a = adapters()
+    return JobDeps(settings=a.settings, jobs=a.jobs, devices=a.devices, apps=a.apps, automation=a.automation,
+                   queue=a.queue)  # fmt: skip

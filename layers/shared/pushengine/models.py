@@ -26,7 +26,6 @@ from pushengine.audience import FilterError, validate_filter
 from pushengine.campaign_status import CampaignStatus
 from pushengine.channels import ADDRESS_FIELDS, CHANNELS
 from pushengine.channels.apns import TOKEN
-from pushengine.config import settings
 from pushengine.content import Locale, Message
 from pushengine.limits import Storable, Strict
 from pushengine.profiles import EVENT_NAME
@@ -145,7 +144,7 @@ class Subscription(BaseModel):
     @field_validator("endpoint")
     @classmethod
     def _endpoint(cls, v: str) -> str:
-        webpush_keys.check_endpoint(v, settings().allowed_webpush_hosts)
+        webpush_keys.check_endpoint(v, webpush_keys.ALLOWED_HOSTS.get())
         return v
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pushengine.channels import BY_SERVICE
-from pushengine.config import settings
+from pushengine.config import Settings
 from pushengine.dal.apps import AppsRepository, SecretsStore, require_app
 from pushengine.dal.devices import DevicesRepository, public_view
 from pushengine.errors import NotFound
@@ -21,15 +21,17 @@ def create_app(apps: AppsRepository, name: str) -> AppCreated:
 
 
 def put_provider(
-    apps: AppsRepository, secrets: SecretsStore, app_id: str, provider: str, body: dict[str, Any]
+    apps: AppsRepository, secrets: SecretsStore, app_id: str, provider: str, body: dict[str, Any],
+    settings: Settings | None = None,
 ) -> ProviderOut:
-    """Validate credentials on the way in (a key that does not parse is a 400 naming the field)."""
+    """Validate credentials on the way in (a key that does not parse is a 400 naming the field). `settings`:
+    the function's (the endpoints credentials must match); without, the built-in defaults."""
     require_app(apps, app_id)
     channel = BY_SERVICE.get(provider)
     if channel is None:
         *others, last = BY_SERVICE
         raise NotFound(f"unknown provider {provider!r}: use {', '.join(others)} or {last}", field="provider")
-    stored = channel.credentials(body, settings())
+    stored = channel.credentials(body, settings or Settings())
     meta = stored.meta
     if body.get("quota_per_minute"):  # validated with the credentials' model
         meta["quota_per_minute"] = int(body["quota_per_minute"])

@@ -34,9 +34,9 @@ class TemplatePage(BaseModel):
 
 
 def default_store() -> TemplatesRepository:
-    from pushengine.config import settings
+    from pushengine.bootstrap import adapters
 
-    return TemplatesRepository(settings().audience_table)
+    return adapters().templates
 
 
 def _check(body: TemplateIn, template_id: str) -> dict[str, Any]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, NamedTuple
 
 from cryptography.hazmat.primitives import serialization
@@ -155,6 +157,21 @@ def parse_allowed_hosts(text: str | None) -> list[str]:
     """WEBPUSH_ALLOWED_HOSTS (comma list) -> entries; unset or blank means the default browser services."""
     entries = [e.strip().lower() for e in (text or "").split(",") if e.strip()]
     return entries or list(DEFAULT_WEBPUSH_HOSTS)
+
+
+# The allow-list a subscription validated now must be on: set by whoever validates (the API edge and an import,
+# from their function's settings); unset, the default browser services (an unset WEBPUSH_ALLOWED_HOSTS).
+ALLOWED_HOSTS: ContextVar[Sequence[str]] = ContextVar("webpush_allowed_hosts", default=DEFAULT_WEBPUSH_HOSTS)
+
+
+@contextmanager
+def allowing(hosts: Sequence[str]) -> Iterator[None]:
+    """Subscriptions validated inside are held to `hosts`."""
+    token = ALLOWED_HOSTS.set(hosts)
+    try:
+        yield
+    finally:
+        ALLOWED_HOSTS.reset(token)
 
 
 def check_endpoint(url: str, allowed_hosts: Sequence[str]) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from pushengine.auth import hash_key, key_id, new_key
-from pushengine.config import settings
+from pushengine.config import Settings
 from pushengine.dal import aws
 from pushengine.dal.numbers import from_dynamo, to_dynamo
 from pushengine.errors import Conflict, NotFound
@@ -33,12 +33,12 @@ class AppsRepository:
         table_name: str,
         *,
         clock: Callable[[], float] = time.monotonic,
-        cache_seconds: float | None = None,
+        cache_seconds: float = Settings().apps_cache_seconds,
     ) -> None:
         self._table = aws.table(table_name)
         self._clock = clock
         # keys and credentials are re-read at most this stale (Settings.apps_cache_seconds)
-        self._max_age = settings().apps_cache_seconds if cache_seconds is None else cache_seconds
+        self._max_age = cache_seconds
         # one cache per table and container, shared by every repository on it: a key revoked or a
         # provider set here is seen at once by this container's edge too
         self._cache = _APP_CACHES.setdefault(table_name, {})

@@ -38,11 +38,8 @@ class CampaignsRepository(CampaignProgress):
     def __init__(
         self, campaigns_table: str, delivery_state_table: str, timeseries: TimeseriesRepository | None = None
     ) -> None:
-        if timeseries is None:
-            from pushengine.config import settings
-
-            timeseries = TimeseriesRepository(settings().analytics_table)
-        super().__init__(delivery_state_table, timeseries)
+        # no series given: hourly buckets are not kept (as a stack without an analytics table)
+        super().__init__(delivery_state_table, timeseries or TimeseriesRepository(""))
         self.definitions = CampaignDefinitions(campaigns_table)
         self._campaigns_name = campaigns_table
 

@@ -26,13 +26,11 @@ from pushengine.channels import CHANNELS
 from pushengine.config import Settings
 from pushengine.dal.apps import AppsRepository
 from pushengine.dal.automation import AutomationRepository
-from pushengine.dal.campaigns import CampaignsRepository, batch_key, task_key
+from pushengine.dal.campaigns import batch_key, task_key
 from pushengine.dal.counters import shard_of
-from pushengine.dal.devices import DevicesRepository
 from pushengine.dal.live_activities import LiveActivityStore
 from pushengine.dal.profiles import ProfilesRepository
 from pushengine.dal.queues import MessageTooLarge, SqsQueue, size_of
-from pushengine.dal.scheduler import WaveScheduler
 from pushengine.dal.segments import SegmentsRepository
 from pushengine.delivery import lifecycle, pace
 from pushengine.models import CampaignSpec, IntelligentSchedule
@@ -553,17 +551,11 @@ def _release_timed(deps: SegmentDeps, key: str, batch: dict[str, Any]) -> None:
 
 
 def default_deps() -> SegmentDeps:
-    from pushengine.config import settings
+    """The segment query's adapters (pushengine.bootstrap)."""
+    from pushengine.bootstrap import adapters
 
-    s = settings()
+    a = adapters()
     return SegmentDeps(
-        settings=s,
-        campaigns=CampaignsRepository(s.campaigns_table, s.delivery_state_table),
-        devices=DevicesRepository(s.devices_table, s.zones_table, s.shard_count),
-        scheduler=WaveScheduler(s.schedule_group, s.scheduler_role_arn, s.segment_query_function_arn),
-        segments=SegmentsRepository(s.audience_table),
-        automation=AutomationRepository(s.automation_table),
-        apps=AppsRepository(s.apps_table),
-        profiles=ProfilesRepository(s.devices_table, s.audience_table),
-        activities=LiveActivityStore(s.automation_table),
-    )
+        settings=a.settings, campaigns=a.campaigns, devices=a.devices, scheduler=a.scheduler, segments=a.segments,
+        automation=a.automation, apps=a.apps, profiles=a.profiles, activities=a.activities, queue=a.queue,
+    )  # fmt: skip

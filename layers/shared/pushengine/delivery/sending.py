@@ -25,15 +25,11 @@ from pushengine.analytics import hour_of
 from pushengine.campaign_status import CampaignStatus
 from pushengine.compose import ActivityComposer, Composer
 from pushengine.config import Settings
-from pushengine.dal.campaigns import CampaignsRepository, batch_key
-from pushengine.dal.caps import FrequencyCaps
-from pushengine.dal.devices import DevicesRepository
-from pushengine.dal.erasures import ErasureMarks
+from pushengine.dal.campaigns import batch_key
 from pushengine.dal.export import EventExport
 from pushengine.dal.queues import SqsQueue
 from pushengine.dal.quota import QuotaLedger
 from pushengine.delivery import erasure, lifecycle, pace
-from pushengine.delivery.provider_pool import ProviderPool
 from pushengine.export import send_unit
 from pushengine.ports import CampaignStore, CapRule, CapStore, DeviceStore, ErasureLog, Providers, Queue
 from pushengine.providers.base import Notification, Outcome, PushProvider, SendResult
@@ -684,17 +680,12 @@ async def _prune(send: BatchSend) -> None:
 
 
 def default_deps() -> SenderDeps:
-    from pushengine.config import settings
-    from pushengine.dal.apps import AppsRepository, SecretsStore
+    """The sender's adapters (pushengine.bootstrap), with a provider pool of its own for the calling thread's
+    event loop."""
+    from pushengine.bootstrap import adapters
 
-    s = settings()
+    a = adapters()
     return SenderDeps(
-        settings=s,
-        campaigns=CampaignsRepository(s.campaigns_table, s.delivery_state_table),
-        devices=DevicesRepository(s.devices_table, s.zones_table, s.shard_count),
-        providers=ProviderPool(s, AppsRepository(s.apps_table), SecretsStore(s.secrets_prefix)),
-        caps=FrequencyCaps(s.delivery_state_table),
-        quotas=QuotaLedger(s.delivery_state_table),
-        export=EventExport(s.event_export),
-        erasures=ErasureMarks(s.delivery_state_table),
-    )
+        settings=a.settings, campaigns=a.campaigns, devices=a.devices, providers=a.provider_pool(), caps=a.caps,
+        quotas=a.quotas, export=a.export, erasures=a.erasure_marks, queue=a.queue,
+    )  # fmt: skip

@@ -3,36 +3,24 @@ counts."""
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from pushengine import analytics, opt_in
 from pushengine.auth import READERS
-from pushengine.config import settings
-from pushengine.dal.campaigns import CampaignsRepository
-from pushengine.dal.opt_in import OptInRepository
-from pushengine.dal.timeseries import TimeseriesRepository
+from pushengine.bootstrap import view
 from pushengine.http import ApiRouter, caller
 from pushengine.routes.campaigns import CampaignId
 from pushengine.routes.settings import AppId
 
 
 class Deps:
-    @cached_property
-    def campaigns(self) -> CampaignsRepository:
-        s = settings()
-        return CampaignsRepository(s.campaigns_table, s.delivery_state_table)
+    """Views of the function's adapters (pushengine.bootstrap); tests may replace them."""
 
-    @cached_property
-    def timeseries(self) -> TimeseriesRepository:
-        return TimeseriesRepository(settings().analytics_table)
-
-    @cached_property
-    def opt_in(self) -> OptInRepository:
-        s = settings()
-        return OptInRepository(s.delivery_state_table, s.analytics_table)
+    campaigns = view(lambda _, a: a.campaigns)
+    timeseries = view(lambda _, a: a.timeseries)
+    opt_in = view(lambda _, a: a.opt_in)
 
 
 deps = Deps()

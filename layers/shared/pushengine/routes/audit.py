@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel
 
-from pushengine.config import settings
+from pushengine.bootstrap import Adapters, view
 from pushengine.dal.audit import AuditRepository
 from pushengine.errors import NotFound
 from pushengine.http import ApiRouter, caller
 
 
+def _audit(_: object, adapters: Adapters) -> AuditRepository:
+    if adapters.audit is None:
+        raise NotFound("this stack keeps no audit log")
+    return adapters.audit
+
+
 class Deps:
-    @cached_property
-    def audit(self) -> AuditRepository:
-        if not settings().audit_table:
-            raise NotFound("this stack keeps no audit log")
-        return AuditRepository(settings().audit_table)
+    """Views of the function's adapters (pushengine.bootstrap); tests may replace them."""
+
+    audit = view(_audit)
 
 
 deps = Deps()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
@@ -10,35 +9,25 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from pushengine import campaigns, idempotency, segments, templates
 from pushengine.auth import READERS, Kind
-from pushengine.config import settings
+from pushengine.bootstrap import Adapters, view
 from pushengine.content import Message
-from pushengine.dal.apps import AppsRepository
-from pushengine.dal.automation import AutomationRepository
-from pushengine.dal.campaigns import CampaignsRepository
-from pushengine.dal.devices import DevicesRepository
-from pushengine.dal.jobs import JobsRepository
-from pushengine.dal.scheduler import WaveScheduler
-from pushengine.dal.segments import SegmentsRepository
 from pushengine.http import ApiRouter, caller
 from pushengine.models import AudienceCount, AudienceCountIn, CampaignIn, CampaignOut, CampaignPage
 
 CampaignId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 
+def _campaign(_: object, a: Adapters) -> campaigns.CampaignDeps:
+    return campaigns.CampaignDeps(
+        settings=a.settings, campaigns=a.campaigns, devices=a.devices, scheduler=a.scheduler, segments=a.segments,
+        automation=a.automation, apps=a.apps, jobs=a.jobs,
+    )  # fmt: skip
+
+
 class Deps:
-    @cached_property
-    def campaign(self) -> campaigns.CampaignDeps:
-        s = settings()
-        return campaigns.CampaignDeps(
-            settings=s,
-            campaigns=CampaignsRepository(s.campaigns_table, s.delivery_state_table),
-            devices=DevicesRepository(s.devices_table, s.zones_table, s.shard_count),
-            scheduler=WaveScheduler(s.schedule_group, s.scheduler_role_arn, s.segment_query_function_arn),
-            segments=SegmentsRepository(s.audience_table),
-            automation=AutomationRepository(s.automation_table),
-            apps=AppsRepository(s.apps_table),
-            jobs=JobsRepository(s.delivery_state_table),
-        )
+    """Views of the function's adapters (pushengine.bootstrap); tests may replace them."""
+
+    campaign = view(_campaign)
 
 
 deps = Deps()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import secrets
 import string
 from datetime import datetime
-from functools import cached_property
 from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -16,9 +15,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from pushengine.auth import Kind
-from pushengine.config import settings
+from pushengine.bootstrap import view
 from pushengine.console_users import USERNAME_PATTERN
-from pushengine.dal.console_pool import ConsolePool, ConsoleUser, SignIn, console_verifier
+from pushengine.dal.console_pool import ConsoleUser, SignIn
 from pushengine.http import ApiRouter
 
 router = ApiRouter()
@@ -29,9 +28,10 @@ MANAGERS: tuple[Kind, ...] = ("admin", "server")  # the admin key, the app's ser
 
 
 class Deps:
-    @cached_property
-    def pool(self) -> ConsolePool:
-        return ConsolePool(settings().console_user_pool_id, settings().console_client_id)
+    """Views of the function's adapters (pushengine.bootstrap); tests may replace them."""
+
+    pool = view(lambda _, a: a.console_pool)
+    verifier = view(lambda _, a: a.console_verifier)
 
 
 deps = Deps()
@@ -69,9 +69,7 @@ def _session(username: str, signed: SignIn) -> SessionOut:
     if signed.tokens is None:
         return SessionOut(user=username, challenge="NEW_PASSWORD_REQUIRED", session=signed.session)
     token = str(signed.tokens["IdToken"])
-    s = settings()
-    verifier = console_verifier(s.aws_region, s.console_user_pool_id, s.console_client_id)
-    principal = verifier.principal(token)  # the rights the API will give it: 403 when none
+    principal = deps.verifier.principal(token)  # the rights the API will give it: 403 when none
     return SessionOut(id_token=token, expires_in=int(signed.tokens.get("ExpiresIn", 3600)), user=str(principal.user),
                       role=str(principal.role), app_id=str(principal.app_id))  # fmt: skip
 

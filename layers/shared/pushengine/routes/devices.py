@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -10,43 +9,27 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 
 from pushengine import anniversaries, app_settings, device_trust, registry
 from pushengine.auth import Kind
+from pushengine.bootstrap import Adapters, view
 from pushengine.channels import BY_SERVICE
-from pushengine.config import settings
-from pushengine.dal.apps import AppsRepository, SecretsStore
-from pushengine.dal.automation import AutomationRepository
-from pushengine.dal.devices import DevicesRepository
-from pushengine.dal.jobs import JobsRepository
-from pushengine.dal.queues import SqsQueue
 from pushengine.http import ApiRouter, caller
 from pushengine.models import AppCreated, AppIn, DeviceId, DeviceIn, DeviceOut, DeviceRegistered, ProviderOut
 
 
+def _index(deps: Deps, a: Adapters) -> anniversaries.IndexDeps:
+    """Where a newly declared date attribute's index job runs from."""
+    return anniversaries.IndexDeps(settings=a.settings, devices=deps.devices, automation=deps.automation,
+                                   jobs=a.jobs, queue=a.queue)  # fmt: skip
+
+
 class Deps:
-    """Production adapters, made on first use; tests may replace them."""
+    """Views of the function's adapters (pushengine.bootstrap); tests may replace them."""
 
-    @cached_property
-    def apps(self) -> AppsRepository:
-        return AppsRepository(settings().apps_table)
-
-    @cached_property
-    def secrets(self) -> SecretsStore:
-        return SecretsStore(settings().secrets_prefix)
-
-    @cached_property
-    def automation(self) -> AutomationRepository:
-        return AutomationRepository(settings().automation_table)
-
-    @cached_property
-    def devices(self) -> DevicesRepository:
-        s = settings()
-        return DevicesRepository(s.devices_table, s.zones_table, s.shard_count)
-
-    @cached_property
-    def index(self) -> anniversaries.IndexDeps:
-        """Where a newly declared date attribute's index job runs from."""
-        s = settings()
-        return anniversaries.IndexDeps(settings=s, devices=self.devices, automation=self.automation,
-                                       jobs=JobsRepository(s.delivery_state_table), queue=SqsQueue())  # fmt: skip
+    settings = view(lambda _, a: a.settings)
+    apps = view(lambda _, a: a.apps)
+    secrets = view(lambda _, a: a.secrets)
+    automation = view(lambda _, a: a.automation)
+    devices = view(lambda _, a: a.devices)
+    index = view(_index)
 
 
 deps = Deps()
@@ -79,7 +62,7 @@ def put_provider(
     provider: Annotated[str, Path(pattern=PROVIDER_PATTERN)],
     body: Annotated[dict[str, Any], Body()],
 ) -> ProviderOut:
-    return registry.put_provider(deps.apps, deps.secrets, app_id, provider, body)
+    return registry.put_provider(deps.apps, deps.secrets, app_id, provider, body, deps.settings)
 
 
 @router.api(

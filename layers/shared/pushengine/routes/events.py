@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import cached_property
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -14,14 +13,7 @@ from pydantic import ValidationError
 from pushengine import device_trust, events, export, idempotency, opt_in, triggers
 from pushengine.analytics import hour_of
 from pushengine.attribution import RecentCampaigns
-from pushengine.config import settings
-from pushengine.dal.apps import AppsRepository
-from pushengine.dal.campaigns import CampaignsRepository
-from pushengine.dal.devices import DevicesRepository
-from pushengine.dal.event_rate import EventRate
-from pushengine.dal.export import EventExport
-from pushengine.dal.opt_in import OptInRepository
-from pushengine.dal.profiles import ProfilesRepository
+from pushengine.bootstrap import Adapters, view
 from pushengine.delivery import segment
 from pushengine.errors import DomainError
 from pushengine.http import ApiRouter, caller, field_errors
@@ -29,49 +21,32 @@ from pushengine.journeys import intake as journey_intake
 from pushengine.models import EventBatchIn, EventIn
 
 
+def _events(deps: Deps, a: Adapters) -> events.EventDeps:
+    return events.EventDeps(
+        campaigns=a.campaigns,
+        devices=deps.devices,
+        profiles=a.profiles,
+        apps=deps.apps,
+        recent=RecentCampaigns(a.campaigns),
+        on_event=deps.on_event,
+    )
+
+
 class Deps:
-    @cached_property
-    def apps(self) -> AppsRepository:
-        return AppsRepository(settings().apps_table)
+    """Views of the function's adapters (pushengine.bootstrap); tests may replace them."""
 
-    @cached_property
-    def devices(self) -> DevicesRepository:
-        s = settings()
-        return DevicesRepository(s.devices_table, s.zones_table, s.shard_count)
-
-    @cached_property
-    def events(self) -> events.EventDeps:
-        s = settings()
-        campaigns = CampaignsRepository(s.campaigns_table, s.delivery_state_table)
-        return events.EventDeps(
-            campaigns=campaigns,
-            devices=self.devices,
-            profiles=ProfilesRepository(s.devices_table, s.audience_table),
-            apps=self.apps,
-            recent=RecentCampaigns(campaigns),
-            on_event=self.on_event,
-        )
+    apps = view(lambda _, a: a.apps)
+    devices = view(lambda _, a: a.devices)
+    events = view(_events)
 
     def on_event(self, app_id: str, event: EventIn) -> None:
         triggers.on_event(self.automation, app_id, event)
         journey_intake.on_event(self.automation, app_id, event)
 
-    @cached_property
-    def automation(self) -> segment.SegmentDeps:
-        return segment.default_deps()
-
-    @cached_property
-    def export(self) -> EventExport:
-        return EventExport(settings().event_export)
-
-    @cached_property
-    def opt_in(self) -> OptInRepository:
-        s = settings()
-        return OptInRepository(s.delivery_state_table, s.analytics_table)
-
-    @cached_property
-    def rate(self) -> EventRate:
-        return EventRate(settings().delivery_state_table)
+    automation = view(lambda _, a: segment.default_deps())
+    export = view(lambda _, a: a.export)
+    opt_in = view(lambda _, a: a.opt_in)
+    rate = view(lambda _, a: a.event_rate)
 
 
 deps = Deps()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
@@ -10,12 +9,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from pushengine import idempotency, templates
 from pushengine.auth import READERS, Kind
-from pushengine.config import settings
-from pushengine.dal.queues import SqsQueue
+from pushengine.bootstrap import Adapters, view
 from pushengine.http import ApiRouter, caller
 from pushengine.journeys import service
 from pushengine.journeys.model import EnrolmentOut, JourneyIn, JourneyOut, JourneyPage
-from pushengine.journeys.store import DynamoJourneyStore
 from pushengine.models import DeviceId
 from pushengine.routes.campaigns import deps as campaign_deps
 
@@ -24,20 +21,22 @@ SERVER: tuple[Kind, ...] = ("server",)
 router = ApiRouter()
 
 
+def _journeys(_: object, a: Adapters) -> service.JourneyApiDeps:
+    s, store, apps = a.settings, a.templates, campaign_deps.campaign.apps
+    return service.JourneyApiDeps(
+        store=a.journeys, campaigns=campaign_deps.campaign.campaigns,
+        queue=a.queue, audience_queue_url=s.audience_queue_url,
+        resolve_template=lambda app_id, template_id: templates.resolve(store, app_id, template_id),
+        max_message_bytes=s.max_message_bytes, outbound_hosts=s.allowed_webpush_hosts,
+        webhook_secret=lambda app_id: ((apps.get(app_id) if apps else None) or {}).get("webhook_secret"),
+        campaign_deps=campaign_deps.campaign,
+    )  # fmt: skip
+
+
 class Deps:
-    @cached_property
-    def journeys(self) -> service.JourneyApiDeps:
-        s = settings()
-        store = templates.default_store()
-        apps = campaign_deps.campaign.apps
-        return service.JourneyApiDeps(
-            store=DynamoJourneyStore(s.automation_table), campaigns=campaign_deps.campaign.campaigns,
-            queue=SqsQueue(), audience_queue_url=s.audience_queue_url,
-            resolve_template=lambda app_id, template_id: templates.resolve(store, app_id, template_id),
-            max_message_bytes=s.max_message_bytes, outbound_hosts=s.allowed_webpush_hosts,
-            webhook_secret=lambda app_id: ((apps.get(app_id) if apps else None) or {}).get("webhook_secret"),
-            campaign_deps=campaign_deps.campaign,
-        )  # fmt: skip
+    """Views of the function's adapters (pushengine.bootstrap); tests may replace them."""
+
+    journeys = view(_journeys)
 
 
 deps = Deps()

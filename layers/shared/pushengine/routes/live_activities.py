@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from functools import cached_property
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
@@ -13,10 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from pydantic import BaseModel
 
 from pushengine import device_trust, idempotency, live_activities
-from pushengine.config import settings
-from pushengine.dal.apps import AppsRepository
-from pushengine.dal.devices import DevicesRepository
-from pushengine.dal.live_activities import LiveActivityStore
+from pushengine.bootstrap import Adapters, view
 from pushengine.http import ApiRouter, caller
 from pushengine.models import DeviceId
 from pushengine.routes.campaigns import deps as campaign_deps
@@ -26,23 +22,19 @@ DeviceSecret = Annotated[str | None, Header(description="the device's secret (cl
 router = ApiRouter()
 
 
+def _activities(_: object, a: Adapters) -> live_activities.LiveActivityDeps:
+    c = campaign_deps.campaign
+    return live_activities.LiveActivityDeps(
+        settings=c.settings, campaigns=c.campaigns, devices=c.devices, activities=a.activities, apps=c.apps,
+    )  # fmt: skip
+
+
 class Deps:
-    @cached_property
-    def apps(self) -> AppsRepository:
-        return AppsRepository(settings().apps_table)
+    """Views of the function's adapters (pushengine.bootstrap); tests may replace them."""
 
-    @cached_property
-    def devices(self) -> DevicesRepository:
-        s = settings()
-        return DevicesRepository(s.devices_table, s.zones_table, s.shard_count)
-
-    @cached_property
-    def activities(self) -> live_activities.LiveActivityDeps:
-        c = campaign_deps.campaign
-        return live_activities.LiveActivityDeps(
-            settings=c.settings, campaigns=c.campaigns, devices=c.devices,
-            activities=LiveActivityStore(settings().automation_table), apps=c.apps,
-        )  # fmt: skip
+    apps = view(lambda _, a: a.apps)
+    devices = view(lambda _, a: a.devices)
+    activities = view(_activities)
 
 
 deps = Deps()

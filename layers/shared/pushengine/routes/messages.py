@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from pushengine import idempotency, messages, templates
+from pushengine.bootstrap import Adapters, view
 from pushengine.http import ApiRouter, caller
 from pushengine.routes.campaigns import deps as campaign_deps
 
@@ -16,16 +16,19 @@ MessageId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 router = ApiRouter()
 
 
+def _messages(_: object, a: Adapters) -> messages.MessageDeps:
+    c, store = campaign_deps.campaign, a.templates
+    return messages.MessageDeps(
+        settings=c.settings, campaigns=c.campaigns, devices=c.devices, scheduler=c.scheduler,
+        resolve_template=lambda app_id, template_id: templates.resolve(store, app_id, template_id),
+        apps=c.apps,
+    )  # fmt: skip
+
+
 class Deps:
-    @cached_property
-    def messages(self) -> messages.MessageDeps:
-        c = campaign_deps.campaign
-        store = templates.default_store()
-        return messages.MessageDeps(
-            settings=c.settings, campaigns=c.campaigns, devices=c.devices, scheduler=c.scheduler,
-            resolve_template=lambda app_id, template_id: templates.resolve(store, app_id, template_id),
-            apps=c.apps,
-        )  # fmt: skip
+    """Views of the function's adapters (pushengine.bootstrap); tests may replace them."""
+
+    messages = view(_messages)
 
 
 deps = Deps()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
@@ -15,7 +14,7 @@ from pushengine.http import ApiRouter, caller
 
 TemplateId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 router = ApiRouter()
-store = cache(templates.default_store)
+store = templates.default_store  # the function's one repository (pushengine.bootstrap)
 
 
 def _app_id() -> str:
