@@ -21,12 +21,12 @@ def settings_reads(source: str) -> list[int]:
         if not isinstance(node, ast.Call):
             continue
         called = node.func
-        if isinstance(called, ast.Name) and called.id == "settings":
-            lines.append(node.lineno)
-        elif isinstance(called, ast.Attribute) and (
+        by_name = isinstance(called, ast.Name) and called.id == "settings"
+        by_attribute = isinstance(called, ast.Attribute) and (
             (called.attr == "settings" and isinstance(called.value, ast.Name) and called.value.id == "config")
             or called.attr == "from_env"
-        ):
+        )
+        if by_name or by_attribute:
             lines.append(node.lineno)
     return lines
 
