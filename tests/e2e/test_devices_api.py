@@ -9,6 +9,8 @@ from boto3.dynamodb.conditions import Key
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pushengine.dal.devices import partition_key
+from pushengine.readplan import BUCKETS
 from tests.conftest import ADMIN_KEY, Api, AppKeys, Standins, dynamodb, new_app
 
 pytestmark = pytest.mark.e2e
@@ -27,12 +29,15 @@ def web_device(standins: Standins, **extra: Any) -> dict[str, Any]:
 
 
 def partition_of(stack: Any, app_id: str, device_id: str) -> list[str]:
-    """Which audience partitions (one per zone) hold this device, read straight from the GSI."""
+    """Which zones' audience partitions (each zone's 16 bucket keys) hold this device, read straight from the
+    GSI."""
     table = dynamodb(stack).Table(stack.table_name("DevicesTable"))
     found = []
     for zone in ("Europe/Berlin", "Asia/Kathmandu", "America/St_Johns", "UTC"):
-        items = table.query(IndexName="audience", KeyConditionExpression=Key("aud").eq(f"{app_id}#{zone}"))
-        found += [zone for i in items["Items"] if i["device_id"] == device_id]
+        for bucket in range(BUCKETS):
+            key = Key("aud").eq(partition_key(app_id, zone, bucket))
+            items = table.query(IndexName="audience", KeyConditionExpression=key)
+            found += [zone for i in items["Items"] if i["device_id"] == device_id]
     return found
 
 
